@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+)
+
+// withMechanism opens the store named by url, runs fn and closes the store.
+func withMechanism(ctx context.Context, url string, fn func(*mechanism.Mechanism) error) error {
+	store, err := openStore(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(mechanism.New(store, mechanism.Options{}))
+}
+
+func (m *Main) party(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			fmt.Fprint(m.Stdout, "Usage:\n  deconflict party add ID [--name NAME] [--store URL]\n  deconflict party list [--store URL]\n")
+			return errHelp
+		}
+		fmt.Fprint(m.Stderr, "Usage:\n  deconflict party add ID [--name NAME] [--store URL]\n  deconflict party list [--store URL]\n")
+		return errUsage
+	}
+	if args[0] == "list" {
+		fs := m.newFlags("party list", "party list [--store URL]")
+		store := m.storeFlag(fs)
+		if _, err := m.parse(fs, args[1:]); err != nil {
+			return err
+		}
+		return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+			ps, err := mech.Parties(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tCREATED")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", p.ID, p.Name, p.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		})
+	}
+	fs := m.newFlags("party add", "party add ID [--name NAME] [--store URL]")
+	name := fs.String("name", "", "display name of the party (default: its ID)")
+	store := m.storeFlag(fs)
+	pos, err := m.parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		p, err := mech.AddParty(ctx, pos[0], *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "party %s (%s) added\n", p.ID, p.Name)
+		return nil
+	})
+}
+
+func (m *Main) token(ctx context.Context, args []string) error {
+	const help = "Usage:\n  deconflict token issue --role ROLE [--party ID] [--label TEXT] [--store URL]\n  deconflict token list [--store URL]\n  deconflict token revoke ID [--store URL]\n"
+	if len(args) == 0 || (args[0] != "issue" && args[0] != "list" && args[0] != "revoke") {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			fmt.Fprint(m.Stdout, help)
+			return errHelp
+		}
+		fmt.Fprint(m.Stderr, help)
+		return errUsage
+	}
+	switch args[0] {
+	case "list":
+		fs := m.newFlags("token list", "token list [--store URL]")
+		store := m.storeFlag(fs)
+		if _, err := m.parse(fs, args[1:]); err != nil {
+			return err
+		}
+		return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+			toks, err := mech.Tokens(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tPARTY\tLABEL\tCREATED\tREVOKED")
+			for _, t := range toks {
+				revoked := "-"
+				if t.RevokedAt != nil {
+					revoked = t.RevokedAt.Format(time.RFC3339)
+				}
+				party := t.Party
+				if party == "" {
+					party = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, party, t.Label, t.CreatedAt.Format(time.RFC3339), revoked)
+			}
+			return tw.Flush()
+		})
+	case "revoke":
+		fs := m.newFlags("token revoke", "token revoke ID [--store URL]")
+		store := m.storeFlag(fs)
+		pos, err := m.parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			fs.Usage()
+			return errUsage
+		}
+		return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+			if err := mech.RevokeToken(ctx, pos[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Stderr, "token %s revoked\n", pos[0])
+			return nil
+		})
+	}
+	fs := m.newFlags("token issue", "token issue --role ROLE [--party ID] [--label TEXT] [--store URL]")
+	role := fs.String("role", "", "operator, liaison, head, observer or admin (required)")
+	party := fs.String("party", "", "the party the token acts for (every role but admin)")
+	label := fs.String("label", "", "a note saying who holds the token")
+	store := m.storeFlag(fs)
+	pos, err := m.parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *role == "" {
+		fs.Usage()
+		return errUsage
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		secret, tok, err := mech.IssueToken(ctx, dc.Role(*role), *party, *label)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(m.Stdout, secret)
+		fmt.Fprintf(m.Stderr, "token %s issued (%s%s); the secret above is shown only now\n", tok.ID, tok.Role, partySuffix(tok.Party))
+		return nil
+	})
+}
+
+func partySuffix(p string) string {
+	if p == "" {
+		return ""
+	}
+	return " of " + p
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// spreadDeclaration returns a declaration somewhere over a wide region
+// (the eastern Mediterranean and beyond), over a week, so that conflicts
+// are the exception as in real traffic.
+func spreadDeclaration(rng *rand.Rand) map[string]any {
+	lat, lng := 25+rng.Float64()*20, 25+rng.Float64()*25
+	lower := float64(rng.IntN(12)) * 1000
+	start := at(1 + rng.Float64()*24*7)
+	end := start.Add(time.Duration(10+rng.IntN(240)) * time.Minute)
+	return decl("planned", circle(lat, lng, 1000+rng.Float64()*20000, lower, lower+300+rng.Float64()*1500, start, end))
+}
+
+// BenchmarkDeclareHTTP measures declarations per second over HTTP with 8
+// concurrent clients against a server on the embedded store, and reports
+// latency percentiles.
+func BenchmarkDeclareHTTP(b *testing.B) {
+	s := startServerB(b)
+	tokens := []string{s.token("operator", "alpha"), s.token("operator", "bravo")}
+	rng := rand.New(rand.NewPCG(1, 2))
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(spreadDeclaration(rng))
+	}
+	var (
+		next   atomic.Int64
+		mu     sync.Mutex
+		lat    []time.Duration
+		wg     sync.WaitGroup
+		failed atomic.Int64
+	)
+	b.ResetTimer()
+	start := time.Now()
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.N {
+					break
+				}
+				req, _ := newRequest("PUT", s.base+"/v1/operations/"+newID(), bodies[i], tokens[i%2])
+				t0 := time.Now()
+				resp, err := httpClient.Do(req)
+				if err != nil || resp.StatusCode != 201 {
+					failed.Add(1)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d declarations failed", failed.Load())
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "decl/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+)
+
+var seedFlag = flag.Uint64("seed", 0, "seed for randomised tests (0: from the clock)")
+
+func testSeed(t *testing.T) uint64 {
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -seed %d)", seed, seed)
+	return seed
+}
+
+// randomDeclaration returns a declaration in a small box, so that many
+// declarations conflict with one another.
+func randomDeclaration(rng *rand.Rand) map[string]any {
+	lat, lng := 33+rng.Float64()*0.8, 36+rng.Float64()*0.8
+	lower := float64(rng.IntN(8)) * 1000
+	start := at(1 + rng.Float64()*6)
+	end := start.Add(time.Duration(10+rng.IntN(120)) * time.Minute)
+	if rng.IntN(2) == 0 {
+		return decl("planned", circle(lat, lng, 1000+rng.Float64()*5000, lower, lower+500+rng.Float64()*1500, start, end))
+	}
+	d := 0.02 + rng.Float64()*0.05
+	return decl("planned", polygon([][2]float64{{lat, lng}, {lat + d, lng}, {lat + d/2, lng + d/3}, {lat + d, lng + d}, {lat, lng + d}},
+		lower, lower+500+rng.Float64()*1500, start, end))
+}
+
+// TestConcurrentDeclarations fires many conflicting declarations of two
+// parties at once and checks that the conflicts found are exactly the
+// pairs a brute-force comparison finds: none lost, none invented.
+func TestConcurrentDeclarations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testSeed(t), 7))
+	s := startServer(t)
+	tokens := map[string]string{"alpha": s.token("operator", "alpha"), "bravo": s.token("operator", "bravo")}
+	obs := s.token("observer", "charlie")
+
+	type declared struct {
+		party string
+		body  map[string]any
+	}
+	const perParty = 60
+	ops := map[string]declared{}
+	var jobs []string
+	for _, p := range []string{"alpha", "bravo"} {
+		for i := 0; i < perParty; i++ {
+			id := newID()
+			ops[id] = declared{p, randomDeclaration(rng)}
+			jobs = append(jobs, id)
+		}
+	}
+	rng.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
+
+	var wg sync.WaitGroup
+	work := make(chan string)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				d := ops[id]
+				s.do("PUT", "/v1/operations/"+id, tokens[d.party], d.body).want(t, 201)
+			}
+		}()
+	}
+	for _, id := range jobs {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+
+	// The expected pairs, by brute force.
+	parsed := map[string][]geo.Volume{}
+	for id, d := range ops {
+		raw, _ := json.Marshal(d.body["volumes"])
+		var vols []dc.Volume4D
+		if err := json.Unmarshal(raw, &vols); err != nil {
+			t.Fatal(err)
+		}
+		pv, err := geo.ParseVolumes(vols, "volumes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed[id] = pv
+	}
+	minima := geo.Minima{HorizontalM: 9260, VerticalM: 304.8, TimeS: 300}
+	want := map[[2]string]bool{}
+	for a, da := range ops {
+		for b, db := range ops {
+			if a < b && da.party != db.party {
+				if _, ok := geo.CompareOperations(parsed[a], parsed[b], minima); ok {
+					want[[2]string{a, b}] = true
+				}
+			}
+		}
+	}
+	got := map[[2]string]bool{}
+	path := "/v1/conflicts?status=open&limit=10000"
+	for _, c := range s.do("GET", path, obs, nil).want(t, 200).list("conflicts") {
+		pair := jsonPath(c, "operations").([]any)
+		k := []string{pair[0].(string), pair[1].(string)}
+		sort.Strings(k)
+		key := [2]string{k[0], k[1]}
+		if got[key] {
+			t.Errorf("pair %v has two conflicts", key)
+		}
+		got[key] = true
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("missed conflict %v", k)
+		}
+	}
+	for k := range got {
+		if !want[k] {
+			t.Errorf("invented conflict %v", k)
+		}
+	}
+	if len(want) < 10 {
+		t.Errorf("only %d conflicts expected; the scenario is too sparse to test anything", len(want))
+	}
+	t.Logf("%d declarations, %d conflicts, all found", len(ops), len(want))
+}

@@ -1,0 +1,80 @@
+// Command deconflict runs the joint deconfliction mechanism: the server,
+// and the commands that manage its parties and tokens.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	os.Exit(m.Run(ctx, os.Args[1:]))
+}
+
+// Main is the program, with its outputs and environment injected so that
+// tests run it in process.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Ready, if set, receives the address the server listens on.
+	Ready func(addr string)
+}
+
+const usage = `deconflict: the joint deconfliction mechanism
+
+Usage:
+  deconflict serve [--listen ADDR] [--store URL]   run the server
+  deconflict demo [--listen ADDR] [--store URL]    run the server with a demo scenario
+  deconflict party add ID [--name NAME]            create a party
+  deconflict party list                            list parties
+  deconflict token issue --role ROLE [--party ID] [--label TEXT]
+                                                   print a new bearer token
+  deconflict token list                            list tokens (never their secrets)
+  deconflict token revoke ID                       revoke a token at once
+
+Every command that touches data takes --store URL (env DECONFLICT_STORE):
+sqlite:PATH (default sqlite:deconflict.db) or postgres://...
+Run 'deconflict COMMAND --help' for a command's flags.
+`
+
+// Run runs the command named by args and returns the exit status.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = m.serve(ctx, args[1:], false)
+	case "demo":
+		err = m.serve(ctx, args[1:], true)
+	case "party":
+		err = m.party(ctx, args[1:])
+	case "token":
+		err = m.token(ctx, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprint(m.Stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(m.Stderr, "deconflict: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case err == errHelp:
+		return 0
+	case err == errUsage:
+		return 2
+	}
+	fmt.Fprintf(m.Stderr, "deconflict %s: %v\n", args[0], errorText(err))
+	return 1
+}

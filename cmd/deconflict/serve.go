@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	dchttp "github.com/deconflict/deconflict/http"
+	"github.com/deconflict/deconflict/mechanism"
+)
+
+func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
+	name := "serve"
+	if demo {
+		name = "demo"
+	}
+	fs := m.newFlags(name, name+" [--listen ADDR] [--store URL] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
+	store := m.storeFlag(fs)
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mutual TLS)")
+	rateLimit := fs.Float64("rate-limit", 5000, "requests per second allowed to one token (bursts of twice as many); 0 for no limit")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if pos, err := m.parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	if (*tlsCert == "") != (*tlsKey == "") || (*clientCA != "" && *tlsCert == "") {
+		return errors.New("--tls-cert and --tls-key go together, and --client-ca needs them")
+	}
+	log := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+
+	st, err := openStore(ctx, *store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	mech := mechanism.New(st, mechanism.Options{Logger: log})
+	if err := mech.Load(ctx); err != nil {
+		return err
+	}
+	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit})
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if *tlsCert != "" {
+		cfg, err := tlsConfig(*tlsCert, *tlsKey, *clientCA)
+		if err != nil {
+			return err
+		}
+		hs.TLSConfig = cfg
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if hs.TLSConfig != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	log.Info("serving", slog.String("address", base), slog.String("store", storeKind(*store)), slog.Int("live_operations", mech.LiveOperations()))
+	if demo {
+		if err := seedDemo(ctx, mech, m.Stdout, base); err != nil {
+			ln.Close()
+			return fmt.Errorf("seed demo: %w", err)
+		}
+	}
+	if m.Ready != nil {
+		m.Ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests under way")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// storeKind names the kind of store without its credentials, for logs.
+func storeKind(url string) string {
+	if len(url) > 7 && url[:7] == "sqlite:" {
+		return url
+	}
+	return "postgres"
+}
+
+func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS key pair: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client CA %s holds no PEM certificate", caFile)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}

@@ -1,0 +1,58 @@
+package deconflict
+
+import "time"
+
+// ConflictStatus is open, resolved or waived.
+type ConflictStatus string
+
+// The statuses of a conflict.
+const (
+	ConflictOpen     ConflictStatus = "open"
+	ConflictResolved ConflictStatus = "resolved"
+	ConflictWaived   ConflictStatus = "waived"
+)
+
+// Separation is the gap between two volumes along each axis; negative
+// values overlap. HorizontalM is the surface distance between footprints,
+// zero when they intersect.
+type Separation struct {
+	HorizontalM float64 `json:"horizontal_m"`
+	VerticalM   float64 `json:"vertical_m"`
+	TimeS       float64 `json:"time_s"`
+}
+
+// Conflict is the one record of a pair of operations of different parties
+// that came closer than the separation minima.
+type Conflict struct {
+	ID           string                `json:"id"`
+	Status       ConflictStatus        `json:"status"`
+	Operations   [2]string             `json:"operations"`
+	Parties      [2]string             `json:"parties"`
+	DetectedAt   time.Time             `json:"detected_at"`
+	ClosedAt     *time.Time            `json:"closed_at"`
+	Separation   Separation            `json:"separation"`
+	Acknowledged map[string]*time.Time `json:"acknowledged"`
+	Waived       map[string]*time.Time `json:"waived"`
+	UpdatedAt    time.Time             `json:"updated_at"`
+}
+
+// Involves reports whether party is one of the two parties.
+func (c *Conflict) Involves(party string) bool {
+	return party != "" && (c.Parties[0] == party || c.Parties[1] == party)
+}
+
+// Other returns the operation of the pair that is not opID.
+func (c *Conflict) Other(opID string) string {
+	if c.Operations[0] == opID {
+		return c.Operations[1]
+	}
+	return c.Operations[0]
+}
+
+// ConflictFilter selects conflicts in a list.
+type ConflictFilter struct {
+	Party    string // involving this party; empty for all
+	Statuses []ConflictStatus
+	Limit    int
+	After    string
+}

@@ -1,0 +1,63 @@
+package deconflict
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types (contract section 8).
+const (
+	EventOperationDeclared  = "operation.declared"
+	EventOperationUpdated   = "operation.updated"
+	EventOperationActivated = "operation.activated"
+	EventOperationEnded     = "operation.ended"
+	EventOperationCancelled = "operation.cancelled"
+	EventOperationReceipt   = "operation.acknowledged"
+	EventConflictOpened     = "conflict.opened"
+	EventConflictAcked      = "conflict.acknowledged"
+	EventConflictResolved   = "conflict.resolved"
+	EventConflictWaived     = "conflict.waived"
+	EventNoticeShort        = "notice.short"
+	EventEscalationRaised   = "escalation.raised"
+	EventEscalationCleared  = "escalation.cleared"
+	EventHotlineMessage     = "hotline.message"
+	EventHotlineAcked       = "hotline.acknowledged"
+	EventLineCheck          = "line.check"
+	EventSettingsChanged    = "settings.changed"
+	EventPartyAdded         = "party.added"
+)
+
+// Subject names what an event is about.
+type Subject struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// Event is one numbered change of the mechanism. It is written in the same
+// transaction as the change it records.
+type Event struct {
+	Seq     int64     `json:"seq"`
+	Type    string    `json:"type"`
+	Time    time.Time `json:"time"`
+	Actor   Actor     `json:"actor"`
+	Subject *Subject  `json:"subject,omitempty"`
+	// Audience lists the parties that may see the event; empty means
+	// every party. Observers and admins see every event.
+	Audience []string `json:"-"`
+	// Data is the body of the event as every member of the audience may
+	// see it (never private fields).
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// VisibleTo reports whether the actor may see the event.
+func (e *Event) VisibleTo(a Actor) bool {
+	if a.SeesAll() || len(e.Audience) == 0 {
+		return true
+	}
+	for _, p := range e.Audience {
+		if p == a.Party {
+			return true
+		}
+	}
+	return false
+}

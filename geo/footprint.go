@@ -1,0 +1,150 @@
+package geo
+
+import (
+	"math"
+
+	"github.com/golang/geo/r3"
+	"github.com/golang/geo/s1"
+	"github.com/golang/geo/s2"
+)
+
+// EarthRadiusM is the radius of the spherical Earth of the contract, in
+// metres.
+const EarthRadiusM = 6371008.8
+
+var (
+	northPole = r3.Vector{Z: 1}
+	southPole = r3.Vector{Z: -1}
+)
+
+// capSlack (radians, about 6 mm) widens bounding caps against rounding.
+const capSlack = 1e-9
+
+// Footprint is the horizontal outline of a volume: a polygon whose edges
+// are great-circle arcs and whose interior is the smaller of the two
+// regions its ring bounds, or a spherical cap (a circle whose radius is
+// measured along the surface). A Footprint is immutable and safe for
+// concurrent use. Build one with ParseVolumes, NewPolygon or NewCircle.
+type Footprint struct {
+	// Circle: center and radius. Polygon: verts, oriented so that the
+	// interior is on the left, and whether s2.OriginPoint() is inside.
+	circle       bool
+	center       s2.Point
+	radius       s1.Angle
+	verts        []s2.Point
+	originInside bool
+
+	bound  s2.Cap   // contains the footprint
+	boundR s1.Angle // bound.Radius(), kept for speed
+	tree   []node   // for rings of more than treeMin vertices
+}
+
+func newCircleFootprint(center s2.Point, radius s1.Angle) *Footprint {
+	return &Footprint{
+		circle: true,
+		center: center,
+		radius: radius,
+		bound:  s2.CapFromCenterAngle(center, radius+capSlack),
+		boundR: radius + capSlack,
+	}
+}
+
+// loopBound returns a tight cap around a normalised loop: centred on the
+// mean of its vertices and reaching its farthest vertex. A cap of radius
+// under 90 degrees is geodesically convex, so it holds every edge; its
+// complement is then connected and larger than a hemisphere, so the
+// (smaller) interior lies inside it too. Larger loops fall back to the
+// cap of s2's bounding rectangle.
+func loopBound(loop *s2.Loop, verts []s2.Point) s2.Cap {
+	var sum s2.Point
+	for _, v := range verts {
+		sum.Vector = sum.Vector.Add(v.Vector)
+	}
+	if sum.Norm() > 1e-6*float64(len(verts)) {
+		c := s2.Point{Vector: sum.Normalize()}
+		var r s1.Angle
+		for _, v := range verts {
+			r = max(r, c.Distance(v))
+		}
+		if r < math.Pi/2-1e-6 {
+			return s2.CapFromCenterAngle(c, r+capSlack)
+		}
+	}
+	return loop.CapBound().Expanded(capSlack)
+}
+
+// IsCircle reports whether f is a circle rather than a polygon.
+func (f *Footprint) IsCircle() bool { return f.circle }
+
+// CapBound returns a cap that contains f: the circle itself, or for a
+// polygon a cap around its vertices.
+func (f *Footprint) CapBound() s2.Cap { return f.bound }
+
+// RectBound returns a latitude-longitude rectangle that contains f.
+func (f *Footprint) RectBound() s2.Rect {
+	if f.circle {
+		return f.bound.RectBound()
+	}
+	b := s2.NewRectBounder()
+	for i := 0; i <= len(f.verts); i++ {
+		b.AddPoint(f.verts[i%len(f.verts)])
+	}
+	r := b.RectBound()
+	if f.ContainsPoint(s2.Point{Vector: northPole}) {
+		r.Lat.Hi, r.Lng = math.Pi/2, s1.FullInterval()
+	}
+	if f.ContainsPoint(s2.Point{Vector: southPole}) {
+		r.Lat.Lo, r.Lng = -math.Pi/2, s1.FullInterval()
+	}
+	return r
+}
+
+// IntersectsRect reports whether f may intersect the rectangle r, for
+// filtering lists by bounding box. It is exact for circles and
+// conservative for polygons: it compares r with the polygon's bounding
+// rectangle, so a polygon near a corner of r may match without touching it.
+func (f *Footprint) IntersectsRect(r s2.Rect) bool {
+	if r.IsEmpty() {
+		return false
+	}
+	if f.circle {
+		return r.DistanceToLatLng(s2.LatLngFromPoint(f.center)) <= f.radius
+	}
+	return f.RectBound().Intersects(r)
+}
+
+// ContainsPoint reports whether the point p lies in f. Points on the
+// boundary of a polygon follow s2's semi-open model: containment is the
+// parity of the edges crossed on the way from s2.OriginPoint() to p.
+func (f *Footprint) ContainsPoint(p s2.Point) bool {
+	if f.circle {
+		return f.center.Distance(p) <= f.radius
+	}
+	origin := s2.OriginPoint()
+	inside := f.originInside
+	c := s2.NewChainEdgeCrosser(origin, p, f.verts[0])
+	if f.tree == nil {
+		for i := 1; i <= len(f.verts); i++ {
+			inside = inside != c.EdgeOrVertexChainCrossing(f.vertex(int32(i)))
+		}
+		return inside
+	}
+	// Only edges in caps that reach the arc from origin to p can cross it.
+	stack := make([]int32, 1, 32)
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n := &f.tree[i]
+		if s2.DistanceFromSegment(n.center, origin, p) > n.radius+capSlack {
+			continue
+		}
+		if !n.leaf() {
+			stack = append(stack, n.right, i+1)
+			continue
+		}
+		for e := n.lo; e < n.hi; e++ {
+			inside = inside != c.EdgeOrVertexCrossing(f.vertex(e), f.vertex(e+1))
+		}
+	}
+	return inside
+}

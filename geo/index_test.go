@@ -1,0 +1,155 @@
+package geo
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// randOp returns the volumes of a random operation near center: one to
+// three volumes, windows from a minute to (rarely) years.
+func randOp(t testing.TB, r *rand.Rand, center vec, spreadM float64) []Volume {
+	var vs []Volume
+	for range 1 + r.IntN(3) {
+		kind := r.IntN(2)
+		if r.IntN(20) == 0 {
+			kind = 2 // a big polygon
+		}
+		s := randShape(r, math.Exp(math.Log(500)+r.Float64()*math.Log(200)), kind)
+		c := offset(center, 2*math.Pi*r.Float64(), spreadM*math.Sqrt(r.Float64())/EarthRadiusM)
+		start := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.Int64N(int64(48 * time.Hour))))
+		d := time.Duration(math.Exp(math.Log(float64(time.Minute)) + r.Float64()*math.Log(600)))
+		switch r.IntN(20) {
+		case 0:
+			d = time.Duration(1+r.IntN(40)) * 24 * time.Hour
+		case 1:
+			d = time.Duration(1+r.IntN(5)) * 365 * 24 * time.Hour
+		}
+		lower := 5000 * r.Float64()
+		vs = append(vs, mustParse(t, wireVolume(s.wire(c), lower, lower+50+2000*r.Float64(), start, start.Add(d)))...)
+	}
+	return vs
+}
+
+type indexed struct {
+	group string
+	vols  []Volume
+}
+
+// bruteConflicts is what Index.Conflicts must answer: CompareOperations
+// against every entry.
+func bruteConflicts(live map[string]indexed, q []Volume, m Minima, exclude string) []Hit {
+	var hits []Hit
+	for id, e := range live {
+		if e.group == exclude {
+			continue
+		}
+		if s, ok := CompareOperations(q, e.vols, m); ok {
+			hits = append(hits, Hit{ID: id, Group: e.group, Separation: s})
+		}
+	}
+	slices.SortFunc(hits, func(a, b Hit) int { return strings.Compare(a.ID, b.ID) })
+	return hits
+}
+
+func randMinima(r *rand.Rand) Minima {
+	return Minima{
+		HorizontalM: []float64{0, 9260, 9260, 100_000, 2_000_000}[r.IntN(5)],
+		VerticalM:   []float64{0, 304.8, 304.8, 3000}[r.IntN(4)],
+		TimeS:       []float64{0, 300, 300, 86400, 30 * 86400}[r.IntN(5)],
+	}
+}
+
+func TestIndexMatchesBruteForce(t *testing.T) {
+	r := newRand(t)
+	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(0, 180), fromDegrees(90, 0)}
+	ix := NewIndex()
+	live := map[string]indexed{}
+	var ids []string
+	var hits, queries int
+	for round := range cases(25) {
+		for range 30 {
+			switch k := r.IntN(10); {
+			case k < 6 || len(ids) == 0:
+				id := fmt.Sprintf("op-%d", len(ids))
+				ids = append(ids, id)
+				e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(3)], 150_000)}
+				ix.Insert(id, e.group, e.vols)
+				live[id] = e
+			case k < 8:
+				id := ids[r.IntN(len(ids))]
+				e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(3)], 150_000)}
+				ix.Insert(id, e.group, e.vols)
+				live[id] = e
+			default:
+				id := ids[r.IntN(len(ids))]
+				ix.Remove(id)
+				delete(live, id)
+			}
+		}
+		if ix.Len() != len(live) {
+			t.Fatalf("round %d: Len = %d, want %d", round, ix.Len(), len(live))
+		}
+		for range 10 {
+			q := randOp(t, r, centers[r.IntN(3)], 150_000)
+			m := randMinima(r)
+			exclude := fmt.Sprint("g", r.IntN(4))
+			got := ix.Conflicts(q, m, exclude)
+			want := bruteConflicts(live, q, m, exclude)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d, minima %+v, exclude %s:\n got %v\nwant %v", round, m, exclude, got, want)
+			}
+			hits += len(got)
+			queries++
+		}
+	}
+	t.Logf("%d queries, %d hits, %d entries at the end", queries, hits, ix.Len())
+	for _, id := range ids {
+		ix.Remove(id)
+	}
+	if ix.Len() != 0 || ix.tree.Len() != 0 {
+		t.Fatalf("after removing all: Len %d, items %d", ix.Len(), ix.tree.Len())
+	}
+	for k := range ix.levels {
+		for l, n := range ix.levels[k] {
+			if n != 0 {
+				t.Fatalf("after removing all: %d items counted at time level %d, cell level %d", n, k, l)
+			}
+		}
+	}
+}
+
+// TestIndexConcurrent runs queries alongside changes, for -race.
+func TestIndexConcurrent(t *testing.T) {
+	r := newRand(t)
+	center := fromDegrees(33.5, 36.3)
+	ops := make([][]Volume, 200)
+	for i := range ops {
+		ops[i] = randOp(t, r, center, 100_000)
+	}
+	ix := NewIndex()
+	m := Minima{HorizontalM: 9260, VerticalM: 304.8, TimeS: 300}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 100 {
+				if w == 0 {
+					id := fmt.Sprint(i % 50)
+					if i%3 == 2 {
+						ix.Remove(id)
+					} else {
+						ix.Insert(id, "a", ops[i])
+					}
+					continue
+				}
+				ix.Conflicts(ops[(i*7+w)%len(ops)], m, "b")
+			}
+		})
+	}
+	wg.Wait()
+}

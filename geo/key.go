@@ -1,0 +1,85 @@
+package geo
+
+import (
+	"math"
+
+	"github.com/golang/geo/s1"
+	"github.com/golang/geo/s2"
+)
+
+// The index files each volume under keys of (time bucket, S2 cell).
+//
+// Time buckets come in levels: level k cuts time into buckets of
+// 2^(12+2k) seconds (68 minutes, 4.6 hours, 18 hours, 3 days, ...), and
+// a window is filed at the finest level where it spans at most two
+// buckets; windows too long for the coarsest level go to one bucket that
+// spans all time. Cells are an s2 covering of the volume's bounding cap.
+
+const (
+	timeLevels    = 9 // 8 levels of buckets, and one of all time
+	timeBaseShift = 12
+	bucketBits    = 28
+	bucketOffset  = 1 << (bucketBits - 1)
+	maxCellLevel  = 16 // cells of about 150 m
+	maxCells      = 8
+	timeSlack     = 1e-3 // seconds
+)
+
+// bucketWidth returns the width in seconds of the buckets of time level k.
+func bucketWidth(k int) float64 { return math.Ldexp(1, timeBaseShift+2*k) }
+
+// bucketIndex returns the bucket of level k that holds t (seconds),
+// clamped to what a key holds (far beyond any RFC 3339 year).
+func bucketIndex(k int, t float64) int64 {
+	b := math.Floor(t / bucketWidth(k))
+	return int64(min(max(b, -bucketOffset), bucketOffset-1))
+}
+
+// bucketKey packs a level and a bucket index into a key.
+func bucketKey(k int, b int64) uint32 {
+	return uint32(k)<<bucketBits | uint32(b+bucketOffset)
+}
+
+func timeLevelOf(key uint32) int { return int(key >> bucketBits) }
+
+// timeSpan returns the level and bucket range under which a window from
+// start to end is filed.
+func timeSpan(start, end float64) (k int, lo, hi int64) {
+	for k = 0; k < timeLevels-1; k++ {
+		lo, hi = bucketIndex(k, start), bucketIndex(k, end)
+		if hi-lo <= 1 {
+			return k, lo, hi
+		}
+	}
+	return timeLevels - 1, 0, 0
+}
+
+// queryBuckets returns the range of buckets of level k that may hold a
+// window reaching into [t0, t1].
+func queryBuckets(k int, t0, t1 float64) (lo, hi int64) {
+	if k == timeLevels-1 {
+		return 0, 0
+	}
+	return bucketIndex(k, t0), bucketIndex(k, t1)
+}
+
+var (
+	entryCoverer = &s2.RegionCoverer{MaxLevel: maxCellLevel, LevelMod: 1, MaxCells: maxCells}
+	queryCoverer = &s2.RegionCoverer{MaxLevel: maxCellLevel, LevelMod: 1, MaxCells: maxCells}
+)
+
+// entryCells returns the cells under which a footprint is filed.
+func entryCells(f *Footprint) s2.CellUnion { return entryCoverer.Covering(f.bound) }
+
+// queryCells returns cells that hold every footprint closer than
+// horizontalM to f.
+func queryCells(f *Footprint, horizontalM float64) s2.CellUnion {
+	r := f.boundR + s1.Angle(max(horizontalM, 0)/EarthRadiusM) + capSlack
+	if r >= math.Pi {
+		return s2.CellUnion{
+			s2.CellIDFromFace(0), s2.CellIDFromFace(1), s2.CellIDFromFace(2),
+			s2.CellIDFromFace(3), s2.CellIDFromFace(4), s2.CellIDFromFace(5),
+		}
+	}
+	return queryCoverer.Covering(s2.CapFromCenterAngle(f.bound.Center(), r))
+}

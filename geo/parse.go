@@ -1,0 +1,221 @@
+package geo
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/deconflict/deconflict"
+)
+
+// Limits of the contract on altitudes.
+const (
+	MinAltitudeM = -8_000
+	MaxAltitudeM = 100_000
+	FootM        = 0.3048
+)
+
+// ParseVolumes validates wire volumes against contract section 3 and
+// converts them. path is the field path of the list, such as "volumes".
+// Errors are *deconflict.Error with code EInvalid, or ETooLarge for more
+// than deconflict.MaxVolumes volumes or deconflict.MaxVertices vertices,
+// and Field set to the exact path at fault, such as
+// "volumes[0].volume.outline_polygon.vertices[3].lat". It does not check
+// that the volumes end in the future: that needs a clock.
+func ParseVolumes(vols []deconflict.Volume4D, path string) ([]Volume, error) {
+	if len(vols) == 0 {
+		return nil, invalid(path, "at least one volume is required")
+	}
+	if len(vols) > deconflict.MaxVolumes {
+		return nil, tooLarge(path, "at most %d volumes are allowed, not %d", deconflict.MaxVolumes, len(vols))
+	}
+	out := make([]Volume, len(vols))
+	for i := range vols {
+		v, err := parseVolume(&vols[i], indexField(path, i))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func parseVolume(w *deconflict.Volume4D, path string) (Volume, *deconflict.Error) {
+	var v Volume
+	var err *deconflict.Error
+	p := path + ".volume"
+	switch poly, circle := w.Volume.OutlinePolygon, w.Volume.OutlineCircle; {
+	case poly == nil && circle == nil:
+		return v, invalid(p, "one of outline_polygon or outline_circle is required")
+	case poly != nil && circle != nil:
+		return v, invalid(p, "only one of outline_polygon or outline_circle may be given")
+	case poly != nil:
+		v.Footprint, err = parsePolygon(poly, p+".outline_polygon")
+	default:
+		v.Footprint, err = parseCircle(circle, p+".outline_circle")
+	}
+	if err != nil {
+		return v, err
+	}
+	if v.LowerM, err = parseAltitude(w.Volume.AltitudeLower, p+".altitude_lower"); err != nil {
+		return v, err
+	}
+	if v.UpperM, err = parseAltitude(w.Volume.AltitudeUpper, p+".altitude_upper"); err != nil {
+		return v, err
+	}
+	if v.LowerM > v.UpperM {
+		return v, invalid(p+".altitude_upper.value", "altitude_upper (%s m) is below altitude_lower (%s m)", num(v.UpperM), num(v.LowerM))
+	}
+	if v.Start, err = parseTime(w.TimeStart, path+".time_start"); err != nil {
+		return v, err
+	}
+	if v.End, err = parseTime(w.TimeEnd, path+".time_end"); err != nil {
+		return v, err
+	}
+	if !v.Start.Before(v.End) {
+		return v, invalid(path+".time_end.value", "time_end must be after time_start")
+	}
+	return v, nil
+}
+
+func parsePolygon(w *deconflict.Polygon, path string) (*Footprint, *deconflict.Error) {
+	if len(w.Vertices) > deconflict.MaxVertices+1 {
+		return nil, tooLarge(path+".vertices", "a polygon may have at most %d vertices, not %d", deconflict.MaxVertices, len(w.Vertices))
+	}
+	lls := make([][2]float64, len(w.Vertices))
+	for i := range w.Vertices {
+		lat, lng, err := parseLatLng(&w.Vertices[i], indexField(path+".vertices", i))
+		if err != nil {
+			return nil, err
+		}
+		lls[i] = [2]float64{lat, lng}
+	}
+	f, err := newPolygon(lls)
+	if err != nil {
+		err.Field = path + "." + err.Field
+		return nil, err
+	}
+	return f, nil
+}
+
+func parseCircle(w *deconflict.Circle, path string) (*Footprint, *deconflict.Error) {
+	if w.Center == nil {
+		return nil, invalid(path+".center", "the circle needs a center")
+	}
+	lat, lng, err := parseLatLng(w.Center, path+".center")
+	if err != nil {
+		return nil, err
+	}
+	if w.Radius == nil {
+		return nil, invalid(path+".radius", "the circle needs a radius")
+	}
+	r, err := parseNumber(w.Radius.Value, path+".radius.value", "the radius value")
+	if err != nil {
+		return nil, err
+	}
+	if w.Radius.Units != "M" {
+		return nil, invalid(path+".radius.units", `radius units must be "M", not %q`, w.Radius.Units)
+	}
+	if err := checkRadius(r, path+".radius.value"); err != nil {
+		return nil, err
+	}
+	return newCircle(lat, lng, r), nil
+}
+
+func parseLatLng(w *deconflict.LatLng, path string) (lat, lng float64, err *deconflict.Error) {
+	if lat, err = parseNumber(w.Lat, path+".lat", "latitude"); err != nil {
+		return 0, 0, err
+	}
+	if lng, err = parseNumber(w.Lng, path+".lng", "longitude"); err != nil {
+		return 0, 0, err
+	}
+	return lat, lng, checkLatLng(lat, lng, path)
+}
+
+func checkLatLng(lat, lng float64, path string) *deconflict.Error {
+	if !finite(lat) || lat < -90 || lat > 90 {
+		return invalid(path+".lat", "latitude must be between -90 and 90, not %s", num(lat))
+	}
+	if !finite(lng) || lng < -180 || lng > 180 {
+		return invalid(path+".lng", "longitude must be between -180 and 180, not %s", num(lng))
+	}
+	return nil
+}
+
+func parseAltitude(w *deconflict.Altitude, path string) (float64, *deconflict.Error) {
+	if w == nil {
+		return 0, invalid(path, "%s is required", lastName(path))
+	}
+	v, err := parseNumber(w.Value, path+".value", "the altitude value")
+	if err != nil {
+		return 0, err
+	}
+	if w.Reference != "W84" {
+		return 0, invalid(path+".reference", `altitude reference must be "W84", not %q`, w.Reference)
+	}
+	switch w.Units {
+	case "M":
+	case "FT":
+		v *= FootM
+	default:
+		return 0, invalid(path+".units", `altitude units must be "M" or "FT", not %q`, w.Units)
+	}
+	if v < MinAltitudeM || v > MaxAltitudeM {
+		return 0, invalid(path+".value", "altitude must be between %d m and %d m, not %s m", MinAltitudeM, MaxAltitudeM, num(v))
+	}
+	return v, nil
+}
+
+func parseTime(w *deconflict.Time, path string) (time.Time, *deconflict.Error) {
+	if w == nil {
+		return time.Time{}, invalid(path, "%s is required", lastName(path))
+	}
+	if w.Format != "RFC3339" {
+		return time.Time{}, invalid(path+".format", `time format must be "RFC3339", not %q`, w.Format)
+	}
+	if w.Value == "" {
+		return time.Time{}, invalid(path+".value", "the value of %s is required", lastName(path))
+	}
+	t, err := time.Parse(time.RFC3339, w.Value)
+	if err != nil {
+		return time.Time{}, invalid(path+".value", "%q is not an RFC 3339 time such as 2026-11-25T12:00:00Z", w.Value)
+	}
+	return t, nil
+}
+
+func parseNumber(v *float64, path, name string) (float64, *deconflict.Error) {
+	if v == nil {
+		return 0, invalid(path, "%s is required", name)
+	}
+	if !finite(*v) {
+		return 0, invalid(path, "%s must be a finite number", name)
+	}
+	return *v, nil
+}
+
+// num formats a number for a message, without exponents.
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// lastName returns the last name of a field path: "time_end" of
+// "volumes[0].time_end".
+func lastName(path string) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == '.' {
+			return path[i+1:]
+		}
+	}
+	return path
+}
+
+func indexField(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+func invalid(field, format string, args ...any) *deconflict.Error {
+	return deconflict.FieldErrorf(deconflict.EInvalid, field, format, args...)
+}
+
+func tooLarge(field, format string, args ...any) *deconflict.Error {
+	return deconflict.FieldErrorf(deconflict.ETooLarge, field, format, args...)
+}

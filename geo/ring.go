@@ -1,0 +1,204 @@
+package geo
+
+import (
+	"math"
+
+	"github.com/deconflict/deconflict"
+	"github.com/golang/geo/s1"
+	"github.com/golang/geo/s2"
+)
+
+// Limits of the contract on footprints.
+const (
+	MinVertices  = 3
+	MaxRadiusM   = 2_000_000
+	minAreaM2    = 1.0   // rings enclosing less are degenerate
+	foldSlack    = 1e-10 // radians (0.6 mm): edges closer than this overlap
+	antipodSlack = 1e-9  // |a+b| below this: a and b are antipodal
+)
+
+// vertexKey identifies a vertex up to the two ways of writing one point:
+// any longitude at a pole, and longitude -180 for 180.
+func vertexKey(lat, lng float64) [2]float64 {
+	if lat == 90 || lat == -90 {
+		lng = 0
+	}
+	if lng == -180 {
+		lng = 180
+	}
+	return [2]float64{lat, lng}
+}
+
+// NewPolygon builds a polygon footprint from vertices in degrees, as
+// ParseVolumes does; errors name fields relative to the polygon, such as
+// "vertices[3].lat".
+func NewPolygon(vertices []s2.LatLng) (*Footprint, error) {
+	lls := make([][2]float64, len(vertices))
+	for i, v := range vertices {
+		lls[i] = [2]float64{v.Lat.Degrees(), v.Lng.Degrees()}
+		if err := checkLatLng(lls[i][0], lls[i][1], indexField("vertices", i)); err != nil {
+			return nil, err
+		}
+	}
+	f, err := newPolygon(lls)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// NewCircle builds a circle footprint, as ParseVolumes does.
+func NewCircle(center s2.LatLng, radiusM float64) (*Footprint, error) {
+	if err := checkLatLng(center.Lat.Degrees(), center.Lng.Degrees(), "center"); err != nil {
+		return nil, err
+	}
+	if err := checkRadius(radiusM, "radius.value"); err != nil {
+		return nil, err
+	}
+	return newCircle(center.Lat.Degrees(), center.Lng.Degrees(), radiusM), nil
+}
+
+func newCircle(lat, lng, radiusM float64) *Footprint {
+	return newCircleFootprint(s2.PointFromLatLng(s2.LatLngFromDegrees(lat, lng)), s1.Angle(radiusM/EarthRadiusM))
+}
+
+func checkRadius(r float64, field string) *deconflict.Error {
+	if !finite(r) {
+		return invalid(field, "the radius must be a finite number")
+	}
+	if r <= 0 || r > MaxRadiusM {
+		return invalid(field, "the radius must be more than 0 m and at most %d m, not %s m", MaxRadiusM, num(r))
+	}
+	return nil
+}
+
+// newPolygon validates a ring of valid latitude-longitude pairs (degrees)
+// and builds its footprint.
+func newPolygon(lls [][2]float64) (*Footprint, *deconflict.Error) {
+	n := len(lls)
+	if n > 1 && vertexKey(lls[0][0], lls[0][1]) == vertexKey(lls[n-1][0], lls[n-1][1]) {
+		n-- // the ring repeats its first vertex at the end
+	}
+	if n > deconflict.MaxVertices {
+		return nil, tooLarge("vertices", "a polygon may have at most %d vertices, not %d", deconflict.MaxVertices, n)
+	}
+	if n < MinVertices {
+		return nil, invalid("vertices", "a polygon needs at least %d distinct vertices, not %d", MinVertices, n)
+	}
+	seen := make(map[[2]float64]int, n)
+	pts := make([]s2.Point, n)
+	for i, ll := range lls[:n] {
+		k := vertexKey(ll[0], ll[1])
+		if j, ok := seen[k]; ok {
+			return nil, invalid(indexField("vertices", i), "vertex %d repeats vertex %d", i, j)
+		}
+		seen[k] = i
+		pts[i] = s2.PointFromLatLng(s2.LatLngFromDegrees(ll[0], ll[1]))
+	}
+	if err := checkEdges(pts); err != nil {
+		return nil, err
+	}
+	loop := s2.LoopFromPoints(pts)
+	inverted := !loop.IsNormalized()
+	if inverted {
+		loop.Invert() // the interior is the smaller region
+	}
+	// orig maps an edge of the (possibly inverted) loop to the input.
+	orig := func(e int) int {
+		if inverted {
+			return ((n-2-e)%n + n) % n
+		}
+		return e
+	}
+	verts := loop.Vertices()
+	var tree []node
+	if n > treeMin {
+		tree = buildTree(verts)
+	}
+	if i, j := ringCrossing(verts, tree); i >= 0 {
+		i, j = orig(i), orig(j)
+		return nil, invalid("vertices", "the ring crosses itself: the edge from vertex %d to %d meets the edge from vertex %d to %d",
+			min(i, j), (min(i, j)+1)%n, max(i, j), (max(i, j)+1)%n)
+	}
+	if a := loop.Area(); min(a, 4*math.Pi-a)*EarthRadiusM*EarthRadiusM < minAreaM2 {
+		return nil, invalid("vertices", "the ring encloses no area (less than %g m²)", minAreaM2)
+	}
+	f := &Footprint{verts: verts, originInside: loop.ContainsOrigin(), tree: tree}
+	f.bound = loopBound(loop, verts)
+	f.boundR = f.bound.Radius()
+	return f, nil
+}
+
+// checkEdges rejects edges between antipodal vertices, whose arc is
+// undefined, and rings that double back along an edge.
+func checkEdges(p []s2.Point) *deconflict.Error {
+	n := len(p)
+	for i := range n {
+		a, b, c := p[(i+n-1)%n], p[i], p[(i+1)%n]
+		if b.Add(c.Vector).Norm() < antipodSlack {
+			return invalid(indexField("vertices", (i+1)%n), "vertices %d and %d are antipodal, so the edge between them is undefined", i, (i+1)%n)
+		}
+		if math.Abs(float64(s2.TurnAngle(a, b, c))) > math.Pi/2 &&
+			(s2.DistanceFromSegment(c, a, b) < foldSlack || s2.DistanceFromSegment(a, b, c) < foldSlack) {
+			return invalid(indexField("vertices", i), "the ring doubles back on itself at vertex %d", i)
+		}
+	}
+	return nil
+}
+
+// ringCrossing returns two non-adjacent edges of a ring that meet, or
+// -1, -1. With a tree it compares only edges in caps that touch.
+func ringCrossing(v []s2.Point, tree []node) (int, int) {
+	if tree == nil {
+		return pairCrossing(v, 0, len(v), 0, len(v))
+	}
+	var visit func(a, b int32) (int, int)
+	visit = func(a, b int32) (int, int) {
+		na, nb := &tree[a], &tree[b]
+		switch {
+		case a != b && gap(na, nb) > capSlack:
+			return -1, -1
+		case na.leaf() && nb.leaf():
+			return pairCrossing(v, int(na.lo), int(na.hi), int(nb.lo), int(nb.hi))
+		case a == b:
+			l, r := a+1, na.right
+			for _, p := range [3][2]int32{{l, l}, {r, r}, {l, r}} {
+				if i, j := visit(p[0], p[1]); i >= 0 {
+					return i, j
+				}
+			}
+			return -1, -1
+		case nb.leaf() || (!na.leaf() && na.radius >= nb.radius):
+			if i, j := visit(a+1, b); i >= 0 {
+				return i, j
+			}
+			return visit(na.right, b)
+		}
+		if i, j := visit(a, b+1); i >= 0 {
+			return i, j
+		}
+		return visit(a, nb.right)
+	}
+	return visit(0, 0)
+}
+
+// pairCrossing returns two non-adjacent edges, one in lo1..hi1-1 and one
+// in lo2..hi2-1, that meet, or -1, -1.
+func pairCrossing(v []s2.Point, lo1, hi1, lo2, hi2 int) (int, int) {
+	n := len(v)
+	for i := lo1; i < hi1; i++ {
+		for j := max(lo2, i+2); j < hi2; j++ {
+			if i == 0 && j == n-1 {
+				continue // adjacent
+			}
+			a0, a1, b0, b1 := v[i], v[(i+1)%n], v[j], v[(j+1)%n]
+			if oneSide(a0.Cross(a1.Vector), b0, b1) || oneSide(b0.Cross(b1.Vector), a0, a1) {
+				continue
+			}
+			if s2.CrossingSign(a0, a1, b0, b1) != s2.DoNotCross {
+				return i, j
+			}
+		}
+	}
+	return -1, -1
+}

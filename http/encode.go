@@ -1,0 +1,110 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// MaxBody is the largest request body accepted (contract 2.1).
+const MaxBody = 4 << 20
+
+// writeJSON answers v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decode reads the request body as one JSON value into v, rejecting
+// unknown fields, trailing data and bodies over MaxBody.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength > MaxBody {
+		return dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(err)
+		}
+		return dc.Errorf(dc.EInvalid, "malformed JSON: more than one value in the body")
+	}
+	return nil
+}
+
+// decodeError turns an encoding/json error into an *dc.Error that names
+// the field where it can.
+func decodeError(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+		mbe    *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
+	case errors.Is(err, io.EOF):
+		return dc.Errorf(dc.EInvalid, "request body is empty; a JSON object is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return dc.Errorf(dc.EInvalid, "malformed JSON: the body ends too early")
+	case errors.As(err, &syntax):
+		return dc.Errorf(dc.EInvalid, "malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return dc.Errorf(dc.EInvalid, "the body must be a JSON object, not a %s", typ.Value)
+		}
+		return dc.FieldErrorf(dc.EInvalid, field, "%s must be of type %s, not %s", field, jsonType(typ.Type.String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return dc.FieldErrorf(dc.EInvalid, name, "unknown field %q", name)
+	}
+	return dc.Errorf(dc.EInvalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonType names a Go type as its JSON kind, for error messages.
+func jsonType(goType string) string {
+	goType = strings.TrimLeft(goType, "*")
+	switch {
+	case strings.HasPrefix(goType, "float"), strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "number"
+	case goType == "string", strings.HasSuffix(goType, ".State"), strings.HasSuffix(goType, ".Role"):
+		return "string"
+	case goType == "bool":
+		return "boolean"
+	case strings.HasPrefix(goType, "[]"):
+		return "array"
+	}
+	return "object"
+}
+
+// parseIfMatch reads the If-Match header: "VERSION" or W/"VERSION".
+// It returns nil when the header is absent.
+func parseIfMatch(r *http.Request) (*int, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" {
+		return nil, nil
+	}
+	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	v, err := strconv.Atoi(h)
+	if err != nil || v < 1 {
+		return nil, dc.FieldErrorf(dc.EInvalid, "If-Match", "If-Match must be a version such as \"3\", not %q", r.Header.Get("If-Match"))
+	}
+	return &v, nil
+}
+
+// etag returns the ETag of a version.
+func etag(version int) string { return fmt.Sprintf(`"%d"`, version) }

@@ -1,0 +1,51 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the Prometheus metrics of a server.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(m *mechanism.Mechanism) *metrics {
+	x := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "deconflict_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "deconflict_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+	}
+	x.reg.MustRegister(x.requests, x.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "deconflict_live_operations", Help: "Planned and active operations in the conflict index.",
+		}, func() float64 { return float64(m.LiveOperations()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "deconflict_open_conflicts", Help: "Open conflicts.",
+		}, func() float64 { return float64(m.OpenConflicts()) }),
+	)
+	return x
+}
+
+func (x *metrics) observe(route, method string, status int, elapsed time.Duration) {
+	x.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	x.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
+}
+
+func (x *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(x.reg, promhttp.HandlerOpts{})
+}

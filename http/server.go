@@ -1,0 +1,183 @@
+package http
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+	"golang.org/x/time/rate"
+)
+
+// Options configure a Server.
+type Options struct {
+	Logger *slog.Logger
+	// RateLimit is the sustained number of requests per second allowed to
+	// one token, with bursts of twice as many; 0 means no limit.
+	RateLimit float64
+	// Console, if set, serves the web console at "/".
+	Console http.Handler
+}
+
+// Server is the HTTP face of a mechanism.
+type Server struct {
+	mech    *mechanism.Mechanism
+	log     *slog.Logger
+	metrics *metrics
+	mux     *http.ServeMux
+	limits  *limiter
+}
+
+// NewServer returns a server for the mechanism.
+func NewServer(m *mechanism.Mechanism, opts Options) *Server {
+	s := &Server{mech: m, log: opts.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if opts.RateLimit > 0 {
+		s.limits = &limiter{rate: rate.Limit(opts.RateLimit), burst: int(2 * opts.RateLimit), byToken: map[string]*rate.Limiter{}}
+	}
+	s.metrics = newMetrics(m)
+	s.routes(opts.Console)
+	return s
+}
+
+func (s *Server) routes(console http.Handler) {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+
+	s.handle("PUT /v1/operations/{id}", s.putOperation)
+	s.handle("GET /v1/operations/{id}", s.getOperation)
+	s.handle("DELETE /v1/operations/{id}", s.deleteOperation)
+	s.handle("GET /v1/operations", s.listOperations)
+	s.handle("GET /v1/conflicts", s.listConflicts)
+	s.handle("GET /v1/conflicts/{id}", s.getConflict)
+	s.handle("POST /v1/conflicts/{id}/ack", s.ackConflict)
+	s.handle("POST /v1/conflicts/{id}/waive", s.waiveConflict)
+	s.handle("POST /v1/check", s.check)
+	s.handle("GET /v1/settings", s.getSettings)
+	s.handle("PUT /v1/settings", s.putSettings)
+	s.handle("GET /v1/events", s.listEvents)
+	s.handle("GET /v1/whoami", s.whoami)
+	s.handle("GET /v1/parties", s.listParties)
+	s.handle("/v1/", func(w http.ResponseWriter, r *http.Request, _ dc.Actor) {
+		s.writeError(w, r, dc.Errorf(dc.ENotFound, "no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	if console != nil {
+		s.mux.Handle("GET /", console)
+	}
+}
+
+// actorHandler is a handler of an authenticated request.
+type actorHandler func(w http.ResponseWriter, r *http.Request, a dc.Actor)
+
+// handle registers an authenticated /v1 handler.
+func (s *Server) handle(pattern string, h actorHandler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		a, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if s.limits != nil && !s.limits.allow(a.TokenID) {
+			w.Header().Set("Retry-After", "1")
+			s.writeError(w, r, dc.Errorf(dc.ERateLimited, "too many requests for this token; slow down"))
+			return
+		}
+		if rec, ok := w.(*recorder); ok {
+			rec.actor = a
+		}
+		h(w, r, a)
+	})
+}
+
+// authenticate reads the bearer token of the request.
+func (s *Server) authenticate(r *http.Request) (dc.Actor, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, _ := strings.Cut(h, " ")
+	if h == "" || !strings.EqualFold(scheme, "Bearer") {
+		return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "an Authorization: Bearer token is required")
+	}
+	return s.mech.Authenticate(r.Context(), strings.TrimSpace(token))
+}
+
+// ServeHTTP serves a request, recording its metrics and a log line.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(rec, r)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	elapsed := time.Since(start)
+	s.metrics.observe(route, r.Method, rec.status, elapsed)
+	level := slog.LevelDebug
+	if rec.status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "request", slog.String(keyMethod, r.Method), slog.String(keyRoute, route),
+		slog.Int(keyStatus, rec.status), slog.String(keyParty, rec.actor.Party), slog.String(keyRole, string(rec.actor.Role)),
+		slog.Duration(keyElapsed, elapsed))
+}
+
+// recorder remembers the status and actor of a response.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	actor  dc.Actor
+}
+
+func (r *recorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// Flush lets streaming handlers flush through the recorder.
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// limiter keeps a token bucket per token.
+type limiter struct {
+	rate    rate.Limit
+	burst   int
+	mu      sync.Mutex
+	byToken map[string]*rate.Limiter
+}
+
+func (l *limiter) allow(tokenID string) bool {
+	l.mu.Lock()
+	lim, ok := l.byToken[tokenID]
+	if !ok {
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.byToken[tokenID] = lim
+	}
+	l.mu.Unlock()
+	return lim.Allow()
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.mech.Store().Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

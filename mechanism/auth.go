@@ -1,0 +1,162 @@
+package mechanism
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/google/uuid"
+)
+
+// tokenPrefix marks deconflict tokens, so that secret scanners find them.
+const tokenPrefix = "dcf_"
+
+// HashToken returns the hash under which a token secret is stored.
+func HashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// Authenticate returns the actor a bearer token stands for.
+func (m *Mechanism) Authenticate(ctx context.Context, secret string) (dc.Actor, error) {
+	if secret == "" {
+		return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "missing bearer token")
+	}
+	if !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 200 {
+		return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "unknown or revoked token")
+	}
+	var tok *dc.Token
+	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
+		tok, err = tx.TokenByHash(ctx, HashToken(secret))
+		return err
+	})
+	if dc.ErrorCode(err) == dc.ENotFound || (err == nil && tok.RevokedAt != nil) {
+		return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "unknown or revoked token")
+	} else if err != nil {
+		return dc.Actor{}, err
+	}
+	return dc.Actor{Party: tok.Party, Role: tok.Role, TokenID: tok.ID}, nil
+}
+
+// IssueToken creates a token for role (and party, for every role but
+// admin) and returns its secret, which is not kept anywhere.
+func (m *Mechanism) IssueToken(ctx context.Context, role dc.Role, party, label string) (string, *dc.Token, error) {
+	var buf [32]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		return "", nil, err
+	}
+	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(buf[:])
+	tok := &dc.Token{
+		ID:        uuid.NewString(),
+		Hash:      HashToken(secret),
+		Role:      role,
+		Party:     party,
+		Label:     label,
+		CreatedAt: m.Now(),
+	}
+	if err := tok.Validate(); err != nil {
+		return "", nil, err
+	}
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		if tok.Party != "" {
+			if _, err := tx.Party(ctx, tok.Party); dc.ErrorCode(err) == dc.ENotFound {
+				return dc.FieldErrorf(dc.ENotFound, "party", "no party %q", tok.Party)
+			} else if err != nil {
+				return err
+			}
+		}
+		return tx.CreateToken(ctx, tok)
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, tok, nil
+}
+
+// Tokens lists every token (never their secrets).
+func (m *Mechanism) Tokens(ctx context.Context) (toks []*dc.Token, err error) {
+	err = m.store.View(ctx, func(tx dc.Tx) error {
+		toks, err = tx.Tokens(ctx)
+		return err
+	})
+	return toks, err
+}
+
+// RevokeToken revokes the token with the given ID; it stops working at once.
+func (m *Mechanism) RevokeToken(ctx context.Context, id string) error {
+	return m.store.Update(ctx, func(tx dc.Tx) error {
+		return tx.RevokeToken(ctx, id, m.Now())
+	})
+}
+
+// AddParty creates a party.
+func (m *Mechanism) AddParty(ctx context.Context, id, name string) (*dc.Party, error) {
+	p := &dc.Party{ID: id, Name: name, CreatedAt: m.Now()}
+	if p.Name == "" {
+		p.Name = id
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		if err := tx.CreateParty(ctx, p); err != nil {
+			return err
+		}
+		return m.appendEvent(ctx, tx, &dc.Event{
+			Type: dc.EventPartyAdded, Time: p.CreatedAt, Actor: dc.Actor{Role: dc.RoleAdmin},
+			Subject: &dc.Subject{Kind: "party", ID: p.ID},
+		}, p)
+	})
+	if dc.ErrorCode(err) == dc.EExists {
+		return nil, dc.FieldErrorf(dc.EExists, "id", "party %q exists already", id)
+	}
+	return p, err
+}
+
+// Parties lists every party.
+func (m *Mechanism) Parties(ctx context.Context) (ps []*dc.Party, err error) {
+	err = m.store.View(ctx, func(tx dc.Tx) error {
+		ps, err = tx.Parties(ctx)
+		return err
+	})
+	return ps, err
+}
+
+// Settings returns the settings in force.
+func (m *Mechanism) Settings(ctx context.Context) (s dc.Settings, err error) {
+	err = m.store.View(ctx, func(tx dc.Tx) error {
+		s, err = tx.Settings(ctx)
+		return err
+	})
+	return s, err
+}
+
+// PutSettings changes the settings; only an admin may.
+func (m *Mechanism) PutSettings(ctx context.Context, a dc.Actor, s dc.Settings) (dc.Settings, error) {
+	if !a.Is(dc.RoleAdmin) {
+		return s, dc.Errorf(dc.EPermission, "only an admin may change the settings")
+	}
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		old, err := tx.Settings(ctx)
+		if err != nil {
+			return err
+		}
+		if old == s {
+			return nil
+		}
+		if err := tx.PutSettings(ctx, s); err != nil {
+			return err
+		}
+		return m.appendEvent(ctx, tx, &dc.Event{
+			Type: dc.EventSettingsChanged, Time: m.Now(), Actor: a,
+			Subject: &dc.Subject{Kind: "settings", ID: "settings"},
+		}, map[string]dc.Settings{"previous": old, "settings": s})
+	})
+	return s, err
+}

@@ -1,0 +1,131 @@
+package mechanism
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// appendEvent stores e with data as its body, in the caller's transaction.
+func (m *Mechanism) appendEvent(ctx context.Context, tx dc.Tx, e *dc.Event, data any) error {
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return fmt.Errorf("encode %s event: %w", e.Type, err)
+		}
+		e.Data = b
+	}
+	if err := tx.AppendEvent(ctx, e); err != nil {
+		return fmt.Errorf("append %s event: %w", e.Type, err)
+	}
+	return nil
+}
+
+// Events returns up to limit events after seq that the actor may see.
+func (m *Mechanism) Events(ctx context.Context, a dc.Actor, after int64, limit int) ([]*dc.Event, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	var out []*dc.Event
+	err := m.store.View(ctx, func(tx dc.Tx) error {
+		for len(out) < limit {
+			page, err := tx.Events(ctx, after, limit)
+			if err != nil {
+				return err
+			}
+			for _, e := range page {
+				after = e.Seq
+				if e.VisibleTo(a) && len(out) < limit {
+					out = append(out, e)
+				}
+			}
+			if len(page) < limit {
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// pendingEvent is an event and its body, not yet appended.
+type pendingEvent struct {
+	event *dc.Event
+	data  any
+}
+
+// OperationEventData is the body of operation.* events: the operation as
+// every party sees it.
+type OperationEventData struct {
+	Operation *dc.Operation `json:"operation"`
+}
+
+// NoticeEventData is the body of notice.short.
+type NoticeEventData struct {
+	Operation string  `json:"operation"`
+	Party     string  `json:"party"`
+	LeadTimeS float64 `json:"lead_time_s"`
+	NoticeS   float64 `json:"notice_s"`
+}
+
+// ConflictEventData is the body of conflict.* events.
+type ConflictEventData struct {
+	Conflict *dc.Conflict `json:"conflict"`
+}
+
+// operationEvents returns the events a change of an operation produces:
+// what happened to it, and a short-notice warning if it now starts sooner
+// than the agreed notice.
+func (m *Mechanism) operationEvents(ch *change, a dc.Actor, now time.Time, s dc.Settings) []pendingEvent {
+	op := ch.op
+	subject := &dc.Subject{Kind: "operation", ID: op.ID}
+	body := OperationEventData{Operation: op.SharedView()}
+	var types []string
+	switch {
+	case ch.prev == nil:
+		types = append(types, dc.EventOperationDeclared)
+	default:
+		if ch.volumesChanged || op.Priority != ch.prev.Priority || op.ShareCallsign != ch.prev.ShareCallsign ||
+			!equalPtr(op.Callsign, ch.prev.Callsign) || !equalPtr(op.Notes, ch.prev.Notes) {
+			types = append(types, dc.EventOperationUpdated)
+		}
+		if op.State != ch.prev.State {
+			types = append(types, map[dc.State]string{
+				dc.StateActive:    dc.EventOperationActivated,
+				dc.StateEnded:     dc.EventOperationEnded,
+				dc.StateCancelled: dc.EventOperationCancelled,
+			}[op.State])
+		}
+	}
+	var out []pendingEvent
+	for _, t := range types {
+		out = append(out, pendingEvent{&dc.Event{Type: t, Time: now, Actor: a, Subject: subject}, body})
+	}
+	movedEarlier := ch.prev != nil && ch.volumesChanged && op.Start.Before(ch.prev.Start)
+	if op.State.Live() && (ch.prev == nil || movedEarlier) {
+		lead := op.Start.Sub(now).Seconds()
+		if lead < s.NoticeS {
+			out = append(out, pendingEvent{
+				&dc.Event{Type: dc.EventNoticeShort, Time: now, Actor: a, Subject: subject},
+				NoticeEventData{Operation: op.ID, Party: op.Party, LeadTimeS: lead, NoticeS: s.NoticeS},
+			})
+		}
+	}
+	return out
+}
+
+// conflictEvent returns a conflict.* event, seen by the two parties.
+func conflictEvent(typ string, c *dc.Conflict, a dc.Actor, now time.Time) pendingEvent {
+	return pendingEvent{&dc.Event{
+		Type: typ, Time: now, Actor: a,
+		Subject:  &dc.Subject{Kind: "conflict", ID: c.ID},
+		Audience: []string{c.Parties[0], c.Parties[1]},
+	}, ConflictEventData{Conflict: c}}
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	return a == b || (a != nil && b != nil && *a == *b)
+}

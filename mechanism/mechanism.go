@@ -1,0 +1,161 @@
+package mechanism
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+)
+
+// Mechanism applies the rules of the mechanism to a store.
+type Mechanism struct {
+	store dc.Store
+	now   func() time.Time
+	log   *slog.Logger
+
+	// mu serialises write transactions of this process, so that the
+	// index and rev change together with what was committed.
+	mu    sync.Mutex
+	index atomic.Pointer[geo.Index] // replaced whole on reload; readers need no lock
+
+	// queue holds writes waiting for the writer; see write.
+	queueMu sync.Mutex
+	queue   []*writeRequest
+	rev     int64 // highest event seq whose operation changes the index reflects
+
+	stats Stats
+}
+
+// Options configure a Mechanism. Zero values take defaults.
+type Options struct {
+	// Now is the clock; time.Now by default. Tests set it.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// New returns a mechanism over store. Call Load before serving.
+func New(store dc.Store, opts Options) *Mechanism {
+	m := &Mechanism{store: store, now: opts.Now, log: opts.Logger}
+	m.index.Store(geo.NewIndex())
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m
+}
+
+// Store returns the store the mechanism works on.
+func (m *Mechanism) Store() dc.Store { return m.store }
+
+// Now returns the mechanism's current time, in UTC, to the microsecond
+// (the precision every store keeps).
+func (m *Mechanism) Now() time.Time { return m.now().UTC().Truncate(time.Microsecond) }
+
+// Load fills the index with every live operation of the store. It is
+// called once at start; later changes by other processes are picked up
+// by every write transaction.
+func (m *Mechanism) Load(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	start := time.Now()
+	if err := m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) }); err != nil {
+		return err
+	}
+	m.log.Info("index loaded", slog.Int("live_operations", m.index.Load().Len()), slog.Duration("took", time.Since(start)))
+	return nil
+}
+
+// reload builds the index afresh from the store. It is called with m.mu
+// held.
+func (m *Mechanism) reload(ctx context.Context, tx dc.Tx) error {
+	last, err := tx.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("load index: %w", err)
+	}
+	index := geo.NewIndex()
+	err = tx.OperationsSince(ctx, 0, true, func(op *dc.Operation) error { return indexOperation(index, op) })
+	if err != nil {
+		return fmt.Errorf("load index: %w", err)
+	}
+	open, err := countOpenConflicts(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("count open conflicts: %w", err)
+	}
+	m.index.Store(index)
+	m.rev = last
+	m.stats.setOpenConflicts(open)
+	return nil
+}
+
+// catchUp brings the index up to date with operations changed by other
+// processes. It runs inside a write transaction, where nobody else can
+// change operations, and with m.mu held.
+func (m *Mechanism) catchUp(ctx context.Context, tx dc.Tx) error {
+	last, err := tx.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if last <= m.rev {
+		return nil
+	}
+	err = tx.OperationsSince(ctx, m.rev, false, func(op *dc.Operation) error { return indexOperation(m.index.Load(), op) })
+	if err != nil {
+		return fmt.Errorf("catch up index: %w", err)
+	}
+	m.rev = last
+	return nil
+}
+
+// indexOperation puts a stored operation into the index, or takes it out
+// if it is no longer live.
+func indexOperation(index *geo.Index, op *dc.Operation) error {
+	if !op.State.Live() {
+		index.Remove(op.ID)
+		return nil
+	}
+	vols, err := geo.ParseVolumes(op.Volumes, "volumes")
+	if err != nil {
+		return fmt.Errorf("stored operation %s does not parse: %w", op.ID, err)
+	}
+	index.Insert(op.ID, op.Party, vols)
+	return nil
+}
+
+// LiveOperations returns the number of live operations in the index.
+func (m *Mechanism) LiveOperations() int { return m.index.Load().Len() }
+
+// OpenConflicts returns the number of open conflicts this process knows of.
+func (m *Mechanism) OpenConflicts() int64 { return m.stats.openConflicts() }
+
+func countOpenConflicts(ctx context.Context, tx dc.Tx) (int64, error) {
+	var n int64
+	f := dc.ConflictFilter{Statuses: []dc.ConflictStatus{dc.ConflictOpen}, Limit: 10000}
+	for {
+		page, next, err := tx.Conflicts(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		n += int64(len(page))
+		if next == "" {
+			return n, nil
+		}
+		f.After = next
+	}
+}
+
+// Stats counts what the metrics report.
+type Stats struct {
+	mu   sync.Mutex
+	open int64
+}
+
+func (s *Stats) setOpenConflicts(n int64) { s.mu.Lock(); s.open = n; s.mu.Unlock() }
+func (s *Stats) addOpenConflicts(d int64) { s.mu.Lock(); s.open += d; s.mu.Unlock() }
+func (s *Stats) openConflicts() int64     { s.mu.Lock(); defer s.mu.Unlock(); return s.open }

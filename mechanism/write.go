@@ -1,0 +1,327 @@
+package mechanism
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+	"github.com/google/uuid"
+)
+
+// change is what a write does to one operation.
+type change struct {
+	op             *dc.Operation // the operation as it will be
+	prev           *dc.Operation // as it was; nil on create
+	vols           []geo.Volume  // the parsed volumes of op
+	volumesChanged bool
+}
+
+// planFunc decides the change to operation id given its current state
+// (nil if it does not exist). A nil change means nothing to do: the
+// operation is answered as it stands.
+type planFunc func(tx dc.Tx, cur *dc.Operation) (*change, error)
+
+// writeRequest is one change waiting for the writer.
+type writeRequest struct {
+	actor dc.Actor
+	id    string
+	plan  planFunc
+	done  chan struct{}
+	// Set by the writer.
+	res     *Result
+	err     error
+	ch      *change
+	lastSeq int64
+	delta   int64
+}
+
+// write runs one change to an operation: plan it, detect conflicts, store
+// the operation, its conflicts and events, and only after the commit
+// answer. Concurrent writes are committed together (group commit): the
+// caller that gets the writer lock runs every request queued so far, one
+// after the other, in one store transaction, so that one disk flush serves
+// them all. Each request sees the ones before it, in the index and in the
+// transaction; a request refused by the rules writes nothing, so it never
+// needs to undo anything.
+func (m *Mechanism) write(ctx context.Context, a dc.Actor, id string, plan planFunc) (*Result, error) {
+	req := &writeRequest{actor: a, id: id, plan: plan, done: make(chan struct{})}
+	m.queueMu.Lock()
+	m.queue = append(m.queue, req)
+	m.queueMu.Unlock()
+
+	m.mu.Lock()
+	m.queueMu.Lock()
+	batch := m.queue
+	m.queue = nil
+	m.queueMu.Unlock()
+	if len(batch) > 0 {
+		m.runBatch(context.WithoutCancel(ctx), batch)
+	}
+	m.mu.Unlock()
+
+	<-req.done
+	return req.res, req.err
+}
+
+// runBatch runs queued writes in one transaction. It is called with m.mu
+// held.
+func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
+	attempts := 0
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		if attempts++; attempts > 1 {
+			// The store runs fn again after a failed attempt: the index
+			// holds that attempt's changes, so start again from the store.
+			if err := m.reload(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if err := m.catchUp(ctx, tx); err != nil {
+			return err
+		}
+		for _, req := range batch {
+			req.res, req.err, req.ch = nil, nil, nil
+			if err := m.runOne(ctx, tx, req); err != nil {
+				return err // a store failure: the whole batch fails
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing of the batch was kept; the index may hold some of it.
+		if rerr := m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) }); rerr != nil {
+			m.log.Error("reload index after a failed write", slog.Any("error", rerr))
+		}
+	}
+	for _, req := range batch {
+		switch {
+		case err != nil && req.err == nil:
+			req.res, req.err = nil, err
+		case req.ch != nil:
+			m.stats.addOpenConflicts(req.delta)
+		}
+		close(req.done)
+	}
+}
+
+// runOne runs one request inside the batch transaction. Refusals by the
+// rules land in req.err and write nothing; the returned error is a store
+// failure that aborts the batch.
+func (m *Mechanism) runOne(ctx context.Context, tx dc.Tx, req *writeRequest) error {
+	cur, err := tx.Operation(ctx, req.id)
+	if dc.ErrorCode(err) == dc.ENotFound {
+		cur = nil
+	} else if err != nil {
+		return err
+	}
+	ch, err := req.plan(tx, cur)
+	if err != nil {
+		return m.refuse(req, err)
+	}
+	if ch == nil {
+		req.res = &Result{Operation: cur}
+		req.res.Conflicts, err = openConflicts(ctx, tx, req.id)
+		return err
+	}
+	res, lastSeq, delta, err := m.apply(ctx, tx, req.actor, ch)
+	if err != nil {
+		return m.refuse(req, err)
+	}
+	req.res, req.ch, req.lastSeq, req.delta = res, ch, lastSeq, delta
+	if ch.op.State.Live() {
+		m.index.Load().Insert(ch.op.ID, ch.op.Party, ch.vols)
+	} else {
+		m.index.Load().Remove(ch.op.ID)
+	}
+	m.rev = max(m.rev, lastSeq)
+	return nil
+}
+
+// refuse records a refusal by the rules in req, or passes a store error on.
+func (m *Mechanism) refuse(req *writeRequest, err error) error {
+	var e *dc.Error
+	if errors.As(err, &e) && e.Code != dc.EInternal {
+		req.err = err
+		return nil
+	}
+	return err
+}
+
+// openConflicts returns the open conflicts of an operation.
+func openConflicts(ctx context.Context, tx dc.Tx, id string) ([]*dc.Conflict, error) {
+	all, err := tx.ConflictsOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	open := []*dc.Conflict{}
+	for _, c := range all {
+		if c.Status == dc.ConflictOpen {
+			open = append(open, c)
+		}
+	}
+	return open, nil
+}
+
+// apply stores a planned change with its conflicts and events. It returns
+// the result, the last event seq it wrote and the change in the number of
+// open conflicts.
+func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, a dc.Actor, ch *change) (*Result, int64, int64, error) {
+	now := m.Now()
+	op := ch.op
+	settings, err := tx.Settings(ctx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	existing, err := tx.ConflictsOf(ctx, op.ID)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	touched, delta := m.updateConflicts(ch, existing, settings, now)
+
+	// Every conflict of the operation, as it will be.
+	byID := map[string]*dc.Conflict{}
+	for _, c := range existing {
+		byID[c.ID] = c
+	}
+	for _, c := range touched {
+		byID[c.ID] = c
+	}
+	var open []*dc.Conflict
+	for _, c := range byID {
+		if c.Status == dc.ConflictOpen {
+			open = append(open, c)
+		}
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].ID < open[j].ID })
+	if open == nil {
+		open = []*dc.Conflict{}
+	}
+	becomesActive := op.State == dc.StateActive && (ch.prev == nil || ch.prev.State != dc.StateActive)
+	if becomesActive && len(open) > 0 {
+		return nil, 0, 0, &dc.Error{Code: dc.EConflictUnresolved, Conflicts: open,
+			Message: "the operation has open conflicts; it cannot become active until they are resolved or waived"}
+	}
+
+	events := m.operationEvents(ch, a, now, settings)
+	for _, c := range touched {
+		typ := dc.EventConflictOpened
+		if c.Status == dc.ConflictResolved {
+			typ = dc.EventConflictResolved
+		}
+		events = append(events, conflictEvent(typ, c, a, now))
+	}
+	var last int64
+	for i, ev := range events {
+		if err := m.appendEvent(ctx, tx, ev.event, ev.data); err != nil {
+			return nil, 0, 0, err
+		}
+		if i == 0 {
+			op.Rev = ev.event.Seq
+		}
+		last = ev.event.Seq
+	}
+	if err := tx.PutOperation(ctx, op); err != nil {
+		return nil, 0, 0, err
+	}
+	for _, c := range touched {
+		if err := tx.PutConflict(ctx, c); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	return &Result{Operation: op, Conflicts: open, Created: ch.prev == nil}, last, delta, nil
+}
+
+// updateConflicts works out which conflicts of the operation open, reopen
+// or resolve. It returns the changed conflicts and the change in the number
+// of open ones.
+func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, s dc.Settings, now time.Time) ([]*dc.Conflict, int64) {
+	op := ch.op
+	var touched []*dc.Conflict
+	var delta int64
+	resolve := func(c *dc.Conflict) {
+		if c.Status == dc.ConflictOpen {
+			delta--
+		}
+		c.Status, c.ClosedAt, c.UpdatedAt = dc.ConflictResolved, &now, now
+		touched = append(touched, c)
+	}
+	switch {
+	case !op.State.Live():
+		for _, c := range existing {
+			if c.Status == dc.ConflictOpen {
+				resolve(copyConflict(c))
+			}
+		}
+	case ch.volumesChanged:
+		minima := geo.Minima{HorizontalM: s.HorizontalM, VerticalM: s.VerticalM, TimeS: s.TimeS}
+		hits := m.index.Load().Conflicts(ch.vols, minima, op.Party)
+		byOther := map[string]*dc.Conflict{}
+		for _, c := range existing {
+			byOther[c.Other(op.ID)] = c
+		}
+		seen := map[string]bool{}
+		for _, h := range hits {
+			seen[h.ID] = true
+			c := byOther[h.ID]
+			if c == nil {
+				c = newConflict(op.ID, op.Party, h.ID, h.Group, now)
+			} else {
+				c = copyConflict(c)
+				if c.Status == dc.ConflictResolved {
+					c.DetectedAt = now
+				}
+			}
+			if c.Status != dc.ConflictOpen {
+				delta++
+			}
+			c.Status, c.ClosedAt, c.UpdatedAt, c.Separation = dc.ConflictOpen, nil, now, h.Separation
+			for p := range c.Acknowledged {
+				c.Acknowledged[p] = nil
+			}
+			for p := range c.Waived {
+				c.Waived[p] = nil
+			}
+			touched = append(touched, c)
+		}
+		for _, c := range existing {
+			if !seen[c.Other(op.ID)] && c.Status != dc.ConflictResolved {
+				resolve(copyConflict(c))
+			}
+		}
+	}
+	return touched, delta
+}
+
+// newConflict returns a new conflict between two operations, with the pair
+// in a fixed order (by operation ID).
+func newConflict(op1, party1, op2, party2 string, now time.Time) *dc.Conflict {
+	if op2 < op1 {
+		op1, op2, party1, party2 = op2, op1, party2, party1
+	}
+	return &dc.Conflict{
+		ID:           uuid.NewString(),
+		Operations:   [2]string{op1, op2},
+		Parties:      [2]string{party1, party2},
+		DetectedAt:   now,
+		Acknowledged: map[string]*time.Time{party1: nil, party2: nil},
+		Waived:       map[string]*time.Time{party1: nil, party2: nil},
+	}
+}
+
+// copyConflict returns a deep copy, so that a rejected transaction leaves
+// nothing changed in memory.
+func copyConflict(c *dc.Conflict) *dc.Conflict {
+	n := *c
+	n.Acknowledged = map[string]*time.Time{}
+	for k, v := range c.Acknowledged {
+		n.Acknowledged[k] = v
+	}
+	n.Waived = map[string]*time.Time{}
+	for k, v := range c.Waived {
+		n.Waived[k] = v
+	}
+	return &n
+}

@@ -1,0 +1,203 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deconflict/deconflict"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// BusyTimeout is how long a transaction waits for a lock another
+// connection holds (a writer in another process, or WAL recovery) before
+// it fails with "database is locked".
+const BusyTimeout = 10 * time.Second
+
+// DB is a deconflict.Store kept in one SQLite file. It is safe for
+// concurrent use, and several processes may use the same file at once.
+type DB struct {
+	path  string
+	write *sql.DB // one connection: writers queue here, in this process
+	read  *sql.DB // several query-only connections
+}
+
+var _ deconflict.Store = (*DB)(nil)
+
+// Open opens the store in the SQLite file at path, creating the file if it
+// does not exist, and brings its schema up to date. The directory must
+// exist.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open sqlite store: empty path")
+	}
+	db := &DB{path: path}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	// The writer's transactions begin with BEGIN IMMEDIATE: they take the
+	// write lock at once, rather than failing when a read turns into a
+	// write. SQLite's own wait for the lock is off (busy_timeout 0):
+	// begin waits instead, polling often enough to find the gaps between
+	// the transactions of a busy writer in another process.
+	if db.write, err = sql.Open("sqlite", dsn(abs, url.Values{
+		"_txlock":       {"immediate"},
+		"_synchronous":  {"FULL"},
+		"_busy_timeout": {"0"},
+	})); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	db.write.SetMaxOpenConns(1)
+	db.write.SetMaxIdleConns(1)
+	db.write.SetConnMaxLifetime(0)
+	db.write.SetConnMaxIdleTime(0)
+
+	if err := db.init(ctx); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+
+	if db.read, err = sql.Open("sqlite", dsn(abs, url.Values{
+		"_query_only":  {"1"},
+		"_synchronous": {"FULL"},
+	})); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	db.read.SetMaxOpenConns(n)
+	db.read.SetMaxIdleConns(n)
+	if err := db.read.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// dsn returns the driver's name for the file at the absolute path with the settings
+// every connection shares and extra.
+func dsn(path string, extra url.Values) string {
+	q := url.Values{
+		"_busy_timeout": {strconv.FormatInt(BusyTimeout.Milliseconds(), 10)},
+	}
+	for k, v := range extra {
+		q[k] = v
+	}
+	// A file: URI of the absolute path, so that a path holding '?', '#'
+	// or '%' is taken literally.
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// init switches the file to WAL mode, applies the migrations and makes the
+// file's directory entry durable.
+func (db *DB) init(ctx context.Context) error {
+	var mode string
+	if err := retryBusy(ctx, func() error {
+		return db.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+	}); err != nil {
+		return fmt.Errorf("read journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		// The change takes an exclusive lock, for a moment.
+		err := retryBusy(ctx, func() error {
+			return db.write.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		})
+		if err != nil {
+			return fmt.Errorf("set journal mode: %w", err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			return fmt.Errorf("set journal mode: got %q, want wal", mode)
+		}
+	}
+	if err := migrate(ctx, db.write); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(db.path))
+}
+
+// syncDir flushes the directory holding a new file, so that the file
+// itself survives a power failure.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	return nil
+}
+
+// Path returns the path of the database file, as given to Open.
+func (db *DB) Path() string { return db.path }
+
+// Update runs fn in a write transaction. Transactions of one DB queue for
+// its one write connection; those of other processes wait up to
+// BusyTimeout for the file's write lock. When Update returns nil, the
+// transaction is on disk (WAL, synchronous=FULL). fn must not call Update
+// on the same DB.
+func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
+	t, err := begin(ctx, db.write)
+	if err != nil {
+		return fmt.Errorf("begin write transaction: %w", err)
+	}
+	defer t.Rollback()
+	if err := fn(&tx{tx: t}); err != nil {
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// View runs fn in a read-only transaction that sees the state of the
+// store as of its first read. Views run alongside each other and alongside
+// a write transaction.
+func (db *DB) View(ctx context.Context, fn func(deconflict.Tx) error) error {
+	t, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer t.Rollback()
+	if err := fn(&tx{tx: t}); err != nil {
+		return err
+	}
+	if err := t.Commit(); err != nil {
+		return fmt.Errorf("end read transaction: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database file can be read.
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		return fmt.Errorf("ping sqlite store %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Close closes the store. Transactions under way finish first.
+func (db *DB) Close() error {
+	var errs []error
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	errs = append(errs, db.write.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close sqlite store %s: %w", db.path, err)
+	}
+	return nil
+}

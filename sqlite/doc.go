@@ -1,0 +1,34 @@
+// Package sqlite is the embedded store of the mechanism: a
+// deconflict.Store kept in one SQLite file, on the pure-Go driver
+// modernc.org/sqlite.
+//
+// It persists and queries; it holds no rules.
+//
+// # Durability and concurrency
+//
+// The file is in WAL mode with synchronous=FULL: when Update returns nil,
+// the transaction is in the WAL on disk, and killing the process at any
+// moment after that loses nothing. Write transactions begin IMMEDIATE, so
+// they take the file's write lock before their first statement: writers
+// queue for their DB's one write connection within a process, and for the
+// lock, up to BusyTimeout, across processes. This is how `deconflict party
+// add` can write to the file of a running server. Read transactions (View)
+// use a separate pool of query-only connections and run alongside each
+// other and alongside the writer, each on its own snapshot.
+//
+// # Schema
+//
+// The schema is a series of SQL migrations embedded in the binary
+// (migrations/NNNN_name.sql). Open applies those the file lacks in one
+// write transaction and records them in the table schema_migrations, so
+// two processes opening a new file at once apply them once. A file whose
+// schema is newer than the program is refused.
+//
+// Each record is kept as the JSON of its deconflict type in a doc column,
+// next to columns for what lists filter and sort on and for the fields the
+// JSON leaves out (an operation's Start, End and Rev; a token's hash; an
+// event's audience and data). Times are kept as microseconds since the
+// Unix epoch and read back in UTC. The seq columns give the order in which
+// records were first stored; a list's cursor is the seq of the last item
+// of its page, encoded.
+package sqlite

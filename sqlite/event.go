@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/deconflict/deconflict"
+)
+
+// The columns scanEvent reads, in its order.
+const eventColumns = "seq, type, time, actor_party, actor_role, actor_token, subject_kind, subject_id, audience, data"
+
+// AppendEvent stores the event under the next sequence number, which it
+// sets in e.Seq: 1 for the first event, then one more each time.
+func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
+	audience, err := json.Marshal(e.Audience)
+	if err != nil {
+		return fmt.Errorf("encode event audience: %w", err)
+	}
+	var kind, id sql.NullString
+	if e.Subject != nil {
+		kind = sql.NullString{String: e.Subject.Kind, Valid: true}
+		id = sql.NullString{String: e.Subject.ID, Valid: true}
+	}
+	var data any // NULL for nil
+	if e.Data != nil {
+		data = []byte(e.Data)
+	}
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO events (type, time, actor_party, actor_role, actor_token,
+			subject_kind, subject_id, audience, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Type, micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data)
+	if err != nil {
+		return fmt.Errorf("insert event %s: %w", e.Type, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("insert event %s: %w", e.Type, err)
+	}
+	e.Seq = seq
+	return nil
+}
+
+// Events returns up to limit events (1000 if limit is not positive) with
+// Seq greater than after, in order.
+func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.Event, error) {
+	rows, err := t.tx.QueryContext(ctx, "SELECT "+eventColumns+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("select events after %d: %w", after, err)
+	}
+	defer rows.Close()
+	var es []*deconflict.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("select events after %d: %w", after, err)
+		}
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select events after %d: %w", after, err)
+	}
+	return es, nil
+}
+
+// LastSeq returns the highest event sequence number, 0 if there are no
+// events.
+func (t *tx) LastSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := t.tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
+		return 0, fmt.Errorf("select last event seq: %w", err)
+	}
+	return seq, nil
+}
+
+func scanEvent(s scanner) (*deconflict.Event, error) {
+	var e deconflict.Event
+	var at int64
+	var role, audience string
+	var kind, id sql.NullString
+	var data []byte
+	if err := s.Scan(&e.Seq, &e.Type, &at, &e.Actor.Party, &role, &e.Actor.TokenID, &kind, &id, &audience, &data); err != nil {
+		return nil, err
+	}
+	e.Time = fromMicros(at)
+	e.Actor.Role = deconflict.Role(role)
+	if kind.Valid {
+		e.Subject = &deconflict.Subject{Kind: kind.String, ID: id.String}
+	}
+	if err := json.Unmarshal([]byte(audience), &e.Audience); err != nil {
+		return nil, fmt.Errorf("decode event %d audience: %w", e.Seq, err)
+	}
+	if data != nil {
+		e.Data = data
+	}
+	return &e, nil
+}

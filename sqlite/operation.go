@@ -1,0 +1,211 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/deconflict/deconflict"
+)
+
+// The columns decodeOperation reads, in its order.
+const operationColumns = "seq, rev, t_start, t_end, doc"
+
+// Operation returns the operation with the ID; ENotFound if there is none.
+func (t *tx) Operation(ctx context.Context, id string) (*deconflict.Operation, error) {
+	op, _, err := scanOperation(t.tx.QueryRowContext(ctx, "SELECT "+operationColumns+" FROM operations WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, deconflict.Errorf(deconflict.ENotFound, "operation %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("select operation %s: %w", id, err)
+	}
+	return op, nil
+}
+
+// PutOperation inserts the operation or replaces the one with its ID,
+// which keeps its place in lists.
+func (t *tx) PutOperation(ctx context.Context, op *deconflict.Operation) error {
+	stored := *op
+	stored.CreatedAt = normTime(op.CreatedAt)
+	stored.UpdatedAt = normTime(op.UpdatedAt)
+	doc, err := json.Marshal(&stored)
+	if err != nil {
+		return fmt.Errorf("encode operation %s: %w", op.ID, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
+			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc`,
+		op.ID, op.Party, string(op.State), op.Rev, micros(op.Start), micros(op.End), string(doc)); err != nil {
+		return fmt.Errorf("put operation %s: %w", op.ID, err)
+	}
+	return nil
+}
+
+// Operations lists the operations that pass the filter, in the order they
+// were first stored, a page at a time.
+func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*deconflict.Operation, string, error) {
+	after, err := decodeCursor(f.After)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := pageSize(f.Limit)
+
+	var where strings.Builder
+	args := []any{after}
+	where.WriteString("seq > ?")
+	if f.Party != "" {
+		where.WriteString(" AND party = ?")
+		args = append(args, f.Party)
+	}
+	if len(f.States) > 0 {
+		where.WriteString(" AND state IN (" + placeholders(len(f.States)) + ")")
+		for _, s := range f.States {
+			args = append(args, string(s))
+		}
+	}
+	if !f.Start.IsZero() {
+		where.WriteString(" AND t_end >= ?")
+		args = append(args, micros(f.Start))
+	}
+	if !f.End.IsZero() {
+		where.WriteString(" AND t_start <= ?")
+		args = append(args, micros(f.End))
+	}
+	q := "SELECT " + operationColumns + " FROM operations WHERE " + where.String() + " ORDER BY seq"
+	if f.Match == nil {
+		// One more than the page, to know whether another page follows.
+		q += " LIMIT ?"
+		args = append(args, limit+1)
+	}
+
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("select operations: %w", err)
+	}
+	defer rows.Close()
+	var ops []*deconflict.Operation
+	var last int64 // seq of the last operation of the page
+	more := false
+	for rows.Next() {
+		op, seq, err := scanOperation(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("select operations: %w", err)
+		}
+		if f.Match != nil && !f.Match(op) {
+			continue
+		}
+		if len(ops) == limit {
+			more = true
+			break
+		}
+		ops = append(ops, op)
+		last = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("select operations: %w", err)
+	}
+	if !more {
+		return ops, "", nil
+	}
+	return ops, encodeCursor(last), nil
+}
+
+// sinceBatch is how many operations OperationsSince reads before it calls
+// fn on them, with no query open.
+const sinceBatch = 256
+
+// OperationsSince calls fn on every operation whose Rev is greater than
+// rev, in increasing Rev order (then the order they were first stored),
+// with live ones only if liveOnly. fn may use the transaction: the walk
+// visits, once each, the operations that match when it begins and still
+// match when their turn comes, as they are then. An error from fn stops
+// the walk and is returned as it is.
+func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn func(*deconflict.Operation) error) error {
+	cond := "rev > ?"
+	if liveOnly {
+		cond += fmt.Sprintf(" AND state IN ('%s', '%s')", deconflict.StatePlanned, deconflict.StateActive)
+	}
+	seqs, err := t.seqs(ctx, "SELECT seq FROM operations WHERE "+cond+" ORDER BY rev, seq", rev)
+	if err != nil {
+		return fmt.Errorf("select operations since %d: %w", rev, err)
+	}
+	for len(seqs) > 0 {
+		n := min(len(seqs), sinceBatch)
+		batch, err := t.operationsBySeq(ctx, seqs[:n], cond, rev)
+		if err != nil {
+			return fmt.Errorf("select operations since %d: %w", rev, err)
+		}
+		for _, seq := range seqs[:n] {
+			if op, ok := batch[seq]; ok {
+				if err := fn(op); err != nil {
+					return err
+				}
+			}
+		}
+		seqs = seqs[n:]
+	}
+	return nil
+}
+
+// seqs returns the one integer column the query q lists.
+func (t *tx) seqs(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var seqs []int64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs, rows.Err()
+}
+
+// operationsBySeq returns those of the operations with the seqs that also
+// meet cond, by seq.
+func (t *tx) operationsBySeq(ctx context.Context, seqs []int64, cond string, args ...any) (map[int64]*deconflict.Operation, error) {
+	q := "SELECT " + operationColumns + " FROM operations WHERE seq IN (" + placeholders(len(seqs)) + ") AND " + cond
+	all := make([]any, 0, len(seqs)+len(args))
+	for _, seq := range seqs {
+		all = append(all, seq)
+	}
+	rows, err := t.tx.QueryContext(ctx, q, append(all, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ops := make(map[int64]*deconflict.Operation, len(seqs))
+	for rows.Next() {
+		op, seq, err := scanOperation(rows)
+		if err != nil {
+			return nil, err
+		}
+		ops[seq] = op
+	}
+	return ops, rows.Err()
+}
+
+// scanOperation reads the operationColumns of a row.
+func scanOperation(s scanner) (*deconflict.Operation, int64, error) {
+	var seq, rev, start, end int64
+	var doc string
+	if err := s.Scan(&seq, &rev, &start, &end, &doc); err != nil {
+		return nil, 0, err
+	}
+	var op deconflict.Operation
+	if err := json.Unmarshal([]byte(doc), &op); err != nil {
+		return nil, 0, fmt.Errorf("decode operation: %w", err)
+	}
+	op.Rev = rev
+	op.Start = fromMicros(start)
+	op.End = fromMicros(end)
+	return &op, seq, nil
+}

@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/deconflict/deconflict"
+)
+
+// CreateParty stores a new party; EExists if its ID is taken.
+func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO parties (id, name, created_at) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`, p.ID, p.Name, micros(p.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert party %s: %w", p.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("insert party %s: %w", p.ID, err)
+	} else if n == 0 {
+		return deconflict.Errorf(deconflict.EExists, "party %q exists", p.ID)
+	}
+	return nil
+}
+
+// Party returns the party with the ID; ENotFound if there is none.
+func (t *tx) Party(ctx context.Context, id string) (*deconflict.Party, error) {
+	p, err := scanParty(t.tx.QueryRowContext(ctx, "SELECT id, name, created_at FROM parties WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, deconflict.Errorf(deconflict.ENotFound, "party %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("select party %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// Parties returns every party, in the order they were created.
+func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
+	rows, err := t.tx.QueryContext(ctx, "SELECT id, name, created_at FROM parties ORDER BY rowid")
+	if err != nil {
+		return nil, fmt.Errorf("select parties: %w", err)
+	}
+	defer rows.Close()
+	var ps []*deconflict.Party
+	for rows.Next() {
+		p, err := scanParty(rows)
+		if err != nil {
+			return nil, fmt.Errorf("select parties: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select parties: %w", err)
+	}
+	return ps, nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanParty(s scanner) (*deconflict.Party, error) {
+	var p deconflict.Party
+	var created int64
+	if err := s.Scan(&p.ID, &p.Name, &created); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = fromMicros(created)
+	return &p, nil
+}

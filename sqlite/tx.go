@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deconflict/deconflict"
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// tx is a deconflict.Tx on one SQLite transaction. Its methods live in the
+// file of the noun they store.
+type tx struct {
+	tx *sql.Tx
+}
+
+var _ deconflict.Tx = (*tx)(nil)
+
+// defaultLimit is the page size of a list whose filter leaves Limit zero.
+const defaultLimit = 1000
+
+// pageSize returns the number of items a page of a list holds.
+func pageSize(limit int) int {
+	if limit <= 0 {
+		return defaultLimit
+	}
+	return limit
+}
+
+// Times are stored as microseconds since the Unix epoch and read back in
+// UTC, so a time keeps its instant to the microsecond but not its zone.
+
+// micros returns t as stored.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros returns the time stored as v.
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// normTime returns t as it reads back from the store.
+func normTime(t time.Time) time.Time { return fromMicros(micros(t)) }
+
+// normTimePtr returns a copy of *t as it reads back, or nil.
+func normTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	n := normTime(*t)
+	return &n
+}
+
+// nullMicros returns *t as stored, or NULL.
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(*t), Valid: true}
+}
+
+// fromNullMicros returns the time stored as v, or nil.
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+// Cursors are the seq of the last item of a page, in unpadded base64url so
+// that callers treat them as opaque.
+
+// encodeCursor returns the cursor of the page after the item with seq.
+func encodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(seq, 10)))
+}
+
+// decodeCursor returns the seq a cursor names; "" names the start.
+func decodeCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil {
+		var seq int64
+		if seq, err = strconv.ParseInt(string(b), 10, 64); err == nil && seq > 0 {
+			return seq, nil
+		}
+	}
+	return 0, deconflict.FieldErrorf(deconflict.EInvalid, "after", "invalid cursor %q", c)
+}
+
+// placeholders returns "?, ?, …" with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// isConstraint reports whether err is SQLite's report of a violated
+// UNIQUE or PRIMARY KEY constraint.
+func isConstraint(err error) bool {
+	var e *sqlitedriver.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}

@@ -1,0 +1,70 @@
+package deconflict
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists the mechanism's state. It holds no rules: it stores and
+// queries, and the mechanism decides. Every store passes the conformance
+// suite in package storetest.
+type Store interface {
+	// Update runs fn in a read-write transaction. Write transactions are
+	// serialised with every other writer of the same store, also in other
+	// processes. If fn returns an error, nothing fn did is kept. When
+	// Update returns nil, the change is durable.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction that sees one consistent
+	// state.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one transaction of a Store. Lookups of things that do not exist
+// return an *Error with code ENotFound; creating what exists returns
+// EExists.
+type Tx interface {
+	CreateParty(ctx context.Context, p *Party) error
+	Party(ctx context.Context, id string) (*Party, error)
+	Parties(ctx context.Context) ([]*Party, error)
+
+	CreateToken(ctx context.Context, t *Token) error
+	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	Tokens(ctx context.Context) ([]*Token, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+
+	// Settings returns the stored settings, or DefaultSettings if none
+	// were ever stored.
+	Settings(ctx context.Context) (Settings, error)
+	PutSettings(ctx context.Context, s Settings) error
+
+	Operation(ctx context.Context, id string) (*Operation, error)
+	// PutOperation inserts the operation or replaces the one with its ID.
+	PutOperation(ctx context.Context, op *Operation) error
+	// Operations lists operations in the order they were first stored.
+	// It returns the cursor of the next page, or "" after the last page.
+	Operations(ctx context.Context, f OperationFilter) ([]*Operation, string, error)
+	// OperationsSince calls fn for every operation whose Rev is greater
+	// than rev, in increasing Rev order, with live ones only if liveOnly.
+	OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn func(*Operation) error) error
+
+	Conflict(ctx context.Context, id string) (*Conflict, error)
+	// ConflictByPair finds the conflict of two operations, in any order.
+	ConflictByPair(ctx context.Context, op1, op2 string) (*Conflict, error)
+	// ConflictsOf lists every conflict, of any status, of the operation.
+	ConflictsOf(ctx context.Context, opID string) ([]*Conflict, error)
+	// PutConflict inserts the conflict or replaces the one with its ID.
+	PutConflict(ctx context.Context, c *Conflict) error
+	// Conflicts lists conflicts in the order they were first stored.
+	Conflicts(ctx context.Context, f ConflictFilter) ([]*Conflict, string, error)
+
+	// AppendEvent assigns the next sequence number to e and stores it.
+	AppendEvent(ctx context.Context, e *Event) error
+	// Events returns up to limit events with Seq greater than after, in
+	// order.
+	Events(ctx context.Context, after int64, limit int) ([]*Event, error)
+	// LastSeq returns the highest event sequence number, 0 if none.
+	LastSeq(ctx context.Context) (int64, error)
+}

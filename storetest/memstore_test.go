@@ -1,0 +1,409 @@
+package storetest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/storetest"
+)
+
+// TestSuite runs the suite on memStore, a store written from the
+// interface documentation alone, to check that the suite asks for no more
+// than it documents (it shares no code, cursor format or locking scheme
+// with package sqlite).
+func TestSuite(t *testing.T) {
+	storetest.RunFactory(t, storetest.Factory{
+		Open: func(t *testing.T) deconflict.Store { return &memStore{d: &memData{}} },
+		Reopen: func(t *testing.T, s deconflict.Store) deconflict.Store {
+			m := s.(*memStore)
+			m.Close()
+			return &memStore{d: m.d}
+		},
+	})
+}
+
+// memStore keeps everything in memory. Updates take the lock for writing
+// and work on a copy, which they install on success; Views hold the lock
+// for reading, so an Update waits for them.
+type memStore struct {
+	mu sync.RWMutex
+	d  *memData
+}
+
+// memData is one state of a memStore. Its records are never changed in
+// place: a change replaces them.
+type memData struct {
+	parties   []*deconflict.Party
+	tokens    []*deconflict.Token
+	settings  *deconflict.Settings
+	ops       []*deconflict.Operation // in the order first stored
+	conflicts []*deconflict.Conflict
+	events    []*deconflict.Event
+}
+
+func (m *memStore) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := *m.d
+	d.parties, d.tokens, d.ops = slices.Clone(d.parties), slices.Clone(d.tokens), slices.Clone(d.ops)
+	d.conflicts, d.events = slices.Clone(d.conflicts), slices.Clone(d.events)
+	if err := fn(&memTx{d: &d, write: true}); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.d = &d
+	return nil
+}
+
+func (m *memStore) View(ctx context.Context, fn func(deconflict.Tx) error) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return fn(&memTx{d: m.d})
+}
+
+func (m *memStore) Ping(context.Context) error { return nil }
+func (m *memStore) Close() error               { return nil }
+
+type memTx struct {
+	d     *memData
+	write bool
+}
+
+var errReadOnly = errors.New("write in a read-only transaction")
+
+func notFound(what string) error {
+	return deconflict.Errorf(deconflict.ENotFound, "%s not found", what)
+}
+
+// norm returns t as the store keeps it.
+func norm(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+
+func normPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	n := norm(*t)
+	return &n
+}
+
+func (tx *memTx) CreateParty(_ context.Context, p *deconflict.Party) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	if slices.ContainsFunc(tx.d.parties, func(q *deconflict.Party) bool { return q.ID == p.ID }) {
+		return deconflict.Errorf(deconflict.EExists, "party exists")
+	}
+	c := *p
+	c.CreatedAt = norm(p.CreatedAt)
+	tx.d.parties = append(tx.d.parties, &c)
+	return nil
+}
+
+func (tx *memTx) Party(_ context.Context, id string) (*deconflict.Party, error) {
+	for _, p := range tx.d.parties {
+		if p.ID == id {
+			c := *p
+			return &c, nil
+		}
+	}
+	return nil, notFound("party")
+}
+
+func (tx *memTx) Parties(context.Context) ([]*deconflict.Party, error) {
+	var ps []*deconflict.Party
+	for _, p := range tx.d.parties {
+		c := *p
+		ps = append(ps, &c)
+	}
+	return ps, nil
+}
+
+func copyToken(t *deconflict.Token) *deconflict.Token {
+	c := *t
+	c.Hash = bytes.Clone(t.Hash)
+	c.CreatedAt = norm(t.CreatedAt)
+	c.RevokedAt = normPtr(t.RevokedAt)
+	return &c
+}
+
+func (tx *memTx) CreateToken(_ context.Context, t *deconflict.Token) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	if slices.ContainsFunc(tx.d.tokens, func(u *deconflict.Token) bool { return u.ID == t.ID || bytes.Equal(u.Hash, t.Hash) }) {
+		return deconflict.Errorf(deconflict.EExists, "token exists")
+	}
+	tx.d.tokens = append(tx.d.tokens, copyToken(t))
+	return nil
+}
+
+func (tx *memTx) TokenByHash(_ context.Context, hash []byte) (*deconflict.Token, error) {
+	for _, t := range tx.d.tokens {
+		if bytes.Equal(t.Hash, hash) && hash != nil {
+			return copyToken(t), nil
+		}
+	}
+	return nil, notFound("token")
+}
+
+func (tx *memTx) Tokens(context.Context) ([]*deconflict.Token, error) {
+	var ts []*deconflict.Token
+	for _, t := range tx.d.tokens {
+		ts = append(ts, copyToken(t))
+	}
+	return ts, nil
+}
+
+func (tx *memTx) RevokeToken(_ context.Context, id string, at time.Time) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	for i, t := range tx.d.tokens {
+		if t.ID == id {
+			c := copyToken(t)
+			c.RevokedAt = normPtr(&at)
+			tx.d.tokens[i] = c
+			return nil
+		}
+	}
+	return notFound("token")
+}
+
+func (tx *memTx) Settings(context.Context) (deconflict.Settings, error) {
+	if tx.d.settings == nil {
+		return deconflict.DefaultSettings(), nil
+	}
+	return *tx.d.settings, nil
+}
+
+func (tx *memTx) PutSettings(_ context.Context, s deconflict.Settings) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	tx.d.settings = &s
+	return nil
+}
+
+// copyOperation returns a deep copy of op, as the store keeps it.
+func copyOperation(op *deconflict.Operation) *deconflict.Operation {
+	n := *op
+	n.CreatedAt, n.UpdatedAt = norm(op.CreatedAt), norm(op.UpdatedAt)
+	b, err := json.Marshal(&n)
+	if err != nil {
+		panic(err)
+	}
+	var c deconflict.Operation
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	c.Start, c.End, c.Rev = norm(op.Start), norm(op.End), op.Rev
+	return &c
+}
+
+func (tx *memTx) Operation(_ context.Context, id string) (*deconflict.Operation, error) {
+	for _, op := range tx.d.ops {
+		if op.ID == id {
+			return copyOperation(op), nil
+		}
+	}
+	return nil, notFound("operation")
+}
+
+func (tx *memTx) PutOperation(_ context.Context, op *deconflict.Operation) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	c := copyOperation(op)
+	for i, o := range tx.d.ops {
+		if o.ID == op.ID {
+			tx.d.ops[i] = c
+			return nil
+		}
+	}
+	tx.d.ops = append(tx.d.ops, c)
+	return nil
+}
+
+// page returns the items of all from the cursor on that keep, up to limit,
+// and the next cursor: the index of the next item to look at.
+func page[T any](all []T, after string, limit int, keep func(T) bool) ([]T, string, error) {
+	start := 0
+	if after != "" {
+		n, err := strconv.Atoi(after)
+		if err != nil || n <= 0 || n > len(all) {
+			return nil, "", deconflict.FieldErrorf(deconflict.EInvalid, "after", "bad cursor")
+		}
+		start = n
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	var out []T
+	for i := start; i < len(all); i++ {
+		if !keep(all[i]) {
+			continue
+		}
+		if len(out) == limit {
+			return out, strconv.Itoa(i), nil
+		}
+		out = append(out, all[i])
+	}
+	return out, "", nil
+}
+
+func (tx *memTx) Operations(_ context.Context, f deconflict.OperationFilter) ([]*deconflict.Operation, string, error) {
+	ops, next, err := page(tx.d.ops, f.After, f.Limit, func(op *deconflict.Operation) bool {
+		return (f.Party == "" || op.Party == f.Party) &&
+			(len(f.States) == 0 || slices.Contains(f.States, op.State)) &&
+			(f.Start.IsZero() || !op.End.Before(norm(f.Start))) &&
+			(f.End.IsZero() || !op.Start.After(norm(f.End))) &&
+			(f.Match == nil || f.Match(copyOperation(op)))
+	})
+	for i, op := range ops {
+		ops[i] = copyOperation(op)
+	}
+	return ops, next, err
+}
+
+func (tx *memTx) OperationsSince(_ context.Context, rev int64, liveOnly bool, fn func(*deconflict.Operation) error) error {
+	var ops []*deconflict.Operation
+	for _, op := range tx.d.ops {
+		if op.Rev > rev && (!liveOnly || op.State.Live()) {
+			ops = append(ops, copyOperation(op))
+		}
+	}
+	slices.SortStableFunc(ops, func(a, b *deconflict.Operation) int { return int(a.Rev - b.Rev) })
+	for _, op := range ops {
+		if err := fn(op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyConflict(c *deconflict.Conflict) *deconflict.Conflict {
+	n := *c
+	n.DetectedAt, n.ClosedAt, n.UpdatedAt = norm(c.DetectedAt), normPtr(c.ClosedAt), norm(c.UpdatedAt)
+	b, err := json.Marshal(&n)
+	if err != nil {
+		panic(err)
+	}
+	var m deconflict.Conflict
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
+	for _, mp := range []map[string]*time.Time{m.Acknowledged, m.Waived} {
+		for k, v := range mp {
+			mp[k] = normPtr(v)
+		}
+	}
+	return &m
+}
+
+func samePair(c *deconflict.Conflict, op1, op2 string) bool {
+	return c.Operations == [2]string{op1, op2} || c.Operations == [2]string{op2, op1}
+}
+
+func (tx *memTx) Conflict(_ context.Context, id string) (*deconflict.Conflict, error) {
+	for _, c := range tx.d.conflicts {
+		if c.ID == id {
+			return copyConflict(c), nil
+		}
+	}
+	return nil, notFound("conflict")
+}
+
+func (tx *memTx) ConflictByPair(_ context.Context, op1, op2 string) (*deconflict.Conflict, error) {
+	for _, c := range tx.d.conflicts {
+		if samePair(c, op1, op2) {
+			return copyConflict(c), nil
+		}
+	}
+	return nil, notFound("conflict")
+}
+
+func (tx *memTx) ConflictsOf(_ context.Context, opID string) ([]*deconflict.Conflict, error) {
+	var cs []*deconflict.Conflict
+	for _, c := range tx.d.conflicts {
+		if c.Operations[0] == opID || c.Operations[1] == opID {
+			cs = append(cs, copyConflict(c))
+		}
+	}
+	return cs, nil
+}
+
+func (tx *memTx) PutConflict(_ context.Context, c *deconflict.Conflict) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	at := -1
+	for i, o := range tx.d.conflicts {
+		if o.ID == c.ID {
+			at = i
+		} else if samePair(o, c.Operations[0], c.Operations[1]) {
+			return deconflict.Errorf(deconflict.EExists, "pair has a conflict")
+		}
+	}
+	if at < 0 {
+		tx.d.conflicts = append(tx.d.conflicts, copyConflict(c))
+	} else {
+		tx.d.conflicts[at] = copyConflict(c)
+	}
+	return nil
+}
+
+func (tx *memTx) Conflicts(_ context.Context, f deconflict.ConflictFilter) ([]*deconflict.Conflict, string, error) {
+	cs, next, err := page(tx.d.conflicts, f.After, f.Limit, func(c *deconflict.Conflict) bool {
+		return (f.Party == "" || c.Involves(f.Party)) && (len(f.Statuses) == 0 || slices.Contains(f.Statuses, c.Status))
+	})
+	for i, c := range cs {
+		cs[i] = copyConflict(c)
+	}
+	return cs, next, err
+}
+
+func copyEvent(e *deconflict.Event) *deconflict.Event {
+	c := *e
+	c.Time = norm(e.Time)
+	c.Audience = slices.Clone(e.Audience)
+	c.Data = bytes.Clone(e.Data)
+	if e.Subject != nil {
+		s := *e.Subject
+		c.Subject = &s
+	}
+	return &c
+}
+
+func (tx *memTx) AppendEvent(_ context.Context, e *deconflict.Event) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	e.Seq = int64(len(tx.d.events) + 1)
+	tx.d.events = append(tx.d.events, copyEvent(e))
+	return nil
+}
+
+func (tx *memTx) Events(_ context.Context, after int64, limit int) ([]*deconflict.Event, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var es []*deconflict.Event
+	for _, e := range tx.d.events {
+		if e.Seq > after && len(es) < limit {
+			es = append(es, copyEvent(e))
+		}
+	}
+	return es, nil
+}
+
+func (tx *memTx) LastSeq(context.Context) (int64, error) { return int64(len(tx.d.events)), nil }

@@ -1,0 +1,240 @@
+// Package storetest is the conformance suite of deconflict.Store: one set
+// of tests that every store (sqlite, postgres, …) passes, so that the
+// mechanism may rely on what the Store and Tx interfaces document and on
+// nothing a single store happens to do.
+//
+// A store's own tests call it:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.RunFactory(t, storetest.Factory{
+//			Open:   func(t *testing.T) deconflict.Store { … a new, empty store … },
+//			Reopen: func(t *testing.T, s deconflict.Store) deconflict.Store { … },
+//		})
+//	}
+//
+// or, without the tests that need a reopen, storetest.Run(t, open).
+//
+// Beyond the interface documentation, the suite holds stores to these:
+//   - Times come back in UTC, equal to what was stored to the microsecond.
+//   - Every field of every record comes back as it was stored, including
+//     nil and non-nil pointers and nil entries of maps; Event.Data comes
+//     back as equivalent JSON, and an empty Event.Audience may come back
+//     nil.
+//   - A list whose page is full returns a cursor, and the next page is not
+//     empty; the last page returns "". A Limit of 0 means 1000. A cursor
+//     the store did not make fails with EInvalid.
+//   - OperationFilter's Start and End select operations whose [Start, End]
+//     shares at least an instant with the window, ends included; a zero
+//     Start or End leaves that side open.
+//   - A pair of operations has one conflict: PutConflict of a second one
+//     for the same pair fails with EExists.
+//
+// Set DECONFLICT_STORETEST_SEED to repeat the randomised tests with the
+// seed they print.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/deconflict/deconflict"
+)
+
+// Factory makes the stores the suite tests.
+type Factory struct {
+	// Open returns a new, empty store. It arranges, with t.Cleanup, for
+	// the store to be closed.
+	Open func(t *testing.T) deconflict.Store
+	// Reopen, if set, closes s and opens the same store again, as a
+	// restarted program would, and arranges for the new store to be
+	// closed. The suite skips its durability tests when Reopen is nil.
+	Reopen func(t *testing.T, s deconflict.Store) deconflict.Store
+}
+
+// Run runs the suite on the stores open returns, without the tests that
+// need to reopen a store.
+func Run(t *testing.T, open func(t *testing.T) deconflict.Store) {
+	RunFactory(t, Factory{Open: open})
+}
+
+// RunFactory runs the whole suite on the stores f makes.
+func RunFactory(t *testing.T, f Factory) {
+	t.Helper()
+	if f.Open == nil {
+		t.Fatal("storetest: Factory.Open is nil")
+	}
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T, Factory)
+	}{
+		{"Parties", testParties},
+		{"Tokens", testTokens},
+		{"Settings", testSettings},
+		{"OperationRoundTrip", testOperationRoundTrip},
+		{"PutOperationReplaces", testPutOperationReplaces},
+		{"OperationsFilter", testOperationsFilter},
+		{"OperationsTimeWindow", testOperationsTimeWindow},
+		{"OperationsMatch", testOperationsMatch},
+		{"OperationsSince", testOperationsSince},
+		{"OperationsSinceWrites", testOperationsSinceWrites},
+		{"ConflictRoundTrip", testConflictRoundTrip},
+		{"ConflictPairs", testConflictPairs},
+		{"ConflictsFilter", testConflictsFilter},
+		{"Events", testEvents},
+		{"EventsPaging", testEventsPaging},
+		{"DefaultLimit", testDefaultLimit},
+		{"InvalidCursor", testInvalidCursor},
+		{"Times", testTimes},
+		{"Rollback", testRollback},
+		{"RollbackOnPanic", testRollbackOnPanic},
+		{"ViewSeesCommitted", testViewSeesCommitted},
+		{"ViewSnapshot", testViewSnapshot},
+		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Reopen", testReopen},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, f) })
+	}
+}
+
+// update runs fn in s.Update and fails the test on an error.
+func update(t *testing.T, s deconflict.Store, fn func(ctx context.Context, tx deconflict.Tx) error) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.Update(ctx, func(tx deconflict.Tx) error { return fn(ctx, tx) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+// view runs fn in s.View and fails the test on an error.
+func view(t *testing.T, s deconflict.Store, fn func(ctx context.Context, tx deconflict.Tx) error) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.View(ctx, func(tx deconflict.Tx) error { return fn(ctx, tx) }); err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+// wantCode fails the test unless err carries the error code.
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := deconflict.ErrorCode(err); got != code {
+		t.Errorf("%s: error %v has code %q, want %q", what, err, got, code)
+	}
+}
+
+// equal fails the test unless got and want are deeply equal.
+func equal(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %s\nwant %s", what, dump(got), dump(want))
+	}
+}
+
+// dump shows v for a test failure, with the fields JSON leaves out of
+// operations, tokens and events.
+func dump(v any) string {
+	switch v := v.(type) {
+	case *deconflict.Operation:
+		if v == nil {
+			return "nil"
+		}
+		b, _ := json.Marshal(v)
+		return fmt.Sprintf("%s start=%s end=%s rev=%d", b, fmtTime(v.Start), fmtTime(v.End), v.Rev)
+	case []*deconflict.Operation:
+		s := "["
+		for _, op := range v {
+			s += "\n  " + dump(op)
+		}
+		return s + "]"
+	case *deconflict.Token:
+		if v == nil {
+			return "nil"
+		}
+		b, _ := json.Marshal(v)
+		return fmt.Sprintf("%s hash=%x", b, v.Hash)
+	case *deconflict.Event:
+		if v == nil {
+			return "nil"
+		}
+		b, _ := json.Marshal(v)
+		return fmt.Sprintf("%s audience=%q", b, v.Audience)
+	case []*deconflict.Event:
+		s := "["
+		for _, e := range v {
+			s += "\n  " + dump(e)
+		}
+		return s + "]"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%#v", v)
+	}
+	return string(b)
+}
+
+// fmtTime shows a time with its zone.
+func fmtTime(t time.Time) string {
+	return t.Format(time.RFC3339Nano) + " (" + t.Location().String() + ")"
+}
+
+// seed returns the seed of a randomised test, and logs it.
+func seed(t *testing.T) uint64 {
+	t.Helper()
+	s := uint64(time.Now().UnixNano())
+	if v := os.Getenv("DECONFLICT_STORETEST_SEED"); v != "" {
+		var err error
+		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("DECONFLICT_STORETEST_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (set DECONFLICT_STORETEST_SEED to repeat)", s)
+	return s
+}
+
+// collect returns the items of every page fetch returns, from the first
+// until one with no next cursor, checking that pages hold at most limit
+// items (1000 for 0), that only full pages have a next cursor, that a
+// cursor is never followed by an empty page and that no item (by key) is
+// listed twice.
+func collect[T any](t *testing.T, what string, limit int, fetch func(after string) ([]T, string), key func(T) string) []T {
+	t.Helper()
+	if limit <= 0 {
+		limit = 1000
+	}
+	var all []T
+	seen := map[string]bool{}
+	after := ""
+	for pages := 0; ; pages++ {
+		if pages > 100_000 {
+			t.Fatalf("%s: too many pages", what)
+		}
+		page, next := fetch(after)
+		if len(page) > limit {
+			t.Fatalf("%s: page of %d, limit %d", what, len(page), limit)
+		}
+		if next != "" && len(page) < limit {
+			t.Fatalf("%s: page of %d, limit %d, with a next cursor", what, len(page), limit)
+		}
+		if len(page) == 0 && pages > 0 {
+			t.Errorf("%s: an empty page follows a cursor", what)
+		}
+		for _, v := range page {
+			if k := key(v); seen[k] {
+				t.Fatalf("%s: %s listed twice", what, k)
+			} else {
+				seen[k] = true
+			}
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all
+		}
+		after = next
+	}
+}
