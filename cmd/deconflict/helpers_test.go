@@ -46,7 +46,9 @@ func (s *testServer) start() {
 	var stderr bytes.Buffer
 	m := &Main{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" },
 		Ready: func(addr string) { ready <- addr }}
-	go func() { done <- m.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", s.store, "--rate-limit", "0"}) }()
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", s.store, "--rate-limit", "0"})
+	}()
 	select {
 	case addr := <-ready:
 		s.base = "http://" + addr
@@ -245,7 +247,9 @@ func newRequest(method, url string, body []byte, token string) (*http.Request, e
 
 func newID() string { return uuid.NewString() }
 
-func at(h float64) time.Time { return time.Now().UTC().Add(time.Duration(h * float64(time.Hour))).Truncate(time.Second) }
+func at(h float64) time.Time {
+	return time.Now().UTC().Add(time.Duration(h * float64(time.Hour))).Truncate(time.Second)
+}
 
 func jsonPath(v any, path ...any) any {
 	for _, p := range path {
