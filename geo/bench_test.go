@@ -54,10 +54,11 @@ func benchOp(r *rand.Rand) []Volume {
 			lat, lng := toDegrees(c)
 			f = newCircle(lat, lng, s.radiusM)
 		} else {
-			var err error
-			if f, err = newPolygon(s.vertices(c)); err != nil {
+			p, err := newPolygon(s.vertices(c))
+			if err != nil {
 				panic(err)
 			}
+			f = p
 		}
 		d := time.Duration(math.Exp(math.Log(float64(5*time.Minute)) + r.Float64()*math.Log(72)))
 		lower := 12000 * r.Float64()
@@ -114,9 +115,6 @@ func BenchmarkIndexConflicts(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("ops=%d", n), func(b *testing.B) {
 			bi := buildBenchIndex(n)
-			b.ReportMetric(bi.heapMB, "heap-MB")
-			b.ReportMetric(bi.heapMB*(1<<20)/float64(n), "heap-B/op-entry")
-			b.ReportMetric(bi.buildS, "build-s")
 			times := make([]time.Duration, 0, b.N)
 			hits := 0
 			b.ResetTimer()
@@ -130,6 +128,9 @@ func BenchmarkIndexConflicts(b *testing.B) {
 			b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns")
 			b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
 			b.ReportMetric(float64(hits)/float64(len(times)), "hits/op")
+			b.ReportMetric(bi.heapMB, "heap-MB")
+			b.ReportMetric(bi.heapMB*(1<<20)/float64(n), "heap-B/entry")
+			b.ReportMetric(bi.buildS, "build-s")
 		})
 	}
 }

@@ -84,12 +84,12 @@ func parsePolygon(w *deconflict.Polygon, path string) (*Footprint, *deconflict.E
 		return nil, tooLarge(path+".vertices", "a polygon may have at most %d vertices, not %d", deconflict.MaxVertices, len(w.Vertices))
 	}
 	lls := make([][2]float64, len(w.Vertices))
-	for i := range w.Vertices {
-		lat, lng, err := parseLatLng(&w.Vertices[i], indexField(path+".vertices", i))
-		if err != nil {
+	for i, v := range w.Vertices {
+		if v.Lat == nil || v.Lng == nil || checkLatLng(*v.Lat, *v.Lng, "") != nil {
+			_, _, err := parseLatLng(&w.Vertices[i], indexField(path+".vertices", i))
 			return nil, err
 		}
-		lls[i] = [2]float64{lat, lng}
+		lls[i] = [2]float64{*v.Lat, *v.Lng}
 	}
 	f, err := newPolygon(lls)
 	if err != nil {

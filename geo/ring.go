@@ -85,14 +85,11 @@ func newPolygon(lls [][2]float64) (*Footprint, *deconflict.Error) {
 	if n < MinVertices {
 		return nil, invalid("vertices", "a polygon needs at least %d distinct vertices, not %d", MinVertices, n)
 	}
-	seen := make(map[[2]float64]int, n)
+	if i, j := repeated(lls[:n]); i >= 0 {
+		return nil, invalid(indexField("vertices", i), "vertex %d repeats vertex %d", i, j)
+	}
 	pts := make([]s2.Point, n)
 	for i, ll := range lls[:n] {
-		k := vertexKey(ll[0], ll[1])
-		if j, ok := seen[k]; ok {
-			return nil, invalid(indexField("vertices", i), "vertex %d repeats vertex %d", i, j)
-		}
-		seen[k] = i
 		pts[i] = s2.PointFromLatLng(s2.LatLngFromDegrees(ll[0], ll[1]))
 	}
 	if err := checkEdges(pts); err != nil {
@@ -127,6 +124,30 @@ func newPolygon(lls [][2]float64) (*Footprint, *deconflict.Error) {
 	f.bound = loopBound(loop, verts)
 	f.boundR = f.bound.Radius()
 	return f, nil
+}
+
+// repeated returns the first vertex i that repeats an earlier vertex j,
+// or -1, -1.
+func repeated(lls [][2]float64) (i, j int) {
+	if len(lls) <= 32 {
+		for i := range lls {
+			for j := range i {
+				if vertexKey(lls[i][0], lls[i][1]) == vertexKey(lls[j][0], lls[j][1]) {
+					return i, j
+				}
+			}
+		}
+		return -1, -1
+	}
+	seen := make(map[[2]float64]int, len(lls))
+	for i, ll := range lls {
+		k := vertexKey(ll[0], ll[1])
+		if j, ok := seen[k]; ok {
+			return i, j
+		}
+		seen[k] = i
+	}
+	return -1, -1
 }
 
 // checkEdges rejects edges between antipodal vertices, whose arc is

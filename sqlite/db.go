@@ -83,8 +83,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-// dsn returns the driver's name for the file at the absolute path with the settings
-// every connection shares and extra.
+// dsn returns the driver's name for the file at the absolute path, with
+// the settings every connection shares and extra.
 func dsn(path string, extra url.Values) string {
 	q := url.Values{
 		"_busy_timeout": {strconv.FormatInt(BusyTimeout.Milliseconds(), 10)},

@@ -11,8 +11,11 @@
 // moment after that loses nothing. Write transactions begin IMMEDIATE, so
 // they take the file's write lock before their first statement: writers
 // queue for their DB's one write connection within a process, and for the
-// lock, up to BusyTimeout, across processes. This is how `deconflict party
-// add` can write to the file of a running server. Read transactions (View)
+// lock, up to BusyTimeout, across processes. A writer waiting for another
+// process tries again every millisecond or less (not on SQLite's schedule,
+// which backs off to 100 ms and starves beside a busy writer), so
+// `deconflict party add` gets its turn beside a running server that
+// writes all the time. Read transactions (View)
 // use a separate pool of query-only connections and run alongside each
 // other and alongside the writer, each on its own snapshot.
 //

@@ -21,13 +21,19 @@
 //     back as equivalent JSON, and an empty Event.Audience may come back
 //     nil.
 //   - A list whose page is full returns a cursor, and the next page is not
-//     empty; the last page returns "". A Limit of 0 means 1000. A cursor
-//     the store did not make fails with EInvalid.
+//     empty; the last page returns "". A Limit of 0 (and an Events limit
+//     of 0) means 1000. A cursor the store did not make fails with
+//     EInvalid.
 //   - OperationFilter's Start and End select operations whose [Start, End]
 //     shares at least an instant with the window, ends included; a zero
 //     Start or End leaves that side open.
 //   - A pair of operations has one conflict: PutConflict of a second one
 //     for the same pair fails with EExists.
+//   - Update returns the error of fn as it is (or wrapped); if fn fails or
+//     panics, nothing is kept, sequence numbers included, and the store
+//     takes the next Update.
+//   - OperationsSince lets fn write in the same transaction, and then
+//     still ends, visiting no operation twice.
 //
 // Set DECONFLICT_STORETEST_SEED to repeat the randomised tests with the
 // seed they print.
