@@ -1,6 +1,7 @@
 package deconflict
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -60,4 +61,25 @@ func (e *Event) VisibleTo(a Actor) bool {
 		}
 	}
 	return false
+}
+
+// EventJSON encodes an event as the contract shows it: seq, type, time,
+// actor and subject, with the fields of its body alongside them.
+func EventJSON(e *Event) ([]byte, error) {
+	head, err := json.Marshal(struct {
+		Seq     int64    `json:"seq"`
+		Type    string   `json:"type"`
+		Time    any      `json:"time"`
+		Actor   Actor    `json:"actor"`
+		Subject *Subject `json:"subject,omitempty"`
+	}{e.Seq, e.Type, e.Time, e.Actor, e.Subject})
+	if err != nil {
+		return nil, err
+	}
+	body := bytes.TrimSpace(e.Data)
+	if len(body) < 2 || body[0] != '{' || bytes.Equal(body, []byte("{}")) {
+		return head, nil
+	}
+	out := append(head[:len(head)-1:len(head)-1], ',')
+	return append(out, body[1:]...), nil
 }

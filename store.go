@@ -67,4 +67,36 @@ type Tx interface {
 	Events(ctx context.Context, after int64, limit int) ([]*Event, error)
 	// LastSeq returns the highest event sequence number, 0 if none.
 	LastSeq(ctx context.Context) (int64, error)
+
+	// Duty looks a duty up by ID.
+	Duty(ctx context.Context, id string) (*Duty, error)
+	// PutDuty inserts the duty or replaces the one with its ID.
+	PutDuty(ctx context.Context, d *Duty) error
+	// Duties lists duties in the order they were first stored.
+	Duties(ctx context.Context, f DutyFilter) ([]*Duty, string, error)
+	// DutiesDue returns up to limit duties not acknowledged whose DueAt is
+	// at or before now, earliest DueAt first.
+	DutiesDue(ctx context.Context, now time.Time, limit int) ([]*Duty, error)
+
+	// Message looks a hotline message up by ID.
+	Message(ctx context.Context, id string) (*Message, error)
+	// PutMessage inserts the message or replaces the one with its ID.
+	PutMessage(ctx context.Context, m *Message) error
+	// Messages lists messages sent by or to f.Party (all if empty), in the
+	// order they were first stored.
+	Messages(ctx context.Context, f MessageFilter) ([]*Message, string, error)
+
+	// Webhook looks a webhook up by party and name (with its Secret).
+	Webhook(ctx context.Context, party, name string) (*Webhook, error)
+	// PutWebhook inserts the webhook or replaces the one with its party
+	// and name, with its Secret and Delivery.
+	PutWebhook(ctx context.Context, w *Webhook) error
+	// PutDelivery replaces only the delivery state of a webhook, so that a
+	// delivery worker never overwrites a change to its URL or events.
+	PutDelivery(ctx context.Context, party, name string, d Delivery) error
+	// Webhooks lists the webhooks of a party (all if party is empty), with
+	// their secrets, ordered by party and name.
+	Webhooks(ctx context.Context, party string) ([]*Webhook, error)
+	// DeleteWebhook removes a webhook.
+	DeleteWebhook(ctx context.Context, party, name string) error
 }

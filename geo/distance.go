@@ -30,14 +30,24 @@ func distance(f, g *Footprint, limit s1.Angle) s1.Angle {
 	case f.circle && g.circle:
 		return max(0, f.center.Distance(g.center)-(f.radius+g.radius))
 	case f.circle:
-		return max(0, pointDistance(g, f.center, limit+f.radius)-f.radius)
+		return capDistance(g, f, limit)
 	case g.circle:
-		return max(0, pointDistance(f, g.center, limit+g.radius)-g.radius)
+		return capDistance(f, g, limit)
 	}
 	if f.ContainsPoint(g.verts[0]) || g.ContainsPoint(f.verts[0]) {
 		return 0
 	}
 	return ringDistance(f, g, limit)
+}
+
+// capDistance returns the distance between polygon p and circle c: that
+// of the centre less the radius.
+func capDistance(p, c *Footprint, limit s1.Angle) s1.Angle {
+	d := pointDistance(p, c.center, limit+c.radius)
+	if d >= limit+c.radius {
+		return limit
+	}
+	return max(0, d-c.radius)
 }
 
 // compareFootprints orders footprints by content: circles first, then by

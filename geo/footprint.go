@@ -3,6 +3,7 @@ package geo
 import (
 	"math"
 
+	"github.com/deconflict/deconflict"
 	"github.com/golang/geo/r3"
 	"github.com/golang/geo/s1"
 	"github.com/golang/geo/s2"
@@ -39,38 +40,33 @@ type Footprint struct {
 	tree   []node   // for rings of more than treeMin vertices
 }
 
-func newCircleFootprint(center s2.Point, radius s1.Angle) *Footprint {
-	return &Footprint{
-		circle: true,
-		center: center,
-		radius: radius,
-		bound:  s2.CapFromCenterAngle(center, radius+capSlack),
-		boundR: radius + capSlack,
+// MaxRadiusM is the largest radius of a circle, in metres.
+const MaxRadiusM = 2_000_000
+
+// NewCircle builds a circle footprint, as ParseVolumes does.
+func NewCircle(center s2.LatLng, radiusM float64) (*Footprint, error) {
+	if err := checkLatLng(center.Lat.Degrees(), center.Lng.Degrees(), "center"); err != nil {
+		return nil, err
 	}
+	if err := checkRadius(radiusM, "radius.value"); err != nil {
+		return nil, err
+	}
+	return newCircle(center.Lat.Degrees(), center.Lng.Degrees(), radiusM), nil
 }
 
-// loopBound returns a tight cap around a normalised loop: centred on the
-// mean of its vertices and reaching its farthest vertex. A cap of radius
-// under 90 degrees is geodesically convex, so it holds every edge; its
-// complement is then connected and larger than a hemisphere, so the
-// (smaller) interior lies inside it too. Larger loops fall back to the
-// cap of s2's bounding rectangle.
-func loopBound(loop *s2.Loop, verts []s2.Point) s2.Cap {
-	var sum s2.Point
-	for _, v := range verts {
-		sum.Vector = sum.Vector.Add(v.Vector)
+func newCircle(lat, lng, radiusM float64) *Footprint {
+	c, r := s2.PointFromLatLng(s2.LatLngFromDegrees(lat, lng)), s1.Angle(radiusM/EarthRadiusM)
+	return &Footprint{circle: true, center: c, radius: r, bound: s2.CapFromCenterAngle(c, r+capSlack), boundR: r + capSlack}
+}
+
+func checkRadius(r float64, field string) *deconflict.Error {
+	if !finite(r) {
+		return invalid(field, "the radius must be a finite number")
 	}
-	if sum.Norm() > 1e-6*float64(len(verts)) {
-		c := s2.Point{Vector: sum.Normalize()}
-		var r s1.Angle
-		for _, v := range verts {
-			r = max(r, c.Distance(v))
-		}
-		if r < math.Pi/2-1e-6 {
-			return s2.CapFromCenterAngle(c, r+capSlack)
-		}
+	if r <= 0 || r > MaxRadiusM {
+		return invalid(field, "the radius must be more than 0 m and at most %d m, not %s m", MaxRadiusM, num(r))
 	}
-	return loop.CapBound().Expanded(capSlack)
+	return nil
 }
 
 // IsCircle reports whether f is a circle rather than a polygon.

@@ -1,13 +1,13 @@
 package geo
 
 import (
+	"cmp"
+	"math"
 	"slices"
-	"strings"
 	"sync"
 
-	"github.com/deconflict/deconflict"
+	"github.com/golang/geo/s1"
 	"github.com/golang/geo/s2"
-	"github.com/google/btree"
 )
 
 // Index holds the volumes of many operations and finds those that conflict
@@ -16,13 +16,12 @@ import (
 // concurrent use: queries share a read lock, changes take a write lock.
 type Index struct {
 	mu      sync.RWMutex
-	tree    *btree.BTreeG[item]
-	entries []entry // by slot
+	buckets map[uint32]*bucket // by bucketKey
+	entries []entry            // by slot
+	hulls   []hull             // by slot
 	free    []uint32
 	slots   map[string]uint32
-	// levels counts items by time level and cell level, so that queries
-	// look up ancestors only at levels in use.
-	levels [timeLevels][s2.MaxLevel + 1]int32
+	perTime [timeLevels]int // items by time level
 }
 
 type entry struct {
@@ -30,34 +29,53 @@ type entry struct {
 	vols      []vol
 }
 
-// item files the entry in slot under a time bucket and a cell.
-type item struct {
-	bucket uint32
-	slot   uint32
-	cell   s2.CellID
+// hull bounds the times, altitudes and footprints of an entry's volumes,
+// so that most candidates are rejected without following pointers.
+type hull struct {
+	start, end, lower, upper float64
+	center                   s2.Point
+	radius                   s1.Angle
 }
 
-func itemLess(a, b item) bool {
-	if a.bucket != b.bucket {
-		return a.bucket < b.bucket
+func hullOf(vols []vol) hull {
+	h := hull{start: math.Inf(1), end: math.Inf(-1), lower: math.Inf(1), upper: math.Inf(-1)}
+	var sum s2.Point
+	for _, v := range vols {
+		h.start, h.end = min(h.start, v.start), max(h.end, v.end)
+		h.lower, h.upper = min(h.lower, v.lower), max(h.upper, v.upper)
+		sum.Vector = sum.Add(v.fp.bound.Center().Vector)
 	}
-	if a.cell != b.cell {
-		return a.cell < b.cell
+	if sum.Norm() < 1e-6 {
+		h.center, h.radius = s2.Point{Vector: northPole}, math.Pi
+		return h
 	}
-	return a.slot < b.slot
+	h.center = s2.Point{Vector: sum.Normalize()}
+	for _, v := range vols {
+		h.radius = max(h.radius, h.center.Distance(v.fp.bound.Center())+v.fp.boundR+capSlack)
+	}
+	return h
 }
 
-// Hit is an indexed entry that conflicts with the volumes of a query, and
-// the separation CompareOperations gives for it.
-type Hit struct {
-	ID         string
-	Group      string
-	Separation deconflict.Separation
+// near reports whether a volume may conflict under m with a volume in the
+// hull: its gaps to the hull are no larger than those to any volume in
+// it. limit is horizontalLimit(m).
+func (h *hull) near(q *vol, m Minima, limit s1.Angle) bool {
+	return max(q.start, h.start)-min(q.end, h.end) < m.TimeS &&
+		max(q.lower, h.lower)-min(q.upper, h.upper) < m.VerticalM &&
+		below(q.fp.bound.Center(), h.center)-(q.fp.boundR+h.radius) < limit
+}
+
+// bucket holds the items of one time bucket: itemKey(cell, slot), sorted,
+// and how many there are at each cell level, so that queries look up
+// ancestors only at levels in use.
+type bucket struct {
+	items  keySet
+	levels [maxEntryLevel + 1]int32
 }
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{tree: btree.NewG(32, itemLess), slots: make(map[string]uint32)}
+	return &Index{buckets: make(map[uint32]*bucket), slots: make(map[string]uint32)}
 }
 
 // Len returns the number of entries.
@@ -71,7 +89,7 @@ func (ix *Index) Len() int {
 // replacing any entry with the same id.
 func (ix *Index) Insert(id, group string, vols []Volume) {
 	e := entry{id: id, group: group, vols: toVols(vols)}
-	keys := itemsOf(e.vols, 0)
+	keys := keysOf(e.vols)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if slot, ok := ix.slots[id]; ok {
@@ -80,16 +98,21 @@ func (ix *Index) Insert(id, group string, vols []Volume) {
 	var slot uint32
 	if n := len(ix.free); n > 0 {
 		slot, ix.free = ix.free[n-1], ix.free[:n-1]
-		ix.entries[slot] = e
+		ix.entries[slot], ix.hulls[slot] = e, hullOf(e.vols)
 	} else {
 		slot = uint32(len(ix.entries))
-		ix.entries = append(ix.entries, e)
+		ix.entries, ix.hulls = append(ix.entries, e), append(ix.hulls, hullOf(e.vols))
 	}
 	ix.slots[id] = slot
-	for _, it := range keys {
-		it.slot = slot
-		ix.tree.ReplaceOrInsert(it)
-		ix.levels[timeLevelOf(it.bucket)][it.cell.Level()]++
+	for _, k := range keys {
+		b := ix.buckets[k.bucket]
+		if b == nil {
+			b = &bucket{}
+			ix.buckets[k.bucket] = b
+		}
+		b.items.insert(itemKey(k.cell, slot))
+		b.levels[k.cell.Level()]++
+		ix.perTime[k.bucket>>bucketBits]++
 	}
 }
 
@@ -104,112 +127,76 @@ func (ix *Index) Remove(id string) {
 
 func (ix *Index) remove(slot uint32) {
 	e := &ix.entries[slot]
-	for _, it := range itemsOf(e.vols, slot) {
-		if _, ok := ix.tree.Delete(it); ok {
-			ix.levels[timeLevelOf(it.bucket)][it.cell.Level()]--
+	for _, k := range keysOf(e.vols) {
+		b := ix.buckets[k.bucket]
+		if !b.items.delete(itemKey(k.cell, slot)) {
+			panic("geo: index lost an item")
+		}
+		b.levels[k.cell.Level()]--
+		ix.perTime[k.bucket>>bucketBits]--
+		if b.items.len() == 0 {
+			delete(ix.buckets, k.bucket)
 		}
 	}
 	delete(ix.slots, e.id)
-	*e = entry{}
+	*e, ix.hulls[slot] = entry{}, hullOf(nil)
 	ix.free = append(ix.free, slot)
 }
 
-// itemsOf returns the distinct items that file volumes in slot.
-func itemsOf(vols []vol, slot uint32) []item {
-	var out []item
+type key struct {
+	bucket uint32
+	cell   s2.CellID
+}
+
+// keysOf returns the distinct keys under which volumes are filed.
+func keysOf(vols []vol) []key {
+	var out []key
 	for i := range vols {
 		v := &vols[i]
 		k, lo, hi := timeSpan(v.start, v.end)
 		for _, c := range entryCells(v.fp) {
 			for b := lo; b <= hi; b++ {
-				out = append(out, item{bucket: bucketKey(k, b), slot: slot, cell: c})
+				out = append(out, key{bucket: bucketKey(k, b), cell: c})
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b item) int {
-		if itemLess(a, b) {
-			return -1
-		} else if itemLess(b, a) {
-			return 1
-		}
-		return 0
+	slices.SortFunc(out, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.bucket, b.bucket), cmp.Compare(a.cell, b.cell))
 	})
 	return slices.Compact(out)
 }
 
-// maxBucketSeeks bounds the buckets of one level a query looks up one by
-// one; beyond it the query scans the whole range of buckets.
-const maxBucketSeeks = 16
-
-// Conflicts returns every entry of a group other than excludeGroup whose
-// volumes conflict with vols under m, as CompareOperations would say,
-// sorted by ID.
-func (ix *Index) Conflicts(vols []Volume, m Minima, excludeGroup string) []Hit {
-	qs := toVols(vols)
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	var cands []uint32
-	add := func(it item) bool {
-		cands = append(cands, it.slot)
-		return true
-	}
-	for i := range qs {
-		q := &qs[i]
-		cells := queryCells(q.fp, m.HorizontalM)
-		t0 := q.start - m.TimeS - timeSlack
-		t1 := q.end + m.TimeS + timeSlack
-		t0, t1 = min(t0, t1), max(t0, t1)
-		for k := range timeLevels {
-			used := ix.levels[k][:]
-			if !slices.ContainsFunc(used, func(n int32) bool { return n > 0 }) {
+// scan visits the items of the bucket whose cells meet cells: their
+// descendants by a range scan, their ancestors at the levels in use one by
+// one.
+func (b *bucket) scan(cells []s2.CellID, visit func(uint64) bool) {
+	var ancestors [2 * (maxEntryLevel + 1)]s2.CellID
+	na := 0
+	for _, c := range cells {
+		b.scanRange(c.RangeMin(), c.RangeMax(), visit)
+		for l := c.Level() - 1; l >= 0; l-- {
+			if b.levels[l] == 0 {
 				continue
 			}
-			lo, hi := queryBuckets(k, t0, t1)
-			if hi-lo >= maxBucketSeeks {
-				ix.tree.AscendRange(item{bucket: bucketKey(k, lo)}, item{bucket: bucketKey(k, hi) + 1}, add)
-				continue
-			}
-			for b := lo; b <= hi; b++ {
-				ix.scanBucket(bucketKey(k, b), cells, used, add)
+			p := c.Parent(l)
+			if !slices.Contains(ancestors[:na], p) {
+				if na == len(ancestors) {
+					b.scanRange(p, p, visit)
+					continue
+				}
+				ancestors[na] = p
+				na++
 			}
 		}
 	}
-	slices.Sort(cands)
-	cands = slices.Compact(cands)
-	var hits []Hit
-	for _, slot := range cands {
-		e := &ix.entries[slot]
-		if e.group == excludeGroup {
-			continue
-		}
-		if s, ok := compare(qs, e.vols, m); ok {
-			hits = append(hits, Hit{ID: e.id, Group: e.group, Separation: s})
-		}
+	for _, p := range ancestors[:na] {
+		b.scanRange(p, p, visit)
 	}
-	slices.SortFunc(hits, func(a, b Hit) int { return strings.Compare(a.ID, b.ID) })
-	return hits
 }
 
-// scanBucket visits the items of one bucket whose cells intersect cells:
-// their descendants by a range scan, their ancestors at the levels in use
-// one by one.
-func (ix *Index) scanBucket(bucket uint32, cells s2.CellUnion, used []int32, visit func(item) bool) {
-	var ancestors []s2.CellID
-	for _, c := range cells {
-		lo, hi := c.RangeMin(), c.RangeMax()
-		ix.tree.AscendGreaterOrEqual(item{bucket: bucket, cell: lo}, func(it item) bool {
-			return it.bucket == bucket && it.cell <= hi && visit(it)
-		})
-		for l := c.Level() - 1; l >= 0; l-- {
-			if used[l] > 0 {
-				ancestors = append(ancestors, c.Parent(l))
-			}
-		}
-	}
-	slices.Sort(ancestors)
-	for _, a := range slices.Compact(ancestors) {
-		ix.tree.AscendGreaterOrEqual(item{bucket: bucket, cell: a}, func(it item) bool {
-			return it.bucket == bucket && it.cell == a && visit(it)
-		})
-	}
+// scanRange visits the items whose cells lie in [lo, hi].
+func (b *bucket) scanRange(lo, hi s2.CellID, visit func(uint64) bool) {
+	from := uint64(lo) &^ math.MaxUint32
+	to := uint64(hi) | math.MaxUint32
+	b.items.ascend(from, to, visit)
 }

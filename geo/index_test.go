@@ -72,7 +72,7 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 	live := map[string]indexed{}
 	var ids []string
 	var hits, queries int
-	for round := range cases(25) {
+	for round := range cases(40) {
 		for range 30 {
 			switch k := r.IntN(10); {
 			case k < 6 || len(ids) == 0:
@@ -112,15 +112,8 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 	for _, id := range ids {
 		ix.Remove(id)
 	}
-	if ix.Len() != 0 || ix.tree.Len() != 0 {
-		t.Fatalf("after removing all: Len %d, items %d", ix.Len(), ix.tree.Len())
-	}
-	for k := range ix.levels {
-		for l, n := range ix.levels[k] {
-			if n != 0 {
-				t.Fatalf("after removing all: %d items counted at time level %d, cell level %d", n, k, l)
-			}
-		}
+	if ix.Len() != 0 || len(ix.buckets) != 0 || ix.perTime != [timeLevels]int{} {
+		t.Fatalf("after removing all: Len %d, %d buckets, items by time level %v", ix.Len(), len(ix.buckets), ix.perTime)
 	}
 }
 

@@ -13,15 +13,20 @@ import (
 // 2^(12+2k) seconds (68 minutes, 4.6 hours, 18 hours, 3 days, ...), and
 // a window is filed at the finest level where it spans at most two
 // buckets; windows too long for the coarsest level go to one bucket that
-// spans all time. Cells are an s2 covering of the volume's bounding cap.
+// spans all time.
+//
+// Cells cover the volume's bounding cap: the children, where they meet
+// the cap, of the three or four cells around the cell vertex nearest its
+// centre at the finest level whose cells are at least as wide as the cap
+// (as s2.Cap.CellUnionBound picks them). They are never finer than level
+// maxEntryLevel, so that a cell fits in the upper half of a 64-bit key.
 
 const (
 	timeLevels    = 9 // 8 levels of buckets, and one of all time
 	timeBaseShift = 12
 	bucketBits    = 28
 	bucketOffset  = 1 << (bucketBits - 1)
-	maxCellLevel  = 16 // cells of about 150 m
-	maxCells      = 8
+	maxEntryLevel = 14   // cells of about 600 m; their ids end in 32 zero bits
 	timeSlack     = 1e-3 // seconds
 )
 
@@ -39,8 +44,6 @@ func bucketIndex(k int, t float64) int64 {
 func bucketKey(k int, b int64) uint32 {
 	return uint32(k)<<bucketBits | uint32(b+bucketOffset)
 }
-
-func timeLevelOf(key uint32) int { return int(key >> bucketBits) }
 
 // timeSpan returns the level and bucket range under which a window from
 // start to end is filed.
@@ -63,23 +66,46 @@ func queryBuckets(k int, t0, t1 float64) (lo, hi int64) {
 	return bucketIndex(k, t0), bucketIndex(k, t1)
 }
 
-var (
-	entryCoverer = &s2.RegionCoverer{MaxLevel: maxCellLevel, LevelMod: 1, MaxCells: maxCells}
-	queryCoverer = &s2.RegionCoverer{MaxLevel: maxCellLevel, LevelMod: 1, MaxCells: maxCells}
-)
+// itemKey packs a cell of level at most maxEntryLevel and a slot.
+func itemKey(c s2.CellID, slot uint32) uint64 { return uint64(c)&^math.MaxUint32 | uint64(slot) }
+
+func keySlot(k uint64) uint32 { return uint32(k) }
 
 // entryCells returns the cells under which a footprint is filed.
-func entryCells(f *Footprint) s2.CellUnion { return entryCoverer.Covering(f.bound) }
+func entryCells(f *Footprint) []s2.CellID {
+	return capCells(f.bound.Center(), f.boundR)
+}
 
 // queryCells returns cells that hold every footprint closer than
 // horizontalM to f.
-func queryCells(f *Footprint, horizontalM float64) s2.CellUnion {
-	r := f.boundR + s1.Angle(max(horizontalM, 0)/EarthRadiusM) + capSlack
-	if r >= math.Pi {
-		return s2.CellUnion{
-			s2.CellIDFromFace(0), s2.CellIDFromFace(1), s2.CellIDFromFace(2),
-			s2.CellIDFromFace(3), s2.CellIDFromFace(4), s2.CellIDFromFace(5),
+func queryCells(f *Footprint, horizontalM float64) []s2.CellID {
+	return capCells(f.bound.Center(), f.boundR+s1.Angle(max(horizontalM, 0)/EarthRadiusM)+capSlack)
+}
+
+// capCells returns cells of level at most maxEntryLevel that cover the
+// cap of centre c and radius r: see the top of this file.
+func capCells(c s2.Point, r s1.Angle) []s2.CellID {
+	level := s2.MinWidthMetric.MaxLevel(float64(r)) - 1
+	if r >= math.Pi/2 || level < 0 {
+		return faces
+	}
+	cells := s2.CellFromPoint(c).ID().VertexNeighbors(min(level, maxEntryLevel))
+	if level >= maxEntryLevel {
+		return cells
+	}
+	cp := s2.CapFromCenterAngle(c, r)
+	out := make([]s2.CellID, 0, 4*len(cells))
+	for _, id := range cells {
+		for _, ch := range id.Children() {
+			if cp.IntersectsCell(s2.CellFromCellID(ch)) {
+				out = append(out, ch)
+			}
 		}
 	}
-	return queryCoverer.Covering(s2.CapFromCenterAngle(f.bound.Center(), r))
+	return out
+}
+
+var faces = []s2.CellID{
+	s2.CellIDFromFace(0), s2.CellIDFromFace(1), s2.CellIDFromFace(2),
+	s2.CellIDFromFace(3), s2.CellIDFromFace(4), s2.CellIDFromFace(5),
 }

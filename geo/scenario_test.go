@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/golang/geo/s2"
 )
 
 // pair is a random pair of volumes with what the oracle says of them.
@@ -226,4 +227,50 @@ func earlier(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// TestLargePolygonsMatchOracle checks the edge trees of large rings:
+// distances to circles and to small and large polygons, and containment
+// of points around them.
+func TestLargePolygonsMatchOracle(t *testing.T) {
+	r := newRand(t)
+	for i := range cases(12) {
+		n := []int{100, 400, 1500}[i%3]
+		size := 20_000 + 180_000*r.Float64()
+		sa := starShape(r, size, n, 0.5)
+		ca := randCenter(r)
+		oa := sa.oracle(ca)
+		fa := mustParse(t, wireVolume(sa.wire(ca), 0, 1, base0, base0.Add(time.Hour)))[0].Footprint
+		for range 20 {
+			p := offset(ca, 2*math.Pi*r.Float64(), size*r.Float64()/EarthRadiusM)
+			boundary := math.Inf(1)
+			for j := range oa.ring {
+				boundary = math.Min(boundary, arcDistance(p, oa.ring[j], oa.ring[(j+1)%len(oa.ring)]))
+			}
+			if boundary*EarthRadiusM < 1e-3 {
+				continue
+			}
+			if got, want := fa.ContainsPoint(s2.PointFromCoords(p[0], p[1], p[2])), oa.contains(p); got != want {
+				t.Fatalf("case %d (%d vertices): ContainsPoint = %v, oracle %v", i, n, got, want)
+			}
+		}
+		sb := randShape(r, 1000+size*r.Float64(), r.IntN(3))
+		large := r.IntN(3) == 0
+		if large {
+			sb = starShape(r, size*r.Float64(), 300, 0.5)
+		}
+		var cb vec
+		var want float64
+		if !large {
+			cb, want = place(sa, ca, sb, 2*math.Pi*r.Float64(), 9260+[]float64{-3, 3, 5000}[r.IntN(3)])
+		}
+		if large || r.IntN(4) == 0 {
+			cb = offset(ca, 2*math.Pi*r.Float64(), 1.1*(extent(sa)+extent(sb))*r.Float64()/EarthRadiusM)
+			want = oDistance(oa, sb.oracle(cb)) * EarthRadiusM
+		}
+		fb := mustParse(t, wireVolume(sb.wire(cb), 0, 1, base0, base0.Add(time.Hour)))[0].Footprint
+		if got := fa.DistanceM(fb); math.Abs(got-want) > 0.01 {
+			t.Fatalf("case %d (%d vertices): DistanceM = %.4f, oracle %.4f", i, n, got, want)
+		}
+	}
 }

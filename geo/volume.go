@@ -21,7 +21,9 @@ func MinimaOf(s deconflict.Settings) Minima {
 }
 
 // Volume is a validated 4D volume: a footprint, an altitude band in metres
-// above the WGS84 ellipsoid, and a time window.
+// above the WGS84 ellipsoid, and a time window. ParseVolumes makes them;
+// one built in code needs a Footprint from NewPolygon or NewCircle,
+// LowerM <= UpperM and Start before End.
 type Volume struct {
 	Footprint      *Footprint
 	LowerM, UpperM float64

@@ -30,11 +30,14 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	limits  *limiter
+
+	closeOnce sync.Once
+	closing   chan struct{} // closed when the server shuts down: streams end
 }
 
 // NewServer returns a server for the mechanism.
 func NewServer(m *mechanism.Mechanism, opts Options) *Server {
-	s := &Server{mech: m, log: opts.Logger, mux: http.NewServeMux()}
+	s := &Server{mech: m, log: opts.Logger, mux: http.NewServeMux(), closing: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -63,7 +66,16 @@ func (s *Server) routes(console http.Handler) {
 	s.handle("POST /v1/check", s.check)
 	s.handle("GET /v1/settings", s.getSettings)
 	s.handle("PUT /v1/settings", s.putSettings)
-	s.handle("GET /v1/events", s.listEvents)
+	s.handle("GET /v1/events", s.events)
+	s.handle("POST /v1/operations/{id}/ack", s.ackOperation)
+	s.handle("GET /v1/escalations", s.listEscalations)
+	s.handle("POST /v1/hotline/messages", s.sendMessage)
+	s.handle("GET /v1/hotline/messages", s.listMessages)
+	s.handle("POST /v1/hotline/messages/{id}/ack", s.ackMessage)
+	s.handle("POST /v1/hotline/check", s.lineCheck)
+	s.handle("PUT /v1/webhooks/{name}", s.putWebhook)
+	s.handle("GET /v1/webhooks", s.listWebhooks)
+	s.handle("DELETE /v1/webhooks/{name}", s.deleteWebhook)
 	s.handle("GET /v1/whoami", s.whoami)
 	s.handle("GET /v1/parties", s.listParties)
 	s.handle("/v1/", func(w http.ResponseWriter, r *http.Request, _ dc.Actor) {
@@ -73,6 +85,11 @@ func (s *Server) routes(console http.Handler) {
 		s.mux.Handle("GET /", console)
 	}
 }
+
+// StopStreams ends every open event stream, so that a graceful shutdown
+// does not wait for clients that never hang up. Register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) StopStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // actorHandler is a handler of an authenticated request.
 type actorHandler func(w http.ResponseWriter, r *http.Request, a dc.Actor)

@@ -158,5 +158,8 @@ func (m *Mechanism) PutSettings(ctx context.Context, a dc.Actor, s dc.Settings) 
 			Subject: &dc.Subject{Kind: "settings", ID: "settings"},
 		}, map[string]dc.Settings{"previous": old, "settings": s})
 	})
+	if err == nil {
+		m.notify()
+	}
 	return s, err
 }

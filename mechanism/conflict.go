@@ -19,7 +19,7 @@ func (m *Mechanism) AckConflict(ctx context.Context, a dc.Actor, id string) (*dc
 		}
 		now := m.Now()
 		c.Acknowledged[a.Party], c.UpdatedAt = &now, now
-		return dc.EventConflictAcked, nil
+		return dc.EventConflictAcked, m.discharge(ctx, tx, a, dc.Subject{Kind: "conflict", ID: c.ID}, 0, a.Party, now)
 	})
 }
 
@@ -48,7 +48,7 @@ func (m *Mechanism) WaiveConflict(ctx context.Context, a dc.Actor, id string) (*
 			c.Status, c.ClosedAt = dc.ConflictWaived, &now
 			closed = true
 		}
-		return dc.EventConflictWaived, nil
+		return dc.EventConflictWaived, m.discharge(ctx, tx, a, dc.Subject{Kind: "conflict", ID: c.ID}, 0, a.Party, now)
 	})
 	if err == nil && closed {
 		m.stats.addOpenConflicts(-1)
@@ -83,5 +83,8 @@ func (m *Mechanism) updateConflict(ctx context.Context, a dc.Actor, id string, f
 		out = c
 		return m.appendEvent(ctx, tx, ev.event, ev.data)
 	})
+	if err == nil {
+		m.notify()
+	}
 	return out, err
 }

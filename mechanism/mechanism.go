@@ -28,7 +28,8 @@ type Mechanism struct {
 	queue   []*writeRequest
 	rev     int64 // highest event seq whose operation changes the index reflects
 
-	stats Stats
+	stats   Stats
+	changes changes
 }
 
 // Options configure a Mechanism. Zero values take defaults.

@@ -96,6 +96,9 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 			m.log.Error("reload index after a failed write", slog.Any("error", rerr))
 		}
 	}
+	if err == nil {
+		m.notify()
+	}
 	for _, req := range batch {
 		switch {
 		case err != nil && req.err == nil:
@@ -231,7 +234,54 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, a dc.Actor, ch *change)
 			return nil, 0, 0, err
 		}
 	}
+	if err := m.oweForChange(ctx, tx, a, ch, touched, events, now, settings); err != nil {
+		return nil, 0, 0, err
+	}
+	last, err = tx.LastSeq(ctx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	return &Result{Operation: op, Conflicts: open, Created: ch.prev == nil}, last, delta, nil
+}
+
+// oweForChange records who must now acknowledge what: every other party
+// the new version of the operation (at once to its heads if it comes at
+// short notice), each party of a conflict that opened; conflicts that
+// resolved need no answer any more.
+func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, a dc.Actor, ch *change, touched []*dc.Conflict, events []pendingEvent, now time.Time, st dc.Settings) error {
+	raise := ""
+	for _, ev := range events {
+		if ev.event.Type == dc.EventNoticeShort {
+			raise = "short notice"
+		}
+	}
+	parties, err := tx.Parties(ctx)
+	if err != nil {
+		return err
+	}
+	subject := dc.Subject{Kind: "operation", ID: ch.op.ID}
+	for _, p := range parties {
+		if p.ID != ch.op.Party {
+			if err := m.owe(ctx, tx, a, subject, ch.op.Version, p.ID, now, st, raise); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range touched {
+		s := dc.Subject{Kind: "conflict", ID: c.ID}
+		for _, p := range c.Parties {
+			var err error
+			if c.Status == dc.ConflictOpen {
+				err = m.owe(ctx, tx, a, s, 0, p, now, st, "")
+			} else {
+				err = m.discharge(ctx, tx, a, s, 1<<30, p, now)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // updateConflicts works out which conflicts of the operation open, reopen

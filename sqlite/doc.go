@@ -30,8 +30,11 @@
 // Each record is kept as the JSON of its deconflict type in a doc column,
 // next to columns for what lists filter and sort on and for the fields the
 // JSON leaves out (an operation's Start, End and Rev; a token's hash; an
-// event's audience and data). Times are kept as microseconds since the
-// Unix epoch and read back in UTC. The seq columns give the order in which
-// records were first stored; a list's cursor is the seq of the last item
-// of its page, encoded.
+// event's audience and data; a message's sender token). Duties are kept in
+// columns only, a message's addressees also in the table message_to, and
+// a webhook's secret, events and delivery state in columns of their own,
+// so that PutDelivery changes nothing else. Times are kept as
+// microseconds since the Unix epoch and read back in UTC. The seq columns
+// give the order in which records were first stored; a list's cursor is
+// the seq of the last item of its page, encoded.
 package sqlite

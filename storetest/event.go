@@ -169,6 +169,14 @@ func testDefaultLimit(t *testing.T, f Factory) {
 			if err := tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventLineCheck, Time: at(i)}); err != nil {
 				return err
 			}
+			d := sparseDuty(i, "alpha", deconflict.Subject{Kind: "operation", ID: opID(i)})
+			d.Level, d.DueAt = deconflict.LevelHeads, ptr(at(i))
+			if err := tx.PutDuty(ctx, d); err != nil {
+				return err
+			}
+			if err := tx.PutMessage(ctx, newMessage(i, "alpha", "bravo")); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -194,6 +202,26 @@ func testDefaultLimit(t *testing.T, f Factory) {
 		if len(es) != 1000 {
 			t.Errorf("Events with limit 0: %d events, want 1000", len(es))
 		}
+		ds, next, err := tx.Duties(ctx, deconflict.DutyFilter{Party: "alpha", Escalated: true, Open: true})
+		if err != nil {
+			t.Fatalf("Duties: %v", err)
+		}
+		if len(ds) != 1000 || next == "" {
+			t.Errorf("Duties with Limit 0: %d duties, next %q; want 1000 and a cursor", len(ds), next)
+		}
+		if ds, err = tx.DutiesDue(ctx, at(n), 0); err != nil {
+			t.Fatalf("DutiesDue: %v", err)
+		}
+		if len(ds) != 1000 {
+			t.Errorf("DutiesDue with limit 0: %d duties, want 1000", len(ds))
+		}
+		ms, next, err := tx.Messages(ctx, deconflict.MessageFilter{Party: "bravo"})
+		if err != nil {
+			t.Fatalf("Messages: %v", err)
+		}
+		if len(ms) != 1000 || next == "" {
+			t.Errorf("Messages with Limit 0: %d messages, next %q; want 1000 and a cursor", len(ms), next)
+		}
 		return nil
 	})
 	if got := len(listOperations(t, s, deconflict.OperationFilter{})); got != n {
@@ -201,5 +229,11 @@ func testDefaultLimit(t *testing.T, f Factory) {
 	}
 	if got := len(listConflicts(t, s, deconflict.ConflictFilter{})); got != n {
 		t.Errorf("all pages of Conflicts: %d conflicts, want %d", got, n)
+	}
+	if got := len(listDuties(t, s, deconflict.DutyFilter{})); got != n {
+		t.Errorf("all pages of Duties: %d duties, want %d", got, n)
+	}
+	if got := len(listMessages(t, s, deconflict.MessageFilter{})); got != n {
+		t.Errorf("all pages of Messages: %d messages, want %d", got, n)
 	}
 }

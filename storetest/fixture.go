@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/deconflict/deconflict"
@@ -202,4 +203,152 @@ func utcMap(m map[string]*time.Time) map[string]*time.Time {
 		w[k] = utcPtr(v)
 	}
 	return w
+}
+
+// dutyID returns the n-th duty ID, not in the order of n.
+func dutyID(n int) string {
+	return fmt.Sprintf("duty-%08x-%d", uint32(n)*2654435761, n)
+}
+
+// messageID returns the n-th message ID, not in the order of n.
+func messageID(n int) string {
+	return fmt.Sprintf("%08x-2222-4000-8000-%012d", uint32(n)*2246822519, n)
+}
+
+// newDuty returns an escalated, since acknowledged duty with every field
+// set.
+func newDuty(n int, party string, subject deconflict.Subject) *deconflict.Duty {
+	created := at(n)
+	return &deconflict.Duty{
+		ID:        dutyID(n),
+		Subject:   subject,
+		Version:   1 + n%5,
+		Party:     party,
+		Level:     deconflict.LevelHeads,
+		CreatedAt: created,
+		DueAt:     ptr(created.Add(10 * time.Minute)),
+		AckedAt:   ptr(created.Add(7 * time.Minute)),
+		RaisedAt:  ptr(created.Add(5 * time.Minute)),
+		ClearedAt: ptr(created.Add(7*time.Minute + time.Microsecond)),
+	}
+}
+
+// sparseDuty returns a duty with every optional field unset.
+func sparseDuty(n int, party string, subject deconflict.Subject) *deconflict.Duty {
+	return &deconflict.Duty{ID: dutyID(n), Subject: subject, Party: party, CreatedAt: at(n)}
+}
+
+// newMessage returns an urgent hotline message about an operation, with
+// every field set, acknowledged by the first addressee only.
+func newMessage(n int, from string, to ...string) *deconflict.Message {
+	sent := at(n)
+	m := &deconflict.Message{
+		ID:           messageID(n),
+		Kind:         deconflict.KindMessage,
+		From:         deconflict.Actor{Party: from, Role: deconflict.RoleHead, TokenID: fmt.Sprint("tok-", n)},
+		To:           to,
+		Text:         fmt.Sprintf("message %d: «ünïcode», \"quotes\", \\ and \n newline", n),
+		Urgency:      deconflict.UrgencyUrgent,
+		Subject:      &deconflict.Subject{Kind: "operation", ID: opID(n)},
+		SentAt:       sent,
+		Acknowledged: map[string]*time.Time{},
+	}
+	for i, p := range to {
+		m.Acknowledged[p] = nil
+		if i == 0 {
+			m.Acknowledged[p] = ptr(sent.Add(time.Minute))
+		}
+	}
+	return m
+}
+
+// newWebhook returns a webhook with every field set, failing deliveries.
+func newWebhook(party, name string, n int) *deconflict.Webhook {
+	created := at(n)
+	return &deconflict.Webhook{
+		Party:     party,
+		Name:      name,
+		URL:       fmt.Sprintf("https://%s.example/hooks/%s?n=%d&x=%%20", party, name, n),
+		Events:    []string{deconflict.EventConflictOpened, deconflict.EventEscalationRaised},
+		Secret:    fmt.Sprintf("whsec_c2VjcmV0IG9mIHdlYmhvb2sg%d", n),
+		CreatedAt: created,
+		UpdatedAt: created.Add(time.Minute),
+		Delivery:  newDelivery(n),
+	}
+}
+
+// newDelivery returns a delivery state with every field set.
+func newDelivery(n int) deconflict.Delivery {
+	return deconflict.Delivery{
+		DeliveredSeq: int64(100 + n),
+		Attempts:     3 + n,
+		LastAttempt:  ptr(at(n + 10)),
+		LastStatus:   503,
+		LastError:    fmt.Sprintf("HTTP 503 «unavailable» %d", n),
+		NextAttempt:  ptr(at(n + 12)),
+		FailingSince: ptr(at(n + 2)),
+		Delivered:    int64(1000 + n),
+	}
+}
+
+func wantDuty(d *deconflict.Duty) *deconflict.Duty {
+	w := *d
+	w.CreatedAt = d.CreatedAt.UTC()
+	w.DueAt = utcPtr(d.DueAt)
+	w.AckedAt = utcPtr(d.AckedAt)
+	w.RaisedAt = utcPtr(d.RaisedAt)
+	w.ClearedAt = utcPtr(d.ClearedAt)
+	return &w
+}
+
+func wantDuties(ds []*deconflict.Duty) []*deconflict.Duty {
+	var ws []*deconflict.Duty
+	for _, d := range ds {
+		ws = append(ws, wantDuty(d))
+	}
+	return ws
+}
+
+func wantMessage(m *deconflict.Message) *deconflict.Message {
+	w := *m
+	w.To = slices.Clone(m.To)
+	if m.Subject != nil {
+		s := *m.Subject
+		w.Subject = &s
+	}
+	w.SentAt = m.SentAt.UTC()
+	w.Acknowledged = utcMap(m.Acknowledged)
+	return &w
+}
+
+func wantMessages(ms []*deconflict.Message) []*deconflict.Message {
+	var ws []*deconflict.Message
+	for _, m := range ms {
+		ws = append(ws, wantMessage(m))
+	}
+	return ws
+}
+
+func wantWebhook(wh *deconflict.Webhook) *deconflict.Webhook {
+	w := *wh
+	w.Events = slices.Clone(wh.Events)
+	w.CreatedAt = wh.CreatedAt.UTC()
+	w.UpdatedAt = wh.UpdatedAt.UTC()
+	w.Delivery = wantDelivery(wh.Delivery)
+	return &w
+}
+
+func wantWebhooks(whs []*deconflict.Webhook) []*deconflict.Webhook {
+	var ws []*deconflict.Webhook
+	for _, wh := range whs {
+		ws = append(ws, wantWebhook(wh))
+	}
+	return ws
+}
+
+func wantDelivery(d deconflict.Delivery) deconflict.Delivery {
+	d.LastAttempt = utcPtr(d.LastAttempt)
+	d.NextAttempt = utcPtr(d.NextAttempt)
+	d.FailingSince = utcPtr(d.FailingSince)
+	return d
 }

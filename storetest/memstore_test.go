@@ -2,6 +2,7 @@ package storetest_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,9 @@ type memData struct {
 	ops       []*deconflict.Operation // in the order first stored
 	conflicts []*deconflict.Conflict
 	events    []*deconflict.Event
+	duties    []*deconflict.Duty // in the order first stored
+	messages  []*deconflict.Message
+	webhooks  []*deconflict.Webhook // in no order
 }
 
 func (m *memStore) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
@@ -55,6 +59,7 @@ func (m *memStore) Update(ctx context.Context, fn func(deconflict.Tx) error) err
 	d := *m.d
 	d.parties, d.tokens, d.ops = slices.Clone(d.parties), slices.Clone(d.tokens), slices.Clone(d.ops)
 	d.conflicts, d.events = slices.Clone(d.conflicts), slices.Clone(d.events)
+	d.duties, d.messages, d.webhooks = slices.Clone(d.duties), slices.Clone(d.messages), slices.Clone(d.webhooks)
 	if err := fn(&memTx{d: &d, write: true}); err != nil {
 		return err
 	}
@@ -407,3 +412,188 @@ func (tx *memTx) Events(_ context.Context, after int64, limit int) ([]*deconflic
 }
 
 func (tx *memTx) LastSeq(context.Context) (int64, error) { return int64(len(tx.d.events)), nil }
+
+func copyDuty(d *deconflict.Duty) *deconflict.Duty {
+	c := *d
+	c.CreatedAt = norm(d.CreatedAt)
+	c.DueAt, c.AckedAt, c.RaisedAt, c.ClearedAt = normPtr(d.DueAt), normPtr(d.AckedAt), normPtr(d.RaisedAt), normPtr(d.ClearedAt)
+	return &c
+}
+
+func (tx *memTx) Duty(_ context.Context, id string) (*deconflict.Duty, error) {
+	for _, d := range tx.d.duties {
+		if d.ID == id {
+			return copyDuty(d), nil
+		}
+	}
+	return nil, notFound("duty")
+}
+
+func (tx *memTx) PutDuty(_ context.Context, d *deconflict.Duty) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	for i, o := range tx.d.duties {
+		if o.ID == d.ID {
+			tx.d.duties[i] = copyDuty(d)
+			return nil
+		}
+	}
+	tx.d.duties = append(tx.d.duties, copyDuty(d))
+	return nil
+}
+
+func (tx *memTx) Duties(_ context.Context, f deconflict.DutyFilter) ([]*deconflict.Duty, string, error) {
+	ds, next, err := page(tx.d.duties, f.After, f.Limit, func(d *deconflict.Duty) bool {
+		return (f.Party == "" || d.Party == f.Party) &&
+			(f.Subject == nil || d.Subject == *f.Subject) &&
+			(!f.Escalated || d.Level >= deconflict.LevelHeads) &&
+			(!f.Open || d.AckedAt == nil)
+	})
+	for i, d := range ds {
+		ds[i] = copyDuty(d)
+	}
+	return ds, next, err
+}
+
+func (tx *memTx) DutiesDue(_ context.Context, now time.Time, limit int) ([]*deconflict.Duty, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var ds []*deconflict.Duty
+	for _, d := range tx.d.duties {
+		if d.AckedAt == nil && d.DueAt != nil && !d.DueAt.After(now) {
+			ds = append(ds, copyDuty(d))
+		}
+	}
+	slices.SortStableFunc(ds, func(a, b *deconflict.Duty) int { return a.DueAt.Compare(*b.DueAt) })
+	return ds[:min(limit, len(ds))], nil
+}
+
+// copyMessage returns a deep copy of m, as the store keeps it.
+func copyMessage(m *deconflict.Message) *deconflict.Message {
+	n := *m
+	n.SentAt = norm(m.SentAt)
+	b, err := json.Marshal(&n)
+	if err != nil {
+		panic(err)
+	}
+	var c deconflict.Message
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	for k, v := range c.Acknowledged {
+		c.Acknowledged[k] = normPtr(v)
+	}
+	c.From.TokenID = m.From.TokenID
+	return &c
+}
+
+func (tx *memTx) Message(_ context.Context, id string) (*deconflict.Message, error) {
+	for _, m := range tx.d.messages {
+		if m.ID == id {
+			return copyMessage(m), nil
+		}
+	}
+	return nil, notFound("message")
+}
+
+func (tx *memTx) PutMessage(_ context.Context, m *deconflict.Message) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	for i, o := range tx.d.messages {
+		if o.ID == m.ID {
+			tx.d.messages[i] = copyMessage(m)
+			return nil
+		}
+	}
+	tx.d.messages = append(tx.d.messages, copyMessage(m))
+	return nil
+}
+
+func (tx *memTx) Messages(_ context.Context, f deconflict.MessageFilter) ([]*deconflict.Message, string, error) {
+	ms, next, err := page(tx.d.messages, f.After, f.Limit, func(m *deconflict.Message) bool {
+		return f.Party == "" || m.From.Party == f.Party || m.Addressed(f.Party)
+	})
+	for i, m := range ms {
+		ms[i] = copyMessage(m)
+	}
+	return ms, next, err
+}
+
+func copyWebhook(w *deconflict.Webhook) *deconflict.Webhook {
+	c := *w
+	c.Events = slices.Clone(w.Events)
+	c.CreatedAt, c.UpdatedAt = norm(w.CreatedAt), norm(w.UpdatedAt)
+	c.Delivery = copyDelivery(w.Delivery)
+	return &c
+}
+
+func copyDelivery(d deconflict.Delivery) deconflict.Delivery {
+	d.LastAttempt, d.NextAttempt, d.FailingSince = normPtr(d.LastAttempt), normPtr(d.NextAttempt), normPtr(d.FailingSince)
+	return d
+}
+
+// webhook returns the index of the party's webhook with the name, or -1.
+func (tx *memTx) webhook(party, name string) int {
+	return slices.IndexFunc(tx.d.webhooks, func(w *deconflict.Webhook) bool { return w.Party == party && w.Name == name })
+}
+
+func (tx *memTx) Webhook(_ context.Context, party, name string) (*deconflict.Webhook, error) {
+	if i := tx.webhook(party, name); i >= 0 {
+		return copyWebhook(tx.d.webhooks[i]), nil
+	}
+	return nil, notFound("webhook")
+}
+
+func (tx *memTx) PutWebhook(_ context.Context, w *deconflict.Webhook) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	if i := tx.webhook(w.Party, w.Name); i >= 0 {
+		tx.d.webhooks[i] = copyWebhook(w)
+	} else {
+		tx.d.webhooks = append(tx.d.webhooks, copyWebhook(w))
+	}
+	return nil
+}
+
+func (tx *memTx) PutDelivery(_ context.Context, party, name string, d deconflict.Delivery) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	i := tx.webhook(party, name)
+	if i < 0 {
+		return notFound("webhook")
+	}
+	c := copyWebhook(tx.d.webhooks[i])
+	c.Delivery = copyDelivery(d)
+	tx.d.webhooks[i] = c
+	return nil
+}
+
+func (tx *memTx) Webhooks(_ context.Context, party string) ([]*deconflict.Webhook, error) {
+	var ws []*deconflict.Webhook
+	for _, w := range tx.d.webhooks {
+		if party == "" || w.Party == party {
+			ws = append(ws, copyWebhook(w))
+		}
+	}
+	slices.SortFunc(ws, func(a, b *deconflict.Webhook) int {
+		return cmp.Or(cmp.Compare(a.Party, b.Party), cmp.Compare(a.Name, b.Name))
+	})
+	return ws, nil
+}
+
+func (tx *memTx) DeleteWebhook(_ context.Context, party, name string) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	i := tx.webhook(party, name)
+	if i < 0 {
+		return notFound("webhook")
+	}
+	tx.d.webhooks = slices.Delete(tx.d.webhooks, i, i+1)
+	return nil
+}

@@ -379,5 +379,15 @@ func testInvalidCursor(t *testing.T, f Factory) {
 			return err
 		})
 		wantCode(t, fmt.Sprintf("Conflicts after %q", c), err, deconflict.EInvalid)
+		err = s.View(ctx, func(tx deconflict.Tx) error {
+			_, _, err := tx.Duties(ctx, deconflict.DutyFilter{After: c})
+			return err
+		})
+		wantCode(t, fmt.Sprintf("Duties after %q", c), err, deconflict.EInvalid)
+		err = s.View(ctx, func(tx deconflict.Tx) error {
+			_, _, err := tx.Messages(ctx, deconflict.MessageFilter{After: c})
+			return err
+		})
+		wantCode(t, fmt.Sprintf("Messages after %q", c), err, deconflict.EInvalid)
 	}
 }

@@ -165,6 +165,13 @@ func testTimes(t *testing.T, f Factory) {
 	// The UNIX epoch and the zero time are instants too.
 	epoch := &deconflict.Party{ID: "epoch", CreatedAt: time.Unix(0, 0)}
 	zero := &deconflict.Party{ID: "zero"}
+	d := &deconflict.Duty{ID: "d", CreatedAt: base, DueAt: ptr(base.Add(1)), AckedAt: ptr(base.Add(2)),
+		RaisedAt: ptr(base.Add(3)), ClearedAt: ptr(base.Add(-1))}
+	m := newMessage(1, "alpha", "bravo")
+	m.SentAt, m.Acknowledged["bravo"] = base, ptr(base.Add(5))
+	w := newWebhook("alpha", "w", 1)
+	w.CreatedAt, w.UpdatedAt = base, base.Add(7)
+	w.Delivery.LastAttempt, w.Delivery.NextAttempt, w.Delivery.FailingSince = ptr(base), ptr(base.Add(8)), ptr(base.Add(-8))
 	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
 		for _, p := range []*deconflict.Party{p, epoch, zero} {
 			if err := tx.CreateParty(ctx, p); err != nil {
@@ -178,6 +185,15 @@ func testTimes(t *testing.T, f Factory) {
 			return err
 		}
 		if err := tx.PutConflict(ctx, c); err != nil {
+			return err
+		}
+		if err := tx.PutDuty(ctx, d); err != nil {
+			return err
+		}
+		if err := tx.PutMessage(ctx, m); err != nil {
+			return err
+		}
+		if err := tx.PutWebhook(ctx, w); err != nil {
 			return err
 		}
 		return tx.AppendEvent(ctx, e)
@@ -226,6 +242,30 @@ func testTimes(t *testing.T, f Factory) {
 		}
 		check("Token.CreatedAt", gotTok.CreatedAt, tok.CreatedAt)
 		check("Token.RevokedAt", *gotTok.RevokedAt, *tok.RevokedAt)
+		gotD, err := tx.Duty(ctx, d.ID)
+		if err != nil {
+			t.Fatalf("Duty: %v", err)
+		}
+		check("Duty.CreatedAt", gotD.CreatedAt, d.CreatedAt)
+		check("Duty.DueAt", *gotD.DueAt, *d.DueAt)
+		check("Duty.AckedAt", *gotD.AckedAt, *d.AckedAt)
+		check("Duty.RaisedAt", *gotD.RaisedAt, *d.RaisedAt)
+		check("Duty.ClearedAt", *gotD.ClearedAt, *d.ClearedAt)
+		gotM, err := tx.Message(ctx, m.ID)
+		if err != nil {
+			t.Fatalf("Message: %v", err)
+		}
+		check("Message.SentAt", gotM.SentAt, m.SentAt)
+		check("Message.Acknowledged", *gotM.Acknowledged["bravo"], *m.Acknowledged["bravo"])
+		gotW, err := tx.Webhook(ctx, w.Party, w.Name)
+		if err != nil {
+			t.Fatalf("Webhook: %v", err)
+		}
+		check("Webhook.CreatedAt", gotW.CreatedAt, w.CreatedAt)
+		check("Webhook.UpdatedAt", gotW.UpdatedAt, w.UpdatedAt)
+		check("Webhook.Delivery.LastAttempt", *gotW.Delivery.LastAttempt, *w.Delivery.LastAttempt)
+		check("Webhook.Delivery.NextAttempt", *gotW.Delivery.NextAttempt, *w.Delivery.NextAttempt)
+		check("Webhook.Delivery.FailingSince", *gotW.Delivery.FailingSince, *w.Delivery.FailingSince)
 		return nil
 	})
 }

@@ -21,9 +21,9 @@
 //     back as equivalent JSON, and an empty Event.Audience may come back
 //     nil.
 //   - A list whose page is full returns a cursor, and the next page is not
-//     empty; the last page returns "". A Limit of 0 (and an Events limit
-//     of 0) means 1000. A cursor the store did not make fails with
-//     EInvalid.
+//     empty; the last page returns "". A Limit of 0 (and an Events or
+//     DutiesDue limit of 0) means 1000. A cursor the store did not make
+//     fails with EInvalid.
 //   - OperationFilter's Start and End select operations whose [Start, End]
 //     shares at least an instant with the window, ends included; a zero
 //     Start or End leaves that side open.
@@ -34,6 +34,15 @@
 //     takes the next Update.
 //   - OperationsSince lets fn write in the same transaction, and then
 //     still ends, visiting no operation twice.
+//   - DutyFilter's Subject matches kind and ID; Escalated selects Level ≥
+//     1, Open AckedAt nil. DutiesDue compares DueAt with now to the
+//     microsecond, now included; of duties due at the same time, any may
+//     come first.
+//   - MessageFilter's Party matches From.Party or an entry of To exactly,
+//     and a message is listed once, whatever its To holds. A replace
+//     readdresses the message.
+//   - Webhooks orders by party, then name, bytewise. PutDelivery and
+//     DeleteWebhook of a webhook that does not exist fail with ENotFound.
 //
 // Set DECONFLICT_STORETEST_SEED to repeat the randomised tests with the
 // seed they print.
@@ -92,6 +101,12 @@ func RunFactory(t *testing.T, f Factory) {
 		{"ConflictRoundTrip", testConflictRoundTrip},
 		{"ConflictPairs", testConflictPairs},
 		{"ConflictsFilter", testConflictsFilter},
+		{"DutyRoundTrip", testDutyRoundTrip},
+		{"DutiesFilter", testDutiesFilter},
+		{"DutiesDue", testDutiesDue},
+		{"MessageRoundTrip", testMessageRoundTrip},
+		{"MessagesFilter", testMessagesFilter},
+		{"Webhooks", testWebhooks},
 		{"Events", testEvents},
 		{"EventsPaging", testEventsPaging},
 		{"DefaultLimit", testDefaultLimit},
@@ -176,6 +191,43 @@ func dump(v any) string {
 			s += "\n  " + dump(e)
 		}
 		return s + "]"
+	case *deconflict.Duty:
+		if v == nil {
+			return "nil"
+		}
+		b, _ := json.Marshal(v)
+		return fmt.Sprintf("%s version=%d created=%s due=%s acked=%s", b, v.Version,
+			fmtTime(v.CreatedAt), fmtTimePtr(v.DueAt), fmtTimePtr(v.AckedAt))
+	case []*deconflict.Duty:
+		s := "["
+		for _, d := range v {
+			s += "\n  " + dump(d)
+		}
+		return s + "]"
+	case *deconflict.Message:
+		if v == nil {
+			return "nil"
+		}
+		b, _ := json.Marshal(v)
+		return fmt.Sprintf("%s token=%q", b, v.From.TokenID)
+	case []*deconflict.Message:
+		s := "["
+		for _, m := range v {
+			s += "\n  " + dump(m)
+		}
+		return s + "]"
+	case *deconflict.Webhook:
+		if v == nil {
+			return "nil"
+		}
+		b, _ := json.Marshal(v)
+		return fmt.Sprintf("%s secret=%q", b, v.Secret)
+	case []*deconflict.Webhook:
+		s := "["
+		for _, w := range v {
+			s += "\n  " + dump(w)
+		}
+		return s + "]"
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -187,6 +239,14 @@ func dump(v any) string {
 // fmtTime shows a time with its zone.
 func fmtTime(t time.Time) string {
 	return t.Format(time.RFC3339Nano) + " (" + t.Location().String() + ")"
+}
+
+// fmtTimePtr shows a time or nil.
+func fmtTimePtr(t *time.Time) string {
+	if t == nil {
+		return "nil"
+	}
+	return fmtTime(*t)
 }
 
 // seed returns the seed of a randomised test, and logs it.

@@ -23,6 +23,9 @@ type contents struct {
 	Conflicts  []*deconflict.Conflict
 	Events     []*deconflict.Event
 	LastSeq    int64
+	Duties     []*deconflict.Duty
+	Messages   []*deconflict.Message
+	Webhooks   []*deconflict.Webhook
 }
 
 // readContents reads everything s holds, in one View.
@@ -51,7 +54,16 @@ func readContents(t *testing.T, s deconflict.Store) contents {
 		if c.Events, err = tx.Events(ctx, 0, 10_000); err != nil {
 			return err
 		}
-		c.LastSeq, err = tx.LastSeq(ctx)
+		if c.LastSeq, err = tx.LastSeq(ctx); err != nil {
+			return err
+		}
+		if c.Duties, _, err = tx.Duties(ctx, deconflict.DutyFilter{Limit: 10_000}); err != nil {
+			return err
+		}
+		if c.Messages, _, err = tx.Messages(ctx, deconflict.MessageFilter{Limit: 10_000}); err != nil {
+			return err
+		}
+		c.Webhooks, err = tx.Webhooks(ctx, "")
 		return err
 	})
 	return c
@@ -91,6 +103,21 @@ func populate(t *testing.T, s deconflict.Store) {
 				return err
 			}
 		}
+		for i := range 4 {
+			d := newDuty(i, []string{"alpha", "bravo"}[i%2], deconflict.Subject{Kind: "operation", ID: opID(i)})
+			if i%2 == 0 {
+				d = sparseDuty(i, "charlie", deconflict.Subject{Kind: "conflict", ID: conflictID(i)})
+			}
+			if err := tx.PutDuty(ctx, d); err != nil {
+				return err
+			}
+			if err := tx.PutMessage(ctx, newMessage(i, "alpha", "bravo", "charlie")); err != nil {
+				return err
+			}
+			if err := tx.PutWebhook(ctx, newWebhook([]string{"alpha", "bravo"}[i%2], fmt.Sprint("hook-", i), i)); err != nil {
+				return err
+			}
+		}
 		for i := range 5 {
 			e := &deconflict.Event{Type: deconflict.EventOperationDeclared, Time: at(i), Audience: []string{"alpha"},
 				Subject: &deconflict.Subject{Kind: "operation", ID: opID(i)}, Data: json.RawMessage(`{"i":1}`)}
@@ -123,6 +150,26 @@ func writeEverything(ctx context.Context, tx deconflict.Tx) error {
 			return err
 		}
 	}
+	for _, n := range []int{0, 50} {
+		if err := tx.PutDuty(ctx, newDuty(n, "zulu", deconflict.Subject{Kind: "message", ID: "zulu"})); err != nil {
+			return err
+		}
+		if err := tx.PutMessage(ctx, newMessage(n, "zulu", "alpha", "yankee")); err != nil {
+			return err
+		}
+		if err := tx.PutWebhook(ctx, newWebhook([]string{"alpha", "zulu"}[n%2], fmt.Sprint("hook-", n), n+7)); err != nil {
+			return err
+		}
+	}
+	if err := tx.PutDelivery(ctx, "alpha", "hook-0", newDelivery(77)); err != nil {
+		return err
+	}
+	if err := tx.PutWebhook(ctx, newWebhook("zulu", "gone", 1)); err != nil {
+		return err
+	}
+	if err := tx.DeleteWebhook(ctx, "zulu", "gone"); err != nil {
+		return err
+	}
 	return tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventPartyAdded, Time: at(0)})
 }
 
@@ -138,6 +185,12 @@ func testRollback(t *testing.T, f Factory) {
 		err := s.Update(ctx, func(tx deconflict.Tx) error {
 			if populated {
 				if err := tx.RevokeToken(ctx, "tok-alpha", at(50)); err != nil {
+					return err
+				}
+				if err := tx.PutDelivery(ctx, "bravo", "hook-1", newDelivery(50)); err != nil {
+					return err
+				}
+				if err := tx.DeleteWebhook(ctx, "alpha", "hook-2"); err != nil {
 					return err
 				}
 			}

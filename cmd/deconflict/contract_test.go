@@ -307,7 +307,7 @@ func TestSettingsAndCheck(t *testing.T) {
 	if n := len(s.do("GET", "/v1/conflicts", opA, nil).list("conflicts")); n != 0 {
 		t.Fatal("the what-if check stored a conflict")
 	}
-	evs := s.do("GET", "/v1/events", admin, nil).want(t, 200)
+	evs := s.do("GET", "/v1/events?after=0", admin, nil).want(t, 200)
 	if !strings.Contains(string(evs.raw), "settings.changed") {
 		t.Fatalf("no settings.changed event: %s", evs.raw)
 	}

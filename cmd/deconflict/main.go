@@ -38,9 +38,13 @@ Usage:
                                                    print a new bearer token
   deconflict token list                            list tokens (never their secrets)
   deconflict token revoke ID                       revoke a token at once
+  deconflict watch [--server URL] [--token TOKEN]  follow the live events in readable lines
+  deconflict ack conflict|operation|message ID     acknowledge from the shell
 
 Every command that touches data takes --store URL (env DECONFLICT_STORE):
 sqlite:PATH (default sqlite:deconflict.db) or postgres://...
+watch and ack take --server URL (env DECONFLICT_SERVER, default
+http://127.0.0.1:8080) and --token TOKEN (env DECONFLICT_TOKEN).
 Run 'deconflict COMMAND --help' for a command's flags.
 `
 
@@ -60,6 +64,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.party(ctx, args[1:])
 	case "token":
 		err = m.token(ctx, args[1:])
+	case "watch":
+		err = m.watch(ctx, args[1:])
+	case "ack":
+		err = m.ack(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(m.Stdout, usage)
 		return 0

@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/notify"
 )
 
 func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
@@ -54,6 +56,14 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		return err
 	}
 	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit})
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
+	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log})
+	go func() { defer wg.Done(); deliverer.Run(workers) }()
+	defer func() { stopWorkers(); wg.Wait() }() // before the store closes
+
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -61,6 +71,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(srv.StopStreams)
 	if *tlsCert != "" {
 		cfg, err := tlsConfig(*tlsCert, *tlsKey, *clientCA)
 		if err != nil {

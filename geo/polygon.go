@@ -8,10 +8,9 @@ import (
 	"github.com/golang/geo/s2"
 )
 
-// Limits of the contract on footprints.
+// Limits of the contract on polygons.
 const (
 	MinVertices  = 3
-	MaxRadiusM   = 2_000_000
 	minAreaM2    = 1.0   // rings enclosing less are degenerate
 	foldSlack    = 1e-10 // radians (0.6 mm): edges closer than this overlap
 	antipodSlack = 1e-9  // |a+b| below this: a and b are antipodal
@@ -45,31 +44,6 @@ func NewPolygon(vertices []s2.LatLng) (*Footprint, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// NewCircle builds a circle footprint, as ParseVolumes does.
-func NewCircle(center s2.LatLng, radiusM float64) (*Footprint, error) {
-	if err := checkLatLng(center.Lat.Degrees(), center.Lng.Degrees(), "center"); err != nil {
-		return nil, err
-	}
-	if err := checkRadius(radiusM, "radius.value"); err != nil {
-		return nil, err
-	}
-	return newCircle(center.Lat.Degrees(), center.Lng.Degrees(), radiusM), nil
-}
-
-func newCircle(lat, lng, radiusM float64) *Footprint {
-	return newCircleFootprint(s2.PointFromLatLng(s2.LatLngFromDegrees(lat, lng)), s1.Angle(radiusM/EarthRadiusM))
-}
-
-func checkRadius(r float64, field string) *deconflict.Error {
-	if !finite(r) {
-		return invalid(field, "the radius must be a finite number")
-	}
-	if r <= 0 || r > MaxRadiusM {
-		return invalid(field, "the radius must be more than 0 m and at most %d m, not %s m", MaxRadiusM, num(r))
-	}
-	return nil
 }
 
 // newPolygon validates a ring of valid latitude-longitude pairs (degrees)
@@ -124,6 +98,30 @@ func newPolygon(lls [][2]float64) (*Footprint, *deconflict.Error) {
 	f.bound = loopBound(loop, verts)
 	f.boundR = f.bound.Radius()
 	return f, nil
+}
+
+// loopBound returns a tight cap around a normalised loop: centred on the
+// mean of its vertices and reaching its farthest vertex. A cap of radius
+// under 90 degrees is geodesically convex, so it holds every edge; its
+// complement is then connected and larger than a hemisphere, so the
+// (smaller) interior lies inside it too. Larger loops fall back to the
+// cap of s2's bounding rectangle.
+func loopBound(loop *s2.Loop, verts []s2.Point) s2.Cap {
+	var sum s2.Point
+	for _, v := range verts {
+		sum.Vector = sum.Vector.Add(v.Vector)
+	}
+	if sum.Norm() > 1e-6*float64(len(verts)) {
+		c := s2.Point{Vector: sum.Normalize()}
+		var r s1.Angle
+		for _, v := range verts {
+			r = max(r, c.Distance(v))
+		}
+		if r < math.Pi/2-1e-6 {
+			return s2.CapFromCenterAngle(c, r+capSlack)
+		}
+	}
+	return loop.CapBound().Expanded(capSlack)
 }
 
 // repeated returns the first vertex i that repeats an earlier vertex j,

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	dchttp "github.com/deconflict/deconflict/http"
+)
+
+// streamEvents follows the event stream of token in the background and
+// sends what it receives on the returned channel.
+func (s *testServer) streamEvents(t *testing.T, token string, after int64) (<-chan dchttp.StreamEvent, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan dchttp.StreamEvent, 1000)
+	c := &dchttp.Client{BaseURL: s.base, Token: token}
+	go func() {
+		_ = c.Stream(ctx, after, func(ev dchttp.StreamEvent) error {
+			ch <- ev
+			return nil
+		})
+	}()
+	t.Cleanup(cancel)
+	return ch, cancel
+}
+
+// next waits for the next event of the given type, skipping others.
+func next(t *testing.T, ch <-chan dchttp.StreamEvent, typ string, within time.Duration) dchttp.StreamEvent {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case ev := <-ch:
+			if ev.Type == typ {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %s event within %s", typ, within)
+		}
+	}
+}
+
+func TestStreamDeliversAndResumesAcrossRestart(t *testing.T) {
+	s := startServer(t)
+	opA, liB := s.token("operator", "alpha"), s.token("liaison", "bravo")
+	ch, stop := s.streamEvents(t, liB, 0)
+	time.Sleep(100 * time.Millisecond) // let the stream connect
+
+	id := newID()
+	body := decl("planned", circle(5, 5, 1000, 0, 100, at(3), at(4)))
+	body["notes"] = "secret plan"
+	sent := time.Now()
+	s.do("PUT", "/v1/operations/"+id, opA, body).want(t, 201)
+	ev := next(t, ch, "operation.declared", time.Second)
+	if d := time.Since(sent); d > time.Second {
+		t.Errorf("declaration reached the stream after %s", d)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(ev.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if jsonPath(got, "operation", "id") != id || int64(got["seq"].(float64)) != ev.Seq || strings.Contains(string(ev.Data), "secret plan") {
+		t.Fatalf("event = %s", ev.Data)
+	}
+	stop()
+	last := ev.Seq
+
+	// Restart; events declared meanwhile and after come exactly once,
+	// right after the last one seen.
+	s.stop()
+	s.start()
+	id2 := newID()
+	s.do("PUT", "/v1/operations/"+id2, opA, decl("planned", circle(6, 6, 1000, 0, 100, at(3), at(4)))).want(t, 201)
+	ch2, _ := s.streamEvents(t, liB, last)
+	ev2 := next(t, ch2, "operation.declared", 2*time.Second)
+	if ev2.Seq <= last {
+		t.Fatalf("resumed at %d, after %d", ev2.Seq, last)
+	}
+	if !strings.Contains(string(ev2.Data), id2) {
+		t.Fatalf("resumed with %s, want the declaration of %s", ev2.Data, id2)
+	}
+	// The JSON page gives the same events.
+	page := s.do("GET", "/v1/events?after=0&limit=1000", liB, nil).want(t, 200)
+	found := false
+	for _, e := range page.list("events") {
+		if int64(e.(map[string]any)["seq"].(float64)) == ev2.Seq {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("the JSON page lacks event %d", ev2.Seq)
+	}
+}
+
+func TestReceiptsAndEscalation(t *testing.T) {
+	s := startServer(t)
+	admin, opA, liA := s.token("admin", ""), s.token("operator", "alpha"), s.token("liaison", "alpha")
+	liB, headB, liC := s.token("liaison", "bravo"), s.token("head", "bravo"), s.token("liaison", "charlie")
+	s.do("PUT", "/v1/settings", admin, map[string]any{"ack_timeout_s": 1}).want(t, 200)
+
+	id := newID()
+	s.do("PUT", "/v1/operations/"+id, opA, decl("planned", circle(5, 5, 1000, 0, 100, at(3), at(4)))).want(t, 201)
+	s.do("POST", "/v1/operations/"+id+"/ack", liA, map[string]any{"version": 1}).want(t, 403, "permission_denied")
+	s.do("POST", "/v1/operations/"+id+"/ack", opA, map[string]any{"version": 1}).want(t, 403, "permission_denied")
+	s.do("POST", "/v1/operations/"+id+"/ack", liB, map[string]any{"version": 2}).want(t, 400, "invalid_argument", "version")
+	s.do("POST", "/v1/operations/"+id+"/ack", liC, map[string]any{"version": 1}).want(t, 200)
+
+	// Bravo does not answer: level 1 for bravo, then level 2.
+	levelOf := func(token, party string) (int, bool) {
+		for _, e := range s.do("GET", "/v1/escalations", token, nil).want(t, 200).list("escalations") {
+			m := e.(map[string]any)
+			if m["party"] == party && jsonPath(m, "subject", "id") == id {
+				return int(m["level"].(float64)), m["cleared_at"] != nil
+			}
+		}
+		return 0, false
+	}
+	waitLevel := func(level int) {
+		t.Helper()
+		deadline := time.Now().Add(6 * time.Second)
+		for time.Now().Before(deadline) {
+			if l, _ := levelOf(headB, "bravo"); l >= level {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("bravo's silence did not reach level %d", level)
+	}
+	waitLevel(1)
+	if l, _ := levelOf(liC, "charlie"); l != 0 {
+		t.Errorf("charlie answered in time but was escalated to level %d", l)
+	}
+	waitLevel(2)
+	// Level 2 is seen by every party.
+	if l, _ := levelOf(liA, "bravo"); l != 2 {
+		t.Errorf("alpha sees bravo's escalation at level %d, want 2", l)
+	}
+	s.do("POST", "/v1/operations/"+id+"/ack", liB, map[string]any{"version": 1}).want(t, 200)
+	if _, cleared := levelOf(headB, "bravo"); !cleared {
+		t.Fatal("acknowledging did not clear the escalation")
+	}
+	evs := string(s.do("GET", "/v1/events?after=0", headB, nil).raw)
+	for _, typ := range []string{"escalation.raised", "escalation.cleared", "operation.acknowledged"} {
+		if !strings.Contains(evs, typ) {
+			t.Errorf("no %s event", typ)
+		}
+	}
+}
+
+func TestShortNotice(t *testing.T) {
+	s := startServer(t)
+	opA, headB := s.token("operator", "alpha"), s.token("head", "bravo")
+	id := newID()
+	s.do("PUT", "/v1/operations/"+id, opA, decl("planned", circle(5, 5, 1000, 0, 100, at(0.25), at(1)))).want(t, 201)
+	var notice map[string]any
+	for _, e := range s.do("GET", "/v1/events?after=0", headB, nil).want(t, 200).list("events") {
+		if m := e.(map[string]any); m["type"] == "notice.short" {
+			notice = m
+		}
+	}
+	if notice == nil {
+		t.Fatal("no notice.short for an operation starting in 15 minutes")
+	}
+	if lead := notice["lead_time_s"].(float64); lead < 300 || lead > 900 {
+		t.Errorf("lead time %v s, want about 900", lead)
+	}
+	// Short notice goes straight to the heads.
+	found := false
+	for _, e := range s.do("GET", "/v1/escalations", headB, nil).want(t, 200).list("escalations") {
+		if m := e.(map[string]any); m["party"] == "bravo" && m["level"] == 1.0 {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("a short-notice declaration was not escalated to bravo's heads")
+	}
+	// Plenty of notice: no warning.
+	s.do("PUT", "/v1/operations/"+newID(), opA, decl("planned", circle(5, 5, 1000, 0, 100, at(5), at(6)))).want(t, 201)
+	n := 0
+	for _, e := range s.do("GET", "/v1/events?after=0", headB, nil).list("events") {
+		if e.(map[string]any)["type"] == "notice.short" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d notice.short events, want 1", n)
+	}
+}
+
+func TestHotline(t *testing.T) {
+	s := startServer(t)
+	liA, liB, headC, opA := s.token("liaison", "alpha"), s.token("liaison", "bravo"), s.token("head", "charlie"), s.token("operator", "alpha")
+	chB, _ := s.streamEvents(t, liB, 0)
+	time.Sleep(100 * time.Millisecond)
+
+	s.do("POST", "/v1/hotline/messages", opA, map[string]any{"to": []string{"bravo"}, "text": "hi"}).want(t, 403, "permission_denied")
+	s.do("POST", "/v1/hotline/messages", liA, map[string]any{"to": []string{"alpha"}, "text": "hi"}).want(t, 400, "invalid_argument", "to[0]")
+	s.do("POST", "/v1/hotline/messages", liA, map[string]any{"to": []string{"nobody"}, "text": "hi"}).want(t, 400, "invalid_argument", "to[0]")
+	s.do("POST", "/v1/hotline/messages", liA, map[string]any{"to": []string{"bravo"}, "text": ""}).want(t, 400, "invalid_argument", "text")
+	s.do("POST", "/v1/hotline/messages", liA, map[string]any{"to": []string{"bravo"}, "text": "x", "urgency": "panic"}).want(t, 400, "invalid_argument", "urgency")
+
+	r := s.do("POST", "/v1/hotline/messages", liA, map[string]any{"to": []string{"bravo"}, "text": "Tanker AZ-3 holding at FL250 east of the box", "urgency": "urgent"})
+	if r.status != 200 && r.status != 201 {
+		t.Fatalf("send: %d %s", r.status, r.raw)
+	}
+	mid := jsonPath(r.body, "message", "id").(string)
+	next(t, chB, "hotline.message", time.Second)
+	// Charlie is not addressed: it neither sees nor acknowledges it.
+	for _, m := range s.do("GET", "/v1/hotline/messages", headC, nil).want(t, 200).list("messages") {
+		if m.(map[string]any)["id"] == mid {
+			t.Fatal("charlie sees a message between alpha and bravo")
+		}
+	}
+	s.do("POST", "/v1/hotline/messages/"+mid+"/ack", headC, nil).want(t, 404, "not_found")
+	s.do("POST", "/v1/hotline/messages/"+mid+"/ack", liA, nil).want(t, 403, "permission_denied")
+	ack := s.do("POST", "/v1/hotline/messages/"+mid+"/ack", liB, nil).want(t, 200)
+	if jsonPath(ack.body, "message", "acknowledged", "bravo") == nil {
+		t.Fatalf("ack: %s", ack.raw)
+	}
+	seen := false
+	for _, m := range s.do("GET", "/v1/hotline/messages", liA, nil).want(t, 200).list("messages") {
+		if m.(map[string]any)["id"] == mid && jsonPath(m, "acknowledged", "bravo") != nil {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Fatal("alpha does not see bravo's acknowledgement")
+	}
+
+	// A line check goes to every other party, each acknowledges it.
+	lc := s.do("POST", "/v1/hotline/check", liA, nil)
+	if lc.status != 200 && lc.status != 201 {
+		t.Fatalf("line check: %d %s", lc.status, lc.raw)
+	}
+	next(t, chB, "line.check", time.Second)
+	lid := jsonPath(lc.body, "message", "id").(string)
+	if to := jsonPath(lc.body, "message", "to").([]any); len(to) != 2 {
+		t.Fatalf("line check to %v, want bravo and charlie", to)
+	}
+	s.do("POST", "/v1/hotline/messages/"+lid+"/ack", headC, nil).want(t, 200)
+	s.do("POST", "/v1/hotline/messages/"+lid+"/ack", liB, nil).want(t, 200)
+}

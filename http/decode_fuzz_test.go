@@ -1,0 +1,47 @@
+package http
+
+import (
+	"bytes"
+	"errors"
+	"net/http/httptest"
+	"testing"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+	"github.com/deconflict/deconflict/mechanism"
+)
+
+// FuzzDecodeDeclaration feeds arbitrary bodies to the request decoder and
+// the volume parser: they must never panic, and every refusal must be an
+// *dc.Error with a code the error table knows.
+func FuzzDecodeDeclaration(f *testing.F) {
+	for _, seed := range []string{
+		`{"volumes":[{"volume":{"outline_circle":{"center":{"lat":33.5,"lng":36.3},"radius":{"value":5000,"units":"M"}},"altitude_lower":{"value":1000,"reference":"W84","units":"M"},"altitude_upper":{"value":3000,"reference":"W84","units":"M"}},"time_start":{"value":"2030-11-25T12:00:00Z","format":"RFC3339"},"time_end":{"value":"2030-11-25T13:30:00Z","format":"RFC3339"}}],"state":"planned"}`,
+		`{"volumes":[{"volume":{"outline_polygon":{"vertices":[{"lat":33.5,"lng":36.3},{"lat":33.6,"lng":36.3},{"lat":33.6,"lng":36.45}]},"altitude_lower":{"value":1000,"reference":"W84","units":"FT"},"altitude_upper":{"value":3000,"reference":"W84","units":"FT"}},"time_start":{"value":"2030-11-25T12:00:00Z","format":"RFC3339"},"time_end":{"value":"2030-11-25T13:30:00Z","format":"RFC3339"}}],"callsign":"X","notes":"n"}`,
+		`{"volumes":[]}`, `{"volumes":null}`, `{}`, `[]`, `null`, `{"volumes":[{}]}`, `{"priority":1e400}`,
+		`{"volumes":[{"volume":{"outline_polygon":{"vertices":[{"lat":90,"lng":0},{"lat":0,"lng":180},{"lat":0,"lng":-180}]}}}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest("PUT", "/v1/operations/x", bytes.NewReader(body))
+		var d mechanism.Declaration
+		err := decode(httptest.NewRecorder(), req, &d)
+		if err == nil {
+			_, err = geo.ParseVolumes(d.Volumes, "volumes")
+		}
+		if err == nil {
+			return
+		}
+		var e *dc.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("refusal is not a *dc.Error: %T %v", err, err)
+		}
+		if _, ok := statuses[e.Code]; !ok || e.Code == dc.EInternal {
+			t.Fatalf("refusal has code %q", e.Code)
+		}
+		if e.Message == "" {
+			t.Fatal("refusal without a message")
+		}
+	})
+}

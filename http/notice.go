@@ -1,0 +1,142 @@
+package http
+
+import (
+	"net/http"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+)
+
+func (s *Server) ackOperation(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	var body struct {
+		Version *int `json:"version"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.Version == nil {
+		s.writeError(w, r, dc.FieldErrorf(dc.EInvalid, "version", "version is required"))
+		return
+	}
+	rec, err := s.mech.AckOperation(r.Context(), a, r.PathValue("id"), *body.Version)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"receipt": rec})
+}
+
+func (s *Server) listEscalations(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	open := false
+	switch r.URL.Query().Get("status") {
+	case "", "all":
+	case "open":
+		open = true
+	default:
+		s.writeError(w, r, dc.FieldErrorf(dc.EInvalid, "status", "status must be open or all"))
+		return
+	}
+	es, err := s.mech.Escalations(r.Context(), a, open)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"escalations": es})
+}
+
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	var out mechanism.Outgoing
+	if err := decode(w, r, &out); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	msg, err := s.mech.SendMessage(r.Context(), a, out)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"message": msg})
+}
+
+func (s *Server) lineCheck(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	if err := decodeOptional(w, r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	msg, err := s.mech.LineCheck(r.Context(), a)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"message": msg})
+}
+
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	var f dc.MessageFilter
+	var err error
+	if f.Limit, f.After, err = queryPage(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	msgs, next, err := s.mech.Messages(r.Context(), a, f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []*dc.Message{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Messages []*dc.Message `json:"messages"`
+		Next     string        `json:"next,omitempty"`
+	}{msgs, next})
+}
+
+func (s *Server) ackMessage(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	if err := decodeOptional(w, r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	msg, err := s.mech.AckMessage(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": msg})
+}
+
+func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	var sub mechanism.Subscription
+	if err := decode(w, r, &sub); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	wh, secret, created, err := s.mech.PutWebhook(r.Context(), a, r.PathValue("name"), sub)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if created {
+		writeJSON(w, http.StatusCreated, map[string]any{"webhook": wh, "secret": secret})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhook": wh})
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	ws, err := s.mech.Webhooks(r.Context(), a)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhooks": ws})
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	if err := s.mech.DeleteWebhook(r.Context(), a, r.PathValue("name")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": r.PathValue("name")})
+}

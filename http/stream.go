@@ -1,0 +1,104 @@
+package http
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// Streaming: how often a stream looks for events committed by other
+// processes, and how often it sends a comment to keep proxies from closing
+// an idle connection.
+const (
+	streamPoll      = time.Second
+	streamKeepAlive = 15 * time.Second
+)
+
+// wantsStream reports whether GET /v1/events should stream (Server-Sent
+// Events) rather than answer one JSON page: a page is asked for with
+// ?after or ?limit, or by accepting only JSON.
+func wantsStream(r *http.Request) bool {
+	q := r.URL.Query()
+	if q.Has("after") || q.Has("limit") {
+		return false
+	}
+	accept := r.Header.Get("Accept")
+	return accept == "" || strings.Contains(accept, "text/event-stream") || strings.Contains(accept, "*/*")
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	if !wantsStream(r) {
+		s.listEvents(w, r, a)
+		return
+	}
+	var after int64
+	if v := r.Header.Get("Last-Event-ID"); v != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			s.writeError(w, r, dc.FieldErrorf(dc.EInvalid, "Last-Event-ID", "Last-Event-ID must be an event sequence number"))
+			return
+		}
+		after = n
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": deconflict event stream\nretry: 2000\n\n")
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	ctx := r.Context()
+	poll := time.NewTicker(streamPoll)
+	defer poll.Stop()
+	keepAlive := time.NewTicker(streamKeepAlive)
+	defer keepAlive.Stop()
+	for {
+		// Take the wake-up channel before reading, so that a commit
+		// between the read and the wait is not missed.
+		changed := s.mech.Changed()
+		for {
+			evs, err := s.mech.Events(ctx, a, after, 500)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.ErrorContext(ctx, "event stream read failed", keyError, err)
+				}
+				return
+			}
+			for _, e := range evs {
+				data, err := dc.EventJSON(e)
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, data)
+				after = e.Seq
+			}
+			if len(evs) > 0 {
+				if err := rc.Flush(); err != nil {
+					return
+				}
+			}
+			if len(evs) < 500 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.closing:
+			return
+		case <-changed:
+		case <-poll.C:
+		case <-keepAlive.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package mechanism_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/sqlite"
+	"github.com/google/uuid"
+)
+
+// clock is a test clock that moves only when told.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// mustOpen returns a mechanism on a fresh store with parties alpha, bravo
+// and charlie, and its clock.
+func mustOpen(tb testing.TB) (*mechanism.Mechanism, *clock) {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, tb.TempDir()+"/d.db")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	clk := &clock{now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	m := mechanism.New(st, mechanism.Options{Now: clk.Now})
+	if err := m.Load(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	for _, p := range []string{"alpha", "bravo", "charlie"} {
+		if _, err := m.AddParty(ctx, p, ""); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return m, clk
+}
+
+func circleDecl(lat, lng float64, start, end time.Time) mechanism.Declaration {
+	v := dc.Volume4D{
+		TimeStart: &dc.Time{Value: start.Format(time.RFC3339), Format: "RFC3339"},
+		TimeEnd:   &dc.Time{Value: end.Format(time.RFC3339), Format: "RFC3339"},
+	}
+	v.Volume.OutlineCircle = &dc.Circle{Center: &dc.LatLng{Lat: dc.Float(lat), Lng: dc.Float(lng)}, Radius: &dc.Measure{Value: dc.Float(2000), Units: "M"}}
+	v.Volume.AltitudeLower = &dc.Altitude{Value: dc.Float(0), Reference: "W84", Units: "M"}
+	v.Volume.AltitudeUpper = &dc.Altitude{Value: dc.Float(1000), Reference: "W84", Units: "M"}
+	return mechanism.Declaration{Volumes: []dc.Volume4D{v}}
+}
+
+func levels(t *testing.T, m *mechanism.Mechanism) map[string]int {
+	t.Helper()
+	es, err := m.Escalations(context.Background(), dc.Actor{Role: dc.RoleAdmin}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, e := range es {
+		out[e.Subject.Kind+"/"+e.Party] = e.Level
+	}
+	return out
+}
+
+func TestEscalationClimbsOnceAndClears(t *testing.T) {
+	ctx := context.Background()
+	m, clk := mustOpen(t)
+	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
+	start := clk.Now().Add(3 * time.Hour)
+	id := uuid.NewString()
+	if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(time.Hour)), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Bravo and charlie's clash with alpha: bravo declares on top of it.
+	bravo := dc.Actor{Party: "bravo", Role: dc.RoleOperator}
+	res, err := m.Declare(ctx, bravo, uuid.NewString(), circleDecl(10, 10, start, start.Add(time.Hour)), nil)
+	if err != nil || len(res.Conflicts) != 1 {
+		t.Fatalf("declare bravo: %v, %d conflicts", err, len(res.Conflicts))
+	}
+	cid := res.Conflicts[0].ID
+
+	if n, err := m.Escalate(ctx); err != nil || n != 0 {
+		t.Fatalf("escalate before the timeout: %d, %v", n, err)
+	}
+	if _, err := m.AckOperation(ctx, dc.Actor{Party: "charlie", Role: dc.RoleLiaison}, id, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(299 * time.Second)
+	if n, _ := m.Escalate(ctx); n != 0 {
+		t.Fatalf("%d escalated one second early", n)
+	}
+	clk.Advance(time.Second)
+	n, err := m.Escalate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unanswered: alpha's declaration by bravo; bravo's by alpha and
+	// charlie; the conflict by alpha and bravo.
+	if n != 5 {
+		t.Fatalf("escalated %d duties, want 5: %v", n, levels(t, m))
+	}
+	if again, _ := m.Escalate(ctx); again != 0 {
+		t.Fatalf("a second run at the same time raised %d more", again)
+	}
+	got := levels(t, m)
+	if got["conflict/alpha"] != 1 || got["conflict/bravo"] != 1 {
+		t.Fatalf("levels %v", got)
+	}
+	if _, err := m.AckConflict(ctx, dc.Actor{Party: "alpha", Role: dc.RoleLiaison}, cid); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := levels(t, m)["conflict/alpha"]; ok {
+		t.Fatal("alpha's acknowledgement did not clear its escalation")
+	}
+	clk.Advance(300 * time.Second)
+	if n, _ := m.Escalate(ctx); n != 4 {
+		t.Fatalf("second level: %d raised, want 4", n)
+	}
+	if got := levels(t, m); got["conflict/bravo"] != 2 {
+		t.Fatalf("levels %v", got)
+	}
+	clk.Advance(24 * time.Hour)
+	if n, _ := m.Escalate(ctx); n != 0 {
+		t.Fatalf("level 2 escalated further: %d", n)
+	}
+	// Events say the same.
+	evs, err := m.Events(ctx, dc.Actor{Role: dc.RoleAdmin}, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range evs {
+		count[e.Type]++
+	}
+	if count[dc.EventEscalationRaised] != 9 || count[dc.EventEscalationCleared] != 1 {
+		t.Fatalf("events %v", count)
+	}
+}

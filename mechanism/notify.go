@@ -1,0 +1,32 @@
+package mechanism
+
+import "sync"
+
+// changes wakes everyone waiting for new events: Changed returns a
+// channel that is closed at the next commit.
+type changes struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// Changed returns a channel closed when this process next commits events.
+// Events committed by other processes are not signalled: waiters should
+// also poll.
+func (m *Mechanism) Changed() <-chan struct{} {
+	m.changes.mu.Lock()
+	defer m.changes.mu.Unlock()
+	if m.changes.ch == nil {
+		m.changes.ch = make(chan struct{})
+	}
+	return m.changes.ch
+}
+
+// notify wakes the waiters of Changed.
+func (m *Mechanism) notify() {
+	m.changes.mu.Lock()
+	defer m.changes.mu.Unlock()
+	if m.changes.ch != nil {
+		close(m.changes.ch)
+		m.changes.ch = nil
+	}
+}

@@ -1,0 +1,61 @@
+package mechanism
+
+import (
+	"context"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// Receipt is a party's confirmation that it has seen a version of another
+// party's operation.
+type Receipt struct {
+	Operation string `json:"operation"`
+	Party     string `json:"party"`
+	Version   int    `json:"version"`
+	At        string `json:"at"`
+}
+
+// AckOperation records that the actor's party has seen version of
+// operation id (POST /v1/operations/{id}/ack). Only a liaison or head of
+// another party may.
+func (m *Mechanism) AckOperation(ctx context.Context, a dc.Actor, id string, version int) (*Receipt, error) {
+	if !a.Is(dc.RoleLiaison, dc.RoleHead) || a.Party == "" {
+		return nil, dc.Errorf(dc.EPermission, "only a liaison or head acknowledges operations")
+	}
+	if version < 1 {
+		return nil, dc.FieldErrorf(dc.EInvalid, "version", "version must be 1 or more")
+	}
+	var r *Receipt
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		op, err := tx.Operation(ctx, id)
+		if dc.ErrorCode(err) == dc.ENotFound {
+			return dc.Errorf(dc.ENotFound, "no operation %s", id)
+		} else if err != nil {
+			return err
+		}
+		if op.Party == a.Party {
+			return dc.Errorf(dc.EPermission, "a party does not acknowledge its own operation")
+		}
+		if version > op.Version {
+			return dc.FieldErrorf(dc.EInvalid, "version", "operation %s has no version %d (its version is %d)", id, version, op.Version)
+		}
+		now := m.Now()
+		r = &Receipt{Operation: id, Party: a.Party, Version: version, At: now.Format(timeFormat)}
+		subject := dc.Subject{Kind: "operation", ID: id}
+		if err := m.discharge(ctx, tx, a, subject, version, a.Party, now); err != nil {
+			return err
+		}
+		return m.appendEvent(ctx, tx, &dc.Event{
+			Type: dc.EventOperationReceipt, Time: now, Actor: a, Subject: &subject,
+			Audience: []string{op.Party, a.Party},
+		}, map[string]*Receipt{"receipt": r})
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.notify()
+	return r, nil
+}
+
+// timeFormat is how times are written in event bodies: RFC 3339 in UTC.
+const timeFormat = "2006-01-02T15:04:05.999999Z07:00"

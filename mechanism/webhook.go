@@ -1,0 +1,136 @@
+package mechanism
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"regexp"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+var webhookName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// EventTypes lists every event type a webhook may subscribe to.
+var EventTypes = []string{
+	dc.EventOperationDeclared, dc.EventOperationUpdated, dc.EventOperationActivated, dc.EventOperationEnded,
+	dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventConflictOpened, dc.EventConflictAcked,
+	dc.EventConflictResolved, dc.EventConflictWaived, dc.EventNoticeShort, dc.EventEscalationRaised,
+	dc.EventEscalationCleared, dc.EventHotlineMessage, dc.EventHotlineAcked, dc.EventLineCheck,
+	dc.EventSettingsChanged, dc.EventPartyAdded,
+}
+
+// Subscription is what a head asks for in PUT /v1/webhooks/{name}.
+type Subscription struct {
+	URL    string   `json:"url"`
+	Events []string `json:"events"`
+}
+
+func (s *Subscription) validate() error {
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return dc.FieldErrorf(dc.EInvalid, "url", "url must be an absolute http or https URL")
+	}
+	if len(s.Events) == 0 {
+		return dc.FieldErrorf(dc.EInvalid, "events", "events needs at least one event type")
+	}
+	known := map[string]bool{}
+	for _, t := range EventTypes {
+		known[t] = true
+	}
+	for i, t := range s.Events {
+		if !known[t] {
+			return dc.FieldErrorf(dc.EInvalid, fmt.Sprintf("events[%d]", i), "unknown event type %q", t)
+		}
+	}
+	return nil
+}
+
+// PutWebhook creates or changes a webhook of the actor's party (heads
+// only). The secret is returned only when the webhook is created. A new
+// webhook receives the events that follow its creation.
+func (m *Mechanism) PutWebhook(ctx context.Context, a dc.Actor, name string, s Subscription) (*dc.Webhook, string, bool, error) {
+	if !a.Is(dc.RoleHead) || a.Party == "" {
+		return nil, "", false, dc.Errorf(dc.EPermission, "only the head of a party manages its webhooks")
+	}
+	if !webhookName.MatchString(name) {
+		return nil, "", false, dc.FieldErrorf(dc.EInvalid, "name", "webhook name must match [a-z0-9][a-z0-9_-]{0,63}")
+	}
+	if err := s.validate(); err != nil {
+		return nil, "", false, err
+	}
+	var (
+		w       *dc.Webhook
+		created bool
+	)
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		now := m.Now()
+		old, err := tx.Webhook(ctx, a.Party, name)
+		switch {
+		case dc.ErrorCode(err) == dc.ENotFound:
+			last, err := tx.LastSeq(ctx)
+			if err != nil {
+				return err
+			}
+			var key [32]byte
+			if _, err := rand.Read(key[:]); err != nil {
+				return err
+			}
+			created = true
+			w = &dc.Webhook{Party: a.Party, Name: name, CreatedAt: now,
+				Secret: "whsec_" + base64.StdEncoding.EncodeToString(key[:]), Delivery: dc.Delivery{DeliveredSeq: last}}
+		case err != nil:
+			return err
+		default:
+			w = old
+			if w.URL != s.URL {
+				w.Delivery.NextAttempt = nil // a new receiver is tried at once
+			}
+		}
+		w.URL, w.Events, w.UpdatedAt = s.URL, s.Events, now
+		return tx.PutWebhook(ctx, w)
+	})
+	if err != nil {
+		return nil, "", false, err
+	}
+	m.notify()
+	if created {
+		return w, w.Secret, true, nil
+	}
+	return w, "", false, nil
+}
+
+// Webhooks lists the webhooks of the actor's party (heads), or of every
+// party (admins), with their delivery state.
+func (m *Mechanism) Webhooks(ctx context.Context, a dc.Actor) ([]*dc.Webhook, error) {
+	party := a.Party
+	switch {
+	case a.Is(dc.RoleAdmin):
+		party = ""
+	case !a.Is(dc.RoleHead):
+		return nil, dc.Errorf(dc.EPermission, "only heads and admins see webhooks")
+	}
+	var ws []*dc.Webhook
+	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
+		ws, err = tx.Webhooks(ctx, party)
+		return err
+	})
+	if ws == nil {
+		ws = []*dc.Webhook{}
+	}
+	return ws, err
+}
+
+// DeleteWebhook removes a webhook of the actor's party.
+func (m *Mechanism) DeleteWebhook(ctx context.Context, a dc.Actor, name string) error {
+	if !a.Is(dc.RoleHead) || a.Party == "" {
+		return dc.Errorf(dc.EPermission, "only the head of a party manages its webhooks")
+	}
+	err := m.store.Update(ctx, func(tx dc.Tx) error { return tx.DeleteWebhook(ctx, a.Party, name) })
+	if dc.ErrorCode(err) == dc.ENotFound {
+		return dc.Errorf(dc.ENotFound, "no webhook %q", name)
+	}
+	return err
+}

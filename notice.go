@@ -1,0 +1,117 @@
+package deconflict
+
+import "time"
+
+// Duty is one party's obligation to acknowledge something: a declaration
+// (a version of an operation of another party), a conflict, or a hotline
+// message or line check addressed to it. A duty not acknowledged within
+// the acknowledgement timeout escalates: level 1 to the party's heads,
+// then level 2 to every party's heads and the admins. An escalated duty is
+// what GET /v1/escalations lists.
+type Duty struct {
+	ID      string  `json:"id"`
+	Subject Subject `json:"subject"`
+	// Version is the version of the operation to acknowledge (0 for other
+	// subjects); a receipt for this version or a later one discharges it.
+	Version int    `json:"-"`
+	Party   string `json:"party"`
+	Level   int    `json:"level"`
+	// CreatedAt is when the duty arose; DueAt when it next escalates (nil
+	// once it can escalate no further or is discharged).
+	CreatedAt time.Time  `json:"-"`
+	DueAt     *time.Time `json:"-"`
+	AckedAt   *time.Time `json:"-"`
+	RaisedAt  *time.Time `json:"raised_at"`
+	ClearedAt *time.Time `json:"cleared_at"`
+}
+
+// Escalation levels.
+const (
+	LevelNone  = 0 // not escalated
+	LevelHeads = 1 // the party's heads
+	LevelAll   = 2 // every party's heads and the admins
+)
+
+// DutyFilter selects duties.
+type DutyFilter struct {
+	Party     string   // owed by this party; empty for all
+	Subject   *Subject // about this subject
+	Escalated bool     // only those with Level ≥ 1
+	Open      bool     // only those not acknowledged
+	Limit     int
+	After     string
+}
+
+// Urgency of a hotline message.
+const (
+	UrgencyRoutine = "routine"
+	UrgencyUrgent  = "urgent"
+)
+
+// Message is a hotline message between parties, or a line check.
+type Message struct {
+	ID      string    `json:"id"`
+	Kind    string    `json:"kind"` // "message" or "line_check"
+	From    Actor     `json:"from"`
+	To      []string  `json:"to"`
+	Text    string    `json:"text"`
+	Urgency string    `json:"urgency"`
+	Subject *Subject  `json:"subject,omitempty"`
+	SentAt  time.Time `json:"sent_at"`
+	// Acknowledged maps each addressee to when it acknowledged (nil: not yet).
+	Acknowledged map[string]*time.Time `json:"acknowledged"`
+}
+
+// Message kinds.
+const (
+	KindMessage   = "message"
+	KindLineCheck = "line_check"
+)
+
+// Addressed reports whether party is among the message's addressees.
+func (m *Message) Addressed(party string) bool {
+	for _, p := range m.To {
+		if p == party {
+			return true
+		}
+	}
+	return false
+}
+
+// MessageFilter selects hotline messages: those sent by or to Party (all
+// for an empty Party).
+type MessageFilter struct {
+	Party string
+	Limit int
+	After string
+}
+
+// Webhook is a party's subscription to the events it may see, delivered
+// by HTTP POST following the Standard Webhooks convention.
+type Webhook struct {
+	Party  string   `json:"party"`
+	Name   string   `json:"name"`
+	URL    string   `json:"url"`
+	Events []string `json:"events"`
+	// Secret signs deliveries ("whsec_" and base64 of the key). It is
+	// shown once, when the webhook is created.
+	Secret    string    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Delivery  Delivery  `json:"delivery"`
+}
+
+// Delivery is the delivery state of a webhook: events are delivered in
+// order, each until the receiver answers 2xx.
+type Delivery struct {
+	// DeliveredSeq is the last event seq handled (delivered or not for
+	// this webhook).
+	DeliveredSeq int64      `json:"delivered_seq"`
+	Attempts     int        `json:"attempts"` // failed attempts of the event now being delivered
+	LastAttempt  *time.Time `json:"last_attempt_at"`
+	LastStatus   int        `json:"last_status,omitempty"`
+	LastError    string     `json:"last_error,omitempty"`
+	NextAttempt  *time.Time `json:"next_attempt_at"`
+	FailingSince *time.Time `json:"failing_since"`
+	Delivered    int64      `json:"delivered"` // events delivered so far
+}

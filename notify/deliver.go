@@ -1,0 +1,464 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// Defaults of Options.
+const (
+	DefaultPoll       = time.Second
+	DefaultMaxBackoff = time.Hour
+	// DefaultTimeout bounds each request of the default client (and of a
+	// client without a Timeout of its own).
+	DefaultTimeout = 10 * time.Second
+	// MaxConcurrent is how many webhooks are delivered at the same time.
+	MaxConcurrent = 8
+)
+
+const (
+	batchSize   = 100 // events read per transaction
+	maxErrorLen = 200 // bytes of Delivery.LastError
+	userAgent   = "deconflict-webhooks/1"
+)
+
+// Options configure a Deliverer. The zero value of every field is usable.
+type Options struct {
+	// Client sends the requests. Nil means a client with a 10s timeout
+	// that does not follow redirects. A client without a Timeout gets a
+	// 10s deadline per request.
+	Client *http.Client
+	// Now is the clock (time.Now if nil). It stamps attempts and decides
+	// when a failed webhook is due again.
+	Now func() time.Time
+	// Logger receives delivery failures and recoveries (slog.Default if
+	// nil). It never receives secrets, bodies or full URLs.
+	Logger *slog.Logger
+	// Changed, if set, returns a channel closed when new events are
+	// committed (mechanism.Mechanism.Changed); Run then delivers them at
+	// once instead of at the next poll.
+	Changed func() <-chan struct{}
+	// Poll is how often Run looks for new events without a signal from
+	// Changed, such as events committed by another process (default 1s).
+	Poll time.Duration
+	// MaxBackoff caps the wait between failed attempts (default 1h).
+	MaxBackoff time.Duration
+}
+
+// Deliverer delivers events to the webhooks of a store. Its methods may
+// be called concurrently; a webhook is never delivered by two of them at
+// once within one Deliverer.
+type Deliverer struct {
+	store  dc.Store
+	opts   Options
+	log    *slog.Logger
+	sem    chan struct{}
+	mu     sync.Mutex
+	busy   map[hookKey]bool
+	jitter func() float64 // in [0,1)
+}
+
+type hookKey struct{ party, name string }
+
+// New returns a Deliverer of the webhooks of store.
+func New(store dc.Store, opts Options) *Deliverer {
+	if opts.Client == nil {
+		opts.Client = &http.Client{
+			Timeout:       DefaultTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = DefaultPoll
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Deliverer{
+		store:  store,
+		opts:   opts,
+		log:    log.With("component", "webhooks"),
+		sem:    make(chan struct{}, MaxConcurrent),
+		busy:   map[hookKey]bool{},
+		jitter: rand.Float64,
+	}
+}
+
+// Run delivers until ctx ends: it starts delivering every webhook that is
+// due and has events to deliver, then waits for Changed, the poll interval
+// or the earliest retry, whichever comes first. Each webhook is delivered
+// in its own goroutine, so a slow receiver does not hold up the others.
+// Run returns when ctx ends and its deliveries have stopped; an event in
+// flight then is delivered again by the next Run.
+func (d *Deliverer) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	kick := make(chan struct{}, 1)
+	done := func(_ int, progressed bool, err error) {
+		if err != nil {
+			d.log.Error("webhook delivery", "err", err)
+		}
+		if progressed { // its state changed: reschedule
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+	for ctx.Err() == nil {
+		var changed <-chan struct{}
+		if d.opts.Changed != nil {
+			changed = d.opts.Changed()
+		}
+		wait := d.opts.Poll
+		next, err := d.start(ctx, &wg, done)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("webhook delivery: list webhooks", "err", err)
+			}
+		} else if next != nil {
+			wait = min(wait, max(next.Sub(d.opts.Now()), 0))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		case <-kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// DeliverOnce makes one pass: it delivers every webhook that is due (not
+// waiting to retry at Options.Now) until it has caught up with the events
+// or an attempt fails, and returns how many events it delivered. Webhooks
+// being delivered by a concurrent Run or DeliverOnce are left to it. The
+// error is of the store; a receiver's failure is not an error.
+func (d *Deliverer) DeliverOnce(ctx context.Context) (delivered int, err error) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	_, err = d.start(ctx, &wg, func(n int, _ bool, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		delivered += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	})
+	wg.Wait()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return delivered, errors.Join(errs...)
+}
+
+// start starts a delivery goroutine for every webhook that is due, has
+// events to deliver and is not already being delivered; each calls done
+// when it stops. It returns the earliest retry time of the webhooks that
+// wait to retry.
+func (d *Deliverer) start(ctx context.Context, wg *sync.WaitGroup, done func(n int, progressed bool, err error)) (*time.Time, error) {
+	var (
+		hooks []*dc.Webhook
+		last  int64
+	)
+	err := d.store.View(ctx, func(tx dc.Tx) (err error) {
+		if hooks, err = tx.Webhooks(ctx, ""); err != nil {
+			return err
+		}
+		last, err = tx.LastSeq(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	now := d.opts.Now()
+	var next *time.Time
+	for _, w := range hooks {
+		if w.Delivery.DeliveredSeq >= last {
+			continue
+		}
+		if na := w.Delivery.NextAttempt; na != nil && na.After(now) {
+			if next == nil || na.Before(*next) {
+				next = na
+			}
+			continue
+		}
+		k := hookKey{w.Party, w.Name}
+		d.mu.Lock()
+		if d.busy[k] {
+			d.mu.Unlock()
+			continue
+		}
+		d.busy[k] = true
+		d.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, progressed, err := d.deliverHook(ctx, k)
+			d.mu.Lock()
+			delete(d.busy, k)
+			d.mu.Unlock()
+			done(n, progressed, err)
+		}()
+	}
+	return next, nil
+}
+
+// errGone stops delivery to a webhook that was deleted, re-created or is
+// being delivered by someone else.
+var errGone = errors.New("webhook gone or delivered elsewhere")
+
+// deliverHook delivers one webhook until it has caught up, an attempt
+// fails or ctx ends. progressed reports whether its delivery state
+// changed.
+func (d *Deliverer) deliverHook(ctx context.Context, k hookKey) (n int, progressed bool, err error) {
+	select {
+	case d.sem <- struct{}{}:
+		defer func() { <-d.sem }()
+	case <-ctx.Done():
+		return 0, false, nil
+	}
+	for ctx.Err() == nil {
+		var (
+			w   *dc.Webhook
+			evs []*dc.Event
+		)
+		err := d.store.View(ctx, func(tx dc.Tx) (err error) {
+			if w, err = tx.Webhook(ctx, k.party, k.name); err != nil {
+				return err
+			}
+			evs, err = tx.Events(ctx, w.Delivery.DeliveredSeq, batchSize)
+			return err
+		})
+		switch {
+		case dc.ErrorCode(err) == dc.ENotFound:
+			return n, progressed, nil
+		case err != nil:
+			if ctx.Err() != nil {
+				return n, progressed, nil
+			}
+			return n, progressed, fmt.Errorf("webhook %s/%s: %w", k.party, k.name, err)
+		case len(evs) == 0:
+			return n, progressed, nil
+		}
+		if na := w.Delivery.NextAttempt; na != nil && na.After(d.opts.Now()) {
+			return n, progressed, nil
+		}
+		stored, st := w.Delivery, w.Delivery
+		skipped := false
+		for _, e := range evs {
+			if !wants(w, e) {
+				// Also an event that failed before the webhook changed
+				// not to want it: it is no longer failing.
+				st.DeliveredSeq, skipped = e.Seq, true
+				st.Attempts, st.NextAttempt, st.FailingSince = 0, nil, nil
+				continue
+			}
+			ok := d.attempt(ctx, w, e, &st)
+			if ctx.Err() != nil { // shutting down: the event is in flight
+				return n, progressed, nil
+			}
+			cur, err := d.put(ctx, w, stored, st)
+			if err != nil {
+				if errors.Is(err, errGone) || ctx.Err() != nil {
+					return n, progressed, nil
+				}
+				return n, progressed, fmt.Errorf("webhook %s/%s: store delivery: %w", k.party, k.name, err)
+			}
+			w, stored, skipped, progressed = cur, st, false, true
+			if !ok {
+				return n, progressed, nil
+			}
+			n++
+		}
+		if skipped {
+			if _, err := d.put(ctx, w, stored, st); err != nil {
+				if errors.Is(err, errGone) || ctx.Err() != nil {
+					return n, progressed, nil
+				}
+				return n, progressed, fmt.Errorf("webhook %s/%s: store delivery: %w", k.party, k.name, err)
+			}
+			progressed = true
+		}
+	}
+	return n, progressed, nil
+}
+
+// wants reports whether the webhook is to receive the event: its party
+// may see it (as a head) and it subscribes to its type.
+func wants(w *dc.Webhook, e *dc.Event) bool {
+	return slices.Contains(w.Events, e.Type) && e.VisibleTo(dc.Actor{Party: w.Party, Role: dc.RoleHead})
+}
+
+// put stores the delivery state st of w if its stored state is still
+// was: a webhook deleted or re-created meanwhile is left alone (errGone).
+// It returns the webhook as stored now, with any change to its URL,
+// events or secret made meanwhile, to deliver the next events with.
+func (d *Deliverer) put(ctx context.Context, w *dc.Webhook, was, st dc.Delivery) (*dc.Webhook, error) {
+	var cur *dc.Webhook
+	err := d.store.Update(ctx, func(tx dc.Tx) (err error) {
+		if cur, err = tx.Webhook(ctx, w.Party, w.Name); err != nil {
+			return err
+		}
+		c := cur.Delivery
+		if !cur.CreatedAt.Equal(w.CreatedAt) || c.DeliveredSeq != was.DeliveredSeq ||
+			c.Delivered != was.Delivered || c.Attempts != was.Attempts {
+			return errGone
+		}
+		return tx.PutDelivery(ctx, w.Party, w.Name, st)
+	})
+	if dc.ErrorCode(err) == dc.ENotFound {
+		return nil, errGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	cur.Delivery = st
+	return cur, nil
+}
+
+// attempt POSTs the event and updates st: delivered (ok) or a failed
+// attempt with its retry time. An event that cannot be encoded or a secret
+// that cannot be used fail like an unreachable receiver, and are retried.
+func (d *Deliverer) attempt(ctx context.Context, w *dc.Webhook, e *dc.Event, st *dc.Delivery) (ok bool) {
+	var (
+		status  int
+		failure string
+	)
+	id := "evt_" + strconv.FormatInt(e.Seq, 10)
+	ts := d.opts.Now()
+	body, err := dc.EventJSON(e)
+	if err != nil {
+		failure = "cannot encode the event"
+	}
+	sig, err := Sign(w.Secret, id, ts, body)
+	if err != nil && failure == "" {
+		failure = "the webhook's secret is malformed"
+	}
+	if failure == "" {
+		status, failure = d.post(ctx, w.URL, id, ts, sig, body)
+		if ctx.Err() != nil {
+			return false
+		}
+	}
+	now := d.opts.Now()
+	st.LastAttempt, st.LastStatus = &now, status
+	log := d.log.With("party", w.Party, "webhook", w.Name, "host", host(w.URL), "seq", e.Seq)
+	if failure == "" {
+		if st.Attempts > 0 {
+			log.Info("webhook delivered after failures", "status", status, "attempts", st.Attempts+1)
+		}
+		st.DeliveredSeq, st.Delivered, st.Attempts = e.Seq, st.Delivered+1, 0
+		st.LastError, st.NextAttempt, st.FailingSince = "", nil, nil
+		return true
+	}
+	st.Attempts++
+	st.LastError = failure
+	if st.FailingSince == nil {
+		st.FailingSince = &now
+	}
+	wait := d.backoff(st.Attempts)
+	next := now.Add(wait)
+	st.NextAttempt = &next
+	log.Warn("webhook delivery failed", "status", status, "error", failure, "attempts", st.Attempts, "retry_in", wait.Round(time.Millisecond))
+	return false
+}
+
+// post sends one request. It returns the status (0 if none) and, unless
+// the receiver answered 2xx, a short description of the failure.
+func (d *Deliverer) post(ctx context.Context, u, id string, ts time.Time, sig string, body []byte) (status int, failure string) {
+	if d.opts.Client.Timeout <= 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, "invalid request: " + short(unwrapURL(err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set(HeaderID, id)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set(HeaderSignature, sig)
+	// Deliveries are idempotent (webhook-id): let the transport resend one
+	// that met a stale keep-alive connection. The header is not sent.
+	req.Header["Idempotency-Key"] = nil
+	resp, err := d.opts.Client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return 0, "timeout"
+		}
+		return 0, short(unwrapURL(err))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, "status " + strconv.Itoa(resp.StatusCode)
+	}
+	return resp.StatusCode, ""
+}
+
+// backoff is the wait after the attempts-th failed attempt:
+// min(MaxBackoff, 1s·2^(attempts-1)), ±20%.
+func (d *Deliverer) backoff(attempts int) time.Duration {
+	b := d.opts.MaxBackoff
+	if attempts <= 31 {
+		b = min(b, time.Second<<max(attempts-1, 0))
+	}
+	return time.Duration(float64(b) * (0.8 + 0.4*d.jitter()))
+}
+
+// unwrapURL drops the *url.Error wrapper, whose text holds the URL (which
+// may hold a token).
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func short(err error) string {
+	s := err.Error()
+	if len(s) <= maxErrorLen {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxErrorLen], "") + "…"
+}
+
+// host returns the host of a URL, the only part of it that is logged.
+func host(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Host
+}

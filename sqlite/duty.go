@@ -1,0 +1,145 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deconflict/deconflict"
+)
+
+// The columns scanDuty reads, in its order.
+const dutyColumns = "seq, id, subject_kind, subject_id, version, party, level, created_at, due_at, acked_at, raised_at, cleared_at"
+
+// dutiesDueQuery selects the duties DutiesDue returns. It runs on the
+// index duties_due, in its order.
+const dutiesDueQuery = "SELECT " + dutyColumns + ` FROM duties
+	WHERE acked_at IS NULL AND due_at <= ? ORDER BY due_at, seq LIMIT ?`
+
+// Duty returns the duty with the ID; ENotFound if there is none.
+func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
+	d, _, err := scanDuty(t.tx.QueryRowContext(ctx, "SELECT "+dutyColumns+" FROM duties WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, deconflict.Errorf(deconflict.ENotFound, "duty %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("select duty %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// PutDuty inserts the duty or replaces the one with its ID, which keeps
+// its place in lists.
+func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO duties (id, subject_kind, subject_id, version, party, level,
+			created_at, due_at, acked_at, raised_at, cleared_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET subject_kind = excluded.subject_kind, subject_id = excluded.subject_id,
+			version = excluded.version, party = excluded.party, level = excluded.level,
+			created_at = excluded.created_at, due_at = excluded.due_at, acked_at = excluded.acked_at,
+			raised_at = excluded.raised_at, cleared_at = excluded.cleared_at`,
+		d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, micros(d.CreatedAt),
+		nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt)); err != nil {
+		return fmt.Errorf("put duty %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// Duties lists the duties that pass the filter, in the order they were
+// first stored, a page at a time.
+func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict.Duty, string, error) {
+	after, err := decodeCursor(f.After)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := pageSize(f.Limit)
+	var where strings.Builder
+	args := []any{after}
+	where.WriteString("seq > ?")
+	if f.Party != "" {
+		where.WriteString(" AND party = ?")
+		args = append(args, f.Party)
+	}
+	if f.Subject != nil {
+		where.WriteString(" AND subject_kind = ? AND subject_id = ?")
+		args = append(args, f.Subject.Kind, f.Subject.ID)
+	}
+	if f.Escalated {
+		where.WriteString(" AND level >= ?")
+		args = append(args, deconflict.LevelHeads)
+	}
+	if f.Open {
+		where.WriteString(" AND acked_at IS NULL")
+	}
+	// One more than the page, to know whether another page follows.
+	args = append(args, limit+1)
+	rows, err := t.tx.QueryContext(ctx, "SELECT "+dutyColumns+" FROM duties WHERE "+where.String()+" ORDER BY seq LIMIT ?", args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("select duties: %w", err)
+	}
+	defer rows.Close()
+	var ds []*deconflict.Duty
+	var last int64
+	more := false
+	for rows.Next() {
+		if len(ds) == limit {
+			more = true
+			break
+		}
+		d, seq, err := scanDuty(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("select duties: %w", err)
+		}
+		ds = append(ds, d)
+		last = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("select duties: %w", err)
+	}
+	if !more {
+		return ds, "", nil
+	}
+	return ds, encodeCursor(last), nil
+}
+
+// DutiesDue returns up to limit duties (1000 if limit is not positive) not
+// acknowledged whose DueAt is at or before now, earliest DueAt first, then
+// in the order they were first stored.
+func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconflict.Duty, error) {
+	rows, err := t.tx.QueryContext(ctx, dutiesDueQuery, micros(now), pageSize(limit))
+	if err != nil {
+		return nil, fmt.Errorf("select due duties: %w", err)
+	}
+	defer rows.Close()
+	var ds []*deconflict.Duty
+	for rows.Next() {
+		d, _, err := scanDuty(rows)
+		if err != nil {
+			return nil, fmt.Errorf("select due duties: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select due duties: %w", err)
+	}
+	return ds, nil
+}
+
+// scanDuty reads the dutyColumns of a row.
+func scanDuty(s scanner) (*deconflict.Duty, int64, error) {
+	var d deconflict.Duty
+	var seq, created int64
+	var due, acked, raised, cleared sql.NullInt64
+	if err := s.Scan(&seq, &d.ID, &d.Subject.Kind, &d.Subject.ID, &d.Version, &d.Party, &d.Level,
+		&created, &due, &acked, &raised, &cleared); err != nil {
+		return nil, 0, err
+	}
+	d.CreatedAt = fromMicros(created)
+	d.DueAt = fromNullMicros(due)
+	d.AckedAt = fromNullMicros(acked)
+	d.RaisedAt = fromNullMicros(raised)
+	d.ClearedAt = fromNullMicros(cleared)
+	return &d, seq, nil
+}

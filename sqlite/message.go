@@ -1,0 +1,119 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/deconflict/deconflict"
+)
+
+// The columns scanMessage reads, in its order.
+const messageColumns = "seq, from_token, doc"
+
+// sentByOrTo is the condition of Messages with a party, which it names
+// twice.
+const sentByOrTo = "(from_party = ? OR EXISTS (SELECT 1 FROM message_to WHERE message_to.party = ? AND message_to.seq = messages.seq))"
+
+// Message returns the hotline message with the ID; ENotFound if there is
+// none.
+func (t *tx) Message(ctx context.Context, id string) (*deconflict.Message, error) {
+	m, _, err := scanMessage(t.tx.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, deconflict.Errorf(deconflict.ENotFound, "message %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("select message %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// PutMessage inserts the message or replaces the one with its ID, which
+// keeps its place in lists, and records its addressees anew.
+func (t *tx) PutMessage(ctx context.Context, m *deconflict.Message) error {
+	stored := *m
+	stored.SentAt = normTime(m.SentAt)
+	stored.Acknowledged = normTimeMap(m.Acknowledged)
+	doc, err := json.Marshal(&stored)
+	if err != nil {
+		return fmt.Errorf("encode message %s: %w", m.ID, err)
+	}
+	var seq int64
+	if err := t.tx.QueryRowContext(ctx, `INSERT INTO messages (id, from_party, from_token, doc) VALUES (?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET from_party = excluded.from_party, from_token = excluded.from_token,
+			doc = excluded.doc
+		RETURNING seq`,
+		m.ID, m.From.Party, m.From.TokenID, string(doc)).Scan(&seq); err != nil {
+		return fmt.Errorf("put message %s: %w", m.ID, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, "DELETE FROM message_to WHERE seq = ?", seq); err != nil {
+		return fmt.Errorf("put message %s: %w", m.ID, err)
+	}
+	for _, p := range m.To {
+		if _, err := t.tx.ExecContext(ctx, "INSERT INTO message_to (party, seq) VALUES (?, ?) ON CONFLICT DO NOTHING", p, seq); err != nil {
+			return fmt.Errorf("put message %s: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+// Messages lists the messages sent by or to f.Party (all of them if it is
+// empty), in the order they were first stored, a page at a time.
+func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*deconflict.Message, string, error) {
+	after, err := decodeCursor(f.After)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := pageSize(f.Limit)
+	where := "seq > ?"
+	args := []any{after}
+	if f.Party != "" {
+		where += " AND " + sentByOrTo
+		args = append(args, f.Party, f.Party)
+	}
+	// One more than the page, to know whether another page follows.
+	args = append(args, limit+1)
+	rows, err := t.tx.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("select messages: %w", err)
+	}
+	defer rows.Close()
+	var ms []*deconflict.Message
+	var last int64
+	more := false
+	for rows.Next() {
+		if len(ms) == limit {
+			more = true
+			break
+		}
+		m, seq, err := scanMessage(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("select messages: %w", err)
+		}
+		ms = append(ms, m)
+		last = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("select messages: %w", err)
+	}
+	if !more {
+		return ms, "", nil
+	}
+	return ms, encodeCursor(last), nil
+}
+
+// scanMessage reads the messageColumns of a row.
+func scanMessage(s scanner) (*deconflict.Message, int64, error) {
+	var seq int64
+	var token, doc string
+	if err := s.Scan(&seq, &token, &doc); err != nil {
+		return nil, 0, err
+	}
+	var m deconflict.Message
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		return nil, 0, fmt.Errorf("decode message: %w", err)
+	}
+	m.From.TokenID = token
+	return &m, seq, nil
+}
