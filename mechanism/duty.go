@@ -28,10 +28,15 @@ type EscalationEventData struct {
 // owe records that party must acknowledge subject (at version, for
 // operations). An unacknowledged duty about an earlier version carries on,
 // with its timer and level; an acknowledged one starts again. If raise is
-// set (short notice), the duty goes to the party's heads at once.
-func (m *Mechanism) owe(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, version int, party string, now time.Time, st dc.Settings, raise string) error {
+// set (short notice), the duty goes to the party's heads at once. fresh
+// says the subject is new, so no duty about it can exist yet.
+func (m *Mechanism) owe(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, version int, party string, now time.Time, st dc.Settings, raise string, fresh bool) error {
 	due := now.Add(seconds(st.AckTimeoutS))
-	d, err := tx.Duty(ctx, dutyID(s, party))
+	var d *dc.Duty
+	var err error = dc.Errorf(dc.ENotFound, "new subject")
+	if !fresh {
+		d, err = tx.Duty(ctx, dutyID(s, party))
+	}
 	switch {
 	case dc.ErrorCode(err) == dc.ENotFound:
 		d = &dc.Duty{ID: dutyID(s, party), Subject: s, Party: party, CreatedAt: now}

@@ -26,6 +26,7 @@ type Mechanism struct {
 	// queue holds writes waiting for the writer; see write.
 	queueMu sync.Mutex
 	queue   []*writeRequest
+	writing bool  // a caller is running batches
 	rev     int64 // highest event seq whose operation changes the index reflects
 
 	stats   Stats
@@ -155,7 +156,16 @@ func countOpenConflicts(ctx context.Context, tx dc.Tx) (int64, error) {
 type Stats struct {
 	mu   sync.Mutex
 	open int64
+
+	// Batches and BatchedWrites count group commits and the writes they
+	// carried; their ratio is the mean batch size.
+	Batches, BatchedWrites atomic.Int64
+	// BatchNanos is the time spent in batch transactions.
+	BatchNanos atomic.Int64
 }
+
+// Stats returns the mechanism's counters.
+func (m *Mechanism) Stats() *Stats { return &m.stats }
 
 func (s *Stats) setOpenConflicts(n int64) { s.mu.Lock(); s.open = n; s.mu.Unlock() }
 func (s *Stats) addOpenConflicts(d int64) { s.mu.Lock(); s.open += d; s.mu.Unlock() }

@@ -25,6 +25,12 @@ type change struct {
 // operation is answered as it stands.
 type planFunc func(tx dc.Tx, cur *dc.Operation) (*change, error)
 
+// batchState is what every request of a batch reads alike, read once.
+type batchState struct {
+	settings dc.Settings
+	parties  []*dc.Party
+}
+
 // writeRequest is one change waiting for the writer.
 type writeRequest struct {
 	actor dc.Actor
@@ -42,27 +48,37 @@ type writeRequest struct {
 // write runs one change to an operation: plan it, detect conflicts, store
 // the operation, its conflicts and events, and only after the commit
 // answer. Concurrent writes are committed together (group commit): the
-// caller that gets the writer lock runs every request queued so far, one
-// after the other, in one store transaction, so that one disk flush serves
-// them all. Each request sees the ones before it, in the index and in the
+// first caller to find no writer at work becomes the writer and runs
+// batches of everything queued, one after the other, until the queue is
+// empty; the others wait for their answer. One disk flush serves a whole
+// batch. Each request sees the ones before it, in the index and in the
 // transaction; a request refused by the rules writes nothing, so it never
 // needs to undo anything.
 func (m *Mechanism) write(ctx context.Context, a dc.Actor, id string, plan planFunc) (*Result, error) {
 	req := &writeRequest{actor: a, id: id, plan: plan, done: make(chan struct{})}
 	m.queueMu.Lock()
 	m.queue = append(m.queue, req)
+	leader := !m.writing
+	m.writing = true
 	m.queueMu.Unlock()
 
-	m.mu.Lock()
-	m.queueMu.Lock()
-	batch := m.queue
-	m.queue = nil
-	m.queueMu.Unlock()
-	if len(batch) > 0 {
-		m.runBatch(context.WithoutCancel(ctx), batch)
+	if leader {
+		bctx := context.WithoutCancel(ctx)
+		for {
+			m.queueMu.Lock()
+			batch := m.queue
+			m.queue = nil
+			if len(batch) == 0 {
+				m.writing = false
+				m.queueMu.Unlock()
+				break
+			}
+			m.queueMu.Unlock()
+			m.mu.Lock()
+			m.runBatch(bctx, batch)
+			m.mu.Unlock()
+		}
 	}
-	m.mu.Unlock()
-
 	<-req.done
 	return req.res, req.err
 }
@@ -70,6 +86,12 @@ func (m *Mechanism) write(ctx context.Context, a dc.Actor, id string, plan planF
 // runBatch runs queued writes in one transaction. It is called with m.mu
 // held.
 func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
+	began := time.Now()
+	defer func() {
+		m.stats.Batches.Add(1)
+		m.stats.BatchedWrites.Add(int64(len(batch)))
+		m.stats.BatchNanos.Add(int64(time.Since(began)))
+	}()
 	attempts := 0
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		if attempts++; attempts > 1 {
@@ -82,9 +104,17 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		if err := m.catchUp(ctx, tx); err != nil {
 			return err
 		}
+		var b batchState
+		var err error
+		if b.settings, err = tx.Settings(ctx); err != nil {
+			return err
+		}
+		if b.parties, err = tx.Parties(ctx); err != nil {
+			return err
+		}
 		for _, req := range batch {
 			req.res, req.err, req.ch = nil, nil, nil
-			if err := m.runOne(ctx, tx, req); err != nil {
+			if err := m.runOne(ctx, tx, &b, req); err != nil {
 				return err // a store failure: the whole batch fails
 			}
 		}
@@ -113,7 +143,7 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 // runOne runs one request inside the batch transaction. Refusals by the
 // rules land in req.err and write nothing; the returned error is a store
 // failure that aborts the batch.
-func (m *Mechanism) runOne(ctx context.Context, tx dc.Tx, req *writeRequest) error {
+func (m *Mechanism) runOne(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error {
 	cur, err := tx.Operation(ctx, req.id)
 	if dc.ErrorCode(err) == dc.ENotFound {
 		cur = nil
@@ -129,7 +159,7 @@ func (m *Mechanism) runOne(ctx context.Context, tx dc.Tx, req *writeRequest) err
 		req.res.Conflicts, err = openConflicts(ctx, tx, req.id)
 		return err
 	}
-	res, lastSeq, delta, err := m.apply(ctx, tx, req.actor, ch)
+	res, lastSeq, delta, err := m.apply(ctx, tx, b, req.actor, ch)
 	if err != nil {
 		return m.refuse(req, err)
 	}
@@ -171,16 +201,16 @@ func openConflicts(ctx context.Context, tx dc.Tx, id string) ([]*dc.Conflict, er
 // apply stores a planned change with its conflicts and events. It returns
 // the result, the last event seq it wrote and the change in the number of
 // open conflicts.
-func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, a dc.Actor, ch *change) (*Result, int64, int64, error) {
+func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Actor, ch *change) (*Result, int64, int64, error) {
 	now := m.Now()
 	op := ch.op
-	settings, err := tx.Settings(ctx)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	existing, err := tx.ConflictsOf(ctx, op.ID)
-	if err != nil {
-		return nil, 0, 0, err
+	settings := b.settings
+	var existing []*dc.Conflict
+	if ch.prev != nil { // a new operation has no conflicts yet
+		var err error
+		if existing, err = tx.ConflictsOf(ctx, op.ID); err != nil {
+			return nil, 0, 0, err
+		}
 	}
 	touched, delta := m.updateConflicts(ch, existing, settings, now)
 
@@ -234,11 +264,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, a dc.Actor, ch *change)
 			return nil, 0, 0, err
 		}
 	}
-	if err := m.oweForChange(ctx, tx, a, ch, touched, events, now, settings); err != nil {
-		return nil, 0, 0, err
-	}
-	last, err = tx.LastSeq(ctx)
-	if err != nil {
+	if err := m.oweForChange(ctx, tx, b, a, ch, touched, events, now); err != nil {
 		return nil, 0, 0, err
 	}
 	return &Result{Operation: op, Conflicts: open, Created: ch.prev == nil}, last, delta, nil
@@ -248,21 +274,18 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, a dc.Actor, ch *change)
 // the new version of the operation (at once to its heads if it comes at
 // short notice), each party of a conflict that opened; conflicts that
 // resolved need no answer any more.
-func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, a dc.Actor, ch *change, touched []*dc.Conflict, events []pendingEvent, now time.Time, st dc.Settings) error {
+func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a dc.Actor, ch *change, touched []*dc.Conflict, events []pendingEvent, now time.Time) error {
+	st := b.settings
 	raise := ""
 	for _, ev := range events {
 		if ev.event.Type == dc.EventNoticeShort {
 			raise = "short notice"
 		}
 	}
-	parties, err := tx.Parties(ctx)
-	if err != nil {
-		return err
-	}
 	subject := dc.Subject{Kind: "operation", ID: ch.op.ID}
-	for _, p := range parties {
+	for _, p := range b.parties {
 		if p.ID != ch.op.Party {
-			if err := m.owe(ctx, tx, a, subject, ch.op.Version, p.ID, now, st, raise); err != nil {
+			if err := m.owe(ctx, tx, a, subject, ch.op.Version, p.ID, now, st, raise, ch.prev == nil); err != nil {
 				return err
 			}
 		}
@@ -272,7 +295,7 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, a dc.Actor, ch *
 		for _, p := range c.Parties {
 			var err error
 			if c.Status == dc.ConflictOpen {
-				err = m.owe(ctx, tx, a, s, 0, p, now, st, "")
+				err = m.owe(ctx, tx, a, s, 0, p, now, st, "", false)
 			} else {
 				err = m.discharge(ctx, tx, a, s, 1<<30, p, now)
 			}

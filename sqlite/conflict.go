@@ -14,7 +14,7 @@ import (
 
 // Conflict returns the conflict with the ID; ENotFound if there is none.
 func (t *tx) Conflict(ctx context.Context, id string) (*deconflict.Conflict, error) {
-	c, _, err := scanConflict(t.tx.QueryRowContext(ctx, "SELECT seq, doc FROM conflicts WHERE id = ?", id))
+	c, _, err := scanConflict(t.queryRow(ctx, "SELECT seq, doc FROM conflicts WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "conflict %q not found", id)
 	} else if err != nil {
@@ -27,7 +27,7 @@ func (t *tx) Conflict(ctx context.Context, id string) (*deconflict.Conflict, err
 // order; ENotFound if there is none.
 func (t *tx) ConflictByPair(ctx context.Context, op1, op2 string) (*deconflict.Conflict, error) {
 	lo, hi := pair(op1, op2)
-	c, _, err := scanConflict(t.tx.QueryRowContext(ctx, "SELECT seq, doc FROM conflicts WHERE op_lo = ? AND op_hi = ?", lo, hi))
+	c, _, err := scanConflict(t.queryRow(ctx, "SELECT seq, doc FROM conflicts WHERE op_lo = ? AND op_hi = ?", lo, hi))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "no conflict of operations %q and %q", op1, op2)
 	} else if err != nil {
@@ -55,7 +55,7 @@ func (t *tx) PutConflict(ctx context.Context, c *deconflict.Conflict) error {
 		return fmt.Errorf("encode conflict %s: %w", c.ID, err)
 	}
 	lo, hi := pair(c.Operations[0], c.Operations[1])
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO conflicts (id, op_lo, op_hi, party1, party2, status, doc)
+	_, err = t.exec(ctx, `INSERT INTO conflicts (id, op_lo, op_hi, party1, party2, status, doc)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET op_lo = excluded.op_lo, op_hi = excluded.op_hi,
 			party1 = excluded.party1, party2 = excluded.party2, status = excluded.status, doc = excluded.doc`,
@@ -91,7 +91,7 @@ func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*dec
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	rows, err := t.tx.QueryContext(ctx, "SELECT seq, doc FROM conflicts WHERE "+where.String()+" ORDER BY seq LIMIT ?", args...)
+	rows, err := t.query(ctx, "SELECT seq, doc FROM conflicts WHERE "+where.String()+" ORDER BY seq LIMIT ?", args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("select conflicts: %w", err)
 	}
@@ -122,7 +122,7 @@ func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*dec
 
 // conflicts runs a query of seq and doc.
 func (t *tx) conflicts(ctx context.Context, q string, args ...any) ([]*deconflict.Conflict, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

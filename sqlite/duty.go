@@ -21,7 +21,7 @@ const dutiesDueQuery = "SELECT " + dutyColumns + ` FROM duties
 
 // Duty returns the duty with the ID; ENotFound if there is none.
 func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
-	d, _, err := scanDuty(t.tx.QueryRowContext(ctx, "SELECT "+dutyColumns+" FROM duties WHERE id = ?", id))
+	d, _, err := scanDuty(t.queryRow(ctx, "SELECT "+dutyColumns+" FROM duties WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "duty %q not found", id)
 	} else if err != nil {
@@ -33,7 +33,7 @@ func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
 // PutDuty inserts the duty or replaces the one with its ID, which keeps
 // its place in lists.
 func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO duties (id, subject_kind, subject_id, version, party, level,
+	if _, err := t.exec(ctx, `INSERT INTO duties (id, subject_kind, subject_id, version, party, level,
 			created_at, due_at, acked_at, raised_at, cleared_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET subject_kind = excluded.subject_kind, subject_id = excluded.subject_id,
@@ -75,7 +75,7 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	rows, err := t.tx.QueryContext(ctx, "SELECT "+dutyColumns+" FROM duties WHERE "+where.String()+" ORDER BY seq LIMIT ?", args...)
+	rows, err := t.query(ctx, "SELECT "+dutyColumns+" FROM duties WHERE "+where.String()+" ORDER BY seq LIMIT ?", args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("select duties: %w", err)
 	}
@@ -108,7 +108,7 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 // acknowledged whose DueAt is at or before now, earliest DueAt first, then
 // in the order they were first stored.
 func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconflict.Duty, error) {
-	rows, err := t.tx.QueryContext(ctx, dutiesDueQuery, micros(now), pageSize(limit))
+	rows, err := t.query(ctx, dutiesDueQuery, micros(now), pageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("select due duties: %w", err)
 	}

@@ -28,7 +28,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 	if e.Data != nil {
 		data = []byte(e.Data)
 	}
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO events (type, time, actor_party, actor_role, actor_token,
+	res, err := t.exec(ctx, `INSERT INTO events (type, time, actor_party, actor_role, actor_token,
 			subject_kind, subject_id, audience, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Type, micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data)
@@ -46,7 +46,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 // Events returns up to limit events (1000 if limit is not positive) with
 // Seq greater than after, in order.
 func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.Event, error) {
-	rows, err := t.tx.QueryContext(ctx, "SELECT "+eventColumns+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, pageSize(limit))
+	rows, err := t.query(ctx, "SELECT "+eventColumns+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, pageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("select events after %d: %w", after, err)
 	}
@@ -69,7 +69,7 @@ func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.
 // events.
 func (t *tx) LastSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := t.tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
+	if err := t.queryRow(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
 		return 0, fmt.Errorf("select last event seq: %w", err)
 	}
 	return seq, nil

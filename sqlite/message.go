@@ -20,7 +20,7 @@ const sentByOrTo = "(from_party = ? OR EXISTS (SELECT 1 FROM message_to WHERE me
 // Message returns the hotline message with the ID; ENotFound if there is
 // none.
 func (t *tx) Message(ctx context.Context, id string) (*deconflict.Message, error) {
-	m, _, err := scanMessage(t.tx.QueryRowContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
+	m, _, err := scanMessage(t.queryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "message %q not found", id)
 	} else if err != nil {
@@ -40,18 +40,18 @@ func (t *tx) PutMessage(ctx context.Context, m *deconflict.Message) error {
 		return fmt.Errorf("encode message %s: %w", m.ID, err)
 	}
 	var seq int64
-	if err := t.tx.QueryRowContext(ctx, `INSERT INTO messages (id, from_party, from_token, doc) VALUES (?, ?, ?, ?)
+	if err := t.queryRow(ctx, `INSERT INTO messages (id, from_party, from_token, doc) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET from_party = excluded.from_party, from_token = excluded.from_token,
 			doc = excluded.doc
 		RETURNING seq`,
 		m.ID, m.From.Party, m.From.TokenID, string(doc)).Scan(&seq); err != nil {
 		return fmt.Errorf("put message %s: %w", m.ID, err)
 	}
-	if _, err := t.tx.ExecContext(ctx, "DELETE FROM message_to WHERE seq = ?", seq); err != nil {
+	if _, err := t.exec(ctx, "DELETE FROM message_to WHERE seq = ?", seq); err != nil {
 		return fmt.Errorf("put message %s: %w", m.ID, err)
 	}
 	for _, p := range m.To {
-		if _, err := t.tx.ExecContext(ctx, "INSERT INTO message_to (party, seq) VALUES (?, ?) ON CONFLICT DO NOTHING", p, seq); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO message_to (party, seq) VALUES (?, ?) ON CONFLICT DO NOTHING", p, seq); err != nil {
 			return fmt.Errorf("put message %s: %w", m.ID, err)
 		}
 	}
@@ -74,7 +74,7 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	rows, err := t.tx.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args...)
+	rows, err := t.query(ctx, "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("select messages: %w", err)
 	}

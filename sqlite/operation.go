@@ -16,7 +16,7 @@ const operationColumns = "seq, rev, t_start, t_end, doc"
 
 // Operation returns the operation with the ID; ENotFound if there is none.
 func (t *tx) Operation(ctx context.Context, id string) (*deconflict.Operation, error) {
-	op, _, err := scanOperation(t.tx.QueryRowContext(ctx, "SELECT "+operationColumns+" FROM operations WHERE id = ?", id))
+	op, _, err := scanOperation(t.queryRow(ctx, "SELECT "+operationColumns+" FROM operations WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "operation %q not found", id)
 	} else if err != nil {
@@ -35,7 +35,7 @@ func (t *tx) PutOperation(ctx context.Context, op *deconflict.Operation) error {
 	if err != nil {
 		return fmt.Errorf("encode operation %s: %w", op.ID, err)
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc)
+	if _, err := t.exec(ctx, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
 			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc`,
@@ -82,7 +82,7 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 		args = append(args, limit+1)
 	}
 
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("select operations: %w", err)
 	}
@@ -153,7 +153,7 @@ func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn f
 
 // seqs returns the one integer column the query q lists.
 func (t *tx) seqs(ctx context.Context, q string, args ...any) ([]int64, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (t *tx) operationsBySeq(ctx context.Context, seqs []int64, cond string, arg
 	for _, seq := range seqs {
 		all = append(all, seq)
 	}
-	rows, err := t.tx.QueryContext(ctx, q, append(all, args...)...)
+	rows, err := t.query(ctx, q, append(all, args...)...)
 	if err != nil {
 		return nil, err
 	}

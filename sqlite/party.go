@@ -11,7 +11,7 @@ import (
 
 // CreateParty stores a new party; EExists if its ID is taken.
 func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO parties (id, name, created_at) VALUES (?, ?, ?)
+	res, err := t.exec(ctx, `INSERT INTO parties (id, name, created_at) VALUES (?, ?, ?)
 		ON CONFLICT DO NOTHING`, p.ID, p.Name, micros(p.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("insert party %s: %w", p.ID, err)
@@ -26,7 +26,7 @@ func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
 
 // Party returns the party with the ID; ENotFound if there is none.
 func (t *tx) Party(ctx context.Context, id string) (*deconflict.Party, error) {
-	p, err := scanParty(t.tx.QueryRowContext(ctx, "SELECT id, name, created_at FROM parties WHERE id = ?", id))
+	p, err := scanParty(t.queryRow(ctx, "SELECT id, name, created_at FROM parties WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "party %q not found", id)
 	} else if err != nil {
@@ -37,7 +37,7 @@ func (t *tx) Party(ctx context.Context, id string) (*deconflict.Party, error) {
 
 // Parties returns every party, in the order they were created.
 func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
-	rows, err := t.tx.QueryContext(ctx, "SELECT id, name, created_at FROM parties ORDER BY rowid")
+	rows, err := t.query(ctx, "SELECT id, name, created_at FROM parties ORDER BY rowid")
 	if err != nil {
 		return nil, fmt.Errorf("select parties: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 // ever stored.
 func (t *tx) Settings(ctx context.Context) (deconflict.Settings, error) {
 	var doc string
-	err := t.tx.QueryRowContext(ctx, "SELECT doc FROM settings WHERE id = 1").Scan(&doc)
+	err := t.queryRow(ctx, "SELECT doc FROM settings WHERE id = 1").Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return deconflict.DefaultSettings(), nil
 	} else if err != nil {
@@ -33,7 +33,7 @@ func (t *tx) PutSettings(ctx context.Context, s deconflict.Settings) error {
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO settings (id, doc) VALUES (1, ?)
+	if _, err := t.exec(ctx, `INSERT INTO settings (id, doc) VALUES (1, ?)
 		ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, string(doc)); err != nil {
 		return fmt.Errorf("update settings: %w", err)
 	}

@@ -14,7 +14,7 @@ const tokenColumns = "id, hash, role, party, label, created_at, revoked_at"
 
 // CreateToken stores a new token; EExists if its ID or hash is taken.
 func (t *tx) CreateToken(ctx context.Context, tok *deconflict.Token) error {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+	res, err := t.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 		tok.ID, tok.Hash, string(tok.Role), tok.Party, tok.Label, micros(tok.CreatedAt), nullMicros(tok.RevokedAt))
 	if err != nil {
@@ -30,7 +30,7 @@ func (t *tx) CreateToken(ctx context.Context, tok *deconflict.Token) error {
 
 // TokenByHash returns the token with the hash; ENotFound if there is none.
 func (t *tx) TokenByHash(ctx context.Context, hash []byte) (*deconflict.Token, error) {
-	tok, err := scanToken(t.tx.QueryRowContext(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE hash = ?", hash))
+	tok, err := scanToken(t.queryRow(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE hash = ?", hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "token not found")
 	} else if err != nil {
@@ -42,7 +42,7 @@ func (t *tx) TokenByHash(ctx context.Context, hash []byte) (*deconflict.Token, e
 // Tokens returns every token, revoked ones too, in the order they were
 // created.
 func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
-	rows, err := t.tx.QueryContext(ctx, "SELECT "+tokenColumns+" FROM tokens ORDER BY seq")
+	rows, err := t.query(ctx, "SELECT "+tokenColumns+" FROM tokens ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("select tokens: %w", err)
 	}
@@ -64,7 +64,7 @@ func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
 // RevokeToken marks the token revoked at the time; ENotFound if there is
 // none. A token revoked before keeps its first revocation time.
 func (t *tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	res, err := t.tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", micros(at), id)
+	res, err := t.exec(ctx, "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", micros(at), id)
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}

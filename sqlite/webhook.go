@@ -16,7 +16,7 @@ const webhookColumns = "party, name, url, events, secret, created_at, updated_at
 // Webhook returns the webhook of the party with the name, with its
 // secret; ENotFound if there is none.
 func (t *tx) Webhook(ctx context.Context, party, name string) (*deconflict.Webhook, error) {
-	w, err := scanWebhook(t.tx.QueryRowContext(ctx, "SELECT "+webhookColumns+" FROM webhooks WHERE party = ? AND name = ?", party, name))
+	w, err := scanWebhook(t.queryRow(ctx, "SELECT "+webhookColumns+" FROM webhooks WHERE party = ? AND name = ?", party, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "webhook %q of party %q not found", name, party)
 	} else if err != nil {
@@ -36,7 +36,7 @@ func (t *tx) PutWebhook(ctx context.Context, w *deconflict.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("encode webhook %s/%s delivery: %w", w.Party, w.Name, err)
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	if _, err := t.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (party, name) DO UPDATE SET url = excluded.url, events = excluded.events,
 			secret = excluded.secret, created_at = excluded.created_at, updated_at = excluded.updated_at,
 			delivery = excluded.delivery`,
@@ -53,7 +53,7 @@ func (t *tx) PutDelivery(ctx context.Context, party, name string, d deconflict.D
 	if err != nil {
 		return fmt.Errorf("encode webhook %s/%s delivery: %w", party, name, err)
 	}
-	res, err := t.tx.ExecContext(ctx, "UPDATE webhooks SET delivery = ? WHERE party = ? AND name = ?", delivery, party, name)
+	res, err := t.exec(ctx, "UPDATE webhooks SET delivery = ? WHERE party = ? AND name = ?", delivery, party, name)
 	if err != nil {
 		return fmt.Errorf("put webhook %s/%s delivery: %w", party, name, err)
 	}
@@ -74,7 +74,7 @@ func (t *tx) Webhooks(ctx context.Context, party string) ([]*deconflict.Webhook,
 		q += " WHERE party = ?"
 		args = append(args, party)
 	}
-	rows, err := t.tx.QueryContext(ctx, q+" ORDER BY party, name", args...)
+	rows, err := t.query(ctx, q+" ORDER BY party, name", args...)
 	if err != nil {
 		return nil, fmt.Errorf("select webhooks: %w", err)
 	}
@@ -96,7 +96,7 @@ func (t *tx) Webhooks(ctx context.Context, party string) ([]*deconflict.Webhook,
 // DeleteWebhook removes the webhook of the party with the name; ENotFound
 // if there is none.
 func (t *tx) DeleteWebhook(ctx context.Context, party, name string) error {
-	res, err := t.tx.ExecContext(ctx, "DELETE FROM webhooks WHERE party = ? AND name = ?", party, name)
+	res, err := t.exec(ctx, "DELETE FROM webhooks WHERE party = ? AND name = ?", party, name)
 	if err != nil {
 		return fmt.Errorf("delete webhook %s/%s: %w", party, name, err)
 	}

@@ -121,9 +121,14 @@ func seedDemo(ctx context.Context, mech *mechanism.Mechanism, w io.Writer, base 
 	for _, t := range toks {
 		fmt.Fprintf(w, "  %-16s %s\n", t.who, t.secret)
 	}
+	conflictID := "CONFLICT_ID"
+	if cs, _, err := mech.Conflicts(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.ConflictFilter{Statuses: []dc.ConflictStatus{dc.ConflictOpen}, Limit: 1}); err == nil && len(cs) > 0 {
+		conflictID = cs[0].ID
+	}
 	fmt.Fprintf(w, "\nTry:\n")
 	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/operations\n", toks[1].secret, base)
 	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/v1/conflicts?status=open\n", toks[1].secret, base)
-	fmt.Fprintf(w, "  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/conflicts/CONFLICT_ID/ack\n\n", toks[1].secret, base)
+	fmt.Fprintf(w, "  curl -s -X POST -H 'Authorization: Bearer %s' %s/v1/conflicts/%s/ack\n", toks[1].secret, base, conflictID)
+	fmt.Fprintf(w, "  curl -sN -H 'Authorization: Bearer %s' %s/v1/events      # the live stream\n\n", toks[4].secret, base)
 	return nil
 }

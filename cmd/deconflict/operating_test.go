@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// certPair writes a certificate signed by ca (self-signed if ca is nil)
+// and its key to dir, and returns them.
+func certPair(t *testing.T, dir, name string, ca *tls.Certificate, server bool) (tls.Certificate, string, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+	}
+	parent, signer := tmpl, any(key)
+	if ca == nil {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+	} else {
+		parent, signer = ca.Leaf, ca.PrivateKey
+		if server {
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+		} else {
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair.Leaf, _ = x509.ParseCertificate(der)
+	return pair, certFile, keyFile
+}
+
+func TestMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, caFile, _ := certPair(t, dir, "ca", nil, false)
+	_, srvCert, srvKey := certPair(t, dir, "server", &ca, true)
+	client, _, _ := certPair(t, dir, "client", &ca, false)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Ready: func(a string) { ready <- a }}
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + filepath.Join(dir, "d.db"),
+			"--tls-cert", srvCert, "--tls-key", srvKey, "--client-ca", caFile})
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("serve exited %d", code)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Leaf)
+	get := func(certs []tls.Certificate) error {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}
+		resp, err := c.Get("https://" + addr + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("healthz over mTLS: %d", resp.StatusCode)
+		}
+		return nil
+	}
+	if err := get(nil); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	if err := get([]tls.Certificate{client}); err != nil {
+		t.Fatalf("a client with a certificate from the CA was refused: %v", err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+}
+
+// TestSIGTERMShutsDownCleanly sends SIGTERM to the real binary while a
+// stream is open and a request is under way: the request is answered, the
+// process exits 0 promptly, and the store opens again.
+func TestSIGTERMShutsDownCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "deconflict")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	s := &testServer{t: t, store: "sqlite:" + filepath.Join(dir, "d.db")}
+	s.mustRun("party", "add", "alpha")
+	tok := s.token("liaison", "alpha")
+	var stderr syncBuffer
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", s.store)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var base string
+	for i := 0; i < 200 && base == ""; i++ {
+		time.Sleep(50 * time.Millisecond)
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if i := strings.Index(line, `"address":"`); i >= 0 {
+				base = strings.SplitN(line[i+11:], `"`, 2)[0]
+			}
+		}
+	}
+	if base == "" {
+		t.Fatalf("no address in %s", stderr.String())
+	}
+	s.base = base
+	s.streamEvents(t, tok, 0)
+	time.Sleep(200 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("still running 10 s after SIGTERM (an open stream held it?)\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop in the log:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), tok) {
+		t.Error("the log holds a token")
+	}
+	s.mustRun("party", "list")
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
