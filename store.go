@@ -99,4 +99,18 @@ type Tx interface {
 	Webhooks(ctx context.Context, party string) ([]*Webhook, error)
 	// DeleteWebhook removes a webhook.
 	DeleteWebhook(ctx context.Context, party, name string) error
+
+	// PutLogHashes stores hashes of the Merkle log at consecutive storage
+	// indexes from start (as golang.org/x/mod/sumdb/tlog numbers them).
+	// Storing a hash at an index that has one is an error (EExists): the
+	// log only grows.
+	PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) error
+	// LogHashes returns the hashes at the storage indexes, in the order
+	// asked; ENotFound if any is missing.
+	LogHashes(ctx context.Context, indexes []int64) ([][32]byte, error)
+
+	// PutKey stores a signing key, or replaces the one with its name.
+	PutKey(ctx context.Context, k *SigningKey) error
+	// Keys lists the signing keys, oldest first, with their secrets.
+	Keys(ctx context.Context) ([]*SigningKey, error)
 }

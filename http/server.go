@@ -76,6 +76,12 @@ func (s *Server) routes(console http.Handler) {
 	s.handle("PUT /v1/webhooks/{name}", s.putWebhook)
 	s.handle("GET /v1/webhooks", s.listWebhooks)
 	s.handle("DELETE /v1/webhooks/{name}", s.deleteWebhook)
+	s.handle("GET /v1/log/checkpoint", s.logCheckpoint)
+	s.handle("GET /v1/log/key", s.logKey)
+	s.handle("GET /v1/log/entries", s.logEntries)
+	s.handle("GET /v1/log/proof/inclusion", s.inclusionProof)
+	s.handle("GET /v1/log/proof/consistency", s.consistencyProof)
+	s.handle("GET /v1/evidence/operations/{id}", s.evidence)
 	s.handle("GET /v1/whoami", s.whoami)
 	s.handle("GET /v1/parties", s.listParties)
 	s.handle("/v1/", func(w http.ResponseWriter, r *http.Request, _ dc.Actor) {

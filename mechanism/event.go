@@ -7,6 +7,7 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/record"
 )
 
 // appendEvent stores e with data as its body, in the caller's transaction.
@@ -20,6 +21,9 @@ func (m *Mechanism) appendEvent(ctx context.Context, tx dc.Tx, e *dc.Event, data
 	}
 	if err := tx.AppendEvent(ctx, e); err != nil {
 		return fmt.Errorf("append %s event: %w", e.Type, err)
+	}
+	if err := record.Append(ctx, tx, e); err != nil {
+		return fmt.Errorf("log %s event: %w", e.Type, err)
 	}
 	return nil
 }

@@ -14,9 +14,10 @@ import (
 
 // Mechanism applies the rules of the mechanism to a store.
 type Mechanism struct {
-	store dc.Store
-	now   func() time.Time
-	log   *slog.Logger
+	store  dc.Store
+	now    func() time.Time
+	log    *slog.Logger
+	origin string // names the log in checkpoints of a new store
 
 	// mu serialises write transactions of this process, so that the
 	// index and rev change together with what was committed.
@@ -38,11 +39,17 @@ type Options struct {
 	// Now is the clock; time.Now by default. Tests set it.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Origin names the mechanism's log when its store is new (default
+	// DefaultOrigin); later the name is read from the store.
+	Origin string
 }
 
 // New returns a mechanism over store. Call Load before serving.
 func New(store dc.Store, opts Options) *Mechanism {
-	m := &Mechanism{store: store, now: opts.Now, log: opts.Logger}
+	m := &Mechanism{store: store, now: opts.Now, log: opts.Logger, origin: opts.Origin}
+	if m.origin == "" {
+		m.origin = DefaultOrigin
+	}
 	m.index.Store(geo.NewIndex())
 	if m.now == nil {
 		m.now = time.Now
@@ -64,6 +71,9 @@ func (m *Mechanism) Now() time.Time { return m.now().UTC().Truncate(time.Microse
 // called once at start; later changes by other processes are picked up
 // by every write transaction.
 func (m *Mechanism) Load(ctx context.Context) error {
+	if err := m.ensureKey(ctx); err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()

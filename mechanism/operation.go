@@ -32,10 +32,7 @@ type Result struct {
 
 // validate checks the declaration's fields and parses its volumes.
 func (d *Declaration) validate() ([]geo.Volume, error) {
-	if d.State == "" {
-		d.State = dc.StatePlanned
-	}
-	if !d.State.Valid() {
+	if d.State != "" && !d.State.Valid() {
 		return nil, dc.FieldErrorf(dc.EInvalid, "state", "unknown state %q (want planned, active, ended or cancelled)", d.State)
 	}
 	if d.Callsign != nil && utf8.RuneCountInString(*d.Callsign) > dc.MaxCallsignLen {
@@ -151,6 +148,12 @@ func (m *Mechanism) planDeclaration(ctx context.Context, tx dc.Tx, a dc.Actor, i
 				"the operation's latest time_end (%s) is not in the future", end.Format(time.RFC3339))
 		}
 		return nil
+	}
+	if d.State == "" { // left out: a new operation is planned, a replaced one keeps its state
+		d.State = dc.StatePlanned
+		if cur != nil {
+			d.State = cur.State
+		}
 	}
 	if cur == nil {
 		if ifMatch != nil {

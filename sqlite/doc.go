@@ -33,7 +33,9 @@
 // event's audience and data; a message's sender token). Duties are kept in
 // columns only, a message's addressees also in the table message_to, and
 // a webhook's secret, events and delivery state in columns of their own,
-// so that PutDelivery changes nothing else. Times are kept as
+// so that PutDelivery changes nothing else. The Merkle log is kept one
+// hash a row, by storage index, in log_hashes, and the checkpoint signing
+// keys, secret halves included, in signing_keys. Times are kept as
 // microseconds since the Unix epoch and read back in UTC. The seq columns
 // give the order in which records were first stored; a list's cursor is
 // the seq of the last item of its page, encoded.

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -51,6 +53,8 @@ type memData struct {
 	duties    []*deconflict.Duty // in the order first stored
 	messages  []*deconflict.Message
 	webhooks  []*deconflict.Webhook // in no order
+	logHashes map[int64][32]byte
+	keys      []*deconflict.SigningKey // in the order first stored
 }
 
 func (m *memStore) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
@@ -60,6 +64,7 @@ func (m *memStore) Update(ctx context.Context, fn func(deconflict.Tx) error) err
 	d.parties, d.tokens, d.ops = slices.Clone(d.parties), slices.Clone(d.tokens), slices.Clone(d.ops)
 	d.conflicts, d.events = slices.Clone(d.conflicts), slices.Clone(d.events)
 	d.duties, d.messages, d.webhooks = slices.Clone(d.duties), slices.Clone(d.messages), slices.Clone(d.webhooks)
+	d.logHashes, d.keys = maps.Clone(d.logHashes), slices.Clone(d.keys)
 	if err := fn(&memTx{d: &d, write: true}); err != nil {
 		return err
 	}
@@ -596,4 +601,67 @@ func (tx *memTx) DeleteWebhook(_ context.Context, party, name string) error {
 	}
 	tx.d.webhooks = slices.Delete(tx.d.webhooks, i, i+1)
 	return nil
+}
+
+func (tx *memTx) PutLogHashes(_ context.Context, start int64, hashes [][32]byte) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	if start < 0 || int64(len(hashes)) > math.MaxInt64-start {
+		return deconflict.Errorf(deconflict.EInvalid, "log index out of range")
+	}
+	for i := range hashes {
+		if idx := start + int64(i); tx.d.logHashes != nil {
+			if _, ok := tx.d.logHashes[idx]; ok {
+				return deconflict.Errorf(deconflict.EExists, "log hash %d exists", idx)
+			}
+		}
+	}
+	if len(hashes) > 0 && tx.d.logHashes == nil {
+		tx.d.logHashes = map[int64][32]byte{}
+	}
+	for i, h := range hashes {
+		tx.d.logHashes[start+int64(i)] = h
+	}
+	return nil
+}
+
+func (tx *memTx) LogHashes(_ context.Context, indexes []int64) ([][32]byte, error) {
+	hs := make([][32]byte, len(indexes))
+	for i, idx := range indexes {
+		h, ok := tx.d.logHashes[idx]
+		if !ok {
+			return nil, notFound("log hash " + strconv.FormatInt(idx, 10))
+		}
+		hs[i] = h
+	}
+	return hs, nil
+}
+
+func copyKey(k *deconflict.SigningKey) *deconflict.SigningKey {
+	c := *k
+	c.CreatedAt, c.RetiredAt = norm(k.CreatedAt), normPtr(k.RetiredAt)
+	return &c
+}
+
+func (tx *memTx) PutKey(_ context.Context, k *deconflict.SigningKey) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	for i, o := range tx.d.keys {
+		if o.Name == k.Name {
+			tx.d.keys[i] = copyKey(k)
+			return nil
+		}
+	}
+	tx.d.keys = append(tx.d.keys, copyKey(k))
+	return nil
+}
+
+func (tx *memTx) Keys(context.Context) ([]*deconflict.SigningKey, error) {
+	var ks []*deconflict.SigningKey
+	for _, k := range tx.d.keys {
+		ks = append(ks, copyKey(k))
+	}
+	return ks, nil
 }

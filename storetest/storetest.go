@@ -43,6 +43,14 @@
 //     readdresses the message.
 //   - Webhooks orders by party, then name, bytewise. PutDelivery and
 //     DeleteWebhook of a webhook that does not exist fail with ENotFound.
+//   - PutLogHashes of no hashes does nothing. When it fails with EExists
+//     it stores none of its hashes, and the transaction goes on: fn may
+//     carry on and commit. The indexes need not follow those stored. The
+//     ENotFound of LogHashes names, in its message, the first index asked
+//     that has no hash; a negative index has none. LogHashes may be asked
+//     for an index twice, and for many at once.
+//   - Keys lists keys in the order they were first stored; a replace
+//     keeps its place.
 //
 // Set DECONFLICT_STORETEST_SEED to repeat the randomised tests with the
 // seed they print.
@@ -107,6 +115,8 @@ func RunFactory(t *testing.T, f Factory) {
 		{"MessageRoundTrip", testMessageRoundTrip},
 		{"MessagesFilter", testMessagesFilter},
 		{"Webhooks", testWebhooks},
+		{"LogHashes", testLogHashes},
+		{"Keys", testKeys},
 		{"Events", testEvents},
 		{"EventsPaging", testEventsPaging},
 		{"DefaultLimit", testDefaultLimit},
@@ -118,6 +128,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"ViewSnapshot", testViewSnapshot},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Reopen", testReopen},
+		{"RecordReopen", testRecordReopen},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, f) })
 	}
@@ -214,6 +225,24 @@ func dump(v any) string {
 		s := "["
 		for _, m := range v {
 			s += "\n  " + dump(m)
+		}
+		return s + "]"
+	case [][32]byte:
+		s := "["
+		for _, h := range v {
+			s += fmt.Sprintf("\n  %x", h)
+		}
+		return s + "]"
+	case *deconflict.SigningKey:
+		if v == nil {
+			return "nil"
+		}
+		b, _ := json.Marshal(v)
+		return fmt.Sprintf("%s signer=%q", b, v.Signer)
+	case []*deconflict.SigningKey:
+		s := "["
+		for _, k := range v {
+			s += "\n  " + dump(k)
 		}
 		return s + "]"
 	case *deconflict.Webhook:

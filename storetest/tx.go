@@ -26,7 +26,12 @@ type contents struct {
 	Duties     []*deconflict.Duty
 	Messages   []*deconflict.Message
 	Webhooks   []*deconflict.Webhook
+	LogHashes  map[int64][32]byte // those at indexes below contentsLogSize
+	Keys       []*deconflict.SigningKey
 }
+
+// contentsLogSize bounds the storage indexes readContents reads.
+const contentsLogSize = 16
 
 // readContents reads everything s holds, in one View.
 func readContents(t *testing.T, s deconflict.Store) contents {
@@ -63,7 +68,20 @@ func readContents(t *testing.T, s deconflict.Store) contents {
 		if c.Messages, _, err = tx.Messages(ctx, deconflict.MessageFilter{Limit: 10_000}); err != nil {
 			return err
 		}
-		c.Webhooks, err = tx.Webhooks(ctx, "")
+		if c.Webhooks, err = tx.Webhooks(ctx, ""); err != nil {
+			return err
+		}
+		c.LogHashes = map[int64][32]byte{}
+		for idx := range int64(contentsLogSize) {
+			hs, err := tx.LogHashes(ctx, []int64{idx})
+			if deconflict.ErrorCode(err) == deconflict.ENotFound {
+				continue
+			} else if err != nil {
+				return err
+			}
+			c.LogHashes[idx] = hs[0]
+		}
+		c.Keys, err = tx.Keys(ctx)
 		return err
 	})
 	return c
@@ -118,6 +136,17 @@ func populate(t *testing.T, s deconflict.Store) {
 				return err
 			}
 		}
+		if err := tx.PutLogHashes(ctx, 0, logHashes(0, 7)); err != nil {
+			return err
+		}
+		k := newKey("zulu.example", 1)
+		k.RetiredAt = ptr(at(2))
+		if err := tx.PutKey(ctx, k); err != nil {
+			return err
+		}
+		if err := tx.PutKey(ctx, newKey("alpha.example", 2)); err != nil {
+			return err
+		}
 		for i := range 5 {
 			e := &deconflict.Event{Type: deconflict.EventOperationDeclared, Time: at(i), Audience: []string{"alpha"},
 				Subject: &deconflict.Subject{Kind: "operation", ID: opID(i)}, Data: json.RawMessage(`{"i":1}`)}
@@ -169,6 +198,14 @@ func writeEverything(ctx context.Context, tx deconflict.Tx) error {
 	}
 	if err := tx.DeleteWebhook(ctx, "zulu", "gone"); err != nil {
 		return err
+	}
+	if err := tx.PutLogHashes(ctx, 7, logHashes(7, 3)); err != nil {
+		return err
+	}
+	for _, k := range []*deconflict.SigningKey{newKey("xray.example", 30), newKey("zulu.example", 31)} {
+		if err := tx.PutKey(ctx, k); err != nil {
+			return err
+		}
 	}
 	return tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventPartyAdded, Time: at(0)})
 }

@@ -199,12 +199,19 @@ func TestOperationVersionsAndLifecycle(t *testing.T) {
 	s.do("PUT", "/v1/operations/"+id, op, decl("active", circle(10, 10, 2000, 0, 100, at(1), at(2))), "If-Match", `"2"`).want(t, 200)
 	s.do("PUT", "/v1/operations/"+id, op, decl("planned", circle(10, 10, 2000, 0, 100, at(1), at(2))), "If-Match", `"3"`).
 		want(t, 409, "invalid_transition")
-	r = s.do("PUT", "/v1/operations/"+id, op, decl("ended", circle(10, 10, 2000, 0, 100, at(1), at(2))), "If-Match", `"3"`).want(t, 200)
+	// A replace that leaves the state out keeps it.
+	noState := decl("", circle(10, 10, 2500, 0, 100, at(1), at(2)))
+	delete(noState, "state")
+	r = s.do("PUT", "/v1/operations/"+id, op, noState, "If-Match", `"3"`).want(t, 200)
+	if jsonPath(r.body, "operation", "state") != "active" {
+		t.Fatalf("a replace without state: %s", r.raw)
+	}
+	r = s.do("PUT", "/v1/operations/"+id, op, decl("ended", circle(10, 10, 2000, 0, 100, at(1), at(2))), "If-Match", `"4"`).want(t, 200)
 	if jsonPath(r.body, "operation", "state") != "ended" {
 		t.Fatalf("end: %s", r.raw)
 	}
 	s.do("DELETE", "/v1/operations/"+id, op, nil).want(t, 409, "invalid_transition")
-	s.do("PUT", "/v1/operations/"+id, op, decl("ended", circle(10, 10, 3000, 0, 100, at(1), at(2))), "If-Match", `"4"`).
+	s.do("PUT", "/v1/operations/"+id, op, decl("ended", circle(10, 10, 3000, 0, 100, at(1), at(2))), "If-Match", `"5"`).
 		want(t, 409, "invalid_transition")
 
 	// Created active; cancelled; a repeated cancel is harmless.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -13,9 +12,19 @@ import (
 	"time"
 )
 
-// startBinary runs the built binary as a separate process and returns its
-// base URL.
-func startBinary(t *testing.T, bin, store string) (*exec.Cmd, string) {
+// buildBinary builds the deconflict binary into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "deconflict")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startBinary runs the built binary as a separate process and returns it,
+// its base URL and its log.
+func startBinary(t *testing.T, bin, store string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0")
 	stderr, err := cmd.StderrPipe()
@@ -27,9 +36,12 @@ func startBinary(t *testing.T, bin, store string) (*exec.Cmd, string) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := make(chan string, 1)
+	log := &syncBuffer{eof: make(chan struct{})}
 	go func() {
+		defer close(log.eof)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			log.Write(append(sc.Bytes(), '\n'))
 			var line struct{ Msg, Address string }
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "serving" {
 				addr <- line.Address
@@ -38,11 +50,11 @@ func startBinary(t *testing.T, bin, store string) (*exec.Cmd, string) {
 	}()
 	select {
 	case a := <-addr:
-		return cmd, a
+		return cmd, a, log
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start")
 	}
-	return nil, ""
+	return nil, "", nil
 }
 
 // TestCrashLosesNothingAcknowledged kills the server with SIGKILL in the
@@ -54,16 +66,13 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "deconflict")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	s := &testServer{t: t, store: "sqlite:" + filepath.Join(dir, "d.db")}
 	s.mustRun("party", "add", "alpha")
 	s.mustRun("party", "add", "bravo")
 	tokens := []string{s.token("operator", "alpha"), s.token("operator", "bravo")}
 	obs := s.token("observer", "alpha")
-	cmd, base := startBinary(t, bin, s.store)
+	cmd, base, _ := startBinary(t, bin, s.store)
 	s.base = base
 
 	rng := rand.New(rand.NewPCG(testSeed(t), 11))
@@ -120,7 +129,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal("no declaration was acknowledged before the kill")
 	}
 
-	_, s.base = startBinary(t, bin, s.store)
+	_, s.base, _ = startBinary(t, bin, s.store)
 	for id := range acked {
 		r := s.do("GET", "/v1/operations/"+id, obs, nil)
 		if r.status != 200 {
@@ -150,7 +159,6 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal("after the restart, a copy of a stored operation conflicts with nothing")
 	}
 	t.Logf("%d declarations acknowledged before SIGKILL, all present after restart; %d conflicts", len(acked), len(confs))
-	_ = os.Remove(bin)
 }
 
 // tryPut declares an operation and reports the status, or false if the

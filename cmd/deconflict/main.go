@@ -40,6 +40,10 @@ Usage:
   deconflict token revoke ID                       revoke a token at once
   deconflict watch [--server URL] [--token TOKEN]  follow the live events in readable lines
   deconflict ack conflict|operation|message ID     acknowledge from the shell
+  deconflict verify BUNDLE [--key PUBKEY]          verify an evidence bundle offline
+  deconflict witness --server URL --token TOKEN --state DIR
+                                                   check the log was never rewritten
+  deconflict key show|list|rotate                  the key that signs checkpoints
 
 Every command that touches data takes --store URL (env DECONFLICT_STORE):
 sqlite:PATH (default sqlite:deconflict.db) or postgres://...
@@ -68,6 +72,12 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.watch(ctx, args[1:])
 	case "ack":
 		err = m.ack(ctx, args[1:])
+	case "verify":
+		err = m.verify(ctx, args[1:])
+	case "witness":
+		err = m.witness(ctx, args[1:])
+	case "key":
+		err = m.key(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(m.Stdout, usage)
 		return 0

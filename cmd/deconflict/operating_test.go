@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -120,31 +119,11 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "deconflict")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	s := &testServer{t: t, store: "sqlite:" + filepath.Join(dir, "d.db")}
 	s.mustRun("party", "add", "alpha")
 	tok := s.token("liaison", "alpha")
-	var stderr syncBuffer
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", s.store)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var base string
-	for i := 0; i < 200 && base == ""; i++ {
-		time.Sleep(50 * time.Millisecond)
-		for _, line := range strings.Split(stderr.String(), "\n") {
-			if i := strings.Index(line, `"address":"`); i >= 0 {
-				base = strings.SplitN(line[i+11:], `"`, 2)[0]
-			}
-		}
-	}
-	if base == "" {
-		t.Fatalf("no address in %s", stderr.String())
-	}
+	cmd, base, stderr := startBinary(t, bin, s.store)
 	s.base = base
 	s.streamEvents(t, tok, 0)
 	time.Sleep(200 * time.Millisecond)
@@ -152,7 +131,10 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		<-stderr.eof // read the whole log before Wait closes the pipe
+		exited <- cmd.Wait()
+	}()
 	select {
 	case err := <-exited:
 		if err != nil {
@@ -175,6 +157,7 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	eof chan struct{} // closed when the writer is done, if set
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {

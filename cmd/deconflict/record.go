@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/record"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// verify checks an evidence bundle offline and prints its timeline.
+func (m *Main) verify(ctx context.Context, args []string) error {
+	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY]\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so.")
+	key := fs.String("key", "", "the mechanism's public key (from 'deconflict key show' or GET /v1/log/key)")
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	var raw []byte
+	if pos[0] == "-" {
+		raw, err = io.ReadAll(os.Stdin)
+	} else {
+		raw, err = os.ReadFile(pos[0])
+	}
+	if err != nil {
+		return fmt.Errorf("read bundle: %w", err)
+	}
+	var b record.Bundle
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return fmt.Errorf("VERIFICATION FAILED: the bundle is not valid JSON: %v", err)
+	}
+	tl, err := record.Verify(&b, *key)
+	if err != nil {
+		return fmt.Errorf("VERIFICATION FAILED: %w", err)
+	}
+	return tl.Write(m.Stdout)
+}
+
+// key shows or rotates the mechanism's signing key.
+func (m *Main) key(ctx context.Context, args []string) error {
+	const help = "Usage:\n  deconflict key show [--store URL]     print the public key that signs checkpoints\n  deconflict key list [--store URL]     list every key, retired ones too\n  deconflict key rotate [--store URL]   make a new key; the old one still verifies old checkpoints\n"
+	if len(args) == 0 || (args[0] != "show" && args[0] != "list" && args[0] != "rotate") {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			fmt.Fprint(m.Stdout, help)
+			return errHelp
+		}
+		fmt.Fprint(m.Stderr, help)
+		return errUsage
+	}
+	fs := m.newFlags("key "+args[0], "key "+args[0]+" [--store URL]")
+	store := m.storeFlag(fs)
+	if pos, err := m.parse(fs, args[1:]); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		if err := mech.Load(ctx); err != nil {
+			return err
+		}
+		if args[0] == "rotate" {
+			k, err := mech.RotateKey(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(m.Stdout, k.Verifier)
+			fmt.Fprintln(m.Stderr, "new key in use; witnesses must be told the new key (deconflict witness --key)")
+			return nil
+		}
+		keys, err := mech.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		if args[0] == "show" {
+			for _, k := range keys {
+				if k.RetiredAt == nil {
+					fmt.Fprintln(m.Stdout, k.Verifier)
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tCREATED\tRETIRED")
+		for _, k := range keys {
+			retired := "-"
+			if k.RetiredAt != nil {
+				retired = k.RetiredAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Verifier, k.CreatedAt.Format(time.RFC3339), retired)
+		}
+		return tw.Flush()
+	})
+}
+
+// witness checks that the log only ever grew since the last checkpoint
+// it kept, and keeps the new one.
+func (m *Main) witness(ctx context.Context, args []string) error {
+	fs := m.newFlags("witness", "witness --server URL --token TOKEN --state DIR [--key PUBKEY]\n\nFetches the server's signed checkpoint, checks its signature and its\nconsistency with the last one kept in DIR, and keeps it. Exits non-zero on a\nbad signature, a fork, a rollback or a rewritten history. The first run\npins the server's key (or --key); a changed key needs --key NEWKEY.")
+	client := m.clientFlags(fs)
+	state := fs.String("state", "", "directory where the witness keeps its last checkpoint and the pinned key (required)")
+	key := fs.String("key", "", "pin this public key (first run, or after a genuine key rotation)")
+	if pos, err := m.parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *state == "" {
+		fs.Usage()
+		return errUsage
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*state, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	keyFile, treeFile, cpFile := filepath.Join(*state, "key"), filepath.Join(*state, "tree"), filepath.Join(*state, "checkpoint")
+
+	var served struct {
+		Key string `json:"key"`
+	}
+	if err := c.Do(ctx, "GET", "/v1/log/key", nil, &served); err != nil {
+		return fmt.Errorf("fetch key: %w", err)
+	}
+	pinned := readTrim(keyFile)
+	switch {
+	case *key != "":
+		pinned = *key
+	case pinned == "":
+		pinned = served.Key
+		fmt.Fprintf(m.Stderr, "witness: first run, pinning the server's key %s\n", pinned)
+	case pinned != served.Key:
+		return fmt.Errorf("FAILED: the server now signs with %s, not the pinned key %s; if the rotation is genuine, run again with --key %s", served.Key, pinned, served.Key)
+	}
+	msg, err := fetchText(ctx, c.BaseURL+"/v1/log/checkpoint", c.Token)
+	if err != nil {
+		return fmt.Errorf("fetch checkpoint: %w", err)
+	}
+	origin, tree, err := record.ParseCheckpoint(msg, pinned)
+	if err != nil {
+		return fmt.Errorf("FAILED: checkpoint does not verify: %w", err)
+	}
+	if old, ok := readTree(treeFile); ok && old.N > 0 {
+		var proof tlog.TreeProof
+		if tree.N > old.N {
+			var body struct {
+				Proof []tlog.Hash `json:"proof"`
+			}
+			if err := c.Do(ctx, "GET", fmt.Sprintf("/v1/log/proof/consistency?from=%d&to=%d", old.N, tree.N), nil, &body); err != nil {
+				return fmt.Errorf("fetch consistency proof: %w", err)
+			}
+			proof = body.Proof
+		}
+		if err := record.CheckConsistency(old, tree, proof); err != nil {
+			return fmt.Errorf("FAILED: %w (kept checkpoint: size %d; served: size %d)", err, old.N, tree.N)
+		}
+		fmt.Fprintf(m.Stdout, "ok: %s log grew from %d to %d entries, consistent with the checkpoint kept\n", origin, old.N, tree.N)
+	} else {
+		fmt.Fprintf(m.Stdout, "ok: %s log at %d entries; checkpoint kept as the first\n", origin, tree.N)
+	}
+	if err := writeAtomic(keyFile, []byte(pinned+"\n")); err != nil {
+		return err
+	}
+	if err := writeAtomic(cpFile, msg); err != nil {
+		return err
+	}
+	return writeAtomic(treeFile, []byte(fmt.Sprintf("%d\n%s\n", tree.N, tree.Hash)))
+}
+
+func readTrim(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+func readTree(path string) (tlog.Tree, bool) {
+	lines := strings.Fields(readTrim(path))
+	if len(lines) != 2 {
+		return tlog.Tree{}, false
+	}
+	var t tlog.Tree
+	if _, err := fmt.Sscan(lines[0], &t.N); err != nil {
+		return t, false
+	}
+	h, err := tlog.ParseHash(lines[1])
+	if err != nil {
+		return t, false
+	}
+	t.Hash = h
+	return t, true
+}
+
+// writeAtomic replaces a file so that a crash leaves the old or the new one.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func fetchText(ctx context.Context, url, token string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		return nil, errors.New("server answered " + resp.Status)
+	}
+	return body, nil
+}

@@ -1,0 +1,238 @@
+package mechanism
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/record"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// DefaultOrigin names the log of a mechanism whose store was initialised
+// without a name.
+const DefaultOrigin = "deconflict"
+
+// keySuffix separates the origin from a key's number in key names
+// ("deconflict-k1", "deconflict-k2" after a rotation).
+const keySuffix = "-k"
+
+// ensureKey creates the first signing key when the store has none. It
+// runs when the mechanism loads, so a new store gets its key at once.
+func (m *Mechanism) ensureKey(ctx context.Context) error {
+	return m.store.Update(ctx, func(tx dc.Tx) error {
+		keys, err := tx.Keys(ctx)
+		if err != nil || len(keys) > 0 {
+			return err
+		}
+		k, err := record.NewKey(m.origin+keySuffix+"1", m.Now())
+		if err != nil {
+			return err
+		}
+		return tx.PutKey(ctx, k)
+	})
+}
+
+// activeKeys returns the keys that sign now (the newest not retired).
+func activeKeys(keys []*dc.SigningKey) []*dc.SigningKey {
+	for i := len(keys) - 1; i >= 0; i-- {
+		if keys[i].RetiredAt == nil {
+			return []*dc.SigningKey{keys[i]}
+		}
+	}
+	return nil
+}
+
+// originOf reads the origin from the first key's name.
+func originOf(keys []*dc.SigningKey) string {
+	if len(keys) == 0 {
+		return DefaultOrigin
+	}
+	name := keys[0].Name
+	if i := strings.LastIndex(name, keySuffix); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// Checkpoint returns the signed checkpoint of the whole log.
+func (m *Mechanism) Checkpoint(ctx context.Context) ([]byte, error) {
+	var out []byte
+	err := m.store.View(ctx, func(tx dc.Tx) error {
+		n, err := tx.LastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		keys, err := tx.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = record.Checkpoint(ctx, tx, originOf(keys), n, activeKeys(keys))
+		return err
+	})
+	return out, err
+}
+
+// Keys returns the public halves of every signing key, oldest first.
+func (m *Mechanism) Keys(ctx context.Context) ([]*dc.SigningKey, error) {
+	var keys []*dc.SigningKey
+	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
+		keys, err = tx.Keys(ctx)
+		return err
+	})
+	for i, k := range keys {
+		pub := *k
+		pub.Signer = ""
+		keys[i] = &pub
+	}
+	return keys, err
+}
+
+// RotateKey makes a new signing key and retires the one in use; the old
+// key still verifies the checkpoints it signed.
+func (m *Mechanism) RotateKey(ctx context.Context) (*dc.SigningKey, error) {
+	var k *dc.SigningKey
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		keys, err := tx.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		now := m.Now()
+		for _, old := range keys {
+			if old.RetiredAt == nil {
+				old.RetiredAt = &now
+				if err := tx.PutKey(ctx, old); err != nil {
+					return err
+				}
+			}
+		}
+		if k, err = record.NewKey(fmt.Sprintf("%s%s%d", originOf(keys), keySuffix, len(keys)+1), now); err != nil {
+			return err
+		}
+		return tx.PutKey(ctx, k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pub := *k
+	pub.Signer = ""
+	return &pub, nil
+}
+
+// LogEntry is one leaf of the log as a caller sees it: its content only
+// if the caller may see the event.
+type LogEntry struct {
+	Index    int64     `json:"index"`
+	LeafHash tlog.Hash `json:"leaf_hash"`
+	Data     *string   `json:"data"`
+}
+
+// LogEntries returns the leaves [start, end) of the log.
+func (m *Mechanism) LogEntries(ctx context.Context, a dc.Actor, start, end int64) ([]LogEntry, error) {
+	if start < 0 {
+		return nil, dc.FieldErrorf(dc.EInvalid, "start", "start must be 0 or more")
+	}
+	if end < start {
+		return nil, dc.FieldErrorf(dc.EInvalid, "end", "end must not be before start")
+	}
+	out := []LogEntry{}
+	err := m.store.View(ctx, func(tx dc.Tx) error {
+		n, err := tx.LastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		if end > n {
+			return dc.FieldErrorf(dc.EInvalid, "end", "the log has %d entries", n)
+		}
+		end = min(end, start+1000) // at most 1000 entries an answer
+		if end == start {
+			return nil
+		}
+		evs, err := tx.Events(ctx, start, int(end-start))
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			data := record.EntryBytes(e)
+			le := LogEntry{Index: e.Seq - 1, LeafHash: tlog.RecordHash(data)}
+			if e.VisibleTo(a) {
+				s := string(data)
+				le.Data = &s
+			}
+			out = append(out, le)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// sizeOf checks a tree size against the log.
+func sizeOf(ctx context.Context, tx dc.Tx, field string, size int64) error {
+	n, err := tx.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if size < 1 || size > n {
+		return dc.FieldErrorf(dc.EInvalid, field, "%s must be from 1 to the log size %d", field, n)
+	}
+	return nil
+}
+
+// InclusionProof proves that entry index is in the tree of the given size.
+func (m *Mechanism) InclusionProof(ctx context.Context, index, size int64) (tlog.RecordProof, error) {
+	var p tlog.RecordProof
+	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
+		if err := sizeOf(ctx, tx, "size", size); err != nil {
+			return err
+		}
+		if index < 0 || index >= size {
+			return dc.FieldErrorf(dc.EInvalid, "index", "index must be from 0 to size-1")
+		}
+		p, err = record.InclusionProof(ctx, tx, index, size)
+		return err
+	})
+	return p, err
+}
+
+// ConsistencyProof proves that the tree of size from is a prefix of the
+// tree of size to.
+func (m *Mechanism) ConsistencyProof(ctx context.Context, from, to int64) (tlog.TreeProof, error) {
+	var p tlog.TreeProof
+	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
+		if err := sizeOf(ctx, tx, "to", to); err != nil {
+			return err
+		}
+		if from < 1 || from > to {
+			return dc.FieldErrorf(dc.EInvalid, "from", "from must be from 1 to to")
+		}
+		p, err = record.ConsistencyProof(ctx, tx, from, to)
+		return err
+	})
+	return p, err
+}
+
+// Evidence returns the evidence bundle of an operation: every log entry
+// about it with inclusion proofs against one signed checkpoint. Entries
+// the actor may not see are present by hash only.
+func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*record.Bundle, error) {
+	var b *record.Bundle
+	err := m.store.View(ctx, func(tx dc.Tx) error {
+		if _, err := tx.Operation(ctx, opID); dc.ErrorCode(err) == dc.ENotFound {
+			return dc.Errorf(dc.ENotFound, "no operation %s", opID)
+		} else if err != nil {
+			return err
+		}
+		n, err := tx.LastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		keys, err := tx.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		b, err = record.BuildBundle(ctx, tx, originOf(keys), n, activeKeys(keys), opID, func(e *dc.Event) bool { return e.VisibleTo(a) })
+		return err
+	})
+	return b, err
+}

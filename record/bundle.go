@@ -1,0 +1,446 @@
+package record
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	dc "github.com/deconflict/deconflict"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// BundleFormat is the Format of the bundles this package builds and
+// verifies.
+const BundleFormat = "deconflict-evidence/1"
+
+// manifestHeader is the first line of a bundle's manifest.
+const manifestHeader = "deconflict evidence manifest v1"
+
+// Bundle is the evidence bundle of one operation: every log entry about
+// it, each with its inclusion proof in one signed checkpoint. It is
+// verified offline by Verify, with no access to the server.
+//
+// Manifest is a signed note, by the same keys as the checkpoint, whose
+// text is
+//
+//	deconflict evidence manifest v1
+//	origin
+//	operation id
+//	tree size
+//	base64(tree hash)
+//	index
+//	index
+//	…
+//
+// listing the log index of every entry of the bundle. It is the server's
+// signed statement that these, and only these, are the entries about the
+// operation in that tree: an entry dropped from the bundle is detected,
+// and an entry about the operation the server left out can be shown (from
+// the log itself) to contradict its signed statement.
+type Bundle struct {
+	// Format is BundleFormat.
+	Format string `json:"format"`
+	// Origin names the log.
+	Origin string `json:"origin"`
+	// Operation is the ID of the operation the bundle is about.
+	Operation string `json:"operation"`
+	// Checkpoint is the signed checkpoint (see Checkpoint) every
+	// inclusion proof leads to.
+	Checkpoint string `json:"checkpoint"`
+	// Key is the verifier key of the newest signing key. A verifier should
+	// not trust it, but check with a key it holds already.
+	Key string `json:"key"`
+	// Manifest is the signed list of the entries' indexes (see above).
+	Manifest string `json:"manifest"`
+	// Entries are in increasing index order.
+	Entries []Entry `json:"entries"`
+}
+
+// Entry is one log entry of a bundle. Data is the entry's bytes
+// (EntryBytes of the event) as a JSON string; it is empty when the
+// requester may not see the event, and then only the leaf hash and the
+// proof show that the entry exists and where. Index is the leaf index
+// (event seq - 1); Proof proves LeafHash at Index in the checkpoint's tree.
+type Entry struct {
+	Index    int64            `json:"index"`
+	Data     string           `json:"data,omitempty"`
+	LeafHash tlog.Hash        `json:"leaf_hash"`
+	Proof    tlog.RecordProof `json:"proof"`
+}
+
+// Withheld reports whether the entry's content was left out.
+func (e *Entry) Withheld() bool { return e.Data == "" }
+
+// BuildBundle collects every entry about operation opID in the log of its
+// first n events, with inclusion proofs against one checkpoint of size n
+// signed with signers (see Checkpoint), the verifier key of the newest
+// signer, and the signed manifest of the entries' indexes.
+//
+// An event is about the operation if it is one of its operation.* events
+// or receipts (subject operation opID), its notice.short, a conflict.*
+// event whose conflict includes opID, an escalation.* event whose duty is
+// about the operation, one of those conflicts or one of the messages
+// below, or a hotline.message, line.check or hotline.acknowledged event
+// whose message has the operation or one of those conflicts as subject.
+//
+// visible says whether the requester may see an event. An entry carries
+// its content only if the requester may see it and the bundle shows, with
+// entries the requester may see, why it is about the operation (a hotline
+// message about a conflict counts only if the conflict's events are
+// shown); otherwise it is withheld. A withheld entry still carries its
+// leaf hash and proof. BuildBundle fails with ENotFound if no event is
+// about opID.
+func BuildBundle(ctx context.Context, tx dc.Tx, origin string, n int64, signers []*dc.SigningKey, opID string, visible func(*dc.Event) bool) (*Bundle, error) {
+	if err := checkOrigin(origin); err != nil {
+		return nil, err
+	}
+	if len(signers) == 0 {
+		return nil, fmt.Errorf("evidence bundle: no signing key")
+	}
+	if n < 1 {
+		return nil, dc.Errorf(dc.EInvalid, "evidence bundle: tree size %d is not 1 or more", n)
+	}
+	hash, err := TreeHash(ctx, tx, n)
+	if err != nil {
+		return nil, err
+	}
+	tree := tlog.Tree{N: n, Hash: hash}
+	b := &Bundle{Format: BundleFormat, Origin: origin, Operation: opID, Key: newest(signers).Verifier, Entries: []Entry{}}
+	all, shown := newScope(opID), newScope(opID)
+	hr := HashReader(ctx, tx)
+	// This scans every event of the log, a page at a time. That is
+	// acceptable for now; an index of events by operation would avoid it.
+	const page = 1000
+	for after := int64(0); after < n; {
+		events, err := tx.Events(ctx, after, page)
+		if err != nil {
+			return nil, fmt.Errorf("evidence bundle: %w", err)
+		}
+		for _, e := range events {
+			if e.Seq > n {
+				break
+			}
+			after = e.Seq
+			about, err := all.relate(e)
+			if err != nil {
+				return nil, fmt.Errorf("evidence bundle: event %d (%s): %w", e.Seq, e.Type, err)
+			}
+			if !about {
+				continue
+			}
+			index := e.Seq - 1
+			data := EntryBytes(e)
+			leaf, err := hr.ReadHashes([]int64{tlog.StoredHashIndex(0, index)})
+			if err != nil {
+				return nil, fmt.Errorf("evidence bundle: leaf of event %d: %w", e.Seq, err)
+			}
+			if tlog.RecordHash(data) != leaf[0] {
+				return nil, fmt.Errorf("evidence bundle: event %d as stored does not match the entry logged for it", e.Seq)
+			}
+			proof, err := InclusionProof(ctx, tx, index, n)
+			if err != nil {
+				return nil, fmt.Errorf("evidence bundle: %w", err)
+			}
+			en := Entry{Index: index, LeafHash: leaf[0], Proof: proof}
+			if visible(e) {
+				if ok, _ := shown.relate(e); ok {
+					en.Data = string(data)
+				}
+			}
+			b.Entries = append(b.Entries, en)
+		}
+		if len(events) < page {
+			break
+		}
+	}
+	if len(b.Entries) == 0 {
+		return nil, dc.Errorf(dc.ENotFound, "no entry about operation %s in the log of %d entries", opID, n)
+	}
+	cp, err := signNote(formatCheckpoint(origin, tree), signers)
+	if err != nil {
+		return nil, fmt.Errorf("evidence bundle: checkpoint: %w", err)
+	}
+	m, err := signNote(formatManifest(origin, opID, tree, b.Entries), signers)
+	if err != nil {
+		return nil, fmt.Errorf("evidence bundle: manifest: %w", err)
+	}
+	b.Checkpoint, b.Manifest = string(cp), string(m)
+	return b, nil
+}
+
+// newest returns the key created last (the last of equals).
+func newest(keys []*dc.SigningKey) *dc.SigningKey {
+	k := keys[0]
+	for _, c := range keys[1:] {
+		if !c.CreatedAt.Before(k.CreatedAt) {
+			k = c
+		}
+	}
+	return k
+}
+
+func formatManifest(origin, opID string, tree tlog.Tree, entries []Entry) []byte {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s\n%s\n%s\n%d\n%s\n", manifestHeader, origin, opID, tree.N, tree.Hash)
+	for _, e := range entries {
+		fmt.Fprintf(&sb, "%d\n", e.Index)
+	}
+	return []byte(sb.String())
+}
+
+// manifest is a parsed manifest.
+type manifest struct {
+	origin, op string
+	tree       tlog.Tree
+	indexes    []int64
+}
+
+func parseManifest(text string) (*manifest, error) {
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if len(lines) < 5 || lines[0] != manifestHeader {
+		return nil, fmt.Errorf("manifest: %w: not a %q", ErrMalformed, manifestHeader)
+	}
+	m := &manifest{origin: lines[1], op: lines[2]}
+	var err error
+	if m.tree.N, err = strconv.ParseInt(lines[3], 10, 64); err != nil {
+		return nil, fmt.Errorf("manifest: %w: bad tree size %q", ErrMalformed, lines[3])
+	}
+	if m.tree.Hash, err = tlog.ParseHash(lines[4]); err != nil {
+		return nil, fmt.Errorf("manifest: %w: bad tree hash %q", ErrMalformed, lines[4])
+	}
+	for _, l := range lines[5:] {
+		i, err := strconv.ParseInt(l, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("manifest: %w: bad index %q", ErrMalformed, l)
+		}
+		m.indexes = append(m.indexes, i)
+	}
+	return m, nil
+}
+
+// Verify checks a bundle offline and returns its timeline. key is the
+// log's verifier key, obtained independently of the bundle (from the
+// witnesses, or GET /v1/log/key earlier); if key is empty the bundle's own
+// key is used and the timeline says so (KeyFromBundle): then the bundle
+// proves only that it is consistent, not that the log signed it.
+//
+// Verify checks the checkpoint's signature and origin, the manifest's
+// signature and that it is of the same tree and operation, that the
+// entries are in increasing index order without duplicates and exactly
+// those the manifest lists, that each entry's data hashes to its leaf hash
+// (tlog.RecordHash), that each leaf hash is at its index in the
+// checkpoint's tree (tlog.CheckRecord, also for withheld entries), that
+// each entry is the event at its index, and that each entry shown is about
+// the operation (judged from the entries shown, as BuildBundle does). The
+// error names the entry and what failed.
+func Verify(b *Bundle, key string) (*Timeline, error) {
+	if b == nil {
+		return nil, fmt.Errorf("no bundle")
+	}
+	if b.Format != BundleFormat {
+		return nil, fmt.Errorf("bundle format is %q; this program verifies %q", b.Format, BundleFormat)
+	}
+	fromBundle := key == ""
+	if fromBundle {
+		key = b.Key
+		if key == "" {
+			return nil, fmt.Errorf("no key to verify with: none was given and the bundle carries none")
+		}
+	}
+	origin, tree, err := ParseCheckpoint([]byte(b.Checkpoint), key)
+	if err != nil {
+		return nil, err
+	}
+	if origin != b.Origin {
+		return nil, fmt.Errorf("checkpoint is of log %q, the bundle says %q", origin, b.Origin)
+	}
+	mn, err := openNote("manifest", []byte(b.Manifest), []string{key})
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseManifest(mn.Text)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case m.origin != origin:
+		return nil, fmt.Errorf("manifest is of log %q, the checkpoint of log %q", m.origin, origin)
+	case m.op != b.Operation:
+		return nil, fmt.Errorf("manifest is of operation %s, the bundle says %s", m.op, b.Operation)
+	case m.tree != tree:
+		return nil, fmt.Errorf("manifest is of the tree of %d entries %s, the checkpoint of the tree of %d entries %s",
+			m.tree.N, m.tree.Hash, tree.N, tree.Hash)
+	}
+
+	// Order, then completeness against the manifest, then each entry.
+	for i := range b.Entries {
+		en := &b.Entries[i]
+		switch {
+		case en.Index < 0 || en.Index >= tree.N:
+			return nil, fmt.Errorf("%s: log index outside the checkpoint's log of %d entries", where(i, en), tree.N)
+		case i > 0 && en.Index == b.Entries[i-1].Index:
+			return nil, fmt.Errorf("%s: duplicates the entry before it", where(i, en))
+		case i > 0 && en.Index < b.Entries[i-1].Index:
+			return nil, fmt.Errorf("%s: out of order: it comes after log index %d; entries must be in increasing index order",
+				where(i, en), b.Entries[i-1].Index)
+		}
+	}
+	for i, j := 0, 0; i < len(b.Entries) || j < len(m.indexes); {
+		switch {
+		case j == len(m.indexes) || (i < len(b.Entries) && b.Entries[i].Index < m.indexes[j]):
+			return nil, fmt.Errorf("%s: not listed in the signed manifest: an entry was added", where(i, &b.Entries[i]))
+		case i == len(b.Entries) || b.Entries[i].Index > m.indexes[j]:
+			return nil, fmt.Errorf("the entry at log index %d (event seq %d), which the signed manifest lists, is missing: an entry was dropped",
+				m.indexes[j], m.indexes[j]+1)
+		}
+		i, j = i+1, j+1
+	}
+
+	tl := newTimeline(b.Operation, origin, tree.N, key, fromBundle)
+	sc := newScope(b.Operation)
+	for i := range b.Entries {
+		en := &b.Entries[i]
+		if !en.Withheld() && tlog.RecordHash([]byte(en.Data)) != en.LeafHash {
+			return nil, fmt.Errorf("%s: its data does not hash to its leaf hash: the entry was altered", where(i, en))
+		}
+		if err := tlog.CheckRecord(en.Proof, tree.N, tree.Hash, en.Index, en.LeafHash); err != nil {
+			return nil, fmt.Errorf("%s: its inclusion proof does not lead from its leaf hash to the checkpoint's tree hash "+
+				"(the proof or the leaf hash was altered, or the entry is not in this log): %v", where(i, en), err)
+		}
+		if en.Withheld() {
+			_ = tl.add(en.Index, nil)
+			continue
+		}
+		e, err := parseEntry([]byte(en.Data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", where(i, en), err)
+		}
+		if e.Seq != en.Index+1 {
+			return nil, fmt.Errorf("%s: its data is event seq %d, not the event at this index", where(i, en), e.Seq)
+		}
+		about, err := sc.relate(e)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s event: %v", where(i, en), e.Type, err)
+		}
+		if !about {
+			return nil, fmt.Errorf("%s: this %s event is not about operation %s", where(i, en), e.Type, b.Operation)
+		}
+		if err := tl.add(en.Index, e); err != nil {
+			return nil, fmt.Errorf("%s: %s event: %v", where(i, en), e.Type, err)
+		}
+	}
+	return tl, nil
+}
+
+// where names entry i of a bundle in an error.
+func where(i int, en *Entry) string {
+	w := fmt.Sprintf("bundle entry #%d (log index %d, event seq %d", i+1, en.Index, en.Index+1)
+	if en.Withheld() {
+		w += ", content withheld"
+	}
+	return w + ")"
+}
+
+// Event bodies, as package mechanism writes them. They are declared here
+// because package mechanism is the one that calls this package.
+type (
+	operationBody struct {
+		Operation *dc.Operation `json:"operation"`
+	}
+	receiptBody struct {
+		Receipt *struct {
+			Operation string `json:"operation"`
+			Party     string `json:"party"`
+			Version   int    `json:"version"`
+			At        string `json:"at"`
+		} `json:"receipt"`
+	}
+	noticeBody struct {
+		Operation string  `json:"operation"`
+		Party     string  `json:"party"`
+		LeadTimeS float64 `json:"lead_time_s"`
+		NoticeS   float64 `json:"notice_s"`
+	}
+	conflictBody struct {
+		Conflict *dc.Conflict `json:"conflict"`
+	}
+	escalationBody struct {
+		Escalation *dc.Duty `json:"escalation"`
+		Reason     string   `json:"reason"`
+	}
+	messageBody struct {
+		Message *dc.Message `json:"message"`
+	}
+)
+
+// decodeBody reads an event's body into v, which must then have its main
+// field (checked by ok).
+func decodeBody(e *dc.Event, v any, ok func() bool) error {
+	if len(e.Data) == 0 {
+		return fmt.Errorf("the event has no body")
+	}
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("cannot read the body: %v", err)
+	}
+	if !ok() {
+		return fmt.Errorf("the body lacks what a %s event carries", e.Type)
+	}
+	return nil
+}
+
+// scope decides which events are about an operation, learning as it goes
+// (in log order) which conflicts and hotline messages are.
+type scope struct {
+	op        string
+	conflicts map[string]bool
+	messages  map[string]bool
+}
+
+func newScope(op string) *scope {
+	return &scope{op: op, conflicts: map[string]bool{}, messages: map[string]bool{}}
+}
+
+// relate reports whether e is about the operation, given the events
+// related before it. An error means e's body cannot be read.
+func (s *scope) relate(e *dc.Event) (bool, error) {
+	switch e.Type {
+	case dc.EventOperationDeclared, dc.EventOperationUpdated, dc.EventOperationActivated,
+		dc.EventOperationEnded, dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventNoticeShort:
+		return e.Subject != nil && e.Subject.Kind == "operation" && e.Subject.ID == s.op, nil
+	case dc.EventConflictOpened, dc.EventConflictAcked, dc.EventConflictResolved, dc.EventConflictWaived:
+		var b conflictBody
+		if err := decodeBody(e, &b, func() bool { return b.Conflict != nil }); err != nil {
+			return false, err
+		}
+		if b.Conflict.Operations[0] == s.op || b.Conflict.Operations[1] == s.op {
+			s.conflicts[b.Conflict.ID] = true
+			return true, nil
+		}
+	case dc.EventEscalationRaised, dc.EventEscalationCleared:
+		var b escalationBody
+		if err := decodeBody(e, &b, func() bool { return b.Escalation != nil }); err != nil {
+			return false, err
+		}
+		switch sub := b.Escalation.Subject; sub.Kind {
+		case "operation":
+			return sub.ID == s.op, nil
+		case "conflict":
+			return s.conflicts[sub.ID], nil
+		case "message":
+			return s.messages[sub.ID], nil
+		}
+	case dc.EventHotlineMessage, dc.EventLineCheck, dc.EventHotlineAcked:
+		var b messageBody
+		if err := decodeBody(e, &b, func() bool { return b.Message != nil }); err != nil {
+			return false, err
+		}
+		m := b.Message
+		if sub := m.Subject; sub != nil && (sub.Kind == "operation" && sub.ID == s.op || sub.Kind == "conflict" && s.conflicts[sub.ID]) {
+			s.messages[m.ID] = true
+			return true, nil
+		}
+	}
+	return false, nil
+}

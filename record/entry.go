@@ -1,0 +1,126 @@
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// entryHead is the part of an entry before its data, in the order the
+// fields are written. Its own types freeze the format: a change to
+// deconflict.Subject or deconflict.Actor must not change old entries.
+type entryHead struct {
+	Seq      int64         `json:"seq"`
+	Type     string        `json:"type"`
+	Time     string        `json:"time"`
+	Actor    entryActor    `json:"actor"`
+	Subject  *entrySubject `json:"subject"`
+	Audience []string      `json:"audience"`
+}
+
+type entryActor struct {
+	Party string `json:"party"`
+	Role  string `json:"role"`
+}
+
+type entrySubject struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// entryJSON is an entry as read back: the head and the data.
+type entryJSON struct {
+	entryHead
+	Data json.RawMessage `json:"data"`
+}
+
+// EntryBytes is the exact byte string hashed into the log for an event
+// (its leaf is tlog.RecordHash(EntryBytes(e))): one JSON object, without
+// insignificant white space and without a trailing newline,
+//
+//	{"seq":1,"type":"operation.declared","time":"2026-03-01T10:00:00.123456Z",
+//	 "actor":{"party":"alpha","role":"operator"},"subject":{"kind":"operation","id":"…"},
+//	 "audience":[],"data":{…}}
+//
+// time is e.Time in UTC as time.RFC3339Nano writes it; subject is null when
+// the event has none; audience is [] when every party may see the event;
+// data is e.Data byte for byte (less white space around it), or null when
+// it is empty. (Data that is not
+// valid UTF-8 JSON, which the mechanism never writes, is embedded as a
+// JSON string so that the entry stays valid JSON.) The actor's token is
+// never part of an entry.
+//
+// The result depends only on the fields above, so the event as a store
+// reads it back must give the same bytes as the event that was appended:
+// the same Time (to the nanosecond) and the same Data bytes.
+func EntryBytes(e *dc.Event) []byte {
+	h := entryHead{
+		Seq:      e.Seq,
+		Type:     e.Type,
+		Time:     e.Time.UTC().Format(time.RFC3339Nano),
+		Actor:    entryActor{Party: e.Actor.Party, Role: string(e.Actor.Role)},
+		Audience: e.Audience,
+	}
+	if h.Audience == nil {
+		h.Audience = []string{}
+	}
+	if e.Subject != nil {
+		h.Subject = &entrySubject{Kind: e.Subject.Kind, ID: e.Subject.ID}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(h); err != nil {
+		// Strings, numbers and slices of strings always encode.
+		panic("record: encode entry head: " + err.Error())
+	}
+	out := bytes.TrimRight(buf.Bytes(), "\n")
+	out = append(out[:len(out)-1], `,"data":`...)
+	switch data := bytes.TrimSpace(e.Data); {
+	case len(data) == 0:
+		out = append(out, "null"...)
+	case utf8.Valid(data) && json.Valid(data):
+		out = append(out, data...)
+	default:
+		s, _ := json.Marshal(string(data)) // invalid UTF-8 becomes U+FFFD
+		out = append(out, s...)
+	}
+	return append(out, '}')
+}
+
+// parseEntry reads entry bytes back into an event (without the actor's
+// token). It fails unless data is exactly what EntryBytes writes for that
+// event, so that what a verifier reads is what was hashed.
+func parseEntry(data []byte) (*dc.Event, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var j entryJSON
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("not an entry: %v", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, j.Time)
+	if err != nil {
+		return nil, fmt.Errorf("entry time %q: %v", j.Time, err)
+	}
+	e := &dc.Event{
+		Seq:      j.Seq,
+		Type:     j.Type,
+		Time:     t.UTC(),
+		Actor:    dc.Actor{Party: j.Actor.Party, Role: dc.Role(j.Actor.Role)},
+		Audience: j.Audience,
+	}
+	if j.Subject != nil {
+		e.Subject = &dc.Subject{Kind: j.Subject.Kind, ID: j.Subject.ID}
+	}
+	if !bytes.Equal(j.Data, []byte("null")) {
+		e.Data = j.Data
+	}
+	if !bytes.Equal(EntryBytes(e), data) {
+		return nil, fmt.Errorf("entry is not in the canonical form the log writes")
+	}
+	return e, nil
+}

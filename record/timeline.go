@@ -1,0 +1,348 @@
+package record
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// Timeline is what a verified bundle shows: the entries about one
+// operation, in log order, as a person reads them.
+type Timeline struct {
+	Operation string
+	Origin    string
+	// TreeSize is the size of the checkpoint the entries are proven in.
+	TreeSize int64
+	// Key is the verifier key the signatures were checked with.
+	Key string
+	// KeyFromBundle says Key was taken from the bundle itself rather than
+	// given by the verifier: then the bundle is consistent, but nothing
+	// shows that the log's owner signed it.
+	KeyFromBundle bool
+	Items         []Item
+
+	starts map[int]time.Time // first volume start of each version
+	last   *time.Time        // first volume start of the latest version seen
+}
+
+// Item is one entry of a timeline.
+type Item struct {
+	Index int64 // leaf index in the log
+	Seq   int64 // event sequence number (Index+1)
+	// Withheld says the requester may not see the entry: only its place
+	// in the log is proven, and the fields below are empty.
+	Withheld bool
+	Type     string
+	Time     time.Time
+	Actor    dc.Actor
+	// Party is the party the entry is about: the operation's party for
+	// operation.* and notice.short, the acknowledging party for receipts,
+	// the party owing the answer for escalations.
+	Party string
+	// Version is the operation's version (operation.* events, receipts).
+	Version int
+	// FirstStart is when the operation's first volume starts, as of
+	// Version (nil if unknown).
+	FirstStart *time.Time
+	// LeadTime is FirstStart minus Time for declarations, updates and
+	// receipts (nil if unknown); negative once the operation had started.
+	LeadTime *time.Duration
+	// Text says what happened, in one line.
+	Text string
+}
+
+func newTimeline(op, origin string, size int64, key string, fromBundle bool) *Timeline {
+	return &Timeline{Operation: op, Origin: origin, TreeSize: size, Key: key, KeyFromBundle: fromBundle,
+		Items: []Item{}, starts: map[int]time.Time{}}
+}
+
+// add appends the item of entry index, whose event is e (nil if withheld).
+// The event's body was read by scope.relate or is read here.
+func (t *Timeline) add(index int64, e *dc.Event) error {
+	it := Item{Index: index, Seq: index + 1}
+	if e == nil {
+		it.Withheld = true
+		it.Text = "content withheld (not visible to the requester)"
+		t.Items = append(t.Items, it)
+		return nil
+	}
+	it.Type, it.Time, it.Actor = e.Type, e.Time, e.Actor
+	text, err := t.describe(&it, e)
+	if err != nil {
+		return err
+	}
+	it.Text = text
+	t.Items = append(t.Items, it)
+	return nil
+}
+
+// describe fills the fields of it that e's body gives and returns its
+// text, or an error if the body cannot be read.
+func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
+	who := actorName(e.Actor)
+	switch e.Type {
+	case dc.EventOperationDeclared, dc.EventOperationUpdated, dc.EventOperationActivated,
+		dc.EventOperationEnded, dc.EventOperationCancelled:
+		var b operationBody
+		if err := decodeBody(e, &b, func() bool { return b.Operation != nil }); err != nil {
+			return "", err
+		}
+		op := b.Operation
+		it.Party, it.Version = op.Party, op.Version
+		if s := firstStart(op); s != nil {
+			t.starts[op.Version] = *s
+			t.last = s
+			it.FirstStart = s
+			it.LeadTime = lead(*s, e.Time)
+		}
+		verb := strings.TrimPrefix(e.Type, "operation.")
+		txt := fmt.Sprintf("%s %s the operation of %s: version %d, %s, %d volume(s)", who, verb, op.Party, op.Version, op.State, len(op.Volumes))
+		if op.Callsign != nil {
+			txt += fmt.Sprintf(", callsign %s", *op.Callsign)
+		}
+		if it.FirstStart != nil {
+			txt += fmt.Sprintf(", first volume starts %s; lead time %s", fmtTime(*it.FirstStart), fmtLead(*it.LeadTime))
+		}
+		return txt, nil
+	case dc.EventOperationReceipt:
+		var b receiptBody
+		if err := decodeBody(e, &b, func() bool { return b.Receipt != nil }); err != nil {
+			return "", err
+		}
+		r := b.Receipt
+		it.Party, it.Version = r.Party, r.Version
+		if s, ok := t.starts[r.Version]; ok {
+			it.FirstStart = &s
+		} else {
+			it.FirstStart = t.last
+		}
+		txt := fmt.Sprintf("%s acknowledged version %d of the operation (receipt)", who, r.Version)
+		if it.FirstStart != nil {
+			it.LeadTime = lead(*it.FirstStart, e.Time)
+			txt += fmt.Sprintf("; first volume starts %s; lead time %s", fmtTime(*it.FirstStart), fmtLead(*it.LeadTime))
+		}
+		return txt, nil
+	case dc.EventNoticeShort:
+		var b noticeBody
+		if err := decodeBody(e, &b, func() bool { return b.Operation != "" }); err != nil {
+			return "", err
+		}
+		it.Party = b.Party
+		d, n := seconds(b.LeadTimeS), seconds(b.NoticeS)
+		it.LeadTime = &d
+		return fmt.Sprintf("SHORT NOTICE: the operation of %s starts %s after it was declared or moved earlier, less than the agreed notice of %s; it goes straight to the heads",
+			b.Party, fmtLead(d), n), nil
+	case dc.EventConflictOpened, dc.EventConflictAcked, dc.EventConflictResolved, dc.EventConflictWaived:
+		var b conflictBody
+		if err := decodeBody(e, &b, func() bool { return b.Conflict != nil }); err != nil {
+			return "", err
+		}
+		c := b.Conflict
+		switch e.Type {
+		case dc.EventConflictOpened:
+			other, otherParty := c.Operations[1], c.Parties[1]
+			if c.Operations[1] == t.Operation {
+				other, otherParty = c.Operations[0], c.Parties[0]
+			}
+			return fmt.Sprintf("conflict %s opened with operation %s of %s (separation: horizontal %g m, vertical %g m, time %g s)",
+				c.ID, other, otherParty, c.Separation.HorizontalM, c.Separation.VerticalM, c.Separation.TimeS), nil
+		case dc.EventConflictAcked:
+			it.Party = e.Actor.Party
+			return fmt.Sprintf("%s acknowledged conflict %s", who, c.ID), nil
+		case dc.EventConflictWaived:
+			it.Party = e.Actor.Party
+			txt := fmt.Sprintf("%s waived conflict %s; waived so far by the heads of: %s", who, c.ID, fmtParties(c.Waived))
+			if c.Status == dc.ConflictWaived {
+				txt += "; the conflict is waived by the heads of both parties"
+			}
+			return txt, nil
+		default:
+			return fmt.Sprintf("conflict %s %s (by %s)", c.ID, c.Status, who), nil
+		}
+	case dc.EventEscalationRaised, dc.EventEscalationCleared:
+		var b escalationBody
+		if err := decodeBody(e, &b, func() bool { return b.Escalation != nil }); err != nil {
+			return "", err
+		}
+		d := b.Escalation
+		it.Party = d.Party
+		about := d.Subject.Kind + " " + d.Subject.ID
+		if d.Subject.Kind == "operation" && d.Subject.ID == t.Operation {
+			about = "the operation"
+		}
+		if e.Type == dc.EventEscalationCleared {
+			return fmt.Sprintf("escalation cleared: %s answered about %s", d.Party, about), nil
+		}
+		to := "the heads of " + d.Party
+		if d.Level >= dc.LevelAll {
+			to = "the heads of every party and the admins"
+		}
+		txt := fmt.Sprintf("ESCALATION level %d to %s: %s has not acknowledged %s", d.Level, to, d.Party, about)
+		if b.Reason != "" {
+			txt += " (" + b.Reason + ")"
+		}
+		return txt, nil
+	case dc.EventHotlineMessage, dc.EventLineCheck, dc.EventHotlineAcked:
+		var b messageBody
+		if err := decodeBody(e, &b, func() bool { return b.Message != nil }); err != nil {
+			return "", err
+		}
+		m := b.Message
+		if e.Type == dc.EventHotlineAcked {
+			it.Party = e.Actor.Party
+			return fmt.Sprintf("%s acknowledged hotline message %s", who, m.ID), nil
+		}
+		kind := "hotline message"
+		if e.Type == dc.EventLineCheck {
+			kind = "line check"
+		}
+		txt := fmt.Sprintf("%s %s from %s to %s", m.Urgency, kind, who, strings.Join(m.To, ", "))
+		if m.Subject != nil && m.Subject.Kind == "conflict" {
+			txt += " about conflict " + m.Subject.ID
+		}
+		return txt + fmt.Sprintf(": %q (message %s)", m.Text, m.ID), nil
+	}
+	return fmt.Sprintf("%s by %s", e.Type, who), nil
+}
+
+// Write prints the timeline for a person: what was checked, every entry
+// in log order, then a summary of the declaration and its
+// acknowledgements.
+func (t *Timeline) Write(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	withheld := 0
+	for _, it := range t.Items {
+		if it.Withheld {
+			withheld++
+		}
+	}
+	p("Evidence for operation %s\n", t.Operation)
+	p("Log:        %s, checkpoint of %d entries; signatures and inclusion proofs verified\n", t.Origin, t.TreeSize)
+	p("Key:        %s\n", keyName(t.Key))
+	if t.KeyFromBundle {
+		p("WARNING:    verified with the key carried in the bundle itself, not one obtained independently;\n" +
+			"            this shows the bundle is consistent, not that the log's owner signed it.\n")
+	}
+	p("Entries:    %d (%d withheld)\n\nTimeline (UTC)\n", len(t.Items), withheld)
+	for _, it := range t.Items {
+		if it.Withheld {
+			p("  %-20s  entry %d: %s\n", "", it.Index, it.Text)
+			continue
+		}
+		p("  %-20s  entry %d: %s\n", fmtTime(it.Time), it.Index, it.Text)
+	}
+
+	p("\nSummary\n")
+	declared := false
+	var receipts, notices []Item
+	for _, it := range t.Items {
+		switch it.Type {
+		case dc.EventOperationDeclared:
+			declared = true
+			p("  Declared by %s at %s (version %d)", actorName(it.Actor), fmtTime(it.Time), it.Version)
+			if it.FirstStart != nil {
+				p(", first volume starts %s, lead time %s", fmtTime(*it.FirstStart), fmtLead(*it.LeadTime))
+			}
+			p(".\n")
+		case dc.EventOperationReceipt:
+			receipts = append(receipts, it)
+		case dc.EventNoticeShort:
+			notices = append(notices, it)
+		}
+	}
+	if !declared {
+		p("  The declaration is not in this bundle.\n")
+	}
+	if len(receipts) == 0 {
+		p("  No acknowledgement (receipt) by another party is shown.\n")
+	} else {
+		p("  Acknowledged (receipts):\n")
+		for _, it := range receipts {
+			p("    %s acknowledged version %d at %s", it.Party, it.Version, fmtTime(it.Time))
+			if it.LeadTime != nil {
+				p(", lead time %s", fmtLead(*it.LeadTime))
+			}
+			p("\n")
+		}
+	}
+	for _, it := range notices {
+		p("  Short-notice warning at %s: lead time %s.\n", fmtTime(it.Time), fmtLead(*it.LeadTime))
+	}
+	return bw.Flush()
+}
+
+func actorName(a dc.Actor) string {
+	switch {
+	case a.Party != "":
+		return fmt.Sprintf("%s (%s)", a.Party, a.Role)
+	case a.Role == "system" || a.Role == "":
+		return "the mechanism"
+	default:
+		return string(a.Role)
+	}
+}
+
+// firstStart returns the earliest start of the operation's volumes.
+func firstStart(op *dc.Operation) *time.Time {
+	var first *time.Time
+	for _, v := range op.Volumes {
+		if v.TimeStart == nil {
+			continue
+		}
+		s, err := time.Parse(time.RFC3339Nano, v.TimeStart.Value)
+		if err != nil {
+			continue
+		}
+		if first == nil || s.Before(*first) {
+			s := s.UTC()
+			first = &s
+		}
+	}
+	return first
+}
+
+func lead(start, at time.Time) *time.Duration {
+	d := start.Sub(at)
+	return &d
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+func fmtLead(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < 0 {
+		return fmt.Sprintf("none (the first volume had started %s before)", -d)
+	}
+	return d.String()
+}
+
+func fmtParties(m map[string]*time.Time) string {
+	var out []string
+	for p, at := range m {
+		if at != nil {
+			out = append(out, fmt.Sprintf("%s at %s", p, fmtTime(*at)))
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+// keyName returns the name+hash part of a verifier key.
+func keyName(vkey string) string {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) < 3 {
+		return vkey
+	}
+	return parts[0] + "+" + parts[1]
+}
