@@ -26,6 +26,8 @@ const (
 	EventLineCheck          = "line.check"
 	EventSettingsChanged    = "settings.changed"
 	EventPartyAdded         = "party.added"
+	EventPartyKeyAdded      = "party.key_added"
+	EventWebhookDelivered   = "webhook.delivered"
 )
 
 // Subject names what an event is about.

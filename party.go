@@ -11,6 +11,9 @@ type Party struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	// Keys are the party's own Ed25519 public keys (signed-note verifier
+	// strings) with which it may sign its acknowledgements.
+	Keys []string `json:"keys,omitempty"`
 }
 
 var partyIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)

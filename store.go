@@ -29,6 +29,8 @@ type Tx interface {
 	CreateParty(ctx context.Context, p *Party) error
 	Party(ctx context.Context, id string) (*Party, error)
 	Parties(ctx context.Context) ([]*Party, error)
+	// PutPartyKeys replaces the keys of a party; ENotFound if there is none.
+	PutPartyKeys(ctx context.Context, id string, keys []string) error
 
 	CreateToken(ctx context.Context, t *Token) error
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)

@@ -13,11 +13,16 @@ func (s *Server) getConflict(w http.ResponseWriter, r *http.Request, a dc.Actor)
 }
 
 func (s *Server) ackConflict(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	if err := decodeOptional(w, r); err != nil {
-		s.writeError(w, r, err)
-		return
+	var body struct {
+		Signed string `json:"signed"`
 	}
-	c, err := s.mech.AckConflict(r.Context(), a, r.PathValue("id"))
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &body); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	c, err := s.mech.AckConflict(r.Context(), a, r.PathValue("id"), body.Signed)
 	s.writeConflict(w, r, c, err)
 }
 

@@ -9,7 +9,8 @@ import (
 
 func (s *Server) ackOperation(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 	var body struct {
-		Version *int `json:"version"`
+		Version *int   `json:"version"`
+		Signed  string `json:"signed"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		s.writeError(w, r, err)
@@ -19,7 +20,7 @@ func (s *Server) ackOperation(w http.ResponseWriter, r *http.Request, a dc.Actor
 		s.writeError(w, r, dc.FieldErrorf(dc.EInvalid, "version", "version is required"))
 		return
 	}
-	rec, err := s.mech.AckOperation(r.Context(), a, r.PathValue("id"), *body.Version)
+	rec, err := s.mech.AckOperation(r.Context(), a, r.PathValue("id"), *body.Version, body.Signed)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

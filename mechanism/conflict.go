@@ -8,14 +8,22 @@ import (
 
 // AckConflict records that the actor's party has seen a conflict. Only a
 // liaison or head of a party involved may; acknowledging twice keeps the
-// first time.
-func (m *Mechanism) AckConflict(ctx context.Context, a dc.Actor, id string) (*dc.Conflict, error) {
-	return m.updateConflict(ctx, a, id, func(tx dc.Tx, c *dc.Conflict) (string, error) {
+// first time. signed, if not empty, is the party's signature of the
+// acknowledgement (record.SignAck), checked against its registered keys
+// and kept on the record.
+func (m *Mechanism) AckConflict(ctx context.Context, a dc.Actor, id, signed string) (*dc.Conflict, error) {
+	return m.updateConflict(ctx, a, id, signed, func(tx dc.Tx, c *dc.Conflict) (string, error) {
 		if !a.Is(dc.RoleLiaison, dc.RoleHead) {
 			return "", dc.Errorf(dc.EPermission, "only a liaison or head may acknowledge a conflict")
 		}
-		if c.Acknowledged[a.Party] != nil {
+		if c.Acknowledged[a.Party] != nil && signed == "" {
 			return "", nil
+		}
+		if err := checkSignedAck(ctx, tx, a, signed, "conflict", c.ID, 0); err != nil {
+			return "", err
+		}
+		if c.Acknowledged[a.Party] != nil {
+			return dc.EventConflictAcked, nil // a signature for an earlier acknowledgement
 		}
 		now := m.Now()
 		c.Acknowledged[a.Party], c.UpdatedAt = &now, now
@@ -28,7 +36,7 @@ func (m *Mechanism) AckConflict(ctx context.Context, a dc.Actor, id string) (*dc
 // conflict is waived and no longer blocks activation.
 func (m *Mechanism) WaiveConflict(ctx context.Context, a dc.Actor, id string) (*dc.Conflict, error) {
 	closed := false
-	c, err := m.updateConflict(ctx, a, id, func(tx dc.Tx, c *dc.Conflict) (string, error) {
+	c, err := m.updateConflict(ctx, a, id, "", func(tx dc.Tx, c *dc.Conflict) (string, error) {
 		closed = false
 		if !a.Is(dc.RoleHead) {
 			return "", dc.Errorf(dc.EPermission, "only the head of a party may waive a conflict")
@@ -58,7 +66,9 @@ func (m *Mechanism) WaiveConflict(ctx context.Context, a dc.Actor, id string) (*
 
 // updateConflict loads a conflict the actor's party is involved in, lets
 // fn change it, and stores it with the event fn names ("" for no change).
-func (m *Mechanism) updateConflict(ctx context.Context, a dc.Actor, id string, fn func(dc.Tx, *dc.Conflict) (string, error)) (*dc.Conflict, error) {
+// signed, if not empty, is a signature of the acknowledgement kept in the
+// event.
+func (m *Mechanism) updateConflict(ctx context.Context, a dc.Actor, id, signed string, fn func(dc.Tx, *dc.Conflict) (string, error)) (*dc.Conflict, error) {
 	var out *dc.Conflict
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		c, err := tx.Conflict(ctx, id)
@@ -80,6 +90,7 @@ func (m *Mechanism) updateConflict(ctx context.Context, a dc.Actor, id string, f
 			return err
 		}
 		ev := conflictEvent(typ, c, a, c.UpdatedAt)
+		ev.data = ConflictEventData{Conflict: c, Signed: signed}
 		out = c
 		return m.appendEvent(ctx, tx, ev.event, ev.data)
 	})

@@ -92,7 +92,7 @@ func TestEscalationClimbsOnceAndClears(t *testing.T) {
 	if n, err := m.Escalate(ctx); err != nil || n != 0 {
 		t.Fatalf("escalate before the timeout: %d, %v", n, err)
 	}
-	if _, err := m.AckOperation(ctx, dc.Actor{Party: "charlie", Role: dc.RoleLiaison}, id, 1); err != nil {
+	if _, err := m.AckOperation(ctx, dc.Actor{Party: "charlie", Role: dc.RoleLiaison}, id, 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(299 * time.Second)
@@ -116,7 +116,7 @@ func TestEscalationClimbsOnceAndClears(t *testing.T) {
 	if got["conflict/alpha"] != 1 || got["conflict/bravo"] != 1 {
 		t.Fatalf("levels %v", got)
 	}
-	if _, err := m.AckConflict(ctx, dc.Actor{Party: "alpha", Role: dc.RoleLiaison}, cid); err != nil {
+	if _, err := m.AckConflict(ctx, dc.Actor{Party: "alpha", Role: dc.RoleLiaison}, cid, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := levels(t, m)["conflict/alpha"]; ok {

@@ -78,6 +78,9 @@ type NoticeEventData struct {
 // ConflictEventData is the body of conflict.* events.
 type ConflictEventData struct {
 	Conflict *dc.Conflict `json:"conflict"`
+	// Signed is the acknowledging party's own signature (a signed note),
+	// on conflict.acknowledged events where it gave one.
+	Signed string `json:"signed,omitempty"`
 }
 
 // operationEvents returns the events a change of an operation produces:

@@ -13,12 +13,16 @@ type Receipt struct {
 	Party     string `json:"party"`
 	Version   int    `json:"version"`
 	At        string `json:"at"`
+	// Signed is the party's own signature of the receipt (a signed note),
+	// if it gave one.
+	Signed string `json:"signed,omitempty"`
 }
 
 // AckOperation records that the actor's party has seen version of
 // operation id (POST /v1/operations/{id}/ack). Only a liaison or head of
-// another party may.
-func (m *Mechanism) AckOperation(ctx context.Context, a dc.Actor, id string, version int) (*Receipt, error) {
+// another party may. signed, if not empty, is the party's signature of
+// the receipt (record.SignAck), checked against its registered keys.
+func (m *Mechanism) AckOperation(ctx context.Context, a dc.Actor, id string, version int, signed string) (*Receipt, error) {
 	if !a.Is(dc.RoleLiaison, dc.RoleHead) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only a liaison or head acknowledges operations")
 	}
@@ -39,8 +43,11 @@ func (m *Mechanism) AckOperation(ctx context.Context, a dc.Actor, id string, ver
 		if version > op.Version {
 			return dc.FieldErrorf(dc.EInvalid, "version", "operation %s has no version %d (its version is %d)", id, version, op.Version)
 		}
+		if err := checkSignedAck(ctx, tx, a, signed, "operation", id, version); err != nil {
+			return err
+		}
 		now := m.Now()
-		r = &Receipt{Operation: id, Party: a.Party, Version: version, At: now.Format(timeFormat)}
+		r = &Receipt{Operation: id, Party: a.Party, Version: version, At: now.Format(timeFormat), Signed: signed}
 		subject := dc.Subject{Kind: "operation", ID: id}
 		if err := m.discharge(ctx, tx, a, subject, version, a.Party, now); err != nil {
 			return err

@@ -19,7 +19,7 @@ var EventTypes = []string{
 	dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventConflictOpened, dc.EventConflictAcked,
 	dc.EventConflictResolved, dc.EventConflictWaived, dc.EventNoticeShort, dc.EventEscalationRaised,
 	dc.EventEscalationCleared, dc.EventHotlineMessage, dc.EventHotlineAcked, dc.EventLineCheck,
-	dc.EventSettingsChanged, dc.EventPartyAdded,
+	dc.EventSettingsChanged, dc.EventPartyAdded, dc.EventPartyKeyAdded,
 }
 
 // Subscription is what a head asks for in PUT /v1/webhooks/{name}.

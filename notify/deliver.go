@@ -58,6 +58,10 @@ type Options struct {
 	Poll time.Duration
 	// MaxBackoff caps the wait between failed attempts (default 1h).
 	MaxBackoff time.Duration
+	// Delivered, if set, is called in the transaction that records a
+	// successful delivery of e to w, so that the delivery can be put on
+	// the record with it (mechanism.Mechanism.RecordDelivery).
+	Delivered func(ctx context.Context, tx dc.Tx, w *dc.Webhook, e *dc.Event, st dc.Delivery) error
 }
 
 // Deliverer delivers events to the webhooks of a store. Its methods may
@@ -284,7 +288,12 @@ func (d *Deliverer) deliverHook(ctx context.Context, k hookKey) (n int, progress
 			if ctx.Err() != nil { // shutting down: the event is in flight
 				return n, progressed, nil
 			}
-			cur, err := d.put(ctx, w, stored, st)
+			var also func(dc.Tx) error
+			if ok && d.opts.Delivered != nil {
+				delivered := e
+				also = func(tx dc.Tx) error { return d.opts.Delivered(ctx, tx, w, delivered, st) }
+			}
+			cur, err := d.put(ctx, w, stored, st, also)
 			if err != nil {
 				if errors.Is(err, errGone) || ctx.Err() != nil {
 					return n, progressed, nil
@@ -298,7 +307,7 @@ func (d *Deliverer) deliverHook(ctx context.Context, k hookKey) (n int, progress
 			n++
 		}
 		if skipped {
-			if _, err := d.put(ctx, w, stored, st); err != nil {
+			if _, err := d.put(ctx, w, stored, st, nil); err != nil {
 				if errors.Is(err, errGone) || ctx.Err() != nil {
 					return n, progressed, nil
 				}
@@ -319,8 +328,9 @@ func wants(w *dc.Webhook, e *dc.Event) bool {
 // put stores the delivery state st of w if its stored state is still
 // was: a webhook deleted or re-created meanwhile is left alone (errGone).
 // It returns the webhook as stored now, with any change to its URL,
-// events or secret made meanwhile, to deliver the next events with.
-func (d *Deliverer) put(ctx context.Context, w *dc.Webhook, was, st dc.Delivery) (*dc.Webhook, error) {
+// events or secret made meanwhile, to deliver the next events with. also,
+// if set, runs in the same transaction.
+func (d *Deliverer) put(ctx context.Context, w *dc.Webhook, was, st dc.Delivery, also func(dc.Tx) error) (*dc.Webhook, error) {
 	var cur *dc.Webhook
 	err := d.store.Update(ctx, func(tx dc.Tx) (err error) {
 		if cur, err = tx.Webhook(ctx, w.Party, w.Name); err != nil {
@@ -330,6 +340,11 @@ func (d *Deliverer) put(ctx context.Context, w *dc.Webhook, was, st dc.Delivery)
 		if !cur.CreatedAt.Equal(w.CreatedAt) || c.DeliveredSeq != was.DeliveredSeq ||
 			c.Delivered != was.Delivered || c.Attempts != was.Attempts {
 			return errGone
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
 		}
 		return tx.PutDelivery(ctx, w.Party, w.Name, st)
 	})

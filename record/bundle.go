@@ -83,15 +83,22 @@ func (e *Entry) Withheld() bool { return e.Data == "" }
 // event whose conflict includes opID, an escalation.* event whose duty is
 // about the operation, one of those conflicts or one of the messages
 // below, or a hotline.message, line.check or hotline.acknowledged event
-// whose message has the operation or one of those conflicts as subject.
+// whose message has the operation or one of those conflicts as subject,
+// or a webhook.delivered event that reports the delivery of one of the
+// events above (its subject {kind:"event", id:seq}), but not of a key
+// registration. Every
+// party.key_added event is in every bundle too, whoever the party: they
+// register the keys with which the parties sign their acknowledgements,
+// and with them the bundle carries, in the log itself, every key Verify
+// may need, and a verifier sees every key a party had registered.
 //
 // visible says whether the requester may see an event. An entry carries
 // its content only if the requester may see it and the bundle shows, with
 // entries the requester may see, why it is about the operation (a hotline
 // message about a conflict counts only if the conflict's events are
 // shown); otherwise it is withheld. A withheld entry still carries its
-// leaf hash and proof. BuildBundle fails with ENotFound if no event is
-// about opID.
+// leaf hash and proof. BuildBundle fails with ENotFound if no event other
+// than a key registration is about opID.
 func BuildBundle(ctx context.Context, tx dc.Tx, origin string, n int64, signers []*dc.SigningKey, opID string, visible func(*dc.Event) bool) (*Bundle, error) {
 	if err := checkOrigin(origin); err != nil {
 		return nil, err
@@ -110,6 +117,7 @@ func BuildBundle(ctx context.Context, tx dc.Tx, origin string, n int64, signers 
 	b := &Bundle{Format: BundleFormat, Origin: origin, Operation: opID, Key: newest(signers).Verifier, Entries: []Entry{}}
 	all, shown := newScope(opID), newScope(opID)
 	hr := HashReader(ctx, tx)
+	own := 0 // entries other than key registrations
 	// This scans every event of the log, a page at a time. That is
 	// acceptable for now; an index of events by operation would avoid it.
 	const page = 1000
@@ -129,6 +137,9 @@ func BuildBundle(ctx context.Context, tx dc.Tx, origin string, n int64, signers 
 			}
 			if !about {
 				continue
+			}
+			if e.Type != dc.EventPartyKeyAdded {
+				own++
 			}
 			index := e.Seq - 1
 			data := EntryBytes(e)
@@ -155,7 +166,7 @@ func BuildBundle(ctx context.Context, tx dc.Tx, origin string, n int64, signers 
 			break
 		}
 	}
-	if len(b.Entries) == 0 {
+	if own == 0 {
 		return nil, dc.Errorf(dc.ENotFound, "no entry about operation %s in the log of %d entries", opID, n)
 	}
 	cp, err := signNote(formatCheckpoint(origin, tree), signers)
@@ -235,6 +246,16 @@ func parseManifest(text string) (*manifest, error) {
 // each entry is the event at its index, and that each entry shown is about
 // the operation (judged from the entries shown, as BuildBundle does). The
 // error names the entry and what failed.
+//
+// It also checks the parties' own signatures: every signed
+// acknowledgement shown (a receipt or a conflict.acknowledged event with
+// "signed") must open (OpenAck) with a key registered for its party by a
+// party.key_added entry shown earlier in the bundle, and say what the
+// entry says (operation, version and party, or conflict and party); every
+// key registration shown must be of a key named for its party
+// (CheckPartyKey). And every webhook.delivered entry shown must report
+// the delivery of an entry shown earlier in the bundle, of the type that
+// entry has.
 func Verify(b *Bundle, key string) (*Timeline, error) {
 	if b == nil {
 		return nil, fmt.Errorf("no bundle")
@@ -324,6 +345,14 @@ func Verify(b *Bundle, key string) (*Timeline, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s event: %v", where(i, en), e.Type, err)
 		}
+		if !about && e.Type == dc.EventWebhookDelivered {
+			what := "an event it does not name"
+			if seq := deliveredSeq(e); seq > 0 {
+				what = fmt.Sprintf("event seq %d (log index %d)", seq, seq-1)
+			}
+			return nil, fmt.Errorf("%s: this webhook.delivered entry reports the delivery of %s, which is not an entry shown in this bundle before it",
+				where(i, en), what)
+		}
 		if !about {
 			return nil, fmt.Errorf("%s: this %s event is not about operation %s", where(i, en), e.Type, b.Operation)
 		}
@@ -355,6 +384,8 @@ type (
 			Party     string `json:"party"`
 			Version   int    `json:"version"`
 			At        string `json:"at"`
+			// Signed is the party's own signed note (AckText), if any.
+			Signed string `json:"signed"`
 		} `json:"receipt"`
 	}
 	noticeBody struct {
@@ -365,6 +396,24 @@ type (
 	}
 	conflictBody struct {
 		Conflict *dc.Conflict `json:"conflict"`
+		// Signed is, on conflict.acknowledged, the acknowledging party's
+		// own signed note (AckText), if any.
+		Signed string `json:"signed"`
+	}
+	keyBody struct {
+		Party string `json:"party"`
+		Key   string `json:"key"`
+	}
+	deliveryBody struct {
+		Delivery *struct {
+			Party     string `json:"party"`
+			Webhook   string `json:"webhook"`
+			EventSeq  int64  `json:"event_seq"`
+			EventType string `json:"event_type"`
+			WebhookID string `json:"webhook_id"`
+			Status    int    `json:"status"`
+			At        string `json:"at"`
+		} `json:"delivery"`
 	}
 	escalationBody struct {
 		Escalation *dc.Duty `json:"escalation"`
@@ -391,21 +440,53 @@ func decodeBody(e *dc.Event, v any, ok func() bool) error {
 }
 
 // scope decides which events are about an operation, learning as it goes
-// (in log order) which conflicts and hotline messages are.
+// (in log order) which conflicts, hotline messages and events are.
 type scope struct {
 	op        string
 	conflicts map[string]bool
 	messages  map[string]bool
+	events    map[int64]bool // seqs of the events related so far
 }
 
 func newScope(op string) *scope {
-	return &scope{op: op, conflicts: map[string]bool{}, messages: map[string]bool{}}
+	return &scope{op: op, conflicts: map[string]bool{}, messages: map[string]bool{}, events: map[int64]bool{}}
 }
 
 // relate reports whether e is about the operation, given the events
 // related before it. An error means e's body cannot be read.
 func (s *scope) relate(e *dc.Event) (bool, error) {
+	ok, err := s.relate1(e)
+	if ok && err == nil && e.Type != dc.EventPartyKeyAdded {
+		s.events[e.Seq] = true // deliveries of key registrations are left out
+	}
+	return ok, err
+}
+
+// deliveredSeq returns the seq of the event a webhook.delivered event
+// reports the delivery of, from its subject ({kind:"event", id:seq}), or
+// 0.
+func deliveredSeq(e *dc.Event) int64 {
+	if e.Subject == nil || e.Subject.Kind != "event" {
+		return 0
+	}
+	seq, err := strconv.ParseInt(e.Subject.ID, 10, 64)
+	if err != nil || seq < 1 || strconv.FormatInt(seq, 10) != e.Subject.ID {
+		return 0
+	}
+	return seq
+}
+
+func (s *scope) relate1(e *dc.Event) (bool, error) {
 	switch e.Type {
+	case dc.EventPartyKeyAdded:
+		// Every key registration goes into every bundle: the keys that
+		// the parties' signed acknowledgements are checked with.
+		return true, nil
+	case dc.EventWebhookDelivered:
+		// The delivery of an event related before it. The body is checked
+		// (against the subject and the delivered entry) by Verify.
+		seq := deliveredSeq(e)
+		return seq > 0 && seq < e.Seq && s.events[seq], nil
 	case dc.EventOperationDeclared, dc.EventOperationUpdated, dc.EventOperationActivated,
 		dc.EventOperationEnded, dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventNoticeShort:
 		return e.Subject != nil && e.Subject.Kind == "operation" && e.Subject.ID == s.op, nil

@@ -22,6 +22,14 @@
 // requester may not see are there by leaf hash and proof only. Verify
 // returns a Timeline, which Write prints for a board of inquiry.
 //
+// A party may sign its acknowledgements itself, with an Ed25519 key it
+// registered (party.key_added): AckText is the text, SignAck signs it and
+// OpenAck checks it, for the server and the command line alike. Every
+// bundle carries every key registration of its log, and Verify checks
+// each signed acknowledgement it shows against the keys registered for
+// its party before it. A bundle also carries the webhook deliveries
+// (webhook.delivered) of its entries: who was told, and when.
+//
 // A witness keeps the last checkpoint it accepted and checks each new one
 // with Witness (ParseCheckpoint, then CheckConsistency): a bad signature,
 // a rollback, a fork or a rewritten history is an error.

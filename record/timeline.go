@@ -9,6 +9,7 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Timeline is what a verified bundle shows: the entries about one
@@ -28,6 +29,14 @@ type Timeline struct {
 
 	starts map[int]time.Time // first volume start of each version
 	last   *time.Time        // first volume start of the latest version seen
+	pos    map[int64]int     // position in Items of each entry shown, by seq
+	keys   []partyKey        // the keys registered so far, in log order
+}
+
+// partyKey is a key registered by a party.key_added entry.
+type partyKey struct {
+	party, key string
+	index      int64
 }
 
 // Item is one entry of a timeline.
@@ -52,13 +61,30 @@ type Item struct {
 	// LeadTime is FirstStart minus Time for declarations, updates and
 	// receipts (nil if unknown); negative once the operation had started.
 	LeadTime *time.Duration
+	// SignedBy is, for an acknowledgement (receipt, conflict.acknowledged)
+	// the party signed itself, the name of its key the signature was
+	// verified with; empty if the acknowledgement is only recorded by the
+	// server.
+	SignedBy string
+	// Key is the verifier key a party.key_added entry registers for Party.
+	Key string
+	// DeliveredSeq is, for a webhook.delivered entry, the seq of the
+	// entry delivered (shown before it); DeliveredType its type; Webhook
+	// the name of Party's webhook; Status the receiver's HTTP status;
+	// DeliveredAt when it answered. FirstStart and LeadTime are then as
+	// of the delivery.
+	DeliveredSeq  int64
+	DeliveredType string
+	Webhook       string
+	Status        int
+	DeliveredAt   time.Time
 	// Text says what happened, in one line.
 	Text string
 }
 
 func newTimeline(op, origin string, size int64, key string, fromBundle bool) *Timeline {
 	return &Timeline{Operation: op, Origin: origin, TreeSize: size, Key: key, KeyFromBundle: fromBundle,
-		Items: []Item{}, starts: map[int]time.Time{}}
+		Items: []Item{}, starts: map[int]time.Time{}, pos: map[int64]int{}}
 }
 
 // add appends the item of entry index, whose event is e (nil if withheld).
@@ -77,8 +103,61 @@ func (t *Timeline) add(index int64, e *dc.Event) error {
 		return err
 	}
 	it.Text = text
+	t.pos[it.Seq] = len(t.Items)
 	t.Items = append(t.Items, it)
 	return nil
+}
+
+// openAck checks a party's signed acknowledgement against the keys
+// registered for it so far (OpenAck) and returns the key's name. When the
+// signature is by a key registered for another party, it says so.
+func (t *Timeline) openAck(signed, kind, id string, version int, party string) (string, error) {
+	var own []string
+	for _, k := range t.keys {
+		if k.party == party {
+			own = append(own, k.key)
+		}
+	}
+	if len(own) == 0 {
+		if other := t.signerElsewhere(signed, party); other != "" {
+			return "", fmt.Errorf("the acknowledgement is signed with %s, but no key is registered for party %s in an earlier entry", other, party)
+		}
+		return "", fmt.Errorf("the acknowledgement is signed, but no key is registered for party %s by a party.key_added entry before it", party)
+	}
+	name, err := OpenAck(signed, kind, id, version, party, own)
+	if err != nil {
+		if other := t.signerElsewhere(signed, party); other != "" {
+			return "", fmt.Errorf("the acknowledgement is signed with %s, not with a key of party %s", other, party)
+		}
+		return "", err
+	}
+	return name, nil
+}
+
+// signerElsewhere names the key, registered for a party other than
+// party, whose signature signed carries and which verifies, or "".
+func (t *Timeline) signerElsewhere(signed, party string) string {
+	for _, k := range t.keys {
+		if k.party == party {
+			continue
+		}
+		v, err := note.NewVerifier(k.key)
+		if err != nil {
+			continue
+		}
+		if _, err := note.Open([]byte(signed), note.VerifierList(v)); err == nil {
+			return fmt.Sprintf("key %s, registered for party %s (entry %d)", v.Name(), k.party, k.index)
+		}
+	}
+	return ""
+}
+
+// signedBy is how a timeline says who vouches for an acknowledgement.
+func signedBy(party, key string) string {
+	if key == "" {
+		return " — recorded by the server (not signed by " + party + ")"
+	}
+	return fmt.Sprintf(" — signed by %s's own key %s", party, key)
 }
 
 // describe fills the fields of it that e's body gives and returns its
@@ -116,6 +195,19 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 		}
 		r := b.Receipt
 		it.Party, it.Version = r.Party, r.Version
+		if r.Signed != "" {
+			switch {
+			case r.Party != e.Actor.Party:
+				return "", fmt.Errorf("the signed receipt is of party %q, but the entry's actor is of party %q", r.Party, e.Actor.Party)
+			case r.Operation != e.Subject.ID:
+				return "", fmt.Errorf("the signed receipt is of operation %q, but the entry is about operation %s", r.Operation, e.Subject.ID)
+			}
+			name, err := t.openAck(r.Signed, AckOperation, r.Operation, r.Version, r.Party)
+			if err != nil {
+				return "", err
+			}
+			it.SignedBy = name
+		}
 		if s, ok := t.starts[r.Version]; ok {
 			it.FirstStart = &s
 		} else {
@@ -126,7 +218,7 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 			it.LeadTime = lead(*it.FirstStart, e.Time)
 			txt += fmt.Sprintf("; first volume starts %s; lead time %s", fmtTime(*it.FirstStart), fmtLead(*it.LeadTime))
 		}
-		return txt, nil
+		return txt + signedBy(r.Party, it.SignedBy), nil
 	case dc.EventNoticeShort:
 		var b noticeBody
 		if err := decodeBody(e, &b, func() bool { return b.Operation != "" }); err != nil {
@@ -153,7 +245,14 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 				c.ID, other, otherParty, c.Separation.HorizontalM, c.Separation.VerticalM, c.Separation.TimeS), nil
 		case dc.EventConflictAcked:
 			it.Party = e.Actor.Party
-			return fmt.Sprintf("%s acknowledged conflict %s", who, c.ID), nil
+			if b.Signed != "" {
+				name, err := t.openAck(b.Signed, AckConflict, c.ID, 0, e.Actor.Party)
+				if err != nil {
+					return "", err
+				}
+				it.SignedBy = name
+			}
+			return fmt.Sprintf("%s acknowledged conflict %s", who, c.ID) + signedBy(e.Actor.Party, it.SignedBy), nil
 		case dc.EventConflictWaived:
 			it.Party = e.Actor.Party
 			txt := fmt.Sprintf("%s waived conflict %s; waived so far by the heads of: %s", who, c.ID, fmtParties(c.Waived))
@@ -206,6 +305,60 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 			txt += " about conflict " + m.Subject.ID
 		}
 		return txt + fmt.Sprintf(": %q (message %s)", m.Text, m.ID), nil
+	case dc.EventPartyKeyAdded:
+		var b keyBody
+		if err := decodeBody(e, &b, func() bool { return b.Party != "" && b.Key != "" }); err != nil {
+			return "", err
+		}
+		if e.Subject != nil && (e.Subject.Kind != "party" || e.Subject.ID != b.Party) {
+			return "", fmt.Errorf("the key is registered for party %q, but the entry's subject is %s %q", b.Party, e.Subject.Kind, e.Subject.ID)
+		}
+		if _, err := CheckPartyKey(b.Party, b.Key); err != nil {
+			return "", fmt.Errorf("the key registered for party %s: %v", b.Party, err)
+		}
+		it.Party, it.Key = b.Party, b.Key
+		t.keys = append(t.keys, partyKey{party: b.Party, key: b.Key, index: it.Index})
+		return fmt.Sprintf("key %s registered for %s by %s: %s may sign its acknowledgements with it", keyName(b.Key), b.Party, who, b.Party), nil
+	case dc.EventWebhookDelivered:
+		var b deliveryBody
+		if err := decodeBody(e, &b, func() bool { return b.Delivery != nil }); err != nil {
+			return "", err
+		}
+		d := b.Delivery
+		seq := deliveredSeq(e)
+		p, ok := t.pos[seq]
+		switch {
+		case d.EventSeq != seq:
+			return "", fmt.Errorf("the delivery is of event seq %d, but the entry's subject is event %s", d.EventSeq, e.Subject.ID)
+		case !ok:
+			return "", fmt.Errorf("the delivered event seq %d is not an entry shown in this bundle before it", seq)
+		case d.EventType != t.Items[p].Type:
+			return "", fmt.Errorf("the delivery is of a %q event, but entry %d (event seq %d) is a %s event", d.EventType, seq-1, seq, t.Items[p].Type)
+		case d.Party == "" || d.Webhook == "":
+			return "", fmt.Errorf("the delivery does not name the party and its webhook")
+		}
+		it.Party, it.Webhook, it.Status = d.Party, d.Webhook, d.Status
+		it.DeliveredSeq, it.DeliveredType = seq, d.EventType
+		it.DeliveredAt = e.Time
+		if d.At != "" {
+			at, err := time.Parse(time.RFC3339Nano, d.At)
+			if err != nil {
+				return "", fmt.Errorf("delivery time %q: %v", d.At, err)
+			}
+			it.DeliveredAt = at.UTC()
+		}
+		delivered := &t.Items[p]
+		it.FirstStart = delivered.FirstStart
+		if it.FirstStart == nil {
+			it.FirstStart = t.last
+		}
+		txt := fmt.Sprintf("event %d (%s, entry %d) delivered to %s's webhook %s at %s (HTTP %d)",
+			seq, d.EventType, seq-1, d.Party, d.Webhook, fmtTime(it.DeliveredAt), d.Status)
+		if it.FirstStart != nil {
+			it.LeadTime = lead(*it.FirstStart, it.DeliveredAt)
+			txt += ", lead time before the first volume " + fmtLead(*it.LeadTime)
+		}
+		return txt, nil
 	}
 	return fmt.Sprintf("%s by %s", e.Type, who), nil
 }
@@ -240,7 +393,7 @@ func (t *Timeline) Write(w io.Writer) error {
 
 	p("\nSummary\n")
 	declared := false
-	var receipts, notices []Item
+	var receipts, notices, deliveries []Item
 	for _, it := range t.Items {
 		switch it.Type {
 		case dc.EventOperationDeclared:
@@ -254,6 +407,8 @@ func (t *Timeline) Write(w io.Writer) error {
 			receipts = append(receipts, it)
 		case dc.EventNoticeShort:
 			notices = append(notices, it)
+		case dc.EventWebhookDelivered:
+			deliveries = append(deliveries, it)
 		}
 	}
 	if !declared {
@@ -267,6 +422,16 @@ func (t *Timeline) Write(w io.Writer) error {
 			p("    %s acknowledged version %d at %s", it.Party, it.Version, fmtTime(it.Time))
 			if it.LeadTime != nil {
 				p(", lead time %s", fmtLead(*it.LeadTime))
+			}
+			p("%s\n", signedBy(it.Party, it.SignedBy))
+		}
+	}
+	if len(deliveries) > 0 {
+		p("  Delivered to webhooks:\n")
+		for _, it := range deliveries {
+			p("    event %d (%s) to %s's webhook %s at %s (HTTP %d)", it.DeliveredSeq, it.DeliveredType, it.Party, it.Webhook, fmtTime(it.DeliveredAt), it.Status)
+			if it.LeadTime != nil {
+				p(", lead time before the first volume %s", fmtLead(*it.LeadTime))
 			}
 			p("\n")
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	// The store holds token hashes, private notes and the signing key:
+	// create it readable by its owner only (SQLite gives its WAL and
+	// shared-memory files the same permissions).
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create sqlite store %s: %w", path, err)
 	}
 	// The writer's transactions begin with BEGIN IMMEDIATE: they take the
 	// write lock at once, rather than failing when a read turns into a

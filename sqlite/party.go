@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,8 +12,12 @@ import (
 
 // CreateParty stores a new party; EExists if its ID is taken.
 func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
-	res, err := t.exec(ctx, `INSERT INTO parties (id, name, created_at) VALUES (?, ?, ?)
-		ON CONFLICT DO NOTHING`, p.ID, p.Name, micros(p.CreatedAt))
+	keys, err := json.Marshal(nonNil(p.Keys))
+	if err != nil {
+		return fmt.Errorf("encode keys of party %s: %w", p.ID, err)
+	}
+	res, err := t.exec(ctx, `INSERT INTO parties (id, name, created_at, keys) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, p.ID, p.Name, micros(p.CreatedAt), string(keys))
 	if err != nil {
 		return fmt.Errorf("insert party %s: %w", p.ID, err)
 	}
@@ -26,7 +31,7 @@ func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
 
 // Party returns the party with the ID; ENotFound if there is none.
 func (t *tx) Party(ctx context.Context, id string) (*deconflict.Party, error) {
-	p, err := scanParty(t.queryRow(ctx, "SELECT id, name, created_at FROM parties WHERE id = ?", id))
+	p, err := scanParty(t.queryRow(ctx, "SELECT id, name, created_at, keys FROM parties WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "party %q not found", id)
 	} else if err != nil {
@@ -37,7 +42,7 @@ func (t *tx) Party(ctx context.Context, id string) (*deconflict.Party, error) {
 
 // Parties returns every party, in the order they were created.
 func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
-	rows, err := t.query(ctx, "SELECT id, name, created_at FROM parties ORDER BY rowid")
+	rows, err := t.query(ctx, "SELECT id, name, created_at, keys FROM parties ORDER BY rowid")
 	if err != nil {
 		return nil, fmt.Errorf("select parties: %w", err)
 	}
@@ -64,9 +69,43 @@ type scanner interface {
 func scanParty(s scanner) (*deconflict.Party, error) {
 	var p deconflict.Party
 	var created int64
-	if err := s.Scan(&p.ID, &p.Name, &created); err != nil {
+	var keys string
+	if err := s.Scan(&p.ID, &p.Name, &created, &keys); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = fromMicros(created)
+	if err := json.Unmarshal([]byte(keys), &p.Keys); err != nil {
+		return nil, fmt.Errorf("decode keys of party %s: %w", p.ID, err)
+	}
+	if len(p.Keys) == 0 {
+		p.Keys = nil
+	}
 	return &p, nil
+}
+
+// PutPartyKeys replaces the keys of a party; ENotFound if there is none.
+func (t *tx) PutPartyKeys(ctx context.Context, id string, keys []string) error {
+	b, err := json.Marshal(nonNil(keys))
+	if err != nil {
+		return fmt.Errorf("encode keys of party %s: %w", id, err)
+	}
+	res, err := t.exec(ctx, "UPDATE parties SET keys = ? WHERE id = ?", string(b), id)
+	if err != nil {
+		return fmt.Errorf("update keys of party %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update keys of party %s: %w", id, err)
+	} else if n == 0 {
+		return deconflict.Errorf(deconflict.ENotFound, "party %q not found", id)
+	}
+	return nil
+}
+
+// nonNil returns keys, or an empty list for nil, so that the column
+// always holds a JSON list.
+func nonNil(keys []string) []string {
+	if keys == nil {
+		return []string{}
+	}
+	return keys
 }

@@ -115,6 +115,10 @@ func (tx *memTx) CreateParty(_ context.Context, p *deconflict.Party) error {
 	}
 	c := *p
 	c.CreatedAt = norm(p.CreatedAt)
+	c.Keys = slices.Clone(p.Keys)
+	if len(c.Keys) == 0 {
+		c.Keys = nil
+	}
 	tx.d.parties = append(tx.d.parties, &c)
 	return nil
 }
@@ -127,6 +131,24 @@ func (tx *memTx) Party(_ context.Context, id string) (*deconflict.Party, error) 
 		}
 	}
 	return nil, notFound("party")
+}
+
+func (tx *memTx) PutPartyKeys(_ context.Context, id string, keys []string) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	for i, p := range tx.d.parties {
+		if p.ID == id {
+			c := *p
+			c.Keys = slices.Clone(keys)
+			if len(c.Keys) == 0 {
+				c.Keys = nil
+			}
+			tx.d.parties[i] = &c
+			return nil
+		}
+	}
+	return notFound("party")
 }
 
 func (tx *memTx) Parties(context.Context) ([]*deconflict.Party, error) {

@@ -46,6 +46,33 @@ func testParties(t *testing.T, f Factory) {
 		equal(t, "Parties", ps, []*deconflict.Party{wantParty(alpha), wantParty(bravo)})
 		return nil
 	})
+
+	// Keys: replaced whole, kept in order, nothing for a missing party.
+	keys := []string{"alpha-k1+1234abcd+AQID", "alpha-k2+5678ef01+BAUG"}
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error { return tx.PutPartyKeys(ctx, "alpha", keys) })
+	err = s.Update(ctx, func(tx deconflict.Tx) error { return tx.PutPartyKeys(ctx, "charlie", keys) })
+	wantCode(t, "PutPartyKeys(charlie)", err, deconflict.ENotFound)
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		got, err := tx.Party(ctx, "alpha")
+		if err != nil {
+			t.Fatalf("Party(alpha): %v", err)
+		}
+		equal(t, "keys of alpha", got.Keys, keys)
+		b, err := tx.Party(ctx, "bravo")
+		if err != nil {
+			t.Fatalf("Party(bravo): %v", err)
+		}
+		if b.Keys != nil {
+			t.Errorf("bravo has keys %v, want none", b.Keys)
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error { return tx.PutPartyKeys(ctx, "alpha", keys[1:]) })
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		got, _ := tx.Party(ctx, "alpha")
+		equal(t, "keys of alpha after a replace", got.Keys, keys[1:])
+		return nil
+	})
 }
 
 func testTokens(t *testing.T, f Factory) {

@@ -8,6 +8,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/record"
 )
 
 // withMechanism opens the store named by url, runs fn and closes the store.
@@ -21,12 +22,15 @@ func withMechanism(ctx context.Context, url string, fn func(*mechanism.Mechanism
 }
 
 func (m *Main) party(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "key" {
+		return m.partyKey(ctx, args[1:])
+	}
 	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			fmt.Fprint(m.Stdout, "Usage:\n  deconflict party add ID [--name NAME] [--store URL]\n  deconflict party list [--store URL]\n")
+			fmt.Fprint(m.Stdout, partyUsage)
 			return errHelp
 		}
-		fmt.Fprint(m.Stderr, "Usage:\n  deconflict party add ID [--name NAME] [--store URL]\n  deconflict party list [--store URL]\n")
+		fmt.Fprint(m.Stderr, partyUsage)
 		return errUsage
 	}
 	if args[0] == "list" {
@@ -154,4 +158,50 @@ func partySuffix(p string) string {
 		return ""
 	}
 	return " of " + p
+}
+
+const partyUsage = `Usage:
+  deconflict party add ID [--name NAME] [--store URL]
+  deconflict party list [--store URL]
+  deconflict party key new ID [--store URL]      make a signing key for the party: prints the
+                                                  secret key (keep it), registers the public one
+  deconflict party key add ID PUBKEY [--store URL]  register a public key the party made itself
+`
+
+// partyKey registers a party's own signing key.
+func (m *Main) partyKey(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "new" && args[0] != "add") {
+		fmt.Fprint(m.Stderr, partyUsage)
+		return errUsage
+	}
+	fs := m.newFlags("party key "+args[0], "party key "+args[0]+" ID [PUBKEY] [--store URL]")
+	store := m.storeFlag(fs)
+	pos, err := m.parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if (args[0] == "new" && len(pos) != 1) || (args[0] == "add" && len(pos) != 2) {
+		fs.Usage()
+		return errUsage
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		pub, secret := "", ""
+		if args[0] == "add" {
+			pub = pos[1]
+		} else {
+			var err error
+			secret, pub, err = record.NewPartyKey(pos[0], fmt.Sprint(time.Now().Unix()))
+			if err != nil {
+				return err
+			}
+		}
+		if err := mech.AddPartyKey(ctx, pos[0], pub); err != nil {
+			return err
+		}
+		if secret != "" {
+			fmt.Fprintln(m.Stdout, secret)
+		}
+		fmt.Fprintf(m.Stderr, "key %s registered for party %s\n", pub, pos[0])
+		return nil
+	})
 }

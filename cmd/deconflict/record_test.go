@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/record"
 	"github.com/deconflict/deconflict/sqlite"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // scenario declares two conflicting operations, acknowledges and receipts
@@ -173,4 +175,59 @@ func TestWitnessDetectsRewrites(t *testing.T) {
 	if out, code := witness(); code == 0 || !strings.Contains(out, "pinned") {
 		t.Fatalf("the witness accepted a new key silently: %d %s", code, out)
 	}
+}
+
+// TestTamperedStoreIsDetected edits the database behind the server's back:
+// an edited event no longer matches the log, and a truncated log is a
+// rollback to every witness.
+func TestTamperedStoreIsDetected(t *testing.T) {
+	s := startServer(t)
+	id := scenario(t, s)
+	tok := s.token("observer", "charlie")
+	state := t.TempDir()
+	if out, errs, code := s.run("witness", "--server", s.base, "--token", tok, "--state", state); code != 0 {
+		t.Fatalf("witness: %d %s %s", code, out, errs)
+	}
+	dbPath := strings.TrimPrefix(s.store, "sqlite:")
+	tamper := func(stmts ...string) {
+		t.Helper()
+		s.stop()
+		db, err := sql.Open("sqlite", dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, q := range stmts {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		db.Close()
+		s.start()
+	}
+
+	// One second added to the declaration's time, hashes left alone.
+	tamper(`UPDATE events SET time = time + 1000000 WHERE type = 'operation.declared'`)
+	if r := s.do("GET", "/v1/evidence/operations/"+id, tok, nil); r.status == 200 {
+		t.Fatal("evidence was served from an edited event")
+	}
+
+	// The last entries cut off: the witness sees the log shrink.
+	n := readTrim(filepath.Join(state, "tree"))
+	size := strings.Fields(n)[0]
+	tamper(`DELETE FROM events WHERE seq > `+size+` - 3`,
+		`DELETE FROM log_hashes WHERE idx >= `+itoa(tlog.StoredHashIndex(0, mustAtoi(t, size)-3)))
+	out, errs, code := s.run("witness", "--server", s.base, "--token", tok, "--state", state)
+	if code == 0 || !strings.Contains(out+errs, "FAILED") {
+		t.Fatalf("the witness accepted a truncated log: %d %s %s", code, out, errs)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int64 {
+	t.Helper()
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -60,7 +60,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
-	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log})
+	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery})
 	go func() { defer wg.Done(); deliverer.Run(workers) }()
 	defer func() { stopWorkers(); wg.Wait() }() // before the store closes
 

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
 	dchttp "github.com/deconflict/deconflict/http"
+	"github.com/deconflict/deconflict/record"
 )
 
 // clientFlags adds --server and --token, with defaults from
@@ -141,9 +143,10 @@ func oneLine(s string, n int) string {
 // ack acknowledges a conflict, an operation (a version of it) or a
 // hotline message from the shell.
 func (m *Main) ack(ctx context.Context, args []string) error {
-	fs := m.newFlags("ack", "ack conflict|operation|message ID [--version N] [--server URL] [--token TOKEN]")
+	fs := m.newFlags("ack", "ack conflict|operation|message ID [--version N] [--sign-key FILE] [--server URL] [--token TOKEN]")
 	client := m.clientFlags(fs)
 	version := fs.Int("version", 0, "with operation: the version seen (default: the current one)")
+	signKey := fs.String("sign-key", "", "sign the acknowledgement with the party's own secret key in FILE (from 'deconflict party key new'); operations and conflicts")
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
@@ -157,10 +160,34 @@ func (m *Main) ack(ctx context.Context, args []string) error {
 		return err
 	}
 	kind, id := pos[0], pos[1]
+	sign := func(version int) (string, error) {
+		if *signKey == "" {
+			return "", nil
+		}
+		skey, err := os.ReadFile(*signKey)
+		if err != nil {
+			return "", fmt.Errorf("read signing key: %w", err)
+		}
+		var who struct {
+			Party string `json:"party"`
+		}
+		if err := c.Do(ctx, "GET", "/v1/whoami", nil, &who); err != nil {
+			return "", err
+		}
+		return record.SignAck(strings.TrimSpace(string(skey)), kind, id, version, who.Party)
+	}
 	var out map[string]any
 	switch kind {
 	case "conflict":
-		err = c.Do(ctx, "POST", "/v1/conflicts/"+id+"/ack", nil, &out)
+		signed, serr := sign(0)
+		if serr != nil {
+			return serr
+		}
+		var body any
+		if signed != "" {
+			body = map[string]string{"signed": signed}
+		}
+		err = c.Do(ctx, "POST", "/v1/conflicts/"+id+"/ack", body, &out)
 	case "message":
 		err = c.Do(ctx, "POST", "/v1/hotline/messages/"+id+"/ack", nil, &out)
 	case "operation":
@@ -174,7 +201,11 @@ func (m *Main) ack(ctx context.Context, args []string) error {
 			}
 			v = got.Operation.Version
 		}
-		err = c.Do(ctx, "POST", "/v1/operations/"+id+"/ack", map[string]int{"version": v}, &out)
+		signed, serr := sign(v)
+		if serr != nil {
+			return serr
+		}
+		err = c.Do(ctx, "POST", "/v1/operations/"+id+"/ack", map[string]any{"version": v, "signed": signed}, &out)
 	default:
 		fs.Usage()
 		return errUsage
