@@ -63,7 +63,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		// between the read and the wait is not missed.
 		changed := s.mech.Changed()
 		for {
-			evs, err := s.mech.Events(ctx, a, after, 500)
+			evs, err := s.mech.StreamEvents(ctx, a, after, 500)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.ErrorContext(ctx, "event stream read failed", keyError, err)
@@ -71,12 +71,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 				return
 			}
 			for _, e := range evs {
-				data, err := dc.EventJSON(e)
-				if err != nil {
-					return
-				}
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, data)
-				after = e.Seq
+				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Event.Seq, e.Event.Type, e.JSON)
+				after = e.Event.Seq
 			}
 			if len(evs) > 0 {
 				if err := rc.Flush(); err != nil {

@@ -32,6 +32,7 @@ type Mechanism struct {
 
 	stats   Stats
 	changes changes
+	tail    tail
 }
 
 // Options configure a Mechanism. Zero values take defaults.

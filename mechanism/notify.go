@@ -1,12 +1,16 @@
 package mechanism
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // changes wakes everyone waiting for new events: Changed returns a
 // channel that is closed at the next commit.
 type changes struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu  sync.Mutex
+	ch  chan struct{}
+	gen atomic.Uint64 // counts commits signalled
 }
 
 // Changed returns a channel closed when this process next commits events.
@@ -23,6 +27,7 @@ func (m *Mechanism) Changed() <-chan struct{} {
 
 // notify wakes the waiters of Changed.
 func (m *Mechanism) notify() {
+	m.changes.gen.Add(1)
 	m.changes.mu.Lock()
 	defer m.changes.mu.Unlock()
 	if m.changes.ch != nil {

@@ -274,46 +274,74 @@ func (d *Deliverer) deliverHook(ctx context.Context, k hookKey) (n int, progress
 		if na := w.Delivery.NextAttempt; na != nil && na.After(d.opts.Now()) {
 			return n, progressed, nil
 		}
+		// Deliver the batch, then store the delivery state once: one
+		// write transaction per batch rather than per event keeps the
+		// store free for declarations. A crash before that write sends
+		// the batch again, with the same webhook-ids (at least once).
 		stored, st := w.Delivery, w.Delivery
-		skipped := false
-		for _, e := range evs {
+		type done struct {
+			e  *dc.Event
+			st dc.Delivery
+		}
+		var delivered []done
+		changed, failed := false, false
+		for i, e := range evs {
+			if i > 0 {
+				// A head may have deleted or changed the webhook since the
+				// batch began: a read (no disk flush) before each event.
+				cur, err := d.reread(ctx, w)
+				if errors.Is(err, errGone) {
+					return n, progressed, nil
+				} else if err != nil {
+					break
+				}
+				w = cur
+			}
 			if !wants(w, e) {
 				// Also an event that failed before the webhook changed
 				// not to want it: it is no longer failing.
-				st.DeliveredSeq, skipped = e.Seq, true
+				st.DeliveredSeq, changed = e.Seq, true
 				st.Attempts, st.NextAttempt, st.FailingSince = 0, nil, nil
 				continue
 			}
 			ok := d.attempt(ctx, w, e, &st)
 			if ctx.Err() != nil { // shutting down: the event is in flight
-				return n, progressed, nil
+				break
 			}
-			var also func(dc.Tx) error
-			if ok && d.opts.Delivered != nil {
-				delivered := e
-				also = func(tx dc.Tx) error { return d.opts.Delivered(ctx, tx, w, delivered, st) }
-			}
-			cur, err := d.put(ctx, w, stored, st, also)
-			if err != nil {
-				if errors.Is(err, errGone) || ctx.Err() != nil {
-					return n, progressed, nil
-				}
-				return n, progressed, fmt.Errorf("webhook %s/%s: store delivery: %w", k.party, k.name, err)
-			}
-			w, stored, skipped, progressed = cur, st, false, true
+			changed = true
 			if !ok {
+				failed = true
+				break
+			}
+			delivered = append(delivered, done{e, st})
+		}
+		if !changed {
+			return n, progressed, nil
+		}
+		var also func(dc.Tx) error
+		if d.opts.Delivered != nil && len(delivered) > 0 {
+			also = func(tx dc.Tx) error {
+				for _, x := range delivered {
+					if err := d.opts.Delivered(ctx, tx, w, x.e, x.st); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		cur, err := d.put(pctx, w, stored, st, also)
+		cancel()
+		if err != nil {
+			if errors.Is(err, errGone) || ctx.Err() != nil {
 				return n, progressed, nil
 			}
-			n++
+			return n, progressed, fmt.Errorf("webhook %s/%s: store delivery: %w", k.party, k.name, err)
 		}
-		if skipped {
-			if _, err := d.put(ctx, w, stored, st, nil); err != nil {
-				if errors.Is(err, errGone) || ctx.Err() != nil {
-					return n, progressed, nil
-				}
-				return n, progressed, fmt.Errorf("webhook %s/%s: store delivery: %w", k.party, k.name, err)
-			}
-			progressed = true
+		w, progressed = cur, true
+		n += len(delivered)
+		if failed || ctx.Err() != nil {
+			return n, progressed, nil
 		}
 	}
 	return n, progressed, nil
@@ -323,6 +351,20 @@ func (d *Deliverer) deliverHook(ctx context.Context, k hookKey) (n int, progress
 // may see it (as a head) and it subscribes to its type.
 func wants(w *dc.Webhook, e *dc.Event) bool {
 	return slices.Contains(w.Events, e.Type) && e.VisibleTo(dc.Actor{Party: w.Party, Role: dc.RoleHead})
+}
+
+// reread returns the webhook as stored now, or errGone if it was deleted
+// or re-created.
+func (d *Deliverer) reread(ctx context.Context, w *dc.Webhook) (*dc.Webhook, error) {
+	var cur *dc.Webhook
+	err := d.store.View(ctx, func(tx dc.Tx) (err error) {
+		cur, err = tx.Webhook(ctx, w.Party, w.Name)
+		return err
+	})
+	if dc.ErrorCode(err) == dc.ENotFound || (err == nil && !cur.CreatedAt.Equal(w.CreatedAt)) {
+		return nil, errGone
+	}
+	return cur, err
 }
 
 // put stores the delivery state st of w if its stored state is still

@@ -24,10 +24,13 @@
 // same event. It never gives up and never skips an event it should
 // deliver: a receiver that is down for a day gets every event after it
 // comes back, in order, at most MaxBackoff (plus jitter) after it does.
-// The delivery state (deconflict.Delivery) is stored after every delivery
-// and every failed attempt, so a restart neither loses deliveries nor
-// repeats them, except the one event that was in flight, which is sent
-// again with the same webhook-id: delivery is at least once.
+// The delivery state (deconflict.Delivery) is stored once per batch of up
+// to 100 events (and at every failed attempt), in one transaction with
+// Options.Delivered for each event delivered, so a restart loses no
+// delivery; the events of a batch whose state was not stored yet are sent
+// again, with the same webhook-ids: delivery is at least once. Before each
+// event the webhook is read again, so a webhook deleted or changed during
+// a batch stops or changes at the next event.
 //
 // Webhooks are delivered concurrently with each other (at most 8 at a
 // time), each one sequentially, so a slow receiver holds up only itself.
