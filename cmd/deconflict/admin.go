@@ -170,6 +170,10 @@ const partyUsage = `Usage:
 
 // partyKey registers a party's own signing key.
 func (m *Main) partyKey(ctx context.Context, args []string) error {
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+		fmt.Fprint(m.Stdout, partyUsage)
+		return errHelp
+	}
 	if len(args) == 0 || (args[0] != "new" && args[0] != "add") {
 		fmt.Fprint(m.Stderr, partyUsage)
 		return errUsage

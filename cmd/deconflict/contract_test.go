@@ -62,7 +62,8 @@ func TestCLI(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "dcf_") {
 		t.Fatalf("token issue printed %q, want one token", out)
 	}
-	for _, args := range [][]string{{"serve", "--help"}, {"party", "add", "--help"}, {"token", "issue", "--help"}, {"--help"}, {"party", "--help"}, {"token", "--help"}} {
+	for _, args := range [][]string{{"serve", "--help"}, {"party", "add", "--help"}, {"token", "issue", "--help"}, {"--help"}, {"party", "--help"}, {"token", "--help"},
+		{"party", "key", "--help"}, {"verify", "--help"}, {"witness", "--help"}, {"key", "--help"}, {"watch", "--help"}, {"ack", "--help"}} {
 		if out, _, code := s.run(args...); code != 0 || !strings.Contains(out, "Usage") {
 			t.Errorf("deconflict %v: exit %d, %q", args, code, out)
 		}
