@@ -61,7 +61,7 @@ func (t *Token) Validate() error {
 
 // Actor is who does something: the party (empty for admins) and the role.
 type Actor struct {
-	Party string `json:"party,omitempty"`
+	Party string `json:"party"`
 	Role  Role   `json:"role"`
 	// TokenID identifies the credential used. It is not shown to other
 	// parties.

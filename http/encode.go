@@ -1,11 +1,13 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -30,24 +32,24 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if r.ContentLength > MaxBody {
 		return dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		return decodeError(err, nil, nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, body, reflect.TypeOf(v))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err)
-		}
 		return dc.Errorf(dc.EInvalid, "malformed JSON: more than one value in the body")
 	}
 	return nil
 }
 
 // decodeError turns an encoding/json error into an *dc.Error that names
-// the field where it can.
-func decodeError(err error) error {
+// the field where it can, with its full path in body (decoded into t).
+func decodeError(err error, body []byte, t reflect.Type) error {
 	var (
 		syntax *json.SyntaxError
 		typ    *json.UnmarshalTypeError
@@ -67,10 +69,19 @@ func decodeError(err error) error {
 		if field == "" {
 			return dc.Errorf(dc.EInvalid, "the body must be a JSON object, not a %s", typ.Value)
 		}
+		if p := pathAtOffset(body, typ.Offset); p != "" {
+			field = p
+		}
 		return dc.FieldErrorf(dc.EInvalid, field, "%s must be of type %s, not %s", field, jsonType(typ.Type.String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return dc.FieldErrorf(dc.EInvalid, name, "unknown field %q", name)
+		field := name
+		if t != nil {
+			if p := unknownFieldPath(body, t); p != "" {
+				field = p
+			}
+		}
+		return dc.FieldErrorf(dc.EInvalid, field, "unknown field %q", name)
 	}
 	return dc.Errorf(dc.EInvalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 }

@@ -30,6 +30,10 @@ func (s *Server) writeResult(w http.ResponseWriter, status int, res *mechanism.R
 }
 
 func (s *Server) putOperation(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	if !a.Is(dc.RoleOperator) {
+		s.writeError(w, r, dc.Errorf(dc.EPermission, "only an operator may declare operations"))
+		return
+	}
 	var d mechanism.Declaration
 	if err := decode(w, r, &d); err != nil {
 		s.writeError(w, r, err)

@@ -175,7 +175,8 @@ func (m *Mechanism) planDeclaration(ctx context.Context, tx dc.Tx, a dc.Actor, i
 	if cur.Party != a.Party {
 		return nil, dc.Errorf(dc.EPermission, "operation %s belongs to party %s", id, cur.Party)
 	}
-	if sameContent(cur, d) && (ifMatch == nil || *ifMatch == cur.Version || *ifMatch == cur.Version-1) {
+	retry := (ifMatch == nil && cur.Version == 1) || (ifMatch != nil && (*ifMatch == cur.Version || *ifMatch == cur.Version-1))
+	if retry && sameContent(cur, d) {
 		return nil, nil // a retried request answers the operation as it stands
 	}
 	if ifMatch == nil {

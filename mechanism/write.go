@@ -264,30 +264,33 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 			return nil, 0, 0, err
 		}
 	}
-	if err := m.oweForChange(ctx, tx, b, a, ch, touched, events, now); err != nil {
+	if err := m.oweForChange(ctx, tx, b, a, ch, touched, now); err != nil {
 		return nil, 0, 0, err
 	}
 	return &Result{Operation: op, Conflicts: open, Created: ch.prev == nil}, last, delta, nil
 }
 
 // oweForChange records who must now acknowledge what: every other party
-// the new version of the operation (at once to its heads if it comes at
-// short notice), each party of a conflict that opened; conflicts that
-// resolved need no answer any more.
-func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a dc.Actor, ch *change, touched []*dc.Conflict, events []pendingEvent, now time.Time) error {
+// the new version of a live operation, each party of a conflict that
+// opened; conflicts that resolved and operations that ended or were
+// cancelled need no answer any more. (A short-notice declaration is
+// flagged to every party's heads by its notice.short event; its duties
+// escalate on the same timer as any other.)
+func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a dc.Actor, ch *change, touched []*dc.Conflict, now time.Time) error {
 	st := b.settings
-	raise := ""
-	for _, ev := range events {
-		if ev.event.Type == dc.EventNoticeShort {
-			raise = "short notice"
-		}
-	}
 	subject := dc.Subject{Kind: "operation", ID: ch.op.ID}
 	for _, p := range b.parties {
-		if p.ID != ch.op.Party {
-			if err := m.owe(ctx, tx, a, subject, ch.op.Version, p.ID, now, st, raise, ch.prev == nil); err != nil {
-				return err
-			}
+		if p.ID == ch.op.Party {
+			continue
+		}
+		var err error
+		if ch.op.State.Live() {
+			err = m.owe(ctx, tx, a, subject, ch.op.Version, p.ID, now, st, "", ch.prev == nil)
+		} else { // an ended or cancelled operation needs no more answers
+			err = m.discharge(ctx, tx, a, subject, 1<<30, p.ID, now)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	for _, c := range touched {

@@ -247,9 +247,12 @@ func newRequest(method, url string, body []byte, token string) (*http.Request, e
 
 func newID() string { return uuid.NewString() }
 
-func at(h float64) time.Time {
-	return time.Now().UTC().Add(time.Duration(h * float64(time.Hour))).Truncate(time.Second)
-}
+// testEpoch is the "now" the test bodies are written against, fixed once
+// so that a body built twice is the same body.
+var testEpoch = time.Now().UTC().Truncate(time.Second)
+
+// at returns testEpoch plus h hours.
+func at(h float64) time.Time { return testEpoch.Add(time.Duration(h * float64(time.Hour))) }
 
 func jsonPath(v any, path ...any) any {
 	for _, p := range path {

@@ -145,7 +145,7 @@ func (m *Main) witness(ctx context.Context, args []string) error {
 	case pinned != served.Key:
 		return fmt.Errorf("FAILED: the server now signs with %s, not the pinned key %s; if the rotation is genuine, run again with --key %s", served.Key, pinned, served.Key)
 	}
-	msg, err := fetchText(ctx, c.BaseURL+"/v1/log/checkpoint", c.Token)
+	msg, err := fetchText(ctx, strings.TrimRight(c.BaseURL, "/")+"/v1/log/checkpoint", c.Token)
 	if err != nil {
 		return fmt.Errorf("fetch checkpoint: %w", err)
 	}
