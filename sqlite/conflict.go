@@ -91,33 +91,7 @@ func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*dec
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	rows, err := t.query(ctx, "SELECT seq, doc FROM conflicts WHERE "+where.String()+" ORDER BY seq LIMIT ?", args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("select conflicts: %w", err)
-	}
-	defer rows.Close()
-	var cs []*deconflict.Conflict
-	var last int64
-	more := false
-	for rows.Next() {
-		if len(cs) == limit {
-			more = true
-			break
-		}
-		c, seq, err := scanConflict(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("select conflicts: %w", err)
-		}
-		cs = append(cs, c)
-		last = seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("select conflicts: %w", err)
-	}
-	if !more {
-		return cs, "", nil
-	}
-	return cs, encodeCursor(last), nil
+	return page(ctx, t, "conflicts", "SELECT seq, doc FROM conflicts WHERE "+where.String()+" ORDER BY seq LIMIT ?", args, limit, scanConflict)
 }
 
 // conflicts runs a query of seq and doc.

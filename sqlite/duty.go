@@ -75,33 +75,7 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	rows, err := t.query(ctx, "SELECT "+dutyColumns+" FROM duties WHERE "+where.String()+" ORDER BY seq LIMIT ?", args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("select duties: %w", err)
-	}
-	defer rows.Close()
-	var ds []*deconflict.Duty
-	var last int64
-	more := false
-	for rows.Next() {
-		if len(ds) == limit {
-			more = true
-			break
-		}
-		d, seq, err := scanDuty(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("select duties: %w", err)
-		}
-		ds = append(ds, d)
-		last = seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("select duties: %w", err)
-	}
-	if !more {
-		return ds, "", nil
-	}
-	return ds, encodeCursor(last), nil
+	return page(ctx, t, "duties", "SELECT "+dutyColumns+" FROM duties WHERE "+where.String()+" ORDER BY seq LIMIT ?", args, limit, scanDuty)
 }
 
 // DutiesDue returns up to limit duties (1000 if limit is not positive) not

@@ -74,33 +74,7 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	rows, err := t.query(ctx, "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("select messages: %w", err)
-	}
-	defer rows.Close()
-	var ms []*deconflict.Message
-	var last int64
-	more := false
-	for rows.Next() {
-		if len(ms) == limit {
-			more = true
-			break
-		}
-		m, seq, err := scanMessage(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("select messages: %w", err)
-		}
-		ms = append(ms, m)
-		last = seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("select messages: %w", err)
-	}
-	if !more {
-		return ms, "", nil
-	}
-	return ms, encodeCursor(last), nil
+	return page(ctx, t, "messages", "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, scanMessage)
 }
 
 // scanMessage reads the messageColumns of a row.

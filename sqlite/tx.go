@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -151,4 +152,32 @@ func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 		return t.tx.QueryRowContext(ctx, query, args...)
 	}
 	return s.QueryRowContext(ctx, args...)
+}
+
+// page runs a list query whose last argument is the page size plus one
+// (to know whether another page follows) and scans up to limit rows with
+// scan, which also returns each row's seq. It returns the cursor of the
+// next page, or "" after the last.
+func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit int, scan func(scanner) (T, int64, error)) ([]T, string, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("select %s: %w", noun, err)
+	}
+	defer rows.Close()
+	var out []T
+	var last int64
+	for rows.Next() {
+		if len(out) == limit {
+			return out, encodeCursor(last), nil
+		}
+		v, seq, err := scan(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("select %s: %w", noun, err)
+		}
+		out, last = append(out, v), seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("select %s: %w", noun, err)
+	}
+	return out, "", nil
 }
