@@ -92,15 +92,19 @@ func describeEvent(ev dchttp.StreamEvent) string {
 			Party string `json:"party"`
 			Role  string `json:"role"`
 		} `json:"actor"`
-		Subject   *dc.Subject    `json:"subject"`
-		Operation *dc.Operation  `json:"operation"`
-		Conflict  *dc.Conflict   `json:"conflict"`
-		Message   *dc.Message    `json:"message"`
-		Escalate  *dc.Duty       `json:"escalation"`
-		LeadTimeS *float64       `json:"lead_time_s"`
-		Receipt   map[string]any `json:"receipt"`
+		Subject   *dc.Subject     `json:"subject"`
+		OpRaw     json.RawMessage `json:"operation"` // an object, or an ID in notice.short
+		Operation *dc.Operation   `json:"-"`
+		Conflict  *dc.Conflict    `json:"conflict"`
+		Message   *dc.Message     `json:"message"`
+		Escalate  *dc.Duty        `json:"escalation"`
+		LeadTimeS *float64        `json:"lead_time_s"`
+		Receipt   map[string]any  `json:"receipt"`
 	}
 	_ = json.Unmarshal(ev.Data, &e)
+	if len(e.OpRaw) > 0 && e.OpRaw[0] == '{' {
+		_ = json.Unmarshal(e.OpRaw, &e.Operation)
+	}
 	who := e.Actor.Role
 	if e.Actor.Party != "" {
 		who = e.Actor.Party + "/" + e.Actor.Role
@@ -122,8 +126,12 @@ func describeEvent(ev dchttp.StreamEvent) string {
 			strings.Join(e.Message.To, ","), e.Message.Urgency, oneLine(e.Message.Text, 80))
 	case e.Escalate != nil:
 		what = fmt.Sprintf("%s %s unanswered by %s, level %d", e.Escalate.Subject.Kind, e.Escalate.Subject.ID, e.Escalate.Party, e.Escalate.Level)
-	case e.LeadTimeS != nil && e.Subject != nil:
-		what = fmt.Sprintf("operation %s with %s notice", e.Subject.ID, time.Duration(*e.LeadTimeS*float64(time.Second)).Round(time.Second))
+	case e.LeadTimeS != nil:
+		var id string
+		if json.Unmarshal(e.OpRaw, &id) != nil && e.Subject != nil {
+			id = e.Subject.ID
+		}
+		what = fmt.Sprintf("operation %s with %s notice", id, time.Duration(*e.LeadTimeS*float64(time.Second)).Round(time.Second))
 	case e.Receipt != nil:
 		what = fmt.Sprintf("operation %v v%v seen by %v", e.Receipt["operation"], e.Receipt["version"], e.Receipt["party"])
 	case e.Subject != nil:
