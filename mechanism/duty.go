@@ -27,11 +27,9 @@ type EscalationEventData struct {
 
 // owe records that party must acknowledge subject (at version, for
 // operations). An unacknowledged duty about an earlier version carries on,
-// with its timer and level; an acknowledged one starts again. If raise is
-// set (short notice), the duty goes to the party's heads at once. fresh
-// says the subject is new, so no duty about it can exist yet.
-func (m *Mechanism) owe(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, version int, party string, now time.Time, st dc.Settings, raise string, fresh bool) error {
-	due := now.Add(seconds(st.AckTimeoutS))
+// with its timer and level; an acknowledged one starts again. fresh says
+// the subject is new, so no duty about it can exist yet.
+func (m *Mechanism) owe(ctx context.Context, tx dc.Tx, s dc.Subject, version int, party string, now time.Time, st dc.Settings, fresh bool) error {
 	var d *dc.Duty
 	var err error = dc.Errorf(dc.ENotFound, "new subject")
 	if !fresh {
@@ -43,17 +41,13 @@ func (m *Mechanism) owe(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject,
 	case err != nil:
 		return err
 	case d.AckedAt == nil && d.ClearedAt == nil:
-		d.Version = version
-		if raise == "" || d.Level >= dc.LevelHeads {
-			return tx.PutDuty(ctx, d)
-		}
+		d.Version = version // still unanswered: its timer and level carry on
+		return tx.PutDuty(ctx, d)
 	default:
 		*d = dc.Duty{ID: d.ID, Subject: s, Party: party, CreatedAt: now}
 	}
+	due := now.Add(seconds(st.AckTimeoutS))
 	d.Version, d.DueAt = version, &due
-	if raise != "" {
-		return m.raise(ctx, tx, a, d, now, st, raise)
-	}
 	return tx.PutDuty(ctx, d)
 }
 

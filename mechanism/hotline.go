@@ -135,7 +135,7 @@ func (m *Mechanism) send(ctx context.Context, a dc.Actor, msg *dc.Message, to []
 			return err
 		}
 		for _, p := range msg.To {
-			if err := m.owe(ctx, tx, a, subject, 0, p, now, st, "", true); err != nil {
+			if err := m.owe(ctx, tx, subject, 0, p, now, st, true); err != nil {
 				return err
 			}
 		}

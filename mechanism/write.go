@@ -285,7 +285,7 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 		}
 		var err error
 		if ch.op.State.Live() {
-			err = m.owe(ctx, tx, a, subject, ch.op.Version, p.ID, now, st, "", ch.prev == nil)
+			err = m.owe(ctx, tx, subject, ch.op.Version, p.ID, now, st, ch.prev == nil)
 		} else { // an ended or cancelled operation needs no more answers
 			err = m.discharge(ctx, tx, a, subject, 1<<30, p.ID, now)
 		}
@@ -298,7 +298,7 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 		for _, p := range c.Parties {
 			var err error
 			if c.Status == dc.ConflictOpen {
-				err = m.owe(ctx, tx, a, s, 0, p, now, st, "", false)
+				err = m.owe(ctx, tx, s, 0, p, now, st, false)
 			} else {
 				err = m.discharge(ctx, tx, a, s, 1<<30, p, now)
 			}
