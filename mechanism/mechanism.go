@@ -33,6 +33,7 @@ type Mechanism struct {
 	stats   Stats
 	changes changes
 	tail    tail
+	replica replica
 }
 
 // Options configure a Mechanism. Zero values take defaults.

@@ -13,9 +13,9 @@ type changes struct {
 	gen atomic.Uint64 // counts commits signalled
 }
 
-// Changed returns a channel closed when this process next commits events.
-// Events committed by other processes are not signalled: waiters should
-// also poll.
+// Changed returns a channel closed when this process next commits events,
+// or when Wake reports events committed by another process. Stores that
+// cannot report other processes' commits (SQLite) leave waiters to poll.
 func (m *Mechanism) Changed() <-chan struct{} {
 	m.changes.mu.Lock()
 	defer m.changes.mu.Unlock()

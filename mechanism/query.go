@@ -137,6 +137,9 @@ func (m *Mechanism) Check(ctx context.Context, a dc.Actor, volumes []dc.Volume4D
 	if err != nil {
 		return nil, err
 	}
+	if err := m.freshen(ctx); err != nil {
+		return nil, err
+	}
 	hits := m.index.Load().Conflicts(vols, geo.Minima{HorizontalM: s.HorizontalM, VerticalM: s.VerticalM, TimeS: s.TimeS}, a.Party)
 	out := []Hit{}
 	if len(hits) == 0 {

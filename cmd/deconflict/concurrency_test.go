@@ -48,10 +48,6 @@ func TestConcurrentDeclarations(t *testing.T) {
 	tokens := map[string]string{"alpha": s.token("operator", "alpha"), "bravo": s.token("operator", "bravo")}
 	obs := s.token("observer", "charlie")
 
-	type declared struct {
-		party string
-		body  map[string]any
-	}
 	const perParty = 60
 	ops := map[string]declared{}
 	var jobs []string
@@ -82,7 +78,25 @@ func TestConcurrentDeclarations(t *testing.T) {
 	close(work)
 	wg.Wait()
 
-	// The expected pairs, by brute force.
+	want := bruteForce(t, ops)
+	got := storedPairs(t, s, obs)
+	sameConflicts(t, want, got)
+	if len(want) < 10 {
+		t.Errorf("only %d conflicts expected; the scenario is too sparse to test anything", len(want))
+	}
+	t.Logf("%d declarations, %d conflicts, all found", len(ops), len(want))
+}
+
+// declared is a declaration and the party that made it.
+type declared struct {
+	party string
+	body  map[string]any
+}
+
+// bruteForce returns the pairs of operations of different parties that
+// conflict under the default minima, comparing every pair.
+func bruteForce(t *testing.T, ops map[string]declared) map[[2]string]bool {
+	t.Helper()
 	parsed := map[string][]geo.Volume{}
 	for id, d := range ops {
 		raw, _ := json.Marshal(d.body["volumes"])
@@ -107,9 +121,15 @@ func TestConcurrentDeclarations(t *testing.T) {
 			}
 		}
 	}
+	return want
+}
+
+// storedPairs returns the pairs of operations of the open conflicts the
+// server has, failing on a pair stored twice.
+func storedPairs(t *testing.T, s *testServer, observer string) map[[2]string]bool {
+	t.Helper()
 	got := map[[2]string]bool{}
-	path := "/v1/conflicts?status=open&limit=10000"
-	for _, c := range s.do("GET", path, obs, nil).want(t, 200).list("conflicts") {
+	for _, c := range s.do("GET", "/v1/conflicts?status=open&limit=10000", observer, nil).want(t, 200).list("conflicts") {
 		pair := jsonPath(c, "operations").([]any)
 		k := []string{pair[0].(string), pair[1].(string)}
 		sort.Strings(k)
@@ -119,6 +139,12 @@ func TestConcurrentDeclarations(t *testing.T) {
 		}
 		got[key] = true
 	}
+	return got
+}
+
+// sameConflicts fails for every pair missed or invented.
+func sameConflicts(t *testing.T, want, got map[[2]string]bool) {
+	t.Helper()
 	for k := range want {
 		if !got[k] {
 			t.Errorf("missed conflict %v", k)
@@ -129,8 +155,4 @@ func TestConcurrentDeclarations(t *testing.T) {
 			t.Errorf("invented conflict %v", k)
 		}
 	}
-	if len(want) < 10 {
-		t.Errorf("only %d conflicts expected; the scenario is too sparse to test anything", len(want))
-	}
-	t.Logf("%d declarations, %d conflicts, all found", len(ops), len(want))
 }

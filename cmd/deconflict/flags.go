@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/postgres"
 	"github.com/deconflict/deconflict/sqlite"
 )
 
@@ -71,7 +72,7 @@ func openStore(ctx context.Context, url string) (dc.Store, error) {
 		}
 		return sqlite.Open(ctx, path)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return nil, fmt.Errorf("the PostgreSQL store is not built yet; use sqlite:PATH")
+		return postgres.Open(ctx, url)
 	}
 	return nil, fmt.Errorf("unknown store URL %q (want sqlite:PATH or postgres://...)", url)
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/deconflict/deconflict/internal/pgtest"
 	"github.com/google/uuid"
 )
 
@@ -29,12 +31,28 @@ func startServer(t *testing.T) *testServer { return startServerB(t) }
 // startServerB is startServer for tests and benchmarks.
 func startServerB(t testing.TB) *testServer {
 	t.Helper()
-	s := &testServer{t: t, store: "sqlite:" + t.TempDir() + "/deconflict.db"}
+	return startServerOn(t, testStore(t))
+}
+
+// startServerOn is startServer on the store at url.
+func startServerOn(t testing.TB, url string) *testServer {
+	t.Helper()
+	s := &testServer{t: t, store: url}
 	for _, p := range []string{"alpha", "bravo", "charlie"} {
 		s.mustRun("party", "add", p, "--name", strings.ToUpper(p))
 	}
 	s.start()
 	return s
+}
+
+// testStore returns the URL of a fresh store: SQLite, or PostgreSQL when
+// DECONFLICT_E2E_STORE=postgres, so that the same end-to-end tests prove
+// both stores behave the same (scripts/test runs them on both).
+func testStore(t testing.TB) string {
+	if os.Getenv("DECONFLICT_E2E_STORE") == "postgres" {
+		return pgtest.Database(t)
+	}
+	return "sqlite:" + t.TempDir() + "/deconflict.db"
 }
 
 func (s *testServer) start() {

@@ -112,7 +112,7 @@ func TestLogEndpoints(t *testing.T) {
 }
 
 func TestWitnessDetectsRewrites(t *testing.T) {
-	s := startServer(t)
+	s := startServerOn(t, "sqlite:"+t.TempDir()+"/deconflict.db") // edits the SQLite file itself
 	scenario(t, s)
 	tok := s.token("observer", "charlie")
 	state := t.TempDir()
@@ -181,7 +181,7 @@ func TestWitnessDetectsRewrites(t *testing.T) {
 // an edited event no longer matches the log, and a truncated log is a
 // rollback to every witness.
 func TestTamperedStoreIsDetected(t *testing.T) {
-	s := startServer(t)
+	s := startServerOn(t, "sqlite:"+t.TempDir()+"/deconflict.db") // edits the SQLite file itself
 	id := scenario(t, s)
 	tok := s.token("observer", "charlie")
 	state := t.TempDir()

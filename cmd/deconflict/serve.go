@@ -61,7 +61,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery})
-	go func() { defer wg.Done(); deliverer.Run(workers) }()
+	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
+	if l, ok := st.(listener); ok { // wake streams when other replicas commit
+		wg.Add(1)
+		go func() { defer wg.Done(); followCommits(workers, l, mech, log) }()
+	}
 	defer func() { stopWorkers(); wg.Wait() }() // before the store closes
 
 	hs := &http.Server{

@@ -1,0 +1,60 @@
+// Package pgtest gives tests a fresh PostgreSQL database of their own.
+//
+// Tests find the server in DECONFLICT_TEST_POSTGRES, the URL of a database
+// whose role may create databases; scripts/test starts one
+// (scripts/postgres start) and sets it. Without it, tests skip — except
+// under CI, where skipping would hide that nothing was tested.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Env names the variable holding the server's URL.
+const Env = "DECONFLICT_TEST_POSTGRES"
+
+// Database creates an empty database for the test, drops it when the test
+// ends, and returns its URL.
+func Database(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(Env)
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set: scripts/test starts PostgreSQL and sets it; run the tests with scripts/test", Env)
+		}
+		t.Skipf("no PostgreSQL: run `scripts/postgres start` and export %s=$(scripts/postgres url), or run scripts/test", Env)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", Env, err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "dcf_test_" + hex.EncodeToString(b)
+	exec(t, base, "CREATE DATABASE "+name)
+	t.Cleanup(func() { exec(t, base, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	u.Path = "/" + name
+	return u.String()
+}
+
+func exec(t testing.TB, dsn, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}

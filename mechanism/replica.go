@@ -1,0 +1,45 @@
+package mechanism
+
+import (
+	"context"
+	"sync/atomic"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// Several processes may serve one store (replicas on PostgreSQL). Writes
+// need nothing from this file: every write transaction catches the index
+// up with what the others committed (catchUp) before it decides. What
+// follows keeps the rest fresh: streams wake when another process commits,
+// and what-if checks see its operations.
+
+// replica is what a mechanism knows of other processes' commits.
+type replica struct {
+	stale atomic.Bool // another process may have committed operations since the index last caught up
+}
+
+// Wake tells the mechanism that events were committed, perhaps by another
+// process sharing its store (as a PostgreSQL LISTEN/NOTIFY listener
+// learns). Streams and webhook delivery waiting on Changed wake at once
+// instead of at their next poll, and the next what-if check first brings
+// the index up to date.
+func (m *Mechanism) Wake() {
+	m.replica.stale.Store(true)
+	m.notify()
+}
+
+// freshen catches the index up with operations other processes committed,
+// if Wake said there may be some. Writes do this themselves inside their
+// transaction; reads that use the index (Check) call freshen first.
+func (m *Mechanism) freshen(ctx context.Context) error {
+	if !m.replica.stale.Swap(false) {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	err := m.store.View(ctx, func(tx dc.Tx) error { return m.catchUp(ctx, tx) })
+	if err != nil {
+		m.replica.stale.Store(true) // try again next time
+	}
+	return err
+}

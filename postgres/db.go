@@ -1,0 +1,241 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/deconflict/deconflict"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Advisory lock keys. The one-bigint keys of the write and migration locks
+// and the two-integer keys of leases are distinct lock spaces in
+// PostgreSQL, so a lease never collides with them.
+const (
+	writeLockKey   int64 = 0x6465636f6e666c01 // "deconfl" 01
+	migrateLockKey int64 = 0x6465636f6e666c02
+	leaseLockSpace int32 = 0x64636c73 // "dcls", with hashtext(name)
+)
+
+// EventsChannel is the channel on which Update announces, with pg_notify,
+// the last event seq of every transaction that appended events.
+const EventsChannel = "deconflict_events"
+
+// PingTimeout bounds Ping when its context has no deadline.
+const PingTimeout = 2 * time.Second
+
+// maxRetries bounds how many times Update runs fn again after a
+// serialization failure or deadlock.
+const maxRetries = 5
+
+// DB is a deconflict.Store in a PostgreSQL database. It is safe for
+// concurrent use, and several processes (replicas) may use the same
+// database at once.
+type DB struct {
+	pool *pgxpool.Pool
+	// writer is held by the Update of this DB under way: writers of one
+	// process queue here, holding no connection, and one at a time
+	// waits for the database's write lock.
+	writer chan struct{}
+}
+
+var _ deconflict.Store = (*DB)(nil)
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// string, as pgx reads it) and brings its schema up to date. Several
+// processes may open the same database at once: they take turns to
+// migrate it. A database whose schema is newer than the program is
+// refused.
+func Open(ctx context.Context, url string) (*DB, error) {
+	db, err := connect(url)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db.pool); err != nil {
+		db.pool.Close()
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	return db, nil
+}
+
+// connect makes the pool, without connecting yet.
+func connect(url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// Views run beside the writer, and Listen and leases hold
+		// connections of their own (a lease one of the pool's).
+		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
+	// Durability rests on synchronous_commit, whatever the server's or
+	// role's default.
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	return &DB{pool: pool, writer: make(chan struct{}, 1)}, nil
+}
+
+// Pool returns the connection pool, for tests and tools.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Update runs fn in a write transaction. The transaction begins and takes
+// the database's write lock (an advisory transaction lock) in the round
+// trip of fn's first statement, before that statement runs, so write
+// transactions are serialised with every other writer of the database, in
+// every process; Updates of one DB also queue in the process first,
+// holding no connection. If fn appended events, the transaction notifies
+// EventsChannel with the last seq, in the transaction, so that the
+// notification goes out if and only if the transaction commits. After a
+// serialization failure or deadlock, Update runs fn again, a few times at
+// most. When Update returns nil, the transaction is committed and durable.
+// fn must not call Update on the same DB.
+func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.update(ctx, fn)
+		if err == nil || !retryable(err) || attempt == maxRetries || ctx.Err() != nil {
+			return err
+		}
+		d := time.Duration(1+rand.IntN(1<<attempt)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+// beginWrite starts a write transaction and takes the write lock. It is
+// sent with the first statement of fn, in one round trip. READ COMMITTED
+// suffices: every statement after the lock sees every transaction that
+// committed before the lock was granted.
+var beginWrite = []string{
+	"BEGIN ISOLATION LEVEL READ COMMITTED",
+	fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey),
+}
+
+// beginRead starts a read transaction, sent with its first statement.
+var beginRead = []string{"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}
+
+func (db *DB) update(ctx context.Context, fn func(deconflict.Tx) error) error {
+	select {
+	case db.writer <- struct{}{}:
+		defer func() { <-db.writer }()
+	case <-ctx.Done():
+		return fmt.Errorf("begin write transaction: %w", ctx.Err())
+	}
+	c, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("begin write transaction: %w", err)
+	}
+	t := &tx{conn: c, begin: beginWrite}
+	defer t.end(ctx)
+	if err := fn(t); err != nil {
+		return err
+	}
+	end := "COMMIT"
+	if t.lastSeq > 0 {
+		// The payload is an integer: no quoting needed. One round trip
+		// for the notification and the commit.
+		end = fmt.Sprintf("SELECT pg_notify('%s', '%d'); COMMIT", EventsChannel, t.lastSeq)
+	}
+	return t.commit(ctx, end)
+}
+
+// View runs fn in a read-only transaction (REPEATABLE READ, READ ONLY)
+// that sees the state of the store as of its first statement. Views run
+// alongside each other and alongside the writer.
+func (db *DB) View(ctx context.Context, fn func(deconflict.Tx) error) error {
+	c, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	t := &tx{conn: c, begin: beginRead}
+	defer t.end(ctx)
+	if err := fn(t); err != nil {
+		return err
+	}
+	return t.commit(ctx, "COMMIT")
+}
+
+// commit ends the transaction with the statements end, the last of them
+// COMMIT. PostgreSQL answers COMMIT of a failed transaction with ROLLBACK,
+// not an error: that is an error here.
+func (t *tx) commit(ctx context.Context, end string) error {
+	if !t.open {
+		return nil // fn ran no statement: there is nothing to commit
+	}
+	tag, err := t.conn.Exec(ctx, end)
+	t.open = false
+	if err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("commit transaction: the transaction was rolled back after an earlier error (%s)", tag)
+	}
+	return nil
+}
+
+// end rolls the transaction back unless it ended, and gives the
+// connection back to the pool. It runs deferred, also when fn panics. A
+// connection whose rollback fails is closed: the pool then drops it.
+func (t *tx) end(ctx context.Context) {
+	if t.open {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if _, err := t.conn.Exec(rctx, "ROLLBACK"); err != nil {
+			t.conn.Conn().Close(rctx)
+		}
+		cancel()
+		t.open = false
+	}
+	t.conn.Release()
+}
+
+// retryable reports whether err is a serialization failure or a deadlock,
+// after which the transaction may succeed if run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's report of a
+// violated UNIQUE or PRIMARY KEY constraint.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// Ping reports whether the database answers. Without a deadline in ctx it
+// gives up after PingTimeout.
+func (db *DB) Ping(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, PingTimeout)
+		defer cancel()
+	}
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres store: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool's connections; it waits for those in use to be
+// given back.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}

@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/deconflict/deconflict"
+	"github.com/jackc/pgx/v5"
+)
+
+// The columns scanEvent reads, in its order.
+const eventColumns = "seq, type, time, actor_party, actor_role, actor_token, subject_kind, subject_id, audience, data"
+
+// appendEventQuery stores an event under the seq after the highest. Under
+// the write lock no other transaction appends, so the seqs run 1, 2, 3…
+// without gaps, also after a rollback (a sequence would lose the values
+// of rolled-back transactions). max(seq) reads one entry of the primary
+// key's index.
+const appendEventQuery = `INSERT INTO events (seq, type, time, actor_party, actor_role, actor_token,
+		subject_kind, subject_id, audience, data)
+	SELECT coalesce(max(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM events
+	RETURNING seq`
+
+// AppendEvent stores the event under the next sequence number, which it
+// sets in e.Seq: 1 for the first event, then one more each time. It must
+// run in Update, which holds the write lock.
+func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
+	audience, err := json.Marshal(e.Audience)
+	if err != nil {
+		return fmt.Errorf("encode event audience: %w", err)
+	}
+	var kind, id *string
+	if e.Subject != nil {
+		kind, id = &e.Subject.Kind, &e.Subject.ID
+	}
+	var data []byte // NULL for nil
+	if e.Data != nil {
+		data = []byte(e.Data)
+	}
+	var seq int64
+	if err := t.queryRow(ctx, appendEventQuery,
+		e.Type, micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data,
+	).Scan(&seq); err != nil {
+		return fmt.Errorf("insert event %s: %w", e.Type, err)
+	}
+	e.Seq = seq
+	t.lastSeq = seq
+	return nil
+}
+
+// Events returns up to limit events (1000 if limit is not positive) with
+// Seq greater than after, in order.
+func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.Event, error) {
+	es, err := list(ctx, t, "SELECT "+eventColumns+" FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+		[]any{after, pageSize(limit)}, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("select events after %d: %w", after, err)
+	}
+	return es, nil
+}
+
+// LastSeq returns the highest event sequence number, 0 if there are no
+// events.
+func (t *tx) LastSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := t.queryRow(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
+		return 0, fmt.Errorf("select last event seq: %w", err)
+	}
+	return seq, nil
+}
+
+func scanEvent(s pgx.Row) (*deconflict.Event, error) {
+	var e deconflict.Event
+	var at int64
+	var role, audience string
+	var kind, id *string
+	var data []byte
+	if err := s.Scan(&e.Seq, &e.Type, &at, &e.Actor.Party, &role, &e.Actor.TokenID, &kind, &id, &audience, &data); err != nil {
+		return nil, err
+	}
+	e.Time = fromMicros(at)
+	e.Actor.Role = deconflict.Role(role)
+	if kind != nil {
+		e.Subject = &deconflict.Subject{Kind: *kind}
+		if id != nil {
+			e.Subject.ID = *id
+		}
+	}
+	if err := json.Unmarshal([]byte(audience), &e.Audience); err != nil {
+		return nil, fmt.Errorf("decode event %d audience: %w", e.Seq, err)
+	}
+	if data != nil {
+		e.Data = data
+	}
+	return &e, nil
+}

@@ -1,0 +1,211 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/deconflict/deconflict"
+	"github.com/jackc/pgx/v5"
+)
+
+// The columns scanOperation reads, in its order.
+const operationColumns = "seq, rev, t_start, t_end, doc"
+
+// Operation returns the operation with the ID; ENotFound if there is none.
+func (t *tx) Operation(ctx context.Context, id string) (*deconflict.Operation, error) {
+	op, _, err := scanOperation(t.queryRow(ctx, "SELECT "+operationColumns+" FROM operations WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, deconflict.Errorf(deconflict.ENotFound, "operation %q not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("select operation %s: %w", id, err)
+	}
+	return op, nil
+}
+
+// PutOperation inserts the operation or replaces the one with its ID,
+// which keeps its place in lists.
+func (t *tx) PutOperation(ctx context.Context, op *deconflict.Operation) error {
+	stored := *op
+	stored.CreatedAt = normTime(op.CreatedAt)
+	stored.UpdatedAt = normTime(op.UpdatedAt)
+	doc, err := json.Marshal(&stored)
+	if err != nil {
+		return fmt.Errorf("encode operation %s: %w", op.ID, err)
+	}
+	if _, err := t.exec(ctx, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
+			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc`,
+		op.ID, op.Party, string(op.State), op.Rev, micros(op.Start), micros(op.End), string(doc)); err != nil {
+		return fmt.Errorf("put operation %s: %w", op.ID, err)
+	}
+	return nil
+}
+
+// matchBatch is how many rows Operations reads at a time when a Match
+// function filters them: enough for a page in one query mostly, without
+// reading the whole table for a page of a few.
+const matchBatch = 512
+
+// Operations lists the operations that pass the filter, in the order they
+// were first stored, a page at a time.
+func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*deconflict.Operation, string, error) {
+	after, err := decodeCursor(f.After)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := pageSize(f.Limit)
+
+	var where strings.Builder
+	var a args
+	where.WriteString("seq > " + a.add(after))
+	if f.Party != "" {
+		where.WriteString(" AND party = " + a.add(f.Party))
+	}
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, s := range f.States {
+			states[i] = string(s)
+		}
+		where.WriteString(" AND state = ANY(" + a.add(states) + ")")
+	}
+	if !f.Start.IsZero() {
+		where.WriteString(" AND t_end >= " + a.add(micros(f.Start)))
+	}
+	if !f.End.IsZero() {
+		where.WriteString(" AND t_start <= " + a.add(micros(f.End)))
+	}
+	// One more than the page, to know whether another page follows.
+	n := limit + 1
+	if f.Match != nil {
+		n = max(n, matchBatch)
+	}
+	q := "SELECT " + operationColumns + " FROM operations WHERE " + where.String() + " ORDER BY seq LIMIT " + a.add(n)
+
+	var ops []*deconflict.Operation
+	var last int64 // seq of the last operation of the page
+	for {
+		got, from, err := t.operationsPage(ctx, q, a)
+		if err != nil {
+			return nil, "", fmt.Errorf("select operations: %w", err)
+		}
+		for i, op := range got {
+			if f.Match != nil && !f.Match(op) {
+				continue
+			}
+			if len(ops) == limit {
+				return ops, encodeCursor(last), nil
+			}
+			ops, last = append(ops, op), from[i]
+		}
+		if len(got) < n {
+			return ops, "", nil
+		}
+		// A Match filtered some out: read on after the last row read.
+		a[0] = from[len(from)-1]
+	}
+}
+
+// operationsPage runs an Operations query and returns the operations and
+// their seqs.
+func (t *tx) operationsPage(ctx context.Context, q string, a args) ([]*deconflict.Operation, []int64, error) {
+	rows, err := t.query(ctx, q, a...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var ops []*deconflict.Operation
+	var seqs []int64
+	for rows.Next() {
+		op, seq, err := scanOperation(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		ops, seqs = append(ops, op), append(seqs, seq)
+	}
+	return ops, seqs, rows.Err()
+}
+
+// sinceBatch is how many operations OperationsSince reads before it calls
+// fn on them, with no query open.
+const sinceBatch = 256
+
+// liveStates are the states OperationsSince keeps when liveOnly.
+var liveStates = []string{string(deconflict.StatePlanned), string(deconflict.StateActive)}
+
+// OperationsSince calls fn on every operation whose Rev is greater than
+// rev, in increasing Rev order (then the order they were first stored),
+// with live ones only if liveOnly. fn may use the transaction: the walk
+// visits, once each, the operations that match when it begins and still
+// match when their turn comes, as they are then. An error from fn stops
+// the walk and is returned as it is.
+func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn func(*deconflict.Operation) error) error {
+	states := []string(nil) // any state
+	if liveOnly {
+		states = liveStates
+	}
+	const cond = "rev > $1 AND ($2::text[] IS NULL OR state = ANY($2))"
+	rows, err := t.query(ctx, "SELECT seq FROM operations WHERE "+cond+" ORDER BY rev, seq", rev, states)
+	if err != nil {
+		return fmt.Errorf("select operations since %d: %w", rev, err)
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("select operations since %d: %w", rev, err)
+	}
+	for len(seqs) > 0 {
+		n := min(len(seqs), sinceBatch)
+		batch, err := t.operationsBySeq(ctx, seqs[:n], cond, rev, states)
+		if err != nil {
+			return fmt.Errorf("select operations since %d: %w", rev, err)
+		}
+		for _, seq := range seqs[:n] {
+			if op, ok := batch[seq]; ok {
+				if err := fn(op); err != nil {
+					return err
+				}
+			}
+		}
+		seqs = seqs[n:]
+	}
+	return nil
+}
+
+// operationsBySeq returns those of the operations with the seqs that also
+// meet cond (whose arguments are $1 and $2), by seq.
+func (t *tx) operationsBySeq(ctx context.Context, seqs []int64, cond string, arg1, arg2 any) (map[int64]*deconflict.Operation, error) {
+	rows, err := t.query(ctx, "SELECT "+operationColumns+" FROM operations WHERE seq = ANY($3) AND "+cond, arg1, arg2, seqs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ops := make(map[int64]*deconflict.Operation, len(seqs))
+	for rows.Next() {
+		op, seq, err := scanOperation(rows)
+		if err != nil {
+			return nil, err
+		}
+		ops[seq] = op
+	}
+	return ops, rows.Err()
+}
+
+// scanOperation reads the operationColumns of a row.
+func scanOperation(s pgx.Row) (*deconflict.Operation, int64, error) {
+	var seq, rev, start, end int64
+	var doc string
+	if err := s.Scan(&seq, &rev, &start, &end, &doc); err != nil {
+		return nil, 0, err
+	}
+	var op deconflict.Operation
+	if err := json.Unmarshal([]byte(doc), &op); err != nil {
+		return nil, 0, fmt.Errorf("decode operation: %w", err)
+	}
+	op.Rev = rev
+	op.Start = fromMicros(start)
+	op.End = fromMicros(end)
+	return &op, seq, nil
+}
