@@ -88,7 +88,9 @@ func (s *Server) routes(console http.Handler) {
 		s.writeError(w, r, dc.Errorf(dc.ENotFound, "no endpoint %s %s", r.Method, r.URL.Path))
 	})
 	if console != nil {
-		s.mux.Handle("GET /", console)
+		// "/" rather than "GET /", which would conflict with "/v1/"; the
+		// console answers other methods with 405 itself.
+		s.mux.Handle("/", console)
 	}
 }
 

@@ -121,6 +121,10 @@ func seedDemo(ctx context.Context, mech *mechanism.Mechanism, w io.Writer, base 
 	for _, t := range toks {
 		fmt.Fprintf(w, "  %-16s %s\n", t.who, t.secret)
 	}
+	fmt.Fprintf(w, "\nThe console (open a link in a browser; each signs in as that role):\n")
+	for _, i := range []int{1, 3, 2} {
+		fmt.Fprintf(w, "  %-16s %s/#token=%s\n", toks[i].who, base, toks[i].secret)
+	}
 	conflictID := "CONFLICT_ID"
 	if cs, _, err := mech.Conflicts(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.ConflictFilter{Statuses: []dc.ConflictStatus{dc.ConflictOpen}, Limit: 1}); err == nil && len(cs) > 0 {
 		conflictID = cs[0].ID

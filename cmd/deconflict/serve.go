@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deconflict/deconflict/console"
 	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/notify"
@@ -55,7 +56,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if err := mech.Load(ctx); err != nil {
 		return err
 	}
-	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit})
+	if !console.Built() {
+		log.Warn(console.NotBuiltMessage)
+	}
+	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit, Console: console.Handler()})
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -1,0 +1,226 @@
+// The console: sign in, then the map, the timeline and the panels,
+// followed live from the event stream.
+
+import { clearToken, get, setToken, takeTokenFromURL, token } from './api.js';
+import { $, h, replace } from './dom.js';
+import { EventStream } from './events.js';
+import { can, emit, loadConflicts, loadEscalations, loadMessages, loadOperations, loadParties, loadSettings, on, state } from './state.js';
+import { fitOperations, initMap } from './map.js';
+import { initTimeline } from './timeline.js';
+import { initOperations } from './operations.js';
+import { initConflicts } from './conflicts.js';
+import { initHotline } from './hotline.js';
+import { initDeclare } from './declare.js';
+import { initBanner } from './banner.js';
+import { initEventLog } from './eventlog.js';
+import { describe, setNotifier } from './actions.js';
+
+// First of all: the token leaves the address bar.
+takeTokenFromURL();
+
+// Problems the page meets (script errors, Content-Security-Policy
+// violations), kept for the browser tests to read.
+const diagnostics = [];
+window.deconflictDiagnostics = diagnostics;
+window.addEventListener('error', (e) => diagnostics.push(`error: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => diagnostics.push(`unhandled: ${e.reason?.message ?? e.reason}`));
+document.addEventListener('securitypolicyviolation', (e) => diagnostics.push(`csp: ${e.violatedDirective} ${e.blockedURI}`));
+
+const ROLE_TEXT = {
+  operator: 'declares and changes its party’s operations',
+  liaison: 'acknowledges for its party and uses the hotline',
+  head: 'acknowledges, uses the hotline and waives conflicts',
+  observer: 'reads everything shared',
+  admin: 'reads everything shared',
+};
+
+let stream;
+
+function showSignIn(message) {
+  document.body.classList.remove('signed-in');
+  const input = $('#token-input');
+  $('#signin-error').textContent = message ?? '';
+  $('#signin').hidden = false;
+  input.value = '';
+  input.focus();
+}
+
+$('#signin-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const t = $('#token-input').value.trim();
+  if (!t) return;
+  $('#token-input').value = '';
+  setToken(t);
+  start();
+});
+
+$('#signout').addEventListener('click', () => {
+  stream?.stop();
+  clearToken();
+  location.replace(location.pathname);
+});
+
+function notifier(text, kind) {
+  const el = $('#toast');
+  el.className = `toast ${kind}`;
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(notifier.timer);
+  notifier.timer = setTimeout(() => { el.hidden = true; }, kind === 'error' ? 12000 : 4000);
+}
+
+// Tabs, keyboard-reachable (arrow keys move between them).
+function initTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const activate = (tab, focus = false) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+      $(`#${t.getAttribute('aria-controls')}`).hidden = !on;
+    }
+    if (focus) tab.focus();
+  };
+  for (const t of tabs) {
+    t.addEventListener('click', () => activate(t));
+    t.addEventListener('keydown', (e) => {
+      const visible = tabs.filter((x) => !x.hidden);
+      const i = visible.indexOf(t);
+      if (e.key === 'ArrowRight' || e.key === 'ArrowDown') { e.preventDefault(); activate(visible[(i + 1) % visible.length], true); }
+      if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') { e.preventDefault(); activate(visible[(i - 1 + visible.length) % visible.length], true); }
+    });
+  }
+  on('show-conflicts', () => activate($('#tab-conflicts')));
+  on('show-hotline', () => activate($('#tab-hotline')));
+  on('compose', () => activate($('#tab-hotline')));
+  on('selected', () => { if (state.selected) activate($('#tab-operations')); });
+  activate(tabs[0]);
+}
+
+function renderCounts() {
+  const open = [...state.conflicts.values()].filter((c) => c.status === 'open').length;
+  $('#count-conflicts').textContent = open ? String(open) : '';
+  const p = state.me?.party;
+  const pending = p ? state.messages.filter((m) => m.to.includes(p) && !m.acknowledged?.[p]).length : 0;
+  $('#count-hotline').textContent = pending ? String(pending) : '';
+  $('#count-operations').textContent = String(state.operations.size);
+}
+
+// Refreshes after events, batched: what changed is reloaded once.
+const dirty = new Set();
+let refreshTimer;
+function refresh(what) {
+  dirty.add(what);
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    const todo = [...dirty];
+    dirty.clear();
+    const loads = { operations: loadOperations, conflicts: loadConflicts, messages: loadMessages, escalations: loadEscalations, settings: loadSettings, parties: loadParties };
+    await Promise.all(todo.map((k) => loads[k]().catch((err) => console.warn(`reload ${k}`, err))));
+  }, 150);
+}
+
+// Topics to tell the views about, coalesced so that a burst of events
+// (the replay after connecting) redraws once.
+const pendingEmits = new Set();
+function emitSoon(topic) {
+  if (pendingEmits.size === 0) setTimeout(() => { const ts = [...pendingEmits]; pendingEmits.clear(); ts.forEach(emit); }, 0);
+  pendingEmits.add(topic);
+}
+
+function onEvent(e) {
+  state.lastSeq = Math.max(state.lastSeq, e.seq ?? 0);
+  state.events.push(e);
+  if (state.events.length > 500) state.events.splice(0, state.events.length - 300);
+  const kind = e.type.split('.')[0];
+  if (e.type === 'operation.acknowledged' && e.receipt) {
+    state.receipts.add(`${e.receipt.operation}:${e.receipt.version}:${e.receipt.party}`);
+    emitSoon('receipts');
+  } else if (kind === 'operation') {
+    // The event carries the operation as the caller may see it: show it at
+    // once, then reload the list to be sure.
+    const op = e.operation;
+    if (op && typeof op === 'object') {
+      const cur = state.operations.get(op.id);
+      const listed = state.showEnded || op.state === 'planned' || op.state === 'active';
+      if (!cur || cur.version <= op.version) {
+        if (listed) state.operations.set(op.id, op);
+        else state.operations.delete(op.id);
+        emitSoon('operations');
+      }
+    }
+    refresh('operations');
+    refresh('conflicts');
+  } else if (kind === 'conflict') {
+    const c = e.conflict;
+    if (c && typeof c === 'object') {
+      state.conflicts.set(c.id, c);
+      emitSoon('conflicts');
+    }
+    refresh('conflicts');
+  } else if (kind === 'escalation') {
+    refresh('escalations');
+  } else if (kind === 'hotline' || kind === 'line') {
+    refresh('messages');
+  } else if (kind === 'settings') {
+    refresh('settings');
+  } else if (kind === 'party') {
+    refresh('parties');
+  }
+  emitSoon('events');
+}
+
+let started = false;
+async function start() {
+  let me;
+  try {
+    me = await get('/v1/whoami');
+  } catch (err) {
+    clearToken();
+    showSignIn(err.status === 401 ? 'That token is not valid (unknown or revoked).' : describe(err, 'Sign-in'));
+    return;
+  }
+  state.me = me;
+  $('#signin').hidden = true;
+  document.body.classList.add('signed-in', `role-${me.role}`);
+  replace($('#whoami'),
+    h('span', { class: 'who-party' }, me.party || 'no party'), ' · ',
+    h('strong', { class: 'who-role', id: 'who-role' }, me.role));
+  $('#whoami').title = ROLE_TEXT[me.role] ?? '';
+  if (started) return;
+  started = true;
+
+  setNotifier(notifier);
+  $('#tab-declare').hidden = !can.declare();
+  initTabs();
+  initBanner($('#banner'));
+  await initMap('map', document.body.dataset.borders);
+  initTimeline($('#timeline'));
+  initOperations($('#panel-operations'));
+  initConflicts($('#panel-conflicts'));
+  initHotline($('#panel-hotline'));
+  if (can.declare()) initDeclare($('#panel-declare'));
+  initEventLog($('#panel-events'));
+  for (const t of ['operations', 'conflicts', 'messages']) on(t, renderCounts);
+
+  await loadParties().catch(() => {});
+  await Promise.all([loadSettings(), loadOperations(), loadConflicts(), loadMessages(), loadEscalations()]
+    .map((p) => p.catch((err) => notifier(describe(err, 'Loading'), 'error'))));
+  emit('time');
+  requestAnimationFrame(() => fitOperations()); // once the timeline has its height
+
+  stream = new EventStream({
+    onEvent,
+    onStatus: (s) => {
+      const el = $('#live');
+      el.dataset.status = s;
+      el.textContent = { live: 'live', connecting: 'connecting…', offline: 'reconnecting…', unauthenticated: 'signed out' }[s] ?? s;
+      if (s === 'unauthenticated') { clearToken(); location.replace(location.pathname); }
+    },
+  });
+  stream.start();
+  document.body.dataset.ready = 'true';
+}
+
+if (token()) start();
+else showSignIn();

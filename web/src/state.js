@@ -1,0 +1,118 @@
+// The console's picture of the mechanism: what the caller may see, kept
+// up to date from the API and the event stream. Views subscribe to the
+// parts they draw.
+
+import { all, get } from './api.js';
+
+const listeners = new Map();
+
+export const state = {
+  me: null, // {party, role, token_id}
+  parties: [], // [{id, name}]
+  settings: null,
+  operations: new Map(), // id → operation
+  conflicts: new Map(), // id → conflict
+  messages: [],
+  escalations: [], // open ones
+  receipts: new Set(), // "op:version:party"
+  events: [], // the latest events, newest last
+  time: Date.now(), // the time the map shows
+  selected: null, // operation id
+  showEnded: false,
+  lastSeq: 0,
+};
+
+/** on calls fn whenever topic changes ('operations', 'conflicts', …, or '*'). */
+export function on(topic, fn) {
+  if (!listeners.has(topic)) listeners.set(topic, new Set());
+  listeners.get(topic).add(fn);
+}
+
+/** emit tells the listeners of topic (and of '*'). */
+export function emit(topic) {
+  for (const fn of listeners.get(topic) ?? []) fn();
+  for (const fn of listeners.get('*') ?? []) fn(topic);
+}
+
+export const can = {
+  declare: () => state.me?.role === 'operator' && !!state.me.party,
+  acknowledge: () => ['liaison', 'head'].includes(state.me?.role) && !!state.me.party,
+  waive: () => state.me?.role === 'head' && !!state.me.party,
+  hotline: () => ['liaison', 'head'].includes(state.me?.role) && !!state.me.party,
+  seeAll: () => ['observer', 'admin'].includes(state.me?.role),
+};
+
+/** isMine reports whether an operation belongs to the caller's party. */
+export const isMine = (op) => !!state.me?.party && op.party === state.me.party;
+
+const PALETTE = ['#1f5fbf', '#5f6f12', '#7b3fa0', '#b35900', '#00796b', '#6d4c41', '#ad1457', '#37474f'];
+
+/** partyColour returns the colour of a party: stable, by its place among the parties. */
+export function partyColour(id) {
+  const i = state.parties.findIndex((p) => p.id === id);
+  if (i >= 0) return PALETTE[i % PALETTE.length];
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return PALETTE[h % PALETTE.length];
+}
+
+export const partyName = (id) => state.parties.find((p) => p.id === id)?.name ?? id;
+
+/** opLabel names an operation: its callsign if the caller may see it, else its party and a short id. */
+export function opLabel(op) {
+  if (typeof op === 'string') op = state.operations.get(op) ?? { id: op, party: 'operation' };
+  if (!op || !op.id) return 'unknown operation';
+  return op.callsign || `${op.party} ${op.id.slice(0, 8)}`;
+}
+
+/** opWindow returns [start, end] in ms of an operation's volumes. */
+export function opWindow(op) {
+  let s = Infinity, e = -Infinity;
+  for (const v of op.volumes) {
+    s = Math.min(s, Date.parse(v.time_start.value));
+    e = Math.max(e, Date.parse(v.time_end.value));
+  }
+  return [s, e];
+}
+
+/** liveAt reports whether one of the operation's volumes spans time t (ms). */
+export function liveAt(op, t) {
+  return op.volumes.some((v) => Date.parse(v.time_start.value) <= t && t < Date.parse(v.time_end.value));
+}
+
+export async function loadOperations() {
+  const states = state.showEnded ? ['planned', 'active', 'ended', 'cancelled'] : ['planned', 'active'];
+  const ops = await all(`/v1/operations?${states.map((s) => `state=${s}`).join('&')}`, 'operations');
+  state.operations = new Map(ops.map((o) => [o.id, o]));
+  // An operation of an open conflict is drawn even when not listed (ended, say).
+  emit('operations');
+}
+
+export async function loadConflicts() {
+  const cs = await all('/v1/conflicts', 'conflicts');
+  state.conflicts = new Map(cs.map((c) => [c.id, c]));
+  emit('conflicts');
+}
+
+export async function loadMessages() {
+  state.messages = await all('/v1/hotline/messages', 'messages');
+  emit('messages');
+}
+
+export async function loadEscalations() {
+  state.escalations = (await get('/v1/escalations?status=open')).escalations ?? [];
+  emit('escalations');
+}
+
+export async function loadSettings() {
+  state.settings = await get('/v1/settings');
+  emit('settings');
+}
+
+export async function loadParties() {
+  state.parties = ((await get('/v1/parties')).parties ?? []).sort((a, b) => a.id.localeCompare(b.id));
+  emit('parties');
+}
+
+/** hasReceipt reports whether party acknowledged that version of the operation. */
+export const hasReceipt = (opID, version, party) => state.receipts.has(`${opID}:${version}:${party}`);
