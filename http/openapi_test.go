@@ -24,7 +24,7 @@ type route struct {
 }
 
 // unlisted are the catch-all patterns that are not endpoints of their own.
-var unlisted = map[string]bool{"/v1/": true, "GET /": true}
+var unlisted = map[string]bool{"/v1/": true, "/": true} // the unknown-endpoint answer and the console
 
 // registeredRoutes parses the package's source files and returns every
 // pattern passed to s.handle, s.mux.HandleFunc or s.mux.Handle.

@@ -2,7 +2,10 @@ package mechanism_test
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +13,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -51,4 +55,46 @@ func BenchmarkDeclareParallel(b *testing.B) {
 	st := m.Stats()
 	b.ReportMetric(float64(st.BatchedWrites.Load())/float64(st.Batches.Load()), "writes/batch")
 	b.ReportMetric(float64(st.BatchNanos.Load())/float64(st.Batches.Load())/1e6, "ms/batch")
+}
+
+// BenchmarkLoad measures a restart: opening a copy of the SQLite store
+// DECONFLICT_BENCH_STORE (for instance the template that
+// cmd/deconflict's BenchmarkDeclareHTTPLive leaves in the temporary
+// directory) and loading its live operations into the index.
+func BenchmarkLoad(b *testing.B) {
+	src := os.Getenv("DECONFLICT_BENCH_STORE")
+	if src == "" {
+		b.Skip("DECONFLICT_BENCH_STORE names no store")
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), "deconflict.db")
+		in, err := os.Open(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			b.Fatal(err)
+		}
+		in.Close()
+		out.Close()
+		b.StartTimer()
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := mechanism.New(st, mechanism.Options{})
+		if err := m.Load(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(m.LiveOperations()), "live-ops")
+		b.StopTimer()
+		st.Close()
+		b.StartTimer()
+	}
 }

@@ -2,8 +2,10 @@ package mechanism
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,7 @@ type Mechanism struct {
 	rev     int64 // highest event seq whose operation changes the index reflects
 
 	stats   Stats
+	tokens  tokenCache
 	changes changes
 	tail    tail
 	replica replica
@@ -94,8 +97,7 @@ func (m *Mechanism) reload(ctx context.Context, tx dc.Tx) error {
 		return fmt.Errorf("load index: %w", err)
 	}
 	index := geo.NewIndex()
-	err = tx.OperationsSince(ctx, 0, true, func(op *dc.Operation) error { return indexOperation(index, op) })
-	if err != nil {
+	if err := loadIndex(ctx, tx, index); err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
 	open, err := countOpenConflicts(ctx, tx)
@@ -126,6 +128,52 @@ func (m *Mechanism) catchUp(ctx context.Context, tx dc.Tx) error {
 	m.rev = last
 	return nil
 }
+
+// loadIndex puts every live operation of the store into an empty index.
+// Parsing the stored volumes is most of the work of a restart, so it runs
+// on every core while the store is read; the index takes inserts from
+// several goroutines, in any order (each operation appears once).
+func loadIndex(ctx context.Context, tx dc.Tx, index *geo.Index) error {
+	workers := runtime.GOMAXPROCS(0)
+	ops := make(chan *dc.Operation, 256)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		failed   atomic.Bool
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for op := range ops {
+				if failed.Load() {
+					continue
+				}
+				if err := indexOperation(index, op); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	err := tx.OperationsSince(ctx, 0, true, func(op *dc.Operation) error {
+		if failed.Load() {
+			return errStop
+		}
+		ops <- op
+		return nil
+	})
+	close(ops)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return err
+}
+
+// errStop ends a walk of the store early.
+var errStop = errors.New("stop")
 
 // indexOperation puts a stored operation into the index, or takes it out
 // if it is no longer live.

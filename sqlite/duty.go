@@ -21,6 +21,9 @@ const dutiesDueQuery = "SELECT " + dutyColumns + ` FROM duties
 
 // Duty returns the duty with the ID; ENotFound if there is none.
 func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
+	if err := t.flushDuties(ctx); err != nil {
+		return nil, err
+	}
 	d, _, err := scanDuty(t.queryRow(ctx, "SELECT "+dutyColumns+" FROM duties WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, deconflict.Errorf(deconflict.ENotFound, "duty %q not found", id)
@@ -31,18 +34,56 @@ func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
 }
 
 // PutDuty inserts the duty or replaces the one with its ID, which keeps
-// its place in lists.
+// its place in lists. The write waits in the transaction until the next
+// read of duties or the commit, and joins the others waiting in one
+// multi-row statement: a declaration owes a duty to every other party,
+// and a batch of declarations many.
 func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
-	if _, err := t.exec(ctx, `INSERT INTO duties (id, subject_kind, subject_id, version, party, level,
+	c := *d
+	t.duties = append(t.duties, &c)
+	if len(t.duties) >= maxDutyRows {
+		return t.flushDuties(ctx)
+	}
+	return nil
+}
+
+// maxDutyRows is the most duties one statement writes (11 parameters a
+// row, below SQLite's limit of 32,766).
+const maxDutyRows = 64
+
+// putDutyQueries[n] writes n duties.
+var putDutyQueries = func() (q [maxDutyRows + 1]string) {
+	for n := 1; n <= maxDutyRows; n++ {
+		q[n] = `INSERT INTO duties (id, subject_kind, subject_id, version, party, level,
 			created_at, due_at, acked_at, raised_at, cleared_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + `
 		ON CONFLICT (id) DO UPDATE SET subject_kind = excluded.subject_kind, subject_id = excluded.subject_id,
 			version = excluded.version, party = excluded.party, level = excluded.level,
 			created_at = excluded.created_at, due_at = excluded.due_at, acked_at = excluded.acked_at,
-			raised_at = excluded.raised_at, cleared_at = excluded.cleared_at`,
-		d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, micros(d.CreatedAt),
-		nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt)); err != nil {
-		return fmt.Errorf("put duty %s: %w", d.ID, err)
+			raised_at = excluded.raised_at, cleared_at = excluded.cleared_at`
+	}
+	return q
+}()
+
+// flushDuties stores the duties PutDuty left waiting, in the order they
+// were put (a later write of the same duty wins, as it would have).
+func (t *tx) flushDuties(ctx context.Context) error {
+	if len(t.duties) == 0 {
+		return nil
+	}
+	ds := t.duties
+	t.duties = nil
+	args := make([]any, 0, 11*min(len(ds), maxDutyRows))
+	for lo := 0; lo < len(ds); lo += maxDutyRows {
+		chunk := ds[lo:min(lo+maxDutyRows, len(ds))]
+		args = args[:0]
+		for _, d := range chunk {
+			args = append(args, d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, micros(d.CreatedAt),
+				nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt))
+		}
+		if _, err := t.exec(ctx, putDutyQueries[len(chunk)], args...); err != nil {
+			return fmt.Errorf("put duties %s…: %w", chunk[0].ID, err)
+		}
 	}
 	return nil
 }
@@ -50,6 +91,9 @@ func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
 // Duties lists the duties that pass the filter, in the order they were
 // first stored, a page at a time.
 func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict.Duty, string, error) {
+	if err := t.flushDuties(ctx); err != nil {
+		return nil, "", err
+	}
 	after, err := decodeCursor(f.After)
 	if err != nil {
 		return nil, "", err
@@ -82,6 +126,9 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 // acknowledged whose DueAt is at or before now, earliest DueAt first, then
 // in the order they were first stored.
 func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconflict.Duty, error) {
+	if err := t.flushDuties(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.query(ctx, dutiesDueQuery, micros(now), pageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("select due duties: %w", err)

@@ -89,3 +89,28 @@ func scanToken(s scanner) (*deconflict.Token, error) {
 	tok.RevokedAt = fromNullMicros(revoked)
 	return &tok, nil
 }
+
+// revokedTokensQuery counts the tokens ever revoked.
+const revokedTokensQuery = "SELECT count(*) FROM tokens WHERE revoked_at IS NOT NULL"
+
+// RevokedTokens returns the number of tokens ever revoked, read without a
+// transaction (mechanism.RevocationCounter): a cheap way for a token
+// cache to learn of a revocation by another process.
+func (db *DB) RevokedTokens(ctx context.Context) (int64, error) {
+	var n int64
+	s := db.readStmts.get(revokedTokensQuery)
+	if s == nil {
+		db.readStmts.add(ctx, []string{revokedTokensQuery})
+		s = db.readStmts.get(revokedTokensQuery)
+	}
+	var err error
+	if s != nil {
+		err = s.QueryRowContext(ctx).Scan(&n)
+	} else {
+		err = db.read.QueryRowContext(ctx, revokedTokensQuery).Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count revoked tokens: %w", err)
+	}
+	return n, nil
+}

@@ -18,8 +18,11 @@ import (
 // tx is a deconflict.Tx on one SQLite transaction. Its methods live in the
 // file of the noun they store.
 type tx struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
+	tx     *sql.Tx
+	cache  *stmtCache // the pool's statements; nil for none
+	stmts  map[string]*sql.Stmt
+	missed []string           // queries prepared for this transaction only, for the cache
+	duties []*deconflict.Duty // written by PutDuty, not yet stored; see flushDuties
 }
 
 var _ deconflict.Tx = (*tx)(nil)
@@ -108,18 +111,26 @@ func isConstraint(err error) bool {
 	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
-// Statements are prepared once per transaction and reused: a batch of
-// declarations runs the same few statements many times, and parsing SQL
-// was a sixth of the cost of a declaration.
+// Statements are prepared once per pool (see stmtCache), or else once per
+// transaction, and reused: a batch of declarations runs the same few
+// statements many times.
 
 // stmt returns the prepared form of query in this transaction.
 func (t *tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s, ok := t.stmts[query]; ok {
 		return s, nil
 	}
-	s, err := t.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	var s *sql.Stmt
+	if ps := t.cache.get(query); ps != nil {
+		s = t.tx.StmtContext(ctx, ps)
+	} else {
+		var err error
+		if s, err = t.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		if t.cache != nil {
+			t.missed = append(t.missed, query)
+		}
 	}
 	if t.stmts == nil {
 		t.stmts = map[string]*sql.Stmt{}

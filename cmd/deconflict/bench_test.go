@@ -2,17 +2,28 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/sqlite"
 )
 
 // spreadDeclaration returns a declaration somewhere over a wide region
@@ -51,7 +62,138 @@ func BenchmarkDeclareHTTPWebhooks(b *testing.B) {
 	b.ReportMetric(float64(received.Load())/float64(b.N), "deliveries/decl-at-end")
 }
 
-func benchDeclare(b *testing.B, s *testServer) {
+func benchDeclare(b *testing.B, s *testServer) { benchDeclareClients(b, s, 8) }
+
+// BenchmarkDeclareHTTPLive measures declarations over HTTP against a
+// server whose store already holds many live operations
+// (DECONFLICT_BENCH_LIVE, default 100,000, spread like the declarations),
+// with 8 to 64 concurrent clients. The live operations are declared
+// through the mechanism once and kept in a template file in the
+// temporary directory for later runs (for six hours: their times are
+// relative to when they were made).
+func BenchmarkDeclareHTTPLive(b *testing.B) {
+	live := 100000
+	if v := os.Getenv("DECONFLICT_BENCH_LIVE"); v != "" {
+		live, _ = strconv.Atoi(v)
+	}
+	clients := []int{8, 16, 32, 64}
+	if v := os.Getenv("DECONFLICT_BENCH_CLIENTS"); v != "" {
+		clients = nil
+		for _, f := range strings.Split(v, ",") {
+			n, _ := strconv.Atoi(f)
+			clients = append(clients, n)
+		}
+	}
+	template := liveTemplate(b, live)
+	for _, n := range clients {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			if err := copyFile(filepath.Join(dir, "deconflict.db"), template); err != nil {
+				b.Fatal(err)
+			}
+			s := &testServer{t: b, store: "sqlite:" + filepath.Join(dir, "deconflict.db")}
+			began := time.Now()
+			s.start()
+			ready := time.Since(began)
+			benchDeclareClients(b, s, n)
+			b.ReportMetric(ready.Seconds(), "start-s")
+		})
+	}
+}
+
+// liveTemplate returns the path of a store with parties alpha, bravo and
+// charlie and n live operations, making it if no recent one exists.
+func liveTemplate(b *testing.B, n int) string {
+	b.Helper()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("deconflict-bench-live-%d.db", n))
+	if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) < 6*time.Hour {
+		return path
+	}
+	tmp := path + ".tmp"
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(tmp + suffix)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := mechanism.New(st, mechanism.Options{})
+	if err := m.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []string{"alpha", "bravo", "charlie"} {
+		if _, err := m.AddParty(ctx, p, strings.ToUpper(p)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Nobody acknowledges in a benchmark: without a long timeout the
+	// escalation timer would raise the preloaded operations' duties,
+	// hundreds of thousands of writes, while it runs.
+	settings := dc.DefaultSettings()
+	settings.AckTimeoutS = 30 * 86400
+	if _, err := m.PutSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, settings); err != nil {
+		b.Fatal(err)
+	}
+	began := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	actors := []dc.Actor{{Party: "alpha", Role: dc.RoleOperator}, {Party: "bravo", Role: dc.RoleOperator}, {Party: "charlie", Role: dc.RoleOperator}}
+	for w := 0; w < 128; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 99))
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				raw, _ := json.Marshal(spreadDeclaration(rng))
+				var d mechanism.Declaration
+				if err := json.Unmarshal(raw, &d); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := m.Declare(ctx, actors[i%3], newID(), d, nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if b.Failed() {
+		b.FailNow()
+	}
+	b.Logf("made a store of %d live operations in %s", n, time.Since(began).Round(time.Millisecond))
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func benchDeclareClients(b *testing.B, s *testServer, clients int) {
 	tokens := []string{s.token("operator", "alpha"), s.token("operator", "bravo")}
 	rng := rand.New(rand.NewPCG(1, 2))
 	bodies := make([][]byte, b.N)
@@ -65,9 +207,28 @@ func benchDeclare(b *testing.B, s *testServer) {
 		wg     sync.WaitGroup
 		failed atomic.Int64
 	)
+	// A client per worker that keeps a connection per worker (the default
+	// transport keeps two idle connections per host, so more clients than
+	// that would open a new connection for most requests).
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: clients, MaxIdleConnsPerHost: clients, IdleConnTimeout: time.Minute}}
+	defer client.CloseIdleConnections()
+	// DECONFLICT_BENCH_CPUPROFILE profiles only the measured declarations
+	// (not the server's start), of the last run.
+	if path := os.Getenv("DECONFLICT_BENCH_CPUPROFILE"); path != "" && b.N > 1 {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
-	for w := 0; w < 8; w++ {
+	for w := 0; w < clients; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -79,11 +240,12 @@ func benchDeclare(b *testing.B, s *testServer) {
 				}
 				req, _ := newRequest("PUT", s.base+"/v1/operations/"+newID(), bodies[i], tokens[i%2])
 				t0 := time.Now()
-				resp, err := httpClient.Do(req)
+				resp, err := client.Do(req)
 				if err != nil || resp.StatusCode != 201 {
 					failed.Add(1)
 				}
 				if resp != nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
 				mine = append(mine, time.Since(t0))
@@ -95,6 +257,7 @@ func benchDeclare(b *testing.B, s *testServer) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	if failed.Load() > 0 {
 		b.Fatalf("%d declarations failed", failed.Load())
@@ -104,6 +267,18 @@ func benchDeclare(b *testing.B, s *testServer) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "decl/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+	// CPU time of the whole process (server and clients) per declaration:
+	// steadier than the rate on a machine shared with other work.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/decl")
+}
+
+// cpuTime returns the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkStreamFanout measures events per second delivered to 100 open
