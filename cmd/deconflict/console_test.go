@@ -3,17 +3,22 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/deconflict/deconflict/console"
 )
 
@@ -81,7 +86,7 @@ func startDemo(t *testing.T) *demoServer {
 			d.tokens[strings.Join(f[:n-1], " ")] = f[n-1]
 		}
 	}
-	for _, who := range []string{"azure liaison", "olive operator", "admin"} {
+	for _, who := range []string{"azure liaison", "olive operator", "azure head", "olive head", "admin"} {
 		if d.tokens[who] == "" {
 			t.Fatalf("demo printed no token for %s:\n%s", who, stdout.String())
 		}
@@ -115,6 +120,9 @@ type tab struct {
 	t    *testing.T
 	ctx  context.Context
 	name string
+
+	mu    sync.Mutex
+	asked []string // messages of the dialogs accepted (acceptDialogs)
 }
 
 func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -195,6 +203,89 @@ func (b *tab) screenshot(name string) {
 	}
 }
 
+// acceptDialogs accepts every JavaScript dialog (confirm) the page opens
+// from now on, and keeps their messages for dialogs.
+func (b *tab) acceptDialogs() {
+	b.t.Helper()
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		e, ok := ev.(*page.EventJavascriptDialogOpening)
+		if !ok {
+			return
+		}
+		b.mu.Lock()
+		b.asked = append(b.asked, e.Message)
+		b.mu.Unlock()
+		go func() { // not from the listener: it must not run commands
+			_, _ = chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}()
+	}); err != nil {
+		b.t.Fatalf("%s: listen for dialogs: %v", b.name, err)
+	}
+}
+
+// dialogs returns the messages of the dialogs accepted since the last call.
+func (b *tab) dialogs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	got := b.asked
+	b.asked = nil
+	return got
+}
+
+// focusVisible fails the test unless the focused element shows a focus
+// ring (an outline of 2 px or more).
+func (b *tab) focusVisible(what string) {
+	b.t.Helper()
+	got := eval[string](b, `(() => { const s = getComputedStyle(document.activeElement); return s.outlineStyle + ' ' + s.outlineWidth + ' ' + document.activeElement.matches(':focus-visible'); })()`)
+	f := strings.Fields(got)
+	if w, _ := strconv.ParseFloat(strings.TrimSuffix(f[1], "px"), 64); f[0] == "none" || w < 2 || f[2] != "true" {
+		b.t.Errorf("%s: %s shows no focus ring (outline %s)", b.name, what, got)
+	}
+}
+
+// openOperation selects an operation by callsign in the Operations panel.
+func (b *tab) openOperation(callsign string) {
+	b.t.Helper()
+	b.do("open "+callsign, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#op-list [data-op]')].find((b) => b.textContent.includes(`+jsString(callsign)+`)).click()`))
+	b.waitFor("the detail of "+callsign, `document.querySelector('#op-detail h2')?.textContent === `+jsString(callsign), 5*time.Second)
+}
+
+// operationID finds the id of a live operation by its callsign.
+func (d *demoServer) operationID(t *testing.T, token, callsign string) string {
+	t.Helper()
+	var page struct {
+		Operations []struct {
+			ID       string  `json:"id"`
+			Callsign *string `json:"callsign"`
+		} `json:"operations"`
+	}
+	if err := json.Unmarshal([]byte(d.api(t, "GET", "/v1/operations", token, "")), &page); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range page.Operations {
+		if op.Callsign != nil && *op.Callsign == callsign {
+			return op.ID
+		}
+	}
+	t.Fatalf("no live operation %s", callsign)
+	return ""
+}
+
+// lastSeq reads the sequence number of the latest event: the size of the
+// log in its checkpoint.
+func (d *demoServer) lastSeq(t *testing.T, token string) int64 {
+	t.Helper()
+	lines := strings.Split(d.api(t, "GET", "/v1/log/checkpoint", token, ""), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("checkpoint %q", lines)
+	}
+	n, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil {
+		t.Fatalf("checkpoint size %q: %v", lines[1], err)
+	}
+	return n
+}
+
 // mapBox returns the position and size of the map on the page.
 func (b *tab) mapBox() (x, y, w, h float64) {
 	r := eval[[]float64](b, `(() => { const r = document.getElementById('map').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()`)
@@ -216,6 +307,7 @@ func TestConsole(t *testing.T) {
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
+		chromedp.Env("TZ=America/New_York"), // the console must show and read times as UTC all the same
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
@@ -244,6 +336,7 @@ func TestConsole(t *testing.T) {
 	}
 
 	// Azure's duty liaison signs in with the form.
+	seqBefore := d.lastSeq(t, azureLiaison)
 	azure := &tab{t: t, ctx: browser, name: "azure liaison"}
 	azure.do("sign in",
 		chromedp.Navigate(d.base+"/"),
@@ -257,6 +350,15 @@ func TestConsole(t *testing.T) {
 	}
 	if got := eval[bool](azure, `sessionStorage.getItem('deconflict.token') === `+jsString(azureLiaison)+` && localStorage.length === 0`); !got {
 		t.Error("the token is not (only) in sessionStorage")
+	}
+	// The page loaded the state from the lists and follows the stream from
+	// the latest event, rather than replaying the history; the event log
+	// still shows the recent events.
+	if from, err := strconv.ParseInt(eval[string](azure, `document.body.dataset.streamFrom`), 10, 64); err != nil || from < seqBefore || seqBefore == 0 {
+		t.Errorf("the stream is followed from %d (%v), want the latest event (%d or later)", from, err, seqBefore)
+	}
+	if n := eval[int](azure, `document.querySelectorAll('#event-list li').length`); n == 0 {
+		t.Error("the event log shows no recent event")
 	}
 	if eval[bool](azure, `!document.getElementById('tab-declare').hidden`) {
 		t.Error("a liaison is offered the Declare panel")
@@ -315,6 +417,28 @@ func TestConsole(t *testing.T) {
 		chromedp.Click(chromedp.ID("d-draw")),
 		chromedp.SendKeys(chromedp.ID("d-callsign"), "OLIVE 77"),
 	)
+	// The times are UTC, said so, and read as UTC though the browser runs in
+	// New York: typed, then moved by 15 minutes with the arrow key.
+	start := time.Now().UTC().Add(2 * time.Hour).Truncate(15 * time.Minute)
+	end := start.Add(3 * time.Hour)
+	if got := eval[[]string](olive, `['d-start', 'd-end'].map((id) => document.querySelector('label[for="' + id + '"]').textContent + ' ' + document.getElementById(id).value)`); !strings.Contains(got[0], "UTC") || !strings.HasSuffix(got[0], "Z") || !strings.Contains(got[1], "UTC") {
+		t.Errorf("the time fields do not say they are UTC: %q", got)
+	}
+	if tz := eval[int](olive, `new Date(2026, 0, 1).getTimezoneOffset()`); tz == 0 {
+		t.Error("the browser runs in UTC: the test does not show that times are read as UTC")
+	}
+	olive.do("type the times",
+		chromedp.Clear(chromedp.ID("d-start")),
+		chromedp.SendKeys(chromedp.ID("d-start"), start.Add(-15*time.Minute).Format("2006-01-02 15:04")+"Z"+kb.ArrowUp),
+		chromedp.Clear(chromedp.ID("d-end")),
+		chromedp.SendKeys(chromedp.ID("d-end"), end.Format("2006-01-02T15:04")+"\t"),
+	)
+	if got := eval[[]string](olive, `['d-start', 'd-end', 'd-start-note'].map((id) => document.getElementById(id).value ?? document.getElementById(id).textContent)`); got[0] != start.Format("2006-01-02 15:04Z") || got[1] != end.Format("2006-01-02 15:04Z") {
+		t.Errorf("the time fields read %q, want %s and %s", got, start.Format("2006-01-02 15:04Z"), end.Format("2006-01-02 15:04Z"))
+	}
+	if note := eval[string](olive, `document.getElementById('d-start-note').textContent`); !strings.Contains(note, start.Format("15:04Z")) || !strings.Contains(note, "in ") {
+		t.Errorf("the note under the start reads %q", note)
+	}
 	if got := eval[int](olive, `document.getElementById('d-vertices').value.trim().split('\n').length`); got != 4 {
 		t.Fatalf("the drawn polygon has %d vertices, want 4", got)
 	}
@@ -325,6 +449,9 @@ func TestConsole(t *testing.T) {
 	olive.do("declare", chromedp.Click(chromedp.ID("d-declare")))
 	olive.waitFor("the declaration", `[...document.querySelectorAll('#op-list [data-op]')].some((b) => b.textContent.includes('OLIVE 77'))`, 10*time.Second)
 	declared := time.Now()
+	if got := d.api(t, "GET", "/v1/operations/"+d.operationID(t, oliveOperator, "OLIVE 77"), oliveOperator, ""); !strings.Contains(got, `"time_start":{"value":"`+start.Format(time.RFC3339)+`"`) || !strings.Contains(got, `"time_end":{"value":"`+end.Format(time.RFC3339)+`"`) {
+		t.Errorf("OLIVE 77 was not declared from %s to %s (UTC): %.600s", start.Format(time.RFC3339), end.Format(time.RFC3339), got)
+	}
 
 	// It appears in Azure's console, live, without a reload.
 	azure.waitFor("olive's declaration in the other console", `[...document.querySelectorAll('#op-list [data-op]')].some((b) => b.textContent.includes('OLIVE 77'))`, 5*time.Second)
@@ -393,6 +520,111 @@ func TestConsole(t *testing.T) {
 		t.Errorf("on a tablet the map is %.0f×%.0f", tw, th)
 	}
 	olive.screenshot("console-tablet.png")
+	olive.do("back to the desktop", chromedp.EmulateViewport(1280, 800))
+
+	// Olive's operator tries to activate OLIVE 31 while it is in conflict
+	// with AZURE 11: refused (409 conflict_unresolved), and the detail says
+	// with what and what is missing.
+	olive31, azure11 := d.operationID(t, oliveOperator, "OLIVE 31"), d.operationID(t, oliveOperator, "AZURE 11")
+	olive.acceptDialogs()
+	olive.do("show the operations", chromedp.Click(chromedp.ID("tab-operations")))
+	olive.openOperation("OLIVE 31")
+	olive.do("activate OLIVE 31", chromedp.Click(chromedp.ID("btn-activate")))
+	olive.waitFor("the refusal", `!!document.getElementById('op-refusal')`, 10*time.Second)
+	refusal := eval[string](olive, `document.getElementById('op-refusal').textContent`)
+	t.Logf("the refusal reads: %s", refusal)
+	if !strings.Contains(refusal, "AZURE 11") || !strings.Contains(refusal, "waived") {
+		t.Errorf("the refusal to activate does not name the conflicting operation and the way out: %q", refusal)
+	}
+	if toast := eval[string](olive, `document.getElementById('toast').textContent`); !strings.Contains(toast, "AZURE 11") {
+		t.Errorf("the error toast does not name the conflicting operation: %q", toast)
+	}
+	if got := d.api(t, "GET", "/v1/operations/"+olive31, oliveOperator, ""); !strings.Contains(got, `"state":"planned"`) {
+		t.Errorf("OLIVE 31 changed though its activation was refused: %.300s", got)
+	}
+
+	// The heads of both parties waive the conflict from their consoles.
+	for _, head := range []string{"azure head", "olive head"} {
+		ctx, cancel := chromedp.NewContext(browser)
+		defer cancel()
+		if err := chromedp.Do(ctx); err != nil {
+			t.Fatalf("open a tab for the %s: %v", head, err)
+		}
+		b := &tab{t: t, ctx: ctx, name: head}
+		b.acceptDialogs()
+		sel := `#conflict-list .conflict[data-conflict="` + conflictID + `"] button.waive-conflict`
+		if head == "azure head" {
+			// Azure's head uses the keyboard only: Tab reaches the sign-in
+			// form (and nothing behind it), Enter signs in, the arrow key
+			// moves to the Conflicts tab, Space waives. Focus is visible.
+			b.do("open the console", chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(chromedp.ID("token-input")),
+				chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+			var path []string
+			for i := 0; i < 4 && (len(path) == 0 || path[len(path)-1] != "token-input"); i++ {
+				b.do("press Tab", chromedp.KeyEvent(kb.Tab))
+				path = append(path, eval[string](b, `document.activeElement.id || document.activeElement.tagName`))
+			}
+			if path[len(path)-1] != "token-input" {
+				t.Fatalf("Tab went through %q, not to the token field", path)
+			}
+			b.focusVisible("the token field")
+			b.do("sign in by keyboard", chromedp.KeyEvent(d.tokens[head]+"\r"))
+			b.waitFor("the console to load", `document.body.dataset.ready === 'true' && document.getElementById('live').dataset.status === 'live'`, 15*time.Second)
+			b.do("reach the tabs", chromedp.Focus(chromedp.ID("tab-operations")), chromedp.KeyEvent(kb.ArrowRight))
+			b.waitFor("the Conflicts tab", `document.activeElement.id === 'tab-conflicts' && document.activeElement.getAttribute('aria-selected') === 'true' && !document.getElementById('panel-conflicts').hidden`, 5*time.Second)
+			b.focusVisible("the Conflicts tab")
+			b.do("waive by keyboard", chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(" "))
+		} else {
+			b.do("open the sign-in link", chromedp.Navigate(d.base+"/#token="+d.tokens[head]))
+			b.waitFor("the console to load", `document.body.dataset.ready === 'true' && document.getElementById('live').dataset.status === 'live'`, 15*time.Second)
+			b.do("waive the conflict",
+				chromedp.Click(chromedp.ID("tab-conflicts")),
+				chromedp.WaitVisible(chromedp.CSS(sel)),
+				chromedp.Click(chromedp.CSS(sel)),
+			)
+		}
+		party := strings.Fields(head)[0]
+		b.waitFor("the waiver", `(() => { const c = document.querySelector('#conflict-list .conflict[data-conflict="`+conflictID+`"]');
+			return !c || c.querySelector('button.waive-conflict')?.disabled === true; })()`, 10*time.Second)
+		if got := b.dialogs(); len(got) != 1 || !strings.Contains(got[0], "Waive") {
+			t.Errorf("%s: the waiver asked %q, want one confirmation", head, got)
+		}
+		if got := d.api(t, "GET", "/v1/conflicts/"+conflictID, adminTok, ""); !strings.Contains(got, `"`+party+`":"`) || !strings.Contains(got, `"waived":{`) {
+			t.Errorf("the conflict is not waived by %s: %s", party, got)
+		}
+		b.noProblems()
+	}
+	if got := d.api(t, "GET", "/v1/conflicts/"+conflictID, adminTok, ""); !strings.Contains(got, `"status":"waived"`) {
+		t.Errorf("waived by both heads, the conflict is not waived: %s", got)
+	}
+
+	// Now the operator activates OLIVE 31, then ends it.
+	olive.waitFor("the waiver to reach olive's console", `!document.getElementById('op-refusal') && !document.querySelector('#op-detail .detail-conflicts')`, 10*time.Second)
+	olive.do("activate OLIVE 31", chromedp.Click(chromedp.ID("btn-activate")))
+	olive.waitFor("OLIVE 31 active", `!!document.getElementById('btn-end') && document.querySelector('#op-detail .badge.state-active') !== null`, 10*time.Second)
+	if got := d.api(t, "GET", "/v1/operations/"+olive31, oliveOperator, ""); !strings.Contains(got, `"state":"active"`) {
+		t.Errorf("OLIVE 31 is not active: %.300s", got)
+	}
+	olive.do("end OLIVE 31", chromedp.Click(chromedp.ID("btn-end")))
+	olive.waitFor("OLIVE 31 to leave the list", `![...document.querySelectorAll('#op-list [data-op]')].some((b) => b.textContent.includes('OLIVE 31'))`, 10*time.Second)
+	if got := d.api(t, "GET", "/v1/operations/"+olive31, oliveOperator, ""); !strings.Contains(got, `"state":"ended"`) {
+		t.Errorf("OLIVE 31 is not ended: %.300s", got)
+	}
+	if got := d.api(t, "GET", "/v1/operations/"+azure11, oliveOperator, ""); !strings.Contains(got, `"state":"planned"`) {
+		t.Errorf("AZURE 11 changed: %.300s", got)
+	}
+
+	// And cancels OLIVE 77, after confirming.
+	olive77 := d.operationID(t, oliveOperator, "OLIVE 77")
+	olive.openOperation("OLIVE 77")
+	olive.do("cancel OLIVE 77", chromedp.Click(chromedp.ID("btn-cancel")))
+	olive.waitFor("OLIVE 77 to leave the list", `![...document.querySelectorAll('#op-list [data-op]')].some((b) => b.textContent.includes('OLIVE 77'))`, 10*time.Second)
+	if got := olive.dialogs(); len(got) != 1 || !strings.Contains(got[0], "Cancel OLIVE 77") {
+		t.Errorf("the cancellation asked %q, want one confirmation", got)
+	}
+	if got := d.api(t, "GET", "/v1/operations/"+olive77, oliveOperator, ""); !strings.Contains(got, `"state":"cancelled"`) {
+		t.Errorf("OLIVE 77 is not cancelled: %.300s", got)
+	}
 
 	azure.noProblems()
 	olive.noProblems()

@@ -12,23 +12,45 @@ export const say = (text, kind = 'info') => notify(text, kind);
 
 /**
  * run runs an action, showing its outcome or its error; it answers the
- * action's result, or undefined after an error unless rethrow is set.
+ * action's result, or undefined after an error unless rethrow is set;
+ * failed names the action in the error message (what by default).
  */
-export async function run(what, fn, { rethrow = false } = {}) {
+export async function run(what, fn, { rethrow = false, failed = what } = {}) {
   try {
     const out = await fn();
     say(what, 'ok');
     return out;
   } catch (err) {
-    say(describe(err, what), 'error');
+    say(describe(err, failed), 'error');
     if (rethrow) throw err;
     return undefined;
   }
 }
 
+/**
+ * unresolvedText explains a 409 conflict_unresolved: which operations the
+ * operation is still in open conflict with, and what would let it become
+ * active. The answer lists the open conflicts (contract section 2.2).
+ */
+export function unresolvedText(err, opID) {
+  const cs = err.body?.error?.conflicts ?? err.body?.conflicts ?? [];
+  const others = cs.map((c) => {
+    const other = c.operations.find((id) => id !== opID) ?? c.operations[0];
+    const op = state.operations.get(other);
+    const party = op?.party ?? c.parties.find((p) => p !== state.operations.get(opID)?.party) ?? '';
+    const name = op?.callsign || `${party} operation ${other.slice(0, 8)}`;
+    const waiting = c.parties.filter((p) => !c.waived?.[p]);
+    return `${name}${party ? ` (${party})` : ''}${waiting.length ? `, not yet waived by ${waiting.join(' and ')}` : ''}`;
+  });
+  const self = state.operations.get(opID)?.callsign || 'The operation';
+  if (others.length === 0) return `${self} is still in an open conflict.`;
+  return `${self} is still in open conflict with ${others.join('; ')}. It can become active once the heads of both parties have waived the conflict, or once the operations no longer conflict.`;
+}
+
 /** describe turns an error into a sentence for the user. */
 export function describe(err, what = '') {
   if (!(err instanceof APIError)) return `${what}: ${err.message}`;
+  if (err.code === 'conflict_unresolved' && err.opID) return `${what ? `${what} failed: ` : ''}${unresolvedText(err, err.opID)}`;
   const hint = {
     version_mismatch: 'the operation changed meanwhile; it was reloaded, try again',
     conflict_unresolved: 'it is still in an open conflict: the conflict must be resolved or waived by the heads first',
@@ -47,21 +69,27 @@ function declarationOf(op, newState) {
   return d;
 }
 
-/** changeState moves an own operation to active or ended, with If-Match. */
-export function changeState(op, newState) {
-  const verb = { active: 'Activated', ended: 'Ended' }[newState] ?? newState;
-  return run(`${verb} ${op.callsign || op.id.slice(0, 8)}`, async () => {
+/**
+ * changeState moves an own operation to active or ended, with If-Match; an
+ * error is reported and, with rethrow, thrown on (err.opID names the
+ * operation).
+ */
+export function changeState(op, newState, { rethrow = false } = {}) {
+  const name = op.callsign || op.id.slice(0, 8);
+  const [done, doing] = { active: ['Activated', 'Activating'], ended: ['Ended', 'Ending'] }[newState] ?? [newState, newState];
+  return run(`${done} ${name}`, async () => {
     try {
       const r = await request('PUT', `/v1/operations/${op.id}`, { body: declarationOf(op, newState), headers: { 'If-Match': `"${op.version}"` } });
       state.operations.set(op.id, r.body.operation);
       return r.body;
     } catch (err) {
+      err.opID = op.id;
       if (err.code === 'version_mismatch') await loadOperations();
       throw err;
     } finally {
       loadConflicts().catch(() => {});
     }
-  });
+  }, { rethrow, failed: `${doing} ${name}` });
 }
 
 /** cancel cancels an own operation (DELETE with If-Match). */

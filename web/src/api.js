@@ -42,6 +42,17 @@ export async function request(method, path, { body, headers = {}, signal } = {})
 }
 
 export const get = (path, opts) => request('GET', path, opts).then((r) => r.body);
+
+/** getText gets a path that answers plain text (the log's checkpoint). */
+export async function getText(path) {
+  const resp = await fetch(path, { headers: { Authorization: `Bearer ${token()}` }, cache: 'no-store' });
+  if (!resp.ok) {
+    let data = null;
+    try { data = await resp.json(); } catch { /* not JSON */ }
+    throw new APIError(resp.status, data);
+  }
+  return resp.text();
+}
 export const post = (path, body) => request('POST', path, { body }).then((r) => r.body);
 
 /** all follows the pages of a list endpoint and returns every item under key. */

@@ -4,7 +4,8 @@
 // POST /v1/check as it edits; then declares with PUT /v1/operations/{id}.
 
 import L from 'leaflet';
-import { h, replace, fromInputUTC, toInputUTC } from './dom.js';
+import { h, replace, fmtDuration } from './dom.js';
+import { formatUTC, parseUTC, rfc3339, stepUTC } from './utctime.js';
 import { distanceM, footprint, shiftNear } from './geometry.js';
 import { draftGroup, focusOperation, leafletMap, onMapClick, select, separationText, setDraftActive } from './map.js';
 import { newID, post } from './api.js';
@@ -17,7 +18,7 @@ let els, offClick, checkTimer, checkSeq = 0;
 export function initDeclare(root) {
   const hour = 3600e3;
   const start = new Date(Math.ceil((Date.now() + 2 * hour) / (15 * 60e3)) * 15 * 60e3);
-  const f = (name, label, input) => h('div', { class: 'field' }, h('label', { for: `d-${name}` }, label), input);
+  const f = (name, label, input, note) => h('div', { class: 'field' }, h('label', { for: `d-${name}` }, label), input, note);
   els = {
     shape: h('fieldset', { class: 'shape' }, h('legend', {}, 'Footprint'),
       h('label', { class: 'check' }, h('input', { type: 'radio', name: 'shape', value: 'polygon', checked: true, id: 'd-shape-polygon' }), ' polygon'),
@@ -32,8 +33,10 @@ export function initDeclare(root) {
     lower: h('input', { id: 'd-lower', type: 'number', step: 'any', value: 3000, required: true }),
     upper: h('input', { id: 'd-upper', type: 'number', step: 'any', value: 6000, required: true }),
     units: h('select', { id: 'd-units' }, h('option', { value: 'M' }, 'metres'), h('option', { value: 'FT' }, 'feet')),
-    start: h('input', { id: 'd-start', type: 'datetime-local', value: toInputUTC(start), required: true }),
-    end: h('input', { id: 'd-end', type: 'datetime-local', value: toInputUTC(new Date(start.getTime() + 2 * hour)), required: true }),
+    start: utcInput('d-start', start),
+    end: utcInput('d-end', new Date(start.getTime() + 2 * hour)),
+    startNote: h('span', { id: 'd-start-note', class: 'small muted utc-note' }),
+    endNote: h('span', { id: 'd-end-note', class: 'small muted utc-note' }),
     callsign: h('input', { id: 'd-callsign', maxlength: 32, autocomplete: 'off' }),
     share: h('input', { id: 'd-share', type: 'checkbox', checked: true }),
     priority: h('input', { id: 'd-priority', type: 'number', step: 1, value: 0 }),
@@ -49,7 +52,9 @@ export function initDeclare(root) {
   els.form = h('form', { id: 'declare-form', novalidate: true },
     els.shape, h('div', { class: 'buttons' }, els.draw, els.clear), els.hint, els.polyFields, els.circleFields,
     h('fieldset', {}, h('legend', {}, 'Altitude band (WGS84)'), h('div', { class: 'grid3' }, f('lower', 'Lower', els.lower), f('upper', 'Upper', els.upper), f('units', 'Units', els.units))),
-    h('fieldset', {}, h('legend', {}, 'Time window (UTC)'), h('div', { class: 'grid2' }, f('start', 'Start', els.start), f('end', 'End', els.end))),
+    h('fieldset', {}, h('legend', {}, 'Time window (UTC)'),
+      h('p', { class: 'small muted', id: 'd-utc-help' }, 'UTC, as YYYY-MM-DD HH:MMZ; ↑ and ↓ move by 15 minutes.'),
+      h('div', { class: 'grid2' }, f('start', 'Start (UTC)', els.start, els.startNote), f('end', 'End (UTC)', els.end, els.endNote))),
     els.check,
     h('div', { class: 'grid2' }, f('callsign', 'Callsign', els.callsign), f('priority', 'Priority', els.priority)),
     h('label', { class: 'check' }, els.share, ' share the callsign with the other parties'),
@@ -68,6 +73,8 @@ export function initDeclare(root) {
     });
   }
   for (const el of [els.lower, els.upper, els.units, els.start, els.end]) el.addEventListener('input', scheduleCheck);
+  for (const el of [els.start, els.end]) el.addEventListener('input', renderTimeNotes);
+  renderTimeNotes();
   els.form.addEventListener('submit', submit);
   setDraftActive(() => draft.drawing);
   on('operations', () => { if (draft.drawing || hasShape()) scheduleCheck(); });
@@ -166,13 +173,47 @@ function volume3D() {
 }
 
 function volumes() {
-  const s = fromInputUTC(els.start.value), e = fromInputUTC(els.end.value);
+  const s = parseUTC(els.start.value).date, e = parseUTC(els.end.value).date;
   if (!hasShape() || !s || !e || els.lower.value === '' || els.upper.value === '') return null;
   return [{
     volume: volume3D(),
-    time_start: { value: s.toISOString().replace('.000Z', 'Z'), format: 'RFC3339' },
-    time_end: { value: e.toISOString().replace('.000Z', 'Z'), format: 'RFC3339' },
+    time_start: { value: rfc3339(s), format: 'RFC3339' },
+    time_end: { value: rfc3339(e), format: 'RFC3339' },
   }];
+}
+
+/** utcInput is a text field for a UTC time; the arrow keys move it by 15 minutes. */
+function utcInput(id, value) {
+  const el = h('input', {
+    id, type: 'text', value: formatUTC(value), required: true, autocomplete: 'off', spellcheck: 'false',
+    inputmode: 'numeric', placeholder: 'YYYY-MM-DD HH:MMZ', 'aria-describedby': `d-utc-help ${id}-note`,
+  });
+  el.addEventListener('keydown', (e) => {
+    if ((e.key !== 'ArrowUp' && e.key !== 'ArrowDown') || e.altKey || e.ctrlKey || e.metaKey) return;
+    e.preventDefault();
+    el.value = stepUTC(el.value, e.key === 'ArrowUp' ? 15 : -15);
+    el.dispatchEvent(new Event('input'));
+  });
+  el.addEventListener('blur', () => { // tidy a valid time into the one form
+    const { date } = parseUTC(el.value);
+    if (date && formatUTC(date) !== el.value) { el.value = formatUTC(date); el.dispatchEvent(new Event('input')); }
+  });
+  return el;
+}
+
+/** renderTimeNotes says under each time what it was read as, or what is wrong with it. */
+function renderTimeNotes() {
+  for (const [el, note] of [[els.start, els.startNote], [els.end, els.endNote]]) {
+    const { date, error } = parseUTC(el.value);
+    el.setAttribute('aria-invalid', String(!date));
+    note.classList.toggle('error', !date);
+    if (!date) { note.textContent = error; continue; }
+    const wd = date.toLocaleString('en-GB', { weekday: 'short', timeZone: 'UTC' });
+    const lead = (date.getTime() - Date.now()) / 1000;
+    note.textContent = `${wd} ${formatUTC(date)}, ${lead >= 0 ? `in ${fmtDuration(lead)}` : `${fmtDuration(-lead)} ago`}`;
+  }
+  const s = parseUTC(els.start.value).date, e = parseUTC(els.end.value).date;
+  if (s && e && e <= s) { els.endNote.textContent = 'the end must be after the start'; els.endNote.classList.add('error'); els.end.setAttribute('aria-invalid', 'true'); }
 }
 
 function redraw(syncFields = true) {
@@ -236,7 +277,11 @@ async function submit(e) {
   e.preventDefault();
   const vols = volumes();
   if (!vols) {
-    replace(els.check, h('p', { class: 'error', role: 'alert' }, 'The footprint, altitudes and times are needed.'));
+    const bad = [[els.start, 'start'], [els.end, 'end']].find(([el]) => !parseUTC(el.value).date);
+    replace(els.check, h('p', { class: 'error', role: 'alert' }, bad
+      ? `The ${bad[1]} time: ${parseUTC(bad[0].value).error}.`
+      : 'The footprint, altitudes and times are needed.'));
+    bad?.[0].focus();
     return;
   }
   const body = {

@@ -66,15 +66,3 @@ export function fmtMetres(m) {
   const a = Math.abs(m);
   return a >= 10000 ? `${sign}${(a / 1000).toFixed(1)} km` : `${sign}${Math.round(a)} m`;
 }
-
-/** toInputUTC formats a Date for an <input type="datetime-local"> read as UTC. */
-export function toInputUTC(d) {
-  return d.toISOString().slice(0, 16);
-}
-
-/** fromInputUTC reads an <input type="datetime-local"> value as UTC. */
-export function fromInputUTC(v) {
-  if (!v) return null;
-  const d = new Date(v.length === 16 ? `${v}:00Z` : `${v}Z`);
-  return Number.isNaN(d.getTime()) ? null : d;
-}

@@ -1,6 +1,12 @@
 // The live event stream. GET /v1/events is Server-Sent Events behind a
 // bearer token, which EventSource cannot send; so the stream is read with
 // fetch() and parsed here, and resumed with Last-Event-ID after a break.
+//
+// The console does not replay the whole history on connecting: it reads
+// the current state from the list endpoints and follows the stream from
+// the latest event at that time. The latest sequence number is the size of
+// the log (every event is one entry of the record, section 9 of the
+// contract), read from the signed checkpoint: cheap whatever the history.
 
 import { token } from './api.js';
 
@@ -9,10 +15,11 @@ import { token } from './api.js';
  * and onStatus('live' | 'connecting' | 'offline' | 'unauthenticated').
  */
 export class EventStream {
-  constructor({ onEvent, onStatus }) {
+  /** after, if given, is the sequence number to follow the stream from (the events after it). */
+  constructor({ onEvent, onStatus, after = null }) {
     this.onEvent = onEvent;
     this.onStatus = onStatus;
-    this.lastID = null;
+    this.lastID = after === null || after === undefined ? null : String(after);
     this.retryMs = 2000;
     this.abort = null;
     this.stopped = false;
@@ -71,6 +78,18 @@ export class EventStream {
     if (!ev.type && msg.event) ev.type = msg.event;
     this.onEvent(ev);
   }
+}
+
+/**
+ * checkpointSize reads the tree size (the number of events recorded, so the
+ * sequence number of the latest) from a checkpoint of GET /v1/log/checkpoint:
+ * a signed note whose second line is the size. It answers null when the
+ * text is not a checkpoint.
+ */
+export function checkpointSize(text) {
+  const lines = String(text ?? '').split('\n');
+  if (lines.length < 3 || !/^\d{1,18}$/.test(lines[1])) return null;
+  return Number(lines[1]);
 }
 
 /**

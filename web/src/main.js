@@ -1,9 +1,9 @@
 // The console: sign in, then the map, the timeline and the panels,
 // followed live from the event stream.
 
-import { clearToken, get, setToken, takeTokenFromURL, token } from './api.js';
+import { clearToken, get, getText, setToken, takeTokenFromURL, token } from './api.js';
 import { $, h, replace } from './dom.js';
-import { EventStream } from './events.js';
+import { EventStream, checkpointSize } from './events.js';
 import { can, emit, loadConflicts, loadEscalations, loadMessages, loadOperations, loadParties, loadSettings, on, state } from './state.js';
 import { fitOperations, initMap } from './map.js';
 import { initTimeline } from './timeline.js';
@@ -36,8 +36,17 @@ const ROLE_TEXT = {
 
 let stream;
 
+// behind sets whether the page behind the sign-in form is out of reach
+// (inert: neither focusable by Tab nor clickable), so that Tab stays in the form.
+function behind(inert) {
+  for (const el of document.body.children) {
+    if (el.id !== 'signin' && el.id !== 'toast') el.inert = inert;
+  }
+}
+
 function showSignIn(message) {
   document.body.classList.remove('signed-in');
+  behind(true);
   const input = $('#token-input');
   $('#signin-error').textContent = message ?? '';
   $('#signin').hidden = false;
@@ -69,7 +78,8 @@ function notifier(text, kind) {
   notifier.timer = setTimeout(() => { el.hidden = true; }, kind === 'error' ? 12000 : 4000);
 }
 
-// Tabs, keyboard-reachable (arrow keys move between them).
+// Tabs, keyboard-reachable: Tab reaches the selected one, the arrow keys,
+// Home and End move between them (the WAI-ARIA tabs pattern).
 function initTabs() {
   const tabs = [...document.querySelectorAll('[role="tab"]')];
   const activate = (tab, focus = false) => {
@@ -88,6 +98,8 @@ function initTabs() {
       const i = visible.indexOf(t);
       if (e.key === 'ArrowRight' || e.key === 'ArrowDown') { e.preventDefault(); activate(visible[(i + 1) % visible.length], true); }
       if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') { e.preventDefault(); activate(visible[(i - 1 + visible.length) % visible.length], true); }
+      if (e.key === 'Home') { e.preventDefault(); activate(visible[0], true); }
+      if (e.key === 'End') { e.preventDefault(); activate(visible[visible.length - 1], true); }
     });
   }
   on('show-conflicts', () => activate($('#tab-conflicts')));
@@ -128,13 +140,48 @@ function emitSoon(topic) {
   pendingEmits.add(topic);
 }
 
-function onEvent(e) {
+// remember keeps an event in the event log, and a receipt among the receipts.
+function remember(e) {
   state.lastSeq = Math.max(state.lastSeq, e.seq ?? 0);
   state.events.push(e);
   if (state.events.length > 500) state.events.splice(0, state.events.length - 300);
-  const kind = e.type.split('.')[0];
   if (e.type === 'operation.acknowledged' && e.receipt) {
     state.receipts.add(`${e.receipt.operation}:${e.receipt.version}:${e.receipt.party}`);
+    return true;
+  }
+  return false;
+}
+
+// The recent history shown in the event log (and the receipts it holds),
+// read once before following the stream: the events among the last
+// RECENT of the record that the caller may see.
+const RECENT = 300;
+
+// latestSeq answers the sequence number of the latest event, or null if it
+// cannot be read (the stream then starts from the beginning, as before).
+async function latestSeq() {
+  try {
+    return checkpointSize(await getText('/v1/log/checkpoint'));
+  } catch (err) {
+    console.warn('read the checkpoint', err);
+    return null;
+  }
+}
+
+async function loadRecent(seq) {
+  if (!seq) return;
+  const from = Math.max(0, seq - RECENT);
+  const page = await get(`/v1/events?after=${from}&limit=${RECENT}`);
+  for (const e of page.events ?? []) if (e.seq <= seq) remember(e);
+  emitSoon('receipts');
+  emitSoon('events');
+}
+
+function onEvent(e) {
+  if (e.seq && e.seq <= state.lastSeq) return; // seen already
+  const receipt = remember(e);
+  const kind = e.type.split('.')[0];
+  if (receipt) {
     emitSoon('receipts');
   } else if (kind === 'operation') {
     // The event carries the operation as the caller may see it: show it at
@@ -182,6 +229,7 @@ async function start() {
   }
   state.me = me;
   $('#signin').hidden = true;
+  behind(false);
   document.body.classList.add('signed-in', `role-${me.role}`);
   replace($('#whoami'),
     h('span', { class: 'who-party' }, me.party || 'no party'), ' · ',
@@ -203,13 +251,20 @@ async function start() {
   initEventLog($('#panel-events'));
   for (const t of ['operations', 'conflicts', 'messages']) on(t, renderCounts);
 
+  // The latest event first, then the state: an event after it is followed
+  // by the stream even if the lists already show it (applying it twice is
+  // harmless); none is missed.
+  const since = await latestSeq();
   await loadParties().catch(() => {});
   await Promise.all([loadSettings(), loadOperations(), loadConflicts(), loadMessages(), loadEscalations()]
     .map((p) => p.catch((err) => notifier(describe(err, 'Loading'), 'error'))));
+  await loadRecent(since).catch((err) => console.warn('load the recent events', err));
   emit('time');
   requestAnimationFrame(() => fitOperations()); // once the timeline has its height
 
+  document.body.dataset.streamFrom = since ?? '';
   stream = new EventStream({
+    after: since,
     onEvent,
     onStatus: (s) => {
       const el = $('#live');

@@ -4,12 +4,15 @@
 import { h, replace, fmtTime } from './dom.js';
 import { can, emit, hasReceipt, isMine, liveAt, loadOperations, on, opLabel, opWindow, partyColour, partyName, state } from './state.js';
 import { focusOperation, select } from './map.js';
-import { ackOperation, cancel, changeState, evidence } from './actions.js';
+import { ackOperation, cancel, changeState, evidence, unresolvedText } from './actions.js';
 import { toMetres } from './geometry.js';
 import { conflictCard } from './conflicts.js';
 
 let els;
 const filter = { party: '', text: '', liveOnly: false };
+// Why an operation could not be activated (id → text), shown in its detail
+// while it still has open conflicts.
+const refusals = new Map();
 
 export function initOperations(root) {
   els = {
@@ -102,7 +105,7 @@ function renderDetail() {
   const mine = isMine(op);
   const buttons = [];
   if (mine && can.declare()) {
-    if (op.state === 'planned') buttons.push(h('button', { type: 'button', id: 'btn-activate', onclick: () => changeState(op, 'active') }, 'Activate'));
+    if (op.state === 'planned') buttons.push(h('button', { type: 'button', id: 'btn-activate', onclick: () => activate(op) }, 'Activate'));
     if (op.state === 'active') buttons.push(h('button', { type: 'button', id: 'btn-end', onclick: () => changeState(op, 'ended') }, 'End'));
     if (op.state === 'planned' || op.state === 'active') {
       buttons.push(h('button', {
@@ -121,6 +124,8 @@ function renderDetail() {
     buttons.push(h('button', { type: 'button', class: 'secondary', onclick: () => { state.hotlineSubject = { kind: 'operation', id: op.id }; emit('compose'); } }, 'Message about it'));
   }
   const conflicts = openConflictsOf(op.id);
+  if (conflicts.length === 0 || op.state !== 'planned') refusals.delete(op.id);
+  const refusal = refusals.get(op.id);
   replace(els.detail,
     h('header', {},
       h('h2', {}, opLabel(op)),
@@ -134,6 +139,19 @@ function renderDetail() {
       ]),
       op.notes ? [h('dt', {}, 'Notes'), h('dd', {}, op.notes)] : null,
       h('dt', {}, 'Id'), h('dd', { class: 'mono' }, op.id)),
+    refusal ? h('p', { class: 'refusal', id: 'op-refusal', role: 'alert' }, h('strong', {}, 'Not activated. '), refusal) : null,
     conflicts.length ? h('div', { class: 'detail-conflicts' }, h('h3', {}, 'Open conflicts'), conflicts.map((c) => conflictCard(c))) : null,
     h('div', { class: 'buttons' }, buttons));
+}
+
+/** activate asks for the operation to become active; a refusal for open conflicts stays in its detail. */
+async function activate(op) {
+  try {
+    await changeState(op, 'active', { rethrow: true });
+    refusals.delete(op.id);
+  } catch (err) {
+    if (err.code !== 'conflict_unresolved') return;
+    refusals.set(op.id, unresolvedText(err, op.id));
+    if (state.selected === op.id) renderDetail();
+  }
 }
