@@ -1,0 +1,159 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deconflict/deconflict/loadgen"
+)
+
+func readResult(t *testing.T, path string) loadgen.Result {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r loadgen.Result
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("result file is not valid: %v\n%s", err, b)
+	}
+	if r.Tool != "deconflict bench" || r.Machine.CPUs == 0 || r.StartedAt.IsZero() || len(r.Scenarios) == 0 {
+		t.Fatalf("result misses its header: %s", b)
+	}
+	return r
+}
+
+func checkPhase(t *testing.T, ph loadgen.Phase, name string, n int) {
+	t.Helper()
+	l := ph.Latency
+	if ph.Name != name || ph.Requests != n || ph.Errors != 0 || l.Count != n || ph.PerSecond <= 0 {
+		t.Fatalf("phase %+v, want %s of %d requests without errors", ph, name, n)
+	}
+	if !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max && l.Mean <= l.Max) {
+		t.Fatalf("phase %s: percentiles out of order: %+v", name, l)
+	}
+}
+
+// TestBenchHTTP runs deconflict bench against a real server for a few
+// hundred declarations, with the parties' tokens issued by the bench
+// itself from the store, and reads the result file.
+func TestBenchHTTP(t *testing.T) {
+	s := startServer(t)
+	out := filepath.Join(t.TempDir(), "result.json")
+	_, stderr, code := s.run("bench", "--server", s.base, "--ops", "300", "--queries", "100", "--clients", "4",
+		"--conflict-rate", "0.2", "--seed", "5", "--parties", "alpha,bravo,delta", "--out", out, "--progress-every", "200ms")
+	if code != 0 {
+		t.Fatalf("bench exited with %d: %s", code, stderr)
+	}
+	r := readResult(t, out)
+	if r.Mode != "http" || r.Server != s.base || r.Clients != 4 || len(r.Phases) != 2 {
+		t.Fatalf("result %+v", r)
+	}
+	checkPhase(t, r.Phases[0], "declare", 300)
+	checkPhase(t, r.Phases[1], "check", 100)
+	if got := r.Phases[0].Status["201"]; got != 300 {
+		t.Errorf("%d declarations created, want 300", got)
+	}
+	// About a fifth of the declarations meet a conflict; concurrency may
+	// move a few from one declaration of a pair to the other.
+	if w := r.Phases[0].WithConflicts; w < 30 || w > 100 {
+		t.Errorf("%d declarations answered with conflicts, want about 60", w)
+	}
+	if w := r.Phases[1].WithConflicts; w < 5 {
+		t.Errorf("%d checks found conflicts, want about 20", w)
+	}
+	if sc := r.Scenarios[0]; sc.Seed != 5 || sc.Operations != 300 || sc.ConflictRate != 0.2 {
+		t.Errorf("scenario %+v", sc)
+	}
+	// Progress went to stderr as plain lines (it is not a terminal).
+	if !strings.Contains(stderr, "declare 300/300 (100%)") {
+		t.Errorf("no final progress line in: %s", stderr)
+	}
+	// The operations are on the server.
+	obs := s.token("observer", "alpha")
+	if n := len(s.do("GET", "/v1/operations?limit=1000", obs, nil).want(t, 200).list("operations")); n != 300 {
+		t.Errorf("server holds %d live operations, want 300", n)
+	}
+}
+
+// TestBenchTokensFile runs the bench with a --tokens file instead of a
+// store, and fails cleanly on a token the server does not know.
+func TestBenchTokensFile(t *testing.T) {
+	s := startServer(t)
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	body := "# party token\nalpha " + s.token("operator", "alpha") + "\nbravo " + s.token("operator", "bravo") + "\n"
+	if err := os.WriteFile(tokens, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "r.json")
+	m := &Main{Stdout: &strings.Builder{}, Stderr: &strings.Builder{}, Getenv: func(string) string { return "" }}
+	args := []string{"bench", "--server", s.base, "--tokens", tokens, "--parties", "alpha,bravo", "--ops", "50", "--queries", "10", "--out", out}
+	if code := m.Run(t.Context(), args); code != 0 {
+		t.Fatalf("bench exited with %d: %s", code, m.Stderr)
+	}
+	checkPhase(t, readResult(t, out).Phases[0], "declare", 50)
+
+	if err := os.WriteFile(tokens, []byte("alpha nope\nbravo nope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.Stderr = &strings.Builder{}
+	if code := m.Run(t.Context(), append(args, "--seed", "9")); code != 1 || !strings.Contains(m.Stderr.(*strings.Builder).String(), "401") {
+		t.Fatalf("bench with bad tokens exited with %d: %s", code, m.Stderr)
+	}
+}
+
+// TestBenchIndexAndPlot runs the in-process mode for two small sizes and
+// draws its curves.
+func TestBenchIndexAndPlot(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "index.json")
+	var stdout, stderr strings.Builder
+	m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	if code := m.Run(t.Context(), []string{"bench", "--mode", "index", "--ops", "500,2000", "--queries", "200", "--out", out}); code != 0 {
+		t.Fatalf("bench exited with %d: %s", code, stderr.String())
+	}
+	r := readResult(t, out)
+	if len(r.Index) != 2 || r.Index[1].Operations != 2000 || r.Index[1].Checks != 200 || r.Index[1].BytesPerOperation <= 0 {
+		t.Fatalf("index runs %+v", r.Index)
+	}
+	if code := m.Run(t.Context(), []string{"bench", "plot", "--dir", dir, out}); code != 0 {
+		t.Fatalf("bench plot exited with %d: %s", code, stderr.String())
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "bench-check-latency.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(svg), "<svg") || !strings.Contains(string(svg), "<polyline") {
+		t.Fatalf("not a chart: %.200s", svg)
+	}
+}
+
+// TestBenchScale runs the scale mode for a small size, preloaded through
+// the mechanism and directly.
+func TestBenchScale(t *testing.T) {
+	dir := t.TempDir()
+	for _, preload := range []string{"mechanism", "direct"} {
+		out := filepath.Join(dir, preload+".json")
+		var stderr strings.Builder
+		m := &Main{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		args := []string{"bench", "--mode", "scale", "--preload", preload, "--ops", "300", "--queries", "60", "--dir", dir, "--out", out}
+		if code := m.Run(t.Context(), args); code != 0 {
+			t.Fatalf("%s: bench exited with %d: %s", preload, code, stderr.String())
+		}
+		r := readResult(t, out)
+		if len(r.Scale) != 1 || r.Scale[0].Operations != 300 || r.Scale[0].StartSeconds <= 0 || r.Scale[0].PreloadSeconds <= 0 {
+			t.Fatalf("%s: scale runs %+v", preload, r.Scale)
+		}
+		if preload == "mechanism" {
+			checkPhase(t, r.Scale[0].Declare, "declare", 60)
+		} else if r.Scale[0].Declare.Requests != 0 {
+			t.Fatalf("direct preload declared %d more", r.Scale[0].Declare.Requests)
+		}
+	}
+}
