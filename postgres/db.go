@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,13 +124,17 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 // sent with the first statement of fn, in one round trip. READ COMMITTED
 // suffices: every statement after the lock sees every transaction that
 // committed before the lock was granted.
-var beginWrite = []string{
-	"BEGIN ISOLATION LEVEL READ COMMITTED",
-	fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey),
+func beginWrite() []queued {
+	return []queued{
+		{what: "begin transaction", query: "BEGIN ISOLATION LEVEL READ COMMITTED"},
+		{what: "take the write lock", query: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey)},
+	}
 }
 
 // beginRead starts a read transaction, sent with its first statement.
-var beginRead = []string{"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}
+func beginRead() []queued {
+	return []queued{{what: "begin transaction", query: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}}
+}
 
 func (db *DB) update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	select {
@@ -142,18 +147,16 @@ func (db *DB) update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin write transaction: %w", err)
 	}
-	t := &tx{conn: c, begin: beginWrite}
+	t := &tx{conn: c, pending: beginWrite(), write: true}
 	defer t.end(ctx)
 	if err := fn(t); err != nil {
 		return err
 	}
-	end := "COMMIT"
 	if t.lastSeq > 0 {
-		// The payload is an integer: no quoting needed. One round trip
-		// for the notification and the commit.
-		end = fmt.Sprintf("SELECT pg_notify('%s', '%d'); COMMIT", EventsChannel, t.lastSeq)
+		// With the commit, in its round trip: sent iff it commits.
+		t.later("notify", "SELECT pg_notify($1, $2)", EventsChannel, strconv.FormatInt(t.lastSeq, 10))
 	}
-	return t.commit(ctx, end)
+	return t.commit(ctx)
 }
 
 // View runs fn in a read-only transaction (REPEATABLE READ, READ ONLY)
@@ -164,22 +167,22 @@ func (db *DB) View(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
 	}
-	t := &tx{conn: c, begin: beginRead}
+	t := &tx{conn: c, pending: beginRead()}
 	defer t.end(ctx)
 	if err := fn(t); err != nil {
 		return err
 	}
-	return t.commit(ctx, "COMMIT")
+	return t.commit(ctx)
 }
 
-// commit ends the transaction with the statements end, the last of them
-// COMMIT. PostgreSQL answers COMMIT of a failed transaction with ROLLBACK,
-// not an error: that is an error here.
-func (t *tx) commit(ctx context.Context, end string) error {
-	if !t.open {
+// commit sends the pending statements and COMMIT, in one round trip.
+// PostgreSQL answers COMMIT of a failed transaction with ROLLBACK, not an
+// error: that is an error here.
+func (t *tx) commit(ctx context.Context) error {
+	if !t.open && t.writes == 0 {
 		return nil // fn ran no statement: there is nothing to commit
 	}
-	tag, err := t.conn.Exec(ctx, end)
+	tag, err := t.exec(ctx, "COMMIT")
 	t.open = false
 	if err != nil {
 		return fmt.Errorf("commit transaction: %w", err)

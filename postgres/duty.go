@@ -31,9 +31,9 @@ func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
 }
 
 // PutDuty inserts the duty or replaces the one with its ID, which keeps
-// its place in lists.
+// its place in lists. The statement goes with the next one (see later).
 func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
-	if _, err := t.exec(ctx, `INSERT INTO duties (id, subject_kind, subject_id, version, party, level,
+	t.later("put duty "+d.ID, `INSERT INTO duties (id, subject_kind, subject_id, version, party, level,
 			created_at, due_at, acked_at, raised_at, cleared_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET subject_kind = excluded.subject_kind, subject_id = excluded.subject_id,
@@ -41,9 +41,7 @@ func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
 			created_at = excluded.created_at, due_at = excluded.due_at, acked_at = excluded.acked_at,
 			raised_at = excluded.raised_at, cleared_at = excluded.cleared_at`,
 		d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, micros(d.CreatedAt),
-		nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt)); err != nil {
-		return fmt.Errorf("put duty %s: %w", d.ID, err)
-	}
+		nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt))
 	return nil
 }
 

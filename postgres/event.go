@@ -12,19 +12,18 @@ import (
 // The columns scanEvent reads, in its order.
 const eventColumns = "seq, type, time, actor_party, actor_role, actor_token, subject_kind, subject_id, audience, data"
 
-// appendEventQuery stores an event under the seq after the highest. Under
-// the write lock no other transaction appends, so the seqs run 1, 2, 3…
-// without gaps, also after a rollback (a sequence would lose the values
-// of rolled-back transactions). max(seq) reads one entry of the primary
-// key's index.
+// appendEventQuery stores an event under the seq AppendEvent gives it:
+// the one after the highest. Under the write lock no other transaction
+// appends, so the seqs run 1, 2, 3… without gaps, also after a rollback
+// (a sequence would lose the values of rolled-back transactions).
 const appendEventQuery = `INSERT INTO events (seq, type, time, actor_party, actor_role, actor_token,
 		subject_kind, subject_id, audience, data)
-	SELECT coalesce(max(seq), 0) + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM events
-	RETURNING seq`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 // AppendEvent stores the event under the next sequence number, which it
 // sets in e.Seq: 1 for the first event, then one more each time. It must
-// run in Update, which holds the write lock.
+// run in Update, which holds the write lock. The highest seq is read once
+// a transaction; the insert itself goes with the next statement.
 func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 	audience, err := json.Marshal(e.Audience)
 	if err != nil {
@@ -38,12 +37,13 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 	if e.Data != nil {
 		data = []byte(e.Data)
 	}
-	var seq int64
-	if err := t.queryRow(ctx, appendEventQuery,
-		e.Type, micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data,
-	).Scan(&seq); err != nil {
+	if _, err := t.LastSeq(ctx); err != nil { // sets nextSeq
 		return fmt.Errorf("insert event %s: %w", e.Type, err)
 	}
+	seq := t.nextSeq
+	t.later("insert event "+e.Type, appendEventQuery,
+		seq, e.Type, micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data)
+	t.nextSeq++
 	e.Seq = seq
 	t.lastSeq = seq
 	return nil
@@ -63,9 +63,15 @@ func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.
 // LastSeq returns the highest event sequence number, 0 if there are no
 // events.
 func (t *tx) LastSeq(ctx context.Context) (int64, error) {
+	if t.nextSeq > 0 {
+		return t.nextSeq - 1, nil
+	}
 	var seq int64
 	if err := t.queryRow(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
 		return 0, fmt.Errorf("select last event seq: %w", err)
+	}
+	if t.write {
+		t.nextSeq = seq + 1 // under the write lock, only this transaction appends
 	}
 	return seq, nil
 }

@@ -38,6 +38,11 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 	for i := range hashes {
 		bs[i] = hashes[i][:]
 	}
+	for i := range hashes {
+		if _, ok := t.hashes[start+int64(i)]; ok {
+			return deconflict.Errorf(deconflict.EExists, "log hash at storage index %d exists", start+int64(i))
+		}
+	}
 	var clash *int64
 	err := t.queryRow(ctx, putLogHashesQuery, start, last, bs).Scan(&clash)
 	if isUniqueViolation(err) {
@@ -49,7 +54,19 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 	if clash != nil {
 		return deconflict.Errorf(deconflict.EExists, "log hash at storage index %d exists", *clash)
 	}
+	t.keepHashes(start, hashes)
 	return nil
+}
+
+// keepHashes remembers hashes stored (or read) at consecutive storage
+// indexes from start, for later reads in the transaction.
+func (t *tx) keepHashes(start int64, hashes [][32]byte) {
+	if t.hashes == nil {
+		t.hashes = make(map[int64][32]byte, 64)
+	}
+	for i, h := range hashes {
+		t.hashes[start+int64(i)] = h
+	}
 }
 
 // logHashesQuery returns the hash at each index of $1, NULL where there is
@@ -65,6 +82,9 @@ const logHashesQuery = `SELECT u.idx, h.hash
 func (t *tx) LogHashes(ctx context.Context, indexes []int64) ([][32]byte, error) {
 	if len(indexes) == 0 {
 		return [][32]byte{}, nil
+	}
+	if hs, ok := t.knownHashes(indexes); ok {
+		return hs, nil
 	}
 	rows, err := t.query(ctx, logHashesQuery, indexes)
 	if err != nil {
@@ -100,7 +120,27 @@ func (t *tx) LogHashes(ctx context.Context, indexes []int64) ([][32]byte, error)
 	if len(hashes) != len(indexes) {
 		return nil, fmt.Errorf("select log hashes: %d rows for %d indexes", len(hashes), len(indexes))
 	}
+	for i, idx := range indexes {
+		t.keepHashes(idx, hashes[i:i+1])
+	}
 	return hashes, nil
+}
+
+// knownHashes answers LogHashes from the hashes the transaction has seen,
+// if it has seen them all.
+func (t *tx) knownHashes(indexes []int64) ([][32]byte, bool) {
+	if t.hashes == nil {
+		return nil, false
+	}
+	out := make([][32]byte, len(indexes))
+	for i, idx := range indexes {
+		h, ok := t.hashes[idx]
+		if !ok {
+			return nil, false
+		}
+		out[i] = h
+	}
+	return out, true
 }
 
 // The columns scanKey reads, in its order.

@@ -17,12 +17,38 @@ import (
 // the pool. Its methods live in the file of the noun they store.
 type tx struct {
 	conn *pgxpool.Conn
-	// begin holds the statements that begin the transaction until they
-	// are sent, in one round trip with the first statement of fn.
-	begin []string
-	open  bool // begin was sent, and the transaction did not end since
-	// lastSeq is the seq of the last event appended, 0 if none.
-	lastSeq int64
+	// pending holds statements not sent yet: first those that begin the
+	// transaction, then writes whose result nobody waits for (see later).
+	// They go in one round trip with the next statement that needs an
+	// answer, or with the commit.
+	pending []queued
+	open    bool // the transaction began on the server and did not end since
+	// lastSeq is the seq of the last event appended, 0 if none; nextSeq
+	// the seq the next one gets, 0 until read from the store.
+	lastSeq, nextSeq int64
+	// hashes holds the log hashes this transaction read or wrote. A hash
+	// never changes once stored, and under the write lock nobody else
+	// stores one, so the appends of a batch read each hash once.
+	hashes map[int64][32]byte
+	writes int  // statements queued by later
+	write  bool // a write transaction, holding the write lock
+}
+
+// queued is a statement waiting to be sent.
+type queued struct {
+	what  string // names the statement in errors
+	query string
+	args  []any
+}
+
+// later queues a write whose outcome the caller does not need at once:
+// it is sent with the next statement or the commit, and an error then
+// fails that statement (and so the transaction). Round trips, not
+// PostgreSQL's work, are most of a write transaction's time, and the
+// write lock is held for all of them.
+func (t *tx) later(what, query string, args ...any) {
+	t.pending = append(t.pending, queued{what, query, args})
+	t.writes++
 }
 
 var _ deconflict.Tx = (*tx)(nil)
@@ -157,33 +183,34 @@ func list[T any](ctx context.Context, t *tx, query string, args []any, scan func
 }
 
 // The first statement of a transaction goes in one batch (one round trip)
-// with the statements of begin; exec, query and queryRow send it so.
+// with the statements that begin it, and every statement with the writes
+// queued before it; exec, query and queryRow send them so.
 
-// sendFirst sends the begin statements and the query in one batch, and
-// reads the results of the begin statements.
-func (t *tx) sendFirst(ctx context.Context, query string, args []any) (pgx.BatchResults, error) {
+// sendPending sends the pending statements and then query in one batch,
+// and reads the results of the pending ones.
+func (t *tx) sendPending(ctx context.Context, query string, args []any) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
-	for _, s := range t.begin {
-		b.Queue(s)
+	for _, q := range t.pending {
+		b.Queue(q.query, q.args...)
 	}
 	b.Queue(query, args...)
-	n := len(t.begin)
-	t.begin, t.open = nil, true
+	pending := t.pending
+	t.pending, t.open = nil, true
 	br := t.conn.SendBatch(ctx, b)
-	for range n {
+	for _, q := range pending {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
-			return nil, fmt.Errorf("begin transaction: %w", err)
+			return nil, fmt.Errorf("%s: %w", q.what, err)
 		}
 	}
 	return br, nil
 }
 
 func (t *tx) exec(ctx context.Context, query string, args ...any) (pgconn.CommandTag, error) {
-	if t.begin == nil {
+	if len(t.pending) == 0 {
 		return t.conn.Exec(ctx, query, args...)
 	}
-	br, err := t.sendFirst(ctx, query, args)
+	br, err := t.sendPending(ctx, query, args)
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -195,10 +222,10 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (pgconn.Comman
 }
 
 func (t *tx) query(ctx context.Context, query string, args ...any) (pgx.Rows, error) {
-	if t.begin == nil {
+	if len(t.pending) == 0 {
 		return t.conn.Query(ctx, query, args...)
 	}
-	br, err := t.sendFirst(ctx, query, args)
+	br, err := t.sendPending(ctx, query, args)
 	if err != nil {
 		return nil, err
 	}
@@ -211,10 +238,10 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (pgx.Rows, er
 }
 
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) pgx.Row {
-	if t.begin == nil {
+	if len(t.pending) == 0 {
 		return t.conn.QueryRow(ctx, query, args...)
 	}
-	br, err := t.sendFirst(ctx, query, args)
+	br, err := t.sendPending(ctx, query, args)
 	if err != nil {
 		return errRow{err}
 	}

@@ -229,10 +229,10 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 	deadline := time.Now().Add(4 * time.Second)
 	for w := range 12 {
 		wg.Add(1)
+		wrng := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
 		go func() {
 			defer wg.Done()
 			c := &testServer{t: t, base: bases[w%3]}
-			wrng := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
 			for time.Now().Before(deadline) {
 				id := newID()
 				status, ok := c.tryPut(id, tokens[w%2], randomDeclaration(wrng))
