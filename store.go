@@ -116,3 +116,29 @@ type Tx interface {
 	// Keys lists the signing keys, oldest first, with their secrets.
 	Keys(ctx context.Context) ([]*SigningKey, error)
 }
+
+// GeometryTx is a Tx that also keeps, beside each operation, a compact
+// form of its parsed volumes: bytes that the mechanism makes and reads
+// (package geo's EncodeVolumes) and the store keeps as they are. A restart
+// then loads the index from them without decoding or validating the
+// operations again. Stores need not implement it.
+type GeometryTx interface {
+	// PutOperationGeometry does what PutOperation does and keeps geom
+	// with the operation. PutOperation keeps none: it clears what an
+	// earlier PutOperationGeometry kept.
+	PutOperationGeometry(ctx context.Context, op *Operation, geom []byte) error
+	// LiveGeometries calls fn, in no particular order, for every live
+	// (planned or active) operation: with the geometry kept with it, or
+	// with the operation itself if none was kept. fn must not use the
+	// transaction. An error from fn stops the walk and is returned as it
+	// is.
+	LiveGeometries(ctx context.Context, fn func(g *LiveGeometry) error) error
+}
+
+// LiveGeometry is one live operation as GeometryTx.LiveGeometries gives
+// it: Geometry as it was kept or, when none was, the whole Operation.
+type LiveGeometry struct {
+	ID, Party string
+	Geometry  []byte
+	Operation *Operation
+}

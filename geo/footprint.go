@@ -35,9 +35,10 @@ type Footprint struct {
 	verts        []s2.Point
 	originInside bool
 
-	bound  s2.Cap   // contains the footprint
-	boundR s1.Angle // bound.Radius(), kept for speed
-	tree   []node   // for rings of more than treeMin vertices
+	bound  s2.Cap      // contains the footprint
+	boundR s1.Angle    // bound.Radius(), kept for speed
+	tree   []node      // for rings of more than treeMin vertices
+	cells  []s2.CellID // entryCells, worked out once
 }
 
 // MaxRadiusM is the largest radius of a circle, in metres.
@@ -55,7 +56,14 @@ func NewCircle(center s2.LatLng, radiusM float64) (*Footprint, error) {
 }
 
 func newCircle(lat, lng, radiusM float64) *Footprint {
-	c, r := s2.PointFromLatLng(s2.LatLngFromDegrees(lat, lng)), s1.Angle(radiusM/EarthRadiusM)
+	f := circleFootprint(s2.PointFromLatLng(s2.LatLngFromDegrees(lat, lng)), s1.Angle(radiusM/EarthRadiusM))
+	f.cells = capCells(f.bound.Center(), f.boundR)
+	return f
+}
+
+// circleFootprint builds the circle of centre c and radius r, without
+// its cells.
+func circleFootprint(c s2.Point, r s1.Angle) *Footprint {
 	return &Footprint{circle: true, center: c, radius: r, bound: s2.CapFromCenterAngle(c, r+capSlack), boundR: r + capSlack}
 }
 

@@ -169,11 +169,11 @@ func keysOf(vols []vol) []key {
 // scan visits the items of the bucket whose cells meet cells: their
 // descendants by a range scan, their ancestors at the levels in use one by
 // one.
-func (b *bucket) scan(cells []s2.CellID, visit func(uint64) bool) {
+func (b *bucket) scan(cells []s2.CellID, s *search) {
 	var ancestors [2 * (maxEntryLevel + 1)]s2.CellID
 	na := 0
 	for _, c := range cells {
-		b.scanRange(c.RangeMin(), c.RangeMax(), visit)
+		b.scanRange(c.RangeMin(), c.RangeMax(), s)
 		for l := c.Level() - 1; l >= 0; l-- {
 			if b.levels[l] == 0 {
 				continue
@@ -181,7 +181,7 @@ func (b *bucket) scan(cells []s2.CellID, visit func(uint64) bool) {
 			p := c.Parent(l)
 			if !slices.Contains(ancestors[:na], p) {
 				if na == len(ancestors) {
-					b.scanRange(p, p, visit)
+					b.scanRange(p, p, s)
 					continue
 				}
 				ancestors[na] = p
@@ -190,13 +190,27 @@ func (b *bucket) scan(cells []s2.CellID, visit func(uint64) bool) {
 		}
 	}
 	for _, p := range ancestors[:na] {
-		b.scanRange(p, p, visit)
+		b.scanRange(p, p, s)
 	}
 }
 
-// scanRange visits the items whose cells lie in [lo, hi].
-func (b *bucket) scanRange(lo, hi s2.CellID, visit func(uint64) bool) {
+// scanRange passes the items whose cells lie in [lo, hi] to s.see. (It
+// is keySet.ascend with the call made directly.)
+func (b *bucket) scanRange(lo, hi s2.CellID, s *search) {
 	from := uint64(lo) &^ math.MaxUint32
 	to := uint64(hi) | math.MaxUint32
-	b.items.ascend(from, to, visit)
+	set := &b.items
+	if len(set.chunks) == 0 {
+		return
+	}
+	i := set.chunk(from)
+	j, _ := slices.BinarySearch(set.chunks[i], from)
+	for ; i < len(set.chunks); i, j = i+1, 0 {
+		for _, k := range set.chunks[i][j:] {
+			if k > to {
+				return
+			}
+			s.see(k)
+		}
+	}
 }

@@ -73,8 +73,16 @@ func keySlot(k uint64) uint32 { return uint32(k) }
 
 // entryCells returns the cells under which a footprint is filed.
 func entryCells(f *Footprint) []s2.CellID {
+	if f.cells != nil {
+		return f.cells
+	}
 	return capCells(f.bound.Center(), f.boundR)
 }
+
+// cellsVersion names the way capCells and the constants above file a
+// footprint. Change it with them: the compact form (EncodeVolumes) keeps
+// the cells with it, and DecodeVolumes ignores cells filed another way.
+const cellsVersion = 1
 
 // queryCells returns cells that hold every footprint closer than
 // horizontalM to f.
@@ -109,3 +117,6 @@ var faces = []s2.CellID{
 	s2.CellIDFromFace(0), s2.CellIDFromFace(1), s2.CellIDFromFace(2),
 	s2.CellIDFromFace(3), s2.CellIDFromFace(4), s2.CellIDFromFace(5),
 }
+
+// cellOfItem returns the cell of an item key.
+func cellOfItem(k uint64) s2.CellID { return s2.CellID(k &^ math.MaxUint32) }

@@ -97,6 +97,7 @@ func newPolygon(lls [][2]float64) (*Footprint, *deconflict.Error) {
 	f := &Footprint{verts: verts, originInside: loop.ContainsOrigin(), tree: tree}
 	f.bound = loopBound(loop, verts)
 	f.boundR = f.bound.Radius()
+	f.cells = capCells(f.bound.Center(), f.boundR)
 	return f, nil
 }
 

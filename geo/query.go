@@ -1,7 +1,6 @@
 package geo
 
 import (
-	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +26,9 @@ func (ix *Index) Conflicts(vols []Volume, m Minima, excludeGroup string) []Hit {
 	s.ix, s.qs, s.m, s.limit = ix, toVols(vols), m, horizontalLimit(m)
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if n := (len(ix.entries) + 63) / 64; len(s.seen.words) < n {
+		s.seen.words = make([]uint64, n) // empty: release reset it
+	}
 	for i := range s.qs {
 		s.collect(&s.qs[i])
 	}
@@ -54,23 +56,14 @@ type search struct {
 	limit s1.Angle // horizontalLimit(m)
 	seen  slotSet
 	cands []uint32
-	visit func(uint64) bool
 }
 
 // searches recycles the scratch space of queries.
-var searches = sync.Pool{New: func() any {
-	s := &search{}
-	s.visit = s.see
-	return s
-}}
+var searches = sync.Pool{New: func() any { return &search{} }}
 
-// release clears s and returns it to the pool, unless it grew large.
+// release clears s and returns it to the pool.
 func (s *search) release() {
-	if len(s.seen.keys) > 1<<14 {
-		return
-	}
-	clear(s.seen.keys)
-	s.seen.n = 0
+	s.seen.reset()
 	s.ix, s.qs, s.cands = nil, nil, s.cands[:0]
 	searches.Put(s)
 }
@@ -91,14 +84,14 @@ func (s *search) collect(q *vol) {
 			// The query spans more buckets than exist: visit those.
 			for bk, b := range ix.buckets {
 				if int(bk>>bucketBits) == k && bk >= bucketKey(k, lo) && bk <= bucketKey(k, hi) {
-					b.scan(cells, s.visit)
+					b.scan(cells, s)
 				}
 			}
 			continue
 		}
 		for j := lo; j <= hi; j++ {
 			if b := ix.buckets[bucketKey(k, j)]; b != nil {
-				b.scan(cells, s.visit)
+				b.scan(cells, s)
 			}
 		}
 	}
@@ -106,10 +99,10 @@ func (s *search) collect(q *vol) {
 
 // see takes the entry of an item as a candidate the first time it comes,
 // if its hull is near a query volume.
-func (s *search) see(k uint64) bool {
+func (s *search) see(k uint64) {
 	slot := keySlot(k)
 	if !s.seen.add(slot) {
-		return true
+		return
 	}
 	h := &s.ix.hulls[slot]
 	for i := range s.qs {
@@ -118,42 +111,37 @@ func (s *search) see(k uint64) bool {
 			break
 		}
 	}
-	return true
 }
 
-// slotSet is a set of slots, hashed with open addressing; it holds slot+1
-// so that 0 marks a free place.
+// slotSet is a set of slots: a bitmap, and the words of it in use, so
+// that clearing it costs what the query visited.
 type slotSet struct {
-	keys  []uint32
-	n     int
-	shift uint
+	words   []uint64
+	touched []uint32
 }
 
 // add adds slot and reports whether it was not there yet.
 func (s *slotSet) add(slot uint32) bool {
-	if 2*(s.n+1) > len(s.keys) {
-		s.grow()
+	w := slot >> 6
+	if int(w) >= len(s.words) {
+		s.words = append(s.words, make([]uint64, int(w)+1-len(s.words))...)
 	}
-	mask := uint32(len(s.keys) - 1)
-	for h := (slot * 0x9e3779b1) >> s.shift; ; h = (h + 1) & mask {
-		switch s.keys[h] {
-		case 0:
-			s.keys[h] = slot + 1
-			s.n++
-			return true
-		case slot + 1:
-			return false
-		}
+	bit := uint64(1) << (slot & 63)
+	x := s.words[w]
+	if x&bit != 0 {
+		return false
 	}
+	if x == 0 {
+		s.touched = append(s.touched, w)
+	}
+	s.words[w] = x | bit
+	return true
 }
 
-func (s *slotSet) grow() {
-	old := s.keys
-	size := max(64, 2*len(old))
-	s.keys, s.n, s.shift = make([]uint32, size), 0, uint(32-bits.TrailingZeros(uint(size)))
-	for _, k := range old {
-		if k != 0 {
-			s.add(k - 1)
-		}
+// reset empties the set.
+func (s *slotSet) reset() {
+	for _, w := range s.touched {
+		s.words[w] = 0
 	}
+	s.touched = s.touched[:0]
 }

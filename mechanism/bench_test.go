@@ -2,16 +2,21 @@ package mechanism_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/sqlite"
 	"github.com/google/uuid"
@@ -57,32 +62,38 @@ func BenchmarkDeclareParallel(b *testing.B) {
 	b.ReportMetric(float64(st.BatchNanos.Load())/float64(st.Batches.Load())/1e6, "ms/batch")
 }
 
-// BenchmarkLoad measures a restart: opening a copy of the SQLite store
-// DECONFLICT_BENCH_STORE (for instance the template that
-// cmd/deconflict's BenchmarkDeclareHTTPLive leaves in the temporary
-// directory) and loading its live operations into the index.
+// BenchmarkLoad measures a restart: opening a copy of a SQLite store and
+// loading its live operations into the index, and the heap the loaded
+// mechanism holds (heap-B/op, with runtime.MemStats after a GC, geometry
+// included). The store is DECONFLICT_BENCH_STORE (for instance the
+// template that cmd/deconflict's BenchmarkDeclareHTTPLive leaves in the
+// temporary directory), loaded as it is ("stored") and after keeping the
+// compact geometry of every live operation ("geometry", a copy made once
+// beside it in the temporary directory); or else, with
+// DECONFLICT_BENCH_LOAD_OPS=N, a store of N live operations written
+// directly with their geometry (kept in the temporary directory).
 func BenchmarkLoad(b *testing.B) {
-	src := os.Getenv("DECONFLICT_BENCH_STORE")
-	if src == "" {
-		b.Skip("DECONFLICT_BENCH_STORE names no store")
+	if src := os.Getenv("DECONFLICT_BENCH_STORE"); src != "" {
+		b.Run("stored", func(b *testing.B) { benchLoad(b, src) })
+		b.Run("geometry", func(b *testing.B) { benchLoad(b, geometryTemplate(b, src)) })
+		return
 	}
+	n, _ := strconv.Atoi(os.Getenv("DECONFLICT_BENCH_LOAD_OPS"))
+	if n <= 0 {
+		b.Skip("neither DECONFLICT_BENCH_STORE nor DECONFLICT_BENCH_LOAD_OPS is set")
+	}
+	b.Run(fmt.Sprintf("ops=%d", n), func(b *testing.B) { benchLoad(b, loadTemplate(b, n)) })
+}
+
+func benchLoad(b *testing.B, src string) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
 		path := filepath.Join(b.TempDir(), "deconflict.db")
-		in, err := os.Open(src)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			b.Fatal(err)
-		}
-		in.Close()
-		out.Close()
+		copyFile(b, src, path)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
 		b.StartTimer()
 		st, err := sqlite.Open(ctx, path)
 		if err != nil {
@@ -92,9 +103,157 @@ func BenchmarkLoad(b *testing.B) {
 		if err := m.Load(ctx); err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(m.LiveOperations()), "live-ops")
 		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		n := m.LiveOperations()
+		b.ReportMetric(float64(n), "live-ops")
+		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/float64(n), "heap-B/op")
+		runtime.KeepAlive(m)
 		st.Close()
 		b.StartTimer()
 	}
+}
+
+func copyFile(tb testing.TB, src, dst string) {
+	tb.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		tb.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// geometryTemplate returns a copy of the store src in which every live
+// operation keeps its compact geometry, made once.
+func geometryTemplate(b *testing.B, src string) string {
+	dst := filepath.Join(os.TempDir(), "deconflict-bench-geometry-"+filepath.Base(src))
+	if _, err := os.Stat(dst); err == nil {
+		return dst
+	}
+	ctx := context.Background()
+	tmp := dst + ".tmp"
+	copyFile(b, src, tmp)
+	st, err := sqlite.Open(ctx, tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = st.Update(ctx, func(tx dc.Tx) error {
+		var ops []*dc.Operation
+		if err := tx.OperationsSince(ctx, 0, true, func(op *dc.Operation) error { ops = append(ops, op); return nil }); err != nil {
+			return err
+		}
+		for _, op := range ops {
+			vols, err := geo.ParseVolumes(op.Volumes, "volumes")
+			if err != nil {
+				return err
+			}
+			if err := tx.(dc.GeometryTx).PutOperationGeometry(ctx, op, geo.EncodeVolumes(vols)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		b.Fatal(err)
+	}
+	return dst
+}
+
+// loadTemplate returns a store of n live operations (circles and polygons
+// of 4 to 16 vertices, 1 to 50 km across, over the eastern Mediterranean,
+// within a week, one to three volumes each), each with its compact
+// geometry, made once.
+func loadTemplate(b *testing.B, n int) string {
+	dst := filepath.Join(os.TempDir(), fmt.Sprintf("deconflict-bench-load-%d.db", n))
+	if _, err := os.Stat(dst); err == nil {
+		return dst
+	}
+	ctx := context.Background()
+	tmp := dst + ".tmp"
+	os.Remove(tmp)
+	st, err := sqlite.Open(ctx, tmp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), 3))
+	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	const batch = 10_000
+	for i := 0; i < n && err == nil; i += batch {
+		err = st.Update(ctx, func(tx dc.Tx) error {
+			for j := i; j < min(i+batch, n); j++ {
+				op := benchOperation(rng, j, now)
+				vols, err := geo.ParseVolumes(op.Volumes, "volumes")
+				if err != nil {
+					return err
+				}
+				op.Start, op.End = vols[0].Start, vols[len(vols)-1].End
+				if err := tx.(dc.GeometryTx).PutOperationGeometry(ctx, op, geo.EncodeVolumes(vols)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		b.Fatal(err)
+	}
+	return dst
+}
+
+func benchOperation(rng *rand.Rand, i int, now time.Time) *dc.Operation {
+	start := now.Add(time.Duration(1+rng.IntN(7*24*60)) * time.Minute)
+	op := &dc.Operation{
+		ID: uuid.NewString(), Party: []string{"alpha", "bravo", "charlie"}[i%3], Version: 1, State: dc.StatePlanned,
+		CreatedAt: now, UpdatedAt: now, Rev: int64(i + 1),
+	}
+	lat, lng := 29+8*rng.Float64(), 29+14*rng.Float64()
+	for range 1 + rng.IntN(3)*rng.IntN(2) {
+		end := start.Add(time.Duration(5+rng.IntN(240)) * time.Minute)
+		sizeM := math.Exp(math.Log(1000) + rng.Float64()*math.Log(50))
+		v := dc.Volume4D{
+			TimeStart: &dc.Time{Value: start.Format(time.RFC3339Nano), Format: "RFC3339"},
+			TimeEnd:   &dc.Time{Value: end.Format(time.RFC3339Nano), Format: "RFC3339"},
+		}
+		if rng.IntN(2) == 0 {
+			v.Volume.OutlineCircle = &dc.Circle{Center: &dc.LatLng{Lat: dc.Float(lat), Lng: dc.Float(lng)}, Radius: &dc.Measure{Value: dc.Float(sizeM / 2), Units: "M"}}
+		} else {
+			k := 4 + rng.IntN(13)
+			poly := &dc.Polygon{}
+			for j := range k {
+				a := 2 * math.Pi * float64(j) / float64(k)
+				d := sizeM / 2 / 111_000
+				poly.Vertices = append(poly.Vertices, dc.LatLng{Lat: dc.Float(lat + d*math.Sin(a)), Lng: dc.Float(lng + d*math.Cos(a)/math.Cos(lat*math.Pi/180))})
+			}
+			v.Volume.OutlinePolygon = poly
+		}
+		lower := 12000 * rng.Float64()
+		v.Volume.AltitudeLower = &dc.Altitude{Value: dc.Float(lower), Reference: "W84", Units: "M"}
+		v.Volume.AltitudeUpper = &dc.Altitude{Value: dc.Float(lower + 150 + 2000*rng.Float64()), Reference: "W84", Units: "M"}
+		op.Volumes = append(op.Volumes, v)
+		start, lat = end, lat+sizeM/111_000
+	}
+	return op
 }

@@ -96,8 +96,8 @@ func (m *Mechanism) reload(ctx context.Context, tx dc.Tx) error {
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
-	index := geo.NewIndex()
-	if err := loadIndex(ctx, tx, index); err != nil {
+	index, err := loadIndex(ctx, tx)
+	if err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
 	open, err := countOpenConflicts(ctx, tx)
@@ -129,47 +129,100 @@ func (m *Mechanism) catchUp(ctx context.Context, tx dc.Tx) error {
 	return nil
 }
 
-// loadIndex puts every live operation of the store into an empty index.
-// Parsing the stored volumes is most of the work of a restart, so it runs
-// on every core while the store is read; the index takes inserts from
-// several goroutines, in any order (each operation appears once).
-func loadIndex(ctx context.Context, tx dc.Tx, index *geo.Index) error {
+// loadIndex builds the index of every live operation of the store. A
+// store that keeps compact geometries (dc.GeometryTx) gives them without
+// the operation documents; they are decoded, or the documents of
+// operations stored without one parsed, on every core while the store is
+// read, and the index is then built at once (geo.BuildIndex).
+func loadIndex(ctx context.Context, tx dc.Tx) (*geo.Index, error) {
 	workers := runtime.GOMAXPROCS(0)
-	ops := make(chan *dc.Operation, 256)
+	type item struct {
+		g   *dc.LiveGeometry
+		pos int
+	}
+	items := make(chan item, 1024)
 	var (
+		mu       sync.Mutex
+		entries  []geo.Entry
 		wg       sync.WaitGroup
 		errOnce  sync.Once
 		firstErr error
 		failed   atomic.Bool
 	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		failed.Store(true)
+	}
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for op := range ops {
+			for it := range items {
 				if failed.Load() {
 					continue
 				}
-				if err := indexOperation(index, op); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					failed.Store(true)
+				vols, err := liveVolumes(it.g)
+				if err != nil {
+					fail(err)
+					continue
 				}
+				mu.Lock()
+				entries[it.pos].Volumes = vols
+				mu.Unlock()
 			}
 		}()
 	}
-	err := tx.OperationsSince(ctx, 0, true, func(op *dc.Operation) error {
+	parties := map[string]string{} // one string per party
+	walk := func(g *dc.LiveGeometry) error {
 		if failed.Load() {
 			return errStop
 		}
-		ops <- op
+		party, ok := parties[g.Party]
+		if !ok {
+			party = g.Party
+			parties[party] = party
+		}
+		mu.Lock()
+		entries = append(entries, geo.Entry{ID: g.ID, Group: party})
+		pos := len(entries) - 1
+		mu.Unlock()
+		items <- item{g, pos}
 		return nil
-	})
-	close(ops)
+	}
+	var err error
+	if gtx, ok := tx.(dc.GeometryTx); ok {
+		err = gtx.LiveGeometries(ctx, walk)
+	} else {
+		err = tx.OperationsSince(ctx, 0, true, func(op *dc.Operation) error {
+			return walk(&dc.LiveGeometry{ID: op.ID, Party: op.Party, Operation: op})
+		})
+	}
+	close(items)
 	wg.Wait()
 	if firstErr != nil {
-		return firstErr
+		return nil, firstErr
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return geo.BuildIndex(entries), nil
+}
+
+// liveVolumes returns the volumes of a live operation from its compact
+// geometry or, without one, from the operation.
+func liveVolumes(g *dc.LiveGeometry) ([]geo.Volume, error) {
+	if g.Geometry != nil {
+		vols, err := geo.DecodeVolumes(g.Geometry)
+		if err != nil {
+			return nil, fmt.Errorf("stored geometry of operation %s: %w", g.ID, err)
+		}
+		return vols, nil
+	}
+	vols, err := geo.ParseVolumes(g.Operation.Volumes, "volumes")
+	if err != nil {
+		return nil, fmt.Errorf("stored operation %s does not parse: %w", g.ID, err)
+	}
+	return vols, nil
 }
 
 // errStop ends a walk of the store early.

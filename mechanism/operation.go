@@ -102,8 +102,13 @@ func (m *Mechanism) Declare(ctx context.Context, a dc.Actor, id string, d Declar
 	if err != nil {
 		return nil, err
 	}
+	geom := geo.EncodeVolumes(vols) // before the write lock
 	return m.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
-		return m.planDeclaration(ctx, tx, a, id, &d, vols, cur, ifMatch)
+		ch, err := m.planDeclaration(ctx, tx, a, id, &d, vols, cur, ifMatch)
+		if ch != nil {
+			ch.geom = geom
+		}
+		return ch, err
 	})
 }
 

@@ -17,6 +17,7 @@ type change struct {
 	op             *dc.Operation // the operation as it will be
 	prev           *dc.Operation // as it was; nil on create
 	vols           []geo.Volume  // the parsed volumes of op
+	geom           []byte        // geo.EncodeVolumes(vols), or nil
 	volumesChanged bool
 }
 
@@ -256,7 +257,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 		}
 		last = ev.event.Seq
 	}
-	if err := tx.PutOperation(ctx, op); err != nil {
+	if err := putOperation(ctx, tx, ch); err != nil {
 		return nil, 0, 0, err
 	}
 	for _, c := range touched {
@@ -268,6 +269,15 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 		return nil, 0, 0, err
 	}
 	return &Result{Operation: op, Conflicts: open, Created: ch.prev == nil}, last, delta, nil
+}
+
+// putOperation stores the operation of a change, with its compact
+// geometry if it is live and the store keeps one.
+func putOperation(ctx context.Context, tx dc.Tx, ch *change) error {
+	if gtx, ok := tx.(dc.GeometryTx); ok && ch.geom != nil && ch.op.State.Live() {
+		return gtx.PutOperationGeometry(ctx, ch.op, ch.geom)
+	}
+	return tx.PutOperation(ctx, ch.op)
 }
 
 // oweForChange records who must now acknowledge what: every other party

@@ -28,6 +28,21 @@ func (t *tx) Operation(ctx context.Context, id string) (*deconflict.Operation, e
 // PutOperation inserts the operation or replaces the one with its ID,
 // which keeps its place in lists.
 func (t *tx) PutOperation(ctx context.Context, op *deconflict.Operation) error {
+	return t.putOperation(ctx, op, nil)
+}
+
+// PutOperationGeometry does what PutOperation does and keeps geom with the
+// operation.
+func (t *tx) PutOperationGeometry(ctx context.Context, op *deconflict.Operation, geom []byte) error {
+	if geom == nil {
+		geom = []byte{}
+	}
+	return t.putOperation(ctx, op, geom)
+}
+
+// putOperation stores op with geom, or with no geometry (NULL) if geom is
+// nil.
+func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []byte) error {
 	stored := *op
 	stored.CreatedAt = normTime(op.CreatedAt)
 	stored.UpdatedAt = normTime(op.UpdatedAt)
@@ -35,11 +50,11 @@ func (t *tx) PutOperation(ctx context.Context, op *deconflict.Operation) error {
 	if err != nil {
 		return fmt.Errorf("encode operation %s: %w", op.ID, err)
 	}
-	if _, err := t.exec(ctx, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+	if _, err := t.exec(ctx, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc, geom)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
-			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc`,
-		op.ID, op.Party, string(op.State), op.Rev, micros(op.Start), micros(op.End), string(doc)); err != nil {
+			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc, geom = excluded.geom`,
+		op.ID, op.Party, string(op.State), op.Rev, micros(op.Start), micros(op.End), string(doc), geom); err != nil {
 		return fmt.Errorf("put operation %s: %w", op.ID, err)
 	}
 	return nil
@@ -208,4 +223,44 @@ func scanOperation(s pgx.Row) (*deconflict.Operation, int64, error) {
 	op.Start = fromMicros(start)
 	op.End = fromMicros(end)
 	return &op, seq, nil
+}
+
+// LiveGeometries calls fn for every live operation, with its geometry or,
+// if none was kept, the operation decoded from its document.
+func (t *tx) LiveGeometries(ctx context.Context, fn func(*deconflict.LiveGeometry) error) error {
+	rows, err := t.query(ctx, `SELECT id, party, geom, CASE WHEN geom IS NULL THEN rev END,
+		CASE WHEN geom IS NULL THEN t_start END, CASE WHEN geom IS NULL THEN t_end END, CASE WHEN geom IS NULL THEN doc END
+		FROM operations WHERE state IN ($1, $2)`, string(deconflict.StatePlanned), string(deconflict.StateActive))
+	if err != nil {
+		return fmt.Errorf("select live geometries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g deconflict.LiveGeometry
+		var rev, start, end *int64
+		var doc *string
+		if err := rows.Scan(&g.ID, &g.Party, &g.Geometry, &rev, &start, &end, &doc); err != nil {
+			return fmt.Errorf("select live geometries: %w", err)
+		}
+		if doc == nil { // a geometry was kept, perhaps empty
+			if g.Geometry == nil {
+				g.Geometry = []byte{}
+			}
+		} else {
+			g.Geometry = nil
+			var op deconflict.Operation
+			if err := json.Unmarshal([]byte(*doc), &op); err != nil {
+				return fmt.Errorf("decode operation %s: %w", g.ID, err)
+			}
+			op.Rev, op.Start, op.End = *rev, fromMicros(*start), fromMicros(*end)
+			g.Operation = &op
+		}
+		if err := fn(&g); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("select live geometries: %w", err)
+	}
+	return nil
 }

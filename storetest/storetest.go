@@ -49,6 +49,10 @@
 //     ENotFound of LogHashes names, in its message, the first index asked
 //     that has no hash; a negative index has none. LogHashes may be asked
 //     for an index twice, and for many at once.
+//   - A store that implements deconflict.GeometryTx gives back, from
+//     LiveGeometries, the geometry bytes of the last PutOperationGeometry
+//     exactly (an empty one as empty, not nil), and the whole operation
+//     for one last stored by PutOperation.
 //   - Keys lists keys in the order they were first stored; a replace
 //     keeps its place.
 //
@@ -106,6 +110,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"OperationsMatch", testOperationsMatch},
 		{"OperationsSince", testOperationsSince},
 		{"OperationsSinceWrites", testOperationsSinceWrites},
+		{"LiveGeometries", testLiveGeometries},
 		{"ConflictRoundTrip", testConflictRoundTrip},
 		{"ConflictPairs", testConflictPairs},
 		{"ConflictsFilter", testConflictsFilter},

@@ -1,0 +1,92 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/deconflict/deconflict"
+)
+
+// testLiveGeometries checks the optional deconflict.GeometryTx.
+func testLiveGeometries(t *testing.T, f Factory) {
+	s := f.Open(t)
+	supported := true
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		_, supported = tx.(deconflict.GeometryTx)
+		return nil
+	})
+	if !supported {
+		t.Skip("the store does not implement deconflict.GeometryTx")
+	}
+	planned := newOperation(1, "alpha", deconflict.StatePlanned, at(0), at(60), 3)
+	active := newOperation(2, "bravo", deconflict.StateActive, at(10), at(70), 4)
+	plain := newOperation(3, "alpha", deconflict.StatePlanned, at(20), at(80), 5)
+	ended := newOperation(4, "bravo", deconflict.StateEnded, at(0), at(5), 6)
+	cleared := newOperation(5, "charlie", deconflict.StateActive, at(0), at(90), 7)
+	empty := newOperation(6, "charlie", deconflict.StatePlanned, at(0), at(90), 8)
+	geoms := map[string][]byte{
+		planned.ID: {1, 2, 3, 0, 255},
+		active.ID:  bytes.Repeat([]byte{0, 7}, 5000),
+		ended.ID:   {9},
+		cleared.ID: {4},
+		empty.ID:   {},
+	}
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		gtx := tx.(deconflict.GeometryTx)
+		for _, op := range []*deconflict.Operation{planned, active, ended, cleared, empty} {
+			if err := gtx.PutOperationGeometry(ctx, op, geoms[op.ID]); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutOperation(ctx, plain); err != nil {
+			return err
+		}
+		return tx.PutOperation(ctx, cleared) // clears its geometry
+	})
+	// A replace keeps the new geometry, not the old one.
+	geoms[planned.ID] = []byte{42}
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		return tx.(deconflict.GeometryTx).PutOperationGeometry(ctx, planned, geoms[planned.ID])
+	})
+	got := map[string]*deconflict.LiveGeometry{}
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		return tx.(deconflict.GeometryTx).LiveGeometries(ctx, func(g *deconflict.LiveGeometry) error {
+			if got[g.ID] != nil {
+				t.Errorf("LiveGeometries gave %s twice", g.ID)
+			}
+			got[g.ID] = g
+			return nil
+		})
+	})
+	if len(got) != 5 {
+		t.Errorf("LiveGeometries gave %d operations, want 5 (every live one)", len(got))
+	}
+	for _, op := range []*deconflict.Operation{planned, active, empty} {
+		g := got[op.ID]
+		if g == nil {
+			t.Errorf("operation %s missing", op.ID)
+			continue
+		}
+		if g.Party != op.Party || g.Operation != nil || g.Geometry == nil || !bytes.Equal(g.Geometry, geoms[op.ID]) {
+			t.Errorf("operation %s: got party %q, geometry %v (nil: %t), operation %v; want %q, %v", op.ID,
+				g.Party, g.Geometry, g.Geometry == nil, g.Operation, op.Party, geoms[op.ID])
+		}
+	}
+	for _, op := range []*deconflict.Operation{plain, cleared} {
+		g := got[op.ID]
+		if g == nil {
+			t.Errorf("operation %s missing", op.ID)
+			continue
+		}
+		if g.Party != op.Party || g.Geometry != nil || !reflect.DeepEqual(g.Operation, wantOperation(op)) {
+			t.Errorf("operation %s: got party %q, geometry %v, operation\n%+v\nwant %q, no geometry,\n%+v", op.ID,
+				g.Party, g.Geometry, g.Operation, op.Party, wantOperation(op))
+		}
+	}
+	// A stored geometry does not change what Operation gives.
+	if op := getOperation(t, s, active.ID); !reflect.DeepEqual(op, wantOperation(active)) {
+		t.Errorf("Operation(%s) = %+v, want %+v", active.ID, op, wantOperation(active))
+	}
+}
