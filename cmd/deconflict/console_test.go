@@ -125,11 +125,29 @@ type tab struct {
 	asked []string // messages of the dialogs accepted (acceptDialogs)
 }
 
+// do runs the steps of one thing a user does, failing the test with
+// diagnostics if they fail.
+//
+// The console re-renders its lists and panels when live events arrive, so
+// a node found by one step can be replaced before the next step acts on
+// it; Chromium then answers "Could not find node with given id" and
+// nothing happened. do runs the steps again then, a few times: every call
+// of do must be safe to repeat from its start (tab clicks, waits, and one
+// final action).
 func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+		err := chromedp.Do(ctx, steps...)
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt < 4 && strings.Contains(err.Error(), "Could not find node with given id") {
+			b.t.Logf("%s: %s: a node was re-rendered under the step; again", b.name, what)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		b.t.Fatalf("%s: %s: %v\ndiagnostics: %s", b.name, what, err, b.diagnostics())
 	}
 }
@@ -413,10 +431,8 @@ func TestConsole(t *testing.T) {
 	for _, p := range [][2]float64{{0.15, 0.55}, {0.30, 0.55}, {0.30, 0.75}, {0.15, 0.75}} {
 		olive.do("click a vertex", chromedp.MouseClickXY(x+p[0]*w, y+p[1]*h))
 	}
-	olive.do("finish the polygon and name it",
-		chromedp.Click(chromedp.ID("d-draw")),
-		chromedp.SendKeys(chromedp.ID("d-callsign"), "OLIVE 77"),
-	)
+	olive.do("finish the polygon", chromedp.Click(chromedp.ID("d-draw")))
+	olive.do("name it", chromedp.Clear(chromedp.ID("d-callsign")), chromedp.SendKeys(chromedp.ID("d-callsign"), "OLIVE 77"))
 	// The times are UTC, said so, and read as UTC though the browser runs in
 	// New York: typed, then moved by 15 minutes with the arrow key.
 	start := time.Now().UTC().Add(2 * time.Hour).Truncate(15 * time.Minute)
