@@ -43,3 +43,19 @@ func (m *Mechanism) freshen(ctx context.Context) error {
 	}
 	return err
 }
+
+// catchUpOutside catches the index up with other processes' commits in a
+// read transaction, before a write transaction takes the store's write
+// lock, if Wake said there may be some. The write transaction still
+// catches up first thing, but only with what was committed meanwhile:
+// parsing and indexing the other replicas' declarations no longer happens
+// while every replica waits for the lock. It is called with m.mu held. A
+// failure here is left to the write transaction, which catches up anyway.
+func (m *Mechanism) catchUpOutside(ctx context.Context) {
+	if !m.replica.stale.Swap(false) {
+		return
+	}
+	if err := m.store.View(ctx, func(tx dc.Tx) error { return m.catchUp(ctx, tx) }); err != nil {
+		m.replica.stale.Store(true)
+	}
+}

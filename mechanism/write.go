@@ -93,6 +93,7 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		m.stats.BatchedWrites.Add(int64(len(batch)))
 		m.stats.BatchNanos.Add(int64(time.Since(began)))
 	}()
+	m.catchUpOutside(ctx)
 	attempts := 0
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		if attempts++; attempts > 1 {
