@@ -249,7 +249,7 @@ func (db *DB) View(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
 	}
-	tx := &tx{tx: t, cache: db.readStmts}
+	tx := &tx{tx: t, cache: db.readStmts, db: db}
 	defer func() {
 		t.Rollback()
 		db.readStmts.add(ctx, tx.missed)

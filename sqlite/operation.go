@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/deconflict/deconflict"
 )
@@ -229,12 +232,95 @@ func scanOperation(s scanner) (*deconflict.Operation, int64, error) {
 	return &op, seq, nil
 }
 
-// LiveGeometries calls fn for every live operation, with its geometry or,
-// if none was kept, the operation decoded from its document.
+// LiveGeometries calls fn for every live operation, with its kept
+// geometry or else its document (see deconflict.GeometryTx). Reading a
+// million rows through the driver is most of a restart, so a read
+// transaction splits the table into ranges of seq read on as many
+// connections as there are cores; fn is still called by one goroutine at
+// a time. The other connections' snapshots may be later than this
+// transaction's: the mechanism catches its index up from this
+// transaction's last seq afterwards, so an operation changed meanwhile is
+// applied again, never lost.
 func (t *tx) LiveGeometries(ctx context.Context, fn func(*deconflict.LiveGeometry) error) error {
-	rows, err := t.query(ctx, fmt.Sprintf(`SELECT id, party, geom, CASE WHEN geom IS NULL THEN rev END,
+	parts := runtime.GOMAXPROCS(0)
+	var lo, hi sql.NullInt64
+	if err := t.queryRow(ctx, "SELECT min(seq), max(seq) FROM operations").Scan(&lo, &hi); err != nil {
+		return fmt.Errorf("select live geometries: %w", err)
+	}
+	if !lo.Valid {
+		return nil
+	}
+	if t.db == nil || parts < 2 || hi.Int64-lo.Int64 < 4096 {
+		return liveGeometries(ctx, t.tx, lo.Int64, hi.Int64, fn)
+	}
+	var (
+		mu     sync.Mutex // one fn at a time
+		failed atomic.Bool
+		errs   = make([]error, parts)
+		wg     sync.WaitGroup
+	)
+	call := func(g *deconflict.LiveGeometry) error {
+		if failed.Load() {
+			return errStopWalk
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err := fn(g); err != nil {
+			failed.Store(true)
+			return err
+		}
+		return nil
+	}
+	step := (hi.Int64 - lo.Int64 + int64(parts)) / int64(parts)
+	for i := range parts {
+		from, to := lo.Int64+int64(i)*step, min(lo.Int64+int64(i+1)*step-1, hi.Int64)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 0 {
+				errs[i] = liveGeometries(ctx, t.tx, from, to, call)
+				return
+			}
+			errs[i] = t.db.readRange(ctx, from, to, call)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errStopWalk) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errStopWalk ends the other ranges' walks after one failed.
+var errStopWalk = errors.New("stopped: another range failed")
+
+// readRange reads the live geometries of seqs from..to in a read
+// transaction of its own.
+func (db *DB) readRange(ctx context.Context, from, to int64, fn func(*deconflict.LiveGeometry) error) error {
+	t, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer t.Rollback()
+	return liveGeometries(ctx, t, from, to, fn)
+}
+
+// liveGeometriesQuery reads the live operations of a range of seqs, in
+// seq (rowid) order: a range scan of the table, not the state index.
+var liveGeometriesQuery = fmt.Sprintf(`SELECT id, party, geom, CASE WHEN geom IS NULL THEN rev END,
 		CASE WHEN geom IS NULL THEN t_start END, CASE WHEN geom IS NULL THEN t_end END, CASE WHEN geom IS NULL THEN doc END
-		FROM operations WHERE state IN ('%s', '%s')`, deconflict.StatePlanned, deconflict.StateActive))
+		FROM operations NOT INDEXED WHERE seq BETWEEN ? AND ? AND state IN ('%s', '%s')`, deconflict.StatePlanned, deconflict.StateActive)
+
+// liveGeometries reads the live geometries of seqs from..to on t.
+func liveGeometries(ctx context.Context, t *sql.Tx, from, to int64, fn func(*deconflict.LiveGeometry) error) error {
+	rows, err := t.QueryContext(ctx, liveGeometriesQuery, from, to)
 	if err != nil {
 		return fmt.Errorf("select live geometries: %w", err)
 	}

@@ -23,6 +23,7 @@ type tx struct {
 	stmts  map[string]*sql.Stmt
 	missed []string           // queries prepared for this transaction only, for the cache
 	duties []*deconflict.Duty // written by PutDuty, not yet stored; see flushDuties
+	db     *DB                // of a read transaction: the store, for reads on more connections
 }
 
 var _ deconflict.Tx = (*tx)(nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	"github.com/deconflict/deconflict"
@@ -88,5 +89,78 @@ func testLiveGeometries(t *testing.T, f Factory) {
 	// A stored geometry does not change what Operation gives.
 	if op := getOperation(t, s, active.ID); !reflect.DeepEqual(op, wantOperation(active)) {
 		t.Errorf("Operation(%s) = %+v, want %+v", active.ID, op, wantOperation(active))
+	}
+}
+
+// testLiveGeometriesMany checks LiveGeometries over enough operations for a
+// store to split the walk (the SQLite store reads ranges on several
+// connections): every live operation once, nothing else, and fn never
+// called by two goroutines at once.
+func testLiveGeometriesMany(t *testing.T, f Factory) {
+	if testing.Short() {
+		t.Skip("stores 6,000 operations")
+	}
+	s := f.Open(t)
+	supported := true
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		_, supported = tx.(deconflict.GeometryTx)
+		return nil
+	})
+	if !supported {
+		t.Skip("the store does not implement deconflict.GeometryTx")
+	}
+	const n = 6000
+	want := map[string]bool{} // live operation → stored with a geometry
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		gtx := tx.(deconflict.GeometryTx)
+		for i := range n {
+			state := deconflict.StatePlanned
+			if i%3 == 0 {
+				state = deconflict.StateEnded
+			}
+			op := newOperation(i, "alpha", state, at(0), at(60), int64(i+1))
+			withGeom := i%2 == 0
+			var err error
+			if withGeom {
+				err = gtx.PutOperationGeometry(ctx, op, []byte{byte(i), byte(i >> 8)})
+			} else {
+				err = tx.PutOperation(ctx, op)
+			}
+			if err != nil {
+				return err
+			}
+			if state.Live() {
+				want[op.ID] = withGeom
+			}
+		}
+		return nil
+	})
+	var inFn atomic.Int32
+	got := map[string]bool{}
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		return tx.(deconflict.GeometryTx).LiveGeometries(ctx, func(g *deconflict.LiveGeometry) error {
+			if inFn.Add(1) > 1 {
+				t.Error("LiveGeometries called fn from two goroutines at once")
+			}
+			defer inFn.Add(-1)
+			if _, dup := got[g.ID]; dup {
+				t.Errorf("LiveGeometries gave %s twice", g.ID)
+			}
+			got[g.ID] = g.Geometry != nil
+			if (g.Geometry == nil) == (g.Operation == nil) {
+				t.Errorf("%s: want exactly one of geometry and operation", g.ID)
+			}
+			return nil
+		})
+	})
+	if len(got) != len(want) {
+		t.Errorf("LiveGeometries gave %d operations, want %d", len(got), len(want))
+	}
+	for id, withGeom := range want {
+		if g, ok := got[id]; !ok {
+			t.Errorf("live operation %s missing", id)
+		} else if g != withGeom {
+			t.Errorf("%s: geometry given %v, stored %v", id, g, withGeom)
+		}
 	}
 }

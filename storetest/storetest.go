@@ -111,6 +111,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"OperationsSince", testOperationsSince},
 		{"OperationsSinceWrites", testOperationsSinceWrites},
 		{"LiveGeometries", testLiveGeometries},
+		{"LiveGeometriesMany", testLiveGeometriesMany},
 		{"ConflictRoundTrip", testConflictRoundTrip},
 		{"ConflictPairs", testConflictPairs},
 		{"ConflictsFilter", testConflictsFilter},
