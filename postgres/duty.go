@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -40,7 +41,7 @@ func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
 			version = excluded.version, party = excluded.party, level = excluded.level,
 			created_at = excluded.created_at, due_at = excluded.due_at, acked_at = excluded.acked_at,
 			raised_at = excluded.raised_at, cleared_at = excluded.cleared_at`,
-		d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, micros(d.CreatedAt),
+		d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, storeval.Micros(d.CreatedAt),
 		nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt))
 	return nil
 }
@@ -48,11 +49,11 @@ func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
 // Duties lists the duties that pass the filter, in the order they were
 // first stored, a page at a time.
 func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict.Duty, string, error) {
-	after, err := decodeCursor(f.After)
+	after, err := storeval.DecodeCursor(f.After)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := pageSize(f.Limit)
+	limit := storeval.PageSize(f.Limit)
 	var where strings.Builder
 	var a args
 	where.WriteString("seq > " + a.add(after))
@@ -77,7 +78,7 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 // acknowledged whose DueAt is at or before now, earliest DueAt first, then
 // in the order they were first stored.
 func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconflict.Duty, error) {
-	ds, err := list(ctx, t, dutiesDueQuery, []any{micros(now), pageSize(limit)}, func(r pgx.Row) (*deconflict.Duty, error) {
+	ds, err := list(ctx, t, dutiesDueQuery, []any{storeval.Micros(now), storeval.PageSize(limit)}, func(r pgx.Row) (*deconflict.Duty, error) {
 		d, _, err := scanDuty(r)
 		return d, err
 	})
@@ -96,7 +97,7 @@ func scanDuty(s pgx.Row) (*deconflict.Duty, int64, error) {
 		&created, &due, &acked, &raised, &cleared); err != nil {
 		return nil, 0, err
 	}
-	d.CreatedAt = fromMicros(created)
+	d.CreatedAt = storeval.FromMicros(created)
 	d.DueAt = fromNullMicros(due)
 	d.AckedAt = fromNullMicros(acked)
 	d.RaisedAt = fromNullMicros(raised)

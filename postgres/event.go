@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -42,7 +43,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 	}
 	seq := t.nextSeq
 	t.later("insert event "+e.Type, appendEventQuery,
-		seq, e.Type, micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data)
+		seq, e.Type, storeval.Micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data)
 	t.nextSeq++
 	e.Seq = seq
 	t.lastSeq = seq
@@ -53,7 +54,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 // Seq greater than after, in order.
 func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.Event, error) {
 	es, err := list(ctx, t, "SELECT "+eventColumns+" FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-		[]any{after, pageSize(limit)}, scanEvent)
+		[]any{after, storeval.PageSize(limit)}, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("select events after %d: %w", after, err)
 	}
@@ -85,7 +86,7 @@ func scanEvent(s pgx.Row) (*deconflict.Event, error) {
 	if err := s.Scan(&e.Seq, &e.Type, &at, &e.Actor.Party, &role, &e.Actor.TokenID, &kind, &id, &audience, &data); err != nil {
 		return nil, err
 	}
-	e.Time = fromMicros(at)
+	e.Time = storeval.FromMicros(at)
 	e.Actor.Role = deconflict.Role(role)
 	if kind != nil {
 		e.Subject = &deconflict.Subject{Kind: *kind}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -44,8 +45,8 @@ func (t *tx) PutOperationGeometry(ctx context.Context, op *deconflict.Operation,
 // nil.
 func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []byte) error {
 	stored := *op
-	stored.CreatedAt = normTime(op.CreatedAt)
-	stored.UpdatedAt = normTime(op.UpdatedAt)
+	stored.CreatedAt = storeval.NormTime(op.CreatedAt)
+	stored.UpdatedAt = storeval.NormTime(op.UpdatedAt)
 	doc, err := json.Marshal(&stored)
 	if err != nil {
 		return fmt.Errorf("encode operation %s: %w", op.ID, err)
@@ -54,7 +55,7 @@ func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
 			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc, geom = excluded.geom`,
-		op.ID, op.Party, string(op.State), op.Rev, micros(op.Start), micros(op.End), string(doc), geom); err != nil {
+		op.ID, op.Party, string(op.State), op.Rev, storeval.Micros(op.Start), storeval.Micros(op.End), string(doc), geom); err != nil {
 		return fmt.Errorf("put operation %s: %w", op.ID, err)
 	}
 	return nil
@@ -68,11 +69,11 @@ const matchBatch = 512
 // Operations lists the operations that pass the filter, in the order they
 // were first stored, a page at a time.
 func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*deconflict.Operation, string, error) {
-	after, err := decodeCursor(f.After)
+	after, err := storeval.DecodeCursor(f.After)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := pageSize(f.Limit)
+	limit := storeval.PageSize(f.Limit)
 
 	var where strings.Builder
 	var a args
@@ -88,10 +89,10 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 		where.WriteString(" AND state = ANY(" + a.add(states) + ")")
 	}
 	if !f.Start.IsZero() {
-		where.WriteString(" AND t_end >= " + a.add(micros(f.Start)))
+		where.WriteString(" AND t_end >= " + a.add(storeval.Micros(f.Start)))
 	}
 	if !f.End.IsZero() {
-		where.WriteString(" AND t_start <= " + a.add(micros(f.End)))
+		where.WriteString(" AND t_start <= " + a.add(storeval.Micros(f.End)))
 	}
 	// One more than the page, to know whether another page follows.
 	n := limit + 1
@@ -112,7 +113,7 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 				continue
 			}
 			if len(ops) == limit {
-				return ops, encodeCursor(last), nil
+				return ops, storeval.EncodeCursor(last), nil
 			}
 			ops, last = append(ops, op), from[i]
 		}
@@ -220,8 +221,8 @@ func scanOperation(s pgx.Row) (*deconflict.Operation, int64, error) {
 		return nil, 0, fmt.Errorf("decode operation: %w", err)
 	}
 	op.Rev = rev
-	op.Start = fromMicros(start)
-	op.End = fromMicros(end)
+	op.Start = storeval.FromMicros(start)
+	op.End = storeval.FromMicros(end)
 	return &op, seq, nil
 }
 
@@ -252,7 +253,7 @@ func (t *tx) LiveGeometries(ctx context.Context, fn func(*deconflict.LiveGeometr
 			if err := json.Unmarshal([]byte(*doc), &op); err != nil {
 				return fmt.Errorf("decode operation %s: %w", g.ID, err)
 			}
-			op.Rev, op.Start, op.End = *rev, fromMicros(*start), fromMicros(*end)
+			op.Rev, op.Start, op.End = *rev, storeval.FromMicros(*start), storeval.FromMicros(*end)
 			g.Operation = &op
 		}
 		if err := fn(&g); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -18,7 +19,7 @@ func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
 		return fmt.Errorf("encode keys of party %s: %w", p.ID, err)
 	}
 	tag, err := t.exec(ctx, `INSERT INTO parties (id, name, created_at, keys) VALUES ($1, $2, $3, $4)
-		ON CONFLICT DO NOTHING`, p.ID, p.Name, micros(p.CreatedAt), string(keys))
+		ON CONFLICT DO NOTHING`, p.ID, p.Name, storeval.Micros(p.CreatedAt), string(keys))
 	if err != nil {
 		return fmt.Errorf("insert party %s: %w", p.ID, err)
 	}
@@ -55,7 +56,7 @@ func scanParty(s pgx.Row) (*deconflict.Party, error) {
 	if err := s.Scan(&p.ID, &p.Name, &created, &keys); err != nil {
 		return nil, err
 	}
-	p.CreatedAt = fromMicros(created)
+	p.CreatedAt = storeval.FromMicros(created)
 	if err := json.Unmarshal([]byte(keys), &p.Keys); err != nil {
 		return nil, fmt.Errorf("decode keys of party %s: %w", p.ID, err)
 	}
@@ -96,7 +97,7 @@ const tokenColumns = "id, hash, role, party, label, created_at, revoked_at"
 func (t *tx) CreateToken(ctx context.Context, tok *deconflict.Token) error {
 	tag, err := t.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT DO NOTHING`,
-		tok.ID, tok.Hash, string(tok.Role), tok.Party, tok.Label, micros(tok.CreatedAt), nullMicros(tok.RevokedAt))
+		tok.ID, tok.Hash, string(tok.Role), tok.Party, tok.Label, storeval.Micros(tok.CreatedAt), nullMicros(tok.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("insert token %s: %w", tok.ID, err)
 	}
@@ -130,7 +131,7 @@ func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
 // RevokeToken marks the token revoked at the time; ENotFound if there is
 // none. A token revoked before keeps its first revocation time.
 func (t *tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	tag, err := t.exec(ctx, "UPDATE tokens SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2", micros(at), id)
+	tag, err := t.exec(ctx, "UPDATE tokens SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2", storeval.Micros(at), id)
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}
@@ -149,7 +150,7 @@ func scanToken(s pgx.Row) (*deconflict.Token, error) {
 		return nil, err
 	}
 	tok.Role = deconflict.Role(role)
-	tok.CreatedAt = fromMicros(created)
+	tok.CreatedAt = storeval.FromMicros(created)
 	tok.RevokedAt = fromNullMicros(revoked)
 	return &tok, nil
 }

@@ -8,35 +8,21 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/pgtest"
 	"github.com/deconflict/deconflict/storetest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// testURLEnv names the variable holding the URL of the server the tests
-// use; they create and drop databases of their own on it.
-const testURLEnv = "DECONFLICT_TEST_POSTGRES"
-
-// serverURL returns the URL of the test server, or skips the test (fails
-// it in CI) if there is none.
-func serverURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv(testURLEnv)
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("%s is not set: scripts/test starts PostgreSQL; run it", testURLEnv)
-		}
-		tb.Skipf("%s is not set: run `scripts/postgres start` and export %s=$(scripts/postgres url)", testURLEnv, testURLEnv)
-	}
-	return u
-}
+// serverURL returns the URL of the test server (pgtest.Env), or skips the
+// test (fails it in CI) if there is none.
+func serverURL(tb testing.TB) string { return pgtest.Server(tb) }
 
 // randomName returns a new name for a database or schema.
 func randomName(prefix string) string {
@@ -50,7 +36,7 @@ func withDatabase(tb testing.TB, u, name string) string {
 	tb.Helper()
 	p, err := url.Parse(u)
 	if err != nil {
-		tb.Fatalf("parse %s: %v", testURLEnv, err)
+		tb.Fatalf("parse %s: %v", pgtest.Env, err)
 	}
 	p.Path = "/" + name
 	return p.String()

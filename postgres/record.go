@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -153,7 +154,7 @@ func (t *tx) PutKey(ctx context.Context, k *deconflict.SigningKey) error {
 		VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM signing_keys), $1, $2, $3, $4, $5)
 		ON CONFLICT (name) DO UPDATE SET verifier = excluded.verifier, signer = excluded.signer,
 			created_at = excluded.created_at, retired_at = excluded.retired_at`,
-		k.Name, k.Verifier, k.Signer, micros(k.CreatedAt), nullMicros(k.RetiredAt)); err != nil {
+		k.Name, k.Verifier, k.Signer, storeval.Micros(k.CreatedAt), nullMicros(k.RetiredAt)); err != nil {
 		return fmt.Errorf("put signing key %s: %w", k.Name, err)
 	}
 	return nil
@@ -177,7 +178,7 @@ func scanKey(s pgx.Row) (*deconflict.SigningKey, error) {
 	if err := s.Scan(&k.Name, &k.Verifier, &k.Signer, &created, &retired); err != nil {
 		return nil, err
 	}
-	k.CreatedAt = fromMicros(created)
+	k.CreatedAt = storeval.FromMicros(created)
 	k.RetiredAt = fromNullMicros(retired)
 	return &k, nil
 }

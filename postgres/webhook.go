@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -40,7 +41,7 @@ func (t *tx) PutWebhook(ctx context.Context, w *deconflict.Webhook) error {
 		ON CONFLICT (party, name) DO UPDATE SET url = excluded.url, events = excluded.events,
 			secret = excluded.secret, created_at = excluded.created_at, updated_at = excluded.updated_at,
 			delivery = excluded.delivery`,
-		w.Party, w.Name, w.URL, string(events), w.Secret, micros(w.CreatedAt), micros(w.UpdatedAt), delivery); err != nil {
+		w.Party, w.Name, w.URL, string(events), w.Secret, storeval.Micros(w.CreatedAt), storeval.Micros(w.UpdatedAt), delivery); err != nil {
 		return fmt.Errorf("put webhook %s/%s: %w", w.Party, w.Name, err)
 	}
 	return nil
@@ -90,9 +91,9 @@ func (t *tx) DeleteWebhook(ctx context.Context, party, name string) error {
 
 // encodeDelivery returns the JSON of d, with its times as they read back.
 func encodeDelivery(d deconflict.Delivery) (string, error) {
-	d.LastAttempt = normTimePtr(d.LastAttempt)
-	d.NextAttempt = normTimePtr(d.NextAttempt)
-	d.FailingSince = normTimePtr(d.FailingSince)
+	d.LastAttempt = storeval.NormTimePtr(d.LastAttempt)
+	d.NextAttempt = storeval.NormTimePtr(d.NextAttempt)
+	d.FailingSince = storeval.NormTimePtr(d.FailingSince)
 	b, err := json.Marshal(d)
 	return string(b), err
 }
@@ -111,7 +112,7 @@ func scanWebhook(s pgx.Row) (*deconflict.Webhook, error) {
 	if err := json.Unmarshal([]byte(delivery), &w.Delivery); err != nil {
 		return nil, fmt.Errorf("decode webhook %s/%s delivery: %w", w.Party, w.Name, err)
 	}
-	w.CreatedAt = fromMicros(created)
-	w.UpdatedAt = fromMicros(updated)
+	w.CreatedAt = storeval.FromMicros(created)
+	w.UpdatedAt = storeval.FromMicros(updated)
 	return &w, nil
 }

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 // Conflict returns the conflict with the ID; ENotFound if there is none.
@@ -71,11 +71,11 @@ func (t *tx) PutConflict(ctx context.Context, c *deconflict.Conflict) error {
 // Conflicts lists the conflicts that pass the filter, in the order they
 // were first stored, a page at a time.
 func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*deconflict.Conflict, string, error) {
-	after, err := decodeCursor(f.After)
+	after, err := storeval.DecodeCursor(f.After)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := pageSize(f.Limit)
+	limit := storeval.PageSize(f.Limit)
 	var where strings.Builder
 	args := []any{after}
 	where.WriteString("seq > ?")
@@ -123,24 +123,12 @@ func pair(op1, op2 string) (lo, hi string) {
 // storedConflict returns a copy of c with its times as they read back.
 func storedConflict(c *deconflict.Conflict) *deconflict.Conflict {
 	s := *c
-	s.DetectedAt = normTime(c.DetectedAt)
-	s.ClosedAt = normTimePtr(c.ClosedAt)
-	s.UpdatedAt = normTime(c.UpdatedAt)
-	s.Acknowledged = normTimeMap(c.Acknowledged)
-	s.Waived = normTimeMap(c.Waived)
+	s.DetectedAt = storeval.NormTime(c.DetectedAt)
+	s.ClosedAt = storeval.NormTimePtr(c.ClosedAt)
+	s.UpdatedAt = storeval.NormTime(c.UpdatedAt)
+	s.Acknowledged = storeval.NormTimeMap(c.Acknowledged)
+	s.Waived = storeval.NormTimeMap(c.Waived)
 	return &s
-}
-
-// normTimeMap returns a copy of m with its times as they read back.
-func normTimeMap(m map[string]*time.Time) map[string]*time.Time {
-	if m == nil {
-		return nil
-	}
-	n := make(map[string]*time.Time, len(m))
-	for k, v := range m {
-		n[k] = normTimePtr(v)
-	}
-	return n
 }
 
 // scanConflict reads the seq and doc of a row.

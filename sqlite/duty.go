@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 // The columns scanDuty reads, in its order.
@@ -78,7 +79,7 @@ func (t *tx) flushDuties(ctx context.Context) error {
 		chunk := ds[lo:min(lo+maxDutyRows, len(ds))]
 		args = args[:0]
 		for _, d := range chunk {
-			args = append(args, d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, micros(d.CreatedAt),
+			args = append(args, d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, storeval.Micros(d.CreatedAt),
 				nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt))
 		}
 		if _, err := t.exec(ctx, putDutyQueries[len(chunk)], args...); err != nil {
@@ -94,11 +95,11 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 	if err := t.flushDuties(ctx); err != nil {
 		return nil, "", err
 	}
-	after, err := decodeCursor(f.After)
+	after, err := storeval.DecodeCursor(f.After)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := pageSize(f.Limit)
+	limit := storeval.PageSize(f.Limit)
 	var where strings.Builder
 	args := []any{after}
 	where.WriteString("seq > ?")
@@ -129,7 +130,7 @@ func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconf
 	if err := t.flushDuties(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := t.query(ctx, dutiesDueQuery, micros(now), pageSize(limit))
+	rows, err := t.query(ctx, dutiesDueQuery, storeval.Micros(now), storeval.PageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("select due duties: %w", err)
 	}
@@ -157,7 +158,7 @@ func scanDuty(s scanner) (*deconflict.Duty, int64, error) {
 		&created, &due, &acked, &raised, &cleared); err != nil {
 		return nil, 0, err
 	}
-	d.CreatedAt = fromMicros(created)
+	d.CreatedAt = storeval.FromMicros(created)
 	d.DueAt = fromNullMicros(due)
 	d.AckedAt = fromNullMicros(acked)
 	d.RaisedAt = fromNullMicros(raised)

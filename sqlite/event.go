@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 // The columns scanEvent reads, in its order.
@@ -31,7 +32,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 	res, err := t.exec(ctx, `INSERT INTO events (type, time, actor_party, actor_role, actor_token,
 			subject_kind, subject_id, audience, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Type, micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data)
+		e.Type, storeval.Micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data)
 	if err != nil {
 		return fmt.Errorf("insert event %s: %w", e.Type, err)
 	}
@@ -46,7 +47,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 // Events returns up to limit events (1000 if limit is not positive) with
 // Seq greater than after, in order.
 func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.Event, error) {
-	rows, err := t.query(ctx, "SELECT "+eventColumns+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, pageSize(limit))
+	rows, err := t.query(ctx, "SELECT "+eventColumns+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, storeval.PageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("select events after %d: %w", after, err)
 	}
@@ -84,7 +85,7 @@ func scanEvent(s scanner) (*deconflict.Event, error) {
 	if err := s.Scan(&e.Seq, &e.Type, &at, &e.Actor.Party, &role, &e.Actor.TokenID, &kind, &id, &audience, &data); err != nil {
 		return nil, err
 	}
-	e.Time = fromMicros(at)
+	e.Time = storeval.FromMicros(at)
 	e.Actor.Role = deconflict.Role(role)
 	if kind.Valid {
 		e.Subject = &deconflict.Subject{Kind: kind.String, ID: id.String}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 // The columns scanMessage reads, in its order.
@@ -33,8 +34,8 @@ func (t *tx) Message(ctx context.Context, id string) (*deconflict.Message, error
 // keeps its place in lists, and records its addressees anew.
 func (t *tx) PutMessage(ctx context.Context, m *deconflict.Message) error {
 	stored := *m
-	stored.SentAt = normTime(m.SentAt)
-	stored.Acknowledged = normTimeMap(m.Acknowledged)
+	stored.SentAt = storeval.NormTime(m.SentAt)
+	stored.Acknowledged = storeval.NormTimeMap(m.Acknowledged)
 	doc, err := json.Marshal(&stored)
 	if err != nil {
 		return fmt.Errorf("encode message %s: %w", m.ID, err)
@@ -61,11 +62,11 @@ func (t *tx) PutMessage(ctx context.Context, m *deconflict.Message) error {
 // Messages lists the messages sent by or to f.Party (all of them if it is
 // empty), in the order they were first stored, a page at a time.
 func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*deconflict.Message, string, error) {
-	after, err := decodeCursor(f.After)
+	after, err := storeval.DecodeCursor(f.After)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := pageSize(f.Limit)
+	limit := storeval.PageSize(f.Limit)
 	where := "seq > ?"
 	args := []any{after}
 	if f.Party != "" {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 // The columns decodeOperation reads, in its order.
@@ -51,8 +52,8 @@ func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []
 		g = geom
 	}
 	stored := *op
-	stored.CreatedAt = normTime(op.CreatedAt)
-	stored.UpdatedAt = normTime(op.UpdatedAt)
+	stored.CreatedAt = storeval.NormTime(op.CreatedAt)
+	stored.UpdatedAt = storeval.NormTime(op.UpdatedAt)
 	doc, err := json.Marshal(&stored)
 	if err != nil {
 		return fmt.Errorf("encode operation %s: %w", op.ID, err)
@@ -61,7 +62,7 @@ func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
 			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc, geom = excluded.geom`,
-		op.ID, op.Party, string(op.State), op.Rev, micros(op.Start), micros(op.End), string(doc), g); err != nil {
+		op.ID, op.Party, string(op.State), op.Rev, storeval.Micros(op.Start), storeval.Micros(op.End), string(doc), g); err != nil {
 		return fmt.Errorf("put operation %s: %w", op.ID, err)
 	}
 	return nil
@@ -70,11 +71,11 @@ func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []
 // Operations lists the operations that pass the filter, in the order they
 // were first stored, a page at a time.
 func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*deconflict.Operation, string, error) {
-	after, err := decodeCursor(f.After)
+	after, err := storeval.DecodeCursor(f.After)
 	if err != nil {
 		return nil, "", err
 	}
-	limit := pageSize(f.Limit)
+	limit := storeval.PageSize(f.Limit)
 
 	var where strings.Builder
 	args := []any{after}
@@ -91,11 +92,11 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 	}
 	if !f.Start.IsZero() {
 		where.WriteString(" AND t_end >= ?")
-		args = append(args, micros(f.Start))
+		args = append(args, storeval.Micros(f.Start))
 	}
 	if !f.End.IsZero() {
 		where.WriteString(" AND t_start <= ?")
-		args = append(args, micros(f.End))
+		args = append(args, storeval.Micros(f.End))
 	}
 	q := "SELECT " + operationColumns + " FROM operations WHERE " + where.String() + " ORDER BY seq"
 	if f.Match == nil {
@@ -133,7 +134,7 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 	if !more {
 		return ops, "", nil
 	}
-	return ops, encodeCursor(last), nil
+	return ops, storeval.EncodeCursor(last), nil
 }
 
 // sinceBatch is how many operations OperationsSince reads before it calls
@@ -227,8 +228,8 @@ func scanOperation(s scanner) (*deconflict.Operation, int64, error) {
 		return nil, 0, fmt.Errorf("decode operation: %w", err)
 	}
 	op.Rev = rev
-	op.Start = fromMicros(start)
-	op.End = fromMicros(end)
+	op.Start = storeval.FromMicros(start)
+	op.End = storeval.FromMicros(end)
 	return &op, seq, nil
 }
 
@@ -342,7 +343,7 @@ func liveGeometries(ctx context.Context, t *sql.Tx, from, to int64, fn func(*dec
 			if err := json.Unmarshal([]byte(doc.String), &op); err != nil {
 				return fmt.Errorf("decode operation %s: %w", g.ID, err)
 			}
-			op.Rev, op.Start, op.End = rev.Int64, fromMicros(start.Int64), fromMicros(end.Int64)
+			op.Rev, op.Start, op.End = rev.Int64, storeval.FromMicros(start.Int64), storeval.FromMicros(end.Int64)
 			g.Operation = &op
 		}
 		if err := fn(&g); err != nil {

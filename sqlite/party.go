@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 // CreateParty stores a new party; EExists if its ID is taken.
@@ -17,7 +18,7 @@ func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
 		return fmt.Errorf("encode keys of party %s: %w", p.ID, err)
 	}
 	res, err := t.exec(ctx, `INSERT INTO parties (id, name, created_at, keys) VALUES (?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, p.ID, p.Name, micros(p.CreatedAt), string(keys))
+		ON CONFLICT DO NOTHING`, p.ID, p.Name, storeval.Micros(p.CreatedAt), string(keys))
 	if err != nil {
 		return fmt.Errorf("insert party %s: %w", p.ID, err)
 	}
@@ -73,7 +74,7 @@ func scanParty(s scanner) (*deconflict.Party, error) {
 	if err := s.Scan(&p.ID, &p.Name, &created, &keys); err != nil {
 		return nil, err
 	}
-	p.CreatedAt = fromMicros(created)
+	p.CreatedAt = storeval.FromMicros(created)
 	if err := json.Unmarshal([]byte(keys), &p.Keys); err != nil {
 		return nil, fmt.Errorf("decode keys of party %s: %w", p.ID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 // The hashes of the Merkle log are written and read up to maxLogRows at a
@@ -145,7 +146,7 @@ func (t *tx) PutKey(ctx context.Context, k *deconflict.SigningKey) error {
 		VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM signing_keys), ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET verifier = excluded.verifier, signer = excluded.signer,
 			created_at = excluded.created_at, retired_at = excluded.retired_at`,
-		k.Name, k.Verifier, k.Signer, micros(k.CreatedAt), nullMicros(k.RetiredAt)); err != nil {
+		k.Name, k.Verifier, k.Signer, storeval.Micros(k.CreatedAt), nullMicros(k.RetiredAt)); err != nil {
 		return fmt.Errorf("put signing key %s: %w", k.Name, err)
 	}
 	return nil
@@ -181,7 +182,7 @@ func scanKey(s scanner) (*deconflict.SigningKey, error) {
 	if err := s.Scan(&k.Name, &k.Verifier, &k.Signer, &created, &retired); err != nil {
 		return nil, err
 	}
-	k.CreatedAt = fromMicros(created)
+	k.CreatedAt = storeval.FromMicros(created)
 	k.RetiredAt = fromNullMicros(retired)
 	return &k, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 const tokenColumns = "id, hash, role, party, label, created_at, revoked_at"
@@ -16,7 +17,7 @@ const tokenColumns = "id, hash, role, party, label, created_at, revoked_at"
 func (t *tx) CreateToken(ctx context.Context, tok *deconflict.Token) error {
 	res, err := t.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-		tok.ID, tok.Hash, string(tok.Role), tok.Party, tok.Label, micros(tok.CreatedAt), nullMicros(tok.RevokedAt))
+		tok.ID, tok.Hash, string(tok.Role), tok.Party, tok.Label, storeval.Micros(tok.CreatedAt), nullMicros(tok.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("insert token %s: %w", tok.ID, err)
 	}
@@ -64,7 +65,7 @@ func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
 // RevokeToken marks the token revoked at the time; ENotFound if there is
 // none. A token revoked before keeps its first revocation time.
 func (t *tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	res, err := t.exec(ctx, "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", micros(at), id)
+	res, err := t.exec(ctx, "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", storeval.Micros(at), id)
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)
 	}
@@ -85,7 +86,7 @@ func scanToken(s scanner) (*deconflict.Token, error) {
 		return nil, err
 	}
 	tok.Role = deconflict.Role(role)
-	tok.CreatedAt = fromMicros(created)
+	tok.CreatedAt = storeval.FromMicros(created)
 	tok.RevokedAt = fromNullMicros(revoked)
 	return &tok, nil
 }

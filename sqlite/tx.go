@@ -3,14 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -28,44 +27,12 @@ type tx struct {
 
 var _ deconflict.Tx = (*tx)(nil)
 
-// defaultLimit is the page size of a list whose filter leaves Limit zero.
-const defaultLimit = 1000
-
-// pageSize returns the number of items a page of a list holds.
-func pageSize(limit int) int {
-	if limit <= 0 {
-		return defaultLimit
-	}
-	return limit
-}
-
-// Times are stored as microseconds since the Unix epoch and read back in
-// UTC, so a time keeps its instant to the microsecond but not its zone.
-
-// micros returns t as stored.
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-// fromMicros returns the time stored as v.
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-// normTime returns t as it reads back from the store.
-func normTime(t time.Time) time.Time { return fromMicros(micros(t)) }
-
-// normTimePtr returns a copy of *t as it reads back, or nil.
-func normTimePtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	n := normTime(*t)
-	return &n
-}
-
 // nullMicros returns *t as stored, or NULL.
 func nullMicros(t *time.Time) sql.NullInt64 {
 	if t == nil {
 		return sql.NullInt64{}
 	}
-	return sql.NullInt64{Int64: micros(*t), Valid: true}
+	return sql.NullInt64{Int64: storeval.Micros(*t), Valid: true}
 }
 
 // fromNullMicros returns the time stored as v, or nil.
@@ -73,31 +40,8 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 	if !v.Valid {
 		return nil
 	}
-	t := fromMicros(v.Int64)
+	t := storeval.FromMicros(v.Int64)
 	return &t
-}
-
-// Cursors are the seq of the last item of a page, in unpadded base64url so
-// that callers treat them as opaque.
-
-// encodeCursor returns the cursor of the page after the item with seq.
-func encodeCursor(seq int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(seq, 10)))
-}
-
-// decodeCursor returns the seq a cursor names; "" names the start.
-func decodeCursor(c string) (int64, error) {
-	if c == "" {
-		return 0, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err == nil {
-		var seq int64
-		if seq, err = strconv.ParseInt(string(b), 10, 64); err == nil && seq > 0 {
-			return seq, nil
-		}
-	}
-	return 0, deconflict.FieldErrorf(deconflict.EInvalid, "after", "invalid cursor %q", c)
 }
 
 // placeholders returns "?, ?, …" with n marks.
@@ -180,7 +124,7 @@ func page[T any](ctx context.Context, t *tx, noun, query string, args []any, lim
 	var last int64
 	for rows.Next() {
 		if len(out) == limit {
-			return out, encodeCursor(last), nil
+			return out, storeval.EncodeCursor(last), nil
 		}
 		v, seq, err := scan(rows)
 		if err != nil {

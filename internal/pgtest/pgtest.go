@@ -25,13 +25,7 @@ const Env = "DECONFLICT_TEST_POSTGRES"
 // ends, and returns its URL.
 func Database(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(Env)
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set: scripts/test starts PostgreSQL and sets it; run the tests with scripts/test", Env)
-		}
-		t.Skipf("no PostgreSQL: run `scripts/postgres start` and export %s=$(scripts/postgres url), or run scripts/test", Env)
-	}
+	base := Server(t)
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("%s: %v", Env, err)
@@ -57,4 +51,18 @@ func exec(t testing.TB, dsn, sql string) {
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// Server returns the URL in Env, or skips the test without one (fails it
+// under CI).
+func Server(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(Env)
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set: scripts/test starts PostgreSQL and sets it; run the tests with scripts/test", Env)
+		}
+		t.Skipf("no PostgreSQL: run `scripts/postgres start` and export %s=$(scripts/postgres url), or run scripts/test", Env)
+	}
+	return base
 }
