@@ -106,6 +106,7 @@ func (m *Mechanism) reload(ctx context.Context, tx dc.Tx) error {
 	}
 	m.index.Store(index)
 	m.rev = last
+	m.replica.seen.Store(last)
 	m.stats.setOpenConflicts(open)
 	return nil
 }
@@ -119,6 +120,7 @@ func (m *Mechanism) catchUp(ctx context.Context, tx dc.Tx) error {
 		return err
 	}
 	if last <= m.rev {
+		m.replica.seen.Store(m.rev)
 		return nil
 	}
 	err = tx.OperationsSince(ctx, m.rev, false, func(op *dc.Operation) error { return indexOperation(m.index.Load(), op) })
@@ -126,6 +128,7 @@ func (m *Mechanism) catchUp(ctx context.Context, tx dc.Tx) error {
 		return fmt.Errorf("catch up index: %w", err)
 	}
 	m.rev = last
+	m.replica.seen.Store(last)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package mechanism
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"time"
@@ -94,11 +95,14 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		m.stats.BatchNanos.Add(int64(time.Since(began)))
 	}()
 	m.catchUpOutside(ctx)
+	revBefore := m.rev
 	attempts := 0
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
-		if attempts++; attempts > 1 {
-			// The store runs fn again after a failed attempt: the index
-			// holds that attempt's changes, so start again from the store.
+		if attempts++; attempts > 1 || m.replica.dirty.Load() {
+			// The store runs fn again after a failed attempt, or an
+			// earlier batch failed and could not reload: the index holds
+			// changes that were never committed, so start again from the
+			// store.
 			if err := m.reload(ctx, tx); err != nil {
 				return err
 			}
@@ -123,12 +127,18 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		return nil
 	})
 	if err != nil {
-		// Nothing of the batch was kept; the index may hold some of it.
+		// Nothing of the batch was kept, but the index and rev may hold
+		// some of it: rev must not stay ahead of the store, or the next
+		// catch-up would skip other processes' commits of those seqs.
+		m.rev = revBefore
 		if rerr := m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) }); rerr != nil {
-			m.log.Error("reload index after a failed write", slog.Any("error", rerr))
+			m.log.Error("reload index after a failed write; the next write reloads first", slog.Any("error", rerr))
+			m.replica.dirty.Store(true)
 		}
 	}
 	if err == nil {
+		m.replica.dirty.Store(false)
+		m.replica.seen.Store(m.rev)
 		m.notify()
 	}
 	for _, req := range batch {
@@ -251,7 +261,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 	var last int64
 	for i, ev := range events {
 		if err := m.appendEvent(ctx, tx, ev.event, ev.data); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, writeFailed(err)
 		}
 		if i == 0 {
 			op.Rev = ev.event.Seq
@@ -259,17 +269,29 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 		last = ev.event.Seq
 	}
 	if err := putOperation(ctx, tx, ch); err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, writeFailed(err)
 	}
 	for _, c := range touched {
 		if err := tx.PutConflict(ctx, c); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, writeFailed(err)
 		}
 	}
 	if err := m.oweForChange(ctx, tx, b, a, ch, touched, now); err != nil {
-		return nil, 0, 0, err
+		return nil, 0, 0, writeFailed(err)
 	}
 	return &Result{Operation: op, Conflicts: open, Created: ch.prev == nil}, last, delta, nil
+}
+
+// writeFailed makes an error met while writing a change fail the whole
+// batch. Once a change has begun to write, nothing may be refused by the
+// rules: the batch would commit half a change (an event without its log
+// hashes, an operation without its duties).
+func writeFailed(err error) error {
+	var e *dc.Error
+	if errors.As(err, &e) && e.Code != dc.EInternal {
+		return fmt.Errorf("writing a change: %s", err.Error())
+	}
+	return err
 }
 
 // putOperation stores the operation of a change, with its compact

@@ -84,6 +84,18 @@ func connect(url string) (*DB, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !ok {
 		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	}
+	// A replica whose host hangs or is cut off must not keep its session,
+	// and with it the webhook lease, until the kernel's default keepalive
+	// gives up two hours later: the server probes after 10 s of silence
+	// and drops the session after about 30 s without an answer.
+	for k, v := range map[string]string{
+		"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3",
+		"tcp_user_timeout": "30000",
+	} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)

@@ -144,10 +144,22 @@ func (t *tx) sendPending(ctx context.Context, query string, args []any) (pgx.Bat
 	for _, q := range pending {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
-			return nil, fmt.Errorf("%s: %w", q.what, err)
+			return nil, pendingFailed(q.what, err)
 		}
 	}
 	return br, nil
+}
+
+// pendingFailed is the error of a statement sent later than it was asked
+// for. It comes out of the next statement's call, so it must not read as
+// that statement's own answer (a unique violation of a queued insert is
+// not an EExists of, say, PutConflict): only its retryability shows
+// through.
+func pendingFailed(what string, err error) error {
+	if retryable(err) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %v", what, err)
 }
 
 func (t *tx) exec(ctx context.Context, query string, args ...any) (pgconn.CommandTag, error) {

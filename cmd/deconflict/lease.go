@@ -111,8 +111,8 @@ type listener interface {
 }
 
 // followCommits wakes the mechanism whenever any process commits events.
-func followCommits(ctx context.Context, l listener, mech interface{ Wake() }, log *slog.Logger) {
-	if err := l.Listen(ctx, func(int64) { mech.Wake() }); err != nil && ctx.Err() == nil {
+func followCommits(ctx context.Context, l listener, mech interface{ Wake(seq int64) }, log *slog.Logger) {
+	if err := l.Listen(ctx, mech.Wake); err != nil && ctx.Err() == nil {
 		log.Error("listening for other replicas' commits stopped; streams fall back to polling", slog.Any("err", err))
 	}
 }
