@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/deconflict/deconflict"
@@ -44,9 +46,22 @@ type DB struct {
 	// process queue here, holding no connection, and one at a time
 	// waits for the database's write lock.
 	writer chan struct{}
+	log    atomic.Pointer[slog.Logger] // for what Listen meets; none by default
 }
 
 var _ deconflict.Store = (*DB)(nil)
+
+// SetLogger makes the DB log what its background work meets (Listen losing
+// and regaining its connection).
+func (db *DB) SetLogger(l *slog.Logger) { db.log.Store(l) }
+
+// logger returns the logger set, or one that discards.
+func (db *DB) logger() *slog.Logger {
+	if l := db.log.Load(); l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
 
 // Open connects to the database at url (a postgres:// URL or key=value
 // string, as pgx reads it) and brings its schema up to date. Several

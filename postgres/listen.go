@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -35,11 +36,16 @@ const listenIdle = 30 * time.Second
 // long.
 func (db *DB) Listen(ctx context.Context, fn func(seq int64)) error {
 	var delay time.Duration
+	failing := false
 	for {
-		listened := db.listen(ctx, fn)
+		listened, err := db.listen(ctx, fn, failing)
 		if ctx.Err() != nil {
 			return nil
 		}
+		if err != nil {
+			db.logger().Warn("listening for other replicas' commits failed; trying again (streams poll meanwhile)", slog.Any("err", err))
+		}
+		failing = true
 		if listened || delay == 0 {
 			delay = listenFirstRetry
 		} else {
@@ -58,8 +64,9 @@ func (db *DB) Listen(ctx context.Context, fn func(seq int64)) error {
 }
 
 // listen connects, listens and calls fn until the connection fails or ctx
-// ends. It reports whether it got as far as listening.
-func (db *DB) listen(ctx context.Context, fn func(seq int64)) (listened bool) {
+// ends. It reports whether it got as far as listening, and why it stopped.
+// After a failure (again), it logs when it listens once more.
+func (db *DB) listen(ctx context.Context, fn func(seq int64), again bool) (listened bool, err error) {
 	cfg := db.pool.Config().ConnConfig.Copy()
 	// A wait that times out leaves the connection usable (the default
 	// handler would send the server a cancel request instead).
@@ -70,7 +77,7 @@ func (db *DB) listen(ctx context.Context, fn func(seq int64)) (listened bool) {
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	cancel()
 	if err != nil {
-		return false
+		return false, err
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -78,7 +85,10 @@ func (db *DB) listen(ctx context.Context, fn func(seq int64)) (listened bool) {
 		cancel()
 	}()
 	if _, err := conn.Exec(ctx, "LISTEN "+EventsChannel); err != nil {
-		return false
+		return false, err
+	}
+	if again {
+		db.logger().Info("listening for other replicas' commits again")
 	}
 	fn(0)
 	for {
@@ -87,17 +97,17 @@ func (db *DB) listen(ctx context.Context, fn func(seq int64)) (listened bool) {
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return true
+			return true, nil
 		case err != nil && errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
 			// Quiet for a while: check that the server is still there.
 			pctx, cancel := context.WithTimeout(ctx, PingTimeout)
 			err = conn.Ping(pctx)
 			cancel()
 			if err != nil {
-				return true
+				return true, err
 			}
 		case err != nil:
-			return true
+			return true, err
 		default:
 			seq, err := strconv.ParseInt(n.Payload, 10, 64)
 			if err != nil {

@@ -1,11 +1,13 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -597,6 +599,8 @@ func TestListenReconnect(t *testing.T) {
 	u := newDatabase(t)
 	p := newProxy(t, u)
 	a, b := MustOpen(t, p.url), MustOpen(t, u)
+	var logged syncBuffer
+	a.SetLogger(slog.New(slog.NewTextHandler(&logged, nil)))
 	ctx := t.Context()
 	seqs := make(chan int64, 100)
 	go a.Listen(ctx, func(seq int64) { seqs <- seq })
@@ -624,6 +628,28 @@ func TestListenReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, seqs, 3, time.Second)
+	// The operators were told: lost, and listening again.
+	if log := logged.String(); !strings.Contains(log, "failed; trying again") || !strings.Contains(log, "listening for other replicas' commits again") {
+		t.Errorf("Listen logged:\n%s", log)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestLease checks that a lease has one holder at a time.

@@ -17,6 +17,7 @@ import (
 	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/notify"
+	"github.com/deconflict/deconflict/postgres"
 )
 
 func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
@@ -66,6 +67,9 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery})
 	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
+	if db, ok := st.(*postgres.DB); ok {
+		db.SetLogger(log)
+	}
 	if l, ok := st.(listener); ok { // wake streams when other replicas commit
 		wg.Add(1)
 		go func() { defer wg.Done(); followCommits(workers, l, mech, log) }()
