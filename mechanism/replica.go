@@ -7,11 +7,13 @@ import (
 	dc "github.com/deconflict/deconflict"
 )
 
-// Several processes may serve one store (replicas on PostgreSQL). Writes
-// need nothing from this file: every write transaction catches the index
-// up with what the others committed (catchUp) before it decides. What
-// follows keeps the rest fresh: streams wake when another process commits,
-// and what-if checks see its operations.
+// Several processes may serve one store (replicas on PostgreSQL). Every
+// write transaction catches the index up with what the others committed
+// (catchUp) before it decides, so writes are exact without this file. What
+// follows keeps the rest fresh and cheap: streams wake when another
+// process commits, what-if checks see its operations, writes catch up
+// before they take the store's lock, and an index left dirty by a failed
+// write is reloaded before it is used again.
 
 // replica is what a mechanism knows of other processes' commits.
 type replica struct {

@@ -134,6 +134,8 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		if rerr := m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) }); rerr != nil {
 			m.log.Error("reload index after a failed write; the next write reloads first", slog.Any("error", rerr))
 			m.replica.dirty.Store(true)
+		} else {
+			m.replica.dirty.Store(false)
 		}
 	}
 	if err == nil {
