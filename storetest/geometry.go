@@ -13,14 +13,7 @@ import (
 // testLiveGeometries checks the optional deconflict.GeometryTx.
 func testLiveGeometries(t *testing.T, f Factory) {
 	s := f.Open(t)
-	supported := true
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		_, supported = tx.(deconflict.GeometryTx)
-		return nil
-	})
-	if !supported {
-		t.Skip("the store does not implement deconflict.GeometryTx")
-	}
+	skipWithoutGeometry(t, s)
 	planned := newOperation(1, "alpha", deconflict.StatePlanned, at(0), at(60), 3)
 	active := newOperation(2, "bravo", deconflict.StateActive, at(10), at(70), 4)
 	plain := newOperation(3, "alpha", deconflict.StatePlanned, at(20), at(80), 5)
@@ -101,14 +94,7 @@ func testLiveGeometriesMany(t *testing.T, f Factory) {
 		t.Skip("stores 6,000 operations")
 	}
 	s := f.Open(t)
-	supported := true
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		_, supported = tx.(deconflict.GeometryTx)
-		return nil
-	})
-	if !supported {
-		t.Skip("the store does not implement deconflict.GeometryTx")
-	}
+	skipWithoutGeometry(t, s)
 	const n = 6000
 	want := map[string]bool{} // live operation → stored with a geometry
 	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
@@ -162,5 +148,19 @@ func testLiveGeometriesMany(t *testing.T, f Factory) {
 		} else if g != withGeom {
 			t.Errorf("%s: geometry given %v, stored %v", id, g, withGeom)
 		}
+	}
+}
+
+// skipWithoutGeometry skips the test if the store does not keep compact
+// geometries (the optional deconflict.GeometryTx).
+func skipWithoutGeometry(t *testing.T, s deconflict.Store) {
+	t.Helper()
+	supported := true
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		_, supported = tx.(deconflict.GeometryTx)
+		return nil
+	})
+	if !supported {
+		t.Skip("the store does not implement deconflict.GeometryTx")
 	}
 }

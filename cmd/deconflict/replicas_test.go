@@ -116,6 +116,9 @@ func TestReplicasFindEveryConflict(t *testing.T) {
 			break
 		}
 	}
+	if checked < 5 {
+		t.Errorf("only %d operations checked across replicas; the scenario proves too little", checked)
+	}
 	t.Logf("%d declarations over 3 replicas, %d conflicts, all found by each", len(ops), len(want))
 }
 
