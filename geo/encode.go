@@ -51,36 +51,48 @@ func EncodeVolumes(vols []Volume) []byte {
 	for i := range vols {
 		v := &vols[i]
 		f := v.Footprint
-		switch {
-		case f.circle:
-			b = append(b, kindCircle)
-		case f.originInside:
-			b = append(b, kindPolygonOrigin)
-		default:
-			b = append(b, kindPolygon)
-		}
+		b = append(b, kindOf(f))
 		b = appendFloat(b, v.LowerM)
 		b = appendFloat(b, v.UpperM)
 		b = appendTime(b, v.Start)
 		b = appendTime(b, v.End)
-		if f.circle {
-			b = appendPoint(b, f.center)
-			b = appendFloat(b, float64(f.radius))
-		} else {
-			b = appendPoint(b, f.bound.Center())
-			b = appendFloat(b, f.bound.Height())
-			b = binary.AppendUvarint(b, uint64(len(f.verts)))
-			for _, p := range f.verts {
-				b = appendPoint(b, p)
-			}
-		}
-		cells := entryCells(f)
-		b = binary.AppendUvarint(b, uint64(len(cells)))
-		for _, c := range cells {
-			b = binary.LittleEndian.AppendUint64(b, uint64(c))
-		}
+		b = appendFootprint(b, f)
 	}
 	return b
+}
+
+// appendFootprint appends the shape and cells of f, after its kind byte:
+// the footprint part of the compact form.
+func appendFootprint(b []byte, f *Footprint) []byte {
+	if f.circle {
+		b = appendPoint(b, f.center)
+		b = appendFloat(b, float64(f.radius))
+	} else {
+		b = appendPoint(b, f.bound.Center())
+		b = appendFloat(b, f.bound.Height())
+		b = binary.AppendUvarint(b, uint64(len(f.verts)))
+		for _, p := range f.verts {
+			b = appendPoint(b, p)
+		}
+	}
+	cells := entryCells(f)
+	b = binary.AppendUvarint(b, uint64(len(cells)))
+	for _, c := range cells {
+		b = binary.LittleEndian.AppendUint64(b, uint64(c))
+	}
+	return b
+}
+
+// kindOf returns the kind byte of f in the compact form.
+func kindOf(f *Footprint) byte {
+	switch {
+	case f.circle:
+		return kindCircle
+	case f.originInside:
+		return kindPolygonOrigin
+	default:
+		return kindPolygon
+	}
 }
 
 func appendFloat(b []byte, v float64) []byte {
@@ -122,42 +134,11 @@ func DecodeVolumes(data []byte) ([]Volume, error) {
 		kind := d.byte()
 		v.LowerM, v.UpperM = d.float(), d.float()
 		v.Start, v.End = d.time(), d.time()
-		switch kind {
-		case kindCircle:
-			c := d.point()
-			v.Footprint = circleFootprint(c, s1.Angle(d.float()))
-		case kindPolygon, kindPolygonOrigin:
-			c, h := d.point(), d.float()
-			nv := d.uvarint()
-			if nv < MinVertices || nv > deconflict.MaxVertices || nv*24 > uint64(len(d.b)) {
-				return nil, fmt.Errorf("%w: %d vertices", errCorrupt, nv)
-			}
-			verts := make([]s2.Point, nv)
-			for j := range verts {
-				verts[j] = d.point()
-			}
-			f := &Footprint{verts: verts, originInside: kind == kindPolygonOrigin}
-			f.bound = s2.CapFromCenterChordAngle(c, s1.ChordAngle(2*h))
-			f.boundR = f.bound.Radius()
-			if len(verts) > treeMin {
-				f.tree = buildTree(verts)
-			}
-			v.Footprint = f
-		default:
-			return nil, fmt.Errorf("%w: volume kind %d", errCorrupt, kind)
+		f, err := d.footprint(kind, sameCells)
+		if err != nil {
+			return nil, err
 		}
-		nc := d.uvarint()
-		if nc == 0 || nc > maxCells || nc*8 > uint64(len(d.b)) {
-			return nil, fmt.Errorf("%w: %d cells", errCorrupt, nc)
-		}
-		cells := make([]s2.CellID, nc)
-		for j := range cells {
-			cells[j] = s2.CellID(binary.LittleEndian.Uint64(d.take(8)))
-		}
-		if !sameCells {
-			cells = capCells(v.Footprint.bound.Center(), v.Footprint.boundR)
-		}
-		v.Footprint.cells = cells
+		v.Footprint = f
 		if d.short {
 			break
 		}
@@ -166,6 +147,49 @@ func DecodeVolumes(data []byte) ([]Volume, error) {
 		return nil, fmt.Errorf("%w: %d bytes", errCorrupt, len(data))
 	}
 	return vols, nil
+}
+
+// footprint reads the footprint part of the compact form (appendFootprint)
+// of a footprint of the kind. Unless sameCells, the cells read are
+// replaced by those this version works out.
+func (d *decoder) footprint(kind byte, sameCells bool) (*Footprint, error) {
+	var f *Footprint
+	switch kind {
+	case kindCircle:
+		c := d.point()
+		f = circleFootprint(c, s1.Angle(d.float()))
+	case kindPolygon, kindPolygonOrigin:
+		c, h := d.point(), d.float()
+		nv := d.uvarint()
+		if nv < MinVertices || nv > deconflict.MaxVertices || nv*24 > uint64(len(d.b)) {
+			return nil, fmt.Errorf("%w: %d vertices", errCorrupt, nv)
+		}
+		verts := make([]s2.Point, nv)
+		for j := range verts {
+			verts[j] = d.point()
+		}
+		f = &Footprint{verts: verts, originInside: kind == kindPolygonOrigin}
+		f.bound = s2.CapFromCenterChordAngle(c, s1.ChordAngle(2*h))
+		f.boundR = f.bound.Radius()
+		if len(verts) > treeMin {
+			f.tree = buildTree(verts)
+		}
+	default:
+		return nil, fmt.Errorf("%w: volume kind %d", errCorrupt, kind)
+	}
+	nc := d.uvarint()
+	if nc == 0 || nc > maxCells || nc*8 > uint64(len(d.b)) {
+		return nil, fmt.Errorf("%w: %d cells", errCorrupt, nc)
+	}
+	cells := make([]s2.CellID, nc)
+	for j := range cells {
+		cells[j] = s2.CellID(binary.LittleEndian.Uint64(d.take(8)))
+	}
+	if !sameCells {
+		cells = capCells(f.bound.Center(), f.boundR)
+	}
+	f.cells = cells
+	return f, nil
 }
 
 // decoder reads a compact form; past its end it reads zeros and sets

@@ -2,14 +2,17 @@ package mechanism_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/geo"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/record"
 	"github.com/deconflict/deconflict/sqlite"
 	"github.com/google/uuid"
 )
@@ -82,7 +86,63 @@ func BenchmarkLoad(b *testing.B) {
 	if n <= 0 {
 		b.Skip("neither DECONFLICT_BENCH_STORE nor DECONFLICT_BENCH_LOAD_OPS is set")
 	}
-	b.Run(fmt.Sprintf("ops=%d", n), func(b *testing.B) { benchLoad(b, loadTemplate(b, n)) })
+	src := loadTemplate(b, n)
+	b.Run(fmt.Sprintf("ops=%d", n), func(b *testing.B) { benchLoad(b, src) })
+	b.Run(fmt.Sprintf("ops=%d/snapshot", n), func(b *testing.B) { benchLoadSnapshot(b, src) })
+}
+
+// benchLoadSnapshot times a restart that reads the index snapshot saved by
+// the run before it.
+func benchLoadSnapshot(b *testing.B, src string) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	path := filepath.Join(dir, "deconflict.db")
+	copyFile(b, src, path)
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	opts := mechanism.Options{IndexSnapshot: path + ".index"}
+	m := mechanism.New(st, opts)
+	if err := m.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	saved := time.Now()
+	if err := m.SaveIndex(ctx); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(saved)
+	fi, err := os.Stat(opts.IndexSnapshot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	perOp := float64(fi.Size()) / float64(m.LiveOperations())
+	m = nil
+	for b.Loop() {
+		var logs strings.Builder
+		var before, after runtime.MemStats
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		m := mechanism.New(st, opts)
+		if err := m.Load(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if !strings.Contains(logs.String(), "from=snapshot") {
+			b.Fatalf("the snapshot was not used:\n%s", logs.String())
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/float64(m.LiveOperations()), "heap-B/op")
+		runtime.KeepAlive(m)
+		b.StartTimer()
+	}
+	b.ReportMetric(took.Seconds(), "save-s")
+	b.ReportMetric(perOp, "file-B/op")
 }
 
 func benchLoad(b *testing.B, src string) {
@@ -179,9 +239,9 @@ func geometryTemplate(b *testing.B, src string) string {
 // loadTemplate returns a store of n live operations (circles and polygons
 // of 4 to 16 vertices, 1 to 50 km across, over the eastern Mediterranean,
 // within a week, one to three volumes each), each with its compact
-// geometry, made once.
+// geometry and its declaration in the log, made once.
 func loadTemplate(b *testing.B, n int) string {
-	dst := filepath.Join(os.TempDir(), fmt.Sprintf("deconflict-bench-load-%d.db", n))
+	dst := filepath.Join(os.TempDir(), fmt.Sprintf("deconflict-bench-load-%d-logged.db", n))
 	if _, err := os.Stat(dst); err == nil {
 		return dst
 	}
@@ -204,6 +264,22 @@ func loadTemplate(b *testing.B, n int) string {
 					return err
 				}
 				op.Start, op.End = vols[0].Start, vols[len(vols)-1].End
+				// Each operation comes with its declaration in the log, as
+				// in a store the mechanism filled: the operation's rev is
+				// the event's seq.
+				e := &dc.Event{Type: dc.EventOperationDeclared, Time: now,
+					Actor:   dc.Actor{Party: op.Party, Role: dc.RoleOperator, TokenID: "bench"},
+					Subject: &dc.Subject{Kind: "operation", ID: op.ID}}
+				if e.Data, err = json.Marshal(op); err != nil {
+					return err
+				}
+				if err := tx.AppendEvent(ctx, e); err != nil {
+					return err
+				}
+				if err := record.Append(ctx, tx, e); err != nil {
+					return err
+				}
+				op.Rev = e.Seq
 				if err := tx.(dc.GeometryTx).PutOperationGeometry(ctx, op, geo.EncodeVolumes(vols)); err != nil {
 					return err
 				}

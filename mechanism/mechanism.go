@@ -20,6 +20,11 @@ type Mechanism struct {
 	now    func() time.Time
 	log    *slog.Logger
 	origin string // names the log in checkpoints of a new store
+	// snapshot is the file of the index snapshot (see SaveIndex); none
+	// if empty.
+	snapshot string
+	saveMu   sync.Mutex // one snapshot file written at a time
+	savedRev int64      // the rev the snapshot file holds; -1 unknown
 
 	// mu serialises write transactions of this process, so that the
 	// index and rev change together with what was committed.
@@ -47,14 +52,19 @@ type Options struct {
 	// Origin names the mechanism's log when its store is new (default
 	// DefaultOrigin); later the name is read from the store.
 	Origin string
+	// IndexSnapshot is a file where SaveIndex keeps a snapshot of the
+	// index, which Load starts from when it matches the store; none if
+	// empty.
+	IndexSnapshot string
 }
 
 // New returns a mechanism over store. Call Load before serving.
 func New(store dc.Store, opts Options) *Mechanism {
-	m := &Mechanism{store: store, now: opts.Now, log: opts.Logger, origin: opts.Origin}
+	m := &Mechanism{store: store, now: opts.Now, log: opts.Logger, origin: opts.Origin, snapshot: opts.IndexSnapshot}
 	if m.origin == "" {
 		m.origin = DefaultOrigin
 	}
+	m.savedRev = -1
 	m.index.Store(geo.NewIndex())
 	if m.now == nil {
 		m.now = time.Now
@@ -82,10 +92,19 @@ func (m *Mechanism) Load(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
+	if m.snapshot != "" {
+		used, caughtUp, why := m.loadSnapshot(ctx)
+		if used {
+			m.log.Info("index loaded", slog.String("from", "snapshot"), slog.String("file", m.snapshot),
+				slog.Int("live_operations", m.index.Load().Len()), slog.Int("changed_since", caughtUp), slog.Duration("took", time.Since(start)))
+			return nil
+		}
+		m.log.Info("index snapshot not used: loading from the store", slog.String("file", m.snapshot), slog.String("reason", why.Error()))
+	}
 	if err := m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) }); err != nil {
 		return err
 	}
-	m.log.Info("index loaded", slog.Int("live_operations", m.index.Load().Len()), slog.Duration("took", time.Since(start)))
+	m.log.Info("index loaded", slog.String("from", "store"), slog.Int("live_operations", m.index.Load().Len()), slog.Duration("took", time.Since(start)))
 	return nil
 }
 

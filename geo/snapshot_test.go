@@ -1,0 +1,131 @@
+package geo
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestSnapshotRoundTrip: an index read back from its snapshot answers
+// every query as brute force does, over entries inserted, replaced and
+// removed (free slots) before the snapshot and after it.
+func TestSnapshotRoundTrip(t *testing.T) {
+	r := newRand(t)
+	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(0, 180), fromDegrees(90, 0)}
+	ix := NewIndex()
+	live := map[string]indexed{}
+	var ids []string
+	change := func(ix *Index) {
+		switch k := r.IntN(10); {
+		case k < 6 || len(ids) == 0:
+			id := fmt.Sprintf("op-%d", len(ids))
+			ids = append(ids, id)
+			e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(3)], 150_000)}
+			ix.Insert(id, e.group, e.vols)
+			live[id] = e
+		case k < 8:
+			id := ids[r.IntN(len(ids))]
+			e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(3)], 150_000)}
+			ix.Insert(id, e.group, e.vols)
+			live[id] = e
+		default:
+			id := ids[r.IntN(len(ids))]
+			ix.Remove(id)
+			delete(live, id)
+		}
+	}
+	check := func(ix *Index, what string) {
+		t.Helper()
+		if ix.Len() != len(live) {
+			t.Fatalf("%s: Len = %d, want %d", what, ix.Len(), len(live))
+		}
+		for range 20 {
+			q := randOp(t, r, centers[r.IntN(3)], 150_000)
+			m := randMinima(r)
+			exclude := fmt.Sprint("g", r.IntN(4))
+			if got, want := ix.Conflicts(q, m, exclude), bruteConflicts(live, q, m, exclude); !slices.Equal(got, want) {
+				t.Fatalf("%s, minima %+v:\n got %v\nwant %v", what, m, got, want)
+			}
+		}
+	}
+	for range cases(3) * 300 {
+		change(ix)
+	}
+	for n, id := 0, 0; n < 5; id++ { // leave free slots
+		if _, ok := live[ids[id]]; ok {
+			ix.Remove(ids[id])
+			delete(live, ids[id])
+			n++
+		}
+	}
+	snap := ix.AppendSnapshot(nil)
+	back, err := ReadSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.free) == 0 {
+		t.Fatal("the scenario left no free slot: the test does not cover them")
+	}
+	if back.perTime != ix.perTime {
+		t.Fatalf("items by time level %v, want %v", back.perTime, ix.perTime)
+	}
+	check(back, "read back")
+	// Changes after the read must find every item where the snapshot put
+	// it (remove panics on an item it cannot find).
+	for range 300 {
+		change(back)
+	}
+	check(back, "changed after the read")
+	for _, id := range ids {
+		back.Remove(id)
+	}
+	if back.Len() != 0 || len(back.buckets) != 0 || back.perTime != [timeLevels]int{} {
+		t.Fatalf("after removing all: Len %d, %d buckets, items by time level %v", back.Len(), len(back.buckets), back.perTime)
+	}
+}
+
+// TestSnapshotRefusesDamage: a cut or altered snapshot is an error, never
+// a panic or an index that differs silently in its shape.
+func TestSnapshotRefusesDamage(t *testing.T) {
+	r := newRand(t)
+	ix := NewIndex()
+	for i := range 200 {
+		ix.Insert(fmt.Sprint("op-", i), fmt.Sprint("g", i%3), randOp(t, r, fromDegrees(33.5, 36.3), 100_000))
+	}
+	ix.Remove("op-7")
+	snap := ix.AppendSnapshot(nil)
+	for _, n := range []int{0, 5, len(snapshotMagic), len(snap) / 3, len(snap) - 1} {
+		if _, err := ReadSnapshot(snap[:n]); !errors.Is(err, errSnapshot) && !errors.Is(err, errCorrupt) {
+			t.Errorf("cut at %d of %d bytes: error %v", n, len(snap), err)
+		}
+	}
+	other := slices.Clone(snap)
+	other[len(snapshotMagic)+1]++ // cells version
+	if _, err := ReadSnapshot(other); !errors.Is(err, errSnapshot) {
+		t.Errorf("another cells version: error %v", err)
+	}
+	if _, err := ReadSnapshot(append(slices.Clone(snap), 0)); !errors.Is(err, errSnapshot) {
+		t.Errorf("a byte too many: error %v", err)
+	}
+}
+
+func FuzzReadSnapshot(f *testing.F) {
+	r := newRand(f)
+	ix := NewIndex()
+	for i := range 20 {
+		ix.Insert(fmt.Sprint("op-", i), fmt.Sprint("g", i%3), randOp(f, r, fromDegrees(33.5, 36.3), 100_000))
+	}
+	ix.Remove("op-3")
+	f.Add(ix.AppendSnapshot(nil))
+	f.Add(NewIndex().AppendSnapshot(nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ix, err := ReadSnapshot(data)
+		if err != nil {
+			return
+		}
+		// Whatever reads back must survive being used.
+		ix.Conflicts(randOp(t, r, fromDegrees(33.5, 36.3), 100_000), Minima{HorizontalM: 9260, VerticalM: 300, TimeS: 300}, "")
+		ix.AppendSnapshot(nil)
+	})
+}

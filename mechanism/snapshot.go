@@ -1,0 +1,208 @@
+package mechanism
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+	"github.com/deconflict/deconflict/record"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// An index snapshot lets a restart skip reading and re-filing every live
+// operation: SaveIndex writes the index as it is held (geo's snapshot)
+// with the size of the log it reflects and the log's root hash at that
+// size; Load reads it back when the store's log, cut at that size, has
+// the same root hash — the same history, not just the same length — and
+// then applies the operations changed since, as a catch-up would. A
+// snapshot that is missing, damaged, from another store or version, or
+// ahead of the store (a restored backup) is left aside: the index is
+// loaded from the store as without one. A snapshot is never needed for
+// correctness, only for speed.
+//
+//	[8]byte  indexFileMagic
+//	int64    log size (the rev of the index)
+//	[32]byte the log's root hash at that size
+//	         geo.Index.AppendSnapshot
+//	uint32   CRC-32C of all that comes before
+var indexFileMagic = [8]byte{'d', 'c', 'f', 'i', 'd', 'x', 0, 1}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// SaveIndex writes the index to the snapshot file of Options.IndexSnapshot
+// (nothing if there is none), replacing the last one atomically; the
+// next Load starts from it. Writes wait while the index is copied (about
+// a second at a million live operations), not while the file is written.
+func (m *Mechanism) SaveIndex(ctx context.Context) error {
+	if m.snapshot == "" {
+		return nil
+	}
+	m.saveMu.Lock()
+	defer m.saveMu.Unlock()
+	start := time.Now()
+	m.mu.Lock()
+	if m.replica.dirty.Load() {
+		m.mu.Unlock()
+		return errors.New("save index: the index waits to be reloaded after a failed write")
+	}
+	ix, rev := m.index.Load(), m.rev
+	if rev == m.savedRev {
+		m.mu.Unlock()
+		return nil // the file already holds this index
+	}
+	var root tlog.Hash
+	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
+		root, err = record.TreeHash(ctx, tx, rev)
+		return err
+	})
+	var buf []byte
+	if err == nil {
+		buf = make([]byte, 0, 48+64<<20)
+		buf = append(buf, indexFileMagic[:]...)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(rev))
+		buf = append(buf, root[:]...)
+		buf = ix.AppendSnapshot(buf)
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save index: %w", err)
+	}
+	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
+	if err := writeFileSync(m.snapshot, buf); err != nil {
+		return fmt.Errorf("save index: %w", err)
+	}
+	m.mu.Lock()
+	m.savedRev = rev
+	m.mu.Unlock()
+	m.log.Info("index saved", slog.String("file", m.snapshot), slog.Int("live_operations", ix.Len()),
+		slog.Int64("log_size", rev), slog.Int("bytes", len(buf)), slog.Duration("took", time.Since(start)))
+	return nil
+}
+
+// writeFileSync writes data to path durably and atomically: to a
+// temporary file beside it, synced, renamed over path, and the directory
+// synced.
+func writeFileSync(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // fails once renamed
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// loadSnapshot fills the index from the snapshot file and the operations
+// changed since it was saved, in one read transaction. It reports false,
+// with the reason, when the snapshot cannot be used; the caller then
+// loads from the store. It is called with m.mu held.
+func (m *Mechanism) loadSnapshot(ctx context.Context) (used bool, caughtUp int, reason error) {
+	data, err := os.ReadFile(m.snapshot)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, 0, errors.New("there is none yet")
+	} else if err != nil {
+		return false, 0, err
+	}
+	const head = len(indexFileMagic) + 8 + 32
+	if len(data) < head+4 || !bytes.Equal(data[:len(indexFileMagic)], indexFileMagic[:]) {
+		return false, 0, errors.New("not an index snapshot of this version")
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return false, 0, errors.New("its checksum does not match: the file is damaged")
+	}
+	rev := int64(binary.LittleEndian.Uint64(data[len(indexFileMagic):]))
+	var root tlog.Hash
+	copy(root[:], data[len(indexFileMagic)+8:head])
+	err = m.store.View(ctx, func(tx dc.Tx) error {
+		last, err := tx.LastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		if rev < 0 || rev > last {
+			return fmt.Errorf("it reflects a log of %d entries and the store has %d: it is from another store, or the store was restored from an older backup", rev, last)
+		}
+		if h, err := record.TreeHash(ctx, tx, rev); err != nil {
+			return err
+		} else if h != root {
+			return fmt.Errorf("the store's log of %d entries is not the one the snapshot reflects: it is from another store", rev)
+		}
+		ix, err := geo.ReadSnapshot(data[head : len(data)-4])
+		if err != nil {
+			return err
+		}
+		err = tx.OperationsSince(ctx, rev, false, func(op *dc.Operation) error {
+			caughtUp++
+			return indexOperation(ix, op)
+		})
+		if err != nil {
+			return fmt.Errorf("operations changed since: %w", err)
+		}
+		open, err := countOpenConflicts(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("count open conflicts: %w", err)
+		}
+		m.index.Store(ix)
+		m.rev = last
+		m.savedRev = rev
+		m.replica.seen.Store(last)
+		m.stats.setOpenConflicts(open)
+		return nil
+	})
+	if err != nil {
+		return false, 0, err
+	}
+	return true, caughtUp, nil
+}
+
+// RunIndexSnapshots keeps the index snapshot file fresh until ctx ends:
+// at once if the file does not hold the index as loaded, then every
+// interval if the index changed. A restart after a crash then reads the
+// snapshot and applies at most an interval's changes. Failures are
+// logged; the next round tries again.
+func (m *Mechanism) RunIndexSnapshots(ctx context.Context, every time.Duration) {
+	if m.snapshot == "" {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := m.SaveIndex(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("index snapshot not saved", slog.String("file", m.snapshot), slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
