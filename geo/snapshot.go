@@ -1,15 +1,17 @@
 package geo
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"runtime"
 	"sync"
 )
 
-// A snapshot (AppendSnapshot, ReadSnapshot) is the index as it is held,
+// A snapshot (WriteSnapshot, ReadSnapshot) is the index as it is held,
 // written out so that a restart reads it back instead of working out
 // every entry's keys again: the entries by slot, each with its volumes
 // in the compact form's footprint encoding and its times as the
@@ -39,13 +41,13 @@ const snapshotChunk = 1 << 14
 // errSnapshot is wrapped by the errors of ReadSnapshot.
 var errSnapshot = errors.New("corrupt index snapshot")
 
-// AppendSnapshot appends a snapshot of the index to b. It holds the
-// index's read lock while it runs: queries go on, changes wait.
-func (ix *Index) AppendSnapshot(b []byte) []byte {
+// WriteSnapshot writes a snapshot of the index to w. It holds the index's
+// read lock while it runs: queries go on, changes wait.
+func (ix *Index) WriteSnapshot(w io.Writer) error {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	b = append(b, snapshotMagic[:]...)
-	b = append(b, encodingVersion, cellsVersion)
+	bw := bufio.NewWriterSize(w, 1<<20)
+	b := append(snapshotMagic[:len(snapshotMagic):len(snapshotMagic)], encodingVersion, cellsVersion)
 
 	groups := map[string]uint64{}
 	var names []string
@@ -60,26 +62,20 @@ func (ix *Index) AppendSnapshot(b []byte) []byte {
 	for _, g := range names {
 		b = appendString(b, g)
 	}
-
 	n := len(ix.entries)
 	b = binary.AppendUvarint(b, uint64(n))
 	b = binary.AppendUvarint(b, uint64((n+snapshotChunk-1)/snapshotChunk))
-	var rest []byte
+	if _, err := bw.Write(b); err != nil {
+		return err
+	}
+
+	var ids, rest []byte
 	for lo := 0; lo < n; lo += snapshotChunk {
 		hi := min(lo+snapshotChunk, n)
-		b = binary.AppendUvarint(b, uint64(lo))
-		b = binary.AppendUvarint(b, uint64(hi-lo))
-		idLen := 0
-		for i := lo; i < hi; i++ {
-			idLen += len(ix.entries[i].id)
-		}
-		b = binary.AppendUvarint(b, uint64(idLen))
-		for i := lo; i < hi; i++ {
-			b = append(b, ix.entries[i].id...)
-		}
-		rest = rest[:0]
+		ids, rest = ids[:0], rest[:0]
 		for i := lo; i < hi; i++ {
 			e := &ix.entries[i]
+			ids = append(ids, e.id...)
 			rest = binary.AppendUvarint(rest, uint64(len(e.id)))
 			if e.id == "" {
 				continue
@@ -96,11 +92,18 @@ func (ix *Index) AppendSnapshot(b []byte) []byte {
 				rest = appendFootprint(rest, v.fp)
 			}
 		}
+		b = binary.AppendUvarint(b[:0], uint64(lo))
+		b = binary.AppendUvarint(b, uint64(hi-lo))
+		b = binary.AppendUvarint(b, uint64(len(ids)))
+		b = append(b, ids...)
 		b = binary.AppendUvarint(b, uint64(len(rest)))
 		b = append(b, rest...)
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
 	}
 
-	b = binary.AppendUvarint(b, uint64(len(ix.free)))
+	b = binary.AppendUvarint(b[:0], uint64(len(ix.free)))
 	for _, s := range ix.free {
 		b = binary.AppendUvarint(b, uint64(s))
 	}
@@ -113,15 +116,24 @@ func (ix *Index) AppendSnapshot(b []byte) []byte {
 				b = binary.LittleEndian.AppendUint64(b, k)
 			}
 		}
+		if len(b) >= 1<<16 {
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
 	}
-	return b
+	if _, err := bw.Write(b); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
-// ReadSnapshot returns the index a snapshot (AppendSnapshot) holds. It
+// ReadSnapshot returns the index a snapshot (WriteSnapshot) holds. It
 // checks that the snapshot is well formed and was written by code that
 // files entries as this code does, not that it is the snapshot wanted:
 // that is the caller's to know.

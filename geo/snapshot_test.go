@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,7 +60,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			n++
 		}
 	}
-	snap := ix.AppendSnapshot(nil)
+	snap := snapshotOf(t, ix)
 	back, err := ReadSnapshot(snap)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestSnapshotRefusesDamage(t *testing.T) {
 		ix.Insert(fmt.Sprint("op-", i), fmt.Sprint("g", i%3), randOp(t, r, fromDegrees(33.5, 36.3), 100_000))
 	}
 	ix.Remove("op-7")
-	snap := ix.AppendSnapshot(nil)
+	snap := snapshotOf(t, ix)
 	for _, n := range []int{0, 5, len(snapshotMagic), len(snap) / 3, len(snap) - 1} {
 		if _, err := ReadSnapshot(snap[:n]); !errors.Is(err, errSnapshot) && !errors.Is(err, errCorrupt) {
 			t.Errorf("cut at %d of %d bytes: error %v", n, len(snap), err)
@@ -117,8 +118,8 @@ func FuzzReadSnapshot(f *testing.F) {
 		ix.Insert(fmt.Sprint("op-", i), fmt.Sprint("g", i%3), randOp(f, r, fromDegrees(33.5, 36.3), 100_000))
 	}
 	ix.Remove("op-3")
-	f.Add(ix.AppendSnapshot(nil))
-	f.Add(NewIndex().AppendSnapshot(nil))
+	f.Add(snapshotOf(f, ix))
+	f.Add(snapshotOf(f, NewIndex()))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ix, err := ReadSnapshot(data)
 		if err != nil {
@@ -126,6 +127,15 @@ func FuzzReadSnapshot(f *testing.F) {
 		}
 		// Whatever reads back must survive being used.
 		ix.Conflicts(randOp(t, r, fromDegrees(33.5, 36.3), 100_000), Minima{HorizontalM: 9260, VerticalM: 300, TimeS: 300}, "")
-		ix.AppendSnapshot(nil)
+		snapshotOf(t, ix)
 	})
+}
+
+func snapshotOf(t testing.TB, ix *Index) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := ix.WriteSnapshot(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

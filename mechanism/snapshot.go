@@ -1,12 +1,14 @@
 package mechanism
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -41,8 +43,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // SaveIndex writes the index to the snapshot file of Options.IndexSnapshot
 // (nothing if there is none), replacing the last one atomically; the
-// next Load starts from it. Writes wait while the index is copied (about
-// a second at a million live operations), not while the file is written.
+// next Load starts from it. Writes wait while the index is written out
+// (under a second at a million live operations), not while it is synced.
 func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	if m.snapshot == "" {
 		return nil
@@ -50,69 +52,80 @@ func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	m.saveMu.Lock()
 	defer m.saveMu.Unlock()
 	start := time.Now()
-	m.mu.Lock()
-	if m.replica.dirty.Load() {
-		m.mu.Unlock()
-		return errors.New("save index: the index waits to be reloaded after a failed write")
+	f, err := os.CreateTemp(filepath.Dir(m.snapshot), filepath.Base(m.snapshot)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save index: %w", err)
 	}
+	defer os.Remove(f.Name()) // fails once renamed
+	defer f.Close()
+	crc := crc32.New(castagnoli)
+	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
+
+	m.mu.Lock()
 	ix, rev := m.index.Load(), m.rev
 	if rev == m.savedRev {
 		m.mu.Unlock()
 		return nil // the file already holds this index
+	}
+	err = m.writeSnapshot(ctx, w, ix, rev)
+	m.mu.Unlock()
+	held := time.Since(start)
+	if err == nil {
+		err = binary.Write(f, binary.LittleEndian, crc.Sum32())
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), m.snapshot)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(m.snapshot))
+	}
+	if err != nil {
+		return fmt.Errorf("save index: %w", err)
+	}
+	m.mu.Lock()
+	m.savedRev = rev
+	m.mu.Unlock()
+	size := int64(0)
+	if fi, err := os.Stat(m.snapshot); err == nil {
+		size = fi.Size()
+	}
+	m.log.Info("index saved", slog.String("file", m.snapshot), slog.Int("live_operations", ix.Len()),
+		slog.Int64("log_size", rev), slog.Int64("bytes", size), slog.Duration("writes_waited", held), slog.Duration("took", time.Since(start)))
+	return nil
+}
+
+// writeSnapshot writes the head and the index to w and flushes it. It is
+// called with m.mu held, so that the index is the one rev reflects.
+func (m *Mechanism) writeSnapshot(ctx context.Context, w *bufio.Writer, ix *geo.Index, rev int64) error {
+	if m.replica.dirty.Load() {
+		return errors.New("the index waits to be reloaded after a failed write")
 	}
 	var root tlog.Hash
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
 		root, err = record.TreeHash(ctx, tx, rev)
 		return err
 	})
-	var buf []byte
-	if err == nil {
-		buf = make([]byte, 0, 48+64<<20)
-		buf = append(buf, indexFileMagic[:]...)
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(rev))
-		buf = append(buf, root[:]...)
-		buf = ix.AppendSnapshot(buf)
-	}
-	m.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("save index: %w", err)
+		return err
 	}
-	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
-	if err := writeFileSync(m.snapshot, buf); err != nil {
-		return fmt.Errorf("save index: %w", err)
+	// bufio.Writer keeps the first error; Flush returns it.
+	w.Write(indexFileMagic[:])
+	binary.Write(w, binary.LittleEndian, rev)
+	w.Write(root[:])
+	if err := ix.WriteSnapshot(w); err != nil {
+		return err
 	}
-	m.mu.Lock()
-	m.savedRev = rev
-	m.mu.Unlock()
-	m.log.Info("index saved", slog.String("file", m.snapshot), slog.Int("live_operations", ix.Len()),
-		slog.Int64("log_size", rev), slog.Int("bytes", len(buf)), slog.Duration("took", time.Since(start)))
-	return nil
+	return w.Flush()
 }
 
-// writeFileSync writes data to path durably and atomically: to a
-// temporary file beside it, synced, renamed over path, and the directory
-// synced.
-func writeFileSync(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // fails once renamed
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -126,12 +139,13 @@ func writeFileSync(path string, data []byte) error {
 // with the reason, when the snapshot cannot be used; the caller then
 // loads from the store. It is called with m.mu held.
 func (m *Mechanism) loadSnapshot(ctx context.Context) (used bool, caughtUp int, reason error) {
-	data, err := os.ReadFile(m.snapshot)
+	data, unmap, err := mapFile(m.snapshot)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, 0, errors.New("there is none yet")
 	} else if err != nil {
 		return false, 0, err
 	}
+	defer unmap() // the index read from it keeps no reference into it
 	const head = len(indexFileMagic) + 8 + 32
 	if len(data) < head+4 || !bytes.Equal(data[:len(indexFileMagic)], indexFileMagic[:]) {
 		return false, 0, errors.New("not an index snapshot of this version")

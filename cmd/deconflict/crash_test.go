@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -129,7 +130,13 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal("no declaration was acknowledged before the kill")
 	}
 
-	_, s.base, _ = startBinary(t, bin, s.store)
+	var log *syncBuffer
+	cmd, s.base, log = startBinary(t, bin, s.store)
+	// The index snapshot saved at the first start is read, and the
+	// operations declared after it applied.
+	if l := log.String(); !strings.Contains(l, `"from":"snapshot"`) || strings.Contains(l, `"changed_since":0,`) {
+		t.Fatalf("the restart after the crash did not start from the snapshot and the changes since:\n%s", l)
+	}
 	for id := range acked {
 		r := s.do("GET", "/v1/operations/"+id, obs, nil)
 		if r.status != 200 {
@@ -157,6 +164,24 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	r := s.do("PUT", "/v1/operations/"+newID(), other, map[string]any{"volumes": probe["volumes"]}).want(t, 201)
 	if len(r.list("conflicts")) == 0 {
 		t.Fatal("after the restart, a copy of a stored operation conflicts with nothing")
+	}
+
+	// A clean stop saves the index; the next start reads it whole.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	<-log.eof
+	if !strings.Contains(log.String(), `"msg":"index saved"`) {
+		t.Fatalf("a clean stop saved no index snapshot:\n%s", log.String())
+	}
+	_, s.base, log = startBinary(t, bin, s.store)
+	if l := log.String(); !strings.Contains(l, `"from":"snapshot"`) || !strings.Contains(l, `"changed_since":0,`) {
+		t.Fatalf("the start after a clean stop did not read the snapshot alone:\n%s", l)
+	}
+	r = s.do("PUT", "/v1/operations/"+newID(), other, map[string]any{"volumes": probe["volumes"]}).want(t, 201)
+	if len(r.list("conflicts")) < 2 {
+		t.Fatalf("after a clean restart, a second copy of a stored operation has %d conflicts, want at least 2", len(r.list("conflicts")))
 	}
 	t.Logf("%d declarations acknowledged before SIGKILL, all present after restart; %d conflicts", len(acked), len(confs))
 }

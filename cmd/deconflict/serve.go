@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mutual TLS)")
 	rateLimit := fs.Float64("rate-limit", 5000, "requests per second allowed to one token (bursts of twice as many); 0 for no limit")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	snapshot := fs.String("index-snapshot", "auto", "file kept with a snapshot of the conflict index, to restart fast; auto: beside a SQLite store, none on PostgreSQL; none: no snapshot")
+	snapshotEvery := fs.Duration("index-snapshot-every", 10*time.Minute, "how often the index snapshot is refreshed while serving (also at start and at shutdown)")
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -53,7 +56,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		return err
 	}
 	defer st.Close()
-	mech := mechanism.New(st, mechanism.Options{Logger: log})
+	if *snapshotEvery <= 0 {
+		return errors.New("--index-snapshot-every must be positive")
+	}
+	mech := mechanism.New(st, mechanism.Options{Logger: log, IndexSnapshot: snapshotFile(*snapshot, *store)})
 	if err := mech.Load(ctx); err != nil {
 		return err
 	}
@@ -63,8 +69,9 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit, Console: console.Handler()})
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
+	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery})
 	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
 	if db, ok := st.(*postgres.DB); ok {
@@ -124,8 +131,29 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	stopWorkers()
+	wg.Wait()
+	if err := mech.SaveIndex(context.WithoutCancel(ctx)); err != nil {
+		log.Warn("index snapshot not saved: the next start loads from the store", slog.String("error", err.Error()))
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// snapshotFile returns the index snapshot file the --index-snapshot flag
+// names for the store: "auto" is the SQLite file's name + ".index", and
+// none on PostgreSQL (each replica would need its own file).
+func snapshotFile(flag, store string) string {
+	switch flag {
+	case "none", "":
+		return ""
+	case "auto":
+		if path, ok := strings.CutPrefix(store, "sqlite:"); ok {
+			return strings.TrimPrefix(path, "//") + ".index"
+		}
+		return ""
+	}
+	return flag
 }
 
 // storeKind names the kind of store without its credentials, for logs.
