@@ -112,8 +112,8 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 		args = append(args, f.Subject.Kind, f.Subject.ID)
 	}
 	if f.Escalated {
-		where.WriteString(" AND level >= ?")
-		args = append(args, deconflict.LevelHeads)
+		// A literal, so that the partial index duties_escalated serves.
+		fmt.Fprintf(&where, " AND level >= %d", deconflict.LevelHeads)
 	}
 	if f.Open {
 		where.WriteString(" AND acked_at IS NULL")

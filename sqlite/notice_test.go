@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -89,9 +90,9 @@ func TestNoticeQueryPlans(t *testing.T) {
 		args    []any
 		want    []string
 	}{
-		{"DutiesDue", dutiesDueQuery, []any{0, 10}, []string{"USING INDEX duties_due"}},
-		{"Duties of a party", "SELECT " + dutyColumns + " FROM duties WHERE seq > ? AND party = ? ORDER BY seq LIMIT ?",
-			[]any{0, "alpha", 10}, []string{"USING INDEX duties_party"}},
+		{"DutiesDue", dutiesDueQuery, []any{0, 10}, []string{"USING INDEX duties_open_due"}},
+		{"Escalated duties", "SELECT " + dutyColumns + fmt.Sprintf(" FROM duties WHERE seq > ? AND level >= %d ORDER BY seq LIMIT ?", deconflict.LevelHeads),
+			[]any{0, 10}, []string{"USING INDEX duties_escalated"}},
 		{"Messages of a party", "SELECT " + messageColumns + " FROM messages WHERE seq > ? AND " + sentByOrTo + " ORDER BY seq LIMIT ?",
 			[]any{0, "alpha", "alpha", 10}, []string{"message_to USING PRIMARY KEY"}},
 		{"Webhooks", "SELECT " + webhookColumns + " FROM webhooks ORDER BY party, name", nil, nil},
