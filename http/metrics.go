@@ -37,6 +37,15 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "deconflict_open_conflicts", Help: "Open conflicts.",
 		}, func() float64 { return float64(m.OpenConflicts()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_write_batches_total", Help: "Write transactions (group commits) run by this process.",
+		}, func() float64 { return float64(m.Stats().Batches.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_batched_writes_total", Help: "Changes written in those transactions.",
+		}, func() float64 { return float64(m.Stats().BatchedWrites.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_write_batch_seconds_total", Help: "Time spent in those transactions, commit included: divided by the elapsed time, how busy the single writer is.",
+		}, func() float64 { return time.Duration(m.Stats().BatchNanos.Load()).Seconds() }),
 	)
 	return x
 }

@@ -20,6 +20,9 @@ type change struct {
 	vols           []geo.Volume  // the parsed volumes of op
 	geom           []byte        // geo.EncodeVolumes(vols), or nil
 	volumesChanged bool
+	// created holds the conflicts updateConflicts opened for the first
+	// time: no duty about them can exist yet.
+	created map[*dc.Conflict]bool
 }
 
 // planFunc decides the change to operation id given its current state
@@ -333,7 +336,7 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 		for _, p := range c.Parties {
 			var err error
 			if c.Status == dc.ConflictOpen {
-				err = m.owe(ctx, tx, s, 0, p, now, st, false)
+				err = m.owe(ctx, tx, s, 0, p, now, st, ch.created[c])
 			} else {
 				err = m.discharge(ctx, tx, a, s, 1<<30, p, now)
 			}
@@ -379,6 +382,10 @@ func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, s dc.Se
 			c := byOther[h.ID]
 			if c == nil {
 				c = newConflict(op.ID, op.Party, h.ID, h.Group, now)
+				if ch.created == nil {
+					ch.created = map[*dc.Conflict]bool{}
+				}
+				ch.created[c] = true
 			} else {
 				c = copyConflict(c)
 				if c.Status == dc.ConflictResolved {

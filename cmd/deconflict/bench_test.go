@@ -226,6 +226,7 @@ func benchDeclareClients(b *testing.B, s *testServer, clients int) {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	b.ResetTimer()
+	batches0, writes0, busy0 := writerCounters(b, s.base)
 	cpu0 := cpuTime()
 	start := time.Now()
 	for w := 0; w < clients; w++ {
@@ -259,6 +260,11 @@ func benchDeclareClients(b *testing.B, s *testServer, clients int) {
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
+	batches, writes, busy := writerCounters(b, s.base)
+	// The single writer's group commits: how many declarations each took,
+	// and how much of the time a batch was running.
+	b.ReportMetric((writes-writes0)/(batches-batches0), "decl/batch")
+	b.ReportMetric(100*(busy-busy0)/elapsed.Seconds(), "writer-busy-%")
 	if failed.Load() > 0 {
 		b.Fatalf("%d declarations failed", failed.Load())
 	}
@@ -342,4 +348,30 @@ func bufioScanner(r io.Reader) *bufio.Scanner {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	return sc
+}
+
+// writerCounters scrapes the server's write batch counters from /metrics.
+func writerCounters(b *testing.B, base string) (batches, writes, seconds float64) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		switch name {
+		case "deconflict_write_batches_total":
+			batches = v
+		case "deconflict_batched_writes_total":
+			writes = v
+		case "deconflict_write_batch_seconds_total":
+			seconds = v
+		}
+	}
+	return batches, writes, seconds
 }
