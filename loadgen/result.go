@@ -40,6 +40,9 @@ type ScaleRun struct {
 	StartSeconds float64 `json:"start_seconds"`
 	HeapBytes    int64   `json:"heap_bytes"`
 	Declare      Phase   `json:"declare"`
+	// RestartSeconds is the time a second start takes, after a clean
+	// stop: it reads the index snapshot the stop saved.
+	RestartSeconds float64 `json:"restart_seconds"`
 }
 
 // Machine describes where a run ran.

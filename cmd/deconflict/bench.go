@@ -396,26 +396,12 @@ func (m *Main) scaleOne(ctx context.Context, f benchFlags, n int, path string, r
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	var logs strings.Builder
-	srv := &Main{Stdout: io.Discard, Stderr: &syncWriter{w: &logs}, Getenv: func(string) string { return "" },
-		Ready: func(addr string) { ready <- addr }}
-	t0 := time.Now()
-	go func() {
-		done <- srv.Run(sctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", url, "--rate-limit", "0", "--log-level", "warn"})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case code := <-done:
-		return run, fmt.Errorf("server exited with %d: %s", code, logs.String())
-	case <-ctx.Done():
-		return run, ctx.Err()
+	addr, stop, took, err := startBenchServer(ctx, url)
+	if err != nil {
+		return run, err
 	}
-	run.StartSeconds = time.Since(t0).Seconds()
+	defer stop()
+	run.StartSeconds = took.Seconds()
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
@@ -423,9 +409,10 @@ func (m *Main) scaleOne(ctx context.Context, f benchFlags, n int, path string, r
 	fmt.Fprintf(m.Stderr, "%d operations preloaded in %.1f s; server started in %.2f s, heap +%d MB\n",
 		n, run.PreloadSeconds, run.StartSeconds, run.HeapBytes>>20)
 	if *f.preload == "direct" { // the store has no record to add to
-		stop()
-		<-done
-		return run, nil
+		if err := stop(); err != nil {
+			return run, err
+		}
+		return run, restartBench(ctx, m, url, &run)
 	}
 	// The scenario's queries, of the parties in turn, are the further
 	// declarations.
@@ -440,14 +427,66 @@ func (m *Main) scaleOne(ctx context.Context, f benchFlags, n int, path string, r
 		return run, err
 	}
 	m.printPhase(run.Declare)
-	stop()
-	if code := <-done; code != 0 {
-		return run, fmt.Errorf("server exited with %d: %s", code, logs.String())
+	if err := stop(); err != nil {
+		return run, err
 	}
 	if run.Declare.Errors > 0 {
 		return run, fmt.Errorf("%d declarations failed; the first: %s", run.Declare.Errors, run.Declare.FirstError)
 	}
-	return run, nil
+	return run, restartBench(ctx, m, url, &run)
+}
+
+// restartBench times a second start of a server on the store, after the
+// clean stop of the first: the restart an upgrade or a reboot costs, which
+// reads the index snapshot the stop saved.
+func restartBench(ctx context.Context, m *Main, url string, run *loadgen.ScaleRun) error {
+	_, stop, took, err := startBenchServer(ctx, url)
+	if err != nil {
+		return err
+	}
+	run.RestartSeconds = took.Seconds()
+	fmt.Fprintf(m.Stderr, "restarted in %.2f s (from the index snapshot)\n", run.RestartSeconds)
+	return stop()
+}
+
+// startBenchServer starts 'deconflict serve' on the store in process and
+// returns its address, the function that stops it (cleanly, saving the
+// index snapshot) and how long it took to answer.
+func startBenchServer(ctx context.Context, url string) (addr string, stop func() error, took time.Duration, err error) {
+	sctx, cancel := context.WithCancel(ctx)
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	var logs strings.Builder
+	srv := &Main{Stdout: io.Discard, Stderr: &syncWriter{w: &logs}, Getenv: func(string) string { return "" },
+		Ready: func(addr string) { ready <- addr }}
+	t0 := time.Now()
+	go func() {
+		done <- srv.Run(sctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", url, "--rate-limit", "0", "--log-level", "warn"})
+	}()
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		cancel()
+		return "", nil, 0, fmt.Errorf("server exited with %d: %s", code, logs.String())
+	case <-ctx.Done():
+		cancel()
+		<-done
+		return "", nil, 0, ctx.Err()
+	}
+	took = time.Since(t0)
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		if code := <-done; code != 0 {
+			return fmt.Errorf("server exited with %d: %s", code, logs.String())
+		}
+		return nil
+	}
+	return addr, stop, took, nil
 }
 
 // preloadCallers is the number of concurrent callers of a preload: many,

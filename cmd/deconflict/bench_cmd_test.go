@@ -147,8 +147,11 @@ func TestBenchScale(t *testing.T) {
 			t.Fatalf("%s: bench exited with %d: %s", preload, code, stderr.String())
 		}
 		r := readResult(t, out)
-		if len(r.Scale) != 1 || r.Scale[0].Operations != 300 || r.Scale[0].StartSeconds <= 0 || r.Scale[0].PreloadSeconds <= 0 {
+		if len(r.Scale) != 1 || r.Scale[0].Operations != 300 || r.Scale[0].StartSeconds <= 0 || r.Scale[0].PreloadSeconds <= 0 || r.Scale[0].RestartSeconds <= 0 {
 			t.Fatalf("%s: scale runs %+v", preload, r.Scale)
+		}
+		if !strings.Contains(stderr.String(), "restarted in") {
+			t.Fatalf("%s: no restart reported:\n%s", preload, stderr.String())
 		}
 		if preload == "mechanism" {
 			checkPhase(t, r.Scale[0].Declare, "declare", 60)
