@@ -135,6 +135,13 @@ type GeometryTx interface {
 	LiveGeometries(ctx context.Context, fn func(g *LiveGeometry) error) error
 }
 
+// ConflictCounter is a Tx that counts conflicts without reading them, as
+// a start does to know how many are open. Stores need not implement it.
+type ConflictCounter interface {
+	// CountConflicts returns the number of conflicts with the status.
+	CountConflicts(ctx context.Context, status ConflictStatus) (int64, error)
+}
+
 // LiveGeometry is one live operation as GeometryTx.LiveGeometries gives
 // it: Geometry as it was kept or, when none was, the whole Operation.
 type LiveGeometry struct {

@@ -272,6 +272,9 @@ func (m *Mechanism) LiveOperations() int { return m.index.Load().Len() }
 func (m *Mechanism) OpenConflicts() int64 { return m.stats.openConflicts() }
 
 func countOpenConflicts(ctx context.Context, tx dc.Tx) (int64, error) {
+	if c, ok := tx.(dc.ConflictCounter); ok {
+		return c.CountConflicts(ctx, dc.ConflictOpen)
+	}
 	var n int64
 	f := dc.ConflictFilter{Statuses: []dc.ConflictStatus{dc.ConflictOpen}, Limit: 10000}
 	for {

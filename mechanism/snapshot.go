@@ -13,6 +13,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
@@ -174,11 +177,7 @@ func (m *Mechanism) loadSnapshot(ctx context.Context) (used bool, caughtUp int, 
 		if err != nil {
 			return err
 		}
-		err = tx.OperationsSince(ctx, rev, false, func(op *dc.Operation) error {
-			caughtUp++
-			return indexOperation(ix, op)
-		})
-		if err != nil {
+		if caughtUp, err = applySince(ctx, tx, ix, rev); err != nil {
 			return fmt.Errorf("operations changed since: %w", err)
 		}
 		open, err := countOpenConflicts(ctx, tx)
@@ -219,4 +218,47 @@ func (m *Mechanism) RunIndexSnapshots(ctx context.Context, every time.Duration) 
 		case <-t.C:
 		}
 	}
+}
+
+// applySince applies to ix the operations changed since rev, parsing and
+// filing them on every core (each operation comes once, so the order does
+// not matter), and returns how many there were.
+func applySince(ctx context.Context, tx dc.Tx, ix *geo.Index, rev int64) (int, error) {
+	ops := make(chan *dc.Operation, 256)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		failed   atomic.Bool
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for op := range ops {
+				if failed.Load() {
+					continue
+				}
+				if err := indexOperation(ix, op); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	n := 0
+	err := tx.OperationsSince(ctx, rev, false, func(op *dc.Operation) error {
+		if failed.Load() {
+			return errStop
+		}
+		n++
+		ops <- op
+		return nil
+	})
+	close(ops)
+	wg.Wait()
+	if firstErr != nil {
+		return n, firstErr
+	}
+	return n, err
 }

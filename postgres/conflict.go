@@ -138,3 +138,13 @@ func scanConflict(s pgx.Row) (*deconflict.Conflict, int64, error) {
 	}
 	return &c, seq, nil
 }
+
+// CountConflicts returns the number of conflicts with the status, from the
+// index conflicts_status alone (see deconflict.ConflictCounter).
+func (t *tx) CountConflicts(ctx context.Context, status deconflict.ConflictStatus) (int64, error) {
+	var n int64
+	if err := t.queryRow(ctx, "SELECT count(*) FROM conflicts WHERE status = $1", string(status)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s conflicts: %w", status, err)
+	}
+	return n, nil
+}

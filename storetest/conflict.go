@@ -189,4 +189,27 @@ func testConflictsFilter(t *testing.T, f Factory) {
 			equal(t, fmt.Sprintf("filter %d (%s), limit %d", i, dump(flt), limit), got, want)
 		}
 	}
+	// The optional count agrees with the lists, whatever was replaced.
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		ctr, ok := tx.(deconflict.ConflictCounter)
+		if !ok {
+			return nil
+		}
+		for _, st := range statuses {
+			want := 0
+			for _, c := range cs {
+				if c.Status == st {
+					want++
+				}
+			}
+			got, err := ctr.CountConflicts(ctx, st)
+			if err != nil {
+				return err
+			}
+			if got != int64(want) {
+				t.Errorf("CountConflicts(%s) = %d, want %d", st, got, want)
+			}
+		}
+		return nil
+	})
 }
