@@ -68,24 +68,45 @@ func (m *Mechanism) write(ctx context.Context, a dc.Actor, id string, plan planF
 	m.queueMu.Unlock()
 
 	if leader {
-		bctx := context.WithoutCancel(ctx)
-		for {
-			m.queueMu.Lock()
-			batch := m.queue
-			m.queue = nil
-			if len(batch) == 0 {
-				m.writing = false
-				m.queueMu.Unlock()
-				break
-			}
-			m.queueMu.Unlock()
-			m.mu.Lock()
-			m.runBatch(bctx, batch)
-			m.mu.Unlock()
-		}
+		m.drain(context.WithoutCancel(ctx), req)
 	}
 	<-req.done
 	return req.res, req.err
+}
+
+// drain runs the queued writes in batches until the queue is empty. The
+// caller that became the writer (mine) runs the first batch, which holds
+// its own request, and answers as soon as that batch is done: what queued
+// meanwhile is drained by a goroutine of its own. (A caller that drained
+// the queue itself waited, under a load that never lets the queue empty,
+// for every batch after its own: one declaration was answered after 19 s
+// while the others took 150 ms.)
+func (m *Mechanism) drain(ctx context.Context, mine *writeRequest) {
+	for {
+		m.queueMu.Lock()
+		batch := m.queue
+		m.queue = nil
+		if len(batch) == 0 {
+			m.writing = false
+			m.queueMu.Unlock()
+			return
+		}
+		m.queueMu.Unlock()
+		m.mu.Lock()
+		m.runBatch(ctx, batch)
+		m.mu.Unlock()
+		if mine != nil {
+			m.queueMu.Lock()
+			if len(m.queue) == 0 {
+				m.writing = false
+				m.queueMu.Unlock()
+				return
+			}
+			m.queueMu.Unlock()
+			go m.drain(ctx, nil)
+			return
+		}
+	}
 }
 
 // runBatch runs queued writes in one transaction. It is called with m.mu

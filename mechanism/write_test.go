@@ -1,0 +1,75 @@
+package mechanism_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/sqlite"
+	"github.com/google/uuid"
+)
+
+// TestWriterAnswersAfterItsOwnBatch: under a load that never lets the write
+// queue empty, every declaration is answered once the batch that carries
+// it is committed. The caller that becomes the writer used to drain the
+// whole queue before answering its own request, which under steady load
+// meant every batch of the run. Counted in batches, not time.
+func TestWriterAnswersAfterItsOwnBatch(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/d.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	m := mechanism.New(st, mechanism.Options{Now: clk.Now})
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"alpha", "bravo"} {
+		if _, err := m.AddParty(ctx, p, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const callers, each = 16, 30
+	start := clk.Now().Add(time.Hour)
+	var (
+		mu    sync.Mutex
+		worst int64
+		wg    sync.WaitGroup
+	)
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := dc.Actor{Party: []string{"alpha", "bravo"}[c%2], Role: dc.RoleOperator}
+			for i := range each {
+				d := circleDecl(float64(c), float64(i), start, start.Add(time.Hour))
+				before := m.Stats().Batches.Load()
+				if _, err := m.Declare(ctx, a, uuid.NewString(), d, nil); err != nil {
+					t.Error(err)
+					return
+				}
+				// Batches that ended while this call ran: the one under
+				// way when it queued, its own, and any that ended while
+				// it was still being validated.
+				waited := m.Stats().Batches.Load() - before
+				mu.Lock()
+				worst = max(worst, waited)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	batches := m.Stats().Batches.Load()
+	t.Logf("%d declarations in %d batches; a call saw at most %d batches end", callers*each, batches, worst)
+	if batches < 20 {
+		t.Fatalf("only %d batches: the queue never stayed full, the test proves nothing", batches)
+	}
+	if worst > 6 {
+		t.Fatalf("a declaration waited for %d batches to end; want a few (the one under way, its own, and those that end while it validates)", worst)
+	}
+}
