@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deconflict/deconflict"
@@ -34,7 +35,8 @@ type DB struct {
 
 	writeStmts, readStmts *stmtCache
 
-	stopCheckpoints func() // stops the checkpointer and waits for it
+	stopCheckpoints func()       // stops the checkpointer and waits for it
+	commits         atomic.Int64 // write transactions committed, for the checkpointer
 }
 
 // Page caches stay at SQLite's default (2 MiB). A larger one on the
@@ -49,7 +51,9 @@ type DB struct {
 // stalls every declaration queued behind that commit. A background
 // goroutine on its own connection copies most of it instead, every
 // checkpointInterval (a PASSIVE checkpoint waits for no one, and writers
-// go on while it runs). The write connection still checkpoints past
+// go on while it runs); checkpointing that often keeps the writer's own
+// checkpoints short (8 clients at 100k live: p99 46 ms with 100 ms, 18-19
+// ms with 10 ms). The write connection still checkpoints past
 // writeAutoCheckpoint pages: by then little is left to copy, and only a
 // checkpoint that copies everything lets the next writer start the WAL
 // from its beginning again. Leaving all of it to the background (tried:
@@ -61,7 +65,7 @@ type DB struct {
 // not depend on checkpoints: a commit is on disk once its WAL frames are
 // (synchronous=FULL).
 const (
-	checkpointInterval  = 100 * time.Millisecond
+	checkpointInterval  = 10 * time.Millisecond
 	writeAutoCheckpoint = 4000 // pages (16 MiB)
 )
 
@@ -145,14 +149,19 @@ func (db *DB) startCheckpoints() {
 		defer close(done)
 		t := time.NewTicker(checkpointInterval)
 		defer t.Stop()
+		var seen int64
 		for {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
-				// A busy or failed checkpoint is tried again next time;
+				// Only after commits: an idle store is left alone. A
+				// busy or failed checkpoint is tried again next time;
 				// the write connection's own limit is the backstop.
-				_, _ = db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+				if n := db.commits.Load(); n != seen {
+					seen = n
+					_, _ = db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+				}
 			}
 		}
 	}()
@@ -245,6 +254,7 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
+	db.commits.Add(1)
 	return nil
 }
 
