@@ -38,7 +38,7 @@ import (
 //	[8]byte  indexFileMagic
 //	int64    log size (the rev of the index)
 //	[32]byte the log's root hash at that size
-//	         geo.Index.AppendSnapshot
+//	         geo.Index.WriteSnapshot
 //	uint32   CRC-32C of all that comes before
 var indexFileMagic = [8]byte{'d', 'c', 'f', 'i', 'd', 'x', 0, 1}
 
@@ -47,14 +47,26 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // SaveIndex writes the index to the snapshot file of Options.IndexSnapshot
 // (nothing if there is none), replacing the last one atomically; the
 // next Load starts from it. Writes wait while the index is written out
-// (under a second at a million live operations), not while it is synced.
+// (about a second at a million live operations), not while it is synced.
 func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	if m.snapshot == "" {
 		return nil
 	}
 	m.saveMu.Lock()
 	defer m.saveMu.Unlock()
+	m.mu.Lock()
+	unchanged := m.rev == m.savedRev
+	m.mu.Unlock()
+	if unchanged {
+		return nil // the file already holds this index
+	}
 	start := time.Now()
+	// What a process killed while saving left behind.
+	if stale, err := filepath.Glob(m.snapshot + ".tmp*"); err == nil {
+		for _, name := range stale {
+			os.Remove(name)
+		}
+	}
 	f, err := os.CreateTemp(filepath.Dir(m.snapshot), filepath.Base(m.snapshot)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("save index: %w", err)
@@ -66,10 +78,6 @@ func (m *Mechanism) SaveIndex(ctx context.Context) error {
 
 	m.mu.Lock()
 	ix, rev := m.index.Load(), m.rev
-	if rev == m.savedRev {
-		m.mu.Unlock()
-		return nil // the file already holds this index
-	}
 	err = m.writeSnapshot(ctx, w, ix, rev)
 	m.mu.Unlock()
 	held := time.Since(start)
