@@ -135,6 +135,19 @@ type GeometryTx interface {
 	LiveGeometries(ctx context.Context, fn func(g *LiveGeometry) error) error
 }
 
+// GeometriesSinceTx is a GeometryTx that also gives the operations
+// changed since a rev as LiveGeometries gives the live ones, so that a
+// catch-up of many changes decodes kept geometries instead of parsing
+// documents. Stores need not implement it.
+type GeometriesSinceTx interface {
+	// GeometriesSince calls fn, in no particular order, for every
+	// operation whose Rev is above rev: live (planned or active) ones as
+	// LiveGeometries gives them, and with live false and only ID and
+	// Party those no longer live. fn must not use the transaction. An
+	// error from fn stops the walk and is returned as it is.
+	GeometriesSince(ctx context.Context, rev int64, fn func(g *LiveGeometry, live bool) error) error
+}
+
 // ConflictCounter is a Tx that counts conflicts without reading them, as
 // a start does to know how many are open. Stores need not implement it.
 type ConflictCounter interface {

@@ -228,11 +228,16 @@ func (m *Mechanism) RunIndexSnapshots(ctx context.Context, every time.Duration) 
 	}
 }
 
-// applySince applies to ix the operations changed since rev, parsing and
-// filing them on every core (each operation comes once, so the order does
-// not matter), and returns how many there were.
+// applySince applies to ix the operations changed since rev, decoding
+// their kept geometries (or parsing them) and filing them on every core
+// (each operation comes once, so the order does not matter), and returns
+// how many there were.
 func applySince(ctx context.Context, tx dc.Tx, ix *geo.Index, rev int64) (int, error) {
-	ops := make(chan *dc.Operation, 256)
+	type change struct {
+		g    *dc.LiveGeometry
+		live bool
+	}
+	changes := make(chan change, 256)
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
@@ -243,27 +248,42 @@ func applySince(ctx context.Context, tx dc.Tx, ix *geo.Index, rev int64) (int, e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for op := range ops {
+			for c := range changes {
 				if failed.Load() {
 					continue
 				}
-				if err := indexOperation(ix, op); err != nil {
+				if !c.live {
+					ix.Remove(c.g.ID)
+					continue
+				}
+				vols, err := liveVolumes(c.g)
+				if err != nil {
 					errOnce.Do(func() { firstErr = err })
 					failed.Store(true)
+					continue
 				}
+				ix.Insert(c.g.ID, c.g.Party, vols)
 			}
 		}()
 	}
 	n := 0
-	err := tx.OperationsSince(ctx, rev, false, func(op *dc.Operation) error {
+	send := func(g *dc.LiveGeometry, live bool) error {
 		if failed.Load() {
 			return errStop
 		}
 		n++
-		ops <- op
+		changes <- change{g, live}
 		return nil
-	})
-	close(ops)
+	}
+	var err error
+	if gtx, ok := tx.(dc.GeometriesSinceTx); ok {
+		err = gtx.GeometriesSince(ctx, rev, send)
+	} else {
+		err = tx.OperationsSince(ctx, rev, false, func(op *dc.Operation) error {
+			return send(&dc.LiveGeometry{ID: op.ID, Party: op.Party, Operation: op}, op.State.Live())
+		})
+	}
+	close(changes)
 	wg.Wait()
 	if firstErr != nil {
 		return n, firstErr

@@ -229,39 +229,63 @@ func scanOperation(s pgx.Row) (*deconflict.Operation, int64, error) {
 // LiveGeometries calls fn for every live operation, with its geometry or,
 // if none was kept, the operation decoded from its document.
 func (t *tx) LiveGeometries(ctx context.Context, fn func(*deconflict.LiveGeometry) error) error {
-	rows, err := t.query(ctx, `SELECT id, party, geom, CASE WHEN geom IS NULL THEN rev END,
-		CASE WHEN geom IS NULL THEN t_start END, CASE WHEN geom IS NULL THEN t_end END, CASE WHEN geom IS NULL THEN doc END
-		FROM operations WHERE state IN ($1, $2)`, string(deconflict.StatePlanned), string(deconflict.StateActive))
+	rows, err := t.query(ctx, `SELECT true, `+geometryColumns+` FROM operations WHERE state IN ($1, $2)`,
+		string(deconflict.StatePlanned), string(deconflict.StateActive))
 	if err != nil {
 		return fmt.Errorf("select live geometries: %w", err)
 	}
+	fnErr, err := scanGeometries(rows, func(g *deconflict.LiveGeometry, _ bool) error { return fn(g) })
+	if err != nil {
+		return fmt.Errorf("select live geometries: %w", err)
+	}
+	return fnErr
+}
+
+// GeometriesSince calls fn for every operation changed since rev (see
+// deconflict.GeometriesSinceTx).
+func (t *tx) GeometriesSince(ctx context.Context, rev int64, fn func(g *deconflict.LiveGeometry, live bool) error) error {
+	rows, err := t.query(ctx, `SELECT state IN ($1, $2), `+geometryColumns+` FROM operations WHERE rev > $3`,
+		string(deconflict.StatePlanned), string(deconflict.StateActive), rev)
+	if err != nil {
+		return fmt.Errorf("select geometries since %d: %w", rev, err)
+	}
+	fnErr, err := scanGeometries(rows, fn)
+	if err != nil {
+		return fmt.Errorf("select geometries since %d: %w", rev, err)
+	}
+	return fnErr
+}
+
+// geometryColumns are the columns scanGeometries reads after the first
+// (whether the operation is live): the geometry or, where none was kept,
+// what makes the operation from its document.
+const geometryColumns = `id, party, geom, CASE WHEN geom IS NULL THEN rev END,
+		CASE WHEN geom IS NULL THEN t_start END, CASE WHEN geom IS NULL THEN t_end END, CASE WHEN geom IS NULL THEN doc END`
+
+// scanGeometries reads rows of a live flag and the geometryColumns, calls
+// fn for each and closes rows. An operation no longer live is given by ID
+// and party alone. An error of fn stops it and comes back as it is, as
+// fnErr; err is the store's.
+func scanGeometries(rows pgx.Rows, fn func(*deconflict.LiveGeometry, bool) error) (fnErr, err error) {
 	defer rows.Close()
 	for rows.Next() {
 		var g deconflict.LiveGeometry
+		var live bool
 		var rev, start, end *int64
 		var doc *string
-		if err := rows.Scan(&g.ID, &g.Party, &g.Geometry, &rev, &start, &end, &doc); err != nil {
-			return fmt.Errorf("select live geometries: %w", err)
+		if err := rows.Scan(&live, &g.ID, &g.Party, &g.Geometry, &rev, &start, &end, &doc); err != nil {
+			return nil, err
 		}
-		if doc == nil { // a geometry was kept, perhaps empty
-			if g.Geometry == nil {
-				g.Geometry = []byte{}
-			}
-		} else {
-			g.Geometry = nil
-			var op deconflict.Operation
-			if err := json.Unmarshal([]byte(*doc), &op); err != nil {
-				return fmt.Errorf("decode operation %s: %w", g.ID, err)
-			}
-			op.Rev, op.Start, op.End = *rev, storeval.FromMicros(*start), storeval.FromMicros(*end)
-			g.Operation = &op
+		var r, from, to int64
+		if doc != nil {
+			r, from, to = *rev, *start, *end
 		}
-		if err := fn(&g); err != nil {
-			return err
+		if err := storeval.FillGeometry(&g, live, doc, r, from, to); err != nil {
+			return nil, err
+		}
+		if err := fn(&g, live); err != nil {
+			return err, nil
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("select live geometries: %w", err)
-	}
-	return nil
+	return nil, rows.Err()
 }

@@ -313,11 +313,21 @@ func (db *DB) readRange(ctx context.Context, from, to int64, fn func(*deconflict
 	return liveGeometries(ctx, t, from, to, fn)
 }
 
+// geometryColumns are the columns scanGeometries reads after the first
+// (whether the operation is live): the geometry or, where none was kept,
+// what makes the operation from its document.
+const geometryColumns = `id, party, geom, CASE WHEN geom IS NULL THEN rev END,
+		CASE WHEN geom IS NULL THEN t_start END, CASE WHEN geom IS NULL THEN t_end END, CASE WHEN geom IS NULL THEN doc END`
+
 // liveGeometriesQuery reads the live operations of a range of seqs, in
 // seq (rowid) order: a range scan of the table, not the state index.
-var liveGeometriesQuery = fmt.Sprintf(`SELECT id, party, geom, CASE WHEN geom IS NULL THEN rev END,
-		CASE WHEN geom IS NULL THEN t_start END, CASE WHEN geom IS NULL THEN t_end END, CASE WHEN geom IS NULL THEN doc END
+var liveGeometriesQuery = fmt.Sprintf(`SELECT 1, `+geometryColumns+`
 		FROM operations NOT INDEXED WHERE seq BETWEEN ? AND ? AND state IN ('%s', '%s')`, deconflict.StatePlanned, deconflict.StateActive)
+
+// geometriesSinceQuery reads the operations changed since a rev, on the
+// index operations_rev.
+var geometriesSinceQuery = fmt.Sprintf(`SELECT state IN ('%s', '%s'), `+geometryColumns+`
+		FROM operations WHERE rev > ?`, deconflict.StatePlanned, deconflict.StateActive)
 
 // liveGeometries reads the live geometries of seqs from..to on t.
 func liveGeometries(ctx context.Context, t *sql.Tx, from, to int64, fn func(*deconflict.LiveGeometry) error) error {
@@ -325,33 +335,51 @@ func liveGeometries(ctx context.Context, t *sql.Tx, from, to int64, fn func(*dec
 	if err != nil {
 		return fmt.Errorf("select live geometries: %w", err)
 	}
+	fnErr, err := scanGeometries(rows, func(g *deconflict.LiveGeometry, _ bool) error { return fn(g) })
+	if err != nil {
+		return fmt.Errorf("select live geometries: %w", err)
+	}
+	return fnErr
+}
+
+// GeometriesSince calls fn for every operation changed since rev (see
+// deconflict.GeometriesSinceTx).
+func (t *tx) GeometriesSince(ctx context.Context, rev int64, fn func(g *deconflict.LiveGeometry, live bool) error) error {
+	rows, err := t.query(ctx, geometriesSinceQuery, rev)
+	if err != nil {
+		return fmt.Errorf("select geometries since %d: %w", rev, err)
+	}
+	fnErr, err := scanGeometries(rows, fn)
+	if err != nil {
+		return fmt.Errorf("select geometries since %d: %w", rev, err)
+	}
+	return fnErr
+}
+
+// scanGeometries reads rows of a live flag and the geometryColumns, calls
+// fn for each and closes rows. An operation no longer live is given by ID
+// and party alone. An error of fn stops it and comes back as it is, as
+// fnErr; err is the store's.
+func scanGeometries(rows *sql.Rows, fn func(*deconflict.LiveGeometry, bool) error) (fnErr, err error) {
 	defer rows.Close()
 	for rows.Next() {
 		var g deconflict.LiveGeometry
+		var live bool
 		var rev, start, end sql.NullInt64
 		var doc sql.NullString
-		if err := rows.Scan(&g.ID, &g.Party, &g.Geometry, &rev, &start, &end, &doc); err != nil {
-			return fmt.Errorf("select live geometries: %w", err)
+		if err := rows.Scan(&live, &g.ID, &g.Party, &g.Geometry, &rev, &start, &end, &doc); err != nil {
+			return nil, err
 		}
-		if !doc.Valid { // a geometry was kept, perhaps empty
-			if g.Geometry == nil {
-				g.Geometry = []byte{}
-			}
-		} else {
-			g.Geometry = nil
-			var op deconflict.Operation
-			if err := json.Unmarshal([]byte(doc.String), &op); err != nil {
-				return fmt.Errorf("decode operation %s: %w", g.ID, err)
-			}
-			op.Rev, op.Start, op.End = rev.Int64, storeval.FromMicros(start.Int64), storeval.FromMicros(end.Int64)
-			g.Operation = &op
+		var docp *string
+		if doc.Valid {
+			docp = &doc.String
 		}
-		if err := fn(&g); err != nil {
-			return err
+		if err := storeval.FillGeometry(&g, live, docp, rev.Int64, start.Int64, end.Int64); err != nil {
+			return nil, err
+		}
+		if err := fn(&g, live); err != nil {
+			return err, nil
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("select live geometries: %w", err)
-	}
-	return nil
+	return nil, rows.Err()
 }

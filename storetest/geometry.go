@@ -151,16 +151,88 @@ func testLiveGeometriesMany(t *testing.T, f Factory) {
 	}
 }
 
+// testGeometriesSince checks the optional deconflict.GeometriesSinceTx
+// against OperationsSince: the same operations for every rev, live ones
+// with the geometry kept (or the operation), the others flagged not live.
+func testGeometriesSince(t *testing.T, f Factory) {
+	s := f.Open(t)
+	skipUnless[deconflict.GeometriesSinceTx](t, s, "deconflict.GeometriesSinceTx")
+	states := []deconflict.State{deconflict.StatePlanned, deconflict.StateActive, deconflict.StateEnded, deconflict.StateCancelled}
+	geoms := map[string][]byte{}
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		gtx := tx.(deconflict.GeometryTx)
+		for i := range 40 {
+			op := newOperation(i, []string{"alpha", "bravo"}[i%2], states[i%4], at(0), at(60), int64(10+i))
+			if i%3 == 0 {
+				if err := tx.PutOperation(ctx, op); err != nil {
+					return err
+				}
+				continue
+			}
+			geoms[op.ID] = []byte{byte(i), 1, 2}
+			if err := gtx.PutOperationGeometry(ctx, op, geoms[op.ID]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, rev := range []int64{0, 9, 10, 25, 49, 60} {
+		want := map[string]*deconflict.Operation{}
+		got := map[string]*deconflict.LiveGeometry{}
+		live := map[string]bool{}
+		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+			if err := tx.OperationsSince(ctx, rev, false, func(op *deconflict.Operation) error {
+				want[op.ID] = op
+				return nil
+			}); err != nil {
+				return err
+			}
+			return tx.(deconflict.GeometriesSinceTx).GeometriesSince(ctx, rev, func(g *deconflict.LiveGeometry, l bool) error {
+				if got[g.ID] != nil {
+					t.Errorf("rev %d: %s given twice", rev, g.ID)
+				}
+				got[g.ID], live[g.ID] = g, l
+				return nil
+			})
+		})
+		if len(got) != len(want) {
+			t.Errorf("rev %d: GeometriesSince gave %d operations, OperationsSince %d", rev, len(got), len(want))
+		}
+		for id, op := range want {
+			g := got[id]
+			switch {
+			case g == nil:
+				t.Errorf("rev %d: %s missing", rev, id)
+			case g.Party != op.Party || live[id] != op.State.Live():
+				t.Errorf("rev %d: %s: party %q live %t, want %q %t", rev, id, g.Party, live[id], op.Party, op.State.Live())
+			case !live[id] && (g.Geometry != nil || g.Operation != nil):
+				t.Errorf("rev %d: %s is not live but comes with its geometry or operation", rev, id)
+			case live[id] && geoms[id] != nil && !bytes.Equal(g.Geometry, geoms[id]):
+				t.Errorf("rev %d: %s: geometry %v, want %v", rev, id, g.Geometry, geoms[id])
+			case live[id] && geoms[id] == nil && !reflect.DeepEqual(g.Operation, op):
+				t.Errorf("rev %d: %s: operation\n%+v\nwant\n%+v", rev, id, g.Operation, op)
+			}
+		}
+	}
+}
+
 // skipWithoutGeometry skips the test if the store does not keep compact
 // geometries (the optional deconflict.GeometryTx).
 func skipWithoutGeometry(t *testing.T, s deconflict.Store) {
 	t.Helper()
+	skipUnless[deconflict.GeometryTx](t, s, "deconflict.GeometryTx")
+}
+
+// skipUnless skips the test if the store's transactions do not implement
+// the optional interface T, named what.
+func skipUnless[T any](t *testing.T, s deconflict.Store, what string) {
+	t.Helper()
 	supported := true
 	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		_, supported = tx.(deconflict.GeometryTx)
+		_, supported = tx.(T)
 		return nil
 	})
 	if !supported {
-		t.Skip("the store does not implement deconflict.GeometryTx")
+		t.Skip("the store does not implement " + what)
 	}
 }

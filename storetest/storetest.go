@@ -112,6 +112,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"OperationsSinceWrites", testOperationsSinceWrites},
 		{"LiveGeometries", testLiveGeometries},
 		{"LiveGeometriesMany", testLiveGeometriesMany},
+		{"GeometriesSince", testGeometriesSince},
 		{"ConflictRoundTrip", testConflictRoundTrip},
 		{"ConflictPairs", testConflictPairs},
 		{"ConflictsFilter", testConflictsFilter},
