@@ -31,15 +31,24 @@ type EscalationEventData struct {
 // the subject is new, so no duty about it can exist yet.
 func (m *Mechanism) owe(ctx context.Context, tx dc.Tx, s dc.Subject, version int, party string, now time.Time, st dc.Settings, fresh bool) error {
 	var d *dc.Duty
-	var err error = dc.Errorf(dc.ENotFound, "new subject")
 	if !fresh {
+		var err error
 		d, err = tx.Duty(ctx, dutyID(s, party))
+		if dc.ErrorCode(err) == dc.ENotFound {
+			d = nil
+		} else if err != nil {
+			return err
+		}
 	}
+	return oweFrom(ctx, tx, d, s, version, party, now, st)
+}
+
+// oweFrom is owe given the party's duty about subject as it stands (nil
+// if it has none).
+func oweFrom(ctx context.Context, tx dc.Tx, d *dc.Duty, s dc.Subject, version int, party string, now time.Time, st dc.Settings) error {
 	switch {
-	case dc.ErrorCode(err) == dc.ENotFound:
+	case d == nil:
 		d = &dc.Duty{ID: dutyID(s, party), Subject: s, Party: party, CreatedAt: now}
-	case err != nil:
-		return err
 	case d.AckedAt == nil && d.ClearedAt == nil:
 		d.Version = version // still unanswered: its timer and level carry on
 		return tx.PutDuty(ctx, d)
@@ -51,6 +60,132 @@ func (m *Mechanism) owe(ctx context.Context, tx dc.Tx, s dc.Subject, version int
 	return tx.PutDuty(ctx, d)
 }
 
+// A new operation is owed an acknowledgement by every other party. Rather
+// than a duty per party (the writes of a declaration would grow with the
+// number of parties), its first version gets one group duty, whose party
+// is everyone: it stands for the duty of each party that was there when
+// the operation was declared and has no duty of its own about it. A
+// party gets its own duty from the group when it acknowledges (already
+// acknowledged), when the group comes due (escalated at once), or when
+// the operation changes (the group's timer carries on for it); the last
+// two close the group. So while a group stands, every party's own duty
+// about the operation is an acknowledged one.
+
+// everyone is the party of a group duty.
+const everyone = "*"
+
+// oweGroup records that every other party must acknowledge the first
+// version of a new operation.
+func oweGroup(ctx context.Context, tx dc.Tx, s dc.Subject, version int, now time.Time, st dc.Settings) error {
+	due := now.Add(seconds(st.AckTimeoutS))
+	return tx.PutDuty(ctx, &dc.Duty{ID: dutyID(s, everyone), Subject: s, Party: everyone, Version: version, CreatedAt: now, DueAt: &due})
+}
+
+// standingGroup returns the group duty about an operation if it still
+// stands; nil if it never existed (an operation stored before group
+// duties) or was closed.
+func standingGroup(ctx context.Context, tx dc.Tx, s dc.Subject) (*dc.Duty, error) {
+	g, err := tx.Duty(ctx, dutyID(s, everyone))
+	if dc.ErrorCode(err) == dc.ENotFound {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if g.AckedAt != nil || g.ClearedAt != nil {
+		return nil, nil
+	}
+	return g, nil
+}
+
+// owedBy reports whether the group duty g, about an operation of owner,
+// stands for party p: every other party that was there when it arose.
+func owedBy(g *dc.Duty, p *dc.Party, owner string) bool {
+	return p.ID != owner && !p.CreatedAt.After(g.CreatedAt)
+}
+
+// partyDuty returns the duty of party p that the group duty g stands for.
+func partyDuty(g *dc.Duty, p string) *dc.Duty {
+	d := *g
+	d.ID, d.Party = dutyID(g.Subject, p), p
+	return &d
+}
+
+// closeGroup records that a group duty stands for no one any more.
+func closeGroup(ctx context.Context, tx dc.Tx, g *dc.Duty, now time.Time) error {
+	g.AckedAt, g.DueAt = &now, nil
+	return tx.PutDuty(ctx, g)
+}
+
+// oweVersion records that every other party must acknowledge a new
+// version of an operation of owner: the parties the group duty stood for
+// carry on with its timer, like any unanswered duty.
+func (m *Mechanism) oweVersion(ctx context.Context, tx dc.Tx, s dc.Subject, version int, owner string, parties []*dc.Party, now time.Time, st dc.Settings) error {
+	g, err := standingGroup(ctx, tx, s)
+	if err != nil {
+		return err
+	}
+	for _, p := range parties {
+		if p.ID == owner {
+			continue
+		}
+		d, err := tx.Duty(ctx, dutyID(s, p.ID))
+		switch {
+		case dc.ErrorCode(err) == dc.ENotFound:
+			d = nil
+			if g != nil && owedBy(g, p, owner) {
+				d = partyDuty(g, p.ID)
+			}
+		case err != nil:
+			return err
+		}
+		if err := oweFrom(ctx, tx, d, s, version, p.ID, now, st); err != nil {
+			return err
+		}
+	}
+	if g != nil {
+		return closeGroup(ctx, tx, g, now)
+	}
+	return nil
+}
+
+// dischargeOperation records that an ended or cancelled operation needs no
+// more answers.
+func (m *Mechanism) dischargeOperation(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, owner string, parties []*dc.Party, now time.Time) error {
+	g, err := standingGroup(ctx, tx, s)
+	if err != nil {
+		return err
+	}
+	if g != nil {
+		// The parties' own duties are all acknowledged ones.
+		return closeGroup(ctx, tx, g, now)
+	}
+	for _, p := range parties {
+		if p.ID == owner {
+			continue
+		}
+		if err := m.discharge(ctx, tx, a, s, 1<<30, p.ID, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// acknowledgeOperation records that party acknowledged an operation up to
+// version: its own duty, or the one the group duty stood for.
+func (m *Mechanism) acknowledgeOperation(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, version int, party string, now time.Time) error {
+	d, err := tx.Duty(ctx, dutyID(s, party))
+	if dc.ErrorCode(err) == dc.ENotFound {
+		g, err := standingGroup(ctx, tx, s)
+		if err != nil || g == nil || version < g.Version {
+			return err
+		}
+		d = partyDuty(g, party)
+	} else if err != nil {
+		return err
+	}
+	return m.dischargeDuty(ctx, tx, a, d, version, now)
+}
+
 // discharge records that party acknowledged subject (up to version, for
 // operations). An escalation it had is cleared.
 func (m *Mechanism) discharge(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, version int, party string, now time.Time) error {
@@ -60,6 +195,11 @@ func (m *Mechanism) discharge(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Su
 	} else if err != nil {
 		return err
 	}
+	return m.dischargeDuty(ctx, tx, a, d, version, now)
+}
+
+// dischargeDuty is discharge given the duty.
+func (m *Mechanism) dischargeDuty(ctx context.Context, tx dc.Tx, a dc.Actor, d *dc.Duty, version int, now time.Time) error {
 	if d.AckedAt != nil || d.ClearedAt != nil || version < d.Version {
 		return nil
 	}
@@ -132,11 +272,25 @@ func (m *Mechanism) Escalate(ctx context.Context) (int, error) {
 			return err
 		}
 		system := dc.Actor{Role: "system"}
+		var parties []*dc.Party
 		for _, d := range due {
-			if err := m.raise(ctx, tx, system, d, now, st, "not acknowledged within ack_timeout_s"); err != nil {
+			if d.Party != everyone {
+				if err := m.raise(ctx, tx, system, d, now, st, notAcknowledged); err != nil {
+					return err
+				}
+				raised++
+				continue
+			}
+			if parties == nil {
+				if parties, err = tx.Parties(ctx); err != nil {
+					return err
+				}
+			}
+			n, err := m.raiseGroup(ctx, tx, system, d, parties, now, st)
+			if err != nil {
 				return err
 			}
-			raised++
+			raised += n
 		}
 		return nil
 	})
@@ -147,6 +301,38 @@ func (m *Mechanism) Escalate(ctx context.Context) (int, error) {
 		m.notify()
 	}
 	return raised, nil
+}
+
+// notAcknowledged is the reason of a raise by the timer.
+const notAcknowledged = "not acknowledged within ack_timeout_s"
+
+// raiseGroup escalates a group duty that came due: each party it stands
+// for that has no duty of its own gets its own, escalated. It returns how
+// many it raised.
+func (m *Mechanism) raiseGroup(ctx context.Context, tx dc.Tx, a dc.Actor, g *dc.Duty, parties []*dc.Party, now time.Time, st dc.Settings) (int, error) {
+	op, err := tx.Operation(ctx, g.Subject.ID)
+	if dc.ErrorCode(err) == dc.ENotFound {
+		return 0, closeGroup(ctx, tx, g, now)
+	} else if err != nil {
+		return 0, err
+	}
+	raised := 0
+	for _, p := range parties {
+		if !owedBy(g, p, op.Party) {
+			continue
+		}
+		_, err := tx.Duty(ctx, dutyID(g.Subject, p.ID))
+		if err == nil {
+			continue // acknowledged while the group stood
+		} else if dc.ErrorCode(err) != dc.ENotFound {
+			return 0, err
+		}
+		if err := m.raise(ctx, tx, a, partyDuty(g, p.ID), now, st, notAcknowledged); err != nil {
+			return 0, err
+		}
+		raised++
+	}
+	return raised, closeGroup(ctx, tx, g, now)
 }
 
 // RunEscalations calls Escalate every interval until ctx ends.

@@ -146,3 +146,96 @@ func TestEscalationClimbsOnceAndClears(t *testing.T) {
 		t.Fatalf("events %v", count)
 	}
 }
+
+// A new declaration is owed by every other party through one group duty;
+// the parties' timers must still be what they were with a duty each: a
+// party that had not answered carries its timer across a new version, one
+// that had acknowledged the old version starts again, and one added after
+// the declaration owes nothing for it (but owes the next version).
+func TestEscalationTimersAcrossVersions(t *testing.T) {
+	ctx := context.Background()
+	m, clk := mustOpen(t)
+	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
+	start := clk.Now().Add(3 * time.Hour)
+	id := uuid.NewString()
+	if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(time.Hour)), nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	if _, err := m.AddParty(ctx, "delta", ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(9 * time.Second)
+	if _, err := m.AckOperation(ctx, dc.Actor{Party: "charlie", Role: dc.RoleLiaison}, id, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(90 * time.Second) // t0+100s: version 2
+	v := 1
+	if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(2*time.Hour)), &v); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(200 * time.Second) // t0+300s: bravo's timer, from version 1
+	if n, err := m.Escalate(ctx); err != nil || n != 1 {
+		t.Fatalf("at t0+300s raised %d (%v), want bravo's only: %v", n, err, levels(t, m))
+	}
+	if got := levels(t, m); got["operation/bravo"] != 1 || len(got) != 1 {
+		t.Fatalf("levels %v", got)
+	}
+	clk.Advance(99 * time.Second)
+	if n, _ := m.Escalate(ctx); n != 0 {
+		t.Fatalf("charlie escalated before ack_timeout_s after version 2: %v", levels(t, m))
+	}
+	clk.Advance(time.Second) // t0+400s: charlie's and delta's, from version 2
+	if n, _ := m.Escalate(ctx); n != 2 {
+		t.Fatalf("at t0+400s raised %d, want charlie's and delta's: %v", n, levels(t, m))
+	}
+	if got := levels(t, m); got["operation/charlie"] != 1 || got["operation/delta"] != 1 {
+		t.Fatalf("levels %v", got)
+	}
+	// Acknowledging version 2 clears bravo's escalation.
+	if _, err := m.AckOperation(ctx, dc.Actor{Party: "bravo", Role: dc.RoleHead}, id, 2, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := levels(t, m)["operation/bravo"]; ok {
+		t.Fatalf("bravo's acknowledgement did not clear its escalation: %v", levels(t, m))
+	}
+}
+
+// An operation cancelled or acknowledged by everyone before the timeout
+// escalates nothing; an old version's receipt does not answer a new one.
+func TestEscalationAfterCancelAndReceipts(t *testing.T) {
+	ctx := context.Background()
+	m, clk := mustOpen(t)
+	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
+	start := clk.Now().Add(3 * time.Hour)
+	cancelled, answered := uuid.NewString(), uuid.NewString()
+	for _, id := range []string{cancelled, answered} {
+		if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(time.Hour)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Cancel(ctx, alpha, cancelled, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"bravo", "charlie"} {
+		if _, err := m.AckOperation(ctx, dc.Actor{Party: p, Role: dc.RoleLiaison}, answered, 1, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Hour)
+	if n, err := m.Escalate(ctx); err != nil || n != 0 {
+		t.Fatalf("raised %d (%v): %v", n, err, levels(t, m))
+	}
+	// Version 2 of the answered operation is owed again, by both.
+	v := 1
+	if _, err := m.Declare(ctx, alpha, answered, circleDecl(10, 10, start, start.Add(2*time.Hour)), &v); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AckOperation(ctx, dc.Actor{Party: "bravo", Role: dc.RoleLiaison}, answered, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(300 * time.Second)
+	if n, _ := m.Escalate(ctx); n != 2 {
+		t.Fatalf("raised %d, want bravo's and charlie's: %v", n, levels(t, m))
+	}
+}

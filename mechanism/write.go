@@ -338,19 +338,17 @@ func putOperation(ctx context.Context, tx dc.Tx, ch *change) error {
 func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a dc.Actor, ch *change, touched []*dc.Conflict, now time.Time) error {
 	st := b.settings
 	subject := dc.Subject{Kind: "operation", ID: ch.op.ID}
-	for _, p := range b.parties {
-		if p.ID == ch.op.Party {
-			continue
-		}
-		var err error
-		if ch.op.State.Live() {
-			err = m.owe(ctx, tx, subject, ch.op.Version, p.ID, now, st, ch.prev == nil)
-		} else { // an ended or cancelled operation needs no more answers
-			err = m.discharge(ctx, tx, a, subject, 1<<30, p.ID, now)
-		}
-		if err != nil {
-			return err
-		}
+	var err error
+	switch {
+	case !ch.op.State.Live(): // an ended or cancelled operation needs no more answers
+		err = m.dischargeOperation(ctx, tx, a, subject, ch.op.Party, b.parties, now)
+	case ch.prev == nil:
+		err = oweGroup(ctx, tx, subject, ch.op.Version, now, st)
+	default:
+		err = m.oweVersion(ctx, tx, subject, ch.op.Version, ch.op.Party, b.parties, now, st)
+	}
+	if err != nil {
+		return err
 	}
 	for _, c := range touched {
 		s := dc.Subject{Kind: "conflict", ID: c.ID}

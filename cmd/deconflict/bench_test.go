@@ -101,6 +101,36 @@ func BenchmarkDeclareHTTPLive(b *testing.B) {
 	}
 }
 
+// BenchmarkDeclareHTTPParties measures declarations over HTTP with 32
+// clients on an empty embedded store shared by 3 to 30 parties
+// (DECONFLICT_BENCH_PARTIES, default 3,10,30). Every declaration is owed
+// an acknowledgement by every other party, so the work of one
+// declaration grows with the number of parties.
+func BenchmarkDeclareHTTPParties(b *testing.B) {
+	counts := []int{3, 10, 30}
+	if v := os.Getenv("DECONFLICT_BENCH_PARTIES"); v != "" {
+		counts = nil
+		for _, f := range strings.Split(v, ",") {
+			n, _ := strconv.Atoi(f)
+			counts = append(counts, n)
+		}
+	}
+	for _, n := range counts {
+		b.Run(fmt.Sprintf("parties=%d", n), func(b *testing.B) {
+			s := &testServer{t: b, store: testStore(b)}
+			for _, p := range []string{"alpha", "bravo", "charlie"} {
+				s.mustRun("party", "add", p, "--name", strings.ToUpper(p))
+			}
+			for i := 3; i < n; i++ {
+				p := fmt.Sprintf("party%02d", i)
+				s.mustRun("party", "add", p, "--name", strings.ToUpper(p))
+			}
+			s.start()
+			benchDeclareClients(b, s, 32)
+		})
+	}
+}
+
 // liveTemplate returns the path of a store with parties alpha, bravo and
 // charlie and n live operations, making it if no recent one exists.
 func liveTemplate(b *testing.B, n int) string {
