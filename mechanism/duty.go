@@ -256,24 +256,55 @@ func escalationAudience(d *dc.Duty) []string {
 	return []string{d.Party}
 }
 
+// escalationChunk is the most duties one escalation transaction raises
+// (a group duty's parties are raised together, so it may go over by a
+// party count). A store full of unanswered duties that all came due at
+// once (after a pause of the timer, or with many parties) is raised in
+// transactions of this size, so declarations get the write lock between
+// them instead of waiting for all of it.
+const escalationChunk = 256
+
 // Escalate raises every duty whose time is up, and returns how many it
 // raised. The server calls it periodically; tests call it with their clock.
 func (m *Mechanism) Escalate(ctx context.Context) (int, error) {
-	raised := 0
-	err := m.store.Update(ctx, func(tx dc.Tx) error {
-		raised = 0
+	total := 0
+	for {
+		raised, more, err := m.escalateChunk(ctx)
+		total += raised
+		if raised > 0 {
+			m.notify()
+		}
+		if err != nil {
+			return total, fmt.Errorf("escalate: %w", err)
+		}
+		if !more {
+			return total, nil
+		}
+	}
+}
+
+// escalateChunk raises, in one transaction, up to about escalationChunk
+// duties whose time is up. more says others may be due.
+func (m *Mechanism) escalateChunk(ctx context.Context) (raised int, more bool, err error) {
+	err = m.store.Update(ctx, func(tx dc.Tx) error {
+		raised, more = 0, false
 		now := m.Now()
 		st, err := tx.Settings(ctx)
 		if err != nil {
 			return err
 		}
-		due, err := tx.DutiesDue(ctx, now, 1000)
+		due, err := tx.DutiesDue(ctx, now, escalationChunk)
 		if err != nil {
 			return err
 		}
+		more = len(due) == escalationChunk
 		system := dc.Actor{Role: "system"}
 		var parties []*dc.Party
 		for _, d := range due {
+			if raised >= escalationChunk {
+				more = true // the rest still are
+				break
+			}
 			if d.Party != everyone {
 				if err := m.raise(ctx, tx, system, d, now, st, notAcknowledged); err != nil {
 					return err
@@ -295,12 +326,9 @@ func (m *Mechanism) Escalate(ctx context.Context) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("escalate: %w", err)
+		return 0, false, err
 	}
-	if raised > 0 {
-		m.notify()
-	}
-	return raised, nil
+	return raised, more, nil
 }
 
 // notAcknowledged is the reason of a raise by the timer.

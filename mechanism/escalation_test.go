@@ -239,3 +239,37 @@ func TestEscalationAfterCancelAndReceipts(t *testing.T) {
 		t.Fatalf("raised %d, want bravo's and charlie's: %v", n, levels(t, m))
 	}
 }
+
+// Many duties due at once are raised in several transactions, each one
+// once.
+func TestEscalationInChunks(t *testing.T) {
+	ctx := context.Background()
+	m, clk := mustOpen(t)
+	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
+	start := clk.Now().Add(3 * time.Hour)
+	const n = 300 // each owed by bravo and charlie
+	for i := 0; i < n; i++ {
+		if _, err := m.Declare(ctx, alpha, uuid.NewString(), circleDecl(10, float64(i)/10, start, start.Add(time.Hour)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(300 * time.Second)
+	if got, err := m.Escalate(ctx); err != nil || got != 2*n {
+		t.Fatalf("raised %d (%v), want %d", got, err, 2*n)
+	}
+	if again, _ := m.Escalate(ctx); again != 0 {
+		t.Fatalf("a second run raised %d more", again)
+	}
+	es, err := m.Escalations(ctx, dc.Actor{Role: dc.RoleAdmin}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2*n {
+		t.Fatalf("%d escalations listed, want %d", len(es), 2*n)
+	}
+	for _, e := range es {
+		if e.Level != dc.LevelHeads || (e.Party != "bravo" && e.Party != "charlie") {
+			t.Fatalf("escalation %+v", e)
+		}
+	}
+}
