@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	dc "github.com/deconflict/deconflict"
-	"github.com/google/uuid"
 )
 
 // MaxMessageLen is the longest hotline message, in characters.
@@ -60,7 +59,7 @@ func (m *Mechanism) SendMessage(ctx context.Context, a dc.Actor, out Outgoing) (
 	if out.Subject != nil && out.Subject.Kind != "operation" && out.Subject.Kind != "conflict" {
 		return nil, dc.FieldErrorf(dc.EInvalid, "subject.kind", "subject kind must be operation or conflict")
 	}
-	msg := &dc.Message{ID: uuid.NewString(), Kind: dc.KindMessage, From: a, Text: out.Text, Urgency: out.Urgency, Subject: out.Subject}
+	msg := &dc.Message{ID: newID(), Kind: dc.KindMessage, From: a, Text: out.Text, Urgency: out.Urgency, Subject: out.Subject}
 	return msg, m.send(ctx, a, msg, out.To)
 }
 
@@ -70,7 +69,7 @@ func (m *Mechanism) LineCheck(ctx context.Context, a dc.Actor) (*dc.Message, err
 	if err := mayTalk(a); err != nil {
 		return nil, err
 	}
-	msg := &dc.Message{ID: uuid.NewString(), Kind: dc.KindLineCheck, From: a, Urgency: dc.UrgencyRoutine,
+	msg := &dc.Message{ID: newID(), Kind: dc.KindLineCheck, From: a, Urgency: dc.UrgencyRoutine,
 		Text: "Line check: please acknowledge."}
 	return msg, m.send(ctx, a, msg, nil)
 }
