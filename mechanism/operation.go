@@ -135,6 +135,8 @@ func (m *Mechanism) Cancel(ctx context.Context, a dc.Actor, id string, ifMatch *
 		}
 		next := *cur
 		next.State = dc.StateCancelled
+		next.Version++ // a cancellation is a change like any other
+		next.UpdatedAt = m.Now()
 		return &change{op: &next, prev: cur}, nil
 	})
 }

@@ -219,10 +219,15 @@ func TestOperationVersionsAndLifecycle(t *testing.T) {
 	id2 := newID()
 	s.do("PUT", "/v1/operations/"+id2, op, decl("active", circle(10, 10, 1000, 0, 100, at(1), at(2)))).want(t, 201)
 	r = s.do("DELETE", "/v1/operations/"+id2, op, nil).want(t, 200)
-	if jsonPath(r.body, "operation", "state") != "cancelled" {
-		t.Fatalf("cancel: %s", r.raw)
+	// A cancellation is a change: version 2, a new updated_at, its ETag.
+	if jsonPath(r.body, "operation", "state") != "cancelled" || jsonPath(r.body, "operation", "version") != 2.0 ||
+		jsonPath(r.body, "operation", "updated_at") == jsonPath(r.body, "operation", "created_at") || r.header.Get("ETag") != `"2"` {
+		t.Fatalf("cancel: %s %v", r.raw, r.header)
 	}
-	s.do("DELETE", "/v1/operations/"+id2, op, nil).want(t, 200)
+	r = s.do("DELETE", "/v1/operations/"+id2, op, nil).want(t, 200)
+	if jsonPath(r.body, "operation", "version") != 2.0 {
+		t.Fatalf("a repeated cancel changed the operation again: %s", r.raw)
+	}
 	s.do("DELETE", "/v1/operations/"+newID(), op, nil).want(t, 404, "not_found")
 	s.do("PUT", "/v1/operations/"+newID(), op, decl("ended", circle(10, 10, 1000, 0, 100, at(1), at(2)))).want(t, 400, "invalid_argument", "state")
 
