@@ -96,12 +96,19 @@ func (op *Operation) SharedView() *Operation {
 	return &other
 }
 
-// ViewFor returns the operation as the actor may see it.
+// ViewFor returns the operation as the actor may see it: notes only for
+// the operators, liaisons and heads of its party; the callsign, unless
+// shared, only for its party (its observers too).
 func (op *Operation) ViewFor(a Actor) *Operation {
-	if a.Party == op.Party && a.Is(RoleOperator, RoleLiaison, RoleHead) {
+	switch {
+	case a.Party != op.Party:
+		return op.SharedView()
+	case a.Is(RoleOperator, RoleLiaison, RoleHead):
 		return op
 	}
-	return op.SharedView()
+	own := *op
+	own.Notes = nil
+	return &own
 }
 
 // OperationFilter selects operations in a list. Zero fields match all.

@@ -253,6 +253,12 @@ func TestIsolation(t *testing.T) {
 	if own["notes"] != "private: tanker late" || own["callsign"] != "HAWK 1" {
 		t.Fatalf("own party sees %v", own)
 	}
+	// The party's own observer sees the callsign (it is hidden only from
+	// other parties), not the notes.
+	obs := s.do("GET", "/v1/operations/"+id, s.token("observer", "alpha"), nil).want(t, 200).obj("operation")
+	if obs["notes"] != nil || obs["callsign"] != "HAWK 1" {
+		t.Fatalf("own party's observer sees %v", obs)
+	}
 	other := s.do("GET", "/v1/operations/"+id, liB, nil).want(t, 200)
 	if o := other.obj("operation"); o["notes"] != nil || o["callsign"] != nil {
 		t.Fatalf("other party sees notes or an unshared callsign: %s", other.raw)
