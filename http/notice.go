@@ -42,12 +42,20 @@ func (s *Server) listEscalations(w http.ResponseWriter, r *http.Request, a dc.Ac
 		s.writeError(w, r, dc.FieldErrorf(dc.EInvalid, "status", "status must be open or all"))
 		return
 	}
-	es, err := s.mech.Escalations(r.Context(), a, open)
+	limit, after, err := queryPage(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"escalations": es})
+	es, next, err := s.mech.EscalationsPage(r.Context(), a, open, limit, after)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Escalations []*dc.Duty `json:"escalations"`
+		Next        string     `json:"next,omitempty"`
+	}{es, next})
 }
 
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, a dc.Actor) {
@@ -138,12 +146,25 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 }
 
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	limit, after, err := queryPage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ws, err := s.mech.Webhooks(r.Context(), a)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhooks": ws})
+	page, next, err := pageOf(ws, func(w *dc.Webhook) string { return w.Party + "\x00" + w.Name }, limit, after)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Webhooks []*dc.Webhook `json:"webhooks"`
+		Next     string        `json:"next,omitempty"`
+	}{page, next})
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, a dc.Actor) {

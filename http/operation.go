@@ -1,7 +1,10 @@
 package http
 
 import (
+	"encoding/base64"
 	"net/http"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -162,6 +165,29 @@ func queryBBox(v string) (s2.Rect, error) {
 		return s2.EmptyRect(), bad
 	}
 	return rectFromDegrees(minLng, minLat, maxLng, maxLat), nil
+}
+
+// pageOf pages a short list held whole, in the order of key: up to limit
+// items after the cursor, and the cursor of the next page ("" after the
+// last). A cursor is the key of the last item of its page, so a page stays
+// right when items come or go between requests.
+func pageOf[T any](items []T, key func(T) string, limit int, after string) ([]T, string, error) {
+	items = append([]T{}, items...)
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
+	from := 0
+	if after != "" {
+		k, err := base64.RawURLEncoding.DecodeString(after)
+		if err != nil {
+			return nil, "", dc.FieldErrorf(dc.EInvalid, "after", "after is not a cursor of this list")
+		}
+		from = sort.Search(len(items), func(i int) bool { return key(items[i]) > string(k) })
+	}
+	page := items[from:]
+	if len(page) <= limit {
+		return slices.Clip(page), "", nil
+	}
+	page = page[:limit]
+	return page, base64.RawURLEncoding.EncodeToString([]byte(key(page[limit-1]))), nil
 }
 
 // queryPage reads limit (default 1000, at most 10,000) and after.

@@ -77,12 +77,25 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 }
 
 func (s *Server) listParties(w http.ResponseWriter, r *http.Request, a dc.Actor) {
+	limit, after, err := queryPage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ps, err := s.mech.Parties(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"parties": ps})
+	page, next, err := pageOf(ps, func(p *dc.Party) string { return p.ID }, limit, after)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Parties []*dc.Party `json:"parties"`
+		Next    string      `json:"next,omitempty"`
+	}{page, next})
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a dc.Actor) {

@@ -383,10 +383,32 @@ func (m *Mechanism) RunEscalations(ctx context.Context, interval time.Duration) 
 // party's, and every level-2 one (all of them for observers and admins).
 func (m *Mechanism) Escalations(ctx context.Context, a dc.Actor, openOnly bool) ([]*dc.Duty, error) {
 	out := []*dc.Duty{}
+	after := ""
+	for {
+		page, next, err := m.EscalationsPage(ctx, a, openOnly, 10000, after)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out, nil
+		}
+		after = next
+	}
+}
+
+// EscalationsPage is a page of Escalations: up to limit of them after the
+// cursor, and the cursor of the next page ("" after the last).
+func (m *Mechanism) EscalationsPage(ctx context.Context, a dc.Actor, openOnly bool, limit int, after string) ([]*dc.Duty, string, error) {
+	out := []*dc.Duty{}
+	var next string
 	err := m.store.View(ctx, func(tx dc.Tx) error {
-		f := dc.DutyFilter{Escalated: true, Limit: 10000}
+		f := dc.DutyFilter{Escalated: true, After: after}
 		for {
-			page, next, err := tx.Duties(ctx, f)
+			// Each page of the store is taken whole, so its cursor is
+			// also that of the page answered.
+			f.Limit = limit - len(out)
+			page, n, err := tx.Duties(ctx, f)
 			if err != nil {
 				return err
 			}
@@ -398,13 +420,16 @@ func (m *Mechanism) Escalations(ctx context.Context, a dc.Actor, openOnly bool) 
 					out = append(out, d)
 				}
 			}
-			if next == "" {
+			if next = n; n == "" || len(out) == limit {
 				return nil
 			}
-			f.After = next
+			f.After = n
 		}
 	})
-	return out, err
+	if err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -272,4 +272,37 @@ func TestEscalationInChunks(t *testing.T) {
 			t.Fatalf("escalation %+v", e)
 		}
 	}
+	// Paged: every one once, bravo's only for bravo, no next after the
+	// last page.
+	for _, who := range []dc.Actor{{Role: dc.RoleAdmin}, {Party: "bravo", Role: dc.RoleHead}} {
+		seen := map[string]bool{}
+		after, pages := "", 0
+		for {
+			page, next, err := m.EscalationsPage(ctx, who, true, 250, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			if len(page) > 250 {
+				t.Fatalf("page of %d", len(page))
+			}
+			for _, e := range page {
+				if seen[e.ID] || (who.Party != "" && e.Party != who.Party) {
+					t.Fatalf("%s: escalation %s listed twice or not its own", who.Role, e.ID)
+				}
+				seen[e.ID] = true
+			}
+			if next == "" {
+				break
+			}
+			after = next
+		}
+		want := 2 * n
+		if who.Party != "" {
+			want = n
+		}
+		if len(seen) != want || pages != (want+249)/250 {
+			t.Fatalf("%s: %d escalations in %d pages, want %d", who.Role, len(seen), pages, want)
+		}
+	}
 }

@@ -341,28 +341,24 @@ func TestPagingAndFilters(t *testing.T) {
 		ids[id] = true
 		s.do("PUT", "/v1/operations/"+id, op, decl("planned", circle(float64(i), 170+float64(i), 1000, 0, 100, at(float64(i+1)), at(float64(i+2))))).want(t, 201)
 	}
-	seen := map[string]bool{}
-	path := "/v1/operations?limit=3"
-	pages := 0
-	for {
-		r := s.do("GET", path, obs, nil).want(t, 200)
-		pages++
-		for _, o := range r.list("operations") {
-			id := o.(map[string]any)["id"].(string)
-			if seen[id] {
-				t.Fatalf("operation %s listed twice", id)
-			}
-			seen[id] = true
-		}
-		next, _ := r.body["next"].(string)
-		if next == "" {
-			break
-		}
-		path = "/v1/operations?limit=3&after=" + next
-	}
-	if len(seen) != 7 || pages != 3 {
+	if seen, pages := pageAll(t, s, obs, "operations", 3, "id"); len(seen) != 7 || pages != 3 {
 		t.Fatalf("listed %d operations in %d pages, want 7 in 3", len(seen), pages)
 	}
+	// Every list is paged alike.
+	head := s.token("head", "alpha")
+	for i := 0; i < 5; i++ {
+		s.do("PUT", fmt.Sprintf("/v1/webhooks/hook-%d", i), head, map[string]any{"url": "http://127.0.0.1:9/hook", "events": []string{"operation.declared"}}).want(t, 201)
+	}
+	if seen, pages := pageAll(t, s, head, "webhooks", 2, "name"); len(seen) != 5 || pages != 3 {
+		t.Fatalf("listed %d webhooks in %d pages, want 5 in 3", len(seen), pages)
+	}
+	if seen, pages := pageAll(t, s, s.token("admin", ""), "parties", 2, "id"); len(seen) != 3 || pages != 2 {
+		t.Fatalf("listed %d parties in %d pages, want 3 in 2", len(seen), pages)
+	}
+	for _, list := range []string{"escalations", "webhooks", "conflicts", "hotline/messages"} {
+		s.do("GET", "/v1/"+list+"?limit=0", head, nil).want(t, 400, "invalid_argument", "limit")
+	}
+	s.do("GET", "/v1/escalations?limit=2", head, nil).want(t, 200)
 	// bbox across the antimeridian: operations at lng 170..176 with lat 0..6.
 	r := s.do("GET", "/v1/operations?bbox=172.5,-10,-170,10", obs, nil).want(t, 200)
 	if n := len(r.list("operations")); n != 4 {
@@ -377,6 +373,36 @@ func TestPagingAndFilters(t *testing.T) {
 	s.do("GET", "/v1/operations?bbox=1,2,3", obs, nil).want(t, 400, "invalid_argument", "bbox")
 	s.do("GET", "/v1/operations?state=flying", obs, nil).want(t, 400, "invalid_argument", "state")
 	s.do("GET", "/v1/operations?start=yesterday", obs, nil).want(t, 400, "invalid_argument", "start")
+}
+
+// pageAll reads the list at /v1/NAME a page of limit at a time, and
+// returns the values of each item's key field and the number of pages.
+// An item listed twice fails the test.
+func pageAll(t *testing.T, s *testServer, token, name string, limit int, key string) (map[string]bool, int) {
+	t.Helper()
+	seen := map[string]bool{}
+	path := fmt.Sprintf("/v1/%s?limit=%d", name, limit)
+	pages := 0
+	for {
+		r := s.do("GET", path, token, nil).want(t, 200)
+		pages++
+		items := r.list(name)
+		if len(items) > limit {
+			t.Fatalf("%s: a page of %d, limit %d", name, len(items), limit)
+		}
+		for _, o := range items {
+			k := o.(map[string]any)[key].(string)
+			if seen[k] {
+				t.Fatalf("%s: %s listed twice", name, k)
+			}
+			seen[k] = true
+		}
+		next, _ := r.body["next"].(string)
+		if next == "" {
+			return seen, pages
+		}
+		path = fmt.Sprintf("/v1/%s?limit=%d&after=%s", name, limit, next)
+	}
 }
 
 func TestOperatingEndpoints(t *testing.T) {
