@@ -8,7 +8,7 @@ import (
 )
 
 func (s *Server) getConflict(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	c, err := s.mech.Conflict(r.Context(), a, r.PathValue("id"))
+	c, err := s.mech.Conflict(r.Context(), a, pathID(r))
 	s.writeConflict(w, r, c, err)
 }
 
@@ -22,7 +22,7 @@ func (s *Server) ackConflict(w http.ResponseWriter, r *http.Request, a dc.Actor)
 			return
 		}
 	}
-	c, err := s.mech.AckConflict(r.Context(), a, r.PathValue("id"), body.Signed)
+	c, err := s.mech.AckConflict(r.Context(), a, pathID(r), body.Signed)
 	s.writeConflict(w, r, c, err)
 }
 
@@ -31,7 +31,7 @@ func (s *Server) waiveConflict(w http.ResponseWriter, r *http.Request, a dc.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.mech.WaiveConflict(r.Context(), a, r.PathValue("id"))
+	c, err := s.mech.WaiveConflict(r.Context(), a, pathID(r))
 	s.writeConflict(w, r, c, err)
 }
 

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	dc "github.com/deconflict/deconflict"
 )
@@ -36,6 +37,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return decodeError(err, nil, nil)
 	}
+	// encoding/json would take invalid UTF-8 in a string as U+FFFD: a
+	// message would be stored other than it was sent.
+	if !utf8.Valid(body) {
+		return dc.Errorf(dc.EInvalid, "malformed JSON: the body is not valid UTF-8 (at byte %d)", invalidUTF8At(body))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -45,6 +51,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return dc.Errorf(dc.EInvalid, "malformed JSON: more than one value in the body")
 	}
 	return nil
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not
+// valid UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // decodeError turns an encoding/json error into an *dc.Error that names
@@ -72,7 +91,14 @@ func decodeError(err error, body []byte, t reflect.Type) error {
 		if p := pathAtOffset(body, typ.Offset); p != "" {
 			field = p
 		}
-		return dc.FieldErrorf(dc.EInvalid, field, "%s must be of type %s, not %s", field, jsonType(typ.Type.String()), typ.Value)
+		want := jsonType(typ.Type.String())
+		if got, ok := strings.CutPrefix(typ.Value, "number "); ok && want == "number" {
+			if k := typ.Type.Kind(); k == reflect.Float32 || k == reflect.Float64 {
+				return dc.FieldErrorf(dc.EInvalid, field, "%s is out of range: %s", field, got)
+			}
+			return dc.FieldErrorf(dc.EInvalid, field, "%s must be a whole number within range, not %s", field, got)
+		}
+		return dc.FieldErrorf(dc.EInvalid, field, "%s must be of type %s, not %s", field, want, typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
 		field := name

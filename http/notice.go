@@ -24,7 +24,7 @@ func (s *Server) ackOperation(w http.ResponseWriter, r *http.Request, a dc.Actor
 		s.writeError(w, r, dc.FieldErrorf(dc.EInvalid, "version", "version is required"))
 		return
 	}
-	rec, err := s.mech.AckOperation(r.Context(), a, r.PathValue("id"), *body.Version, body.Signed)
+	rec, err := s.mech.AckOperation(r.Context(), a, pathID(r), *body.Version, body.Signed)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -115,7 +115,7 @@ func (s *Server) ackMessage(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
-	msg, err := s.mech.AckMessage(r.Context(), a, r.PathValue("id"))
+	msg, err := s.mech.AckMessage(r.Context(), a, pathID(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -47,7 +47,7 @@ func (s *Server) putOperation(w http.ResponseWriter, r *http.Request, a dc.Actor
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.mech.Declare(r.Context(), a, r.PathValue("id"), d, ifMatch)
+	res, err := s.mech.Declare(r.Context(), a, pathID(r), d, ifMatch)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -60,7 +60,7 @@ func (s *Server) putOperation(w http.ResponseWriter, r *http.Request, a dc.Actor
 }
 
 func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	res, err := s.mech.Operation(r.Context(), a, r.PathValue("id"))
+	res, err := s.mech.Operation(r.Context(), a, pathID(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -74,7 +74,7 @@ func (s *Server) deleteOperation(w http.ResponseWriter, r *http.Request, a dc.Ac
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.mech.Cancel(r.Context(), a, r.PathValue("id"), ifMatch)
+	res, err := s.mech.Cancel(r.Context(), a, pathID(r), ifMatch)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -165,6 +165,17 @@ func queryBBox(v string) (s2.Rect, error) {
 		return s2.EmptyRect(), bad
 	}
 	return rectFromDegrees(minLng, minLat, maxLng, maxLat), nil
+}
+
+// pathID returns the {id} of the request's path. A UUID is taken in any
+// case and answered in its canonical lower-case form, as it is stored:
+// UUIDs are case-insensitive, and some clients write them in capitals.
+func pathID(r *http.Request) string {
+	id := r.PathValue("id")
+	if lower := strings.ToLower(id); lower != id && dc.ValidID(lower) {
+		return lower
+	}
+	return id
 }
 
 // pageOf pages a short list held whole, in the order of key: up to limit

@@ -17,6 +17,7 @@ import (
 // body (where encoding/json reports a type error).
 func pathAtOffset(body []byte, offset int64) string {
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // a number out of float64's range is a token too
 	var path []string
 	var arrays []int // index within each open array, -1 for objects
 	var expectKey []bool

@@ -107,11 +107,11 @@ func hashes(p []tlog.Hash) []tlog.Hash {
 }
 
 func (s *Server) evidence(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	b, err := s.mech.Evidence(r.Context(), a, r.PathValue("id"))
+	b, err := s.mech.Evidence(r.Context(), a, pathID(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="evidence-`+r.PathValue("id")+`.json"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="evidence-`+pathID(r)+`.json"`)
 	writeJSON(w, http.StatusOK, b)
 }

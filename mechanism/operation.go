@@ -96,7 +96,7 @@ func (m *Mechanism) Declare(ctx context.Context, a dc.Actor, id string, d Declar
 		return nil, dc.Errorf(dc.EPermission, "only an operator may declare operations")
 	}
 	if !dc.ValidID(id) {
-		return nil, dc.FieldErrorf(dc.EInvalid, "id", "operation id %q is not a UUID in lower-case canonical form", id)
+		return nil, dc.FieldErrorf(dc.EInvalid, "id", "operation id %q is not a UUID (such as 5f0c1e9a-3b7d-4c2e-9a41-0d6b8e2f7c13)", id)
 	}
 	vols, err := d.validate()
 	if err != nil {

@@ -229,6 +229,7 @@ func TestOperationVersionsAndLifecycle(t *testing.T) {
 		t.Fatalf("a repeated cancel changed the operation again: %s", r.raw)
 	}
 	s.do("DELETE", "/v1/operations/"+newID(), op, nil).want(t, 404, "not_found")
+
 	s.do("PUT", "/v1/operations/"+newID(), op, decl("ended", circle(10, 10, 1000, 0, 100, at(1), at(2)))).want(t, 400, "invalid_argument", "state")
 
 	// Lists: live ones by default, others on request.
@@ -238,6 +239,18 @@ func TestOperationVersionsAndLifecycle(t *testing.T) {
 	if n := len(s.do("GET", "/v1/operations?state=ended&state=cancelled", op, nil).want(t, 200).list("operations")); n != 2 {
 		t.Errorf("%d ended or cancelled operations listed, want 2", n)
 	}
+
+	// UUIDs are case-insensitive: one in capitals names the same
+	// operation, answered in lower case.
+	id3 := newID()
+	r = s.do("PUT", "/v1/operations/"+strings.ToUpper(id3), op, decl("planned", circle(10, 10, 1000, 0, 100, at(1), at(2)))).want(t, 201)
+	if jsonPath(r.body, "operation", "id") != id3 {
+		t.Fatalf("created as %v, want %s", jsonPath(r.body, "operation", "id"), id3)
+	}
+	s.do("GET", "/v1/operations/"+id3, op, nil).want(t, 200)
+	s.do("GET", "/v1/operations/"+strings.ToUpper(id3), op, nil).want(t, 200)
+	s.do("DELETE", "/v1/operations/"+strings.ToUpper(id3), op, nil).want(t, 200)
+	s.do("PUT", "/v1/operations/not-a-uuid", op, decl("planned", circle(10, 10, 1000, 0, 100, at(1), at(2)))).want(t, 400, "invalid_argument", "id")
 }
 
 func TestIsolation(t *testing.T) {
