@@ -3,6 +3,7 @@ package mechanism
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
@@ -63,22 +64,36 @@ func oweFrom(ctx context.Context, tx dc.Tx, d *dc.Duty, s dc.Subject, version in
 // A new operation is owed an acknowledgement by every other party. Rather
 // than a duty per party (the writes of a declaration would grow with the
 // number of parties), its first version gets one group duty, whose party
-// is everyone: it stands for the duty of each party that was there when
-// the operation was declared and has no duty of its own about it. A
-// party gets its own duty from the group when it acknowledges (already
-// acknowledged), when the group comes due (escalated at once), or when
-// the operation changes (the group's timer carries on for it); the last
-// two close the group. So while a group stands, every party's own duty
-// about the operation is an acknowledged one.
+// is "*" followed by the parties it stands for: every other party there
+// at the declaration, as the declaration's own transaction read them
+// (not by comparing clocks, which may differ between replicas). It stands
+// for the duty of each of them that has no duty of its own about the
+// operation. A party gets its own duty from the group when it
+// acknowledges (already acknowledged), when the group comes due
+// (escalated at once), or when the operation changes (the group's timer
+// carries on for it); the last two close the group. So while a group
+// stands, every party's own duty about the operation is an acknowledged
+// one.
 
-// everyone is the party of a group duty.
+// everyone begins the party of a group duty; the ID of a group duty is
+// dutyID(subject, everyone).
 const everyone = "*"
 
-// oweGroup records that every other party must acknowledge the first
+// isGroup reports whether d is a group duty.
+func isGroup(d *dc.Duty) bool { return strings.HasPrefix(d.Party, everyone) }
+
+// oweGroup records that every party but owner must acknowledge the first
 // version of a new operation.
-func oweGroup(ctx context.Context, tx dc.Tx, s dc.Subject, version int, now time.Time, st dc.Settings) error {
+func oweGroup(ctx context.Context, tx dc.Tx, s dc.Subject, version int, owner string, parties []*dc.Party, now time.Time, st dc.Settings) error {
+	var owing []string
+	for _, p := range parties {
+		if p.ID != owner {
+			owing = append(owing, p.ID)
+		}
+	}
 	due := now.Add(seconds(st.AckTimeoutS))
-	return tx.PutDuty(ctx, &dc.Duty{ID: dutyID(s, everyone), Subject: s, Party: everyone, Version: version, CreatedAt: now, DueAt: &due})
+	return tx.PutDuty(ctx, &dc.Duty{ID: dutyID(s, everyone), Subject: s, Party: everyone + strings.Join(owing, ","),
+		Version: version, CreatedAt: now, DueAt: &due})
 }
 
 // standingGroup returns the group duty about an operation if it still
@@ -97,22 +112,29 @@ func standingGroup(ctx context.Context, tx dc.Tx, s dc.Subject) (*dc.Duty, error
 	return g, nil
 }
 
-// owedBy reports whether the group duty g, about an operation of owner,
-// stands for party p: every other party that was there when it arose.
-func owedBy(g *dc.Duty, p *dc.Party, owner string) bool {
-	return p.ID != owner && !p.CreatedAt.After(g.CreatedAt)
+// owedBy reports whether the group duty g stands for party p.
+func owedBy(g *dc.Duty, p string) bool {
+	for _, q := range strings.Split(strings.TrimPrefix(g.Party, everyone), ",") {
+		if q == p {
+			return true
+		}
+	}
+	return false
 }
 
-// partyDuty returns the duty of party p that the group duty g stands for.
+// partyDuty returns the duty of party p that the group duty g stands for:
+// unanswered and not escalated, with the group's timer.
 func partyDuty(g *dc.Duty, p string) *dc.Duty {
-	d := *g
-	d.ID, d.Party = dutyID(g.Subject, p), p
-	return &d
+	return &dc.Duty{ID: dutyID(g.Subject, p), Subject: g.Subject, Party: p, Version: g.Version,
+		CreatedAt: g.CreatedAt, DueAt: g.DueAt}
 }
 
 // closeGroup records that a group duty stands for no one any more.
 func closeGroup(ctx context.Context, tx dc.Tx, g *dc.Duty, now time.Time) error {
 	g.AckedAt, g.DueAt = &now, nil
+	if g.Level > dc.LevelNone && g.ClearedAt == nil {
+		g.ClearedAt = &now // raised as a duty of its own by an older version
+	}
 	return tx.PutDuty(ctx, g)
 }
 
@@ -132,7 +154,7 @@ func (m *Mechanism) oweVersion(ctx context.Context, tx dc.Tx, s dc.Subject, vers
 		switch {
 		case dc.ErrorCode(err) == dc.ENotFound:
 			d = nil
-			if g != nil && owedBy(g, p, owner) {
+			if g != nil && owedBy(g, p.ID) {
 				d = partyDuty(g, p.ID)
 			}
 		case err != nil:
@@ -299,25 +321,19 @@ func (m *Mechanism) escalateChunk(ctx context.Context) (raised int, more bool, e
 		}
 		more = len(due) == escalationChunk
 		system := dc.Actor{Role: "system"}
-		var parties []*dc.Party
 		for _, d := range due {
 			if raised >= escalationChunk {
 				more = true // the rest still are
 				break
 			}
-			if d.Party != everyone {
+			if !isGroup(d) {
 				if err := m.raise(ctx, tx, system, d, now, st, notAcknowledged); err != nil {
 					return err
 				}
 				raised++
 				continue
 			}
-			if parties == nil {
-				if parties, err = tx.Parties(ctx); err != nil {
-					return err
-				}
-			}
-			n, err := m.raiseGroup(ctx, tx, system, d, parties, now, st)
+			n, err := m.raiseGroup(ctx, tx, system, d, now, st)
 			if err != nil {
 				return err
 			}
@@ -337,25 +353,25 @@ const notAcknowledged = "not acknowledged within ack_timeout_s"
 // raiseGroup escalates a group duty that came due: each party it stands
 // for that has no duty of its own gets its own, escalated. It returns how
 // many it raised.
-func (m *Mechanism) raiseGroup(ctx context.Context, tx dc.Tx, a dc.Actor, g *dc.Duty, parties []*dc.Party, now time.Time, st dc.Settings) (int, error) {
+func (m *Mechanism) raiseGroup(ctx context.Context, tx dc.Tx, a dc.Actor, g *dc.Duty, now time.Time, st dc.Settings) (int, error) {
 	op, err := tx.Operation(ctx, g.Subject.ID)
-	if dc.ErrorCode(err) == dc.ENotFound {
-		return 0, closeGroup(ctx, tx, g, now)
+	if dc.ErrorCode(err) == dc.ENotFound || (err == nil && !op.State.Live()) {
+		return 0, closeGroup(ctx, tx, g, now) // nothing to answer any more
 	} else if err != nil {
 		return 0, err
 	}
 	raised := 0
-	for _, p := range parties {
-		if !owedBy(g, p, op.Party) {
+	for _, p := range strings.Split(strings.TrimPrefix(g.Party, everyone), ",") {
+		if p == "" {
 			continue
 		}
-		_, err := tx.Duty(ctx, dutyID(g.Subject, p.ID))
+		_, err := tx.Duty(ctx, dutyID(g.Subject, p))
 		if err == nil {
 			continue // acknowledged while the group stood
 		} else if dc.ErrorCode(err) != dc.ENotFound {
 			return 0, err
 		}
-		if err := m.raise(ctx, tx, a, partyDuty(g, p.ID), now, st, notAcknowledged); err != nil {
+		if err := m.raise(ctx, tx, a, partyDuty(g, p), now, st, notAcknowledged); err != nil {
 			return 0, err
 		}
 		raised++
@@ -400,6 +416,12 @@ func (m *Mechanism) Escalations(ctx context.Context, a dc.Actor, openOnly bool) 
 // EscalationsPage is a page of Escalations: up to limit of them after the
 // cursor, and the cursor of the next page ("" after the last).
 func (m *Mechanism) EscalationsPage(ctx context.Context, a dc.Actor, openOnly bool, limit int, after string) ([]*dc.Duty, string, error) {
+	visible := func(d *dc.Duty) bool {
+		if isGroup(d) || (openOnly && d.ClearedAt != nil) {
+			return false // a group is never an escalation (see closeGroup)
+		}
+		return a.SeesAll() || d.Party == a.Party || d.Level >= dc.LevelAll
+	}
 	out := []*dc.Duty{}
 	var next string
 	err := m.store.View(ctx, func(tx dc.Tx) error {
@@ -413,23 +435,49 @@ func (m *Mechanism) EscalationsPage(ctx context.Context, a dc.Actor, openOnly bo
 				return err
 			}
 			for _, d := range page {
-				if openOnly && d.ClearedAt != nil {
-					continue
-				}
-				if a.SeesAll() || d.Party == a.Party || d.Level >= dc.LevelAll {
+				if visible(d) {
 					out = append(out, d)
 				}
 			}
-			if next = n; n == "" || len(out) == limit {
+			if next = n; n == "" {
 				return nil
 			}
 			f.After = n
+			if len(out) == limit {
+				// Answer next only if another page has one to show.
+				more, err := anyEscalation(ctx, tx, f, visible)
+				if !more {
+					next = ""
+				}
+				return err
+			}
 		}
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return out, next, nil
+}
+
+// anyEscalation reports whether the escalated duties f selects hold one
+// that passes visible.
+func anyEscalation(ctx context.Context, tx dc.Tx, f dc.DutyFilter, visible func(*dc.Duty) bool) (bool, error) {
+	f.Limit = 1000
+	for {
+		page, next, err := tx.Duties(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		for _, d := range page {
+			if visible(d) {
+				return true, nil
+			}
+		}
+		if next == "" {
+			return false, nil
+		}
+		f.After = next
+	}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

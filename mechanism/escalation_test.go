@@ -305,4 +305,40 @@ func TestEscalationInChunks(t *testing.T) {
 			t.Fatalf("%s: %d escalations in %d pages, want %d", who.Role, len(seen), pages, want)
 		}
 	}
+	// A page that holds the last one says so, though the store holds
+	// more that bravo may not see.
+	page, next, err := m.EscalationsPage(ctx, dc.Actor{Party: "bravo", Role: dc.RoleHead}, true, n, "")
+	if err != nil || len(page) != n || next != "" {
+		t.Fatalf("bravo's %d in one page: %d, next %q, %v", n, len(page), next, err)
+	}
+}
+
+// Who owes a new declaration is who was a party when it was declared, by
+// the order of the writes, not by their clocks: a party added before it
+// with a clock ahead owes it; one added after it at the same instant does
+// not.
+func TestEscalationOwedByThePartiesOfTheDeclaration(t *testing.T) {
+	ctx := context.Background()
+	m, clk := mustOpen(t)
+	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
+	start := clk.Now().Add(3 * time.Hour)
+	clk.Advance(5 * time.Second) // the clock of the process adding delta runs ahead
+	if _, err := m.AddParty(ctx, "delta", ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(-5 * time.Second)
+	id := uuid.NewString()
+	if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(time.Hour)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddParty(ctx, "echo", ""); err != nil { // after it, same instant
+		t.Fatal(err)
+	}
+	clk.Advance(300 * time.Second)
+	if n, err := m.Escalate(ctx); err != nil || n != 3 {
+		t.Fatalf("raised %d (%v), want bravo, charlie and delta: %v", n, err, levels(t, m))
+	}
+	if got := levels(t, m); got["operation/delta"] != 1 || got["operation/echo"] != 0 {
+		t.Fatalf("levels %v", got)
+	}
 }

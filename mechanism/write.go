@@ -343,7 +343,7 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 	case !ch.op.State.Live(): // an ended or cancelled operation needs no more answers
 		err = m.dischargeOperation(ctx, tx, a, subject, ch.op.Party, b.parties, now)
 	case ch.prev == nil:
-		err = oweGroup(ctx, tx, subject, ch.op.Version, now, st)
+		err = oweGroup(ctx, tx, subject, ch.op.Version, ch.op.Party, b.parties, now, st)
 	default:
 		err = m.oweVersion(ctx, tx, subject, ch.op.Version, ch.op.Party, b.parties, now, st)
 	}
