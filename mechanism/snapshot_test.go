@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -270,4 +271,76 @@ func mustRename(t *testing.T, from, to string) {
 	if err := os.Rename(from, to); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lockedBuffer is a log that a test reads while a goroutine writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// Under a load of declarations the snapshot is refreshed after a number
+// of events, not only when its interval is up, so a crash leaves at most
+// that many to catch up.
+func TestIndexSnapshotAfterEvents(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/d.db"
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	logs := &lockedBuffer{}
+	m := mechanism.New(st, mechanism.Options{Now: clk.Now, IndexSnapshot: path + ".index", Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"alpha", "bravo"} {
+		if _, err := m.AddParty(ctx, p, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { m.RunIndexSnapshots(run, time.Hour, 20); close(done) }()
+	defer func() { stop(); <-done }()
+	saves := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); logs.count("index saved") < want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d snapshots saved, want %d", logs.count("index saved"), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	saves(1) // at start
+	start := clk.Now().Add(2 * time.Hour)
+	for i := range 10 {
+		if _, err := m.Declare(ctx, dc.Actor{Party: "alpha", Role: dc.RoleOperator}, uuid.NewString(), circleDecl(10, float64(i), start, start.Add(time.Hour)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // 10 events: not yet
+	if n := logs.count("index saved"); n != 1 {
+		t.Fatalf("saved %d times after 10 events, want once", n)
+	}
+	for i := range 15 {
+		if _, err := m.Declare(ctx, dc.Actor{Party: "bravo", Role: dc.RoleOperator}, uuid.NewString(), circleDecl(20, float64(i), start, start.Add(time.Hour)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	saves(2) // 25 events since: over 20, long before the hour
 }

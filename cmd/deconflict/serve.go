@@ -36,6 +36,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	snapshot := fs.String("index-snapshot", "auto", "file kept with a snapshot of the conflict index, to restart fast; auto: beside a SQLite store, none on PostgreSQL; none: no snapshot")
 	snapshotEvery := fs.Duration("index-snapshot-every", 10*time.Minute, "how often the index snapshot is refreshed while serving (also at start and at shutdown)")
+	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one, so a restart after a crash has that many at most to catch up; 0: only by time")
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -59,6 +60,9 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if *snapshotEvery <= 0 {
 		return errors.New("--index-snapshot-every must be positive")
 	}
+	if *snapshotAfter < 0 {
+		return errors.New("--index-snapshot-after must be 0 or more")
+	}
 	mech := mechanism.New(st, mechanism.Options{Logger: log, IndexSnapshot: snapshotFile(*snapshot, *store)})
 	if err := mech.Load(ctx); err != nil {
 		return err
@@ -71,7 +75,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
-	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery) }()
+	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery})
 	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
 	if db, ok := st.(*postgres.DB); ok {
