@@ -58,10 +58,26 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 	defer poll.Stop()
 	keepAlive := time.NewTicker(streamKeepAlive)
 	defer keepAlive.Stop()
+	// The token is checked again before events are sent whenever a token
+	// was revoked, and at least every streamPoll (a revocation by another
+	// process shows up there): a revoked token's stream ends.
+	revocations, checked := s.mech.Revocations(), time.Now()
 	for {
 		// Take the wake-up channel before reading, so that a commit
 		// between the read and the wait is not missed.
 		changed := s.mech.Changed()
+		if n := s.mech.Revocations(); n != revocations || time.Since(checked) >= streamPoll {
+			if _, err := s.authenticate(r); err != nil {
+				if dc.ErrorCode(err) == dc.EUnauthenticated {
+					fmt.Fprint(w, "event: error\ndata: {\"error\":{\"code\":\"unauthenticated\",\"message\":\"the token was revoked\"}}\n\n")
+					_ = rc.Flush()
+				} else if ctx.Err() == nil {
+					s.log.ErrorContext(ctx, "event stream: checking the token failed", keyError, err)
+				}
+				return
+			}
+			revocations, checked = s.mech.Revocations(), time.Now()
+		}
 		for {
 			evs, err := s.mech.StreamEvents(ctx, a, after, 500)
 			if err != nil {

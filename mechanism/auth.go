@@ -53,6 +53,16 @@ func (m *Mechanism) Authenticate(ctx context.Context, secret string) (dc.Actor, 
 	return a, nil
 }
 
+// Revocations returns a number that changes whenever this process learns
+// that a token was revoked (by itself, or by another process at the next
+// Authenticate). A long-lived request, such as an event stream, checks
+// its token again when it changes.
+func (m *Mechanism) Revocations() uint64 {
+	m.tokens.mu.Lock()
+	defer m.tokens.mu.Unlock()
+	return m.tokens.epoch
+}
+
 // IssueToken creates a token for role (and party, for every role but
 // admin) and returns its secret, which is not kept anywhere.
 func (m *Mechanism) IssueToken(ctx context.Context, role dc.Role, party, label string) (string, *dc.Token, error) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAuthentication(t *testing.T) {
@@ -34,8 +35,23 @@ func TestAuthentication(t *testing.T) {
 	if strings.Contains(list, tok) {
 		t.Fatal("token list shows the secret")
 	}
+	ch, _ := s.streamEvents(t, tok, 0)
+	time.Sleep(100 * time.Millisecond) // let the stream connect
 	s.mustRun("token", "revoke", id)
 	s.do("GET", "/v1/whoami", tok, nil).want(t, 401, "unauthenticated")
+	// Its open event stream ends too: nothing declared after the
+	// revocation reaches it.
+	next(t, ch, "error", 3*time.Second)
+	s.do("PUT", "/v1/operations/"+newID(), s.token("operator", "alpha"), decl("planned", circle(1, 1, 1000, 0, 100, at(1), at(2)))).want(t, 201)
+	deadline := time.After(1500 * time.Millisecond)
+	for {
+		select {
+		case ev := <-ch:
+			t.Fatalf("a revoked token's stream received %s", ev.Type)
+		case <-deadline:
+			return
+		}
+	}
 }
 
 func TestCLI(t *testing.T) {
