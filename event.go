@@ -3,6 +3,7 @@ package deconflict
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -45,16 +46,23 @@ type Event struct {
 	Actor   Actor     `json:"actor"`
 	Subject *Subject  `json:"subject,omitempty"`
 	// Audience lists the parties that may see the event; empty means
-	// every party. Observers and admins see every event.
+	// every party. Admins see every event, observers also every
+	// conflict's (see VisibleTo).
 	Audience []string `json:"-"`
 	// Data is the body of the event as every member of the audience may
 	// see it (never private fields).
 	Data json.RawMessage `json:"data,omitempty"`
 }
 
-// VisibleTo reports whether the actor may see the event.
+// VisibleTo reports whether the actor may see the event: one for every
+// party or for its own; any event for the admin; and for an observer also
+// every conflict's, since it sees every conflict (the shared picture), but
+// not other parties' traffic (SeesAllTraffic).
 func (e *Event) VisibleTo(a Actor) bool {
-	if a.SeesAll() || len(e.Audience) == 0 {
+	if a.SeesAllTraffic() || len(e.Audience) == 0 {
+		return true
+	}
+	if a.SeesAll() && strings.HasPrefix(e.Type, "conflict.") {
 		return true
 	}
 	for _, p := range e.Audience {

@@ -78,6 +78,14 @@ func (a Actor) Is(roles ...Role) bool {
 	return false
 }
 
-// SeesAll reports whether the actor reads the whole shared picture rather
-// than its own party's part of it.
+// SeesAll reports whether the actor reads the whole shared picture —
+// every operation as other parties see it, every conflict — rather than
+// its own party's part of it: observers and admins.
 func (a Actor) SeesAll() bool { return a.Role == RoleObserver || a.Role == RoleAdmin }
+
+// SeesAllTraffic reports whether the actor also reads what passes between
+// other parties: their hotline messages, receipts, escalations below level
+// 2 and webhook deliveries. Only the admin does, who runs the mechanism
+// and is of no party; an observer belongs to a party, and a party sees
+// only the traffic it sends or receives.
+func (a Actor) SeesAllTraffic() bool { return a.Role == RoleAdmin }

@@ -396,7 +396,7 @@ func (m *Mechanism) RunEscalations(ctx context.Context, interval time.Duration) 
 }
 
 // Escalations lists the escalated duties the actor may see: its own
-// party's, and every level-2 one (all of them for observers and admins).
+// party's, and every level-2 one (all of them for admins).
 func (m *Mechanism) Escalations(ctx context.Context, a dc.Actor, openOnly bool) ([]*dc.Duty, error) {
 	out := []*dc.Duty{}
 	after := ""
@@ -420,7 +420,7 @@ func (m *Mechanism) EscalationsPage(ctx context.Context, a dc.Actor, openOnly bo
 		if isGroup(d) || (openOnly && d.ClearedAt != nil) {
 			return false // a group is never an escalation (see closeGroup)
 		}
-		return a.SeesAll() || d.Party == a.Party || d.Level >= dc.LevelAll
+		return a.SeesAllTraffic() || d.Party == a.Party || d.Level >= dc.LevelAll
 	}
 	out := []*dc.Duty{}
 	var next string

@@ -181,6 +181,14 @@ func TestEscalationTimersAcrossVersions(t *testing.T) {
 	if got := levels(t, m); got["operation/bravo"] != 1 || len(got) != 1 {
 		t.Fatalf("levels %v", got)
 	}
+	// A level-1 escalation is bravo's: another party's observer does not
+	// see it, bravo's does.
+	for who, want := range map[string]int{"charlie": 0, "bravo": 1} {
+		es, err := m.Escalations(ctx, dc.Actor{Party: who, Role: dc.RoleObserver}, true)
+		if err != nil || len(es) != want {
+			t.Fatalf("%s's observer sees %d escalations (%v), want %d", who, len(es), err, want)
+		}
+	}
 	clk.Advance(99 * time.Second)
 	if n, _ := m.Escalate(ctx); n != 0 {
 		t.Fatalf("charlie escalated before ack_timeout_s after version 2: %v", levels(t, m))

@@ -211,10 +211,10 @@ func (m *Mechanism) AckMessage(ctx context.Context, a dc.Actor, id string) (*dc.
 }
 
 // Messages lists the hotline messages sent by or to the actor's party (all
-// of them for observers and admins).
+// of them for admins).
 func (m *Mechanism) Messages(ctx context.Context, a dc.Actor, f dc.MessageFilter) ([]*dc.Message, string, error) {
 	f.Party = ""
-	if !a.SeesAll() {
+	if !a.SeesAllTraffic() {
 		f.Party = a.Party
 	}
 	var msgs []*dc.Message

@@ -166,7 +166,7 @@ func TestSignedAcksAndDeliveries(t *testing.T) {
 		who   dc.Actor
 		shown []int64
 	}{
-		{observer, all},
+		{admin, all},
 		// alpha does not see bravo's delivery.
 		{alphaLO, []int64{3, 5, 8, 10, 12, 13, 15, 16, 17, 18, 19, 20, 25, 26, 27, 28, 31}},
 		// bravo does not see alpha's delivery.
@@ -184,7 +184,7 @@ func TestSignedAcksAndDeliveries(t *testing.T) {
 		}
 	}
 
-	tl, err := Verify(bundleFor(t, f, k, observer), k.Verifier)
+	tl, err := Verify(bundleFor(t, f, k, admin), k.Verifier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestSignedAcksAndDeliveries(t *testing.T) {
 	}
 
 	// Key registrations alone do not make a bundle.
-	if _, err := BuildBundle(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k}, "no-such-op", viewer(observer)); dc.ErrorCode(err) != dc.ENotFound {
+	if _, err := BuildBundle(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k}, "no-such-op", viewer(admin)); dc.ErrorCode(err) != dc.ENotFound {
 		t.Fatalf("bundle of an unknown operation: %v", err)
 	}
 }
@@ -294,7 +294,7 @@ func TestSignedAckFailures(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := c.log(t)
-			b := bundleFor(t, f, k, observer)
+			b := bundleFor(t, f, k, admin)
 			_, err := Verify(b, k.Verifier)
 			if err == nil {
 				t.Fatal("bundle verified")
@@ -339,7 +339,7 @@ func TestDeliveryFailures(t *testing.T) {
 	bravo, alpha := newPartyKey(t, "bravo", "k1"), newPartyKey(t, "alpha", "k1")
 	f := signedScenario(t, bravo, alpha)
 	k := mustKey(t, origin)
-	good := bundleFor(t, f, k, observer)
+	good := bundleFor(t, f, k, admin)
 
 	// A delivery of an event that is not in the bundle: of opX's
 	// declaration (seq 5), of the unrelated delivery (seq 31), of a key
@@ -371,7 +371,7 @@ func TestDeliveryFailures(t *testing.T) {
 	} {
 		f := scenario(t)
 		c.add(f)
-		_, err := Verify(bundleFor(t, f, k, observer), k.Verifier)
+		_, err := Verify(bundleFor(t, f, k, admin), k.Verifier)
 		if err == nil || !strings.Contains(err.Error(), "(log index 25, event seq 26)") || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: %v", c.name, err)
 		}

@@ -55,7 +55,7 @@ func TestBundleVerifies(t *testing.T) {
 		who   dc.Actor
 		shown []int64
 	}{
-		{observer, aboutA},
+		{admin, aboutA},
 		// alpha: not bravo's level-1 escalation, not bravo's message to
 		// charlie.
 		{alphaLO, []int64{3, 5, 8, 10, 12, 13, 15, 16, 17, 18, 19, 20}},
@@ -64,6 +64,11 @@ func TestBundleVerifies(t *testing.T) {
 		// charlie: bravo's message about c1 is visible to charlie, but
 		// nothing charlie sees ties c1 to opA, so it is withheld too.
 		{charlieLO, []int64{3, 15, 16, 17, 20}},
+		// charlie's observer: also every conflict's entries (so c1, and
+		// bravo's message to charlie about it, tie to opA), not the
+		// traffic between alpha and bravo (bravo's receipt, alpha's
+		// message, bravo's level-1 escalation and its clearing).
+		{dc.Actor{Party: "charlie", Role: dc.RoleObserver}, []int64{3, 8, 11, 13, 15, 16, 17, 18, 19, 20}},
 	} {
 		t.Run(c.who.Party+string(c.who.Role), func(t *testing.T) {
 			b := bundleFor(t, f, k, c.who)
@@ -84,11 +89,11 @@ func TestBundleVerifies(t *testing.T) {
 			}
 		})
 	}
-	if _, err := BuildBundle(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k}, "no-such-op", viewer(observer)); dc.ErrorCode(err) != dc.ENotFound {
+	if _, err := BuildBundle(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k}, "no-such-op", viewer(admin)); dc.ErrorCode(err) != dc.ENotFound {
 		t.Fatalf("bundle of an unknown operation: %v", err)
 	}
 	// A bundle of an earlier checkpoint holds only the entries up to it.
-	b, err := BuildBundle(ctx, f, origin, 10, []*dc.SigningKey{k}, opA, viewer(observer))
+	b, err := BuildBundle(ctx, f, origin, 10, []*dc.SigningKey{k}, opA, viewer(admin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +109,7 @@ func TestBundleStoredEventMismatch(t *testing.T) {
 	f := scenario(t)
 	k := mustKey(t, origin)
 	f.events[5].Time = f.events[5].Time.Add(1) // the store lost a nanosecond
-	_, err := BuildBundle(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k}, opA, viewer(observer))
+	_, err := BuildBundle(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k}, opA, viewer(admin))
 	if err == nil || !strings.Contains(err.Error(), "event 6 as stored does not match the entry logged for it") {
 		t.Fatalf("BuildBundle over a changed event: %v", err)
 	}
@@ -125,7 +130,7 @@ func TestBundleTampering(t *testing.T) {
 	f := scenario(t)
 	k := mustKey(t, origin)
 	other := mustKey(t, origin)
-	good := bundleFor(t, f, k, observer)
+	good := bundleFor(t, f, k, admin)
 	charlie := bundleFor(t, f, k, charlieLO)
 	receipt := position(t, good, 5) // bravo's receipt, 10:05:00
 
@@ -277,7 +282,7 @@ func TestVerifyAboutness(t *testing.T) {
 	f := scenario(t)
 	k := mustKey(t, origin)
 	n := int64(len(f.events))
-	b := bundleFor(t, f, k, observer)
+	b := bundleFor(t, f, k, admin)
 	for _, index := range []int64{4, 22} { // opX's declaration; conflict c2 (opB, opX)
 		data := EntryBytes(f.events[index])
 		p, _ := InclusionProof(ctx, f, index, n)
@@ -306,7 +311,7 @@ func TestVerifyAboutness(t *testing.T) {
 func TestTimelineWrite(t *testing.T) {
 	f := scenario(t)
 	k := mustKey(t, origin)
-	tl, err := Verify(bundleFor(t, f, k, observer), k.Verifier)
+	tl, err := Verify(bundleFor(t, f, k, admin), k.Verifier)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -247,4 +247,6 @@ var aboutA = []int64{3, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
 
 func viewer(a dc.Actor) func(*dc.Event) bool { return func(e *dc.Event) bool { return e.VisibleTo(a) } }
 
-var observer = dc.Actor{Role: dc.RoleObserver}
+// admin sees every entry of the log (an observer sees those of every party
+// and its own party's, like any member of it).
+var admin = dc.Actor{Role: dc.RoleAdmin}

@@ -209,6 +209,20 @@ func TestHotline(t *testing.T) {
 			t.Fatal("charlie sees a message between alpha and bravo")
 		}
 	}
+	// Nor does charlie's observer, in the list or among the events; the
+	// admin, who runs the mechanism, does.
+	obsC := s.token("observer", "charlie")
+	for _, m := range s.do("GET", "/v1/hotline/messages", obsC, nil).want(t, 200).list("messages") {
+		if m.(map[string]any)["id"] == mid {
+			t.Fatal("charlie's observer sees a message between alpha and bravo")
+		}
+	}
+	if evs := s.do("GET", "/v1/events?after=0", obsC, nil).want(t, 200); strings.Contains(string(evs.raw), "Tanker AZ-3") {
+		t.Fatal("charlie's observer sees the message among the events")
+	}
+	if evs := s.do("GET", "/v1/events?after=0", s.token("admin", ""), nil).want(t, 200); !strings.Contains(string(evs.raw), "Tanker AZ-3") {
+		t.Fatal("the admin does not see the message among the events")
+	}
 	s.do("POST", "/v1/hotline/messages/"+mid+"/ack", headC, nil).want(t, 404, "not_found")
 	s.do("POST", "/v1/hotline/messages/"+mid+"/ack", liA, nil).want(t, 403, "permission_denied")
 	ack := s.do("POST", "/v1/hotline/messages/"+mid+"/ack", liB, nil).want(t, 200)

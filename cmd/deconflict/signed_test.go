@@ -13,7 +13,7 @@ import (
 // a signature; the evidence bundle proves both, offline.
 func TestSignedAcknowledgementsAndDeliveriesOnTheRecord(t *testing.T) {
 	s := startServer(t)
-	opA, liB, headB, obs := s.token("operator", "alpha"), s.token("liaison", "bravo"), s.token("head", "bravo"), s.token("observer", "charlie")
+	opA, liB, headB, obs := s.token("operator", "alpha"), s.token("liaison", "bravo"), s.token("head", "bravo"), s.token("observer", "bravo")
 	secret := strings.TrimSpace(s.mustRun("party", "key", "new", "bravo"))
 	if !strings.HasPrefix(secret, "PRIVATE+KEY+bravo-") {
 		t.Fatalf("party key new printed %q", secret)
