@@ -223,7 +223,10 @@ func (m *Mechanism) RunIndexSnapshots(ctx context.Context, every time.Duration, 
 	defer t.Stop()
 	last := time.Time{}
 	for {
-		if m.snapshotDue(time.Since(last) >= every, afterEvents) {
+		// Saving holds the writes for about a second at a million live
+		// operations: by events, at most once a minute.
+		since := time.Since(last)
+		if m.snapshotDue(since >= every, since >= min(every, snapshotGap), afterEvents) {
 			last = time.Now()
 			if err := m.SaveIndex(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("index snapshot not saved", slog.String("file", m.snapshot), slog.String("error", err.Error()))
@@ -237,12 +240,19 @@ func (m *Mechanism) RunIndexSnapshots(ctx context.Context, every time.Duration, 
 	}
 }
 
+// snapshotGap is the least time between two saves of the snapshot
+// triggered by the number of events.
+var snapshotGap = time.Minute
+
 // snapshotDue reports whether the snapshot should be saved now: its
 // interval is up, or afterEvents or more events were logged since it was
-// last saved.
-func (m *Mechanism) snapshotDue(intervalUp bool, afterEvents int64) bool {
+// last saved and the gap since then is long enough.
+func (m *Mechanism) snapshotDue(intervalUp, gapOver bool, afterEvents int64) bool {
 	if intervalUp {
 		return true
+	}
+	if !gapOver {
+		return false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -313,10 +313,10 @@ func TestIndexSnapshotAfterEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	defer mechanism.SetSnapshotGap(100 * time.Millisecond)()
 	run, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { m.RunIndexSnapshots(run, time.Hour, 20); close(done) }()
-	defer func() { stop(); <-done }()
 	saves := func(want int) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); logs.count("index saved") < want; {
@@ -343,4 +343,23 @@ func TestIndexSnapshotAfterEvents(t *testing.T) {
 		}
 	}
 	saves(2) // 25 events since: over 20, long before the hour
+	stop()
+	<-done
+
+	// But not more often than the gap between such saves allows.
+	mechanism.SetSnapshotGap(time.Hour)
+	run, stop = context.WithCancel(ctx)
+	done = make(chan struct{})
+	go func() { m.RunIndexSnapshots(run, time.Hour, 20); close(done) }()
+	defer func() { stop(); <-done }()
+	time.Sleep(100 * time.Millisecond) // its start: nothing changed, nothing saved
+	for i := range 25 {
+		if _, err := m.Declare(ctx, dc.Actor{Party: "alpha", Role: dc.RoleOperator}, uuid.NewString(), circleDecl(30, float64(i), start, start.Add(time.Hour)), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := logs.count("index saved"); n != 2 {
+		t.Fatalf("saved %d times, want 2: a save by events came within the gap", n)
+	}
 }

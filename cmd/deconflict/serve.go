@@ -36,7 +36,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	snapshot := fs.String("index-snapshot", "auto", "file kept with a snapshot of the conflict index, to restart fast; auto: beside a SQLite store, none on PostgreSQL; none: no snapshot")
 	snapshotEvery := fs.Duration("index-snapshot-every", 10*time.Minute, "how often the index snapshot is refreshed while serving (also at start and at shutdown)")
-	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one, so a restart after a crash has that many at most to catch up; 0: only by time")
+	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one (at most once a minute), so a restart after a crash has about that many at most to catch up; 0: only by time")
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
