@@ -350,3 +350,47 @@ func TestEscalationOwedByThePartiesOfTheDeclaration(t *testing.T) {
 		t.Fatalf("levels %v", got)
 	}
 }
+
+// A change of an operation's notes alone asks nothing new of the other
+// parties: one that acknowledged the version before is not escalated, one
+// that did not keeps its timer.
+func TestEscalationIgnoresPrivateChanges(t *testing.T) {
+	ctx := context.Background()
+	m, clk := mustOpen(t)
+	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
+	start := clk.Now().Add(3 * time.Hour)
+	id := uuid.NewString()
+	d := circleDecl(10, 10, start, start.Add(time.Hour))
+	if _, err := m.Declare(ctx, alpha, id, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AckOperation(ctx, dc.Actor{Party: "charlie", Role: dc.RoleLiaison}, id, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(100 * time.Second)
+	notes := "private: tanker late"
+	d.Notes = &notes
+	v := 1
+	res, err := m.Declare(ctx, alpha, id, d, &v)
+	if err != nil || res.Operation.Version != 2 {
+		t.Fatalf("notes change: %v, %+v", err, res)
+	}
+	clk.Advance(200 * time.Second) // t0+300s: bravo's timer from version 1
+	if n, _ := m.Escalate(ctx); n != 1 {
+		t.Fatalf("raised %d at t0+300s, want bravo's: %v", n, levels(t, m))
+	}
+	clk.Advance(time.Hour)
+	if n, _ := m.Escalate(ctx); n != 1 { // bravo to level 2; charlie never
+		t.Fatalf("raised %d later, want bravo's second level only: %v", n, levels(t, m))
+	}
+	if got := levels(t, m); got["operation/charlie"] != 0 || got["operation/bravo"] != 2 {
+		t.Fatalf("levels %v", got)
+	}
+	// bravo's receipt for version 2 answers it.
+	if _, err := m.AckOperation(ctx, dc.Actor{Party: "bravo", Role: dc.RoleHead}, id, 2, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := levels(t, m); len(got) != 0 {
+		t.Fatalf("levels after bravo's receipt %v", got)
+	}
+}

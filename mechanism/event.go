@@ -107,9 +107,15 @@ func (m *Mechanism) operationEvents(ch *change, a dc.Actor, now time.Time, s dc.
 			}[op.State])
 		}
 	}
+	var audience []string
+	if ch.sharedUnchanged() {
+		// A change of the notes, or of an unshared callsign, is the
+		// party's own business: other parties are not told it happened.
+		audience = []string{op.Party}
+	}
 	var out []pendingEvent
 	for _, t := range types {
-		out = append(out, pendingEvent{&dc.Event{Type: t, Time: now, Actor: a, Subject: subject}, body})
+		out = append(out, pendingEvent{&dc.Event{Type: t, Time: now, Actor: a, Subject: subject, Audience: audience}, body})
 	}
 	movedEarlier := ch.prev != nil && ch.volumesChanged && op.Start.Before(ch.prev.Start)
 	if op.State.Live() && (ch.prev == nil || movedEarlier) {

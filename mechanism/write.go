@@ -25,6 +25,15 @@ type change struct {
 	created map[*dc.Conflict]bool
 }
 
+// sharedUnchanged reports whether the change leaves the operation as other
+// parties see it as it was, but for its version: only its notes changed,
+// or its callsign while it is not shared.
+func (ch *change) sharedUnchanged() bool {
+	op, prev := ch.op, ch.prev
+	return prev != nil && !ch.volumesChanged && op.State == prev.State && op.Priority == prev.Priority &&
+		op.ShareCallsign == prev.ShareCallsign && (!op.ShareCallsign || equalPtr(op.Callsign, prev.Callsign))
+}
+
 // planFunc decides the change to operation id given its current state
 // (nil if it does not exist). A nil change means nothing to do: the
 // operation is answered as it stands.
@@ -342,6 +351,10 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 	switch {
 	case !ch.op.State.Live(): // an ended or cancelled operation needs no more answers
 		err = m.dischargeOperation(ctx, tx, a, subject, ch.op.Party, b.parties, now)
+	case ch.sharedUnchanged():
+		// Nothing new for the other parties to acknowledge: what they
+		// owe, they owe as before, and a receipt for the new version
+		// answers it.
 	case ch.prev == nil:
 		err = oweGroup(ctx, tx, subject, ch.op.Version, ch.op.Party, b.parties, now, st)
 	default:

@@ -317,6 +317,21 @@ func TestIsolation(t *testing.T) {
 	if strings.Contains(string(evs.raw), "tanker") || len(evs.list("events")) == 0 {
 		t.Fatalf("events: %s", evs.raw)
 	}
+	// A change of the notes alone is a new version, but other parties
+	// are not told of it (nor asked to acknowledge it); the party is.
+	last := evs.list("events")[len(evs.list("events"))-1].(map[string]any)["seq"].(float64)
+	body["notes"] = "private: tanker on time"
+	s.do("PUT", "/v1/operations/"+id, opA, body, "If-Match", `"2"`).want(t, 200)
+	if o := s.do("GET", "/v1/operations/"+id, liB, nil).want(t, 200).obj("operation"); o["version"] != 3.0 {
+		t.Fatalf("after a notes change bravo sees version %v, want 3", o["version"])
+	}
+	after := fmt.Sprintf("/v1/events?after=%d", int64(last))
+	if n := len(s.do("GET", after, liB, nil).want(t, 200).list("events")); n != 0 {
+		t.Fatalf("bravo was told of alpha's notes change: %d events", n)
+	}
+	if n := len(s.do("GET", after, liA, nil).want(t, 200).list("events")); n != 1 {
+		t.Fatalf("alpha sees %d events of its notes change, want 1", n)
+	}
 }
 
 func TestSettingsAndCheck(t *testing.T) {
