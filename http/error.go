@@ -45,6 +45,13 @@ type errorDetail struct {
 // client gets an error id, and the log gets the error under the same id.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *dc.Error
+	if !errors.As(err, &e) && r.Context().Err() != nil {
+		// The client went away (or the server is stopping) while the
+		// request ran: not a fault of the server, and nobody reads the
+		// answer. Recorded as 499, the status proxies use for it.
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	if !errors.As(err, &e) {
 		var buf [8]byte
 		_, _ = rand.Read(buf[:])
@@ -66,6 +73,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeJSON(w, status, body)
 }
+
+// statusClientClosed is recorded for a request whose client hung up
+// before its answer was ready (nginx's 499).
+const statusClientClosed = 499
 
 // Log attribute keys.
 const (

@@ -16,6 +16,10 @@ import (
 const (
 	streamPoll      = time.Second
 	streamKeepAlive = 15 * time.Second
+	// streamWriteTimeout bounds each write to a stream: a client that
+	// stops reading is dropped (it resumes with Last-Event-ID) rather
+	// than holding a goroutine, and the server's shutdown, forever.
+	streamWriteTimeout = 10 * time.Second
 )
 
 // wantsStream reports whether GET /v1/events should stream (Server-Sent
@@ -54,6 +58,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		return
 	}
 	ctx := r.Context()
+	// When the server stops, a write blocked on a client that does not
+	// read fails at once instead of holding the shutdown.
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-s.closing:
+			_ = rc.SetWriteDeadline(time.Now())
+		case <-stopped:
+		}
+	}()
 	poll := time.NewTicker(streamPoll)
 	defer poll.Stop()
 	keepAlive := time.NewTicker(streamKeepAlive)
@@ -79,6 +94,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 			revocations, checked = s.mech.Revocations(), time.Now()
 		}
 		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.closing: // stopping: the client resumes elsewhere
+				return
+			default:
+			}
 			evs, err := s.mech.StreamEvents(ctx, a, after, 500)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -86,8 +108,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 				}
 				return
 			}
+			if len(evs) > 0 {
+				_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			}
 			for _, e := range evs {
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Event.Seq, e.Event.Type, e.JSON)
+				if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Event.Seq, e.Event.Type, e.JSON); err != nil {
+					return
+				}
 				after = e.Event.Seq
 			}
 			if len(evs) > 0 {
@@ -107,6 +134,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		case <-changed:
 		case <-poll.C:
 		case <-keepAlive.C:
+			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 			fmt.Fprint(w, ": keep-alive\n\n")
 			if err := rc.Flush(); err != nil {
 				return

@@ -1,0 +1,30 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+)
+
+// A request whose client hung up is not a server error: no "internal
+// error" in the log, and 499 in the metrics rather than 500.
+func TestClientGoneIsNotAnInternalError(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := httptest.NewRecorder()
+	s.writeError(w, httptest.NewRequest("GET", "/v1/operations", nil).WithContext(ctx), errors.New("select operations: context canceled"))
+	if w.Code != statusClientClosed || logs.Len() != 0 {
+		t.Fatalf("status %d, log %q", w.Code, logs.String())
+	}
+	// While the client is there, the same error is an internal one.
+	w = httptest.NewRecorder()
+	s.writeError(w, httptest.NewRequest("GET", "/v1/operations", nil), errors.New("disk on fire"))
+	if w.Code != 500 || !bytes.Contains(logs.Bytes(), []byte("internal error")) {
+		t.Fatalf("status %d, log %q", w.Code, logs.String())
+	}
+}
