@@ -81,6 +81,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 }
 
 // connect makes the pool, without connecting yet.
+// connectTimeout is how long a connection may take to be made when the
+// URL does not say (connect_timeout).
+var connectTimeout = 10 * time.Second
+
 func connect(url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -90,6 +94,12 @@ func connect(url string) (*DB, error) {
 		// Views run beside the writer, and Listen and leases hold
 		// connections of their own (a lease one of the pool's).
 		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
+	// A server that accepts the connection and never answers (a hung
+	// host, a wrong port behind a proxy) fails the start rather than
+	// hanging it; connect_timeout in the URL overrides this.
+	if !strings.Contains(url, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
 	// Durability rests on synchronous_commit, whatever the server's or
 	// role's default.

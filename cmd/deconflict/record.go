@@ -223,7 +223,13 @@ func writeAtomic(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
+// fetchTimeout bounds each request of witness: run from cron against a
+// server that accepts and never answers, it must fail, not pile up.
+const fetchTimeout = 30 * time.Second
+
 func fetchText(ctx context.Context, url, token string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		return nil, err
