@@ -23,8 +23,9 @@ type Mechanism struct {
 	// snapshot is the file of the index snapshot (see SaveIndex); none
 	// if empty.
 	snapshot string
-	saveMu   sync.Mutex // one snapshot file written at a time
-	savedRev int64      // the rev the snapshot file holds; -1 unknown
+	saveMu   sync.Mutex    // one snapshot file written at a time
+	evidence chan struct{} // one evidence bundle built at a time (see Evidence)
+	savedRev int64         // the rev the snapshot file holds; -1 unknown
 
 	// mu serialises write transactions of this process, so that the
 	// index and rev change together with what was committed.
@@ -65,6 +66,7 @@ func New(store dc.Store, opts Options) *Mechanism {
 		m.origin = DefaultOrigin
 	}
 	m.savedRev = -1
+	m.evidence = make(chan struct{}, 1)
 	m.index.Store(geo.NewIndex())
 	if m.now == nil {
 		m.now = time.Now

@@ -215,24 +215,57 @@ func (m *Mechanism) ConsistencyProof(ctx context.Context, from, to int64) (tlog.
 // Evidence returns the evidence bundle of an operation: every log entry
 // about it with inclusion proofs against one signed checkpoint. Entries
 // the actor may not see are present by hash only.
+//
+// A bundle scans the whole log (seconds on a log of hundreds of thousands
+// of entries), so bundles are built one at a time, and the log is read a
+// page per short transaction (storeLog) rather than in one transaction
+// held for the whole scan, which would keep SQLite's WAL from being reset
+// and a reader connection busy meanwhile.
 func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*record.Bundle, error) {
-	var b *record.Bundle
-	err := m.store.View(ctx, func(tx dc.Tx) error {
+	select {
+	case m.evidence <- struct{}{}:
+		defer func() { <-m.evidence }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var (
+		n    int64
+		keys []*dc.SigningKey
+	)
+	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
 		if _, err := tx.Operation(ctx, opID); dc.ErrorCode(err) == dc.ENotFound {
 			return dc.Errorf(dc.ENotFound, "no operation %s", opID)
 		} else if err != nil {
 			return err
 		}
-		n, err := tx.LastSeq(ctx)
-		if err != nil {
+		if n, err = tx.LastSeq(ctx); err != nil {
 			return err
 		}
-		keys, err := tx.Keys(ctx)
-		if err != nil {
-			return err
-		}
-		b, err = record.BuildBundle(ctx, tx, originOf(keys), n, activeKeys(keys), opID, func(e *dc.Event) bool { return e.VisibleTo(a) })
+		keys, err = tx.Keys(ctx)
 		return err
 	})
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	return record.BuildBundle(ctx, storeLog{m.store}, originOf(keys), n, activeKeys(keys), opID, func(e *dc.Event) bool { return e.VisibleTo(a) })
+}
+
+// storeLog reads the log's events and hashes each in a read transaction
+// of its own (record.Log): what the log holds up to a size never changes.
+type storeLog struct{ store dc.Store }
+
+func (l storeLog) Events(ctx context.Context, after int64, limit int) (evs []*dc.Event, err error) {
+	err = l.store.View(ctx, func(tx dc.Tx) (err error) {
+		evs, err = tx.Events(ctx, after, limit)
+		return err
+	})
+	return evs, err
+}
+
+func (l storeLog) LogHashes(ctx context.Context, indexes []int64) (hs [][32]byte, err error) {
+	err = l.store.View(ctx, func(tx dc.Tx) (err error) {
+		hs, err = tx.LogHashes(ctx, indexes)
+		return err
+	})
+	return hs, err
 }

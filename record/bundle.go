@@ -99,7 +99,7 @@ func (e *Entry) Withheld() bool { return e.Data == "" }
 // shown); otherwise it is withheld. A withheld entry still carries its
 // leaf hash and proof. BuildBundle fails with ENotFound if no event other
 // than a key registration is about opID.
-func BuildBundle(ctx context.Context, tx dc.Tx, origin string, n int64, signers []*dc.SigningKey, opID string, visible func(*dc.Event) bool) (*Bundle, error) {
+func BuildBundle(ctx context.Context, tx Log, origin string, n int64, signers []*dc.SigningKey, opID string, visible func(*dc.Event) bool) (*Bundle, error) {
 	if err := checkOrigin(origin); err != nil {
 		return nil, err
 	}
@@ -118,8 +118,9 @@ func BuildBundle(ctx context.Context, tx dc.Tx, origin string, n int64, signers 
 	all, shown := newScope(opID), newScope(opID)
 	hr := HashReader(ctx, tx)
 	own := 0 // entries other than key registrations
-	// This scans every event of the log, a page at a time. That is
-	// acceptable for now; an index of events by operation would avoid it.
+	// This scans every event of the log, a page at a time (the caller may
+	// read each page in a transaction of its own: see Log). An index of
+	// events by operation would avoid the scan.
 	const page = 1000
 	for after := int64(0); after < n; {
 		events, err := tx.Events(ctx, after, page)

@@ -8,10 +8,23 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// HashReader adapts a transaction's stored log hashes (Tx.LogHashes) to
-// tlog.HashReader. Reads run in ctx; a missing hash is an error with code
-// ENotFound.
-func HashReader(ctx context.Context, tx dc.Tx) tlog.HashReader {
+// Hashes is where the log's stored hashes are read: a dc.Tx, or anything
+// that reads them as one does.
+type Hashes interface {
+	LogHashes(ctx context.Context, indexes []int64) ([][32]byte, error)
+}
+
+// Log is where the log's events and stored hashes are read: a dc.Tx, or
+// anything that reads them as one does. What a log holds up to a size
+// never changes, so a long reader may read it in several transactions.
+type Log interface {
+	Hashes
+	Events(ctx context.Context, after int64, limit int) ([]*dc.Event, error)
+}
+
+// HashReader adapts stored log hashes (Tx.LogHashes) to tlog.HashReader.
+// Reads run in ctx; a missing hash is an error with code ENotFound.
+func HashReader(ctx context.Context, tx Hashes) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
 		if len(indexes) == 0 {
 			return []tlog.Hash{}, nil
@@ -76,7 +89,7 @@ func Append(ctx context.Context, tx dc.Tx, e *dc.Event) error {
 }
 
 // TreeHash returns the root hash of the log of its first n records.
-func TreeHash(ctx context.Context, tx dc.Tx, n int64) (tlog.Hash, error) {
+func TreeHash(ctx context.Context, tx Hashes, n int64) (tlog.Hash, error) {
 	if n < 0 {
 		return tlog.Hash{}, dc.Errorf(dc.EInvalid, "tree size %d is negative", n)
 	}
@@ -90,7 +103,7 @@ func TreeHash(ctx context.Context, tx dc.Tx, n int64) (tlog.Hash, error) {
 // InclusionProof returns the proof that record index (event index+1) is
 // in the log of size size, as tlog.CheckRecord checks it. Bad arguments
 // are errors with code EInvalid; a size beyond the log, ENotFound.
-func InclusionProof(ctx context.Context, tx dc.Tx, index, size int64) (tlog.RecordProof, error) {
+func InclusionProof(ctx context.Context, tx Hashes, index, size int64) (tlog.RecordProof, error) {
 	if index < 0 || size < 1 || index >= size {
 		return nil, dc.Errorf(dc.EInvalid, "no inclusion proof of index %d in a log of size %d: need 0 ≤ index < size", index, size)
 	}
@@ -106,7 +119,7 @@ func InclusionProof(ctx context.Context, tx dc.Tx, index, size int64) (tlog.Reco
 // when from is 0 (every log extends the empty one) or from equals to. Bad
 // arguments are errors with code EInvalid; a size beyond the log,
 // ENotFound.
-func ConsistencyProof(ctx context.Context, tx dc.Tx, from, to int64) (tlog.TreeProof, error) {
+func ConsistencyProof(ctx context.Context, tx Hashes, from, to int64) (tlog.TreeProof, error) {
 	if from < 0 || from > to {
 		return nil, dc.Errorf(dc.EInvalid, "no consistency proof from size %d to size %d: need 0 ≤ from ≤ to", from, to)
 	}
