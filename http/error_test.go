@@ -28,3 +28,16 @@ func TestClientGoneIsNotAnInternalError(t *testing.T) {
 		t.Fatalf("status %d, log %q", w.Code, logs.String())
 	}
 }
+
+// While the index loads, the process answers: alive on /healthz, 503 with
+// Retry-After everywhere else.
+func TestStartingAnswers503(t *testing.T) {
+	h := Starting()
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503, "/v1/operations": 503} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != want || (want == 503 && w.Header().Get("Retry-After") == "") {
+			t.Errorf("%s: %d %v, want %d", path, w.Code, w.Header(), want)
+		}
+	}
+}

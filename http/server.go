@@ -193,6 +193,21 @@ func (l *limiter) allow(tokenID string) bool {
 	return lim.Allow()
 }
 
+// Starting is the handler of a server still loading its index: /healthz
+// answers that the process is alive, /readyz and everything else 503 with
+// Retry-After, so that a load balancer or a client waits rather than
+// finding the port closed.
+func Starting() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "error": "loading the conflict index"})
+	})
+}
+
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

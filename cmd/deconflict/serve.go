@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deconflict/deconflict/console"
@@ -63,38 +64,19 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if *snapshotAfter < 0 {
 		return errors.New("--index-snapshot-after must be 0 or more")
 	}
-	mech := mechanism.New(st, mechanism.Options{Logger: log, IndexSnapshot: snapshotFile(*snapshot, *store)})
-	if err := mech.Load(ctx); err != nil {
-		return err
-	}
-	if !console.Built() {
-		log.Warn(console.NotBuiltMessage)
-	}
-	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit, Console: console.Handler()})
-	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
-	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
-	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery})
-	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
-	if db, ok := st.(*postgres.DB); ok {
-		db.SetLogger(log)
-	}
-	if l, ok := st.(listener); ok { // wake streams when other replicas commit
-		wg.Add(1)
-		go func() { defer wg.Done(); followCommits(workers, l, mech, log) }()
-	}
-	defer func() { stopWorkers(); wg.Wait() }() // before the store closes
-
+	// Listen before loading the index (seconds at a million live
+	// operations): a port in use fails at once, and while the index
+	// loads /readyz answers 503 instead of the port being closed.
+	var handler atomic.Pointer[http.Handler]
+	starting := dchttp.Starting()
+	handler.Store(&starting)
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	hs.RegisterOnShutdown(srv.StopStreams)
 	if *tlsCert != "" {
 		cfg, err := tlsConfig(*tlsCert, *tlsKey, *clientCA)
 		if err != nil {
@@ -111,19 +93,47 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		scheme = "https"
 		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	defer hs.Close() // a failed start: nothing under way to finish
+
+	mech := mechanism.New(st, mechanism.Options{Logger: log, IndexSnapshot: snapshotFile(*snapshot, *store)})
+	if err := mech.Load(ctx); err != nil {
+		return err
+	}
+	if !console.Built() {
+		log.Warn(console.NotBuiltMessage)
+	}
+	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit, Console: console.Handler()})
+	hs.RegisterOnShutdown(srv.StopStreams)
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
+	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
+	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery})
+	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
+	if db, ok := st.(*postgres.DB); ok {
+		db.SetLogger(log)
+	}
+	if l, ok := st.(listener); ok { // wake streams when other replicas commit
+		wg.Add(1)
+		go func() { defer wg.Done(); followCommits(workers, l, mech, log) }()
+	}
+	defer func() { stopWorkers(); wg.Wait() }() // before the store closes
+
+	var serving http.Handler = srv
+	handler.Store(&serving)
 	base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
 	log.Info("serving", slog.String("address", base), slog.String("store", storeKind(*store)), slog.Int("live_operations", mech.LiveOperations()))
 	if demo {
 		if err := seedDemo(ctx, mech, m.Stdout, base); err != nil {
-			ln.Close()
 			return fmt.Errorf("seed demo: %w", err)
 		}
 	}
 	if m.Ready != nil {
 		m.Ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
