@@ -58,7 +58,9 @@ func (m *Main) watch(ctx context.Context, args []string) error {
 	backoff := 500 * time.Millisecond
 	for {
 		err := c.Stream(ctx, last, func(ev dchttp.StreamEvent) error {
-			last = ev.Seq
+			if ev.Seq > 0 { // the server's own notices (error) have none
+				last = ev.Seq
+			}
 			backoff = 500 * time.Millisecond
 			if *asJSON {
 				_, err := fmt.Fprintf(m.Stdout, "%s\n", ev.Data)
