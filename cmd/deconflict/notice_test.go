@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	dchttp "github.com/deconflict/deconflict/http"
+	"github.com/deconflict/deconflict/mechanism"
 )
 
 // streamEvents follows the event stream of token in the background and
@@ -251,4 +254,29 @@ func TestHotline(t *testing.T) {
 	}
 	s.do("POST", "/v1/hotline/messages/"+lid+"/ack", headC, nil).want(t, 200)
 	s.do("POST", "/v1/hotline/messages/"+lid+"/ack", liB, nil).want(t, 200)
+}
+
+// A stream client that stops reading does not hold the server's shutdown:
+// the server stops at once and cleanly, though the client's backlog (4.5
+// MB here) could never be written.
+func TestStopWithAStalledStream(t *testing.T) {
+	s := startServer(t)
+	liA, liB := s.token("liaison", "alpha"), s.token("liaison", "bravo")
+	text := strings.Repeat("€", mechanism.MaxMessageLen) // 30 KB
+	for range 150 {
+		s.do("POST", "/v1/hotline/messages", liA, map[string]any{"to": []string{"bravo"}, "text": text}).want(t, 201)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\nLast-Event-ID: 0\r\n\r\n", liB)
+	time.Sleep(500 * time.Millisecond) // the server writes until the buffers are full; nothing reads
+	began := time.Now()
+	s.stop() // fails the test if serve exits non-zero
+	if took := time.Since(began); took > 5*time.Second {
+		t.Fatalf("stopping took %s", took)
+	}
 }
