@@ -72,6 +72,57 @@ func levels(t *testing.T, m *mechanism.Mechanism) map[string]int {
 	return out
 }
 
+// alphaOp is an operation of alpha in a test of duties, declared, changed
+// and acknowledged on the test clock; each step fails the test on error.
+type alphaOp struct {
+	t       *testing.T
+	m       *mechanism.Mechanism
+	id      string
+	d       mechanism.Declaration
+	version int
+}
+
+// declareAlpha declares an operation of alpha an hour long, starting three
+// hours from the clock's time.
+func declareAlpha(t *testing.T, m *mechanism.Mechanism, clk *clock) *alphaOp {
+	t.Helper()
+	start := clk.Now().Add(3 * time.Hour)
+	o := &alphaOp{t: t, m: m, id: uuid.NewString(), d: circleDecl(10, 10, start, start.Add(time.Hour))}
+	res, err := m.Declare(context.Background(), dc.Actor{Party: "alpha", Role: dc.RoleOperator}, o.id, o.d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.version = res.Operation.Version
+	return o
+}
+
+// change replaces the operation with its declaration as edit leaves it.
+func (o *alphaOp) change(edit func(*mechanism.Declaration)) {
+	o.t.Helper()
+	edit(&o.d)
+	v := o.version
+	res, err := o.m.Declare(context.Background(), dc.Actor{Party: "alpha", Role: dc.RoleOperator}, o.id, o.d, &v)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	o.version = res.Operation.Version
+}
+
+// ack acknowledges version of the operation as a liaison of party.
+func (o *alphaOp) ack(party string, version int) {
+	o.t.Helper()
+	if _, err := o.m.AckOperation(context.Background(), dc.Actor{Party: party, Role: dc.RoleLiaison}, o.id, version, ""); err != nil {
+		o.t.Fatal(err)
+	}
+}
+
+// longer makes an operation's volume an hour longer: a change other
+// parties see.
+func longer(d *mechanism.Declaration) {
+	end, _ := time.Parse(time.RFC3339, d.Volumes[0].TimeEnd.Value)
+	d.Volumes[0].TimeEnd = &dc.Time{Value: end.Add(time.Hour).Format(time.RFC3339), Format: "RFC3339"}
+}
+
 func TestEscalationClimbsOnceAndClears(t *testing.T) {
 	ctx := context.Background()
 	m, clk := mustOpen(t)
@@ -155,25 +206,15 @@ func TestEscalationClimbsOnceAndClears(t *testing.T) {
 func TestEscalationTimersAcrossVersions(t *testing.T) {
 	ctx := context.Background()
 	m, clk := mustOpen(t)
-	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
-	start := clk.Now().Add(3 * time.Hour)
-	id := uuid.NewString()
-	if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(time.Hour)), nil); err != nil {
-		t.Fatal(err)
-	}
+	op := declareAlpha(t, m, clk)
 	clk.Advance(time.Second)
 	if _, err := m.AddParty(ctx, "delta", ""); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(9 * time.Second)
-	if _, err := m.AckOperation(ctx, dc.Actor{Party: "charlie", Role: dc.RoleLiaison}, id, 1, ""); err != nil {
-		t.Fatal(err)
-	}
+	op.ack("charlie", 1)
 	clk.Advance(90 * time.Second) // t0+100s: version 2
-	v := 1
-	if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(2*time.Hour)), &v); err != nil {
-		t.Fatal(err)
-	}
+	op.change(longer)
 	clk.Advance(200 * time.Second) // t0+300s: bravo's timer, from version 1
 	if n, err := m.Escalate(ctx); err != nil || n != 1 {
 		t.Fatalf("at t0+300s raised %d (%v), want bravo's only: %v", n, err, levels(t, m))
@@ -201,9 +242,7 @@ func TestEscalationTimersAcrossVersions(t *testing.T) {
 		t.Fatalf("levels %v", got)
 	}
 	// Acknowledging version 2 clears bravo's escalation.
-	if _, err := m.AckOperation(ctx, dc.Actor{Party: "bravo", Role: dc.RoleHead}, id, 2, ""); err != nil {
-		t.Fatal(err)
-	}
+	op.ack("bravo", 2)
 	if _, ok := levels(t, m)["operation/bravo"]; ok {
 		t.Fatalf("bravo's acknowledgement did not clear its escalation: %v", levels(t, m))
 	}
@@ -214,34 +253,19 @@ func TestEscalationTimersAcrossVersions(t *testing.T) {
 func TestEscalationAfterCancelAndReceipts(t *testing.T) {
 	ctx := context.Background()
 	m, clk := mustOpen(t)
-	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
-	start := clk.Now().Add(3 * time.Hour)
-	cancelled, answered := uuid.NewString(), uuid.NewString()
-	for _, id := range []string{cancelled, answered} {
-		if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(time.Hour)), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := m.Cancel(ctx, alpha, cancelled, nil); err != nil {
+	cancelled, answered := declareAlpha(t, m, clk), declareAlpha(t, m, clk)
+	if _, err := m.Cancel(ctx, dc.Actor{Party: "alpha", Role: dc.RoleOperator}, cancelled.id, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"bravo", "charlie"} {
-		if _, err := m.AckOperation(ctx, dc.Actor{Party: p, Role: dc.RoleLiaison}, answered, 1, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	answered.ack("bravo", 1)
+	answered.ack("charlie", 1)
 	clk.Advance(time.Hour)
 	if n, err := m.Escalate(ctx); err != nil || n != 0 {
 		t.Fatalf("raised %d (%v): %v", n, err, levels(t, m))
 	}
 	// Version 2 of the answered operation is owed again, by both.
-	v := 1
-	if _, err := m.Declare(ctx, alpha, answered, circleDecl(10, 10, start, start.Add(2*time.Hour)), &v); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AckOperation(ctx, dc.Actor{Party: "bravo", Role: dc.RoleLiaison}, answered, 1, ""); err != nil {
-		t.Fatal(err)
-	}
+	answered.change(longer)
+	answered.ack("bravo", 1)
 	clk.Advance(300 * time.Second)
 	if n, _ := m.Escalate(ctx); n != 2 {
 		t.Fatalf("raised %d, want bravo's and charlie's: %v", n, levels(t, m))
@@ -328,17 +352,12 @@ func TestEscalationInChunks(t *testing.T) {
 func TestEscalationOwedByThePartiesOfTheDeclaration(t *testing.T) {
 	ctx := context.Background()
 	m, clk := mustOpen(t)
-	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
-	start := clk.Now().Add(3 * time.Hour)
 	clk.Advance(5 * time.Second) // the clock of the process adding delta runs ahead
 	if _, err := m.AddParty(ctx, "delta", ""); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(-5 * time.Second)
-	id := uuid.NewString()
-	if _, err := m.Declare(ctx, alpha, id, circleDecl(10, 10, start, start.Add(time.Hour)), nil); err != nil {
-		t.Fatal(err)
-	}
+	declareAlpha(t, m, clk)
 	if _, err := m.AddParty(ctx, "echo", ""); err != nil { // after it, same instant
 		t.Fatal(err)
 	}
@@ -357,23 +376,15 @@ func TestEscalationOwedByThePartiesOfTheDeclaration(t *testing.T) {
 func TestEscalationIgnoresPrivateChanges(t *testing.T) {
 	ctx := context.Background()
 	m, clk := mustOpen(t)
-	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
-	start := clk.Now().Add(3 * time.Hour)
-	id := uuid.NewString()
-	d := circleDecl(10, 10, start, start.Add(time.Hour))
-	if _, err := m.Declare(ctx, alpha, id, d, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AckOperation(ctx, dc.Actor{Party: "charlie", Role: dc.RoleLiaison}, id, 1, ""); err != nil {
-		t.Fatal(err)
-	}
+	op := declareAlpha(t, m, clk)
+	op.ack("charlie", 1)
 	clk.Advance(100 * time.Second)
-	notes := "private: tanker late"
-	d.Notes = &notes
-	v := 1
-	res, err := m.Declare(ctx, alpha, id, d, &v)
-	if err != nil || res.Operation.Version != 2 {
-		t.Fatalf("notes change: %v, %+v", err, res)
+	op.change(func(d *mechanism.Declaration) {
+		notes := "private: tanker late"
+		d.Notes = &notes
+	})
+	if op.version != 2 {
+		t.Fatalf("a notes change made version %d, want 2", op.version)
 	}
 	clk.Advance(200 * time.Second) // t0+300s: bravo's timer from version 1
 	if n, _ := m.Escalate(ctx); n != 1 {
@@ -387,9 +398,7 @@ func TestEscalationIgnoresPrivateChanges(t *testing.T) {
 		t.Fatalf("levels %v", got)
 	}
 	// bravo's receipt for version 2 answers it.
-	if _, err := m.AckOperation(ctx, dc.Actor{Party: "bravo", Role: dc.RoleHead}, id, 2, ""); err != nil {
-		t.Fatal(err)
-	}
+	op.ack("bravo", 2)
 	if got := levels(t, m); len(got) != 0 {
 		t.Fatalf("levels after bravo's receipt %v", got)
 	}
