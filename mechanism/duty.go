@@ -75,32 +75,49 @@ func oweFrom(ctx context.Context, tx dc.Tx, d *dc.Duty, s dc.Subject, version in
 // stands, every party's own duty about the operation is an acknowledged
 // one.
 
-// everyone begins the party of a group duty; the ID of a group duty is
-// dutyID(subject, everyone).
+// everyone begins the party of a group duty.
 const everyone = "*"
+
+// groupID returns the ID of the group duty about the first version of
+// operation op. It begins with the time op was declared, so that new
+// group duties join the index of duty IDs at one place, its end: an ID
+// that began with the operation's own (random) ID cost a write of a page
+// anywhere in that index per declaration, 10-16 % of the declarations a
+// second at 100k live operations (docs/BENCHMARKS.md, round 6). Versions
+// before that stored the group as dutyID(subject, everyone), which
+// standingGroup still finds.
+func groupID(op *dc.Operation) string {
+	return fmt.Sprintf("operation%s:%016d:%s", everyone, op.CreatedAt.UnixMicro(), op.ID)
+}
+
+// opSubject is what duties about operation op are about.
+func opSubject(op *dc.Operation) dc.Subject { return dc.Subject{Kind: "operation", ID: op.ID} }
 
 // isGroup reports whether d is a group duty.
 func isGroup(d *dc.Duty) bool { return strings.HasPrefix(d.Party, everyone) }
 
-// oweGroup records that every party but owner must acknowledge the first
-// version of a new operation.
-func oweGroup(ctx context.Context, tx dc.Tx, s dc.Subject, version int, owner string, parties []*dc.Party, now time.Time, st dc.Settings) error {
+// oweGroup records that every party but its own must acknowledge the
+// first version of a new operation.
+func oweGroup(ctx context.Context, tx dc.Tx, op *dc.Operation, parties []*dc.Party, now time.Time, st dc.Settings) error {
 	var owing []string
 	for _, p := range parties {
-		if p.ID != owner {
+		if p.ID != op.Party {
 			owing = append(owing, p.ID)
 		}
 	}
 	due := now.Add(seconds(st.AckTimeoutS))
-	return tx.PutDuty(ctx, &dc.Duty{ID: dutyID(s, everyone), Subject: s, Party: everyone + strings.Join(owing, ","),
-		Version: version, CreatedAt: now, DueAt: &due})
+	return tx.PutDuty(ctx, &dc.Duty{ID: groupID(op), Subject: opSubject(op), Party: everyone + strings.Join(owing, ","),
+		Version: op.Version, CreatedAt: now, DueAt: &due})
 }
 
 // standingGroup returns the group duty about an operation if it still
 // stands; nil if it never existed (an operation stored before group
 // duties) or was closed.
-func standingGroup(ctx context.Context, tx dc.Tx, s dc.Subject) (*dc.Duty, error) {
-	g, err := tx.Duty(ctx, dutyID(s, everyone))
+func standingGroup(ctx context.Context, tx dc.Tx, op *dc.Operation) (*dc.Duty, error) {
+	g, err := tx.Duty(ctx, groupID(op))
+	if dc.ErrorCode(err) == dc.ENotFound {
+		g, err = tx.Duty(ctx, dutyID(opSubject(op), everyone)) // stored by an earlier version
+	}
 	if dc.ErrorCode(err) == dc.ENotFound {
 		return nil, nil
 	} else if err != nil {
@@ -141,13 +158,14 @@ func closeGroup(ctx context.Context, tx dc.Tx, g *dc.Duty, now time.Time) error 
 // oweVersion records that every other party must acknowledge a new
 // version of an operation of owner: the parties the group duty stood for
 // carry on with its timer, like any unanswered duty.
-func (m *Mechanism) oweVersion(ctx context.Context, tx dc.Tx, s dc.Subject, version int, owner string, parties []*dc.Party, now time.Time, st dc.Settings) error {
-	g, err := standingGroup(ctx, tx, s)
+func (m *Mechanism) oweVersion(ctx context.Context, tx dc.Tx, op *dc.Operation, parties []*dc.Party, now time.Time, st dc.Settings) error {
+	g, err := standingGroup(ctx, tx, op)
 	if err != nil {
 		return err
 	}
+	s, version := opSubject(op), op.Version
 	for _, p := range parties {
-		if p.ID == owner {
+		if p.ID == op.Party {
 			continue
 		}
 		d, err := tx.Duty(ctx, dutyID(s, p.ID))
@@ -172,8 +190,8 @@ func (m *Mechanism) oweVersion(ctx context.Context, tx dc.Tx, s dc.Subject, vers
 
 // dischargeOperation records that an ended or cancelled operation needs no
 // more answers.
-func (m *Mechanism) dischargeOperation(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, owner string, parties []*dc.Party, now time.Time) error {
-	g, err := standingGroup(ctx, tx, s)
+func (m *Mechanism) dischargeOperation(ctx context.Context, tx dc.Tx, a dc.Actor, op *dc.Operation, parties []*dc.Party, now time.Time) error {
+	g, err := standingGroup(ctx, tx, op)
 	if err != nil {
 		return err
 	}
@@ -182,10 +200,10 @@ func (m *Mechanism) dischargeOperation(ctx context.Context, tx dc.Tx, a dc.Actor
 		return closeGroup(ctx, tx, g, now)
 	}
 	for _, p := range parties {
-		if p.ID == owner {
+		if p.ID == op.Party {
 			continue
 		}
-		if err := m.discharge(ctx, tx, a, s, 1<<30, p.ID, now); err != nil {
+		if err := m.discharge(ctx, tx, a, opSubject(op), 1<<30, p.ID, now); err != nil {
 			return err
 		}
 	}
@@ -194,10 +212,10 @@ func (m *Mechanism) dischargeOperation(ctx context.Context, tx dc.Tx, a dc.Actor
 
 // acknowledgeOperation records that party acknowledged an operation up to
 // version: its own duty, or the one the group duty stood for.
-func (m *Mechanism) acknowledgeOperation(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, version int, party string, now time.Time) error {
-	d, err := tx.Duty(ctx, dutyID(s, party))
+func (m *Mechanism) acknowledgeOperation(ctx context.Context, tx dc.Tx, a dc.Actor, op *dc.Operation, version int, party string, now time.Time) error {
+	d, err := tx.Duty(ctx, dutyID(opSubject(op), party))
 	if dc.ErrorCode(err) == dc.ENotFound {
-		g, err := standingGroup(ctx, tx, s)
+		g, err := standingGroup(ctx, tx, op)
 		if err != nil || g == nil || version < g.Version {
 			return err
 		}

@@ -2,6 +2,7 @@ package mechanism_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -401,5 +402,75 @@ func TestEscalationIgnoresPrivateChanges(t *testing.T) {
 	op.ack("bravo", 2)
 	if got := levels(t, m); len(got) != 0 {
 		t.Fatalf("levels after bravo's receipt %v", got)
+	}
+}
+
+// legacyGroups is a store that keeps group duties as versions before
+// time-ordered group IDs did: under the ID "operation:<operation ID>:*".
+type legacyGroups struct{ dc.Store }
+
+func (l legacyGroups) Update(ctx context.Context, fn func(dc.Tx) error) error {
+	return l.Store.Update(ctx, func(tx dc.Tx) error { return fn(legacyTx{tx}) })
+}
+
+type legacyTx struct{ dc.Tx }
+
+func (t legacyTx) PutDuty(ctx context.Context, d *dc.Duty) error {
+	if strings.HasPrefix(d.Party, "*") {
+		c := *d
+		c.ID = d.Subject.Kind + ":" + d.Subject.ID + ":*"
+		d = &c
+	}
+	return t.Tx.PutDuty(ctx, d)
+}
+
+// A group duty stored by an earlier version, under its old ID, still
+// stands for the parties that owe it: an acknowledgement answers the
+// party's part, and the group raises only the others.
+func TestGroupDutyOfAnEarlierVersion(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/d.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := &clock{now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	before := mechanism.New(legacyGroups{st}, mechanism.Options{Now: clk.Now})
+	if err := before.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"alpha", "bravo", "charlie"} {
+		if _, err := before.AddParty(ctx, p, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op := declareAlpha(t, before, clk)
+	var legacy *dc.Duty
+	if err := st.View(ctx, func(tx dc.Tx) error {
+		legacy, err = tx.Duty(ctx, "operation:"+op.id+":*")
+		return err
+	}); err != nil {
+		t.Fatalf("the earlier version's group duty: %v", err)
+	}
+
+	m := mechanism.New(st, mechanism.Options{Now: clk.Now}) // this version, on the same store
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op.m = m
+	clk.Advance(10 * time.Second)
+	op.ack("bravo", 1)
+	clk.Advance(290 * time.Second)
+	if n, err := m.Escalate(ctx); err != nil || n != 1 {
+		t.Fatalf("at the group's due time raised %d (%v), want charlie's only: %v", n, err, levels(t, m))
+	}
+	if got := levels(t, m); got["operation/charlie"] != 1 || len(got) != 1 {
+		t.Fatalf("levels %v, want charlie at level 1 only", got)
+	}
+	if err := st.View(ctx, func(tx dc.Tx) error {
+		legacy, err = tx.Duty(ctx, legacy.ID)
+		return err
+	}); err != nil || legacy.AckedAt == nil {
+		t.Fatalf("the earlier version's group duty is not closed once raised: %+v, %v", legacy, err)
 	}
 }

@@ -49,7 +49,7 @@ func (m *Mechanism) AckOperation(ctx context.Context, a dc.Actor, id string, ver
 		now := m.Now()
 		r = &Receipt{Operation: id, Party: a.Party, Version: version, At: now.Format(timeFormat), Signed: signed}
 		subject := dc.Subject{Kind: "operation", ID: id}
-		if err := m.acknowledgeOperation(ctx, tx, a, subject, version, a.Party, now); err != nil {
+		if err := m.acknowledgeOperation(ctx, tx, a, op, version, a.Party, now); err != nil {
 			return err
 		}
 		return m.appendEvent(ctx, tx, &dc.Event{

@@ -346,19 +346,18 @@ func putOperation(ctx context.Context, tx dc.Tx, ch *change) error {
 // escalate on the same timer as any other.)
 func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a dc.Actor, ch *change, touched []*dc.Conflict, now time.Time) error {
 	st := b.settings
-	subject := dc.Subject{Kind: "operation", ID: ch.op.ID}
 	var err error
 	switch {
 	case !ch.op.State.Live(): // an ended or cancelled operation needs no more answers
-		err = m.dischargeOperation(ctx, tx, a, subject, ch.op.Party, b.parties, now)
+		err = m.dischargeOperation(ctx, tx, a, ch.op, b.parties, now)
 	case ch.sharedUnchanged():
 		// Nothing new for the other parties to acknowledge: what they
 		// owe, they owe as before, and a receipt for the new version
 		// answers it.
 	case ch.prev == nil:
-		err = oweGroup(ctx, tx, subject, ch.op.Version, ch.op.Party, b.parties, now, st)
+		err = oweGroup(ctx, tx, ch.op, b.parties, now, st)
 	default:
-		err = m.oweVersion(ctx, tx, subject, ch.op.Version, ch.op.Party, b.parties, now, st)
+		err = m.oweVersion(ctx, tx, ch.op, b.parties, now, st)
 	}
 	if err != nil {
 		return err
