@@ -79,15 +79,17 @@ func oweFrom(ctx context.Context, tx dc.Tx, d *dc.Duty, s dc.Subject, version in
 const everyone = "*"
 
 // groupID returns the ID of the group duty about the first version of
-// operation op. It begins with the time op was declared, so that new
-// group duties join the index of duty IDs at one place, its end: an ID
-// that began with the operation's own (random) ID cost a write of a page
-// anywhere in that index per declaration, 10-16 % of the declarations a
-// second at 100k live operations (docs/BENCHMARKS.md, round 6). Versions
-// before that stored the group as dutyID(subject, everyone), which
-// standingGroup still finds.
+// operation op. It sorts after every other duty ID ("~" is past every
+// letter and digit) and then by the time op was declared, so that new
+// group duties join the index of duty IDs at its very end, in a page each
+// batch shares: an ID that began with the operation's own (random) ID
+// cost a write of a page anywhere in that index per declaration, 10-16 %
+// of the declarations a second at 100k live operations, and one that
+// sorted among the other IDs split pages in their midst
+// (docs/BENCHMARKS.md, round 6). Versions before this one stored the
+// group as dutyID(subject, everyone), which standingGroup still finds.
 func groupID(op *dc.Operation) string {
-	return fmt.Sprintf("operation%s:%016d:%s", everyone, op.CreatedAt.UnixMicro(), op.ID)
+	return fmt.Sprintf("~operation:%016d:%s", op.CreatedAt.UnixMicro(), op.ID)
 }
 
 // opSubject is what duties about operation op are about.
