@@ -67,6 +67,12 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 			return fmt.Errorf("insert log hashes %d to %d: %w", start, last, err)
 		}
 	}
+	if t.logPut == nil {
+		t.logPut = make(map[int64][32]byte)
+	}
+	for i, h := range hashes {
+		t.logPut[start+int64(i)] = h
+	}
 	return nil
 }
 
@@ -86,7 +92,40 @@ func (t *tx) logHashExists(ctx context.Context, first, last int64) error {
 // LogHashes returns the hashes at the storage indexes, in their order (an
 // index may be asked for twice); ENotFound, naming the first index asked
 // that has none, if any has none.
+//
+// Hashes this transaction stored are answered from memory: appending an
+// entry reads the hashes of the complete subtrees to its left, most of
+// them stored by the appends just before it in the same batch, and a
+// SELECT per append was 3 % of the writer's time.
 func (t *tx) LogHashes(ctx context.Context, indexes []int64) ([][32]byte, error) {
+	if len(t.logPut) == 0 {
+		return t.readLogHashes(ctx, indexes)
+	}
+	hashes := make([][32]byte, len(indexes))
+	var missing []int64
+	var at []int // where each missing hash goes in hashes
+	for i, idx := range indexes {
+		if h, ok := t.logPut[idx]; ok {
+			hashes[i] = h
+		} else {
+			missing = append(missing, idx)
+			at = append(at, i)
+		}
+	}
+	if len(missing) > 0 {
+		read, err := t.readLogHashes(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range at {
+			hashes[i] = read[j]
+		}
+	}
+	return hashes, nil
+}
+
+// readLogHashes is LogHashes from the table.
+func (t *tx) readLogHashes(ctx context.Context, indexes []int64) ([][32]byte, error) {
 	hashes := make([][32]byte, len(indexes))
 	n := min(len(indexes), maxLogRows)
 	args, dest, raw := make([]any, n), make([]any, n), make([]sql.RawBytes, n)

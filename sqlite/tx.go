@@ -23,6 +23,9 @@ type tx struct {
 	missed []string           // queries prepared for this transaction only, for the cache
 	duties []*deconflict.Duty // written by PutDuty, not yet stored; see flushDuties
 	db     *DB                // of a read transaction: the store, for reads on more connections
+	// logPut holds the log hashes this transaction stored, which the
+	// next appends of the same batch read back (see LogHashes).
+	logPut map[int64][32]byte
 }
 
 var _ deconflict.Tx = (*tx)(nil)

@@ -121,6 +121,17 @@ func testLogHashes(t *testing.T, f Factory) {
 			return err
 		}
 		equal(t, "LogHashes in the Update that stored them", got, [][32]byte{logHash(3), logHash(0)})
+		got, err = tx.LogHashes(ctx, []int64{1, 3, 3, 2})
+		if err != nil {
+			return err
+		}
+		equal(t, "LogHashes in the Update, mixed and repeated", got, [][32]byte{logHash(1), logHash(3), logHash(3), logHash(2)})
+		// One missing among hashes the transaction stored: ENotFound,
+		// naming it.
+		_, err = tx.LogHashes(ctx, []int64{3, 90, 0})
+		if deconflict.ErrorCode(err) != deconflict.ENotFound || !strings.Contains(err.Error(), "90") {
+			t.Errorf("LogHashes([3 90 0]) in the Update that stored 3: %v, want ENotFound naming 90", err)
+		}
 		return tx.PutLogHashes(ctx, 4, logHashes(4, 3))
 	})
 	// The store keeps its own copy of the hashes.
