@@ -139,3 +139,60 @@ func snapshotOf(t testing.TB, ix *Index) []byte {
 	}
 	return b.Bytes()
 }
+
+// TestFreeze: a frozen index is written out as the index was when it was
+// frozen, whatever changed in the index since.
+func TestFreeze(t *testing.T) {
+	r := newRand(t)
+	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(-20, 179.9)}
+	ix := NewIndex()
+	live := map[string]indexed{}
+	var ids []string
+	change := func(record bool) {
+		id := fmt.Sprintf("op-%d", r.IntN(len(ids)+1))
+		if r.IntN(4) == 0 && len(ids) > 0 {
+			id = ids[r.IntN(len(ids))]
+			ix.Remove(id)
+			if record {
+				delete(live, id)
+			}
+			return
+		}
+		e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 100_000)}
+		ix.Insert(id, e.group, e.vols)
+		ids = append(ids, id)
+		if record {
+			live[id] = e
+		}
+	}
+	for range cases(3) * 200 {
+		change(true)
+	}
+	frozen := ix.Freeze()
+	if frozen.Len() != len(live) {
+		t.Fatalf("frozen Len = %d, want %d", frozen.Len(), len(live))
+	}
+	// Changes after the freeze insert into, split and empty the buckets
+	// the frozen copy holds.
+	for range cases(3) * 400 {
+		change(false)
+	}
+	var buf bytes.Buffer
+	if err := frozen.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadSnapshot(buf.Bytes())
+	if err != nil {
+		t.Fatalf("read the frozen snapshot back: %v", err)
+	}
+	if back.Len() != len(live) {
+		t.Fatalf("read back Len = %d, want %d", back.Len(), len(live))
+	}
+	for range 50 {
+		q := randOp(t, r, centers[r.IntN(2)], 100_000)
+		m := randMinima(r)
+		if got, want := back.Conflicts(q, m, ""), bruteConflicts(live, q, m, ""); !slices.Equal(got, want) {
+			t.Fatalf("frozen snapshot, minima %+v:\n got %v\nwant %v", m, got, want)
+		}
+	}
+}

@@ -46,8 +46,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // SaveIndex writes the index to the snapshot file of Options.IndexSnapshot
 // (nothing if there is none), replacing the last one atomically; the
-// next Load starts from it. Writes wait while the index is written out
-// (about a second at a million live operations), not while it is synced.
+// next Load starts from it. Writes wait only while the index is copied
+// (geo.Index.Freeze: 73 ms at a million live operations), not while it
+// is written out (about a second) and synced.
 func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	if m.snapshot == "" {
 		return nil
@@ -77,10 +78,16 @@ func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
 
 	m.mu.Lock()
-	ix, rev := m.index.Load(), m.rev
-	err = m.writeSnapshot(ctx, w, ix, rev)
+	froze := time.Now()
+	dirty := m.replica.dirty.Load()
+	ix, rev := m.index.Load().Freeze(), m.rev
 	m.mu.Unlock()
-	held := time.Since(start)
+	held := time.Since(froze)
+	if dirty {
+		err = errors.New("the index waits to be reloaded after a failed write")
+	} else {
+		err = m.writeSnapshot(ctx, w, ix, rev)
+	}
 	if err == nil {
 		err = binary.Write(f, binary.LittleEndian, crc.Sum32())
 	}
@@ -111,12 +118,9 @@ func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	return nil
 }
 
-// writeSnapshot writes the head and the index to w and flushes it. It is
-// called with m.mu held, so that the index is the one rev reflects.
-func (m *Mechanism) writeSnapshot(ctx context.Context, w *bufio.Writer, ix *geo.Index, rev int64) error {
-	if m.replica.dirty.Load() {
-		return errors.New("the index waits to be reloaded after a failed write")
-	}
+// writeSnapshot writes the head and the index, as it was when the log
+// was rev long, to w and flushes it.
+func (m *Mechanism) writeSnapshot(ctx context.Context, w *bufio.Writer, ix *geo.Frozen, rev int64) error {
 	var root tlog.Hash
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
 		root, err = record.TreeHash(ctx, tx, rev)
