@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/sqlite"
+)
+
+// BenchmarkWALPages counts the pages a declaration writes to the WAL, by
+// B-tree: 4,000 declarations by 32 writers (in process, no HTTP) on a
+// copy of the 100k live template, while a read transaction holds the WAL
+// so that no checkpoint copies or restarts it; then each frame's page
+// number is looked up in dbstat. It prints the table and reports the
+// frames per declaration. Pages are what every commit writes twice (WAL,
+// then database file) and what its flush waits for.
+func BenchmarkWALPages(b *testing.B) {
+	const n = 4000
+	src := liveTemplate(b, 100000)
+	path := filepath.Join(b.TempDir(), "probe.db")
+	if err := copyFile(path, src); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	m := mechanism.New(st, mechanism.Options{})
+	if err := m.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	hold, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hold.Close()
+	pin, err := hold.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var parties int
+	if err := pin.QueryRowContext(ctx, "SELECT count(*) FROM parties").Scan(&parties); err != nil {
+		b.Fatal(err)
+	}
+
+	batches := m.Stats().Batches.Load()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	actors := []dc.Actor{{Party: "alpha", Role: dc.RoleOperator}, {Party: "bravo", Role: dc.RoleOperator}, {Party: "charlie", Role: dc.RoleOperator}}
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				raw, _ := json.Marshal(spreadDeclaration(rng))
+				var d mechanism.Declaration
+				if err := json.Unmarshal(raw, &d); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := m.Declare(ctx, actors[i%3], newID(), d, nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	batches = m.Stats().Batches.Load() - batches
+
+	wal, err := os.ReadFile(path + "-wal")
+	if err != nil || len(wal) < 32 {
+		b.Fatalf("read the WAL: %d bytes, %v", len(wal), err)
+	}
+	pageSize := int(binary.BigEndian.Uint32(wal[8:12]))
+	salt := string(wal[16:24])
+	frames := map[uint32]int{}
+	total, commits := 0, 0
+	for off := 32; off+24+pageSize <= len(wal); off += 24 + pageSize {
+		h := wal[off : off+24]
+		if string(h[8:16]) != salt {
+			break
+		}
+		total++
+		frames[binary.BigEndian.Uint32(h[0:4])]++
+		if binary.BigEndian.Uint32(h[4:8]) != 0 {
+			commits++
+		}
+	}
+	if err := pin.Rollback(); err != nil {
+		b.Fatal(err)
+	}
+	tree := map[uint32]string{}
+	rows, err := hold.QueryContext(ctx, "SELECT name, pageno FROM dbstat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		var page uint32
+		if err := rows.Scan(&name, &page); err != nil {
+			b.Fatal(err)
+		}
+		tree[page] = name
+	}
+	rows.Close()
+	byTree, distinct := map[string]int{}, map[string]int{}
+	for page, c := range frames {
+		byTree[tree[page]] += c
+		distinct[tree[page]]++
+	}
+	names := make([]string, 0, len(byTree))
+	for name := range byTree {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return byTree[names[i]] > byTree[names[j]] })
+	fmt.Printf("%d declarations in %d batches, %d commits: %d frames, %.2f a declaration, %.1f a commit\n",
+		n, batches, commits, total, float64(total)/n, float64(total)/float64(max(commits, 1)))
+	for _, name := range names {
+		fmt.Printf("  %-32s %6d frames  %.2f a declaration  %5d pages\n", name, byTree[name], float64(byTree[name])/n, distinct[name])
+	}
+	b.ReportMetric(float64(total)/n, "frames/decl")
+	b.ReportMetric(float64(n)/float64(max(batches, 1)), "decl/batch")
+}
