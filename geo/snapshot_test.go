@@ -173,12 +173,15 @@ func TestFreeze(t *testing.T) {
 		t.Fatalf("frozen Len = %d, want %d", frozen.Len(), len(live))
 	}
 	// Changes after the freeze insert into, split and empty the buckets
-	// the frozen copy holds.
+	// the frozen copy holds, while it is written out (the race detector
+	// watches what they share).
+	var buf bytes.Buffer
+	written := make(chan error, 1)
+	go func() { written <- frozen.WriteSnapshot(&buf) }()
 	for range cases(3) * 400 {
 		change(false)
 	}
-	var buf bytes.Buffer
-	if err := frozen.WriteSnapshot(&buf); err != nil {
+	if err := <-written; err != nil {
 		t.Fatal(err)
 	}
 	back, err := ReadSnapshot(buf.Bytes())

@@ -83,7 +83,7 @@ const everyone = "*"
 // letter and digit) and then by the time op was declared, so that new
 // group duties join the index of duty IDs at its very end, in a page each
 // batch shares: an ID that began with the operation's own (random) ID
-// cost a write of a page anywhere in that index per declaration, 10-16 %
+// cost a write of a page anywhere in that index per declaration, 13-18 %
 // of the declarations a second at 100k live operations, and one that
 // sorted among the other IDs split pages in their midst
 // (docs/BENCHMARKS.md, round 6). Versions before this one stored the
