@@ -30,18 +30,31 @@ func (c *clock) Advance(d time.Duration) {
 // and charlie, and its clock.
 func mustOpen(tb testing.TB) (*mechanism.Mechanism, *clock) {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, tb.TempDir()+"/d.db")
+	return openOn(tb, freshStore(tb), "alpha", "bravo", "charlie")
+}
+
+// freshStore returns an empty SQLite store, closed when the test ends.
+func freshStore(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	st, err := sqlite.Open(context.Background(), tb.TempDir()+"/d.db")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// openOn returns a loaded mechanism on st, on a test clock it also
+// returns, after adding the parties.
+func openOn(tb testing.TB, st dc.Store, parties ...string) (*mechanism.Mechanism, *clock) {
+	tb.Helper()
+	ctx := context.Background()
 	clk := &clock{now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
 	m := mechanism.New(st, mechanism.Options{Now: clk.Now})
 	if err := m.Load(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	for _, p := range []string{"alpha", "bravo", "charlie"} {
+	for _, p := range parties {
 		if _, err := m.AddParty(ctx, p, ""); err != nil {
 			tb.Fatal(err)
 		}
@@ -429,23 +442,11 @@ func (t legacyTx) PutDuty(ctx context.Context, d *dc.Duty) error {
 // party's part, and the group raises only the others.
 func TestGroupDutyOfAnEarlierVersion(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/d.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
-	before := mechanism.New(legacyGroups{st}, mechanism.Options{Now: clk.Now})
-	if err := before.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"alpha", "bravo", "charlie"} {
-		if _, err := before.AddParty(ctx, p, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := freshStore(t)
+	before, clk := openOn(t, legacyGroups{st}, "alpha", "bravo", "charlie")
 	op := declareAlpha(t, before, clk)
 	var legacy *dc.Duty
+	var err error
 	if err := st.View(ctx, func(tx dc.Tx) error {
 		legacy, err = tx.Duty(ctx, "operation:"+op.id+":*")
 		return err

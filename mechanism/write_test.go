@@ -7,8 +7,6 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
-	"github.com/deconflict/deconflict/mechanism"
-	"github.com/deconflict/deconflict/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -19,21 +17,7 @@ import (
 // meant every batch of the run. Counted in batches, not time.
 func TestWriterAnswersAfterItsOwnBatch(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/d.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	clk := &clock{now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
-	m := mechanism.New(st, mechanism.Options{Now: clk.Now})
-	if err := m.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := m.AddParty(ctx, p, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	m, clk := openOn(t, freshStore(t), "alpha", "bravo")
 	const callers, each = 16, 30
 	start := clk.Now().Add(time.Hour)
 	var (

@@ -172,19 +172,35 @@ func liveTemplate(b *testing.B, n int) string {
 		b.Fatal(err)
 	}
 	began := time.Now()
+	declareSpread(b, m, n, 128, 99)
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if b.Failed() {
+		b.FailNow()
+	}
+	b.Logf("made a store of %d live operations in %s", n, time.Since(began).Round(time.Millisecond))
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// declareSpread declares n spread declarations through m, by workers
+// concurrent writers, the parties alpha, bravo and charlie in turn; seed
+// makes the scenario (each writer draws from its own stream).
+func declareSpread(b *testing.B, m *mechanism.Mechanism, n, workers int, seed uint64) {
+	b.Helper()
+	ctx := context.Background()
+	actors := []dc.Actor{{Party: "alpha", Role: dc.RoleOperator}, {Party: "bravo", Role: dc.RoleOperator}, {Party: "charlie", Role: dc.RoleOperator}}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	actors := []dc.Actor{{Party: "alpha", Role: dc.RoleOperator}, {Party: "bravo", Role: dc.RoleOperator}, {Party: "charlie", Role: dc.RoleOperator}}
-	for w := 0; w < 128; w++ {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 99))
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
+			rng := rand.New(rand.NewPCG(uint64(w), seed))
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				raw, _ := json.Marshal(spreadDeclaration(rng))
 				var d mechanism.Declaration
 				if err := json.Unmarshal(raw, &d); err != nil {
@@ -199,17 +215,6 @@ func liveTemplate(b *testing.B, n int) string {
 		}()
 	}
 	wg.Wait()
-	if err := st.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if b.Failed() {
-		b.FailNow()
-	}
-	b.Logf("made a store of %d live operations in %s", n, time.Since(began).Round(time.Millisecond))
-	if err := os.Rename(tmp, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
 }
 
 func copyFile(dst, src string) error {

@@ -4,17 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"testing"
 
-	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/sqlite"
 )
@@ -58,29 +53,7 @@ func BenchmarkWALPages(b *testing.B) {
 	}
 
 	batches := m.Stats().Batches.Load()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	actors := []dc.Actor{{Party: "alpha", Role: dc.RoleOperator}, {Party: "bravo", Role: dc.RoleOperator}, {Party: "charlie", Role: dc.RoleOperator}}
-	for w := range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				raw, _ := json.Marshal(spreadDeclaration(rng))
-				var d mechanism.Declaration
-				if err := json.Unmarshal(raw, &d); err != nil {
-					b.Error(err)
-					return
-				}
-				if _, err := m.Declare(ctx, actors[i%3], newID(), d, nil); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	declareSpread(b, m, n, 32, 7)
 	batches = m.Stats().Batches.Load() - batches
 
 	wal, err := os.ReadFile(path + "-wal")
