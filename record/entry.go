@@ -57,7 +57,12 @@ type entryJSON struct {
 // The result depends only on the fields above, so the event as a store
 // reads it back must give the same bytes as the event that was appended:
 // the same Time (to the nanosecond) and the same Data bytes.
-func EntryBytes(e *dc.Event) []byte {
+func EntryBytes(e *dc.Event) []byte { return entryBytes(e, false) }
+
+// entryBytes is EntryBytes; marshalled says that e.Data, if any, is what
+// json.Marshal wrote, which is valid UTF-8 JSON without a check (a check
+// that scans the data twice: 3-4 % of the writer's time a declaration).
+func entryBytes(e *dc.Event, marshalled bool) []byte {
 	h := entryHead{
 		Seq:      e.Seq,
 		Type:     e.Type,
@@ -83,7 +88,7 @@ func EntryBytes(e *dc.Event) []byte {
 	switch data := bytes.TrimSpace(e.Data); {
 	case len(data) == 0:
 		out = append(out, "null"...)
-	case utf8.Valid(data) && json.Valid(data):
+	case marshalled || utf8.Valid(data) && json.Valid(data):
 		out = append(out, data...)
 	default:
 		s, _ := json.Marshal(string(data)) // invalid UTF-8 becomes U+FFFD

@@ -74,16 +74,18 @@ func (f *fakeTx) put(t testing.TB, p pending) *dc.Event {
 // add appends an event with body data and logs it, as the mechanism does.
 func (f *fakeTx) add(t testing.TB, e *dc.Event, data any) *dc.Event {
 	t.Helper()
+	log := Append
 	if data != nil {
 		b, err := json.Marshal(data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.Data = b
+		log = AppendMarshalled // as the mechanism logs
 	}
 	e.Seq = int64(len(f.events)) + 1
 	f.events = append(f.events, e)
-	if err := Append(context.Background(), f, e); err != nil {
+	if err := log(context.Background(), f, e); err != nil {
 		t.Fatalf("Append(%d): %v", e.Seq, err)
 	}
 	return e

@@ -53,7 +53,15 @@ func HashReader(ctx context.Context, tx Hashes) tlog.HashReader {
 // as the store will read it back (see EntryBytes). It fails if the
 // previous event has not been logged, and (EExists, from the store) if
 // this one already has been, so the log never has a gap or a rewrite.
-func Append(ctx context.Context, tx dc.Tx, e *dc.Event) error {
+func Append(ctx context.Context, tx dc.Tx, e *dc.Event) error { return appendEntry(ctx, tx, e, false) }
+
+// AppendMarshalled is Append for an event whose Data is empty or was
+// written by json.Marshal, and so needs no check that it is valid JSON.
+func AppendMarshalled(ctx context.Context, tx dc.Tx, e *dc.Event) error {
+	return appendEntry(ctx, tx, e, true)
+}
+
+func appendEntry(ctx context.Context, tx dc.Tx, e *dc.Event, marshalled bool) error {
 	if e.Seq < 1 {
 		return fmt.Errorf("log event: sequence number %d is not 1 or more", e.Seq)
 	}
@@ -74,7 +82,7 @@ func Append(ctx context.Context, tx dc.Tx, e *dc.Event) error {
 			return hs[:len(indexes)], nil
 		})
 	}
-	hashes, err := tlog.StoredHashes(index, EntryBytes(e), r)
+	hashes, err := tlog.StoredHashes(index, entryBytes(e, marshalled), r)
 	if err != nil {
 		return fmt.Errorf("log event %d: %w", e.Seq, err)
 	}

@@ -55,6 +55,21 @@ func TestEntryBytes(t *testing.T) {
 	if _, err := parseEntry([]byte(strings.Replace(want, `"seq":1,`, `"seq":1, `, 1))); err == nil {
 		t.Fatal("parseEntry accepted a non-canonical entry")
 	}
+	// What json.Marshal wrote needs no check: the entry is the same.
+	for _, v := range []any{
+		map[string]any{"text": "a & b <c> \u2028\u2029 \x00\x1f \"q\" \\", "bad": "\xff\xfe", "n": 1.5e300, "list": []int{}},
+		"plain", nil, []string{"é", "漢字", "\U0001F600"}, struct{ A json.RawMessage }{json.RawMessage(` { "x" : [ 1 , 2 ] } `)},
+	} {
+		ev := *e
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Data = b
+		if got, want := entryBytes(&ev, true), EntryBytes(&ev); !bytes.Equal(got, want) {
+			t.Errorf("entry of marshalled %s:\n got %s\nwant %s", b, got, want)
+		}
+	}
 }
 
 // mapReader is a log built with tlog alone, independently of Append and
