@@ -185,13 +185,14 @@ func (t *tx) PutSettings(ctx context.Context, s deconflict.Settings) error {
 	return nil
 }
 
-// RevokedTokens returns the number of tokens ever revoked, in one
+// RevokedTokens returns the number of tokens ever revoked (kept by
+// triggers: migration 0004), in one
 // statement outside any transaction (mechanism.RevocationCounter): how a
 // replica's token cache learns at once of a revocation made through
 // another replica or the CLI.
 func (db *DB) RevokedTokens(ctx context.Context) (int64, error) {
 	var n int64
-	if err := db.pool.QueryRow(ctx, "SELECT count(*) FROM tokens WHERE revoked_at IS NOT NULL").Scan(&n); err != nil {
+	if err := db.pool.QueryRow(ctx, "SELECT n FROM token_revocations WHERE id = 1").Scan(&n); err != nil {
 		return 0, fmt.Errorf("count revoked tokens: %w", err)
 	}
 	return n, nil

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/deconflict/deconflict"
 )
@@ -80,4 +82,39 @@ func BenchmarkView(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRevokedTokens is what every authenticated request asks the
+// store (mechanism.RevocationCounter), with few and with many tokens.
+func BenchmarkRevokedTokens(b *testing.B) {
+	for _, n := range []int{10, 10000} {
+		b.Run(fmt.Sprintf("tokens=%d", n), func(b *testing.B) {
+			db := MustOpen(b, "")
+			ctx := context.Background()
+			err := db.Update(ctx, func(tx deconflict.Tx) error {
+				for i := range n {
+					tok := &deconflict.Token{ID: fmt.Sprint("t", i), Hash: []byte(fmt.Sprintf("%032d", i)),
+						Role: deconflict.RoleOperator, Party: "alpha", CreatedAt: time.Now()}
+					if err := tx.CreateToken(ctx, tok); err != nil {
+						return err
+					}
+					if i%10 == 0 {
+						if err := tx.RevokeToken(ctx, tok.ID, time.Now()); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := db.RevokedTokens(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

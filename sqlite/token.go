@@ -91,8 +91,9 @@ func scanToken(s scanner) (*deconflict.Token, error) {
 	return &tok, nil
 }
 
-// revokedTokensQuery counts the tokens ever revoked.
-const revokedTokensQuery = "SELECT count(*) FROM tokens WHERE revoked_at IS NOT NULL"
+// revokedTokensQuery reads the number of tokens ever revoked, which
+// triggers keep (migration 0007).
+const revokedTokensQuery = "SELECT n FROM token_revocations WHERE id = 1"
 
 // RevokedTokens returns the number of tokens ever revoked, read without a
 // transaction (mechanism.RevocationCounter): a cheap way for a token

@@ -92,6 +92,8 @@ func testTokens(t *testing.T, f Factory) {
 		return nil
 	})
 
+	wantRevocations(t, s, "tokens created, one of them revoked", 1)
+
 	ctx := t.Context()
 	err := s.Update(ctx, func(tx deconflict.Tx) error {
 		return tx.CreateToken(ctx, &deconflict.Token{ID: "tok-op", Hash: hash("d"), Role: deconflict.RoleAdmin, CreatedAt: at(4)})
@@ -130,6 +132,11 @@ func testTokens(t *testing.T, f Factory) {
 	})
 	err = s.Update(ctx, func(tx deconflict.Tx) error { return tx.RevokeToken(ctx, "tok-none", revoked) })
 	wantCode(t, "RevokeToken of an unknown ID", err, deconflict.ENotFound)
+	wantRevocations(t, s, "a token revoked", 2)
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		return tx.RevokeToken(ctx, "tok-op", revoked.Add(time.Hour))
+	})
+	wantRevocations(t, s, "the same token revoked again", 2)
 
 	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
 		got, err := tx.TokenByHash(ctx, op.Hash)
@@ -146,6 +153,26 @@ func testTokens(t *testing.T, f Factory) {
 		equal(t, "other token after RevokeToken", got, wantToken(admin))
 		return nil
 	})
+}
+
+// wantRevocations checks the number of revoked tokens a store that counts
+// them (mechanism.RevocationCounter) gives: every token cache of a
+// running server relies on it changing with every revocation.
+func wantRevocations(t *testing.T, s deconflict.Store, after string, want int64) {
+	t.Helper()
+	rc, ok := s.(interface {
+		RevokedTokens(ctx context.Context) (int64, error)
+	})
+	if !ok {
+		return
+	}
+	got, err := rc.RevokedTokens(t.Context())
+	if err != nil {
+		t.Fatalf("RevokedTokens after %s: %v", after, err)
+	}
+	if got != want {
+		t.Errorf("RevokedTokens after %s = %d, want %d", after, got, want)
+	}
 }
 
 func testSettings(t *testing.T, f Factory) {

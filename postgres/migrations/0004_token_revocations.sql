@@ -1,0 +1,23 @@
+-- Every authenticated request asks whether a token was revoked since its
+-- token cache was filled (RevokedTokens), by a number that changes with
+-- every revocation. Counting the revoked tokens grew with them; the count
+-- is now kept in a row of its own by a trigger, so that every writer
+-- keeps it, whatever its version.
+CREATE TABLE token_revocations (
+	id integer PRIMARY KEY CHECK (id = 1),
+	n  bigint NOT NULL
+);
+INSERT INTO token_revocations (id, n) SELECT 1, count(*) FROM tokens WHERE revoked_at IS NOT NULL;
+CREATE FUNCTION count_token_revocation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE token_revocations SET n = n + 1 WHERE id = 1;
+	RETURN NULL;
+END;
+$$;
+CREATE TRIGGER tokens_revoke AFTER UPDATE OF revoked_at ON tokens
+	FOR EACH ROW WHEN (old.revoked_at IS NULL AND new.revoked_at IS NOT NULL)
+	EXECUTE FUNCTION count_token_revocation();
+CREATE TRIGGER tokens_insert_revoked AFTER INSERT ON tokens
+	FOR EACH ROW WHEN (new.revoked_at IS NOT NULL)
+	EXECUTE FUNCTION count_token_revocation();
+DROP INDEX tokens_revoked;
