@@ -871,3 +871,46 @@ func checkSeqs(t *testing.T, db *DB, n int) {
 		return nil
 	})
 }
+
+// TestRevocationCountMigrates: a store made before the revocation count
+// was kept starts its count from the tokens it has revoked, and keeps it
+// from then on.
+func TestRevocationCountMigrates(t *testing.T) {
+	ctx := t.Context()
+	u := newSchema(t, newDatabase(t))
+	db := MustOpen(t, u)
+	err := db.Update(ctx, func(tx deconflict.Tx) error {
+		for i := range 5 {
+			tok := &deconflict.Token{ID: fmt.Sprint("t", i), Hash: []byte(fmt.Sprint("hash", i)), Role: deconflict.RoleOperator,
+				Party: "alpha", CreatedAt: time.Now()}
+			if err := tx.CreateToken(ctx, tok); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				if err := tx.RevokeToken(ctx, tok.ID, time.Now()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before migration 4.
+	if _, err := db.pool.Exec(ctx, `DROP TRIGGER tokens_revoke ON tokens; DROP TRIGGER tokens_insert_revoked ON tokens;
+		DROP FUNCTION count_token_revocation; DROP TABLE token_revocations; DELETE FROM schema_migrations WHERE version >= 4`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = MustOpen(t, u)
+	if n, err := db.RevokedTokens(ctx); err != nil || n != 3 {
+		t.Fatalf("RevokedTokens after the migration = %d, %v; want 3", n, err)
+	}
+	if err := db.Update(ctx, func(tx deconflict.Tx) error { return tx.RevokeToken(ctx, "t1", time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.RevokedTokens(ctx); err != nil || n != 4 {
+		t.Fatalf("RevokedTokens after one more revocation = %d, %v; want 4", n, err)
+	}
+}

@@ -1,7 +1,7 @@
 -- Every authenticated request asks whether a token was revoked since its
 -- token cache was filled (RevokedTokens), by a number that changes with
 -- every revocation. Counting the revoked tokens grew with them; the count
--- is now kept in a row of its own by a trigger, so that every writer
+-- is now kept in a row of its own by triggers, so that every writer
 -- keeps it, whatever its version.
 CREATE TABLE token_revocations (
 	id integer PRIMARY KEY CHECK (id = 1),
@@ -20,4 +20,5 @@ CREATE TRIGGER tokens_revoke AFTER UPDATE OF revoked_at ON tokens
 CREATE TRIGGER tokens_insert_revoked AFTER INSERT ON tokens
 	FOR EACH ROW WHEN (new.revoked_at IS NOT NULL)
 	EXECUTE FUNCTION count_token_revocation();
-DROP INDEX tokens_revoked;
+-- tokens_revoked (0002) stays while older replicas, which count with it,
+-- may still run beside this version (a rolling upgrade).
