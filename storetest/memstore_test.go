@@ -203,7 +203,9 @@ func (tx *memTx) RevokeToken(_ context.Context, id string, at time.Time) error {
 	for i, t := range tx.d.tokens {
 		if t.ID == id {
 			c := copyToken(t)
-			c.RevokedAt = normPtr(&at)
+			if c.RevokedAt == nil { // a revocation keeps its first time
+				c.RevokedAt = normPtr(&at)
+			}
 			tx.d.tokens[i] = c
 			return nil
 		}
