@@ -12,9 +12,9 @@ import (
 
 // appendEvent stores e with data as its body, in the caller's transaction.
 func (m *Mechanism) appendEvent(ctx context.Context, tx dc.Tx, e *dc.Event, data any) error {
-	log := record.Append
+	appendToLog := record.Append
 	if data != nil {
-		log = record.AppendMarshalled
+		appendToLog = record.AppendMarshalled
 		b, err := json.Marshal(data)
 		if err != nil {
 			return fmt.Errorf("encode %s event: %w", e.Type, err)
@@ -24,7 +24,7 @@ func (m *Mechanism) appendEvent(ctx context.Context, tx dc.Tx, e *dc.Event, data
 	if err := tx.AppendEvent(ctx, e); err != nil {
 		return fmt.Errorf("append %s event: %w", e.Type, err)
 	}
-	if err := log(ctx, tx, e); err != nil {
+	if err := appendToLog(ctx, tx, e); err != nil {
 		return fmt.Errorf("log %s event: %w", e.Type, err)
 	}
 	return nil
