@@ -56,7 +56,8 @@ func HashReader(ctx context.Context, tx Hashes) tlog.HashReader {
 func Append(ctx context.Context, tx dc.Tx, e *dc.Event) error { return appendEntry(ctx, tx, e, false) }
 
 // AppendMarshalled is Append for an event whose Data is empty or was
-// written by json.Marshal, and so needs no check that it is valid JSON.
+// written by json.Marshal, and so needs no check that it is JSON (its
+// UTF-8 is still checked).
 func AppendMarshalled(ctx context.Context, tx dc.Tx, e *dc.Event) error {
 	return appendEntry(ctx, tx, e, true)
 }

@@ -59,6 +59,8 @@ func TestEntryBytes(t *testing.T) {
 	for _, v := range []any{
 		map[string]any{"text": "a & b <c> \u2028\u2029 \x00\x1f \"q\" \\", "bad": "\xff\xfe", "n": 1.5e300, "list": []int{}},
 		"plain", nil, []string{"é", "漢字", "\U0001F600"}, struct{ A json.RawMessage }{json.RawMessage(` { "x" : [ 1 , 2 ] } `)},
+		// Marshal copies a RawMessage's strings without checking their UTF-8.
+		struct{ A json.RawMessage }{json.RawMessage("\"bad \xff\"")},
 	} {
 		ev := *e
 		b, err := json.Marshal(v)
@@ -68,6 +70,8 @@ func TestEntryBytes(t *testing.T) {
 		ev.Data = b
 		if got, want := entryBytes(&ev, true), EntryBytes(&ev); !bytes.Equal(got, want) {
 			t.Errorf("entry of marshalled %s:\n got %s\nwant %s", b, got, want)
+		} else if _, err := parseEntry(got); err != nil {
+			t.Errorf("entry of marshalled %s does not parse back: %v", b, err)
 		}
 	}
 }
