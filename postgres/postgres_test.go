@@ -897,11 +897,7 @@ func TestRevocationCountMigrates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Back to the schema before migration 4.
-	if _, err := db.pool.Exec(ctx, `DROP TRIGGER tokens_revoke ON tokens; DROP TRIGGER tokens_insert_revoked ON tokens;
-		DROP FUNCTION count_token_revocation; DROP TABLE token_revocations; DELETE FROM schema_migrations WHERE version >= 4`); err != nil {
-		t.Fatal(err)
-	}
+	undoRevocationCount(t, db)
 	db.Close()
 	db = MustOpen(t, u)
 	if n, err := db.RevokedTokens(ctx); err != nil || n != 3 {
@@ -912,5 +908,113 @@ func TestRevocationCountMigrates(t *testing.T) {
 	}
 	if n, err := db.RevokedTokens(ctx); err != nil || n != 4 {
 		t.Fatalf("RevokedTokens after one more revocation = %d, %v; want 4", n, err)
+	}
+}
+
+// TestRevocationCountedInItsOwnSchema: a revocation counts in the store of
+// the token, whatever the search_path of the session that made it (an
+// operator's psql, say).
+func TestRevocationCountedInItsOwnSchema(t *testing.T) {
+	ctx := t.Context()
+	base := newDatabase(t)
+	ua, ub := newSchema(t, base), newSchema(t, base)
+	a, b := MustOpen(t, ua), MustOpen(t, ub)
+	for i, u := range []string{ub, base} {
+		id := fmt.Sprint("t", i)
+		err := a.Update(ctx, func(tx deconflict.Tx) error {
+			return tx.CreateToken(ctx, &deconflict.Token{ID: id, Hash: []byte("hash" + id), Role: deconflict.RoleOperator,
+				Party: "alpha", CreatedAt: time.Now()})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := pgx.Connect(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var schema string
+		if err := a.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Exec(ctx, "UPDATE "+pgx.Identifier{schema, "tokens"}.Sanitize()+" SET revoked_at = 1 WHERE id = $1", id)
+		c.Close(ctx)
+		if err != nil {
+			t.Fatalf("revoke from another search_path: %v", err)
+		}
+		if n, err := a.RevokedTokens(ctx); err != nil || n != int64(i+1) {
+			t.Fatalf("RevokedTokens of the token's store = %d, %v; want %d", n, err, i+1)
+		}
+	}
+	if n, err := b.RevokedTokens(ctx); err != nil || n != 0 {
+		t.Fatalf("RevokedTokens of the other store = %d, %v; want 0", n, err)
+	}
+}
+
+// undoRevocationCount takes the store back to its schema before migration
+// 0004.
+func undoRevocationCount(t *testing.T, db *DB) {
+	t.Helper()
+	if _, err := db.pool.Exec(t.Context(), `DROP TRIGGER tokens_revoke ON tokens; DROP TRIGGER tokens_insert_revoked ON tokens;
+		DROP FUNCTION count_token_revocation; DROP TABLE token_revocations; DELETE FROM schema_migrations WHERE version >= 4`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRevocationDuringMigration: a revocation by an older replica that
+// commits while the migration to the revocation count runs is counted
+// once (the count is taken after the triggers are in place, which waits
+// for it).
+func TestRevocationDuringMigration(t *testing.T) {
+	ctx := t.Context()
+	u := newSchema(t, newDatabase(t))
+	db := MustOpen(t, u)
+	err := db.Update(ctx, func(tx deconflict.Tx) error {
+		return tx.CreateToken(ctx, &deconflict.Token{ID: "t1", Hash: []byte("hash1"), Role: deconflict.RoleOperator,
+			Party: "alpha", CreatedAt: time.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	undoRevocationCount(t, db)
+	db.Close()
+
+	// An older replica revokes, under the write lock, and has not committed
+	// when the migration starts.
+	old, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close(ctx)
+	otx, err := old.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := otx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLockKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := otx.Exec(ctx, "UPDATE tokens SET revoked_at = coalesce(revoked_at, 1) WHERE id = 't1'"); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan *DB, 1)
+	go func() {
+		db, err := Open(context.Background(), u)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- db
+	}()
+	// Let the migration get as far as the revocation lets it (should it
+	// not, in time, the test only checks less).
+	time.Sleep(500 * time.Millisecond)
+	if err := otx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db = <-opened
+	if db == nil {
+		t.FailNow()
+	}
+	defer db.Close()
+	if n, err := db.RevokedTokens(ctx); err != nil || n != 1 {
+		t.Fatalf("RevokedTokens after a revocation during the migration = %d, %v; want 1", n, err)
 	}
 }
