@@ -879,24 +879,7 @@ func TestRevocationCountMigrates(t *testing.T) {
 	ctx := t.Context()
 	u := newSchema(t, newDatabase(t))
 	db := MustOpen(t, u)
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		for i := range 5 {
-			tok := &deconflict.Token{ID: fmt.Sprint("t", i), Hash: []byte(fmt.Sprint("hash", i)), Role: deconflict.RoleOperator,
-				Party: "alpha", CreatedAt: time.Now()}
-			if err := tx.CreateToken(ctx, tok); err != nil {
-				return err
-			}
-			if i%2 == 0 {
-				if err := tx.RevokeToken(ctx, tok.ID, time.Now()); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.CreateTokens(t, db, 5, 2) // t0, t2 and t4 revoked
 	undoRevocationCount(t, db)
 	db.Close()
 	db = MustOpen(t, u)
@@ -968,13 +951,7 @@ func TestRevocationDuringMigration(t *testing.T) {
 	ctx := t.Context()
 	u := newSchema(t, newDatabase(t))
 	db := MustOpen(t, u)
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		return tx.CreateToken(ctx, &deconflict.Token{ID: "t1", Hash: []byte("hash1"), Role: deconflict.RoleOperator,
-			Party: "alpha", CreatedAt: time.Now()})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.CreateTokens(t, db, 2, 0)
 	undoRevocationCount(t, db)
 	db.Close()
 

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/storetest"
 )
 
 // benchVolume returns a small volume: a four-vertex polygon.
@@ -91,24 +91,7 @@ func BenchmarkRevokedTokens(b *testing.B) {
 		b.Run(fmt.Sprintf("tokens=%d", n), func(b *testing.B) {
 			db := MustOpen(b, "")
 			ctx := context.Background()
-			err := db.Update(ctx, func(tx deconflict.Tx) error {
-				for i := range n {
-					tok := &deconflict.Token{ID: fmt.Sprint("t", i), Hash: []byte(fmt.Sprintf("%032d", i)),
-						Role: deconflict.RoleOperator, Party: "alpha", CreatedAt: time.Now()}
-					if err := tx.CreateToken(ctx, tok); err != nil {
-						return err
-					}
-					if i%10 == 0 {
-						if err := tx.RevokeToken(ctx, tok.ID, time.Now()); err != nil {
-							return err
-						}
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
+			storetest.CreateTokens(b, db, n, 10)
 			b.ResetTimer()
 			for range b.N {
 				if _, err := db.RevokedTokens(ctx); err != nil {

@@ -443,24 +443,7 @@ func TestRevocationCountMigrates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(ctx, func(tx deconflict.Tx) error {
-		for i := range 5 {
-			tok := &deconflict.Token{ID: fmt.Sprint("t", i), Hash: []byte(fmt.Sprint("hash", i)), Role: deconflict.RoleOperator,
-				Party: "alpha", CreatedAt: time.Now()}
-			if err := tx.CreateToken(ctx, tok); err != nil {
-				return err
-			}
-			if i%2 == 0 {
-				if err := tx.RevokeToken(ctx, tok.ID, time.Now()); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.CreateTokens(t, db, 5, 2) // t0, t2 and t4 revoked
 	// Back to the schema before migration 7.
 	if _, err := db.write.ExecContext(ctx, `DROP TRIGGER tokens_revoke; DROP TRIGGER tokens_insert_revoked;
 		DROP TABLE token_revocations; DELETE FROM schema_migrations WHERE version >= 7`); err != nil {

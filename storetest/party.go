@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -322,4 +323,31 @@ func testTimes(t *testing.T, f Factory) {
 		check("Webhook.Delivery.FailingSince", *gotW.Delivery.FailingSince, *w.Delivery.FailingSince)
 		return nil
 	})
+}
+
+// CreateTokens stores n operator tokens of party alpha, "t0" to "t<n-1>",
+// and revokes every revokeEvery-th of them from "t0" on (none if
+// revokeEvery is 0): a store with revocations, for the tests and
+// benchmarks of a store's revocation count.
+func CreateTokens(tb testing.TB, s deconflict.Store, n, revokeEvery int) {
+	tb.Helper()
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx deconflict.Tx) error {
+		for i := range n {
+			tok := &deconflict.Token{ID: fmt.Sprint("t", i), Hash: []byte(fmt.Sprintf("hash%032d", i)),
+				Role: deconflict.RoleOperator, Party: "alpha", CreatedAt: time.Now()}
+			if err := tx.CreateToken(ctx, tok); err != nil {
+				return err
+			}
+			if revokeEvery > 0 && i%revokeEvery == 0 {
+				if err := tx.RevokeToken(ctx, tok.ID, time.Now()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("create %d tokens: %v", n, err)
+	}
 }
