@@ -3,12 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"math/rand/v2"
 	"time"
-
-	sqlitedriver "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // SQLite's own busy handler sleeps 1, 2, 5, … then 100 ms between tries.
@@ -61,6 +57,12 @@ func retryBusy(ctx context.Context, fn func() error) error {
 
 // isBusy reports whether err is SQLite's SQLITE_BUSY, of any kind.
 func isBusy(err error) bool {
-	var e *sqlitedriver.Error
-	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+	code, ok := errorCode(err)
+	return ok && code == sqliteBusy
 }
+
+// SQLite's primary result codes, which both drivers report.
+const (
+	sqliteBusy       = 5
+	sqliteConstraint = 19
+)

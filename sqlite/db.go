@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // BusyTimeout is how long a transaction waits for a lock another
@@ -96,19 +96,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// write. SQLite's own wait for the lock is off (busy_timeout 0):
 	// begin waits instead, polling often enough to find the gaps between
 	// the transactions of a busy writer in another process.
-	if db.write, err = sql.Open("sqlite", dsn(abs, url.Values{
+	db.write = openPool(dsn(abs, url.Values{
 		"_txlock":       {"immediate"},
 		"_synchronous":  {"FULL"},
 		"_busy_timeout": {"0"},
+	}),
 		// A WAL grown by a burst shrinks back to 64 MiB. The statement
 		// journal (kept while a multi-row statement runs, to undo it
 		// alone) stays in memory: on a temporary file, past 64 KiB, every
 		// page it kept was a pwrite, 3 to 10 % of the writer's time.
-		"_pragma": {fmt.Sprintf("wal_autocheckpoint(%d)", writeAutoCheckpoint),
-			"journal_size_limit(67108864)", "temp_store(MEMORY)"},
-	})); err != nil {
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
-	}
+		fmt.Sprintf("wal_autocheckpoint = %d", writeAutoCheckpoint),
+		"journal_size_limit = 67108864", "temp_store = MEMORY")
 	db.write.SetMaxOpenConns(1)
 	db.write.SetMaxIdleConns(1)
 	db.write.SetConnMaxLifetime(0)
@@ -119,13 +117,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 
-	if db.read, err = sql.Open("sqlite", dsn(abs, url.Values{
+	db.read = openPool(dsn(abs, url.Values{
 		"_query_only":  {"1"},
 		"_synchronous": {"FULL"},
-	})); err != nil {
-		db.write.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
-	}
+	}))
 	n := max(4, runtime.GOMAXPROCS(0))
 	db.read.SetMaxOpenConns(n)
 	db.read.SetMaxIdleConns(n)
@@ -133,10 +128,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	if db.ckpt, err = sql.Open("sqlite", dsn(abs, url.Values{"_synchronous": {"FULL"}})); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
-	}
+	db.ckpt = openPool(dsn(abs, url.Values{"_synchronous": {"FULL"}}))
 	db.ckpt.SetMaxOpenConns(1)
 	db.ckpt.SetMaxIdleConns(1)
 	db.ckpt.SetConnMaxLifetime(0)
@@ -171,6 +163,45 @@ func (db *DB) startCheckpoints() {
 	}()
 	var once sync.Once
 	db.stopCheckpoints = func() { once.Do(func() { close(stop) }); <-done }
+}
+
+// openPool returns a pool of connections to name (see dsn), each of which
+// runs the pragmas ("name = value") when it opens.
+func openPool(name string, pragmas ...string) *sql.DB {
+	return sql.OpenDB(connector{name: name, pragmas: pragmas})
+}
+
+// connector opens connections for openPool.
+type connector struct {
+	name    string
+	pragmas []string
+}
+
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := sqliteDriver.Open(c.name)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range c.pragmas {
+		if err := execConn(ctx, conn, "PRAGMA "+p); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("PRAGMA %s: %w", p, err)
+		}
+	}
+	return conn, nil
+}
+
+func (c connector) Driver() driver.Driver { return sqliteDriver }
+
+// execConn runs a statement that returns no rows on a connection of the
+// driver (both drivers' connections run statements directly).
+func execConn(ctx context.Context, conn driver.Conn, query string) error {
+	e, ok := conn.(driver.ExecerContext)
+	if !ok {
+		return fmt.Errorf("%s: the driver's connection cannot run statements", Library)
+	}
+	_, err := e.ExecContext(ctx, query, nil)
+	return err
 }
 
 // dsn returns the driver's name for the file at the absolute path, with

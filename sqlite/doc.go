@@ -1,6 +1,8 @@
 // Package sqlite is the embedded store of the mechanism: a
-// deconflict.Store kept in one SQLite file, on the pure-Go driver
-// modernc.org/sqlite.
+// deconflict.Store kept in one SQLite file. With cgo it runs on SQLite's C
+// library (github.com/mattn/go-sqlite3), without it on the pure-Go
+// translation of the same library (modernc.org/sqlite); see DriverName.
+// Both read and write the same files with the same SQL.
 //
 // It persists and queries; it holds no rules.
 //

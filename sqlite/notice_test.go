@@ -22,7 +22,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := sql.Open("sqlite", dsn(path, url.Values{}))
+	old, err := sql.Open(DriverName, dsn(path, url.Values{}))
 	if err != nil {
 		t.Fatal(err)
 	}

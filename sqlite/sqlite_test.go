@@ -95,6 +95,9 @@ func TestPragmas(t *testing.T) {
 		{db.write, "write", "synchronous", "2"},  // FULL
 		{db.write, "write", "busy_timeout", "0"}, // begin waits instead
 		{db.write, "write", "query_only", "0"},
+		{db.write, "write", "wal_autocheckpoint", fmt.Sprint(writeAutoCheckpoint)},
+		{db.write, "write", "journal_size_limit", "67108864"},
+		{db.write, "write", "temp_store", "2"}, // MEMORY
 		{db.read, "read", "journal_mode", "wal"},
 		{db.read, "read", "busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds())},
 		{db.read, "read", "query_only", "1"},
@@ -114,7 +117,7 @@ func TestPragmas(t *testing.T) {
 func TestBeginImmediate(t *testing.T) {
 	db := MustOpen(t, "")
 	ctx := t.Context()
-	other, err := sql.Open("sqlite", dsn(db.Path(), url.Values{"_busy_timeout": {"0"}}))
+	other, err := sql.Open(DriverName, dsn(db.Path(), url.Values{"_busy_timeout": {"0"}}))
 	if err != nil {
 		t.Fatal(err)
 	}

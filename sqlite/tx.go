@@ -3,15 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
-	sqlitedriver "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // tx is a deconflict.Tx on one SQLite transaction. Its methods live in the
@@ -55,8 +52,8 @@ func placeholders(n int) string {
 // isConstraint reports whether err is SQLite's report of a violated
 // UNIQUE or PRIMARY KEY constraint.
 func isConstraint(err error) bool {
-	var e *sqlitedriver.Error
-	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+	code, ok := errorCode(err)
+	return ok && code == sqliteConstraint
 }
 
 // Statements are prepared once per pool (see stmtCache), or else once per

@@ -132,7 +132,7 @@ func TestWitnessDetectsRewrites(t *testing.T) {
 	// the log rebuilt from the edited events, and re-signed with the key.
 	s.stop()
 	dbPath := strings.TrimPrefix(s.store, "sqlite:")
-	db, err := sql.Open("sqlite", dbPath)
+	db, err := sql.Open(sqlite.DriverName, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestTamperedStoreIsDetected(t *testing.T) {
 	tamper := func(stmts ...string) {
 		t.Helper()
 		s.stop()
-		db, err := sql.Open("sqlite", dbPath)
+		db, err := sql.Open(sqlite.DriverName, dbPath)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/notify"
 	"github.com/deconflict/deconflict/postgres"
+	"github.com/deconflict/deconflict/sqlite"
 )
 
 func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
@@ -173,7 +174,7 @@ func snapshotFile(flag, store string) string {
 // storeKind names the kind of store without its credentials, for logs.
 func storeKind(url string) string {
 	if len(url) > 7 && url[:7] == "sqlite:" {
-		return url
+		return url + " (" + sqlite.Library + ")"
 	}
 	return "postgres"
 }
