@@ -21,7 +21,7 @@ import (
 const DriverName = "sqlite3"
 
 // Library names the SQLite the store runs on.
-const Library = "SQLite (C library, cgo)"
+const Library = "SQLite's C library (cgo)"
 
 var sqliteDriver driver.Driver = &sqlite3.SQLiteDriver{}
 

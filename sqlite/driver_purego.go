@@ -18,7 +18,7 @@ import (
 const DriverName = "sqlite"
 
 // Library names the SQLite the store runs on.
-const Library = "SQLite (modernc.org/sqlite, pure Go)"
+const Library = "modernc.org/sqlite (pure Go)"
 
 var sqliteDriver driver.Driver = &sqlitedriver.Driver{}
 

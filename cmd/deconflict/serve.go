@@ -174,7 +174,7 @@ func snapshotFile(flag, store string) string {
 // storeKind names the kind of store without its credentials, for logs.
 func storeKind(url string) string {
 	if len(url) > 7 && url[:7] == "sqlite:" {
-		return url + " (" + sqlite.Library + ")"
+		return url + " on " + sqlite.Library
 	}
 	return "postgres"
 }
