@@ -351,3 +351,23 @@ func CreateTokens(tb testing.TB, s deconflict.Store, n, revokeEvery int) {
 		tb.Fatalf("create %d tokens: %v", n, err)
 	}
 }
+
+// CheckMigratedRevocations checks a store whose revocation count was just
+// made by a migration from the tokens CreateTokens(…, 5, 2) left (t0, t2
+// and t4 revoked): it counts 3, and one more revocation (t1) makes 4.
+func CheckMigratedRevocations(t *testing.T, s interface {
+	deconflict.Store
+	RevokedTokens(context.Context) (int64, error)
+}) {
+	t.Helper()
+	ctx := t.Context()
+	if n, err := s.RevokedTokens(ctx); err != nil || n != 3 {
+		t.Fatalf("RevokedTokens after the migration = %d, %v; want 3", n, err)
+	}
+	if err := s.Update(ctx, func(tx deconflict.Tx) error { return tx.RevokeToken(ctx, "t1", time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.RevokedTokens(ctx); err != nil || n != 4 {
+		t.Fatalf("RevokedTokens after one more revocation = %d, %v; want 4", n, err)
+	}
+}
