@@ -286,6 +286,9 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err := tx.flushDuties(ctx); err != nil {
 		return err
 	}
+	if err := tx.flushLogHashes(ctx); err != nil {
+		return err
+	}
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/deconflict/deconflict"
@@ -36,6 +37,11 @@ const firstLogHashQuery = "SELECT min(idx) FROM log_hashes WHERE idx BETWEEN ? A
 // PutLogHashes stores the hashes at the storage indexes start,
 // start+1, …; EExists, naming the lowest, if any of them has a hash, and
 // then it stores none of them and the transaction goes on.
+//
+// Hashes past the last index the log has (the usual case: an append)
+// cannot exist yet, so they wait in memory and are inserted with the
+// batch's others before the commit (flushLogHashes): one INSERT a batch
+// instead of one an event.
 func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) error {
 	if start < 0 || int64(len(hashes)) > math.MaxInt64-start {
 		return deconflict.Errorf(deconflict.EInvalid, "log hashes from storage index %d: out of range", start)
@@ -43,6 +49,85 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 	if len(hashes) == 0 {
 		return nil
 	}
+	last := start + int64(len(hashes)) - 1
+	top, err := t.logTop(ctx)
+	if err != nil {
+		return err
+	}
+	if start > top {
+		t.logWait = append(t.logWait, logRun{start: start, hashes: slices.Clone(hashes)})
+		t.logLast = last
+	} else {
+		if err := t.flushLogHashes(ctx); err != nil {
+			return err
+		}
+		if err := t.insertLogHashes(ctx, start, hashes); err != nil {
+			return err
+		}
+		t.logLast = max(t.logLast, last)
+	}
+	if t.logPut == nil {
+		t.logPut = make(map[int64][32]byte)
+	}
+	for i, h := range hashes {
+		t.logPut[start+int64(i)] = h
+	}
+	return nil
+}
+
+// logRun is a run of log hashes from storage index start.
+type logRun struct {
+	start  int64
+	hashes [][32]byte
+}
+
+// logTop returns the highest storage index that has a hash, stored or
+// waiting (-1 for none); it reads the table once a transaction.
+func (t *tx) logTop(ctx context.Context) (int64, error) {
+	if !t.logKnown {
+		var top sql.NullInt64
+		if err := t.queryRow(ctx, "SELECT max(idx) FROM log_hashes").Scan(&top); err != nil {
+			return 0, fmt.Errorf("select the last log hash: %w", err)
+		}
+		t.logLast, t.logKnown = -1, true
+		if top.Valid {
+			t.logLast = top.Int64
+		}
+	}
+	return t.logLast, nil
+}
+
+// flushLogHashes inserts the hashes PutLogHashes left waiting, up to
+// maxLogRows in a statement. None of their indexes had a hash when they
+// were put, and no one else writes while this transaction does, so a
+// failure here is the store's, not the caller's.
+func (t *tx) flushLogHashes(ctx context.Context) error {
+	var idx []int64
+	var hs [][32]byte
+	for _, r := range t.logWait {
+		for i, h := range r.hashes {
+			idx = append(idx, r.start+int64(i))
+			hs = append(hs, h)
+		}
+	}
+	t.logWait = nil
+	args := make([]any, 0, 2*min(len(hs), maxLogRows))
+	for lo := 0; lo < len(hs); lo += maxLogRows {
+		n := min(maxLogRows, len(hs)-lo)
+		args = args[:0]
+		for i := lo; i < lo+n; i++ {
+			args = append(args, idx[i], hs[i][:])
+		}
+		if _, err := t.exec(ctx, putLogQueries[n], args...); err != nil {
+			return fmt.Errorf("insert log hashes %d to %d: %w", idx[lo], idx[lo+n-1], err)
+		}
+	}
+	return nil
+}
+
+// insertLogHashes stores hashes from start at once; EExists, and none
+// stored, if any of their indexes has a hash.
+func (t *tx) insertLogHashes(ctx context.Context, start int64, hashes [][32]byte) error {
 	last := start + int64(len(hashes)) - 1
 	// One INSERT fails or succeeds as a whole. Several would not: check
 	// the range before the first.
@@ -66,12 +151,6 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 			}
 			return fmt.Errorf("insert log hashes %d to %d: %w", start, last, err)
 		}
-	}
-	if t.logPut == nil {
-		t.logPut = make(map[int64][32]byte)
-	}
-	for i, h := range hashes {
-		t.logPut[start+int64(i)] = h
 	}
 	return nil
 }

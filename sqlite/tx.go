@@ -23,6 +23,12 @@ type tx struct {
 	// logPut holds the log hashes this transaction stored, which the
 	// next appends of the same batch read back (see LogHashes).
 	logPut map[int64][32]byte
+	// logWait holds the hashes PutLogHashes has not inserted yet (see
+	// flushLogHashes); logLast is the highest storage index with a hash,
+	// stored or waiting, once logKnown.
+	logWait  []logRun
+	logLast  int64
+	logKnown bool
 }
 
 var _ deconflict.Tx = (*tx)(nil)

@@ -212,14 +212,37 @@ func testLogHashes(t *testing.T, f Factory) {
 	checkLogHashes(t, s, "gap filled", span(0, size+205))
 	wantNoLogHash(t, s, "gap filled", span(0, size+206), size+205)
 
-	// A failed Update keeps none of its hashes, and the next Update may
-	// store them.
-	boom := errors.New("boom")
-	err := s.Update(ctx, func(tx deconflict.Tx) error {
+	// Within one Update, hashes it stored count as stored: a later call
+	// over them is EExists, whether or not the store has written them out
+	// yet, and the others commit.
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
 		if err := tx.PutLogHashes(ctx, size+205, logHashes(size+205, 2)); err != nil {
 			return err
 		}
-		if err := tx.PutLogHashes(ctx, size+207, logHashes(size+207, 300)); err != nil {
+		if err := tx.PutLogHashes(ctx, size+209, logHashes(size+209, 100)); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			start int64
+			n     int
+		}{{size + 206, 1}, {size + 207, 3}, {size + 300, 20}, {size + 205, 200}} {
+			err := tx.PutLogHashes(ctx, c.start, logHashes(c.start+1000, c.n))
+			wantCode(t, fmt.Sprintf("PutLogHashes(%d, %d hashes) over hashes of the same Update", c.start, c.n), err, deconflict.EExists)
+		}
+		return tx.PutLogHashes(ctx, size+207, logHashes(size+207, 2))
+	})
+	checkLogHashes(t, s, "stored in one Update", span(0, size+309))
+	wantNoLogHash(t, s, "stored in one Update", []int64{size + 309}, size+309)
+
+	// A failed Update keeps none of its hashes, and the next Update may
+	// store them.
+	boom := errors.New("boom")
+	const size2 = size + 309
+	err := s.Update(ctx, func(tx deconflict.Tx) error {
+		if err := tx.PutLogHashes(ctx, size2, logHashes(size2, 2)); err != nil {
+			return err
+		}
+		if err := tx.PutLogHashes(ctx, size2+2, logHashes(size2+2, 300)); err != nil {
 			return err
 		}
 		return boom
@@ -227,10 +250,10 @@ func testLogHashes(t *testing.T, f Factory) {
 	if !errors.Is(err, boom) {
 		t.Errorf("Update with fn failing: error %v, want the error of fn", err)
 	}
-	wantNoLogHash(t, s, "after a failed Update", []int64{size + 205}, size+205)
-	wantNoLogHash(t, s, "after a failed Update", []int64{size + 300}, size+300)
-	putLogHashes(t, s, size+205, logHashes(size+205, 2))
-	checkLogHashes(t, s, "after a failed Update", span(0, size+207))
+	wantNoLogHash(t, s, "after a failed Update", []int64{size2}, size2)
+	wantNoLogHash(t, s, "after a failed Update", []int64{size2 + 95}, size2+95)
+	putLogHashes(t, s, size2, logHashes(size2, 2))
+	checkLogHashes(t, s, "after a failed Update", span(0, size2+2))
 }
 
 // wantKey returns k as a store returns it.
