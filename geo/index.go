@@ -22,7 +22,16 @@ type Index struct {
 	free    []uint32
 	slots   map[string]uint32
 	perTime [timeLevels]int // items by time level
+	// gen counts the changes (an insert, a removal) made to the index;
+	// journal[i] is the ID of the entry that change journalGen+i+1
+	// changed, for the last few changes (see Since).
+	gen        uint64
+	journal    []string
+	journalGen uint64
 }
+
+// journalMax bounds the changes an index remembers for Since.
+const journalMax = 4096
 
 type entry struct {
 	id, group string
@@ -104,6 +113,7 @@ func (ix *Index) Insert(id, group string, vols []Volume) {
 		ix.entries, ix.hulls = append(ix.entries, e), append(ix.hulls, hullOf(e.vols))
 	}
 	ix.slots[id] = slot
+	ix.changed(id)
 	for _, k := range keys {
 		b := ix.buckets[k.bucket]
 		if b == nil {
@@ -122,7 +132,20 @@ func (ix *Index) Remove(id string) {
 	defer ix.mu.Unlock()
 	if slot, ok := ix.slots[id]; ok {
 		ix.remove(slot)
+		ix.changed(id)
 	}
+}
+
+// changed records a change to entry id in the journal.
+func (ix *Index) changed(id string) {
+	if len(ix.journal) == journalMax {
+		n := copy(ix.journal, ix.journal[journalMax/2:])
+		clear(ix.journal[n:])
+		ix.journal = ix.journal[:n]
+		ix.journalGen += journalMax / 2
+	}
+	ix.journal = append(ix.journal, id)
+	ix.gen++
 }
 
 func (ix *Index) remove(slot uint32) {

@@ -146,3 +146,92 @@ func TestIndexConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestIndexSince checks that an answer brought forward by Since is the
+// answer a search would give now, whatever changed in between: entries
+// inserted, replaced (in place or into another group) and removed,
+// including the entries the answer named.
+func TestIndexSince(t *testing.T) {
+	r := newRand(t)
+	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(-12, 130)}
+	ix := NewIndex()
+	live := map[string]indexed{}
+	var ids []string
+	change := func() {
+		switch k := r.IntN(10); {
+		case k < 5 || len(ids) == 0:
+			id := fmt.Sprintf("op-%d", len(ids))
+			ids = append(ids, id)
+			e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 150_000)}
+			ix.Insert(id, e.group, e.vols)
+			live[id] = e
+		case k < 8:
+			id := ids[r.IntN(len(ids))]
+			e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 150_000)}
+			ix.Insert(id, e.group, e.vols)
+			live[id] = e
+		default:
+			id := ids[r.IntN(len(ids))]
+			ix.Remove(id)
+			delete(live, id)
+		}
+	}
+	for range 100 {
+		change()
+	}
+	type pending struct {
+		q       []Volume
+		m       Minima
+		exclude string
+		hits    []Hit
+		gen     uint64
+	}
+	var brought, changedHits int
+	for round := range cases(60) {
+		var ps []pending
+		for range 8 {
+			p := pending{q: randOp(t, r, centers[r.IntN(2)], 150_000), m: randMinima(r), exclude: fmt.Sprint("g", r.IntN(4))}
+			p.hits, p.gen = ix.ConflictsAt(p.q, p.m, p.exclude)
+			ps = append(ps, p)
+			for range r.IntN(6) {
+				change()
+			}
+		}
+		for i, p := range ps {
+			got, ok := ix.Since(p.hits, p.gen, p.q, p.m, p.exclude)
+			if !ok {
+				t.Fatalf("round %d, query %d: Since(generation %d) of an index at %d not ok", round, i, p.gen, ix.gen)
+			}
+			want := bruteConflicts(live, p.q, p.m, p.exclude)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d, query %d, minima %+v, exclude %s, %d changes since:\n got %v\nwant %v\n was %v",
+					round, i, p.m, p.exclude, ix.gen-p.gen, got, want, p.hits)
+			}
+			if !slices.Equal(got, p.hits) {
+				changedHits++
+			}
+			brought++
+		}
+	}
+	t.Logf("%d answers brought forward, %d of them changed", brought, changedHits)
+	if changedHits == 0 {
+		t.Fatal("no answer changed between ConflictsAt and Since: the test proves nothing")
+	}
+
+	// An answer older than the journal cannot be brought forward; one
+	// from the present is the same answer.
+	q, m := randOp(t, r, centers[0], 150_000), randMinima(r)
+	hits, gen := ix.ConflictsAt(q, m, "")
+	if got, ok := ix.Since(hits, gen, q, m, ""); !ok || !slices.Equal(got, hits) {
+		t.Fatalf("Since at the same generation = %v, %v; want %v, true", got, ok, hits)
+	}
+	for range journalMax + 1 {
+		change()
+	}
+	if got, ok := ix.Since(hits, gen, q, m, ""); ok || got != nil {
+		t.Fatalf("Since %d changes later, with %d remembered = %d hits, %v; want nil, false", ix.gen-gen, journalMax, len(got), ok)
+	}
+	if _, ok := ix.Since(nil, ix.gen+1, q, m, ""); ok {
+		t.Fatal("Since of a generation the index has not reached: ok")
+	}
+}

@@ -21,6 +21,13 @@ type Hit struct {
 // volumes conflict with vols under m, as CompareOperations would say,
 // sorted by ID.
 func (ix *Index) Conflicts(vols []Volume, m Minima, excludeGroup string) []Hit {
+	hits, _ := ix.ConflictsAt(vols, m, excludeGroup)
+	return hits
+}
+
+// ConflictsAt is Conflicts, and the generation of the index it answered
+// for, which Since can bring the answer forward from.
+func (ix *Index) ConflictsAt(vols []Volume, m Minima, excludeGroup string) ([]Hit, uint64) {
 	s := searches.Get().(*search)
 	defer s.release()
 	s.ix, s.qs, s.m, s.limit = ix, toVols(vols), m, horizontalLimit(m)
@@ -42,8 +49,59 @@ func (ix *Index) Conflicts(vols []Volume, m Minima, excludeGroup string) []Hit {
 			hits = append(hits, Hit{ID: e.id, Group: e.group, Separation: sep})
 		}
 	}
+	sortHits(hits)
+	return hits, ix.gen
+}
+
+func sortHits(hits []Hit) {
 	slices.SortFunc(hits, func(a, b Hit) int { return strings.Compare(a.ID, b.ID) })
-	return hits
+}
+
+// Since returns what Conflicts(vols, m, excludeGroup) answers now, given
+// hits, its answer at generation gen (from ConflictsAt): the entries
+// changed since are dropped from hits and, if still in the index,
+// compared again. It costs what those changes cost, not a search, so a
+// check can be searched for ahead and brought up to date at the moment it
+// must be exact. ok is false, and hits nil, if the index no longer
+// remembers every change since gen: search again.
+func (ix *Index) Since(hits []Hit, gen uint64, vols []Volume, m Minima, excludeGroup string) (_ []Hit, ok bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if gen > ix.gen || gen < ix.journalGen {
+		return nil, false
+	}
+	if gen == ix.gen {
+		return slices.Clone(hits), true
+	}
+	changed := make(map[string]bool, ix.gen-gen)
+	for _, id := range ix.journal[gen-ix.journalGen:] {
+		changed[id] = true
+	}
+	out := make([]Hit, 0, len(hits)+len(changed))
+	for _, h := range hits {
+		if !changed[h.ID] {
+			out = append(out, h)
+		}
+	}
+	var qs []vol
+	for id := range changed {
+		slot, live := ix.slots[id]
+		if !live {
+			continue
+		}
+		e := &ix.entries[slot]
+		if e.group == excludeGroup {
+			continue
+		}
+		if qs == nil {
+			qs = toVols(vols)
+		}
+		if sep, ok := compare(qs, e.vols, m); ok {
+			out = append(out, Hit{ID: e.id, Group: e.group, Separation: sep})
+		}
+	}
+	sortHits(out)
+	return out, true
 }
 
 // search gathers the candidates of a query: entries filed under a bucket

@@ -46,6 +46,14 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_write_batch_seconds_total", Help: "Time spent in those transactions, commit included: divided by the elapsed time, how busy the single writer is.",
 		}, func() float64 { return time.Duration(m.Stats().BatchNanos.Load()).Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_conflict_checks_total", Help: "Conflict checks of declarations written, by where their search ran: ahead of the write lock (then brought up to date under it) or in the batch.",
+			ConstLabels: prometheus.Labels{"searched": "ahead"},
+		}, func() float64 { return float64(m.Stats().ChecksAhead.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_conflict_checks_total", Help: "Conflict checks of declarations written, by where their search ran: ahead of the write lock (then brought up to date under it) or in the batch.",
+			ConstLabels: prometheus.Labels{"searched": "in_batch"},
+		}, func() float64 { return float64(m.Stats().ChecksInBatch.Load()) }),
 	)
 	return x
 }

@@ -31,6 +31,10 @@ type Mechanism struct {
 	// index and rev change together with what was committed.
 	mu    sync.Mutex
 	index atomic.Pointer[geo.Index] // replaced whole on reload; readers need no lock
+	// minima are the separation minima of the settings the last batch
+	// read, with which a declaration searches its conflicts ahead of the
+	// write lock (see searchAhead); nil before the first batch.
+	minima atomic.Pointer[geo.Minima]
 
 	// queue holds writes waiting for the writer; see write.
 	queueMu sync.Mutex
@@ -302,6 +306,10 @@ type Stats struct {
 	Batches, BatchedWrites atomic.Int64
 	// BatchNanos is the time spent in batch transactions.
 	BatchNanos atomic.Int64
+	// ChecksAhead counts the conflict checks of declarations that were
+	// searched before the write lock and only brought up to date under
+	// it (geo.Index.Since); ChecksInBatch those searched under it.
+	ChecksAhead, ChecksInBatch atomic.Int64
 }
 
 // Stats returns the mechanism's counters.

@@ -102,11 +102,14 @@ func (m *Mechanism) Declare(ctx context.Context, a dc.Actor, id string, d Declar
 	if err != nil {
 		return nil, err
 	}
-	geom := geo.EncodeVolumes(vols) // before the write lock
+	// Before the write lock: the compact geometry, and the conflict
+	// search.
+	geom := geo.EncodeVolumes(vols)
+	ahead := m.searchAhead(vols, a.Party)
 	return m.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
 		ch, err := m.planDeclaration(ctx, tx, a, id, &d, vols, cur, ifMatch)
 		if ch != nil {
-			ch.geom = geom
+			ch.geom, ch.ahead = geom, ahead
 		}
 		return ch, err
 	})

@@ -140,7 +140,7 @@ func (m *Mechanism) Check(ctx context.Context, a dc.Actor, volumes []dc.Volume4D
 	if err := m.freshen(ctx); err != nil {
 		return nil, err
 	}
-	hits := m.index.Load().Conflicts(vols, geo.Minima{HorizontalM: s.HorizontalM, VerticalM: s.VerticalM, TimeS: s.TimeS}, a.Party)
+	hits := m.index.Load().Conflicts(vols, minimaOf(s), a.Party)
 	out := []Hit{}
 	if len(hits) == 0 {
 		return out, nil

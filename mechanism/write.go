@@ -20,6 +20,9 @@ type change struct {
 	vols           []geo.Volume  // the parsed volumes of op
 	geom           []byte        // geo.EncodeVolumes(vols), or nil
 	volumesChanged bool
+	// ahead is the conflict check of vols searched before the write lock,
+	// or nil.
+	ahead *aheadCheck
 	// created holds the conflicts updateConflicts opened for the first
 	// time: no duty about them can exist yet.
 	created map[*dc.Conflict]bool
@@ -147,6 +150,9 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		var err error
 		if b.settings, err = tx.Settings(ctx); err != nil {
 			return err
+		}
+		if mm := minimaOf(b.settings); m.minima.Load() == nil || *m.minima.Load() != mm {
+			m.minima.Store(&mm)
 		}
 		if b.parties, err = tx.Parties(ctx); err != nil {
 			return err
@@ -401,8 +407,7 @@ func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, s dc.Se
 			}
 		}
 	case ch.volumesChanged:
-		minima := geo.Minima{HorizontalM: s.HorizontalM, VerticalM: s.VerticalM, TimeS: s.TimeS}
-		hits := m.index.Load().Conflicts(ch.vols, minima, op.Party)
+		hits := m.conflictHits(ch, minimaOf(s), op.Party)
 		byOther := map[string]*dc.Conflict{}
 		for _, c := range existing {
 			byOther[c.Other(op.ID)] = c
@@ -442,6 +447,53 @@ func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, s dc.Se
 		}
 	}
 	return touched, delta
+}
+
+// minimaOf returns the separation minima of the settings.
+func minimaOf(s dc.Settings) geo.Minima {
+	return geo.Minima{HorizontalM: s.HorizontalM, VerticalM: s.VerticalM, TimeS: s.TimeS}
+}
+
+// aheadCheck is the conflict check of a declaration's volumes, searched
+// in the index before the declaration reaches the writer: the search is
+// most of a check's time, and the single writer is what limits how many
+// declarations a second commit, while the requests waiting for it run on
+// the other cores.
+type aheadCheck struct {
+	ix     *geo.Index
+	minima geo.Minima
+	party  string
+	hits   []geo.Hit
+	gen    uint64
+}
+
+// searchAhead searches the conflicts of vols, declared by party, with the
+// minima of the last batch; nil before the first batch.
+func (m *Mechanism) searchAhead(vols []geo.Volume, party string) *aheadCheck {
+	mm := m.minima.Load()
+	if mm == nil {
+		return nil
+	}
+	ix := m.index.Load()
+	hits, gen := ix.ConflictsAt(vols, *mm, party)
+	return &aheadCheck{ix: ix, minima: *mm, party: party, hits: hits, gen: gen}
+}
+
+// conflictHits returns the entries of the index that conflict under
+// minima with the change's volumes, from another party than party. A
+// check searched ahead is brought up to date with what changed in the
+// index since (exactly what a search now would answer); if the index was
+// replaced, the minima changed or too much changed, it searches.
+func (m *Mechanism) conflictHits(ch *change, minima geo.Minima, party string) []geo.Hit {
+	ix := m.index.Load()
+	if a := ch.ahead; a != nil && a.ix == ix && a.minima == minima && a.party == party {
+		if hits, ok := ix.Since(a.hits, a.gen, ch.vols, minima, party); ok {
+			m.stats.ChecksAhead.Add(1)
+			return hits
+		}
+	}
+	m.stats.ChecksInBatch.Add(1)
+	return ix.Conflicts(ch.vols, minima, party)
 }
 
 // newID returns the ID of a new conflict or message: a version 7 UUID,

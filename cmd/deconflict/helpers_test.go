@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -289,4 +291,27 @@ func jsonPath(v any, path ...any) any {
 		}
 	}
 	return v
+}
+
+// metric returns the value of a sample of /metrics, named as it is
+// written there (labels included), failing if there is none.
+func (s *testServer) metric(name string) float64 {
+	s.t.Helper()
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				s.t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	s.t.Fatalf("no metric %s in /metrics", name)
+	return 0
 }
