@@ -101,7 +101,13 @@ func (ix *Index) Insert(id, group string, vols []Volume) {
 	keys := keysOf(e.vols)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if slot, ok := ix.slots[id]; ok {
+	ix.insert(e, keys)
+}
+
+// insert adds entry e, filed under keys (keysOf(e.vols)), replacing any
+// entry with its id. It is called with the write lock held.
+func (ix *Index) insert(e entry, keys []key) {
+	if slot, ok := ix.slots[e.id]; ok {
 		ix.remove(slot)
 	}
 	var slot uint32
@@ -112,8 +118,8 @@ func (ix *Index) Insert(id, group string, vols []Volume) {
 		slot = uint32(len(ix.entries))
 		ix.entries, ix.hulls = append(ix.entries, e), append(ix.hulls, hullOf(e.vols))
 	}
-	ix.slots[id] = slot
-	ix.changed(id)
+	ix.slots[e.id] = slot
+	ix.changed(e.id)
 	for _, k := range keys {
 		b := ix.buckets[k.bucket]
 		if b == nil {
@@ -130,6 +136,12 @@ func (ix *Index) Insert(id, group string, vols []Volume) {
 func (ix *Index) Remove(id string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.removeID(id)
+}
+
+// removeID removes entry id, if there is one. It is called with the write
+// lock held.
+func (ix *Index) removeID(id string) {
 	if slot, ok := ix.slots[id]; ok {
 		ix.remove(slot)
 		ix.changed(id)

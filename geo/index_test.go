@@ -235,3 +235,97 @@ func TestIndexSince(t *testing.T) {
 		t.Fatal("Since of a generation the index has not reached: ok")
 	}
 }
+
+// TestChanges checks that changes held back from an index answer, through
+// Amend, what the index answers once they are applied, and that Apply
+// leaves the index as the same changes made one by one would, Since
+// included.
+func TestChanges(t *testing.T) {
+	r := newRand(t)
+	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(-12, 130)}
+	ix, direct := NewIndex(), NewIndex()
+	live := map[string]indexed{}
+	var ids []string
+	var c Changes
+	change := func(held bool) {
+		insert := func(id string, e indexed) {
+			if held {
+				c.Insert(id, e.group, e.vols)
+			} else {
+				ix.Insert(id, e.group, e.vols)
+			}
+			direct.Insert(id, e.group, e.vols)
+			live[id] = e
+		}
+		switch k := r.IntN(10); {
+		case k < 5 || len(ids) == 0:
+			id := fmt.Sprintf("op-%d", len(ids))
+			ids = append(ids, id)
+			insert(id, indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 150_000)})
+		case k < 8:
+			insert(ids[r.IntN(len(ids))], indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 150_000)})
+		default:
+			id := ids[r.IntN(len(ids))]
+			if held {
+				c.Remove(id)
+			} else {
+				ix.Remove(id)
+			}
+			direct.Remove(id)
+			delete(live, id)
+		}
+	}
+	for range 100 {
+		change(false)
+	}
+	var amended int
+	for round := range cases(40) {
+		type query struct {
+			q       []Volume
+			m       Minima
+			exclude string
+			hits    []Hit
+			gen     uint64
+		}
+		var qs []query
+		for range 5 {
+			q := query{q: randOp(t, r, centers[r.IntN(2)], 150_000), m: randMinima(r), exclude: fmt.Sprint("g", r.IntN(4))}
+			q.hits, q.gen = ix.ConflictsAt(q.q, q.m, q.exclude)
+			qs = append(qs, q)
+		}
+		c.Reset()
+		for range 1 + r.IntN(12) {
+			change(true)
+		}
+		for i, q := range qs {
+			want := bruteConflicts(live, q.q, q.m, q.exclude)
+			now := ix.Conflicts(q.q, q.m, q.exclude)
+			if got := c.Amend(now, q.q, q.m, q.exclude); !slices.Equal(got, want) {
+				t.Fatalf("round %d, query %d: Amend with %d changes held:\n got %v\nwant %v", round, i, c.Len(), got, want)
+			}
+			if !slices.Equal(now, want) {
+				amended++
+			}
+		}
+		ix.Apply(&c)
+		for i, q := range qs {
+			want := bruteConflicts(live, q.q, q.m, q.exclude)
+			if got := ix.Conflicts(q.q, q.m, q.exclude); !slices.Equal(got, want) {
+				t.Fatalf("round %d, query %d: Conflicts after Apply:\n got %v\nwant %v", round, i, got, want)
+			}
+			if got, ok := ix.Since(q.hits, q.gen, q.q, q.m, q.exclude); !ok || !slices.Equal(got, want) {
+				t.Fatalf("round %d, query %d: Since across Apply = %v, %v; want %v", round, i, got, ok, want)
+			}
+			if got := direct.Conflicts(q.q, q.m, q.exclude); !slices.Equal(got, want) {
+				t.Fatalf("round %d, query %d: the index changed one by one:\n got %v\nwant %v", round, i, got, want)
+			}
+		}
+		if ix.Len() != len(live) {
+			t.Fatalf("round %d: Len %d after Apply, want %d", round, ix.Len(), len(live))
+		}
+	}
+	t.Logf("%d answers differed before Apply, all amended", amended)
+	if amended == 0 {
+		t.Fatal("no answer needed amending: the test proves nothing")
+	}
+}

@@ -42,10 +42,15 @@ func (ch *change) sharedUnchanged() bool {
 // operation is answered as it stands.
 type planFunc func(tx dc.Tx, cur *dc.Operation) (*change, error)
 
-// batchState is what every request of a batch reads alike, read once.
+// batchState is what every request of a batch reads alike, read once,
+// and the changes to the index the batch makes.
 type batchState struct {
 	settings dc.Settings
 	parties  []*dc.Party
+	// index holds the batch's changes to the index, which are made to it
+	// once the batch has committed (geo.Changes); a request sees those
+	// of the requests before it through index.Amend.
+	index geo.Changes
 }
 
 // writeRequest is one change waiting for the writer.
@@ -133,12 +138,14 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 	m.catchUpOutside(ctx)
 	revBefore := m.rev
 	attempts := 0
+	var b batchState
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		if attempts++; attempts > 1 || m.replica.dirty.Load() {
 			// The store runs fn again after a failed attempt, or an
-			// earlier batch failed and could not reload: the index holds
-			// changes that were never committed, so start again from the
-			// store.
+			// earlier batch failed and could not reload: start again
+			// from the store. (A batch's own changes reach the index
+			// only once it commits, but a failed attempt's catch-up
+			// moved rev.)
 			if err := m.reload(ctx, tx); err != nil {
 				return err
 			}
@@ -146,7 +153,7 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		if err := m.catchUp(ctx, tx); err != nil {
 			return err
 		}
-		var b batchState
+		b.index.Reset()
 		var err error
 		if b.settings, err = tx.Settings(ctx); err != nil {
 			return err
@@ -166,9 +173,10 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		return nil
 	})
 	if err != nil {
-		// Nothing of the batch was kept, but the index and rev may hold
-		// some of it: rev must not stay ahead of the store, or the next
-		// catch-up would skip other processes' commits of those seqs.
+		// Nothing of the batch was kept, and its changes never reached
+		// the index, but rev may hold some of it: rev must not stay
+		// ahead of the store, or the next catch-up would skip other
+		// processes' commits of those seqs.
 		m.rev = revBefore
 		if rerr := m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) }); rerr != nil {
 			m.log.Error("reload index after a failed write; the next write reloads first", slog.Any("error", rerr))
@@ -178,6 +186,7 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 		}
 	}
 	if err == nil {
+		m.index.Load().Apply(&b.index)
 		m.replica.dirty.Store(false)
 		m.replica.seen.Store(m.rev)
 		m.notify()
@@ -218,9 +227,9 @@ func (m *Mechanism) runOne(ctx context.Context, tx dc.Tx, b *batchState, req *wr
 	}
 	req.res, req.ch, req.lastSeq, req.delta = res, ch, lastSeq, delta
 	if ch.op.State.Live() {
-		m.index.Load().Insert(ch.op.ID, ch.op.Party, ch.vols)
+		b.index.Insert(ch.op.ID, ch.op.Party, ch.vols)
 	} else {
-		m.index.Load().Remove(ch.op.ID)
+		b.index.Remove(ch.op.ID)
 	}
 	m.rev = max(m.rev, lastSeq)
 	return nil
@@ -265,7 +274,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 			return nil, 0, 0, err
 		}
 	}
-	touched, delta := m.updateConflicts(ch, existing, settings, now)
+	touched, delta := m.updateConflicts(ch, existing, b, now)
 
 	// Every conflict of the operation, as it will be.
 	byID := map[string]*dc.Conflict{}
@@ -388,7 +397,7 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 // updateConflicts works out which conflicts of the operation open, reopen
 // or resolve. It returns the changed conflicts and the change in the number
 // of open ones.
-func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, s dc.Settings, now time.Time) ([]*dc.Conflict, int64) {
+func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, b *batchState, now time.Time) ([]*dc.Conflict, int64) {
 	op := ch.op
 	var touched []*dc.Conflict
 	var delta int64
@@ -407,7 +416,7 @@ func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, s dc.Se
 			}
 		}
 	case ch.volumesChanged:
-		hits := m.conflictHits(ch, minimaOf(s), op.Party)
+		hits := m.conflictHits(ch, b, op.Party)
 		byOther := map[string]*dc.Conflict{}
 		for _, c := range existing {
 			byOther[c.Other(op.ID)] = c
@@ -479,21 +488,27 @@ func (m *Mechanism) searchAhead(vols []geo.Volume, party string) *aheadCheck {
 	return &aheadCheck{ix: ix, minima: *mm, party: party, hits: hits, gen: gen}
 }
 
-// conflictHits returns the entries of the index that conflict under
-// minima with the change's volumes, from another party than party. A
-// check searched ahead is brought up to date with what changed in the
-// index since (exactly what a search now would answer); if the index was
-// replaced, the minima changed or too much changed, it searches.
-func (m *Mechanism) conflictHits(ch *change, minima geo.Minima, party string) []geo.Hit {
+// conflictHits returns the entries of the index, with the batch's changes
+// made, that conflict under the batch's minima with the change's volumes,
+// from another party than party. A check searched ahead is brought up to
+// date with what changed in the index since (exactly what a search now
+// would answer); if the index was replaced, the minima changed or too much
+// changed, it searches.
+func (m *Mechanism) conflictHits(ch *change, b *batchState, party string) []geo.Hit {
+	minima := minimaOf(b.settings)
 	ix := m.index.Load()
+	var hits []geo.Hit
+	ok := false
 	if a := ch.ahead; a != nil && a.ix == ix && a.minima == minima && a.party == party {
-		if hits, ok := ix.Since(a.hits, a.gen, ch.vols, minima, party); ok {
-			m.stats.ChecksAhead.Add(1)
-			return hits
-		}
+		hits, ok = ix.Since(a.hits, a.gen, ch.vols, minima, party)
 	}
-	m.stats.ChecksInBatch.Add(1)
-	return ix.Conflicts(ch.vols, minima, party)
+	if ok {
+		m.stats.ChecksAhead.Add(1)
+	} else {
+		m.stats.ChecksInBatch.Add(1)
+		hits = ix.Conflicts(ch.vols, minima, party)
+	}
+	return b.index.Amend(hits, ch.vols, minima, party)
 }
 
 // newID returns the ID of a new conflict or message: a version 7 UUID,
