@@ -12,11 +12,12 @@ type Changes struct {
 	list   []pending
 }
 
-// pending is one change: an insert of e filed under keys, or the removal
-// of e.id.
+// pending is one change: an insert of e filed under keys, with its hull,
+// or the removal of e.id.
 type pending struct {
 	e       entry
 	keys    []key
+	hull    hull
 	removed bool
 }
 
@@ -24,7 +25,7 @@ type pending struct {
 // any entry with the same id, as Index.Insert does, once applied.
 func (c *Changes) Insert(id, group string, vols []Volume) {
 	e := entry{id: id, group: group, vols: toVols(vols)}
-	c.add(pending{e: e, keys: keysOf(e.vols)})
+	c.add(pending{e: e, keys: keysOf(e.vols), hull: hullOf(e.vols)})
 }
 
 // Remove removes entry id, if there is one, once applied.
@@ -72,6 +73,9 @@ func (c *Changes) Amend(hits []Hit, vols []Volume, m Minima, excludeGroup string
 		if qs == nil {
 			qs = toVols(vols)
 		}
+		if !p.hull.nearAny(qs, m, horizontalLimit(m)) {
+			continue
+		}
 		if sep, ok := compare(qs, p.e.vols, m); ok {
 			out = append(out, Hit{ID: p.e.id, Group: p.e.group, Separation: sep})
 		}
@@ -92,7 +96,7 @@ func (ix *Index) Apply(c *Changes) {
 		if p.removed {
 			ix.removeID(p.e.id)
 		} else {
-			ix.insert(p.e, p.keys)
+			ix.insert(p.e, p.keys, p.hull)
 		}
 	}
 }

@@ -74,6 +74,17 @@ func (h *hull) near(q *vol, m Minima, limit s1.Angle) bool {
 		below(q.fp.bound.Center(), h.center)-(q.fp.boundR+h.radius) < limit
 }
 
+// nearAny reports whether any of the volumes qs may conflict under m with
+// a volume in the hull. limit is horizontalLimit(m).
+func (h *hull) nearAny(qs []vol, m Minima, limit s1.Angle) bool {
+	for i := range qs {
+		if h.near(&qs[i], m, limit) {
+			return true
+		}
+	}
+	return false
+}
+
 // bucket holds the items of one time bucket: itemKey(cell, slot), sorted,
 // and how many there are at each cell level, so that queries look up
 // ancestors only at levels in use.
@@ -98,25 +109,26 @@ func (ix *Index) Len() int {
 // replacing any entry with the same id.
 func (ix *Index) Insert(id, group string, vols []Volume) {
 	e := entry{id: id, group: group, vols: toVols(vols)}
-	keys := keysOf(e.vols)
+	keys, h := keysOf(e.vols), hullOf(e.vols)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.insert(e, keys)
+	ix.insert(e, keys, h)
 }
 
-// insert adds entry e, filed under keys (keysOf(e.vols)), replacing any
-// entry with its id. It is called with the write lock held.
-func (ix *Index) insert(e entry, keys []key) {
+// insert adds entry e, filed under keys (keysOf(e.vols)), with its hull
+// h, replacing any entry with its id. It is called with the write lock
+// held.
+func (ix *Index) insert(e entry, keys []key, h hull) {
 	if slot, ok := ix.slots[e.id]; ok {
 		ix.remove(slot)
 	}
 	var slot uint32
 	if n := len(ix.free); n > 0 {
 		slot, ix.free = ix.free[n-1], ix.free[:n-1]
-		ix.entries[slot], ix.hulls[slot] = e, hullOf(e.vols)
+		ix.entries[slot], ix.hulls[slot] = e, h
 	} else {
 		slot = uint32(len(ix.entries))
-		ix.entries, ix.hulls = append(ix.entries, e), append(ix.hulls, hullOf(e.vols))
+		ix.entries, ix.hulls = append(ix.entries, e), append(ix.hulls, h)
 	}
 	ix.slots[e.id] = slot
 	ix.changed(e.id)

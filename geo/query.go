@@ -96,6 +96,9 @@ func (ix *Index) Since(hits []Hit, gen uint64, vols []Volume, m Minima, excludeG
 		if qs == nil {
 			qs = toVols(vols)
 		}
+		if !ix.hulls[slot].nearAny(qs, m, horizontalLimit(m)) {
+			continue
+		}
 		if sep, ok := compare(qs, e.vols, m); ok {
 			out = append(out, Hit{ID: e.id, Group: e.group, Separation: sep})
 		}
@@ -162,12 +165,8 @@ func (s *search) see(k uint64) {
 	if !s.seen.add(slot) {
 		return
 	}
-	h := &s.ix.hulls[slot]
-	for i := range s.qs {
-		if h.near(&s.qs[i], s.m, s.limit) {
-			s.cands = append(s.cands, slot)
-			break
-		}
+	if s.ix.hulls[slot].nearAny(s.qs, s.m, s.limit) {
+		s.cands = append(s.cands, slot)
 	}
 }
 

@@ -1,6 +1,11 @@
 package mechanism
 
-import "time"
+import (
+	"context"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
 
 // SetSnapshotGap sets the least time between saves of the index snapshot
 // triggered by events, for a test; it returns the function that restores
@@ -9,4 +14,19 @@ func SetSnapshotGap(d time.Duration) (restore func()) {
 	old := snapshotGap
 	snapshotGap = d
 	return func() { snapshotGap = old }
+}
+
+// DeclareWithGap is Declare with between run after the declaration's
+// conflict search ahead of the write lock and before its write: what
+// changes in that gap, the write must still see.
+func (m *Mechanism) DeclareWithGap(ctx context.Context, a dc.Actor, id string, d Declaration, between func()) (*Result, error) {
+	return m.declare(ctx, a, id, d, nil, between)
+}
+
+// ReloadIndex replaces the index with one loaded from the store, as a
+// failed write does.
+func (m *Mechanism) ReloadIndex(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) })
 }

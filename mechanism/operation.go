@@ -92,6 +92,12 @@ func sameContent(op *dc.Operation, d *Declaration) bool {
 // Declare creates or replaces operation id for the actor's party.
 // ifMatch is the version named by If-Match, or nil.
 func (m *Mechanism) Declare(ctx context.Context, a dc.Actor, id string, d Declaration, ifMatch *int) (*Result, error) {
+	return m.declare(ctx, a, id, d, ifMatch, nil)
+}
+
+// declare is Declare; a test's between runs after the conflict search
+// ahead of the write lock, before the write.
+func (m *Mechanism) declare(ctx context.Context, a dc.Actor, id string, d Declaration, ifMatch *int, between func()) (*Result, error) {
 	if !a.Is(dc.RoleOperator) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only an operator may declare operations")
 	}
@@ -106,6 +112,9 @@ func (m *Mechanism) Declare(ctx context.Context, a dc.Actor, id string, d Declar
 	// search.
 	geom := geo.EncodeVolumes(vols)
 	ahead := m.searchAhead(vols, a.Party)
+	if between != nil {
+		between()
+	}
 	return m.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
 		ch, err := m.planDeclaration(ctx, tx, a, id, &d, vols, cur, ifMatch)
 		if ch != nil {

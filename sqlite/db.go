@@ -289,6 +289,9 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err := tx.flushLogHashes(ctx); err != nil {
 		return err
 	}
+	if tx.failed != nil {
+		return fmt.Errorf("not committed: an earlier write of the transaction failed: %w", tx.failed)
+	}
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}

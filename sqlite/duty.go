@@ -83,7 +83,7 @@ func (t *tx) flushDuties(ctx context.Context) error {
 				nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt))
 		}
 		if _, err := t.exec(ctx, putDutyQueries[len(chunk)], args...); err != nil {
-			return fmt.Errorf("put duties %s…: %w", chunk[0].ID, err)
+			return t.fail(fmt.Errorf("put duties %s…: %w", chunk[0].ID, err))
 		}
 	}
 	return nil

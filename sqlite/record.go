@@ -49,6 +49,9 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 	if len(hashes) == 0 {
 		return nil
 	}
+	if t.db != nil {
+		return fmt.Errorf("log hashes from storage index %d: not in a read transaction", start)
+	}
 	last := start + int64(len(hashes)) - 1
 	top, err := t.logTop(ctx)
 	if err != nil {
@@ -100,7 +103,8 @@ func (t *tx) logTop(ctx context.Context) (int64, error) {
 // flushLogHashes inserts the hashes PutLogHashes left waiting, up to
 // maxLogRows in a statement. None of their indexes had a hash when they
 // were put, and no one else writes while this transaction does, so a
-// failure here is the store's, not the caller's.
+// failure here is the store's, not the caller's; the transaction cannot
+// commit after it (see tx.fail).
 func (t *tx) flushLogHashes(ctx context.Context) error {
 	var idx []int64
 	var hs [][32]byte
@@ -119,7 +123,7 @@ func (t *tx) flushLogHashes(ctx context.Context) error {
 			args = append(args, idx[i], hs[i][:])
 		}
 		if _, err := t.exec(ctx, putLogQueries[n], args...); err != nil {
-			return fmt.Errorf("insert log hashes %d to %d: %w", idx[lo], idx[lo+n-1], err)
+			return t.fail(fmt.Errorf("insert log hashes %d to %d: %w", idx[lo], idx[lo+n-1], err))
 		}
 	}
 	return nil

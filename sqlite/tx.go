@@ -29,6 +29,18 @@ type tx struct {
 	logWait  []logRun
 	logLast  int64
 	logKnown bool
+	// failed is the first failure to store rows held back (duties, log
+	// hashes): they are gone from the transaction, so it must not
+	// commit, even if its caller carried on.
+	failed error
+}
+
+// fail records err as the transaction's failure, and returns it.
+func (t *tx) fail(err error) error {
+	if t.failed == nil {
+		t.failed = err
+	}
+	return err
 }
 
 var _ deconflict.Tx = (*tx)(nil)

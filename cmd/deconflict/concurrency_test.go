@@ -123,7 +123,9 @@ func TestConcurrentDeclarations(t *testing.T) {
 	// to date under it: the path the answers above went through.
 	ahead, inBatch := s.metric(`deconflict_conflict_checks_total{searched="ahead"}`), s.metric(`deconflict_conflict_checks_total{searched="in_batch"}`)
 	t.Logf("conflict checks searched ahead %g, in the batch %g", ahead, inBatch)
-	if total := len(order) + moved; ahead+inBatch != float64(total) || ahead < float64(total)/2 {
+	// (A store may run a batch again after a failed attempt: at least one
+	// check per declaration.)
+	if total := len(order) + moved; ahead+inBatch < float64(total) || ahead < float64(total)/2 {
 		t.Errorf("%g of %g checks searched ahead of the write lock, of %d declarations; want most", ahead, ahead+inBatch, total)
 	}
 }
