@@ -189,12 +189,3 @@ func oDistance(f, g oShape) float64 {
 	}
 	return d
 }
-
-// aPoint returns a point of the shape: the centre of a circle, the first
-// vertex of a polygon.
-func (s oShape) aPoint() vec {
-	if s.circle {
-		return s.c
-	}
-	return s.ring[0]
-}

@@ -12,15 +12,14 @@ import (
 
 // pair is a random pair of volumes with what the oracle says of them.
 type pair struct {
-	a, b         []Volume
-	oa, ob       oShape
-	h            float64 // oracle's horizontal distance, metres
-	v, t         float64 // vertical and time gaps
-	kinds        [2]int
-	relation     string
-	m            Minima
-	targetH      float64
-	horizontalOK bool
+	a, b     []Volume
+	oa, ob   oShape
+	h        float64 // oracle's horizontal distance, metres
+	v, t     float64 // vertical and time gaps
+	kinds    [2]int
+	relation string
+	m        Minima
+	targetH  float64
 }
 
 var base0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

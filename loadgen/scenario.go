@@ -370,7 +370,6 @@ func (v vec) unit() vec           { return v.scale(1 / v.norm()) }
 func (v vec) cross(w vec) vec {
 	return vec{v[1]*w[2] - v[2]*w[1], v[2]*w[0] - v[0]*w[2], v[0]*w[1] - v[1]*w[0]}
 }
-func (v vec) dot(w vec) float64 { return v[0]*w[0] + v[1]*w[1] + v[2]*w[2] }
 
 // frame returns east and north unit vectors at c.
 func frame(c vec) (east, north vec) {

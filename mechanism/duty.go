@@ -258,17 +258,6 @@ func (m *Mechanism) dischargeDuty(ctx context.Context, tx dc.Tx, a dc.Actor, d *
 	return tx.PutDuty(ctx, d)
 }
 
-// cancelDuties ends the duties about a subject that no longer needs an
-// answer (a resolved conflict); escalations are cleared.
-func (m *Mechanism) cancelDuties(ctx context.Context, tx dc.Tx, a dc.Actor, s dc.Subject, parties []string, now time.Time) error {
-	for _, p := range parties {
-		if err := m.discharge(ctx, tx, a, s, 1<<30, p, now); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // raise escalates a duty one level and records it.
 func (m *Mechanism) raise(ctx context.Context, tx dc.Tx, a dc.Actor, d *dc.Duty, now time.Time, st dc.Settings, reason string) error {
 	d.Level++

@@ -2,7 +2,6 @@ package mechanism_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -260,7 +259,7 @@ func copyStore(t *testing.T, src, dst string) string {
 	}
 	if _, err := os.Stat(src + "-wal"); err == nil {
 		if fi, _ := os.Stat(src + "-wal"); fi.Size() > 0 {
-			t.Fatal(fmt.Sprintf("%s has a WAL after close: the copy would miss it", src))
+			t.Fatalf("%s has a WAL after close: the copy would miss it", src)
 		}
 	}
 	return dst

@@ -514,8 +514,7 @@ func TestDeletedOrChangedWhileDelivering(t *testing.T) {
 	addHook(t, s, "alpha", "gone", rc.srv.URL, dc.EventOperationDeclared)
 
 	moved := newReceiver(t, nil)
-	var old *receiver
-	old = newReceiver(t, func(n int, r *http.Request) int {
+	old := newReceiver(t, func(n int, r *http.Request) int {
 		if n == 0 { // the head changes the URL and events, as PutWebhook does
 			err := s.Update(ctx, func(tx dc.Tx) error {
 				w, err := tx.Webhook(ctx, "bravo", "moving")

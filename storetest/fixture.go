@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -64,7 +65,7 @@ func volumes(start, end time.Time) []deconflict.Volume4D {
 					{Lat: ptr(33.5), Lng: ptr(36.3)},
 					{Lat: ptr(33.6), Lng: ptr(36.3)},
 					{Lat: ptr(33.6), Lng: ptr(36.45)},
-					{Lat: ptr(-0.0), Lng: ptr(179.999999999)},
+					{Lat: ptr(math.Copysign(0, -1)), Lng: ptr(179.999999999)}, // negative zero
 				}},
 				AltitudeLower: &deconflict.Altitude{Value: ptr(1000.0), Reference: "W84", Units: "M"},
 				AltitudeUpper: &deconflict.Altitude{Value: ptr(3000.5), Reference: "W84", Units: "FT"},
