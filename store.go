@@ -22,6 +22,25 @@ type Store interface {
 	Close() error
 }
 
+// Timed is implemented by stores that time what bounds the server's
+// latency: how long their commits take (the flush to disk, or the round
+// trip to PostgreSQL), and SQLite's background checkpoints. The server
+// exports them as histograms.
+type Timed interface {
+	Timings() []Timing
+}
+
+// A Timing is a cumulative histogram of how long one thing a store does
+// took.
+type Timing struct {
+	Name   string // in snake case, such as "commit"
+	Help   string
+	Count  uint64
+	Sum    float64   // seconds, all together
+	Bounds []float64 // upper bounds of the buckets, in seconds
+	Counts []uint64  // Counts[i] took at most Bounds[i]
+}
+
 // Tx is one transaction of a Store. Lookups of things that do not exist
 // return an *Error with code ENotFound; creating what exists returns
 // EExists.

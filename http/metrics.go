@@ -54,8 +54,44 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 			Name: "deconflict_conflict_checks_total", Help: "Conflict checks of declarations written, by where their search ran: ahead of the write lock (then brought up to date under it) or in the batch.",
 			ConstLabels: prometheus.Labels{"searched": "in_batch"},
 		}, func() float64 { return float64(m.Stats().ChecksInBatch.Load()) }),
+		newStoreTimings(m),
 	)
 	return x
+}
+
+// storeTimings exports the store's timings (deconflict.Timed) as
+// histograms named deconflict_store_NAME_seconds.
+type storeTimings struct {
+	m     *mechanism.Mechanism
+	descs map[string]*prometheus.Desc
+}
+
+func newStoreTimings(m *mechanism.Mechanism) *storeTimings {
+	c := &storeTimings{m: m, descs: map[string]*prometheus.Desc{}}
+	for _, t := range m.StoreTimings() {
+		c.descs[t.Name] = prometheus.NewDesc("deconflict_store_"+t.Name+"_seconds", t.Help, nil, nil)
+	}
+	return c
+}
+
+func (c *storeTimings) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *storeTimings) Collect(ch chan<- prometheus.Metric) {
+	for _, t := range c.m.StoreTimings() {
+		d, ok := c.descs[t.Name]
+		if !ok {
+			continue
+		}
+		buckets := make(map[float64]uint64, len(t.Bounds))
+		for i, b := range t.Bounds {
+			buckets[b] = t.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(d, t.Count, t.Sum, buckets)
+	}
 }
 
 func (x *metrics) observe(route, method string, status int, elapsed time.Duration) {

@@ -315,6 +315,15 @@ type Stats struct {
 // Stats returns the mechanism's counters.
 func (m *Mechanism) Stats() *Stats { return &m.stats }
 
+// StoreTimings returns the store's timings (see deconflict.Timed); none
+// if it keeps none.
+func (m *Mechanism) StoreTimings() []dc.Timing {
+	if t, ok := m.store.(dc.Timed); ok {
+		return t.Timings()
+	}
+	return nil
+}
+
 func (s *Stats) setOpenConflicts(n int64) { s.mu.Lock(); s.open = n; s.mu.Unlock() }
 func (s *Stats) addOpenConflicts(d int64) { s.mu.Lock(); s.open += d; s.mu.Unlock() }
 func (s *Stats) openConflicts() int64     { s.mu.Lock(); defer s.mu.Unlock(); return s.open }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/timing"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -47,9 +48,15 @@ type DB struct {
 	// waits for the database's write lock.
 	writer chan struct{}
 	log    atomic.Pointer[slog.Logger] // for what Listen meets; none by default
+	// commitTime is how long write transactions' commits took: see
+	// Timings.
+	commitTime timing.Histogram
 }
 
-var _ deconflict.Store = (*DB)(nil)
+var (
+	_ deconflict.Store = (*DB)(nil)
+	_ deconflict.Timed = (*DB)(nil)
+)
 
 // SetLogger makes the DB log what its background work meets (Listen losing
 // and regaining its connection).
@@ -193,7 +200,21 @@ func (db *DB) update(ctx context.Context, fn func(deconflict.Tx) error) error {
 		// With the commit, in its round trip: sent iff it commits.
 		t.later("notify", "SELECT pg_notify($1, $2)", EventsChannel, strconv.FormatInt(t.lastSeq, 10))
 	}
-	return t.commit(ctx)
+	began := time.Now()
+	if err := t.commit(ctx); err != nil {
+		return err
+	}
+	db.commitTime.Observe(time.Since(began))
+	return nil
+}
+
+// Timings reports how long write transactions' commits took: the round
+// trip that sends the statements held back and COMMIT, and the server's
+// flush of its WAL (and, with synchronous replication, the standby's).
+func (db *DB) Timings() []deconflict.Timing {
+	return []deconflict.Timing{
+		db.commitTime.Timing("commit", "Write transactions' commits: the round trip with the statements held back and COMMIT, the flush included."),
+	}
 }
 
 // View runs fn in a read-only transaction (REPEATABLE READ, READ ONLY)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/timing"
 )
 
 // BusyTimeout is how long a transaction waits for a lock another
@@ -37,6 +38,9 @@ type DB struct {
 
 	stopCheckpoints func()       // stops the checkpointer and waits for it
 	commits         atomic.Int64 // write transactions committed, for the checkpointer
+	// How long commits (with their flush of the WAL) and background
+	// checkpoints took: see Timings.
+	commitTime, ckptTime timing.Histogram
 }
 
 // Page caches stay at SQLite's default (2 MiB). A larger one on the
@@ -69,7 +73,10 @@ const (
 	writeAutoCheckpoint = 4000 // pages (16 MiB)
 )
 
-var _ deconflict.Store = (*DB)(nil)
+var (
+	_ deconflict.Store = (*DB)(nil)
+	_ deconflict.Timed = (*DB)(nil)
+)
 
 // Open opens the store in the SQLite file at path, creating the file if it
 // does not exist, and brings its schema up to date. The directory must
@@ -156,7 +163,9 @@ func (db *DB) startCheckpoints() {
 				// the write connection's own limit is the backstop.
 				if n := db.commits.Load(); n != seen {
 					seen = n
+					began := time.Now()
 					_, _ = db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+					db.ckptTime.Observe(time.Since(began))
 				}
 			}
 		}
@@ -292,11 +301,25 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if tx.failed != nil {
 		return fmt.Errorf("not committed: an earlier write of the transaction failed: %w", tx.failed)
 	}
+	began := time.Now()
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
+	db.commitTime.Observe(time.Since(began))
 	db.commits.Add(1)
 	return nil
+}
+
+// Timings reports how long the store's commits took, each with its flush
+// of the WAL to disk, and its background checkpoints, which copy the WAL
+// into the database file and flush that: a commit waits behind a
+// checkpoint's flush, and slow commits are what slow declarations are
+// made of (docs/BENCHMARKS.md, round 9).
+func (db *DB) Timings() []deconflict.Timing {
+	return []deconflict.Timing{
+		db.commitTime.Timing("commit", "Write transactions' commits, each with its flush of the WAL to disk."),
+		db.ckptTime.Timing("checkpoint", "Background checkpoints: the WAL copied into the database file, and that flushed."),
+	}
 }
 
 // View runs fn in a read-only transaction that sees the state of the

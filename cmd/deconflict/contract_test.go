@@ -463,10 +463,20 @@ func TestOperatingEndpoints(t *testing.T) {
 		`deconflict_http_request_duration_seconds_bucket{method="PUT",route="PUT /v1/operations/{id}"`,
 		"deconflict_live_operations 1",
 		"deconflict_open_conflicts 0",
+		`deconflict_store_commit_seconds_bucket{le="0.0005"}`,
+		`deconflict_store_commit_seconds_bucket{le="+Inf"}`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	// The declaration's commit, at least, was timed; on SQLite the
+	// background checkpoints are too.
+	if n := s.metric("deconflict_store_commit_seconds_count"); n < 1 {
+		t.Errorf("deconflict_store_commit_seconds_count %g after a declaration, want 1 or more", n)
+	}
+	if strings.HasPrefix(s.store, "sqlite:") && !strings.Contains(text, "deconflict_store_checkpoint_seconds_count ") {
+		t.Error("metrics lack deconflict_store_checkpoint_seconds on SQLite")
 	}
 	api := s.do("GET", "/openapi.json", "", nil).want(t, 200)
 	if paths, _ := api.body["paths"].(map[string]any); paths["/v1/operations/{id}"] == nil {
