@@ -47,6 +47,9 @@ type Phase struct {
 	WithConflicts int `json:"with_conflicts"`
 	// ConflictsListed is the number of conflicts the answers listed.
 	ConflictsListed int `json:"conflicts_listed"`
+	// Server is what the server's /metrics said about the phase, if it
+	// could be read and the phase wrote.
+	Server *ServerView `json:"server,omitempty"`
 }
 
 // declaration is the body of PUT /v1/operations/{id}.
@@ -135,6 +138,7 @@ func (r *Runner) run(ctx context.Context, name string, n int, build func(int) (*
 		wg    sync.WaitGroup
 		fatal error
 	)
+	before := r.scrape(ctx)
 	start := time.Now()
 	for range r.clients() {
 		wg.Add(1)
@@ -215,6 +219,7 @@ func (r *Runner) run(ctx context.Context, name string, n int, build func(int) (*
 	phase.Seconds = elapsed.Seconds()
 	phase.PerSecond = float64(n) / elapsed.Seconds()
 	phase.Latency = hist.Summary()
+	phase.Server = serverView(before, r.scrape(ctx), elapsed.Seconds())
 	return phase, nil
 }
 

@@ -225,6 +225,14 @@ func (m *Main) printPhase(ph loadgen.Phase) {
 	l := ph.Latency
 	fmt.Fprintf(m.Stderr, "%s: %d requests, %d errors, %.0f/s; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms; %d answers listed conflicts\n",
 		ph.Name, ph.Requests, ph.Errors, ph.PerSecond, l.P50, l.P90, l.P99, l.Max, ph.WithConflicts)
+	if v := ph.Server; v != nil {
+		fmt.Fprintf(m.Stderr, "  server: %.0f group commits of %.1f writes, writer busy %.0f %% of the time, commit %.2f ms on average",
+			v.Batches, v.WritesPerBatch, 100*v.WriterBusy, v.CommitMeanMS)
+		if v.CheckpointMeanMS > 0 {
+			fmt.Fprintf(m.Stderr, ", checkpoint %.2f ms", v.CheckpointMeanMS)
+		}
+		fmt.Fprintln(m.Stderr)
+	}
 }
 
 // clientsOf is the number of clients a runner uses.

@@ -67,6 +67,20 @@ func TestBenchHTTP(t *testing.T) {
 	if w := r.Phases[1].WithConflicts; w < 5 {
 		t.Errorf("%d checks found conflicts, want about 20", w)
 	}
+	// The server's side of the declarations, from its /metrics: 300
+	// writes in group commits, each commit timed. Checks write nothing.
+	if v := r.Phases[0].Server; v == nil || v.Batches < 1 || v.Batches > 300 || v.WritesPerBatch < 1 ||
+		v.WriterBusy <= 0 || v.WriterBusy > 1.01 || v.CommitMeanMS <= 0 {
+		t.Errorf("declare phase, server view %+v", v)
+	} else if int(v.Batches*v.WritesPerBatch+0.5) != 300 {
+		t.Errorf("server view: %g batches of %g writes, want 300 writes", v.Batches, v.WritesPerBatch)
+	}
+	if v := r.Phases[1].Server; v != nil {
+		t.Errorf("check phase, server view %+v; want none (checks write nothing)", v)
+	}
+	if !strings.Contains(stderr, "  server: ") {
+		t.Errorf("no server line in: %s", stderr)
+	}
 	if sc := r.Scenarios[0]; sc.Seed != 5 || sc.Operations != 300 || sc.ConflictRate != 0.2 {
 		t.Errorf("scenario %+v", sc)
 	}
