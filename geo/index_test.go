@@ -41,6 +41,56 @@ type indexed struct {
 	vols  []Volume
 }
 
+// churn draws seeded random changes to indexes and keeps which entries
+// should be live after them: of ten changes, newOf insert a new entry,
+// up to 8 replace a random one (perhaps into another group), and the rest
+// remove one.
+type churn struct {
+	t       testing.TB
+	r       *rand.Rand
+	centers []vec
+	newOf   int
+	live    map[string]indexed
+	ids     []string // every ID ever inserted
+}
+
+func newChurn(t testing.TB, r *rand.Rand, newOf int, centers ...vec) *churn {
+	return &churn{t: t, r: r, centers: centers, newOf: newOf, live: map[string]indexed{}}
+}
+
+// indexChanger is what a churn changes: an Index, or Changes held back
+// from one.
+type indexChanger interface {
+	Insert(id, group string, vols []Volume)
+	Remove(id string)
+}
+
+// step makes the next change to each of ixs, and records it.
+func (c *churn) step(ixs ...indexChanger) {
+	switch k := c.r.IntN(10); {
+	case k < c.newOf || len(c.ids) == 0:
+		id := fmt.Sprintf("op-%d", len(c.ids))
+		c.ids = append(c.ids, id)
+		c.insert(id, ixs)
+	case k < 8:
+		c.insert(c.ids[c.r.IntN(len(c.ids))], ixs)
+	default:
+		id := c.ids[c.r.IntN(len(c.ids))]
+		for _, ix := range ixs {
+			ix.Remove(id)
+		}
+		delete(c.live, id)
+	}
+}
+
+func (c *churn) insert(id string, ixs []indexChanger) {
+	e := indexed{group: fmt.Sprint("g", c.r.IntN(3)), vols: randOp(c.t, c.r, c.centers[c.r.IntN(len(c.centers))], 150_000)}
+	for _, ix := range ixs {
+		ix.Insert(id, e.group, e.vols)
+	}
+	c.live[id] = e
+}
+
 // bruteConflicts is what Index.Conflicts must answer: CompareOperations
 // against every entry.
 func bruteConflicts(live map[string]indexed, q []Volume, m Minima, exclude string) []Hit {
@@ -69,28 +119,12 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 	r := newRand(t)
 	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(0, 180), fromDegrees(90, 0)}
 	ix := NewIndex()
-	live := map[string]indexed{}
-	var ids []string
+	c := newChurn(t, r, 6, centers...)
+	live := c.live
 	var hits, queries int
 	for round := range cases(40) {
 		for range 30 {
-			switch k := r.IntN(10); {
-			case k < 6 || len(ids) == 0:
-				id := fmt.Sprintf("op-%d", len(ids))
-				ids = append(ids, id)
-				e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(3)], 150_000)}
-				ix.Insert(id, e.group, e.vols)
-				live[id] = e
-			case k < 8:
-				id := ids[r.IntN(len(ids))]
-				e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(3)], 150_000)}
-				ix.Insert(id, e.group, e.vols)
-				live[id] = e
-			default:
-				id := ids[r.IntN(len(ids))]
-				ix.Remove(id)
-				delete(live, id)
-			}
+			c.step(ix)
 		}
 		if ix.Len() != len(live) {
 			t.Fatalf("round %d: Len = %d, want %d", round, ix.Len(), len(live))
@@ -109,7 +143,7 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 		}
 	}
 	t.Logf("%d queries, %d hits, %d entries at the end", queries, hits, ix.Len())
-	for _, id := range ids {
+	for _, id := range c.ids {
 		ix.Remove(id)
 	}
 	if ix.Len() != 0 || len(ix.buckets) != 0 || ix.perTime != [timeLevels]int{} {
@@ -155,27 +189,9 @@ func TestIndexSince(t *testing.T) {
 	r := newRand(t)
 	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(-12, 130)}
 	ix := NewIndex()
-	live := map[string]indexed{}
-	var ids []string
-	change := func() {
-		switch k := r.IntN(10); {
-		case k < 5 || len(ids) == 0:
-			id := fmt.Sprintf("op-%d", len(ids))
-			ids = append(ids, id)
-			e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 150_000)}
-			ix.Insert(id, e.group, e.vols)
-			live[id] = e
-		case k < 8:
-			id := ids[r.IntN(len(ids))]
-			e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 150_000)}
-			ix.Insert(id, e.group, e.vols)
-			live[id] = e
-		default:
-			id := ids[r.IntN(len(ids))]
-			ix.Remove(id)
-			delete(live, id)
-		}
-	}
+	c := newChurn(t, r, 5, centers...)
+	live := c.live
+	change := func() { c.step(ix) }
 	for range 100 {
 		change()
 	}
@@ -290,35 +306,15 @@ func TestChanges(t *testing.T) {
 	r := newRand(t)
 	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(-12, 130)}
 	ix, direct := NewIndex(), NewIndex()
-	live := map[string]indexed{}
-	var ids []string
+	ch := newChurn(t, r, 5, centers...)
+	live := ch.live
 	var c Changes
+	// A change is made to direct at once, and to ix at once or held in c.
 	change := func(held bool) {
-		insert := func(id string, e indexed) {
-			if held {
-				c.Insert(id, e.group, e.vols)
-			} else {
-				ix.Insert(id, e.group, e.vols)
-			}
-			direct.Insert(id, e.group, e.vols)
-			live[id] = e
-		}
-		switch k := r.IntN(10); {
-		case k < 5 || len(ids) == 0:
-			id := fmt.Sprintf("op-%d", len(ids))
-			ids = append(ids, id)
-			insert(id, indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 150_000)})
-		case k < 8:
-			insert(ids[r.IntN(len(ids))], indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(2)], 150_000)})
-		default:
-			id := ids[r.IntN(len(ids))]
-			if held {
-				c.Remove(id)
-			} else {
-				ix.Remove(id)
-			}
-			direct.Remove(id)
-			delete(live, id)
+		if held {
+			ch.step(&c, direct)
+		} else {
+			ch.step(ix, direct)
 		}
 	}
 	for range 100 {

@@ -15,27 +15,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	r := newRand(t)
 	centers := []vec{fromDegrees(33.5, 36.3), fromDegrees(0, 180), fromDegrees(90, 0)}
 	ix := NewIndex()
-	live := map[string]indexed{}
-	var ids []string
-	change := func(ix *Index) {
-		switch k := r.IntN(10); {
-		case k < 6 || len(ids) == 0:
-			id := fmt.Sprintf("op-%d", len(ids))
-			ids = append(ids, id)
-			e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(3)], 150_000)}
-			ix.Insert(id, e.group, e.vols)
-			live[id] = e
-		case k < 8:
-			id := ids[r.IntN(len(ids))]
-			e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, centers[r.IntN(3)], 150_000)}
-			ix.Insert(id, e.group, e.vols)
-			live[id] = e
-		default:
-			id := ids[r.IntN(len(ids))]
-			ix.Remove(id)
-			delete(live, id)
-		}
-	}
+	c := newChurn(t, r, 6, centers...)
+	live, change := c.live, func(ix *Index) { c.step(ix) }
 	check := func(ix *Index, what string) {
 		t.Helper()
 		if ix.Len() != len(live) {
@@ -54,9 +35,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		change(ix)
 	}
 	for n, id := 0, 0; n < 5; id++ { // leave free slots
-		if _, ok := live[ids[id]]; ok {
-			ix.Remove(ids[id])
-			delete(live, ids[id])
+		if _, ok := live[c.ids[id]]; ok {
+			ix.Remove(c.ids[id])
+			delete(live, c.ids[id])
 			n++
 		}
 	}
@@ -78,7 +59,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		change(back)
 	}
 	check(back, "changed after the read")
-	for _, id := range ids {
+	for _, id := range c.ids {
 		back.Remove(id)
 	}
 	if back.Len() != 0 || len(back.buckets) != 0 || back.perTime != [timeLevels]int{} {

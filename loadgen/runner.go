@@ -219,7 +219,7 @@ func (r *Runner) run(ctx context.Context, name string, n int, build func(int) (*
 	phase.Seconds = elapsed.Seconds()
 	phase.PerSecond = float64(n) / elapsed.Seconds()
 	phase.Latency = hist.Summary()
-	phase.Server = serverView(before, r.scrape(ctx), elapsed.Seconds())
+	phase.Server = ServerViewOf(before, r.scrape(ctx), elapsed.Seconds())
 	return phase, nil
 }
 

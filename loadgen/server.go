@@ -26,16 +26,23 @@ type ServerView struct {
 	CheckpointMeanMS float64 `json:"checkpoint_mean_ms"`
 }
 
-// serverCounters are the counters of /metrics a ServerView is made of.
-type serverCounters map[string]float64
+// ServerCounters are the deconflict_ samples of a server's /metrics, by
+// name as written there (labels included).
+type ServerCounters map[string]float64
 
-// scrape reads the counters from the server's /metrics; nil if it cannot.
-func (r *Runner) scrape(ctx context.Context) serverCounters {
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(r.Server, "/")+"/metrics", nil)
+// scrape reads the runner's server's counters; nil if it cannot.
+func (r *Runner) scrape(ctx context.Context) ServerCounters {
+	return ScrapeServer(ctx, r.client(), r.Server)
+}
+
+// ScrapeServer reads the counters of the server at base (such as
+// http://127.0.0.1:8080) from its /metrics; nil if it cannot.
+func ScrapeServer(ctx context.Context, client *http.Client, base string) ServerCounters {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+"/metrics", nil)
 	if err != nil {
 		return nil
 	}
-	resp, err := r.client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil
 	}
@@ -43,7 +50,7 @@ func (r *Runner) scrape(ctx context.Context) serverCounters {
 	if resp.StatusCode != http.StatusOK {
 		return nil
 	}
-	c := serverCounters{}
+	c := ServerCounters{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
@@ -60,9 +67,9 @@ func (r *Runner) scrape(ctx context.Context) serverCounters {
 	return c
 }
 
-// serverView returns what changed between two scrapes over seconds; nil
-// if either is missing or no batch ran.
-func serverView(before, after serverCounters, seconds float64) *ServerView {
+// ServerViewOf returns what changed between two scrapes seconds apart;
+// nil if either is missing or no batch ran.
+func ServerViewOf(before, after ServerCounters, seconds float64) *ServerView {
 	if before == nil || after == nil || seconds <= 0 {
 		return nil
 	}

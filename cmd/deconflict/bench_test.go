@@ -22,6 +22,7 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/loadgen"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/sqlite"
 )
@@ -274,7 +275,7 @@ func benchDeclareClients(b *testing.B, s *testServer, clients int) {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	b.ResetTimer()
-	c0 := scrapeCounters(b, s.base)
+	c0 := loadgen.ScrapeServer(context.Background(), http.DefaultClient, s.base)
 	cpu0 := cpuTime()
 	start := time.Now()
 	for w := 0; w < clients; w++ {
@@ -308,13 +309,16 @@ func benchDeclareClients(b *testing.B, s *testServer, clients int) {
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
-	c := scrapeCounters(b, s.base)
 	// The single writer's group commits: how many declarations each took,
 	// how much of the time a batch was running, and how long its commit
 	// (with the flush to disk) took on average.
-	b.ReportMetric((c.writes-c0.writes)/(c.batches-c0.batches), "decl/batch")
-	b.ReportMetric(100*(c.busy-c0.busy)/elapsed.Seconds(), "writer-busy-%")
-	b.ReportMetric(1000*(c.commitSecs-c0.commitSecs)/(c.commits-c0.commits), "commit-ms")
+	v := loadgen.ServerViewOf(c0, loadgen.ScrapeServer(context.Background(), http.DefaultClient, s.base), elapsed.Seconds())
+	if v == nil {
+		b.Fatal("no server metrics")
+	}
+	b.ReportMetric(v.WritesPerBatch, "decl/batch")
+	b.ReportMetric(100*v.WriterBusy, "writer-busy-%")
+	b.ReportMetric(v.CommitMeanMS, "commit-ms")
 	if failed.Load() > 0 {
 		b.Fatalf("%d declarations failed", failed.Load())
 	}
@@ -398,41 +402,4 @@ func bufioScanner(r io.Reader) *bufio.Scanner {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	return sc
-}
-
-// serverCounters are counters the benchmark scrapes from /metrics.
-type serverCounters struct {
-	batches, writes, busy float64 // the single writer's group commits
-	commits, commitSecs   float64 // the store's commits and their time
-}
-
-// scrapeCounters reads the server's counters from /metrics.
-func scrapeCounters(b *testing.B, base string) serverCounters {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var c serverCounters
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		v, _ := strconv.ParseFloat(value, 64)
-		switch name {
-		case "deconflict_write_batches_total":
-			c.batches = v
-		case "deconflict_batched_writes_total":
-			c.writes = v
-		case "deconflict_write_batch_seconds_total":
-			c.busy = v
-		case "deconflict_store_commit_seconds_count":
-			c.commits = v
-		case "deconflict_store_commit_seconds_sum":
-			c.commitSecs = v
-		}
-	}
-	return c
 }
