@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ type Mechanism struct {
 	saveMu   sync.Mutex    // one snapshot file written at a time
 	evidence chan struct{} // one evidence bundle built at a time (see Evidence)
 	savedRev int64         // the rev the snapshot file holds; -1 unknown
+	egress   dc.Egress     // where webhooks may point (Options.WebhookAllow)
 
 	// mu serialises write transactions of this process, so that the
 	// index and rev change together with what was committed.
@@ -61,11 +63,16 @@ type Options struct {
 	// index, which Load starts from when it matches the store; none if
 	// empty.
 	IndexSnapshot string
+	// WebhookAllow lists the address ranges webhooks may reach although
+	// the egress rule (deconflict.Egress) refuses them by default, such as
+	// a party's own network (serve --webhook-allow).
+	WebhookAllow []netip.Prefix
 }
 
 // New returns a mechanism over store. Call Load before serving.
 func New(store dc.Store, opts Options) *Mechanism {
-	m := &Mechanism{store: store, now: opts.Now, log: opts.Logger, origin: opts.Origin, snapshot: opts.IndexSnapshot}
+	m := &Mechanism{store: store, now: opts.Now, log: opts.Logger, origin: opts.Origin, snapshot: opts.IndexSnapshot,
+		egress: dc.Egress{Allow: opts.WebhookAllow}}
 	if m.origin == "" {
 		m.origin = DefaultOrigin
 	}

@@ -13,6 +13,12 @@ import (
 
 var webhookName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
+// MaxWebhooks is how many webhooks one party may have. Each one is a
+// delivery worker and a connection to a receiver; the cap keeps what one
+// party can make the server do bounded. Creating one more is refused
+// with invalid_argument, field name.
+const MaxWebhooks = 16
+
 // EventTypes lists every event type a webhook may subscribe to.
 var EventTypes = []string{
 	dc.EventOperationDeclared, dc.EventOperationUpdated, dc.EventOperationActivated, dc.EventOperationEnded,
@@ -28,10 +34,13 @@ type Subscription struct {
 	Events []string `json:"events"`
 }
 
-func (s *Subscription) validate() error {
+func (s *Subscription) validate(egress dc.Egress) error {
 	u, err := url.Parse(s.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return dc.FieldErrorf(dc.EInvalid, "url", "url must be an absolute http or https URL")
+	}
+	if err := egress.CheckURL(s.URL); err != nil {
+		return err
 	}
 	if len(s.Events) == 0 {
 		return dc.FieldErrorf(dc.EInvalid, "events", "events needs at least one event type")
@@ -58,7 +67,7 @@ func (m *Mechanism) PutWebhook(ctx context.Context, a dc.Actor, name string, s S
 	if !webhookName.MatchString(name) {
 		return nil, "", false, dc.FieldErrorf(dc.EInvalid, "name", "webhook name must match [a-z0-9][a-z0-9_-]{0,63}")
 	}
-	if err := s.validate(); err != nil {
+	if err := s.validate(m.egress); err != nil {
 		return nil, "", false, err
 	}
 	var (
@@ -70,6 +79,13 @@ func (m *Mechanism) PutWebhook(ctx context.Context, a dc.Actor, name string, s S
 		old, err := tx.Webhook(ctx, a.Party, name)
 		switch {
 		case dc.ErrorCode(err) == dc.ENotFound:
+			mine, err := tx.Webhooks(ctx, a.Party)
+			if err != nil {
+				return err
+			}
+			if len(mine) >= MaxWebhooks {
+				return dc.FieldErrorf(dc.EInvalid, "name", "a party has at most %d webhooks; delete one before creating another", MaxWebhooks)
+			}
 			last, err := tx.LastSeq(ctx)
 			if err != nil {
 				return err
@@ -85,6 +101,10 @@ func (m *Mechanism) PutWebhook(ctx context.Context, a dc.Actor, name string, s S
 			return err
 		default:
 			w = old
+			if s.URL == RedactURL(old.URL) {
+				// The URL as GET shows it, credentials hidden: unchanged.
+				s.URL = old.URL
+			}
 			if w.URL != s.URL {
 				w.Delivery.NextAttempt = nil // a new receiver is tried at once
 			}
@@ -97,9 +117,9 @@ func (m *Mechanism) PutWebhook(ctx context.Context, a dc.Actor, name string, s S
 	}
 	m.notify()
 	if created {
-		return w, w.Secret, true, nil
+		return redacted(w), w.Secret, true, nil
 	}
-	return w, "", false, nil
+	return redacted(w), "", false, nil
 }
 
 // Webhooks lists the webhooks of the actor's party (heads), or of every
@@ -120,6 +140,9 @@ func (m *Mechanism) Webhooks(ctx context.Context, a dc.Actor) ([]*dc.Webhook, er
 	if ws == nil {
 		ws = []*dc.Webhook{}
 	}
+	for i, w := range ws {
+		ws[i] = redacted(w)
+	}
 	return ws, err
 }
 
@@ -133,4 +156,24 @@ func (m *Mechanism) DeleteWebhook(ctx context.Context, a dc.Actor, name string) 
 		return dc.Errorf(dc.ENotFound, "no webhook %q", name)
 	}
 	return err
+}
+
+// redacted returns w as it is shown to parties: a copy without the
+// credentials of its URL.
+func redacted(w *dc.Webhook) *dc.Webhook {
+	c := *w
+	c.URL = RedactURL(w.URL)
+	return &c
+}
+
+// RedactURL returns the URL with its user information (user name and
+// password), if any, replaced by "redacted": credentials given in a
+// webhook's URL are used to deliver but never shown back or logged.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User("redacted")
+	return u.String()
 }

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"crypto/tls"
 	"math/rand/v2"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,25 +24,42 @@ import (
 const (
 	DefaultPoll       = time.Second
 	DefaultMaxBackoff = time.Hour
-	// DefaultTimeout bounds each request of the default client (and of a
-	// client without a Timeout of its own).
+	// DefaultTimeout bounds each attempt: connecting, sending the event and
+	// reading the answer.
 	DefaultTimeout = 10 * time.Second
-	// MaxConcurrent is how many webhooks are delivered at the same time.
-	MaxConcurrent = 8
+	// DefaultMaxConcurrent is how many requests are in flight at most, to
+	// all receivers together.
+	DefaultMaxConcurrent = 256
+	// DefaultPerParty is how many requests of one party's webhooks are in
+	// flight at most: as many as a party may have webhooks
+	// (mechanism.MaxWebhooks), so a party's webhooks never wait for each
+	// other, only, once DefaultMaxConcurrent are in flight, for their
+	// party's turn.
+	DefaultPerParty = 16
 )
 
 const (
 	batchSize   = 100 // events read per transaction
-	maxErrorLen = 200 // bytes of Delivery.LastError
 	userAgent   = "deconflict-webhooks/1"
 )
 
 // Options configure a Deliverer. The zero value of every field is usable.
 type Options struct {
-	// Client sends the requests. Nil means a client with a 10s timeout
-	// that does not follow redirects. A client without a Timeout gets a
-	// 10s deadline per request.
-	Client *http.Client
+	// Allow lists address ranges deliveries may connect to although the
+	// egress rule (dc.Egress) refuses them by default (serve
+	// --webhook-allow). Every address dialled is checked, after DNS.
+	Allow []netip.Prefix
+	// TLSConfig configures https deliveries (the system's roots if nil).
+	TLSConfig *tls.Config
+	// Timeout bounds each attempt (default DefaultTimeout).
+	Timeout time.Duration
+	// MaxConcurrent and PerParty bound the requests in flight, in all and
+	// per party (defaults DefaultMaxConcurrent and DefaultPerParty); free
+	// slots go to the waiting parties in turn.
+	MaxConcurrent, PerParty int
+	// LogInterval is how often a summary of failing deliveries is logged
+	// (default DefaultLogInterval); see failLog.
+	LogInterval time.Duration
 	// Now is the clock (time.Now if nil). It stamps attempts and decides
 	// when a failed webhook is due again.
 	Now func() time.Time
@@ -71,7 +88,9 @@ type Deliverer struct {
 	store  dc.Store
 	opts   Options
 	log    *slog.Logger
-	sem    chan struct{}
+	client *http.Client
+	slots  *fairSlots
+	flog   *failLog
 	mu     sync.Mutex
 	busy   map[hookKey]bool
 	jitter func() float64 // in [0,1)
@@ -81,11 +100,17 @@ type hookKey struct{ party, name string }
 
 // New returns a Deliverer of the webhooks of store.
 func New(store dc.Store, opts Options) *Deliverer {
-	if opts.Client == nil {
-		opts.Client = &http.Client{
-			Timeout:       DefaultTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if opts.PerParty <= 0 {
+		opts.PerParty = DefaultPerParty
+	}
+	if opts.LogInterval <= 0 {
+		opts.LogInterval = DefaultLogInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -100,11 +125,14 @@ func New(store dc.Store, opts Options) *Deliverer {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = log.With("component", "webhooks")
 	return &Deliverer{
 		store:  store,
 		opts:   opts,
-		log:    log.With("component", "webhooks"),
-		sem:    make(chan struct{}, MaxConcurrent),
+		log:    log,
+		client: newClient(dc.Egress{Allow: opts.Allow}, opts.TLSConfig),
+		slots:  newFairSlots(opts.MaxConcurrent, opts.PerParty),
+		flog:   newFailLog(log, opts.LogInterval),
 		busy:   map[hookKey]bool{},
 		jitter: rand.Float64,
 	}
@@ -113,7 +141,8 @@ func New(store dc.Store, opts Options) *Deliverer {
 // Run delivers until ctx ends: it starts delivering every webhook that is
 // due and has events to deliver, then waits for Changed, the poll interval
 // or the earliest retry, whichever comes first. Each webhook is delivered
-// in its own goroutine, so a slow receiver does not hold up the others.
+// in its own goroutine, so a slow receiver does not hold up the others
+// (see the package documentation).
 // Run returns when ctx ends and its deliveries have stopped; an event in
 // flight then is delivered again by the next Run.
 func (d *Deliverer) Run(ctx context.Context) {
@@ -137,6 +166,7 @@ func (d *Deliverer) Run(ctx context.Context) {
 			changed = d.opts.Changed()
 		}
 		wait := d.opts.Poll
+		d.flog.tick(d.opts.Now())
 		next, err := d.start(ctx, &wg, done)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -242,12 +272,6 @@ var errGone = errors.New("webhook gone or delivered elsewhere")
 // fails or ctx ends. progressed reports whether its delivery state
 // changed.
 func (d *Deliverer) deliverHook(ctx context.Context, k hookKey) (n int, progressed bool, err error) {
-	select {
-	case d.sem <- struct{}{}:
-		defer func() { <-d.sem }()
-	case <-ctx.Done():
-		return 0, false, nil
-	}
 	for ctx.Err() == nil {
 		var (
 			w   *dc.Webhook
@@ -412,29 +436,30 @@ func (d *Deliverer) attempt(ctx context.Context, w *dc.Webhook, e *dc.Event, st 
 	ts := d.opts.Now()
 	body, err := dc.EventJSON(e)
 	if err != nil {
-		failure = "cannot encode the event"
+		failure = FailEncode
 	}
 	sig, err := Sign(w.Secret, id, ts, body)
 	if err != nil && failure == "" {
-		failure = "the webhook's secret is malformed"
+		failure = FailSecret
 	}
 	if failure == "" {
-		status, failure = d.post(ctx, w.URL, id, ts, sig, body)
+		status, failure = d.post(ctx, w.Party, w.URL, id, ts, sig, body)
 		if ctx.Err() != nil {
 			return false
 		}
 	}
 	now := d.opts.Now()
 	st.LastAttempt, st.LastStatus = &now, status
-	log := d.log.With("party", w.Party, "webhook", w.Name, "host", host(w.URL), "seq", e.Seq)
+	k := hookKey{w.Party, w.Name}
 	if failure == "" {
 		if st.Attempts > 0 {
-			log.Info("webhook delivered after failures", "status", status, "attempts", st.Attempts+1)
+			d.flog.recovered(now, k, host(w.URL), st.Attempts+1)
 		}
 		st.DeliveredSeq, st.Delivered, st.Attempts = e.Seq, st.Delivered+1, 0
 		st.LastError, st.NextAttempt, st.FailingSince = "", nil, nil
 		return true
 	}
+	st.LastStatus = 0 // what the receiver answered is not shown: see FailStatus
 	st.Attempts++
 	st.LastError = failure
 	if st.FailingSince == nil {
@@ -443,21 +468,23 @@ func (d *Deliverer) attempt(ctx context.Context, w *dc.Webhook, e *dc.Event, st 
 	wait := d.backoff(st.Attempts)
 	next := now.Add(wait)
 	st.NextAttempt = &next
-	log.Warn("webhook delivery failed", "status", status, "error", failure, "attempts", st.Attempts, "retry_in", wait.Round(time.Millisecond))
+	d.flog.failedAttempt(now, k, host(w.URL), failure, wait, st.Attempts == 1)
 	return false
 }
 
-// post sends one request. It returns the status (0 if none) and, unless
-// the receiver answered 2xx, a short description of the failure.
-func (d *Deliverer) post(ctx context.Context, u, id string, ts time.Time, sig string, body []byte) (status int, failure string) {
-	if d.opts.Client.Timeout <= 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
+// post sends one request, in a slot of party's (see fairSlots) and
+// within Options.Timeout. It returns the status (0 if none) and, unless
+// the receiver answered 2xx, the class of the failure.
+func (d *Deliverer) post(ctx context.Context, party, u, id string, ts time.Time, sig string, body []byte) (status int, failure string) {
+	if err := d.slots.acquire(ctx, party); err != nil {
+		return 0, FailTimeout // ctx ended: the caller does not record it
 	}
+	defer d.slots.release(party)
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return 0, "invalid request: " + short(unwrapURL(err))
+		return 0, FailURL
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -467,18 +494,16 @@ func (d *Deliverer) post(ctx context.Context, u, id string, ts time.Time, sig st
 	// Deliveries are idempotent (webhook-id): let the transport resend one
 	// that met a stale keep-alive connection. The header is not sent.
 	req.Header["Idempotency-Key"] = nil
-	resp, err := d.opts.Client.Do(req)
+	resp, err := d.client.Do(req)
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return 0, "timeout"
-		}
-		return 0, short(unwrapURL(err))
+		return 0, classify(err)
 	}
+	// The status decides; the body is read (a little of it) only so the
+	// connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, "status " + strconv.Itoa(resp.StatusCode)
+		return resp.StatusCode, FailStatus
 	}
 	return resp.StatusCode, ""
 }
@@ -491,24 +516,6 @@ func (d *Deliverer) backoff(attempts int) time.Duration {
 		b = min(b, time.Second<<max(attempts-1, 0))
 	}
 	return time.Duration(float64(b) * (0.8 + 0.4*d.jitter()))
-}
-
-// unwrapURL drops the *url.Error wrapper, whose text holds the URL (which
-// may hold a token).
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-func short(err error) string {
-	s := err.Error()
-	if len(s) <= maxErrorLen {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxErrorLen], "") + "…"
 }
 
 // host returns the host of a URL, the only part of it that is logged.

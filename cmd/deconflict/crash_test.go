@@ -27,7 +27,7 @@ func buildBinary(t *testing.T) string {
 // its base URL and its log.
 func startBinary(t *testing.T, bin, store string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0")
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, loopbackFlags...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,8 @@ type testServer struct {
 	store string
 	base  string
 	stop  func()
+	// flags are extra flags of serve; nil means loopbackFlags.
+	flags []string
 }
 
 // startServer starts a server with parties alpha, bravo and charlie.
@@ -39,7 +41,21 @@ func startServerB(t testing.TB) *testServer {
 // startServerOn is startServer on the store at url.
 func startServerOn(t testing.TB, url string) *testServer {
 	t.Helper()
-	s := &testServer{t: t, store: url}
+	return startServerWith(t, url, loopbackFlags...)
+}
+
+// loopbackFlags let webhooks reach receivers on loopback, where the tests
+// run them.
+var loopbackFlags = []string{"--webhook-allow", "127.0.0.0/8"}
+
+// startServerWith is startServer on the store at url, serve given flags
+// (none: not even loopbackFlags).
+func startServerWith(t testing.TB, url string, flags ...string) *testServer {
+	t.Helper()
+	if flags == nil {
+		flags = []string{}
+	}
+	s := &testServer{t: t, store: url, flags: flags}
 	for _, p := range []string{"alpha", "bravo", "charlie"} {
 		s.mustRun("party", "add", p, "--name", strings.ToUpper(p))
 	}
@@ -64,10 +80,14 @@ func (s *testServer) start() {
 	ready := make(chan string, 1)
 	done := make(chan int, 1)
 	var stderr bytes.Buffer
+	flags := s.flags
+	if flags == nil {
+		flags = loopbackFlags
+	}
 	m := &Main{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" },
 		Ready: func(addr string) { ready <- addr }}
 	go func() {
-		done <- m.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", s.store, "--rate-limit", "0"})
+		done <- m.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", s.store, "--rate-limit", "0"}, flags...))
 	}()
 	select {
 	case addr := <-ready:

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/console"
 	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/mechanism"
@@ -38,6 +39,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	snapshot := fs.String("index-snapshot", "auto", "file kept with a snapshot of the conflict index, to restart fast; auto: beside a SQLite store, none on PostgreSQL; none: no snapshot")
 	snapshotEvery := fs.Duration("index-snapshot-every", 10*time.Minute, "how often the index snapshot is refreshed while serving (also at start and at shutdown)")
+	allowDefault := ""
+	if demo { // a demo runs on one machine: let webhooks reach it
+		allowDefault = "127.0.0.0/8,::1"
+	}
+	webhookAllow := fs.String("webhook-allow", allowDefault, "address ranges webhooks may reach although they are loopback, link-local, private, multicast or unspecified: CIDR[,CIDR…], such as a party's own network, or 127.0.0.0/8 for tests on one machine")
 	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one (at most once a minute), so a restart after a crash has about that many at most to catch up; 0: only by time")
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
@@ -51,6 +57,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") || (*clientCA != "" && *tlsCert == "") {
 		return errors.New("--tls-cert and --tls-key go together, and --client-ca needs them")
+	}
+	allow, err := dc.ParseEgressAllow(*webhookAllow)
+	if err != nil {
+		return fmt.Errorf("--webhook-allow: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 
@@ -98,7 +108,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	go func() { errc <- hs.Serve(ln) }()
 	defer hs.Close() // a failed start: nothing under way to finish
 
-	mech := mechanism.New(st, mechanism.Options{Logger: log, IndexSnapshot: snapshotFile(*snapshot, *store)})
+	mech := mechanism.New(st, mechanism.Options{Logger: log, IndexSnapshot: snapshotFile(*snapshot, *store), WebhookAllow: allow})
 	if err := mech.Load(ctx); err != nil {
 		return err
 	}
@@ -112,7 +122,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
 	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
-	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery})
+	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery, Allow: allow})
 	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
 	if db, ok := st.(*postgres.DB); ok {
 		db.SetLogger(log)

@@ -1,0 +1,124 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// The classes of failed attempts, the only thing Delivery.LastError and the
+// logs say about a receiver's failure. They tell a party what to look at
+// on its receiver, and no more: the text of the underlying error (refused,
+// reset, unreachable, a DNS answer, a TLS alert, a status code) is not
+// kept, because it would let a head probe what answers on a host and port
+// — a port scanner with the server's network position.
+const (
+	// FailNotAllowed: every address of the URL's host is one the egress
+	// rule refuses (dc.Egress), so nothing was sent.
+	FailNotAllowed = "destination not allowed"
+	// FailConnect: no connection: the name did not resolve, or the
+	// connection was refused, reset, unreachable or not accepted in time.
+	// Also an answer that is not HTTP.
+	FailConnect = "connection failed"
+	// FailTLS: the TLS handshake failed (such as a certificate that does
+	// not verify, or a receiver that does not speak TLS).
+	FailTLS = "TLS error"
+	// FailTimeout: connected, but no complete answer within the
+	// per-attempt timeout (Options.Timeout).
+	FailTimeout = "timeout"
+	// FailStatus: the receiver answered with a status other than 2xx
+	// (also a redirect, which is not followed).
+	FailStatus = "non-2xx status"
+	// FailEncode and FailSecret are failures of the server's side.
+	FailEncode = "cannot encode the event"
+	FailSecret = "the webhook's secret is malformed"
+	// FailURL: the stored URL cannot be requested.
+	FailURL = "invalid URL"
+)
+
+// errNotAllowed is returned by the dialler's Control hook for an address
+// the egress rule refuses.
+var errNotAllowed = errors.New("destination not allowed")
+
+// dialError marks a failure to connect, as opposed to one after the
+// connection was made.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "dial: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// newClient returns the client deliveries are sent with. Its dialler
+// checks every address it is about to connect to against the egress rule
+// (the Control hook runs after DNS, on the address of the socket), so a
+// name that resolves — or is rebound — to a refused address is never
+// dialled. It uses no proxy (the environment's HTTP_PROXY would move the
+// connection, and the check, elsewhere) and follows no redirect.
+func newClient(egress dc.Egress, tlsConfig *tls.Config) *http.Client {
+	dialer := &net.Dialer{
+		Timeout:   DefaultTimeout,
+		KeepAlive: 30 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil || !egress.Permits(ap.Addr()) {
+				return errNotAllowed
+			}
+			return nil
+		},
+	}
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &dialError{err}
+			}
+			return c, nil
+		},
+		TLSClientConfig:       tlsConfig,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   DefaultTimeout,
+		ExpectContinueTimeout: time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// classify returns the class of a failed request (see FailConnect etc.).
+func classify(err error) string {
+	var (
+		de        *dialError
+		recordErr tls.RecordHeaderError
+		alertErr  tls.AlertError
+		verifyErr *tls.CertificateVerificationError
+		authErr   x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalErr  x509.CertificateInvalidError
+		ne        net.Error
+	)
+	switch {
+	case errors.Is(err, errNotAllowed):
+		return FailNotAllowed
+	case errors.As(err, &de):
+		return FailConnect
+	case errors.As(err, &recordErr), errors.As(err, &alertErr), errors.As(err, &verifyErr),
+		errors.As(err, &authErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
+		return FailTLS
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return FailTimeout
+	}
+	return FailConnect
+}
