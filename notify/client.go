@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -55,6 +54,12 @@ type dialError struct{ err error }
 func (e *dialError) Error() string { return "dial: " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
+// tlsError marks a failed TLS handshake.
+type tlsError struct{ err error }
+
+func (e *tlsError) Error() string { return "tls: " + e.err.Error() }
+func (e *tlsError) Unwrap() error { return e.err }
+
 // newClient returns the client deliveries are sent with. Its dialler
 // checks every address it is about to connect to against the egress rule
 // (the Control hook runs after DNS, on the address of the socket), so a
@@ -73,16 +78,49 @@ func newClient(egress dc.Egress, tlsConfig *tls.Config) *http.Client {
 			return nil
 		},
 	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, &dialError{err}
+		}
+		return c, nil
+	}
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{}
+	}
+	tlsConfig = tlsConfig.Clone()
+	tlsConfig.NextProtos = []string{"h2", "http/1.1"}
 	tr := &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
+		Proxy:       nil,
+		DialContext: dial,
+		// The handshake is done here rather than by the transport, so that
+		// its failure is told from others (the transport rewrites some).
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
 			if err != nil {
+				return nil, err
+			}
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				c.Close()
 				return nil, &dialError{err}
 			}
-			return c, nil
+			cfg := tlsConfig.Clone()
+			if cfg.ServerName == "" {
+				cfg.ServerName = host
+			}
+			tc := tls.Client(c, cfg)
+			hctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+			defer cancel()
+			if err := tc.HandshakeContext(hctx); err != nil {
+				c.Close()
+				if ctx.Err() != nil { // the attempt's time is up: a timeout
+					return nil, err
+				}
+				return nil, &tlsError{err}
+			}
+			return tc, nil
 		},
-		TLSClientConfig:       tlsConfig,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   4,
@@ -100,22 +138,16 @@ func newClient(egress dc.Egress, tlsConfig *tls.Config) *http.Client {
 // classify returns the class of a failed request (see FailConnect etc.).
 func classify(err error) string {
 	var (
-		de        *dialError
-		recordErr tls.RecordHeaderError
-		alertErr  tls.AlertError
-		verifyErr *tls.CertificateVerificationError
-		authErr   x509.UnknownAuthorityError
-		hostErr   x509.HostnameError
-		invalErr  x509.CertificateInvalidError
-		ne        net.Error
+		de *dialError
+		te *tlsError
+		ne net.Error
 	)
 	switch {
 	case errors.Is(err, errNotAllowed):
 		return FailNotAllowed
 	case errors.As(err, &de):
 		return FailConnect
-	case errors.As(err, &recordErr), errors.As(err, &alertErr), errors.As(err, &verifyErr),
-		errors.As(err, &authErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
+	case errors.As(err, &te):
 		return FailTLS
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return FailTimeout

@@ -169,7 +169,7 @@ func TestDeliverInOrderSubscribedVisible(t *testing.T) {
 	appendEvent(t, s, dc.EventOperationDeclared, "alpha")       // 6: alpha
 	appendEvent(t, s, dc.EventHotlineMessage, "alpha")          // 7: nobody subscribes
 
-	d := New(s, Options{Now: clk.Now, Logger: quiet()})
+	d := New(s, Options{Allow: loopback, Now: clk.Now, Logger: quiet()})
 	n, err := d.DeliverOnce(ctx)
 	if err != nil || n != 5 {
 		t.Fatalf("DeliverOnce = %d, %v; want 5", n, err)
@@ -245,7 +245,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 	}
 	var logs syncBuffer
 	const maxBackoff = 5 * time.Second
-	d := New(s, Options{Now: clk.Now, MaxBackoff: maxBackoff,
+	d := New(s, Options{Allow: loopback, Now: clk.Now, MaxBackoff: maxBackoff,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
 	failedAt := clk.Now()
@@ -255,7 +255,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 			t.Fatalf("attempt %d: DeliverOnce = %d, %v", attempt, n, err)
 		}
 		st := getHook(t, s, "alpha", "ops").Delivery
-		if st.Attempts != attempt || st.LastStatus != 503 || st.LastError != "status 503" || st.DeliveredSeq != 0 ||
+		if st.Attempts != attempt || st.LastStatus != 0 || st.LastError != FailStatus || st.DeliveredSeq != 0 ||
 			st.Delivered != 0 || st.FailingSince == nil || !st.FailingSince.Equal(failedAt) || st.NextAttempt == nil {
 			t.Fatalf("attempt %d: delivery state %+v", attempt, st)
 		}
@@ -295,7 +295,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		t.Fatalf("delivery state after recovery %+v", st)
 	}
 	out := logs.String()
-	if !strings.Contains(out, "webhook delivery failed") {
+	if !strings.Contains(out, "webhook failing") || !strings.Contains(out, "webhook recovered") {
 		t.Errorf("failures not logged:\n%s", out)
 	}
 	for _, secret := range []string{w.Secret, strings.TrimPrefix(w.Secret, "whsec_"), "hunter2", `"note"`, "/hook"} {
@@ -318,13 +318,13 @@ func TestReceiverClosedThenBack(t *testing.T) {
 	addHook(t, s, "alpha", "ops", "http://"+addr+"/hook", dc.EventOperationDeclared)
 	appendEvent(t, s, dc.EventOperationDeclared)
 	appendEvent(t, s, dc.EventOperationDeclared)
-	d := New(s, Options{Now: clk.Now, Logger: quiet()})
+	d := New(s, Options{Allow: loopback, Now: clk.Now, Logger: quiet()})
 
 	if n, err := d.DeliverOnce(ctx); n != 0 || err != nil {
 		t.Fatalf("DeliverOnce = %d, %v", n, err)
 	}
 	st := getHook(t, s, "alpha", "ops").Delivery
-	if st.Attempts != 1 || st.LastStatus != 0 || !strings.Contains(st.LastError, "refused") || st.NextAttempt == nil {
+	if st.Attempts != 1 || st.LastStatus != 0 || st.LastError != FailConnect || st.NextAttempt == nil {
 		t.Fatalf("delivery state %+v", st)
 	}
 
@@ -360,7 +360,7 @@ func TestRunRetriesAtNextAttempt(t *testing.T) {
 	})
 	addHook(t, s, "alpha", "ops", rc.srv.URL, dc.EventOperationDeclared)
 	appendEvent(t, s, dc.EventOperationDeclared)
-	d := New(s, Options{Poll: time.Hour, MaxBackoff: 20 * time.Millisecond, Logger: quiet()})
+	d := New(s, Options{Allow: loopback, Poll: time.Hour, MaxBackoff: 20 * time.Millisecond, Logger: quiet()})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
@@ -390,7 +390,7 @@ func TestSlowReceiverDoesNotDelayOthers(t *testing.T) {
 	addHook(t, s, "alpha", "slow", slow.srv.URL, dc.EventOperationDeclared)
 	addHook(t, s, "bravo", "fast", fast.srv.URL, dc.EventOperationDeclared)
 	var sig signal
-	d := New(s, Options{Changed: sig.Changed, Poll: time.Hour, Logger: quiet()})
+	d := New(s, Options{Allow: loopback, Changed: sig.Changed, Poll: time.Hour, Logger: quiet()})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
@@ -428,16 +428,17 @@ func TestConcurrencyBounded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		return http.StatusOK
 	})
-	for i := range MaxConcurrent + 4 {
-		addHook(t, s, "alpha", fmt.Sprintf("h%02d", i), rc.srv.URL, dc.EventOperationDeclared)
+	const maxConcurrent = 5
+	for i := range 12 {
+		addHook(t, s, []string{"alpha", "bravo"}[i%2], fmt.Sprintf("h%02d", i), rc.srv.URL, dc.EventOperationDeclared)
 	}
 	appendEvent(t, s, dc.EventOperationDeclared)
-	n, err := New(s, Options{Logger: quiet()}).DeliverOnce(context.Background())
-	if n != MaxConcurrent+4 || err != nil {
+	n, err := New(s, Options{Allow: loopback, Logger: quiet(), MaxConcurrent: maxConcurrent}).DeliverOnce(context.Background())
+	if n != 12 || err != nil {
 		t.Fatalf("DeliverOnce = %d, %v", n, err)
 	}
-	if m := most.Load(); m > MaxConcurrent || m < 2 {
-		t.Fatalf("%d deliveries at once, want 2..%d", m, MaxConcurrent)
+	if m := most.Load(); m > maxConcurrent || m < 2 {
+		t.Fatalf("%d deliveries at once, want 2..%d", m, maxConcurrent)
 	}
 }
 
@@ -460,7 +461,7 @@ func TestRestart(t *testing.T) {
 	for range 3 {
 		appendEvent(t, s, dc.EventOperationDeclared)
 	}
-	n, err := New(s, Options{Now: clk.Now, Logger: quiet()}).DeliverOnce(ctx1)
+	n, err := New(s, Options{Allow: loopback, Now: clk.Now, Logger: quiet()}).DeliverOnce(ctx1)
 	if n != 1 || err != nil {
 		t.Fatalf("first run: DeliverOnce = %d, %v; want 1", n, err)
 	}
@@ -468,7 +469,7 @@ func TestRestart(t *testing.T) {
 		t.Fatalf("state after the crash %+v", st)
 	}
 
-	n, err = New(s, Options{Now: clk.Now, Logger: quiet()}).DeliverOnce(context.Background())
+	n, err = New(s, Options{Allow: loopback, Now: clk.Now, Logger: quiet()}).DeliverOnce(context.Background())
 	if n != 2 || err != nil {
 		t.Fatalf("second run: DeliverOnce = %d, %v; want 2", n, err)
 	}
@@ -479,11 +480,11 @@ func TestRestart(t *testing.T) {
 	// A failure's retry time survives a restart too.
 	failing.Store(true)
 	appendEvent(t, s, dc.EventOperationDeclared)
-	if n, err := New(s, Options{Now: clk.Now, Logger: quiet()}).DeliverOnce(context.Background()); n != 0 || err != nil {
+	if n, err := New(s, Options{Allow: loopback, Now: clk.Now, Logger: quiet()}).DeliverOnce(context.Background()); n != 0 || err != nil {
 		t.Fatalf("third run: %d, %v", n, err)
 	}
 	failing.Store(false)
-	d := New(s, Options{Now: clk.Now, Logger: quiet()})
+	d := New(s, Options{Allow: loopback, Now: clk.Now, Logger: quiet()})
 	if n, _ := d.DeliverOnce(context.Background()); n != 0 || len(rc.got()) != 5 {
 		t.Fatalf("a new deliverer retried before NextAttempt")
 	}
@@ -535,7 +536,7 @@ func TestDeletedOrChangedWhileDelivering(t *testing.T) {
 	appendEvent(t, s, dc.EventOperationDeclared)
 	appendEvent(t, s, dc.EventConflictOpened)
 	appendEvent(t, s, dc.EventOperationDeclared)
-	n, err := New(s, Options{Logger: quiet()}).DeliverOnce(ctx)
+	n, err := New(s, Options{Allow: loopback, Logger: quiet()}).DeliverOnce(ctx)
 	if err != nil || n != 3 {
 		t.Fatalf("DeliverOnce = %d, %v; want 3", n, err)
 	}
@@ -562,7 +563,7 @@ func TestDeletedOrChangedWhileDelivering(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	d := New(newFakeStore(), Options{MaxBackoff: time.Minute})
+	d := New(newFakeStore(), Options{Allow: loopback, MaxBackoff: time.Minute})
 	for _, c := range []struct {
 		jitter   float64
 		attempts int
@@ -578,7 +579,7 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 	if d := New(newFakeStore(), Options{}); d.opts.MaxBackoff != time.Hour || d.opts.Poll != time.Second ||
-		d.opts.Client.Timeout != 10*time.Second {
+		d.opts.Timeout != 10*time.Second || d.opts.MaxConcurrent != DefaultMaxConcurrent || d.opts.PerParty != DefaultPerParty {
 		t.Errorf("defaults %+v", d.opts)
 	}
 }
@@ -594,7 +595,7 @@ func TestBadSecretIsRetried(t *testing.T) {
 	}
 	appendEvent(t, s, dc.EventOperationDeclared)
 	var logs syncBuffer
-	d := New(s, Options{Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	d := New(s, Options{Allow: loopback, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if n, err := d.DeliverOnce(context.Background()); n != 0 || err != nil {
 		t.Fatalf("DeliverOnce = %d, %v", n, err)
 	}
@@ -614,7 +615,7 @@ func TestFailingEventUnsubscribed(t *testing.T) {
 	rc := newReceiver(t, func(int, *http.Request) int { return http.StatusInternalServerError })
 	addHook(t, s, "alpha", "ops", rc.srv.URL, dc.EventOperationDeclared, dc.EventConflictOpened)
 	appendEvent(t, s, dc.EventConflictOpened)
-	d := New(s, Options{Now: clk.Now, Logger: quiet()})
+	d := New(s, Options{Allow: loopback, Now: clk.Now, Logger: quiet()})
 	if n, err := d.DeliverOnce(ctx); n != 0 || err != nil {
 		t.Fatalf("DeliverOnce = %d, %v", n, err)
 	}

@@ -36,11 +36,11 @@ func TestSQLite(t *testing.T) {
 	appendEvent(t, db, dc.EventConflictOpened, "alpha")    // 5
 	appendEvent(t, db, dc.EventOperationDeclared, "alpha") // 6
 
-	if n, err := New(db, Options{Now: clk.Now, Logger: quiet()}).DeliverOnce(ctx); n != 0 || err != nil {
+	if n, err := New(db, Options{Allow: loopback, Now: clk.Now, Logger: quiet()}).DeliverOnce(ctx); n != 0 || err != nil {
 		t.Fatalf("DeliverOnce = %d, %v", n, err)
 	}
 	st := getHook(t, db, "alpha", "ops").Delivery
-	if st.Attempts != 1 || st.LastStatus != 503 || st.NextAttempt == nil || st.FailingSince == nil || st.DeliveredSeq != 1 {
+	if st.Attempts != 1 || st.LastStatus != 0 || st.LastError != FailStatus || st.NextAttempt == nil || st.FailingSince == nil || st.DeliveredSeq != 1 {
 		t.Fatalf("delivery state %+v", st)
 	}
 
@@ -53,7 +53,7 @@ func TestSQLite(t *testing.T) {
 	}
 	defer db.Close()
 	up.Store(true)
-	d := New(db, Options{Now: clk.Now, Logger: quiet()})
+	d := New(db, Options{Allow: loopback, Now: clk.Now, Logger: quiet()})
 	if n, err := d.DeliverOnce(ctx); n != 0 || err != nil || len(rc.got()) != 1 {
 		t.Fatalf("retried before NextAttempt: %d, %v", n, err)
 	}
