@@ -3,11 +3,11 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"crypto/tls"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
@@ -39,8 +39,8 @@ const (
 )
 
 const (
-	batchSize   = 100 // events read per transaction
-	userAgent   = "deconflict-webhooks/1"
+	batchSize = 100 // events read per transaction
+	userAgent = "deconflict-webhooks/1"
 )
 
 // Options configure a Deliverer. The zero value of every field is usable.

@@ -24,7 +24,7 @@ import (
 
 // addHook creates a webhook as the mechanism does: a fresh secret, and
 // delivery starting after the last event.
-func addHook(t *testing.T, s dc.Store, party, name, url string, events ...string) *dc.Webhook {
+func addHook(t testing.TB, s dc.Store, party, name, url string, events ...string) *dc.Webhook {
 	t.Helper()
 	var key [32]byte
 	rand.Read(key[:])
@@ -49,7 +49,7 @@ var eventTime = time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)
 
 // appendEvent stores an event of the type, seen by the audience (every
 // party if none).
-func appendEvent(t *testing.T, s dc.Store, typ string, audience ...string) *dc.Event {
+func appendEvent(t testing.TB, s dc.Store, typ string, audience ...string) *dc.Event {
 	t.Helper()
 	e := &dc.Event{Type: typ, Time: eventTime, Actor: dc.Actor{Party: "alpha", Role: dc.RoleOperator},
 		Subject: &dc.Subject{Kind: "operation", ID: "op-1"}, Audience: audience, Data: json.RawMessage(`{"note":"n"}`)}
@@ -106,7 +106,7 @@ type receiver struct {
 	reqs   []request
 }
 
-func newReceiver(t *testing.T, answer func(n int, r *http.Request) int) *receiver {
+func newReceiver(t testing.TB, answer func(n int, r *http.Request) int) *receiver {
 	rc := &receiver{answer: answer}
 	rc.srv = httptest.NewServer(rc)
 	t.Cleanup(rc.srv.Close)
@@ -239,7 +239,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 		}
 		return http.StatusServiceUnavailable
 	})
-	w := addHook(t, s, "alpha", "ops", rc.srv.URL+"/hook?token=hunter2", dc.EventOperationDeclared)
+	w := addHook(t, s, "alpha", "ops", strings.Replace(rc.srv.URL, "http://", "http://hookuser:pw-hunter3@", 1)+"/hook?token=hunter2", dc.EventOperationDeclared)
 	for range 3 {
 		appendEvent(t, s, dc.EventOperationDeclared)
 	}
@@ -298,7 +298,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 	if !strings.Contains(out, "webhook failing") || !strings.Contains(out, "webhook recovered") {
 		t.Errorf("failures not logged:\n%s", out)
 	}
-	for _, secret := range []string{w.Secret, strings.TrimPrefix(w.Secret, "whsec_"), "hunter2", `"note"`, "/hook"} {
+	for _, secret := range []string{w.Secret, strings.TrimPrefix(w.Secret, "whsec_"), "hunter2", "hunter3", "hookuser", `"note"`, "/hook"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("log holds %q:\n%s", secret, out)
 		}
