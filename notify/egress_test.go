@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -357,5 +359,27 @@ func TestFailureLogRateLimited(t *testing.T) {
 	if summary.Msg != "webhook deliveries failing" || summary.FailedAttempts != hooks*rounds || summary.Webhooks != hooks ||
 		summary.Suppressed != hooks-logBurst || summary.ByClass[FailConnect] != hooks*rounds {
 		t.Fatalf("summary %s", lines[len(lines)-1])
+	}
+}
+
+// TestTLSDelivery: an https receiver whose certificate verifies is
+// delivered to, over HTTP/2 where it offers it.
+func TestTLSDelivery(t *testing.T) {
+	var proto atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proto.Store(r.Proto) }))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	s := newFakeStore()
+	addHook(t, s, "alpha", "ops", srv.URL+"/hook", dc.EventOperationDeclared)
+	appendEvent(t, s, dc.EventOperationDeclared)
+	d := New(s, Options{Logger: quiet(), Allow: loopback, TLSConfig: &tls.Config{RootCAs: roots}})
+	if n, err := d.DeliverOnce(context.Background()); n != 1 || err != nil {
+		t.Fatalf("DeliverOnce = %d, %v (state %+v)", n, err, getHook(t, s, "alpha", "ops").Delivery)
+	}
+	if p := proto.Load(); p != "HTTP/2.0" {
+		t.Errorf("delivered over %v", p)
 	}
 }
