@@ -35,8 +35,10 @@ type ScaleRun struct {
 	// PreloadSeconds is the time to declare the live operations through
 	// the mechanism (no HTTP) into a fresh store.
 	PreloadSeconds float64 `json:"preload_seconds"`
-	// StartSeconds is the time from starting the server to its answering
-	// (most of it loading the index); HeapBytes the heap after it started.
+	// StartSeconds is the time from starting the server process to its
+	// /readyz answering 200 (most of it loading the index); HeapBytes the
+	// server's heap then, from its /metrics (garbage not yet collected
+	// included).
 	StartSeconds float64 `json:"start_seconds"`
 	HeapBytes    int64   `json:"heap_bytes"`
 	Declare      Phase   `json:"declare"`

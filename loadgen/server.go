@@ -26,8 +26,9 @@ type ServerView struct {
 	CheckpointMeanMS float64 `json:"checkpoint_mean_ms"`
 }
 
-// ServerCounters are the deconflict_ samples of a server's /metrics, by
-// name as written there (labels included).
+// ServerCounters are the deconflict_ samples of a server's /metrics, and
+// its heap (go_memstats_heap_alloc_bytes), by name as written there
+// (labels included).
 type ServerCounters map[string]float64
 
 // scrape reads the runner's server's counters; nil if it cannot.
@@ -54,7 +55,7 @@ func ScrapeServer(ctx context.Context, client *http.Client, base string) ServerC
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !strings.HasPrefix(name, "deconflict_") {
+		if !ok || !(strings.HasPrefix(name, "deconflict_") || name == "go_memstats_heap_alloc_bytes") {
 			continue
 		}
 		if v, err := strconv.ParseFloat(value, 64); err == nil {

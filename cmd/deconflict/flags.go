@@ -5,11 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 
 	dc "github.com/deconflict/deconflict"
-	"github.com/deconflict/deconflict/postgres"
-	"github.com/deconflict/deconflict/sqlite"
+	"github.com/deconflict/deconflict/internal/storeurl"
 )
 
 var (
@@ -62,19 +60,9 @@ func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// openStore opens the store a URL names.
+// openStore opens the store a URL names (sqlite:PATH or postgres://...).
 func openStore(ctx context.Context, url string) (dc.Store, error) {
-	switch {
-	case strings.HasPrefix(url, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
-		if path == "" {
-			return nil, fmt.Errorf("store URL %q names no file (want sqlite:PATH)", url)
-		}
-		return sqlite.Open(ctx, path)
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return postgres.Open(ctx, url)
-	}
-	return nil, fmt.Errorf("unknown store URL %q (want sqlite:PATH or postgres://...)", url)
+	return storeurl.Open(ctx, url)
 }
 
 // errorText returns what a person should read about err.

@@ -34,6 +34,7 @@ Usage:
   deconflict demo [--listen ADDR] [--store URL]    run the server with a demo scenario
   deconflict party add ID [--name NAME]            create a party
   deconflict party list                            list parties
+  deconflict party key new|add ID [PUBKEY]         register a party's own key for signed acknowledgements
   deconflict token issue --role ROLE [--party ID] [--label TEXT]
                                                    print a new bearer token
   deconflict token list                            list tokens (never their secrets)
@@ -44,8 +45,6 @@ Usage:
   deconflict witness --server URL --token TOKEN --state DIR
                                                    check the log was never rewritten
   deconflict key show|list|rotate                  the key that signs checkpoints
-  deconflict bench [--server URL] [--store URL] [--mode MODE]
-                                                   load test, scaling curves, PostGIS comparison
 
 Every command that touches data takes --store URL (env DECONFLICT_STORE):
 sqlite:PATH (default sqlite:deconflict.db) or postgres://...
@@ -80,8 +79,6 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.witness(ctx, args[1:])
 	case "key":
 		err = m.key(ctx, args[1:])
-	case "bench":
-		err = m.bench(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(m.Stdout, usage)
 		return 0

@@ -1,5 +1,5 @@
 // Package plot draws line charts as SVG, with nothing but the standard
-// library, and the scaling curves of deconflict bench results.
+// library, and the scaling curves of deconflict-bench results.
 package plot
 
 import (

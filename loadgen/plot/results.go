@@ -10,7 +10,7 @@ import (
 	"github.com/deconflict/deconflict/loadgen"
 )
 
-// Results reads deconflict bench result files and writes the scaling
+// Results reads deconflict-bench result files and writes the scaling
 // curves their index and scale runs give to SVG files in dir; it returns
 // the paths written.
 func Results(files []string, dir string) ([]string, error) {

@@ -3,13 +3,90 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	dc "github.com/deconflict/deconflict"
+	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/loadgen"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/sqlite"
 )
+
+// testServer is a deconflict server in process on a fresh SQLite store.
+type testServer struct {
+	base, store string
+	mech        *mechanism.Mechanism
+}
+
+func startTestServer(t *testing.T) *testServer {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bench.db")
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	mech := mechanism.New(st, mechanism.Options{})
+	if err := mech.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(dchttp.NewServer(mech, dchttp.Options{}))
+	t.Cleanup(hs.Close)
+	return &testServer{base: hs.URL, store: "sqlite:" + path, mech: mech}
+}
+
+// token issues a token of the role for the party, creating the party if
+// it does not exist yet.
+func (s *testServer) token(t *testing.T, role dc.Role, party string) string {
+	t.Helper()
+	if _, err := s.mech.AddParty(t.Context(), party, ""); err != nil && dc.ErrorCode(err) != dc.EExists {
+		t.Fatal(err)
+	}
+	secret, _, err := s.mech.IssueToken(t.Context(), role, party, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// run runs deconflict-bench with args and returns its stderr and exit
+// status.
+func run(t *testing.T, args ...string) (stderr string, code int) {
+	t.Helper()
+	var e strings.Builder
+	m := &Main{Stdout: io.Discard, Stderr: &e, Getenv: func(string) string { return "" }}
+	code = m.Run(t.Context(), args)
+	return e.String(), code
+}
+
+// serverBinary builds the deconflict server once for the tests that start
+// it as a process.
+var serverBinaryOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "deconflict-bench-test-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "deconflict")
+	if out, err := exec.Command("go", "build", "-o", bin, "../deconflict").CombinedOutput(); err != nil {
+		return "", &exec.Error{Name: string(out), Err: err}
+	}
+	return bin, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := serverBinaryOnce(); err == nil {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
 
 func readResult(t *testing.T, path string) loadgen.Result {
 	t.Helper()
@@ -22,7 +99,7 @@ func readResult(t *testing.T, path string) loadgen.Result {
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("result file is not valid: %v\n%s", err, b)
 	}
-	if r.Tool != "deconflict bench" || r.Machine.CPUs == 0 || r.StartedAt.IsZero() || len(r.Scenarios) == 0 {
+	if r.Tool != "deconflict-bench" || r.Machine.CPUs == 0 || r.StartedAt.IsZero() || len(r.Scenarios) == 0 {
 		t.Fatalf("result misses its header: %s", b)
 	}
 	return r
@@ -39,13 +116,13 @@ func checkPhase(t *testing.T, ph loadgen.Phase, name string, n int) {
 	}
 }
 
-// TestBenchHTTP runs deconflict bench against a real server for a few
+// TestBenchHTTP runs deconflict-bench against a real server for a few
 // hundred declarations, with the parties' tokens issued by the bench
 // itself from the store, and reads the result file.
 func TestBenchHTTP(t *testing.T) {
-	s := startServer(t)
+	s := startTestServer(t)
 	out := filepath.Join(t.TempDir(), "result.json")
-	_, stderr, code := s.run("bench", "--server", s.base, "--ops", "300", "--queries", "100", "--clients", "4",
+	stderr, code := run(t, "--server", s.base, "--store", s.store, "--ops", "300", "--queries", "100", "--clients", "4",
 		"--conflict-rate", "0.2", "--seed", "5", "--parties", "alpha,bravo,delta", "--out", out, "--progress-every", "200ms")
 	if code != 0 {
 		t.Fatalf("bench exited with %d: %s", code, stderr)
@@ -89,8 +166,18 @@ func TestBenchHTTP(t *testing.T) {
 		t.Errorf("no final progress line in: %s", stderr)
 	}
 	// The operations are on the server.
-	obs := s.token("observer", "alpha")
-	if n := len(s.do("GET", "/v1/operations?limit=1000", obs, nil).want(t, 200).list("operations")); n != 300 {
+	req, _ := http.NewRequest("GET", s.base+"/v1/operations?limit=1000", nil)
+	req.Header.Set("Authorization", "Bearer "+s.token(t, dc.RoleObserver, "alpha"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Operations []json.RawMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("list operations: %d, %v", resp.StatusCode, err)
+	}
+	if n := len(list.Operations); n != 300 {
 		t.Errorf("server holds %d live operations, want 300", n)
 	}
 }
@@ -98,16 +185,16 @@ func TestBenchHTTP(t *testing.T) {
 // TestBenchTokensFile runs the bench with a --tokens file instead of a
 // store, and fails cleanly on a token the server does not know.
 func TestBenchTokensFile(t *testing.T) {
-	s := startServer(t)
+	s := startTestServer(t)
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
-	body := "# party token\nalpha " + s.token("operator", "alpha") + "\nbravo " + s.token("operator", "bravo") + "\n"
+	body := "# party token\nalpha " + s.token(t, dc.RoleOperator, "alpha") + "\nbravo " + s.token(t, dc.RoleOperator, "bravo") + "\n"
 	if err := os.WriteFile(tokens, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "r.json")
 	m := &Main{Stdout: &strings.Builder{}, Stderr: &strings.Builder{}, Getenv: func(string) string { return "" }}
-	args := []string{"bench", "--server", s.base, "--tokens", tokens, "--parties", "alpha,bravo", "--ops", "50", "--queries", "10", "--out", out}
+	args := []string{"--server", s.base, "--tokens", tokens, "--parties", "alpha,bravo", "--ops", "50", "--queries", "10", "--out", out}
 	if code := m.Run(t.Context(), args); code != 0 {
 		t.Fatalf("bench exited with %d: %s", code, m.Stderr)
 	}
@@ -129,14 +216,14 @@ func TestBenchIndexAndPlot(t *testing.T) {
 	out := filepath.Join(dir, "index.json")
 	var stdout, stderr strings.Builder
 	m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
-	if code := m.Run(t.Context(), []string{"bench", "--mode", "index", "--ops", "500,2000", "--queries", "200", "--out", out}); code != 0 {
+	if code := m.Run(t.Context(), []string{"--mode", "index", "--ops", "500,2000", "--queries", "200", "--out", out}); code != 0 {
 		t.Fatalf("bench exited with %d: %s", code, stderr.String())
 	}
 	r := readResult(t, out)
 	if len(r.Index) != 2 || r.Index[1].Operations != 2000 || r.Index[1].Checks != 200 || r.Index[1].BytesPerOperation <= 0 {
 		t.Fatalf("index runs %+v", r.Index)
 	}
-	if code := m.Run(t.Context(), []string{"bench", "plot", "--dir", dir, out}); code != 0 {
+	if code := m.Run(t.Context(), []string{"plot", "--dir", dir, out}); code != 0 {
 		t.Fatalf("bench plot exited with %d: %s", code, stderr.String())
 	}
 	svg, err := os.ReadFile(filepath.Join(dir, "bench-check-latency.svg"))
@@ -149,19 +236,23 @@ func TestBenchIndexAndPlot(t *testing.T) {
 }
 
 // TestBenchScale runs the scale mode for a small size, preloaded through
-// the mechanism and directly.
+// the mechanism and directly, on the server binary.
 func TestBenchScale(t *testing.T) {
+	bin, err := serverBinaryOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	for _, preload := range []string{"mechanism", "direct"} {
 		out := filepath.Join(dir, preload+".json")
 		var stderr strings.Builder
 		m := &Main{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }}
-		args := []string{"bench", "--mode", "scale", "--preload", preload, "--ops", "300", "--queries", "60", "--dir", dir, "--out", out}
+		args := []string{"--mode", "scale", "--deconflict", bin, "--preload", preload, "--ops", "300", "--queries", "60", "--dir", dir, "--out", out}
 		if code := m.Run(t.Context(), args); code != 0 {
 			t.Fatalf("%s: bench exited with %d: %s", preload, code, stderr.String())
 		}
 		r := readResult(t, out)
-		if len(r.Scale) != 1 || r.Scale[0].Operations != 300 || r.Scale[0].StartSeconds <= 0 || r.Scale[0].PreloadSeconds <= 0 || r.Scale[0].RestartSeconds <= 0 {
+		if len(r.Scale) != 1 || r.Scale[0].Operations != 300 || r.Scale[0].StartSeconds <= 0 || r.Scale[0].PreloadSeconds <= 0 || r.Scale[0].RestartSeconds <= 0 || r.Scale[0].HeapBytes <= 0 {
 			t.Fatalf("%s: scale runs %+v", preload, r.Scale)
 		}
 		if !strings.Contains(stderr.String(), "restarted in") {
@@ -171,6 +262,23 @@ func TestBenchScale(t *testing.T) {
 			checkPhase(t, r.Scale[0].Declare, "declare", 60)
 		} else if r.Scale[0].Declare.Requests != 0 {
 			t.Fatalf("direct preload declared %d more", r.Scale[0].Declare.Requests)
+		}
+	}
+}
+
+// TestHelp: --help prints the usage on stdout and succeeds; a stray
+// argument or an unknown flag is a usage error.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"plot", "--help"}} {
+		var out strings.Builder
+		m := &Main{Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+		if code := m.Run(t.Context(), args); code != 0 || !strings.Contains(out.String(), "deconflict-bench") {
+			t.Errorf("%v: exit %d, stdout %q", args, code, out.String())
+		}
+	}
+	for _, args := range [][]string{{"stray"}, {"--no-such-flag"}, {"plot"}} {
+		if _, code := run(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
 }

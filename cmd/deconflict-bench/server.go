@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/deconflict/deconflict/loadgen"
+)
+
+// serverBinary returns the deconflict binary the scale mode starts: flag if
+// set, else deconflict in the directory of this program, else on PATH.
+func serverBinary(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "deconflict")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("deconflict")
+	if err != nil {
+		return "", errors.New("--mode scale starts the server binary: build it (go build ./cmd/deconflict) and give it as --deconflict PATH")
+	}
+	return p, nil
+}
+
+// server is a 'deconflict serve' process the scale mode started.
+type server struct {
+	base string        // http://127.0.0.1:PORT
+	took time.Duration // from starting the process to /readyz answering 200
+	cmd  *exec.Cmd
+	logs *strings.Builder // its output, to be read only once done has answered
+	done chan error       // the process's exit, once its output is copied
+	once sync.Once
+	err  error
+}
+
+// startServer starts bin serve on the store url, on a free loopback port,
+// without a rate limit, and waits until its /readyz answers 200 (the index
+// is loaded).
+func startServer(ctx context.Context, bin, url string) (*server, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{base: "http://" + addr, logs: &strings.Builder{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(bin, "serve", "--listen", addr, "--store", url, "--rate-limit", "0", "--log-level", "warn")
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	t0 := time.Now()
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		if ready(ctx, client, s.base) {
+			s.took = time.Since(t0)
+			return s, nil
+		}
+		select {
+		case err := <-s.done:
+			return nil, fmt.Errorf("server exited before it was ready (%v): %s", err, s.logs)
+		case <-ctx.Done():
+			s.cmd.Process.Kill()
+			<-s.done
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// ready reports whether the server at base answers /readyz with 200.
+func ready(ctx context.Context, client *http.Client, base string) bool {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// heapBytes is the server's heap as its /metrics gives it
+// (go_memstats_heap_alloc_bytes), which includes garbage the collector has
+// not freed yet; 0 if it cannot be read.
+func (s *server) heapBytes(ctx context.Context) int64 {
+	c := loadgen.ScrapeServer(ctx, http.DefaultClient, s.base)
+	return int64(c["go_memstats_heap_alloc_bytes"])
+}
+
+// stop stops the server as an operator does (SIGTERM), which saves the
+// index snapshot, and reports an exit other than a clean one. It may be
+// called more than once.
+func (s *server) stop() error {
+	s.once.Do(func() {
+		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			s.err = err
+			return
+		}
+		select {
+		case err := <-s.done:
+			if err != nil {
+				s.err = fmt.Errorf("server exited with %v: %s", err, s.logs)
+			}
+		case <-time.After(time.Minute):
+			s.cmd.Process.Kill()
+			<-s.done
+			s.err = fmt.Errorf("server did not stop within a minute: %s", s.logs)
+		}
+	})
+	return s.err
+}
+
+// restart times a second start of the server on the store, after the clean
+// stop of the first: the restart an upgrade or a reboot costs, which reads
+// the index snapshot the stop saved.
+func (m *Main) restart(ctx context.Context, bin, url string, run *loadgen.ScaleRun) error {
+	s, err := startServer(ctx, bin, url)
+	if err != nil {
+		return err
+	}
+	run.RestartSeconds = s.took.Seconds()
+	fmt.Fprintf(m.Stderr, "restarted in %.2f s (from the index snapshot)\n", run.RestartSeconds)
+	return s.stop()
+}
+
+// freePort returns a loopback address with a port free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
