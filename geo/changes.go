@@ -3,10 +3,9 @@ package geo
 // Changes are inserts and removals made to an index later, all at once
 // (Apply). A batch of writes collects its own, so that the index takes its
 // write lock once a batch, not once a write: a change waits for every
-// search under way, and one whose thread was descheduled holding the read
-// lock kept the single writer waiting for over a millisecond, ~12 times
-// in 20,000 declarations. Until then, Amend gives the answers the index
-// would give with the changes made.
+// search under way, and a search whose thread is descheduled while it
+// holds the read lock keeps the single writer waiting. Until then, Amend
+// gives the answers the index would give with the changes made.
 type Changes struct {
 	latest map[string]int // the position in list of each ID's last change
 	list   []pending

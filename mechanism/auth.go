@@ -188,9 +188,9 @@ func (m *Mechanism) PutSettings(ctx context.Context, a dc.Actor, s dc.Settings) 
 	return s, err
 }
 
-// Authenticating a request used to cost a read transaction (a sixth of a
-// declaration over HTTP). Valid tokens are now remembered, by the hash of
-// their secret, for tokenCacheTTL:
+// Looking a token up costs a read transaction, a large share of a small
+// request. So valid tokens are remembered, by the hash of their secret,
+// for tokenCacheTTL:
 //
 //   - a revocation through this mechanism empties the cache at once;
 //   - a store that counts its revocations cheaply (RevocationCounter;

@@ -82,12 +82,11 @@ const everyone = "*"
 // operation op. It sorts after every other duty ID ("~" is past every
 // letter and digit) and then by the time op was declared, so that new
 // group duties join the index of duty IDs at its very end, in a page each
-// batch shares: an ID that began with the operation's own (random) ID
-// cost a write of a page anywhere in that index per declaration, 13-18 %
-// of the declarations a second at 100k live operations, and one that
-// sorted among the other IDs split pages in their midst
-// (docs/BENCHMARKS.md, round 6). Versions before this one stored the
-// group as dutyID(subject, everyone), which standingGroup still finds.
+// batch shares. An ID that began with the operation's own (random) ID
+// would cost a write of a page anywhere in that index per declaration, and
+// one that sorted among the other IDs would split pages in their midst.
+// Stores may also hold groups in the older form dutyID(subject, everyone),
+// which standingGroup still finds.
 func groupID(op *dc.Operation) string {
 	return fmt.Sprintf("~operation:%016d:%s", op.CreatedAt.UnixMicro(), op.ID)
 }

@@ -52,8 +52,8 @@ func (m *Mechanism) freshen(ctx context.Context) error {
 // catchUpOutside catches the index up with other processes' commits in a
 // read transaction, before a write transaction takes the store's write
 // lock, if Wake said there may be some. The write transaction still
-// catches up first thing, but only with what was committed meanwhile:
-// parsing and indexing the other replicas' declarations no longer happens
+// catches up first thing, but only with what was committed meanwhile, so
+// parsing and indexing the other replicas' declarations does not happen
 // while every replica waits for the lock. It is called with m.mu held. A
 // failure here is left to the write transaction, which catches up anyway.
 func (m *Mechanism) catchUpOutside(ctx context.Context) {

@@ -47,8 +47,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // SaveIndex writes the index to the snapshot file of Options.IndexSnapshot
 // (nothing if there is none), replacing the last one atomically; the
 // next Load starts from it. Writes wait only while the index is copied
-// (geo.Index.Freeze: 53-73 ms at a million live operations), not while it
-// is written out (about a second) and synced.
+// (geo.Index.Freeze), not while it is written out and synced, which takes
+// many times longer.
 func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	if m.snapshot == "" {
 		return nil

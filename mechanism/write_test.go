@@ -12,9 +12,9 @@ import (
 
 // TestWriterAnswersAfterItsOwnBatch: under a load that never lets the write
 // queue empty, every declaration is answered once the batch that carries
-// it is committed. The caller that becomes the writer used to drain the
-// whole queue before answering its own request, which under steady load
-// meant every batch of the run. Counted in batches, not time.
+// it is committed, not once the queue empties: a writer that drained the
+// whole queue before answering its own request would, under steady load,
+// answer after every batch of the run. Counted in batches, not time.
 func TestWriterAnswersAfterItsOwnBatch(t *testing.T) {
 	ctx := context.Background()
 	m, clk := openOn(t, freshStore(t), "alpha", "bravo")

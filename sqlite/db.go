@@ -47,25 +47,23 @@ type DB struct {
 // read connections costs more than it saves: SQLite empties a
 // connection's cache whenever another one has written since its last
 // transaction, which on a busy server is before nearly every read. On the
-// write connection 64 MiB measured no better over short runs (filling it
-// costs an allocation a page).
+// write connection a larger cache saves little, since the pages a batch
+// touches are mostly new, and filling it costs an allocation a page.
 
 // Checkpoints copy the WAL back into the database file. SQLite runs them
 // inside the commit that makes the WAL longer than 1,000 pages, which
 // stalls every declaration queued behind that commit. A background
 // goroutine on its own connection copies most of it instead, every
 // checkpointInterval (a PASSIVE checkpoint waits for no one, and writers
-// go on while it runs); checkpointing that often keeps the writer's own
-// checkpoints short (8 clients at 100k live: p99 46 ms with 100 ms, 18-19
-// ms with 10 ms). The write connection still checkpoints past
-// writeAutoCheckpoint pages: by then little is left to copy, and only a
-// checkpoint that copies everything lets the next writer start the WAL
-// from its beginning again. Leaving all of it to the background (tried:
-// a limit of 100,000 pages) lowered the p99 of a declaration at 100k live
-// operations, but a writer that never pauses leaves the background no
-// moment when the WAL is copied whole: the WAL grew to 200 MB in 20 s of
-// dense declarations, toward one commit that would copy it all. The
-// writer's own checkpoint is what keeps the WAL bounded. Durability does
+// go on while it runs); checkpointing that often leaves little for the
+// writer's own checkpoints to copy, so they stay short. The write
+// connection still checkpoints past writeAutoCheckpoint pages: by then
+// little is left to copy, and only a checkpoint that copies everything
+// lets the next writer start the WAL from its beginning again. The
+// background alone cannot do that: a writer that never pauses leaves it no
+// moment when the WAL is copied whole, and the WAL would grow without
+// bound toward one commit that copies it all. The writer's own checkpoint
+// is what keeps the WAL bounded. Durability does
 // not depend on checkpoints: a commit is on disk once its WAL frames are
 // (synchronous=FULL).
 const (
@@ -111,7 +109,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		// A WAL grown by a burst shrinks back to 64 MiB. The statement
 		// journal (kept while a multi-row statement runs, to undo it
 		// alone) stays in memory: on a temporary file, past 64 KiB, every
-		// page it kept was a pwrite, 3 to 10 % of the writer's time.
+		// page it keeps would be a system call under the write lock.
 		fmt.Sprintf("wal_autocheckpoint = %d", writeAutoCheckpoint),
 		"journal_size_limit = 67108864", "temp_store = MEMORY")
 	db.write.SetMaxOpenConns(1)
@@ -314,7 +312,7 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 // of the WAL to disk, and its background checkpoints, which copy the WAL
 // into the database file and flush that: a commit waits behind a
 // checkpoint's flush, and slow commits are what slow declarations are
-// made of (docs/BENCHMARKS.md, round 9).
+// made of.
 func (db *DB) Timings() []deconflict.Timing {
 	return []deconflict.Timing{
 		db.commitTime.Timing("commit", "Write transactions' commits, each with its flush of the WAL to disk."),

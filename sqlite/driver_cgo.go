@@ -9,12 +9,11 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
-// With cgo, the store runs on SQLite's own C library (mattn/go-sqlite3):
-// at 100k live operations over HTTP it declared 9-23 % more a second
-// than on the pure-Go translation of the same library (medians of
-// alternated runs at 24-40 clients, BENCHMARKS round 8): the writer's
-// statements and system calls cost less. Without cgo (CGO_ENABLED=0), driver_purego.go takes its place: same
-// file format, same SQL, same behaviour.
+// With cgo, the store runs on SQLite's own C library (mattn/go-sqlite3),
+// where the single writer's statements and system calls cost less than on
+// the pure-Go translation of the same library, so it declares more a
+// second. Without cgo (CGO_ENABLED=0), driver_purego.go takes its place:
+// same file format, same SQL, same behaviour.
 
 // DriverName is the database/sql driver the store's connections use, for
 // tools and tests that open the file themselves.

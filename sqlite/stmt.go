@@ -13,8 +13,9 @@ import (
 // on the transaction's connection (the write pool has exactly one). A
 // statement cannot be prepared on the pool while a transaction holds the
 // write pool's only connection, so a transaction notes the queries it
-// prepared for itself, and they join the cache after it ends. Parsing SQL
-// was a sixth of the CPU time of a declaration.
+// prepared for itself, and they join the cache after it ends. Parsing the
+// same SQL again in every transaction would be a large share of a
+// declaration's CPU time.
 
 // maxCachedStmts bounds the statements a pool keeps prepared; queries
 // beyond it (lists with rare filter combinations) are prepared per

@@ -233,8 +233,8 @@ func copyFile(dst, src string) error {
 		return err
 	}
 	// On disk before the server starts: otherwise its first flushes
-	// write back the whole copy, stalls of 70-100 ms a benchmark of a
-	// running server would not see.
+	// write back the whole copy, stalls that a running server would not
+	// see.
 	if err := out.Sync(); err != nil {
 		out.Close()
 		return err
