@@ -31,11 +31,22 @@ const (
 	EventWebhookDelivered   = "webhook.delivered"
 )
 
-// Subject names what an event is about.
+// Subject names what an event, a duty or a message is about.
 type Subject struct {
-	Kind string `json:"kind"`
+	Kind string `json:"kind"` // one of the Subject* kinds
 	ID   string `json:"id"`
 }
+
+// The kinds of Subject, as written on the wire and in the record.
+const (
+	SubjectOperation  = "operation"
+	SubjectConflict   = "conflict"
+	SubjectMessage    = "message" // a hotline message or line check
+	SubjectParty      = "party"
+	SubjectSettings   = "settings"
+	SubjectEscalation = "escalation" // a duty, escalated or cleared
+	SubjectEvent      = "event"      // an earlier event, such as the one a webhook delivered
+)
 
 // Event is one numbered change of the mechanism. It is written in the same
 // transaction as the change it records.

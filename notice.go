@@ -1,6 +1,9 @@
 package deconflict
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Duty is one party's obligation to acknowledge something: a declaration
 // (a version of an operation of another party), a conflict, or a hotline
@@ -13,9 +16,12 @@ type Duty struct {
 	Subject Subject `json:"subject"`
 	// Version is the version of the operation to acknowledge (0 for other
 	// subjects); a receipt for this version or a later one discharges it.
-	Version int    `json:"-"`
-	Party   string `json:"party"`
-	Level   int    `json:"level"`
+	Version int `json:"-"`
+	// Party is the party that owes the duty; for a group duty, it is
+	// GroupDuty followed by the parties the group stands for (see
+	// GroupDutyParty, IsGroup and GroupParties).
+	Party string `json:"party"`
+	Level int    `json:"level"`
 	// CreatedAt is when the duty arose; DueAt when it next escalates (nil
 	// once it can escalate no further or is discharged).
 	CreatedAt time.Time  `json:"-"`
@@ -23,6 +29,35 @@ type Duty struct {
 	AckedAt   *time.Time `json:"-"`
 	RaisedAt  *time.Time `json:"raised_at"`
 	ClearedAt *time.Time `json:"cleared_at"`
+}
+
+// GroupDuty begins the Party of a group duty: one duty that stands for the
+// same duty of several parties, each of which has no duty of its own about
+// the subject. A new operation's first version is owed a receipt by every
+// other party; one group duty instead of a duty per party keeps the writes
+// of a declaration from growing with the number of parties.
+const GroupDuty = "*"
+
+// GroupDutyParty returns the Party of a group duty standing for parties.
+func GroupDutyParty(parties []string) string { return GroupDuty + strings.Join(parties, ",") }
+
+// IsGroup reports whether d is a group duty.
+func (d *Duty) IsGroup() bool { return strings.HasPrefix(d.Party, GroupDuty) }
+
+// GroupParties returns the parties the group duty d stands for; none if d
+// is not a group duty.
+func (d *Duty) GroupParties() []string {
+	rest, ok := strings.CutPrefix(d.Party, GroupDuty)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(rest, ",") {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Escalation levels.

@@ -16,7 +16,11 @@ const (
 	RoleAdmin    Role = "admin"
 )
 
-// Roles lists every role, in the order of the contract.
+// RoleSystem is the actor's role on events the mechanism raises by itself
+// (escalations by the timer, webhook deliveries). No token has it.
+const RoleSystem Role = "system"
+
+// Roles lists every role a token may have, in the order of the contract.
 var Roles = []Role{RoleOperator, RoleLiaison, RoleHead, RoleObserver, RoleAdmin}
 
 // Valid reports whether r is one of the roles.

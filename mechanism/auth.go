@@ -131,7 +131,7 @@ func (m *Mechanism) AddParty(ctx context.Context, id, name string) (*dc.Party, e
 		}
 		return m.appendEvent(ctx, tx, &dc.Event{
 			Type: dc.EventPartyAdded, Time: p.CreatedAt, Actor: dc.Actor{Role: dc.RoleAdmin},
-			Subject: &dc.Subject{Kind: "party", ID: p.ID},
+			Subject: &dc.Subject{Kind: dc.SubjectParty, ID: p.ID},
 		}, p)
 	})
 	if dc.ErrorCode(err) == dc.EExists {
@@ -179,7 +179,7 @@ func (m *Mechanism) PutSettings(ctx context.Context, a dc.Actor, s dc.Settings) 
 		}
 		return m.appendEvent(ctx, tx, &dc.Event{
 			Type: dc.EventSettingsChanged, Time: m.Now(), Actor: a,
-			Subject: &dc.Subject{Kind: "settings", ID: "settings"},
+			Subject: &dc.Subject{Kind: dc.SubjectSettings, ID: "settings"},
 		}, map[string]dc.Settings{"previous": old, "settings": s})
 	})
 	if err == nil {

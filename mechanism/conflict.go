@@ -4,6 +4,7 @@ import (
 	"context"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/record"
 )
 
 // AckConflict records that the actor's party has seen a conflict. Only a
@@ -19,7 +20,7 @@ func (m *Mechanism) AckConflict(ctx context.Context, a dc.Actor, id, signed stri
 		if c.Acknowledged[a.Party] != nil && signed == "" {
 			return "", nil
 		}
-		if err := checkSignedAck(ctx, tx, a, signed, "conflict", c.ID, 0); err != nil {
+		if err := checkSignedAck(ctx, tx, a, signed, record.AckConflict, c.ID, 0); err != nil {
 			return "", err
 		}
 		if c.Acknowledged[a.Party] != nil {
@@ -27,7 +28,7 @@ func (m *Mechanism) AckConflict(ctx context.Context, a dc.Actor, id, signed stri
 		}
 		now := m.Now()
 		c.Acknowledged[a.Party], c.UpdatedAt = &now, now
-		return dc.EventConflictAcked, m.discharge(ctx, tx, a, dc.Subject{Kind: "conflict", ID: c.ID}, 0, a.Party, now)
+		return dc.EventConflictAcked, m.discharge(ctx, tx, a, dc.Subject{Kind: dc.SubjectConflict, ID: c.ID}, 0, a.Party, now)
 	})
 }
 
@@ -56,7 +57,7 @@ func (m *Mechanism) WaiveConflict(ctx context.Context, a dc.Actor, id string) (*
 			c.Status, c.ClosedAt = dc.ConflictWaived, &now
 			closed = true
 		}
-		return dc.EventConflictWaived, m.discharge(ctx, tx, a, dc.Subject{Kind: "conflict", ID: c.ID}, 0, a.Party, now)
+		return dc.EventConflictWaived, m.discharge(ctx, tx, a, dc.Subject{Kind: dc.SubjectConflict, ID: c.ID}, 0, a.Party, now)
 	})
 	if err == nil && closed {
 		m.stats.addOpenConflicts(-1)

@@ -3,7 +3,7 @@ package mechanism
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
@@ -63,8 +63,8 @@ func oweFrom(ctx context.Context, tx dc.Tx, d *dc.Duty, s dc.Subject, version in
 
 // A new operation is owed an acknowledgement by every other party. Rather
 // than a duty per party (the writes of a declaration would grow with the
-// number of parties), its first version gets one group duty, whose party
-// is "*" followed by the parties it stands for: every other party there
+// number of parties), its first version gets one group duty
+// (dc.GroupDutyParty), which stands for every other party there
 // at the declaration, as the declaration's own transaction read them
 // (not by comparing clocks, which may differ between replicas). It stands
 // for the duty of each of them that has no duty of its own about the
@@ -75,9 +75,6 @@ func oweFrom(ctx context.Context, tx dc.Tx, d *dc.Duty, s dc.Subject, version in
 // stands, every party's own duty about the operation is an acknowledged
 // one.
 
-// everyone begins the party of a group duty.
-const everyone = "*"
-
 // groupID returns the ID of the group duty about the first version of
 // operation op. It sorts after every other duty ID ("~" is past every
 // letter and digit) and then by the time op was declared, so that new
@@ -85,17 +82,14 @@ const everyone = "*"
 // batch shares. An ID that began with the operation's own (random) ID
 // would cost a write of a page anywhere in that index per declaration, and
 // one that sorted among the other IDs would split pages in their midst.
-// Stores may also hold groups in the older form dutyID(subject, everyone),
+// Stores may also hold groups in the older form dutyID(subject, dc.GroupDuty),
 // which standingGroup still finds.
 func groupID(op *dc.Operation) string {
 	return fmt.Sprintf("~operation:%016d:%s", op.CreatedAt.UnixMicro(), op.ID)
 }
 
 // opSubject is what duties about operation op are about.
-func opSubject(op *dc.Operation) dc.Subject { return dc.Subject{Kind: "operation", ID: op.ID} }
-
-// isGroup reports whether d is a group duty.
-func isGroup(d *dc.Duty) bool { return strings.HasPrefix(d.Party, everyone) }
+func opSubject(op *dc.Operation) dc.Subject { return dc.Subject{Kind: dc.SubjectOperation, ID: op.ID} }
 
 // oweGroup records that every party but its own must acknowledge the
 // first version of a new operation.
@@ -107,7 +101,7 @@ func oweGroup(ctx context.Context, tx dc.Tx, op *dc.Operation, parties []*dc.Par
 		}
 	}
 	due := now.Add(seconds(st.AckTimeoutS))
-	return tx.PutDuty(ctx, &dc.Duty{ID: groupID(op), Subject: opSubject(op), Party: everyone + strings.Join(owing, ","),
+	return tx.PutDuty(ctx, &dc.Duty{ID: groupID(op), Subject: opSubject(op), Party: dc.GroupDutyParty(owing),
 		Version: op.Version, CreatedAt: now, DueAt: &due})
 }
 
@@ -117,7 +111,7 @@ func oweGroup(ctx context.Context, tx dc.Tx, op *dc.Operation, parties []*dc.Par
 func standingGroup(ctx context.Context, tx dc.Tx, op *dc.Operation) (*dc.Duty, error) {
 	g, err := tx.Duty(ctx, groupID(op))
 	if dc.ErrorCode(err) == dc.ENotFound {
-		g, err = tx.Duty(ctx, dutyID(opSubject(op), everyone)) // stored by an earlier version
+		g, err = tx.Duty(ctx, dutyID(opSubject(op), dc.GroupDuty)) // the older form of its ID
 	}
 	if dc.ErrorCode(err) == dc.ENotFound {
 		return nil, nil
@@ -131,14 +125,7 @@ func standingGroup(ctx context.Context, tx dc.Tx, op *dc.Operation) (*dc.Duty, e
 }
 
 // owedBy reports whether the group duty g stands for party p.
-func owedBy(g *dc.Duty, p string) bool {
-	for _, q := range strings.Split(strings.TrimPrefix(g.Party, everyone), ",") {
-		if q == p {
-			return true
-		}
-	}
-	return false
-}
+func owedBy(g *dc.Duty, p string) bool { return slices.Contains(g.GroupParties(), p) }
 
 // partyDuty returns the duty of party p that the group duty g stands for:
 // unanswered and not escalated, with the group's timer.
@@ -249,7 +236,7 @@ func (m *Mechanism) dischargeDuty(ctx context.Context, tx dc.Tx, a dc.Actor, d *
 		d.ClearedAt = &now
 		if err := m.appendEvent(ctx, tx, &dc.Event{
 			Type: dc.EventEscalationCleared, Time: now, Actor: a,
-			Subject: &dc.Subject{Kind: "escalation", ID: d.ID}, Audience: escalationAudience(d),
+			Subject: &dc.Subject{Kind: dc.SubjectEscalation, ID: d.ID}, Audience: escalationAudience(d),
 		}, EscalationEventData{Escalation: d}); err != nil {
 			return err
 		}
@@ -273,7 +260,7 @@ func (m *Mechanism) raise(ctx context.Context, tx dc.Tx, a dc.Actor, d *dc.Duty,
 	}
 	return m.appendEvent(ctx, tx, &dc.Event{
 		Type: dc.EventEscalationRaised, Time: now, Actor: a,
-		Subject: &dc.Subject{Kind: "escalation", ID: d.ID}, Audience: escalationAudience(d),
+		Subject: &dc.Subject{Kind: dc.SubjectEscalation, ID: d.ID}, Audience: escalationAudience(d),
 	}, EscalationEventData{Escalation: d, Reason: reason})
 }
 
@@ -328,13 +315,13 @@ func (m *Mechanism) escalateChunk(ctx context.Context) (raised int, more bool, e
 			return err
 		}
 		more = len(due) == escalationChunk
-		system := dc.Actor{Role: "system"}
+		system := dc.Actor{Role: dc.RoleSystem}
 		for _, d := range due {
 			if raised >= escalationChunk {
 				more = true // the rest still are
 				break
 			}
-			if !isGroup(d) {
+			if !d.IsGroup() {
 				if err := m.raise(ctx, tx, system, d, now, st, notAcknowledged); err != nil {
 					return err
 				}
@@ -369,10 +356,7 @@ func (m *Mechanism) raiseGroup(ctx context.Context, tx dc.Tx, a dc.Actor, g *dc.
 		return 0, err
 	}
 	raised := 0
-	for _, p := range strings.Split(strings.TrimPrefix(g.Party, everyone), ",") {
-		if p == "" {
-			continue
-		}
+	for _, p := range g.GroupParties() {
 		_, err := tx.Duty(ctx, dutyID(g.Subject, p))
 		if err == nil {
 			continue // acknowledged while the group stood
@@ -425,7 +409,7 @@ func (m *Mechanism) Escalations(ctx context.Context, a dc.Actor, openOnly bool) 
 // cursor, and the cursor of the next page ("" after the last).
 func (m *Mechanism) EscalationsPage(ctx context.Context, a dc.Actor, openOnly bool, limit int, after string) ([]*dc.Duty, string, error) {
 	visible := func(d *dc.Duty) bool {
-		if isGroup(d) || (openOnly && d.ClearedAt != nil) {
+		if d.IsGroup() || (openOnly && d.ClearedAt != nil) {
 			return false // a group is never an escalation (see closeGroup)
 		}
 		return a.SeesAllTraffic() || d.Party == a.Party || d.Level >= dc.LevelAll

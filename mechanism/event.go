@@ -90,7 +90,7 @@ type ConflictEventData struct {
 // than the agreed notice.
 func (m *Mechanism) operationEvents(ch *change, a dc.Actor, now time.Time, s dc.Settings) []pendingEvent {
 	op := ch.op
-	subject := &dc.Subject{Kind: "operation", ID: op.ID}
+	subject := &dc.Subject{Kind: dc.SubjectOperation, ID: op.ID}
 	body := OperationEventData{Operation: op.SharedView()}
 	var types []string
 	switch {
@@ -136,7 +136,7 @@ func (m *Mechanism) operationEvents(ch *change, a dc.Actor, now time.Time, s dc.
 func conflictEvent(typ string, c *dc.Conflict, a dc.Actor, now time.Time) pendingEvent {
 	return pendingEvent{&dc.Event{
 		Type: typ, Time: now, Actor: a,
-		Subject:  &dc.Subject{Kind: "conflict", ID: c.ID},
+		Subject:  &dc.Subject{Kind: dc.SubjectConflict, ID: c.ID},
 		Audience: []string{c.Parties[0], c.Parties[1]},
 	}, ConflictEventData{Conflict: c}}
 }

@@ -56,7 +56,7 @@ func (m *Mechanism) SendMessage(ctx context.Context, a dc.Actor, out Outgoing) (
 	if len(out.To) == 0 {
 		return nil, dc.FieldErrorf(dc.EInvalid, "to", "to needs at least one party")
 	}
-	if out.Subject != nil && out.Subject.Kind != "operation" && out.Subject.Kind != "conflict" {
+	if out.Subject != nil && out.Subject.Kind != dc.SubjectOperation && out.Subject.Kind != dc.SubjectConflict {
 		return nil, dc.FieldErrorf(dc.EInvalid, "subject.kind", "subject kind must be operation or conflict")
 	}
 	msg := &dc.Message{ID: newID(), Kind: dc.KindMessage, From: a, Text: out.Text, Urgency: out.Urgency, Subject: out.Subject}
@@ -123,7 +123,7 @@ func (m *Mechanism) send(ctx context.Context, a dc.Actor, msg *dc.Message, to []
 		if msg.Kind == dc.KindLineCheck {
 			typ = dc.EventLineCheck
 		}
-		subject := dc.Subject{Kind: "message", ID: msg.ID}
+		subject := dc.Subject{Kind: dc.SubjectMessage, ID: msg.ID}
 		if err := m.appendEvent(ctx, tx, &dc.Event{
 			Type: typ, Time: now, Actor: a, Subject: &subject, Audience: append([]string{a.Party}, msg.To...),
 		}, HotlineEventData{Message: msg}); err != nil {
@@ -154,9 +154,9 @@ func (m *Mechanism) checkSubject(ctx context.Context, tx dc.Tx, a dc.Actor, s *d
 	}
 	var err error
 	switch s.Kind {
-	case "operation":
+	case dc.SubjectOperation:
 		_, err = tx.Operation(ctx, s.ID)
-	case "conflict":
+	case dc.SubjectConflict:
 		var c *dc.Conflict
 		if c, err = tx.Conflict(ctx, s.ID); err == nil && !c.Involves(a.Party) {
 			err = dc.Errorf(dc.ENotFound, "no conflict %s", s.ID)
@@ -194,7 +194,7 @@ func (m *Mechanism) AckMessage(ctx context.Context, a dc.Actor, id string) (*dc.
 		if err := tx.PutMessage(ctx, msg); err != nil {
 			return err
 		}
-		subject := dc.Subject{Kind: "message", ID: msg.ID}
+		subject := dc.Subject{Kind: dc.SubjectMessage, ID: msg.ID}
 		if err := m.discharge(ctx, tx, a, subject, 0, a.Party, now); err != nil {
 			return err
 		}

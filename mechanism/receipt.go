@@ -4,6 +4,7 @@ import (
 	"context"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/record"
 )
 
 // Receipt is a party's confirmation that it has seen a version of another
@@ -43,12 +44,12 @@ func (m *Mechanism) AckOperation(ctx context.Context, a dc.Actor, id string, ver
 		if version > op.Version {
 			return dc.FieldErrorf(dc.EInvalid, "version", "operation %s has no version %d (its version is %d)", id, version, op.Version)
 		}
-		if err := checkSignedAck(ctx, tx, a, signed, "operation", id, version); err != nil {
+		if err := checkSignedAck(ctx, tx, a, signed, record.AckOperation, id, version); err != nil {
 			return err
 		}
 		now := m.Now()
 		r = &Receipt{Operation: id, Party: a.Party, Version: version, At: now.Format(timeFormat), Signed: signed}
-		subject := dc.Subject{Kind: "operation", ID: id}
+		subject := dc.Subject{Kind: dc.SubjectOperation, ID: id}
 		if err := m.acknowledgeOperation(ctx, tx, a, op, version, a.Party, now); err != nil {
 			return err
 		}

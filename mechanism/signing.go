@@ -33,7 +33,7 @@ func (m *Mechanism) AddPartyKey(ctx context.Context, party, verifier string) err
 		}
 		return m.appendEvent(ctx, tx, &dc.Event{
 			Type: dc.EventPartyKeyAdded, Time: m.Now(), Actor: dc.Actor{Role: dc.RoleAdmin},
-			Subject: &dc.Subject{Kind: "party", ID: party},
+			Subject: &dc.Subject{Kind: dc.SubjectParty, ID: party},
 		}, map[string]string{"party": party, "key": verifier})
 	})
 	if err == nil {
@@ -87,7 +87,7 @@ func (m *Mechanism) RecordDelivery(ctx context.Context, tx dc.Tx, w *dc.Webhook,
 	d.Party, d.Webhook, d.EventSeq, d.EventType = w.Party, w.Name, e.Seq, e.Type
 	d.WebhookID, d.Status, d.At = "evt_"+strconv.FormatInt(e.Seq, 10), st.LastStatus, at.Format(time.RFC3339Nano)
 	return m.appendEvent(ctx, tx, &dc.Event{
-		Type: dc.EventWebhookDelivered, Time: now, Actor: dc.Actor{Role: "system"},
-		Subject: &dc.Subject{Kind: "event", ID: strconv.FormatInt(e.Seq, 10)}, Audience: []string{w.Party},
+		Type: dc.EventWebhookDelivered, Time: now, Actor: dc.Actor{Role: dc.RoleSystem},
+		Subject: &dc.Subject{Kind: dc.SubjectEvent, ID: strconv.FormatInt(e.Seq, 10)}, Audience: []string{w.Party},
 	}, body)
 }

@@ -377,7 +377,7 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 		return err
 	}
 	for _, c := range touched {
-		s := dc.Subject{Kind: "conflict", ID: c.ID}
+		s := dc.Subject{Kind: dc.SubjectConflict, ID: c.ID}
 		for _, p := range c.Parties {
 			var err error
 			if c.Status == dc.ConflictOpen {

@@ -467,7 +467,7 @@ func (s *scope) relate(e *dc.Event) (bool, error) {
 // reports the delivery of, from its subject ({kind:"event", id:seq}), or
 // 0.
 func deliveredSeq(e *dc.Event) int64 {
-	if e.Subject == nil || e.Subject.Kind != "event" {
+	if e.Subject == nil || e.Subject.Kind != dc.SubjectEvent {
 		return 0
 	}
 	seq, err := strconv.ParseInt(e.Subject.ID, 10, 64)
@@ -490,7 +490,7 @@ func (s *scope) relate1(e *dc.Event) (bool, error) {
 		return seq > 0 && seq < e.Seq && s.events[seq], nil
 	case dc.EventOperationDeclared, dc.EventOperationUpdated, dc.EventOperationActivated,
 		dc.EventOperationEnded, dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventNoticeShort:
-		return e.Subject != nil && e.Subject.Kind == "operation" && e.Subject.ID == s.op, nil
+		return e.Subject != nil && e.Subject.Kind == dc.SubjectOperation && e.Subject.ID == s.op, nil
 	case dc.EventConflictOpened, dc.EventConflictAcked, dc.EventConflictResolved, dc.EventConflictWaived:
 		var b conflictBody
 		if err := decodeBody(e, &b, func() bool { return b.Conflict != nil }); err != nil {
@@ -506,11 +506,11 @@ func (s *scope) relate1(e *dc.Event) (bool, error) {
 			return false, err
 		}
 		switch sub := b.Escalation.Subject; sub.Kind {
-		case "operation":
+		case dc.SubjectOperation:
 			return sub.ID == s.op, nil
-		case "conflict":
+		case dc.SubjectConflict:
 			return s.conflicts[sub.ID], nil
-		case "message":
+		case dc.SubjectMessage:
 			return s.messages[sub.ID], nil
 		}
 	case dc.EventHotlineMessage, dc.EventLineCheck, dc.EventHotlineAcked:
@@ -519,7 +519,7 @@ func (s *scope) relate1(e *dc.Event) (bool, error) {
 			return false, err
 		}
 		m := b.Message
-		if sub := m.Subject; sub != nil && (sub.Kind == "operation" && sub.ID == s.op || sub.Kind == "conflict" && s.conflicts[sub.ID]) {
+		if sub := m.Subject; sub != nil && (sub.Kind == dc.SubjectOperation && sub.ID == s.op || sub.Kind == dc.SubjectConflict && s.conflicts[sub.ID]) {
 			s.messages[m.ID] = true
 			return true, nil
 		}

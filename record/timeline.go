@@ -271,7 +271,7 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 		d := b.Escalation
 		it.Party = d.Party
 		about := d.Subject.Kind + " " + d.Subject.ID
-		if d.Subject.Kind == "operation" && d.Subject.ID == t.Operation {
+		if d.Subject.Kind == dc.SubjectOperation && d.Subject.ID == t.Operation {
 			about = "the operation"
 		}
 		if e.Type == dc.EventEscalationCleared {
@@ -301,7 +301,7 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 			kind = "line check"
 		}
 		txt := fmt.Sprintf("%s %s from %s to %s", m.Urgency, kind, who, strings.Join(m.To, ", "))
-		if m.Subject != nil && m.Subject.Kind == "conflict" {
+		if m.Subject != nil && m.Subject.Kind == dc.SubjectConflict {
 			txt += " about conflict " + m.Subject.ID
 		}
 		return txt + fmt.Sprintf(": %q (message %s)", m.Text, m.ID), nil
@@ -310,7 +310,7 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 		if err := decodeBody(e, &b, func() bool { return b.Party != "" && b.Key != "" }); err != nil {
 			return "", err
 		}
-		if e.Subject != nil && (e.Subject.Kind != "party" || e.Subject.ID != b.Party) {
+		if e.Subject != nil && (e.Subject.Kind != dc.SubjectParty || e.Subject.ID != b.Party) {
 			return "", fmt.Errorf("the key is registered for party %q, but the entry's subject is %s %q", b.Party, e.Subject.Kind, e.Subject.ID)
 		}
 		if _, err := CheckPartyKey(b.Party, b.Key); err != nil {
@@ -446,7 +446,7 @@ func actorName(a dc.Actor) string {
 	switch {
 	case a.Party != "":
 		return fmt.Sprintf("%s (%s)", a.Party, a.Role)
-	case a.Role == "system" || a.Role == "":
+	case a.Role == dc.RoleSystem || a.Role == "":
 		return "the mechanism"
 	default:
 		return string(a.Role)

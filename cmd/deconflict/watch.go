@@ -188,7 +188,7 @@ func (m *Main) ack(ctx context.Context, args []string) error {
 	}
 	var out map[string]any
 	switch kind {
-	case "conflict":
+	case dc.SubjectConflict:
 		signed, serr := sign(0)
 		if serr != nil {
 			return serr
@@ -198,9 +198,9 @@ func (m *Main) ack(ctx context.Context, args []string) error {
 			body = map[string]string{"signed": signed}
 		}
 		err = c.Do(ctx, "POST", "/v1/conflicts/"+id+"/ack", body, &out)
-	case "message":
+	case dc.SubjectMessage:
 		err = c.Do(ctx, "POST", "/v1/hotline/messages/"+id+"/ack", nil, &out)
-	case "operation":
+	case dc.SubjectOperation:
 		v := *version
 		if v == 0 {
 			var got struct {
