@@ -25,10 +25,12 @@ const (
 	FailNotAllowed = "destination not allowed"
 	// FailConnect: no connection: the name did not resolve, or the
 	// connection was refused, reset, unreachable or not accepted in time.
-	// Also an answer that is not HTTP.
+	// Also an answer that is not HTTP, or, for https, not TLS.
 	FailConnect = "connection failed"
-	// FailTLS: the TLS handshake failed (such as a certificate that does
-	// not verify, or a receiver that does not speak TLS).
+	// FailTLS: the receiver answered with TLS, but the handshake failed
+	// (such as a certificate that does not verify). A port that answers
+	// the handshake with something other than TLS is FailConnect, like a
+	// closed one.
 	FailTLS = "TLS error"
 	// FailTimeout: connected, but no complete answer within the
 	// per-attempt timeout (Options.Timeout).
@@ -109,13 +111,20 @@ func newClient(egress dc.Egress, tlsConfig *tls.Config) *http.Client {
 			if cfg.ServerName == "" {
 				cfg.ServerName = host
 			}
-			tc := tls.Client(c, cfg)
+			fc := &firstBytes{Conn: c}
+			tc := tls.Client(fc, cfg)
 			hctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 			defer cancel()
 			if err := tc.HandshakeContext(hctx); err != nil {
 				c.Close()
-				if ctx.Err() != nil { // the attempt's time is up: a timeout
+				switch {
+				case hctx.Err() != nil: // the attempt's time is up: a timeout
 					return nil, err
+				case !fc.spokeTLS():
+					// Something that is not a TLS server, or nothing,
+					// answered: told apart from a closed port, it would
+					// show which ports are open.
+					return nil, &dialError{err}
 				}
 				return nil, &tlsError{err}
 			}
@@ -132,6 +141,29 @@ func newClient(egress dc.Egress, tlsConfig *tls.Config) *http.Client {
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// firstBytes is a connection that keeps the first bytes the peer sends,
+// to tell whether it answered the TLS handshake with TLS.
+type firstBytes struct {
+	net.Conn
+	n    int
+	head [3]byte
+}
+
+func (c *firstBytes) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.n < len(c.head) {
+		c.n += copy(c.head[c.n:], p[:n])
+	}
+	return n, err
+}
+
+// spokeTLS reports whether the peer's first bytes are the header of a TLS
+// record: a handshake message or an alert, of TLS version 3.x (SSL 3.0
+// to TLS 1.3 all start so).
+func (c *firstBytes) spokeTLS() bool {
+	return c.n == len(c.head) && (c.head[0] == 0x15 || c.head[0] == 0x16) && c.head[1] == 0x03
 }
 
 // classify returns the class of a failed request (see FailConnect etc.).

@@ -50,8 +50,11 @@
 // classes (FailNotAllowed, FailConnect, FailTLS, FailTimeout, FailStatus),
 // never as the error's text or the receiver's status: a head chooses the
 // URL, and the exact answer (refused or reset, which status, which TLS
-// alert) would let it probe what listens on a host and port. The classes
-// tell a receiver's owner where to look; the rest is in its own logs.
+// alert) would let it probe what listens on a host and port. A port that
+// answers with something other than HTTP, or for https other than TLS,
+// is FailConnect like a closed one; the classes still tell an HTTP or TLS
+// server, and a silent one (FailTimeout), from no server. They tell a
+// receiver's owner where to look; the rest is in its own logs.
 // Delivery.LastStatus is kept only for a 2xx.
 //
 // # Fairness: a slow receiver delays only its own webhook

@@ -78,8 +78,9 @@ func TestNoProxyFromEnvironment(t *testing.T) {
 }
 
 // TestFailureClasses: last_error says what kind of failure it was and
-// nothing a receiver's port answered: a closed port and a port that hangs
-// up look the same, a status is not shown.
+// nothing a receiver's port answered: a closed port, a port that hangs up
+// and, for https, a port that answers without TLS look the same, a status
+// is not shown.
 func TestFailureClasses(t *testing.T) {
 	closed := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -128,7 +129,12 @@ func TestFailureClasses(t *testing.T) {
 		{redirect.srv.URL, FailStatus},
 		{slow.srv.URL, FailTimeout},
 		{untrusted.URL, FailTLS},
-		{strings.Replace(status.srv.URL, "http:", "https:", 1), FailTLS},
+		// https to a port that is open but does not speak TLS looks like
+		// a closed one: otherwise https URLs would tell open ports from
+		// closed ones.
+		{strings.Replace(status.srv.URL, "http:", "https:", 1), FailConnect},
+		{strings.Replace(hangUp, "http:", "https:", 1), FailConnect},
+		{strings.Replace(closed, "http:", "https:", 1), FailConnect},
 		{"http://169.254.169.254/latest/meta-data/", FailNotAllowed},
 	} {
 		s := newFakeStore()
