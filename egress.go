@@ -12,10 +12,16 @@ import (
 // go. By default an address is refused when it is loopback, link-local,
 // private (RFC 1918, RFC 4193), multicast or unspecified, or one of a few
 // other ranges that are never a party's public receiver: 0.0.0.0/8 ("this
-// network"), 100.64.0.0/10 (carrier-grade NAT, RFC 6598), the IPv4
-// broadcast address and the deprecated IPv6 site-local fec0::/10. An
-// IPv4-mapped or NAT64 (64:ff9b::/96) IPv6 address is judged by the IPv4
-// address inside it. Allow lists ranges that are permitted all the same
+// network"), 100.64.0.0/10 (carrier-grade NAT, RFC 6598), 192.0.0.0/24
+// (IETF protocol assignments), 198.18.0.0/15 (benchmarking, often used
+// inside networks), 240.0.0.0/4 (reserved, with the broadcast address)
+// and the deprecated IPv6 site-local fec0::/10. An IPv4-mapped, NAT64
+// (64:ff9b::/96) or 6to4 (2002::/16) IPv6 address is judged by the IPv4
+// address inside it. IPv6 forms whose IPv4 address a network may
+// translate to but this rule cannot judge are refused: IPv4-compatible
+// (::/96) and IPv4-translated (::ffff:0:0:0/96) addresses, the local-use
+// NAT64 prefix 64:ff9b:1::/48 (where the address sits depends on the
+// network) and Teredo (2001::/32). Allow lists ranges that are permitted all the same
 // (`serve --webhook-allow`), such as a party's own network or 127.0.0.0/8
 // for tests on one machine.
 //
@@ -30,11 +36,20 @@ type Egress struct {
 var refusedRanges = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("255.255.255.255/32"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2001::/32"),
 }
 
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+var (
+	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+	sixTo4 = netip.MustParsePrefix("2002::/16")
+)
 
 // Permits reports whether a delivery may connect to ip.
 func (e Egress) Permits(ip netip.Addr) bool {
@@ -50,6 +65,10 @@ func (e Egress) Permits(ip netip.Addr) bool {
 	if ip.Is6() && nat64.Contains(ip) {
 		b := ip.As16()
 		return Egress{Allow: e.Allow}.Permits(netip.AddrFrom4([4]byte(b[12:16])))
+	}
+	if ip.Is6() && sixTo4.Contains(ip) {
+		b := ip.As16()
+		return Egress{Allow: e.Allow}.Permits(netip.AddrFrom4([4]byte(b[2:6])))
 	}
 	return true
 }

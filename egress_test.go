@@ -13,8 +13,9 @@ var refusedOracle = func() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range []string{
 		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-		"192.168.0.0/16", "224.0.0.0/4", "255.255.255.255/32",
+		"192.168.0.0/16", "224.0.0.0/4", "255.255.255.255/32", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4",
 		"::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+		"::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48", "2001::/32",
 	} {
 		out = append(out, netip.MustParsePrefix(s))
 	}
@@ -36,6 +37,10 @@ func oraclePermits(ip netip.Addr, allow []netip.Prefix) bool {
 		b := ip.As16()
 		return oraclePermits(netip.AddrFrom4([4]byte(b[12:])), allow)
 	}
+	if netip.MustParsePrefix("2002::/16").Contains(ip) {
+		b := ip.As16()
+		return oraclePermits(netip.AddrFrom4([4]byte(b[2:6])), allow)
+	}
 	return true
 }
 
@@ -53,6 +58,18 @@ func TestEgressPermits(t *testing.T) {
 		{"fe80::1%eth0", false, false}, {"fd00::1", false, false}, {"224.0.0.1", false, false}, {"0.0.0.0", false, false},
 		{"::", false, false}, {"100.100.100.100", false, false}, {"8.8.8.8", true, true}, {"2001:4860:4860::8888", true, true},
 		{"64:ff9b::808:808", true, true},
+		// IPv6 forms that carry an IPv4 address some networks translate
+		// to: 6to4 is judged by the address inside; the deprecated
+		// IPv4-compatible and IPv4-translated forms, the local-use NAT64
+		// prefix (whose embedding depends on the network) and Teredo are
+		// refused.
+		{"2002:7f00:1::1", false, true}, {"2002:a9fe:a9fe::", false, false}, {"2002:a02:203::", false, false},
+		{"2002:808:808::1", true, true}, {"::7f00:1", false, false}, {"::808:808", false, false},
+		{"::ffff:0:7f00:1", false, false}, {"64:ff9b:1::7f00:1", false, false},
+		{"2001:0:4136:e378:8000:63bf:80ff:fffe", false, false}, {"2001:db8::1", true, true},
+		// IPv4 ranges that are never a public receiver.
+		{"192.0.0.170", false, false}, {"198.18.0.1", false, false}, {"240.0.0.1", false, false},
+		{"192.0.2.1", true, true}, {"198.51.100.1", true, true},
 	} {
 		ip := netip.MustParseAddr(c.ip)
 		if got := (Egress{}).Permits(ip); got != c.def {
