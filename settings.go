@@ -42,3 +42,50 @@ func (s Settings) Validate() error {
 	}
 	return nil
 }
+
+// SettingsPatch is a change of some settings (the body of PUT
+// /v1/settings): a nil field keeps the value in force. The mechanism
+// applies it to the settings as they stand inside its write transaction,
+// so two patches of different fields never undo each other.
+type SettingsPatch struct {
+	HorizontalM *float64 `json:"horizontal_m,omitempty"`
+	VerticalM   *float64 `json:"vertical_m,omitempty"`
+	TimeS       *float64 `json:"time_s,omitempty"`
+	NoticeS     *float64 `json:"notice_s,omitempty"`
+	AckTimeoutS *float64 `json:"ack_timeout_s,omitempty"`
+}
+
+// PatchAll returns the patch that sets every field to its value in s.
+func PatchAll(s Settings) SettingsPatch {
+	return SettingsPatch{HorizontalM: &s.HorizontalM, VerticalM: &s.VerticalM, TimeS: &s.TimeS, NoticeS: &s.NoticeS, AckTimeoutS: &s.AckTimeoutS}
+}
+
+// SettingChange is the old and new value of one setting a patch changed.
+type SettingChange struct {
+	From float64 `json:"from"`
+	To   float64 `json:"to"`
+}
+
+// Apply returns s with the patch's fields set, and the settings whose
+// value that changed, by their JSON name (a field set to the value it
+// had is not a change).
+func (p SettingsPatch) Apply(s Settings) (Settings, map[string]SettingChange) {
+	changed := map[string]SettingChange{}
+	for _, f := range []struct {
+		name string
+		to   *float64
+		at   *float64
+	}{
+		{"horizontal_m", p.HorizontalM, &s.HorizontalM},
+		{"vertical_m", p.VerticalM, &s.VerticalM},
+		{"time_s", p.TimeS, &s.TimeS},
+		{"notice_s", p.NoticeS, &s.NoticeS},
+		{"ack_timeout_s", p.AckTimeoutS, &s.AckTimeoutS},
+	} {
+		if f.to != nil && *f.to != *f.at {
+			changed[f.name] = SettingChange{From: *f.at, To: *f.to}
+			*f.at = *f.to
+		}
+	}
+	return s, changed
+}

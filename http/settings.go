@@ -16,40 +16,17 @@ func (s *Server) getSettings(w http.ResponseWriter, r *http.Request, a dc.Actor)
 	writeJSON(w, http.StatusOK, st)
 }
 
-// settingsPatch is the body of PUT /v1/settings; fields left out keep
-// their value.
-type settingsPatch struct {
-	HorizontalM *float64 `json:"horizontal_m"`
-	VerticalM   *float64 `json:"vertical_m"`
-	TimeS       *float64 `json:"time_s"`
-	NoticeS     *float64 `json:"notice_s"`
-	AckTimeoutS *float64 `json:"ack_timeout_s"`
-}
-
+// putSettings changes the settings the body names (dc.SettingsPatch);
+// fields left out keep their value. The mechanism checks the role and
+// merges the patch in its write transaction.
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	if !a.Is(dc.RoleAdmin) {
-		s.writeError(w, r, dc.Errorf(dc.EPermission, "only an admin may change the settings"))
-		return
-	}
-	var p settingsPatch
+	var p dc.SettingsPatch
 	if err := decode(w, r, &p); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.mech.Settings(r.Context())
+	st, err := s.mech.PatchSettings(r.Context(), a, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	for _, f := range []struct {
-		from *float64
-		to   *float64
-	}{{p.HorizontalM, &st.HorizontalM}, {p.VerticalM, &st.VerticalM}, {p.TimeS, &st.TimeS}, {p.NoticeS, &st.NoticeS}, {p.AckTimeoutS, &st.AckTimeoutS}} {
-		if f.from != nil {
-			*f.to = *f.from
-		}
-	}
-	if st, err = s.mech.PutSettings(r.Context(), a, st); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

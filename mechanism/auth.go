@@ -149,45 +149,6 @@ func (m *Mechanism) Parties(ctx context.Context) (ps []*dc.Party, err error) {
 	return ps, err
 }
 
-// Settings returns the settings in force.
-func (m *Mechanism) Settings(ctx context.Context) (s dc.Settings, err error) {
-	err = m.store.View(ctx, func(tx dc.Tx) error {
-		s, err = tx.Settings(ctx)
-		return err
-	})
-	return s, err
-}
-
-// PutSettings changes the settings; only an admin may.
-func (m *Mechanism) PutSettings(ctx context.Context, a dc.Actor, s dc.Settings) (dc.Settings, error) {
-	if !a.Is(dc.RoleAdmin) {
-		return s, dc.Errorf(dc.EPermission, "only an admin may change the settings")
-	}
-	if err := s.Validate(); err != nil {
-		return s, err
-	}
-	err := m.store.Update(ctx, func(tx dc.Tx) error {
-		old, err := tx.Settings(ctx)
-		if err != nil {
-			return err
-		}
-		if old == s {
-			return nil
-		}
-		if err := tx.PutSettings(ctx, s); err != nil {
-			return err
-		}
-		return m.appendEvent(ctx, tx, &dc.Event{
-			Type: dc.EventSettingsChanged, Time: m.Now(), Actor: a,
-			Subject: &dc.Subject{Kind: dc.SubjectSettings, ID: "settings"},
-		}, map[string]dc.Settings{"previous": old, "settings": s})
-	})
-	if err == nil {
-		m.notify()
-	}
-	return s, err
-}
-
 // Looking a token up costs a read transaction, a large share of a small
 // request. So valid tokens are remembered, by the hash of their secret,
 // for tokenCacheTTL:
