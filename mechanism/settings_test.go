@@ -147,4 +147,3 @@ func lastSeq(t *testing.T, m *mechanism.Mechanism) int64 {
 	}
 	return n
 }
-
