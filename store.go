@@ -134,6 +134,14 @@ type Tx interface {
 	PutKey(ctx context.Context, k *SigningKey) error
 	// Keys lists the signing keys, oldest first, with their secrets.
 	Keys(ctx context.Context) ([]*SigningKey, error)
+
+	// Meta returns the value kept under name (a short key such as
+	// "index_snapshot/deconflict.db.index"); ENotFound if there is none.
+	// Meta values are the mechanism's own bookkeeping: the hash that binds
+	// an index snapshot to the store, the row a readiness probe writes.
+	Meta(ctx context.Context, name string) ([]byte, error)
+	// PutMeta keeps value under name, in place of any value before.
+	PutMeta(ctx context.Context, name string, value []byte) error
 }
 
 // GeometryTx is a Tx that also keeps, beside each operation, a compact

@@ -55,6 +55,7 @@ type memData struct {
 	webhooks  []*deconflict.Webhook // in no order
 	logHashes map[int64][32]byte
 	keys      []*deconflict.SigningKey // in the order first stored
+	meta      map[string][]byte
 }
 
 func (m *memStore) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
@@ -65,6 +66,7 @@ func (m *memStore) Update(ctx context.Context, fn func(deconflict.Tx) error) err
 	d.conflicts, d.events = slices.Clone(d.conflicts), slices.Clone(d.events)
 	d.duties, d.messages, d.webhooks = slices.Clone(d.duties), slices.Clone(d.messages), slices.Clone(d.webhooks)
 	d.logHashes, d.keys = maps.Clone(d.logHashes), slices.Clone(d.keys)
+	d.meta = maps.Clone(d.meta)
 	if err := fn(&memTx{d: &d, write: true}); err != nil {
 		return err
 	}
@@ -225,6 +227,25 @@ func (tx *memTx) PutSettings(_ context.Context, s deconflict.Settings) error {
 		return errReadOnly
 	}
 	tx.d.settings = &s
+	return nil
+}
+
+func (tx *memTx) Meta(_ context.Context, name string) ([]byte, error) {
+	v, ok := tx.d.meta[name]
+	if !ok {
+		return nil, deconflict.Errorf(deconflict.ENotFound, "no meta value %q", name)
+	}
+	return bytes.Clone(v), nil
+}
+
+func (tx *memTx) PutMeta(_ context.Context, name string, value []byte) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	if tx.d.meta == nil {
+		tx.d.meta = map[string][]byte{}
+	}
+	tx.d.meta[name] = bytes.Clone(value)
 	return nil
 }
 

@@ -55,6 +55,9 @@
 //     for one last stored by PutOperation.
 //   - Keys lists keys in the order they were first stored; a replace
 //     keeps its place.
+//   - Meta gives back the bytes of the last PutMeta of the name exactly
+//     (an empty value as empty, not nil), and survives a reopen; a
+//     PutMeta in a transaction that fails is not kept.
 //
 // Set DECONFLICT_STORETEST_SEED to repeat the randomised tests with the
 // seed they print.
@@ -124,6 +127,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"Webhooks", testWebhooks},
 		{"LogHashes", testLogHashes},
 		{"Keys", testKeys},
+		{"Meta", testMeta},
 		{"Events", testEvents},
 		{"EventsPaging", testEventsPaging},
 		{"DefaultLimit", testDefaultLimit},

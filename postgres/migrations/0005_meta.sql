@@ -1,0 +1,7 @@
+-- Small values the mechanism keeps for itself, by name: the SHA-256 that
+-- binds an index snapshot file to this store, and the row the readiness
+-- probe writes to prove the store still takes writes.
+CREATE TABLE IF NOT EXISTS meta (
+	name  text PRIMARY KEY,
+	value bytea NOT NULL
+);
