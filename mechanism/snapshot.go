@@ -30,10 +30,11 @@ import (
 // size; Load reads it back when the store's log, cut at that size, has
 // the same root hash — the same history, not just the same length — and
 // then applies the operations changed since, as a catch-up would. A
-// snapshot that is missing, damaged, from another store or version, or
-// ahead of the store (a restored backup) is left aside: the index is
-// loaded from the store as without one. A snapshot is never needed for
-// correctness, only for speed.
+// snapshot that is missing, damaged, from another store or version,
+// ahead of the store (a restored backup), or not the file whose digest
+// the store recorded when it was saved (snapshotbind.go) is left aside:
+// the index is loaded from the store as without one. A snapshot is never
+// needed for correctness, only for speed.
 //
 //	[8]byte  indexFileMagic
 //	int64    log size (the rev of the index)
@@ -75,7 +76,9 @@ func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	defer os.Remove(f.Name()) // fails once renamed
 	defer f.Close()
 	crc := crc32.New(castagnoli)
-	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
+	digest := newDigestWriter()
+	out := io.MultiWriter(f, digest) // the whole file, CRC included
+	w := bufio.NewWriterSize(io.MultiWriter(out, crc), 1<<20)
 
 	m.mu.Lock()
 	froze := time.Now()
@@ -89,13 +92,19 @@ func (m *Mechanism) SaveIndex(ctx context.Context) error {
 		err = m.writeSnapshot(ctx, w, ix, rev)
 	}
 	if err == nil {
-		err = binary.Write(f, binary.LittleEndian, crc.Sum32())
+		err = binary.Write(out, binary.LittleEndian, crc.Sum32())
 	}
 	if err == nil {
 		err = f.Sync()
 	}
 	if err == nil {
 		err = f.Close()
+	}
+	if err == nil {
+		// Recorded before the rename: if either fails, or the process
+		// dies between them, the next start finds a file that does not
+		// match and loads from the store.
+		err = m.recordSnapshotDigest(ctx, digest.Sum())
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), m.snapshot)
@@ -184,6 +193,9 @@ func (m *Mechanism) loadSnapshot(ctx context.Context) (used bool, caughtUp int, 
 			return err
 		} else if h != root {
 			return fmt.Errorf("the store's log of %d entries is not the one the snapshot reflects: it is from another store", rev)
+		}
+		if err := m.checkSnapshotDigest(ctx, tx, data); err != nil {
+			return err
 		}
 		ix, err := geo.ReadSnapshot(data[head : len(data)-4])
 		if err != nil {
