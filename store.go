@@ -189,3 +189,12 @@ type LiveGeometry struct {
 	Geometry  []byte
 	Operation *Operation
 }
+
+// DamageReporter is implemented by stores that can tell, of an error they
+// returned, that it shows their data is damaged (a corrupt page or
+// index), as opposed to a failure that may pass (a lost connection, a
+// full disk, a lock held too long). The mechanism raises its integrity
+// alarm on such an error. Stores need not implement it.
+type DamageReporter interface {
+	Damaged(err error) bool
+}

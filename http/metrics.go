@@ -54,6 +54,9 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 			Name: "deconflict_conflict_checks_total", Help: "Conflict checks of declarations written, by where their search ran: ahead of the write lock (then brought up to date under it) or in the batch.",
 			ConstLabels: prometheus.Labels{"searched": "in_batch"},
 		}, func() float64 { return float64(m.Stats().ChecksInBatch.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_integrity_alarms_total", Help: "Integrity alarms: proofs, checkpoints or bundles that did not verify against the stored log, and writes the store failed because its data is damaged. Any is a page: see docs/OPERATIONS.md.",
+		}, func() float64 { return float64(m.IntegrityAlarms()) }),
 		newStoreTimings(m),
 	)
 	return x

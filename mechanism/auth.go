@@ -31,7 +31,7 @@ func (m *Mechanism) Authenticate(ctx context.Context, secret string) (dc.Actor, 
 		return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "unknown or revoked token")
 	}
 	hash := sha256.Sum256([]byte(secret))
-	epoch, err := m.tokens.check(ctx, m.store)
+	epoch, err := m.tokens.check(ctx, m.raw)
 	if err != nil {
 		return dc.Actor{}, err
 	}

@@ -17,7 +17,10 @@ import (
 
 // Mechanism applies the rules of the mechanism to a store.
 type Mechanism struct {
+	// store is raw with every write's outcome followed (watchedStore);
+	// raw is the store as given, for its optional interfaces.
 	store  dc.Store
+	raw    dc.Store
 	now    func() time.Time
 	log    *slog.Logger
 	origin string // names the log in checkpoints of a new store
@@ -44,11 +47,13 @@ type Mechanism struct {
 	writing bool  // a caller is running batches
 	rev     int64 // highest event seq whose operation changes the index reflects
 
-	stats   Stats
-	tokens  tokenCache
-	changes changes
-	tail    tail
-	replica replica
+	stats     Stats
+	integrity integrity
+	writes    writeHealth
+	tokens    tokenCache
+	changes   changes
+	tail      tail
+	replica   replica
 }
 
 // Options configure a Mechanism. Zero values take defaults.
@@ -71,8 +76,9 @@ type Options struct {
 
 // New returns a mechanism over store. Call Load before serving.
 func New(store dc.Store, opts Options) *Mechanism {
-	m := &Mechanism{store: store, now: opts.Now, log: opts.Logger, origin: opts.Origin, snapshot: opts.IndexSnapshot,
+	m := &Mechanism{raw: store, now: opts.Now, log: opts.Logger, origin: opts.Origin, snapshot: opts.IndexSnapshot,
 		egress: dc.Egress{Allow: opts.WebhookAllow}}
+	m.store = watchedStore{Store: store, m: m}
 	if m.origin == "" {
 		m.origin = DefaultOrigin
 	}
@@ -89,7 +95,7 @@ func New(store dc.Store, opts Options) *Mechanism {
 }
 
 // Store returns the store the mechanism works on.
-func (m *Mechanism) Store() dc.Store { return m.store }
+func (m *Mechanism) Store() dc.Store { return m.raw }
 
 // Now returns the mechanism's current time, in UTC, to the microsecond
 // (the precision every store keeps).
@@ -325,7 +331,7 @@ func (m *Mechanism) Stats() *Stats { return &m.stats }
 // StoreTimings returns the store's timings (see deconflict.Timed); none
 // if it keeps none.
 func (m *Mechanism) StoreTimings() []dc.Timing {
-	if t, ok := m.store.(dc.Timed); ok {
+	if t, ok := m.raw.(dc.Timed); ok {
 		return t.Timings()
 	}
 	return nil

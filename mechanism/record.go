@@ -56,7 +56,9 @@ func originOf(keys []*dc.SigningKey) string {
 	return name
 }
 
-// Checkpoint returns the signed checkpoint of the whole log.
+// Checkpoint returns the signed checkpoint of the whole log. The stored
+// hashes its tree hash rests on are checked first (record.Checked): a
+// damaged one raises the integrity alarm rather than being signed.
 func (m *Mechanism) Checkpoint(ctx context.Context) ([]byte, error) {
 	var out []byte
 	err := m.store.View(ctx, func(tx dc.Tx) error {
@@ -68,10 +70,10 @@ func (m *Mechanism) Checkpoint(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		out, err = record.Checkpoint(ctx, tx, originOf(keys), n, activeKeys(keys))
+		out, err = record.Checkpoint(ctx, record.Checked(tx), originOf(keys), n, activeKeys(keys))
 		return err
 	})
-	return out, err
+	return out, m.checkIntegrity(ctx, "the log's checkpoint", err)
 }
 
 // Keys returns the public halves of every signing key, oldest first.
@@ -180,6 +182,10 @@ func sizeOf(ctx context.Context, tx dc.Tx, field string, size int64) error {
 }
 
 // InclusionProof proves that entry index is in the tree of the given size.
+// The proof is checked against the tree hash the checkpoint of that size
+// signs, from the entry's own event (record.CheckedInclusionProof); a
+// proof that does not verify is never returned but raises the integrity
+// alarm.
 func (m *Mechanism) InclusionProof(ctx context.Context, index, size int64) (tlog.RecordProof, error) {
 	var p tlog.RecordProof
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
@@ -189,14 +195,16 @@ func (m *Mechanism) InclusionProof(ctx context.Context, index, size int64) (tlog
 		if index < 0 || index >= size {
 			return dc.FieldErrorf(dc.EInvalid, "index", "index must be from 0 to size-1")
 		}
-		p, err = record.InclusionProof(ctx, tx, index, size)
+		p, _, err = record.CheckedInclusionProof(ctx, tx, index, size)
 		return err
 	})
-	return p, err
+	return p, m.checkIntegrity(ctx, fmt.Sprintf("the inclusion proof of entry %d in the log of %d", index, size), err)
 }
 
 // ConsistencyProof proves that the tree of size from is a prefix of the
-// tree of size to.
+// tree of size to. The proof is checked between the two tree hashes
+// (record.CheckedConsistencyProof); one that does not verify raises the
+// integrity alarm.
 func (m *Mechanism) ConsistencyProof(ctx context.Context, from, to int64) (tlog.TreeProof, error) {
 	var p tlog.TreeProof
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
@@ -206,15 +214,17 @@ func (m *Mechanism) ConsistencyProof(ctx context.Context, from, to int64) (tlog.
 		if from < 1 || from > to {
 			return dc.FieldErrorf(dc.EInvalid, "from", "from must be from 1 to to")
 		}
-		p, err = record.ConsistencyProof(ctx, tx, from, to)
+		p, err = record.CheckedConsistencyProof(ctx, tx, from, to)
 		return err
 	})
-	return p, err
+	return p, m.checkIntegrity(ctx, fmt.Sprintf("the consistency proof from %d to %d", from, to), err)
 }
 
 // Evidence returns the evidence bundle of an operation: every log entry
 // about it with inclusion proofs against one signed checkpoint. Entries
-// the actor may not see are present by hash only.
+// the actor may not see are present by hash only. Every stored hash it
+// reads is checked (record.Checked) and its proofs are verified before it
+// is returned (record.CheckProofs); a failure is an integrity alarm.
 //
 // A bundle scans the whole log (seconds on a log of hundreds of thousands
 // of entries), so bundles are built one at a time, and the log is read a
@@ -247,7 +257,14 @@ func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*rec
 	if err != nil {
 		return nil, err
 	}
-	return record.BuildBundle(ctx, storeLog{m.store}, originOf(keys), n, activeKeys(keys), opID, func(e *dc.Event) bool { return e.VisibleTo(a) })
+	b, err := record.BuildBundle(ctx, record.Checked(storeLog{m.store}), originOf(keys), n, activeKeys(keys), opID, func(e *dc.Event) bool { return e.VisibleTo(a) })
+	if err == nil {
+		err = record.CheckProofs(b)
+	}
+	if err != nil {
+		return nil, m.checkIntegrity(ctx, "the evidence bundle of operation "+opID, err)
+	}
+	return b, nil
 }
 
 // storeLog reads the log's events and hashes each in a read transaction

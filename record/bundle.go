@@ -149,7 +149,7 @@ func BuildBundle(ctx context.Context, tx Log, origin string, n int64, signers []
 				return nil, fmt.Errorf("evidence bundle: leaf of event %d: %w", e.Seq, err)
 			}
 			if tlog.RecordHash(data) != leaf[0] {
-				return nil, fmt.Errorf("evidence bundle: event %d as stored does not match the entry logged for it", e.Seq)
+				return nil, fmt.Errorf("evidence bundle: %w: event %d as stored does not match the entry logged for it", ErrIntegrity, e.Seq)
 			}
 			proof, err := InclusionProof(ctx, tx, index, n)
 			if err != nil {

@@ -100,7 +100,7 @@ func signNote(text []byte, keys []*dc.SigningKey) ([]byte, error) {
 // signed with every key of signers. Pass the newest active key (and, while
 // witnesses move over to it, the one before), so that witnesses holding
 // either key verify it.
-func Checkpoint(ctx context.Context, tx dc.Tx, origin string, n int64, signers []*dc.SigningKey) ([]byte, error) {
+func Checkpoint(ctx context.Context, tx Hashes, origin string, n int64, signers []*dc.SigningKey) ([]byte, error) {
 	if err := checkOrigin(origin); err != nil {
 		return nil, err
 	}

@@ -45,6 +45,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	webhookAllow := fs.String("webhook-allow", allowDefault, "address ranges webhooks may reach although they are loopback, link-local, private, multicast or unspecified: CIDR[,CIDR…], such as a party's own network, or 127.0.0.0/8 for tests on one machine")
 	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one (at most once a minute), so a restart after a crash has about that many at most to catch up; 0: only by time")
+	probeEvery := fs.Duration("write-probe-every", 10*time.Second, "when nothing else wrote for this long, commit one small row to learn whether the store still takes writes (/readyz answers 503 while it does not)")
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -71,6 +72,9 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	defer st.Close()
 	if *snapshotEvery <= 0 {
 		return errors.New("--index-snapshot-every must be positive")
+	}
+	if *probeEvery <= 0 {
+		return errors.New("--write-probe-every must be positive")
 	}
 	if *snapshotAfter < 0 {
 		return errors.New("--index-snapshot-after must be 0 or more")
@@ -119,8 +123,9 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	hs.RegisterOnShutdown(srv.StopStreams)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
+	go func() { defer wg.Done(); mech.RunWriteProbes(workers, *probeEvery) }()
 	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery, Allow: allow})
 	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()

@@ -1,0 +1,184 @@
+package mechanism
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/record"
+)
+
+// The integrity alarm. The store is the truth, but a truth that can rot:
+// a bit flipped on disk in a stored Merkle hash passes SQLite's own
+// checks, and a proof built on it would make an innocent entry look
+// tampered with. So every proof, checkpoint and evidence bundle is
+// checked before it is served (record.Checked, CheckedInclusionProof,
+// Verify), and the store reports errors that show its data is damaged
+// (dc.DamageReporter). Either raises the alarm:
+//
+//   - the caller gets 500 with code internal and a message that says
+//     "integrity alarm", never the wrong data;
+//   - the server logs "integrity alarm" at error level with what failed;
+//   - deconflict_integrity_alarms_total counts it;
+//   - /readyz answers 503 from then on, until the store is repaired and
+//     the server restarted (docs/OPERATIONS.md says how).
+//
+// A store that cannot write is not ready either (see writeHealth).
+
+// integrity is the state of the alarm.
+type integrity struct {
+	alarms atomic.Int64
+	mu     sync.Mutex
+	first  string // what raised the first alarm; "" if none
+}
+
+// raiseAlarm raises the integrity alarm about what (for the log and
+// /readyz) on err, and returns the error the caller is answered with.
+func (m *Mechanism) raiseAlarm(ctx context.Context, what string, err error) error {
+	m.integrity.alarms.Add(1)
+	m.integrity.mu.Lock()
+	if m.integrity.first == "" {
+		m.integrity.first = what
+	}
+	m.integrity.mu.Unlock()
+	m.log.ErrorContext(ctx, "integrity alarm: the store's data does not verify; not ready until it is repaired and the server restarted",
+		slog.String("what", what), slog.String("error", err.Error()))
+	return dc.Errorf(dc.EInternal, "integrity alarm: %s does not verify against the store's log; nothing was served; the operators are alerted", what)
+}
+
+// checkIntegrity raises the alarm about what if err shows the log does
+// not verify (record.ErrIntegrity), and returns err otherwise.
+func (m *Mechanism) checkIntegrity(ctx context.Context, what string, err error) error {
+	if err != nil && errors.Is(err, record.ErrIntegrity) {
+		return m.raiseAlarm(ctx, what, err)
+	}
+	return err
+}
+
+// IntegrityAlarms returns how many integrity alarms this process raised.
+func (m *Mechanism) IntegrityAlarms() int64 { return m.integrity.alarms.Load() }
+
+// IntegrityAlarm returns what raised the first integrity alarm of this
+// process, and whether one was raised.
+func (m *Mechanism) IntegrityAlarm() (string, bool) {
+	m.integrity.mu.Lock()
+	defer m.integrity.mu.Unlock()
+	return m.integrity.first, m.integrity.first != ""
+}
+
+// writeHealth follows whether the store takes writes, from the outcome of
+// every write transaction of this process and, when none committed for a
+// while, of a probe write (ProbeWrite). A write that fails for the store's
+// sake (not a refusal by the rules, nor a caller that went away) makes the
+// store not ready until a later write commits; a write that fails because
+// the data is damaged raises the integrity alarm, which lasts.
+//
+// Both are needed: a probe alone writes one small table, and damage to
+// another table's pages fails every declaration while the probe commits;
+// real writes alone say nothing while there are none.
+type writeHealth struct {
+	mu       sync.Mutex
+	failing  error     // the last write failed with this; nil if it committed
+	lastGood time.Time // when a write last committed
+}
+
+// watchedStore is the mechanism's store with every Update's outcome
+// followed (writeHealth).
+type watchedStore struct {
+	dc.Store
+	m *Mechanism
+}
+
+func (w watchedStore) Update(ctx context.Context, fn func(dc.Tx) error) error {
+	err := w.Store.Update(ctx, fn)
+	w.m.observeWrite(ctx, err)
+	return err
+}
+
+// observeWrite records the outcome of a write transaction.
+func (m *Mechanism) observeWrite(ctx context.Context, err error) {
+	var e *dc.Error
+	switch {
+	case err == nil:
+		m.writes.mu.Lock()
+		m.writes.failing, m.writes.lastGood = nil, time.Now()
+		m.writes.mu.Unlock()
+	case errors.As(err, &e) && e.Code != dc.EInternal && e.Code != dc.EUnavailable,
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
+		// A refusal, or a caller that went away: says nothing of the store.
+	default:
+		if d, ok := m.raw.(dc.DamageReporter); ok && d.Damaged(err) {
+			m.raiseAlarm(ctx, "a write to the store, which reports its data damaged,", err)
+		}
+		m.writes.mu.Lock()
+		first := m.writes.failing == nil
+		m.writes.failing = err
+		m.writes.mu.Unlock()
+		if first {
+			m.log.ErrorContext(ctx, "a write to the store failed: not ready until a write commits", slog.String("error", err.Error()))
+		}
+	}
+}
+
+// probeName is the meta row ProbeWrite writes.
+const probeName = "readiness_probe"
+
+// ProbeWrite commits a small write (the time, in a meta row of its own),
+// to learn whether the store takes writes when nothing else wrote.
+func (m *Mechanism) ProbeWrite(ctx context.Context) error {
+	stamp := []byte(time.Now().UTC().Format(time.RFC3339Nano))
+	return m.store.Update(ctx, func(tx dc.Tx) error { return tx.PutMeta(ctx, probeName, stamp) })
+}
+
+// RunWriteProbes probes the store's writes (ProbeWrite) every interval in
+// which no write committed, until ctx ends, so that /readyz learns of a
+// store that stopped taking writes also when nobody writes, and of one
+// that takes them again.
+func (m *Mechanism) RunWriteProbes(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.writes.mu.Lock()
+		idle := m.writes.failing != nil || time.Since(m.writes.lastGood) >= every
+		m.writes.mu.Unlock()
+		if idle {
+			pctx, cancel := context.WithTimeout(ctx, every)
+			_ = m.ProbeWrite(pctx) // its outcome is recorded by observeWrite
+			cancel()
+		}
+	}
+}
+
+// errNotReady is what Ready answers, for /readyz; its text says why
+// without the store's own error, which goes to the log.
+type errNotReady string
+
+func (e errNotReady) Error() string { return string(e) }
+
+// Ready reports whether the server should take requests: no integrity
+// alarm was raised, the store answers, and its last write committed.
+// The error says which is wrong, in words safe to show anyone.
+func (m *Mechanism) Ready(ctx context.Context) error {
+	if what, raised := m.IntegrityAlarm(); raised {
+		return errNotReady("integrity alarm: " + what + " did not verify; see the server log and docs/OPERATIONS.md")
+	}
+	if err := m.raw.Ping(ctx); err != nil {
+		return errNotReady("store unreachable")
+	}
+	m.writes.mu.Lock()
+	failing := m.writes.failing != nil
+	m.writes.mu.Unlock()
+	if failing {
+		return errNotReady("the store does not take writes: its last write failed; see the server log")
+	}
+	return nil
+}
