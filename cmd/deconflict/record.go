@@ -147,7 +147,7 @@ func (m *Main) witness(ctx context.Context, args []string) error {
 	}
 	msg, err := fetchText(ctx, strings.TrimRight(c.BaseURL, "/")+"/v1/log/checkpoint", c.Token)
 	if err != nil {
-		return fmt.Errorf("fetch checkpoint: %w", err)
+		return alarmFailed(fmt.Errorf("fetch checkpoint: %w", err))
 	}
 	origin, tree, err := record.ParseCheckpoint(msg, pinned)
 	if err != nil {
@@ -160,7 +160,7 @@ func (m *Main) witness(ctx context.Context, args []string) error {
 				Proof []tlog.Hash `json:"proof"`
 			}
 			if err := c.Do(ctx, "GET", fmt.Sprintf("/v1/log/proof/consistency?from=%d&to=%d", old.N, tree.N), nil, &body); err != nil {
-				return fmt.Errorf("fetch consistency proof: %w", err)
+				return alarmFailed(fmt.Errorf("fetch consistency proof: %w", err))
 			}
 			proof = body.Proof
 		}
@@ -178,6 +178,16 @@ func (m *Main) witness(ctx context.Context, args []string) error {
 		return err
 	}
 	return writeAtomic(treeFile, []byte(fmt.Sprintf("%d\n%s\n", tree.N, tree.Hash)))
+}
+
+// alarmFailed makes a failed fetch a witness failure when the server
+// answered with its integrity alarm: its stored log does not verify, which
+// is what a witness watches for, not a passing outage.
+func alarmFailed(err error) error {
+	if strings.Contains(err.Error(), "integrity alarm") {
+		return fmt.Errorf("FAILED: the server's stored log does not verify (%w)", err)
+	}
+	return err
 }
 
 func readTrim(path string) string {
@@ -245,6 +255,14 @@ func fetchText(ctx context.Context, url, token string) ([]byte, error) {
 		return nil, err
 	}
 	if resp.StatusCode != 200 {
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+			return nil, errors.New("server answered " + resp.Status + ": " + e.Error.Message)
+		}
 		return nil, errors.New("server answered " + resp.Status)
 	}
 	return body, nil
