@@ -1,10 +1,10 @@
 package mechanism
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 	"path/filepath"
@@ -127,17 +127,24 @@ func (m *Mechanism) recordSnapshotDigest(ctx context.Context, sum [32]byte) erro
 	})
 }
 
-// checkSnapshotDigest reports why data, the snapshot file, is not the one
-// the store recorded last; nil if it is.
-func (m *Mechanism) checkSnapshotDigest(ctx context.Context, tx dc.Tx, data []byte) error {
+// recordedDigest returns the digest the store recorded for the snapshot
+// file, or why there is none to compare with.
+func (m *Mechanism) recordedDigest(ctx context.Context, tx dc.Tx) ([]byte, error) {
 	want, err := tx.Meta(ctx, snapshotMetaName(m.snapshot))
 	if dc.ErrorCode(err) == dc.ENotFound {
-		return fmt.Errorf("the store recorded no digest of a snapshot named %s: it is from another store, or was written by an older version", filepath.Base(m.snapshot))
-	} else if err != nil {
-		return err
+		return nil, fmt.Errorf("the store recorded no digest of a snapshot named %s: it is from another store, or was written by an older version", filepath.Base(m.snapshot))
 	}
-	if got := fileDigest(data); !bytes.Equal(got[:], want) {
-		return fmt.Errorf("its SHA-256 digest is not the one the store recorded when it was written: it was changed since, or it is from another store")
-	}
-	return nil
+	return want, err
+}
+
+// errDigestMismatch is why a snapshot whose digest is not the recorded
+// one is left aside.
+var errDigestMismatch = errors.New("its SHA-256 digest is not the one the store recorded when it was written: it was changed since, or it is from another store")
+
+// startDigest starts computing fileDigest(data) and returns the function
+// that waits for it (and may be called again).
+func startDigest(data []byte) func() [32]byte {
+	c := make(chan [32]byte, 1)
+	go func() { c <- fileDigest(data) }()
+	return sync.OnceValue(func() [32]byte { return <-c })
 }
