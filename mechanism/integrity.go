@@ -36,7 +36,8 @@ type integrity struct {
 	first  string // what raised the first alarm; "" if none
 }
 
-// raiseAlarm raises the integrity alarm about what (for the log and
+// raiseAlarm raises the integrity alarm because of what (a phrase such as
+// "the checkpoint did not verify against the stored log", for the log and
 // /readyz) on err, and returns the error the caller is answered with.
 func (m *Mechanism) raiseAlarm(ctx context.Context, what string, err error) error {
 	m.integrity.alarms.Add(1)
@@ -47,14 +48,14 @@ func (m *Mechanism) raiseAlarm(ctx context.Context, what string, err error) erro
 	m.integrity.mu.Unlock()
 	m.log.ErrorContext(ctx, "integrity alarm: the store's data does not verify; not ready until it is repaired and the server restarted",
 		slog.String("what", what), slog.String("error", err.Error()))
-	return dc.Errorf(dc.EInternal, "integrity alarm: %s does not verify against the store's log; nothing was served; the operators are alerted", what)
+	return dc.Errorf(dc.EInternal, "integrity alarm: %s; nothing was served, and the operators are alerted", what)
 }
 
 // checkIntegrity raises the alarm about what if err shows the log does
 // not verify (record.ErrIntegrity), and returns err otherwise.
 func (m *Mechanism) checkIntegrity(ctx context.Context, what string, err error) error {
 	if err != nil && errors.Is(err, record.ErrIntegrity) {
-		return m.raiseAlarm(ctx, what, err)
+		return m.raiseAlarm(ctx, what+" did not verify against the stored log", err)
 	}
 	return err
 }
@@ -112,7 +113,7 @@ func (m *Mechanism) observeWrite(ctx context.Context, err error) {
 		// A refusal, or a caller that went away: says nothing of the store.
 	default:
 		if d, ok := m.raw.(dc.DamageReporter); ok && d.Damaged(err) {
-			m.raiseAlarm(ctx, "a write to the store, which reports its data damaged,", err)
+			m.raiseAlarm(ctx, "the store reported its data damaged on a write", err)
 		}
 		m.writes.mu.Lock()
 		first := m.writes.failing == nil
@@ -168,8 +169,10 @@ func (e errNotReady) Error() string { return string(e) }
 // alarm was raised, the store answers, and its last write committed.
 // The error says which is wrong, in words safe to show anyone.
 func (m *Mechanism) Ready(ctx context.Context) error {
-	if what, raised := m.IntegrityAlarm(); raised {
-		return errNotReady("integrity alarm: " + what + " did not verify; see the server log and docs/OPERATIONS.md")
+	if _, raised := m.IntegrityAlarm(); raised {
+		// What raised it (an operation's ID, say) is for the log: /readyz
+		// answers anyone who reaches the port.
+		return errNotReady("integrity alarm: the store's data did not verify; see the server log and docs/OPERATIONS.md")
 	}
 	if err := m.raw.Ping(ctx); err != nil {
 		return errNotReady("store unreachable")
