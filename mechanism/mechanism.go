@@ -47,6 +47,9 @@ type Mechanism struct {
 	writing bool  // a caller is running batches
 	rev     int64 // highest event seq whose operation changes the index reflects
 
+	// companion keeps the state of attached writes (see Attachment).
+	companion Companion
+
 	stats     Stats
 	integrity integrity
 	writes    writeHealth

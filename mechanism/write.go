@@ -26,6 +26,9 @@ type change struct {
 	// created holds the conflicts updateConflicts opened for the first
 	// time: no duty about them can exist yet.
 	created map[*dc.Conflict]bool
+	// forceActive lets the operation become active with open conflicts
+	// (Attachment.ActivateDespiteConflicts).
+	forceActive bool
 }
 
 // sharedUnchanged reports whether the change leaves the operation as other
@@ -58,6 +61,7 @@ type writeRequest struct {
 	actor dc.Actor
 	id    string
 	plan  planFunc
+	att   *Attachment // work of another interface in the same transaction, or nil
 	done  chan struct{}
 	// Set by the writer.
 	res     *Result
@@ -78,6 +82,11 @@ type writeRequest struct {
 // needs to undo anything.
 func (m *Mechanism) write(ctx context.Context, a dc.Actor, id string, plan planFunc) (*Result, error) {
 	req := &writeRequest{actor: a, id: id, plan: plan, done: make(chan struct{})}
+	return m.enqueue(ctx, req)
+}
+
+// enqueue queues a write request and waits for its answer.
+func (m *Mechanism) enqueue(ctx context.Context, req *writeRequest) (*Result, error) {
 	m.queueMu.Lock()
 	m.queue = append(m.queue, req)
 	leader := !m.writing
@@ -138,7 +147,14 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 	revBefore := m.rev
 	attempts := 0
 	var b batchState
+	attached := false
+	for _, req := range batch {
+		attached = attached || req.att != nil
+	}
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		if attached {
+			m.companion.BeginAttempt()
+		}
 		if attempts++; attempts > 1 || m.replica.dirty.Load() {
 			// The store runs fn again after a failed attempt, or an
 			// earlier batch failed and could not reload: start again
@@ -184,6 +200,9 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 			m.replica.dirty.Store(false)
 		}
 	}
+	if attached {
+		m.companion.EndBatch(err == nil)
+	}
 	if err == nil {
 		m.index.Load().Apply(&b.index)
 		m.replica.dirty.Store(false)
@@ -205,6 +224,14 @@ func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
 // rules land in req.err and write nothing; the returned error is a store
 // failure that aborts the batch.
 func (m *Mechanism) runOne(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error {
+	if req.att != nil {
+		return m.runAttached(ctx, tx, b, req)
+	}
+	return m.runPlanned(ctx, tx, b, req)
+}
+
+// runPlanned runs the change to an operation of one request; see runOne.
+func (m *Mechanism) runPlanned(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error {
 	cur, err := tx.Operation(ctx, req.id)
 	if dc.ErrorCode(err) == dc.ENotFound {
 		cur = nil
@@ -294,7 +321,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 		open = []*dc.Conflict{}
 	}
 	becomesActive := op.State == dc.StateActive && (ch.prev == nil || ch.prev.State != dc.StateActive)
-	if becomesActive && len(open) > 0 {
+	if becomesActive && len(open) > 0 && !ch.forceActive {
 		return nil, 0, 0, &dc.Error{Code: dc.EConflictUnresolved, Conflicts: open,
 			Message: "the operation has open conflicts; it cannot become active until they are resolved or waived"}
 	}

@@ -44,6 +44,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		allowDefault = "127.0.0.0/8,::1"
 	}
 	webhookAllow := fs.String("webhook-allow", allowDefault, "address ranges webhooks may reach although they are loopback, link-local, private, multicast or unspecified: CIDR[,CIDR…], such as a party's own network, or 127.0.0.0/8 for tests on one machine")
+	dssf := dssFlags{
+		keys:      fs.String("dss-keys", "", "serve the ASTM F3548 DSS interface under /dss/v1/, trusting access tokens signed by these keys (PEM RSA public keys or JWKS files, comma-separated)"),
+		audiences: fs.String("dss-audience", "", "accepted aud of DSS access tokens, comma-separated (default: localhost and the --listen host)"),
+	}
 	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one (at most once a minute), so a restart after a crash has about that many at most to catch up; 0: only by time")
 	probeEvery := fs.Duration("write-probe-every", 10*time.Second, "when nothing else wrote for this long, commit one small row to learn whether the store still takes writes (/readyz answers 503 while it does not)")
 	if pos, err := m.parse(fs, args); err != nil {
@@ -138,7 +142,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	defer func() { stopWorkers(); wg.Wait() }() // before the store closes
 
-	var serving http.Handler = srv
+	serving, err := withDSS(ctx, dssf, *listen, mech, log, srv)
+	if err != nil {
+		return err
+	}
 	handler.Store(&serving)
 	base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
 	log.Info("serving", slog.String("address", base), slog.String("store", storeKind(*store)), slog.Int("live_operations", mech.LiveOperations()))

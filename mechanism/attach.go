@@ -1,0 +1,146 @@
+package mechanism
+
+import (
+	"context"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+)
+
+// An Attachment is the work another interface to the same airspace (the
+// ASTM F3548 DSS of package dss) does inside the write transaction of one
+// request, so that its own records and the operation it stands for are
+// decided in one order and committed together, or not at all.
+//
+// Check runs first, in the batch transaction, under the write lock, with
+// everything committed before it and every earlier request of the batch
+// in view; it may refuse (an *deconflict.Error), and must change nothing.
+// Write runs after the operation's change (if any) was applied, in the
+// same transaction; it makes the changes Check decided, and an error from
+// it fails the whole batch.
+type Attachment struct {
+	Check func(ctx context.Context, tx dc.Tx) error
+	Write func(ctx context.Context, tx dc.Tx, res *Result) error
+	// ActivateDespiteConflicts lets the operation become active while it
+	// has open conflicts: the other interface has its own rule for when
+	// an operation may start (F3548's keys), and the conflicts stay open,
+	// notified and escalated like any other.
+	ActivateDespiteConflicts bool
+}
+
+// A Companion keeps state of its own in memory beside the mechanism's,
+// changed only by Attachments. The writer tells it when an attempt of a
+// batch transaction that carries attachments begins (so that it drops
+// what a failed attempt changed) and when the batch has committed or
+// failed.
+type Companion interface {
+	BeginAttempt()
+	EndBatch(committed bool)
+}
+
+// SetCompanion registers the companion of the mechanism's attachments.
+// It is called once, before any attached write.
+func (m *Mechanism) SetCompanion(c Companion) { m.companion = c }
+
+// DeclareAttached is Declare for operation id of the actor's party with
+// an attachment: the replacement needs no If-Match (the other interface
+// keeps its own versions), an active operation declared planned stays
+// active, and att runs in the same transaction.
+func (m *Mechanism) DeclareAttached(ctx context.Context, a dc.Actor, id string, d Declaration, att *Attachment) (*Result, error) {
+	if !a.Is(dc.RoleOperator) || a.Party == "" {
+		return nil, dc.Errorf(dc.EPermission, "only an operator may declare operations")
+	}
+	if !dc.ValidID(id) {
+		return nil, dc.FieldErrorf(dc.EInvalid, "id", "operation id %q is not a UUID", id)
+	}
+	vols, err := d.validate()
+	if err != nil {
+		return nil, err
+	}
+	geom := geo.EncodeVolumes(vols)
+	ahead := m.searchAhead(vols, a.Party)
+	return m.writeAttached(ctx, a, id, att, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+		var ifMatch *int
+		dd := d
+		if cur != nil {
+			v := cur.Version
+			ifMatch = &v
+			if cur.State == dc.StateActive && dd.State == dc.StatePlanned {
+				// F3548 lets an intent go back from Activated to
+				// Accepted; the mechanism's lifecycle does not, and the
+				// operation stays active.
+				dd.State = dc.StateActive
+			}
+		}
+		ch, err := m.planDeclaration(ctx, tx, a, id, &dd, vols, cur, ifMatch)
+		if ch != nil {
+			ch.geom, ch.ahead, ch.forceActive = geom, ahead, att.ActivateDespiteConflicts
+		}
+		return ch, err
+	})
+}
+
+// CancelAttached is Cancel of operation id with an attachment; an
+// operation already cancelled or missing is no error (the attachment
+// decides what the request means).
+func (m *Mechanism) CancelAttached(ctx context.Context, a dc.Actor, id string, att *Attachment) (*Result, error) {
+	if !a.Is(dc.RoleOperator) || a.Party == "" {
+		return nil, dc.Errorf(dc.EPermission, "only an operator may cancel operations")
+	}
+	return m.writeAttached(ctx, a, id, att, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+		if cur == nil || !cur.State.Live() {
+			return nil, nil
+		}
+		if cur.Party != a.Party {
+			return nil, dc.Errorf(dc.EPermission, "operation %s belongs to party %s", id, cur.Party)
+		}
+		next := *cur
+		next.State = dc.StateCancelled
+		next.Version++
+		next.UpdatedAt = m.Now()
+		return &change{op: &next, prev: cur}, nil
+	})
+}
+
+// WriteAttached runs an attachment that changes no operation in the
+// mechanism's write order.
+func (m *Mechanism) WriteAttached(ctx context.Context, a dc.Actor, att *Attachment) error {
+	_, err := m.writeAttached(ctx, a, "", att, nil)
+	return err
+}
+
+func (m *Mechanism) writeAttached(ctx context.Context, a dc.Actor, id string, att *Attachment, plan planFunc) (*Result, error) {
+	if m.companion == nil {
+		return nil, dc.Errorf(dc.EInternal, "attached write without a companion")
+	}
+	req := &writeRequest{actor: a, id: id, plan: plan, att: att, done: make(chan struct{})}
+	return m.enqueue(ctx, req)
+}
+
+// runAttached runs a request with an attachment inside the batch
+// transaction: its check, then its operation's change if it has one,
+// then its writes. Refusals land in req.err and write nothing.
+func (m *Mechanism) runAttached(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error {
+	att := req.att
+	if att.Check != nil {
+		if err := att.Check(ctx, tx); err != nil {
+			return m.refuse(req, err)
+		}
+	}
+	var res *Result
+	if req.plan != nil {
+		if err := m.runPlanned(ctx, tx, b, req); err != nil || req.err != nil {
+			return err
+		}
+		res = req.res
+	}
+	if att.Write != nil {
+		if err := att.Write(ctx, tx, res); err != nil {
+			return writeFailed(err)
+		}
+	}
+	if req.res == nil {
+		req.res = &Result{}
+	}
+	return nil
+}
