@@ -124,3 +124,31 @@ func uuidV7(t testing.TB) string {
 	}
 	return u.String()
 }
+
+// startDSSOnKeyOnly returns a signer with a key of its own that no
+// server trusts.
+func startDSSOnKeyOnly(t testing.TB) *dssServer {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &dssServer{testServer: &testServer{t: t}, key: key}
+}
+
+// hs256 signs claims with HMAC, which F3548 does not allow.
+func hs256(t testing.TB, c jwt.MapClaims) string {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte("shared secret of no one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// noneAlg returns an unsigned token (alg none).
+func noneAlg(t testing.TB, c jwt.MapClaims) string {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}

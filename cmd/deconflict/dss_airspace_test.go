@@ -1,0 +1,83 @@
+package main
+
+import (
+	"testing"
+)
+
+// One airspace: a USS's intent is an operation of the USS's party, so a
+// conflict with a /v1 party's operation (under the separation minima,
+// not mere intersection) is opened and shown like any other, and
+// cancelled with the intent.
+func TestDSSOneAirspace(t *testing.T) {
+	s := startDSS(t)
+	s.mustRun("party", "add", "alpha")
+	alpha := s.token("operator", "alpha")
+	opID := newID()
+	s.do("PUT", "/v1/operations/"+opID, alpha, decl("planned", circle(33.5, 36.3, 2000, 1000, 3000, at(1), at(2)))).want(t, 201)
+
+	uss1 := s.tok("uss1", scSCD)
+	oid := newID()
+	// 5 km east of the operation's edge: no intersection, so no key is
+	// needed, but within the 5 NM minimum.
+	ref := s.createOIR(t, uss1, oid, ext(33.5, 36.38, 500, 1000, 1200, at(1), at(2)), nil)
+
+	op := s.do("GET", "/v1/operations/"+oid, alpha, nil).want(t, 200)
+	if jsonPath(op.body, "operation", "party") != "uss-uss1" || jsonPath(op.body, "operation", "state") != "planned" {
+		t.Fatalf("the OIR as an operation = %s", op.raw)
+	}
+	cs := s.do("GET", "/v1/conflicts", alpha, nil).want(t, 200).list("conflicts")
+	if len(cs) != 1 || jsonPath(cs, 0, "status") != "open" {
+		t.Fatalf("conflicts of alpha = %v", cs)
+	}
+	parties := jsonPath(cs, 0, "parties").([]any)
+	if !(parties[0] == "alpha" && parties[1] == "uss-uss1" || parties[1] == "alpha" && parties[0] == "uss-uss1") {
+		t.Fatalf("conflict parties = %v", parties)
+	}
+
+	// F3548 decides when an intent is activated: the open conflict does
+	// not stop it, and stays open.
+	act := s.do("PUT", oirPath+oid+"/"+str(ref["ovn"]), uss1, oirBody("Activated", ext(33.5, 36.38, 500, 1000, 1200, at(1), at(2)), nil,
+		"new_subscription", map[string]any{"uss_base_url": "https://uss1.example"})).want(t, 200).obj("operational_intent_reference")
+	if jsonPath(s.do("GET", "/v1/operations/"+oid, alpha, nil).want(t, 200).body, "operation", "state") != "active" {
+		t.Fatal("the activated intent is not active")
+	}
+	// Deleting the intent cancels the operation and resolves the conflict.
+	s.do("DELETE", oirPath+oid+"/"+str(act["ovn"]), uss1, nil).want(t, 200)
+	if st := jsonPath(s.do("GET", "/v1/operations/"+oid, alpha, nil).want(t, 200).body, "operation", "state"); st != "cancelled" {
+		t.Fatalf("operation state after delete = %v", st)
+	}
+	if cs := s.do("GET", "/v1/conflicts?status=open", alpha, nil).want(t, 200).list("conflicts"); len(cs) != 0 {
+		t.Fatalf("open conflicts after delete = %v", cs)
+	}
+}
+
+// The DSS's records are in the store: a restart keeps OIRs, their OVNs,
+// subscriptions and their notification indices, and the keys still
+// hold.
+func TestDSSRestart(t *testing.T) {
+	s := startDSS(t)
+	uss1, uss2 := s.tok("uss1", scSCD), s.tok("uss2", scSCD)
+	area := ext(60, 10, 800, 0, 100, at(1), at(2))
+	subID := newID()
+	s.do("PUT", subPath+subID, uss2, subBody(area[0], true, false)).want(t, 200)
+	id := newID()
+	ref := s.createOIR(t, uss1, id, area, nil, "new_subscription", map[string]any{"uss_base_url": "https://uss1.example"})
+
+	s.stop()
+	r := startDSSOn(t, s.store, s.key)
+	uss1, uss2 = r.tok("uss1", scSCD), r.tok("uss2", scSCD)
+	got := r.do("GET", oirPath+id, uss1, nil).want(t, 200).obj("operational_intent_reference")
+	if got["ovn"] != ref["ovn"] || got["version"] != 1.0 || got["subscription_id"] != ref["subscription_id"] {
+		t.Fatalf("after restart %v, before %v", got, ref)
+	}
+	if sub := r.do("GET", subPath+subID, uss2, nil).want(t, 200).obj("subscription"); sub["notification_index"] != 1.0 {
+		t.Fatalf("subscription after restart = %v", sub)
+	}
+	if deps := r.do("GET", subPath+str(ref["subscription_id"]), uss1, nil).want(t, 200).obj("subscription")["dependent_operational_intents"].([]any); len(deps) != 1 {
+		t.Fatalf("dependents after restart = %v", deps)
+	}
+	m := r.do("PUT", oirPath+newID(), uss2, oirBody("Accepted", area, nil)).want(t, 409)
+	if l, _ := m.body["missing_operational_intents"].([]any); len(l) != 1 || jsonPath(l, 0, "id") != id {
+		t.Fatalf("key check after restart: %s", m.raw)
+	}
+}
