@@ -1,0 +1,71 @@
+package dss
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// FuzzParseRequest feeds arbitrary bodies to the decoding and geometry
+// checks of DSS requests: they never panic, and what they accept is a
+// valid volume list.
+func FuzzParseRequest(f *testing.F) {
+	f.Add([]byte(`{"extents":[{"volume":{"outline_circle":{"center":{"lat":1,"lng":2},"radius":{"value":100,"units":"M"}},"altitude_lower":{"value":0,"reference":"W84","units":"M"},"altitude_upper":{"value":10,"reference":"W84","units":"M"}},"time_start":{"value":"2030-01-01T00:00:00Z","format":"RFC3339"},"time_end":{"value":"2030-01-01T01:00:00Z","format":"RFC3339"}}],"state":"Accepted","uss_base_url":"https://x","key":["a"]}`))
+	f.Add([]byte(`{"area_of_interest":{"volume":{"outline_polygon":{"vertices":[{"lat":0,"lng":0},{"lat":0,"lng":1},{"lat":1,"lng":0}]}}}}`))
+	f.Add([]byte(`{"extents":{"volume":{"outline_polygon":{"vertices":[{"lat":0,"lng":0},{"lat":0,"lng":1},{"lat":1,"lng":1e309}]}},"time_end":{"value":"x"}}}`))
+	f.Add([]byte(`{"extents":[{}]}`))
+	f.Add([]byte(`[`))
+	now := time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var oirReq putOIRRequest
+		if decode(httptest.NewRequest("PUT", "/", bytes.NewReader(body)), &oirReq) == nil {
+			if ext, vols, start, end, err := parseExtents(oirReq.Extents, now); err == nil {
+				if len(ext) != len(vols) || len(vols) == 0 || !end.After(now) || !start.Before(end) {
+					t.Fatalf("accepted extents %d/%d from %s to %s", len(ext), len(vols), start, end)
+				}
+				_ = checkSize(vols, "extents")
+			}
+		}
+		var q queryRequest
+		if decode(httptest.NewRequest("POST", "/", bytes.NewReader(body)), &q) == nil {
+			if v, vols, err := parseArea("area_of_interest", q.AreaOfInterest, now, queryHorizon); err == nil {
+				if len(vols) != 1 || v.TimeStart == nil || v.TimeEnd == nil || vols[0].LowerM > vols[0].UpperM {
+					t.Fatalf("accepted area %+v", vols)
+				}
+			}
+		}
+		var s putSubscriptionRequest
+		if decode(httptest.NewRequest("PUT", "/", bytes.NewReader(body)), &s) == nil {
+			_, _, _ = parseArea("extents", s.Extents, now, maxSubscriptionDuration)
+		}
+	})
+}
+
+// FuzzVerify feeds arbitrary Authorization headers to the token check:
+// it never panics and accepts only tokens signed by the trusted key.
+func FuzzVerify(f *testing.F) {
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Now()
+	good, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": "i", "sub": "s", "aud": "localhost",
+		"exp": now.Add(time.Hour).Unix(), "scope": ScopeStrategicCoordination}).SignedString(key)
+	f.Add("Bearer " + good)
+	f.Add("Bearer " + good[:len(good)-3])
+	f.Add("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
+	f.Add("Basic abc")
+	f.Add("")
+	v := NewVerifier([]*rsa.PublicKey{&key.PublicKey}, []string{"localhost"}, func() time.Time { return now })
+	f.Fuzz(func(t *testing.T, header string) {
+		c, err := v.Verify(header)
+		if err == nil && (c.Subject == "" || header != "Bearer "+good && !bytes.HasPrefix([]byte(header), []byte("Bearer "))) {
+			t.Fatalf("accepted %q as %+v", header, c)
+		}
+	})
+}
