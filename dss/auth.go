@@ -2,6 +2,7 @@ package dss
 
 import (
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,7 +40,22 @@ type Verifier struct {
 	keys      []*rsa.PublicKey
 	audiences []string
 	now       func() time.Time
+
+	// verified remembers tokens that passed, until they expire: a USS
+	// sends the same token for up to an hour, and the RSA check was a
+	// tenth of a request's time.
+	mu       sync.Mutex
+	verified map[[32]byte]cached
 }
+
+// cached is a verified token's caller and expiry.
+type cached struct {
+	caller *Caller
+	exp    time.Time
+}
+
+// maxCached bounds the remembered tokens; the memory is emptied when full.
+const maxCached = 10000
 
 // NewVerifier returns a verifier trusting keys for audiences.
 func NewVerifier(keys []*rsa.PublicKey, audiences []string, now func() time.Time) *Verifier {
@@ -78,6 +95,29 @@ func (v *Verifier) Verify(header string) (*Caller, error) {
 	if !ok || strings.TrimSpace(raw) == "" {
 		return nil, errors.New("missing access token: want the header Authorization: Bearer <JWT>")
 	}
+	h := sha256.Sum256([]byte(raw))
+	v.mu.Lock()
+	hit, ok := v.verified[h]
+	v.mu.Unlock()
+	if ok && v.now().Before(hit.exp.Add(clockSkew)) {
+		return hit.caller, nil
+	}
+	c, exp, err := v.verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	if v.verified == nil || len(v.verified) >= maxCached {
+		v.verified = map[[32]byte]cached{}
+	}
+	v.verified[h] = cached{caller: c, exp: exp}
+	v.mu.Unlock()
+	return c, nil
+}
+
+// verify checks a token fully.
+func (v *Verifier) verify(raw string) (*Caller, time.Time, error) {
+	var zero time.Time
 	var c claims
 	var lastErr error
 	verified := false
@@ -99,25 +139,25 @@ func (v *Verifier) Verify(header string) (*Caller, error) {
 		if lastErr == nil {
 			lastErr = errors.New("no trusted key")
 		}
-		return nil, fmt.Errorf("invalid access token: %v", lastErr)
+		return nil, zero, fmt.Errorf("invalid access token: %v", lastErr)
 	}
 	if c.ExpiresAt.Time.After(v.now().Add(maxTokenLife + clockSkew)) {
-		return nil, errors.New("invalid access token: exp is more than an hour ahead")
+		return nil, zero, errors.New("invalid access token: exp is more than an hour ahead")
 	}
 	if c.Issuer == "" {
-		return nil, errors.New("invalid access token: iss is missing")
+		return nil, zero, errors.New("invalid access token: iss is missing")
 	}
 	if c.Subject == "" {
-		return nil, errors.New("invalid access token: sub is missing")
+		return nil, zero, errors.New("invalid access token: sub is missing")
 	}
 	if !v.audienceOK(c.Audience) {
-		return nil, fmt.Errorf("invalid access token: aud %q is not accepted here", []string(c.Audience))
+		return nil, zero, fmt.Errorf("invalid access token: aud %q is not accepted here", []string(c.Audience))
 	}
 	scopes, err := parseScopes(c.Scope)
 	if err != nil {
-		return nil, err
+		return nil, zero, err
 	}
-	return &Caller{Subject: c.Subject, Scopes: scopes}, nil
+	return &Caller{Subject: c.Subject, Scopes: scopes}, c.ExpiresAt.Time, nil
 }
 
 func (v *Verifier) audienceOK(aud jwt.ClaimStrings) bool {
