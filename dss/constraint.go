@@ -144,12 +144,25 @@ func (d *DSS) getConstraint(r *http.Request, c *Caller) (int, any, error) {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()
-	defer d.st.mu.RUnlock()
 	k := d.st.constraints[id]
-	if k == nil {
-		return 0, nil, errorf(http.StatusNotFound, "no constraint reference %s", id)
+	var ref api.ConstraintReference
+	if k != nil {
+		ref = d.constraintRef(k, c.Subject)
 	}
-	return http.StatusOK, api.GetConstraintReferenceResponse{ConstraintReference: d.constraintRef(k, c.Subject)}, nil
+	isOp := d.isOperation(id)
+	d.st.mu.RUnlock()
+	if k != nil {
+		return http.StatusOK, api.GetConstraintReferenceResponse{ConstraintReference: ref}, nil
+	}
+	if isOp {
+		res, err := d.m.Operation(r.Context(), observer, id)
+		if err == nil && res.Operation.State.Live() {
+			return http.StatusOK, api.GetConstraintReferenceResponse{ConstraintReference: opRef(res.Operation, baseURL(r))}, nil
+		} else if err != nil && dc.ErrorCode(err) != dc.ENotFound {
+			return 0, nil, err
+		}
+	}
+	return 0, nil, errorf(http.StatusNotFound, "no constraint reference %s", id)
 }
 
 // queryConstraints answers the constraint references that intersect an
@@ -168,12 +181,19 @@ func (d *DSS) queryConstraints(r *http.Request, c *Caller) (int, any, error) {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()
-	defer d.st.mu.RUnlock()
 	out := []api.ConstraintReference{}
 	for _, id := range intersecting(d.st.conIx, vols) {
 		if k := d.st.constraints[id]; k != nil && k.End.After(now) {
 			out = append(out, d.constraintRef(k, c.Subject))
 		}
+	}
+	d.st.mu.RUnlock()
+	ops, err := d.operationsIn(r.Context(), vols)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, op := range ops {
+		out = append(out, opRef(op, baseURL(r)))
 	}
 	return http.StatusOK, api.QueryConstraintReferencesResponse{ConstraintReferences: out}, nil
 }

@@ -106,6 +106,7 @@ func (d *DSS) routes() {
 	d.handle("PUT "+sub+"/{subscriptionid}/{version}", subscriptionAny, d.putSubscription)
 	d.handle("DELETE "+sub+"/{subscriptionid}/{version}", subscriptionAny, d.deleteSubscription)
 	d.handle("POST /dss/v1/reports", reportAny, d.report)
+	d.handle("GET "+mechanismBase+"/uss/v1/constraints/{entityid}", [][]string{{ScopeConstraintProcessing}}, d.getOperationDetails)
 	d.handle("GET /dss/v1/uss_availability/{uss_id}", availabilityGet, d.getAvailability)
 	d.handle("PUT /dss/v1/uss_availability/{uss_id}", availabilitySet, d.setAvailability)
 	d.mux.HandleFunc("/dss/", func(w http.ResponseWriter, r *http.Request) {

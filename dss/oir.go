@@ -123,8 +123,11 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	var p oirPlan
 	att := &mechanism.Attachment{ActivateDespiteConflicts: true}
 	att.Check = func(ctx context.Context, tx dc.Tx) error {
-		p = oirPlan{next: next, key: key, subID: subID, newSub: req.NewSubscription, now: now}
-		if checked = d.planOIR(&p, update, ovn); checked != nil {
+		p = oirPlan{next: next, key: key, subID: subID, newSub: req.NewSubscription, now: now, base: baseURL(r)}
+		var err error
+		if checked, err = d.planOIR(ctx, tx, &p, update, ovn); err != nil {
+			return err
+		} else if checked != nil {
 			return refuse(checked)
 		}
 		return nil
@@ -174,6 +177,7 @@ type oirPlan struct {
 	subID   string
 	newSub  *newSubscription
 	now     time.Time
+	base    string // this server's URL, for the constraints of /v1 operations
 	old     *oir
 	attach  *subscription // the subscription to store with the OIR (new or changed), or nil
 	dropSub string        // an implicit subscription left without dependents
@@ -181,19 +185,19 @@ type oirPlan struct {
 
 // planOIR decides an OIR change against the current state, or refuses
 // it. It runs in the mechanism's write transaction with st.mu held.
-func (d *DSS) planOIR(p *oirPlan, update bool, ovn string) *apiError {
+func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ovn string) (*apiError, error) {
 	st, next, caller := d.st, p.next, p.next.Manager
 	old := st.oirs[next.ID]
 	p.old = old
 	switch {
 	case !update && old != nil:
-		return errorf(http.StatusConflict, "operational intent reference %s exists; update it with its OVN", next.ID)
+		return errorf(http.StatusConflict, "operational intent reference %s exists; update it with its OVN", next.ID), nil
 	case update && old == nil:
-		return errorf(http.StatusBadRequest, "operational intent reference %s does not exist, so it has no OVN %s", next.ID, ovn)
+		return errorf(http.StatusBadRequest, "operational intent reference %s does not exist, so it has no OVN %s", next.ID, ovn), nil
 	case update && old.Manager != caller:
-		return errorf(http.StatusForbidden, "operational intent reference %s is managed by another USS", next.ID)
+		return errorf(http.StatusForbidden, "operational intent reference %s is managed by another USS", next.ID), nil
 	case update && old.OVN != ovn:
-		return errorf(http.StatusConflict, "the OVN %s of operational intent reference %s is not current", ovn, next.ID)
+		return errorf(http.StatusConflict, "the OVN %s of operational intent reference %s is not current", ovn, next.ID), nil
 	}
 	next.Version = 1
 	if old != nil {
@@ -209,13 +213,13 @@ func (d *DSS) planOIR(p *oirPlan, update bool, ovn string) *apiError {
 	case p.subID != "":
 		s := st.subs[p.subID]
 		if s == nil {
-			return errorf(http.StatusBadRequest, "subscription %s does not exist", p.subID)
+			return errorf(http.StatusBadRequest, "subscription %s does not exist", p.subID), nil
 		}
 		if s.Manager != caller {
-			return errorf(http.StatusForbidden, "subscription %s is managed by another USS", p.subID)
+			return errorf(http.StatusForbidden, "subscription %s is managed by another USS", p.subID), nil
 		}
 		if !s.NotifyForOIRs {
-			return errorf(http.StatusBadRequest, "subscription %s does not notify for operational intents", p.subID)
+			return errorf(http.StatusBadRequest, "subscription %s does not notify for operational intents", p.subID), nil
 		}
 		attached = s
 		if s.Implicit {
@@ -233,7 +237,7 @@ func (d *DSS) planOIR(p *oirPlan, update bool, ovn string) *apiError {
 				attached = &c
 			}
 		} else if s.Start.After(next.Start) || s.End.Before(next.End) {
-			return errorf(http.StatusBadRequest, "subscription %s does not cover the time of the operational intent", p.subID)
+			return errorf(http.StatusBadRequest, "subscription %s does not cover the time of the operational intent", p.subID), nil
 		}
 	case p.newSub != nil:
 		forCons := p.newSub.NotifyForConstraints != nil && *p.newSub.NotifyForConstraints
@@ -267,6 +271,15 @@ func (d *DSS) planOIR(p *oirPlan, update bool, ovn string) *apiError {
 					missingCons = append(missingCons, d.constraintRef(c, caller))
 				}
 			}
+			ops, err := d.operationsInTx(ctx, tx, next.vols)
+			if err != nil {
+				return nil, err
+			}
+			for _, op := range ops {
+				if !p.key[opOVN(op)] {
+					missingCons = append(missingCons, opRef(op, p.base))
+				}
+			}
 		}
 		if len(missingOIRs) > 0 || len(missingCons) > 0 {
 			body := api.AirspaceConflictResponse{Message: ptr("the key lacks the current OVN of one or more intersecting entities")}
@@ -276,10 +289,10 @@ func (d *DSS) planOIR(p *oirPlan, update bool, ovn string) *apiError {
 			if len(missingCons) > 0 {
 				body.MissingConstraints = &missingCons
 			}
-			return &apiError{status: http.StatusConflict, body: body}
+			return &apiError{status: http.StatusConflict, body: body}, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // writeOIR makes a planned OIR change, in the transaction and in memory.

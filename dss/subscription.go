@@ -60,6 +60,7 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 		USSBaseURL: req.USSBaseURL, NotifyForOIRs: forOIRs, NotifyForCons: forCons, Start: start, End: end, vols: vols}
 	var checked *apiError
 	var resp *api.PutSubscriptionResponse
+	base := baseURL(r)
 	att := &mechanism.Attachment{}
 	att.Check = func(ctx context.Context, tx dc.Tx) error {
 		st := d.st
@@ -112,6 +113,13 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 				if k := d.st.constraints[hid]; k != nil && k.End.After(now) {
 					refs = append(refs, d.constraintRef(k, c.Subject))
 				}
+			}
+			ops, err := d.operationsInTx(ctx, tx, vols)
+			if err != nil {
+				return err
+			}
+			for _, op := range ops {
+				refs = append(refs, opRef(op, base))
 			}
 			resp.ConstraintReferences = &refs
 		}

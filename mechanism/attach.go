@@ -144,3 +144,10 @@ func (m *Mechanism) runAttached(ctx context.Context, tx dc.Tx, b *batchState, re
 	}
 	return nil
 }
+
+// Intersecting returns the live operations whose volumes intersect vols
+// in 4D, without separation minima, as committed: what another interface
+// to the airspace shows of it.
+func (m *Mechanism) Intersecting(vols []geo.Volume) []geo.Hit {
+	return m.index.Load().Conflicts(vols, geo.Minima{}, "")
+}

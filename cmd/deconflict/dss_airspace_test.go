@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -81,3 +82,57 @@ func TestDSSRestart(t *testing.T) {
 		t.Fatalf("key check after restart: %s", m.raw)
 	}
 }
+
+// /v1 operations appear to USSs as constraint references managed by
+// "deconflict:<party>", with their details at the mechanism's base URL;
+// a USS that processes constraints must name their OVNs in its keys.
+func TestDSSOperationsAsConstraints(t *testing.T) {
+	s := startDSS(t)
+	s.mustRun("party", "add", "alpha")
+	alpha := s.token("operator", "alpha")
+	opID := newID()
+	s.do("PUT", "/v1/operations/"+opID, alpha, map[string]any{"state": "planned", "notes": "secret plan",
+		"volumes": []any{circle(20, 20, 3000, 0, 5000, at(1), at(3))}}).want(t, 201)
+
+	cp := s.tok("uss1", scSCD, scCP)
+	area := circle(20, 20, 500, 100, 200, at(1.5), at(2))
+	l := s.do("POST", conPath+"query", cp, map[string]any{"area_of_interest": area}).want(t, 200).list("constraint_references")
+	if len(l) != 1 || jsonPath(l, 0, "id") != opID || jsonPath(l, 0, "manager") != "deconflict:alpha" {
+		t.Fatalf("constraints over the operation = %v", l)
+	}
+	base := str(jsonPath(l, 0, "uss_base_url"))
+	if base != s.base+"/dss/mechanism" {
+		t.Fatalf("uss_base_url = %s", base)
+	}
+	s.do("GET", conPath+opID, cp, nil).want(t, 200)
+
+	// A USS asks the manager for the details, as F3548 has it.
+	det := s.do("GET", "/dss/mechanism/uss/v1/constraints/"+opID, cp, nil).want(t, 200)
+	ovn := str(jsonPath(det.body, "constraint", "reference", "ovn"))
+	if len(ovn) < 16 || jsonPath(det.body, "constraint", "details", "volumes", 0, "volume", "outline_circle", "radius", "value") != 3000.0 {
+		t.Fatalf("details = %s", det.raw)
+	}
+	if bytesContain(det.raw, "secret plan") {
+		t.Fatal("the details show the party's notes")
+	}
+
+	newSub := map[string]any{"uss_base_url": "https://uss1.example", "notify_for_constraints": true}
+	oid := newID()
+	m := s.do("PUT", oirPath+oid, cp, oirBody("Accepted", []any{area}, nil, "new_subscription", newSub)).want(t, 409)
+	if mc, _ := m.body["missing_constraints"].([]any); len(mc) != 1 || jsonPath(mc, 0, "id") != opID {
+		t.Fatalf("missing constraints = %s", m.raw)
+	}
+	s.createOIR(t, cp, oid, []any{area}, []string{ovn}, "new_subscription", newSub)
+
+	// A new version of the operation has a new OVN.
+	s.do("PUT", "/v1/operations/"+opID, alpha, map[string]any{"state": "planned",
+		"volumes": []any{circle(20, 20, 3100, 0, 5000, at(1), at(3))}}, "If-Match", `"1"`).want(t, 200)
+	det2 := s.do("GET", "/dss/mechanism/uss/v1/constraints/"+opID, cp, nil).want(t, 200)
+	if jsonPath(det2.body, "constraint", "reference", "ovn") == ovn || jsonPath(det2.body, "constraint", "reference", "version") != 2.0 {
+		t.Fatalf("details after a change = %s", det2.raw)
+	}
+	// OIRs are not served there: their USS serves them.
+	s.do("GET", "/dss/mechanism/uss/v1/constraints/"+oid, cp, nil).want(t, 404)
+}
+
+func bytesContain(b []byte, s string) bool { return strings.Contains(string(b), s) }
