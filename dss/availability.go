@@ -7,7 +7,6 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/dss/api"
-	"github.com/deconflict/deconflict/mechanism"
 	"github.com/google/uuid"
 )
 
@@ -15,6 +14,9 @@ import (
 // an empty version, until an arbiter set one.
 func (d *DSS) getAvailability(r *http.Request, c *Caller) (int, any, error) {
 	uss := r.PathValue("uss_id")
+	if err := d.refresh(r); err != nil {
+		return 0, nil, err
+	}
 	d.st.mu.RLock()
 	defer d.st.mu.RUnlock()
 	out := api.UssAvailabilityStatusResponse{Status: api.UssAvailabilityStatus{Uss: uss, Availability: api.Unknown}}
@@ -46,8 +48,8 @@ func (d *DSS) setAvailability(r *http.Request, c *Caller) (int, any, error) {
 	}
 	next := &availability{USS: uss, State: req.Availability, Version: newVersion()}
 	var checked *apiError
-	att := &mechanism.Attachment{}
-	att.Check = func(ctx context.Context, tx dc.Tx) error {
+	var check, write func(ctx context.Context, tx dc.Tx) error
+	check = func(ctx context.Context, tx dc.Tx) error {
 		cur := ""
 		if old := d.st.avail[uss]; old != nil {
 			cur = old.Version
@@ -58,10 +60,10 @@ func (d *DSS) setAvailability(r *http.Request, c *Caller) (int, any, error) {
 		}
 		return nil
 	}
-	att.Write = func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error {
+	write = func(ctx context.Context, tx dc.Tx) error {
 		return d.st.setAvailability(ctx, tx, next)
 	}
-	if err := d.m.WriteAttached(r.Context(), a, att); err != nil {
+	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, api.UssAvailabilityStatusResponse{
@@ -91,10 +93,9 @@ func (d *DSS) report(r *http.Request, c *Caller) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	att := &mechanism.Attachment{Write: func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error {
-		return put(ctx, tx, kindReport, id, doc)
-	}}
-	if err := d.m.WriteAttached(r.Context(), a, att); err != nil {
+	check := func(context.Context, dc.Tx) error { return nil }
+	write := func(ctx context.Context, tx dc.Tx) error { return d.st.write(ctx, tx, kindReport, id, doc) }
+	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, err
 	}
 	d.log.Info("dss report", "report_id", id, "reporter", c.Subject)

@@ -7,7 +7,6 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/dss/api"
-	"github.com/deconflict/deconflict/mechanism"
 	"github.com/google/uuid"
 )
 
@@ -44,8 +43,8 @@ func (d *DSS) putConstraint(r *http.Request, c *Caller) (int, any, error) {
 	var checked *apiError
 	var resp *api.ChangeConstraintReferenceResponse
 	var old *constraint
-	att := &mechanism.Attachment{}
-	att.Check = func(ctx context.Context, tx dc.Tx) error {
+	var check, write func(ctx context.Context, tx dc.Tx) error
+	check = func(ctx context.Context, tx dc.Tx) error {
 		old = d.st.constraints[id]
 		switch {
 		case !update && old != nil:
@@ -65,7 +64,7 @@ func (d *DSS) putConstraint(r *http.Request, c *Caller) (int, any, error) {
 		}
 		return nil
 	}
-	att.Write = func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error {
+	write = func(ctx context.Context, tx dc.Tx) error {
 		if err := d.st.setConstraint(ctx, tx, id, next); err != nil {
 			return err
 		}
@@ -80,7 +79,7 @@ func (d *DSS) putConstraint(r *http.Request, c *Caller) (int, any, error) {
 		resp = &api.ChangeConstraintReferenceResponse{ConstraintReference: d.constraintRef(next, c.Subject), Subscribers: subs}
 		return nil
 	}
-	if err := d.m.WriteAttached(r.Context(), a, att); err != nil {
+	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	if update {
@@ -104,8 +103,8 @@ func (d *DSS) deleteConstraint(r *http.Request, c *Caller) (int, any, error) {
 	var checked *apiError
 	var resp *api.ChangeConstraintReferenceResponse
 	var old *constraint
-	att := &mechanism.Attachment{}
-	att.Check = func(ctx context.Context, tx dc.Tx) error {
+	var check, write func(ctx context.Context, tx dc.Tx) error
+	check = func(ctx context.Context, tx dc.Tx) error {
 		old = d.st.constraints[id]
 		switch {
 		case old == nil:
@@ -120,7 +119,7 @@ func (d *DSS) deleteConstraint(r *http.Request, c *Caller) (int, any, error) {
 		}
 		return nil
 	}
-	att.Write = func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error {
+	write = func(ctx context.Context, tx dc.Tx) error {
 		if err := d.st.setConstraint(ctx, tx, id, nil); err != nil {
 			return err
 		}
@@ -131,7 +130,7 @@ func (d *DSS) deleteConstraint(r *http.Request, c *Caller) (int, any, error) {
 		resp = &api.ChangeConstraintReferenceResponse{ConstraintReference: d.constraintRef(old, c.Subject), Subscribers: subs}
 		return nil
 	}
-	if err := d.m.WriteAttached(r.Context(), a, att); err != nil {
+	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, resp, nil
@@ -141,6 +140,9 @@ func (d *DSS) deleteConstraint(r *http.Request, c *Caller) (int, any, error) {
 func (d *DSS) getConstraint(r *http.Request, c *Caller) (int, any, error) {
 	id, err := entityID("entityid", r.PathValue("entityid"))
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()
@@ -178,6 +180,9 @@ func (d *DSS) queryConstraints(r *http.Request, c *Caller) (int, any, error) {
 		return 0, nil, err
 	}
 	if err := checkSize(vols, "area_of_interest"); err != nil {
+		return 0, nil, err
+	}
+	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()

@@ -232,6 +232,27 @@ func (d *DSS) actor(ctx context.Context, sub string) (dc.Actor, error) {
 	return a, nil
 }
 
+// attachment returns the attachment of a DSS write: check (if any) runs
+// after the DSS caught up with what other processes committed, then
+// write.
+func (d *DSS) attachment(check func(ctx context.Context, tx dc.Tx) error, write func(ctx context.Context, tx dc.Tx) error) *mechanism.Attachment {
+	return &mechanism.Attachment{
+		Check: func(ctx context.Context, tx dc.Tx) error {
+			if err := d.st.catchUp(ctx, tx); err != nil {
+				return err
+			}
+			if check == nil {
+				return nil
+			}
+			return check(ctx, tx)
+		},
+		Write: func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error { return write(ctx, tx) },
+	}
+}
+
+// refresh brings the DSS's memory up to what the store holds, for a read.
+func (d *DSS) refresh(r *http.Request) error { return d.st.refresh(r.Context(), d.m.Store()) }
+
 // availabilityOf returns a USS's arbitrated availability (Unknown if none
 // was set). Called with st.mu held.
 func (d *DSS) availabilityOf(uss string) api.UssAvailabilityState {

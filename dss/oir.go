@@ -121,8 +121,8 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	var checked *apiError
 	var resp *api.ChangeOperationalIntentReferenceResponse
 	var p oirPlan
-	att := &mechanism.Attachment{ActivateDespiteConflicts: true}
-	att.Check = func(ctx context.Context, tx dc.Tx) error {
+	var check, write func(ctx context.Context, tx dc.Tx) error
+	check = func(ctx context.Context, tx dc.Tx) error {
 		p = oirPlan{next: next, key: key, subID: subID, newSub: req.NewSubscription, now: now, base: baseURL(r)}
 		var err error
 		if checked, err = d.planOIR(ctx, tx, &p, update, ovn); err != nil {
@@ -132,7 +132,7 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 		}
 		return nil
 	}
-	att.Write = func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error {
+	write = func(ctx context.Context, tx dc.Tx) error {
 		var err error
 		resp, err = d.writeOIR(ctx, tx, &p)
 		return err
@@ -141,6 +141,8 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	if req.State != stateAccepted {
 		mstate = dc.StateActive
 	}
+	att := d.attachment(check, write)
+	att.ActivateDespiteConflicts = true
 	if _, err := d.m.DeclareAttached(r.Context(), a, id, mechanism.Declaration{Volumes: extents, State: mstate}, att); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
@@ -372,8 +374,8 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 	var resp *api.ChangeOperationalIntentReferenceResponse
 	var old *oir
 	var dropSub string
-	att := &mechanism.Attachment{}
-	att.Check = func(ctx context.Context, tx dc.Tx) error {
+	var check, write func(ctx context.Context, tx dc.Tx) error
+	check = func(ctx context.Context, tx dc.Tx) error {
 		old, dropSub = d.st.oirs[id], ""
 		switch {
 		case old == nil:
@@ -393,7 +395,7 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 		}
 		return nil
 	}
-	att.Write = func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error {
+	write = func(ctx context.Context, tx dc.Tx) error {
 		if err := d.st.setOIR(ctx, tx, id, nil); err != nil {
 			return err
 		}
@@ -409,7 +411,7 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 		resp = &api.ChangeOperationalIntentReferenceResponse{OperationalIntentReference: d.oirRef(old, c.Subject), Subscribers: subs}
 		return nil
 	}
-	if _, err := d.m.CancelAttached(r.Context(), a, id, att); err != nil {
+	if _, err := d.m.CancelAttached(r.Context(), a, id, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, resp, nil
@@ -419,6 +421,9 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 func (d *DSS) getOIR(r *http.Request, c *Caller) (int, any, error) {
 	id, err := entityID("entityid", r.PathValue("entityid"))
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()
@@ -443,6 +448,9 @@ func (d *DSS) queryOIRs(r *http.Request, c *Caller) (int, any, error) {
 		return 0, nil, err
 	}
 	if err := checkSize(vols, "area_of_interest"); err != nil {
+		return 0, nil, err
+	}
+	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()

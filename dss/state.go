@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -87,8 +88,13 @@ type state struct {
 	conIx       *geo.Index
 	subIx       *geo.Index
 
+	// seq is the change number of the last record change applied (see
+	// deconflict.DSSTx): what this process has seen of the store.
+	seq int64
+
 	// Used by the writer only.
 	locked bool
+	synced bool // caught up with the store in this attempt
 	undo   []func()
 }
 
@@ -103,6 +109,7 @@ func newState() *state {
 // BeginAttempt takes the write lock for a batch, or, on a retry of the
 // batch's transaction, undoes what the failed attempt changed.
 func (s *state) BeginAttempt() {
+	s.synced = false
 	if !s.locked {
 		s.mu.Lock()
 		s.locked = true
@@ -135,36 +142,147 @@ func (s *state) rollback() {
 // in 4D, the relation F3548's keys are about.
 var zero geo.Minima
 
-func put(ctx context.Context, tx dc.Tx, kind, id string, v any) error {
+// write stores a record (v nil: deletes it) in tx under the next change
+// number. Called by the writer with mu held, after catchUp.
+func (s *state) write(ctx context.Context, tx dc.Tx, kind, id string, v any) error {
 	dtx, ok := tx.(dc.DSSTx)
 	if !ok {
 		return fmt.Errorf("the store does not keep DSS records")
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode dss %s %s: %w", kind, id, err)
+	var b []byte
+	if rv := reflect.ValueOf(v); v != nil && !((rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Map) && rv.IsNil()) {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return fmt.Errorf("encode dss %s %s: %w", kind, id, err)
+		}
 	}
-	return dtx.PutDSSRecord(ctx, kind, id, b)
+	if err := dtx.PutDSSRecord(ctx, kind, id, s.seq+1, b); err != nil {
+		return err
+	}
+	s.seq++
+	s.undo = append(s.undo, func() { s.seq-- })
+	return nil
 }
 
-func del(ctx context.Context, tx dc.Tx, kind, id string) error {
+// catchUp applies the changes other processes committed since this one
+// last looked, once per attempt of a batch. Called by the writer with mu
+// held, before its first check.
+func (s *state) catchUp(ctx context.Context, tx dc.Tx) error {
+	if s.synced {
+		return nil
+	}
+	if err := s.applySince(ctx, tx); err != nil {
+		return err
+	}
+	s.synced = true
+	return nil
+}
+
+// applySince applies the records changed after s.seq. Called with mu
+// held (write).
+func (s *state) applySince(ctx context.Context, tx dc.Tx) error {
 	dtx, ok := tx.(dc.DSSTx)
 	if !ok {
 		return fmt.Errorf("the store does not keep DSS records")
 	}
-	return dtx.DeleteDSSRecord(ctx, kind, id)
+	last, err := dtx.DSSLastSeq(ctx)
+	if err != nil || last <= s.seq {
+		return err
+	}
+	return dtx.DSSRecordsSince(ctx, s.seq, func(kind, id string, seq int64, doc []byte) error {
+		if err := s.applyRecord(kind, id, doc); err != nil {
+			return err
+		}
+		s.seq = seq
+		return nil
+	})
+}
+
+// applyRecord applies one stored record (doc nil: deleted) to memory.
+func (s *state) applyRecord(kind, id string, doc []byte) error {
+	switch kind {
+	case kindOIR:
+		if doc == nil {
+			s.applyOIR(id, nil)
+			return nil
+		}
+		var v oir
+		if err := decodeRecord(doc, &v, &v.Extents, &v.vols); err != nil {
+			return fmt.Errorf("dss oir %s: %w", id, err)
+		}
+		s.applyOIR(id, &v)
+	case kindConstraint:
+		if doc == nil {
+			s.applyConstraint(id, nil)
+			return nil
+		}
+		var v constraint
+		if err := decodeRecord(doc, &v, &v.Extents, &v.vols); err != nil {
+			return fmt.Errorf("dss constraint %s: %w", id, err)
+		}
+		s.applyConstraint(id, &v)
+	case kindSubscription:
+		if doc == nil {
+			s.applySub(id, nil)
+			return nil
+		}
+		var v subscription
+		if err := decodeRecord(doc, &v, &v.Extents, &v.vols); err != nil {
+			return fmt.Errorf("dss subscription %s: %w", id, err)
+		}
+		s.applySub(id, &v)
+	case kindAvailability:
+		if doc == nil {
+			delete(s.avail, id)
+			return nil
+		}
+		var v availability
+		if err := json.Unmarshal(doc, &v); err != nil {
+			return fmt.Errorf("dss availability %s: %w", id, err)
+		}
+		s.avail[id] = &v
+	}
+	return nil
+}
+
+// decodeRecord decodes a record and parses its extents into vols.
+func decodeRecord(doc []byte, v any, extents *[]dc.Volume4D, vols *[]geo.Volume) error {
+	if err := json.Unmarshal(doc, v); err != nil {
+		return err
+	}
+	parsed, err := geo.ParseVolumes(*extents, "extents")
+	if err != nil {
+		return err
+	}
+	*vols = parsed
+	return nil
+}
+
+// refresh brings the state up to what the store has committed, if
+// another process changed it: readers call it before they answer.
+func (s *state) refresh(ctx context.Context, store dc.Store) error {
+	s.mu.RLock()
+	seen := s.seq
+	s.mu.RUnlock()
+	return store.View(ctx, func(tx dc.Tx) error {
+		dtx, ok := tx.(dc.DSSTx)
+		if !ok {
+			return fmt.Errorf("the store does not keep DSS records")
+		}
+		last, err := dtx.DSSLastSeq(ctx)
+		if err != nil || last <= seen {
+			return err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.applySince(ctx, tx)
+	})
 }
 
 // setOIR stores o (nil: removes the OIR id) in tx and in memory, keeping
 // the undo log. Called by the writer with mu held.
 func (s *state) setOIR(ctx context.Context, tx dc.Tx, id string, o *oir) error {
-	var err error
-	if o == nil {
-		err = del(ctx, tx, kindOIR, id)
-	} else {
-		err = put(ctx, tx, kindOIR, id, o)
-	}
-	if err != nil {
+	if err := s.write(ctx, tx, kindOIR, id, o); err != nil {
 		return err
 	}
 	prev := s.oirs[id]
@@ -199,13 +317,7 @@ func (s *state) applyOIR(id string, o *oir) {
 
 // setConstraint is setOIR for constraints.
 func (s *state) setConstraint(ctx context.Context, tx dc.Tx, id string, c *constraint) error {
-	var err error
-	if c == nil {
-		err = del(ctx, tx, kindConstraint, id)
-	} else {
-		err = put(ctx, tx, kindConstraint, id, c)
-	}
-	if err != nil {
+	if err := s.write(ctx, tx, kindConstraint, id, c); err != nil {
 		return err
 	}
 	prev := s.constraints[id]
@@ -226,13 +338,7 @@ func (s *state) applyConstraint(id string, c *constraint) {
 
 // setSub is setOIR for subscriptions.
 func (s *state) setSub(ctx context.Context, tx dc.Tx, id string, sub *subscription) error {
-	var err error
-	if sub == nil {
-		err = del(ctx, tx, kindSubscription, id)
-	} else {
-		err = put(ctx, tx, kindSubscription, id, sub)
-	}
-	if err != nil {
+	if err := s.write(ctx, tx, kindSubscription, id, sub); err != nil {
 		return err
 	}
 	prev := s.subs[id]
@@ -256,7 +362,7 @@ func (s *state) applySub(id string, sub *subscription) {
 
 // setAvailability is setOIR for availabilities.
 func (s *state) setAvailability(ctx context.Context, tx dc.Tx, a *availability) error {
-	if err := put(ctx, tx, kindAvailability, a.USS, a); err != nil {
+	if err := s.write(ctx, tx, kindAvailability, a.USS, a); err != nil {
 		return err
 	}
 	prev := s.avail[a.USS]
@@ -280,65 +386,7 @@ func sameExtents(a, b []dc.Volume4D) bool {
 // load reads every record of the store into a new state.
 func load(ctx context.Context, store dc.Store) (*state, error) {
 	s := newState()
-	err := store.View(ctx, func(tx dc.Tx) error {
-		dtx, ok := tx.(dc.DSSTx)
-		if !ok {
-			return fmt.Errorf("the store does not keep DSS records")
-		}
-		if err := dtx.DSSRecords(ctx, kindSubscription, func(id string, b []byte) error {
-			var v subscription
-			if err := json.Unmarshal(b, &v); err != nil {
-				return fmt.Errorf("decode dss subscription %s: %w", id, err)
-			}
-			vols, err := geo.ParseVolumes(v.Extents, "extents")
-			if err != nil {
-				return fmt.Errorf("parse dss subscription %s: %w", id, err)
-			}
-			v.vols = vols
-			s.applySub(id, &v)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := dtx.DSSRecords(ctx, kindOIR, func(id string, b []byte) error {
-			var v oir
-			if err := json.Unmarshal(b, &v); err != nil {
-				return fmt.Errorf("decode dss oir %s: %w", id, err)
-			}
-			vols, err := geo.ParseVolumes(v.Extents, "extents")
-			if err != nil {
-				return fmt.Errorf("parse dss oir %s: %w", id, err)
-			}
-			v.vols = vols
-			s.applyOIR(id, &v)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := dtx.DSSRecords(ctx, kindConstraint, func(id string, b []byte) error {
-			var v constraint
-			if err := json.Unmarshal(b, &v); err != nil {
-				return fmt.Errorf("decode dss constraint %s: %w", id, err)
-			}
-			vols, err := geo.ParseVolumes(v.Extents, "extents")
-			if err != nil {
-				return fmt.Errorf("parse dss constraint %s: %w", id, err)
-			}
-			v.vols = vols
-			s.applyConstraint(id, &v)
-			return nil
-		}); err != nil {
-			return err
-		}
-		return dtx.DSSRecords(ctx, kindAvailability, func(id string, b []byte) error {
-			var v availability
-			if err := json.Unmarshal(b, &v); err != nil {
-				return fmt.Errorf("decode dss availability %s: %w", id, err)
-			}
-			s.avail[id] = &v
-			return nil
-		})
-	})
+	err := store.View(ctx, func(tx dc.Tx) error { return s.applySince(ctx, tx) })
 	if err != nil {
 		return nil, err
 	}

@@ -15,17 +15,16 @@ type recTx struct {
 	recs map[string][]byte
 }
 
-func (t *recTx) PutDSSRecord(_ context.Context, kind, id string, doc []byte) error {
+func (t *recTx) PutDSSRecord(_ context.Context, kind, id string, _ int64, doc []byte) error {
 	t.recs[kind+"/"+id] = doc
 	return nil
 }
 
-func (t *recTx) DeleteDSSRecord(_ context.Context, kind, id string) error {
-	delete(t.recs, kind+"/"+id)
+func (t *recTx) DSSRecordsSince(context.Context, int64, func(string, string, int64, []byte) error) error {
 	return nil
 }
 
-func (t *recTx) DSSRecords(context.Context, string, func(string, []byte) error) error { return nil }
+func (t *recTx) DSSLastSeq(context.Context) (int64, error) { return 0, nil }
 
 func testOIR(t *testing.T, id string) *oir {
 	t.Helper()
@@ -59,7 +58,7 @@ func TestStateRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.BeginAttempt() // the store retries the transaction
-	if st.oirs["a"] != nil || st.oirIx.Len() != 0 || len(st.dependents) != 0 {
+	if st.oirs["a"] != nil || st.oirIx.Len() != 0 || len(st.dependents) != 0 || st.seq != 0 {
 		t.Fatal("a retried attempt kept the failed attempt's change")
 	}
 	if err := st.setOIR(ctx, tx, "a", o); err != nil {
@@ -89,7 +88,7 @@ func TestStateRollback(t *testing.T) {
 	if !<-read {
 		t.Fatal("the committed change is not seen")
 	}
-	if !st.dependents["s1"]["a"] || st.oirIx.Len() != 1 {
+	if !st.dependents["s1"]["a"] || st.oirIx.Len() != 1 || st.seq != 1 {
 		t.Fatal("the committed change is not indexed")
 	}
 	st.EndBatch(true) // a batch that never began: no-op

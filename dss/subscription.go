@@ -7,7 +7,6 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/dss/api"
-	"github.com/deconflict/deconflict/mechanism"
 )
 
 // putSubscription creates (PUT .../{subscriptionid}) or updates (PUT
@@ -61,8 +60,8 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 	var checked *apiError
 	var resp *api.PutSubscriptionResponse
 	base := baseURL(r)
-	att := &mechanism.Attachment{}
-	att.Check = func(ctx context.Context, tx dc.Tx) error {
+	var check, write func(ctx context.Context, tx dc.Tx) error
+	check = func(ctx context.Context, tx dc.Tx) error {
 		st := d.st
 		old := st.subs[id]
 		switch {
@@ -93,7 +92,7 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 		}
 		return nil
 	}
-	att.Write = func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error {
+	write = func(ctx context.Context, tx dc.Tx) error {
 		if err := d.st.setSub(ctx, tx, id, next); err != nil {
 			return err
 		}
@@ -125,7 +124,7 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 		}
 		return nil
 	}
-	if err := d.m.WriteAttached(r.Context(), a, att); err != nil {
+	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, resp, nil
@@ -144,8 +143,8 @@ func (d *DSS) deleteSubscription(r *http.Request, c *Caller) (int, any, error) {
 	}
 	var checked *apiError
 	var resp *api.DeleteSubscriptionResponse
-	att := &mechanism.Attachment{}
-	att.Check = func(ctx context.Context, tx dc.Tx) error {
+	var check, write func(ctx context.Context, tx dc.Tx) error
+	check = func(ctx context.Context, tx dc.Tx) error {
 		old := d.st.subs[id]
 		switch {
 		case old == nil:
@@ -163,10 +162,10 @@ func (d *DSS) deleteSubscription(r *http.Request, c *Caller) (int, any, error) {
 		resp = &api.DeleteSubscriptionResponse{Subscription: d.subscriptionOut(old)}
 		return nil
 	}
-	att.Write = func(ctx context.Context, tx dc.Tx, _ *mechanism.Result) error {
+	write = func(ctx context.Context, tx dc.Tx) error {
 		return d.st.setSub(ctx, tx, id, nil)
 	}
-	if err := d.m.WriteAttached(r.Context(), a, att); err != nil {
+	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, resp, nil
@@ -176,6 +175,9 @@ func (d *DSS) deleteSubscription(r *http.Request, c *Caller) (int, any, error) {
 func (d *DSS) getSubscription(r *http.Request, c *Caller) (int, any, error) {
 	id, err := entityID("subscriptionid", r.PathValue("subscriptionid"))
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()
@@ -203,6 +205,9 @@ func (d *DSS) querySubscriptions(r *http.Request, c *Caller) (int, any, error) {
 		return 0, nil, err
 	}
 	if err := checkSize(vols, "area_of_interest"); err != nil {
+		return 0, nil, err
+	}
+	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()

@@ -118,6 +118,9 @@ func (d *DSS) getOperationDetails(r *http.Request, c *Caller) (int, any, error) 
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := d.refresh(r); err != nil {
+		return 0, nil, err
+	}
 	res, err := d.m.Operation(r.Context(), observer, id)
 	if dc.ErrorCode(err) == dc.ENotFound || (err == nil && !res.Operation.State.Live()) {
 		return 0, nil, errorf(http.StatusNotFound, "no live operation %s", id)

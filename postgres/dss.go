@@ -11,37 +11,41 @@ var _ deconflict.DSSTx = (*tx)(nil)
 
 // PutDSSRecord inserts or replaces a record of the DSS interface. It is
 // sent with the next statement that needs an answer (or the commit).
-func (t *tx) PutDSSRecord(ctx context.Context, kind, id string, doc []byte) error {
-	t.later("put dss "+kind+" "+id, `INSERT INTO dss_records (kind, id, doc) VALUES ($1, $2, $3)
-		ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc`, kind, id, doc)
+func (t *tx) PutDSSRecord(ctx context.Context, kind, id string, seq int64, doc []byte) error {
+	t.later("put dss "+kind+" "+id, `INSERT INTO dss_records (kind, id, seq, doc) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq, doc = excluded.doc`, kind, id, seq, doc)
 	return nil
 }
 
-// DeleteDSSRecord removes a record of the DSS interface.
-func (t *tx) DeleteDSSRecord(ctx context.Context, kind, id string) error {
-	t.later("delete dss "+kind+" "+id, "DELETE FROM dss_records WHERE kind = $1 AND id = $2", kind, id)
-	return nil
-}
-
-// DSSRecords calls fn for every record of the kind.
-func (t *tx) DSSRecords(ctx context.Context, kind string, fn func(id string, doc []byte) error) error {
-	rows, err := t.query(ctx, "SELECT id, doc FROM dss_records WHERE kind = $1", kind)
+// DSSRecordsSince calls fn for every record changed after seq.
+func (t *tx) DSSRecordsSince(ctx context.Context, seq int64, fn func(kind, id string, seq int64, doc []byte) error) error {
+	rows, err := t.query(ctx, "SELECT kind, id, seq, doc FROM dss_records WHERE seq > $1 ORDER BY seq", seq)
 	if err != nil {
-		return fmt.Errorf("select dss %s: %w", kind, err)
+		return fmt.Errorf("select dss records: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
+		var kind, id string
+		var s int64
 		var doc []byte
-		if err := rows.Scan(&id, &doc); err != nil {
-			return fmt.Errorf("select dss %s: %w", kind, err)
+		if err := rows.Scan(&kind, &id, &s, &doc); err != nil {
+			return fmt.Errorf("select dss records: %w", err)
 		}
-		if err := fn(id, doc); err != nil {
+		if err := fn(kind, id, s, doc); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("select dss %s: %w", kind, err)
+		return fmt.Errorf("select dss records: %w", err)
 	}
 	return nil
+}
+
+// DSSLastSeq returns the highest change number of the DSS records.
+func (t *tx) DSSLastSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.queryRow(ctx, "SELECT coalesce(max(seq), 0) FROM dss_records").Scan(&n); err != nil {
+		return 0, fmt.Errorf("select dss seq: %w", err)
+	}
+	return n, nil
 }

@@ -10,41 +10,43 @@ import (
 var _ deconflict.DSSTx = (*tx)(nil)
 
 // PutDSSRecord inserts or replaces a record of the DSS interface.
-func (t *tx) PutDSSRecord(ctx context.Context, kind, id string, doc []byte) error {
-	if _, err := t.exec(ctx, `INSERT INTO dss_records (kind, id, doc) VALUES (?, ?, ?)
-		ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc`, kind, id, doc); err != nil {
+func (t *tx) PutDSSRecord(ctx context.Context, kind, id string, seq int64, doc []byte) error {
+	if _, err := t.exec(ctx, `INSERT INTO dss_records (kind, id, seq, doc) VALUES (?, ?, ?, ?)
+		ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq, doc = excluded.doc`, kind, id, seq, doc); err != nil {
 		return fmt.Errorf("put dss %s %s: %w", kind, id, err)
 	}
 	return nil
 }
 
-// DeleteDSSRecord removes a record of the DSS interface.
-func (t *tx) DeleteDSSRecord(ctx context.Context, kind, id string) error {
-	if _, err := t.exec(ctx, "DELETE FROM dss_records WHERE kind = ? AND id = ?", kind, id); err != nil {
-		return fmt.Errorf("delete dss %s %s: %w", kind, id, err)
-	}
-	return nil
-}
-
-// DSSRecords calls fn for every record of the kind.
-func (t *tx) DSSRecords(ctx context.Context, kind string, fn func(id string, doc []byte) error) error {
-	rows, err := t.query(ctx, "SELECT id, doc FROM dss_records WHERE kind = ?", kind)
+// DSSRecordsSince calls fn for every record changed after seq.
+func (t *tx) DSSRecordsSince(ctx context.Context, seq int64, fn func(kind, id string, seq int64, doc []byte) error) error {
+	rows, err := t.query(ctx, "SELECT kind, id, seq, doc FROM dss_records WHERE seq > ? ORDER BY seq", seq)
 	if err != nil {
-		return fmt.Errorf("select dss %s: %w", kind, err)
+		return fmt.Errorf("select dss records: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
+		var kind, id string
+		var s int64
 		var doc []byte
-		if err := rows.Scan(&id, &doc); err != nil {
-			return fmt.Errorf("select dss %s: %w", kind, err)
+		if err := rows.Scan(&kind, &id, &s, &doc); err != nil {
+			return fmt.Errorf("select dss records: %w", err)
 		}
-		if err := fn(id, doc); err != nil {
+		if err := fn(kind, id, s, doc); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("select dss %s: %w", kind, err)
+		return fmt.Errorf("select dss records: %w", err)
 	}
 	return nil
+}
+
+// DSSLastSeq returns the highest change number of the DSS records.
+func (t *tx) DSSLastSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.queryRow(ctx, "SELECT coalesce(max(seq), 0) FROM dss_records").Scan(&n); err != nil {
+		return 0, fmt.Errorf("select dss seq: %w", err)
+	}
+	return n, nil
 }
