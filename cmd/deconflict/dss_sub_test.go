@@ -65,7 +65,6 @@ func TestDSSExplicitSubscription(t *testing.T) {
 
 	// An OIR attached to the explicit subscription keeps it from being
 	// deleted; deleting the OIR does not delete the subscription.
-	v := str(got["version"])
 	oid := newID()
 	o := s.do("PUT", oirPath+oid, uss2, oirBody("Accepted", ext(51.5, -0.1, 300, 0, 100, at(1), at(2)), []string{}, "subscription_id", subID)).want(t, 201)
 	ores := o.obj("operational_intent_reference")
@@ -76,7 +75,7 @@ func TestDSSExplicitSubscription(t *testing.T) {
 	if deps, _ := gs["dependent_operational_intents"].([]any); len(deps) != 1 || deps[0] != oid {
 		t.Fatalf("dependents = %v", gs["dependent_operational_intents"])
 	}
-	v = str(gs["version"])
+	v := str(gs["version"])
 	dssMessage(t, s.do("DELETE", subPath+subID+"/"+v, uss2, nil).want(t, 400))
 	s.do("DELETE", oirPath+oid+"/"+str(ores["ovn"]), uss2, nil).want(t, 200)
 	s.do("DELETE", subPath+subID+"/"+v, uss2, nil).want(t, 200)
