@@ -91,8 +91,8 @@ type claims struct {
 // Verify checks the token of an Authorization header value and returns
 // its caller. Every failure is an authentication failure (401).
 func (v *Verifier) Verify(header string) (*Caller, error) {
-	raw, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok || strings.TrimSpace(raw) == "" {
+	scheme, raw, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
 		return nil, errors.New("missing access token: want the header Authorization: Bearer <JWT>")
 	}
 	h := sha256.Sum256([]byte(raw))

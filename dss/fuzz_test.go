@@ -2,6 +2,7 @@ package dss
 
 import (
 	"bytes"
+	"strings"
 	"crypto/rand"
 	"crypto/rsa"
 	"net/http/httptest"
@@ -64,7 +65,7 @@ func FuzzVerify(f *testing.F) {
 	v := NewVerifier([]*rsa.PublicKey{&key.PublicKey}, []string{"localhost"}, func() time.Time { return now })
 	f.Fuzz(func(t *testing.T, header string) {
 		c, err := v.Verify(header)
-		if err == nil && (c.Subject == "" || header != "Bearer "+good && !bytes.HasPrefix([]byte(header), []byte("Bearer "))) {
+		if err == nil && (c.Subject == "" || !strings.HasSuffix(strings.TrimSpace(header), good)) {
 			t.Fatalf("accepted %q as %+v", header, c)
 		}
 	})
