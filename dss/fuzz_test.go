@@ -2,10 +2,10 @@ package dss
 
 import (
 	"bytes"
-	"strings"
 	"crypto/rand"
 	"crypto/rsa"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
