@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/deconflict/deconflict/dss/api"
 	"github.com/deconflict/deconflict/geo"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/golang/geo/s2"
 )
 
 //go:generate go tool oapi-codegen -generate types -package api -o api/api.gen.go utm.yaml
@@ -282,17 +284,44 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// maxFootprintM bounds the size of a footprint: it must fit in a circle
-// of this radius. F3548 leaves the limit to the DSS; an area larger than
-// a region is a client's mistake, and would make every change notify
-// half a continent.
-const maxFootprintM = 250_000
+// maxAreaKm2 bounds the area of a footprint, as the InterUSS DSS bounds
+// it: F3548 leaves the limit to the DSS, and an intent or subscription
+// over a region would make every change there notify it.
+const maxAreaKm2 = 2500
 
-func checkSize(vols []geo.Volume, field string) error {
+// checkArea refuses a volume whose footprint's area is over maxAreaKm2,
+// with status (413 where utm.yaml has it, else 400). The volumes were
+// validated by package geo.
+func checkArea(vols []dc.Volume4D, field string, status int) error {
 	for i, v := range vols {
-		if r := v.Footprint.CapBound().Radius().Radians() * geo.EarthRadiusM; r > maxFootprintM {
-			return errorf(http.StatusBadRequest, "%s[%d]: the area is too large (it must fit in a circle of %d km radius)", field, i, maxFootprintM/1000)
+		if a := areaKm2(v.Volume); a > maxAreaKm2 {
+			return errorf(status, "%s[%d]: the area is %.0f km², over the limit of %d km²", field, i, a, maxAreaKm2)
 		}
 	}
 	return nil
+}
+
+// areaKm2 returns the area of a validated footprint on the sphere of
+// package geo: a spherical cap, or the smaller region a ring bounds.
+func areaKm2(v dc.Volume3D) float64 {
+	r := geo.EarthRadiusM / 1000
+	if c := v.OutlineCircle; c != nil {
+		return 2 * math.Pi * r * r * (1 - math.Cos(*c.Radius.Value/geo.EarthRadiusM))
+	}
+	var pts []s2.Point
+	for _, p := range v.OutlinePolygon.Vertices {
+		pt := s2.PointFromLatLng(s2.LatLngFromDegrees(*p.Lat, *p.Lng))
+		if len(pts) > 0 && pts[len(pts)-1] == pt {
+			continue
+		}
+		pts = append(pts, pt)
+	}
+	if len(pts) > 1 && pts[0] == pts[len(pts)-1] {
+		pts = pts[:len(pts)-1]
+	}
+	if len(pts) < 3 {
+		return 0
+	}
+	a := s2.LoopFromPoints(pts).Area()
+	return min(a, 4*math.Pi-a) * r * r
 }

@@ -29,7 +29,7 @@ func FuzzParseRequest(f *testing.F) {
 				if len(ext) != len(vols) || len(vols) == 0 || !end.After(now) || !start.Before(end) {
 					t.Fatalf("accepted extents %d/%d from %s to %s", len(ext), len(vols), start, end)
 				}
-				_ = checkSize(vols, "extents")
+				_ = checkArea(ext, "extents", 413)
 			}
 		}
 		var q queryRequest

@@ -97,7 +97,7 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkSize(vols, "extents"); err != nil {
+	if err := checkArea(extents, "extents", http.StatusRequestEntityTooLarge); err != nil {
 		return 0, nil, err
 	}
 	newOVN := uuid.NewString()
@@ -443,11 +443,11 @@ func (d *DSS) queryOIRs(r *http.Request, c *Caller) (int, any, error) {
 		return 0, nil, err
 	}
 	now := d.now().UTC()
-	_, vols, err := parseArea("area_of_interest", req.AreaOfInterest, now, queryHorizon)
+	aoi, vols, err := parseArea("area_of_interest", req.AreaOfInterest, now, queryHorizon)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkSize(vols, "area_of_interest"); err != nil {
+	if err := checkArea([]dc.Volume4D{aoi}, "area_of_interest", http.StatusRequestEntityTooLarge); err != nil {
 		return 0, nil, err
 	}
 	if err := d.refresh(r); err != nil {

@@ -27,7 +27,7 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkSize(vols, "extents"); err != nil {
+	if err := checkArea([]dc.Volume4D{ext}, "extents", http.StatusBadRequest); err != nil {
 		return 0, nil, err
 	}
 	start, end := span(vols)
@@ -200,11 +200,11 @@ func (d *DSS) querySubscriptions(r *http.Request, c *Caller) (int, any, error) {
 		return 0, nil, err
 	}
 	now := d.now().UTC()
-	_, vols, err := parseArea("area_of_interest", req.AreaOfInterest, now, queryHorizon)
+	aoi, vols, err := parseArea("area_of_interest", req.AreaOfInterest, now, queryHorizon)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkSize(vols, "area_of_interest"); err != nil {
+	if err := checkArea([]dc.Volume4D{aoi}, "area_of_interest", http.StatusRequestEntityTooLarge); err != nil {
 		return 0, nil, err
 	}
 	if err := d.refresh(r); err != nil {
