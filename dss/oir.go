@@ -201,7 +201,7 @@ func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ov
 	case update && old.OVN != ovn:
 		return errorf(http.StatusConflict, "the OVN %s of operational intent reference %s is not current", ovn, next.ID), nil
 	}
-	next.Version = 1
+	next.Version, next.SubscriptionID = 1, ""
 	if old != nil {
 		next.Version = old.Version + 1
 	}
@@ -396,6 +396,12 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 		return nil
 	}
 	write = func(ctx context.Context, tx dc.Tx) error {
+		// The subscribers are those before the deletion, its own implicit
+		// subscription included, as the InterUSS DSS answers.
+		subs, err := d.notify(ctx, tx, old.vols, now, false)
+		if err != nil {
+			return err
+		}
 		if err := d.st.setOIR(ctx, tx, id, nil); err != nil {
 			return err
 		}
@@ -403,10 +409,6 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 			if err := d.st.setSub(ctx, tx, dropSub, nil); err != nil {
 				return err
 			}
-		}
-		subs, err := d.notify(ctx, tx, old.vols, now, false)
-		if err != nil {
-			return err
 		}
 		resp = &api.ChangeOperationalIntentReferenceResponse{OperationalIntentReference: d.oirRef(old, c.Subject), Subscribers: subs}
 		return nil

@@ -40,7 +40,10 @@ func TestDSSStateTransitions(t *testing.T) {
 			t.Fatalf("state %v, want %s", ref["state"], st)
 		}
 	}
-	s.do("DELETE", oirPath+id+"/"+str(ref["ovn"]), scd, nil).want(t, 200)
+	del := s.do("DELETE", oirPath+id+"/"+str(ref["ovn"]), scd, nil).want(t, 200)
+	if jsonPath(del.body, "subscribers", 0, "subscriptions", 0, "subscription_id") != subID {
+		t.Fatalf("the deletion does not notify its own implicit subscription: %s", del.raw)
+	}
 	// The implicit subscription went with its only OIR.
 	s.do("GET", "/dss/v1/subscriptions/"+subID, scd, nil).want(t, 404)
 }
