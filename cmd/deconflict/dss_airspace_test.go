@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -136,3 +137,35 @@ func TestDSSOperationsAsConstraints(t *testing.T) {
 }
 
 func bytesContain(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// A USS's intent and a /v1 party's operation declared at the same moment
+// in each other's separation: the conflict is found once, whichever is
+// decided first.
+func TestDSSOneAirspaceRace(t *testing.T) {
+	s := startDSS(t)
+	s.mustRun("party", "add", "alpha")
+	alpha := s.token("operator", "alpha")
+	uss1 := s.tok("uss1", scSCD)
+	const rounds = 10
+	for round := range rounds {
+		lat := -20 + float64(round)
+		var wg sync.WaitGroup
+		var op, oir response
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			op = s.do("PUT", "/v1/operations/"+newID(), alpha, decl("planned", circle(lat, 100, 1000, 0, 1000, at(1), at(2))))
+		}()
+		go func() {
+			defer wg.Done()
+			oir = s.do("PUT", oirPath+newID(), uss1, oirBody("Accepted", ext(lat, 100.05, 500, 0, 100, at(1), at(2)), nil))
+		}()
+		wg.Wait()
+		op.want(t, 201)
+		oir.want(t, 201)
+	}
+	cs := s.do("GET", "/v1/conflicts?status=open", alpha, nil).want(t, 200).list("conflicts")
+	if len(cs) != rounds {
+		t.Fatalf("%d open conflicts, want %d", len(cs), rounds)
+	}
+}
