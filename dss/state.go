@@ -259,24 +259,30 @@ func decodeRecord(doc []byte, v any, extents *[]dc.Volume4D, vols *[]geo.Volume)
 }
 
 // refresh brings the state up to what the store has committed, if
-// another process changed it: readers call it before they answer.
+// another process changed it: readers call it before they answer. It
+// holds no transaction while it waits for the lock.
 func (s *state) refresh(ctx context.Context, store dc.Store) error {
 	s.mu.RLock()
 	seen := s.seq
 	s.mu.RUnlock()
-	return store.View(ctx, func(tx dc.Tx) error {
+	var last int64
+	if err := store.View(ctx, func(tx dc.Tx) error {
 		dtx, ok := tx.(dc.DSSTx)
 		if !ok {
 			return fmt.Errorf("the store does not keep DSS records")
 		}
-		last, err := dtx.DSSLastSeq(ctx)
-		if err != nil || last <= seen {
-			return err
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.applySince(ctx, tx)
-	})
+		var err error
+		last, err = dtx.DSSLastSeq(ctx)
+		return err
+	}); err != nil || last <= seen {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seq >= last {
+		return nil // a batch of this process caught up meanwhile
+	}
+	return store.View(ctx, func(tx dc.Tx) error { return s.applySince(ctx, tx) })
 }
 
 // setOIR stores o (nil: removes the OIR id) in tx and in memory, keeping
