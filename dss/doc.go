@@ -24,7 +24,9 @@
 // a USS's intent and a /v1 party's operation under the separation
 // minima, exactly, and they are opened, notified, escalated and recorded
 // like any other; F3548 decides when an intent may be activated, so an
-// open conflict does not stop it (mechanism.Attachment). The other way
+// open conflict does not stop it (mechanism.Attachment). F3548 has no
+// acknowledgement: USS parties give no receipts and their intents are
+// owed none (mechanism.SetNoReceipts). The other way
 // round, the live /v1 operations are shown to USSs as read-only
 // constraint references managed by "deconflict:<party>" (v1ops.go), with
 // their volumes at /dss/mechanism/uss/v1/constraints/{id}: to a drone, a

@@ -59,6 +59,7 @@ func New(ctx context.Context, m *mechanism.Mechanism, v *Verifier, opts Options)
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	m.SetCompanion(st)
+	m.SetNoReceipts(IsUSSParty)
 	d.routes()
 	return d, nil
 }
@@ -214,6 +215,12 @@ func PartyOf(sub string) string {
 	}
 	return "uss-" + clean + "-" + hex.EncodeToString(h[:4])
 }
+
+// IsUSSParty reports whether a party stands for a USS: its ID begins
+// "uss-", a prefix the DSS interface reserves. USSs answer through F3548,
+// which has no acknowledgement, so they give no receipts
+// (mechanism.SetNoReceipts).
+func IsUSSParty(id string) bool { return strings.HasPrefix(id, "uss-") }
 
 // actor returns the mechanism actor of a USS, creating its party the
 // first time.

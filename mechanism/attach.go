@@ -151,3 +151,32 @@ func (m *Mechanism) runAttached(ctx context.Context, tx dc.Tx, b *batchState, re
 func (m *Mechanism) Intersecting(vols []geo.Volume) []geo.Hit {
 	return m.index.Load().Conflicts(vols, geo.Minima{}, "")
 }
+
+// SetNoReceipts names the parties that answer through another interface
+// and give no receipts: the USSs of the F3548 DSS, whose standard has no
+// acknowledgement. They owe none (of operations, conflicts or hotline
+// messages), so nothing escalates for their silence; and the versions of
+// their operations are owed none, as drone traffic would drown the duty
+// officers: the other parties see those operations on the stream and in
+// their conflicts, which they still acknowledge. It is called once,
+// before serving.
+func (m *Mechanism) SetNoReceipts(f func(party string) bool) { m.noReceipts = f }
+
+// givesReceipts reports whether a party gives receipts.
+func (m *Mechanism) givesReceipts(party string) bool {
+	return m.noReceipts == nil || !m.noReceipts(party)
+}
+
+// receipting returns the parties that give receipts.
+func (m *Mechanism) receipting(parties []*dc.Party) []*dc.Party {
+	if m.noReceipts == nil {
+		return parties
+	}
+	out := make([]*dc.Party, 0, len(parties))
+	for _, p := range parties {
+		if m.givesReceipts(p.ID) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

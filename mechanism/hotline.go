@@ -134,6 +134,9 @@ func (m *Mechanism) send(ctx context.Context, a dc.Actor, msg *dc.Message, to []
 			return err
 		}
 		for _, p := range msg.To {
+			if !m.givesReceipts(p) {
+				continue
+			}
 			if err := m.owe(ctx, tx, subject, 0, p, now, st, true); err != nil {
 				return err
 			}

@@ -49,6 +49,9 @@ type Mechanism struct {
 
 	// companion keeps the state of attached writes (see Attachment).
 	companion Companion
+	// noReceipts tells the parties that give no receipts (SetNoReceipts);
+	// nil: every party gives them.
+	noReceipts func(party string) bool
 
 	stats     Stats
 	integrity integrity

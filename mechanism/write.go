@@ -395,10 +395,14 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 		// Nothing new for the other parties to acknowledge: what they
 		// owe, they owe as before, and a receipt for the new version
 		// answers it.
+	case !m.givesReceipts(ch.op.Party):
+		// The operations of a party without receipts (SetNoReceipts)
+		// are owed none: the others see them on the stream and in
+		// their conflicts.
 	case ch.prev == nil:
-		err = oweGroup(ctx, tx, ch.op, b.parties, now, st)
+		err = oweGroup(ctx, tx, ch.op, m.receipting(b.parties), now, st)
 	default:
-		err = m.oweVersion(ctx, tx, ch.op, b.parties, now, st)
+		err = m.oweVersion(ctx, tx, ch.op, m.receipting(b.parties), now, st)
 	}
 	if err != nil {
 		return err
@@ -406,6 +410,9 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 	for _, c := range touched {
 		s := dc.Subject{Kind: dc.SubjectConflict, ID: c.ID}
 		for _, p := range c.Parties {
+			if !m.givesReceipts(p) {
+				continue
+			}
 			var err error
 			if c.Status == dc.ConflictOpen {
 				err = m.owe(ctx, tx, s, 0, p, now, st, ch.created[c])

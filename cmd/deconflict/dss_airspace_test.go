@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // One airspace: a USS's intent is an operation of the USS's party, so a
@@ -167,5 +168,56 @@ func TestDSSOneAirspaceRace(t *testing.T) {
 	cs := s.do("GET", "/v1/conflicts?status=open", alpha, nil).want(t, 200).list("conflicts")
 	if len(cs) != rounds {
 		t.Fatalf("%d open conflicts, want %d", len(cs), rounds)
+	}
+}
+
+// USSs give no receipts (F3548 has no acknowledgement): nothing escalates
+// for their silence, and their intents are owed none; a /v1 party still
+// owes the acknowledgement of its conflict with an intent.
+func TestDSSNoReceiptsFromUSSs(t *testing.T) {
+	s := startDSS(t)
+	s.mustRun("party", "add", "alpha")
+	s.mustRun("party", "add", "bravo")
+	admin, alpha := s.token("admin", ""), s.token("operator", "alpha")
+	s.do("PUT", "/v1/settings", admin, map[string]any{"ack_timeout_s": 1}).want(t, 200)
+	uss1 := s.tok("uss1", scSCD)
+	// The USS's party exists before alpha declares.
+	oid := newID()
+	s.createOIR(t, uss1, oid, ext(10, 10.06, 500, 0, 100, at(1), at(2)), nil)
+	opID := newID()
+	s.do("PUT", "/v1/operations/"+opID, alpha, decl("planned", circle(10, 10, 2000, 0, 1000, at(1), at(2)))).want(t, 201)
+	if cs := s.do("GET", "/v1/conflicts?status=open", alpha, nil).want(t, 200).list("conflicts"); len(cs) != 1 {
+		t.Fatalf("open conflicts = %v", cs)
+	}
+
+	// Level 1 after a second, level 2 after two: wait for bravo's level 2
+	// about alpha's operation, then look at everything raised.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var es []any
+		es = s.do("GET", "/v1/escalations", admin, nil).want(t, 200).list("escalations")
+		done := false
+		for _, e := range es {
+			m := e.(map[string]any)
+			if strings.HasPrefix(str(m["party"]), "uss-") || jsonPath(m, "subject", "id") == oid {
+				t.Fatalf("an escalation for a USS or its intent: %v", m)
+			}
+			done = done || (m["party"] == "bravo" && jsonPath(m, "subject", "id") == opID && m["level"] == 2.0)
+		}
+		if done {
+			var alphaConflict bool
+			for _, e := range es {
+				m := e.(map[string]any)
+				alphaConflict = alphaConflict || (m["party"] == "alpha" && jsonPath(m, "subject", "kind") == "conflict")
+			}
+			if !alphaConflict {
+				t.Fatalf("alpha's unacknowledged conflict did not escalate: %v", es)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bravo's duty did not escalate: %v", es)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
