@@ -194,8 +194,7 @@ func TestDSSNoReceiptsFromUSSs(t *testing.T) {
 	// about alpha's operation, then look at everything raised.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		var es []any
-		es = s.do("GET", "/v1/escalations", admin, nil).want(t, 200).list("escalations")
+		es := s.do("GET", "/v1/escalations", admin, nil).want(t, 200).list("escalations")
 		done := false
 		for _, e := range es {
 			m := e.(map[string]any)
