@@ -29,6 +29,9 @@ type Options struct {
 	// nor limited by it. 0 means no limit.
 	AuthFailureLimit float64
 	AuthFailureBurst int
+	// MaxListsAtOnce bounds how many pages of lists are read and encoded
+	// at a time, server-wide (see list.go); 0 means defaultListsAtOnce.
+	MaxListsAtOnce int
 }
 
 // Server is the HTTP face of a mechanism.
@@ -39,6 +42,7 @@ type Server struct {
 	mux       *http.ServeMux
 	limits    *limiter
 	authFails *authLimiter
+	listSlots chan struct{}
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed when the server shuts down: streams end
@@ -56,6 +60,10 @@ func NewServer(m *mechanism.Mechanism, opts Options) *Server {
 	if opts.AuthFailureLimit > 0 {
 		s.authFails = newAuthLimiter(opts.AuthFailureLimit, max(1, opts.AuthFailureBurst))
 	}
+	if opts.MaxListsAtOnce <= 0 {
+		opts.MaxListsAtOnce = defaultListsAtOnce
+	}
+	s.listSlots = make(chan struct{}, opts.MaxListsAtOnce)
 	s.metrics = newMetrics(m)
 	s.routes(opts.Console)
 	return s

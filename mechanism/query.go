@@ -52,12 +52,15 @@ type OperationQuery struct {
 	BBox  s2.Rect
 	Limit int
 	After string
+	// MaxBytes, if positive, ends the page early once it passes that
+	// size (dc.OperationFilter.MaxBytes).
+	MaxBytes int
 }
 
 // Operations lists operations as the actor may see them, and the cursor
 // of the next page ("" after the last).
 func (m *Mechanism) Operations(ctx context.Context, a dc.Actor, q OperationQuery) ([]*dc.Operation, string, error) {
-	f := dc.OperationFilter{Party: q.Party, States: q.States, Start: q.Start, End: q.End, Limit: q.Limit, After: q.After}
+	f := dc.OperationFilter{Party: q.Party, States: q.States, Start: q.Start, End: q.End, Limit: q.Limit, After: q.After, MaxBytes: q.MaxBytes}
 	if len(f.States) == 0 {
 		f.States = []dc.State{dc.StatePlanned, dc.StateActive}
 	}
