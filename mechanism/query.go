@@ -132,7 +132,7 @@ type Hit struct {
 // Check answers which live operations of other parties the volumes would
 // conflict with. Nothing is stored or sent.
 func (m *Mechanism) Check(ctx context.Context, a dc.Actor, volumes []dc.Volume4D) ([]Hit, error) {
-	vols, err := geo.ParseVolumes(volumes, "volumes")
+	vols, err := geo.ParseVolumesContext(ctx, volumes, "volumes")
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,10 @@ func (m *Mechanism) Check(ctx context.Context, a dc.Actor, volumes []dc.Volume4D
 	if err := m.freshen(ctx); err != nil {
 		return nil, err
 	}
-	hits := m.index.Load().Conflicts(vols, minimaOf(s), a.Party)
+	hits, err := m.index.Load().ConflictsContext(ctx, vols, minimaOf(s), a.Party)
+	if err != nil {
+		return nil, err
+	}
 	out := []Hit{}
 	if len(hits) == 0 {
 		return out, nil

@@ -13,7 +13,7 @@ const maxPage = 4 << 20
 
 // largeOperations declares n operations of party alpha of about 1.3 MB of
 // JSON each (four polygons of 10,000 vertices), and returns their IDs.
-func largeOperations(t *testing.T, s *testServer, n int) []string {
+func largeOperations(t testing.TB, s *testServer, n int) []string {
 	t.Helper()
 	op := s.token("operator", "alpha")
 	ring := make([][2]float64, 10000)
@@ -28,7 +28,9 @@ func largeOperations(t *testing.T, s *testServer, n int) []string {
 			vols = append(vols, polygon(ring, float64(1000*v), float64(1000*v+500), at(float64(i+1)), at(float64(i+2))))
 		}
 		id := newID()
-		s.do("PUT", "/v1/operations/"+id, op, decl("planned", vols...)).want(t, 201)
+		if r := s.do("PUT", "/v1/operations/"+id, op, decl("planned", vols...)); r.status != 201 {
+			t.Fatalf("declare: %d %s", r.status, r.raw)
+		}
 		ids = append(ids, id)
 	}
 	return ids
