@@ -3,7 +3,9 @@ package http
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"reflect"
 	"testing"
@@ -13,6 +15,10 @@ import (
 	"github.com/deconflict/deconflict/geo"
 	"github.com/deconflict/deconflict/mechanism"
 )
+
+// fuzzHang is how long one input of a fuzz target may run before the
+// target gives up on it as hung.
+const fuzzHang = 20 * time.Second
 
 // FuzzDecodeDeclaration feeds arbitrary bodies to the request decoder and
 // the volume parser: they must never panic, every refusal must be an
@@ -35,10 +41,22 @@ func FuzzDecodeDeclaration(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		start := time.Now()
+		// A body that never finishes would stall the fuzzer without a
+		// report: crash the worker instead, so that the input is kept.
+		hang := time.AfterFunc(fuzzHang, func() { panic(fmt.Sprintf("decoding %q did not finish in %v", body, fuzzHang)) })
+		defer hang.Stop()
 		req := httptest.NewRequest("PUT", "/v1/operations/x", bytes.NewReader(body))
 		var d mechanism.Declaration
 		err := decode(httptest.NewRecorder(), req, &d)
 		if err == nil {
+			// What the walker accepts, encoding/json decodes without an
+			// unknown field or a type error of its own.
+			strict := json.NewDecoder(bytes.NewReader(body))
+			strict.DisallowUnknownFields()
+			var d2 mechanism.Declaration
+			if err := strict.Decode(&d2); err != nil {
+				t.Fatalf("accepted a body encoding/json refuses: %v", err)
+			}
 			_, err = geo.ParseVolumes(d.Volumes, "volumes")
 		}
 		if budget := time.Second + time.Duration(len(body))*50*time.Microsecond; time.Since(start) > budget {
