@@ -14,13 +14,15 @@ func TestInvalidTokenFloodIsRateLimited(t *testing.T) {
 	s := startServer(t)
 	obs := s.token("observer", "alpha")
 	limited := 0
-	var last response
+	var first429 response
 	for i := 0; i < 200; i++ {
-		last = s.do("GET", "/v1/operations", fmt.Sprintf("dcf_guess-%d", i), nil)
+		last := s.do("GET", "/v1/operations", fmt.Sprintf("dcf_guess-%d", i), nil)
 		switch last.status {
 		case 401:
 		case 429:
-			limited++
+			if limited++; limited == 1 {
+				first429 = last
+			}
 			if last.header.Get("Retry-After") == "" {
 				t.Fatal("429 without Retry-After")
 			}
@@ -32,10 +34,12 @@ func TestInvalidTokenFloodIsRateLimited(t *testing.T) {
 			s.do("GET", "/v1/whoami", obs, nil).want(t, 200)
 		}
 	}
-	if limited == 0 {
-		t.Fatal("200 invalid tokens from one address, none answered 429")
+	// The bucket holds 50 and refills at 5 a second: most of the 200 are
+	// refused, however slowly this machine sends them.
+	if limited < 20 {
+		t.Fatalf("200 invalid tokens from one address, %d answered 429", limited)
 	}
-	last.want(t, 429, "rate_limited")
+	first429.want(t, 429, "rate_limited")
 	for i := 0; i < 100; i++ {
 		s.do("GET", "/v1/operations", obs, nil).want(t, 200)
 	}
