@@ -80,7 +80,7 @@ func (s *Server) listConflicts(w http.ResponseWriter, r *http.Request, a dc.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	l := startList(w, "conflicts")
+	l := s.startList(w, "conflicts")
 	for _, c := range cs {
 		l.item(c)
 	}

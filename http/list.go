@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Lists are answered a page at a time (contract 2.2), each page bounded
@@ -15,11 +16,18 @@ import (
 //     built whole as one []byte beside the items it encodes;
 //   - at most Options.MaxListsAtOnce pages are read and encoded at a time,
 //     server-wide; further list requests wait their turn (or until their
-//     client hangs up).
+//     client hangs up);
+//   - a page must be written within Options.ListWriteTimeout, so that a
+//     client that stops reading gives its turn back rather than holding
+//     it, and the lists of everyone else, forever.
 
-// defaultListsAtOnce is Options.MaxListsAtOnce when it is 0: a page of
-// large items takes about 10-20 MB while it is read and encoded.
-const defaultListsAtOnce = 4
+// Defaults of Options.MaxListsAtOnce (a page of large items takes about
+// 10-20 MB while it is read and encoded) and Options.ListWriteTimeout (a
+// 4 MiB page within it needs a client reading 140 KB/s).
+const (
+	defaultListsAtOnce      = 8
+	defaultListWriteTimeout = 30 * time.Second
+)
 
 // listBufferSize is the buffer between the encoder and the connection.
 const listBufferSize = 32 << 10
@@ -37,6 +45,7 @@ func (s *Server) acquireList(ctx context.Context) (release func(), err error) {
 
 // listWriter writes {"NAME": [ITEM, …], "next": CURSOR} item by item.
 type listWriter struct {
+	rc  *http.ResponseController
 	bw  *bufio.Writer
 	enc *json.Encoder
 	n   int
@@ -44,13 +53,15 @@ type listWriter struct {
 }
 
 // startList answers 200 and opens the list called name.
-func startList(w http.ResponseWriter, name string) *listWriter {
+func (s *Server) startList(w http.ResponseWriter, name string) *listWriter {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(s.listWriteTimeout))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, listBufferSize)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	l := &listWriter{bw: bw, enc: enc}
+	l := &listWriter{rc: rc, bw: bw, enc: enc}
 	l.write(`{` + strconv.Quote(name) + `:[`)
 	return l
 }
@@ -96,6 +107,8 @@ func (l *listWriter) end(next string) error {
 	if l.err == nil {
 		l.err = l.bw.Flush()
 	}
+	// The deadline is the connection's: lift it for the next request.
+	_ = l.rc.SetWriteDeadline(time.Time{})
 	return l.err
 }
 

@@ -107,7 +107,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, a dc.Actor
 		s.writeError(w, r, err)
 		return
 	}
-	l := startList(w, "messages")
+	l := s.startList(w, "messages")
 	for _, m := range msgs {
 		l.item(m)
 	}

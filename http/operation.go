@@ -127,7 +127,7 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request, a dc.Act
 		s.writeError(w, r, err)
 		return
 	}
-	l := startList(w, "operations")
+	l := s.startList(w, "operations")
 	for _, op := range ops {
 		l.item(op)
 	}

@@ -64,7 +64,7 @@ func (s *Server) logEntries(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
-	l := startList(w, "entries")
+	l := s.startList(w, "entries")
 	for _, e := range entries {
 		l.item(e)
 	}

@@ -32,17 +32,21 @@ type Options struct {
 	// MaxListsAtOnce bounds how many pages of lists are read and encoded
 	// at a time, server-wide (see list.go); 0 means defaultListsAtOnce.
 	MaxListsAtOnce int
+	// ListWriteTimeout bounds the time to write one page of a list; 0
+	// means defaultListWriteTimeout.
+	ListWriteTimeout time.Duration
 }
 
 // Server is the HTTP face of a mechanism.
 type Server struct {
-	mech      *mechanism.Mechanism
-	log       *slog.Logger
-	metrics   *metrics
-	mux       *http.ServeMux
-	limits    *limiter
-	authFails *authLimiter
-	listSlots chan struct{}
+	mech             *mechanism.Mechanism
+	log              *slog.Logger
+	metrics          *metrics
+	mux              *http.ServeMux
+	limits           *limiter
+	authFails        *authLimiter
+	listSlots        chan struct{}
+	listWriteTimeout time.Duration
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed when the server shuts down: streams end
@@ -64,6 +68,10 @@ func NewServer(m *mechanism.Mechanism, opts Options) *Server {
 		opts.MaxListsAtOnce = defaultListsAtOnce
 	}
 	s.listSlots = make(chan struct{}, opts.MaxListsAtOnce)
+	s.listWriteTimeout = opts.ListWriteTimeout
+	if s.listWriteTimeout <= 0 {
+		s.listWriteTimeout = defaultListWriteTimeout
+	}
 	s.metrics = newMetrics(m)
 	s.routes(opts.Console)
 	return s

@@ -51,7 +51,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		s.writeError(w, r, err)
 		return
 	}
-	l := startList(w, "conflicts")
+	l := s.startList(w, "conflicts")
 	for _, h := range hits {
 		l.item(h)
 	}
@@ -110,7 +110,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
-	l := startList(w, "events")
+	l := s.startList(w, "events")
 	for _, e := range evs {
 		b, err := dc.EventJSON(e)
 		if err != nil {
