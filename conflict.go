@@ -55,4 +55,9 @@ type ConflictFilter struct {
 	Statuses []ConflictStatus
 	Limit    int
 	After    string
+	// MaxBytes, if positive, ends the page early after the first item
+	// that brings the size of the page's stored documents past it (so a
+	// page holds at least one item); the cursor then points after that
+	// item. See MaxPageBytes.
+	MaxBytes int
 }

@@ -119,6 +119,11 @@ type MessageFilter struct {
 	Party string
 	Limit int
 	After string
+	// MaxBytes, if positive, ends the page early after the first item
+	// that brings the size of the page's stored documents past it (so a
+	// page holds at least one item); the cursor then points after that
+	// item. See MaxPageBytes.
+	MaxBytes int
 }
 
 // Webhook is a party's subscription to the events it may see, delivered

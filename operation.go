@@ -122,4 +122,9 @@ type OperationFilter struct {
 	// Match, if set, is called on each operation that passes the other
 	// filters; only those for which it returns true are listed.
 	Match func(*Operation) bool
+	// MaxBytes, if positive, ends the page early after the first item
+	// that brings the size of the page's stored documents past it (so a
+	// page holds at least one item); the cursor then points after that
+	// item. See MaxPageBytes.
+	MaxBytes int
 }

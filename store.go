@@ -86,6 +86,10 @@ type Tx interface {
 	// Events returns up to limit events with Seq greater than after, in
 	// order.
 	Events(ctx context.Context, after int64, limit int) ([]*Event, error)
+	// EventsWithin is Events, ending early after the first event whose
+	// Data brings the total size of the events' Data past maxBytes (so it
+	// returns at least one event when there is one).
+	EventsWithin(ctx context.Context, after int64, limit, maxBytes int) ([]*Event, error)
 	// LastSeq returns the highest event sequence number, 0 if none.
 	LastSeq(ctx context.Context) (int64, error)
 

@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -24,6 +25,13 @@ const (
 // "volumes[0].volume.outline_polygon.vertices[3].lat". It does not check
 // that the volumes end in the future: that needs a clock.
 func ParseVolumes(vols []deconflict.Volume4D, path string) ([]Volume, error) {
+	return ParseVolumesContext(context.Background(), vols, path)
+}
+
+// ParseVolumesContext is ParseVolumes, giving up with ctx's error when ctx
+// ends: a request whose client has gone stops being parsed between one
+// volume and the next.
+func ParseVolumesContext(ctx context.Context, vols []deconflict.Volume4D, path string) ([]Volume, error) {
 	if len(vols) == 0 {
 		return nil, invalid(path, "at least one volume is required")
 	}
@@ -32,6 +40,9 @@ func ParseVolumes(vols []deconflict.Volume4D, path string) ([]Volume, error) {
 	}
 	out := make([]Volume, len(vols))
 	for i := range vols {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		v, err := parseVolume(&vols[i], indexField(path, i))
 		if err != nil {
 			return nil, err

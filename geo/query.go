@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,22 @@ func (ix *Index) Conflicts(vols []Volume, m Minima, excludeGroup string) []Hit {
 // ConflictsAt is Conflicts, and the generation of the index it answered
 // for, which Since can bring the answer forward from.
 func (ix *Index) ConflictsAt(vols []Volume, m Minima, excludeGroup string) ([]Hit, uint64) {
+	hits, gen, _ := ix.conflictsAt(context.Background(), vols, m, excludeGroup)
+	return hits, gen
+}
+
+// ConflictsContext is Conflicts, giving up with ctx's error when ctx ends
+// (it looks every ctxEvery candidates).
+func (ix *Index) ConflictsContext(ctx context.Context, vols []Volume, m Minima, excludeGroup string) ([]Hit, error) {
+	hits, _, err := ix.conflictsAt(ctx, vols, m, excludeGroup)
+	return hits, err
+}
+
+// ctxEvery is how many candidates a search compares between looks at its
+// context.
+const ctxEvery = 64
+
+func (ix *Index) conflictsAt(ctx context.Context, vols []Volume, m Minima, excludeGroup string) ([]Hit, uint64, error) {
 	s := searches.Get().(*search)
 	defer s.release()
 	s.ix, s.qs, s.m, s.limit = ix, toVols(vols), m, horizontalLimit(m)
@@ -37,10 +54,18 @@ func (ix *Index) ConflictsAt(vols []Volume, m Minima, excludeGroup string) ([]Hi
 		s.seen.words = make([]uint64, n) // empty: release reset it
 	}
 	for i := range s.qs {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
 		s.collect(&s.qs[i])
 	}
 	var hits []Hit
-	for _, slot := range s.cands {
+	for i, slot := range s.cands {
+		if i%ctxEvery == ctxEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, err
+			}
+		}
 		e := &ix.entries[slot]
 		if e.group == excludeGroup {
 			continue
@@ -50,7 +75,7 @@ func (ix *Index) ConflictsAt(vols []Volume, m Minima, excludeGroup string) ([]Hi
 		}
 	}
 	sortHits(hits)
-	return hits, ix.gen
+	return hits, ix.gen, nil
 }
 
 func sortHits(hits []Hit) {

@@ -69,16 +69,20 @@ func (s *Server) listConflicts(w http.ResponseWriter, r *http.Request, a dc.Acto
 		s.writeError(w, r, err)
 		return
 	}
+	release, err := s.acquireList(r.Context())
+	if err != nil {
+		return // the client is gone
+	}
+	defer release()
+	f.MaxBytes = dc.MaxPageBytes
 	cs, next, err := s.mech.Conflicts(r.Context(), a, f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if cs == nil {
-		cs = []*dc.Conflict{}
+	l := s.startList(w, "conflicts")
+	for _, c := range cs {
+		l.item(c)
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Conflicts []*dc.Conflict `json:"conflicts"`
-		Next      string         `json:"next,omitempty"`
-	}{cs, next})
+	s.endList(r, l, next)
 }

@@ -96,18 +96,22 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, a dc.Actor
 		s.writeError(w, r, err)
 		return
 	}
+	release, err := s.acquireList(r.Context())
+	if err != nil {
+		return // the client is gone
+	}
+	defer release()
+	f.MaxBytes = dc.MaxPageBytes
 	msgs, next, err := s.mech.Messages(r.Context(), a, f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if msgs == nil {
-		msgs = []*dc.Message{}
+	l := s.startList(w, "messages")
+	for _, m := range msgs {
+		l.item(m)
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Messages []*dc.Message `json:"messages"`
-		Next     string        `json:"next,omitempty"`
-	}{msgs, next})
+	s.endList(r, l, next)
 }
 
 func (s *Server) ackMessage(w http.ResponseWriter, r *http.Request, a dc.Actor) {

@@ -116,18 +116,22 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request, a dc.Act
 		s.writeError(w, r, err)
 		return
 	}
+	release, err := s.acquireList(r.Context())
+	if err != nil {
+		return // the client is gone
+	}
+	defer release()
+	oq.MaxBytes = dc.MaxPageBytes
 	ops, next, err := s.mech.Operations(r.Context(), a, oq)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if ops == nil {
-		ops = []*dc.Operation{}
+	l := s.startList(w, "operations")
+	for _, op := range ops {
+		l.item(op)
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Operations []*dc.Operation `json:"operations"`
-		Next       string          `json:"next,omitempty"`
-	}{ops, next})
+	s.endList(r, l, next)
 }
 
 func queryTime(v, name string) (time.Time, error) {

@@ -54,12 +54,21 @@ func (s *Server) logEntries(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
+	release, err := s.acquireList(r.Context())
+	if err != nil {
+		return // the client is gone
+	}
+	defer release()
 	entries, err := s.mech.LogEntries(r.Context(), a, start, end)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	l := s.startList(w, "entries")
+	for _, e := range entries {
+		l.item(e)
+	}
+	s.endList(r, l, "")
 }
 
 func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, a dc.Actor) {

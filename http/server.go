@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,15 +22,31 @@ type Options struct {
 	RateLimit float64
 	// Console, if set, serves the web console at "/".
 	Console http.Handler
+	// AuthFailureLimit is the sustained number of failed authentications
+	// (no, unknown or revoked token) per second allowed to one client
+	// address, with bursts of AuthFailureBurst; beyond it such requests
+	// are answered 429. Requests with a valid token are never counted
+	// nor limited by it. 0 means no limit.
+	AuthFailureLimit float64
+	AuthFailureBurst int
+	// MaxListsAtOnce bounds how many pages of lists are read and encoded
+	// at a time, server-wide (see list.go); 0 means defaultListsAtOnce.
+	MaxListsAtOnce int
+	// ListWriteTimeout bounds the time to write one page of a list; 0
+	// means defaultListWriteTimeout.
+	ListWriteTimeout time.Duration
 }
 
 // Server is the HTTP face of a mechanism.
 type Server struct {
-	mech    *mechanism.Mechanism
-	log     *slog.Logger
-	metrics *metrics
-	mux     *http.ServeMux
-	limits  *limiter
+	mech             *mechanism.Mechanism
+	log              *slog.Logger
+	metrics          *metrics
+	mux              *http.ServeMux
+	limits           *limiter
+	authFails        *authLimiter
+	listSlots        chan struct{}
+	listWriteTimeout time.Duration
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed when the server shuts down: streams end
@@ -43,6 +60,17 @@ func NewServer(m *mechanism.Mechanism, opts Options) *Server {
 	}
 	if opts.RateLimit > 0 {
 		s.limits = &limiter{rate: rate.Limit(opts.RateLimit), burst: int(2 * opts.RateLimit), byToken: map[string]*rate.Limiter{}}
+	}
+	if opts.AuthFailureLimit > 0 {
+		s.authFails = newAuthLimiter(opts.AuthFailureLimit, max(1, opts.AuthFailureBurst))
+	}
+	if opts.MaxListsAtOnce <= 0 {
+		opts.MaxListsAtOnce = defaultListsAtOnce
+	}
+	s.listSlots = make(chan struct{}, opts.MaxListsAtOnce)
+	s.listWriteTimeout = opts.ListWriteTimeout
+	if s.listWriteTimeout <= 0 {
+		s.listWriteTimeout = defaultListWriteTimeout
 	}
 	s.metrics = newMetrics(m)
 	s.routes(opts.Console)
@@ -107,6 +135,10 @@ func (s *Server) handle(pattern string, h actorHandler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.authenticate(r)
 		if err != nil {
+			if dc.ErrorCode(err) == dc.EUnauthenticated && s.authFails != nil && !s.authFails.failed(r) {
+				w.Header().Set("Retry-After", strconv.Itoa(s.authFails.retryAfter()))
+				err = dc.Errorf(dc.ERateLimited, "too many requests without a valid token from this address; slow down")
+			}
 			s.writeError(w, r, err)
 			return
 		}

@@ -41,12 +41,21 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		s.writeError(w, r, err)
 		return
 	}
+	release, err := s.acquireList(r.Context())
+	if err != nil {
+		return // the client is gone
+	}
+	defer release()
 	hits, err := s.mech.Check(r.Context(), a, body.Volumes)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"conflicts": hits})
+	l := s.startList(w, "conflicts")
+	for _, h := range hits {
+		l.item(h)
+	}
+	s.endList(r, l, "")
 }
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, a dc.Actor) {
@@ -91,10 +100,24 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
+	release, err := s.acquireList(r.Context())
+	if err != nil {
+		return // the client is gone
+	}
+	defer release()
 	evs, err := s.mech.Events(r.Context(), a, after, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": eventList(evs)})
+	l := s.startList(w, "events")
+	for _, e := range evs {
+		b, err := dc.EventJSON(e)
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "encode event", keyError, err)
+			return
+		}
+		l.raw(b)
+	}
+	s.endList(r, l, "")
 }

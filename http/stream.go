@@ -69,6 +69,18 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		case <-stopped:
 		}
 	}()
+	// extend gives the next writes streamWriteTimeout. Should the server
+	// be stopping meanwhile, the deadline goes back to now: whichever of
+	// this and the goroutine above sets it last, a stopping server never
+	// waits on a client that does not read.
+	extend := func() {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		select {
+		case <-s.closing:
+			_ = rc.SetWriteDeadline(time.Now())
+		default:
+		}
+	}
 	poll := time.NewTicker(streamPoll)
 	defer poll.Stop()
 	keepAlive := time.NewTicker(streamKeepAlive)
@@ -109,20 +121,23 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 				return
 			}
 			if len(evs) > 0 {
-				_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+				extend()
 			}
+			size := 0
 			for _, e := range evs {
 				if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Event.Seq, e.Event.Type, e.JSON); err != nil {
 					return
 				}
-				after = e.Event.Seq
+				after, size = e.Event.Seq, size+len(e.JSON)
 			}
 			if len(evs) > 0 {
 				if err := rc.Flush(); err != nil {
 					return
 				}
 			}
-			if len(evs) < 500 {
+			// Fewer than asked is the end of the log, unless the batch was
+			// cut at dc.MaxPageBytes: then read on at once.
+			if len(evs) < 500 && size <= dc.MaxPageBytes {
 				break
 			}
 		}
@@ -134,7 +149,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		case <-changed:
 		case <-poll.C:
 		case <-keepAlive.C:
-			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			extend()
 			fmt.Fprint(w, ": keep-alive\n\n")
 			if err := rc.Flush(); err != nil {
 				return

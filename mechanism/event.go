@@ -30,26 +30,41 @@ func (m *Mechanism) appendEvent(ctx context.Context, tx dc.Tx, e *dc.Event, data
 	return nil
 }
 
-// Events returns up to limit events after seq that the actor may see.
+// Events returns up to limit events after seq that the actor may see,
+// fewer once their data passes dc.MaxPageBytes (at least one, if there is
+// one): the next page starts after the last one returned. Events the
+// actor may not see are read a bounded page at a time and dropped, so
+// the memory taken stays bounded however many there are.
 func (m *Mechanism) Events(ctx context.Context, a dc.Actor, after int64, limit int) ([]*dc.Event, error) {
 	if limit <= 0 || limit > 10000 {
 		limit = 1000
 	}
 	var out []*dc.Event
+	size := 0 // of the data of the events in out
 	err := m.store.View(ctx, func(tx dc.Tx) error {
-		for len(out) < limit {
-			page, err := tx.Events(ctx, after, limit)
+		for len(out) < limit && size <= dc.MaxPageBytes {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			budget := max(1, dc.MaxPageBytes-size)
+			page, err := tx.EventsWithin(ctx, after, limit, budget)
 			if err != nil {
 				return err
 			}
+			read := 0
 			for _, e := range page {
+				read += len(e.Data)
+				if len(out) == limit || size > dc.MaxPageBytes {
+					return nil
+				}
 				after = e.Seq
-				if e.VisibleTo(a) && len(out) < limit {
+				if e.VisibleTo(a) {
 					out = append(out, e)
+					size += len(e.Data)
 				}
 			}
-			if len(page) < limit {
-				return nil
+			if len(page) < limit && read <= budget {
+				return nil // the end of the log
 			}
 		}
 		return nil

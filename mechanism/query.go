@@ -52,12 +52,15 @@ type OperationQuery struct {
 	BBox  s2.Rect
 	Limit int
 	After string
+	// MaxBytes, if positive, ends the page early once it passes that
+	// size (dc.OperationFilter.MaxBytes).
+	MaxBytes int
 }
 
 // Operations lists operations as the actor may see them, and the cursor
 // of the next page ("" after the last).
 func (m *Mechanism) Operations(ctx context.Context, a dc.Actor, q OperationQuery) ([]*dc.Operation, string, error) {
-	f := dc.OperationFilter{Party: q.Party, States: q.States, Start: q.Start, End: q.End, Limit: q.Limit, After: q.After}
+	f := dc.OperationFilter{Party: q.Party, States: q.States, Start: q.Start, End: q.End, Limit: q.Limit, After: q.After, MaxBytes: q.MaxBytes}
 	if len(f.States) == 0 {
 		f.States = []dc.State{dc.StatePlanned, dc.StateActive}
 	}
@@ -129,7 +132,7 @@ type Hit struct {
 // Check answers which live operations of other parties the volumes would
 // conflict with. Nothing is stored or sent.
 func (m *Mechanism) Check(ctx context.Context, a dc.Actor, volumes []dc.Volume4D) ([]Hit, error) {
-	vols, err := geo.ParseVolumes(volumes, "volumes")
+	vols, err := geo.ParseVolumesContext(ctx, volumes, "volumes")
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +143,10 @@ func (m *Mechanism) Check(ctx context.Context, a dc.Actor, volumes []dc.Volume4D
 	if err := m.freshen(ctx); err != nil {
 		return nil, err
 	}
-	hits := m.index.Load().Conflicts(vols, minimaOf(s), a.Party)
+	hits, err := m.index.Load().ConflictsContext(ctx, vols, minimaOf(s), a.Party)
+	if err != nil {
+		return nil, err
+	}
 	out := []Hit{}
 	if len(hits) == 0 {
 		return out, nil

@@ -151,7 +151,9 @@ func (m *Mechanism) LogEntries(ctx context.Context, a dc.Actor, start, end int64
 		if end == start {
 			return nil
 		}
-		evs, err := tx.Events(ctx, start, int(end-start))
+		// Fewer when the entries pass dc.MaxPageBytes: the caller asks
+		// again from the last index answered.
+		evs, err := tx.EventsWithin(ctx, start, int(end-start), dc.MaxPageBytes)
 		if err != nil {
 			return err
 		}

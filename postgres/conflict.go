@@ -103,7 +103,7 @@ func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*dec
 	}
 	// One more than the page, to know whether another page follows.
 	q := "SELECT seq, doc FROM conflicts WHERE " + where.String() + " ORDER BY seq LIMIT " + a.add(limit+1)
-	return page(ctx, t, "conflicts", q, a, limit, scanConflict)
+	return page(ctx, t, "conflicts", q, a, limit, f.MaxBytes, scanConflict)
 }
 
 // pair returns the two operation IDs in sorted order.

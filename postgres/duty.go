@@ -71,7 +71,7 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 	}
 	// One more than the page, to know whether another page follows.
 	q := "SELECT " + dutyColumns + " FROM duties WHERE " + where.String() + " ORDER BY seq LIMIT " + a.add(limit+1)
-	return page(ctx, t, "duties", q, a, limit, scanDuty)
+	return page(ctx, t, "duties", q, a, limit, 0, scanDuty)
 }
 
 // DutiesDue returns up to limit duties (1000 if limit is not positive) not

@@ -66,7 +66,7 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	q := "SELECT " + messageColumns + " FROM messages WHERE " + where + " ORDER BY seq LIMIT " + a.add(limit+1)
-	return page(ctx, t, "messages", q, a, limit, scanMessage)
+	return page(ctx, t, "messages", q, a, limit, f.MaxBytes, scanMessage)
 }
 
 // scanMessage reads the messageColumns of a row.

@@ -103,46 +103,57 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 
 	var ops []*deconflict.Operation
 	var last int64 // seq of the last operation of the page
+	size := 0      // of the operations in the page
+	more := false
 	for {
-		got, from, err := t.operationsPage(ctx, q, a)
+		read, lastRead, err := t.operationsPage(ctx, q, a, func(op *deconflict.Operation, seq int64, bytes int) bool {
+			if f.Match != nil && !f.Match(op) {
+				return true
+			}
+			if len(ops) == limit || storeval.Full(size, f.MaxBytes) {
+				more = true
+				return false
+			}
+			ops, last, size = append(ops, op), seq, size+bytes
+			return true
+		})
 		if err != nil {
 			return nil, "", fmt.Errorf("select operations: %w", err)
 		}
-		for i, op := range got {
-			if f.Match != nil && !f.Match(op) {
-				continue
-			}
-			if len(ops) == limit {
-				return ops, storeval.EncodeCursor(last), nil
-			}
-			ops, last = append(ops, op), from[i]
+		if more {
+			return ops, storeval.EncodeCursor(last), nil
 		}
-		if len(got) < n {
+		if read < n {
 			return ops, "", nil
 		}
 		// A Match filtered some out: read on after the last row read.
-		a[0] = from[len(from)-1]
+		a[0] = lastRead
 	}
 }
 
-// operationsPage runs an Operations query and returns the operations and
-// their seqs.
-func (t *tx) operationsPage(ctx context.Context, q string, a args) ([]*deconflict.Operation, []int64, error) {
+// operationsPage runs an Operations query and calls each on its rows in
+// order, with the size of each row's document, until each returns false.
+// It returns how many rows it read and the seq of the last one. Rows are
+// not kept, so a Match that refuses most of them holds no memory for them.
+func (t *tx) operationsPage(ctx context.Context, q string, a args, each func(op *deconflict.Operation, seq int64, bytes int) bool) (int, int64, error) {
 	rows, err := t.query(ctx, q, a...)
 	if err != nil {
-		return nil, nil, err
+		return 0, 0, err
 	}
 	defer rows.Close()
-	var ops []*deconflict.Operation
-	var seqs []int64
+	read, last := 0, int64(0)
 	for rows.Next() {
-		op, seq, err := scanOperation(rows)
+		sized := &storeval.SizedRow{Row: rows}
+		op, seq, err := scanOperation(sized)
 		if err != nil {
-			return nil, nil, err
+			return 0, 0, err
 		}
-		ops, seqs = append(ops, op), append(seqs, seq)
+		read, last = read+1, seq
+		if !each(op, seq, sized.Bytes) {
+			break
+		}
 	}
-	return ops, seqs, rows.Err()
+	return read, last, rows.Err()
 }
 
 // sinceBatch is how many operations OperationsSince reads before it calls

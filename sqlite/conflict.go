@@ -91,7 +91,7 @@ func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*dec
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	return page(ctx, t, "conflicts", "SELECT seq, doc FROM conflicts WHERE "+where.String()+" ORDER BY seq LIMIT ?", args, limit, scanConflict)
+	return page(ctx, t, "conflicts", "SELECT seq, doc FROM conflicts WHERE "+where.String()+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, scanConflict)
 }
 
 // conflicts runs a query of seq and doc.

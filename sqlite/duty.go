@@ -120,7 +120,7 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	return page(ctx, t, "duties", "SELECT "+dutyColumns+" FROM duties WHERE "+where.String()+" ORDER BY seq LIMIT ?", args, limit, scanDuty)
+	return page(ctx, t, "duties", "SELECT "+dutyColumns+" FROM duties WHERE "+where.String()+" ORDER BY seq LIMIT ?", args, limit, 0, scanDuty)
 }
 
 // DutiesDue returns up to limit duties (1000 if limit is not positive) not

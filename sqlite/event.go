@@ -47,18 +47,29 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 // Events returns up to limit events (1000 if limit is not positive) with
 // Seq greater than after, in order.
 func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.Event, error) {
+	return t.EventsWithin(ctx, after, limit, 0)
+}
+
+// EventsWithin is Events, ending early once the events' Data pass
+// maxBytes (0: no bound).
+func (t *tx) EventsWithin(ctx context.Context, after int64, limit, maxBytes int) ([]*deconflict.Event, error) {
 	rows, err := t.query(ctx, "SELECT "+eventColumns+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, storeval.PageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("select events after %d: %w", after, err)
 	}
 	defer rows.Close()
 	var es []*deconflict.Event
+	size := 0
 	for rows.Next() {
+		if storeval.Full(size, maxBytes) {
+			break
+		}
 		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("select events after %d: %w", after, err)
 		}
 		es = append(es, e)
+		size += len(e.Data)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("select events after %d: %w", after, err)

@@ -75,7 +75,7 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	return page(ctx, t, "messages", "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, scanMessage)
+	return page(ctx, t, "messages", "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, scanMessage)
 }
 
 // scanMessage reads the messageColumns of a row.

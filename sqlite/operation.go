@@ -113,20 +113,23 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 	var ops []*deconflict.Operation
 	var last int64 // seq of the last operation of the page
 	more := false
+	size := 0 // of the operations in the page
 	for rows.Next() {
-		op, seq, err := scanOperation(rows)
+		sized := &storeval.SizedRow{Row: rows}
+		op, seq, err := scanOperation(sized)
 		if err != nil {
 			return nil, "", fmt.Errorf("select operations: %w", err)
 		}
 		if f.Match != nil && !f.Match(op) {
 			continue
 		}
-		if len(ops) == limit {
+		if len(ops) == limit || storeval.Full(size, f.MaxBytes) {
 			more = true
 			break
 		}
 		ops = append(ops, op)
 		last = seq
+		size += sized.Bytes
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("select operations: %w", err)

@@ -130,9 +130,10 @@ func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 
 // page runs a list query whose last argument is the page size plus one
 // (to know whether another page follows) and scans up to limit rows with
-// scan, which also returns each row's seq. It returns the cursor of the
-// next page, or "" after the last.
-func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit int, scan func(scanner) (T, int64, error)) ([]T, string, error) {
+// scan, which also returns each row's seq, ending early once the rows
+// scanned pass maxBytes (0: no bound; see deconflict.MaxPageBytes). It
+// returns the cursor of the next page, or "" after the last.
+func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit, maxBytes int, scan func(scanner) (T, int64, error)) ([]T, string, error) {
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("select %s: %w", noun, err)
@@ -140,11 +141,12 @@ func page[T any](ctx context.Context, t *tx, noun, query string, args []any, lim
 	defer rows.Close()
 	var out []T
 	var last int64
+	sized := &storeval.SizedRow{Row: rows}
 	for rows.Next() {
-		if len(out) == limit {
+		if len(out) == limit || storeval.Full(sized.Bytes, maxBytes) {
 			return out, storeval.EncodeCursor(last), nil
 		}
-		v, seq, err := scan(rows)
+		v, seq, err := scan(sized)
 		if err != nil {
 			return nil, "", fmt.Errorf("select %s: %w", noun, err)
 		}

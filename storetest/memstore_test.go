@@ -292,6 +292,11 @@ func (tx *memTx) PutOperation(_ context.Context, op *deconflict.Operation) error
 // page returns the items of all from the cursor on that keep, up to limit,
 // and the next cursor: the index of the next item to look at.
 func page[T any](all []T, after string, limit int, keep func(T) bool) ([]T, string, error) {
+	return pageWithin(all, after, limit, 0, keep)
+}
+
+// pageWithin is page, ending early once the items' JSON passes maxBytes.
+func pageWithin[T any](all []T, after string, limit, maxBytes int, keep func(T) bool) ([]T, string, error) {
 	start := 0
 	if after != "" {
 		n, err := strconv.Atoi(after)
@@ -304,20 +309,23 @@ func page[T any](all []T, after string, limit int, keep func(T) bool) ([]T, stri
 		limit = 1000
 	}
 	var out []T
+	size, last := 0, 0
 	for i := start; i < len(all); i++ {
 		if !keep(all[i]) {
 			continue
 		}
-		if len(out) == limit {
-			return out, strconv.Itoa(i), nil
+		if len(out) == limit || (maxBytes > 0 && size > maxBytes) {
+			return out, strconv.Itoa(last), nil
 		}
-		out = append(out, all[i])
+		out, last = append(out, all[i]), i+1
+		b, _ := json.Marshal(all[i])
+		size += len(b)
 	}
 	return out, "", nil
 }
 
 func (tx *memTx) Operations(_ context.Context, f deconflict.OperationFilter) ([]*deconflict.Operation, string, error) {
-	ops, next, err := page(tx.d.ops, f.After, f.Limit, func(op *deconflict.Operation) bool {
+	ops, next, err := pageWithin(tx.d.ops, f.After, f.Limit, f.MaxBytes, func(op *deconflict.Operation) bool {
 		return (f.Party == "" || op.Party == f.Party) &&
 			(len(f.States) == 0 || slices.Contains(f.States, op.State)) &&
 			(f.Start.IsZero() || !op.End.Before(norm(f.Start))) &&
@@ -418,7 +426,7 @@ func (tx *memTx) PutConflict(_ context.Context, c *deconflict.Conflict) error {
 }
 
 func (tx *memTx) Conflicts(_ context.Context, f deconflict.ConflictFilter) ([]*deconflict.Conflict, string, error) {
-	cs, next, err := page(tx.d.conflicts, f.After, f.Limit, func(c *deconflict.Conflict) bool {
+	cs, next, err := pageWithin(tx.d.conflicts, f.After, f.Limit, f.MaxBytes, func(c *deconflict.Conflict) bool {
 		return (f.Party == "" || c.Involves(f.Party)) && (len(f.Statuses) == 0 || slices.Contains(f.Statuses, c.Status))
 	})
 	for i, c := range cs {
@@ -448,14 +456,20 @@ func (tx *memTx) AppendEvent(_ context.Context, e *deconflict.Event) error {
 	return nil
 }
 
-func (tx *memTx) Events(_ context.Context, after int64, limit int) ([]*deconflict.Event, error) {
+func (tx *memTx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.Event, error) {
+	return tx.EventsWithin(ctx, after, limit, 0)
+}
+
+func (tx *memTx) EventsWithin(_ context.Context, after int64, limit, maxBytes int) ([]*deconflict.Event, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	var es []*deconflict.Event
+	size := 0
 	for _, e := range tx.d.events {
-		if e.Seq > after && len(es) < limit {
+		if e.Seq > after && len(es) < limit && (maxBytes <= 0 || size <= maxBytes) {
 			es = append(es, copyEvent(e))
+			size += len(e.Data)
 		}
 	}
 	return es, nil
@@ -563,7 +577,7 @@ func (tx *memTx) PutMessage(_ context.Context, m *deconflict.Message) error {
 }
 
 func (tx *memTx) Messages(_ context.Context, f deconflict.MessageFilter) ([]*deconflict.Message, string, error) {
-	ms, next, err := page(tx.d.messages, f.After, f.Limit, func(m *deconflict.Message) bool {
+	ms, next, err := pageWithin(tx.d.messages, f.After, f.Limit, f.MaxBytes, func(m *deconflict.Message) bool {
 		return f.Party == "" || m.From.Party == f.Party || m.Addressed(f.Party)
 	})
 	for i, m := range ms {

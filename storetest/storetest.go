@@ -130,6 +130,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"Meta", testMeta},
 		{"Events", testEvents},
 		{"EventsPaging", testEventsPaging},
+		{"PagesEndAtMaxBytes", testPagesEndAtMaxBytes},
 		{"DefaultLimit", testDefaultLimit},
 		{"InvalidCursor", testInvalidCursor},
 		{"Times", testTimes},

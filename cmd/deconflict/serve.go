@@ -36,6 +36,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	clientCA := fs.String("client-ca", "", "require client certificates signed by this CA (mutual TLS)")
 	rateLimit := fs.Float64("rate-limit", 5000, "requests per second allowed to one token (bursts of twice as many); 0 for no limit")
+	authFailLimit := fs.Float64("auth-fail-limit", 5, "requests without a valid token per second allowed to one client address (bursts of ten times as many), then 429; valid tokens are never limited by it; 0 for no limit")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	snapshot := fs.String("index-snapshot", "auto", "file kept with a snapshot of the conflict index, to restart fast; auto: beside a SQLite store, none on PostgreSQL; none: no snapshot")
 	snapshotEvery := fs.Duration("index-snapshot-every", 10*time.Minute, "how often the index snapshot is refreshed while serving (also at start and at shutdown)")
@@ -123,7 +124,8 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if !console.Built() {
 		log.Warn(console.NotBuiltMessage)
 	}
-	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit, Console: console.Handler()})
+	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit, Console: console.Handler(),
+		AuthFailureLimit: *authFailLimit, AuthFailureBurst: int(10 * *authFailLimit)})
 	hs.RegisterOnShutdown(srv.StopStreams)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -201,12 +203,22 @@ func storeKind(url string) string {
 	return "postgres"
 }
 
+// aeadSuites are the TLS 1.2 cipher suites served: forward-secret (ECDHE)
+// with an AEAD cipher only, none of the CBC suites with SHA-1 MACs that Go
+// still enables by default. TLS 1.3 suites are all AEAD and not
+// configurable.
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("load TLS key pair: %w", err)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, CipherSuites: aeadSuites}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {

@@ -79,3 +79,36 @@ func DecodeCursor(c string) (int64, error) {
 	}
 	return 0, deconflict.FieldErrorf(deconflict.EInvalid, "after", "invalid cursor %q", c)
 }
+
+// Row is a row being scanned: *sql.Rows, *sql.Row, pgx.Row.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// SizedRow scans a row and adds up the bytes of its text and binary
+// columns, the size of what it holds, so that a page can end once it
+// passes a size (deconflict.MaxPageBytes).
+type SizedRow struct {
+	Row
+	Bytes int
+}
+
+// Scan scans the row into dest and counts the bytes scanned.
+func (r *SizedRow) Scan(dest ...any) error {
+	if err := r.Row.Scan(dest...); err != nil {
+		return err
+	}
+	for _, d := range dest {
+		switch p := d.(type) {
+		case *string:
+			r.Bytes += len(*p)
+		case *[]byte:
+			r.Bytes += len(*p)
+		}
+	}
+	return nil
+}
+
+// Full reports whether a page of size bytes has passed maxBytes (0 for
+// no bound), so that it takes no further item.
+func Full(size, maxBytes int) bool { return maxBytes > 0 && size > maxBytes }
