@@ -130,7 +130,10 @@ type LogEntry struct {
 	Data     *string   `json:"data"`
 }
 
-// LogEntries returns the leaves [start, end) of the log.
+// LogEntries returns the leaves [start, end) of the log. Each entry is
+// checked against the leaf hash stored when it was appended
+// (record.CheckEntries); one that does not match raises the integrity
+// alarm rather than being served.
 func (m *Mechanism) LogEntries(ctx context.Context, a dc.Actor, start, end int64) ([]LogEntry, error) {
 	if start < 0 {
 		return nil, dc.FieldErrorf(dc.EInvalid, "start", "start must be 0 or more")
@@ -157,6 +160,9 @@ func (m *Mechanism) LogEntries(ctx context.Context, a dc.Actor, start, end int64
 		if err != nil {
 			return err
 		}
+		if err := record.CheckEntries(ctx, tx, evs); err != nil {
+			return err
+		}
 		for _, e := range evs {
 			data := record.EntryBytes(e)
 			le := LogEntry{Index: e.Seq - 1, LeafHash: tlog.RecordHash(data)}
@@ -168,7 +174,10 @@ func (m *Mechanism) LogEntries(ctx context.Context, a dc.Actor, start, end int64
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, m.checkIntegrity(ctx, fmt.Sprintf("the log entries from %d to %d", start, end), err)
+	}
+	return out, nil
 }
 
 // sizeOf checks a tree size against the log.

@@ -156,3 +156,31 @@ func CheckProofs(b *Bundle) error {
 	}
 	return nil
 }
+
+// CheckEntries checks that each of evs, consecutive events of the log,
+// hashes to the leaf hash stored for it when it was appended, reading
+// those leaf hashes in one call. An event changed in the store since (or
+// a damaged leaf hash) is an error wrapping ErrIntegrity: the entry must
+// not be served with a leaf hash made up from what the store now holds.
+func CheckEntries(ctx context.Context, tx Hashes, evs []*dc.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	idx := make([]int64, len(evs))
+	for i, e := range evs {
+		idx[i] = tlog.StoredHashIndex(0, e.Seq-1)
+	}
+	hs, err := tx.LogHashes(ctx, idx)
+	if err != nil {
+		return fmt.Errorf("leaf hashes of log entries %d to %d: %w", evs[0].Seq-1, evs[len(evs)-1].Seq-1, err)
+	}
+	if len(hs) != len(idx) {
+		return fmt.Errorf("log hashes: asked for %d, got %d", len(idx), len(hs))
+	}
+	for i, e := range evs {
+		if tlog.RecordHash(EntryBytes(e)) != tlog.Hash(hs[i]) {
+			return fmt.Errorf("%w: event %d as stored does not hash to the leaf hash stored for log entry %d", ErrIntegrity, e.Seq, e.Seq-1)
+		}
+	}
+	return nil
+}
