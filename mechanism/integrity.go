@@ -3,6 +3,7 @@ package mechanism
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -115,13 +116,19 @@ func (m *Mechanism) observeWrite(ctx context.Context, err error) {
 		if d, ok := m.raw.(dc.DamageReporter); ok && d.Damaged(err) {
 			m.raiseAlarm(ctx, "the store reported its data damaged on a write", err)
 		}
-		m.writes.mu.Lock()
-		first := m.writes.failing == nil
-		m.writes.failing = err
-		m.writes.mu.Unlock()
-		if first {
-			m.log.ErrorContext(ctx, "a write to the store failed: not ready until a write commits", slog.String("error", err.Error()))
-		}
+		m.writeFailed(ctx, err)
+	}
+}
+
+// writeFailed makes the store not ready, because a write failed with err,
+// until a later write commits.
+func (m *Mechanism) writeFailed(ctx context.Context, err error) {
+	m.writes.mu.Lock()
+	first := m.writes.failing == nil
+	m.writes.failing = err
+	m.writes.mu.Unlock()
+	if first {
+		m.log.ErrorContext(ctx, "a write to the store failed: not ready until a write commits", slog.String("error", err.Error()))
 	}
 }
 
@@ -152,8 +159,15 @@ func (m *Mechanism) RunWriteProbes(ctx context.Context, every time.Duration) {
 		idle := m.writes.failing != nil || time.Since(m.writes.lastGood) >= every
 		m.writes.mu.Unlock()
 		if idle {
+			// Its outcome is recorded by observeWrite, which takes a
+			// write that ran out of time for one whose caller went away.
+			// A probe that runs out of time, though, shows a store whose
+			// writes hang (a lock never released, a commit waiting for a
+			// standby that is gone): that store is not ready either.
 			pctx, cancel := context.WithTimeout(ctx, every)
-			_ = m.ProbeWrite(pctx) // its outcome is recorded by observeWrite
+			if err := m.ProbeWrite(pctx); err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+				m.writeFailed(ctx, fmt.Errorf("a probe write did not commit within %v: %w", every, err))
+			}
 			cancel()
 		}
 	}

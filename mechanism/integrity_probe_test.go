@@ -1,0 +1,55 @@
+package mechanism_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// hangingStore is a store whose writes never commit: they wait until
+// their context ends, as on PostgreSQL when a synchronous standby is gone
+// or another session holds the write lock and stalls, while reads and
+// pings still answer at once.
+type hangingStore struct {
+	dc.Store
+	hang chan struct{} // closed: writes hang
+}
+
+func (h *hangingStore) Update(ctx context.Context, fn func(dc.Tx) error) error {
+	select {
+	case <-h.hang:
+		<-ctx.Done()
+		return ctx.Err()
+	default:
+		return h.Store.Update(ctx, fn)
+	}
+}
+
+// TestReadyWritesHang: a store whose writes hang is not ready: a probe
+// write that does not commit within its interval counts as a failed
+// write, not as a caller that went away.
+func TestReadyWritesHang(t *testing.T) {
+	hs := &hangingStore{Store: freshStore(t), hang: make(chan struct{})}
+	m, _ := openOn(t, hs, "alpha")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.Ready(ctx); err != nil {
+		t.Fatalf("a new store is not ready: %v", err)
+	}
+	close(hs.hang)
+	done := make(chan struct{})
+	go func() { defer close(done); m.RunWriteProbes(ctx, 20*time.Millisecond) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := m.Ready(ctx)
+		if err != nil && strings.Contains(err.Error(), "does not take writes") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still ready (%v) while every write hangs", err)
+		}
+	}
+}
