@@ -82,8 +82,15 @@ func (m *Mechanism) IntegrityAlarm() (string, bool) {
 // Both are needed: a probe alone writes one small table, and damage to
 // another table's pages fails every declaration while the probe commits;
 // real writes alone say nothing while there are none.
+//
+// Outcomes may come back in another order than their writes began in
+// (two writes at once, the one that began first returning last), so each
+// write takes a ticket as it begins, and an outcome counts only if no
+// write that began after it has counted yet.
 type writeHealth struct {
+	began    atomic.Int64 // tickets handed out to writes as they begin
 	mu       sync.Mutex
+	counted  int64     // the ticket of the write whose outcome counts now
 	failing  error     // the last write failed with this; nil if it committed
 	lastGood time.Time // when a write last committed
 }
@@ -96,18 +103,23 @@ type watchedStore struct {
 }
 
 func (w watchedStore) Update(ctx context.Context, fn func(dc.Tx) error) error {
+	ticket := w.m.writes.began.Add(1)
 	err := w.Store.Update(ctx, fn)
-	w.m.observeWrite(ctx, err)
+	w.m.observeWrite(ctx, ticket, err)
 	return err
 }
 
-// observeWrite records the outcome of a write transaction.
-func (m *Mechanism) observeWrite(ctx context.Context, err error) {
+// observeWrite records the outcome of the write transaction that took
+// ticket as it began.
+func (m *Mechanism) observeWrite(ctx context.Context, ticket int64, err error) {
 	var e *dc.Error
 	switch {
 	case err == nil:
 		m.writes.mu.Lock()
-		m.writes.failing, m.writes.lastGood = nil, time.Now()
+		if ticket > m.writes.counted {
+			m.writes.counted, m.writes.failing = ticket, nil
+		}
+		m.writes.lastGood = time.Now()
 		m.writes.mu.Unlock()
 	case errors.As(err, &e) && e.Code != dc.EInternal && e.Code != dc.EUnavailable,
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
@@ -116,16 +128,20 @@ func (m *Mechanism) observeWrite(ctx context.Context, err error) {
 		if d, ok := m.raw.(dc.DamageReporter); ok && d.Damaged(err) {
 			m.raiseAlarm(ctx, "the store reported its data damaged on a write", err)
 		}
-		m.writeFailed(ctx, err)
+		m.writeFailed(ctx, ticket, err)
 	}
 }
 
-// writeFailed makes the store not ready, because a write failed with err,
-// until a later write commits.
-func (m *Mechanism) writeFailed(ctx context.Context, err error) {
+// writeFailed makes the store not ready, because the write that took
+// ticket failed with err, until a write that began after it commits.
+func (m *Mechanism) writeFailed(ctx context.Context, ticket int64, err error) {
 	m.writes.mu.Lock()
+	if ticket < m.writes.counted {
+		m.writes.mu.Unlock()
+		return // a write that began after it already counted
+	}
 	first := m.writes.failing == nil
-	m.writes.failing = err
+	m.writes.counted, m.writes.failing = ticket, err
 	m.writes.mu.Unlock()
 	if first {
 		m.log.ErrorContext(ctx, "a write to the store failed: not ready until a write commits", slog.String("error", err.Error()))
@@ -165,8 +181,9 @@ func (m *Mechanism) RunWriteProbes(ctx context.Context, every time.Duration) {
 			// writes hang (a lock never released, a commit waiting for a
 			// standby that is gone): that store is not ready either.
 			pctx, cancel := context.WithTimeout(ctx, every)
+			ticket := m.writes.began.Load() + 1 // at most the ticket the probe takes
 			if err := m.ProbeWrite(pctx); err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
-				m.writeFailed(ctx, fmt.Errorf("a probe write did not commit within %v: %w", every, err))
+				m.writeFailed(ctx, ticket, fmt.Errorf("a probe write did not commit within %v: %w", every, err))
 			}
 			cancel()
 		}

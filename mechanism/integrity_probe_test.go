@@ -2,11 +2,14 @@ package mechanism_test
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
 )
 
 // hangingStore is a store whose writes never commit: they wait until
@@ -51,5 +54,48 @@ func TestReadyWritesHang(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("still ready (%v) while every write hangs", err)
 		}
+	}
+}
+
+// orderedStore is a store whose first write commits but returns only when
+// released, while the writes after it fail at once.
+type orderedStore struct {
+	dc.Store
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (o *orderedStore) Update(ctx context.Context, fn func(dc.Tx) error) error {
+	if o.calls.Add(1) == 1 {
+		err := o.Store.Update(ctx, fn)
+		<-o.release
+		return err
+	}
+	return errors.New("disk I/O error")
+}
+
+// TestReadyFollowsTheLatestWrite: readiness follows the write that began
+// last, whatever order the outcomes come back in. A write that began
+// earlier and committed, but returned after a later one failed, does not
+// make a store whose writes now fail ready.
+func TestReadyFollowsTheLatestWrite(t *testing.T) {
+	ctx := context.Background()
+	st := &orderedStore{Store: freshStore(t), release: make(chan struct{})}
+	m := mechanism.New(st, mechanism.Options{})
+	st.calls.Store(0)
+	first := make(chan error)
+	go func() { first <- m.ProbeWrite(ctx) }()
+	for st.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := m.ProbeWrite(ctx); err == nil {
+		t.Fatal("the second write did not fail")
+	}
+	close(st.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ready(ctx); err == nil || !strings.Contains(err.Error(), "does not take writes") {
+		t.Fatalf("ready (%v) although the write that began last failed", err)
 	}
 }
