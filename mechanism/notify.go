@@ -16,22 +16,28 @@ type changes struct {
 // Changed returns a channel closed when this process next commits events,
 // or when Wake reports events committed by another process. Stores that
 // cannot report other processes' commits (SQLite) leave waiters to poll.
-func (m *Mechanism) Changed() <-chan struct{} {
-	m.changes.mu.Lock()
-	defer m.changes.mu.Unlock()
-	if m.changes.ch == nil {
-		m.changes.ch = make(chan struct{})
+func (m *Mechanism) Changed() <-chan struct{} { return m.changes.changed() }
+
+// notify wakes the waiters of Changed: every commit of events calls it.
+func (m *Mechanism) notify() { m.changes.notify() }
+
+// changed returns the channel the next notify closes.
+func (c *changes) changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = make(chan struct{})
 	}
-	return m.changes.ch
+	return c.ch
 }
 
-// notify wakes the waiters of Changed.
-func (m *Mechanism) notify() {
-	m.changes.gen.Add(1)
-	m.changes.mu.Lock()
-	defer m.changes.mu.Unlock()
-	if m.changes.ch != nil {
-		close(m.changes.ch)
-		m.changes.ch = nil
+// notify wakes the waiters of changed.
+func (c *changes) notify() {
+	c.gen.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
 	}
 }

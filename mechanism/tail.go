@@ -3,6 +3,7 @@ package mechanism
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
@@ -23,15 +24,14 @@ const (
 	tailRefresh = 500 * time.Millisecond // picks up other processes' events
 )
 
-// refresh reads the events committed since the last read, if a commit
-// happened since or the last read is old. It is called with t.mu held.
-func (m *Mechanism) refreshTail(ctx context.Context) error {
-	t := &m.tail
-	gen := m.changes.gen.Load()
+// refresh reads from store the events committed since the last read, if
+// a commit happened since (gen, the commit generation of changes, moved)
+// or the last read is old. It is called with t.mu held.
+func (t *tail) refresh(ctx context.Context, store dc.Store, gen uint64) error {
 	if t.gen == gen && time.Since(t.readAt) < tailRefresh && t.events != nil {
 		return nil
 	}
-	return m.store.View(ctx, func(tx dc.Tx) error {
+	return store.View(ctx, func(tx dc.Tx) error {
 		var after int64
 		if n := len(t.events); n > 0 {
 			after = t.events[n-1].Seq
@@ -80,26 +80,10 @@ type EncodedEvent struct {
 // StreamEvents is Events for live streams: the events after seq that the
 // actor may see, with their JSON, served from memory when they are recent.
 func (m *Mechanism) StreamEvents(ctx context.Context, a dc.Actor, after int64, limit int) ([]EncodedEvent, error) {
-	m.tail.mu.Lock()
-	if err := m.refreshTail(ctx); err != nil {
-		m.tail.mu.Unlock()
-		return nil, err
+	out, ok, err := m.tail.recent(ctx, m.store, &m.changes.gen, a, after, limit)
+	if err != nil || ok {
+		return out, err
 	}
-	t := &m.tail
-	var out []EncodedEvent
-	if len(t.events) > 0 && after >= t.events[0].Seq-1 {
-		for i, e := range t.events {
-			if e.Seq > after && e.VisibleTo(a) {
-				out = append(out, EncodedEvent{e, t.json[i]})
-				if len(out) == limit {
-					break
-				}
-			}
-		}
-		m.tail.mu.Unlock()
-		return out, nil
-	}
-	m.tail.mu.Unlock()
 	evs, err := m.Events(ctx, a, after, limit) // older than the tail: from the store
 	if err != nil {
 		return nil, err
@@ -112,4 +96,28 @@ func (m *Mechanism) StreamEvents(ctx context.Context, a dc.Actor, after int64, l
 		out = append(out, EncodedEvent{e, b})
 	}
 	return out, nil
+}
+
+// recent returns the events after seq after that the actor may see, at
+// most limit, from the tail brought up to date first (refresh, with the
+// commit generation gen); ok is false if the tail does not reach back to
+// after.
+func (t *tail) recent(ctx context.Context, store dc.Store, gen *atomic.Uint64, a dc.Actor, after int64, limit int) (out []EncodedEvent, ok bool, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.refresh(ctx, store, gen.Load()); err != nil {
+		return nil, false, err
+	}
+	if len(t.events) == 0 || after < t.events[0].Seq-1 {
+		return nil, false, nil
+	}
+	for i, e := range t.events {
+		if e.Seq > after && e.VisibleTo(a) {
+			out = append(out, EncodedEvent{e, t.json[i]})
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, true, nil
 }
