@@ -13,6 +13,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/geo"
+	"github.com/deconflict/deconflict/mechanism/snapshot"
 )
 
 // Mechanism applies the rules of the mechanism to a store.
@@ -24,13 +25,11 @@ type Mechanism struct {
 	now    func() time.Time
 	log    *slog.Logger
 	origin string // names the log in checkpoints of a new store
-	// snapshot is the file of the index snapshot (see SaveIndex); none
-	// if empty.
-	snapshot string
-	saveMu   sync.Mutex    // one snapshot file written at a time
-	evidence chan struct{} // one evidence bundle built at a time (see Evidence)
-	savedRev int64         // the rev the snapshot file holds; -1 unknown
-	egress   dc.Egress     // where webhooks may point (Options.WebhookAllow)
+	// snapshots is the file of the index snapshot (see SaveIndex); nil
+	// if none.
+	snapshots *snapshot.File
+	evidence  chan struct{} // one evidence bundle built at a time (see Evidence)
+	egress    dc.Egress     // where webhooks may point (Options.WebhookAllow)
 
 	// mu serialises write transactions of this process, so that the
 	// index and rev change together with what was committed.
@@ -82,13 +81,12 @@ type Options struct {
 
 // New returns a mechanism over store. Call Load before serving.
 func New(store dc.Store, opts Options) *Mechanism {
-	m := &Mechanism{raw: store, now: opts.Now, log: opts.Logger, origin: opts.Origin, snapshot: opts.IndexSnapshot,
+	m := &Mechanism{raw: store, now: opts.Now, log: opts.Logger, origin: opts.Origin,
 		egress: dc.Egress{Allow: opts.WebhookAllow}}
 	m.store = watchedStore{Store: store, m: m}
 	if m.origin == "" {
 		m.origin = DefaultOrigin
 	}
-	m.savedRev = -1
 	m.evidence = make(chan struct{}, 1)
 	m.index.Store(geo.NewIndex())
 	if m.now == nil {
@@ -96,6 +94,9 @@ func New(store dc.Store, opts Options) *Mechanism {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
+	}
+	if opts.IndexSnapshot != "" {
+		m.snapshots = snapshot.New(opts.IndexSnapshot, m.store, m.log)
 	}
 	return m
 }
@@ -117,14 +118,14 @@ func (m *Mechanism) Load(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
-	if m.snapshot != "" {
-		used, caughtUp, why := m.loadSnapshot(ctx)
-		if used {
-			m.log.Info("index loaded", slog.String("from", "snapshot"), slog.String("file", m.snapshot),
+	if m.snapshots != nil {
+		caughtUp, why := m.snapshots.Load(ctx, snapshotIndex{m})
+		if why == nil {
+			m.log.Info("index loaded", slog.String("from", "snapshot"), slog.String("file", m.snapshots.Path()),
 				slog.Int("live_operations", m.index.Load().Len()), slog.Int("changed_since", caughtUp), slog.Duration("took", time.Since(start)))
 			return nil
 		}
-		m.log.Info("index snapshot not used: loading from the store", slog.String("file", m.snapshot), slog.String("reason", why.Error()))
+		m.log.Info("index snapshot not used: loading from the store", slog.String("file", m.snapshots.Path()), slog.String("reason", why.Error()))
 	}
 	if err := m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) }); err != nil {
 		return err

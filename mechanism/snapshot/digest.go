@@ -1,4 +1,4 @@
-package mechanism
+package snapshot
 
 import (
 	"context"
@@ -119,20 +119,20 @@ func (d *digestWriter) Sum() [32]byte {
 	return digestOf(d.size, d.sums)
 }
 
-// recordSnapshotDigest keeps the digest of the snapshot about to be put
-// in place in the store.
-func (m *Mechanism) recordSnapshotDigest(ctx context.Context, sum [32]byte) error {
-	return m.store.Update(ctx, func(tx dc.Tx) error {
-		return tx.PutMeta(ctx, snapshotMetaName(m.snapshot), sum[:])
+// recordDigest keeps the digest of the snapshot about to be put in place
+// in the store.
+func (f *File) recordDigest(ctx context.Context, sum [32]byte) error {
+	return f.store.Update(ctx, func(tx dc.Tx) error {
+		return tx.PutMeta(ctx, snapshotMetaName(f.path), sum[:])
 	})
 }
 
 // recordedDigest returns the digest the store recorded for the snapshot
 // file, or why there is none to compare with.
-func (m *Mechanism) recordedDigest(ctx context.Context, tx dc.Tx) ([]byte, error) {
-	want, err := tx.Meta(ctx, snapshotMetaName(m.snapshot))
+func (f *File) recordedDigest(ctx context.Context, tx dc.Tx) ([]byte, error) {
+	want, err := tx.Meta(ctx, snapshotMetaName(f.path))
 	if dc.ErrorCode(err) == dc.ENotFound {
-		return nil, fmt.Errorf("the store recorded no digest of a snapshot named %s: it is from another store, or was written by an older version", filepath.Base(m.snapshot))
+		return nil, fmt.Errorf("the store recorded no digest of a snapshot named %s: it is from another store, or was written by an older version", filepath.Base(f.path))
 	}
 	return want, err
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package mechanism
+package snapshot
 
 import "os"
 
