@@ -40,7 +40,7 @@ type Companion interface {
 
 // SetCompanion registers the companion of the mechanism's attachments.
 // It is called once, before any attached write.
-func (m *Mechanism) SetCompanion(c Companion) { m.companion = c }
+func (m *Mechanism) SetCompanion(c Companion) { m.writer.companion = c }
 
 // DeclareAttached is Declare for operation id of the actor's party with
 // an attachment: the replacement needs no If-Match (the other interface
@@ -58,7 +58,7 @@ func (m *Mechanism) DeclareAttached(ctx context.Context, a dc.Actor, id string, 
 		return nil, err
 	}
 	geom := geo.EncodeVolumes(vols)
-	ahead := m.searchAhead(vols, a.Party)
+	ahead := m.writer.searchAhead(vols, a.Party)
 	return m.writeAttached(ctx, a, id, att, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
 		var ifMatch *int
 		dd := d
@@ -72,7 +72,7 @@ func (m *Mechanism) DeclareAttached(ctx context.Context, a dc.Actor, id string, 
 				dd.State = dc.StateActive
 			}
 		}
-		ch, err := m.planDeclaration(ctx, tx, a, id, &dd, vols, cur, ifMatch)
+		ch, err := planDeclaration(a, id, &dd, vols, cur, ifMatch, m.Now())
 		if ch != nil {
 			ch.geom, ch.ahead, ch.forceActive = geom, ahead, att.ActivateDespiteConflicts
 		}
@@ -110,11 +110,11 @@ func (m *Mechanism) WriteAttached(ctx context.Context, a dc.Actor, att *Attachme
 }
 
 func (m *Mechanism) writeAttached(ctx context.Context, a dc.Actor, id string, att *Attachment, plan planFunc) (*Result, error) {
-	if m.companion == nil {
+	if m.writer.companion == nil {
 		return nil, dc.Errorf(dc.EInternal, "attached write without a companion")
 	}
 	req := &writeRequest{actor: a, id: id, plan: plan, att: att, done: make(chan struct{})}
-	return m.enqueue(ctx, req)
+	return m.writer.enqueue(ctx, req)
 }
 
 // runAttached runs a request with an attachment inside the batch
@@ -124,7 +124,7 @@ func (m *Mechanism) runAttached(ctx context.Context, tx dc.Tx, b *batchState, re
 	att := req.att
 	if att.Check != nil {
 		if err := att.Check(ctx, tx); err != nil {
-			return m.refuse(req, err)
+			return refuse(req, err)
 		}
 	}
 	var res *Result
@@ -149,7 +149,7 @@ func (m *Mechanism) runAttached(ctx context.Context, tx dc.Tx, b *batchState, re
 // in 4D, without separation minima, as committed: what another interface
 // to the airspace shows of it.
 func (m *Mechanism) Intersecting(vols []geo.Volume) []geo.Hit {
-	return m.index.Load().Conflicts(vols, geo.Minima{}, "")
+	return m.writer.index.Load().Conflicts(vols, geo.Minima{}, "")
 }
 
 // SetNoReceipts names the parties that answer through another interface

@@ -26,7 +26,8 @@ func (m *Mechanism) DeclareWithGap(ctx context.Context, a dc.Actor, id string, d
 // ReloadIndex replaces the index with one loaded from the store, as a
 // failed write does.
 func (m *Mechanism) ReloadIndex(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) })
+	w := m.writer
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.store.View(ctx, func(tx dc.Tx) error { return w.reload(ctx, tx) })
 }

@@ -111,12 +111,12 @@ func (m *Mechanism) declare(ctx context.Context, a dc.Actor, id string, d Declar
 	// Before the write lock: the compact geometry, and the conflict
 	// search.
 	geom := geo.EncodeVolumes(vols)
-	ahead := m.searchAhead(vols, a.Party)
+	ahead := m.writer.searchAhead(vols, a.Party)
 	if between != nil {
 		between()
 	}
-	return m.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
-		ch, err := m.planDeclaration(ctx, tx, a, id, &d, vols, cur, ifMatch)
+	return m.writer.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+		ch, err := planDeclaration(a, id, &d, vols, cur, ifMatch, m.Now())
 		if ch != nil {
 			ch.geom, ch.ahead = geom, ahead
 		}
@@ -129,37 +129,44 @@ func (m *Mechanism) Cancel(ctx context.Context, a dc.Actor, id string, ifMatch *
 	if !a.Is(dc.RoleOperator) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only an operator may cancel operations")
 	}
-	return m.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
-		if cur == nil {
-			return nil, dc.Errorf(dc.ENotFound, "no operation %s", id)
-		}
-		if cur.Party != a.Party {
-			return nil, dc.Errorf(dc.EPermission, "operation %s belongs to party %s", id, cur.Party)
-		}
-		if cur.State == dc.StateCancelled {
-			return nil, nil // a repeated cancel answers the operation as it stands
-		}
-		if ifMatch != nil && *ifMatch != cur.Version {
-			return nil, versionMismatch(cur)
-		}
-		if !cur.State.CanBecome(dc.StateCancelled) {
-			return nil, dc.Errorf(dc.EInvalidTransition, "operation %s is %s and cannot be cancelled", id, cur.State)
-		}
-		next := *cur
-		next.State = dc.StateCancelled
-		next.Version++ // a cancellation is a change like any other
-		next.UpdatedAt = m.Now()
-		return &change{op: &next, prev: cur}, nil
+	return m.writer.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+		return planCancel(a, id, cur, ifMatch, m.Now())
 	})
+}
+
+// planCancel decides what cancelling operation id (cur, nil if it does
+// not exist) changes, or why it may not.
+func planCancel(a dc.Actor, id string, cur *dc.Operation, ifMatch *int, now time.Time) (*change, error) {
+	if cur == nil {
+		return nil, dc.Errorf(dc.ENotFound, "no operation %s", id)
+	}
+	if cur.Party != a.Party {
+		return nil, dc.Errorf(dc.EPermission, "operation %s belongs to party %s", id, cur.Party)
+	}
+	if cur.State == dc.StateCancelled {
+		return nil, nil // a repeated cancel answers the operation as it stands
+	}
+	if ifMatch != nil && *ifMatch != cur.Version {
+		return nil, versionMismatch(cur)
+	}
+	if !cur.State.CanBecome(dc.StateCancelled) {
+		return nil, dc.Errorf(dc.EInvalidTransition, "operation %s is %s and cannot be cancelled", id, cur.State)
+	}
+	next := *cur
+	next.State = dc.StateCancelled
+	next.Version++ // a cancellation is a change like any other
+	next.UpdatedAt = now
+	return &change{op: &next, prev: cur}, nil
 }
 
 func versionMismatch(cur *dc.Operation) error {
 	return dc.Errorf(dc.EVersionMismatch, "If-Match does not match the current version %d", cur.Version)
 }
 
-// planDeclaration decides what a declaration changes, or why it may not.
-func (m *Mechanism) planDeclaration(ctx context.Context, tx dc.Tx, a dc.Actor, id string, d *Declaration, vols []geo.Volume, cur *dc.Operation, ifMatch *int) (*change, error) {
-	now := m.Now()
+// planDeclaration decides what declaration d (of volumes vols, parsed)
+// by actor a changes to operation id (cur, nil if it does not exist) at
+// time now, or why it may not. A state left out is filled in d.
+func planDeclaration(a dc.Actor, id string, d *Declaration, vols []geo.Volume, cur *dc.Operation, ifMatch *int, now time.Time) (*change, error) {
 	start, end, last := span(vols)
 	future := func() error {
 		if !end.After(now) {

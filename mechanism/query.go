@@ -140,10 +140,10 @@ func (m *Mechanism) Check(ctx context.Context, a dc.Actor, volumes []dc.Volume4D
 	if err != nil {
 		return nil, err
 	}
-	if err := m.freshen(ctx); err != nil {
+	if err := m.writer.freshen(ctx); err != nil {
 		return nil, err
 	}
-	hits, err := m.index.Load().ConflictsContext(ctx, vols, minimaOf(s), a.Party)
+	hits, err := m.writer.index.Load().ConflictsContext(ctx, vols, minimaOf(s), a.Party)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 // before they take the store's lock, and an index left dirty by a failed
 // write is reloaded before it is used again.
 
-// replica is what a mechanism knows of other processes' commits.
+// replica is what the writer knows of other processes' commits.
 type replica struct {
 	stale atomic.Bool  // another process may have committed operations since the index last caught up
 	seen  atomic.Int64 // the highest seq the index is known to reflect
@@ -31,22 +31,27 @@ type replica struct {
 // next poll, and if seq is beyond what the index reflects, the next
 // what-if check or write first brings the index up to date.
 func (m *Mechanism) Wake(seq int64) {
-	if seq <= 0 || seq > m.replica.seen.Load() {
-		m.replica.stale.Store(true)
-	}
+	m.writer.wake(seq)
 	m.notify()
+}
+
+// wake marks the index stale if seq is beyond what it reflects (or 0).
+func (w *writer) wake(seq int64) {
+	if seq <= 0 || seq > w.replica.seen.Load() {
+		w.replica.stale.Store(true)
+	}
 }
 
 // freshen catches the index up with operations other processes committed,
 // if Wake said there may be some. Writes do this themselves inside their
 // transaction; reads that use the index (Check) call freshen first.
-func (m *Mechanism) freshen(ctx context.Context) error {
-	if !m.replica.stale.Load() && !m.replica.dirty.Load() {
+func (w *writer) freshen(ctx context.Context) error {
+	if !w.replica.stale.Load() && !w.replica.dirty.Load() {
 		return nil
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.catchUpView(ctx)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.catchUpView(ctx)
 }
 
 // catchUpOutside catches the index up with other processes' commits in a
@@ -54,34 +59,34 @@ func (m *Mechanism) freshen(ctx context.Context) error {
 // lock, if Wake said there may be some. The write transaction still
 // catches up first thing, but only with what was committed meanwhile, so
 // parsing and indexing the other replicas' declarations does not happen
-// while every replica waits for the lock. It is called with m.mu held. A
+// while every replica waits for the lock. It is called with w.mu held. A
 // failure here is left to the write transaction, which catches up anyway.
-func (m *Mechanism) catchUpOutside(ctx context.Context) {
-	if m.replica.stale.Load() || m.replica.dirty.Load() {
-		_ = m.catchUpView(ctx)
+func (w *writer) catchUpOutside(ctx context.Context) {
+	if w.replica.stale.Load() || w.replica.dirty.Load() {
+		_ = w.catchUpView(ctx)
 	}
 }
 
 // catchUpView brings the index up to date in a read transaction: a catch-up
 // if it may lag, a reload if a failed write may have left it dirty. It is
-// called with m.mu held.
-func (m *Mechanism) catchUpView(ctx context.Context) error {
-	dirty := m.replica.dirty.Load()
-	if !m.replica.stale.Swap(false) && !dirty {
+// called with w.mu held.
+func (w *writer) catchUpView(ctx context.Context) error {
+	dirty := w.replica.dirty.Load()
+	if !w.replica.stale.Swap(false) && !dirty {
 		return nil
 	}
-	err := m.store.View(ctx, func(tx dc.Tx) error {
+	err := w.store.View(ctx, func(tx dc.Tx) error {
 		if dirty {
-			return m.reload(ctx, tx)
+			return w.reload(ctx, tx)
 		}
-		return m.catchUp(ctx, tx)
+		return w.catchUp(ctx, tx)
 	})
 	if err != nil {
-		m.replica.stale.Store(true) // try again next time
+		w.replica.stale.Store(true) // try again next time
 		return err
 	}
 	if dirty {
-		m.replica.dirty.Store(false)
+		w.replica.dirty.Store(false)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func (m *Mechanism) SaveIndex(ctx context.Context) error {
 	if m.snapshots == nil {
 		return nil
 	}
-	return m.snapshots.Save(ctx, snapshotIndex{m})
+	return m.snapshots.Save(ctx, snapshotIndex{m.writer})
 }
 
 // RunIndexSnapshots keeps the index snapshot file fresh until ctx ends:
@@ -40,48 +40,48 @@ func (m *Mechanism) RunIndexSnapshots(ctx context.Context, every time.Duration, 
 	if m.snapshots == nil {
 		return
 	}
-	m.snapshots.Run(ctx, snapshotIndex{m}, snapshot.Schedule{Every: every, AfterEvents: afterEvents, MinGap: snapshotGap})
+	m.snapshots.Run(ctx, snapshotIndex{m.writer}, snapshot.Schedule{Every: every, AfterEvents: afterEvents, MinGap: snapshotGap})
 }
 
 // snapshotGap is the least time between two saves of the snapshot
 // triggered by the number of events.
 var snapshotGap = time.Minute
 
-// snapshotIndex is the index as the snapshot file sees it
+// snapshotIndex is the writer's index as the snapshot file sees it
 // (snapshot.Index, snapshot.Target).
-type snapshotIndex struct{ m *Mechanism }
+type snapshotIndex struct{ w *writer }
 
 func (s snapshotIndex) Rev() int64 {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	return s.m.rev
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	return s.w.rev
 }
 
 func (s snapshotIndex) Freeze() (*geo.Frozen, int64, error) {
-	m := s.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.replica.dirty.Load() {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.replica.dirty.Load() {
 		return nil, 0, errors.New("the index waits to be reloaded after a failed write")
 	}
-	return m.index.Load().Freeze(), m.rev, nil
+	return w.index.Load().Freeze(), w.rev, nil
 }
 
 func (s snapshotIndex) CatchUp(ctx context.Context, tx dc.Tx, ix *geo.Index, rev int64) (int, error) {
 	return applySince(ctx, tx, ix, rev)
 }
 
-// Use is called with m.mu held (by Load).
+// Use is called with w.mu held (by writer.load).
 func (s snapshotIndex) Use(ctx context.Context, tx dc.Tx, ix *geo.Index, last int64) error {
-	m := s.m
+	w := s.w
 	open, err := countOpenConflicts(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("count open conflicts: %w", err)
 	}
-	m.index.Store(ix)
-	m.rev = last
-	m.replica.seen.Store(last)
-	m.stats.setOpenConflicts(open)
+	w.index.Store(ix)
+	w.rev = last
+	w.replica.seen.Store(last)
+	w.stats.setOpenConflicts(open)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"time"
 
@@ -45,184 +44,11 @@ func (ch *change) sharedUnchanged() bool {
 // operation is answered as it stands.
 type planFunc func(tx dc.Tx, cur *dc.Operation) (*change, error)
 
-// batchState is what every request of a batch reads alike, read once,
-// and the changes to the index the batch makes.
-type batchState struct {
-	settings dc.Settings
-	parties  []*dc.Party
-	// index holds the batch's changes to the index, which are made to it
-	// once the batch has committed (geo.Changes); a request sees those
-	// of the requests before it through index.Amend.
-	index geo.Changes
-}
-
-// writeRequest is one change waiting for the writer.
-type writeRequest struct {
-	actor dc.Actor
-	id    string
-	plan  planFunc
-	att   *Attachment // work of another interface in the same transaction, or nil
-	done  chan struct{}
-	// Set by the writer.
-	res     *Result
-	err     error
-	ch      *change
-	lastSeq int64
-	delta   int64
-}
-
-// write runs one change to an operation: plan it, detect conflicts, store
-// the operation, its conflicts and events, and only after the commit
-// answer. Concurrent writes are committed together (group commit): the
-// first caller to find no writer at work becomes the writer and runs
-// batches of everything queued, one after the other, until the queue is
-// empty; the others wait for their answer. One disk flush serves a whole
-// batch. Each request sees the ones before it, in the index and in the
-// transaction; a request refused by the rules writes nothing, so it never
-// needs to undo anything.
-func (m *Mechanism) write(ctx context.Context, a dc.Actor, id string, plan planFunc) (*Result, error) {
-	req := &writeRequest{actor: a, id: id, plan: plan, done: make(chan struct{})}
-	return m.enqueue(ctx, req)
-}
-
-// enqueue queues a write request and waits for its answer.
-func (m *Mechanism) enqueue(ctx context.Context, req *writeRequest) (*Result, error) {
-	m.queueMu.Lock()
-	m.queue = append(m.queue, req)
-	leader := !m.writing
-	m.writing = true
-	m.queueMu.Unlock()
-
-	if leader {
-		m.drain(context.WithoutCancel(ctx), req)
-	}
-	<-req.done
-	return req.res, req.err
-}
-
-// drain runs the queued writes in batches until the queue is empty. The
-// caller that became the writer (mine) runs the first batch, which holds
-// its own request, and answers as soon as that batch is done: what queued
-// meanwhile is drained by a goroutine of its own. A caller that drained
-// the queue itself would wait, under a load that never lets the queue
-// empty, for every batch after its own.
-func (m *Mechanism) drain(ctx context.Context, mine *writeRequest) {
-	for {
-		m.queueMu.Lock()
-		batch := m.queue
-		m.queue = nil
-		if len(batch) == 0 {
-			m.writing = false
-			m.queueMu.Unlock()
-			return
-		}
-		m.queueMu.Unlock()
-		m.mu.Lock()
-		m.runBatch(ctx, batch)
-		m.mu.Unlock()
-		if mine != nil {
-			m.queueMu.Lock()
-			if len(m.queue) == 0 {
-				m.writing = false
-				m.queueMu.Unlock()
-				return
-			}
-			m.queueMu.Unlock()
-			go m.drain(ctx, nil)
-			return
-		}
-	}
-}
-
-// runBatch runs queued writes in one transaction. It is called with m.mu
-// held.
-func (m *Mechanism) runBatch(ctx context.Context, batch []*writeRequest) {
-	began := time.Now()
-	defer func() {
-		m.stats.Batches.Add(1)
-		m.stats.BatchedWrites.Add(int64(len(batch)))
-		m.stats.BatchNanos.Add(int64(time.Since(began)))
-	}()
-	m.catchUpOutside(ctx)
-	revBefore := m.rev
-	attempts := 0
-	var b batchState
-	attached := false
-	for _, req := range batch {
-		attached = attached || req.att != nil
-	}
-	err := m.store.Update(ctx, func(tx dc.Tx) error {
-		if attached {
-			m.companion.BeginAttempt()
-		}
-		if attempts++; attempts > 1 || m.replica.dirty.Load() {
-			// The store runs fn again after a failed attempt, or an
-			// earlier batch failed and could not reload: start again
-			// from the store. (A batch's own changes reach the index
-			// only once it commits, but a failed attempt's catch-up
-			// moved rev.)
-			if err := m.reload(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if err := m.catchUp(ctx, tx); err != nil {
-			return err
-		}
-		b.index.Reset()
-		var err error
-		if b.settings, err = tx.Settings(ctx); err != nil {
-			return err
-		}
-		if mm := minimaOf(b.settings); m.minima.Load() == nil || *m.minima.Load() != mm {
-			m.minima.Store(&mm)
-		}
-		if b.parties, err = tx.Parties(ctx); err != nil {
-			return err
-		}
-		for _, req := range batch {
-			req.res, req.err, req.ch = nil, nil, nil
-			if err := m.runOne(ctx, tx, &b, req); err != nil {
-				return err // a store failure: the whole batch fails
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		// Nothing of the batch was kept, and its changes never reached
-		// the index, but rev may hold some of it: rev must not stay
-		// ahead of the store, or the next catch-up would skip other
-		// processes' commits of those seqs.
-		m.rev = revBefore
-		if rerr := m.store.View(ctx, func(tx dc.Tx) error { return m.reload(ctx, tx) }); rerr != nil {
-			m.log.Error("reload index after a failed write; the next write reloads first", slog.Any("error", rerr))
-			m.replica.dirty.Store(true)
-		} else {
-			m.replica.dirty.Store(false)
-		}
-	}
-	if attached {
-		m.companion.EndBatch(err == nil)
-	}
-	if err == nil {
-		m.index.Load().Apply(&b.index)
-		m.replica.dirty.Store(false)
-		m.replica.seen.Store(m.rev)
-		m.notify()
-	}
-	for _, req := range batch {
-		switch {
-		case err != nil && req.err == nil:
-			req.res, req.err = nil, err
-		case req.ch != nil:
-			m.stats.addOpenConflicts(req.delta)
-		}
-		close(req.done)
-	}
-}
-
-// runOne runs one request inside the batch transaction. Refusals by the
-// rules land in req.err and write nothing; the returned error is a store
-// failure that aborts the batch.
+// runOne applies the rules to one request inside a batch's transaction
+// (the writer's run): a request with an attachment runs it around its
+// change (runAttached, attach.go), any other just its change
+// (runPlanned). Refusals by the rules land in req.err and write nothing;
+// the returned error is a store failure that aborts the batch.
 func (m *Mechanism) runOne(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error {
 	if req.att != nil {
 		return m.runAttached(ctx, tx, b, req)
@@ -230,7 +56,9 @@ func (m *Mechanism) runOne(ctx context.Context, tx dc.Tx, b *batchState, req *wr
 	return m.runPlanned(ctx, tx, b, req)
 }
 
-// runPlanned runs the change to an operation of one request; see runOne.
+// runPlanned runs the change to the operation of one request: it reads
+// the operation, plans the change (the request's plan) and applies it
+// (apply), setting req's res, ch, lastSeq and delta; see runOne.
 func (m *Mechanism) runPlanned(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error {
 	cur, err := tx.Operation(ctx, req.id)
 	if dc.ErrorCode(err) == dc.ENotFound {
@@ -240,7 +68,7 @@ func (m *Mechanism) runPlanned(ctx context.Context, tx dc.Tx, b *batchState, req
 	}
 	ch, err := req.plan(tx, cur)
 	if err != nil {
-		return m.refuse(req, err)
+		return refuse(req, err)
 	}
 	if ch == nil {
 		req.res = &Result{Operation: cur}
@@ -249,20 +77,14 @@ func (m *Mechanism) runPlanned(ctx context.Context, tx dc.Tx, b *batchState, req
 	}
 	res, lastSeq, delta, err := m.apply(ctx, tx, b, req.actor, ch)
 	if err != nil {
-		return m.refuse(req, err)
+		return refuse(req, err)
 	}
 	req.res, req.ch, req.lastSeq, req.delta = res, ch, lastSeq, delta
-	if ch.op.State.Live() {
-		b.index.Insert(ch.op.ID, ch.op.Party, ch.vols)
-	} else {
-		b.index.Remove(ch.op.ID)
-	}
-	m.rev = max(m.rev, lastSeq)
 	return nil
 }
 
 // refuse records a refusal by the rules in req, or passes a store error on.
-func (m *Mechanism) refuse(req *writeRequest, err error) error {
+func refuse(req *writeRequest, err error) error {
 	var e *dc.Error
 	if errors.As(err, &e) && e.Code != dc.EInternal {
 		req.err = err
@@ -300,26 +122,12 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 			return nil, 0, 0, err
 		}
 	}
-	touched, delta := m.updateConflicts(ch, existing, b, now)
-
-	// Every conflict of the operation, as it will be.
-	byID := map[string]*dc.Conflict{}
-	for _, c := range existing {
-		byID[c.ID] = c
+	var hits []geo.Hit
+	if op.State.Live() && ch.volumesChanged {
+		hits = m.writer.conflictHits(ch, b, op.Party)
 	}
-	for _, c := range touched {
-		byID[c.ID] = c
-	}
-	var open []*dc.Conflict
-	for _, c := range byID {
-		if c.Status == dc.ConflictOpen {
-			open = append(open, c)
-		}
-	}
-	sort.Slice(open, func(i, j int) bool { return open[i].ID < open[j].ID })
-	if open == nil {
-		open = []*dc.Conflict{}
-	}
+	touched, delta := updateConflicts(ch, existing, hits, now)
+	open := openAfter(existing, touched)
 	becomesActive := op.State == dc.StateActive && (ch.prev == nil || ch.prev.State != dc.StateActive)
 	if becomesActive && len(open) > 0 && !ch.forceActive {
 		return nil, 0, 0, &dc.Error{Code: dc.EConflictUnresolved, Conflicts: open,
@@ -427,10 +235,32 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 	return nil
 }
 
+// openAfter returns the open conflicts of an operation once the touched
+// ones replace their versions among existing, in the order of their IDs.
+func openAfter(existing, touched []*dc.Conflict) []*dc.Conflict {
+	byID := map[string]*dc.Conflict{}
+	for _, c := range existing {
+		byID[c.ID] = c
+	}
+	for _, c := range touched {
+		byID[c.ID] = c
+	}
+	open := []*dc.Conflict{}
+	for _, c := range byID {
+		if c.Status == dc.ConflictOpen {
+			open = append(open, c)
+		}
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].ID < open[j].ID })
+	return open
+}
+
 // updateConflicts works out which conflicts of the operation open, reopen
-// or resolve. It returns the changed conflicts and the change in the number
-// of open ones.
-func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, b *batchState, now time.Time) ([]*dc.Conflict, int64) {
+// or resolve, given its existing conflicts and, if its volumes changed
+// while it is live, the live operations they now conflict with (hits).
+// It returns the changed conflicts and the change in the number of open
+// ones.
+func updateConflicts(ch *change, existing []*dc.Conflict, hits []geo.Hit, now time.Time) ([]*dc.Conflict, int64) {
 	op := ch.op
 	var touched []*dc.Conflict
 	var delta int64
@@ -449,7 +279,6 @@ func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, b *batc
 			}
 		}
 	case ch.volumesChanged:
-		hits := m.conflictHits(ch, b, op.Party)
 		byOther := map[string]*dc.Conflict{}
 		for _, c := range existing {
 			byOther[c.Other(op.ID)] = c
@@ -489,59 +318,6 @@ func (m *Mechanism) updateConflicts(ch *change, existing []*dc.Conflict, b *batc
 		}
 	}
 	return touched, delta
-}
-
-// minimaOf returns the separation minima of the settings.
-func minimaOf(s dc.Settings) geo.Minima {
-	return geo.Minima{HorizontalM: s.HorizontalM, VerticalM: s.VerticalM, TimeS: s.TimeS}
-}
-
-// aheadCheck is the conflict check of a declaration's volumes, searched
-// in the index before the declaration reaches the writer: the search is
-// most of a check's time, and the single writer is what limits how many
-// declarations a second commit, while the requests waiting for it run on
-// the other cores.
-type aheadCheck struct {
-	ix     *geo.Index
-	minima geo.Minima
-	party  string
-	hits   []geo.Hit
-	gen    uint64
-}
-
-// searchAhead searches the conflicts of vols, declared by party, with the
-// minima of the last batch; nil before the first batch.
-func (m *Mechanism) searchAhead(vols []geo.Volume, party string) *aheadCheck {
-	mm := m.minima.Load()
-	if mm == nil {
-		return nil
-	}
-	ix := m.index.Load()
-	hits, gen := ix.ConflictsAt(vols, *mm, party)
-	return &aheadCheck{ix: ix, minima: *mm, party: party, hits: hits, gen: gen}
-}
-
-// conflictHits returns the entries of the index, with the batch's changes
-// made, that conflict under the batch's minima with the change's volumes,
-// from another party than party. A check searched ahead is brought up to
-// date with what changed in the index since (exactly what a search now
-// would answer); if the index was replaced, the minima changed or too much
-// changed, it searches.
-func (m *Mechanism) conflictHits(ch *change, b *batchState, party string) []geo.Hit {
-	minima := minimaOf(b.settings)
-	ix := m.index.Load()
-	var hits []geo.Hit
-	ok := false
-	if a := ch.ahead; a != nil && a.ix == ix && a.minima == minima && a.party == party {
-		hits, ok = ix.Since(a.hits, a.gen, ch.vols, minima, party)
-	}
-	if ok {
-		m.stats.ChecksAhead.Add(1)
-	} else {
-		m.stats.ChecksInBatch.Add(1)
-		hits = ix.Conflicts(ch.vols, minima, party)
-	}
-	return b.index.Amend(hits, ch.vols, minima, party)
 }
 
 // newID returns the ID of a new conflict or message: a version 7 UUID,

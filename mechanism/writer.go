@@ -1,0 +1,245 @@
+package mechanism
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+)
+
+// writer runs this process's writes to operations. It owns the index of
+// live operations and the rev it reflects, queues writes and commits them
+// in batches (group commit), catches the index up with other processes'
+// commits before each batch (index.go, replica.go), and changes the index
+// only once a batch committed.
+//
+// What a write does is not its business: each request carries a plan,
+// which the writer hands, inside the batch's transaction, to run — the
+// rules (Mechanism.runOne, write.go). So the path of one declaration can
+// be read in operation.go and write.go without this file, and batching
+// can be read here without the rules.
+type writer struct {
+	store dc.Store
+	log   *slog.Logger
+	stats *Stats
+	// run applies the rules to one request inside a batch's transaction;
+	// see Mechanism.runOne.
+	run func(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error
+	// notify tells waiters of new events, after each commit.
+	notify func()
+	// companion keeps the state of attached writes (see Attachment); it
+	// is told when an attempt of a batch that carries attachments begins
+	// and when the batch committed or failed.
+	companion Companion
+
+	// mu serialises write transactions of this process, so that the
+	// index and rev change together with what was committed.
+	mu    sync.Mutex
+	index atomic.Pointer[geo.Index] // replaced whole on reload; readers need no lock
+	rev   int64                     // highest event seq whose operation changes the index reflects
+	// minima are the separation minima of the settings the last batch
+	// read, with which a declaration searches its conflicts ahead of the
+	// write lock (see searchAhead); nil before the first batch.
+	minima atomic.Pointer[geo.Minima]
+	// replica is what the writer knows of other processes' commits.
+	replica replica
+
+	// queue holds writes waiting for the writer; see write.
+	queueMu sync.Mutex
+	queue   []*writeRequest
+	writing bool // a caller is running batches
+}
+
+// newWriter returns a writer over store with an empty index.
+func newWriter(store dc.Store, log *slog.Logger, stats *Stats, notify func()) *writer {
+	w := &writer{store: store, log: log, stats: stats, notify: notify}
+	w.index.Store(geo.NewIndex())
+	return w
+}
+
+// batchState is what every request of a batch reads alike, read once,
+// and the changes to the index the batch makes.
+type batchState struct {
+	settings dc.Settings
+	parties  []*dc.Party
+	// index holds the batch's changes to the index, which are made to it
+	// once the batch has committed (geo.Changes); a request sees those
+	// of the requests before it through index.Amend.
+	index geo.Changes
+}
+
+// writeRequest is one change waiting for the writer.
+type writeRequest struct {
+	actor dc.Actor
+	id    string
+	plan  planFunc
+	att   *Attachment // work of another interface in the same transaction, or nil
+	done  chan struct{}
+	// Set by run.
+	res     *Result
+	err     error
+	ch      *change
+	lastSeq int64
+	delta   int64
+}
+
+// write runs one change to operation id: the rules (run) plan it, detect
+// conflicts, store the operation, its conflicts and events, and only
+// after the commit is it answered. Concurrent writes are committed
+// together (group commit): the first caller to find no writer at work
+// becomes the writer and runs batches of everything queued, one after the
+// other, until the queue is empty; the others wait for their answer. One
+// disk flush serves a whole batch. Each request sees the ones before it,
+// in the index and in the transaction; a request refused by the rules
+// writes nothing, so it never needs to undo anything.
+func (w *writer) write(ctx context.Context, a dc.Actor, id string, plan planFunc) (*Result, error) {
+	req := &writeRequest{actor: a, id: id, plan: plan, done: make(chan struct{})}
+	return w.enqueue(ctx, req)
+}
+
+// enqueue queues a write request and waits for its answer; see write.
+func (w *writer) enqueue(ctx context.Context, req *writeRequest) (*Result, error) {
+	w.queueMu.Lock()
+	w.queue = append(w.queue, req)
+	leader := !w.writing
+	w.writing = true
+	w.queueMu.Unlock()
+
+	if leader {
+		w.drain(context.WithoutCancel(ctx), req)
+	}
+	<-req.done
+	return req.res, req.err
+}
+
+// drain runs the queued writes in batches until the queue is empty. The
+// caller that became the writer (mine) runs the first batch, which holds
+// its own request, and answers as soon as that batch is done: what queued
+// meanwhile is drained by a goroutine of its own. A caller that drained
+// the queue itself would wait, under a load that never lets the queue
+// empty, for every batch after its own.
+func (w *writer) drain(ctx context.Context, mine *writeRequest) {
+	for {
+		w.queueMu.Lock()
+		batch := w.queue
+		w.queue = nil
+		if len(batch) == 0 {
+			w.writing = false
+			w.queueMu.Unlock()
+			return
+		}
+		w.queueMu.Unlock()
+		w.mu.Lock()
+		w.runBatch(ctx, batch)
+		w.mu.Unlock()
+		if mine != nil {
+			w.queueMu.Lock()
+			if len(w.queue) == 0 {
+				w.writing = false
+				w.queueMu.Unlock()
+				return
+			}
+			w.queueMu.Unlock()
+			go w.drain(ctx, nil)
+			return
+		}
+	}
+}
+
+// runBatch runs queued writes in one transaction. It is called with w.mu
+// held.
+func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
+	began := time.Now()
+	defer func() {
+		w.stats.Batches.Add(1)
+		w.stats.BatchedWrites.Add(int64(len(batch)))
+		w.stats.BatchNanos.Add(int64(time.Since(began)))
+	}()
+	w.catchUpOutside(ctx)
+	revBefore := w.rev
+	attempts := 0
+	var b batchState
+	attached := false
+	for _, req := range batch {
+		attached = attached || req.att != nil
+	}
+	err := w.store.Update(ctx, func(tx dc.Tx) error {
+		if attached {
+			w.companion.BeginAttempt()
+		}
+		if attempts++; attempts > 1 || w.replica.dirty.Load() {
+			// The store runs fn again after a failed attempt, or an
+			// earlier batch failed and could not reload: start again
+			// from the store. (A batch's own changes reach the index
+			// only once it commits, but a failed attempt's catch-up
+			// moved rev.)
+			if err := w.reload(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if err := w.catchUp(ctx, tx); err != nil {
+			return err
+		}
+		b.index.Reset()
+		var err error
+		if b.settings, err = tx.Settings(ctx); err != nil {
+			return err
+		}
+		if mm := minimaOf(b.settings); w.minima.Load() == nil || *w.minima.Load() != mm {
+			w.minima.Store(&mm)
+		}
+		if b.parties, err = tx.Parties(ctx); err != nil {
+			return err
+		}
+		for _, req := range batch {
+			req.res, req.err, req.ch = nil, nil, nil
+			if err := w.run(ctx, tx, &b, req); err != nil {
+				return err // a store failure: the whole batch fails
+			}
+			if ch := req.ch; ch != nil {
+				if ch.op.State.Live() {
+					b.index.Insert(ch.op.ID, ch.op.Party, ch.vols)
+				} else {
+					b.index.Remove(ch.op.ID)
+				}
+				w.rev = max(w.rev, req.lastSeq)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing of the batch was kept, and its changes never reached
+		// the index, but rev may hold some of it: rev must not stay
+		// ahead of the store, or the next catch-up would skip other
+		// processes' commits of those seqs.
+		w.rev = revBefore
+		if rerr := w.store.View(ctx, func(tx dc.Tx) error { return w.reload(ctx, tx) }); rerr != nil {
+			w.log.Error("reload index after a failed write; the next write reloads first", slog.Any("error", rerr))
+			w.replica.dirty.Store(true)
+		} else {
+			w.replica.dirty.Store(false)
+		}
+	}
+	if attached {
+		w.companion.EndBatch(err == nil)
+	}
+	if err == nil {
+		w.index.Load().Apply(&b.index)
+		w.replica.dirty.Store(false)
+		w.replica.seen.Store(w.rev)
+		w.notify()
+	}
+	for _, req := range batch {
+		switch {
+		case err != nil && req.err == nil:
+			req.res, req.err = nil, err
+		case req.ch != nil:
+			w.stats.addOpenConflicts(req.delta)
+		}
+		close(req.done)
+	}
+}
