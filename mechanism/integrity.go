@@ -32,33 +32,41 @@ import (
 
 // integrity is the state of the alarm.
 type integrity struct {
+	log    *slog.Logger
 	alarms atomic.Int64
 	mu     sync.Mutex
 	first  string // what raised the first alarm; "" if none
 }
 
-// raiseAlarm raises the integrity alarm because of what (a phrase such as
+// raise raises the integrity alarm because of what (a phrase such as
 // "the checkpoint did not verify against the stored log", for the log and
 // /readyz) on err, and returns the error the caller is answered with.
-func (m *Mechanism) raiseAlarm(ctx context.Context, what string, err error) error {
-	m.integrity.alarms.Add(1)
-	m.integrity.mu.Lock()
-	if m.integrity.first == "" {
-		m.integrity.first = what
+func (i *integrity) raise(ctx context.Context, what string, err error) error {
+	i.alarms.Add(1)
+	i.mu.Lock()
+	if i.first == "" {
+		i.first = what
 	}
-	m.integrity.mu.Unlock()
-	m.log.ErrorContext(ctx, "integrity alarm: the store's data does not verify; not ready until it is repaired and the server restarted",
+	i.mu.Unlock()
+	i.log.ErrorContext(ctx, "integrity alarm: the store's data does not verify; not ready until it is repaired and the server restarted",
 		slog.String("what", what), slog.String("error", err.Error()))
 	return dc.Errorf(dc.EInternal, "integrity alarm: %s; nothing was served, and the operators are alerted", what)
 }
 
-// checkIntegrity raises the alarm about what if err shows the log does
-// not verify (record.ErrIntegrity), and returns err otherwise.
-func (m *Mechanism) checkIntegrity(ctx context.Context, what string, err error) error {
+// check raises the alarm about what if err shows the log does not verify
+// (record.ErrIntegrity), and returns err otherwise.
+func (i *integrity) check(ctx context.Context, what string, err error) error {
 	if err != nil && errors.Is(err, record.ErrIntegrity) {
-		return m.raiseAlarm(ctx, what+" did not verify against the stored log", err)
+		return i.raise(ctx, what+" did not verify against the stored log", err)
 	}
 	return err
+}
+
+// raised returns what raised the first alarm, and whether one was raised.
+func (i *integrity) raised() (string, bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.first, i.first != ""
 }
 
 // IntegrityAlarms returns how many integrity alarms this process raised.
@@ -66,11 +74,7 @@ func (m *Mechanism) IntegrityAlarms() int64 { return m.integrity.alarms.Load() }
 
 // IntegrityAlarm returns what raised the first integrity alarm of this
 // process, and whether one was raised.
-func (m *Mechanism) IntegrityAlarm() (string, bool) {
-	m.integrity.mu.Lock()
-	defer m.integrity.mu.Unlock()
-	return m.integrity.first, m.integrity.first != ""
-}
+func (m *Mechanism) IntegrityAlarm() (string, bool) { return m.integrity.raised() }
 
 // writeHealth follows whether the store takes writes, from the outcome of
 // every write transaction of this process and, when none committed for a
@@ -88,6 +92,11 @@ func (m *Mechanism) IntegrityAlarm() (string, bool) {
 // write takes a ticket as it begins, and an outcome counts only if no
 // write that began after it has counted yet.
 type writeHealth struct {
+	log *slog.Logger
+	// alarm is raised by a write that fails because the store reports
+	// its data damaged (damage, nil if the store reports no damage).
+	alarm    *integrity
+	damage   dc.DamageReporter
 	began    atomic.Int64 // tickets handed out to writes as they begin
 	mu       sync.Mutex
 	counted  int64     // the ticket of the write whose outcome counts now
@@ -99,52 +108,52 @@ type writeHealth struct {
 // followed (writeHealth).
 type watchedStore struct {
 	dc.Store
-	m *Mechanism
+	health *writeHealth
 }
 
 func (w watchedStore) Update(ctx context.Context, fn func(dc.Tx) error) error {
-	ticket := w.m.writes.began.Add(1)
+	ticket := w.health.began.Add(1)
 	err := w.Store.Update(ctx, fn)
-	w.m.observeWrite(ctx, ticket, err)
+	w.health.observe(ctx, ticket, err)
 	return err
 }
 
-// observeWrite records the outcome of the write transaction that took
-// ticket as it began.
-func (m *Mechanism) observeWrite(ctx context.Context, ticket int64, err error) {
+// observe records the outcome of the write transaction that took ticket
+// as it began.
+func (h *writeHealth) observe(ctx context.Context, ticket int64, err error) {
 	var e *dc.Error
 	switch {
 	case err == nil:
-		m.writes.mu.Lock()
-		if ticket > m.writes.counted {
-			m.writes.counted, m.writes.failing = ticket, nil
+		h.mu.Lock()
+		if ticket > h.counted {
+			h.counted, h.failing = ticket, nil
 		}
-		m.writes.lastGood = time.Now()
-		m.writes.mu.Unlock()
+		h.lastGood = time.Now()
+		h.mu.Unlock()
 	case errors.As(err, &e) && e.Code != dc.EInternal && e.Code != dc.EUnavailable,
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
 		// A refusal, or a caller that went away: says nothing of the store.
 	default:
-		if d, ok := m.raw.(dc.DamageReporter); ok && d.Damaged(err) {
-			m.raiseAlarm(ctx, "the store reported its data damaged on a write", err)
+		if h.damage != nil && h.damage.Damaged(err) {
+			h.alarm.raise(ctx, "the store reported its data damaged on a write", err)
 		}
-		m.writeFailed(ctx, ticket, err)
+		h.fail(ctx, ticket, err)
 	}
 }
 
-// writeFailed makes the store not ready, because the write that took
-// ticket failed with err, until a write that began after it commits.
-func (m *Mechanism) writeFailed(ctx context.Context, ticket int64, err error) {
-	m.writes.mu.Lock()
-	if ticket < m.writes.counted {
-		m.writes.mu.Unlock()
+// fail makes the store not ready, because the write that took ticket
+// failed with err, until a write that began after it commits.
+func (h *writeHealth) fail(ctx context.Context, ticket int64, err error) {
+	h.mu.Lock()
+	if ticket < h.counted {
+		h.mu.Unlock()
 		return // a write that began after it already counted
 	}
-	first := m.writes.failing == nil
-	m.writes.counted, m.writes.failing = ticket, err
-	m.writes.mu.Unlock()
+	first := h.failing == nil
+	h.counted, h.failing = ticket, err
+	h.mu.Unlock()
 	if first {
-		m.log.ErrorContext(ctx, "a write to the store failed: not ready until a write commits", slog.String("error", err.Error()))
+		h.log.ErrorContext(ctx, "a write to the store failed: not ready until a write commits", slog.String("error", err.Error()))
 	}
 }
 
@@ -171,11 +180,8 @@ func (m *Mechanism) RunWriteProbes(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		m.writes.mu.Lock()
-		idle := m.writes.failing != nil || time.Since(m.writes.lastGood) >= every
-		m.writes.mu.Unlock()
-		if idle {
-			// Its outcome is recorded by observeWrite, which takes a
+		if m.writes.idle(every) {
+			// Its outcome is recorded by writeHealth.observe, which takes a
 			// write that ran out of time for one whose caller went away.
 			// A probe that runs out of time, though, shows a store whose
 			// writes hang (a lock never released, a commit waiting for a
@@ -183,7 +189,7 @@ func (m *Mechanism) RunWriteProbes(ctx context.Context, every time.Duration) {
 			pctx, cancel := context.WithTimeout(ctx, every)
 			ticket := m.writes.began.Load() + 1 // at most the ticket the probe takes
 			if err := m.ProbeWrite(pctx); err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
-				m.writeFailed(ctx, ticket, fmt.Errorf("a probe write did not commit within %v: %w", every, err))
+				m.writes.fail(ctx, ticket, fmt.Errorf("a probe write did not commit within %v: %w", every, err))
 			}
 			cancel()
 		}
@@ -208,11 +214,23 @@ func (m *Mechanism) Ready(ctx context.Context) error {
 	if err := m.raw.Ping(ctx); err != nil {
 		return errNotReady("store unreachable")
 	}
-	m.writes.mu.Lock()
-	failing := m.writes.failing != nil
-	m.writes.mu.Unlock()
-	if failing {
+	if m.writes.lastFailed() {
 		return errNotReady("the store does not take writes: its last write failed; see the server log")
 	}
 	return nil
+}
+
+// idle reports whether no write committed in the last interval, or the
+// last one failed.
+func (h *writeHealth) idle(every time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failing != nil || time.Since(h.lastGood) >= every
+}
+
+// lastFailed reports whether the write that counts now failed.
+func (h *writeHealth) lastFailed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failing != nil
 }

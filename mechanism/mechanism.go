@@ -66,7 +66,7 @@ type Options struct {
 func New(store dc.Store, opts Options) *Mechanism {
 	m := &Mechanism{raw: store, now: opts.Now, log: opts.Logger, origin: opts.Origin,
 		egress: dc.Egress{Allow: opts.WebhookAllow}}
-	m.store = watchedStore{Store: store, m: m}
+	m.store = watchedStore{Store: store, health: &m.writes}
 	if m.origin == "" {
 		m.origin = DefaultOrigin
 	}
@@ -77,6 +77,9 @@ func New(store dc.Store, opts Options) *Mechanism {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
+	m.integrity.log = m.log
+	m.writes.log, m.writes.alarm = m.log, &m.integrity
+	m.writes.damage, _ = store.(dc.DamageReporter)
 	m.writer = newWriter(m.store, m.log, &m.stats, m.notify)
 	m.writer.run = m.runOne
 	if opts.IndexSnapshot != "" {

@@ -73,7 +73,7 @@ func (m *Mechanism) Checkpoint(ctx context.Context) ([]byte, error) {
 		out, err = record.Checkpoint(ctx, record.Checked(tx), originOf(keys), n, activeKeys(keys))
 		return err
 	})
-	return out, m.checkIntegrity(ctx, "the log's checkpoint", err)
+	return out, m.integrity.check(ctx, "the log's checkpoint", err)
 }
 
 // Keys returns the public halves of every signing key, oldest first.
@@ -175,7 +175,7 @@ func (m *Mechanism) LogEntries(ctx context.Context, a dc.Actor, start, end int64
 		return nil
 	})
 	if err != nil {
-		return nil, m.checkIntegrity(ctx, fmt.Sprintf("the log entries from %d to %d", start, end), err)
+		return nil, m.integrity.check(ctx, fmt.Sprintf("the log entries from %d to %d", start, end), err)
 	}
 	return out, nil
 }
@@ -209,7 +209,7 @@ func (m *Mechanism) InclusionProof(ctx context.Context, index, size int64) (tlog
 		p, _, err = record.CheckedInclusionProof(ctx, tx, index, size)
 		return err
 	})
-	return p, m.checkIntegrity(ctx, fmt.Sprintf("the inclusion proof of entry %d in the log of %d", index, size), err)
+	return p, m.integrity.check(ctx, fmt.Sprintf("the inclusion proof of entry %d in the log of %d", index, size), err)
 }
 
 // ConsistencyProof proves that the tree of size from is a prefix of the
@@ -228,7 +228,7 @@ func (m *Mechanism) ConsistencyProof(ctx context.Context, from, to int64) (tlog.
 		p, err = record.CheckedConsistencyProof(ctx, tx, from, to)
 		return err
 	})
-	return p, m.checkIntegrity(ctx, fmt.Sprintf("the consistency proof from %d to %d", from, to), err)
+	return p, m.integrity.check(ctx, fmt.Sprintf("the consistency proof from %d to %d", from, to), err)
 }
 
 // Evidence returns the evidence bundle of an operation: every log entry
@@ -273,7 +273,7 @@ func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*rec
 		err = record.CheckProofs(b)
 	}
 	if err != nil {
-		return nil, m.checkIntegrity(ctx, "the evidence bundle of operation "+opID, err)
+		return nil, m.integrity.check(ctx, "the evidence bundle of operation "+opID, err)
 	}
 	return b, nil
 }
