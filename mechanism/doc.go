@@ -11,4 +11,10 @@
 // serialised by the store (and within a process by a mutex), so two
 // declarations that conflict always see each other: one of them comes
 // second and finds the first in the index.
+//
+// In the code: Declare (operation.go) validates and searches ahead, and
+// queues the write with the writer (writer.go), which batches writes,
+// catches the index up (index.go, replica.go) and runs each request's
+// rules inside the transaction: runOne → planDeclaration → apply
+// (write.go). The index snapshot file is package mechanism/snapshot.
 package mechanism

@@ -12,6 +12,13 @@ import (
 	"github.com/google/uuid"
 )
 
+// What one write to an operation does, inside a batch of the writer
+// (writer.go): read the operation, plan the change (operation.go), diff
+// its conflicts, refuse an activation with open ones, and write the
+// events, the operation, its conflicts and the duties. Nothing here knows
+// about queues or batches beyond the batch's settings, parties and index
+// changes (batchState).
+
 // change is what a write does to one operation.
 type change struct {
 	op             *dc.Operation // the operation as it will be
