@@ -103,7 +103,7 @@ type ConflictEventData struct {
 // operationEvents returns the events a change of an operation produces:
 // what happened to it, and a short-notice warning if it now starts sooner
 // than the agreed notice.
-func (m *Mechanism) operationEvents(ch *change, a dc.Actor, now time.Time, s dc.Settings) []pendingEvent {
+func operationEvents(ch *change, a dc.Actor, now time.Time, s dc.Settings) []pendingEvent {
 	op := ch.op
 	subject := &dc.Subject{Kind: dc.SubjectOperation, ID: op.ID}
 	body := OperationEventData{Operation: op.SharedView()}

@@ -141,7 +141,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 			Message: "the operation has open conflicts; it cannot become active until they are resolved or waived"}
 	}
 
-	events := m.operationEvents(ch, a, now, settings)
+	events := operationEvents(ch, a, now, settings)
 	for _, c := range touched {
 		typ := dc.EventConflictOpened
 		if c.Status == dc.ConflictResolved {
