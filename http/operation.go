@@ -11,7 +11,6 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
-	"github.com/golang/geo/s2"
 )
 
 // operationBody is the answer about one operation.
@@ -33,10 +32,6 @@ func (s *Server) writeResult(w http.ResponseWriter, status int, res *mechanism.R
 }
 
 func (s *Server) putOperation(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	if !a.Is(dc.RoleOperator) {
-		s.writeError(w, r, dc.Errorf(dc.EPermission, "only an operator may declare operations"))
-		return
-	}
 	var d mechanism.Declaration
 	if err := decode(w, r, &d); err != nil {
 		s.writeError(w, r, err)
@@ -147,28 +142,28 @@ func queryTime(v, name string) (time.Time, error) {
 
 // queryBBox parses bbox=minlng,minlat,maxlng,maxlat. A box whose minlng is
 // greater than its maxlng crosses the antimeridian.
-func queryBBox(v string) (s2.Rect, error) {
+func queryBBox(v string) (*mechanism.BBox, error) {
 	if v == "" {
-		return s2.EmptyRect(), nil
+		return nil, nil
 	}
 	parts := strings.Split(v, ",")
 	bad := dc.FieldErrorf(dc.EInvalid, "bbox", "bbox must be minlng,minlat,maxlng,maxlat in degrees, latitudes in [-90, 90], longitudes in [-180, 180], minlat <= maxlat")
 	if len(parts) != 4 {
-		return s2.EmptyRect(), bad
+		return nil, bad
 	}
 	var n [4]float64
 	for i, p := range parts {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil || f != f {
-			return s2.EmptyRect(), bad
+			return nil, bad
 		}
 		n[i] = f
 	}
 	minLng, minLat, maxLng, maxLat := n[0], n[1], n[2], n[3]
 	if minLat < -90 || maxLat > 90 || minLat > maxLat || minLng < -180 || minLng > 180 || maxLng < -180 || maxLng > 180 {
-		return s2.EmptyRect(), bad
+		return nil, bad
 	}
-	return rectFromDegrees(minLng, minLat, maxLng, maxLat), nil
+	return &mechanism.BBox{MinLng: minLng, MinLat: minLat, MaxLng: maxLng, MaxLat: maxLat}, nil
 }
 
 // pathID returns the {id} of the request's path. A UUID is taken in any

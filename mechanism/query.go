@@ -6,7 +6,6 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/geo"
-	"github.com/golang/geo/s2"
 )
 
 // visibleConflicts keeps the conflicts the actor may see.
@@ -48,8 +47,8 @@ type OperationQuery struct {
 	Party      string
 	States     []dc.State
 	Start, End time.Time
-	// BBox, if not empty, keeps operations whose footprint meets it.
-	BBox  s2.Rect
+	// BBox, if not nil, keeps operations whose footprint meets it.
+	BBox  *BBox
 	Limit int
 	After string
 	// MaxBytes, if positive, ends the page early once it passes that
@@ -64,14 +63,15 @@ func (m *Mechanism) Operations(ctx context.Context, a dc.Actor, q OperationQuery
 	if len(f.States) == 0 {
 		f.States = []dc.State{dc.StatePlanned, dc.StateActive}
 	}
-	if !q.BBox.IsEmpty() {
+	if q.BBox != nil {
+		box := q.BBox.rect()
 		f.Match = func(op *dc.Operation) bool {
 			vols, err := geo.ParseVolumes(op.Volumes, "volumes")
 			if err != nil {
 				return false
 			}
 			for _, v := range vols {
-				if v.Footprint.IntersectsRect(q.BBox) {
+				if v.Footprint.IntersectsRect(box) {
 					return true
 				}
 			}
