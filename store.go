@@ -2,6 +2,7 @@ package deconflict
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -39,6 +40,51 @@ type Timing struct {
 	Sum    float64   // seconds, all together
 	Bounds []float64 // upper bounds of the buckets, in seconds
 	Counts []uint64  // Counts[i] took at most Bounds[i]
+}
+
+// RevocationCounter is implemented by stores that count the tokens ever
+// revoked and read the count without a transaction. Tokens are never
+// deleted and a revocation is final, so the count changes exactly when a
+// token is revoked: a token cache that reads it on every request learns
+// at once of a revocation by another process.
+type RevocationCounter interface {
+	RevokedTokens(ctx context.Context) (int64, error)
+}
+
+// Leaser is implemented by stores that several processes share and that
+// grant leases among them: work that must happen once, not once per
+// process (delivering webhooks), runs only while its lease is held.
+type Leaser interface {
+	// TryLease takes the lease called name if nobody holds it, and
+	// reports whether it did.
+	TryLease(ctx context.Context, name string) (Lease, bool, error)
+}
+
+// A Lease is held by one process at a time among those sharing a store.
+type Lease interface {
+	// Lost returns a channel closed when the lease ends: when it is
+	// released, or lost because the holder's connection to the store
+	// broke. The holder stops acting on the lease then.
+	Lost() <-chan struct{}
+	// Release gives the lease up. It may be called more than once.
+	Release()
+}
+
+// Listener is implemented by stores that report the commits of every
+// process sharing them (PostgreSQL LISTEN/NOTIFY), so that a server wakes
+// its live streams for another replica's events without polling.
+type Listener interface {
+	// Listen calls fn for every commit of events, with the highest seq
+	// committed (0 after it reconnected, when it may have missed some),
+	// until ctx ends.
+	Listen(ctx context.Context, fn func(seq int64)) error
+}
+
+// Logging is implemented by stores that do work in the background (keep
+// a connection to listen on, recover from losing it) and report it to
+// the logger they are given.
+type Logging interface {
+	SetLogger(l *slog.Logger)
 }
 
 // Tx is one transaction of a Store. Lookups of things that do not exist

@@ -13,7 +13,7 @@ import (
 // for tokenCacheTTL:
 //
 //   - a revocation through this mechanism empties the cache at once;
-//   - a store that counts its revocations cheaply (RevocationCounter;
+//   - a store that counts its revocations cheaply (dc.RevocationCounter;
 //     the SQLite store does, with no transaction) is asked on every
 //     request, and a change empties the cache, so a revocation by another
 //     process (`deconflict token revoke` beside a running server) also
@@ -28,14 +28,6 @@ const tokenCacheTTL = time.Second
 
 // maxCachedTokens bounds the cache; when full it is emptied.
 const maxCachedTokens = 10000
-
-// RevocationCounter is an optional interface of a Store: the number of
-// tokens ever revoked, read without a transaction. Tokens are never
-// deleted and a revocation is final, so the number changes exactly when a
-// token is revoked.
-type RevocationCounter interface {
-	RevokedTokens(ctx context.Context) (int64, error)
-}
 
 type tokenEntry struct {
 	actor dc.Actor
@@ -55,7 +47,7 @@ type tokenCache struct {
 // check empties the cache if the store counts more revocations than
 // when it was filled, and returns the epoch to pass to put.
 func (c *tokenCache) check(ctx context.Context, store dc.Store) (uint64, error) {
-	rc, ok := store.(RevocationCounter)
+	rc, ok := store.(dc.RevocationCounter)
 	if !ok {
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -54,8 +54,12 @@ type DB struct {
 }
 
 var (
-	_ deconflict.Store = (*DB)(nil)
-	_ deconflict.Timed = (*DB)(nil)
+	_ deconflict.Store             = (*DB)(nil)
+	_ deconflict.Timed             = (*DB)(nil)
+	_ deconflict.RevocationCounter = (*DB)(nil)
+	_ deconflict.Leaser            = (*DB)(nil)
+	_ deconflict.Listener          = (*DB)(nil)
+	_ deconflict.Logging           = (*DB)(nil)
 )
 
 // SetLogger makes the DB log what its background work meets (Listen losing

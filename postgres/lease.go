@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deconflict/deconflict"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -27,9 +28,9 @@ type Lease struct {
 }
 
 // TryLease takes the lease called name if no one holds it, and reports
-// whether it did. The holder should stop acting on the lease when
+// whether it did (deconflict.Leaser); the lease is a *Lease. The holder should stop acting on the lease when
 // Lease.Lost is closed, and call Release when done.
-func (db *DB) TryLease(ctx context.Context, name string) (*Lease, bool, error) {
+func (db *DB) TryLease(ctx context.Context, name string) (deconflict.Lease, bool, error) {
 	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("take lease %s: %w", name, err)

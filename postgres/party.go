@@ -187,7 +187,7 @@ func (t *tx) PutSettings(ctx context.Context, s deconflict.Settings) error {
 
 // RevokedTokens returns the number of tokens ever revoked (kept by
 // triggers: migration 0004), in one
-// statement outside any transaction (mechanism.RevocationCounter): how a
+// statement outside any transaction (deconflict.RevocationCounter): how a
 // replica's token cache learns at once of a revocation made through
 // another replica or the CLI.
 func (db *DB) RevokedTokens(ctx context.Context) (int64, error) {

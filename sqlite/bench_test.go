@@ -85,7 +85,7 @@ func BenchmarkView(b *testing.B) {
 }
 
 // BenchmarkRevokedTokens is what every authenticated request asks the
-// store (mechanism.RevocationCounter), with few and with many tokens.
+// store (deconflict.RevocationCounter), with few and with many tokens.
 func BenchmarkRevokedTokens(b *testing.B) {
 	for _, n := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("tokens=%d", n), func(b *testing.B) {

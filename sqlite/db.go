@@ -72,8 +72,9 @@ const (
 )
 
 var (
-	_ deconflict.Store = (*DB)(nil)
-	_ deconflict.Timed = (*DB)(nil)
+	_ deconflict.Store             = (*DB)(nil)
+	_ deconflict.Timed             = (*DB)(nil)
+	_ deconflict.RevocationCounter = (*DB)(nil)
 )
 
 // Open opens the store in the SQLite file at path, creating the file if it

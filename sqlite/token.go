@@ -96,7 +96,7 @@ func scanToken(s scanner) (*deconflict.Token, error) {
 const revokedTokensQuery = "SELECT n FROM token_revocations WHERE id = 1"
 
 // RevokedTokens returns the number of tokens ever revoked, read without a
-// transaction (mechanism.RevocationCounter): a cheap way for a token
+// transaction (deconflict.RevocationCounter): a cheap way for a token
 // cache to learn of a revocation by another process.
 func (db *DB) RevokedTokens(ctx context.Context) (int64, error) {
 	var n int64

@@ -157,13 +157,11 @@ func testTokens(t *testing.T, f Factory) {
 }
 
 // wantRevocations checks the number of revoked tokens a store that counts
-// them (mechanism.RevocationCounter) gives: every token cache of a
+// them (deconflict.RevocationCounter) gives: every token cache of a
 // running server relies on it changing with every revocation.
 func wantRevocations(t *testing.T, s deconflict.Store, after string, want int64) {
 	t.Helper()
-	rc, ok := s.(interface {
-		RevokedTokens(ctx context.Context) (int64, error)
-	})
+	rc, ok := s.(deconflict.RevocationCounter)
 	if !ok {
 		return
 	}
@@ -357,7 +355,7 @@ func CreateTokens(tb testing.TB, s deconflict.Store, n, revokeEvery int) {
 // and t4 revoked): it counts 3, and one more revocation (t1) makes 4.
 func CheckMigratedRevocations(t *testing.T, s interface {
 	deconflict.Store
-	RevokedTokens(context.Context) (int64, error)
+	deconflict.RevocationCounter
 }) {
 	t.Helper()
 	ctx := t.Context()

@@ -6,22 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
-	"github.com/deconflict/deconflict/postgres"
 )
-
-// A lease is held by one process at a time among those sharing a store.
-// Work that must happen once, not once per replica — delivering webhooks —
-// runs only while its lease is held.
-type leaser interface {
-	// TryLease takes the lease called name if nobody holds it. While it
-	// is held, lost is open; it is closed if the lease is lost (the
-	// holder's connection to the store broke). release gives it up.
-	TryLease(ctx context.Context, name string) (release func(), lost <-chan struct{}, ok bool, err error)
-}
 
 // leaseRetry is how often a process that does not hold a lease tries to
 // take it: how long work stops after its holder dies.
@@ -29,9 +19,9 @@ const leaseRetry = 2 * time.Second
 
 // whileLeased runs work whenever this process holds the lease, until ctx
 // ends. work must return soon after its context ends.
-func whileLeased(ctx context.Context, l leaser, name string, log *slog.Logger, work func(context.Context)) {
+func whileLeased(ctx context.Context, l dc.Leaser, name string, log *slog.Logger, work func(context.Context)) {
 	for ctx.Err() == nil {
-		release, lost, ok, err := l.TryLease(ctx, name)
+		lease, ok, err := l.TryLease(ctx, name)
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
@@ -42,7 +32,7 @@ func whileLeased(ctx context.Context, l leaser, name string, log *slog.Logger, w
 			wctx, cancel := context.WithCancel(ctx)
 			go func() {
 				select {
-				case <-lost:
+				case <-lease.Lost():
 					log.Warn("lease lost: stopping the work", slog.String("lease", name))
 					cancel()
 				case <-wctx.Done():
@@ -50,7 +40,7 @@ func whileLeased(ctx context.Context, l leaser, name string, log *slog.Logger, w
 			}()
 			work(wctx)
 			cancel()
-			release()
+			lease.Release()
 		}
 		t := time.NewTimer(leaseRetry)
 		select {
@@ -66,52 +56,48 @@ func whileLeased(ctx context.Context, l leaser, name string, log *slog.Logger, w
 // both deliver webhooks. The kernel releases a lock when its holder dies.
 type fileLeaser struct{ path string }
 
-func (f fileLeaser) TryLease(_ context.Context, name string) (func(), <-chan struct{}, bool, error) {
+func (f fileLeaser) TryLease(_ context.Context, name string) (dc.Lease, bool, error) {
 	file, err := os.OpenFile(f.path+"."+name+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("lease file: %w", err)
+		return nil, false, fmt.Errorf("lease file: %w", err)
 	}
 	if err := syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		file.Close()
 		if err == syscall.EWOULDBLOCK {
-			return nil, nil, false, nil
+			return nil, false, nil
 		}
-		return nil, nil, false, fmt.Errorf("lease file: %w", err)
+		return nil, false, fmt.Errorf("lease file: %w", err)
 	}
-	return func() { file.Close() }, make(chan struct{}), true, nil
+	return &fileLease{file: file, lost: make(chan struct{})}, true, nil
 }
 
-// pgLeaser grants leases as PostgreSQL session advisory locks.
-type pgLeaser struct{ db *postgres.DB }
+// fileLease is a lock taken by fileLeaser; it is lost only when released.
+type fileLease struct {
+	once sync.Once
+	file *os.File
+	lost chan struct{}
+}
 
-func (p pgLeaser) TryLease(ctx context.Context, name string) (func(), <-chan struct{}, bool, error) {
-	l, ok, err := p.db.TryLease(ctx, name)
-	if err != nil || !ok {
-		return nil, nil, false, err
-	}
-	return l.Release, l.Lost(), true, nil
+func (l *fileLease) Lost() <-chan struct{} { return l.lost }
+
+func (l *fileLease) Release() {
+	l.once.Do(func() {
+		l.file.Close()
+		close(l.lost)
+	})
 }
 
 // leaserFor returns how processes sharing the store behind url take
-// leases.
-func leaserFor(st dc.Store, url string) leaser {
-	if db, ok := st.(*postgres.DB); ok {
-		return pgLeaser{db}
+// leases: the store's own (dc.Leaser), or else locks on files beside it.
+func leaserFor(st dc.Store, url string) dc.Leaser {
+	if l, ok := st.(dc.Leaser); ok {
+		return l
 	}
 	return fileLeaser{path: strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")}
 }
 
-// A listener is a store that reports commits of every process sharing it
-// (PostgreSQL LISTEN/NOTIFY).
-type listener interface {
-	// Listen calls fn for every commit of events, with the highest seq
-	// committed (0 after it reconnected, when it may have missed some),
-	// until ctx ends.
-	Listen(ctx context.Context, fn func(seq int64)) error
-}
-
 // followCommits wakes the mechanism whenever any process commits events.
-func followCommits(ctx context.Context, l listener, mech interface{ Wake(seq int64) }, log *slog.Logger) {
+func followCommits(ctx context.Context, l dc.Listener, mech interface{ Wake(seq int64) }, log *slog.Logger) {
 	if err := l.Listen(ctx, mech.Wake); err != nil && ctx.Err() == nil {
 		log.Error("listening for other replicas' commits stopped; streams fall back to polling", slog.Any("err", err))
 	}

@@ -20,7 +20,6 @@ import (
 	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/notify"
-	"github.com/deconflict/deconflict/postgres"
 	"github.com/deconflict/deconflict/sqlite"
 )
 
@@ -135,10 +134,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery, Allow: allow})
 	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
-	if db, ok := st.(*postgres.DB); ok {
-		db.SetLogger(log)
+	if l, ok := st.(dc.Logging); ok {
+		l.SetLogger(log)
 	}
-	if l, ok := st.(listener); ok { // wake streams when other replicas commit
+	if l, ok := st.(dc.Listener); ok { // wake streams when other replicas commit
 		wg.Add(1)
 		go func() { defer wg.Done(); followCommits(workers, l, mech, log) }()
 	}
