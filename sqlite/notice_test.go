@@ -28,8 +28,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 	for _, q := range []string{
 		"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-		ms[0].sql,
-		"INSERT INTO schema_migrations VALUES (1, '" + ms[0].name + "', 0)",
+		ms[0].SQL,
+		"INSERT INTO schema_migrations VALUES (1, '" + ms[0].Name + "', 0)",
 		"INSERT INTO parties (id, name, created_at) VALUES ('alpha', 'Alpha', 0)",
 	} {
 		if _, err := old.ExecContext(ctx, q); err != nil {
@@ -46,7 +46,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err := db.read.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if want := ms[len(ms)-1].version; version != want {
+	if want := ms[len(ms)-1].Version; version != want {
 		t.Errorf("schema version after Open: %d, want %d", version, want)
 	}
 	due := time.Unix(1000, 0).UTC()

@@ -256,7 +256,7 @@ func TestMigrations(t *testing.T) {
 	rows.Close()
 	var want []string
 	for _, m := range ms {
-		want = append(want, fmt.Sprint(m.version, " ", m.name))
+		want = append(want, fmt.Sprint(m.Version, " ", m.Name))
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("schema_migrations = %v, want %v", got, want)
