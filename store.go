@@ -62,9 +62,9 @@ type Leaser interface {
 
 // A Lease is held by one process at a time among those sharing a store.
 type Lease interface {
-	// Lost returns a channel closed when the lease ends: when it is
-	// released, or lost because the holder's connection to the store
-	// broke. The holder stops acting on the lease then.
+	// Lost returns a channel closed if the lease is lost (the holder's
+	// connection to the store broke), and perhaps once it is released.
+	// The holder stops acting on the lease then.
 	Lost() <-chan struct{}
 	// Release gives the lease up. It may be called more than once.
 	Release()

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -71,21 +70,16 @@ func (f fileLeaser) TryLease(_ context.Context, name string) (dc.Lease, bool, er
 	return &fileLease{file: file, lost: make(chan struct{})}, true, nil
 }
 
-// fileLease is a lock taken by fileLeaser; it is lost only when released.
+// fileLease is a lock taken by fileLeaser. The kernel keeps it as long as
+// the process lives, so it is never lost: Lost never closes.
 type fileLease struct {
-	once sync.Once
 	file *os.File
 	lost chan struct{}
 }
 
 func (l *fileLease) Lost() <-chan struct{} { return l.lost }
 
-func (l *fileLease) Release() {
-	l.once.Do(func() {
-		l.file.Close()
-		close(l.lost)
-	})
-}
+func (l *fileLease) Release() { l.file.Close() }
 
 // leaserFor returns how processes sharing the store behind url take
 // leases: the store's own (dc.Leaser), or else locks on files beside it.
