@@ -2,33 +2,21 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
-	"github.com/jackc/pgx/v5"
 )
-
-// The columns scanDuty reads, in its order.
-const dutyColumns = "seq, id, subject_kind, subject_id, version, party, level, created_at, due_at, acked_at, raised_at, cleared_at"
 
 // dutiesDueQuery selects the duties DutiesDue returns. It runs on the
 // partial index duties_due, in its order.
-const dutiesDueQuery = "SELECT " + dutyColumns + ` FROM duties
+const dutiesDueQuery = "SELECT " + storeval.DutyColumns + ` FROM duties
 	WHERE acked_at IS NULL AND due_at <= $1 ORDER BY due_at, seq LIMIT $2`
 
 // Duty returns the duty with the ID; ENotFound if there is none.
 func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
-	d, _, err := scanDuty(t.queryRow(ctx, "SELECT "+dutyColumns+" FROM duties WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "duty %q not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("select duty %s: %w", id, err)
-	}
-	return d, nil
+	return t.shared().Duty(ctx, id)
 }
 
 // PutDuty inserts the duty or replaces the one with its ID, which keeps
@@ -54,53 +42,22 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 		return nil, "", err
 	}
 	limit := storeval.PageSize(f.Limit)
-	var where strings.Builder
-	var a args
-	where.WriteString("seq > " + a.add(after))
-	if f.Party != "" {
-		where.WriteString(" AND party = " + a.add(f.Party))
-	}
-	if f.Subject != nil {
-		where.WriteString(" AND subject_kind = " + a.add(f.Subject.Kind) + " AND subject_id = " + a.add(f.Subject.ID))
-	}
-	if f.Escalated {
-		where.WriteString(" AND level >= " + a.add(deconflict.LevelHeads))
-	}
-	if f.Open {
-		where.WriteString(" AND acked_at IS NULL")
-	}
+	where, args := storeval.DutiesWhere(dialect, f, after)
 	// One more than the page, to know whether another page follows.
-	q := "SELECT " + dutyColumns + " FROM duties WHERE " + where.String() + " ORDER BY seq LIMIT " + a.add(limit+1)
-	return page(ctx, t, "duties", q, a, limit, 0, scanDuty)
+	q := "SELECT " + storeval.DutyColumns + " FROM duties WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
+	return page(ctx, t, "duties", q, args.Values, limit, 0, storeval.ScanDuty)
 }
 
 // DutiesDue returns up to limit duties (1000 if limit is not positive) not
 // acknowledged whose DueAt is at or before now, earliest DueAt first, then
 // in the order they were first stored.
 func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconflict.Duty, error) {
-	ds, err := list(ctx, t, dutiesDueQuery, []any{storeval.Micros(now), storeval.PageSize(limit)}, func(r pgx.Row) (*deconflict.Duty, error) {
-		d, _, err := scanDuty(r)
+	ds, err := list(ctx, t, dutiesDueQuery, []any{storeval.Micros(now), storeval.PageSize(limit)}, func(r storeval.Row) (*deconflict.Duty, error) {
+		d, _, err := storeval.ScanDuty(r)
 		return d, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("select due duties: %w", err)
 	}
 	return ds, nil
-}
-
-// scanDuty reads the dutyColumns of a row.
-func scanDuty(s pgx.Row) (*deconflict.Duty, int64, error) {
-	var d deconflict.Duty
-	var seq, created int64
-	var due, acked, raised, cleared *int64
-	if err := s.Scan(&seq, &d.ID, &d.Subject.Kind, &d.Subject.ID, &d.Version, &d.Party, &d.Level,
-		&created, &due, &acked, &raised, &cleared); err != nil {
-		return nil, 0, err
-	}
-	d.CreatedAt = storeval.FromMicros(created)
-	d.DueAt = fromNullMicros(due)
-	d.AckedAt = fromNullMicros(acked)
-	d.RaisedAt = fromNullMicros(raised)
-	d.ClearedAt = fromNullMicros(cleared)
-	return &d, seq, nil
 }

@@ -7,11 +7,7 @@ import (
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
-	"github.com/jackc/pgx/v5"
 )
-
-// The columns scanEvent reads, in its order.
-const eventColumns = "seq, type, time, actor_party, actor_role, actor_token, subject_kind, subject_id, audience, data"
 
 // appendEventQuery stores an event under the seq AppendEvent gives it:
 // the one after the highest. Under the write lock no other transaction
@@ -59,25 +55,13 @@ func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.
 // EventsWithin is Events, ending early once the events' Data pass
 // maxBytes (0: no bound).
 func (t *tx) EventsWithin(ctx context.Context, after int64, limit, maxBytes int) ([]*deconflict.Event, error) {
-	rows, err := t.query(ctx, "SELECT "+eventColumns+" FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", after, storeval.PageSize(limit))
+	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+" FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", after, storeval.PageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("select events after %d: %w", after, err)
 	}
 	defer rows.Close()
-	var es []*deconflict.Event
-	size := 0
-	for rows.Next() {
-		if storeval.Full(size, maxBytes) {
-			break
-		}
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("select events after %d: %w", after, err)
-		}
-		es = append(es, e)
-		size += len(e.Data)
-	}
-	if err := rows.Err(); err != nil {
+	es, err := storeval.ScanEvents(rows, maxBytes)
+	if err != nil {
 		return nil, fmt.Errorf("select events after %d: %w", after, err)
 	}
 	return es, nil
@@ -97,30 +81,4 @@ func (t *tx) LastSeq(ctx context.Context) (int64, error) {
 		t.nextSeq = seq + 1 // under the write lock, only this transaction appends
 	}
 	return seq, nil
-}
-
-func scanEvent(s pgx.Row) (*deconflict.Event, error) {
-	var e deconflict.Event
-	var at int64
-	var role, audience string
-	var kind, id *string
-	var data []byte
-	if err := s.Scan(&e.Seq, &e.Type, &at, &e.Actor.Party, &role, &e.Actor.TokenID, &kind, &id, &audience, &data); err != nil {
-		return nil, err
-	}
-	e.Time = storeval.FromMicros(at)
-	e.Actor.Role = deconflict.Role(role)
-	if kind != nil {
-		e.Subject = &deconflict.Subject{Kind: *kind}
-		if id != nil {
-			e.Subject.ID = *id
-		}
-	}
-	if err := json.Unmarshal([]byte(audience), &e.Audience); err != nil {
-		return nil, fmt.Errorf("decode event %d audience: %w", e.Seq, err)
-	}
-	if data != nil {
-		e.Data = data
-	}
-	return &e, nil
 }

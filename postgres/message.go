@@ -3,27 +3,16 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
-	"github.com/jackc/pgx/v5"
 )
-
-// The columns scanMessage reads, in its order.
-const messageColumns = "seq, from_token, doc"
 
 // Message returns the hotline message with the ID; ENotFound if there is
 // none.
 func (t *tx) Message(ctx context.Context, id string) (*deconflict.Message, error) {
-	m, _, err := scanMessage(t.queryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "message %q not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("select message %s: %w", id, err)
-	}
-	return m, nil
+	return t.shared().Message(ctx, id)
 }
 
 // PutMessage inserts the message or replaces the one with its ID, which
@@ -58,28 +47,13 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 		return nil, "", err
 	}
 	limit := storeval.PageSize(f.Limit)
-	var a args
-	where := "seq > " + a.add(after)
+	a := dialect.Args()
+	where := "seq > " + a.Add(after)
 	if f.Party != "" {
-		p := a.add(f.Party)
+		p := a.Add(f.Party)
 		where += " AND (from_party = " + p + " OR to_parties @> ARRAY[" + p + "::text])"
 	}
 	// One more than the page, to know whether another page follows.
-	q := "SELECT " + messageColumns + " FROM messages WHERE " + where + " ORDER BY seq LIMIT " + a.add(limit+1)
-	return page(ctx, t, "messages", q, a, limit, f.MaxBytes, scanMessage)
-}
-
-// scanMessage reads the messageColumns of a row.
-func scanMessage(s pgx.Row) (*deconflict.Message, int64, error) {
-	var seq int64
-	var token, doc string
-	if err := s.Scan(&seq, &token, &doc); err != nil {
-		return nil, 0, err
-	}
-	var m deconflict.Message
-	if err := json.Unmarshal([]byte(doc), &m); err != nil {
-		return nil, 0, fmt.Errorf("decode message: %w", err)
-	}
-	m.From.TokenID = token
-	return &m, seq, nil
+	q := "SELECT " + storeval.MessageColumns + " FROM messages WHERE " + where + " ORDER BY seq LIMIT " + a.Add(limit+1)
+	return page(ctx, t, "messages", q, a.Values, limit, f.MaxBytes, storeval.ScanMessage)
 }

@@ -3,27 +3,16 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
 	"github.com/jackc/pgx/v5"
 )
 
-// The columns scanOperation reads, in its order.
-const operationColumns = "seq, rev, t_start, t_end, doc"
-
 // Operation returns the operation with the ID; ENotFound if there is none.
 func (t *tx) Operation(ctx context.Context, id string) (*deconflict.Operation, error) {
-	op, _, err := scanOperation(t.queryRow(ctx, "SELECT "+operationColumns+" FROM operations WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "operation %q not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("select operation %s: %w", id, err)
-	}
-	return op, nil
+	return t.shared().Operation(ctx, id)
 }
 
 // PutOperation inserts the operation or replaces the one with its ID,
@@ -75,38 +64,20 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 	}
 	limit := storeval.PageSize(f.Limit)
 
-	var where strings.Builder
-	var a args
-	where.WriteString("seq > " + a.add(after))
-	if f.Party != "" {
-		where.WriteString(" AND party = " + a.add(f.Party))
-	}
-	if len(f.States) > 0 {
-		states := make([]string, len(f.States))
-		for i, s := range f.States {
-			states[i] = string(s)
-		}
-		where.WriteString(" AND state = ANY(" + a.add(states) + ")")
-	}
-	if !f.Start.IsZero() {
-		where.WriteString(" AND t_end >= " + a.add(storeval.Micros(f.Start)))
-	}
-	if !f.End.IsZero() {
-		where.WriteString(" AND t_start <= " + a.add(storeval.Micros(f.End)))
-	}
 	// One more than the page, to know whether another page follows.
 	n := limit + 1
 	if f.Match != nil {
 		n = max(n, matchBatch)
 	}
-	q := "SELECT " + operationColumns + " FROM operations WHERE " + where.String() + " ORDER BY seq LIMIT " + a.add(n)
+	where, a := storeval.OperationsWhere(dialect, f, after)
+	q := "SELECT " + storeval.OperationColumns + " FROM operations WHERE " + where + " ORDER BY seq LIMIT " + a.Add(n)
 
 	var ops []*deconflict.Operation
 	var last int64 // seq of the last operation of the page
 	size := 0      // of the operations in the page
 	more := false
 	for {
-		read, lastRead, err := t.operationsPage(ctx, q, a, func(op *deconflict.Operation, seq int64, bytes int) bool {
+		read, lastRead, err := t.operationsPage(ctx, q, a.Values, func(op *deconflict.Operation, seq int64, bytes int) bool {
 			if f.Match != nil && !f.Match(op) {
 				return true
 			}
@@ -127,7 +98,7 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 			return ops, "", nil
 		}
 		// A Match filtered some out: read on after the last row read.
-		a[0] = lastRead
+		a.Values[0] = lastRead
 	}
 }
 
@@ -135,7 +106,7 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 // order, with the size of each row's document, until each returns false.
 // It returns how many rows it read and the seq of the last one. Rows are
 // not kept, so a Match that refuses most of them holds no memory for them.
-func (t *tx) operationsPage(ctx context.Context, q string, a args, each func(op *deconflict.Operation, seq int64, bytes int) bool) (int, int64, error) {
+func (t *tx) operationsPage(ctx context.Context, q string, a []any, each func(op *deconflict.Operation, seq int64, bytes int) bool) (int, int64, error) {
 	rows, err := t.query(ctx, q, a...)
 	if err != nil {
 		return 0, 0, err
@@ -144,7 +115,7 @@ func (t *tx) operationsPage(ctx context.Context, q string, a args, each func(op 
 	read, last := 0, int64(0)
 	for rows.Next() {
 		sized := &storeval.SizedRow{Row: rows}
-		op, seq, err := scanOperation(sized)
+		op, seq, err := storeval.ScanOperation(sized)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -160,9 +131,6 @@ func (t *tx) operationsPage(ctx context.Context, q string, a args, each func(op 
 // fn on them, with no query open.
 const sinceBatch = 256
 
-// liveStates are the states OperationsSince keeps when liveOnly.
-var liveStates = []string{string(deconflict.StatePlanned), string(deconflict.StateActive)}
-
 // OperationsSince calls fn on every operation whose Rev is greater than
 // rev, in increasing Rev order (then the order they were first stored),
 // with live ones only if liveOnly. fn may use the transaction: the walk
@@ -170,12 +138,11 @@ var liveStates = []string{string(deconflict.StatePlanned), string(deconflict.Sta
 // match when their turn comes, as they are then. An error from fn stops
 // the walk and is returned as it is.
 func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn func(*deconflict.Operation) error) error {
-	states := []string(nil) // any state
+	cond := "rev > $1"
 	if liveOnly {
-		states = liveStates
+		cond += " AND " + storeval.Live
 	}
-	const cond = "rev > $1 AND ($2::text[] IS NULL OR state = ANY($2))"
-	rows, err := t.query(ctx, "SELECT seq FROM operations WHERE "+cond+" ORDER BY rev, seq", rev, states)
+	rows, err := t.query(ctx, "SELECT seq FROM operations WHERE "+cond+" ORDER BY rev, seq", rev)
 	if err != nil {
 		return fmt.Errorf("select operations since %d: %w", rev, err)
 	}
@@ -185,7 +152,7 @@ func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn f
 	}
 	for len(seqs) > 0 {
 		n := min(len(seqs), sinceBatch)
-		batch, err := t.operationsBySeq(ctx, seqs[:n], cond, rev, states)
+		batch, err := t.operationsBySeq(ctx, seqs[:n], cond, rev)
 		if err != nil {
 			return fmt.Errorf("select operations since %d: %w", rev, err)
 		}
@@ -202,16 +169,16 @@ func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn f
 }
 
 // operationsBySeq returns those of the operations with the seqs that also
-// meet cond (whose arguments are $1 and $2), by seq.
-func (t *tx) operationsBySeq(ctx context.Context, seqs []int64, cond string, arg1, arg2 any) (map[int64]*deconflict.Operation, error) {
-	rows, err := t.query(ctx, "SELECT "+operationColumns+" FROM operations WHERE seq = ANY($3) AND "+cond, arg1, arg2, seqs)
+// meet cond (whose argument is $1), by seq.
+func (t *tx) operationsBySeq(ctx context.Context, seqs []int64, cond string, arg1 any) (map[int64]*deconflict.Operation, error) {
+	rows, err := t.query(ctx, "SELECT "+storeval.OperationColumns+" FROM operations WHERE seq = ANY($2) AND "+cond, arg1, seqs)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	ops := make(map[int64]*deconflict.Operation, len(seqs))
 	for rows.Next() {
-		op, seq, err := scanOperation(rows)
+		op, seq, err := storeval.ScanOperation(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -220,28 +187,10 @@ func (t *tx) operationsBySeq(ctx context.Context, seqs []int64, cond string, arg
 	return ops, rows.Err()
 }
 
-// scanOperation reads the operationColumns of a row.
-func scanOperation(s pgx.Row) (*deconflict.Operation, int64, error) {
-	var seq, rev, start, end int64
-	var doc string
-	if err := s.Scan(&seq, &rev, &start, &end, &doc); err != nil {
-		return nil, 0, err
-	}
-	var op deconflict.Operation
-	if err := json.Unmarshal([]byte(doc), &op); err != nil {
-		return nil, 0, fmt.Errorf("decode operation: %w", err)
-	}
-	op.Rev = rev
-	op.Start = storeval.FromMicros(start)
-	op.End = storeval.FromMicros(end)
-	return &op, seq, nil
-}
-
 // LiveGeometries calls fn for every live operation, with its geometry or,
 // if none was kept, the operation decoded from its document.
 func (t *tx) LiveGeometries(ctx context.Context, fn func(*deconflict.LiveGeometry) error) error {
-	rows, err := t.query(ctx, `SELECT true, `+geometryColumns+` FROM operations WHERE state IN ($1, $2)`,
-		string(deconflict.StatePlanned), string(deconflict.StateActive))
+	rows, err := t.query(ctx, `SELECT true, `+storeval.GeometryColumns+` FROM operations WHERE `+storeval.Live)
 	if err != nil {
 		return fmt.Errorf("select live geometries: %w", err)
 	}
@@ -255,8 +204,7 @@ func (t *tx) LiveGeometries(ctx context.Context, fn func(*deconflict.LiveGeometr
 // GeometriesSince calls fn for every operation changed since rev (see
 // deconflict.GeometriesSinceTx).
 func (t *tx) GeometriesSince(ctx context.Context, rev int64, fn func(g *deconflict.LiveGeometry, live bool) error) error {
-	rows, err := t.query(ctx, `SELECT state IN ($1, $2), `+geometryColumns+` FROM operations WHERE rev > $3`,
-		string(deconflict.StatePlanned), string(deconflict.StateActive), rev)
+	rows, err := t.query(ctx, `SELECT `+storeval.Live+`, `+storeval.GeometryColumns+` FROM operations WHERE rev > $1`, rev)
 	if err != nil {
 		return fmt.Errorf("select geometries since %d: %w", rev, err)
 	}
@@ -267,13 +215,7 @@ func (t *tx) GeometriesSince(ctx context.Context, rev int64, fn func(g *deconfli
 	return fnErr
 }
 
-// geometryColumns are the columns scanGeometries reads after the first
-// (whether the operation is live): the geometry or, where none was kept,
-// what makes the operation from its document.
-const geometryColumns = `id, party, geom, CASE WHEN geom IS NULL THEN rev END,
-		CASE WHEN geom IS NULL THEN t_start END, CASE WHEN geom IS NULL THEN t_end END, CASE WHEN geom IS NULL THEN doc END`
-
-// scanGeometries reads rows of a live flag and the geometryColumns, calls
+// scanGeometries reads rows of a live flag and the GeometryColumns, calls
 // fn for each and closes rows. An operation no longer live is given by ID
 // and party alone. An error of fn stops it and comes back as it is, as
 // fnErr; err is the store's.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
-	"github.com/jackc/pgx/v5"
 )
 
 // putLogHashesQuery stores the hashes $3 at the storage indexes $1,
@@ -144,13 +143,10 @@ func (t *tx) knownHashes(indexes []int64) ([][32]byte, bool) {
 	return out, true
 }
 
-// The columns scanKey reads, in its order.
-const keyColumns = "name, verifier, signer, created_at, retired_at"
-
 // PutKey stores the signing key, or replaces every field of the one with
 // its name, which keeps its place in Keys.
 func (t *tx) PutKey(ctx context.Context, k *deconflict.SigningKey) error {
-	if _, err := t.exec(ctx, `INSERT INTO signing_keys (seq, `+keyColumns+`)
+	if _, err := t.exec(ctx, `INSERT INTO signing_keys (seq, `+storeval.KeyColumns+`)
 		VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM signing_keys), $1, $2, $3, $4, $5)
 		ON CONFLICT (name) DO UPDATE SET verifier = excluded.verifier, signer = excluded.signer,
 			created_at = excluded.created_at, retired_at = excluded.retired_at`,
@@ -163,22 +159,9 @@ func (t *tx) PutKey(ctx context.Context, k *deconflict.SigningKey) error {
 // Keys returns every signing key, with its signer, in the order they were
 // first stored.
 func (t *tx) Keys(ctx context.Context) ([]*deconflict.SigningKey, error) {
-	ks, err := list(ctx, t, "SELECT "+keyColumns+" FROM signing_keys ORDER BY seq", nil, scanKey)
+	ks, err := list(ctx, t, "SELECT "+storeval.KeyColumns+" FROM signing_keys ORDER BY seq", nil, storeval.ScanKey)
 	if err != nil {
 		return nil, fmt.Errorf("select signing keys: %w", err)
 	}
 	return ks, nil
-}
-
-// scanKey reads the keyColumns of a row.
-func scanKey(s pgx.Row) (*deconflict.SigningKey, error) {
-	var k deconflict.SigningKey
-	var created int64
-	var retired *int64
-	if err := s.Scan(&k.Name, &k.Verifier, &k.Signer, &created, &retired); err != nil {
-		return nil, err
-	}
-	k.CreatedAt = storeval.FromMicros(created)
-	k.RetiredAt = fromNullMicros(retired)
-	return &k, nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/deconflict/deconflict"
@@ -53,6 +52,25 @@ func (t *tx) later(what, query string, args ...any) {
 
 var _ deconflict.Tx = (*tx)(nil)
 
+// dialect is how PostgreSQL's SQL differs where both stores build the
+// same statements (see storeval.Dialect).
+var dialect = storeval.Dialect{Param: storeval.Dollar, Arrays: true, NoRows: pgx.ErrNoRows}
+
+// shared returns the Tx methods both stores implement alike, on t.
+func (t *tx) shared() storeval.Tx { return storeval.Tx{Q: rowQuerier{t}, D: dialect} }
+
+// rowQuerier is t as storeval.Tx uses it.
+type rowQuerier struct{ t *tx }
+
+func (q rowQuerier) QueryRow(ctx context.Context, query string, args ...any) storeval.Row {
+	return q.t.queryRow(ctx, query, args...)
+}
+
+func (q rowQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.t.exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
 // nullMicros returns *t as stored, or nil (NULL).
 func nullMicros(t *time.Time) *int64 {
 	if t == nil {
@@ -62,70 +80,26 @@ func nullMicros(t *time.Time) *int64 {
 	return &v
 }
 
-// fromNullMicros returns the time stored as v, or nil.
-func fromNullMicros(v *int64) *time.Time {
-	if v == nil {
-		return nil
-	}
-	t := storeval.FromMicros(*v)
-	return &t
-}
-
-// args collects the arguments of a statement built piece by piece.
-type args []any
-
-// add appends v and returns its placeholder.
-func (a *args) add(v any) string {
-	*a = append(*a, v)
-	return "$" + strconv.Itoa(len(*a))
-}
-
 // page runs a list query whose last argument is the page size plus one
-// (to know whether another page follows) and scans up to limit rows with
-// scan, which also returns each row's seq, ending early once the rows
-// scanned pass maxBytes (0: no bound; see deconflict.MaxPageBytes). It
-// returns the cursor of the next page, or "" after the last.
-func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit, maxBytes int, scan func(pgx.Row) (T, int64, error)) ([]T, string, error) {
+// and scans up to limit rows, or fewer once they pass maxBytes
+// (storeval.Page).
+func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit, maxBytes int, scan func(storeval.Row) (T, int64, error)) ([]T, string, error) {
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("select %s: %w", noun, err)
 	}
 	defer rows.Close()
-	var out []T
-	var last int64
-	sized := &storeval.SizedRow{Row: rows}
-	for rows.Next() {
-		if len(out) == limit || storeval.Full(sized.Bytes, maxBytes) {
-			return out, storeval.EncodeCursor(last), nil
-		}
-		v, seq, err := scan(sized)
-		if err != nil {
-			return nil, "", fmt.Errorf("select %s: %w", noun, err)
-		}
-		out, last = append(out, v), seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("select %s: %w", noun, err)
-	}
-	return out, "", nil
+	return storeval.Page(rows, noun, limit, maxBytes, scan)
 }
 
 // list runs a query and scans every row with scan.
-func list[T any](ctx context.Context, t *tx, query string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
+func list[T any](ctx context.Context, t *tx, query string, args []any, scan func(storeval.Row) (T, error)) ([]T, error) {
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return storeval.List(rows, scan)
 }
 
 // The first statement of a transaction goes in one batch (one round trip)

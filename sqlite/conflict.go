@@ -2,11 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
@@ -14,26 +11,13 @@ import (
 
 // Conflict returns the conflict with the ID; ENotFound if there is none.
 func (t *tx) Conflict(ctx context.Context, id string) (*deconflict.Conflict, error) {
-	c, _, err := scanConflict(t.queryRow(ctx, "SELECT seq, doc FROM conflicts WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "conflict %q not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("select conflict %s: %w", id, err)
-	}
-	return c, nil
+	return t.shared().Conflict(ctx, id)
 }
 
 // ConflictByPair returns the conflict of two operations, named in either
 // order; ENotFound if there is none.
 func (t *tx) ConflictByPair(ctx context.Context, op1, op2 string) (*deconflict.Conflict, error) {
-	lo, hi := pair(op1, op2)
-	c, _, err := scanConflict(t.queryRow(ctx, "SELECT seq, doc FROM conflicts WHERE op_lo = ? AND op_hi = ?", lo, hi))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "no conflict of operations %q and %q", op1, op2)
-	} else if err != nil {
-		return nil, fmt.Errorf("select conflict of %s and %s: %w", op1, op2, err)
-	}
-	return c, nil
+	return t.shared().ConflictByPair(ctx, op1, op2)
 }
 
 // ConflictsOf returns every conflict of the operation, in the order they
@@ -50,11 +34,11 @@ func (t *tx) ConflictsOf(ctx context.Context, opID string) ([]*deconflict.Confli
 // keeps its place in lists. A pair of operations has one conflict: putting
 // a second one for the pair, under another ID, fails with EExists.
 func (t *tx) PutConflict(ctx context.Context, c *deconflict.Conflict) error {
-	doc, err := json.Marshal(storedConflict(c))
+	doc, err := json.Marshal(storeval.StoredConflict(c))
 	if err != nil {
 		return fmt.Errorf("encode conflict %s: %w", c.ID, err)
 	}
-	lo, hi := pair(c.Operations[0], c.Operations[1])
+	lo, hi := storeval.Pair(c.Operations[0], c.Operations[1])
 	_, err = t.exec(ctx, `INSERT INTO conflicts (id, op_lo, op_hi, party1, party2, status, doc)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET op_lo = excluded.op_lo, op_hi = excluded.op_hi,
@@ -76,73 +60,18 @@ func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*dec
 		return nil, "", err
 	}
 	limit := storeval.PageSize(f.Limit)
-	var where strings.Builder
-	args := []any{after}
-	where.WriteString("seq > ?")
-	if f.Party != "" {
-		where.WriteString(" AND (party1 = ? OR party2 = ?)")
-		args = append(args, f.Party, f.Party)
-	}
-	if len(f.Statuses) > 0 {
-		where.WriteString(" AND status IN (" + placeholders(len(f.Statuses)) + ")")
-		for _, s := range f.Statuses {
-			args = append(args, string(s))
-		}
-	}
+	where, args := storeval.ConflictsWhere(dialect, f, after)
 	// One more than the page, to know whether another page follows.
-	args = append(args, limit+1)
-	return page(ctx, t, "conflicts", "SELECT seq, doc FROM conflicts WHERE "+where.String()+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, scanConflict)
+	q := "SELECT seq, doc FROM conflicts WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
+	return page(ctx, t, "conflicts", q, args.Values, limit, f.MaxBytes, storeval.ScanConflict)
 }
 
 // conflicts runs a query of seq and doc.
 func (t *tx) conflicts(ctx context.Context, q string, args ...any) ([]*deconflict.Conflict, error) {
-	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cs []*deconflict.Conflict
-	for rows.Next() {
-		c, _, err := scanConflict(rows)
-		if err != nil {
-			return nil, err
-		}
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
-}
-
-// pair returns the two operation IDs in sorted order.
-func pair(op1, op2 string) (lo, hi string) {
-	if op2 < op1 {
-		return op2, op1
-	}
-	return op1, op2
-}
-
-// storedConflict returns a copy of c with its times as they read back.
-func storedConflict(c *deconflict.Conflict) *deconflict.Conflict {
-	s := *c
-	s.DetectedAt = storeval.NormTime(c.DetectedAt)
-	s.ClosedAt = storeval.NormTimePtr(c.ClosedAt)
-	s.UpdatedAt = storeval.NormTime(c.UpdatedAt)
-	s.Acknowledged = storeval.NormTimeMap(c.Acknowledged)
-	s.Waived = storeval.NormTimeMap(c.Waived)
-	return &s
-}
-
-// scanConflict reads the seq and doc of a row.
-func scanConflict(s scanner) (*deconflict.Conflict, int64, error) {
-	var seq int64
-	var doc string
-	if err := s.Scan(&seq, &doc); err != nil {
-		return nil, 0, err
-	}
-	var c deconflict.Conflict
-	if err := json.Unmarshal([]byte(doc), &c); err != nil {
-		return nil, 0, fmt.Errorf("decode conflict: %w", err)
-	}
-	return &c, seq, nil
+	return list(ctx, t, q, args, func(r storeval.Row) (*deconflict.Conflict, error) {
+		c, _, err := storeval.ScanConflict(r)
+		return c, err
+	})
 }
 
 // CountConflicts returns the number of conflicts with the status, from the

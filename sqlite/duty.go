@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,12 +10,9 @@ import (
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// The columns scanDuty reads, in its order.
-const dutyColumns = "seq, id, subject_kind, subject_id, version, party, level, created_at, due_at, acked_at, raised_at, cleared_at"
-
 // dutiesDueQuery selects the duties DutiesDue returns. It runs on the
 // index duties_due, in its order.
-const dutiesDueQuery = "SELECT " + dutyColumns + ` FROM duties
+const dutiesDueQuery = "SELECT " + storeval.DutyColumns + ` FROM duties
 	WHERE acked_at IS NULL AND due_at <= ? ORDER BY due_at, seq LIMIT ?`
 
 // Duty returns the duty with the ID; ENotFound if there is none.
@@ -25,13 +20,7 @@ func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
 	if err := t.flushDuties(ctx); err != nil {
 		return nil, err
 	}
-	d, _, err := scanDuty(t.queryRow(ctx, "SELECT "+dutyColumns+" FROM duties WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "duty %q not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("select duty %s: %w", id, err)
-	}
-	return d, nil
+	return t.shared().Duty(ctx, id)
 }
 
 // PutDuty inserts the duty or replaces the one with its ID, which keeps
@@ -100,27 +89,10 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 		return nil, "", err
 	}
 	limit := storeval.PageSize(f.Limit)
-	var where strings.Builder
-	args := []any{after}
-	where.WriteString("seq > ?")
-	if f.Party != "" {
-		where.WriteString(" AND party = ?")
-		args = append(args, f.Party)
-	}
-	if f.Subject != nil {
-		where.WriteString(" AND subject_kind = ? AND subject_id = ?")
-		args = append(args, f.Subject.Kind, f.Subject.ID)
-	}
-	if f.Escalated {
-		// A literal, so that the partial index duties_escalated serves.
-		fmt.Fprintf(&where, " AND level >= %d", deconflict.LevelHeads)
-	}
-	if f.Open {
-		where.WriteString(" AND acked_at IS NULL")
-	}
+	where, args := storeval.DutiesWhere(dialect, f, after)
 	// One more than the page, to know whether another page follows.
-	args = append(args, limit+1)
-	return page(ctx, t, "duties", "SELECT "+dutyColumns+" FROM duties WHERE "+where.String()+" ORDER BY seq LIMIT ?", args, limit, 0, scanDuty)
+	q := "SELECT " + storeval.DutyColumns + " FROM duties WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
+	return page(ctx, t, "duties", q, args.Values, limit, 0, storeval.ScanDuty)
 }
 
 // DutiesDue returns up to limit duties (1000 if limit is not positive) not
@@ -130,38 +102,12 @@ func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconf
 	if err := t.flushDuties(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := t.query(ctx, dutiesDueQuery, storeval.Micros(now), storeval.PageSize(limit))
+	ds, err := list(ctx, t, dutiesDueQuery, []any{storeval.Micros(now), storeval.PageSize(limit)}, func(r storeval.Row) (*deconflict.Duty, error) {
+		d, _, err := storeval.ScanDuty(r)
+		return d, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("select due duties: %w", err)
 	}
-	defer rows.Close()
-	var ds []*deconflict.Duty
-	for rows.Next() {
-		d, _, err := scanDuty(rows)
-		if err != nil {
-			return nil, fmt.Errorf("select due duties: %w", err)
-		}
-		ds = append(ds, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("select due duties: %w", err)
-	}
 	return ds, nil
-}
-
-// scanDuty reads the dutyColumns of a row.
-func scanDuty(s scanner) (*deconflict.Duty, int64, error) {
-	var d deconflict.Duty
-	var seq, created int64
-	var due, acked, raised, cleared sql.NullInt64
-	if err := s.Scan(&seq, &d.ID, &d.Subject.Kind, &d.Subject.ID, &d.Version, &d.Party, &d.Level,
-		&created, &due, &acked, &raised, &cleared); err != nil {
-		return nil, 0, err
-	}
-	d.CreatedAt = storeval.FromMicros(created)
-	d.DueAt = fromNullMicros(due)
-	d.AckedAt = fromNullMicros(acked)
-	d.RaisedAt = fromNullMicros(raised)
-	d.ClearedAt = fromNullMicros(cleared)
-	return &d, seq, nil
 }

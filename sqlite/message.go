@@ -2,17 +2,12 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
 )
-
-// The columns scanMessage reads, in its order.
-const messageColumns = "seq, from_token, doc"
 
 // sentByOrTo is the condition of Messages with a party, which it names
 // twice.
@@ -21,13 +16,7 @@ const sentByOrTo = "(from_party = ? OR EXISTS (SELECT 1 FROM message_to WHERE me
 // Message returns the hotline message with the ID; ENotFound if there is
 // none.
 func (t *tx) Message(ctx context.Context, id string) (*deconflict.Message, error) {
-	m, _, err := scanMessage(t.queryRow(ctx, "SELECT "+messageColumns+" FROM messages WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "message %q not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("select message %s: %w", id, err)
-	}
-	return m, nil
+	return t.shared().Message(ctx, id)
 }
 
 // PutMessage inserts the message or replaces the one with its ID, which
@@ -75,20 +64,5 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	return page(ctx, t, "messages", "SELECT "+messageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, scanMessage)
-}
-
-// scanMessage reads the messageColumns of a row.
-func scanMessage(s scanner) (*deconflict.Message, int64, error) {
-	var seq int64
-	var token, doc string
-	if err := s.Scan(&seq, &token, &doc); err != nil {
-		return nil, 0, err
-	}
-	var m deconflict.Message
-	if err := json.Unmarshal([]byte(doc), &m); err != nil {
-		return nil, 0, fmt.Errorf("decode message: %w", err)
-	}
-	m.From.TokenID = token
-	return &m, seq, nil
+	return page(ctx, t, "messages", "SELECT "+storeval.MessageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, storeval.ScanMessage)
 }

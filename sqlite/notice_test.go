@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
 )
 
 // TestMigrateFromVersion1 opens a file made by a program that knew only
@@ -91,11 +92,11 @@ func TestNoticeQueryPlans(t *testing.T) {
 		want    []string
 	}{
 		{"DutiesDue", dutiesDueQuery, []any{0, 10}, []string{"USING INDEX duties_open_due"}},
-		{"Escalated duties", "SELECT " + dutyColumns + fmt.Sprintf(" FROM duties WHERE seq > ? AND level >= %d ORDER BY seq LIMIT ?", deconflict.LevelHeads),
+		{"Escalated duties", "SELECT " + storeval.DutyColumns + fmt.Sprintf(" FROM duties WHERE seq > ? AND level >= %d ORDER BY seq LIMIT ?", deconflict.LevelHeads),
 			[]any{0, 10}, []string{"USING INDEX duties_escalated"}},
-		{"Messages of a party", "SELECT " + messageColumns + " FROM messages WHERE seq > ? AND " + sentByOrTo + " ORDER BY seq LIMIT ?",
+		{"Messages of a party", "SELECT " + storeval.MessageColumns + " FROM messages WHERE seq > ? AND " + sentByOrTo + " ORDER BY seq LIMIT ?",
 			[]any{0, "alpha", "alpha", 10}, []string{"message_to USING PRIMARY KEY"}},
-		{"Webhooks", "SELECT " + webhookColumns + " FROM webhooks ORDER BY party, name", nil, nil},
+		{"Webhooks", "SELECT " + storeval.WebhookColumns + " FROM webhooks ORDER BY party, name", nil, nil},
 	} {
 		plan := queryPlan(ctx, t, db, tc.q, tc.args...)
 		t.Logf("%s:\n%s", tc.name, plan)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -15,18 +14,9 @@ import (
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// The columns decodeOperation reads, in its order.
-const operationColumns = "seq, rev, t_start, t_end, doc"
-
 // Operation returns the operation with the ID; ENotFound if there is none.
 func (t *tx) Operation(ctx context.Context, id string) (*deconflict.Operation, error) {
-	op, _, err := scanOperation(t.queryRow(ctx, "SELECT "+operationColumns+" FROM operations WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "operation %q not found", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("select operation %s: %w", id, err)
-	}
-	return op, nil
+	return t.shared().Operation(ctx, id)
 }
 
 // PutOperation inserts the operation or replaces the one with its ID,
@@ -77,35 +67,14 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 	}
 	limit := storeval.PageSize(f.Limit)
 
-	var where strings.Builder
-	args := []any{after}
-	where.WriteString("seq > ?")
-	if f.Party != "" {
-		where.WriteString(" AND party = ?")
-		args = append(args, f.Party)
-	}
-	if len(f.States) > 0 {
-		where.WriteString(" AND state IN (" + placeholders(len(f.States)) + ")")
-		for _, s := range f.States {
-			args = append(args, string(s))
-		}
-	}
-	if !f.Start.IsZero() {
-		where.WriteString(" AND t_end >= ?")
-		args = append(args, storeval.Micros(f.Start))
-	}
-	if !f.End.IsZero() {
-		where.WriteString(" AND t_start <= ?")
-		args = append(args, storeval.Micros(f.End))
-	}
-	q := "SELECT " + operationColumns + " FROM operations WHERE " + where.String() + " ORDER BY seq"
+	where, args := storeval.OperationsWhere(dialect, f, after)
+	q := "SELECT " + storeval.OperationColumns + " FROM operations WHERE " + where + " ORDER BY seq"
 	if f.Match == nil {
 		// One more than the page, to know whether another page follows.
-		q += " LIMIT ?"
-		args = append(args, limit+1)
+		q += " LIMIT " + args.Add(limit+1)
 	}
 
-	rows, err := t.query(ctx, q, args...)
+	rows, err := t.query(ctx, q, args.Values...)
 	if err != nil {
 		return nil, "", fmt.Errorf("select operations: %w", err)
 	}
@@ -116,7 +85,7 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 	size := 0 // of the operations in the page
 	for rows.Next() {
 		sized := &storeval.SizedRow{Row: rows}
-		op, seq, err := scanOperation(sized)
+		op, seq, err := storeval.ScanOperation(sized)
 		if err != nil {
 			return nil, "", fmt.Errorf("select operations: %w", err)
 		}
@@ -153,7 +122,7 @@ const sinceBatch = 256
 func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn func(*deconflict.Operation) error) error {
 	cond := "rev > ?"
 	if liveOnly {
-		cond += fmt.Sprintf(" AND state IN ('%s', '%s')", deconflict.StatePlanned, deconflict.StateActive)
+		cond += " AND " + storeval.Live
 	}
 	seqs, err := t.seqs(ctx, "SELECT seq FROM operations WHERE "+cond+" ORDER BY rev, seq", rev)
 	if err != nil {
@@ -198,7 +167,7 @@ func (t *tx) seqs(ctx context.Context, q string, args ...any) ([]int64, error) {
 // operationsBySeq returns those of the operations with the seqs that also
 // meet cond, by seq.
 func (t *tx) operationsBySeq(ctx context.Context, seqs []int64, cond string, args ...any) (map[int64]*deconflict.Operation, error) {
-	q := "SELECT " + operationColumns + " FROM operations WHERE seq IN (" + placeholders(len(seqs)) + ") AND " + cond
+	q := "SELECT " + storeval.OperationColumns + " FROM operations WHERE seq IN (" + placeholders(len(seqs)) + ") AND " + cond
 	all := make([]any, 0, len(seqs)+len(args))
 	for _, seq := range seqs {
 		all = append(all, seq)
@@ -210,30 +179,13 @@ func (t *tx) operationsBySeq(ctx context.Context, seqs []int64, cond string, arg
 	defer rows.Close()
 	ops := make(map[int64]*deconflict.Operation, len(seqs))
 	for rows.Next() {
-		op, seq, err := scanOperation(rows)
+		op, seq, err := storeval.ScanOperation(rows)
 		if err != nil {
 			return nil, err
 		}
 		ops[seq] = op
 	}
 	return ops, rows.Err()
-}
-
-// scanOperation reads the operationColumns of a row.
-func scanOperation(s scanner) (*deconflict.Operation, int64, error) {
-	var seq, rev, start, end int64
-	var doc string
-	if err := s.Scan(&seq, &rev, &start, &end, &doc); err != nil {
-		return nil, 0, err
-	}
-	var op deconflict.Operation
-	if err := json.Unmarshal([]byte(doc), &op); err != nil {
-		return nil, 0, fmt.Errorf("decode operation: %w", err)
-	}
-	op.Rev = rev
-	op.Start = storeval.FromMicros(start)
-	op.End = storeval.FromMicros(end)
-	return &op, seq, nil
 }
 
 // LiveGeometries calls fn for every live operation, with its kept
@@ -316,21 +268,15 @@ func (db *DB) readRange(ctx context.Context, from, to int64, fn func(*deconflict
 	return liveGeometries(ctx, t, from, to, fn)
 }
 
-// geometryColumns are the columns scanGeometries reads after the first
-// (whether the operation is live): the geometry or, where none was kept,
-// what makes the operation from its document.
-const geometryColumns = `id, party, geom, CASE WHEN geom IS NULL THEN rev END,
-		CASE WHEN geom IS NULL THEN t_start END, CASE WHEN geom IS NULL THEN t_end END, CASE WHEN geom IS NULL THEN doc END`
-
 // liveGeometriesQuery reads the live operations of a range of seqs, in
 // seq (rowid) order: a range scan of the table, not the state index.
-var liveGeometriesQuery = fmt.Sprintf(`SELECT 1, `+geometryColumns+`
-		FROM operations NOT INDEXED WHERE seq BETWEEN ? AND ? AND state IN ('%s', '%s')`, deconflict.StatePlanned, deconflict.StateActive)
+const liveGeometriesQuery = `SELECT 1, ` + storeval.GeometryColumns + `
+		FROM operations NOT INDEXED WHERE seq BETWEEN ? AND ? AND ` + storeval.Live
 
 // geometriesSinceQuery reads the operations changed since a rev, on the
 // index operations_rev.
-var geometriesSinceQuery = fmt.Sprintf(`SELECT state IN ('%s', '%s'), `+geometryColumns+`
-		FROM operations WHERE rev > ?`, deconflict.StatePlanned, deconflict.StateActive)
+const geometriesSinceQuery = `SELECT ` + storeval.Live + `, ` + storeval.GeometryColumns + `
+		FROM operations WHERE rev > ?`
 
 // liveGeometries reads the live geometries of seqs from..to on t.
 func liveGeometries(ctx context.Context, t *sql.Tx, from, to int64, fn func(*deconflict.LiveGeometry) error) error {
@@ -359,7 +305,7 @@ func (t *tx) GeometriesSince(ctx context.Context, rev int64, fn func(g *deconfli
 	return fnErr
 }
 
-// scanGeometries reads rows of a live flag and the geometryColumns, calls
+// scanGeometries reads rows of a live flag and the GeometryColumns, calls
 // fn for each and closes rows. An operation no longer live is given by ID
 // and party alone. An error of fn stops it and comes back as it is, as
 // fnErr; err is the store's.

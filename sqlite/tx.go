@@ -45,21 +45,34 @@ func (t *tx) fail(err error) error {
 
 var _ deconflict.Tx = (*tx)(nil)
 
+// dialect is how SQLite's SQL differs where both stores build the same
+// statements (see storeval.Dialect).
+var dialect = storeval.Dialect{Param: storeval.QuestionMark, NoRows: sql.ErrNoRows}
+
+// shared returns the Tx methods both stores implement alike, on t.
+func (t *tx) shared() storeval.Tx { return storeval.Tx{Q: rowQuerier{t}, D: dialect} }
+
+// rowQuerier is t as storeval.Tx uses it.
+type rowQuerier struct{ t *tx }
+
+func (q rowQuerier) QueryRow(ctx context.Context, query string, args ...any) storeval.Row {
+	return q.t.queryRow(ctx, query, args...)
+}
+
+func (q rowQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.t.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // nullMicros returns *t as stored, or NULL.
 func nullMicros(t *time.Time) sql.NullInt64 {
 	if t == nil {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: storeval.Micros(*t), Valid: true}
-}
-
-// fromNullMicros returns the time stored as v, or nil.
-func fromNullMicros(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := storeval.FromMicros(v.Int64)
-	return &t
 }
 
 // placeholders returns "?, ?, …" with n marks.
@@ -129,31 +142,23 @@ func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 // page runs a list query whose last argument is the page size plus one
-// (to know whether another page follows) and scans up to limit rows with
-// scan, which also returns each row's seq, ending early once the rows
-// scanned pass maxBytes (0: no bound; see deconflict.MaxPageBytes). It
-// returns the cursor of the next page, or "" after the last.
-func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit, maxBytes int, scan func(scanner) (T, int64, error)) ([]T, string, error) {
+// and scans up to limit rows, or fewer once they pass maxBytes
+// (storeval.Page).
+func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit, maxBytes int, scan func(storeval.Row) (T, int64, error)) ([]T, string, error) {
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("select %s: %w", noun, err)
 	}
 	defer rows.Close()
-	var out []T
-	var last int64
-	sized := &storeval.SizedRow{Row: rows}
-	for rows.Next() {
-		if len(out) == limit || storeval.Full(sized.Bytes, maxBytes) {
-			return out, storeval.EncodeCursor(last), nil
-		}
-		v, seq, err := scan(sized)
-		if err != nil {
-			return nil, "", fmt.Errorf("select %s: %w", noun, err)
-		}
-		out, last = append(out, v), seq
+	return storeval.Page(rows, noun, limit, maxBytes, scan)
+}
+
+// list runs a query and scans every row with scan.
+func list[T any](ctx context.Context, t *tx, query string, args []any, scan func(storeval.Row) (T, error)) ([]T, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("select %s: %w", noun, err)
-	}
-	return out, "", nil
+	defer rows.Close()
+	return storeval.List(rows, scan)
 }

@@ -3,17 +3,10 @@ package storeval
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/deconflict/deconflict"
 )
-
-// Row is one row of an answer, as both database/sql (*sql.Row, *sql.Rows)
-// and pgx (pgx.Row, pgx.Rows) give it: the scanners below read either.
-type Row interface {
-	Scan(dest ...any) error
-}
 
 // Rows are the rows of an answer, read one at a time.
 type Rows interface {
@@ -23,18 +16,20 @@ type Rows interface {
 }
 
 // Page scans up to limit rows of a list query with scan, which also
-// returns each row's seq; the query asked for one row more than limit, to
-// know whether another page follows. It returns the cursor of the next
-// page, or "" after the last. noun names the list in errors. The caller
-// closes rows.
-func Page[T any](rows Rows, noun string, limit int, scan func(Row) (T, int64, error)) ([]T, string, error) {
+// returns each row's seq, ending early once the rows scanned pass maxBytes
+// (0: no bound; see deconflict.MaxPageBytes). The query asked for one row
+// more than limit, to know whether another page follows. It returns the
+// cursor of the next page, or "" after the last. noun names the list in
+// errors. The caller closes rows.
+func Page[T any](rows Rows, noun string, limit, maxBytes int, scan func(Row) (T, int64, error)) ([]T, string, error) {
 	var out []T
 	var last int64
+	sized := &SizedRow{Row: rows}
 	for rows.Next() {
-		if len(out) == limit {
+		if len(out) == limit || Full(sized.Bytes, maxBytes) {
 			return out, EncodeCursor(last), nil
 		}
-		v, seq, err := scan(rows)
+		v, seq, err := scan(sized)
 		if err != nil {
 			return nil, "", fmt.Errorf("select %s: %w", noun, err)
 		}
@@ -184,6 +179,25 @@ func ScanEvent(s Row) (*deconflict.Event, error) {
 	return &e, nil
 }
 
+// ScanEvents reads the EventColumns of rows, ending early once the
+// events' Data pass maxBytes (0: no bound). The caller closes rows.
+func ScanEvents(rows Rows, maxBytes int) ([]*deconflict.Event, error) {
+	var es []*deconflict.Event
+	size := 0
+	for rows.Next() {
+		if Full(size, maxBytes) {
+			break
+		}
+		e, err := ScanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+		size += len(e.Data)
+	}
+	return es, rows.Err()
+}
+
 // MessageColumns are the columns ScanMessage reads, in its order.
 const MessageColumns = "seq, from_token, doc"
 
@@ -293,9 +307,3 @@ func ScanWebhook(s Row) (*deconflict.Webhook, error) {
 	w.UpdatedAt = FromMicros(updated)
 	return &w, nil
 }
-
-// QuestionMark is SQLite's placeholder of an argument, the same for all.
-func QuestionMark(int) string { return "?" }
-
-// Dollar is PostgreSQL's placeholder of the nth argument (from 1): $n.
-func Dollar(n int) string { return "$" + strconv.Itoa(n) }

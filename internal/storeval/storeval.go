@@ -1,7 +1,11 @@
-// Package storeval holds how both stores (sqlite, postgres) write the values
-// they share to rows: times, list cursors and page sizes. Keeping them in
-// one place keeps the two stores' answers identical, as the conformance
-// suite requires.
+// Package storeval holds what the two SQL stores (sqlite, postgres) do
+// alike: how they write values to rows (times, list cursors, page sizes),
+// read rows back (the column lists and scanners), build the conditions of
+// list pages and the lookups by key in a store's dialect, and apply their
+// schema migrations. Each store keeps only what differs: its driver, its
+// schema, how it serialises writers, and the statements it tunes for its
+// engine. Keeping the rest in one place keeps the two stores' answers
+// identical, as the conformance suite requires.
 package storeval
 
 import (
