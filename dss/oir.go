@@ -200,6 +200,8 @@ func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ov
 		return errorf(http.StatusForbidden, "operational intent reference %s is managed by another USS", next.ID), nil
 	case update && old.OVN != ovn:
 		return errorf(http.StatusConflict, "the OVN %s of operational intent reference %s is not current", ovn, next.ID), nil
+	case requiresKey(next.State) && d.availabilityOf(caller) == api.Down:
+		return errorf(http.StatusPreconditionFailed, "USS %s is marked Down in the DSS: it may not make an operational intent %s until an arbiter restores it", caller, next.State), nil
 	}
 	next.Version, next.SubscriptionID = 1, ""
 	if old != nil {
@@ -240,6 +242,8 @@ func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ov
 			}
 		} else if s.Start.After(next.Start) || s.End.Before(next.End) {
 			return errorf(http.StatusBadRequest, "subscription %s does not cover the time of the operational intent", p.subID), nil
+		} else if !covers(s.Extents, next.Extents) {
+			return errorf(http.StatusBadRequest, "subscription %s does not cover the area of the operational intent", p.subID), nil
 		}
 	case p.newSub != nil:
 		forCons := p.newSub.NotifyForConstraints != nil && *p.newSub.NotifyForConstraints
@@ -384,6 +388,8 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 			checked = errorf(http.StatusForbidden, "operational intent reference %s is managed by another USS", id)
 		case old.OVN != ovn:
 			checked = errorf(http.StatusConflict, "the OVN %s of operational intent reference %s is not current", ovn, id)
+		case d.availabilityOf(c.Subject) == api.Down:
+			checked = errorf(http.StatusPreconditionFailed, "USS %s is marked Down in the DSS: it may not delete operational intents until an arbiter restores it", c.Subject)
 		}
 		if checked != nil {
 			return refuse(checked)

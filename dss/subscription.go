@@ -81,6 +81,10 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 					checked = errorf(http.StatusBadRequest, "the subscription would no longer cover the time of its operational intent %s", dep)
 					break
 				}
+				if o := st.oirs[dep]; o != nil && !covers(next.Extents, o.Extents) {
+					checked = errorf(http.StatusBadRequest, "the subscription would no longer cover the area of its operational intent %s", dep)
+					break
+				}
 				if o := st.oirs[dep]; o != nil && !forOIRs {
 					checked = errorf(http.StatusBadRequest, "the subscription has operational intents and must notify for them")
 					break

@@ -76,11 +76,19 @@ func TestDSSUSSAvailability(t *testing.T) {
 	if got := s.do("GET", p, aa, nil).want(t, 200); jsonPath(got.body, "status", "availability") != "Down" || got.body["version"] != v {
 		t.Fatalf("availability = %s", got.raw)
 	}
-	ref := s.createOIR(t, scd, newID(), ext(5, 5, 100, 0, 10, at(1), at(2)), nil)
-	if ref["uss_availability"] != "Down" {
-		t.Fatalf("uss_availability = %v", ref["uss_availability"])
-	}
+	// A USS marked Down may not plan (utm.yaml: 412); others see it
+	// Down on its intents.
+	dssMessage(t, s.do("PUT", oirPath+newID(), scd, oirBody("Accepted", ext(5, 5, 100, 0, 10, at(1), at(2)), nil)).want(t, 412))
 	s.do("PUT", p, aa, map[string]any{"old_version": v, "availability": "Normal"}).want(t, 200)
+	ref := s.createOIR(t, scd, newID(), ext(5, 5, 100, 0, 10, at(1), at(2)), nil)
+	v = str(s.do("GET", p, aa, nil).want(t, 200).body["version"])
+	v = str(s.do("PUT", p, aa, map[string]any{"old_version": v, "availability": "Down"}).want(t, 200).body["version"])
+	if got := s.do("GET", oirPath+str(ref["id"]), s.tok("uss2", scSCD), nil).want(t, 200).obj("operational_intent_reference"); got["uss_availability"] != "Down" {
+		t.Fatalf("uss_availability = %v", got["uss_availability"])
+	}
+	dssMessage(t, s.do("DELETE", oirPath+str(ref["id"])+"/"+str(ref["ovn"]), scd, nil).want(t, 412))
+	s.do("PUT", p, aa, map[string]any{"old_version": v, "availability": "Normal"}).want(t, 200)
+	s.do("DELETE", oirPath+str(ref["id"])+"/"+str(ref["ovn"]), scd, nil).want(t, 200)
 
 	// Reports are kept and answered with an ID.
 	rep := map[string]any{"exchange": map[string]any{"url": "https://uss2.example/x", "method": "GET", "recorder_role": "Client",

@@ -1,0 +1,72 @@
+package dss
+
+import (
+	"math"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+	"github.com/golang/geo/s1"
+	"github.com/golang/geo/s2"
+)
+
+// coverLevel is the level of the S2 cells in which the DSS decides
+// whether a subscription covers an operational intent: about 1 km², the
+// level the InterUSS DSS keeps every footprint at. A subscription covers
+// an intent when every cell the intent's footprints touch is touched by
+// the subscription's, so a subscription that ends a few metres short of
+// an intent's edge, inside the same cell, still covers it, as on the
+// InterUSS DSS; one that misses a cell does not.
+const coverLevel = 13
+
+// cellsOf returns the cells of level coverLevel that the footprints of
+// vols touch. The volumes were validated by package geo.
+func cellsOf(vols []dc.Volume4D) s2.CellUnion {
+	rc := &s2.RegionCoverer{MinLevel: coverLevel, MaxLevel: coverLevel, LevelMod: 1, MaxCells: math.MaxInt32}
+	var out s2.CellUnion
+	for _, v := range vols {
+		if r := regionOf(v.Volume); r != nil {
+			out = append(out, rc.CellUnion(r)...)
+		}
+	}
+	out.Normalize()
+	return out
+}
+
+// regionOf returns a footprint as an s2 region: a cap, or the loop of a
+// polygon bounding the smaller of its two regions (as package geo reads
+// it).
+func regionOf(v dc.Volume3D) s2.Region {
+	if c := v.OutlineCircle; c != nil {
+		center := s2.PointFromLatLng(s2.LatLngFromDegrees(*c.Center.Lat, *c.Center.Lng))
+		return s2.CapFromCenterAngle(center, s1.Angle(*c.Radius.Value/geo.EarthRadiusM))
+	}
+	if v.OutlinePolygon == nil {
+		return nil
+	}
+	var pts []s2.Point
+	for _, p := range v.OutlinePolygon.Vertices {
+		pt := s2.PointFromLatLng(s2.LatLngFromDegrees(*p.Lat, *p.Lng))
+		if len(pts) > 0 && pts[len(pts)-1] == pt {
+			continue
+		}
+		pts = append(pts, pt)
+	}
+	if len(pts) > 1 && pts[0] == pts[len(pts)-1] {
+		pts = pts[:len(pts)-1]
+	}
+	if len(pts) < 3 {
+		return nil
+	}
+	l := s2.LoopFromPoints(pts)
+	if l.Area() > 2*math.Pi {
+		l.Invert()
+	}
+	return l
+}
+
+// covers reports whether the footprints of sub touch every cell that
+// those of o touch (see coverLevel).
+func covers(sub, o []dc.Volume4D) bool {
+	cs := cellsOf(sub)
+	return cs.Contains(cellsOf(o))
+}
