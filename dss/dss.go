@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
@@ -34,7 +35,8 @@ type DSS struct {
 	now      func() time.Time
 	log      *slog.Logger
 	mux      *http.ServeMux
-	parties  sync.Map // USS (token sub) -> its party ID, once the party exists
+	parties  sync.Map     // USS (token sub) -> its party ID, once the party exists
+	scanned  atomic.Int64 // events after the cursor seen to hold no /v1 change (follow.go)
 }
 
 // Options configure a DSS. Zero values take defaults.

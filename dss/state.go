@@ -84,6 +84,8 @@ type state struct {
 	subs        map[string]*subscription
 	avail       map[string]*availability
 	dependents  map[string]map[string]bool // subscription ID -> IDs of its OIRs
+	v1ops       map[string]*v1op           // live /v1 operations, as of their last change (follow.go)
+	v1Cursor    int64                      // the last mechanism event applied (follow.go)
 	oirIx       *geo.Index
 	conIx       *geo.Index
 	subIx       *geo.Index
@@ -101,7 +103,7 @@ type state struct {
 func newState() *state {
 	return &state{
 		oirs: map[string]*oir{}, constraints: map[string]*constraint{}, subs: map[string]*subscription{},
-		avail: map[string]*availability{}, dependents: map[string]map[string]bool{},
+		avail: map[string]*availability{}, dependents: map[string]map[string]bool{}, v1ops: map[string]*v1op{},
 		oirIx: geo.NewIndex(), conIx: geo.NewIndex(), subIx: geo.NewIndex(),
 	}
 }
@@ -231,6 +233,26 @@ func (s *state) applyRecord(kind, id string, doc []byte) error {
 			return fmt.Errorf("dss subscription %s: %w", id, err)
 		}
 		s.applySub(id, &v)
+	case kindV1Op:
+		if doc == nil {
+			delete(s.v1ops, id)
+			return nil
+		}
+		var v v1op
+		if err := decodeRecord(doc, &v, &v.Extents, &v.vols); err != nil {
+			return fmt.Errorf("dss v1 operation %s: %w", id, err)
+		}
+		s.v1ops[id] = &v
+	case kindCursor:
+		var c cursor
+		if doc != nil {
+			if err := json.Unmarshal(doc, &c); err != nil {
+				return fmt.Errorf("dss cursor %s: %w", id, err)
+			}
+		}
+		if id == cursorV1 {
+			s.v1Cursor = c.Seq
+		}
 	case kindAvailability:
 		if doc == nil {
 			delete(s.avail, id)
@@ -380,6 +402,38 @@ func (s *state) setAvailability(ctx context.Context, tx dc.Tx, a *availability) 
 			s.avail[a.USS] = prev
 		}
 	})
+	return nil
+}
+
+// setV1Op is setOIR for the volumes of /v1 operations.
+func (s *state) setV1Op(ctx context.Context, tx dc.Tx, id string, o *v1op) error {
+	if err := s.write(ctx, tx, kindV1Op, id, o); err != nil {
+		return err
+	}
+	prev, had := s.v1ops[id]
+	if o == nil {
+		delete(s.v1ops, id)
+	} else {
+		s.v1ops[id] = o
+	}
+	s.undo = append(s.undo, func() {
+		if had {
+			s.v1ops[id] = prev
+		} else {
+			delete(s.v1ops, id)
+		}
+	})
+	return nil
+}
+
+// setCursor records that the mechanism's events up to seq were applied.
+func (s *state) setCursor(ctx context.Context, tx dc.Tx, seq int64) error {
+	if err := s.write(ctx, tx, kindCursor, cursorV1, cursor{Seq: seq}); err != nil {
+		return err
+	}
+	prev := s.v1Cursor
+	s.v1Cursor = seq
+	s.undo = append(s.undo, func() { s.v1Cursor = prev })
 	return nil
 }
 

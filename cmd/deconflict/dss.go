@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/deconflict/deconflict/dss"
 	"github.com/deconflict/deconflict/mechanism"
@@ -58,6 +59,7 @@ func withDSS(ctx context.Context, f dssFlags, listen string, mech *mechanism.Mec
 		return nil, err
 	}
 	mux.Handle("/dss/", d)
+	go d.FollowOperations(ctx, time.Second)
 	log.Info("serving the ASTM F3548 DSS interface", slog.String("path", "/dss/v1/"), slog.Int("keys", len(keys)),
 		slog.String("audiences", strings.Join(auds, ",")), slog.Int("operational_intents", d.Len()))
 	return mux, nil

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // An explicit subscription given for an operational intent must cover
 // its area as well as its time, as the InterUSS DSS requires (400
@@ -22,4 +25,49 @@ func TestDSSSubscriptionCoversArea(t *testing.T) {
 	v := str(sub["version"])
 	dssMessage(t, s.do("PUT", subPath+subID+"/"+v, uss1, subBody(circle(51.6, -0.1, 1000, 0, 300, at(0.5), at(4)), true, false)).want(t, 400))
 	s.do("PUT", subPath+subID+"/"+v, uss1, subBody(circle(51.5, -0.1, 3000, 0, 300, at(0.5), at(4)), true, false)).want(t, 200)
+}
+
+// A change of a /v1 operation is a change of a constraint to USSs: the
+// notification index of every subscription for constraints over its old
+// or new volumes advances, and only theirs.
+func TestDSSOperationChangesAdvanceIndices(t *testing.T) {
+	s := startDSS(t)
+	s.mustRun("party", "add", "alpha")
+	alpha := s.token("operator", "alpha")
+	cp := s.tok("uss1", scSCD, scCP)
+	here := s.do("PUT", subPath+newID(), cp, subBody(circle(20, 20, 1000, 0, 300, at(0.5), at(4)), false, true)).want(t, 200).obj("subscription")
+	oirsOnly := s.do("PUT", subPath+newID(), cp, subBody(circle(20, 20, 1000, 0, 300, at(0.5), at(4)), true, false)).want(t, 200).obj("subscription")
+	index := func(sub map[string]any) float64 {
+		got := s.do("GET", subPath+str(sub["id"]), cp, nil).want(t, 200).obj("subscription")
+		n, _ := got["notification_index"].(float64)
+		return n
+	}
+	waitIndex := func(sub map[string]any, want float64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for index(sub) < want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := index(sub); got != want {
+			t.Fatalf("notification_index = %v, want %v", got, want)
+		}
+	}
+
+	opID := newID()
+	s.do("PUT", "/v1/operations/"+opID, alpha, map[string]any{"state": "planned",
+		"volumes": []any{circle(20, 20, 500, 0, 200, at(1), at(2))}}).want(t, 201)
+	waitIndex(here, 1)
+	// Moved away: the subscription over its old volumes is told.
+	s.do("PUT", "/v1/operations/"+opID, alpha, map[string]any{"state": "planned",
+		"volumes": []any{circle(25, 25, 500, 0, 200, at(1), at(2))}}, "If-Match", `"1"`).want(t, 200)
+	waitIndex(here, 2)
+	// Elsewhere now: its cancellation concerns no one here.
+	s.do("DELETE", "/v1/operations/"+opID, alpha, nil, "If-Match", `"2"`).want(t, 200)
+	other := newID()
+	s.do("PUT", "/v1/operations/"+other, alpha, map[string]any{"state": "planned",
+		"volumes": []any{circle(20, 20, 500, 0, 200, at(1), at(2))}}).want(t, 201)
+	waitIndex(here, 3)
+	if n := index(oirsOnly); n != 0 {
+		t.Fatalf("a subscription for operational intents only was advanced to %v", n)
+	}
 }
