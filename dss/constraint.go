@@ -50,7 +50,8 @@ func (d *DSS) putConstraint(r *http.Request, c *Caller) (int, any, error) {
 		case !update && old != nil:
 			checked = errorf(http.StatusConflict, "constraint reference %s exists; update it with its OVN", id)
 		case update && old == nil:
-			checked = errorf(http.StatusNotFound, "no constraint reference %s", id)
+			// utm.yaml has no 404 here; the InterUSS DSS answers 400.
+			checked = errorf(http.StatusBadRequest, "constraint reference %s does not exist, so it has no OVN %s", id, ovn)
 		case update && old.Manager != c.Subject:
 			checked = errorf(http.StatusForbidden, "constraint reference %s is managed by another USS", id)
 		case update && old.OVN != ovn:

@@ -68,7 +68,8 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 		case !update && old != nil:
 			checked = errorf(http.StatusConflict, "subscription %s exists; update it with its version", id)
 		case update && old == nil:
-			checked = errorf(http.StatusNotFound, "no subscription %s", id)
+			// utm.yaml has no 404 here; the InterUSS DSS answers 400.
+			checked = errorf(http.StatusBadRequest, "subscription %s does not exist, so it has no version %s", id, version)
 		case update && old.Manager != c.Subject:
 			checked = errorf(http.StatusForbidden, "subscription %s is managed by another USS", id)
 		case update && old.Version != version:

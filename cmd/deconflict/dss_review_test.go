@@ -71,3 +71,22 @@ func TestDSSOperationChangesAdvanceIndices(t *testing.T) {
 		t.Fatalf("a subscription for operational intents only was advanced to %v", n)
 	}
 }
+
+// The statuses of updates and deletes of missing entities, as utm.yaml
+// lists them (and the InterUSS DSS answers): an update of an entity that
+// does not exist is a bad request (utm.yaml has no 404 for it), a delete
+// of one is 404, and every refusal carries an ErrorResponse.
+func TestDSSMissingEntityStatuses(t *testing.T) {
+	s := startDSS(t)
+	cm, scd := s.tok("authority", scCM), s.tok("uss1", scSCD)
+	const ovn = "0123456789abcdef0123"
+	area := ext(35.7, 139.7, 1000, 0, 500, at(1), at(3))
+	dssMessage(t, s.do("PUT", conPath+newID()+"/"+ovn, cm, map[string]any{"extents": area, "uss_base_url": "https://a.example"}).want(t, 400))
+	dssMessage(t, s.do("DELETE", conPath+newID()+"/"+ovn, cm, nil).want(t, 404))
+	dssMessage(t, s.do("PUT", oirPath+newID()+"/"+ovn, scd, oirBody("Accepted", area, nil)).want(t, 400))
+	dssMessage(t, s.do("DELETE", oirPath+newID()+"/"+ovn, scd, nil).want(t, 404))
+	dssMessage(t, s.do("PUT", subPath+newID()+"/v1", scd, subBody(area[0], true, false)).want(t, 400))
+	dssMessage(t, s.do("DELETE", subPath+newID()+"/v1", scd, nil).want(t, 404))
+	dssMessage(t, s.do("GET", subPath+newID(), scd, nil).want(t, 404))
+	dssMessage(t, s.do("GET", oirPath+"not-a-uuid", scd, nil).want(t, 400))
+}

@@ -169,6 +169,6 @@ func TestDSSSubscriptionValidation(t *testing.T) {
 		t.Fatal("the version did not change")
 	}
 	s.do("DELETE", subPath+id+"/"+v1, uss1, nil).want(t, 409)
-	s.do("PUT", subPath+newID()+"/"+v1, uss1, subBody(ok, true, false)).want(t, 404)
+	s.do("PUT", subPath+newID()+"/"+v1, uss1, subBody(ok, true, false)).want(t, 400)
 	s.do("DELETE", subPath+id+"/"+v2, uss1, nil).want(t, 200)
 }
