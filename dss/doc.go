@@ -15,7 +15,12 @@
 // subscription asks for constraints; otherwise the answer is 409 with
 // the missing ones. OVNs are shown only to their manager; others read
 // "Available from USS". Every change answers the subscribers to notify,
-// each subscription's notification index advanced by one.
+// each subscription's notification index advanced by one; a change of a
+// /v1 operation advances those of the constraint subscriptions it
+// touches (follow.go). An explicit subscription must cover the time and
+// the area of its intents (coverage.go). A USS that an arbiter marked
+// Down may not make an intent Accepted or Activated, nor delete one
+// (412, as utm.yaml gives).
 //
 // One airspace. Each USS is a party of the mechanism ("uss-" and its sub,
 // PartyOf), made the first time it calls, and each OIR is an operation
