@@ -152,18 +152,15 @@ func (d *DSS) getConstraint(r *http.Request, c *Caller) (int, any, error) {
 	if k != nil {
 		ref = d.constraintRef(k, c.Subject)
 	}
-	isOp := d.isOperation(id)
 	d.st.mu.RUnlock()
 	if k != nil {
 		return http.StatusOK, api.GetConstraintReferenceResponse{ConstraintReference: ref}, nil
 	}
-	if isOp {
-		res, err := d.m.Operation(r.Context(), observer, id)
-		if err == nil && res.Operation.State.Live() {
-			return http.StatusOK, api.GetConstraintReferenceResponse{ConstraintReference: opRef(res.Operation, baseURL(r))}, nil
-		} else if err != nil && dc.ErrorCode(err) != dc.ENotFound {
-			return 0, nil, err
-		}
+	res, err := d.m.Operation(r.Context(), observer, id)
+	if err == nil && res.Operation.State.Live() && isV1(res.Operation) {
+		return http.StatusOK, api.GetConstraintReferenceResponse{ConstraintReference: opRef(res.Operation, baseURL(r))}, nil
+	} else if err != nil && dc.ErrorCode(err) != dc.ENotFound {
+		return 0, nil, err
 	}
 	return 0, nil, errorf(http.StatusNotFound, "no constraint reference %s", id)
 }

@@ -138,7 +138,7 @@ func (d *DSS) applyV1Change(ctx context.Context, tx dc.Tx, e *dc.Event, now time
 		return fmt.Errorf("dss: event %d: no operation in its body", e.Seq)
 	}
 	op := body.Operation
-	if IsUSSParty(op.Party) || d.st.oirs[op.ID] != nil {
+	if !isV1(op) {
 		return nil
 	}
 	vols, err := geo.ParseVolumes(op.Volumes, "volumes")

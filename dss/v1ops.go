@@ -40,9 +40,11 @@ func opOVN(op *dc.Operation) string {
 	return "deconflict-" + hex.EncodeToString(h[:16])
 }
 
-// isOperation reports whether a hit of the mechanism's index is a /v1
-// operation rather than an OIR of this DSS. Called with st.mu held.
-func (d *DSS) isOperation(id string) bool { return d.st.oirs[id] == nil }
+// isV1 reports whether an operation of the mechanism is a /v1 operation
+// rather than the operation of a USS's intent: by its party, so that an
+// intent the DSS no longer keeps (purge.go) is never shown as a
+// constraint.
+func isV1(op *dc.Operation) bool { return !IsUSSParty(op.Party) }
 
 // opRef returns a /v1 operation as a constraint reference.
 func opRef(op *dc.Operation, base string) api.ConstraintReference {
@@ -71,10 +73,7 @@ func baseURL(r *http.Request) string {
 func (d *DSS) operationsIn(ctx context.Context, vols []geo.Volume) ([]*dc.Operation, error) {
 	var out []*dc.Operation
 	for _, h := range d.m.Intersecting(vols) {
-		d.st.mu.RLock()
-		isOp := d.isOperation(h.ID)
-		d.st.mu.RUnlock()
-		if !isOp {
+		if IsUSSParty(h.Group) {
 			continue
 		}
 		res, err := d.m.Operation(ctx, observer, h.ID)
@@ -83,7 +82,7 @@ func (d *DSS) operationsIn(ctx context.Context, vols []geo.Volume) ([]*dc.Operat
 		} else if err != nil {
 			return nil, err
 		}
-		if res.Operation.State.Live() {
+		if res.Operation.State.Live() && isV1(res.Operation) {
 			out = append(out, res.Operation)
 		}
 	}
@@ -94,7 +93,7 @@ func (d *DSS) operationsIn(ctx context.Context, vols []geo.Volume) ([]*dc.Operat
 func (d *DSS) operationsInTx(ctx context.Context, tx dc.Tx, vols []geo.Volume) ([]*dc.Operation, error) {
 	var out []*dc.Operation
 	for _, h := range d.m.Intersecting(vols) {
-		if !d.isOperation(h.ID) {
+		if IsUSSParty(h.Group) {
 			continue
 		}
 		op, err := tx.Operation(ctx, h.ID)
@@ -103,7 +102,7 @@ func (d *DSS) operationsInTx(ctx context.Context, tx dc.Tx, vols []geo.Volume) (
 		} else if err != nil {
 			return nil, err
 		}
-		if op.State.Live() {
+		if op.State.Live() && isV1(op) {
 			out = append(out, op.ViewFor(observer))
 		}
 	}
@@ -127,10 +126,7 @@ func (d *DSS) getOperationDetails(r *http.Request, c *Caller) (int, any, error) 
 	} else if err != nil {
 		return 0, nil, err
 	}
-	d.st.mu.RLock()
-	isOIR := !d.isOperation(id)
-	d.st.mu.RUnlock()
-	if isOIR {
+	if !isV1(res.Operation) {
 		return 0, nil, errorf(http.StatusNotFound, "%s is an operational intent: ask its USS", id)
 	}
 	// The volumes as they are kept, not through the generated types,
