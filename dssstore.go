@@ -25,3 +25,14 @@ type DSSTx interface {
 	// none.
 	DSSLastSeq(ctx context.Context) (int64, error)
 }
+
+// DSSPurgeTx is a DSSTx that can forget deleted records. A deleted
+// record's row stays so that other processes learn of the deletion;
+// once every process has had the time to, the DSS purges the rows
+// (package dss, purge.go). Stores need not implement it; without it the
+// rows of deleted records stay.
+type DSSPurgeTx interface {
+	// PurgeDSSTombstones removes the rows of deleted records whose change
+	// number is at most seq and returns how many it removed.
+	PurgeDSSTombstones(ctx context.Context, seq int64) (int64, error)
+}

@@ -20,7 +20,9 @@
 // touches (follow.go). An explicit subscription must cover the time and
 // the area of its intents (coverage.go). A USS that an arbiter marked
 // Down may not make an intent Accepted or Activated, nor delete one
-// (412, as utm.yaml gives).
+// (412, as utm.yaml gives). Records are purged DefaultRetention after
+// their end, and the rows deleted records leave once every process had
+// the time to learn of them (purge.go).
 //
 // One airspace. Each USS is a party of the mechanism ("uss-" and its sub,
 // PartyOf), made the first time it calls, and each OIR is an operation

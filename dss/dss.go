@@ -37,12 +37,19 @@ type DSS struct {
 	mux      *http.ServeMux
 	parties  sync.Map     // USS (token sub) -> its party ID, once the party exists
 	scanned  atomic.Int64 // events after the cursor seen to hold no /v1 change (follow.go)
+
+	retention time.Duration // how long a record is kept after its end (purge.go)
+	purgeNext atomic.Int64  // the change number the last purge pass saw: the next pass's horizon
 }
 
 // Options configure a DSS. Zero values take defaults.
 type Options struct {
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Retention is how long after its end an operational intent,
+	// constraint or subscription is kept (purge.go); DefaultRetention if
+	// zero.
+	Retention time.Duration
 }
 
 // New loads the DSS's records from the mechanism's store and returns the
@@ -53,7 +60,10 @@ func New(ctx context.Context, m *mechanism.Mechanism, v *Verifier, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("load dss: %w", err)
 	}
-	d := &DSS{m: m, st: st, verifier: v, now: opts.Now, log: opts.Logger}
+	d := &DSS{m: m, st: st, verifier: v, now: opts.Now, log: opts.Logger, retention: opts.Retention}
+	if d.retention <= 0 {
+		d.retention = DefaultRetention
+	}
 	if d.now == nil {
 		d.now = time.Now
 	}

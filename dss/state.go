@@ -191,13 +191,40 @@ func (s *state) applySince(ctx context.Context, tx dc.Tx) error {
 	if err != nil || last <= s.seq {
 		return err
 	}
-	return dtx.DSSRecordsSince(ctx, s.seq, func(kind, id string, seq int64, doc []byte) error {
-		if err := s.applyRecord(kind, id, doc); err != nil {
+	before, reload := s.seq, false
+	err = dtx.DSSRecordsSince(ctx, s.seq, func(kind, id string, seq int64, doc []byte) error {
+		if kind == kindPurge {
+			// Tombstones up to h.Seq are gone: a process that had not
+			// seen that far missed deletions and reloads.
+			var h horizon
+			if err := json.Unmarshal(doc, &h); err != nil {
+				return fmt.Errorf("dss purge horizon: %w", err)
+			}
+			reload = reload || (before > 0 && h.Seq > before)
+		} else if err := s.applyRecord(kind, id, doc); err != nil {
 			return err
 		}
 		s.seq = seq
 		return nil
 	})
+	if err != nil || !reload {
+		return err
+	}
+	fresh := newState()
+	if err := dtx.DSSRecordsSince(ctx, 0, func(kind, id string, seq int64, doc []byte) error {
+		if kind != kindPurge {
+			if err := fresh.applyRecord(kind, id, doc); err != nil {
+				return err
+			}
+		}
+		fresh.seq = max(fresh.seq, seq)
+		return nil
+	}); err != nil {
+		return err
+	}
+	s.oirs, s.constraints, s.subs, s.avail, s.dependents, s.v1ops = fresh.oirs, fresh.constraints, fresh.subs, fresh.avail, fresh.dependents, fresh.v1ops
+	s.oirIx, s.conIx, s.subIx, s.v1Cursor, s.seq = fresh.oirIx, fresh.conIx, fresh.subIx, fresh.v1Cursor, fresh.seq
+	return nil
 }
 
 // applyRecord applies one stored record (doc nil: deleted) to memory.

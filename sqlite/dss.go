@@ -50,3 +50,18 @@ func (t *tx) DSSLastSeq(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+var _ deconflict.DSSPurgeTx = (*tx)(nil)
+
+// PurgeDSSTombstones removes the rows of deleted records up to seq.
+func (t *tx) PurgeDSSTombstones(ctx context.Context, seq int64) (int64, error) {
+	res, err := t.exec(ctx, "DELETE FROM dss_records WHERE doc IS NULL AND seq <= ?", seq)
+	if err != nil {
+		return 0, fmt.Errorf("purge dss records: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge dss records: %w", err)
+	}
+	return n, nil
+}

@@ -60,6 +60,7 @@ func withDSS(ctx context.Context, f dssFlags, listen string, mech *mechanism.Mec
 	}
 	mux.Handle("/dss/", d)
 	go d.FollowOperations(ctx, time.Second)
+	go d.RunPurge(ctx, 10*time.Minute)
 	log.Info("serving the ASTM F3548 DSS interface", slog.String("path", "/dss/v1/"), slog.Int("keys", len(keys)),
 		slog.String("audiences", strings.Join(auds, ",")), slog.Int("operational_intents", d.Len()))
 	return mux, nil
