@@ -46,13 +46,20 @@ func opOVN(op *dc.Operation) string {
 // constraint.
 func isV1(op *dc.Operation) bool { return !IsUSSParty(op.Party) }
 
-// opRef returns a /v1 operation as a constraint reference.
+// opRef returns a /v1 operation as a constraint reference, as every USS
+// sees it: without its OVN, which a USS gets with the details from the
+// manager (getOperationDetails), as F3548 has it for every constraint.
 func opRef(op *dc.Operation, base string) api.ConstraintReference {
+	return opRefOVN(op, base, noOVN)
+}
+
+// opRefOVN returns a /v1 operation as a constraint reference showing ovn.
+func opRefOVN(op *dc.Operation, base, ovn string) api.ConstraintReference {
 	var r api.ConstraintReference
 	_ = r.Id.FromUUIDv4Format(apiUUID(op.ID))
 	r.Manager = managerPrefix + op.Party
 	r.Ovn = &api.ConstraintReference_Ovn{}
-	_ = r.Ovn.FromEntityOVN(opOVN(op))
+	_ = r.Ovn.FromEntityOVN(ovn)
 	r.TimeStart, r.TimeEnd = apiTime(op.Start), apiTime(op.End)
 	r.UssAvailability = api.Normal
 	_ = r.UssBaseUrl.FromUssBaseURL(base + mechanismBase)
@@ -134,7 +141,7 @@ func (d *DSS) getOperationDetails(r *http.Request, c *Caller) (int, any, error) 
 	op := res.Operation
 	typ := "deconflict operation of party " + op.Party
 	return http.StatusOK, map[string]any{"constraint": map[string]any{
-		"reference": opRef(op, baseURL(r)),
+		"reference": opRefOVN(op, baseURL(r), opOVN(op)),
 		"details":   map[string]any{"type": typ, "volumes": op.Volumes},
 	}}, nil
 }

@@ -90,3 +90,41 @@ func TestDSSMissingEntityStatuses(t *testing.T) {
 	dssMessage(t, s.do("GET", subPath+newID(), scd, nil).want(t, 404))
 	dssMessage(t, s.do("GET", oirPath+"not-a-uuid", scd, nil).want(t, 400))
 }
+
+// The OVN of a /v1 operation's constraint is shown only with its details,
+// from its manager: a query, a GET, a subscription's answer and a 409's
+// missing_constraints show "Available from USS", as for any constraint
+// of another manager, so a USS cannot name it in a key without having
+// read what it must plan around.
+func TestDSSOperationOVNOnlyWithDetails(t *testing.T) {
+	s := startDSS(t)
+	s.mustRun("party", "add", "alpha")
+	alpha := s.token("operator", "alpha")
+	opID := newID()
+	s.do("PUT", "/v1/operations/"+opID, alpha, map[string]any{"state": "planned",
+		"volumes": []any{circle(20, 20, 3000, 0, 5000, at(1), at(3))}}).want(t, 201)
+	cp := s.tok("uss1", scSCD, scCP)
+	area := circle(20, 20, 500, 100, 200, at(1.5), at(2))
+	const hidden = "Available from USS"
+	if l := s.do("POST", conPath+"query", cp, map[string]any{"area_of_interest": area}).want(t, 200).list("constraint_references"); len(l) != 1 || jsonPath(l, 0, "ovn") != hidden {
+		t.Fatalf("query = %v", l)
+	}
+	if got := s.do("GET", conPath+opID, cp, nil).want(t, 200).obj("constraint_reference"); got["ovn"] != hidden {
+		t.Fatalf("GET = %v", got)
+	}
+	sub := s.do("PUT", subPath+newID(), cp, subBody(area, false, true)).want(t, 200)
+	if l, _ := sub.body["constraint_references"].([]any); len(l) != 1 || jsonPath(l, 0, "ovn") != hidden {
+		t.Fatalf("subscription answer = %s", sub.raw)
+	}
+	newSub := map[string]any{"uss_base_url": "https://uss1.example", "notify_for_constraints": true}
+	m := s.do("PUT", oirPath+newID(), cp, oirBody("Accepted", []any{area}, nil, "new_subscription", newSub)).want(t, 409)
+	if jsonPath(m.body, "missing_constraints", 0, "ovn") != hidden {
+		t.Fatalf("409 = %s", m.raw)
+	}
+	det := s.do("GET", "/dss/mechanism/uss/v1/constraints/"+opID, cp, nil).want(t, 200)
+	ovn := str(jsonPath(det.body, "constraint", "reference", "ovn"))
+	if len(ovn) < 16 || ovn == hidden {
+		t.Fatalf("details = %s", det.raw)
+	}
+	s.createOIR(t, cp, newID(), []any{area}, []string{ovn}, "new_subscription", newSub)
+}
