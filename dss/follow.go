@@ -73,10 +73,21 @@ func (d *DSS) FollowOperations(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+			// Let a burst of writes (USSs' intents, mostly) pass before
+			// reading their events, in one read rather than one each.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(followDelay):
+			}
 		case <-time.After(interval):
 		}
 	}
 }
+
+// followDelay is how long the follower lets changes gather before it
+// reads their events.
+const followDelay = 100 * time.Millisecond
 
 // followOnce applies one page of events, if there are any after what was
 // applied, and reports whether there may be more.
