@@ -111,7 +111,16 @@ func (d *DSS) Purge(ctx context.Context) (int, error) {
 			return err
 		}
 		n += int(gone)
-		return st.write(ctx, tx, kindPurge, purgeID, horizon{Seq: through})
+		// The horizon only grows: another process may have purged
+		// further with a horizon of its own.
+		h := max(through, st.purged)
+		if err := st.write(ctx, tx, kindPurge, purgeID, horizon{Seq: h}); err != nil {
+			return err
+		}
+		prev := st.purged
+		st.purged = h
+		st.undo = append(st.undo, func() { st.purged = prev })
+		return nil
 	}
 	if err := d.m.WriteAttached(ctx, admin, d.attachment(nil, write)); err != nil {
 		return 0, err

@@ -86,6 +86,7 @@ type state struct {
 	dependents  map[string]map[string]bool // subscription ID -> IDs of its OIRs
 	v1ops       map[string]*v1op           // live /v1 operations, as of their last change (follow.go)
 	v1Cursor    int64                      // the last mechanism event applied (follow.go)
+	purged      int64                      // tombstones up to this change number were purged (purge.go)
 	oirIx       *geo.Index
 	conIx       *geo.Index
 	subIx       *geo.Index
@@ -201,6 +202,7 @@ func (s *state) applySince(ctx context.Context, tx dc.Tx) error {
 				return fmt.Errorf("dss purge horizon: %w", err)
 			}
 			reload = reload || (before > 0 && h.Seq > before)
+			s.purged = max(s.purged, h.Seq)
 		} else if err := s.applyRecord(kind, id, doc); err != nil {
 			return err
 		}
@@ -212,10 +214,14 @@ func (s *state) applySince(ctx context.Context, tx dc.Tx) error {
 	}
 	fresh := newState()
 	if err := dtx.DSSRecordsSince(ctx, 0, func(kind, id string, seq int64, doc []byte) error {
-		if kind != kindPurge {
-			if err := fresh.applyRecord(kind, id, doc); err != nil {
-				return err
+		if kind == kindPurge {
+			var h horizon
+			if err := json.Unmarshal(doc, &h); err != nil {
+				return fmt.Errorf("dss purge horizon: %w", err)
 			}
+			fresh.purged = max(fresh.purged, h.Seq)
+		} else if err := fresh.applyRecord(kind, id, doc); err != nil {
+			return err
 		}
 		fresh.seq = max(fresh.seq, seq)
 		return nil
@@ -223,7 +229,7 @@ func (s *state) applySince(ctx context.Context, tx dc.Tx) error {
 		return err
 	}
 	s.oirs, s.constraints, s.subs, s.avail, s.dependents, s.v1ops = fresh.oirs, fresh.constraints, fresh.subs, fresh.avail, fresh.dependents, fresh.v1ops
-	s.oirIx, s.conIx, s.subIx, s.v1Cursor, s.seq = fresh.oirIx, fresh.conIx, fresh.subIx, fresh.v1Cursor, fresh.seq
+	s.oirIx, s.conIx, s.subIx, s.v1Cursor, s.purged, s.seq = fresh.oirIx, fresh.conIx, fresh.subIx, fresh.v1Cursor, fresh.purged, fresh.seq
 	return nil
 }
 
