@@ -1,8 +1,12 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // An explicit subscription given for an operational intent must cover
@@ -127,4 +131,62 @@ func TestDSSOperationOVNOnlyWithDetails(t *testing.T) {
 		t.Fatalf("details = %s", det.raw)
 	}
 	s.createOIR(t, cp, newID(), []any{area}, []string{ovn}, "new_subscription", newSub)
+}
+
+// Token pitfalls beyond the uss_qualifier scenario: HMAC with the
+// server's public key as the secret (key confusion), another RSA
+// algorithm, a token not valid yet, claims of the wrong type, an empty
+// sub: each 401 with an ErrorResponse; a kid naming nothing is no
+// obstacle to the one trusted key.
+func TestDSSTokenPitfalls(t *testing.T) {
+	s := startDSS(t)
+	now := time.Now()
+	base := func() jwt.MapClaims {
+		return jwt.MapClaims{"iss": "a", "sub": "uss1", "aud": "localhost", "exp": now.Add(time.Hour).Unix(), "scope": scSCD}
+	}
+	der, err := x509.MarshalPKIXPublicKey(&s.key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	signWith := func(m jwt.SigningMethod, key any, c jwt.MapClaims) string {
+		tok, err := jwt.NewWithClaims(m, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	with := func(k string, v any) jwt.MapClaims {
+		c := base()
+		c[k] = v
+		return c
+	}
+	bad := map[string]string{
+		"HS256 with the public key": signWith(jwt.SigningMethodHS256, pub, base()),
+		"HS256 with the DER key":    signWith(jwt.SigningMethodHS256, der, base()),
+		"RS512":                     signWith(jwt.SigningMethodRS512, s.key, base()),
+		"PS256":                     signWith(jwt.SigningMethodPS256, s.key, base()),
+		"not valid yet":             s.sign(with("nbf", now.Add(10*time.Minute).Unix())),
+		"exp a string":              s.sign(with("exp", "tomorrow")),
+		"empty sub":                 s.sign(with("sub", "")),
+		"aud a number":              s.sign(with("aud", 7)),
+		"scope a number":            s.sign(with("scope", 7)),
+	}
+	area := map[string]any{"area_of_interest": circle(1, 1, 100, 0, 10, at(1), at(2))}
+	for name, tok := range bad {
+		r := s.do("POST", oirPath+"query", tok, area)
+		if r.status != 401 {
+			t.Errorf("%s: status %d, want 401", name, r.status)
+			continue
+		}
+		dssMessage(t, r)
+	}
+	kid := jwt.NewWithClaims(jwt.SigningMethodRS256, base())
+	kid.Header["kid"] = "no-such-key"
+	tok, err := kid.SignedString(s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.do("POST", oirPath+"query", tok, area).want(t, 200)
+	s.do("POST", oirPath+"query", s.sign(with("nbf", now.Add(-time.Minute).Unix())), area).want(t, 200)
 }
