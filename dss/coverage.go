@@ -19,16 +19,15 @@ import (
 const coverLevel = 13
 
 // cellsOf returns the cells of level coverLevel that the footprints of
-// vols touch. The volumes were validated by package geo.
-func cellsOf(vols []dc.Volume4D) s2.CellUnion {
+// vols touch (with repeats). The volumes were validated by package geo.
+func cellsOf(vols []dc.Volume4D) []s2.CellID {
 	rc := &s2.RegionCoverer{MinLevel: coverLevel, MaxLevel: coverLevel, LevelMod: 1, MaxCells: math.MaxInt32}
-	var out s2.CellUnion
+	var out []s2.CellID
 	for _, v := range vols {
 		if r := regionOf(v.Volume); r != nil {
-			out = append(out, rc.CellUnion(r)...)
+			out = append(out, rc.Covering(r)...)
 		}
 	}
-	out.Normalize()
 	return out
 }
 
@@ -64,9 +63,30 @@ func regionOf(v dc.Volume3D) s2.Region {
 	return l
 }
 
-// covers reports whether the footprints of sub touch every cell that
-// those of o touch (see coverLevel).
-func covers(sub, o []dc.Volume4D) bool {
-	cs := cellsOf(sub)
-	return cs.Contains(cellsOf(o))
+// covers reports whether the footprints of sub touch every cell of
+// cells (an intent's, from cellsOf): a cell of that level is in the
+// covering of a region exactly when the region touches it, so this is
+// whether the covering of sub holds the intent's, without computing the
+// subscription's, which may have thousands of cells.
+func covers(sub []dc.Volume4D, cells []s2.CellID) bool {
+	var regions []s2.Region
+	for _, v := range sub {
+		if r := regionOf(v.Volume); r != nil {
+			regions = append(regions, r)
+		}
+	}
+	for _, id := range cells {
+		c := s2.CellFromCellID(id)
+		touched := false
+		for _, r := range regions {
+			if r.IntersectsCell(c) {
+				touched = true
+				break
+			}
+		}
+		if !touched {
+			return false
+		}
+	}
+	return true
 }

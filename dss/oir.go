@@ -11,6 +11,7 @@ import (
 	"github.com/deconflict/deconflict/dss/api"
 	"github.com/deconflict/deconflict/geo"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/golang/geo/s2"
 	"github.com/google/uuid"
 )
 
@@ -107,6 +108,10 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 		}
 		newOVN = id + "_" + strings.ToLower(*s)
 	}
+	var cells []s2.CellID
+	if subID != "" {
+		cells = cellsOf(extents) // outside the write lock
+	}
 	key := map[string]bool{}
 	for _, k := range req.Key {
 		key[k] = true
@@ -123,7 +128,7 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	var p oirPlan
 	var check, write func(ctx context.Context, tx dc.Tx) error
 	check = func(ctx context.Context, tx dc.Tx) error {
-		p = oirPlan{next: next, key: key, subID: subID, newSub: req.NewSubscription, now: now, base: baseURL(r)}
+		p = oirPlan{next: next, key: key, subID: subID, newSub: req.NewSubscription, now: now, base: baseURL(r), cells: cells}
 		var err error
 		if checked, err = d.planOIR(ctx, tx, &p, update, ovn); err != nil {
 			return err
@@ -179,7 +184,8 @@ type oirPlan struct {
 	subID   string
 	newSub  *newSubscription
 	now     time.Time
-	base    string // this server's URL, for the constraints of /v1 operations
+	base    string      // this server's URL, for the constraints of /v1 operations
+	cells   []s2.CellID // the cells of next's footprints, when a subscription is named (coverage.go)
 	old     *oir
 	attach  *subscription // the subscription to store with the OIR (new or changed), or nil
 	dropSub string        // an implicit subscription left without dependents
@@ -242,7 +248,7 @@ func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ov
 			}
 		} else if s.Start.After(next.Start) || s.End.Before(next.End) {
 			return errorf(http.StatusBadRequest, "subscription %s does not cover the time of the operational intent", p.subID), nil
-		} else if !covers(s.Extents, next.Extents) {
+		} else if !covers(s.Extents, p.cells) {
 			return errorf(http.StatusBadRequest, "subscription %s does not cover the area of the operational intent", p.subID), nil
 		}
 	case p.newSub != nil:

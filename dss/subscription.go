@@ -82,7 +82,7 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 					checked = errorf(http.StatusBadRequest, "the subscription would no longer cover the time of its operational intent %s", dep)
 					break
 				}
-				if o := st.oirs[dep]; o != nil && !covers(next.Extents, o.Extents) {
+				if o := st.oirs[dep]; o != nil && !covers(next.Extents, cellsOf(o.Extents)) {
 					checked = errorf(http.StatusBadRequest, "the subscription would no longer cover the area of its operational intent %s", dep)
 					break
 				}
