@@ -54,7 +54,7 @@ func FuzzHandlers(f *testing.F) {
 		f.Add(uint8(i), []byte(`{"old_version":"","availability":"Down"}`))
 	}
 	allowed := map[string]map[int]bool{
-		"PUT oir":          {201: true, 400: true, 403: true, 409: true, 413: true},
+		"PUT oir":          {201: true, 400: true, 403: true, 409: true, 412: true, 413: true},
 		"PUT constraint":   {201: true, 400: true, 409: true, 413: true},
 		"PUT subscription": {200: true, 400: true, 403: true, 409: true},
 		"POST query":       {200: true, 400: true, 413: true},
