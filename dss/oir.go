@@ -271,7 +271,9 @@ func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ov
 		var missingOIRs []api.OperationalIntentReference
 		for _, hid := range intersecting(st.oirIx, next.vols) {
 			o := st.oirs[hid]
-			if hid == next.ID || o == nil || !requiresKey(o.State) || p.key[o.OVN] {
+			// An intent whose time is over is Ended in all but name: there
+			// is nothing left to deconflict with it.
+			if hid == next.ID || o == nil || !requiresKey(o.State) || !o.End.After(p.now) || p.key[o.OVN] {
 				continue
 			}
 			missingOIRs = append(missingOIRs, d.oirRef(o, caller))
@@ -279,7 +281,7 @@ func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ov
 		var missingCons []api.ConstraintReference
 		if attached != nil && attached.NotifyForCons {
 			for _, hid := range intersecting(st.conIx, next.vols) {
-				if c := st.constraints[hid]; c != nil && !p.key[c.OVN] {
+				if c := st.constraints[hid]; c != nil && c.End.After(p.now) && !p.key[c.OVN] {
 					missingCons = append(missingCons, d.constraintRef(c, caller))
 				}
 			}
@@ -288,7 +290,7 @@ func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ov
 				return nil, err
 			}
 			for _, op := range ops {
-				if !p.key[opOVN(op)] {
+				if op.End.After(p.now) && !p.key[opOVN(op)] {
 					missingCons = append(missingCons, opRef(op, p.base))
 				}
 			}

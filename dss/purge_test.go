@@ -1,23 +1,15 @@
 package dss
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/pgtest"
-	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/postgres"
 	"github.com/deconflict/deconflict/sqlite"
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
 
@@ -55,51 +47,12 @@ func TestPurge(t *testing.T) {
 func testPurge(t *testing.T, open func() dc.Store) {
 	ctx := t.Context()
 	db := open()
-	var skew atomic.Int64
-	clock := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	key, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := func(db dc.Store) *DSS {
-		m := mechanism.New(db, mechanism.Options{})
-		if err := m.Load(ctx); err != nil {
-			t.Fatal(err)
-		}
-		d, err := New(ctx, m, NewVerifier([]*rsa.PublicKey{&key.PublicKey}, []string{"localhost"}, nil), Options{Now: clock, Retention: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	d1, d2 := start(db), start(open())
-	tok, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": "i", "sub": "uss1", "aud": "localhost",
-		"exp": time.Now().Add(time.Hour).Unix(), "scope": ScopeStrategicCoordination}).SignedString(key)
-	do := func(d *DSS, method, path string, body any) (int, map[string]any) {
-		t.Helper()
-		var b []byte
-		if body != nil {
-			b, _ = json.Marshal(body)
-		}
-		req := httptest.NewRequest(method, path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		w := httptest.NewRecorder()
-		d.ServeHTTP(w, req)
-		var out map[string]any
-		_ = json.Unmarshal(w.Body.Bytes(), &out)
-		return w.Code, out
-	}
+	h := newHarness(t)
+	d1, d2 := h.start(db), h.start(open())
+	do := h.do
 	create := func(id string, lat float64) string {
 		t.Helper()
-		start := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-		end := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
-		vol := map[string]any{"volume": map[string]any{
-			"outline_circle": map[string]any{"center": map[string]any{"lat": lat, "lng": 2}, "radius": map[string]any{"value": 100, "units": "M"}},
-			"altitude_lower": map[string]any{"value": 0, "reference": "W84", "units": "M"},
-			"altitude_upper": map[string]any{"value": 10, "reference": "W84", "units": "M"}},
-			"time_start": map[string]any{"value": start, "format": "RFC3339"}, "time_end": map[string]any{"value": end, "format": "RFC3339"}}
-		code, body := do(d1, "PUT", "/dss/v1/operational_intent_references/"+id, map[string]any{"extents": []any{vol}, "state": "Accepted",
-			"uss_base_url": "https://x.example", "key": []string{}, "new_subscription": map[string]any{"uss_base_url": "https://x.example"}})
+		code, body := h.putOIR(d1, id, lat, time.Hour, 2*time.Hour, nil)
 		if code != http.StatusCreated {
 			t.Fatalf("create %s: %d %v", id, code, body)
 		}
@@ -124,7 +77,7 @@ func testPurge(t *testing.T, open func() dc.Store) {
 	}
 	// Over: a and its implicit subscription go, and the two tombstones
 	// the first pass saw.
-	skew.Store(int64(4 * time.Hour))
+	h.skew.Store(int64(4 * time.Hour))
 	if n, err := d1.Purge(ctx); err != nil || n != 4 {
 		t.Fatalf("purge after the retention = %d, %v; want 2 records and 2 tombstones", n, err)
 	}
@@ -164,10 +117,10 @@ func testPurge(t *testing.T, open func() dc.Store) {
 		t.Fatalf("the other process keeps %d intents and %d subscriptions", len(d2.st.oirs), len(d2.st.subs))
 	}
 	// A new process loads what is left and can still write.
-	d3 := start(open())
+	d3 := h.start(open())
 	if len(d3.st.oirs) != 0 {
 		t.Fatalf("a new process loads %d intents", len(d3.st.oirs))
 	}
-	skew.Store(0)
+	h.skew.Store(0)
 	create(uuid.NewString(), 5)
 }
