@@ -206,7 +206,9 @@ func ptr[T any](v T) *T { return &v }
 
 // PartyOf returns the ID of the mechanism party that stands for a USS
 // (the sub of its tokens): "uss-" and the sub when it is a valid party
-// ID as it stands, else "uss-", a readable prefix and a hash of the sub.
+// ID as it stands and holds no "--", else "uss-", a readable prefix, "--"
+// and a hash of the sub. Two subs never share a party: a hashed ID holds
+// a "--" after its first character that no sub kept as it stands holds.
 func PartyOf(sub string) string {
 	s := strings.ToLower(sub)
 	var b strings.Builder
@@ -218,14 +220,14 @@ func PartyOf(sub string) string {
 		}
 	}
 	clean := b.String()
-	if clean == sub && len(clean) <= 28 {
+	if clean == sub && len(clean) <= 28 && !strings.Contains(clean, "--") {
 		return "uss-" + clean
 	}
 	h := sha256.Sum256([]byte(sub))
-	if len(clean) > 18 {
-		clean = clean[:18]
+	if len(clean) > 14 {
+		clean = clean[:14]
 	}
-	return "uss-" + clean + "-" + hex.EncodeToString(h[:4])
+	return "uss-" + clean + "--" + hex.EncodeToString(h[:6])
 }
 
 // IsUSSParty reports whether a party stands for a USS: its ID begins
