@@ -73,3 +73,14 @@ func TestCoversAgreesWithCoverings(t *testing.T) {
 		t.Fatalf("the cases are all alike (%d covered of 300)", agreeTrue)
 	}
 }
+
+// BenchmarkCovers measures the coverage check made under the write lock:
+// a 500 m intent against a subscription of the largest area (2,500 km²).
+func BenchmarkCovers(b *testing.B) {
+	sub, cells := circleAt(51.5, -0.1, 28000), cellsOf(circleAt(51.5, -0.1, 500))
+	for b.Loop() {
+		if !covers(sub, cells) {
+			b.Fatal("not covered")
+		}
+	}
+}
