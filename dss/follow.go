@@ -47,8 +47,11 @@ type cursor struct {
 // admin reads every event.
 var admin = dc.Actor{Role: dc.RoleAdmin}
 
-// eventPage bounds the events applied in one write.
+// eventPage bounds the events applied in one write; cursorEvery is how
+// many events without a /v1 change the cursor may lag.
 const eventPage = 500
+
+var cursorEvery int64 = 10000 // a variable for tests
 
 // FollowOperations applies the changes of /v1 operations to the
 // subscriptions' notification indices until ctx ends: after every change
@@ -93,8 +96,9 @@ const followDelay = 100 * time.Millisecond
 // applied, and reports whether there may be more.
 func (d *DSS) followOnce(ctx context.Context) (bool, error) {
 	d.st.mu.RLock()
-	from := max(d.st.v1Cursor, d.scanned.Load())
+	cur := d.st.v1Cursor
 	d.st.mu.RUnlock()
+	from := max(cur, d.scanned.Load())
 	evs, err := d.m.Events(ctx, admin, from, eventPage)
 	if err != nil || len(evs) == 0 {
 		return false, err
@@ -104,7 +108,9 @@ func (d *DSS) followOnce(ctx context.Context) (bool, error) {
 	for _, e := range evs {
 		relevant = relevant || isV1Change(e)
 	}
-	if !relevant {
+	// Without a /v1 change, the cursor is written only now and then, so
+	// that a restart does not read every event since the last change.
+	if !relevant && last-cur < cursorEvery {
 		d.scanned.Store(last)
 		return len(evs) == eventPage, nil
 	}
