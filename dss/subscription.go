@@ -24,6 +24,9 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 	}
 	now := d.now().UTC()
 	ext, vols, err := parseArea("extents", req.Extents, now, maxSubscriptionDuration)
+	if ae, ok := err.(*apiError); ok && ae.status == http.StatusRequestEntityTooLarge {
+		ae.status = http.StatusBadRequest // utm.yaml has no 413 for subscriptions
+	}
 	if err != nil {
 		return 0, nil, err
 	}
