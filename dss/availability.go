@@ -35,7 +35,7 @@ func (d *DSS) setAvailability(r *http.Request, c *Caller) (int, any, error) {
 	}
 	var req availabilityRequest
 	if err := decode(r, &req); err != nil {
-		return 0, nil, err
+		return 0, nil, no413(err)
 	}
 	switch api.UssAvailabilityState(req.Availability) {
 	case api.Unknown, api.Normal, api.Down:
@@ -75,7 +75,7 @@ func (d *DSS) setAvailability(r *http.Request, c *Caller) (int, any, error) {
 func (d *DSS) report(r *http.Request, c *Caller) (int, any, error) {
 	var req reportRequest
 	if err := decode(r, &req); err != nil {
-		return 0, nil, err
+		return 0, nil, no413(err)
 	}
 	if req.Exchange == nil {
 		return 0, nil, errorf(http.StatusBadRequest, "exchange is required")

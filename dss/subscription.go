@@ -20,15 +20,12 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 	version := r.PathValue("version")
 	var req putSubscriptionRequest
 	if err := decode(r, &req); err != nil {
-		return 0, nil, err
+		return 0, nil, no413(err)
 	}
 	now := d.now().UTC()
 	ext, vols, err := parseArea("extents", req.Extents, now, maxSubscriptionDuration)
-	if ae, ok := err.(*apiError); ok && ae.status == http.StatusRequestEntityTooLarge {
-		ae.status = http.StatusBadRequest // utm.yaml has no 413 for subscriptions
-	}
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, no413(err)
 	}
 	if err := checkArea([]dc.Volume4D{ext}, "extents", http.StatusBadRequest); err != nil {
 		return 0, nil, err

@@ -114,6 +114,16 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
+// no413 turns a 413 into a 400, for the operations whose answers in
+// utm.yaml have no 413 (subscriptions, availability, reports): a body or
+// a polygon too large is then a bad request.
+func no413(err error) error {
+	if ae, ok := err.(*apiError); ok && ae.status == http.StatusRequestEntityTooLarge {
+		return &apiError{status: http.StatusBadRequest, body: ae.body}
+	}
+	return err
+}
+
 var uuidV4 = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$`)
 
 // entityID checks an ID of the path: a UUIDv4, as utm.yaml fixes.

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,16 @@ func TestDSSSubscriptionTooManyVertices(t *testing.T) {
 	v["volume"].(map[string]any)["outline_polygon"] = map[string]any{"vertices": ring}
 	dssMessage(t, s.do("PUT", subPath+newID(), s.tok("uss1", scSCD), subBody(v, true, false)).want(t, 400))
 	dssMessage(t, s.do("POST", oirPath+"query", s.tok("uss1", scSCD), map[string]any{"area_of_interest": v}).want(t, 413))
+}
+
+// A body over the limit is 413 where utm.yaml lists it and 400 where it
+// does not.
+func TestDSSBodyTooLarge(t *testing.T) {
+	s := startDSS(t)
+	big := map[string]any{"pad": strings.Repeat("x", 5<<20)}
+	tok := s.tok("uss1", scSCD, scAA)
+	dssMessage(t, s.do("PUT", oirPath+newID(), tok, big).want(t, 413))
+	dssMessage(t, s.do("PUT", subPath+newID(), tok, big).want(t, 400))
+	dssMessage(t, s.do("PUT", "/dss/v1/uss_availability/uss1", tok, big).want(t, 400))
+	dssMessage(t, s.do("POST", "/dss/v1/reports", tok, big).want(t, 400))
 }
