@@ -4,6 +4,8 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
@@ -16,9 +18,9 @@ import (
 //
 // The answer is assembled from the operations' JSON as the mechanism
 // keeps it (mechanism.CheckEncoded) and the separations written by hand,
-// byte for byte what encoding/json writes for []mechanism.Hit, and
-// written as a list is (list.go): one answer of many conflicts at a time
-// per list slot, item by item, within the list write timeout.
+// byte for byte what encoding/json writes for []mechanism.Hit. Like a
+// list (list.go) it takes a list slot and must be written within the list
+// write timeout; a large answer is written item by item as a list is.
 func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 	var opts mechanism.CheckOptions
 	switch f := r.URL.Query()["fields"]; {
@@ -52,14 +54,47 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 			return
 		}
 	}
-	l := s.startList(w, "conflicts")
-	b := make([]byte, 0, 4<<10)
+	size := len(`{"conflicts":[]}`) + 1
 	for _, h := range hits {
-		b = appendCheckHit(b[:0], h, opts.IDsOnly)
-		l.raw(b)
+		size += len(h.Operation) + len(h.ID) + 128
 	}
-	s.endList(r, l, "")
+	if size > maxBufferedAnswer {
+		// A large answer goes out as a list does, item by item.
+		l := s.startList(w, "conflicts")
+		b := make([]byte, 0, 4<<10)
+		for _, h := range hits {
+			b = appendCheckHit(b[:0], h, opts.IDsOnly)
+			l.raw(b)
+		}
+		s.endList(r, l, "")
+		return
+	}
+	// Most answers are a few kilobytes: assembled in a pooled buffer and
+	// written at once, with their length.
+	buf := checkBuffers.Get().(*[]byte)
+	defer checkBuffers.Put(buf)
+	b := append((*buf)[:0], `{"conflicts":[`...)
+	for i, h := range hits {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCheckHit(b, h, opts.IDsOnly)
+	}
+	b = append(b, "]}\n"...)
+	*buf = b
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.listWriteTimeout))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
+
+// maxBufferedAnswer is the largest answer of a what-if check assembled
+// whole before it is written; larger ones are written item by item.
+const maxBufferedAnswer = 64 << 10
+
+// checkBuffers holds the buffers small answers are assembled in.
+var checkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, maxBufferedAnswer); return &b }}
 
 // appendCheckHit appends one conflict of a what-if check's answer to b:
 // {"operation": …, "separation": …}, or {"id": …, "separation": …} for IDs

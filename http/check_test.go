@@ -144,9 +144,11 @@ func TestCheckAnswerOverHTTP(t *testing.T) {
 	}
 	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
 	versions := map[string]int{}
-	for i := range 12 {
+	// Enough of them that the first answers pass maxBufferedAnswer and go
+	// out item by item; after the cancels they are assembled whole.
+	for i := range 120 {
 		callsign, notes := fmt.Sprintf("A<%d>&\"x\"", i), "private & <secret>"
-		d := mechanism.Declaration{Volumes: []dc.Volume4D{vol(33.5+0.01*float64(i), 36.3)}, Callsign: &callsign, ShareCallsign: i%2 == 0, Notes: &notes, Priority: i - 3}
+		d := mechanism.Declaration{Volumes: []dc.Volume4D{vol(33.55+0.0005*float64(i%20), 36.3+0.0005*float64(i/20))}, Callsign: &callsign, ShareCallsign: i%2 == 0, Notes: &notes, Priority: i - 3}
 		res, err := m.Declare(ctx, alpha, uuid.NewString(), d, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +157,7 @@ func TestCheckAnswerOverHTTP(t *testing.T) {
 	}
 	query := []dc.Volume4D{vol(33.55, 36.32)}
 	body, _ := json.Marshal(map[string]any{"volumes": query})
-	compare := func(when string) {
+	compare := func(when string) int {
 		t.Helper()
 		hits, err := m.Check(ctx, dc.Actor{Party: "bravo", Role: dc.RoleObserver}, query)
 		if err != nil {
@@ -195,13 +197,16 @@ func TestCheckAnswerOverHTTP(t *testing.T) {
 		if len(hits) == 0 {
 			t.Fatalf("%s: the check finds nothing: the test tests nothing", when)
 		}
+		return rec.Body.Len()
 	}
-	compare("declared")
+	if n := compare("declared"); n <= maxBufferedAnswer {
+		t.Fatalf("the answer is %d bytes; the test needs one over %d", n, maxBufferedAnswer)
+	}
 	n := 0
 	for id, v := range versions {
 		n++
 		switch n % 3 {
-		case 0:
+		case 0, 2:
 			if _, err := m.Cancel(ctx, alpha, id, &v); err != nil {
 				t.Fatal(err)
 			}
@@ -213,5 +218,7 @@ func TestCheckAnswerOverHTTP(t *testing.T) {
 			}
 		}
 	}
-	compare("after replaces and cancels")
+	if n := compare("after replaces and cancels"); n > maxBufferedAnswer {
+		t.Fatalf("the answer is %d bytes; the test needs one under %d", n, maxBufferedAnswer)
+	}
 }
