@@ -119,6 +119,10 @@ type OperationFilter struct {
 	Start, End time.Time
 	Limit      int
 	After      string // cursor
+	// IDs, if not nil, keeps only the operations with these IDs (in any
+	// order; an empty, non-nil list keeps none). The mechanism narrows a
+	// list to the live operations its index places in a box this way.
+	IDs []string
 	// Match, if set, is called on each operation that passes the other
 	// filters; only those for which it returns true are listed.
 	Match func(*Operation) bool

@@ -31,6 +31,12 @@ func benchOp(r *rand.Rand) []Volume {
 	} else {
 		c = fromDegrees(180*math.Asin(2*r.Float64()-1)/math.Pi, 360*r.Float64()-180)
 	}
+	return benchOpAt(r, c)
+}
+
+// benchOpAt returns the volumes of a benchmark operation whose first
+// volume is centred at c.
+func benchOpAt(r *rand.Rand, c vec) []Volume {
 	start := benchStart.Add(time.Duration(r.Int64N(int64(7 * 24 * time.Hour))))
 	n := 1
 	if k := r.IntN(10); k >= 9 {

@@ -57,6 +57,14 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_integrity_alarms_total", Help: "Integrity alarms: proofs, checkpoints or bundles that did not verify against the stored log, and writes the store failed because its data is damaged. Any is a page: see docs/OPERATIONS.md.",
 		}, func() float64 { return float64(m.IntegrityAlarms()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_check_views_total", Help: "Operations listed by what-if checks, by where their encoded view came from: kept in memory or read from the store.",
+			ConstLabels: prometheus.Labels{"from": "memory"},
+		}, func() float64 { h, _ := m.ViewCacheStats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_check_views_total", Help: "Operations listed by what-if checks, by where their encoded view came from: kept in memory or read from the store.",
+			ConstLabels: prometheus.Labels{"from": "store"},
+		}, func() float64 { _, n := m.ViewCacheStats(); return float64(n) }),
 		newStoreTimings(m),
 	)
 	return x

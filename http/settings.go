@@ -33,31 +33,6 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request, a dc.Actor)
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	var body struct {
-		Volumes []dc.Volume4D `json:"volumes"`
-	}
-	if err := decode(w, r, &body); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	release, err := s.acquireList(r.Context())
-	if err != nil {
-		return // the client is gone
-	}
-	defer release()
-	hits, err := s.mech.Check(r.Context(), a, body.Volumes)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	l := s.startList(w, "conflicts")
-	for _, h := range hits {
-		l.item(h)
-	}
-	s.endList(r, l, "")
-}
-
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 	writeJSON(w, http.StatusOK, map[string]any{"party": a.Party, "role": a.Role, "token_id": a.TokenID})
 }

@@ -23,6 +23,9 @@ type Result struct {
 	Phases    []Phase        `json:"phases,omitempty"`
 	Index     []IndexRun     `json:"index,omitempty"`
 	Scale     []ScaleRun     `json:"scale,omitempty"`
+	// Loads are closed-loop loads of what-if checks (bench --mode check),
+	// deconflict's and PostGIS's side by side.
+	Loads []Load `json:"loads,omitempty"`
 	// PostGIS is the comparison with PostgreSQL + PostGIS, if run.
 	PostGIS any `json:"postgis,omitempty"`
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/golang/geo/s2"
 )
 
 // SetSnapshotGap sets the least time between saves of the index snapshot
@@ -31,3 +32,6 @@ func (m *Mechanism) ReloadIndex(ctx context.Context) error {
 	defer w.mu.Unlock()
 	return w.store.View(ctx, func(tx dc.Tx) error { return w.reload(ctx, tx) })
 }
+
+// Rect returns the box as the index tests footprints against it.
+func (b BBox) Rect() s2.Rect { return b.rect() }

@@ -58,6 +58,7 @@ func (w *writer) reload(ctx context.Context, tx dc.Tx) error {
 		return fmt.Errorf("count open conflicts: %w", err)
 	}
 	w.index.Store(index)
+	w.views.clear()
 	w.rev = last
 	w.replica.seen.Store(last)
 	w.stats.setOpenConflicts(open)
@@ -76,7 +77,10 @@ func (w *writer) catchUp(ctx context.Context, tx dc.Tx) error {
 		w.replica.seen.Store(w.rev)
 		return nil
 	}
-	err = tx.OperationsSince(ctx, w.rev, false, func(op *dc.Operation) error { return indexOperation(w.index.Load(), op) })
+	err = tx.OperationsSince(ctx, w.rev, false, func(op *dc.Operation) error {
+		w.views.drop(op.ID)
+		return indexOperation(w.index.Load(), op)
+	})
 	if err != nil {
 		return fmt.Errorf("catch up index: %w", err)
 	}

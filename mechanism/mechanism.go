@@ -42,6 +42,8 @@ type Mechanism struct {
 	tokens    tokenCache
 	changes   changes
 	tail      tail
+	// checkSet keeps the settings what-if checks apply (views.go).
+	checkSet settingsCache
 }
 
 // Options configure a Mechanism. Zero values take defaults.
@@ -60,6 +62,9 @@ type Options struct {
 	// the egress rule (deconflict.Egress) refuses them by default, such as
 	// a party's own network (serve --webhook-allow).
 	WebhookAllow []netip.Prefix
+	// ViewCacheBytes bounds the encoded operations what-if checks keep
+	// in memory (default DefaultViewCacheBytes).
+	ViewCacheBytes int64
 }
 
 // New returns a mechanism over store. Call Load before serving.
@@ -82,6 +87,7 @@ func New(store dc.Store, opts Options) *Mechanism {
 	m.writes.damage, _ = store.(dc.DamageReporter)
 	m.writer = newWriter(m.store, m.log, &m.stats, m.notify)
 	m.writer.run = m.runOne
+	m.writer.views = newViewCache(opts.ViewCacheBytes)
 	if opts.IndexSnapshot != "" {
 		m.snapshots = snapshot.New(opts.IndexSnapshot, m.store, m.log)
 	}

@@ -78,9 +78,20 @@ func (m *Mechanism) Operations(ctx context.Context, a dc.Actor, q OperationQuery
 			return false
 		}
 	}
+	candidates, since, narrowed := m.boxCandidates(q.BBox, f.States)
 	var ops []*dc.Operation
 	var next string
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
+		if narrowed {
+			f.IDs = candidates
+			err := tx.OperationsSince(ctx, since, false, func(op *dc.Operation) error {
+				f.IDs = append(f.IDs, op.ID) // changed since the index looked
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
 		ops, next, err = tx.Operations(ctx, f)
 		return err
 	})
@@ -120,48 +131,4 @@ func (m *Mechanism) Conflicts(ctx context.Context, a dc.Actor, f dc.ConflictFilt
 		return err
 	})
 	return cs, next, err
-}
-
-// Hit is one live operation that volumes under a what-if check would
-// conflict with.
-type Hit struct {
-	Operation  *dc.Operation `json:"operation"`
-	Separation dc.Separation `json:"separation"`
-}
-
-// Check answers which live operations of other parties the volumes would
-// conflict with. Nothing is stored or sent.
-func (m *Mechanism) Check(ctx context.Context, a dc.Actor, volumes []dc.Volume4D) ([]Hit, error) {
-	vols, err := geo.ParseVolumesContext(ctx, volumes, "volumes")
-	if err != nil {
-		return nil, err
-	}
-	s, err := m.Settings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.writer.freshen(ctx); err != nil {
-		return nil, err
-	}
-	hits, err := m.writer.index.Load().ConflictsContext(ctx, vols, minimaOf(s), a.Party)
-	if err != nil {
-		return nil, err
-	}
-	out := []Hit{}
-	if len(hits) == 0 {
-		return out, nil
-	}
-	err = m.store.View(ctx, func(tx dc.Tx) error {
-		for _, h := range hits {
-			op, err := tx.Operation(ctx, h.ID)
-			if dc.ErrorCode(err) == dc.ENotFound {
-				continue // changed since the index saw it
-			} else if err != nil {
-				return err
-			}
-			out = append(out, Hit{Operation: op.ViewFor(a), Separation: h.Separation})
-		}
-		return nil
-	})
-	return out, err
 }

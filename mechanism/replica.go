@@ -31,6 +31,9 @@ type replica struct {
 // next poll, and if seq is beyond what the index reflects, the next
 // what-if check or write first brings the index up to date.
 func (m *Mechanism) Wake(seq int64) {
+	if seq <= 0 || seq > m.writer.replica.seen.Load() {
+		m.checkSet.forget() // the settings may have changed too
+	}
 	m.writer.wake(seq)
 	m.notify()
 }

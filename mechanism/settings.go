@@ -72,6 +72,7 @@ func (m *Mechanism) PatchSettings(ctx context.Context, a dc.Actor, p dc.Settings
 		return dc.Settings{}, err
 	}
 	if changed {
+		m.checkSet.forget() // the next what-if check reads them again
 		m.notify()
 	}
 	return s, nil

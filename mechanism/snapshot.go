@@ -79,6 +79,7 @@ func (s snapshotIndex) Use(ctx context.Context, tx dc.Tx, ix *geo.Index, last in
 		return fmt.Errorf("count open conflicts: %w", err)
 	}
 	w.index.Store(ix)
+	w.views.clear()
 	w.rev = last
 	w.replica.seen.Store(last)
 	w.stats.setOpenConflicts(open)

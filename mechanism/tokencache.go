@@ -42,6 +42,7 @@ type tokenCache struct {
 	// store before that is not put in after it.
 	epoch   uint64
 	revoked int64 // the store's revocation count the entries agree with
+	reads   revocationReads
 }
 
 // check empties the cache if the store counts more revocations than
@@ -53,7 +54,7 @@ func (c *tokenCache) check(ctx context.Context, store dc.Store) (uint64, error) 
 		defer c.mu.Unlock()
 		return c.epoch, nil
 	}
-	n, err := rc.RevokedTokens(ctx)
+	n, err := c.reads.count(ctx, rc)
 	if err != nil {
 		return 0, err
 	}

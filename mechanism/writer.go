@@ -47,6 +47,10 @@ type writer struct {
 	minima atomic.Pointer[geo.Minima]
 	// replica is what the writer knows of other processes' commits.
 	replica replica
+	// views are the encoded views of live operations what-if checks
+	// listed (views.go): an operation's is dropped once a change of it
+	// committed, and all of them when the index is replaced.
+	views *viewCache
 
 	// queue holds writes waiting for the writer; see write.
 	queueMu sync.Mutex
@@ -56,7 +60,7 @@ type writer struct {
 
 // newWriter returns a writer over store with an empty index.
 func newWriter(store dc.Store, log *slog.Logger, stats *Stats, notify func()) *writer {
-	w := &writer{store: store, log: log, stats: stats, notify: notify}
+	w := &writer{store: store, log: log, stats: stats, notify: notify, views: newViewCache(0)}
 	w.index.Store(geo.NewIndex())
 	return w
 }
@@ -229,6 +233,11 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 	}
 	if err == nil {
 		w.index.Load().Apply(&b.index)
+		for _, req := range batch {
+			if req.ch != nil {
+				w.views.drop(req.ch.op.ID)
+			}
+		}
 		w.replica.dirty.Store(false)
 		w.replica.seen.Store(w.rev)
 		w.notify()

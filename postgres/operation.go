@@ -70,6 +70,9 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 		n = max(n, matchBatch)
 	}
 	where, a := storeval.OperationsWhere(dialect, f, after)
+	if f.IDs != nil {
+		where += " AND id = ANY(" + a.Add(f.IDs) + "::text[])"
+	}
 	q := "SELECT " + storeval.OperationColumns + " FROM operations WHERE " + where + " ORDER BY seq LIMIT " + a.Add(n)
 
 	var ops []*deconflict.Operation

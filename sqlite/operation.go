@@ -68,6 +68,15 @@ func (t *tx) Operations(ctx context.Context, f deconflict.OperationFilter) ([]*d
 	limit := storeval.PageSize(f.Limit)
 
 	where, args := storeval.OperationsWhere(dialect, f, after)
+	if f.IDs != nil {
+		ids, err := json.Marshal(f.IDs)
+		if err != nil {
+			return nil, "", err
+		}
+		// Driven by the list of IDs (each looked up by the index on id),
+		// not by a scan of every row that passes the other filters.
+		where += " AND seq IN (SELECT o.seq FROM json_each(" + args.Add(string(ids)) + ") AS j JOIN operations AS o ON o.id = j.value)"
+	}
 	q := "SELECT " + storeval.OperationColumns + " FROM operations WHERE " + where + " ORDER BY seq"
 	if f.Match == nil {
 		// One more than the page, to know whether another page follows.

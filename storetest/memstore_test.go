@@ -330,6 +330,7 @@ func (tx *memTx) Operations(_ context.Context, f deconflict.OperationFilter) ([]
 			(len(f.States) == 0 || slices.Contains(f.States, op.State)) &&
 			(f.Start.IsZero() || !op.End.Before(norm(f.Start))) &&
 			(f.End.IsZero() || !op.Start.After(norm(f.End))) &&
+			(f.IDs == nil || slices.Contains(f.IDs, op.ID)) &&
 			(f.Match == nil || f.Match(copyOperation(op)))
 	})
 	for i, op := range ops {

@@ -125,6 +125,7 @@ func opsOracle(ops []*deconflict.Operation, f deconflict.OperationFilter) []*dec
 		case len(f.States) > 0 && !slices.Contains(f.States, op.State):
 		case !f.Start.IsZero() && op.End.Before(f.Start):
 		case !f.End.IsZero() && op.Start.After(f.End):
+		case f.IDs != nil && !slices.Contains(f.IDs, op.ID):
 		case f.Match != nil && !f.Match(op):
 		default:
 			want = append(want, op)
@@ -251,6 +252,31 @@ func testOperationsMatch(t *testing.T, f Factory) {
 				flt.Limit = limit
 				got := listOperations(t, s, flt)
 				equal(t, fmt.Sprintf("Match %s, party %q, limit %d", tc.name, party, limit), got, want)
+			}
+		}
+	}
+	// IDs narrows the list to those operations, with the other filters.
+	for _, tc := range []struct {
+		name string
+		ids  []string
+	}{
+		{"none", []string{}},
+		{"one", []string{ops[7].ID}},
+		{"some, out of order", []string{ops[40].ID, ops[3].ID, ops[21].ID, ops[22].ID, "no-such-operation"}},
+		{"every other", func() (ids []string) {
+			for i := 0; i < len(ops); i += 2 {
+				ids = append(ids, ops[i].ID)
+			}
+			return ids
+		}()},
+	} {
+		for _, party := range []string{"", "bravo"} {
+			flt := deconflict.OperationFilter{Party: party, IDs: tc.ids}
+			want := opsOracle(ops, flt)
+			for _, limit := range []int{1, 2, 0} {
+				flt.Limit = limit
+				got := listOperations(t, s, flt)
+				equal(t, fmt.Sprintf("IDs %s, party %q, limit %d", tc.name, party, limit), got, want)
 			}
 		}
 	}

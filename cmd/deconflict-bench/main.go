@@ -41,6 +41,7 @@ const usage = `Usage:
   deconflict-bench --mode index --ops 10000,100000,1000000 [flags]
   deconflict-bench --mode postgis --postgis URL --ops 100000 [flags]
   deconflict-bench --mode scale --ops 10000,100000 --dir DIR [--deconflict PATH] [flags]
+  deconflict-bench --mode check --ops 100000 --dir DIR [--postgis URL] [--deconflict PATH] [flags]
   deconflict-bench plot [--dir DIR] RESULT.json...
 
 Generates a seeded, realistic scenario (operations of several parties:
@@ -67,6 +68,14 @@ Modes:
            the mechanism into a fresh store in --dir, start the server
            binary --deconflict on it (timing the start), declare --queries
            more over HTTP, stop it and time a restart.
+  check    POST /v1/check under a closed-loop load: write the operations
+           straight into a store in --dir (kept for the next run), start
+           the server binary --deconflict on it, and send circle checks
+           (1-30 km, one hour, a 1 km band; --near of them where traffic
+           is) for --duration with each of --check-clients clients. With
+           --postgis, every check is first asked of the server (twice) and
+           of PostGIS, which must agree, and each load is followed by the
+           same checks against PostGIS with as many connections.
 
 The result goes to --out as JSON; progress to stderr (a bar on a
 terminal, a line every --progress-every otherwise). 'plot' draws the
@@ -84,6 +93,7 @@ type benchFlags struct {
 	rate                                                                   *float64
 	every                                                                  *time.Duration
 	preload, deconflict                                                    *string
+	check                                                                  checkFlags
 }
 
 // errUsage reports that the usage was printed for bad arguments.
@@ -128,7 +138,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		server = "http://127.0.0.1:8080"
 	}
 	f := benchFlags{
-		mode:       fs.String("mode", "http", "http, index, postgis or scale"),
+		mode:       fs.String("mode", "http", "http, index, postgis, scale or check"),
 		server:     fs.String("server", server, "server URL (env DECONFLICT_SERVER)"),
 		store:      fs.String("store", m.Getenv("DECONFLICT_STORE"), "the server's store, to create parties and issue tokens (env DECONFLICT_STORE)"),
 		tokens:     fs.String("tokens", "", `file of "PARTY TOKEN" lines, operator tokens (instead of --store)`),
@@ -145,8 +155,9 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		rate:       fs.Float64("conflict-rate", 0.05, "fraction of operations placed to conflict with an earlier one of another party"),
 		every:      fs.Duration("progress-every", 5*time.Second, "interval of progress lines when stderr is not a terminal"),
 		preload:    fs.String("preload", "mechanism", "scale: how the live operations get into the store: mechanism (declared, with conflicts, events and record) or direct (written as rows, only to time the start; no declarations follow)"),
-		deconflict: fs.String("deconflict", "", "scale: the server binary to start (default: deconflict beside this program, else on PATH)"),
+		deconflict: fs.String("deconflict", "", "scale, check: the server binary to start (default: deconflict beside this program, else on PATH)"),
 	}
+	f.check = addCheckFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -178,8 +189,13 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		err = m.benchPostGIS(ctx, f, sizes[0], res)
 	case "scale":
 		err = m.benchScale(ctx, f, sizes, res)
+	case "check":
+		if len(sizes) != 1 {
+			return errors.New("--mode check takes one size in --ops")
+		}
+		err = m.benchCheck(ctx, f, sizes[0], res)
 	default:
-		return fmt.Errorf("unknown --mode %q (want http, index, postgis or scale)", *f.mode)
+		return fmt.Errorf("unknown --mode %q (want http, index, postgis, scale or check)", *f.mode)
 	}
 	if err != nil {
 		return err

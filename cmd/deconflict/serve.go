@@ -50,6 +50,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one (at most once a minute), so a restart after a crash has about that many at most to catch up; 0: only by time")
 	probeEvery := fs.Duration("write-probe-every", 10*time.Second, "when nothing else wrote for this long, commit one small row to learn whether the store still takes writes (/readyz answers 503 while it does not)")
+	pprofAddr := fs.String("pprof", "", "serve Go's runtime profiles (/debug/pprof/) on this loopback address, apart from the API; none if empty")
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -68,6 +69,11 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		return fmt.Errorf("--webhook-allow: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	if *pprofAddr != "" {
+		if err := servePprof(ctx, *pprofAddr, log); err != nil {
+			return err
+		}
+	}
 
 	st, err := openStore(ctx, *store)
 	if err != nil {
