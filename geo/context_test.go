@@ -61,9 +61,18 @@ func TestConflictsStopsWhenTheRequestEnds(t *testing.T) {
 	for i := range 1000 {
 		ix.Insert(fmt.Sprint("op", i), fmt.Sprint("g", i%3), randOp(t, r, center, 5_000))
 	}
-	q := randOp(t, r, center, 5_000)
 	m := Minima{HorizontalM: 9260, VerticalM: 304.8, TimeS: 300}
-	want := ix.Conflicts(q, m, "")
+	// The test needs a query with enough hits for the context to be
+	// asked during the search; most random operations have fewer, so
+	// draw until one has.
+	var q []Volume
+	var want []Hit
+	for range 10_000 {
+		q = randOp(t, r, center, 5_000)
+		if want = ix.Conflicts(q, m, ""); len(want) >= 2*ctxEvery {
+			break
+		}
+	}
 	if len(want) < 2*ctxEvery {
 		t.Fatalf("only %d hits; the test needs more candidates", len(want))
 	}
