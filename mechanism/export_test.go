@@ -35,3 +35,7 @@ func (m *Mechanism) ReloadIndex(ctx context.Context) error {
 
 // Rect returns the box as the index tests footprints against it.
 func (b BBox) Rect() s2.Rect { return b.rect() }
+
+// CallerBatches is the most batches a caller that became the writer ran
+// before it was answered.
+func (m *Mechanism) CallerBatches() int64 { return m.writer.callerBatches.Load() }

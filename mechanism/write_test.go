@@ -53,7 +53,11 @@ func TestWriterAnswersAfterItsOwnBatch(t *testing.T) {
 	if batches < 20 {
 		t.Fatalf("only %d batches: the queue never stayed full, the test proves nothing", batches)
 	}
-	if worst > 6 {
-		t.Fatalf("a declaration waited for %d batches to end; want a few (the one under way, its own, and those that end while it validates)", worst)
+	// How many batches a call saw end depends also on how long the
+	// machine kept it from running, so it is shown, not asserted; what
+	// the writer itself decides is: the caller that became the writer
+	// ran its own batch and no other before it was answered.
+	if n := m.CallerBatches(); n != 1 {
+		t.Fatalf("a caller that became the writer ran %d batches before it was answered; want 1, its own", n)
 	}
 }

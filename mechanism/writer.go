@@ -56,6 +56,9 @@ type writer struct {
 	queueMu sync.Mutex
 	queue   []*writeRequest
 	writing bool // a caller is running batches
+	// callerBatches is the most batches a caller that became the writer
+	// ran before it was answered: one, its own, by design of drain.
+	callerBatches atomic.Int64
 }
 
 // newWriter returns a writer over store with an empty index.
@@ -127,6 +130,13 @@ func (w *writer) enqueue(ctx context.Context, req *writeRequest) (*Result, error
 // the queue itself would wait, under a load that never lets the queue
 // empty, for every batch after its own.
 func (w *writer) drain(ctx context.Context, mine *writeRequest) {
+	ran := int64(0)
+	if mine != nil {
+		defer func() {
+			for old := w.callerBatches.Load(); ran > old && !w.callerBatches.CompareAndSwap(old, ran); old = w.callerBatches.Load() {
+			}
+		}()
+	}
 	for {
 		w.queueMu.Lock()
 		batch := w.queue
@@ -140,6 +150,7 @@ func (w *writer) drain(ctx context.Context, mine *writeRequest) {
 		w.mu.Lock()
 		w.runBatch(ctx, batch)
 		w.mu.Unlock()
+		ran++
 		if mine != nil {
 			w.queueMu.Lock()
 			if len(w.queue) == 0 {
