@@ -64,6 +64,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Unavailable is temporary (a database failing over): say when
+		// to try again, so that clients retry rather than give up.
+		w.Header().Set("Retry-After", "1")
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="deconflict"`)
 	}

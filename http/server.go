@@ -250,6 +250,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	// Not ready: the store is unreachable, does not take writes, or the
 	// integrity alarm was raised (mechanism.Ready says which).
 	if err := s.mech.Ready(ctx); err != nil {
+		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
 		return
 	}

@@ -152,12 +152,15 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 // notification goes out if and only if the transaction commits. After a
 // serialization failure or deadlock, Update runs fn again, a few times at
 // most. When Update returns nil, the transaction is committed and durable.
-// fn must not call Update on the same DB.
+// When the database cannot be reached or cannot write (a failover), Update
+// returns an EUnavailable error: the transaction did not commit, or its
+// commit was under way and may have. fn must not call Update on the same
+// DB.
 func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := db.update(ctx, fn)
 		if err == nil || !retryable(err) || attempt == maxRetries || ctx.Err() != nil {
-			return err
+			return db.unavailable("write transaction", err)
 		}
 		d := time.Duration(1+rand.IntN(1<<attempt)) * time.Millisecond
 		select {
@@ -224,7 +227,12 @@ func (db *DB) Timings() []deconflict.Timing {
 // View runs fn in a read-only transaction (REPEATABLE READ, READ ONLY)
 // that sees the state of the store as of its first statement. Views run
 // alongside each other and alongside the writer.
+// When the database cannot be reached, View returns an EUnavailable error.
 func (db *DB) View(ctx context.Context, fn func(deconflict.Tx) error) error {
+	return db.unavailable("read transaction", db.view(ctx, fn))
+}
+
+func (db *DB) view(ctx context.Context, fn func(deconflict.Tx) error) error {
 	c, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)

@@ -100,7 +100,7 @@ func (t *tx) PutSettings(ctx context.Context, s deconflict.Settings) error {
 func (db *DB) RevokedTokens(ctx context.Context) (int64, error) {
 	var n int64
 	if err := db.pool.QueryRow(ctx, "SELECT n FROM token_revocations WHERE id = 1").Scan(&n); err != nil {
-		return 0, fmt.Errorf("count revoked tokens: %w", err)
+		return 0, db.unavailable("count revoked tokens", fmt.Errorf("count revoked tokens: %w", err))
 	}
 	return n, nil
 }

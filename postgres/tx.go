@@ -129,10 +129,10 @@ func (t *tx) sendPending(ctx context.Context, query string, args []any) (pgx.Bat
 // pendingFailed is the error of a statement sent later than it was asked
 // for. It comes out of the next statement's call, so it must not read as
 // that statement's own answer (a unique violation of a queued insert is
-// not an EExists of, say, PutConflict): only its retryability shows
-// through.
+// not an EExists of, say, PutConflict): only its retryability, and a
+// lost or unwritable database (transient), show through.
 func pendingFailed(what string, err error) error {
-	if retryable(err) {
+	if retryable(err) || transient(err) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return fmt.Errorf("%s: %v", what, err)

@@ -1,0 +1,670 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dchttp "github.com/deconflict/deconflict/http"
+	"github.com/jackc/pgx/v5"
+)
+
+// The failover tests run deconflict on a three-node PostgreSQL cluster under
+// Patroni (scripts/postgres-ha), take its primary away in the middle of a
+// load, and check that nothing acknowledged is lost and nothing wrong is
+// answered. They need Patroni, etcd and PostgreSQL 15 (the script installs
+// them from Debian as root) and about a minute, so they run only when
+// DECONFLICT_TEST_PGHA=1.
+const pghaEnv = "DECONFLICT_TEST_PGHA"
+
+// haCluster is a running scripts/postgres-ha cluster.
+type haCluster struct {
+	t      *testing.T
+	script string
+	env    []string
+	url    string // the multi-host URL start printed
+}
+
+// haNode is one line of scripts/postgres-ha status.
+type haNode struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Port    int    `json:"port"`
+	PID     *int   `json:"pid"`
+	APIPort int    `json:"api_port"`
+}
+
+// startHA starts the cluster in a fresh directory, and stops and wipes it
+// when the test ends.
+func startHA(t *testing.T) *haCluster {
+	t.Helper()
+	if os.Getenv(pghaEnv) == "" {
+		t.Skipf("%s is not set: the failover tests start a Patroni cluster (scripts/postgres-ha)", pghaEnv)
+	}
+	script, err := filepath.Abs("../../scripts/postgres-ha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(script); err != nil {
+		t.Skipf("no scripts/postgres-ha: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "deconflict-pgha-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o755) // PostgreSQL runs as the postgres user
+	c := &haCluster{t: t, script: script, env: append(os.Environ(), "DECONFLICT_PGHA_DIR="+dir)}
+	t.Cleanup(func() {
+		c.run("stop", "--wipe")
+		os.RemoveAll(dir)
+	})
+	c.url = strings.TrimSpace(c.run("start"))
+	if !strings.Contains(c.url, "target_session_attrs=read-write") {
+		t.Fatalf("scripts/postgres-ha start printed %q, not a URL that follows the primary", c.url)
+	}
+	return c
+}
+
+// run runs the script and returns its stdout, failing the test if it fails.
+func (c *haCluster) run(args ...string) string {
+	c.t.Helper()
+	cmd := exec.Command(c.script, args...)
+	cmd.Env = c.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		c.t.Fatalf("scripts/postgres-ha %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// status returns the nodes as scripts/postgres-ha status reports them.
+func (c *haCluster) status() []haNode {
+	c.t.Helper()
+	var nodes []haNode
+	for _, line := range strings.Split(strings.TrimSpace(c.run("status")), "\n") {
+		var n haNode
+		if err := json.Unmarshal([]byte(line), &n); err != nil {
+			c.t.Fatalf("status line %q: %v", line, err)
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes
+}
+
+// leader returns the node that is the primary now.
+func (c *haCluster) leader() haNode {
+	c.t.Helper()
+	for _, n := range c.status() {
+		if n.Role == "leader" && n.PID != nil {
+			return n
+		}
+	}
+	c.t.Fatalf("no leader in %v", c.status())
+	return haNode{}
+}
+
+// database creates a fresh database on the cluster and returns its URL.
+func (c *haCluster) database() string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.url)
+	if err != nil {
+		c.t.Fatalf("connect to the cluster: %v", err)
+	}
+	defer conn.Close(ctx)
+	name := "dcf_failover_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		c.t.Fatal(err)
+	}
+	// pgx walking the URL's hosts gives up at a standby that does not
+	// have the database yet: wait for every node to have replayed it.
+	for _, n := range c.status() {
+		waitFor(c.t, 30*time.Second, n.Name+" to have the new database", func() bool {
+			nc, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", n.Port, name))
+			if err != nil {
+				return false
+			}
+			nc.Close(ctx)
+			return true
+		})
+	}
+	return strings.Replace(c.url, "/deconflict?", "/"+name+"?", 1)
+}
+
+// TestFailoverLosesNothing kills the primary PostgreSQL with SIGKILL, and
+// then stops a whole node (Patroni and its PostgreSQL), each in the middle
+// of conflicting declarations on three deconflict replicas.
+func TestFailoverLosesNothing(t *testing.T) {
+	c := startHA(t)
+	t.Run("kill -9 the primary postmaster", func(t *testing.T) {
+		c.t = t
+		failover(t, c, func() func() {
+			l := c.leader()
+			if err := syscall.Kill(*l.PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			return func() {}
+		})
+	})
+	// The killed node rejoins as a replica by itself; wait for a full
+	// cluster again (start waits for a leader and a synchronous standby).
+	c.t = t
+	c.run("start")
+	t.Run("stop the primary's whole node", func(t *testing.T) {
+		c.t = t
+		failover(t, c, func() func() {
+			l := c.leader()
+			c.run("stop-node", l.Name)
+			return func() { c.run("start-node", l.Name) }
+		})
+	})
+}
+
+// outcome is what a client saw of one declaration.
+type outcome struct {
+	id, party string
+	body      map[string]any
+	status    int
+	at        time.Duration // when the answer came, since the load began
+	sent      time.Duration
+	conflicts [][2]string // pairs in a 2xx answer
+}
+
+// failover runs the load on three replicas over a fresh database of the
+// cluster, calls disrupt in its middle (it returns how to undo what it did,
+// called after the checks), and checks everything that must hold across a
+// failover.
+func failover(t *testing.T, c *haCluster, disrupt func() (undo func())) {
+	store := c.database()
+	admin := &testServer{t: t, store: store}
+	parties := []string{"alpha", "bravo", "charlie"}
+	for _, p := range parties {
+		admin.mustRun("party", "add", p)
+	}
+	tokens := map[string]string{}
+	for _, p := range parties {
+		tokens[p] = admin.token("operator", p)
+	}
+	obs, headB, adm := admin.token("observer", "alpha"), admin.token("head", "bravo"), admin.token("admin", "")
+	var (
+		rs   []*testServer
+		logs []*syncBuffer
+	)
+	for range 3 {
+		r, log := startLogged(t, store)
+		rs, logs = append(rs, r), append(logs, log)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, l := range logs {
+				shown := 0
+				for _, line := range strings.Split(l.String(), "\n") {
+					if strings.Contains(line, `"internal error"`) && shown < 10 {
+						t.Logf("replica %d: %s", i+1, line)
+						shown++
+					}
+				}
+			}
+		}
+	})
+	rc := &receiver{t: t}
+	rc.listen("127.0.0.1:0")
+	hook := rs[1].do("PUT", "/v1/webhooks/ops", headB, map[string]any{"url": "http://" + rc.addr + "/hook", "events": []string{"operation.declared"}}).want(t, 201)
+	rc.mu.Lock()
+	rc.secret = hook.body["secret"].(string)
+	rc.mu.Unlock()
+	witnessState := t.TempDir()
+	witness := func() (string, int) {
+		out, errs, code := admin.run("witness", "--server", rs[2].base, "--token", obs, "--state", witnessState)
+		return out + errs, code
+	}
+	stream := followStream(t, rs[0], adm) // the admin sees every event
+
+	// The load: conflicting declarations from 12 clients over the three
+	// replicas, each retrying soon after a 503.
+	rng := rand.New(rand.NewPCG(testSeed(t), 29))
+	began := time.Now()
+	stop := make(chan struct{})
+	var (
+		mu       sync.Mutex
+		outcomes []outcome
+		wg       sync.WaitGroup
+	)
+	for w := range 12 {
+		wg.Add(1)
+		wrng := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
+		r := rs[w%3]
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				party := parties[wrng.IntN(3)]
+				o := outcome{id: newID(), party: party, body: randomDeclaration(wrng), sent: time.Since(began)}
+				status, retryAfter, body, err := put(r.base, o.id, tokens[party], o.body)
+				o.status, o.at = status, time.Since(began)
+				switch {
+				case err != nil:
+					t.Errorf("replica %s unreachable: %v", r.base, err)
+					return
+				case status == 201:
+					o.conflicts = answerPairs(body)
+				case status == 503:
+					if retryAfter == "" {
+						t.Errorf("503 without Retry-After: %s", body)
+					}
+					time.Sleep(50 * time.Millisecond)
+				default:
+					t.Errorf("replica %s answered %d: %s", r.base, status, body)
+				}
+				mu.Lock()
+				outcomes = append(outcomes, o)
+				mu.Unlock()
+			}
+		}()
+	}
+	ready := watchReady(rs, began)
+
+	time.Sleep(3 * time.Second)
+	killed := time.Since(began)
+	undo := disrupt()
+	// Run until declarations have succeeded again for 3 s, or give up
+	// after a minute.
+	// A killed postmaster's backends serve a moment longer: the outage
+	// begins at the first declaration refused after the kill, and ends
+	// at the first acknowledged that was sent after that.
+	var down, recovered time.Duration
+	waitFor(t, 60*time.Second, "declarations to succeed again after the failover", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		down, recovered = outage(outcomes, killed)
+		return recovered > 0 && time.Since(began) > recovered+3*time.Second
+	})
+	close(stop)
+	wg.Wait()
+	readyz := ready.stop()
+	t.Logf("failover: kill at %s, first refusal %s later, first declaration acknowledged again %s after the kill",
+		killed.Round(time.Millisecond), (down - killed).Round(time.Millisecond), (recovered - killed).Round(time.Millisecond))
+	logRate(t, outcomes, killed)
+
+	// /readyz said 503 on every replica while it could not write, and
+	// says 200 again.
+	for i, r := range rs {
+		waitFor(t, 20*time.Second, "/readyz 200 again", func() bool { return r.do("GET", "/readyz", "", nil).status == 200 })
+		if !readyz[i].notReadyAfter(killed) {
+			t.Errorf("replica %d: /readyz never answered 503 after the primary went away", i+1)
+		}
+	}
+	// Every replica writes again, by itself.
+	for i, r := range rs {
+		if s, _, body, err := put(r.base, newID(), tokens["alpha"], decl("planned", circle(-70, float64(10*i), 1000, 0, 100, at(50), at(51)))); err != nil || s != 201 {
+			t.Errorf("replica %d after the failover: %d %v %s", i+1, s, err, body)
+		}
+	}
+
+	stored := storedOperations(t, admin, rs[0], obs)
+	acked, lostAck := 0, 0
+	for _, o := range outcomes {
+		if o.status == 201 {
+			acked++
+			if _, ok := stored[o.id]; !ok {
+				t.Errorf("declaration %s was acknowledged (201 after %s) and is lost", o.id, o.at)
+			}
+		} else if _, ok := stored[o.id]; ok {
+			lostAck++ // its answer was lost, not its commit: allowed
+		}
+	}
+	want := bruteForce(t, stored)
+	sameConflicts(t, want, storedPairs(t, rs[1], obs))
+	for _, o := range outcomes {
+		for _, p := range o.conflicts {
+			if !want[p] {
+				t.Errorf("declaration %s was answered with conflict %v, which brute force does not find", o.id, p)
+			}
+		}
+	}
+
+	// The log: gap-free seqs, accepted by the witness across the failover
+	// (it kept the checkpoint it fetched before), heard whole by a stream
+	// that resumed with Last-Event-ID.
+	if out, code := witness(); code != 0 {
+		t.Fatalf("first witness run after the failover: %d %s", code, out)
+	}
+	seqs := allSeqs(t, rs[2], adm)
+	for i, s := range seqs {
+		if s != int64(i+1) {
+			t.Fatalf("event seqs are not gap-free: position %d holds seq %d", i, s)
+		}
+	}
+	rs[0].do("PUT", "/v1/operations/"+newID(), tokens["bravo"], decl("planned", circle(-71, 0, 1000, 0, 100, at(50), at(51)))).want(t, 201)
+	if out, code := witness(); code != 0 || !strings.Contains(out, "grew") {
+		t.Fatalf("witness after more declarations: %d %s", code, out)
+	}
+	last := allSeqs(t, rs[2], adm)
+	streamed := stream.until(t, last[len(last)-1], 20*time.Second)
+	for i, s := range streamed {
+		if s != int64(i+1) {
+			t.Fatalf("the stream heard seq %d at position %d: lost or repeated across the failover", s, i)
+		}
+	}
+
+	// Webhooks: every declaration stored is delivered, and an event
+	// delivered twice came under the same webhook-id.
+	declaredSeqs := map[int64]bool{}
+	for _, e := range eventsOf(t, rs[2], obs, "operation.declared") {
+		declaredSeqs[e] = true
+	}
+	waitFor(t, 30*time.Second, "every declaration delivered by webhook", func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		got := map[int64]bool{}
+		for _, d := range rc.got {
+			got[d.seq] = true
+		}
+		return len(got) >= len(declaredSeqs)
+	})
+	rc.mu.Lock()
+	idOf, again := map[int64]string{}, 0
+	for _, d := range rc.got {
+		if id, ok := idOf[d.seq]; ok {
+			again++
+			if id != d.id {
+				t.Errorf("event %d delivered under two webhook-ids, %s and %s", d.seq, id, d.id)
+			}
+		}
+		idOf[d.seq] = d.id
+	}
+	rc.mu.Unlock()
+	t.Logf("%d declarations acknowledged, %d stored although their answer was lost, %d stored in all; %d conflicts = brute force; %d events gap-free, streamed whole (%d reconnects); %d webhook deliveries repeated with the same id",
+		acked, lostAck, len(stored), len(want), len(seqs), stream.reconnects(), again)
+	undo()
+}
+
+// outage returns when, after killed, the first declaration was refused,
+// and when the first one sent after that was acknowledged (0 if none yet).
+func outage(outcomes []outcome, killed time.Duration) (down, recovered time.Duration) {
+	for _, o := range outcomes {
+		if o.status != 201 && o.at > killed && (down == 0 || o.at < down) {
+			down = o.at
+		}
+	}
+	if down == 0 {
+		return 0, 0
+	}
+	for _, o := range outcomes {
+		if o.status == 201 && o.sent > down && (recovered == 0 || o.at < recovered) {
+			recovered = o.at
+		}
+	}
+	return down, recovered
+}
+
+// startLogged starts a replica in process on store, keeping its log.
+func startLogged(t *testing.T, store string) (*testServer, *syncBuffer) {
+	s := &testServer{t: t, store: store}
+	log := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	m := &Main{Stdout: io.Discard, Stderr: log, Getenv: func(string) string { return "" },
+		Ready: func(addr string) { ready <- addr }}
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"})
+	}()
+	select {
+	case addr := <-ready:
+		s.base = "http://" + addr
+	case code := <-done:
+		cancel()
+		t.Fatalf("server exited with %d: %s", code, log.String())
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("server did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("server exited with %d", code)
+		}
+	})
+	return s, log
+}
+
+// put declares an operation and returns the status, the Retry-After
+// header and the body; err if the replica could not be reached.
+func put(base, id, token string, body map[string]any) (int, string, []byte, error) {
+	raw, _ := json.Marshal(body)
+	req, _ := newRequest("PUT", base+"/v1/operations/"+id, raw, token)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), b, nil
+}
+
+// answerPairs returns the operation pairs of the conflicts in a
+// declaration's answer.
+func answerPairs(body []byte) [][2]string {
+	var ans struct {
+		Conflicts []struct {
+			Operations [2]string `json:"operations"`
+		} `json:"conflicts"`
+	}
+	_ = json.Unmarshal(body, &ans)
+	var out [][2]string
+	for _, c := range ans.Conflicts {
+		k := []string{c.Operations[0], c.Operations[1]}
+		sort.Strings(k)
+		out = append(out, [2]string{k[0], k[1]})
+	}
+	return out
+}
+
+// storedOperations lists every operation stored, by ID.
+func storedOperations(t *testing.T, admin, s *testServer, obs string) map[string]declared {
+	stored := map[string]declared{}
+	cursor := ""
+	for {
+		page := s.do("GET", "/v1/operations?limit=500&after="+cursor, obs, nil).want(t, 200)
+		for _, o := range page.list("operations") {
+			m := o.(map[string]any)
+			stored[m["id"].(string)] = declared{m["party"].(string), map[string]any{"volumes": m["volumes"]}}
+		}
+		more, _ := page.body["next"].(string)
+		if more == "" {
+			return stored
+		}
+		cursor = more
+	}
+}
+
+// allSeqs returns the seqs of every event, in order.
+func allSeqs(t *testing.T, s *testServer, token string) []int64 { return eventsOf(t, s, token, "") }
+
+// eventsOf returns the seqs of every event of type typ ("" for all).
+func eventsOf(t *testing.T, s *testServer, token, typ string) []int64 {
+	var out []int64
+	var after int64
+	for {
+		evs := s.do("GET", fmt.Sprintf("/v1/events?after=%d&limit=1000", after), token, nil).want(t, 200).list("events")
+		if len(evs) == 0 {
+			return out
+		}
+		for _, e := range evs {
+			m := e.(map[string]any)
+			after = int64(m["seq"].(float64))
+			if typ == "" || m["type"] == typ {
+				out = append(out, after)
+			}
+		}
+	}
+}
+
+// resumingStream follows a replica's event stream from the start, and
+// when it breaks, resumes it with Last-Event-ID, as a client should.
+type resumingStream struct {
+	mu    sync.Mutex
+	seqs  []int64
+	again int
+}
+
+func followStream(t *testing.T, s *testServer, token string) *resumingStream {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	rs := &resumingStream{}
+	c := &dchttp.Client{BaseURL: s.base, Token: token}
+	go func() {
+		var last int64
+		for ctx.Err() == nil {
+			err := c.Stream(ctx, last, func(ev dchttp.StreamEvent) error {
+				rs.mu.Lock()
+				rs.seqs = append(rs.seqs, ev.Seq)
+				rs.mu.Unlock()
+				last = ev.Seq
+				return nil
+			})
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			rs.mu.Lock()
+			rs.again++
+			rs.mu.Unlock()
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	return rs
+}
+
+// until waits for the stream to hear seq and returns what it heard.
+func (rs *resumingStream) until(t *testing.T, seq int64, within time.Duration) []int64 {
+	waitFor(t, within, fmt.Sprintf("the stream to reach seq %d", seq), func() bool {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		return len(rs.seqs) > 0 && rs.seqs[len(rs.seqs)-1] >= seq
+	})
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return append([]int64(nil), rs.seqs...)
+}
+
+func (rs *resumingStream) reconnects() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.again
+}
+
+// readyWatch polls /readyz of every replica every 100 ms.
+type readyWatch struct {
+	stopc chan struct{}
+	done  sync.WaitGroup
+	seen  []readySeen
+}
+
+// readySeen is what one replica's /readyz answered, and when.
+type readySeen struct {
+	at     []time.Duration
+	status []int
+}
+
+// notReadyAfter reports whether /readyz answered 503 after t, and 200
+// after that.
+func (r readySeen) notReadyAfter(t time.Duration) bool {
+	down := false
+	for i, at := range r.at {
+		switch {
+		case at > t && r.status[i] == 503:
+			down = true
+		case down && r.status[i] == 200:
+			return true
+		}
+	}
+	return false
+}
+
+func watchReady(rs []*testServer, began time.Time) *readyWatch {
+	w := &readyWatch{stopc: make(chan struct{}), seen: make([]readySeen, len(rs))}
+	for i, r := range rs {
+		w.done.Add(1)
+		go func() {
+			defer w.done.Done()
+			for {
+				select {
+				case <-w.stopc:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				status := 0
+				if resp, err := httpClient.Get(r.base + "/readyz"); err == nil {
+					status = resp.StatusCode
+					resp.Body.Close()
+				}
+				w.seen[i].at = append(w.seen[i].at, time.Since(began))
+				w.seen[i].status = append(w.seen[i].status, status)
+			}
+		}()
+	}
+	return w
+}
+
+func (w *readyWatch) stop() []readySeen {
+	close(w.stopc)
+	w.done.Wait()
+	return w.seen
+}
+
+// logRate logs declarations acknowledged per 500 ms, the kill marked, and
+// writes them as CSV to $DECONFLICT_PGHA_TIMELINE if set (for the plot in
+// docs/BENCHMARKS.md).
+func logRate(t *testing.T, outcomes []outcome, killed time.Duration) {
+	const step = 500 * time.Millisecond
+	var buckets []int
+	for _, o := range outcomes {
+		if o.status != 201 {
+			continue
+		}
+		b := int(o.at / step)
+		for len(buckets) <= b {
+			buckets = append(buckets, 0)
+		}
+		buckets[b]++
+	}
+	var line, csv strings.Builder
+	csv.WriteString("t_s,declarations_per_s,killed_at_s\n")
+	for i, n := range buckets {
+		mark := ""
+		if time.Duration(i)*step <= killed && killed < time.Duration(i+1)*step {
+			mark = "*"
+		}
+		fmt.Fprintf(&line, " %d%s", n*int(time.Second/step), mark)
+		fmt.Fprintf(&csv, "%.1f,%d,%.3f\n", (time.Duration(i) * step).Seconds(), n*int(time.Second/step), killed.Seconds())
+	}
+	t.Logf("declarations/s every %s (* the kill):%s", step, line.String())
+	if path := os.Getenv("DECONFLICT_PGHA_TIMELINE"); path != "" {
+		name := strings.NewReplacer(" ", "-", "/", "-").Replace(t.Name())
+		if err := os.WriteFile(path+"-"+name+".csv", []byte(csv.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
