@@ -667,4 +667,3 @@ func logRate(t *testing.T, outcomes []outcome, killed time.Duration) {
 		}
 	}
 }
-
