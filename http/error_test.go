@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+
+	dc "github.com/deconflict/deconflict"
 )
 
 // A request whose client hung up is not a server error: no "internal
@@ -39,5 +41,16 @@ func TestStartingAnswers503(t *testing.T) {
 		if w.Code != want || (want == 503 && w.Header().Get("Retry-After") == "") {
 			t.Errorf("%s: %d %v, want %d", path, w.Code, w.Header(), want)
 		}
+	}
+}
+
+// An unavailable store (a database failing over) is answered 503 with
+// Retry-After, so that clients try again rather than give up.
+func TestUnavailableAnswers503RetryAfter(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler)}
+	w := httptest.NewRecorder()
+	s.writeError(w, httptest.NewRequest("PUT", "/v1/operations/x", nil), dc.Errorf(dc.EUnavailable, "failing over"))
+	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d, headers %v", w.Code, w.Header())
 	}
 }

@@ -182,7 +182,16 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 	for _, req := range batch {
 		attached = attached || req.att != nil
 	}
+	ids := make([]string, len(batch))
+	for i, req := range batch {
+		ids[i] = req.id
+	}
 	err := w.store.Update(ctx, func(tx dc.Tx) error {
+		if p, ok := tx.(dc.Prefetcher); ok {
+			// What every batch reads, read in the round trip that
+			// takes the lock rather than one by one under it.
+			p.Prefetch(ids)
+		}
 		if attached {
 			w.companion.BeginAttempt()
 		}

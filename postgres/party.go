@@ -14,6 +14,7 @@ import (
 
 // CreateParty stores a new party; EExists if its ID is taken.
 func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
+	t.forgetParties()
 	return t.shared().CreateParty(ctx, p)
 }
 
@@ -24,6 +25,9 @@ func (t *tx) Party(ctx context.Context, id string) (*deconflict.Party, error) {
 
 // Parties returns every party, in the order they were created.
 func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
+	if ps, ok, err := t.prefetchedParties(); ok {
+		return ps, err
+	}
 	ps, err := list(ctx, t, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY seq", nil, storeval.ScanParty)
 	if err != nil {
 		return nil, fmt.Errorf("select parties: %w", err)
@@ -33,6 +37,7 @@ func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
 
 // PutPartyKeys replaces the keys of a party; ENotFound if there is none.
 func (t *tx) PutPartyKeys(ctx context.Context, id string, keys []string) error {
+	t.forgetParties()
 	return t.shared().PutPartyKeys(ctx, id, keys)
 }
 
@@ -65,6 +70,9 @@ func (t *tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
 // Settings returns the stored settings, or the default ones if none were
 // ever stored.
 func (t *tx) Settings(ctx context.Context) (deconflict.Settings, error) {
+	if s, ok, err := t.prefetchedSettings(); ok {
+		return s, err
+	}
 	var doc string
 	err := t.queryRow(ctx, "SELECT doc FROM settings WHERE id = 1").Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -81,6 +89,7 @@ func (t *tx) Settings(ctx context.Context) (deconflict.Settings, error) {
 
 // PutSettings stores the settings in place of the previous ones.
 func (t *tx) PutSettings(ctx context.Context, s deconflict.Settings) error {
+	t.forgetSettings()
 	doc, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)

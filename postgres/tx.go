@@ -31,6 +31,7 @@ type tx struct {
 	hashes map[int64][32]byte
 	writes int  // statements queued by later
 	write  bool // a write transaction, holding the write lock
+	pre    *prefetched
 }
 
 // queued is a statement waiting to be sent.
@@ -38,6 +39,7 @@ type queued struct {
 	what  string // names the statement in errors
 	query string
 	args  []any
+	read  func(pgx.Rows) error // reads the rows of a query sent ahead (Prefetch); nil for a write
 }
 
 // later queues a write whose outcome the caller does not need at once:
@@ -46,7 +48,7 @@ type queued struct {
 // PostgreSQL's work, are most of a write transaction's time, and the
 // write lock is held for all of them.
 func (t *tx) later(what, query string, args ...any) {
-	t.pending = append(t.pending, queued{what, query, args})
+	t.pending = append(t.pending, queued{what: what, query: query, args: args})
 	t.writes++
 }
 
@@ -118,12 +120,33 @@ func (t *tx) sendPending(ctx context.Context, query string, args []any) (pgx.Bat
 	t.pending, t.open = nil, true
 	br := t.conn.SendBatch(ctx, b)
 	for _, q := range pending {
+		if q.read != nil {
+			if err := readAhead(br, q); err != nil {
+				br.Close()
+				return nil, pendingFailed(q.what, err)
+			}
+			continue
+		}
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			return nil, pendingFailed(q.what, err)
 		}
 	}
 	return br, nil
+}
+
+// readAhead reads the rows of a query sent ahead with q.read.
+func readAhead(br pgx.BatchResults, q queued) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	err = q.read(rows)
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
+	}
+	return err
 }
 
 // pendingFailed is the error of a statement sent later than it was asked

@@ -11,25 +11,38 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// errUnavailable is what a transaction that failed for want of a writable
-// database returns: the client may try again, and the same request will
-// then most likely succeed. A write whose commit was under way when the
-// connection was lost may or may not have committed; trying again finds
-// out (a declaration is a PUT of its ID).
-var errUnavailable = &deconflict.Error{
-	Code:    deconflict.EUnavailable,
-	Message: "the database cannot take writes right now (it may be failing over); try again shortly",
+// unavailableError is what a transaction that failed for want of a
+// writable database returns: an EUnavailable *deconflict.Error, so that
+// the client is told to try again (the same request will then most likely
+// succeed), which also wraps the cause, for logs and for callers that look
+// for it. A write whose commit was under way when the connection was lost
+// may or may not have committed; trying again finds out (a declaration is
+// a PUT of its ID).
+type unavailableError struct {
+	err   *deconflict.Error
+	cause error
 }
 
-// unavailable returns errUnavailable in place of err if err says the
-// database could not be reached or could not write, and err otherwise.
-// The cause is logged, since the client's answer no longer holds it.
+func (e *unavailableError) Error() string   { return e.err.Error() + ": " + e.cause.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{e.err, e.cause} }
+
+// newUnavailable returns an unavailableError for cause.
+func newUnavailable(cause error) error {
+	return &unavailableError{cause: cause, err: &deconflict.Error{
+		Code:    deconflict.EUnavailable,
+		Message: "the database cannot take writes right now (it may be failing over); try again shortly",
+	}}
+}
+
+// unavailable returns err as an unavailableError if it says the database
+// could not be reached or could not write, and as it is otherwise. The
+// cause is logged, since the client's answer does not show it.
 func (db *DB) unavailable(what string, err error) error {
 	if err == nil || !transient(err) {
 		return err
 	}
 	db.logger().Warn(what+": the database is unavailable", slog.Any("err", err))
-	return errUnavailable
+	return newUnavailable(err)
 }
 
 // transient reports whether err is a failure of the database's

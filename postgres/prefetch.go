@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/storeval"
+	"github.com/jackc/pgx/v5"
+)
+
+var _ deconflict.Prefetcher = (*tx)(nil)
+
+// prefetched holds what Prefetch read: rows as stored, decoded afresh on
+// every read, so that a caller that changes what it got changes nothing
+// here. An entry is dropped when the transaction writes what it holds,
+// and the next read then asks the database: the transaction reads back
+// what it wrote, as without a prefetch.
+type prefetched struct {
+	ops      map[string]*operationRow // nil: read, and there is none
+	settings *string                  // the settings document; nil if none stored
+	parties  []partyRow
+	// loaded: the reads were answered. Which of settings and parties
+	// still hold what was read.
+	loaded, haveSettings, haveParties bool
+}
+
+type operationRow struct {
+	seq, rev, start, end int64
+	doc                  string
+}
+
+type partyRow struct {
+	id, name string
+	created  int64
+	keys     string
+}
+
+// Prefetch queues the reads of the operations with the IDs, the settings
+// and the parties, to go with the next statement (see later): under the
+// write lock, if this is a write transaction that has not sent its first
+// statement yet. It must be called before any of them is read.
+func (t *tx) Prefetch(operationIDs []string) {
+	p := &prefetched{ops: make(map[string]*operationRow, len(operationIDs))}
+	for _, id := range operationIDs {
+		p.ops[id] = nil
+	}
+	t.pre = p
+	t.pending = append(t.pending,
+		queued{what: "prefetch operations", query: "SELECT id, " + storeval.OperationColumns + " FROM operations WHERE id = ANY($1)",
+			args: []any{operationIDs}, read: func(rows pgx.Rows) error {
+				for rows.Next() {
+					var id string
+					var r operationRow
+					if err := rows.Scan(&id, &r.seq, &r.rev, &r.start, &r.end, &r.doc); err != nil {
+						return err
+					}
+					p.ops[id] = &r
+				}
+				return rows.Err()
+			}},
+		queued{what: "prefetch settings", query: "SELECT doc FROM settings WHERE id = 1", read: func(rows pgx.Rows) error {
+			for rows.Next() {
+				var doc string
+				if err := rows.Scan(&doc); err != nil {
+					return err
+				}
+				p.settings = &doc
+			}
+			p.haveSettings = rows.Err() == nil
+			return rows.Err()
+		}},
+		queued{what: "prefetch parties", query: "SELECT " + storeval.PartyColumns + " FROM parties ORDER BY seq", read: func(rows pgx.Rows) error {
+			for rows.Next() {
+				var r partyRow
+				if err := rows.Scan(&r.id, &r.name, &r.created, &r.keys); err != nil {
+					return err
+				}
+				p.parties = append(p.parties, r)
+			}
+			p.haveParties = rows.Err() == nil
+			p.loaded = rows.Err() == nil
+			return rows.Err()
+		}},
+	)
+}
+
+// prefetchLoaded reports whether the prefetch was read, for tests.
+func (t *tx) prefetchLoaded() bool { return t.pre != nil && t.pre.loaded }
+
+// prefetchedOperation answers Operation from the prefetch, if it read id.
+func (t *tx) prefetchedOperation(id string) (*deconflict.Operation, bool, error) {
+	if t.pre == nil || !t.pre.loaded {
+		return nil, false, nil // nothing prefetched, or not read yet
+	}
+	r, ok := t.pre.ops[id]
+	switch {
+	case !ok:
+		return nil, false, nil
+	case r == nil:
+		return nil, true, deconflict.Errorf(deconflict.ENotFound, "operation %q not found", id)
+	}
+	op, _, err := storeval.ScanOperation(rowOf{r.seq, r.rev, r.start, r.end, r.doc})
+	if err != nil {
+		return nil, true, fmt.Errorf("select operation %s: %w", id, err)
+	}
+	return op, true, nil
+}
+
+// prefetchedSettings answers Settings from the prefetch, if it read them.
+func (t *tx) prefetchedSettings() (deconflict.Settings, bool, error) {
+	if t.pre == nil || !t.pre.loaded || !t.pre.haveSettings {
+		return deconflict.Settings{}, false, nil
+	}
+	if t.pre.settings == nil {
+		return deconflict.DefaultSettings(), true, nil
+	}
+	var s deconflict.Settings
+	if err := json.Unmarshal([]byte(*t.pre.settings), &s); err != nil {
+		return deconflict.Settings{}, true, fmt.Errorf("decode settings: %w", err)
+	}
+	return s, true, nil
+}
+
+// prefetchedParties answers Parties from the prefetch, if it read them.
+func (t *tx) prefetchedParties() ([]*deconflict.Party, bool, error) {
+	if t.pre == nil || !t.pre.loaded || !t.pre.haveParties {
+		return nil, false, nil
+	}
+	var out []*deconflict.Party
+	for _, r := range t.pre.parties {
+		p, err := storeval.ScanParty(rowOf{r.id, r.name, r.created, r.keys})
+		if err != nil {
+			return nil, true, fmt.Errorf("select parties: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, true, nil
+}
+
+// forget drops what the prefetch holds of what the transaction is about
+// to write: the operation with the ID, the settings, or the parties.
+func (t *tx) forgetOperation(id string) {
+	if t.pre != nil {
+		delete(t.pre.ops, id)
+	}
+}
+
+func (t *tx) forgetSettings() {
+	if t.pre != nil {
+		t.pre.haveSettings = false
+	}
+}
+
+func (t *tx) forgetParties() {
+	if t.pre != nil {
+		t.pre.haveParties = false
+	}
+}
+
+// rowOf is a pgx.Row of values already read, for the scan functions.
+type rowOf []any
+
+func (r rowOf) Scan(dest ...any) error {
+	if len(dest) != len(r) {
+		return errors.New("rowOf: wrong number of columns")
+	}
+	for i, d := range dest {
+		switch d := d.(type) {
+		case *int64:
+			*d = r[i].(int64)
+		case *string:
+			*d = r[i].(string)
+		default:
+			return fmt.Errorf("rowOf: cannot scan into %T", d)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/deconflict/deconflict"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// A prefetching write transaction answers Operation, Settings and Parties
+// as one that does not: what was stored before, and what it wrote itself
+// since, also after the prefetch read the old state.
+func TestPrefetchReadsBackWrites(t *testing.T) {
+	db := MustOpen(t, "")
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	op := func(id, party string, prio int) *deconflict.Operation {
+		return &deconflict.Operation{ID: id, Party: party, Version: 1, State: deconflict.StatePlanned, Priority: prio,
+			Start: now, End: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
+	}
+	if err := db.Update(ctx, func(tx deconflict.Tx) error {
+		if err := tx.CreateParty(ctx, &deconflict.Party{ID: "alpha", Name: "A", CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.PutOperation(ctx, op("op-1", "alpha", 1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Update(ctx, func(tx deconflict.Tx) error {
+		tx.(deconflict.Prefetcher).Prefetch([]string{"op-1", "op-2"})
+		if _, err := tx.LastSeq(ctx); err != nil { // the prefetch goes with it
+			return err
+		}
+		if pt, ok := tx.(interface{ prefetchLoaded() bool }); !ok || !pt.prefetchLoaded() {
+			return errors.New("the prefetch was not read with the first statement")
+		}
+		if got, err := tx.Operation(ctx, "op-1"); err != nil || got.Priority != 1 {
+			return fmt.Errorf("op-1 before a write: %v %v", got, err)
+		}
+		if _, err := tx.Operation(ctx, "op-2"); deconflict.ErrorCode(err) != deconflict.ENotFound {
+			return fmt.Errorf("op-2 before it is stored: %v, want not found", err)
+		}
+		// A caller changing what it got changes nothing stored.
+		got, _ := tx.Operation(ctx, "op-1")
+		got.Priority = 9
+		if again, _ := tx.Operation(ctx, "op-1"); again.Priority != 1 {
+			return fmt.Errorf("op-1 changed by its reader: priority %d", again.Priority)
+		}
+		if err := tx.PutOperation(ctx, op("op-1", "alpha", 2)); err != nil {
+			return err
+		}
+		if err := tx.PutOperation(ctx, op("op-2", "alpha", 3)); err != nil {
+			return err
+		}
+		if got, err := tx.Operation(ctx, "op-1"); err != nil || got.Priority != 2 {
+			return fmt.Errorf("op-1 after its write: %v %v", got, err)
+		}
+		if got, err := tx.Operation(ctx, "op-2"); err != nil || got.Priority != 3 {
+			return fmt.Errorf("op-2 after its write: %v %v", got, err)
+		}
+		s, err := tx.Settings(ctx)
+		if err != nil || s != deconflict.DefaultSettings() {
+			return fmt.Errorf("settings before a write: %+v %v", s, err)
+		}
+		s.AckTimeoutS = 123
+		if err := tx.PutSettings(ctx, s); err != nil {
+			return err
+		}
+		if s, err := tx.Settings(ctx); err != nil || s.AckTimeoutS != 123 {
+			return fmt.Errorf("settings after a write: %+v %v", s, err)
+		}
+		if ps, err := tx.Parties(ctx); err != nil || len(ps) != 1 {
+			return fmt.Errorf("parties before a write: %v %v", ps, err)
+		}
+		if err := tx.CreateParty(ctx, &deconflict.Party{ID: "bravo", Name: "B", CreatedAt: now}); err != nil {
+			return err
+		}
+		if ps, err := tx.Parties(ctx); err != nil || len(ps) != 2 {
+			return fmt.Errorf("parties after a write: %v %v", ps, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Failures of the database's availability, and only those, read as
+// EUnavailable, with their cause still in the chain.
+func TestTransient(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{&pgconn.PgError{Code: "25006"}, true},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{fmt.Errorf("commit transaction: %w", io.ErrUnexpectedEOF), true},
+		{fmt.Errorf("begin: %w", &net.OpError{Op: "dial", Err: errors.New("connection refused")}), true},
+		{pgconn.ErrConnClosed, true},
+		{&pgconn.PgError{Code: "23505"}, false},
+		{&pgconn.PgError{Code: "22P02"}, false},
+		{context.Canceled, false},
+		{errors.New("decode operation: bad json"), false},
+	} {
+		if got := transient(c.err); got != c.want {
+			t.Errorf("transient(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+	err := newUnavailable(&pgconn.PgError{Code: "40001"})
+	if deconflict.ErrorCode(err) != deconflict.EUnavailable || !retryable(err) {
+		t.Errorf("%v: code %s, retryable %v", err, deconflict.ErrorCode(err), retryable(err))
+	}
+}
