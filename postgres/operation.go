@@ -44,13 +44,14 @@ func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []
 	if err != nil {
 		return fmt.Errorf("encode operation %s: %w", op.ID, err)
 	}
-	if _, err := t.exec(ctx, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc, geom)
+	// An upsert has no answer to wait for: it goes with the next
+	// statement or the commit (later), and a failure then fails the
+	// transaction.
+	t.later("put operation "+op.ID, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc, geom)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
 			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc, geom = excluded.geom`,
-		op.ID, op.Party, string(op.State), op.Rev, storeval.Micros(op.Start), storeval.Micros(op.End), string(doc), geom); err != nil {
-		return fmt.Errorf("put operation %s: %w", op.ID, err)
-	}
+		op.ID, op.Party, string(op.State), op.Rev, storeval.Micros(op.Start), storeval.Micros(op.End), string(doc), geom)
 	return nil
 }
 
