@@ -21,6 +21,10 @@ type prefetched struct {
 	ops      map[string]*operationRow // nil: read, and there is none
 	settings *string                  // the settings document; nil if none stored
 	parties  []partyRow
+	// maxHash is the highest storage index of a log hash stored, -1 if
+	// none: under the write lock, hashes stored past it cannot clash
+	// with any but the transaction's own (PutLogHashes).
+	maxHash int64
 	// loaded: the reads were answered. Which of settings and parties
 	// still hold what was read.
 	loaded, haveSettings, haveParties bool
@@ -69,6 +73,14 @@ func (t *tx) Prefetch(operationIDs []string) {
 				p.settings = &doc
 			}
 			p.haveSettings = rows.Err() == nil
+			return rows.Err()
+		}},
+		queued{what: "prefetch the last log hash index", query: "SELECT coalesce(max(idx), -1) FROM log_hashes", read: func(rows pgx.Rows) error {
+			for rows.Next() {
+				if err := rows.Scan(&p.maxHash); err != nil {
+					return err
+				}
+			}
 			return rows.Err()
 		}},
 		queued{what: "prefetch parties", query: "SELECT " + storeval.PartyColumns + " FROM parties ORDER BY seq", read: func(rows pgx.Rows) error {
@@ -137,6 +149,23 @@ func (t *tx) prefetchedParties() ([]*deconflict.Party, bool, error) {
 		out = append(out, p)
 	}
 	return out, true, nil
+}
+
+// hashesPastStored reports whether log hashes from storage index start
+// on can be stored without asking whether they clash: the transaction
+// holds the write lock, the prefetch read the highest index stored, and
+// start is past it and past every hash the transaction stored since.
+// Under the write lock nobody else stores hashes.
+func (t *tx) hashesPastStored(start int64) bool {
+	return t.write && t.pre != nil && t.pre.loaded && start > t.pre.maxHash
+}
+
+// storedHashesTo records that the transaction stored hashes up to index
+// last.
+func (t *tx) storedHashesTo(last int64) {
+	if t.pre != nil {
+		t.pre.maxHash = max(t.pre.maxHash, last)
+	}
 }
 
 // forget drops what the prefetch holds of what the transaction is about

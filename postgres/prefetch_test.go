@@ -118,3 +118,53 @@ func TestTransient(t *testing.T) {
 		t.Errorf("%v: code %s, retryable %v", err, deconflict.ErrorCode(err), retryable(err))
 	}
 }
+
+// Log hashes stored past the highest one the prefetch read go without a
+// round trip of their own, and clashes are still refused with EExists:
+// with the transaction's own hashes, and with hashes stored before.
+func TestPrefetchLogHashes(t *testing.T) {
+	db := MustOpen(t, "")
+	ctx := t.Context()
+	hashes := func(n int, b byte) [][32]byte {
+		out := make([][32]byte, n)
+		for i := range out {
+			out[i][0], out[i][1] = b, byte(i)
+		}
+		return out
+	}
+	if err := db.Update(ctx, func(tx deconflict.Tx) error { return tx.PutLogHashes(ctx, 0, hashes(3, 1)) }); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Update(ctx, func(tx deconflict.Tx) error {
+		tx.(deconflict.Prefetcher).Prefetch(nil)
+		if _, err := tx.LastSeq(ctx); err != nil {
+			return err
+		}
+		if err := tx.PutLogHashes(ctx, 3, hashes(2, 2)); err != nil {
+			return err
+		}
+		if err := tx.PutLogHashes(ctx, 4, hashes(1, 3)); deconflict.ErrorCode(err) != deconflict.EExists {
+			return fmt.Errorf("over its own hash: %v, want EExists", err)
+		}
+		if err := tx.PutLogHashes(ctx, 1, hashes(1, 3)); deconflict.ErrorCode(err) != deconflict.EExists {
+			return fmt.Errorf("over a hash stored before: %v, want EExists", err)
+		}
+		return tx.PutLogHashes(ctx, 5, hashes(1, 4))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(ctx, func(tx deconflict.Tx) error {
+		got, err := tx.LogHashes(ctx, []int64{0, 3, 4, 5})
+		if err != nil {
+			return err
+		}
+		if got[0] != hashes(1, 1)[0] || got[1] != hashes(2, 2)[0] || got[2] != hashes(2, 2)[1] || got[3] != hashes(1, 4)[0] {
+			return fmt.Errorf("hashes read back: %x", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -23,6 +23,11 @@ const putLogHashesQuery = `WITH clash AS (
 	)
 	SELECT idx FROM clash`
 
+// appendLogHashesQuery stores the hashes $2 at the storage indexes $1,
+// $1+1, …, where PutLogHashes knows none is stored.
+const appendLogHashesQuery = `INSERT INTO log_hashes (idx, hash)
+	SELECT $1 + u.ord - 1, u.hash FROM unnest($2::bytea[]) WITH ORDINALITY AS u(hash, ord)`
+
 // PutLogHashes stores the hashes at the storage indexes start,
 // start+1, …; EExists, naming the lowest, if any of them has a hash, and
 // then it stores none of them and the transaction goes on.
@@ -43,6 +48,15 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 			return deconflict.Errorf(deconflict.EExists, "log hash at storage index %d exists", start+int64(i))
 		}
 	}
+	if t.hashesPastStored(start) {
+		// Nothing can clash: a plain insert, sent with the next
+		// statement. Were a hash there after all, the unique index
+		// would fail the transaction rather than let it overwrite.
+		t.later(fmt.Sprintf("insert log hashes %d to %d", start, last), appendLogHashesQuery, start, bs)
+		t.storedHashesTo(last)
+		t.keepHashes(start, hashes)
+		return nil
+	}
 	var clash *int64
 	err := t.queryRow(ctx, putLogHashesQuery, start, last, bs).Scan(&clash)
 	if isUniqueViolation(err) {
@@ -54,6 +68,7 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 	if clash != nil {
 		return deconflict.Errorf(deconflict.EExists, "log hash at storage index %d exists", *clash)
 	}
+	t.storedHashesTo(last)
 	t.keepHashes(start, hashes)
 	return nil
 }
