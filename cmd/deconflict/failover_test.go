@@ -19,6 +19,7 @@ import (
 	"time"
 
 	dchttp "github.com/deconflict/deconflict/http"
+	"github.com/deconflict/deconflict/loadgen/plot"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -152,15 +153,17 @@ func (c *haCluster) database() string {
 // of conflicting declarations on three deconflict replicas.
 func TestFailoverLosesNothing(t *testing.T) {
 	c := startHA(t)
+	var series []plot.Series
 	t.Run("kill -9 the primary postmaster", func(t *testing.T) {
 		c.t = t
-		failover(t, c, func() func() {
+		pts := failover(t, c, func() func() {
 			l := c.leader()
 			if err := syscall.Kill(*l.PID, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			return func() {}
 		})
+		series = append(series, plot.Series{Name: "kill -9 of the primary's postmaster", Points: pts})
 	})
 	// The killed node rejoins as a replica by itself; wait for a full
 	// cluster again (start waits for a leader and a synchronous standby).
@@ -168,12 +171,16 @@ func TestFailoverLosesNothing(t *testing.T) {
 	c.run("start")
 	t.Run("stop the primary's whole node", func(t *testing.T) {
 		c.t = t
-		failover(t, c, func() func() {
+		pts := failover(t, c, func() func() {
 			l := c.leader()
 			c.run("stop-node", l.Name)
 			return func() { c.run("start-node", l.Name) }
 		})
+		series = append(series, plot.Series{Name: "the primary's node stopped (Patroni and PostgreSQL)", Points: pts})
 	})
+	if !t.Failed() {
+		writeFailoverPlot(t, series)
+	}
 }
 
 // outcome is what a client saw of one declaration.
@@ -190,7 +197,7 @@ type outcome struct {
 // cluster, calls disrupt in its middle (it returns how to undo what it did,
 // called after the checks), and checks everything that must hold across a
 // failover.
-func failover(t *testing.T, c *haCluster, disrupt func() (undo func())) {
+func failover(t *testing.T, c *haCluster, disrupt func() (undo func())) [][2]float64 {
 	store := c.database()
 	admin := &testServer{t: t, store: store}
 	parties := []string{"alpha", "bravo", "charlie"}
@@ -302,9 +309,9 @@ func failover(t *testing.T, c *haCluster, disrupt func() (undo func())) {
 	close(stop)
 	wg.Wait()
 	readyz := ready.stop()
-	t.Logf("failover: kill at %s, first refusal %s later, first declaration acknowledged again %s after the kill",
+	t.Logf("failover: primary taken away at %s, first refusal %s later, first declaration acknowledged again %s after",
 		killed.Round(time.Millisecond), (down - killed).Round(time.Millisecond), (recovered - killed).Round(time.Millisecond))
-	logRate(t, outcomes, killed)
+	points := logRate(t, outcomes, killed)
 
 	// /readyz said 503 on every replica while it could not write, and
 	// says 200 again.
@@ -397,6 +404,7 @@ func failover(t *testing.T, c *haCluster, disrupt func() (undo func())) {
 	t.Logf("%d declarations acknowledged, %d stored although their answer was lost, %d stored in all; %d conflicts = brute force; %d events gap-free, streamed whole (%d reconnects); %d webhook deliveries repeated with the same id",
 		acked, lostAck, len(stored), len(want), len(seqs), stream.reconnects(), again)
 	undo()
+	return points
 }
 
 // outage returns when, after killed, the first declaration was refused,
@@ -633,10 +641,9 @@ func (w *readyWatch) stop() []readySeen {
 	return w.seen
 }
 
-// logRate logs declarations acknowledged per 500 ms, the kill marked, and
-// writes them as CSV to $DECONFLICT_PGHA_TIMELINE if set (for the plot in
-// docs/BENCHMARKS.md).
-func logRate(t *testing.T, outcomes []outcome, killed time.Duration) {
+// logRate logs declarations acknowledged per 500 ms, the kill marked,
+// and returns them as points (seconds after the kill, declarations/s).
+func logRate(t *testing.T, outcomes []outcome, killed time.Duration) [][2]float64 {
 	const step = 500 * time.Millisecond
 	var buckets []int
 	for _, o := range outcomes {
@@ -649,21 +656,39 @@ func logRate(t *testing.T, outcomes []outcome, killed time.Duration) {
 		}
 		buckets[b]++
 	}
-	var line, csv strings.Builder
-	csv.WriteString("t_s,declarations_per_s,killed_at_s\n")
+	if len(buckets) > 1 {
+		buckets = buckets[:len(buckets)-1] // the load stopped in its midst
+	}
+	var line strings.Builder
+	var points [][2]float64
 	for i, n := range buckets {
 		mark := ""
 		if time.Duration(i)*step <= killed && killed < time.Duration(i+1)*step {
 			mark = "*"
 		}
-		fmt.Fprintf(&line, " %d%s", n*int(time.Second/step), mark)
-		fmt.Fprintf(&csv, "%.1f,%d,%.3f\n", (time.Duration(i) * step).Seconds(), n*int(time.Second/step), killed.Seconds())
+		rate := float64(n) * float64(time.Second/step)
+		fmt.Fprintf(&line, " %.0f%s", rate, mark)
+		points = append(points, [2]float64{(time.Duration(i)*step - killed).Seconds(), rate})
 	}
 	t.Logf("declarations/s every %s (* the kill):%s", step, line.String())
-	if path := os.Getenv("DECONFLICT_PGHA_TIMELINE"); path != "" {
-		name := strings.NewReplacer(" ", "-", "/", "-").Replace(t.Name())
-		if err := os.WriteFile(path+"-"+name+".csv", []byte(csv.String()), 0o644); err != nil {
-			t.Error(err)
-		}
+	return points
+}
+
+// writeFailoverPlot draws the rates of both failovers, if
+// $DECONFLICT_PGHA_PLOT names an SVG file to write (docs/bench-failover.svg).
+func writeFailoverPlot(t *testing.T, series []plot.Series) {
+	path := os.Getenv("DECONFLICT_PGHA_PLOT")
+	if path == "" {
+		return
+	}
+	c := &plot.Chart{Title: "Declarations acknowledged across a failover (3 replicas)", XLabel: "seconds after the primary is taken away",
+		YLabel: "declarations/s", Series: series}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := c.WriteSVG(f); err != nil {
+		t.Fatal(err)
 	}
 }
