@@ -436,7 +436,7 @@ func startLogged(t *testing.T, store string) (*testServer, *syncBuffer) {
 	m := &Main{Stdout: io.Discard, Stderr: log, Getenv: func(string) string { return "" },
 		Ready: func(addr string) { ready <- addr }}
 	go func() {
-		done <- m.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"})
+		done <- m.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, loopbackFlags...))
 	}()
 	select {
 	case addr := <-ready:
