@@ -190,7 +190,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 		if p, ok := tx.(dc.Prefetcher); ok {
 			// What every batch reads, read in the round trip that
 			// takes the lock rather than one by one under it.
-			p.Prefetch(ids)
+			p.Prefetch(ids, w.rev)
 		}
 		if attached {
 			w.companion.BeginAttempt()

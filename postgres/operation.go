@@ -146,9 +146,9 @@ const sinceBatch = 256
 // match when their turn comes, as they are then. An error from fn stops
 // the walk and is returned as it is.
 func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn func(*deconflict.Operation) error) error {
-	cond := "rev > $1"
-	if liveOnly {
-		cond += " AND " + storeval.Live
+	cond := sinceCond(liveOnly)
+	if walked, err := t.prefetchedSince(ctx, rev, liveOnly, fn); walked {
+		return err
 	}
 	rows, err := t.query(ctx, "SELECT seq FROM operations WHERE "+cond+" ORDER BY rev, seq", rev)
 	if err != nil {
@@ -158,6 +158,21 @@ func (t *tx) OperationsSince(ctx context.Context, rev int64, liveOnly bool, fn f
 	if err != nil {
 		return fmt.Errorf("select operations since %d: %w", rev, err)
 	}
+	return t.walkSeqs(ctx, seqs, cond, rev, fn)
+}
+
+// sinceCond is the condition of OperationsSince, with the rev as $1.
+func sinceCond(liveOnly bool) string {
+	if liveOnly {
+		return "rev > $1 AND " + storeval.Live
+	}
+	return "rev > $1"
+}
+
+// walkSeqs calls fn on those of the operations with the seqs, in their
+// order, that still meet cond (a sinceCond of rev) when their turn comes,
+// as they are then, reading them a batch at a time.
+func (t *tx) walkSeqs(ctx context.Context, seqs []int64, cond string, rev int64, fn func(*deconflict.Operation) error) error {
 	for len(seqs) > 0 {
 		n := min(len(seqs), sinceBatch)
 		batch, err := t.operationsBySeq(ctx, seqs[:n], cond, rev)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,13 @@ type prefetched struct {
 	ops      map[string]*operationRow // nil: read, and there is none
 	settings *string                  // the settings document; nil if none stored
 	parties  []partyRow
+	// since holds the operations with a rev above sinceRev, in the
+	// order OperationsSince walks them, if there were at most sinceBatch
+	// (sinceOK); sinceOK is cleared when the transaction writes an
+	// operation, after which OperationsSince reads them again.
+	since    []operationRow
+	sinceRev int64
+	sinceOK  bool
 	// maxHash is the highest storage index of a log hash stored, -1 if
 	// none: under the write lock, hashes stored past it cannot clash
 	// with any but the transaction's own (PutLogHashes).
@@ -45,8 +53,8 @@ type partyRow struct {
 // and the parties, to go with the next statement (see later): under the
 // write lock, if this is a write transaction that has not sent its first
 // statement yet. It must be called before any of them is read.
-func (t *tx) Prefetch(operationIDs []string) {
-	p := &prefetched{ops: make(map[string]*operationRow, len(operationIDs))}
+func (t *tx) Prefetch(operationIDs []string, changedSince int64) {
+	p := &prefetched{ops: make(map[string]*operationRow, len(operationIDs)), sinceRev: changedSince}
 	for _, id := range operationIDs {
 		p.ops[id] = nil
 	}
@@ -62,6 +70,18 @@ func (t *tx) Prefetch(operationIDs []string) {
 					}
 					p.ops[id] = &r
 				}
+				return rows.Err()
+			}},
+		queued{what: "prefetch the operations changed since", query: "SELECT " + storeval.OperationColumns + " FROM operations WHERE rev > $1 ORDER BY rev, seq LIMIT $2",
+			args: []any{changedSince, sinceBatch + 1}, read: func(rows pgx.Rows) error {
+				for rows.Next() {
+					var r operationRow
+					if err := rows.Scan(&r.seq, &r.rev, &r.start, &r.end, &r.doc); err != nil {
+						return err
+					}
+					p.since = append(p.since, r)
+				}
+				p.sinceOK = rows.Err() == nil && len(p.since) <= sinceBatch
 				return rows.Err()
 			}},
 		queued{what: "prefetch settings", query: "SELECT doc FROM settings WHERE id = 1", read: func(rows pgx.Rows) error {
@@ -173,7 +193,39 @@ func (t *tx) storedHashesTo(last int64) {
 func (t *tx) forgetOperation(id string) {
 	if t.pre != nil {
 		delete(t.pre.ops, id)
+		t.pre.sinceOK = false
 	}
+}
+
+// prefetchedSince walks the operations changed since rev from the
+// prefetch, as OperationsSince(rev, any state) would, if the prefetch
+// read them all and the transaction wrote no operation since. Should fn
+// write one, the rest of the walk reads the operations again, as they
+// then are. It reports whether it walked.
+func (t *tx) prefetchedSince(ctx context.Context, rev int64, liveOnly bool, fn func(*deconflict.Operation) error) (bool, error) {
+	p := t.pre
+	if p == nil || !p.loaded || !p.sinceOK || liveOnly || rev != p.sinceRev {
+		return false, nil
+	}
+	rows := p.since
+	for i, r := range rows {
+		if !p.sinceOK {
+			// fn wrote an operation: the rest as it now is.
+			seqs := make([]int64, 0, len(rows)-i)
+			for _, r := range rows[i:] {
+				seqs = append(seqs, r.seq)
+			}
+			return true, t.walkSeqs(ctx, seqs, sinceCond(false), rev, fn)
+		}
+		op, _, err := storeval.ScanOperation(rowOf{r.seq, r.rev, r.start, r.end, r.doc})
+		if err != nil {
+			return true, fmt.Errorf("select operations since %d: %w", rev, err)
+		}
+		if err := fn(op); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 func (t *tx) forgetSettings() {

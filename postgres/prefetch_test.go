@@ -33,7 +33,7 @@ func TestPrefetchReadsBackWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		tx.(deconflict.Prefetcher).Prefetch([]string{"op-1", "op-2"})
+		tx.(deconflict.Prefetcher).Prefetch([]string{"op-1", "op-2"}, 0)
 		if _, err := tx.LastSeq(ctx); err != nil { // the prefetch goes with it
 			return err
 		}
@@ -136,7 +136,7 @@ func TestPrefetchLogHashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		tx.(deconflict.Prefetcher).Prefetch(nil)
+		tx.(deconflict.Prefetcher).Prefetch(nil, 0)
 		if _, err := tx.LastSeq(ctx); err != nil {
 			return err
 		}
@@ -166,5 +166,60 @@ func TestPrefetchLogHashes(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// OperationsSince answered from the prefetch walks what it walks without
+// one, in the same order, and an operation written during the walk is
+// met as written.
+func TestPrefetchOperationsSince(t *testing.T) {
+	db := MustOpen(t, "")
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	op := func(id string, rev int64, prio int) *deconflict.Operation {
+		return &deconflict.Operation{ID: id, Party: "alpha", Version: 1, State: deconflict.StatePlanned, Priority: prio, Rev: rev,
+			Start: now, End: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
+	}
+	if err := db.Update(ctx, func(tx deconflict.Tx) error {
+		for i, rev := range []int64{5, 3, 9, 3, 1} {
+			if err := tx.PutOperation(ctx, op(fmt.Sprintf("op-%d", i), rev, 0)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	walk := func(prefetch bool, write bool) string {
+		var got string
+		err := db.Update(ctx, func(tx deconflict.Tx) error {
+			if prefetch {
+				tx.(deconflict.Prefetcher).Prefetch(nil, 2)
+				if _, err := tx.LastSeq(ctx); err != nil { // the prefetch goes with it
+					return err
+				}
+			}
+			return tx.OperationsSince(ctx, 2, false, func(o *deconflict.Operation) error {
+				got += fmt.Sprintf("%s/%d/%d ", o.ID, o.Rev, o.Priority)
+				if write && o.ID == "op-1" {
+					return tx.PutOperation(ctx, op("op-0", 5, 7)) // later in the walk
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	plain := walk(false, false)
+	if want := "op-1/3/0 op-3/3/0 op-0/5/0 op-2/9/0 "; plain != want {
+		t.Fatalf("without a prefetch: %q, want %q", plain, want)
+	}
+	if got := walk(true, false); got != plain {
+		t.Errorf("from the prefetch: %q, want %q", got, plain)
+	}
+	if got, want := walk(true, true), "op-1/3/0 op-3/3/0 op-0/5/7 op-2/9/0 "; got != want {
+		t.Errorf("from the prefetch, writing op-0 during the walk: %q, want %q", got, want)
 	}
 }
