@@ -13,6 +13,14 @@ import (
 
 var _ deconflict.Prefetcher = (*tx)(nil)
 
+// recentHashes is how many of the last log hashes Prefetch reads. The
+// next append to a Merkle log of n records needs the roots of the complete
+// subtrees at its right edge, one per trailing 1 bit of n; all but those
+// of the rare tall ones were stored among the last few dozen hashes, so
+// the append's read (LogHashes) is mostly answered by the prefetch. Hashes
+// never change once stored.
+const recentHashes = 128
+
 // prefetched holds what Prefetch read: rows as stored, decoded afresh on
 // every read, so that a caller that changes what it got changes nothing
 // here. An entry is dropped when the transaction writes what it holds,
@@ -49,9 +57,10 @@ type partyRow struct {
 	keys     string
 }
 
-// Prefetch queues the reads of the operations with the IDs, the settings
-// and the parties, to go with the next statement (see later): under the
-// write lock, if this is a write transaction that has not sent its first
+// Prefetch queues the reads of the operations with the IDs, those changed
+// since rev changedSince, the settings, the parties and the last log
+// hashes, to go with the next statement (see later): under the write
+// lock, if this is a write transaction that has not sent its first
 // statement yet. It must be called before any of them is read.
 func (t *tx) Prefetch(operationIDs []string, changedSince int64) {
 	p := &prefetched{ops: make(map[string]*operationRow, len(operationIDs)), sinceRev: changedSince}
@@ -95,14 +104,23 @@ func (t *tx) Prefetch(operationIDs []string, changedSince int64) {
 			p.haveSettings = rows.Err() == nil
 			return rows.Err()
 		}},
-		queued{what: "prefetch the last log hash index", query: "SELECT coalesce(max(idx), -1) FROM log_hashes", read: func(rows pgx.Rows) error {
-			for rows.Next() {
-				if err := rows.Scan(&p.maxHash); err != nil {
-					return err
+		queued{what: "prefetch the last log hashes", query: "SELECT idx, hash FROM log_hashes ORDER BY idx DESC LIMIT $1",
+			args: []any{recentHashes}, read: func(rows pgx.Rows) error {
+				p.maxHash = -1
+				for rows.Next() {
+					var idx int64
+					var h []byte
+					if err := rows.Scan(&idx, &h); err != nil {
+						return err
+					}
+					if len(h) != 32 {
+						return fmt.Errorf("hash at storage index %d has %d bytes", idx, len(h))
+					}
+					p.maxHash = max(p.maxHash, idx)
+					t.keepHashes(idx, [][32]byte{[32]byte(h)})
 				}
-			}
-			return rows.Err()
-		}},
+				return rows.Err()
+			}},
 		queued{what: "prefetch parties", query: "SELECT " + storeval.PartyColumns + " FROM parties ORDER BY seq", read: func(rows pgx.Rows) error {
 			for rows.Next() {
 				var r partyRow
