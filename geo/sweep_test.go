@@ -1,0 +1,213 @@
+package geo
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/golang/geo/s2"
+)
+
+// allPairs is the oracle of sweepCrossing: every pair of non-adjacent
+// edges, compared by s2.CrossingSign alone. It reports whether some pair
+// meets.
+func allPairs(v []s2.Point) bool {
+	n := len(v)
+	for i := range n {
+		for j := i + 2; j < n; j++ {
+			if i == 0 && j == n-1 {
+				continue
+			}
+			if s2.CrossingSign(v[i], v[i+1], v[j], v[(j+1)%n]) != s2.DoNotCross {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// points converts degrees to points as newPolygon does.
+func points(lls [][2]float64) []s2.Point {
+	v := make([]s2.Point, len(lls))
+	for i, ll := range lls {
+		v[i] = s2.PointFromLatLng(s2.LatLngFromDegrees(ll[0], ll[1]))
+	}
+	return v
+}
+
+// checkSweep compares sweepCrossing with the oracles on ring v: the same
+// answer, and a reported pair must be two non-adjacent edges that meet.
+func checkSweep(t *testing.T, what string, v []s2.Point) {
+	t.Helper()
+	i, j := sweepCrossing(v)
+	want := allPairs(v)
+	if old, _ := pairCrossing(v, 0, len(v), 0, len(v)); (old >= 0) != want {
+		t.Fatalf("%s: the all-pairs loop of polygon.go says %v, CrossingSign over all pairs %v", what, old >= 0, want)
+	}
+	if (i >= 0) != want {
+		t.Fatalf("%s (%d vertices): sweepCrossing = %d, %d; CrossingSign finds a meeting pair: %v\nring %v", what, len(v), i, j, want, v)
+	}
+	if i >= 0 && (i == j || adjacent(i, j, len(v)) || s2.CrossingSign(v[i], v[(i+1)%len(v)], v[j], v[(j+1)%len(v)]) == s2.DoNotCross) {
+		t.Fatalf("%s: sweepCrossing reports edges %d and %d, which do not meet", what, i, j)
+	}
+}
+
+// ringKinds draw rings for the oracle comparison, each of n vertices in
+// degrees (fewer for some kinds), simple or not.
+var ringKinds = []struct {
+	name string
+	draw func(r *rand.Rand, n int) [][2]float64
+}{
+	{"simple star", func(r *rand.Rand, n int) [][2]float64 {
+		return starShape(r, math.Exp(math.Log(10)+r.Float64()*math.Log(1.9e6)), n, 0.05+0.9*r.Float64()).vertices(randCenter(r))
+	}},
+	{"star with two vertices swapped", func(r *rand.Rand, n int) [][2]float64 {
+		lls := starShape(r, math.Exp(math.Log(10)+r.Float64()*math.Log(1.9e6)), n, 0.05+0.9*r.Float64()).vertices(randCenter(r))
+		i, j := r.IntN(n), r.IntN(n)
+		lls[i], lls[j] = lls[j], lls[i]
+		return lls
+	}},
+	{"random points", func(r *rand.Rand, n int) [][2]float64 {
+		lls := make([][2]float64, min(n, 40))
+		for i := range lls {
+			lls[i] = [2]float64{180 * math.Asin(2*r.Float64()-1) / math.Pi, 360*r.Float64() - 180}
+		}
+		return lls
+	}},
+	{"coarse grid", func(r *rand.Rand, n int) [][2]float64 {
+		// Vertices on meridians, the equator and each other's edges.
+		step := []float64{45, 15, 1, 1e-6}[r.IntN(4)]
+		lat0, lng0 := float64(r.IntN(5)-2)*30, float64(r.IntN(12)-6)*30
+		lls := make([][2]float64, min(n, 12))
+		for i := range lls {
+			lls[i] = [2]float64{max(-90, min(90, lat0+step*float64(r.IntN(5)-2))), lng0 + step*float64(r.IntN(5)-2)}
+		}
+		return lls
+	}},
+	{"collinear runs", func(r *rand.Rand, n int) [][2]float64 {
+		// A star whose edges are cut into pieces along their great
+		// circles, and perhaps one vertex moved onto another edge.
+		k := 3 + r.IntN(6)
+		star := points(starShape(r, math.Exp(math.Log(100)+r.Float64()*math.Log(1e5)), k, 0.3).vertices(randCenter(r)))
+		var lls [][2]float64
+		for i := range k {
+			a, b := star[i], star[(i+1)%k]
+			for p := range 1 + r.IntN(4) {
+				ll := s2.LatLngFromPoint(s2.Interpolate(float64(p)/4, a, b))
+				lls = append(lls, [2]float64{ll.Lat.Degrees(), ll.Lng.Degrees()})
+			}
+		}
+		if r.IntN(2) == 0 {
+			m := len(lls)
+			e := r.IntN(m)
+			ll := s2.LatLngFromPoint(s2.Interpolate(r.Float64(), points(lls[e : e+1])[0], points(lls[(e+1)%m : (e+1)%m+1])[0]))
+			lls[r.IntN(m)] = [2]float64{ll.Lat.Degrees(), ll.Lng.Degrees()}
+		}
+		return lls
+	}},
+	{"tiny spike", func(r *rand.Rand, n int) [][2]float64 {
+		// A star with one spike reaching to within a hair of (or just
+		// past) the far side.
+		c := randCenter(r)
+		s := starShape(r, math.Exp(math.Log(100)+r.Float64()*math.Log(1e6)), max(n, 6), 0.6)
+		k := r.IntN(len(s.angles))
+		s.radii[k] = -s.radii[(k+len(s.angles)/2)%len(s.angles)] * (0.6 + 1e-9*(2*r.Float64()-1))
+		return s.vertices(c)
+	}},
+	{"around an axis", func(r *rand.Rand, n int) [][2]float64 {
+		// Monotone in azimuth about a random axis, so simple unless one
+		// step goes back; any size, around the poles, across the
+		// antimeridian.
+		m := 4 + r.IntN(min(n, 30))
+		axis := randCenter(r)
+		e, no := frame(axis)
+		back := -1
+		if r.IntN(2) == 0 {
+			back = r.IntN(m)
+		}
+		lls := make([][2]float64, m)
+		for i := range m {
+			az := (float64(i) + 0.45*(2*r.Float64()-1)) * 2 * math.Pi / float64(m)
+			if i == back {
+				az -= 3 * math.Pi / float64(m)
+			}
+			pol := math.Pi * (0.02 + 0.96*r.Float64())
+			dir := no.scale(math.Cos(az)).add(e.scale(math.Sin(az)))
+			lls[i][0], lls[i][1] = toDegrees(axis.scale(math.Cos(pol)).add(dir.scale(math.Sin(pol))))
+		}
+		return lls
+	}},
+}
+
+// validEdges reports whether no edge of v joins antipodal points, which
+// newPolygon rejects before it looks for crossings.
+func validEdges(v []s2.Point) bool {
+	for i := range v {
+		if v[i].Add(v[(i+1)%len(v)].Vector).Norm() < antipodSlack {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSweepCrossingOracle(t *testing.T) {
+	r := newRand(t)
+	for _, k := range ringKinds {
+		crossing, simple := 0, 0
+		for c := range cases(300) {
+			n := 4 + r.IntN([]int{8, 40, 200}[c%3])
+			v := points(k.draw(r, n))
+			if !validEdges(v) {
+				continue
+			}
+			checkSweep(t, fmt.Sprintf("%s #%d", k.name, c), v)
+			if allPairs(v) {
+				crossing++
+			} else {
+				simple++
+			}
+		}
+		t.Logf("%s: %d simple rings, %d that cross themselves", k.name, simple, crossing)
+	}
+}
+
+// benchRings are the rings of the self-crossing benchmarks, 10,000
+// vertices 20 km across: a spiky star whose spikes all reach within 2 m of
+// the centre, so that every bound of a run of edges overlaps every other,
+// and a circle-like ring.
+func benchRings() map[string][]s2.Point {
+	r := rand.New(rand.NewPCG(1, 2))
+	c := fromDegrees(34.5, 35.2)
+	return map[string][]s2.Point{
+		"spiky-star": points(starShape(r, 20_000, 10_000, 1e-4).vertices(c)),
+		"circle":     points(starShape(r, 20_000, 10_000, 1).vertices(c)),
+	}
+}
+
+// BenchmarkSelfCrossing times the self-crossing test of a 10,000-vertex
+// ring: "sweep" is sweepCrossing, "tree" the dual traversal of the edge
+// tree with the all-pairs loop at its leaves (ringCrossing).
+//
+//	go test -run '^$' -bench SelfCrossing -benchtime 10x ./geo
+func BenchmarkSelfCrossing(b *testing.B) {
+	rings := benchRings()
+	for _, name := range []string{"spiky-star", "circle"} {
+		v := rings[name]
+		tree := buildTree(v)
+		b.Run(name+"/sweep", func(b *testing.B) {
+			for b.Loop() {
+				if i, _ := sweepCrossing(v); i >= 0 {
+					b.Fatal("crossing reported")
+				}
+			}
+		})
+		b.Run(name+"/tree", func(b *testing.B) {
+			for b.Loop() {
+				if i, _ := ringCrossing(v, tree, -1); i >= 0 {
+					b.Fatal("crossing reported")
+				}
+			}
+		})
+	}
+}
