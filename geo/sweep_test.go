@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/golang/geo/s2"
@@ -48,8 +49,28 @@ func checkSweep(t *testing.T, what string, v []s2.Point) {
 	if (i >= 0) != want {
 		t.Fatalf("%s (%d vertices): sweepCrossing = %d, %d; CrossingSign finds a meeting pair: %v\nring %v", what, len(v), i, j, want, v)
 	}
-	if i >= 0 && (i == j || adjacent(i, j, len(v)) || s2.CrossingSign(v[i], v[(i+1)%len(v)], v[j], v[(j+1)%len(v)]) == s2.DoNotCross) {
-		t.Fatalf("%s: sweepCrossing reports edges %d and %d, which do not meet", what, i, j)
+	checkPair(t, what+": sweepCrossing", v, i, j)
+	var tree []node
+	if len(v) > treeMin {
+		tree = buildTree(v)
+	}
+	if i, j := selfCrossing(v, tree); (i >= 0) != want {
+		t.Fatalf("%s (%d vertices): selfCrossing = %d, %d; CrossingSign finds a meeting pair: %v", what, len(v), i, j, want)
+	} else {
+		checkPair(t, what+": selfCrossing", v, i, j)
+	}
+}
+
+// checkPair fails unless i, j is -1, -1 or two non-adjacent edges of v
+// that meet.
+func checkPair(t *testing.T, what string, v []s2.Point, i, j int) {
+	t.Helper()
+	n := len(v)
+	if i == -1 && j == -1 {
+		return
+	}
+	if i < 0 || j < 0 || i >= n || j >= n || i == j || adjacent(i, j, n) || s2.CrossingSign(v[i], v[(i+1)%n], v[j], v[(j+1)%n]) == s2.DoNotCross {
+		t.Fatalf("%s reports edges %d and %d of %d, which do not meet", what, i, j, n)
 	}
 }
 
@@ -114,6 +135,11 @@ var ringKinds = []struct {
 		k := r.IntN(len(s.angles))
 		s.radii[k] = -s.radii[(k+len(s.angles)/2)%len(s.angles)] * (0.6 + 1e-9*(2*r.Float64()-1))
 		return s.vertices(c)
+	}},
+	{"repeated point", func(r *rand.Rand, n int) [][2]float64 {
+		lls := starShape(r, math.Exp(math.Log(10)+r.Float64()*math.Log(1.9e6)), n, 0.05+0.9*r.Float64()).vertices(randCenter(r))
+		lls[r.IntN(n)] = lls[r.IntN(n)]
+		return lls
 	}},
 	{"around an axis", func(r *rand.Rand, n int) [][2]float64 {
 		// Monotone in azimuth about a random axis, so simple unless one
@@ -210,4 +236,75 @@ func BenchmarkSelfCrossing(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestSpikyStars compares selfCrossing with the oracles on spiky stars,
+// whose edge bounds all overlap near the centre, simple and crossed: one
+// spike pushed through the centre into the far side. Stars of 10,000
+// vertices, too many for the all-pairs oracle, go through newPolygon and
+// are compared with the tree's traversal without a budget.
+func TestSpikyStars(t *testing.T) {
+	r := newRand(t)
+	for c := range cases(10) {
+		n := 20 + r.IntN(2000)
+		if c < 2 && !testing.Short() {
+			n = 10_000
+		}
+		center := randCenter(r)
+		s := starShape(r, math.Exp(math.Log(100)+r.Float64()*math.Log(1e6)), n, 1e-5)
+		crossed := c%2 == 1
+		if crossed {
+			k := r.IntN(n)
+			s.radii[k] = -s.radii[(k+n/2)%n] * 0.5
+		}
+		lls := s.vertices(center)
+		v := points(lls)
+		what := fmt.Sprintf("star #%d of %d vertices", c, n)
+		if n <= 2000 {
+			checkSweep(t, what, v)
+			continue
+		}
+		if i, j := sweepCrossing(v); (i >= 0) != crossed {
+			t.Fatalf("%s, crossed %v: sweepCrossing = %d, %d", what, crossed, i, j)
+		} else {
+			checkPair(t, what, v, i, j)
+		}
+		if i, _ := ringCrossing(v, buildTree(v), -1); (i >= 0) != crossed {
+			t.Fatalf("%s, crossed %v: the tree's traversal = %d", what, crossed, i)
+		}
+		_, err := newPolygon(lls)
+		if got := err != nil && strings.Contains(err.Message, "crosses itself"); got != crossed {
+			t.Fatalf("%s, crossed %v: newPolygon: %v", what, crossed, err)
+		}
+	}
+}
+
+// FuzzSelfCrossing compares selfCrossing and sweepCrossing with the
+// all-pairs oracle on rings drawn from a coarse grid, where vertices often
+// lie exactly on meridians, the equator, each other's edges or one
+// another. The first three bytes set the grid's spacing and centre, each
+// further pair a vertex. The seed corpus is in
+// testdata/fuzz/FuzzSelfCrossing.
+func FuzzSelfCrossing(f *testing.F) {
+	f.Add([]byte{0, 128, 128, 0, 0, 16, 0, 16, 16, 0, 16})
+	f.Add([]byte{3, 128, 128, 0, 0, 16, 16, 0, 16, 16, 0})
+	f.Add([]byte{20, 255, 0, 0, 0, 8, 0, 8, 8, 4, 0, 0, 8})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 3+2*4 || len(data) > 3+2*300 {
+			return
+		}
+		step := 90 / math.Pow(2, float64(data[0]%48))
+		lat0, lng0 := (float64(data[1])-128)/128*90, (float64(data[2])-128)/128*180
+		var lls [][2]float64
+		for b := data[3:]; len(b) >= 2; b = b[2:] {
+			lat := max(-90, min(90, lat0+step*float64(int8(b[0]))/16))
+			lng := math.Mod(lng0+step*float64(int8(b[1]))/16+540, 360) - 180
+			lls = append(lls, [2]float64{lat, lng})
+		}
+		v := points(lls)
+		if !validEdges(v) {
+			return
+		}
+		checkSweep(t, "fuzzed ring", v)
+	})
 }
