@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"math"
 	"slices"
 
 	"github.com/golang/geo/r3"
@@ -48,8 +49,8 @@ const treeBudget = 32
 // finds a crossing if there is one, and checks only O(n) pairs.
 //
 // Every decision of the sweep is the sign of a determinant of three
-// points (the ring's vertices and two fixed points that set the axis and
-// where the turn starts), taken with s2.RobustSign. RobustSign is exact
+// points (the ring's vertices and two points that set the axis and
+// where the turn starts, see sweepFrame), taken with s2.RobustSign. RobustSign is exact
 // and breaks ties by symbolic perturbation, the same perturbation that
 // s2.CrossingSign uses, so the sweep sees one consistent configuration
 // in general position: no vertex on the axis or on another edge, no two
@@ -78,18 +79,47 @@ func sweepCrossing(v []s2.Point) (int, int) {
 		seen[p.Vector] = i
 	}
 	s := &sweep{v: v, n: n}
-	// The axis and the start of the turn are fixed points away from the
-	// usual grid of meridians and parallels, which would otherwise put
-	// many vertices at equal azimuths and send RobustSign to its slow,
-	// exact path. They must differ from every vertex: perturbation needs
-	// distinct points.
-	s.axis = s2.PointFromCoords(0.3124, -0.5411, 0.7811)
-	s.start = s2.PointFromCoords(0.8703, 0.4122, -0.2697)
-	for k := 1; seenPoint(seen, s.axis) || seenPoint(seen, s.start); k++ {
-		s.axis = s2.PointFromCoords(0.3124+float64(k)*1e-3, -0.5411, 0.7811)
-		s.start = s2.PointFromCoords(0.8703, 0.4122-float64(k)*1e-3, -0.2697)
-	}
+	s.axis, s.start = sweepFrame(v, seen)
 	return s.run()
+}
+
+// sweepFrame returns the axis of a sweep over ring v and the point that
+// sets where its turn starts. Vertices at equal azimuths, or on the
+// start's half-plane, send RobustSign to its exact path, a hundred times
+// slower; so both points are drawn from a hash of every coordinate of the
+// ring, and no ring can be built to put many of its vertices there. They
+// are apart from each other and differ from every vertex, as the
+// perturbation needs distinct points.
+func sweepFrame(v []s2.Point, seen map[r3.Vector]int) (axis, start s2.Point) {
+	h := uint64(0x9e3779b97f4a7c15)
+	for _, p := range v {
+		h = mix(h ^ math.Float64bits(p.X))
+		h = mix(h ^ math.Float64bits(p.Y))
+		h = mix(h ^ math.Float64bits(p.Z))
+	}
+	draw := func() s2.Point {
+		for {
+			var c [3]float64
+			for k := range c {
+				h = mix(h + 0x9e3779b97f4a7c15)
+				c[k] = float64(h>>11)/(1<<52) - 1 // in [-1, 1)
+			}
+			if p := (r3.Vector{X: c[0], Y: c[1], Z: c[2]}); p.Norm() > 0.1 && !seenPoint(seen, s2.Point{Vector: p.Normalize()}) {
+				return s2.Point{Vector: p.Normalize()}
+			}
+		}
+	}
+	axis = draw()
+	for start = draw(); axis.Cross(start.Vector).Norm() < 0.1; start = draw() {
+	}
+	return axis, start
+}
+
+// mix is the finaliser of SplitMix64, a bijection that scatters bits.
+func mix(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func seenPoint(seen map[r3.Vector]int, p s2.Point) bool {
