@@ -33,39 +33,42 @@ func selfCrossing(v []s2.Point, tree []node) (int, int) {
 const treeBudget = 32
 
 // sweepCrossing returns two non-adjacent edges of a ring that meet, or
-// -1, -1, in O(n log n) time for n vertices: the answer of pairCrossing
-// over all pairs, without comparing all pairs. (It returns -2, -2 if its
-// order ever proved inconsistent, which exact predicates rule out.)
+// -1, -1, in O(n log n) time for n vertices. It finds a pair exactly when
+// pairCrossing over all pairs does (not always the same pair), and it
+// checks each pair it reports with the same test, meets. (It returns
+// -2, -2 if its order ever proved inconsistent, which exact predicates
+// rule out.)
 //
-// It is the Shamos–Hoey sweep, run on the sphere. A half great circle
-// (a meridian) turns about an axis; an edge, an arc shorter than a half
-// circle that does not pass through the axis, meets each meridian of
-// the azimuths it spans exactly once, so the edges alive under the sweep
-// are ordered from one end of the axis to the other. Two edges that
-// cross swap places; before the sweep reaches the first crossing, the
-// two edges that cross there are neighbours in that order, and became
-// neighbours when one was inserted or an edge between them was removed.
-// Checking each new pair of neighbours with s2.CrossingSign therefore
-// finds a crossing if there is one, and checks only O(n) pairs.
+// It is the Shamos–Hoey sweep, run on the sphere. A half great circle (a
+// meridian) turns about an axis. An edge is an arc shorter than a half
+// circle; one that misses the axis meets each meridian of the azimuths it
+// spans exactly once, so the edges alive under the sweep are ordered from
+// one end of the axis to the other. Just before the first crossing the
+// sweep reaches, the edges that cross there (two or more, none of them
+// adjacent: adjacent edges meet only at their shared vertex) are
+// neighbours in that order, and became neighbours when one was inserted
+// or an edge between them was removed. Checking every new pair of
+// neighbours therefore finds a crossing if there is one, with O(n)
+// checks and O(n log n) comparisons.
 //
 // Every decision of the sweep is the sign of a determinant of three
-// points (the ring's vertices and two points that set the axis and
-// where the turn starts, see sweepFrame), taken with s2.RobustSign. RobustSign is exact
-// and breaks ties by symbolic perturbation, the same perturbation that
-// s2.CrossingSign uses, so the sweep sees one consistent configuration
-// in general position: no vertex on the axis or on another edge, no two
-// vertices at the same azimuth. Rounding can therefore neither misorder
-// edges nor hide a crossing. Rings with two vertices at the same point,
-// where the perturbation is undefined, are settled by duplicateCrossing.
+// points, vertices of the ring or the two points of sweepFrame, taken
+// with s2.RobustSign. RobustSign is exact and breaks ties by symbolic
+// perturbation, the same that s2.CrossingSign uses, so the sweep and its
+// checks see one configuration in general position: no vertex on the
+// axis or on a non-incident edge, no two vertices at the same azimuth.
+// Rounding can neither misorder edges nor hide a crossing. Perturbation
+// needs distinct points: rings with two vertices at the same point are
+// settled by duplicateCrossing.
 //
-// The sweep has no start: edges across the azimuth where the turn begins
-// are alive there already. It turns twice. In the first turn an edge is
-// inserted at its first vertex and removed at its last unless it wraps
-// past the start, whose removal falls in the second turn; the second turn
-// inserts every edge again. From the start of the second turn the alive
-// edges are exactly those over the sweep's azimuth, and every edge is
-// alive at most once at a time, so the second turn passes every point of
-// the sphere, and each crossing, with the right edges in order.
+// A turn has no start: edges that span the azimuth where it begins are
+// alive there already. So the sweep turns twice. In the first turn an
+// edge is inserted at its first vertex in the sweep's direction and
+// removed at its last, unless it wraps past the start: then its removal
+// falls in the second turn, which inserts every edge again. From the
+// start of the second turn the edges alive are exactly those spanning the
+// sweep's azimuth, each once, so the second turn passes every crossing
+// with the edges in their true order.
 func sweepCrossing(v []s2.Point) (int, int) {
 	n := len(v)
 	if n < 4 {
@@ -252,9 +255,10 @@ func (s *sweep) check(a, b int32) (int, int) {
 
 // beyond reports whether edge e lies farther from the axis than edge t
 // where the sweep stands: at vertex s.at, an end of e, over which t is
-// alive. When t ends there too (the other edge of that vertex), the two
-// are compared just beside it, by the side of t on which e's other end
-// lies.
+// alive. If t has an end there too, it is the vertex's other edge, and
+// both start there or both end there (removals come before insertions);
+// the two are then compared just beside the vertex, where e lies on the
+// side of t's great circle that holds e's other end.
 func (s *sweep) beyond(e, t int32) bool {
 	w := s.at
 	tl, th := s.v[s.lo[t]], s.v[s.hi[t]]

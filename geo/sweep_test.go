@@ -198,43 +198,60 @@ func TestSweepCrossingOracle(t *testing.T) {
 	}
 }
 
-// benchRings are the rings of the self-crossing benchmarks, 10,000
-// vertices 20 km across: a spiky star whose spikes all reach within 2 m of
-// the centre, so that every bound of a run of edges overlaps every other,
-// and a circle-like ring.
+// benchRings are the rings of the self-crossing benchmarks, of 10,000
+// vertices and simple: a spiky star 20 km across whose spikes all reach
+// within 1 m of the centre, so that the bounds of all runs of edges
+// overlap; a circle-like ring 20 km across; a square of 1,000 km whose
+// sides are sampled along their great circles, so that many triples of
+// vertices are nearly collinear; the equator, whose vertices are exactly
+// collinear, so that RobustSign takes its exact path.
 func benchRings() map[string][]s2.Point {
 	r := rand.New(rand.NewPCG(1, 2))
 	c := fromDegrees(34.5, 35.2)
+	corners := points([][2]float64{{30, 30}, {30, 40}, {40, 40}, {40, 30}})
+	var square, equator [][2]float64
+	for k := range 4 {
+		for i := range 2500 {
+			ll := s2.LatLngFromPoint(s2.Interpolate(float64(i)/2500, corners[k], corners[(k+1)%4]))
+			square = append(square, [2]float64{ll.Lat.Degrees(), ll.Lng.Degrees()})
+			equator = append(equator, [2]float64{0, -180 + 360*float64(k*2500+i)/10_000})
+		}
+	}
 	return map[string][]s2.Point{
 		"spiky-star": points(starShape(r, 20_000, 10_000, 1e-4).vertices(c)),
 		"circle":     points(starShape(r, 20_000, 10_000, 1).vertices(c)),
+		"square":     points(square),
+		"equator":    points(equator),
 	}
 }
 
-// BenchmarkSelfCrossing times the self-crossing test of a 10,000-vertex
-// ring: "sweep" is sweepCrossing, "tree" the dual traversal of the edge
-// tree with the all-pairs loop at its leaves (ringCrossing).
+// BenchmarkSelfCrossing times the self-crossing test of newPolygon on
+// rings of 10,000 vertices: "before" is the dual traversal of the edge
+// tree without a budget (ringCrossing), "after" is selfCrossing, and
+// "sweep" is sweepCrossing alone.
 //
-//	go test -run '^$' -bench SelfCrossing -benchtime 10x ./geo
+//	go test -run '^$' -bench SelfCrossing -benchtime 10x -count 3 ./geo
 func BenchmarkSelfCrossing(b *testing.B) {
 	rings := benchRings()
-	for _, name := range []string{"spiky-star", "circle"} {
+	for _, name := range []string{"spiky-star", "circle", "square", "equator"} {
 		v := rings[name]
 		tree := buildTree(v)
-		b.Run(name+"/sweep", func(b *testing.B) {
-			for b.Loop() {
-				if i, _ := sweepCrossing(v); i >= 0 {
-					b.Fatal("crossing reported")
+		for _, c := range []struct {
+			name  string
+			check func() (int, int)
+		}{
+			{"before", func() (int, int) { return ringCrossing(v, tree, -1) }},
+			{"after", func() (int, int) { return selfCrossing(v, tree) }},
+			{"sweep", func() (int, int) { return sweepCrossing(v) }},
+		} {
+			b.Run(name+"/"+c.name, func(b *testing.B) {
+				for b.Loop() {
+					if i, j := c.check(); i != -1 {
+						b.Fatalf("edges %d and %d reported", i, j)
+					}
 				}
-			}
-		})
-		b.Run(name+"/tree", func(b *testing.B) {
-			for b.Loop() {
-				if i, _ := ringCrossing(v, tree, -1); i >= 0 {
-					b.Fatal("crossing reported")
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
