@@ -145,7 +145,7 @@ var ringKinds = []struct {
 		// Monotone in azimuth about a random axis, so simple unless one
 		// step goes back; any size, around the poles, across the
 		// antimeridian.
-		m := 4 + r.IntN(min(n, 30))
+		m := 4 + r.IntN(n)
 		axis := randCenter(r)
 		e, no := frame(axis)
 		back := -1
@@ -331,4 +331,25 @@ func FuzzSelfCrossing(f *testing.F) {
 		}
 		checkSweep(t, "fuzzed ring", v)
 	})
+}
+
+// TestSelfCrossingBudget checks the division of labour of selfCrossing on
+// the benchmark rings: the tree settles the circle-like ring within its
+// budget, and gives up on the spiky star, which the sweep then settles;
+// without a budget the tree would spend quadratic time on it.
+func TestSelfCrossingBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("rings of 10,000 vertices")
+	}
+	rings := benchRings()
+	for name, givesUp := range map[string]bool{"circle": false, "spiky-star": true} {
+		v := rings[name]
+		tree := buildTree(v)
+		if i, _ := ringCrossing(v, tree, treeBudget*len(v)); (i == -2) != givesUp {
+			t.Errorf("%s: the budgeted tree returns %d; giving up expected: %v", name, i, givesUp)
+		}
+		if i, j := selfCrossing(v, tree); i != -1 {
+			t.Errorf("%s: selfCrossing = %d, %d on a simple ring", name, i, j)
+		}
+	}
 }
