@@ -38,6 +38,12 @@
 // microseconds, not in O(n·m). The crossing and distance predicates are
 // s2's.
 //
+// A ring that crosses itself is refused in O(n log n) time for n
+// vertices, whatever its shape: its tree is tried first under a budget
+// linear in n, then a Shamos–Hoey sweep about an axis (sweep.go), whose
+// every decision is an exact, symbolically perturbed s2.RobustSign, so it
+// answers as s2.CrossingSign over all pairs of edges would.
+//
 // # Index
 //
 // Index files every volume under keys of a time bucket and an S2 cell
@@ -64,6 +70,8 @@
 // a few metres either side of the minima, footprints across the
 // antimeridian and around the poles; the index against brute force; and
 // every validation rule. Randomised tests log their seed; -seed=N replays
-// one and -scale=N runs N times as many cases. FuzzParseVolumes and
-// FuzzDistance have a seed corpus in testdata/fuzz.
+// one and -scale=N runs N times as many cases. The self-crossing test is
+// checked against CrossingSign over all pairs of edges (sweep_test.go).
+// FuzzParseVolumes, FuzzDistance and FuzzSelfCrossing have a seed corpus
+// in testdata/fuzz.
 package geo

@@ -86,7 +86,7 @@ func newPolygon(lls [][2]float64) (*Footprint, *deconflict.Error) {
 	if n > treeMin {
 		tree = buildTree(verts)
 	}
-	if i, j := ringCrossing(verts, tree); i >= 0 {
+	if i, j := selfCrossing(verts, tree); i >= 0 {
 		i, j = orig(i), orig(j)
 		return nil, invalid("vertices", "the ring crosses itself: the edge from vertex %d to %d meets the edge from vertex %d to %d",
 			min(i, j), (min(i, j)+1)%n, max(i, j), (max(i, j)+1)%n)
@@ -167,34 +167,47 @@ func checkEdges(p []s2.Point) *deconflict.Error {
 }
 
 // ringCrossing returns two non-adjacent edges of a ring that meet, or
-// -1, -1. With a tree it compares only edges in caps that touch.
-func ringCrossing(v []s2.Point, tree []node) (int, int) {
+// -1, -1. With a tree it compares only edges in caps that touch. That is
+// fast on most rings but quadratic on some, such as spiky stars whose
+// caps all overlap; once it has spent budget (no limit if budget < 0),
+// counting one for each visit to a pair of nodes and one for each pair of
+// edges compared, it gives up and returns -2, -2.
+func ringCrossing(v []s2.Point, tree []node, budget int) (int, int) {
 	if tree == nil {
 		return pairCrossing(v, 0, len(v), 0, len(v))
 	}
+	if budget < 0 {
+		budget = math.MaxInt
+	}
 	var visit func(a, b int32) (int, int)
 	visit = func(a, b int32) (int, int) {
+		if budget--; budget < 0 {
+			return -2, -2
+		}
 		na, nb := &tree[a], &tree[b]
 		switch {
 		case a != b && gap(na, nb) > capSlack:
 			return -1, -1
 		case na.leaf() && nb.leaf():
+			if budget -= int(na.hi-na.lo) * int(nb.hi-nb.lo); budget < 0 {
+				return -2, -2
+			}
 			return pairCrossing(v, int(na.lo), int(na.hi), int(nb.lo), int(nb.hi))
 		case a == b:
 			l, r := a+1, na.right
 			for _, p := range [3][2]int32{{l, l}, {r, r}, {l, r}} {
-				if i, j := visit(p[0], p[1]); i >= 0 {
+				if i, j := visit(p[0], p[1]); i != -1 {
 					return i, j
 				}
 			}
 			return -1, -1
 		case nb.leaf() || (!na.leaf() && na.radius >= nb.radius):
-			if i, j := visit(a+1, b); i >= 0 {
+			if i, j := visit(a+1, b); i != -1 {
 				return i, j
 			}
 			return visit(na.right, b)
 		}
-		if i, j := visit(a, b+1); i >= 0 {
+		if i, j := visit(a, b+1); i != -1 {
 			return i, j
 		}
 		return visit(a, nb.right)
