@@ -379,4 +379,3 @@ func readStoreFiles(t *testing.T, n *testNode) []byte {
 	}
 	return all
 }
-
