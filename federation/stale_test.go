@@ -1,0 +1,130 @@
+package federation_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/google/uuid"
+)
+
+// statusOf returns a node's view of the peer hosting party.
+func statusOf(t *testing.T, n *testNode, party string) (state string, alerts []string) {
+	t.Helper()
+	st, err := n.node.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.Peers {
+		for _, q := range p.Parties {
+			if q == party {
+				for _, a := range p.Alerts {
+					alerts = append(alerts, a.Kind+": "+a.Message)
+				}
+				return p.State, alerts
+			}
+		}
+	}
+	t.Fatalf("%s has no peer hosting %s", n.party, party)
+	return "", nil
+}
+
+// TestStaleLinkAndOverride: while bravo's node is silent longer than
+// peer_silence_s, alpha's node shows it stale and refuses an activation
+// with 409 peer_unreachable until a head records an override; when the
+// link returns, the conflict the cut hid opens on alpha's node too.
+func TestStaleLinkAndOverride(t *testing.T) {
+	dir := t.TempDir()
+	alpha, bravo := newNode(t, dir, "alpha"), newNode(t, dir, "bravo")
+	peerAll(t, alpha, bravo)
+	admin := dc.Actor{Role: dc.RoleAdmin}
+	for _, n := range []*testNode{alpha, bravo} {
+		st, _ := n.mech.Settings(t.Context())
+		st.PeerSilenceS = 1
+		if _, err := n.mech.PutSettings(t.Context(), admin, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now().Add(3 * time.Hour).Truncate(time.Second)
+	x := uuid.NewString()
+	d := mechanism.Declaration{Volumes: []dc.Volume4D{volume(10, 10, 2, 0, 1000, start, time.Hour)}}
+	if _, err := alpha.mech.Declare(t.Context(), alpha.actor(dc.RoleOperator), x, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, alpha, bravo)
+	if st, _ := statusOf(t, alpha, "bravo"); st != dc.PeerUp {
+		t.Fatalf("bravo's link before the cut: %s, want up", st)
+	}
+
+	bravo.proxy.faults(true, 0, 0, false) // alpha can no longer reach bravo
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, _ := statusOf(t, alpha, "bravo"); st == dc.PeerStale {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bravo's link never became stale on alpha's node")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	y := uuid.NewString()
+	if _, err := bravo.mech.Declare(t.Context(), bravo.actor(dc.RoleOperator), y, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	opTok, headTok := alpha.token(t, dc.RoleOperator, "alpha"), alpha.token(t, dc.RoleHead, "alpha")
+	activate := map[string]any{"volumes": d.Volumes, "state": "active"}
+	if status, body := putIfMatch(t, alpha.hs.URL+"/v1/operations/"+x, opTok, "1", activate); status != 409 || !strings.Contains(body, `"peer_unreachable"`) {
+		t.Fatalf("activation while bravo is stale: %d %s, want 409 peer_unreachable", status, body)
+	}
+	if err := alpha.client(opTok).Do(t.Context(), "POST", "/v1/operations/"+x+"/override", map[string]string{"reason": "coordinated by voice over the hotline"}, nil); err == nil {
+		t.Errorf("an operator recorded an override")
+	}
+	if err := alpha.client(headTok).Do(t.Context(), "POST", "/v1/operations/"+x+"/override", map[string]string{"reason": "coordinated by voice over the hotline"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := putIfMatch(t, alpha.hs.URL+"/v1/operations/"+x, opTok, "1", activate); status != 200 {
+		t.Fatalf("activation after the head's override: %d %s", status, body)
+	}
+
+	bravo.proxy.faults(false, 0, 0, false)
+	waitConverged(t, alpha, bravo)
+	if st, _ := statusOf(t, alpha, "bravo"); st != dc.PeerUp {
+		t.Errorf("bravo's link after it returned: %s, want up", st)
+	}
+	c := firstConflict(t, alpha, "alpha", "bravo")
+	if (c.Operations != [2]string{min(x, y), max(x, y)}) {
+		t.Errorf("the conflict the cut hid: %v", c.Operations)
+	}
+	checkSameConflicts(t, alpha, bravo)
+	evs, _ := alpha.mech.Events(t.Context(), admin, 0, 10000)
+	found := false
+	for _, e := range evs {
+		found = found || (e.Type == dc.EventOperationOverride && strings.Contains(string(e.Data), "coordinated by voice"))
+	}
+	if !found {
+		t.Errorf("the override is not on alpha's record")
+	}
+}
+
+// putIfMatch sends a PUT with If-Match and returns the status and body.
+func putIfMatch(t *testing.T, url, token, version string, body any) (int, string) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(t.Context(), "PUT", url, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("If-Match", `"`+version+`"`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(rb)
+}
