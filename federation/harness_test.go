@@ -3,6 +3,7 @@ package federation_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -271,3 +272,5 @@ func hijackClose(w http.ResponseWriter) {
 	}
 	w.WriteHeader(http.StatusBadGateway)
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -98,7 +98,7 @@ func TestStaleLinkAndOverride(t *testing.T) {
 		t.Errorf("bravo's link after it returned: %s, want up", st)
 	}
 	c := firstConflict(t, alpha, "alpha", "bravo")
-	if (c.Operations != [2]string{min(x, y), max(x, y)}) {
+	if c.Operations != [2]string{min(x, y), max(x, y)} {
 		t.Errorf("the conflict the cut hid: %v", c.Operations)
 	}
 	checkSameConflicts(t, alpha, bravo)
