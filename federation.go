@@ -2,6 +2,7 @@ package deconflict
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -40,6 +41,9 @@ type Peer struct {
 	// Applied is how many entries of the peer's log this node has applied
 	// to its own state (at most Verified).
 	Applied int64 `json:"applied"`
+	// Settings are the peer's settings as its log last changed them; nil
+	// while it never did (it has the defaults).
+	Settings *Settings `json:"settings,omitempty"`
 }
 
 // Hosts reports whether the peer hosts party.
@@ -50,6 +54,25 @@ func (p *Peer) Hosts(party string) bool {
 		}
 	}
 	return false
+}
+
+// AgreedDifferences names the settings the parties must agree on (the
+// separation minima and the notice) whose values differ between s and
+// t, as "name: s value ≠ t value".
+func AgreedDifferences(s, t Settings) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		a, b float64
+	}{
+		{"horizontal_m", s.HorizontalM, t.HorizontalM}, {"vertical_m", s.VerticalM, t.VerticalM},
+		{"time_s", s.TimeS, t.TimeS}, {"notice_s", s.NoticeS, t.NoticeS},
+	} {
+		if f.a != f.b {
+			out = append(out, fmt.Sprintf("%s: %g here, %g there", f.name, f.a, f.b))
+		}
+	}
+	return out
 }
 
 // PeerEntry is one entry of a peer's log as this node received it: its

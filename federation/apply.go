@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
@@ -19,6 +21,7 @@ type entryBody struct {
 	Receipt     *mechanism.Receipt    `json:"receipt"`
 	NodeReceipt *record.NodeReceipt   `json:"node_receipt"`
 	Replicated  *mechanism.PeerOrigin `json:"replicated"`
+	Settings    *dc.Settings          `json:"settings"`
 }
 
 // applyStored applies, in log order, the kept entries of a peer's log
@@ -159,6 +162,8 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) func() (bo
 		}
 	case e.Type == dc.EventOperationReceipt && b.Receipt != nil:
 		apply = func() error { return n.mech.ApplyPeerReceipt(ctx, origin, e.Actor, b.Receipt, e.Time, m) }
+	case e.Type == dc.EventSettingsChanged && b.Settings != nil && e.Actor.Party == "":
+		apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
 	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:
 		r := b.NodeReceipt
 		if r.Key != p.Key {
@@ -190,4 +195,28 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) func() (bo
 			return false, nil
 		}
 	}
+}
+
+// keepSettings records a peer's settings as its log changed them, and
+// says in the log when they differ from this node's in what the parties
+// must agree on (the status shows it as an alert until they match).
+func (n *Node) keepSettings(ctx context.Context, key string, index int64, st dc.Settings) error {
+	err := n.store.Update(ctx, func(tx dc.Tx) error {
+		if err := mark(ctx, key, index)(tx); err != nil {
+			return err
+		}
+		return updatePeer(ctx, tx, key, func(p *dc.Peer) error { p.Settings = &st; return nil })
+	})
+	if err != nil {
+		return err
+	}
+	own, err := n.mech.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if diff := dc.AgreedDifferences(own, st); len(diff) > 0 {
+		n.log.Warn("federation alert", slog.String("peer", keyName(key)), slog.String("kind", "settings"),
+			slog.String("message", "the peer's settings differ: "+strings.Join(diff, "; ")))
+	}
+	return nil
 }

@@ -128,3 +128,38 @@ func putIfMatch(t *testing.T, url, token, version string, body any) (int, string
 	rb, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(rb)
 }
+
+// TestSettingsAgreement: when one node changes the minima the parties
+// agreed, both nodes show it as an alert until the other matches.
+func TestSettingsAgreement(t *testing.T) {
+	dir := t.TempDir()
+	alpha, bravo := newNode(t, dir, "alpha"), newNode(t, dir, "bravo")
+	peerAll(t, alpha, bravo)
+	admin := dc.Actor{Role: dc.RoleAdmin}
+	set := func(n *testNode, h float64) {
+		st, _ := n.mech.Settings(t.Context())
+		st.HorizontalM = h
+		if _, err := n.mech.PutSettings(t.Context(), admin, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hasSettingsAlert := func(n *testNode, party string) bool {
+		_, alerts := statusOf(t, n, party)
+		for _, a := range alerts {
+			if strings.HasPrefix(a, "settings:") && strings.Contains(a, "horizontal_m") {
+				return true
+			}
+		}
+		return false
+	}
+	set(alpha, 5000)
+	waitConverged(t, alpha, bravo)
+	if !hasSettingsAlert(alpha, "bravo") || !hasSettingsAlert(bravo, "alpha") {
+		t.Errorf("differing minima are not alerted on both sides")
+	}
+	set(bravo, 5000)
+	waitConverged(t, alpha, bravo)
+	if hasSettingsAlert(alpha, "bravo") || hasSettingsAlert(bravo, "alpha") {
+		t.Errorf("an alert stays after the settings match")
+	}
+}

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
@@ -101,6 +102,14 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 			ps.LastError = l.lastErr
 		}
 		ps.Behind = max(0, size-p.Applied)
+		theirs := dc.DefaultSettings()
+		if p.Settings != nil {
+			theirs = *p.Settings
+		}
+		if diff := dc.AgreedDifferences(st, theirs); len(diff) > 0 {
+			ps.Alerts = append(ps.Alerts, Alert{Kind: "settings", At: n.now().UTC(),
+				Message: "the settings the parties agree on differ: " + strings.Join(diff, "; ") + "; make them match on both nodes"})
+		}
 		for _, a := range alerts[p.Key] {
 			ps.Alerts = append(ps.Alerts, Alert{Kind: a.Kind, Message: a.Message, At: a.At})
 		}
