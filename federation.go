@@ -44,6 +44,10 @@ type Peer struct {
 	// Settings are the peer's settings as its log last changed them; nil
 	// while it never did (it has the defaults).
 	Settings *Settings `json:"settings,omitempty"`
+	// Cosigned is Checkpoint with this node's cosignature (the C2SP
+	// tlog-cosignature format): what this node, as a witness of the
+	// peer's log, shows its other peers.
+	Cosigned string `json:"cosigned,omitempty"`
 }
 
 // Hosts reports whether the peer hosts party.

@@ -89,9 +89,10 @@ func (h *hostileLog) page(t *testing.T, from, n int64, signer string) *federatio
 
 // hostilePeer serves whatever page its serve function makes, to anyone.
 type hostilePeer struct {
-	hs    *httptest.Server
-	mu    sync.Mutex
-	serve func(from int64) *federation.LogPage
+	hs       *httptest.Server
+	mu       sync.Mutex
+	serve    func(from int64) *federation.LogPage
+	serveReq func(r *http.Request, from int64) *federation.LogPage // by requester, if set
 }
 
 func newHostilePeer(t *testing.T) *hostilePeer {
@@ -101,6 +102,9 @@ func newHostilePeer(t *testing.T) *hostilePeer {
 		fmt.Sscan(r.URL.Query().Get("from"), &from)
 		h.mu.Lock()
 		serve := h.serve
+		if h.serveReq != nil {
+			serve = func(from int64) *federation.LogPage { return h.serveReq(r, from) }
+		}
 		h.mu.Unlock()
 		if serve == nil {
 			http.Error(w, "not now", http.StatusServiceUnavailable)
@@ -257,4 +261,48 @@ func TestPeerAuthentication(t *testing.T) {
 	if !strings.Contains(alpha.logs.String(), "refused a peer request") {
 		t.Errorf("the refusals are not in alpha's log")
 	}
+}
+
+// TestEquivocation: a node that shows two peers two different histories
+// is caught by the peers witnessing each other's view of its log.
+func TestEquivocation(t *testing.T) {
+	dir := t.TempDir()
+	bravo, charlie := newNode(t, dir, "bravo"), newNode(t, dir, "charlie")
+	peerAll(t, bravo, charlie)
+	hostile := newHostilePeer(t)
+	key, _ := record.NewKey("hotel-k1", time.Now())
+	d := &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}
+	for _, n := range []*testNode{bravo, charlie} {
+		if _, err := federation.AddPeer(t.Context(), n.mech, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var one, two hostileLog
+	for range 2 {
+		one.add(t, hostileOperation(t, "hotel"))
+		two.add(t, hostileOperation(t, "hotel"))
+	}
+	bk := bravo.descriptor(t).Key
+	hostile.mu.Lock()
+	hostile.serveReq = func(r *http.Request, from int64) *federation.LogPage {
+		if strings.Contains(r.Header.Get("Signature-Input"), bk) {
+			return one.page(t, from, 2, key.Signer)
+		}
+		return two.page(t, from, 2, key.Signer)
+	}
+	hostile.mu.Unlock()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, n := range []*testNode{bravo, charlie} {
+			_, alerts := statusOf(t, n, "hotel")
+			for _, a := range alerts {
+				if strings.HasPrefix(a, "equivocation:") {
+					t.Logf("%s: %s", n.party, a)
+					return
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("neither honest node caught the two histories")
 }

@@ -24,6 +24,11 @@ type LogPage struct {
 	// behind the peer is; only the checkpoint is signed).
 	Size    int64       `json:"size"`
 	Entries []WireEntry `json:"entries"`
+	// Witnessed are the latest checkpoints of the node's other peers, as
+	// the node verified and cosigned them: the puller checks them against
+	// its own view of those logs, so a node that shows two peers two
+	// histories is caught.
+	Witnessed []string `json:"witnessed,omitempty"`
 }
 
 // WireEntry is one entry of a LogPage: Data, the entry's bytes, when the

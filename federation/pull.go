@@ -74,7 +74,11 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link) error {
 	if err != nil {
 		return err
 	}
-	if err := n.keep(ctx, key, page); err != nil {
+	k, err := n.mech.NodeKey(ctx)
+	if err != nil {
+		return err
+	}
+	if err := n.keep(ctx, key, page, k.Signer); err != nil {
 		var ae *alertError
 		if errors.As(err, &ae) {
 			n.alert(ctx, key, ae.kind, ae.msg, ae.evidence)
@@ -82,6 +86,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link) error {
 		return err
 	}
 	n.seen(l, page.Size)
+	n.checkWitnessed(ctx, sp, page.Witnessed)
 	return n.applyStored(ctx, key)
 }
 
@@ -181,7 +186,7 @@ func (h *peerHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // recomputed from every leaf hash this node holds, must match. A rolled
 // back, forked or rewritten log, an edited entry or a bad signature is
 // an alertError and keeps nothing.
-func (n *Node) keep(ctx context.Context, key string, page *LogPage) error {
+func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer string) error {
 	return n.store.Update(ctx, func(tx dc.Tx) error {
 		ftx, err := federationTx(tx)
 		if err != nil {
@@ -264,7 +269,11 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage) error {
 		if tree.N == p.Verified && p.Checkpoint != "" {
 			return nil // nothing new: keep the checkpoint kept
 		}
-		p.Verified, p.Checkpoint = tree.N, page.Checkpoint
+		co, err := record.Cosign([]byte(page.Checkpoint), signer, n.now())
+		if err != nil {
+			return err
+		}
+		p.Verified, p.Checkpoint, p.Cosigned = tree.N, page.Checkpoint, string(co)
 		return ftx.PutPeer(ctx, p)
 	})
 }

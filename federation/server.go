@@ -108,7 +108,7 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 		}
 		left := time.Until(deadline)
 		if len(entries) > 0 || left <= 0 || from > size {
-			page := &LogPage{Checkpoint: string(cp), Size: size, Entries: make([]WireEntry, len(entries))}
+			page := &LogPage{Checkpoint: string(cp), Size: size, Entries: make([]WireEntry, len(entries)), Witnessed: n.witnessed(p.Key)}
 			for i, e := range entries {
 				we := WireEntry{Index: e.Index}
 				if e.Data != nil {
@@ -139,4 +139,17 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 		}
 		t.Stop()
 	}
+}
+
+// witnessed returns the cosigned checkpoints of every peer but one.
+func (n *Node) witnessed(except string) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for key, p := range n.peers {
+		if key != except && p.Cosigned != "" {
+			out = append(out, p.Cosigned)
+		}
+	}
+	return out
 }
