@@ -25,7 +25,11 @@ type entryBody struct {
 }
 
 // applyStored applies, in log order, the kept entries of a peer's log
-// that are not applied yet.
+// that are not applied yet. Consecutive versions of operations are
+// applied together (one transaction of the writer, mostly), and so are
+// consecutive node receipts and consecutive entries that change nothing
+// here, so that a catch-up of thousands of entries takes a few commits a
+// page rather than one an entry.
 func (n *Node) applyStored(ctx context.Context, key string) error {
 	for {
 		p, err := n.storedPeer(ctx, key)
@@ -41,7 +45,7 @@ func (n *Node) applyStored(ctx context.Context, key string) error {
 			if err != nil {
 				return err
 			}
-			entries, err = ftx.PeerEntries(ctx, key, p.Applied, 200)
+			entries, err = ftx.PeerEntries(ctx, key, p.Applied, pageLimit)
 			return err
 		})
 		if err != nil {
@@ -50,41 +54,104 @@ func (n *Node) applyStored(ctx context.Context, key string) error {
 		if len(entries) == 0 || entries[0].Index != p.Applied {
 			return fmt.Errorf("peer %s: entry %d is not kept", keyName(key), p.Applied)
 		}
-		run := int64(-1) // the first of a run of entries that change nothing here, not yet passed
-		flush := func(to int64) error {
-			if run < 0 {
-				return nil
-			}
-			err := n.advance(ctx, key, run, to)
-			run = -1
-			return err
-		}
-		end := p.Applied
+		var g group
 		for _, e := range entries {
 			if e.Index >= p.Verified {
 				break
 			}
-			end = e.Index + 1
-			if act := n.plan(ctx, p, e); act != nil {
-				if err := flush(e.Index); err != nil {
-					return err
-				}
-				applied, err := act()
-				if err != nil {
-					return err
-				}
-				if applied {
-					continue
+			st := n.plan(ctx, p, e)
+			if len(g.steps) > 0 && st.kind != g.steps[0].kind {
+				if ok, err := n.flush(ctx, key, &g); err != nil || !ok {
+					if err != nil {
+						return err
+					}
+					break // a refusal: read the cursor again
 				}
 			}
-			if run < 0 {
-				run = e.Index
-			}
+			g.steps = append(g.steps, st)
 		}
-		if err := flush(end); err != nil {
+		if _, err := n.flush(ctx, key, &g); err != nil {
 			return err
 		}
 	}
+}
+
+// stepKind is what applying one entry takes.
+type stepKind int
+
+const (
+	stepSkip      stepKind = iota // changes nothing here
+	stepOperation                 // a version of an operation
+	stepReceipt                   // a node receipt of one of this node's operations
+	stepOther                     // anything else, applied on its own
+)
+
+// step is how one entry of a peer's log is applied.
+type step struct {
+	kind    stepKind
+	index   int64
+	event   string
+	data    []byte
+	op      mechanism.PeerOperation
+	receipt mechanism.KeptReceipt
+	apply   func() error // stepOther
+}
+
+// group is consecutive steps of one kind, applied together.
+type group struct{ steps []step }
+
+// flush applies a group of steps and empties it. It reports false when
+// the mechanism refused an entry (it is alerted; the caller reads the
+// cursor again and passes it); an error is a failure of this node.
+func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
+	steps := g.steps
+	g.steps = nil
+	if len(steps) == 0 {
+		return true, nil
+	}
+	var errs []error
+	switch steps[0].kind {
+	case stepSkip:
+		return true, n.advance(ctx, key, steps[0].index, steps[len(steps)-1].index+1)
+	case stepOperation:
+		ops := make([]mechanism.PeerOperation, len(steps))
+		for i, st := range steps {
+			ops[i] = st.op
+		}
+		errs = n.mech.ApplyPeerOperations(ctx, ops)
+	case stepReceipt:
+		rs := make([]mechanism.KeptReceipt, len(steps))
+		for i, st := range steps {
+			rs[i] = st.receipt
+		}
+		err := n.mech.KeepNodeReceipts(ctx, rs)
+		errs = make([]error, len(steps))
+		errs[0] = err
+	default:
+		errs = make([]error, len(steps))
+		for i, st := range steps {
+			if errs[i] = st.apply(); errs[i] != nil {
+				break
+			}
+		}
+	}
+	ok := true
+	for i, err := range errs {
+		switch code := dc.ErrorCode(err); code {
+		case "", dc.EExists: // applied, or applied before
+		case dc.EInternal:
+			return false, fmt.Errorf("apply entry %d of peer %s: %w", steps[i].index, keyName(key), err)
+		default:
+			if ok {
+				n.alert(ctx, key, "rejected", fmt.Sprintf("entry %d (%s) was refused: %s", steps[i].index, steps[i].event, dc.ErrorMessage(err)), string(steps[i].data))
+				if err := n.advance(ctx, key, steps[i].index, steps[i].index+1); err != nil {
+					return false, err
+				}
+			}
+			ok = false
+		}
+	}
+	return ok, nil
 }
 
 // mark returns the function that moves the peer's cursor past entry
@@ -121,80 +188,65 @@ var opTypes = map[string]bool{
 	dc.EventOperationEnded: true, dc.EventOperationCancelled: true,
 }
 
-// plan decides what one entry of a peer's log does here: nil for an
-// entry that changes nothing (withheld, a copy of another node's entry, a
-// kind this node does not apply, or wrong, which is alerted), else the
-// action that applies it. The action reports false when the mechanism
-// refused the entry (alerted, then passed like the others); an error is
-// a failure of this node, to retry.
-func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) func() (bool, error) {
+// plan decides how one entry of a peer's log is applied here: a skip for
+// an entry that changes nothing (withheld, a copy of another node's
+// entry, a kind this node does not apply, or wrong, which is alerted).
+func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
+	skip := step{kind: stepSkip, index: pe.Index}
 	if pe.Data == nil {
-		return nil
+		return skip
 	}
 	e, err := record.ParseEntry(pe.Data)
 	if err != nil {
-		return nil // checked when kept
+		return skip // checked when kept
 	}
 	var b entryBody
 	if len(e.Data) > 0 {
 		if err := json.Unmarshal(e.Data, &b); err != nil {
 			n.alert(ctx, p.Key, "malformed", fmt.Sprintf("entry %d (%s): body does not read: %v", pe.Index, e.Type, err), string(pe.Data))
-			return nil
+			return skip
 		}
 	}
 	if b.Replicated != nil {
-		return nil // a copy of an entry of another node's log: that node is where it is pulled from
+		return skip // a copy of an entry of another node's log: that node is where it is pulled from
 	}
 	applies := opTypes[e.Type] || e.Type == dc.EventConflictAcked || e.Type == dc.EventConflictWaived || e.Type == dc.EventOperationReceipt
 	if applies && !p.Hosts(e.Actor.Party) {
 		n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a %s by party %q, which this peer does not host", pe.Index, e.Type, e.Actor.Party), string(pe.Data))
-		return nil
+		return skip
 	}
 	origin := mechanism.PeerOrigin{Node: p.Key, Index: pe.Index, LeafHash: base64.StdEncoding.EncodeToString(pe.LeafHash[:])}
 	m := mark(ctx, p.Key, pe.Index)
-	var apply func() error
+	st := step{kind: stepOther, index: pe.Index, event: e.Type, data: pe.Data}
 	switch {
 	case opTypes[e.Type] && b.Operation != nil:
-		apply = func() error { return n.mech.ApplyPeerOperation(ctx, origin, e.Actor, b.Operation, m) }
+		st.kind, st.op = stepOperation, mechanism.PeerOperation{Origin: origin, Actor: e.Actor, Operation: b.Operation, Mark: m}
 	case (e.Type == dc.EventConflictAcked || e.Type == dc.EventConflictWaived) && b.Conflict != nil:
-		apply = func() error {
+		st.apply = func() error {
 			return n.mech.ApplyPeerConflict(ctx, origin, e.Actor, e.Type, b.Conflict.ID, e.Time, b.Signed, m)
 		}
 	case e.Type == dc.EventOperationReceipt && b.Receipt != nil:
-		apply = func() error { return n.mech.ApplyPeerReceipt(ctx, origin, e.Actor, b.Receipt, e.Time, m) }
+		st.apply = func() error { return n.mech.ApplyPeerReceipt(ctx, origin, e.Actor, b.Receipt, e.Time, m) }
 	case e.Type == dc.EventSettingsChanged && b.Settings != nil && e.Actor.Party == "":
-		apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
+		st.apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
 	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:
 		r := b.NodeReceipt
 		if r.Key != p.Key {
 			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt signed with another key than the peer's (%s)", pe.Index, keyName(r.Key)), string(pe.Data))
-			return nil
+			return skip
 		}
 		if _, err := record.CheckNodeReceipt(r); err != nil {
 			n.alert(ctx, p.Key, "bad_signature", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
-			return nil
+			return skip
 		}
 		if _, remote := n.mech.RemoteParty(r.Party); remote {
-			return nil // a receipt of another node's operation
+			return skip // a receipt of another node's operation
 		}
-		apply = func() error { return n.mech.KeepNodeReceipt(ctx, origin, r, m) }
+		st.kind, st.receipt = stepReceipt, mechanism.KeptReceipt{Origin: origin, Receipt: r, Mark: m}
 	default:
-		return nil
+		return skip
 	}
-	return func() (bool, error) {
-		err := apply()
-		switch code := dc.ErrorCode(err); code {
-		case "":
-			return true, nil
-		case dc.EExists:
-			return true, nil // applied before (a duplicate pull, or another process)
-		case dc.EInternal:
-			return false, fmt.Errorf("apply entry %d of peer %s: %w", pe.Index, keyName(p.Key), err)
-		default:
-			n.alert(ctx, p.Key, "rejected", fmt.Sprintf("entry %d (%s) was refused: %s", pe.Index, e.Type, dc.ErrorMessage(err)), string(pe.Data))
-			return false, nil
-		}
-	}
+	return st
 }
 
 // keepSettings records a peer's settings as its log changed them, and

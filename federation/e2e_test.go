@@ -46,7 +46,7 @@ func randomDeclaration(rnd *rand.Rand, party string, i int) mechanism.Declaratio
 
 // converged reports whether every node has verified and applied every
 // peer's whole log, and the logs' sizes.
-func converged(t *testing.T, nodes []*testNode) (bool, []int64) {
+func converged(t testing.TB, nodes []*testNode) (bool, []int64) {
 	t.Helper()
 	ctx := t.Context()
 	sizes := make([]int64, len(nodes))
@@ -76,7 +76,7 @@ func converged(t *testing.T, nodes []*testNode) (bool, []int64) {
 
 // waitConverged waits until every node holds every peer's whole log, and
 // nothing moved for a moment.
-func waitConverged(t *testing.T, nodes ...*testNode) {
+func waitConverged(t testing.TB, nodes ...*testNode) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	var prev []int64

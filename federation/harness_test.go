@@ -56,7 +56,7 @@ func (b *syncBuffer) String() string {
 }
 
 // newNode starts a node hosting party in dir.
-func newNode(t *testing.T, dir, party string) *testNode {
+func newNode(t testing.TB, dir, party string) *testNode {
 	t.Helper()
 	n := &testNode{party: party, path: filepath.Join(dir, party+".db"), logs: &syncBuffer{}}
 	n.proxy = newFaultProxy(t)
@@ -73,7 +73,7 @@ func newNode(t *testing.T, dir, party string) *testNode {
 }
 
 // start opens the store and serves it.
-func (n *testNode) start(t *testing.T) {
+func (n *testNode) start(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, n.path)
@@ -102,7 +102,7 @@ func (n *testNode) start(t *testing.T) {
 }
 
 // shutdown stops the node and closes its store.
-func (n *testNode) shutdown(t *testing.T) {
+func (n *testNode) shutdown(t testing.TB) {
 	if n.store == nil {
 		return
 	}
@@ -117,7 +117,7 @@ func (n *testNode) shutdown(t *testing.T) {
 }
 
 // descriptor returns the node's descriptor.
-func (n *testNode) descriptor(t *testing.T) *federation.Descriptor {
+func (n *testNode) descriptor(t testing.TB) *federation.Descriptor {
 	t.Helper()
 	d, err := federation.Describe(t.Context(), n.mech)
 	if err != nil {
@@ -127,7 +127,7 @@ func (n *testNode) descriptor(t *testing.T) *federation.Descriptor {
 }
 
 // peerAll makes every node a peer of every other.
-func peerAll(t *testing.T, nodes ...*testNode) {
+func peerAll(t testing.TB, nodes ...*testNode) {
 	t.Helper()
 	for _, a := range nodes {
 		for _, b := range nodes {
@@ -144,7 +144,7 @@ func peerAll(t *testing.T, nodes ...*testNode) {
 func (n *testNode) actor(role dc.Role) dc.Actor { return dc.Actor{Party: n.party, Role: role} }
 
 // token issues a bearer token on the node.
-func (n *testNode) token(t *testing.T, role dc.Role, party string) string {
+func (n *testNode) token(t testing.TB, role dc.Role, party string) string {
 	t.Helper()
 	secret, _, err := n.mech.IssueToken(t.Context(), role, party, "test")
 	if err != nil {
@@ -175,7 +175,7 @@ type faultProxy struct {
 	replays   int // duplicated requests the node refused with 401
 }
 
-func newFaultProxy(t *testing.T) *faultProxy {
+func newFaultProxy(t testing.TB) *faultProxy {
 	p := &faultProxy{rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
 	p.hs = httptest.NewServer(p)
 	t.Cleanup(p.hs.Close)

@@ -271,26 +271,71 @@ type NodeReceiptEventData struct {
 	Receipt *record.NodeReceipt `json:"node_receipt"`
 }
 
-// ApplyPeerOperation applies a version of an operation of a party that a
-// peer hosts, as the peer's log entry origin gave it: the exact engine
-// runs over it, conflicts open and resolve as on the author's node, and
-// a signed receipt goes into this node's log. A version this node already
-// holds (or an older one) changes nothing. mark runs in the same
-// transaction (the caller's cursor in the peer's log), so the entry is
-// applied exactly once.
+// PeerOperation is a version of an operation of a party a peer hosts, as
+// the entry Origin of the peer's log gave it, by Actor. Mark runs in the
+// transaction that applies it (the caller's cursor in the peer's log),
+// so that the entry is applied exactly once.
+type PeerOperation struct {
+	Origin    PeerOrigin
+	Actor     dc.Actor
+	Operation *dc.Operation
+	Mark      func(dc.Tx) error
+}
+
+// ApplyPeerOperation applies one version of a peer's operation (see
+// ApplyPeerOperations).
 func (m *Mechanism) ApplyPeerOperation(ctx context.Context, origin PeerOrigin, a dc.Actor, op *dc.Operation, mark func(dc.Tx) error) error {
+	return m.ApplyPeerOperations(ctx, []PeerOperation{{Origin: origin, Actor: a, Operation: op, Mark: mark}})[0]
+}
+
+// ApplyPeerOperations applies versions of peers' operations, in order, as
+// their authors decided them: the exact engine runs over each, conflicts
+// open and resolve as on the author's node, and a signed receipt of each
+// new version goes into this node's log. A version this node already
+// holds (or an older one) changes nothing. They queue together for the
+// writer, so that a catch-up commits many in one transaction. It returns
+// each one's error.
+func (m *Mechanism) ApplyPeerOperations(ctx context.Context, ops []PeerOperation) []error {
+	errs := make([]error, len(ops))
+	var reqs []*writeRequest
+	var at []int
+	for i, po := range ops {
+		req, err := m.peerWrite(po)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		reqs = append(reqs, req)
+		at = append(at, i)
+	}
+	if len(reqs) > 0 {
+		m.writer.writeAll(ctx, reqs)
+	}
+	for k, req := range reqs {
+		errs[at[k]] = req.err
+	}
+	return errs
+}
+
+// peerWrite checks a peer's operation and returns the write request
+// that applies it.
+func (m *Mechanism) peerWrite(po PeerOperation) (*writeRequest, error) {
+	origin, a, op := po.Origin, po.Actor, po.Operation
+	if op == nil {
+		return nil, dc.Errorf(dc.EInvalid, "no operation")
+	}
 	if key, ok := m.RemoteParty(op.Party); !ok || key != origin.Node {
-		return dc.Errorf(dc.EForbidden, "operation %s of party %s: that party is not hosted by the node it came from", op.ID, op.Party)
+		return nil, dc.Errorf(dc.EForbidden, "operation %s of party %s: that party is not hosted by the node it came from", op.ID, op.Party)
 	}
 	if a.Party != op.Party {
-		return dc.Errorf(dc.EInvalid, "operation %s of party %s changed by an actor of party %s", op.ID, op.Party, a.Party)
+		return nil, dc.Errorf(dc.EInvalid, "operation %s of party %s changed by an actor of party %s", op.ID, op.Party, a.Party)
 	}
 	if !dc.ValidID(op.ID) || op.Version < 1 || !op.State.Valid() {
-		return dc.Errorf(dc.EInvalid, "operation %q: bad id, version or state", op.ID)
+		return nil, dc.Errorf(dc.EInvalid, "operation %q: bad id, version or state", op.ID)
 	}
 	vols, err := geo.ParseVolumes(op.Volumes, "volumes")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	next := *op
 	next.Notes = nil
@@ -298,27 +343,37 @@ func (m *Mechanism) ApplyPeerOperation(ctx context.Context, origin PeerOrigin, a
 	next.Start, next.End, _ = span(vols)
 	next.CreatedAt, next.UpdatedAt = op.CreatedAt.UTC(), op.UpdatedAt.UTC()
 	geom := geo.EncodeVolumes(vols)
-	var refused error
-	_, err = m.writer.write(ctx, a, op.ID, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+	plan := func(tx dc.Tx, cur *dc.Operation) (*change, error) {
 		if cur != nil && cur.Party != op.Party {
-			refused = dc.Errorf(dc.EForbidden, "operation %s belongs to party %s here", op.ID, cur.Party)
-			return nil, refused
+			return nil, dc.Errorf(dc.EForbidden, "operation %s belongs to party %s here", op.ID, cur.Party)
 		}
-		if err := mark(tx); err != nil {
+		if err := po.Mark(tx); err != nil {
 			return nil, err
 		}
 		if cur != nil && cur.Version >= next.Version {
 			return nil, nil // applied before
 		}
 		n := next
-		ch := &change{op: &n, prev: cur, vols: vols, geom: geom, peer: &origin,
-			volumesChanged: cur == nil || !sameVolumes(cur.Volumes, n.Volumes)}
-		return ch, nil
-	})
-	if refused != nil {
-		return refused
+		return &change{op: &n, prev: cur, vols: vols, geom: geom, peer: &origin,
+			volumesChanged: cur == nil || !sameVolumes(cur.Volumes, n.Volumes)}, nil
 	}
-	return err
+	return &writeRequest{actor: a, id: op.ID, plan: plan, done: make(chan struct{})}, nil
+}
+
+// writeAll is write for several requests queued at once, in order: they
+// are committed in as few batches as the writer makes of them.
+func (w *writer) writeAll(ctx context.Context, reqs []*writeRequest) {
+	w.queueMu.Lock()
+	w.queue = append(w.queue, reqs...)
+	leader := !w.writing
+	w.writing = true
+	w.queueMu.Unlock()
+	if leader {
+		w.drain(context.WithoutCancel(ctx), reqs[0])
+	}
+	for _, req := range reqs {
+		<-req.done
+	}
 }
 
 // ApplyPeerConflict applies a peer party's acknowledgement or waiver of a
@@ -425,38 +480,61 @@ func (m *Mechanism) ApplyPeerReceipt(ctx context.Context, origin PeerOrigin, a d
 	return err
 }
 
-// KeepNodeReceipt keeps a peer node's signed receipt of one of this
-// node's operations in this node's own log, where the operation's
-// evidence bundle finds it. The caller has checked the signature with
-// the peer's key (record.CheckNodeReceipt). mark runs in the same
-// transaction.
+// KeptReceipt is a peer node's signed receipt of one of this node's
+// operations, from the entry Origin of the peer's log; Mark runs in the
+// transaction that keeps it.
+type KeptReceipt struct {
+	Origin  PeerOrigin
+	Receipt *record.NodeReceipt
+	Mark    func(dc.Tx) error
+}
+
+// KeepNodeReceipt keeps one receipt (see KeepNodeReceipts).
 func (m *Mechanism) KeepNodeReceipt(ctx context.Context, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
+	return m.KeepNodeReceipts(ctx, []KeptReceipt{{Origin: origin, Receipt: r, Mark: mark}})
+}
+
+// KeepNodeReceipts keeps peer nodes' signed receipts of this node's
+// operations in this node's own log, where the operations' evidence
+// bundles find them, all in one transaction. The caller has checked the
+// signatures with the peers' keys (record.CheckNodeReceipt).
+func (m *Mechanism) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) error {
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
-		if err := mark(tx); err != nil {
-			return err
+		for _, k := range rs {
+			if err := m.keepNodeReceipt(ctx, tx, k.Origin, k.Receipt, k.Mark); err != nil {
+				return err
+			}
 		}
-		op, err := tx.Operation(ctx, r.Operation)
-		if dc.ErrorCode(err) == dc.ENotFound {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if _, remote := m.RemoteParty(op.Party); remote || op.Party != r.Party {
-			return nil
-		}
-		audience := append([]string{op.Party}, r.Receiver...)
-		sort.Strings(audience[1:])
-		data, err := withOrigin(NodeReceiptEventData{Receipt: r}, &origin)
-		if err != nil {
-			return err
-		}
-		return m.appendEvent(ctx, tx, &dc.Event{
-			Type: dc.EventOperationReceived, Time: m.Now(), Actor: dc.Actor{Role: "node"},
-			Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: audience,
-		}, data)
+		return nil
 	})
 	if err == nil {
 		m.notify()
 	}
 	return err
+}
+
+// keepNodeReceipt keeps one receipt in tx.
+func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
+	if err := mark(tx); err != nil {
+		return err
+	}
+	op, err := tx.Operation(ctx, r.Operation)
+	if dc.ErrorCode(err) == dc.ENotFound {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if _, remote := m.RemoteParty(op.Party); remote || op.Party != r.Party {
+		return nil
+	}
+	audience := append([]string{op.Party}, r.Receiver...)
+	sort.Strings(audience[1:])
+	data, err := withOrigin(NodeReceiptEventData{Receipt: r}, &origin)
+	if err != nil {
+		return err
+	}
+	return m.appendEvent(ctx, tx, &dc.Event{
+		Type: dc.EventOperationReceived, Time: m.Now(), Actor: dc.Actor{Role: "node"},
+		Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: audience,
+	}, data)
 }
