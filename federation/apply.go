@@ -55,11 +55,17 @@ func (n *Node) applyStored(ctx context.Context, key string) error {
 			return fmt.Errorf("peer %s: entry %d is not kept", keyName(key), p.Applied)
 		}
 		var g group
+		last := int64(-1) // the end of trailing entries that change nothing, to pass
 		for _, e := range entries {
 			if e.Index >= p.Verified {
 				break
 			}
 			st := n.plan(ctx, p, e)
+			if st.kind == stepSkip {
+				// Passed by the next entry's mark, or at the end.
+				last = e.Index + 1
+				continue
+			}
 			if len(g.steps) > 0 && st.kind != g.steps[0].kind {
 				if ok, err := n.flush(ctx, key, &g); err != nil || !ok {
 					if err != nil {
@@ -69,9 +75,15 @@ func (n *Node) applyStored(ctx context.Context, key string) error {
 				}
 			}
 			g.steps = append(g.steps, st)
+			last = -1
 		}
 		if _, err := n.flush(ctx, key, &g); err != nil {
 			return err
+		}
+		if last >= 0 {
+			if err := n.advance(ctx, key, last); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -80,7 +92,7 @@ func (n *Node) applyStored(ctx context.Context, key string) error {
 type stepKind int
 
 const (
-	stepSkip      stepKind = iota // changes nothing here
+	stepSkip      stepKind = iota // changes nothing here: passed by the next mark
 	stepOperation                 // a version of an operation
 	stepReceipt                   // a node receipt of one of this node's operations
 	stepOther                     // anything else, applied on its own
@@ -111,8 +123,6 @@ func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
 	}
 	var errs []error
 	switch steps[0].kind {
-	case stepSkip:
-		return true, n.advance(ctx, key, steps[0].index, steps[len(steps)-1].index+1)
 	case stepOperation:
 		ops := make([]mechanism.PeerOperation, len(steps))
 		for i, st := range steps {
@@ -144,7 +154,7 @@ func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
 		default:
 			if ok {
 				n.alert(ctx, key, "rejected", fmt.Sprintf("entry %d (%s) was refused: %s", steps[i].index, steps[i].event, dc.ErrorMessage(err)), string(steps[i].data))
-				if err := n.advance(ctx, key, steps[i].index, steps[i].index+1); err != nil {
+				if err := n.advance(ctx, key, steps[i].index+1); err != nil {
 					return false, err
 				}
 			}
@@ -155,12 +165,12 @@ func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
 }
 
 // mark returns the function that moves the peer's cursor past entry
-// index, in the transaction that applies it: EExists if it was applied
-// before.
+// index, in the transaction that applies it, and so past the entries
+// before it that change nothing here: EExists if it was applied before.
 func mark(ctx context.Context, key string, index int64) func(dc.Tx) error {
 	return func(tx dc.Tx) error {
 		return updatePeer(ctx, tx, key, func(p *dc.Peer) error {
-			if p.Applied != index {
+			if p.Applied > index {
 				return dc.Errorf(dc.EExists, "entry %d of the peer's log was applied before", index)
 			}
 			p.Applied = index + 1
@@ -169,14 +179,12 @@ func mark(ctx context.Context, key string, index int64) func(dc.Tx) error {
 	}
 }
 
-// advance moves the cursor from from to to over entries that change
-// nothing here.
-func (n *Node) advance(ctx context.Context, key string, from, to int64) error {
+// advance moves the cursor to to, past entries that change nothing here
+// (or that were refused).
+func (n *Node) advance(ctx context.Context, key string, to int64) error {
 	return n.store.Update(ctx, func(tx dc.Tx) error {
 		return updatePeer(ctx, tx, key, func(p *dc.Peer) error {
-			if p.Applied == from {
-				p.Applied = to
-			}
+			p.Applied = max(p.Applied, to)
 			return nil
 		})
 	})

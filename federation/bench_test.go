@@ -2,7 +2,9 @@ package federation_test
 
 import (
 	"math/rand/v2"
+	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -101,4 +103,46 @@ func replicationRun(b *testing.B, rate int, d time.Duration) (p50, p99 time.Dura
 		b.Fatal("nothing measured")
 	}
 	return lat[len(lat)/2], lat[len(lat)*99/100], declared, len(lat)
+}
+
+// BenchmarkCatchUp measures how long bravo's node takes to catch up with
+// 10,000 declarations alpha's node made while their link was cut. Run:
+//
+//	go test -run X -bench CatchUp -benchtime 1x ./federation
+func BenchmarkCatchUp(b *testing.B) {
+	n := 10000
+	if s := os.Getenv("CATCHUP_N"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	for range b.N {
+		dir := b.TempDir()
+		alpha, bravo := newNode(b, dir, "alpha"), newNode(b, dir, "bravo")
+		peerAll(b, alpha, bravo)
+		waitConverged(b, alpha, bravo)
+		alpha.proxy.faults(true, 0, 0, false)
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rnd := rand.New(rand.NewPCG(3, uint64(w)))
+				for i := range n / 16 {
+					if _, err := alpha.mech.Declare(b.Context(), alpha.actor(dc.RoleOperator), uuid.NewString(), randomDeclaration(rnd, "alpha", i), nil); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.ResetTimer()
+		start := time.Now()
+		alpha.proxy.faults(false, 0, 0, false)
+		waitConverged(b, alpha, bravo)
+		b.ReportMetric(time.Since(start).Seconds(), "catch-up-s")
+		if os.Getenv("CATCHUP_LOGS") != "" {
+			b.Log(alpha.logs.String(), bravo.logs.String())
+		}
+		b.StopTimer()
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -80,7 +81,7 @@ func (n *testNode) start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: logLevel()}))
 	n.store = store
 	n.mech = mechanism.New(store, mechanism.Options{Logger: log})
 	if err := n.mech.Load(ctx); err != nil {
@@ -274,3 +275,11 @@ func hijackClose(w http.ResponseWriter) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// logLevel is the nodes' log level: debug with DECONFLICT_FED_DEBUG set.
+func logLevel() slog.Level {
+	if os.Getenv("DECONFLICT_FED_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}

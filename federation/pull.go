@@ -32,9 +32,16 @@ func (e *alertError) Error() string { return e.kind + ": " + e.msg }
 // it. Failures are retried with backoff; a cut link resumes from the
 // last entry kept.
 func (n *Node) pull(ctx context.Context, key string, l *link) {
+	wake := make(chan struct{}, 1)
+	applied := make(chan struct{})
+	go func() { // apply what is kept while the next page is fetched
+		defer close(applied)
+		n.applyLoop(ctx, key, l, wake)
+	}()
+	defer func() { <-applied }()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := n.pullOnce(ctx, key, l)
+		err := n.pullOnce(ctx, key, l, wake)
 		if err == nil {
 			backoff = 100 * time.Millisecond
 			continue
@@ -52,15 +59,31 @@ func (n *Node) pull(ctx context.Context, key string, l *link) {
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// applyLoop applies the kept entries of the peer's log whenever the pull
+// kept more (wake), and every second (after a failure, or a restart).
+func (n *Node) applyLoop(ctx context.Context, key string, l *link, wake <-chan struct{}) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if err := n.applyStored(ctx, key); err != nil && ctx.Err() == nil {
+			n.failed(l, err)
+			n.log.Debug("federation: apply failed", slog.String("peer", keyName(key)), slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-tick.C:
+		}
 	}
 }
 
 // pullOnce runs one round of pull.
-func (n *Node) pullOnce(ctx context.Context, key string, l *link) error {
-	if err := n.applyStored(ctx, key); err != nil {
-		return err
-	}
+func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- struct{}) error {
 	sp, err := n.storedPeer(ctx, key)
 	if err != nil {
 		return err
@@ -86,8 +109,12 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link) error {
 		return err
 	}
 	n.seen(l, page.Size)
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
 	n.checkWitnessed(ctx, sp, page.Witnessed)
-	return n.applyStored(ctx, key)
+	return nil
 }
 
 // storedPeer reads the peer as stored.
