@@ -124,6 +124,9 @@ type FederationTx interface {
 	Peers(ctx context.Context) ([]*Peer, error)
 	// DeletePeer removes a peer and what was kept of its log.
 	DeletePeer(ctx context.Context, key string) error
+	// MarkApplied moves the peer's Applied cursor to index+1 if it is at
+	// most index, and reports whether it did.
+	MarkApplied(ctx context.Context, key string, index int64) (bool, error)
 
 	// PutPeerHashes stores hashes of a peer's Merkle log at consecutive
 	// storage indexes from start (tlog numbering), as PutLogHashes does

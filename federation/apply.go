@@ -169,13 +169,16 @@ func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
 // before it that change nothing here: EExists if it was applied before.
 func mark(ctx context.Context, key string, index int64) func(dc.Tx) error {
 	return func(tx dc.Tx) error {
-		return updatePeer(ctx, tx, key, func(p *dc.Peer) error {
-			if p.Applied > index {
-				return dc.Errorf(dc.EExists, "entry %d of the peer's log was applied before", index)
-			}
-			p.Applied = index + 1
-			return nil
-		})
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		if ok, err := ftx.MarkApplied(ctx, key, index); err != nil {
+			return err
+		} else if !ok {
+			return dc.Errorf(dc.EExists, "entry %d of the peer's log was applied before", index)
+		}
+		return nil
 	}
 }
 

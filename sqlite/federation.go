@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/deconflict/deconflict"
 )
@@ -39,8 +40,8 @@ func (t *tx) PutPeer(ctx context.Context, p *deconflict.Peer) error {
 	if err != nil {
 		return fmt.Errorf("encode peer: %w", err)
 	}
-	if _, err := t.exec(ctx, `INSERT INTO peers (key, doc) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc`, p.Key, string(doc)); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO peers (key, doc, applied) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, applied = excluded.applied`, p.Key, string(doc), p.Applied); err != nil {
 		return fmt.Errorf("put peer: %w", err)
 	}
 	return nil
@@ -48,7 +49,7 @@ func (t *tx) PutPeer(ctx context.Context, p *deconflict.Peer) error {
 
 // Peers lists the peers in the order they were added.
 func (t *tx) Peers(ctx context.Context) ([]*deconflict.Peer, error) {
-	rows, err := t.query(ctx, "SELECT doc FROM peers ORDER BY rowid")
+	rows, err := t.query(ctx, "SELECT doc, applied FROM peers ORDER BY rowid")
 	if err != nil {
 		return nil, fmt.Errorf("select peers: %w", err)
 	}
@@ -56,13 +57,15 @@ func (t *tx) Peers(ctx context.Context) ([]*deconflict.Peer, error) {
 	var out []*deconflict.Peer
 	for rows.Next() {
 		var doc string
-		if err := rows.Scan(&doc); err != nil {
+		var applied int64
+		if err := rows.Scan(&doc, &applied); err != nil {
 			return nil, fmt.Errorf("select peers: %w", err)
 		}
 		var p deconflict.Peer
 		if err := json.Unmarshal([]byte(doc), &p); err != nil {
 			return nil, fmt.Errorf("decode peer: %w", err)
 		}
+		p.Applied = applied
 		out = append(out, &p)
 	}
 	return out, rows.Err()
@@ -86,15 +89,36 @@ func (t *tx) DeletePeer(ctx context.Context, key string) error {
 	return nil
 }
 
+// MarkApplied moves a peer's cursor past entry index.
+func (t *tx) MarkApplied(ctx context.Context, key string, index int64) (bool, error) {
+	res, err := t.exec(ctx, "UPDATE peers SET applied = ? WHERE key = ? AND applied <= ?", index+1, key, index)
+	if err != nil {
+		return false, fmt.Errorf("move peer cursor: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// peerRows is how many rows one INSERT of a peer's hashes or entries
+// carries.
+const peerRows = 100
+
 // PutPeerHashes stores hashes of a peer's log; EExists if one is there.
 func (t *tx) PutPeerHashes(ctx context.Context, peer string, start int64, hashes [][32]byte) error {
-	for i, h := range hashes {
-		if _, err := t.exec(ctx, "INSERT INTO peer_hashes (peer, idx, hash) VALUES (?, ?, ?)", peer, start+int64(i), h[:]); err != nil {
-			if isConstraint(err) {
-				return deconflict.Errorf(deconflict.EExists, "peer log hash at storage index %d exists", start+int64(i))
-			}
-			return fmt.Errorf("insert peer log hash: %w", err)
+	for len(hashes) > 0 {
+		n := min(len(hashes), peerRows)
+		args := make([]any, 0, 3*n)
+		for i, h := range hashes[:n] {
+			args = append(args, peer, start+int64(i), h[:])
 		}
+		q := "INSERT INTO peer_hashes (peer, idx, hash) VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", n), ", ")
+		if _, err := t.exec(ctx, q, args...); err != nil {
+			if isConstraint(err) {
+				return deconflict.Errorf(deconflict.EExists, "a peer log hash from storage index %d exists", start)
+			}
+			return fmt.Errorf("insert peer log hashes: %w", err)
+		}
+		hashes, start = hashes[n:], start+int64(n)
 	}
 	return nil
 }
@@ -118,11 +142,18 @@ func (t *tx) PeerHashes(ctx context.Context, peer string, indexes []int64) ([][3
 // PutPeerEntries stores entries of a peer's log, keeping any already
 // stored at the same index.
 func (t *tx) PutPeerEntries(ctx context.Context, peer string, entries []deconflict.PeerEntry) error {
-	for _, e := range entries {
-		if _, err := t.exec(ctx, `INSERT INTO peer_entries (peer, idx, leaf_hash, data) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, peer, e.Index, e.LeafHash[:], e.Data); err != nil {
-			return fmt.Errorf("insert peer entry: %w", err)
+	for len(entries) > 0 {
+		n := min(len(entries), peerRows)
+		args := make([]any, 0, 4*n)
+		for _, e := range entries[:n] {
+			args = append(args, peer, e.Index, e.LeafHash[:], e.Data)
 		}
+		q := "INSERT INTO peer_entries (peer, idx, leaf_hash, data) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", n), ", ") + " ON CONFLICT DO NOTHING"
+		if _, err := t.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("insert peer entries: %w", err)
+		}
+		entries = entries[n:]
 	}
 	return nil
 }

@@ -7,8 +7,9 @@ CREATE TABLE IF NOT EXISTS federation_node (
 	url TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS peers (
-	key TEXT PRIMARY KEY,
-	doc TEXT NOT NULL
+	key     TEXT PRIMARY KEY,
+	doc     TEXT NOT NULL,
+	applied INTEGER NOT NULL DEFAULT 0 -- the cursor, moved by every entry applied
 );
 CREATE TABLE IF NOT EXISTS peer_hashes (
 	peer TEXT NOT NULL,
