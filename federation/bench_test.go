@@ -146,3 +146,58 @@ func BenchmarkCatchUp(b *testing.B) {
 		b.StopTimer()
 	}
 }
+
+// BenchmarkDeclareFederated measures a node's own declaration rate (16
+// operators at once for 3 s) alone and with a peer following its log,
+// on one machine (the peer's work competes for the same cores). Run:
+//
+//	go test -run X -bench DeclareFederated -benchtime 1x ./federation
+func BenchmarkDeclareFederated(b *testing.B) {
+	for _, peered := range []bool{false, true} {
+		name := "alone"
+		if peered {
+			name = "with-peer"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				dir := b.TempDir()
+				alpha := newNode(b, dir, "alpha")
+				if peered {
+					bravo := newNode(b, dir, "bravo")
+					peerAll(b, alpha, bravo)
+					waitConverged(b, alpha, bravo)
+					if os.Getenv("FED_EXPERIMENT") == "cut-alpha-pull" {
+						bravo.proxy.faults(true, 0, 0, false)
+					}
+					if os.Getenv("FED_EXPERIMENT") == "cut-bravo-pull" {
+						alpha.proxy.faults(true, 0, 0, false)
+					}
+				}
+				b.ResetTimer()
+				var done sync.WaitGroup
+				var mu sync.Mutex
+				count := 0
+				end := time.Now().Add(3 * time.Second)
+				for w := range 16 {
+					done.Add(1)
+					go func() {
+						defer done.Done()
+						rnd := rand.New(rand.NewPCG(5, uint64(w)))
+						for i := 0; time.Now().Before(end); i++ {
+							if _, err := alpha.mech.Declare(b.Context(), alpha.actor(dc.RoleOperator), uuid.NewString(), randomDeclaration(rnd, "alpha", i), nil); err != nil {
+								b.Error(err)
+								return
+							}
+							mu.Lock()
+							count++
+							mu.Unlock()
+						}
+					}()
+				}
+				done.Wait()
+				b.ReportMetric(float64(count)/3, "declared/s")
+				b.StopTimer()
+			}
+		})
+	}
+}

@@ -165,7 +165,6 @@ func (n *Node) Run(ctx context.Context) {
 // follow starts a pull for each new peer and stops those of removed ones.
 func (n *Node) follow(ctx context.Context, peers []*dc.Peer) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	want := map[string]bool{}
 	for _, p := range peers {
 		want[p.Key] = true
@@ -180,23 +179,36 @@ func (n *Node) follow(ctx context.Context, peers []*dc.Peer) {
 			n.pull(lctx, key, l)
 		}(p.Key)
 	}
+	var gone []*link
 	for key, l := range n.links {
 		if !want[key] {
-			l.cancel()
-			<-l.done
+			gone = append(gone, l)
 			delete(n.links, key)
 		}
+	}
+	n.mu.Unlock()
+	stop(gone) // without n.mu, which the pulls take to report
+}
+
+// stop ends the pulls of links and waits for them.
+func stop(links []*link) {
+	for _, l := range links {
+		l.cancel()
+	}
+	for _, l := range links {
+		<-l.done
 	}
 }
 
 func (n *Node) stopAll() {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	var all []*link
 	for key, l := range n.links {
-		l.cancel()
-		<-l.done
+		all = append(all, l)
 		delete(n.links, key)
 	}
+	n.mu.Unlock()
+	stop(all)
 }
 
 // seen records a verified answer of a peer.

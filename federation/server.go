@@ -16,6 +16,9 @@ import (
 // MaxWait is the longest a pull may wait at the node for new entries.
 const MaxWait = 30 * time.Second
 
+// linger is how long a waiting pull that new entries woke waits for more.
+const linger = 20 * time.Millisecond
+
 // Handler serves the peer protocol (LogPath) to the node's peers: only
 // requests signed by a peer's key are answered; anything else gets 401.
 func (n *Node) Handler() http.Handler {
@@ -96,6 +99,7 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 		wait = min(time.Duration(ms)*time.Millisecond, MaxWait)
 	}
 	deadline := time.Now().Add(wait)
+	waited := false
 	for {
 		changed := n.mech.Changed()
 		cp, entries, size, err := n.mech.PeerLog(r.Context(), p.Parties, from, limit)
@@ -107,6 +111,17 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		left := time.Until(deadline)
+		if len(entries) > 0 && waited && len(entries) < limit {
+			// New entries woke a waiting pull: let a few more commits
+			// join them, so that a busy node sends fewer, fuller pages.
+			waited = false
+			select {
+			case <-time.After(linger):
+			case <-r.Context().Done():
+				return
+			}
+			continue
+		}
 		if len(entries) > 0 || left <= 0 || from > size {
 			page := &LogPage{Checkpoint: string(cp), Size: size, Entries: make([]WireEntry, len(entries)), Witnessed: n.witnessed(p.Key)}
 			for i, e := range entries {
@@ -129,6 +144,7 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Wait for a commit here, or poll for another process's.
+		waited = true
 		t := time.NewTimer(min(left, time.Second))
 		select {
 		case <-changed:
