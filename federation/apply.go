@@ -22,6 +22,7 @@ type entryBody struct {
 	NodeReceipt *record.NodeReceipt   `json:"node_receipt"`
 	Replicated  *mechanism.PeerOrigin `json:"replicated"`
 	Settings    *dc.Settings          `json:"settings"`
+	Message     *dc.Message           `json:"message"`
 }
 
 // applyStored applies, in log order, the kept entries of a peer's log
@@ -193,6 +194,9 @@ func (n *Node) advance(ctx context.Context, key string, to int64) error {
 	})
 }
 
+// hotlineTypes are the event types of the hotline.
+var hotlineTypes = map[string]bool{dc.EventHotlineMessage: true, dc.EventLineCheck: true, dc.EventHotlineAcked: true}
+
 // opTypes are the event types that carry an operation's new version.
 var opTypes = map[string]bool{
 	dc.EventOperationDeclared: true, dc.EventOperationUpdated: true, dc.EventOperationActivated: true,
@@ -221,7 +225,7 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 	if b.Replicated != nil {
 		return skip // a copy of an entry of another node's log: that node is where it is pulled from
 	}
-	applies := opTypes[e.Type] || e.Type == dc.EventConflictAcked || e.Type == dc.EventConflictWaived || e.Type == dc.EventOperationReceipt
+	applies := opTypes[e.Type] || e.Type == dc.EventConflictAcked || e.Type == dc.EventConflictWaived || e.Type == dc.EventOperationReceipt || hotlineTypes[e.Type]
 	if applies && !p.Hosts(e.Actor.Party) {
 		n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a %s by party %q, which this peer does not host", pe.Index, e.Type, e.Actor.Party), string(pe.Data))
 		return skip
@@ -238,6 +242,8 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 		}
 	case e.Type == dc.EventOperationReceipt && b.Receipt != nil:
 		st.apply = func() error { return n.mech.ApplyPeerReceipt(ctx, origin, e.Actor, b.Receipt, e.Time, m) }
+	case hotlineTypes[e.Type] && b.Message != nil:
+		st.apply = func() error { return n.mech.ApplyPeerMessage(ctx, origin, e.Actor, e.Type, b.Message, e.Time, m) }
 	case e.Type == dc.EventSettingsChanged && b.Settings != nil && e.Actor.Party == "":
 		st.apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
 	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:

@@ -140,8 +140,8 @@ func (m *Mechanism) send(ctx context.Context, a dc.Actor, msg *dc.Message, to []
 			return err
 		}
 		for _, p := range msg.To {
-			if !m.givesReceipts(p) {
-				continue
+			if _, remote := m.RemoteParty(p); remote || !m.givesReceipts(p) {
+				continue // owed, and escalated, on its own node; or never
 			}
 			if err := m.owe(ctx, tx, subject, 0, p, now, st, true); err != nil {
 				return err
