@@ -19,6 +19,7 @@ import (
 	"github.com/deconflict/deconflict/federation"
 	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/postgres"
 	"github.com/deconflict/deconflict/sqlite"
 )
 
@@ -28,7 +29,8 @@ import (
 type testNode struct {
 	party string
 	path  string // the SQLite file
-	store *sqlite.DB
+	store dc.Store
+	pgURL string // a PostgreSQL store instead of the SQLite file, if set
 	mech  *mechanism.Mechanism
 	node  *federation.Node
 	hs    *httptest.Server
@@ -57,9 +59,13 @@ func (b *syncBuffer) String() string {
 }
 
 // newNode starts a node hosting party in dir.
-func newNode(t testing.TB, dir, party string) *testNode {
+func newNode(t testing.TB, dir, party string) *testNode { return newNodeOn(t, dir, party, "") }
+
+// newNodeOn starts a node hosting party on the PostgreSQL database at
+// pgURL, or in dir if pgURL is empty.
+func newNodeOn(t testing.TB, dir, party, pgURL string) *testNode {
 	t.Helper()
-	n := &testNode{party: party, path: filepath.Join(dir, party+".db"), logs: &syncBuffer{}}
+	n := &testNode{party: party, path: filepath.Join(dir, party+".db"), pgURL: pgURL, logs: &syncBuffer{}}
 	n.proxy = newFaultProxy(t)
 	n.start(t)
 	ctx := t.Context()
@@ -77,7 +83,13 @@ func newNode(t testing.TB, dir, party string) *testNode {
 func (n *testNode) start(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, n.path)
+	var store dc.Store
+	var err error
+	if n.pgURL != "" {
+		store, err = postgres.Open(ctx, n.pgURL)
+	} else {
+		store, err = sqlite.Open(ctx, n.path)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

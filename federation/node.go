@@ -87,7 +87,7 @@ func New(m *mechanism.Mechanism, opts Options) *Node {
 func federationTx(tx dc.Tx) (dc.FederationTx, error) {
 	ftx, ok := tx.(dc.FederationTx)
 	if !ok {
-		return nil, errors.New("this store cannot hold a federation node (use SQLite)")
+		return nil, errors.New("this store cannot hold a federation node")
 	}
 	return ftx, nil
 }
