@@ -48,6 +48,10 @@ type Peer struct {
 	// tlog-cosignature format): what this node, as a witness of the
 	// peer's log, shows its other peers.
 	Cosigned string `json:"cosigned,omitempty"`
+	// Removed is set when this node stopped trusting the peer: its
+	// parties stay hosted elsewhere (nobody here may act for them), but
+	// the node neither pulls from it nor answers it.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // Hosts reports whether the peer hosts party.

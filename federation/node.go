@@ -93,7 +93,7 @@ func federationTx(tx dc.Tx) (dc.FederationTx, error) {
 }
 
 // Refresh reads the peers from the store, tells the mechanism which
-// parties they host, and returns them.
+// parties they host, and returns those this node trusts (not removed).
 func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 	var peers []*dc.Peer
 	var url string
@@ -112,15 +112,19 @@ func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.mech.SetPeers(peers) // removed ones too: their parties stay hosted elsewhere
 	byKey := map[string]*dc.Peer{}
+	var trusted []*dc.Peer
 	for _, p := range peers {
-		byKey[p.Key] = p
+		if !p.Removed {
+			byKey[p.Key] = p
+			trusted = append(trusted, p)
+		}
 	}
 	n.mu.Lock()
 	n.peers, n.url = byKey, url
 	n.mu.Unlock()
-	n.mech.SetPeers(peers)
-	return peers, nil
+	return trusted, nil
 }
 
 // lookupKey returns the verifier of a peer key.

@@ -100,11 +100,19 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 		for _, p := range peers {
 			if p.Key == d.Key {
 				out.AddedAt, out.Verified, out.Checkpoint, out.Applied = p.AddedAt, p.Verified, p.Checkpoint, p.Applied
+				out.Settings, out.Cosigned = p.Settings, p.Cosigned
 				continue
 			}
 			for _, party := range d.Parties {
-				if p.Hosts(party) {
+				if !p.Hosts(party) {
+					continue
+				}
+				if !p.Removed {
 					return fmt.Errorf("party %s is hosted by the peer at %s already", party, p.URL)
+				}
+				// A node that was removed hands its party over to the new one.
+				if err := ftx.DeletePeer(ctx, p.Key); err != nil {
+					return err
 				}
 			}
 		}
@@ -121,7 +129,7 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 	return out, nil
 }
 
-// Peers lists the peers this node trusts.
+// Peers lists the peers this node trusts (not those removed).
 func Peers(ctx context.Context, store dc.Store) ([]*dc.Peer, error) {
 	var peers []*dc.Peer
 	err := store.View(ctx, func(tx dc.Tx) error {
@@ -129,14 +137,21 @@ func Peers(ctx context.Context, store dc.Store) ([]*dc.Peer, error) {
 		if err != nil {
 			return err
 		}
-		peers, err = ftx.Peers(ctx)
+		all, err := ftx.Peers(ctx)
+		for _, p := range all {
+			if !p.Removed {
+				peers = append(peers, p)
+			}
+		}
 		return err
 	})
 	return peers, err
 }
 
-// RemovePeer stops trusting the peer that hosts party. Its parties and
-// their operations stay, as they were last received.
+// RemovePeer stops trusting the peer that hosts party: this node no
+// longer pulls from it nor answers it. Its parties and their operations
+// stay as they were last received, and stay hosted elsewhere: nobody may
+// act for them here (adding a node that hosts them hands them over).
 func RemovePeer(ctx context.Context, store dc.Store, party string) (*dc.Peer, error) {
 	var gone *dc.Peer
 	err := store.Update(ctx, func(tx dc.Tx) error {
@@ -149,9 +164,10 @@ func RemovePeer(ctx context.Context, store dc.Store, party string) (*dc.Peer, er
 			return err
 		}
 		for _, p := range peers {
-			if p.Hosts(party) {
+			if p.Hosts(party) && !p.Removed {
 				gone = p
-				return ftx.DeletePeer(ctx, p.Key)
+				p.Removed = true
+				return ftx.PutPeer(ctx, p)
 			}
 		}
 		return dc.Errorf(dc.ENotFound, "no peer hosts party %s", party)

@@ -3,6 +3,7 @@ package federation_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/federation"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/google/uuid"
 )
@@ -162,4 +164,51 @@ func TestSettingsAgreement(t *testing.T) {
 	if hasSettingsAlert(alpha, "bravo") || hasSettingsAlert(bravo, "alpha") {
 		t.Errorf("an alert stays after the settings match")
 	}
+}
+
+// TestRemovedPeer: a removed peer is neither pulled from nor answered,
+// and its party stays hosted elsewhere: nobody may act for it here, and
+// it is not among this node's parties.
+func TestRemovedPeer(t *testing.T) {
+	dir := t.TempDir()
+	alpha, bravo := newNode(t, dir, "alpha"), newNode(t, dir, "bravo")
+	peerAll(t, alpha, bravo)
+	waitConverged(t, alpha, bravo)
+	if _, err := federation.RemovePeer(t.Context(), alpha.store, "bravo"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the node reads its peers again
+	st, err := alpha.node.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Peers) != 0 || fmt.Sprint(st.Node.Parties) != "[alpha]" {
+		t.Errorf("after removing bravo: %+v", st)
+	}
+	d := mechanism.Declaration{Volumes: []dc.Volume4D{volume(10, 10, 2, 0, 1000, time.Now().Add(3*time.Hour), time.Hour)}}
+	if _, err := alpha.mech.Declare(t.Context(), dc.Actor{Party: "bravo", Role: dc.RoleOperator}, uuid.NewString(), d, nil); dc.ErrorCode(err) != dc.EForbidden {
+		t.Errorf("declaring for bravo on alpha's node after the removal: %v, want forbidden", err)
+	}
+	// bravo's node is no longer answered by alpha's.
+	bk, _ := bravo.mech.NodeKey(t.Context())
+	signer, _ := federation.NewRequestSigner(bk.Signer, bk.Verifier)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", alpha.hs.URL+federation.LogPath+"?from=0", nil)
+	signer.Sign(req, nil, time.Now())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("a removed peer's request: %d, want 401", resp.StatusCode)
+	}
+	// Adding it again resumes where it stopped.
+	if _, err := federation.AddPeer(t.Context(), alpha.mech, bravo.descriptor(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bravo.mech.Declare(t.Context(), bravo.actor(dc.RoleOperator), uuid.NewString(), d, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, alpha, bravo)
+	checkSameConflicts(t, alpha, bravo)
 }

@@ -90,6 +90,9 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, p := range peers {
+		if p.Removed {
+			continue
+		}
 		l := n.links[p.Key]
 		ps := PeerStatus{Parties: p.Parties, URL: p.URL, Key: p.Key, State: n.state(l, st), Alerts: []Alert{}}
 		size := p.Verified

@@ -172,4 +172,7 @@ func TestFederationCommands(t *testing.T) {
 	if out := alpha.srv.mustRun("federation", "peer", "list"); strings.Contains(out, "bravo") {
 		t.Errorf("peer list after remove: %s", out)
 	}
+	if d := alpha.srv.mustRun("federation", "init", "--url", "http://"+alpha.listen); !strings.Contains(d, `"parties":["alpha"]`) {
+		t.Errorf("after removing bravo's node, alpha's node describes itself as %s", d)
+	}
 }
