@@ -341,10 +341,12 @@ func updateConflicts(ch *change, existing []*dc.Conflict, hits []geo.Hit, now ti
 	return touched, delta
 }
 
-// newID returns the ID of a new conflict or message: a version 7 UUID,
-// which grows with time, so that the indexes of those IDs (and of the
-// duties about them) take new entries at their end rather than in a page
-// anywhere: a page less to rewrite per index and transaction.
+// newID returns the ID of a new hotline message: a version 7 UUID, which
+// grows with time, so that the indexes of those IDs (and of the duties
+// about them) take new entries at their end rather than in a page
+// anywhere: a page less to rewrite per index and transaction. (Conflict
+// IDs are derived from their pair instead, see pairID, so that every
+// federation node names a conflict alike.)
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // newConflict returns a new conflict between two operations, with the pair
