@@ -11,24 +11,28 @@ import (
 )
 
 // TestConsoleShowsPeerLinks: the console's header shows each peer node's
-// link, and a link silent longer than peer_silence_s as down, in the
-// browser.
+// link, and once a peer has been silent longer than peer_silence_s, the
+// link as stale and that peer's operations drawn as possibly out of
+// date, in the browser.
 func TestConsoleShowsPeerLinks(t *testing.T) {
 	chrome := chromiumPath(t)
 	if !console.Built() {
 		t.Fatal("the console is not built into this binary: run scripts/build-console first")
 	}
-	s := &testServer{t: t, store: testStore(t)}
-	s.mustRun("party", "add", "alpha")
-	s.mustRun("federation", "init", "--url", "http://127.0.0.1:1")
-	// A peer nobody runs: its link never comes up.
-	bravo := &testServer{t: t, store: testStore(t)}
-	bravo.mustRun("party", "add", "bravo")
-	d := strings.TrimSpace(bravo.mustRun("federation", "init", "--url", "http://127.0.0.1:1"))
-	s.mustRun("federation", "peer", "add", d)
-	s.start()
-	admin, liaison := s.token("admin", ""), s.token("liaison", "alpha")
-	s.do("PUT", "/v1/settings", admin, map[string]any{"peer_silence_s": 1}).want(t, 200)
+	bin := buildBinary(t)
+	alpha, bravo := newFedNode(t, bin, "alpha"), newFedNode(t, bin, "bravo")
+	da := strings.TrimSpace(alpha.srv.mustRun("federation", "init", "--url", "http://"+alpha.listen))
+	db := strings.TrimSpace(bravo.srv.mustRun("federation", "init", "--url", "http://"+bravo.listen))
+	alpha.srv.mustRun("federation", "peer", "add", db)
+	bravo.srv.mustRun("federation", "peer", "add", da)
+	alpha.start()
+	bravo.start()
+	admin, liaison := alpha.srv.token("admin", ""), alpha.srv.token("liaison", "alpha")
+	alpha.srv.do("PUT", "/v1/settings", admin, map[string]any{"peer_silence_s": 1}).want(t, 200)
+	// bravo's operator may not declare on alpha's node; on its own it may.
+	body := decl("planned", circle(33.5, 36.3, 5000, 1000, 3000, time.Now().Add(2*time.Hour), time.Now().Add(4*time.Hour)))
+	alpha.srv.do("PUT", "/v1/operations/"+newID(), alpha.srv.token("operator", "bravo"), body).want(t, 403, "forbidden")
+	bravo.srv.do("PUT", "/v1/operations/"+newID(), bravo.srv.token("operator", "bravo"), body).want(t, 201)
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -40,10 +44,18 @@ func TestConsoleShowsPeerLinks(t *testing.T) {
 		t.Fatalf("start chromium: %v", err)
 	}
 	b := &tab{t: t, ctx: browser, name: "alpha liaison"}
-	b.do("sign in", chromedp.Navigate(s.base+"/#token="+liaison))
-	b.waitFor("bravo's link shown as down", `(document.querySelector('#peers [data-peer="bravo"]')?.textContent ?? '').includes('DOWN')`, 20*time.Second)
+	b.do("sign in", chromedp.Navigate(alpha.srv.base+"/#token="+liaison))
+	b.waitFor("bravo's link up", `(document.querySelector('#peers [data-peer="bravo"]')?.textContent ?? '').includes('up')`, 20*time.Second)
+	b.waitFor("bravo's operation on the map", `document.querySelectorAll('path.op-bravo').length > 0`, 20*time.Second)
+	if n := eval[int](b, `document.querySelectorAll('path.op-stale').length`); n != 0 {
+		t.Errorf("%d operations drawn stale while the link is up", n)
+	}
+
+	bravo.kill()
+	b.waitFor("bravo's link stale", `(document.querySelector('#peers [data-peer="bravo"]')?.textContent ?? '').includes('STALE')`, 20*time.Second)
+	b.waitFor("bravo's operation drawn stale", `document.querySelectorAll('path.op-bravo.op-stale').length > 0`, 10*time.Second)
 	if title := eval[string](b, `document.querySelector('#peers [data-peer="bravo"]').title`); !strings.Contains(title, "override") {
-		t.Errorf("the down link's title does not say what to do: %q", title)
+		t.Errorf("the stale link's title does not say what to do: %q", title)
 	}
 	b.noProblems()
 }

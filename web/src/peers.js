@@ -1,11 +1,12 @@
 // The federation links in the header: each peer node's parties and the
 // state of its link (up, stale, down), read from /v1/federation every few
 // seconds. A stale or down link means its parties' operations may be out
-// of date and activations need a head's recorded override. Nothing is
-// shown on a server without peers.
+// of date (the map draws them dotted) and activations need a head's
+// recorded override. Nothing is shown on a server without peers.
 
 import { get } from './api.js';
 import { h, replace } from './dom.js';
+import { emit, state } from './state.js';
 
 const EVERY_MS = 5000;
 
@@ -23,6 +24,11 @@ export function initPeers(root) {
 
 function render(root, fed) {
   const peers = fed?.peers ?? [];
+  const stale = new Set(peers.filter((p) => p.state !== 'up').flatMap((p) => p.parties ?? []));
+  if ([...stale].join() !== [...state.staleParties].join()) {
+    state.staleParties = stale;
+    emit('operations'); // the map draws their operations as possibly out of date
+  }
   root.hidden = peers.length === 0;
   replace(root, peers.map((p) => {
     const who = (p.parties ?? []).join(', ');
