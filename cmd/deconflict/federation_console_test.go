@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/deconflict/deconflict/console"
 )
@@ -33,6 +34,11 @@ func TestConsoleShowsPeerLinks(t *testing.T) {
 	body := decl("planned", circle(33.5, 36.3, 5000, 1000, 3000, time.Now().Add(2*time.Hour), time.Now().Add(4*time.Hour)))
 	alpha.srv.do("PUT", "/v1/operations/"+newID(), alpha.srv.token("operator", "bravo"), body).want(t, 403, "forbidden")
 	bravo.srv.do("PUT", "/v1/operations/"+newID(), bravo.srv.token("operator", "bravo"), body).want(t, 201)
+	own := newID()
+	opA := alpha.srv.token("operator", "alpha")
+	ownBody := decl("planned", circle(10, 10, 2000, 0, 500, time.Now().Add(2*time.Hour), time.Now().Add(3*time.Hour)))
+	ownBody["callsign"] = "ALPHA1"
+	alpha.srv.do("PUT", "/v1/operations/"+own, opA, ownBody).want(t, 201)
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -58,4 +64,41 @@ func TestConsoleShowsPeerLinks(t *testing.T) {
 		t.Errorf("the stale link's title does not say what to do: %q", title)
 	}
 	b.noProblems()
+
+	// Activating alpha's operation now needs a head's override, which the
+	// head records from the operation's detail.
+	ownBody["state"] = "active"
+	alpha.srv.do("PUT", "/v1/operations/"+own, opA, ownBody, "If-Match", `"1"`).want(t, 409, "peer_unreachable")
+	headCtx, cancelHead := chromedp.NewContext(browser)
+	defer cancelHead()
+	head := &tab{t: t, ctx: headCtx, name: "alpha head"}
+	if err := chromedp.Do(headCtx); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Listen(headCtx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			go func() {
+				_, _ = chromedp.Call(headCtx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true, PromptText: "coordinated by voice over the hotline"})
+			}()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	head.do("sign in", chromedp.Navigate(alpha.srv.base+"/#token="+alpha.srv.token("head", "alpha")))
+	head.waitFor("bravo's link stale", `(document.querySelector('#peers [data-peer="bravo"]')?.textContent ?? '').includes('STALE')`, 20*time.Second)
+	head.waitFor("ALPHA1 listed", `[...document.querySelectorAll('#op-list [data-op]')].some((b) => b.textContent.includes('ALPHA1'))`, 10*time.Second)
+	head.openOperation("ALPHA1")
+	head.do("record the override", chromedp.Evaluate[chromedp.Void](`document.getElementById('btn-override').click()`))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := alpha.srv.do("PUT", "/v1/operations/"+own, opA, ownBody, "If-Match", `"1"`)
+		if r.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("activation after the head's override from the console: %d %s", r.status, r.raw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	head.noProblems()
 }
