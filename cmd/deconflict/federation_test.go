@@ -100,8 +100,11 @@ func TestFederationCommands(t *testing.T) {
 	obsA, obsB := alpha.srv.token("observer", "alpha"), bravo.srv.token("observer", "bravo")
 
 	// alpha's own operations, which bravo's will meet.
+	var alphaOps []string
 	for i := range 5 {
-		alpha.srv.do("PUT", "/v1/operations/"+newID(), opA, decl("planned",
+		id := newID()
+		alphaOps = append(alphaOps, id)
+		alpha.srv.do("PUT", "/v1/operations/"+id, opA, decl("planned",
 			circle(33.5, 36.3+float64(i)*0.05, 5000, 1000, 3000, time.Now().Add(2*time.Hour), time.Now().Add(4*time.Hour)))).want(t, 201)
 	}
 	var mu sync.Mutex
@@ -162,6 +165,17 @@ func TestFederationCommands(t *testing.T) {
 		if cb[pair] != id {
 			t.Errorf("conflict of %s: %s on alpha, %q on bravo", pair, id, cb[pair])
 		}
+	}
+	// alpha's evidence of its first operation carries bravo's node's
+	// signed receipt, which `deconflict verify` checks and prints.
+	key := strings.TrimSpace(alpha.srv.mustRun("key", "show"))
+	bundle := alpha.srv.do("GET", "/v1/evidence/operations/"+alphaOps[0], alpha.srv.token("liaison", "alpha"), nil).want(t, 200)
+	path := filepath.Join(t.TempDir(), "bundle.json")
+	if err := os.WriteFile(path, bundle.raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key); code != 0 || !strings.Contains(out, "received by bravo's node at ") || !strings.Contains(out, "signed by bravo") || !strings.Contains(out, "lead time") {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errs)
 	}
 	out, errs, code := alpha.srv.run("federation", "status", "--server", alpha.srv.base, "--token", obsA)
 	if code != 0 || !strings.Contains(out, "bravo") || !strings.Contains(out, " up ") {
