@@ -12,6 +12,9 @@ const (
 	// peer's operation: in the receiving node's log, and kept by the
 	// author's node in its own log once it has pulled it.
 	EventOperationReceived = "operation.received"
+	// EventFederationAlert tells this node's parties that a peer node
+	// was caught doing something wrong (see PeerAlert).
+	EventFederationAlert = "federation.alert"
 	// EventOperationOverride is a head's recorded decision to activate an
 	// operation while a peer node is unreachable (coordinated by voice).
 	EventOperationOverride = "operation.override"

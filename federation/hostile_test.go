@@ -136,6 +136,14 @@ func waitAlert(t *testing.T, n *testNode, party, kind string) {
 				if !strings.Contains(n.logs.String(), "kind="+kind) {
 					t.Errorf("alert %q is not in the node's log", a)
 				}
+				evs, _ := n.mech.Events(t.Context(), n.actor(dc.RoleHead), 0, 10000)
+				onRecord := false
+				for _, e := range evs {
+					onRecord = onRecord || (e.Type == dc.EventFederationAlert && strings.Contains(string(e.Data), `"kind":"`+kind+`"`))
+				}
+				if !onRecord {
+					t.Errorf("alert %q is not among the events %s's head follows", a, n.party)
+				}
 				t.Logf("alert: %s", a)
 				return
 			}

@@ -261,25 +261,12 @@ func (n *Node) stalePeers(st dc.Settings) []string {
 	return out
 }
 
-// alert keeps an alert about a peer and logs it.
+// alert keeps an alert about a peer, on the record for this node's
+// parties, and logs it.
 func (n *Node) alert(ctx context.Context, key, kind, msg, evidence string) {
 	n.log.Warn("federation alert", slog.String("peer", keyName(key)), slog.String("kind", kind), slog.String("message", msg))
 	a := &dc.PeerAlert{Peer: key, Kind: kind, Message: msg, Evidence: evidence, At: n.now().UTC()}
-	err := n.store.Update(ctx, func(tx dc.Tx) error {
-		ftx, err := federationTx(tx)
-		if err != nil {
-			return err
-		}
-		last, err := ftx.PeerAlerts(ctx, key, 1)
-		if err != nil {
-			return err
-		}
-		if len(last) == 1 && last[0].Kind == kind && last[0].Message == msg {
-			return nil // the same finding again, as a pull is retried
-		}
-		return ftx.AddPeerAlert(ctx, a)
-	})
-	if err != nil && ctx.Err() == nil {
+	if err := n.mech.KeepPeerAlert(ctx, a); err != nil && ctx.Err() == nil {
 		n.log.Error("federation: keep alert", slog.Any("error", err))
 	}
 }

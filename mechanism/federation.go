@@ -538,3 +538,42 @@ func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOr
 		Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: audience,
 	}, data)
 }
+
+// KeepPeerAlert keeps an alert about a peer node and puts it on the
+// record for this node's parties (their heads follow it in the event
+// stream and webhooks), unless the latest alert about that peer says the
+// same: a pull that is retried finds the same fault again.
+func (m *Mechanism) KeepPeerAlert(ctx context.Context, a *dc.PeerAlert) error {
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		ftx, ok := tx.(dc.FederationTx)
+		if !ok {
+			return fmt.Errorf("this store keeps no federation state")
+		}
+		last, err := ftx.PeerAlerts(ctx, a.Peer, 1)
+		if err != nil {
+			return err
+		}
+		if len(last) == 1 && last[0].Kind == a.Kind && last[0].Message == a.Message {
+			return nil
+		}
+		if err := ftx.AddPeerAlert(ctx, a); err != nil {
+			return err
+		}
+		ps, err := tx.Parties(ctx)
+		if err != nil {
+			return err
+		}
+		audience := []string{}
+		for _, p := range m.localParties(ps) {
+			audience = append(audience, p.ID)
+		}
+		return m.appendEvent(ctx, tx, &dc.Event{
+			Type: dc.EventFederationAlert, Time: a.At.UTC().Truncate(time.Microsecond), Actor: dc.Actor{Role: "node"},
+			Subject: &dc.Subject{Kind: "peer", ID: a.Peer}, Audience: audience,
+		}, map[string]*dc.PeerAlert{"alert": a})
+	})
+	if err == nil {
+		m.notify()
+	}
+	return err
+}
