@@ -353,4 +353,3 @@ func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOr
 		Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: audience,
 	}, data)
 }
-
