@@ -20,6 +20,12 @@ const (
 	EExists             = "already_exists"
 	EUnavailable        = "unavailable"
 	EInternal           = "internal"
+	// EForbidden refuses a request to act for a party that another
+	// federation node hosts (contract section 13).
+	EForbidden = "forbidden"
+	// EPeerUnreachable refuses an activation while a federation peer is
+	// stale and no head has recorded an override.
+	EPeerUnreachable = "peer_unreachable"
 )
 
 // Error is the one error type of the mechanism. Code is one of the E*

@@ -9,12 +9,16 @@ type Settings struct {
 	TimeS       float64 `json:"time_s"`
 	NoticeS     float64 `json:"notice_s"`
 	AckTimeoutS float64 `json:"ack_timeout_s"`
+	// PeerSilenceS is how long a federation peer may stay silent before
+	// its link counts as stale (contract section 13).
+	PeerSilenceS float64 `json:"peer_silence_s"`
 }
 
 // DefaultSettings are the settings of a new mechanism: 5 NM, 1,000 ft,
-// five minutes, an hour of notice and five minutes to acknowledge.
+// five minutes, an hour of notice, five minutes to acknowledge, and a
+// minute of silence before a federation peer counts as stale.
 func DefaultSettings() Settings {
-	return Settings{HorizontalM: 9260, VerticalM: 304.8, TimeS: 300, NoticeS: 3600, AckTimeoutS: 300}
+	return Settings{HorizontalM: 9260, VerticalM: 304.8, TimeS: 300, NoticeS: 3600, AckTimeoutS: 300, PeerSilenceS: 60}
 }
 
 // Validate checks that every setting is a sensible finite number.
@@ -30,6 +34,7 @@ func (s Settings) Validate() error {
 		{"time_s", s.TimeS, true, 30 * 86400},
 		{"notice_s", s.NoticeS, true, 365 * 86400},
 		{"ack_timeout_s", s.AckTimeoutS, false, 30 * 86400},
+		{"peer_silence_s", s.PeerSilenceS, false, 86400},
 	} {
 		switch {
 		case math.IsNaN(f.v) || math.IsInf(f.v, 0):
@@ -48,16 +53,17 @@ func (s Settings) Validate() error {
 // applies it to the settings as they stand inside its write transaction,
 // so two patches of different fields never undo each other.
 type SettingsPatch struct {
-	HorizontalM *float64 `json:"horizontal_m,omitempty"`
-	VerticalM   *float64 `json:"vertical_m,omitempty"`
-	TimeS       *float64 `json:"time_s,omitempty"`
-	NoticeS     *float64 `json:"notice_s,omitempty"`
-	AckTimeoutS *float64 `json:"ack_timeout_s,omitempty"`
+	HorizontalM  *float64 `json:"horizontal_m,omitempty"`
+	VerticalM    *float64 `json:"vertical_m,omitempty"`
+	TimeS        *float64 `json:"time_s,omitempty"`
+	NoticeS      *float64 `json:"notice_s,omitempty"`
+	AckTimeoutS  *float64 `json:"ack_timeout_s,omitempty"`
+	PeerSilenceS *float64 `json:"peer_silence_s,omitempty"`
 }
 
 // PatchAll returns the patch that sets every field to its value in s.
 func PatchAll(s Settings) SettingsPatch {
-	return SettingsPatch{HorizontalM: &s.HorizontalM, VerticalM: &s.VerticalM, TimeS: &s.TimeS, NoticeS: &s.NoticeS, AckTimeoutS: &s.AckTimeoutS}
+	return SettingsPatch{HorizontalM: &s.HorizontalM, VerticalM: &s.VerticalM, TimeS: &s.TimeS, NoticeS: &s.NoticeS, AckTimeoutS: &s.AckTimeoutS, PeerSilenceS: &s.PeerSilenceS}
 }
 
 // SettingChange is the old and new value of one setting a patch changed.
@@ -81,6 +87,7 @@ func (p SettingsPatch) Apply(s Settings) (Settings, map[string]SettingChange) {
 		{"time_s", p.TimeS, &s.TimeS},
 		{"notice_s", p.NoticeS, &s.NoticeS},
 		{"ack_timeout_s", p.AckTimeoutS, &s.AckTimeoutS},
+		{"peer_silence_s", p.PeerSilenceS, &s.PeerSilenceS},
 	} {
 		if f.to != nil && *f.to != *f.at {
 			changed[f.name] = SettingChange{From: *f.at, To: *f.to}

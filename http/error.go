@@ -26,6 +26,8 @@ var statuses = map[string]int{
 	dc.ERateLimited:        http.StatusTooManyRequests,
 	dc.EUnavailable:        http.StatusServiceUnavailable,
 	dc.EInternal:           http.StatusInternalServerError,
+	dc.EForbidden:          http.StatusForbidden,
+	dc.EPeerUnreachable:    http.StatusConflict,
 }
 
 // errorBody is the JSON form of every error answer.

@@ -35,6 +35,8 @@ type Options struct {
 	// ListWriteTimeout bounds the time to write one page of a list; 0
 	// means defaultListWriteTimeout.
 	ListWriteTimeout time.Duration
+	// Federation, if set, connects the server to its federation node.
+	Federation *FederationOptions
 }
 
 // Server is the HTTP face of a mechanism.
@@ -74,6 +76,7 @@ func NewServer(m *mechanism.Mechanism, opts Options) *Server {
 	}
 	s.metrics = newMetrics(m)
 	s.routes(opts.Console)
+	s.federationRoutes(opts.Federation)
 	return s
 }
 

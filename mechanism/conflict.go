@@ -70,6 +70,9 @@ func (m *Mechanism) WaiveConflict(ctx context.Context, a dc.Actor, id string) (*
 // signed, if not empty, is a signature of the acknowledgement kept in the
 // event.
 func (m *Mechanism) updateConflict(ctx context.Context, a dc.Actor, id, signed string, fn func(dc.Tx, *dc.Conflict) (string, error)) (*dc.Conflict, error) {
+	if err := m.authorHere(a); err != nil {
+		return nil, err
+	}
 	var out *dc.Conflict
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		c, err := tx.Conflict(ctx, id)

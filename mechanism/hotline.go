@@ -40,6 +40,9 @@ func (m *Mechanism) SendMessage(ctx context.Context, a dc.Actor, out Outgoing) (
 	if err := mayTalk(a); err != nil {
 		return nil, err
 	}
+	if err := m.authorHere(a); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(out.Text) == "" {
 		return nil, dc.FieldErrorf(dc.EInvalid, "text", "text is required")
 	}
@@ -67,6 +70,9 @@ func (m *Mechanism) SendMessage(ctx context.Context, a dc.Actor, out Outgoing) (
 // party; each must acknowledge it like a message.
 func (m *Mechanism) LineCheck(ctx context.Context, a dc.Actor) (*dc.Message, error) {
 	if err := mayTalk(a); err != nil {
+		return nil, err
+	}
+	if err := m.authorHere(a); err != nil {
 		return nil, err
 	}
 	msg := &dc.Message{ID: newID(), Kind: dc.KindLineCheck, From: a, Urgency: dc.UrgencyRoutine,
@@ -134,8 +140,8 @@ func (m *Mechanism) send(ctx context.Context, a dc.Actor, msg *dc.Message, to []
 			return err
 		}
 		for _, p := range msg.To {
-			if !m.givesReceipts(p) {
-				continue
+			if _, remote := m.RemoteParty(p); remote || !m.givesReceipts(p) {
+				continue // owed, and escalated, on its own node; or never
 			}
 			if err := m.owe(ctx, tx, subject, 0, p, now, st, true); err != nil {
 				return err
@@ -175,6 +181,9 @@ func (m *Mechanism) checkSubject(ctx context.Context, tx dc.Tx, a dc.Actor, s *d
 // check addressed to it.
 func (m *Mechanism) AckMessage(ctx context.Context, a dc.Actor, id string) (*dc.Message, error) {
 	if err := mayTalk(a); err != nil {
+		return nil, err
+	}
+	if err := m.authorHere(a); err != nil {
 		return nil, err
 	}
 	var msg *dc.Message

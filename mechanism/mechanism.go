@@ -44,6 +44,8 @@ type Mechanism struct {
 	tail      tail
 	// checkSet keeps the settings what-if checks apply (views.go).
 	checkSet settingsCache
+	// fed is what the mechanism knows of its federation peers.
+	fed federation
 }
 
 // Options configure a Mechanism. Zero values take defaults.

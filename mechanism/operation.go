@@ -101,6 +101,9 @@ func (m *Mechanism) declare(ctx context.Context, a dc.Actor, id string, d Declar
 	if !a.Is(dc.RoleOperator) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only an operator may declare operations")
 	}
+	if err := m.authorHere(a); err != nil {
+		return nil, err
+	}
 	if !dc.ValidID(id) {
 		return nil, dc.FieldErrorf(dc.EInvalid, "id", "operation id %q is not a UUID (such as 5f0c1e9a-3b7d-4c2e-9a41-0d6b8e2f7c13)", id)
 	}
@@ -128,6 +131,9 @@ func (m *Mechanism) declare(ctx context.Context, a dc.Actor, id string, d Declar
 func (m *Mechanism) Cancel(ctx context.Context, a dc.Actor, id string, ifMatch *int) (*Result, error) {
 	if !a.Is(dc.RoleOperator) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only an operator may cancel operations")
+	}
+	if err := m.authorHere(a); err != nil {
+		return nil, err
 	}
 	return m.writer.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
 		return planCancel(a, id, cur, ifMatch, m.Now())

@@ -27,6 +27,9 @@ func (m *Mechanism) AckOperation(ctx context.Context, a dc.Actor, id string, ver
 	if !a.Is(dc.RoleLiaison, dc.RoleHead) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only a liaison or head acknowledges operations")
 	}
+	if err := m.authorHere(a); err != nil {
+		return nil, err
+	}
 	if version < 1 {
 		return nil, dc.FieldErrorf(dc.EInvalid, "version", "version must be 1 or more")
 	}

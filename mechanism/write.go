@@ -35,6 +35,9 @@ type change struct {
 	// forceActive lets the operation become active with open conflicts
 	// (Attachment.ActivateDespiteConflicts).
 	forceActive bool
+	// peer names the peer's log entry of a replicated change (see
+	// ApplyPeerOperation); nil for a change authored here.
+	peer *PeerOrigin
 }
 
 // sharedUnchanged reports whether the change leaves the operation as other
@@ -136,11 +139,16 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 	touched, delta := updateConflicts(ch, existing, hits, now)
 	open := openAfter(existing, touched)
 	becomesActive := op.State == dc.StateActive && (ch.prev == nil || ch.prev.State != dc.StateActive)
-	if becomesActive && len(open) > 0 && !ch.forceActive {
+	if becomesActive && len(open) > 0 && !ch.forceActive && ch.peer == nil {
 		return nil, 0, 0, &dc.Error{Code: dc.EConflictUnresolved, Conflicts: open,
 			Message: "the operation has open conflicts; it cannot become active until they are resolved or waived"}
 	}
 
+	if becomesActive && ch.peer == nil {
+		if err := m.checkPeersReachable(ctx, tx, op, settings); err != nil {
+			return nil, 0, 0, err
+		}
+	}
 	events := operationEvents(ch, a, now, settings)
 	for _, c := range touched {
 		typ := dc.EventConflictOpened
@@ -148,6 +156,12 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 			typ = dc.EventConflictResolved
 		}
 		events = append(events, conflictEvent(typ, c, a, now))
+	}
+	if ch.peer != nil {
+		var err error
+		if events, err = m.peerEvents(ctx, tx, ch, events, b, now); err != nil {
+			return nil, 0, 0, writeFailed(err)
+		}
 	}
 	var last int64
 	for i, ev := range events {
@@ -215,9 +229,9 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 		// are owed none: the others see them on the stream and in
 		// their conflicts.
 	case ch.prev == nil:
-		err = oweGroup(ctx, tx, ch.op, m.receipting(b.parties), now, st)
+		err = oweGroup(ctx, tx, ch.op, m.receipting(m.localParties(b.parties)), now, st) // duties are owed on the node of the party that owes them
 	default:
-		err = m.oweVersion(ctx, tx, ch.op, m.receipting(b.parties), now, st)
+		err = m.oweVersion(ctx, tx, ch.op, m.receipting(m.localParties(b.parties)), now, st) // duties are owed on the node of the party that owes them
 	}
 	if err != nil {
 		return err
@@ -225,8 +239,8 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 	for _, c := range touched {
 		s := dc.Subject{Kind: dc.SubjectConflict, ID: c.ID}
 		for _, p := range c.Parties {
-			if !m.givesReceipts(p) {
-				continue
+			if _, remote := m.RemoteParty(p); remote || !m.givesReceipts(p) {
+				continue // owed, and escalated, on its own node; or never
 			}
 			var err error
 			if c.Status == dc.ConflictOpen {
@@ -327,10 +341,12 @@ func updateConflicts(ch *change, existing []*dc.Conflict, hits []geo.Hit, now ti
 	return touched, delta
 }
 
-// newID returns the ID of a new conflict or message: a version 7 UUID,
-// which grows with time, so that the indexes of those IDs (and of the
-// duties about them) take new entries at their end rather than in a page
-// anywhere: a page less to rewrite per index and transaction.
+// newID returns the ID of a new hotline message: a version 7 UUID, which
+// grows with time, so that the indexes of those IDs (and of the duties
+// about them) take new entries at their end rather than in a page
+// anywhere: a page less to rewrite per index and transaction. (Conflict
+// IDs are derived from their pair instead, see pairID, so that every
+// federation node names a conflict alike.)
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // newConflict returns a new conflict between two operations, with the pair
@@ -340,7 +356,7 @@ func newConflict(op1, party1, op2, party2 string, now time.Time) *dc.Conflict {
 		op1, op2, party1, party2 = op2, op1, party2, party1
 	}
 	return &dc.Conflict{
-		ID:           newID(),
+		ID:           pairID(op1, op2),
 		Operations:   [2]string{op1, op2},
 		Parties:      [2]string{party1, party2},
 		DetectedAt:   now,

@@ -80,7 +80,7 @@ func (t *tx) Settings(ctx context.Context) (deconflict.Settings, error) {
 	} else if err != nil {
 		return deconflict.Settings{}, fmt.Errorf("select settings: %w", err)
 	}
-	var s deconflict.Settings
+	s := deconflict.DefaultSettings() // a setting added later takes its default
 	if err := json.Unmarshal([]byte(doc), &s); err != nil {
 		return deconflict.Settings{}, fmt.Errorf("decode settings: %w", err)
 	}

@@ -489,7 +489,8 @@ func (s *scope) relate1(e *dc.Event) (bool, error) {
 		seq := deliveredSeq(e)
 		return seq > 0 && seq < e.Seq && s.events[seq], nil
 	case dc.EventOperationDeclared, dc.EventOperationUpdated, dc.EventOperationActivated,
-		dc.EventOperationEnded, dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventNoticeShort:
+		dc.EventOperationEnded, dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventNoticeShort,
+		dc.EventOperationReceived, dc.EventOperationOverride:
 		return e.Subject != nil && e.Subject.Kind == dc.SubjectOperation && e.Subject.ID == s.op, nil
 	case dc.EventConflictOpened, dc.EventConflictAcked, dc.EventConflictResolved, dc.EventConflictWaived:
 		var b conflictBody

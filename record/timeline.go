@@ -219,6 +219,17 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 			txt += fmt.Sprintf("; first volume starts %s; lead time %s", fmtTime(*it.FirstStart), fmtLead(*it.LeadTime))
 		}
 		return txt + signedBy(r.Party, it.SignedBy), nil
+	case dc.EventOperationReceived:
+		return t.describeNodeReceipt(it, e)
+	case dc.EventOperationOverride:
+		var b struct {
+			Override *dc.Override `json:"override"`
+		}
+		if err := decodeBody(e, &b, func() bool { return b.Override != nil }); err != nil {
+			return "", err
+		}
+		it.Party = b.Override.Party
+		return fmt.Sprintf("OVERRIDE by %s: activation allowed while a peer node was unreachable; reason: %q", who, b.Override.Reason), nil
 	case dc.EventNoticeShort:
 		var b noticeBody
 		if err := decodeBody(e, &b, func() bool { return b.Operation != "" }); err != nil {

@@ -45,6 +45,7 @@ Usage:
   deconflict witness --server URL --token TOKEN --state DIR
                                                    check the log was never rewritten
   deconflict key show|list|rotate                  the key that signs checkpoints
+  deconflict federation init|peer|status           run this node as one of a federation
 
 Every command that touches data takes --store URL (env DECONFLICT_STORE):
 sqlite:PATH (default sqlite:deconflict.db) or postgres://...
@@ -79,6 +80,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.witness(ctx, args[1:])
 	case "key":
 		err = m.key(ctx, args[1:])
+	case "federation":
+		err = m.federation(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(m.Stdout, usage)
 		return 0

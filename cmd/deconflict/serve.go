@@ -17,6 +17,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/console"
+	"github.com/deconflict/deconflict/federation"
 	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/notify"
@@ -129,8 +130,20 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if !console.Built() {
 		log.Warn(console.NotBuiltMessage)
 	}
+	var fedOpts *dchttp.FederationOptions
+	var node *federation.Node
+	if federation.Supported(st) {
+		node = federation.New(mech, federation.Options{Logger: log})
+		if _, err := node.Refresh(ctx); err != nil {
+			return fmt.Errorf("federation peers: %w", err)
+		}
+		fedOpts = &dchttp.FederationOptions{
+			Status: func(ctx context.Context) (any, error) { return node.Status(ctx) },
+			Peers:  node.Handler(),
+		}
+	}
 	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit, Console: console.Handler(),
-		AuthFailureLimit: *authFailLimit, AuthFailureBurst: int(10 * *authFailLimit)})
+		AuthFailureLimit: *authFailLimit, AuthFailureBurst: int(10 * *authFailLimit), Federation: fedOpts})
 	hs.RegisterOnShutdown(srv.StopStreams)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -142,6 +155,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
 	if l, ok := st.(dc.Logging); ok {
 		l.SetLogger(log)
+	}
+	if node != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); node.Run(workers) }()
 	}
 	if l, ok := st.(dc.Listener); ok { // wake streams when other replicas commit
 		wg.Add(1)

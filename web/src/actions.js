@@ -92,6 +92,15 @@ export function changeState(op, newState, { rethrow = false } = {}) {
   }, { rethrow, failed: `${doing} ${name}` });
 }
 
+/**
+ * overrideActivation records a head's decision to activate an own
+ * operation while a peer node is unreachable, with the reason (on the
+ * record for every party).
+ */
+export function overrideActivation(op, reason) {
+  return run(`Override recorded for ${op.callsign || op.id.slice(0, 8)}`, () => post(`/v1/operations/${op.id}/override`, { reason }));
+}
+
 /** cancel cancels an own operation (DELETE with If-Match). */
 export function cancel(op) {
   return run(`Cancelled ${op.callsign || op.id.slice(0, 8)}`, async () => {

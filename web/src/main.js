@@ -13,6 +13,7 @@ import { initHotline } from './hotline.js';
 import { initDeclare } from './declare.js';
 import { initBanner } from './banner.js';
 import { initEventLog } from './eventlog.js';
+import { initPeers } from './peers.js';
 import { describe, setNotifier } from './actions.js';
 
 // First of all: the token leaves the address bar.
@@ -242,6 +243,7 @@ async function start() {
   $('#tab-declare').hidden = !can.declare();
   initTabs();
   initBanner($('#banner'));
+  initPeers($('#peers'));
   await initMap('map', document.body.dataset.borders);
   initTimeline($('#timeline'));
   initOperations($('#panel-operations'));

@@ -91,16 +91,17 @@ function draw() {
     const colour = partyColour(op.party);
     const selected = state.selected === op.id;
     const final = op.state === 'ended' || op.state === 'cancelled';
+    const stale = state.staleParties.has(op.party); // its node is unreachable: possibly out of date
     for (const [i, v] of op.volumes.entries()) {
       for (const ring of ringsOf(v.volume)) {
         const poly = L.polygon(ring, {
           color: colour,
           weight: selected ? 4 : 2,
           opacity: live ? 0.95 : 0.55,
-          dashArray: live ? null : '6 5',
+          dashArray: stale ? '2 6' : (live ? null : '6 5'),
           fillColor: colour,
           fillOpacity: live ? 0.28 : 0.06,
-          className: `op op-${op.party}${final ? ' op-final' : ''}`,
+          className: `op op-${op.party}${final ? ' op-final' : ''}${stale ? ' op-stale' : ''}`,
         });
         poly.on('click', (e) => {
           L.DomEvent.stopPropagation(e);
@@ -177,7 +178,8 @@ function tooltipFor(op, v) {
   return h('div', {},
     h('strong', {}, opLabel(op)), ` — ${op.party}, ${op.state}`, h('br'),
     `${lo.value}–${hi.value} ${lo.units === 'FT' ? 'ft' : 'm'}, `,
-    `${v.time_start.value.slice(11, 16)}Z–${v.time_end.value.slice(11, 16)}Z`);
+    `${v.time_start.value.slice(11, 16)}Z–${v.time_end.value.slice(11, 16)}Z`,
+    state.staleParties.has(op.party) ? [h('br'), h('em', {}, `${op.party}'s node is unreachable: possibly out of date`)] : null);
 }
 
 function escapeHTML(s) {

@@ -4,7 +4,7 @@
 import { h, replace, fmtTime } from './dom.js';
 import { can, emit, hasReceipt, isMine, liveAt, loadOperations, on, opLabel, opWindow, partyColour, partyName, state } from './state.js';
 import { focusOperation, select } from './map.js';
-import { ackOperation, cancel, changeState, evidence, unresolvedText } from './actions.js';
+import { ackOperation, cancel, changeState, evidence, overrideActivation, unresolvedText } from './actions.js';
 import { toMetres } from './geometry.js';
 import { conflictCard } from './conflicts.js';
 
@@ -114,6 +114,17 @@ function renderDetail() {
       }, 'Cancel operation'));
     }
   }
+  if (mine && state.me.role === 'head' && op.state === 'planned' && state.staleParties.size > 0) {
+    // A peer node is unreachable: activating needs a head's recorded
+    // override, after coordinating by voice.
+    buttons.push(h('button', {
+      type: 'button', class: 'secondary', id: 'btn-override',
+      onclick: () => {
+        const reason = prompt(`A peer node (${[...state.staleParties].join(', ')}) is unreachable. Record why ${opLabel(op)} may be activated anyway:`, 'coordinated by voice over the hotline');
+        if (reason && reason.trim()) overrideActivation(op, reason.trim()).then(() => { refusals.delete(op.id); renderDetail(); });
+      },
+    }, 'Record override'));
+  }
   if (!mine && can.acknowledge() && op.party !== state.me.party) {
     const done = hasReceipt(op.id, op.version, state.me.party);
     buttons.push(h('button', { type: 'button', id: 'btn-ack-op', disabled: done, onclick: () => ackOperation(op).then(() => emit('receipts')) },
@@ -124,7 +135,7 @@ function renderDetail() {
     buttons.push(h('button', { type: 'button', class: 'secondary', onclick: () => { state.hotlineSubject = { kind: 'operation', id: op.id }; emit('compose'); } }, 'Message about it'));
   }
   const conflicts = openConflictsOf(op.id);
-  if (conflicts.length === 0 || op.state !== 'planned') refusals.delete(op.id);
+  if ((conflicts.length === 0 && state.staleParties.size === 0) || op.state !== 'planned') refusals.delete(op.id);
   const refusal = refusals.get(op.id);
   replace(els.detail,
     h('header', {},
@@ -150,6 +161,11 @@ async function activate(op) {
     await changeState(op, 'active', { rethrow: true });
     refusals.delete(op.id);
   } catch (err) {
+    if (err.code === 'peer_unreachable') {
+      refusals.set(op.id, 'A peer node is unreachable; a head of your party must first record an override (after coordinating by voice).');
+      if (state.selected === op.id) renderDetail();
+      return;
+    }
     if (err.code !== 'conflict_unresolved') return;
     refusals.set(op.id, unresolvedText(err, op.id));
     if (state.selected === op.id) renderDetail();

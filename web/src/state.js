@@ -20,6 +20,7 @@ export const state = {
   selected: null, // operation id
   showEnded: false,
   lastSeq: 0,
+  staleParties: new Set(), // parties whose federation node is unreachable (peers.js)
 };
 
 /** on calls fn whenever topic changes ('operations', 'conflicts', …, or '*'). */

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/deconflict/deconflict/federation"
+	"github.com/deconflict/deconflict/mechanism"
+)
+
+const federationUsage = `Usage:
+  deconflict federation init --url URL [--store URL]    print this node's descriptor
+  deconflict federation peer add DESCRIPTOR|@FILE [--store URL]
+                                                         trust a peer node
+  deconflict federation peer list [--store URL]          list the peers
+  deconflict federation peer remove PARTY [--store URL]  stop trusting the peer hosting PARTY
+  deconflict federation status [--server URL] [--token TOKEN]
+                                                         each peer's link state
+`
+
+func (m *Main) federation(ctx context.Context, args []string) error {
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+		fmt.Fprint(m.Stdout, federationUsage)
+		return errHelp
+	}
+	switch {
+	case len(args) > 0 && args[0] == "init":
+		return m.federationInit(ctx, args[1:])
+	case len(args) > 0 && args[0] == "status":
+		return m.federationStatus(ctx, args[1:])
+	case len(args) > 1 && args[0] == "peer" && args[1] == "add":
+		return m.peerAdd(ctx, args[2:])
+	case len(args) > 1 && args[0] == "peer" && args[1] == "list":
+		return m.peerList(ctx, args[2:])
+	case len(args) > 1 && args[0] == "peer" && args[1] == "remove":
+		return m.peerRemove(ctx, args[2:])
+	}
+	fmt.Fprint(m.Stderr, federationUsage)
+	return errUsage
+}
+
+func (m *Main) federationInit(ctx context.Context, args []string) error {
+	fs := m.newFlags("federation init", "federation init --url URL [--store URL]")
+	url := fs.String("url", "", "where peers reach this node (http:// or https://)")
+	store := m.storeFlag(fs)
+	if pos, err := m.parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *url == "" {
+		fs.Usage()
+		return errUsage
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		d, err := federation.Init(ctx, mech, *url)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(m.Stdout, d.String())
+		return nil
+	})
+}
+
+func (m *Main) peerAdd(ctx context.Context, args []string) error {
+	fs := m.newFlags("federation peer add", "federation peer add DESCRIPTOR|@FILE [--store URL]")
+	store := m.storeFlag(fs)
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	text := []byte(pos[0])
+	if name, ok := strings.CutPrefix(pos[0], "@"); ok {
+		if text, err = os.ReadFile(name); err != nil {
+			return err
+		}
+	}
+	d, err := federation.ParseDescriptor([]byte(strings.TrimSpace(string(text))))
+	if err != nil {
+		return err
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		p, err := federation.AddPeer(ctx, mech, d)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "peer %s (%s) added\n", p.URL, strings.Join(p.Parties, ", "))
+		return nil
+	})
+}
+
+func (m *Main) peerList(ctx context.Context, args []string) error {
+	fs := m.newFlags("federation peer list", "federation peer list [--store URL]")
+	store := m.storeFlag(fs)
+	if pos, err := m.parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		peers, err := federation.Peers(ctx, mech.Store())
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PARTIES\tURL\tAPPLIED\tKEY")
+		for _, p := range peers {
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", strings.Join(p.Parties, ","), p.URL, p.Applied, p.Verified, p.Key)
+		}
+		return tw.Flush()
+	})
+}
+
+func (m *Main) peerRemove(ctx context.Context, args []string) error {
+	fs := m.newFlags("federation peer remove", "federation peer remove PARTY [--store URL]")
+	store := m.storeFlag(fs)
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		p, err := federation.RemovePeer(ctx, mech.Store(), pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "peer %s (%s) removed\n", p.URL, strings.Join(p.Parties, ", "))
+		return nil
+	})
+}
+
+func (m *Main) federationStatus(ctx context.Context, args []string) error {
+	fs := m.newFlags("federation status", "federation status [--server URL] [--token TOKEN]")
+	client := m.clientFlags(fs)
+	if pos, err := m.parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	var st federation.Status
+	if err := c.Do(ctx, "GET", "/v1/federation", nil, &st); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "this node: %s at %s\n", strings.Join(st.Node.Parties, ", "), st.Node.URL)
+	if len(st.Peers) == 0 {
+		fmt.Fprintln(m.Stdout, "no peers: a single server")
+		return nil
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tSTATE\tLAST SEEN\tBEHIND\tALERTS\tURL")
+	for _, p := range st.Peers {
+		seen := "never"
+		if p.LastSeen != nil {
+			seen = fmt.Sprintf("%s (%s ago)", p.LastSeen.Format(time.RFC3339), time.Since(*p.LastSeen).Round(time.Second))
+		}
+		state := strings.ToUpper(p.State)
+		if p.State == "up" {
+			state = "up"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", strings.Join(p.Parties, ","), state, seen, p.Behind, len(p.Alerts), p.URL)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range st.Peers {
+		for _, a := range p.Alerts {
+			fmt.Fprintf(m.Stdout, "ALERT %s %s: %s: %s\n", a.At.Format(time.RFC3339), strings.Join(p.Parties, ","), a.Kind, a.Message)
+		}
+		if p.State != "up" {
+			fmt.Fprintf(m.Stdout, "%s is %s: its operations may be out of date; activations need a head's override (coordinate by voice)\n", strings.Join(p.Parties, ","), p.State)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fedNode is a federation node run as the built binary, in a process of
+// its own, on a fixed loopback port (its descriptor names it).
+type fedNode struct {
+	t      *testing.T
+	bin    string
+	store  string
+	listen string
+	cmd    *exec.Cmd
+	srv    *testServer // for do and run: base and store
+}
+
+// freePort returns a loopback port nobody listens on now.
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func newFedNode(t *testing.T, bin, party string) *fedNode {
+	n := &fedNode{t: t, bin: bin, store: "sqlite:" + filepath.Join(t.TempDir(), party+".db"), listen: "127.0.0.1:" + freePort(t)}
+	n.srv = &testServer{t: t, store: n.store, base: "http://" + n.listen}
+	n.srv.mustRun("party", "add", party)
+	return n
+}
+
+// start runs the node's server process.
+func (n *fedNode) start() {
+	n.t.Helper()
+	n.cmd = exec.Command(n.bin, "serve", "--listen", n.listen, "--store", n.store, "--rate-limit", "0")
+	var logs bytes.Buffer
+	n.cmd.Stderr = &logs
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	cmd := n.cmd
+	n.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", n.listen); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n.t.Fatalf("node on %s did not start", n.listen)
+}
+
+// kill ends the node's process with SIGKILL.
+func (n *fedNode) kill() {
+	_ = n.cmd.Process.Kill()
+	_ = n.cmd.Wait()
+}
+
+// TestFederationCommands runs two nodes as separate processes, peered
+// with the commands of contract section 13: bravo declares while alpha's
+// node is killed with SIGKILL mid-replication and restarted; afterwards
+// alpha holds every operation bravo answered 2xx for, the same conflicts
+// under the same IDs, and `federation status` shows the link up.
+func TestFederationCommands(t *testing.T) {
+	bin := buildBinary(t)
+	alpha, bravo := newFedNode(t, bin, "alpha"), newFedNode(t, bin, "bravo")
+	da := strings.TrimSpace(alpha.srv.mustRun("federation", "init", "--url", "http://"+alpha.listen))
+	db := strings.TrimSpace(bravo.srv.mustRun("federation", "init", "--url", "http://"+bravo.listen))
+	if !strings.Contains(da, `"parties":["alpha"]`) || !strings.Contains(da, `"key":"`) || strings.Count(da, "\n") != 0 {
+		t.Fatalf("federation init printed %q", da)
+	}
+	file := filepath.Join(t.TempDir(), "bravo.json")
+	if err := os.WriteFile(file, []byte(db+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alpha.srv.mustRun("federation", "peer", "add", "@"+file)
+	bravo.srv.mustRun("federation", "peer", "add", da)
+	if out := alpha.srv.mustRun("federation", "peer", "list"); !strings.Contains(out, "bravo") || !strings.Contains(out, bravo.listen) {
+		t.Errorf("peer list on alpha: %s", out)
+	}
+	if _, errs, code := alpha.srv.run("federation", "peer", "add", `{"parties":["x"],"url":"ftp://x","key":"k"}`); code == 0 || !strings.Contains(errs, "url") {
+		t.Errorf("a bad descriptor: exit %d, %s", code, errs)
+	}
+	alpha.start()
+	bravo.start()
+	opA, opB := alpha.srv.token("operator", "alpha"), bravo.srv.token("operator", "bravo")
+	obsA, obsB := alpha.srv.token("observer", "alpha"), bravo.srv.token("observer", "bravo")
+
+	// alpha's own operations, which bravo's will meet.
+	var alphaOps []string
+	for i := range 5 {
+		id := newID()
+		alphaOps = append(alphaOps, id)
+		alpha.srv.do("PUT", "/v1/operations/"+id, opA, decl("planned",
+			circle(33.5, 36.3+float64(i)*0.05, 5000, 1000, 3000, time.Now().Add(2*time.Hour), time.Now().Add(4*time.Hour)))).want(t, 201)
+	}
+	var mu sync.Mutex
+	var declared []string
+	var wg sync.WaitGroup
+	killed := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				id := newID()
+				body := decl("planned", circle(33.4+float64(i%10)*0.02, 36.2+float64(w)*0.05, 3000, 500, 2500, time.Now().Add(2*time.Hour), time.Now().Add(3*time.Hour)))
+				if status, _ := bravo.srv.tryPut(id, opB, body); status/100 == 2 {
+					mu.Lock()
+					declared = append(declared, id)
+					if len(declared) == 60 {
+						close(killed)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	<-killed
+	alpha.kill() // mid-replication
+	time.Sleep(300 * time.Millisecond)
+	alpha.start()
+	wg.Wait()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := alpha.srv.do("GET", "/v1/operations?party=bravo&limit=10000", obsA, nil).want(t, 200)
+		peers := alpha.srv.do("GET", "/v1/federation", obsA, nil).want(t, 200).list("peers")
+		up := len(peers) == 1 && jsonPath(peers, 0, "state") == "up" && jsonPath(peers, 0, "behind") == 0.0
+		if len(r.list("operations")) == len(declared) && up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alpha holds %d of bravo's %d operations; peers %v", len(r.list("operations")), len(declared), peers)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	conflicts := func(s *testServer, tok string) map[string]string {
+		out := map[string]string{}
+		for _, c := range s.do("GET", "/v1/conflicts?status=open&limit=10000", tok, nil).want(t, 200).list("conflicts") {
+			ops := jsonPath(c, "operations").([]any)
+			out[ops[0].(string)+" "+ops[1].(string)] = jsonPath(c, "id").(string)
+		}
+		return out
+	}
+	time.Sleep(time.Second) // bravo's node takes alpha's last receipts
+	ca, cb := conflicts(alpha.srv, obsA), conflicts(bravo.srv, obsB)
+	if len(ca) == 0 || len(ca) != len(cb) {
+		t.Errorf("alpha holds %d open conflicts, bravo %d", len(ca), len(cb))
+	}
+	for pair, id := range ca {
+		if cb[pair] != id {
+			t.Errorf("conflict of %s: %s on alpha, %q on bravo", pair, id, cb[pair])
+		}
+	}
+	// alpha's evidence of its first operation carries bravo's node's
+	// signed receipt, which `deconflict verify` checks and prints.
+	key := strings.TrimSpace(alpha.srv.mustRun("key", "show"))
+	bundle := alpha.srv.do("GET", "/v1/evidence/operations/"+alphaOps[0], alpha.srv.token("liaison", "alpha"), nil).want(t, 200)
+	path := filepath.Join(t.TempDir(), "bundle.json")
+	if err := os.WriteFile(path, bundle.raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key); code != 0 || !strings.Contains(out, "received by bravo's node at ") || !strings.Contains(out, "signed by bravo") || !strings.Contains(out, "lead time") {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code := alpha.srv.run("federation", "status", "--server", alpha.srv.base, "--token", obsA)
+	if code != 0 || !strings.Contains(out, "bravo") || !strings.Contains(out, " up ") {
+		t.Errorf("federation status: exit %d\n%s%s", code, out, errs)
+	}
+	alpha.kill()
+	alpha.srv.mustRun("federation", "peer", "remove", "bravo")
+	if out := alpha.srv.mustRun("federation", "peer", "list"); strings.Contains(out, "bravo") {
+		t.Errorf("peer list after remove: %s", out)
+	}
+	if d := alpha.srv.mustRun("federation", "init", "--url", "http://"+alpha.listen); !strings.Contains(d, `"parties":["alpha"]`) {
+		t.Errorf("after removing bravo's node, alpha's node describes itself as %s", d)
+	}
+}

@@ -1,0 +1,291 @@
+package federation
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/record"
+)
+
+// entryBody is what the applier reads of an event's body.
+type entryBody struct {
+	Operation   *dc.Operation         `json:"operation"`
+	Conflict    *dc.Conflict          `json:"conflict"`
+	Signed      string                `json:"signed"`
+	Receipt     *mechanism.Receipt    `json:"receipt"`
+	NodeReceipt *record.NodeReceipt   `json:"node_receipt"`
+	Replicated  *mechanism.PeerOrigin `json:"replicated"`
+	Settings    *dc.Settings          `json:"settings"`
+	Message     *dc.Message           `json:"message"`
+}
+
+// applyStored applies, in log order, the kept entries of a peer's log
+// that are not applied yet. Consecutive versions of operations are
+// applied together (one transaction of the writer, mostly), and so are
+// consecutive node receipts and consecutive entries that change nothing
+// here, so that a catch-up of thousands of entries takes a few commits a
+// page rather than one an entry.
+func (n *Node) applyStored(ctx context.Context, key string) error {
+	for {
+		p, err := n.storedPeer(ctx, key)
+		if err != nil {
+			return err
+		}
+		if p.Applied >= p.Verified {
+			return nil
+		}
+		var entries []dc.PeerEntry
+		err = n.store.View(ctx, func(tx dc.Tx) error {
+			ftx, err := federationTx(tx)
+			if err != nil {
+				return err
+			}
+			entries, err = ftx.PeerEntries(ctx, key, p.Applied, pageLimit)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 || entries[0].Index != p.Applied {
+			return fmt.Errorf("peer %s: entry %d is not kept", keyName(key), p.Applied)
+		}
+		var g group
+		last := int64(-1) // the end of trailing entries that change nothing, to pass
+		for _, e := range entries {
+			if e.Index >= p.Verified {
+				break
+			}
+			st := n.plan(ctx, p, e)
+			if st.kind == stepSkip {
+				// Passed by the next entry's mark, or at the end.
+				last = e.Index + 1
+				continue
+			}
+			if len(g.steps) > 0 && st.kind != g.steps[0].kind {
+				if ok, err := n.flush(ctx, key, &g); err != nil || !ok {
+					if err != nil {
+						return err
+					}
+					break // a refusal: read the cursor again
+				}
+			}
+			g.steps = append(g.steps, st)
+			last = -1
+		}
+		if _, err := n.flush(ctx, key, &g); err != nil {
+			return err
+		}
+		if last >= 0 {
+			if err := n.advance(ctx, key, last); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// stepKind is what applying one entry takes.
+type stepKind int
+
+const (
+	stepSkip      stepKind = iota // changes nothing here: passed by the next mark
+	stepOperation                 // a version of an operation
+	stepReceipt                   // a node receipt of one of this node's operations
+	stepOther                     // anything else, applied on its own
+)
+
+// step is how one entry of a peer's log is applied.
+type step struct {
+	kind    stepKind
+	index   int64
+	event   string
+	data    []byte
+	op      mechanism.PeerOperation
+	receipt mechanism.KeptReceipt
+	apply   func() error // stepOther
+}
+
+// group is consecutive steps of one kind, applied together.
+type group struct{ steps []step }
+
+// flush applies a group of steps and empties it. It reports false when
+// the mechanism refused an entry (it is alerted; the caller reads the
+// cursor again and passes it); an error is a failure of this node.
+func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
+	steps := g.steps
+	g.steps = nil
+	if len(steps) == 0 {
+		return true, nil
+	}
+	var errs []error
+	switch steps[0].kind {
+	case stepOperation:
+		ops := make([]mechanism.PeerOperation, len(steps))
+		for i, st := range steps {
+			ops[i] = st.op
+		}
+		errs = n.mech.ApplyPeerOperations(ctx, ops)
+	case stepReceipt:
+		rs := make([]mechanism.KeptReceipt, len(steps))
+		for i, st := range steps {
+			rs[i] = st.receipt
+		}
+		err := n.mech.KeepNodeReceipts(ctx, rs)
+		errs = make([]error, len(steps))
+		errs[0] = err
+	default:
+		errs = make([]error, len(steps))
+		for i, st := range steps {
+			if errs[i] = st.apply(); errs[i] != nil {
+				break
+			}
+		}
+	}
+	ok := true
+	for i, err := range errs {
+		switch code := dc.ErrorCode(err); code {
+		case "", dc.EExists: // applied, or applied before
+		case dc.EInternal:
+			return false, fmt.Errorf("apply entry %d of peer %s: %w", steps[i].index, keyName(key), err)
+		default:
+			if ok {
+				n.alert(ctx, key, "rejected", fmt.Sprintf("entry %d (%s) was refused: %s", steps[i].index, steps[i].event, dc.ErrorMessage(err)), string(steps[i].data))
+				if err := n.advance(ctx, key, steps[i].index+1); err != nil {
+					return false, err
+				}
+			}
+			ok = false
+		}
+	}
+	return ok, nil
+}
+
+// mark returns the function that moves the peer's cursor past entry
+// index, in the transaction that applies it, and so past the entries
+// before it that change nothing here: EExists if it was applied before.
+func mark(ctx context.Context, key string, index int64) func(dc.Tx) error {
+	return func(tx dc.Tx) error {
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		if ok, err := ftx.MarkApplied(ctx, key, index); err != nil {
+			return err
+		} else if !ok {
+			return dc.Errorf(dc.EExists, "entry %d of the peer's log was applied before", index)
+		}
+		return nil
+	}
+}
+
+// advance moves the cursor to to, past entries that change nothing here
+// (or that were refused).
+func (n *Node) advance(ctx context.Context, key string, to int64) error {
+	return n.store.Update(ctx, func(tx dc.Tx) error {
+		return updatePeer(ctx, tx, key, func(p *dc.Peer) error {
+			p.Applied = max(p.Applied, to)
+			return nil
+		})
+	})
+}
+
+// hotlineTypes are the event types of the hotline.
+var hotlineTypes = map[string]bool{dc.EventHotlineMessage: true, dc.EventLineCheck: true, dc.EventHotlineAcked: true}
+
+// opTypes are the event types that carry an operation's new version.
+var opTypes = map[string]bool{
+	dc.EventOperationDeclared: true, dc.EventOperationUpdated: true, dc.EventOperationActivated: true,
+	dc.EventOperationEnded: true, dc.EventOperationCancelled: true,
+}
+
+// plan decides how one entry of a peer's log is applied here: a skip for
+// an entry that changes nothing (withheld, a copy of another node's
+// entry, a kind this node does not apply, or wrong, which is alerted).
+func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
+	skip := step{kind: stepSkip, index: pe.Index}
+	if pe.Data == nil {
+		return skip
+	}
+	e, err := record.ParseEntry(pe.Data)
+	if err != nil {
+		return skip // checked when kept
+	}
+	var b entryBody
+	if len(e.Data) > 0 {
+		if err := json.Unmarshal(e.Data, &b); err != nil {
+			n.alert(ctx, p.Key, "malformed", fmt.Sprintf("entry %d (%s): body does not read: %v", pe.Index, e.Type, err), string(pe.Data))
+			return skip
+		}
+	}
+	if b.Replicated != nil {
+		return skip // a copy of an entry of another node's log: that node is where it is pulled from
+	}
+	applies := opTypes[e.Type] || e.Type == dc.EventConflictAcked || e.Type == dc.EventConflictWaived || e.Type == dc.EventOperationReceipt || hotlineTypes[e.Type]
+	if applies && !p.Hosts(e.Actor.Party) {
+		n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a %s by party %q, which this peer does not host", pe.Index, e.Type, e.Actor.Party), string(pe.Data))
+		return skip
+	}
+	origin := mechanism.PeerOrigin{Node: p.Key, Index: pe.Index, LeafHash: base64.StdEncoding.EncodeToString(pe.LeafHash[:])}
+	m := mark(ctx, p.Key, pe.Index)
+	st := step{kind: stepOther, index: pe.Index, event: e.Type, data: pe.Data}
+	switch {
+	case opTypes[e.Type] && b.Operation != nil:
+		st.kind, st.op = stepOperation, mechanism.PeerOperation{Origin: origin, Actor: e.Actor, Operation: b.Operation, Mark: m}
+	case (e.Type == dc.EventConflictAcked || e.Type == dc.EventConflictWaived) && b.Conflict != nil:
+		st.apply = func() error {
+			return n.mech.ApplyPeerConflict(ctx, origin, e.Actor, e.Type, b.Conflict.ID, e.Time, b.Signed, m)
+		}
+	case e.Type == dc.EventOperationReceipt && b.Receipt != nil:
+		st.apply = func() error { return n.mech.ApplyPeerReceipt(ctx, origin, e.Actor, b.Receipt, e.Time, m) }
+	case hotlineTypes[e.Type] && b.Message != nil:
+		st.apply = func() error { return n.mech.ApplyPeerMessage(ctx, origin, e.Actor, e.Type, b.Message, e.Time, m) }
+	case e.Type == dc.EventSettingsChanged && b.Settings != nil && e.Actor.Party == "":
+		st.apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
+	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:
+		r := b.NodeReceipt
+		if r.Key != p.Key {
+			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt signed with another key than the peer's (%s)", pe.Index, keyName(r.Key)), string(pe.Data))
+			return skip
+		}
+		if _, err := record.CheckNodeReceipt(r); err != nil {
+			n.alert(ctx, p.Key, "bad_signature", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
+			return skip
+		}
+		if _, remote := n.mech.RemoteParty(r.Party); remote {
+			return skip // a receipt of another node's operation
+		}
+		st.kind, st.receipt = stepReceipt, mechanism.KeptReceipt{Origin: origin, Receipt: r, Mark: m}
+	default:
+		return skip
+	}
+	return st
+}
+
+// keepSettings records a peer's settings as its log changed them, and
+// says in the log when they differ from this node's in what the parties
+// must agree on (the status shows it as an alert until they match).
+func (n *Node) keepSettings(ctx context.Context, key string, index int64, st dc.Settings) error {
+	err := n.store.Update(ctx, func(tx dc.Tx) error {
+		if err := mark(ctx, key, index)(tx); err != nil {
+			return err
+		}
+		return updatePeer(ctx, tx, key, func(p *dc.Peer) error { p.Settings = &st; return nil })
+	})
+	if err != nil {
+		return err
+	}
+	own, err := n.mech.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if diff := dc.AgreedDifferences(own, st); len(diff) > 0 {
+		n.log.Warn("federation alert", slog.String("peer", keyName(key)), slog.String("kind", "settings"),
+			slog.String("message", "the peer's settings differ: "+strings.Join(diff, "; ")))
+	}
+	return nil
+}

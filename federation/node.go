@@ -1,0 +1,303 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Options configure a Node. Zero values take defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Client makes the requests to peers; a client with a 60 s timeout
+	// by default.
+	Client *http.Client
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+	// Wait is how long a pull waits at the peer for new entries (default
+	// 10 s, and at most a third of peer_silence_s).
+	Wait time.Duration
+	// Refresh is how often the node reads its peers from the store
+	// (default 1 s), to follow `federation peer add` and `remove`.
+	Refresh time.Duration
+}
+
+// Node is the federation side of a server: it serves its log to its
+// peers, pulls theirs, and reports each link's state.
+type Node struct {
+	mech   *mechanism.Mechanism
+	store  dc.Store
+	log    *slog.Logger
+	client *http.Client
+	now    func() time.Time
+	wait   time.Duration
+	every  time.Duration
+	verify *RequestVerifier
+	start  time.Time
+
+	mu    sync.Mutex
+	peers map[string]*dc.Peer // by key, as last read from the store
+	links map[string]*link    // by key
+	url   string
+}
+
+// link is the state of the pull from one peer.
+type link struct {
+	cancel   context.CancelFunc
+	done     chan struct{}
+	lastSeen time.Time // last answer that verified; zero if none yet
+	size     int64     // the peer's log size it last reported
+	lastErr  string
+}
+
+// New returns a node over the mechanism. Call Run to follow the peers.
+func New(m *mechanism.Mechanism, opts Options) *Node {
+	n := &Node{mech: m, store: m.Store(), log: opts.Logger, client: opts.Client, now: opts.Now,
+		wait: opts.Wait, every: opts.Refresh, peers: map[string]*dc.Peer{}, links: map[string]*link{}}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	if n.client == nil {
+		n.client = &http.Client{Timeout: 60 * time.Second}
+	}
+	if n.now == nil {
+		n.now = time.Now
+	}
+	if n.wait <= 0 {
+		n.wait = 10 * time.Second
+	}
+	if n.every <= 0 {
+		n.every = time.Second
+	}
+	n.start = n.now()
+	n.verify = NewRequestVerifier(n.lookupKey, n.now)
+	m.SetStaleCheck(n.stalePeers)
+	return n
+}
+
+// federationTx returns tx as a FederationTx, or an error naming the store.
+func federationTx(tx dc.Tx) (dc.FederationTx, error) {
+	ftx, ok := tx.(dc.FederationTx)
+	if !ok {
+		return nil, errors.New("this store cannot hold a federation node")
+	}
+	return ftx, nil
+}
+
+// Refresh reads the peers from the store, tells the mechanism which
+// parties they host, and returns those this node trusts (not removed).
+func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
+	var peers []*dc.Peer
+	var url string
+	err := n.store.View(ctx, func(tx dc.Tx) error {
+		ftx, ok := tx.(dc.FederationTx)
+		if !ok {
+			return nil // a store without federation: a single server
+		}
+		var err error
+		if url, err = ftx.NodeURL(ctx); err != nil {
+			return err
+		}
+		peers, err = ftx.Peers(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.mech.SetPeers(peers) // removed ones too: their parties stay hosted elsewhere
+	byKey := map[string]*dc.Peer{}
+	var trusted []*dc.Peer
+	for _, p := range peers {
+		if !p.Removed {
+			byKey[p.Key] = p
+			trusted = append(trusted, p)
+		}
+	}
+	n.mu.Lock()
+	n.peers, n.url = byKey, url
+	n.mu.Unlock()
+	return trusted, nil
+}
+
+// lookupKey returns the verifier of a peer key.
+func (n *Node) lookupKey(key string) (note.Verifier, bool) {
+	n.mu.Lock()
+	_, ok := n.peers[key]
+	n.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	v, err := verifierOf(key)
+	return v, err == nil
+}
+
+// peer returns the peer with the key as last read.
+func (n *Node) peer(key string) *dc.Peer {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.peers[key]
+}
+
+// Run follows the peers until ctx ends: a pull per peer, started and
+// stopped as peers are added and removed.
+func (n *Node) Run(ctx context.Context) {
+	defer n.stopAll()
+	for {
+		peers, err := n.Refresh(ctx)
+		if err != nil && ctx.Err() == nil {
+			n.log.Error("federation: read peers", slog.Any("error", err))
+		}
+		if err == nil {
+			n.follow(ctx, peers)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.every):
+		}
+	}
+}
+
+// follow starts a pull for each new peer and stops those of removed ones.
+func (n *Node) follow(ctx context.Context, peers []*dc.Peer) {
+	n.mu.Lock()
+	want := map[string]bool{}
+	for _, p := range peers {
+		want[p.Key] = true
+		if n.links[p.Key] != nil {
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		l := &link{cancel: cancel, done: make(chan struct{})}
+		n.links[p.Key] = l
+		go func(key string) {
+			defer close(l.done)
+			n.pull(lctx, key, l)
+		}(p.Key)
+	}
+	var gone []*link
+	for key, l := range n.links {
+		if !want[key] {
+			gone = append(gone, l)
+			delete(n.links, key)
+		}
+	}
+	n.mu.Unlock()
+	stop(gone) // without n.mu, which the pulls take to report
+}
+
+// stop ends the pulls of links and waits for them.
+func stop(links []*link) {
+	for _, l := range links {
+		l.cancel()
+	}
+	for _, l := range links {
+		<-l.done
+	}
+}
+
+func (n *Node) stopAll() {
+	n.mu.Lock()
+	var all []*link
+	for key, l := range n.links {
+		all = append(all, l)
+		delete(n.links, key)
+	}
+	n.mu.Unlock()
+	stop(all)
+}
+
+// seen records a verified answer of a peer.
+func (n *Node) seen(l *link, size int64) {
+	n.mu.Lock()
+	l.lastSeen, l.size, l.lastErr = n.now(), size, ""
+	n.mu.Unlock()
+}
+
+// failed records why the last pull failed.
+func (n *Node) failed(l *link, err error) {
+	n.mu.Lock()
+	l.lastErr = err.Error()
+	n.mu.Unlock()
+}
+
+// state returns a link's state under the settings: up when the peer
+// answered within peer_silence_s, stale when it did once but not since,
+// down when it never answered since this node started and the node has
+// been up longer than peer_silence_s. Called with n.mu held.
+func (n *Node) state(l *link, st dc.Settings) string {
+	silence := time.Duration(st.PeerSilenceS * float64(time.Second))
+	now := n.now()
+	switch {
+	case l != nil && !l.lastSeen.IsZero() && now.Sub(l.lastSeen) <= silence:
+		return dc.PeerUp
+	case l != nil && !l.lastSeen.IsZero():
+		return dc.PeerStale
+	case now.Sub(n.start) <= silence:
+		return dc.PeerUp // not heard from yet, but not silent for long either
+	}
+	return dc.PeerDown
+}
+
+// stalePeers returns the keys of the peers not up (the mechanism's check
+// before an activation).
+func (n *Node) stalePeers(st dc.Settings) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for key := range n.peers {
+		if n.state(n.links[key], st) != dc.PeerUp {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// alert keeps an alert about a peer, on the record for this node's
+// parties, and logs it.
+func (n *Node) alert(ctx context.Context, key, kind, msg, evidence string) {
+	n.log.Warn("federation alert", slog.String("peer", keyName(key)), slog.String("kind", kind), slog.String("message", msg))
+	a := &dc.PeerAlert{Peer: key, Kind: kind, Message: msg, Evidence: evidence, At: n.now().UTC()}
+	if err := n.mech.KeepPeerAlert(ctx, a); err != nil && ctx.Err() == nil {
+		n.log.Error("federation: keep alert", slog.Any("error", err))
+	}
+}
+
+// updatePeer changes the stored peer with the key in tx.
+func updatePeer(ctx context.Context, tx dc.Tx, key string, fn func(*dc.Peer) error) error {
+	ftx, err := federationTx(tx)
+	if err != nil {
+		return err
+	}
+	peers, err := ftx.Peers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range peers {
+		if p.Key == key {
+			if err := fn(p); err != nil {
+				return err
+			}
+			return ftx.PutPeer(ctx, p)
+		}
+	}
+	return fmt.Errorf("peer %s was removed", keyName(key))
+}
+
+// Supported reports whether the store can hold a federation node.
+func Supported(store dc.Store) bool {
+	ok := false
+	_ = store.View(context.Background(), func(tx dc.Tx) error {
+		_, ok = tx.(dc.FederationTx)
+		return nil
+	})
+	return ok
+}

@@ -1,0 +1,176 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+)
+
+// Init records where peers reach this node and returns its descriptor:
+// the parties it hosts (every party of the store that no peer hosts), the
+// URL, and its key.
+func Init(ctx context.Context, m *mechanism.Mechanism, url string) (*Descriptor, error) {
+	if err := checkURL(url); err != nil {
+		return nil, fmt.Errorf("--url: %v", err)
+	}
+	if err := m.EnsureKey(ctx); err != nil {
+		return nil, err
+	}
+	err := m.Store().Update(ctx, func(tx dc.Tx) error {
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		return ftx.PutNodeURL(ctx, url)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Describe(ctx, m)
+}
+
+// Describe returns this node's descriptor as Init made it.
+func Describe(ctx context.Context, m *mechanism.Mechanism) (*Descriptor, error) {
+	var url string
+	var peers []*dc.Peer
+	err := m.Store().View(ctx, func(tx dc.Tx) error {
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		if url, err = ftx.NodeURL(ctx); err != nil {
+			return err
+		}
+		peers, err = ftx.Peers(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if url == "" {
+		return nil, fmt.Errorf("this node has no URL yet: run `deconflict federation init --url URL`")
+	}
+	m.SetPeers(peers)
+	local, err := m.LocalParties(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(local) == 0 {
+		return nil, fmt.Errorf("this node hosts no party: add one first (`deconflict party add ID`)")
+	}
+	k, err := m.NodeKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &Descriptor{Parties: local, URL: url, Key: k.Verifier}
+	return d, d.Validate()
+}
+
+// AddPeer trusts the node a descriptor describes: its parties are created
+// here, as parties hosted by that peer, and it may pull this node's log
+// as they may see it. Adding a peer again updates its URL and parties and
+// keeps how far its log was followed.
+func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Peer, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.EnsureKey(ctx); err != nil {
+		return nil, err
+	}
+	own, err := m.NodeKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if own.Verifier == d.Key {
+		return nil, fmt.Errorf("the descriptor is this node's own")
+	}
+	var out *dc.Peer
+	err = m.Store().Update(ctx, func(tx dc.Tx) error {
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		peers, err := ftx.Peers(ctx)
+		if err != nil {
+			return err
+		}
+		out = &dc.Peer{Key: d.Key, URL: d.URL, Parties: d.Parties, AddedAt: m.Now()}
+		for _, p := range peers {
+			if p.Key == d.Key {
+				out.AddedAt, out.Verified, out.Checkpoint, out.Applied = p.AddedAt, p.Verified, p.Checkpoint, p.Applied
+				out.Settings, out.Cosigned = p.Settings, p.Cosigned
+				continue
+			}
+			for _, party := range d.Parties {
+				if !p.Hosts(party) {
+					continue
+				}
+				if !p.Removed {
+					return fmt.Errorf("party %s is hosted by the peer at %s already", party, p.URL)
+				}
+				// A node that was removed hands its party over to the new one.
+				if err := ftx.DeletePeer(ctx, p.Key); err != nil {
+					return err
+				}
+			}
+		}
+		return ftx.PutPeer(ctx, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, party := range d.Parties {
+		if _, err := m.AddParty(ctx, party, ""); err != nil && dc.ErrorCode(err) != dc.EExists {
+			return nil, fmt.Errorf("create party %s: %w", party, err)
+		}
+	}
+	return out, nil
+}
+
+// Peers lists the peers this node trusts (not those removed).
+func Peers(ctx context.Context, store dc.Store) ([]*dc.Peer, error) {
+	var peers []*dc.Peer
+	err := store.View(ctx, func(tx dc.Tx) error {
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		all, err := ftx.Peers(ctx)
+		for _, p := range all {
+			if !p.Removed {
+				peers = append(peers, p)
+			}
+		}
+		return err
+	})
+	return peers, err
+}
+
+// RemovePeer stops trusting the peer that hosts party: this node no
+// longer pulls from it nor answers it. Its parties and their operations
+// stay as they were last received, and stay hosted elsewhere: nobody may
+// act for them here (adding a node that hosts them hands them over).
+func RemovePeer(ctx context.Context, store dc.Store, party string) (*dc.Peer, error) {
+	var gone *dc.Peer
+	err := store.Update(ctx, func(tx dc.Tx) error {
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		peers, err := ftx.Peers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range peers {
+			if p.Hosts(party) && !p.Removed {
+				gone = p
+				p.Removed = true
+				return ftx.PutPeer(ctx, p)
+			}
+		}
+		return dc.Errorf(dc.ENotFound, "no peer hosts party %s", party)
+	})
+	return gone, err
+}

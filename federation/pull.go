@@ -1,0 +1,306 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/record"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// pageLimit is how many entries a pull asks for at once.
+const pageLimit = 500
+
+// alertError is a pull refused because the peer sent something wrong: it
+// is kept as an alert.
+type alertError struct {
+	kind, msg, evidence string
+}
+
+func (e *alertError) Error() string { return e.kind + ": " + e.msg }
+
+// pull follows one peer's log until ctx ends: apply what is kept, fetch
+// the next page (waiting at the peer for it), verify and keep it, apply
+// it. Failures are retried with backoff; a cut link resumes from the
+// last entry kept.
+func (n *Node) pull(ctx context.Context, key string, l *link) {
+	wake := make(chan struct{}, 1)
+	applied := make(chan struct{})
+	go func() { // apply what is kept while the next page is fetched
+		defer close(applied)
+		n.applyLoop(ctx, key, l, wake)
+	}()
+	defer func() { <-applied }()
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := n.pullOnce(ctx, key, l, wake)
+		if err == nil {
+			backoff = 100 * time.Millisecond
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.failed(l, err)
+		var ae *alertError
+		if !errors.As(err, &ae) {
+			n.log.Debug("federation: pull failed", slog.String("peer", keyName(key)), slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// applyLoop applies the kept entries of the peer's log whenever the pull
+// kept more (wake), and every second (after a failure, or a restart).
+func (n *Node) applyLoop(ctx context.Context, key string, l *link, wake <-chan struct{}) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if err := n.applyStored(ctx, key); err != nil && ctx.Err() == nil {
+			n.failed(l, err)
+			n.log.Debug("federation: apply failed", slog.String("peer", keyName(key)), slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// pullOnce runs one round of pull.
+func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- struct{}) error {
+	sp, err := n.storedPeer(ctx, key)
+	if err != nil {
+		return err
+	}
+	st, err := n.mech.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	wait := min(n.wait, time.Duration(st.PeerSilenceS*float64(time.Second))/3)
+	page, err := n.fetch(ctx, sp, sp.Verified, wait)
+	if err != nil {
+		return err
+	}
+	k, err := n.mech.NodeKey(ctx)
+	if err != nil {
+		return err
+	}
+	if err := n.keep(ctx, key, page, k.Signer); err != nil {
+		var ae *alertError
+		if errors.As(err, &ae) {
+			n.alert(ctx, key, ae.kind, ae.msg, ae.evidence)
+		}
+		return err
+	}
+	n.seen(l, page.Size)
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+	n.checkWitnessed(ctx, sp, page.Witnessed)
+	return nil
+}
+
+// storedPeer reads the peer as stored.
+func (n *Node) storedPeer(ctx context.Context, key string) (*dc.Peer, error) {
+	var out *dc.Peer
+	err := n.store.View(ctx, func(tx dc.Tx) error {
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		peers, err := ftx.Peers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range peers {
+			if p.Key == key {
+				out = p
+				return nil
+			}
+		}
+		return fmt.Errorf("peer %s was removed", keyName(key))
+	})
+	return out, err
+}
+
+// fetch asks the peer for its log from entry from on.
+func (n *Node) fetch(ctx context.Context, p *dc.Peer, from int64, wait time.Duration) (*LogPage, error) {
+	k, err := n.mech.NodeKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := NewRequestSigner(k.Signer, k.Verifier)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "limit": {strconv.Itoa(pageLimit)}, "wait": {strconv.FormatInt(wait.Milliseconds(), 10)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.URL, "/")+LogPath+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := signer.Sign(req, nil, n.now()); err != nil {
+		return nil, err
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("pull from %s: %w", p.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var b [512]byte
+		m, _ := resp.Body.Read(b[:])
+		return nil, fmt.Errorf("pull from %s: %s: %s", p.URL, resp.Status, strings.TrimSpace(string(b[:m])))
+	}
+	page, err := DecodePage(resp.Body)
+	if err != nil {
+		return nil, &alertError{kind: "malformed", msg: err.Error()}
+	}
+	return page, nil
+}
+
+// peerHashes reads a peer's stored hashes, and those of the page being
+// checked, as a tlog.HashReader.
+type peerHashes struct {
+	ctx     context.Context
+	ftx     dc.FederationTx
+	key     string
+	pending map[int64]tlog.Hash
+}
+
+func (h *peerHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	var missing []int64
+	var at []int
+	for i, idx := range indexes {
+		if v, ok := h.pending[idx]; ok {
+			out[i] = v
+		} else {
+			missing = append(missing, idx)
+			at = append(at, i)
+		}
+	}
+	if len(missing) > 0 {
+		got, err := h.ftx.PeerHashes(h.ctx, h.key, missing)
+		if err != nil {
+			return nil, err
+		}
+		for j, v := range got {
+			out[at[j]] = v
+		}
+	}
+	return out, nil
+}
+
+// keep verifies a page against the peer's key and everything kept of its
+// log, and keeps it: the tree root of the page's signed checkpoint,
+// recomputed from every leaf hash this node holds, must match. A rolled
+// back, forked or rewritten log, an edited entry or a bad signature is
+// an alertError and keeps nothing.
+func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer string) error {
+	return n.store.Update(ctx, func(tx dc.Tx) error {
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		var p *dc.Peer
+		peers, err := ftx.Peers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, q := range peers {
+			if q.Key == key {
+				p = q
+			}
+		}
+		if p == nil {
+			return fmt.Errorf("peer %s was removed", keyName(key))
+		}
+		_, tree, err := record.ParseCheckpoint([]byte(page.Checkpoint), p.Key)
+		if err != nil {
+			return &alertError{kind: "bad_signature", msg: err.Error(), evidence: page.Checkpoint}
+		}
+		from := p.Verified
+		evidence := "kept:\n" + p.Checkpoint + "\nreceived:\n" + page.Checkpoint
+		if tree.N < from {
+			return &alertError{kind: "rollback", evidence: evidence,
+				msg: fmt.Sprintf("the peer's log is rolled back: it signed %d entries before and now signs %d", from, tree.N)}
+		}
+		if int64(len(page.Entries)) != tree.N-from || (len(page.Entries) > 0 && page.Entries[0].Index != from) {
+			return &alertError{kind: "malformed",
+				msg: fmt.Sprintf("the page from entry %d holds %d entries but its checkpoint is of %d", from, len(page.Entries), tree.N)}
+		}
+		r := &peerHashes{ctx: ctx, ftx: ftx, key: key, pending: map[int64]tlog.Hash{}}
+		var hashes [][32]byte
+		kept := make([]dc.PeerEntry, 0, len(page.Entries))
+		for i := range page.Entries {
+			we := &page.Entries[i]
+			idx := from + int64(i)
+			leaf, data, err := we.leaf()
+			if err != nil {
+				return &alertError{kind: "malformed", msg: fmt.Sprintf("entry %d: %v", idx, err)}
+			}
+			if data != nil {
+				e, err := record.ParseEntry(data)
+				if err != nil || e.Seq != idx+1 {
+					return &alertError{kind: "malformed", evidence: string(data),
+						msg: fmt.Sprintf("entry %d is not a log entry of that index: %v", idx, err)}
+				}
+			}
+			hs, err := tlog.StoredHashesForRecordHash(idx, leaf, r)
+			if err != nil {
+				return fmt.Errorf("hash entry %d of peer %s: %w", idx, keyName(key), err)
+			}
+			base := tlog.StoredHashIndex(0, idx)
+			for j, h := range hs {
+				r.pending[base+int64(j)] = h
+				hashes = append(hashes, h)
+			}
+			kept = append(kept, dc.PeerEntry{Index: idx, LeafHash: leaf, Data: data})
+		}
+		root, err := tlog.TreeHash(tree.N, r)
+		if err != nil {
+			return fmt.Errorf("tree hash of peer %s: %w", keyName(key), err)
+		}
+		if root != tree.Hash {
+			kind, msg := "rewritten", fmt.Sprintf("the peer signed a log of %d entries that does not extend the %d entries it signed before: an entry was edited or its history rewritten", tree.N, from)
+			if tree.N == from {
+				kind, msg = "fork", fmt.Sprintf("the peer signed two different logs of %d entries", tree.N)
+			}
+			return &alertError{kind: kind, msg: msg, evidence: evidence}
+		}
+		if len(hashes) > 0 {
+			if err := ftx.PutPeerHashes(ctx, key, tlog.StoredHashIndex(0, from), hashes); err != nil {
+				return err
+			}
+			if err := ftx.PutPeerEntries(ctx, key, kept); err != nil {
+				return err
+			}
+		}
+		if tree.N == p.Verified && p.Checkpoint != "" {
+			return nil // nothing new: keep the checkpoint kept
+		}
+		co, err := record.Cosign([]byte(page.Checkpoint), signer, n.now())
+		if err != nil {
+			return err
+		}
+		p.Verified, p.Checkpoint, p.Cosigned = tree.N, page.Checkpoint, string(co)
+		return ftx.PutPeer(ctx, p)
+	})
+}

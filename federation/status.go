@@ -1,0 +1,122 @@
+package federation
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// Status is the answer of GET /v1/federation (contract section 13).
+type Status struct {
+	Node  NodeStatus   `json:"node"`
+	Peers []PeerStatus `json:"peers"`
+}
+
+// NodeStatus describes this node.
+type NodeStatus struct {
+	Parties []string `json:"parties"`
+	URL     string   `json:"url"`
+	Key     string   `json:"key,omitempty"`
+}
+
+// PeerStatus is one peer's link as this node sees it.
+type PeerStatus struct {
+	Parties  []string   `json:"parties"`
+	URL      string     `json:"url"`
+	Key      string     `json:"key"`
+	State    string     `json:"state"`
+	LastSeen *time.Time `json:"last_seen"`
+	// Behind is how many entries of the peer's log, as far as this node
+	// knows its size, are not applied here yet.
+	Behind    int64   `json:"behind"`
+	LastError string  `json:"last_error,omitempty"`
+	Alerts    []Alert `json:"alerts"`
+}
+
+// Alert is an alert about a peer as the status shows it.
+type Alert struct {
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// alertsShown is how many of the latest alerts of a peer the status shows.
+const alertsShown = 20
+
+// Status returns this node's parties and each peer's link state.
+func (n *Node) Status(ctx context.Context) (*Status, error) {
+	if _, err := n.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	st, err := n.mech.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	local, err := n.mech.LocalParties(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &Status{Node: NodeStatus{Parties: local}, Peers: []PeerStatus{}}
+	var peers []*dc.Peer
+	alerts := map[string][]*dc.PeerAlert{}
+	err = n.store.View(ctx, func(tx dc.Tx) error {
+		ftx, ok := tx.(dc.FederationTx)
+		if !ok {
+			return nil
+		}
+		if out.Node.URL, err = ftx.NodeURL(ctx); err != nil {
+			return err
+		}
+		if peers, err = ftx.Peers(ctx); err != nil {
+			return err
+		}
+		for _, p := range peers {
+			if alerts[p.Key], err = ftx.PeerAlerts(ctx, p.Key, alertsShown); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(peers) > 0 {
+		if k, err := n.mech.NodeKey(ctx); err == nil {
+			out.Node.Key = k.Verifier
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range peers {
+		if p.Removed {
+			continue
+		}
+		l := n.links[p.Key]
+		ps := PeerStatus{Parties: p.Parties, URL: p.URL, Key: p.Key, State: n.state(l, st), Alerts: []Alert{}}
+		size := p.Verified
+		if l != nil {
+			if !l.lastSeen.IsZero() {
+				t := l.lastSeen.UTC()
+				ps.LastSeen = &t
+			}
+			size = max(size, l.size)
+			ps.LastError = l.lastErr
+		}
+		ps.Behind = max(0, size-p.Applied)
+		theirs := dc.DefaultSettings()
+		if p.Settings != nil {
+			theirs = *p.Settings
+		}
+		if diff := dc.AgreedDifferences(st, theirs); len(diff) > 0 {
+			ps.Alerts = append(ps.Alerts, Alert{Kind: "settings", At: n.now().UTC(),
+				Message: "the settings the parties agree on differ: " + strings.Join(diff, "; ") + "; make them match on both nodes"})
+		}
+		for _, a := range alerts[p.Key] {
+			ps.Alerts = append(ps.Alerts, Alert{Kind: a.Kind, Message: a.Message, At: a.At})
+		}
+		out.Peers = append(out.Peers, ps)
+	}
+	return out, nil
+}

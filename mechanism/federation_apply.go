@@ -1,0 +1,355 @@
+package mechanism
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
+	"github.com/deconflict/deconflict/record"
+)
+
+// What a node does with what it receives from its peers: their parties'
+// operations, answers to conflicts, receipts of operations, and their
+// nodes' signed receipts of this node's operations. Every replicated
+// event is marked with the peer's entry it came from (PeerOrigin).
+
+// withOrigin returns data's JSON with "replicated": origin added.
+func withOrigin(data any, o *PeerOrigin) (json.RawMessage, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	ob, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '{' {
+		return nil, fmt.Errorf("event body is not an object")
+	}
+	out := append([]byte(nil), b[:len(b)-1]...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"replicated":`...)
+	out = append(out, ob...)
+	return append(out, '}'), nil
+}
+
+// peerEvents marks the events of a replicated change as copies, and adds
+// the node's signed receipt of the version it received.
+func (m *Mechanism) peerEvents(ctx context.Context, tx dc.Tx, ch *change, events []pendingEvent, b *batchState, now time.Time) ([]pendingEvent, error) {
+	for i := range events {
+		d, err := withOrigin(events[i].data, ch.peer)
+		if err != nil {
+			return nil, err
+		}
+		events[i].data = d
+	}
+	if ch.prev != nil && ch.prev.Version >= ch.op.Version {
+		return events, nil
+	}
+	keys, err := tx.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	active := activeKeys(keys)
+	if len(active) == 0 {
+		return nil, fmt.Errorf("node receipt: no signing key")
+	}
+	local := []string{}
+	for _, p := range m.localParties(b.parties) {
+		local = append(local, p.ID)
+	}
+	r := &record.NodeReceipt{
+		Operation: ch.op.ID, Party: ch.op.Party, Version: ch.op.Version, Receiver: local,
+		Key: active[0].Verifier, ReceivedAt: now.Format(time.RFC3339Nano),
+		Entry: ch.peer.Index, LeafHash: ch.peer.LeafHash,
+	}
+	if err := record.SignNodeReceipt(r, active[0].Signer); err != nil {
+		return nil, err
+	}
+	audience := append([]string{ch.op.Party}, local...)
+	return append(events, pendingEvent{&dc.Event{
+		Type: dc.EventOperationReceived, Time: now, Actor: dc.Actor{Role: "node"},
+		Subject: &dc.Subject{Kind: "operation", ID: ch.op.ID}, Audience: audience,
+	}, NodeReceiptEventData{Receipt: r}}), nil
+}
+
+// NodeReceiptEventData is the body of operation.received.
+type NodeReceiptEventData struct {
+	Receipt *record.NodeReceipt `json:"node_receipt"`
+}
+
+// PeerOperation is a version of an operation of a party a peer hosts, as
+// the entry Origin of the peer's log gave it, by Actor. Mark runs in the
+// transaction that applies it (the caller's cursor in the peer's log),
+// so that the entry is applied exactly once.
+type PeerOperation struct {
+	Origin    PeerOrigin
+	Actor     dc.Actor
+	Operation *dc.Operation
+	Mark      func(dc.Tx) error
+}
+
+// ApplyPeerOperation applies one version of a peer's operation (see
+// ApplyPeerOperations).
+func (m *Mechanism) ApplyPeerOperation(ctx context.Context, origin PeerOrigin, a dc.Actor, op *dc.Operation, mark func(dc.Tx) error) error {
+	return m.ApplyPeerOperations(ctx, []PeerOperation{{Origin: origin, Actor: a, Operation: op, Mark: mark}})[0]
+}
+
+// ApplyPeerOperations applies versions of peers' operations, in order, as
+// their authors decided them: the exact engine runs over each, conflicts
+// open and resolve as on the author's node, and a signed receipt of each
+// new version goes into this node's log. A version this node already
+// holds (or an older one) changes nothing. They queue together for the
+// writer, so that a catch-up commits many in one transaction. It returns
+// each one's error.
+func (m *Mechanism) ApplyPeerOperations(ctx context.Context, ops []PeerOperation) []error {
+	errs := make([]error, len(ops))
+	var reqs []*writeRequest
+	var at []int
+	for i, po := range ops {
+		req, err := m.peerWrite(po)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		reqs = append(reqs, req)
+		at = append(at, i)
+	}
+	if len(reqs) > 0 {
+		m.writer.writeAll(ctx, reqs)
+	}
+	for k, req := range reqs {
+		errs[at[k]] = req.err
+	}
+	return errs
+}
+
+// peerWrite checks a peer's operation and returns the write request
+// that applies it.
+func (m *Mechanism) peerWrite(po PeerOperation) (*writeRequest, error) {
+	origin, a, op := po.Origin, po.Actor, po.Operation
+	if op == nil {
+		return nil, dc.Errorf(dc.EInvalid, "no operation")
+	}
+	if key, ok := m.RemoteParty(op.Party); !ok || key != origin.Node {
+		return nil, dc.Errorf(dc.EForbidden, "operation %s of party %s: that party is not hosted by the node it came from", op.ID, op.Party)
+	}
+	if a.Party != op.Party {
+		return nil, dc.Errorf(dc.EInvalid, "operation %s of party %s changed by an actor of party %s", op.ID, op.Party, a.Party)
+	}
+	if !dc.ValidID(op.ID) || op.Version < 1 || !op.State.Valid() {
+		return nil, dc.Errorf(dc.EInvalid, "operation %q: bad id, version or state", op.ID)
+	}
+	vols, err := geo.ParseVolumes(op.Volumes, "volumes")
+	if err != nil {
+		return nil, err
+	}
+	next := *op
+	next.Notes = nil
+	next.Volumes = canonicalVolumes(op.Volumes, vols)
+	next.Start, next.End, _ = span(vols)
+	next.CreatedAt, next.UpdatedAt = op.CreatedAt.UTC(), op.UpdatedAt.UTC()
+	geom := geo.EncodeVolumes(vols)
+	plan := func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+		if cur != nil && cur.Party != op.Party {
+			return nil, dc.Errorf(dc.EForbidden, "operation %s belongs to party %s here", op.ID, cur.Party)
+		}
+		if err := po.Mark(tx); err != nil {
+			return nil, err
+		}
+		if cur != nil && cur.Version >= next.Version {
+			return nil, nil // applied before
+		}
+		n := next
+		return &change{op: &n, prev: cur, vols: vols, geom: geom, peer: &origin,
+			volumesChanged: cur == nil || !sameVolumes(cur.Volumes, n.Volumes)}, nil
+	}
+	return &writeRequest{actor: a, id: op.ID, plan: plan, done: make(chan struct{})}, nil
+}
+
+// writeAll is write for several requests queued at once, in order: they
+// are committed in as few batches as the writer makes of them.
+func (w *writer) writeAll(ctx context.Context, reqs []*writeRequest) {
+	w.queueMu.Lock()
+	w.queue = append(w.queue, reqs...)
+	leader := !w.writing
+	w.writing = true
+	w.queueMu.Unlock()
+	if leader {
+		w.drain(context.WithoutCancel(ctx), reqs[0])
+	}
+	for _, req := range reqs {
+		<-req.done
+	}
+}
+
+// ApplyPeerConflict applies a peer party's acknowledgement or waiver of a
+// conflict (typ is conflict.acknowledged or conflict.waived), made at
+// the time at on its own node. A conflict this node does not hold, or
+// that the party already answered, changes nothing. mark runs in the
+// same transaction.
+func (m *Mechanism) ApplyPeerConflict(ctx context.Context, origin PeerOrigin, a dc.Actor, typ, id string, at time.Time, signed string, mark func(dc.Tx) error) error {
+	if key, ok := m.RemoteParty(a.Party); !ok || key != origin.Node {
+		return dc.Errorf(dc.EForbidden, "party %s is not hosted by the node the entry came from", a.Party)
+	}
+	if typ != dc.EventConflictAcked && typ != dc.EventConflictWaived {
+		return dc.Errorf(dc.EInvalid, "not a conflict answer: %s", typ)
+	}
+	closed := false
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		closed = false
+		if err := mark(tx); err != nil {
+			return err
+		}
+		c, err := tx.Conflict(ctx, id)
+		if dc.ErrorCode(err) == dc.ENotFound {
+			return nil // a conflict of operations this node does not hold
+		} else if err != nil {
+			return err
+		}
+		if !c.Involves(a.Party) {
+			return dc.Errorf(dc.EInvalid, "party %s is not involved in conflict %s", a.Party, id)
+		}
+		c = copyConflict(c)
+		at := at.UTC().Truncate(time.Microsecond)
+		switch typ {
+		case dc.EventConflictAcked:
+			if c.Acknowledged[a.Party] != nil {
+				return nil
+			}
+			c.Acknowledged[a.Party] = &at
+		case dc.EventConflictWaived:
+			if c.Waived[a.Party] != nil {
+				return nil
+			}
+			c.Waived[a.Party] = &at
+			if c.Acknowledged[a.Party] == nil {
+				c.Acknowledged[a.Party] = &at
+			}
+			if c.Status == dc.ConflictOpen && c.Waived[c.Parties[0]] != nil && c.Waived[c.Parties[1]] != nil {
+				now := m.Now()
+				c.Status, c.ClosedAt = dc.ConflictWaived, &now
+				closed = true
+			}
+		}
+		c.UpdatedAt = m.Now()
+		if err := tx.PutConflict(ctx, c); err != nil {
+			return err
+		}
+		ev := conflictEvent(typ, c, a, c.UpdatedAt)
+		data, err := withOrigin(ConflictEventData{Conflict: c, Signed: signed}, &origin)
+		if err != nil {
+			return err
+		}
+		return m.appendEvent(ctx, tx, ev.event, data)
+	})
+	if err == nil {
+		if closed {
+			m.stats.addOpenConflicts(-1)
+		}
+		m.notify()
+	}
+	return err
+}
+
+// ApplyPeerReceipt applies a peer party's acknowledgement (receipt) of a
+// version of an operation of this node's: the duty it owed is discharged
+// here too, and the receipt goes on this node's record.
+func (m *Mechanism) ApplyPeerReceipt(ctx context.Context, origin PeerOrigin, a dc.Actor, r *Receipt, at time.Time, mark func(dc.Tx) error) error {
+	if key, ok := m.RemoteParty(a.Party); !ok || key != origin.Node || r.Party != a.Party {
+		return dc.Errorf(dc.EForbidden, "party %s is not hosted by the node the entry came from", a.Party)
+	}
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		if err := mark(tx); err != nil {
+			return err
+		}
+		op, err := tx.Operation(ctx, r.Operation)
+		if dc.ErrorCode(err) == dc.ENotFound {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if _, remote := m.RemoteParty(op.Party); remote || r.Version < 1 || r.Version > op.Version {
+			return nil // not ours to keep, or a version this node never had
+		}
+		data, err := withOrigin(map[string]*Receipt{"receipt": r}, &origin)
+		if err != nil {
+			return err
+		}
+		return m.appendEvent(ctx, tx, &dc.Event{
+			Type: dc.EventOperationReceipt, Time: at.UTC().Truncate(time.Microsecond), Actor: a,
+			Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: []string{op.Party, a.Party},
+		}, data)
+	})
+	if err == nil {
+		m.notify()
+	}
+	return err
+}
+
+// KeptReceipt is a peer node's signed receipt of one of this node's
+// operations, from the entry Origin of the peer's log; Mark runs in the
+// transaction that keeps it.
+type KeptReceipt struct {
+	Origin  PeerOrigin
+	Receipt *record.NodeReceipt
+	Mark    func(dc.Tx) error
+}
+
+// KeepNodeReceipt keeps one receipt (see KeepNodeReceipts).
+func (m *Mechanism) KeepNodeReceipt(ctx context.Context, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
+	return m.KeepNodeReceipts(ctx, []KeptReceipt{{Origin: origin, Receipt: r, Mark: mark}})
+}
+
+// KeepNodeReceipts keeps peer nodes' signed receipts of this node's
+// operations in this node's own log, where the operations' evidence
+// bundles find them, all in one transaction. The caller has checked the
+// signatures with the peers' keys (record.CheckNodeReceipt).
+func (m *Mechanism) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) error {
+	err := m.store.Update(ctx, func(tx dc.Tx) error {
+		for _, k := range rs {
+			if err := m.keepNodeReceipt(ctx, tx, k.Origin, k.Receipt, k.Mark); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		m.notify()
+	}
+	return err
+}
+
+// keepNodeReceipt keeps one receipt in tx.
+func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
+	if err := mark(tx); err != nil {
+		return err
+	}
+	op, err := tx.Operation(ctx, r.Operation)
+	if dc.ErrorCode(err) == dc.ENotFound {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if _, remote := m.RemoteParty(op.Party); remote || op.Party != r.Party {
+		return nil
+	}
+	audience := append([]string{op.Party}, r.Receiver...)
+	sort.Strings(audience[1:])
+	data, err := withOrigin(NodeReceiptEventData{Receipt: r}, &origin)
+	if err != nil {
+		return err
+	}
+	return m.appendEvent(ctx, tx, &dc.Event{
+		Type: dc.EventOperationReceived, Time: m.Now(), Actor: dc.Actor{Role: "node"},
+		Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: audience,
+	}, data)
+}

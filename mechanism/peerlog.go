@@ -1,0 +1,102 @@
+package mechanism
+
+import (
+	"context"
+	"fmt"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/record"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// PeerLogEntry is one entry of this node's log as a peer node receives
+// it: its bytes when one of the peer's parties may see the event, else
+// only its leaf hash, so the peer can still check the whole tree.
+type PeerLogEntry struct {
+	Index    int64
+	LeafHash tlog.Hash
+	Data     []byte // nil when withheld
+}
+
+// MaxPeerLogPage is the most entries PeerLog answers at once.
+const MaxPeerLogPage = 1000
+
+// PeerLog returns the entries of this node's log from index from (at
+// most limit) as a peer hosting parties may see them, with this node's
+// signed checkpoint of the log up to the last entry returned, or of the
+// whole log when there is nothing from from on, and the log's size.
+// What a party may see is what a liaison of it sees on a single server:
+// events for every party or for it (never another party's notes: events
+// carry the operation as other parties see it).
+func (m *Mechanism) PeerLog(ctx context.Context, parties []string, from int64, limit int) (checkpoint []byte, entries []PeerLogEntry, size int64, err error) {
+	if from < 0 {
+		return nil, nil, 0, dc.FieldErrorf(dc.EInvalid, "from", "from must be 0 or more")
+	}
+	if limit <= 0 || limit > MaxPeerLogPage {
+		limit = MaxPeerLogPage
+	}
+	viewers := make([]dc.Actor, len(parties))
+	for i, p := range parties {
+		viewers[i] = dc.Actor{Party: p, Role: dc.RoleLiaison}
+	}
+	err = m.store.View(ctx, func(tx dc.Tx) error {
+		n, err := tx.LastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		size = n
+		keys, err := tx.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		end := n
+		if from < n {
+			end = min(n, from+int64(limit))
+			evs, err := tx.Events(ctx, from, int(end-from))
+			if err != nil {
+				return err
+			}
+			if int64(len(evs)) != end-from {
+				return fmt.Errorf("peer log: %d events from %d, want %d", len(evs), from, end-from)
+			}
+			for _, e := range evs {
+				data := record.EntryBytes(e)
+				pe := PeerLogEntry{Index: e.Seq - 1, LeafHash: tlog.RecordHash(data)}
+				for _, v := range viewers {
+					if e.VisibleTo(v) {
+						pe.Data = data
+						break
+					}
+				}
+				entries = append(entries, pe)
+			}
+		}
+		checkpoint, err = record.Checkpoint(ctx, tx, originOf(keys), end, activeKeys(keys))
+		return err
+	})
+	return checkpoint, entries, size, err
+}
+
+// NodeKey returns this node's signing key (the newest active log key),
+// with its secret half: a federation node signs its requests, checkpoints
+// and receipts with it.
+func (m *Mechanism) NodeKey(ctx context.Context) (*dc.SigningKey, error) {
+	var k *dc.SigningKey
+	err := m.store.View(ctx, func(tx dc.Tx) error {
+		keys, err := tx.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		active := activeKeys(keys)
+		if len(active) == 0 {
+			return fmt.Errorf("no active signing key")
+		}
+		k = active[0]
+		return nil
+	})
+	return k, err
+}
+
+// EnsureKey creates the node's signing key if the store has none yet (as
+// Load does), for commands that run before any server did.
+func (m *Mechanism) EnsureKey(ctx context.Context) error { return m.ensureKey(ctx) }
