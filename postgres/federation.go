@@ -3,98 +3,42 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/deconflict/deconflict"
-	"github.com/jackc/pgx/v5"
 )
 
 var _ deconflict.FederationTx = (*tx)(nil)
 
 // NodeURL returns where peers reach this node, "" if never set.
 func (t *tx) NodeURL(ctx context.Context) (string, error) {
-	var url string
-	err := t.queryRow(ctx, "SELECT url FROM federation_node WHERE id = 1").Scan(&url)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("select node url: %w", err)
-	}
-	return url, nil
+	return t.shared().NodeURL(ctx)
 }
 
 // PutNodeURL stores where peers reach this node.
 func (t *tx) PutNodeURL(ctx context.Context, url string) error {
-	if _, err := t.exec(ctx, `INSERT INTO federation_node (id, url) VALUES (1, $1)
-		ON CONFLICT (id) DO UPDATE SET url = excluded.url`, url); err != nil {
-		return fmt.Errorf("update node url: %w", err)
-	}
-	return nil
+	return t.shared().PutNodeURL(ctx, url)
 }
 
 // PutPeer inserts or replaces a peer.
 func (t *tx) PutPeer(ctx context.Context, p *deconflict.Peer) error {
-	doc, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("encode peer: %w", err)
-	}
-	if _, err := t.exec(ctx, `INSERT INTO peers (key, doc, applied) VALUES ($1, $2, $3)
-		ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, applied = excluded.applied`, p.Key, string(doc), p.Applied); err != nil {
-		return fmt.Errorf("put peer: %w", err)
-	}
-	return nil
+	return t.shared().PutPeer(ctx, p)
 }
 
 // Peers lists the peers in the order they were added.
 func (t *tx) Peers(ctx context.Context) ([]*deconflict.Peer, error) {
-	rows, err := t.query(ctx, "SELECT doc, applied FROM peers ORDER BY pos")
-	if err != nil {
-		return nil, fmt.Errorf("select peers: %w", err)
-	}
-	defer rows.Close()
-	var out []*deconflict.Peer
-	for rows.Next() {
-		var doc string
-		var applied int64
-		if err := rows.Scan(&doc, &applied); err != nil {
-			return nil, fmt.Errorf("select peers: %w", err)
-		}
-		var p deconflict.Peer
-		if err := json.Unmarshal([]byte(doc), &p); err != nil {
-			return nil, fmt.Errorf("decode peer: %w", err)
-		}
-		p.Applied = applied
-		out = append(out, &p)
-	}
-	return out, rows.Err()
+	return t.shared().Peers(ctx, "pos")
 }
 
 // DeletePeer removes a peer and what was kept of its log; its alerts
 // stay, as evidence.
 func (t *tx) DeletePeer(ctx context.Context, key string) error {
-	tag, err := t.exec(ctx, "DELETE FROM peers WHERE key = $1", key)
-	if err != nil {
-		return fmt.Errorf("delete peer: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return deconflict.Errorf(deconflict.ENotFound, "no peer with key %s", key)
-	}
-	for _, q := range []string{"DELETE FROM peer_hashes WHERE peer = $1", "DELETE FROM peer_entries WHERE peer = $1"} {
-		if _, err := t.exec(ctx, q, key); err != nil {
-			return fmt.Errorf("delete peer log: %w", err)
-		}
-	}
-	return nil
+	return t.shared().DeletePeer(ctx, key)
 }
 
 // MarkApplied moves a peer's cursor past entry index.
 func (t *tx) MarkApplied(ctx context.Context, key string, index int64) (bool, error) {
-	tag, err := t.exec(ctx, "UPDATE peers SET applied = $1 WHERE key = $2 AND applied <= $3", index+1, key, index)
-	if err != nil {
-		return false, fmt.Errorf("move peer cursor: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
+	return t.shared().MarkApplied(ctx, key, index)
 }
 
 // PutPeerHashes stores hashes of a peer's log; EExists if one is there.
@@ -168,22 +112,7 @@ func (t *tx) PutPeerEntries(ctx context.Context, peer string, entries []deconfli
 
 // PeerEntries returns stored entries of a peer's log from index from.
 func (t *tx) PeerEntries(ctx context.Context, peer string, from int64, limit int) ([]deconflict.PeerEntry, error) {
-	rows, err := t.query(ctx, "SELECT idx, leaf_hash, data FROM peer_entries WHERE peer = $1 AND idx >= $2 ORDER BY idx LIMIT $3", peer, from, limit)
-	if err != nil {
-		return nil, fmt.Errorf("select peer entries: %w", err)
-	}
-	defer rows.Close()
-	var out []deconflict.PeerEntry
-	for rows.Next() {
-		var e deconflict.PeerEntry
-		var h []byte
-		if err := rows.Scan(&e.Index, &h, &e.Data); err != nil {
-			return nil, fmt.Errorf("select peer entries: %w", err)
-		}
-		copy(e.LeafHash[:], h)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return t.shared().PeerEntries(ctx, peer, from, limit)
 }
 
 // AddPeerAlert stores an alert and sets its ID.
@@ -200,53 +129,15 @@ func (t *tx) AddPeerAlert(ctx context.Context, a *deconflict.PeerAlert) error {
 
 // PeerAlerts lists the newest alerts about a peer (every peer if empty).
 func (t *tx) PeerAlerts(ctx context.Context, peer string, limit int) ([]*deconflict.PeerAlert, error) {
-	rows, err := t.query(ctx, "SELECT id, doc FROM peer_alerts WHERE $1 = '' OR peer = $1 ORDER BY id DESC LIMIT $2", peer, limit)
-	if err != nil {
-		return nil, fmt.Errorf("select peer alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []*deconflict.PeerAlert
-	for rows.Next() {
-		var id int64
-		var doc string
-		if err := rows.Scan(&id, &doc); err != nil {
-			return nil, fmt.Errorf("select peer alerts: %w", err)
-		}
-		var a deconflict.PeerAlert
-		if err := json.Unmarshal([]byte(doc), &a); err != nil {
-			return nil, fmt.Errorf("decode peer alert: %w", err)
-		}
-		a.ID = id
-		out = append(out, &a)
-	}
-	return out, rows.Err()
+	return t.shared().PeerAlerts(ctx, peer, limit)
 }
 
 // PutOverride stores an override of an operation.
 func (t *tx) PutOverride(ctx context.Context, o *deconflict.Override) error {
-	doc, err := json.Marshal(o)
-	if err != nil {
-		return fmt.Errorf("encode override: %w", err)
-	}
-	if _, err := t.exec(ctx, `INSERT INTO overrides (operation, doc) VALUES ($1, $2)
-		ON CONFLICT (operation) DO UPDATE SET doc = excluded.doc`, o.Operation, string(doc)); err != nil {
-		return fmt.Errorf("put override: %w", err)
-	}
-	return nil
+	return t.shared().PutOverride(ctx, o)
 }
 
 // Override returns the override of an operation; ENotFound if none.
 func (t *tx) Override(ctx context.Context, operation string) (*deconflict.Override, error) {
-	var doc string
-	err := t.queryRow(ctx, "SELECT doc FROM overrides WHERE operation = $1", operation).Scan(&doc)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, deconflict.Errorf(deconflict.ENotFound, "no override of operation %s", operation)
-	} else if err != nil {
-		return nil, fmt.Errorf("select override: %w", err)
-	}
-	var o deconflict.Override
-	if err := json.Unmarshal([]byte(doc), &o); err != nil {
-		return nil, fmt.Errorf("decode override: %w", err)
-	}
-	return &o, nil
+	return t.shared().Override(ctx, operation)
 }

@@ -73,6 +73,10 @@ func (q rowQuerier) Exec(ctx context.Context, query string, args ...any) (int64,
 	return tag.RowsAffected(), err
 }
 
+func (q rowQuerier) Query(ctx context.Context, query string, args ...any) (storeval.ClosingRows, error) {
+	return q.t.query(ctx, query, args...)
+}
+
 // nullMicros returns *t as stored, or nil (NULL).
 func nullMicros(t *time.Time) *int64 {
 	if t == nil {

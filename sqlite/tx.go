@@ -67,6 +67,20 @@ func (q rowQuerier) Exec(ctx context.Context, query string, args ...any) (int64,
 	return res.RowsAffected()
 }
 
+func (q rowQuerier) Query(ctx context.Context, query string, args ...any) (storeval.ClosingRows, error) {
+	rows, err := q.t.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return closingRows{rows}, nil
+}
+
+// closingRows are *sql.Rows as storeval.ClosingRows. Close drops its
+// error: a reader that read every row has had any error from Err.
+type closingRows struct{ *sql.Rows }
+
+func (r closingRows) Close() { _ = r.Rows.Close() }
+
 // nullMicros returns *t as stored, or NULL.
 func nullMicros(t *time.Time) sql.NullInt64 {
 	if t == nil {

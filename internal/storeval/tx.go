@@ -18,6 +18,16 @@ type Querier interface {
 	QueryRow(ctx context.Context, query string, args ...any) Row
 	// Exec runs a statement and returns the number of rows it changed.
 	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	// Query runs a query and returns the rows of its answer, which the
+	// caller closes.
+	Query(ctx context.Context, query string, args ...any) (ClosingRows, error)
+}
+
+// ClosingRows are the rows of an answer that hold the connection until
+// closed.
+type ClosingRows interface {
+	Rows
+	Close()
 }
 
 // Tx holds the methods of deconflict.Tx that both stores implement alike,
