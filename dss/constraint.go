@@ -139,11 +139,8 @@ func (d *DSS) deleteConstraint(r *http.Request, c *Caller) (int, any, error) {
 
 // getConstraint answers one constraint reference.
 func (d *DSS) getConstraint(r *http.Request, c *Caller) (int, any, error) {
-	id, err := entityID("entityid", r.PathValue("entityid"))
+	id, err := d.readEntity(r, "entityid")
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()
@@ -168,19 +165,8 @@ func (d *DSS) getConstraint(r *http.Request, c *Caller) (int, any, error) {
 // queryConstraints answers the constraint references that intersect an
 // area of interest.
 func (d *DSS) queryConstraints(r *http.Request, c *Caller) (int, any, error) {
-	var req queryRequest
-	if err := decode(r, &req); err != nil {
-		return 0, nil, err
-	}
-	now := d.now().UTC()
-	aoi, vols, err := parseArea("area_of_interest", req.AreaOfInterest, now, queryHorizon)
+	now, vols, err := d.readQuery(r)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkArea([]dc.Volume4D{aoi}, "area_of_interest", http.StatusRequestEntityTooLarge); err != nil {
-		return 0, nil, err
-	}
-	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()

@@ -42,17 +42,7 @@ func regionOf(v dc.Volume3D) s2.Region {
 	if v.OutlinePolygon == nil {
 		return nil
 	}
-	var pts []s2.Point
-	for _, p := range v.OutlinePolygon.Vertices {
-		pt := s2.PointFromLatLng(s2.LatLngFromDegrees(*p.Lat, *p.Lng))
-		if len(pts) > 0 && pts[len(pts)-1] == pt {
-			continue
-		}
-		pts = append(pts, pt)
-	}
-	if len(pts) > 1 && pts[0] == pts[len(pts)-1] {
-		pts = pts[:len(pts)-1]
-	}
+	pts := ringOf(v.OutlinePolygon)
 	if len(pts) < 3 {
 		return nil
 	}
@@ -61,6 +51,24 @@ func regionOf(v dc.Volume3D) s2.Region {
 		l.Invert()
 	}
 	return l
+}
+
+// ringOf returns the distinct corners of a validated polygon as points,
+// in order, without a repeat of the first at the end: the loop s2 builds
+// from them (which has fewer than 3 for a degenerate polygon).
+func ringOf(p *dc.Polygon) []s2.Point {
+	var pts []s2.Point
+	for _, v := range p.Vertices {
+		pt := s2.PointFromLatLng(s2.LatLngFromDegrees(*v.Lat, *v.Lng))
+		if len(pts) > 0 && pts[len(pts)-1] == pt {
+			continue
+		}
+		pts = append(pts, pt)
+	}
+	if len(pts) > 1 && pts[0] == pts[len(pts)-1] {
+		pts = pts[:len(pts)-1]
+	}
+	return pts
 }
 
 // covers reports whether the footprints of sub touch every cell of

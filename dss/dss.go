@@ -329,17 +329,7 @@ func areaKm2(v dc.Volume3D) float64 {
 	if c := v.OutlineCircle; c != nil {
 		return 2 * math.Pi * r * r * (1 - math.Cos(*c.Radius.Value/geo.EarthRadiusM))
 	}
-	var pts []s2.Point
-	for _, p := range v.OutlinePolygon.Vertices {
-		pt := s2.PointFromLatLng(s2.LatLngFromDegrees(*p.Lat, *p.Lng))
-		if len(pts) > 0 && pts[len(pts)-1] == pt {
-			continue
-		}
-		pts = append(pts, pt)
-	}
-	if len(pts) > 1 && pts[0] == pts[len(pts)-1] {
-		pts = pts[:len(pts)-1]
-	}
+	pts := ringOf(v.OutlinePolygon)
 	if len(pts) < 3 {
 		return 0
 	}

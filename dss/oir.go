@@ -435,11 +435,8 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 
 // getOIR answers one operational intent reference.
 func (d *DSS) getOIR(r *http.Request, c *Caller) (int, any, error) {
-	id, err := entityID("entityid", r.PathValue("entityid"))
+	id, err := d.readEntity(r, "entityid")
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()
@@ -454,19 +451,8 @@ func (d *DSS) getOIR(r *http.Request, c *Caller) (int, any, error) {
 // queryOIRs answers the operational intent references that intersect an
 // area of interest.
 func (d *DSS) queryOIRs(r *http.Request, c *Caller) (int, any, error) {
-	var req queryRequest
-	if err := decode(r, &req); err != nil {
-		return 0, nil, err
-	}
-	now := d.now().UTC()
-	aoi, vols, err := parseArea("area_of_interest", req.AreaOfInterest, now, queryHorizon)
+	now, vols, err := d.readQuery(r)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkArea([]dc.Volume4D{aoi}, "area_of_interest", http.StatusRequestEntityTooLarge); err != nil {
-		return 0, nil, err
-	}
-	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()

@@ -178,11 +178,8 @@ func (d *DSS) deleteSubscription(r *http.Request, c *Caller) (int, any, error) {
 
 // getSubscription answers one of the caller's subscriptions.
 func (d *DSS) getSubscription(r *http.Request, c *Caller) (int, any, error) {
-	id, err := entityID("subscriptionid", r.PathValue("subscriptionid"))
+	id, err := d.readEntity(r, "subscriptionid")
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()
@@ -200,19 +197,8 @@ func (d *DSS) getSubscription(r *http.Request, c *Caller) (int, any, error) {
 // querySubscriptions answers the caller's live subscriptions that
 // intersect an area of interest.
 func (d *DSS) querySubscriptions(r *http.Request, c *Caller) (int, any, error) {
-	var req queryRequest
-	if err := decode(r, &req); err != nil {
-		return 0, nil, err
-	}
-	now := d.now().UTC()
-	aoi, vols, err := parseArea("area_of_interest", req.AreaOfInterest, now, queryHorizon)
+	now, vols, err := d.readQuery(r)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkArea([]dc.Volume4D{aoi}, "area_of_interest", http.StatusRequestEntityTooLarge); err != nil {
-		return 0, nil, err
-	}
-	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	d.st.mu.RLock()

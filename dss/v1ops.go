@@ -120,11 +120,8 @@ func (d *DSS) operationsInTx(ctx context.Context, tx dc.Tx, vols []geo.Volume) (
 // USS-USS API serves a constraint's (GET
 // {uss_base_url}/uss/v1/constraints/{entityid}).
 func (d *DSS) getOperationDetails(r *http.Request, c *Caller) (int, any, error) {
-	id, err := entityID("entityid", r.PathValue("entityid"))
+	id, err := d.readEntity(r, "entityid")
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := d.refresh(r); err != nil {
 		return 0, nil, err
 	}
 	res, err := d.m.Operation(r.Context(), observer, id)

@@ -261,12 +261,8 @@ func (d *DSS) oirRef(o *oir, caller string) api.OperationalIntentReference {
 	var r api.OperationalIntentReference
 	_ = r.Id.FromUUIDv4Format(apiUUID(o.ID))
 	r.Manager = o.Manager
-	ovn := noOVN
-	if o.Manager == caller {
-		ovn = o.OVN
-	}
 	r.Ovn = &api.OperationalIntentReference_Ovn{}
-	_ = r.Ovn.FromEntityOVN(ovn)
+	_ = r.Ovn.FromEntityOVN(ovnFor(o.Manager, o.OVN, caller))
 	r.State = api.OperationalIntentState(o.State)
 	sub := o.SubscriptionID
 	if sub == "" {
@@ -281,6 +277,15 @@ func (d *DSS) oirRef(o *oir, caller string) api.OperationalIntentReference {
 	return r
 }
 
+// ovnFor is the OVN of a reference as caller sees it: the OVN itself
+// for its manager, noOVN for any other USS, as F3548 hides it.
+func ovnFor(manager, ovn, caller string) string {
+	if manager == caller {
+		return ovn
+	}
+	return noOVN
+}
+
 func subID(s string) api.SubscriptionID {
 	var id api.SubscriptionID
 	_ = id.FromUUIDv4Format(apiUUID(s))
@@ -292,12 +297,8 @@ func (d *DSS) constraintRef(c *constraint, caller string) api.ConstraintReferenc
 	var r api.ConstraintReference
 	_ = r.Id.FromUUIDv4Format(apiUUID(c.ID))
 	r.Manager = c.Manager
-	ovn := noOVN
-	if c.Manager == caller {
-		ovn = c.OVN
-	}
 	r.Ovn = &api.ConstraintReference_Ovn{}
-	_ = r.Ovn.FromEntityOVN(ovn)
+	_ = r.Ovn.FromEntityOVN(ovnFor(c.Manager, c.OVN, caller))
 	r.TimeStart, r.TimeEnd = apiTime(c.Start), apiTime(c.End)
 	r.UssAvailability = d.availabilityOf(c.Manager)
 	_ = r.UssBaseUrl.FromUssBaseURL(c.USSBaseURL)
