@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/federation"
 	"github.com/deconflict/deconflict/mechanism"
 )
@@ -66,13 +67,9 @@ func (m *Main) federationInit(ctx context.Context, args []string) error {
 func (m *Main) peerAdd(ctx context.Context, args []string) error {
 	fs := m.newFlags("federation peer add", "federation peer add DESCRIPTOR|@FILE [--store URL]")
 	store := m.storeFlag(fs)
-	pos, err := m.parse(fs, args)
+	pos, err := m.parseN(fs, args, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	text := []byte(pos[0])
 	if name, ok := strings.CutPrefix(pos[0], "@"); ok {
@@ -86,22 +83,15 @@ func (m *Main) peerAdd(ctx context.Context, args []string) error {
 	}
 	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
 		p, err := federation.AddPeer(ctx, mech, d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stderr, "peer %s (%s) added\n", p.URL, strings.Join(p.Parties, ", "))
-		return nil
+		return m.peerDone(p, err, "added")
 	})
 }
 
 func (m *Main) peerList(ctx context.Context, args []string) error {
 	fs := m.newFlags("federation peer list", "federation peer list [--store URL]")
 	store := m.storeFlag(fs)
-	if pos, err := m.parse(fs, args); err != nil {
+	if _, err := m.parseN(fs, args, 0); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		fs.Usage()
-		return errUsage
 	}
 	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
 		peers, err := federation.Peers(ctx, mech.Store())
@@ -120,32 +110,21 @@ func (m *Main) peerList(ctx context.Context, args []string) error {
 func (m *Main) peerRemove(ctx context.Context, args []string) error {
 	fs := m.newFlags("federation peer remove", "federation peer remove PARTY [--store URL]")
 	store := m.storeFlag(fs)
-	pos, err := m.parse(fs, args)
+	pos, err := m.parseN(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
-	}
 	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
 		p, err := federation.RemovePeer(ctx, mech.Store(), pos[0])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stderr, "peer %s (%s) removed\n", p.URL, strings.Join(p.Parties, ", "))
-		return nil
+		return m.peerDone(p, err, "removed")
 	})
 }
 
 func (m *Main) federationStatus(ctx context.Context, args []string) error {
 	fs := m.newFlags("federation status", "federation status [--server URL] [--token TOKEN]")
 	client := m.clientFlags(fs)
-	if pos, err := m.parse(fs, args); err != nil {
+	if _, err := m.parseN(fs, args, 0); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		fs.Usage()
-		return errUsage
 	}
 	c, err := client()
 	if err != nil {
@@ -184,5 +163,15 @@ func (m *Main) federationStatus(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stdout, "%s is %s: its operations may be out of date; activations need a head's override (coordinate by voice)\n", strings.Join(p.Parties, ","), p.State)
 		}
 	}
+	return nil
+}
+
+// peerDone reports on stderr that the peer p was added or removed (what),
+// unless err says it was not.
+func (m *Main) peerDone(p *deconflict.Peer, err error, what string) error {
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "peer %s (%s) %s\n", p.URL, strings.Join(p.Parties, ", "), what)
 	return nil
 }

@@ -36,6 +36,21 @@ func (m *Main) storeFlag(fs *flag.FlagSet) *string {
 	return fs.String("store", def, "store URL: sqlite:PATH or postgres://... (env DECONFLICT_STORE)")
 }
 
+// parseN is parse for a command that takes exactly n positional
+// arguments: it prints the usage and returns errUsage for any other
+// number.
+func (m *Main) parseN(fs *flag.FlagSet, args []string, n int) ([]string, error) {
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != n {
+		fs.Usage()
+		return nil, errUsage
+	}
+	return pos, nil
+}
+
 // parse parses flags and positional arguments in any order and returns
 // the positional ones.
 func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, error) {
