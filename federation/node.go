@@ -92,6 +92,17 @@ func federationTx(tx dc.Tx) (dc.FederationTx, error) {
 	return ftx, nil
 }
 
+// storedPeers returns tx as a federation transaction and the peers it
+// stores, in the order they were added.
+func storedPeers(ctx context.Context, tx dc.Tx) (dc.FederationTx, []*dc.Peer, error) {
+	ftx, err := federationTx(tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	peers, err := ftx.Peers(ctx)
+	return ftx, peers, err
+}
+
 // Refresh reads the peers from the store, tells the mechanism which
 // parties they host, and returns those this node trusts (not removed).
 func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
@@ -273,11 +284,7 @@ func (n *Node) alert(ctx context.Context, key, kind, msg, evidence string) {
 
 // updatePeer changes the stored peer with the key in tx.
 func updatePeer(ctx context.Context, tx dc.Tx, key string, fn func(*dc.Peer) error) error {
-	ftx, err := federationTx(tx)
-	if err != nil {
-		return err
-	}
-	peers, err := ftx.Peers(ctx)
+	ftx, peers, err := storedPeers(ctx, tx)
 	if err != nil {
 		return err
 	}

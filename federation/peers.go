@@ -88,11 +88,7 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 	}
 	var out *dc.Peer
 	err = m.Store().Update(ctx, func(tx dc.Tx) error {
-		ftx, err := federationTx(tx)
-		if err != nil {
-			return err
-		}
-		peers, err := ftx.Peers(ctx)
+		ftx, peers, err := storedPeers(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -155,11 +151,7 @@ func Peers(ctx context.Context, store dc.Store) ([]*dc.Peer, error) {
 func RemovePeer(ctx context.Context, store dc.Store, party string) (*dc.Peer, error) {
 	var gone *dc.Peer
 	err := store.Update(ctx, func(tx dc.Tx) error {
-		ftx, err := federationTx(tx)
-		if err != nil {
-			return err
-		}
-		peers, err := ftx.Peers(ctx)
+		ftx, peers, err := storedPeers(ctx, tx)
 		if err != nil {
 			return err
 		}

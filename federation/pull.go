@@ -121,11 +121,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 func (n *Node) storedPeer(ctx context.Context, key string) (*dc.Peer, error) {
 	var out *dc.Peer
 	err := n.store.View(ctx, func(tx dc.Tx) error {
-		ftx, err := federationTx(tx)
-		if err != nil {
-			return err
-		}
-		peers, err := ftx.Peers(ctx)
+		_, peers, err := storedPeers(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -215,15 +211,11 @@ func (h *peerHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // an alertError and keeps nothing.
 func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer string) error {
 	return n.store.Update(ctx, func(tx dc.Tx) error {
-		ftx, err := federationTx(tx)
+		ftx, peers, err := storedPeers(ctx, tx)
 		if err != nil {
 			return err
 		}
 		var p *dc.Peer
-		peers, err := ftx.Peers(ctx)
-		if err != nil {
-			return err
-		}
 		for _, q := range peers {
 			if q.Key == key {
 				p = q

@@ -60,11 +60,7 @@ func (n *Node) checkWitnessed(ctx context.Context, from *dc.Peer, notes []string
 // when this node has not verified that many.
 func (n *Node) rootOf(ctx context.Context, key string, size int64) (kept string, root tlog.Hash, ok bool, err error) {
 	err = n.store.View(ctx, func(tx dc.Tx) error {
-		ftx, err := federationTx(tx)
-		if err != nil {
-			return err
-		}
-		peers, err := ftx.Peers(ctx)
+		ftx, peers, err := storedPeers(ctx, tx)
 		if err != nil {
 			return err
 		}
