@@ -91,12 +91,7 @@ func (d *DSS) putConstraint(r *http.Request, c *Caller) (int, any, error) {
 
 // deleteConstraint deletes a constraint reference at its current OVN.
 func (d *DSS) deleteConstraint(r *http.Request, c *Caller) (int, any, error) {
-	id, err := entityID("entityid", r.PathValue("entityid"))
-	if err != nil {
-		return 0, nil, err
-	}
-	ovn := r.PathValue("ovn")
-	a, err := d.actor(r.Context(), c.Subject)
+	id, ovn, a, err := d.deleteRequest(r, c, "entityid", "ovn")
 	if err != nil {
 		return 0, nil, err
 	}

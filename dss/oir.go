@@ -372,12 +372,7 @@ func (d *DSS) notify(ctx context.Context, tx dc.Tx, vols []geo.Volume, now time.
 
 // deleteOIR deletes an operational intent reference at its current OVN.
 func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
-	id, err := entityID("entityid", r.PathValue("entityid"))
-	if err != nil {
-		return 0, nil, err
-	}
-	ovn := r.PathValue("ovn")
-	a, err := d.actor(r.Context(), c.Subject)
+	id, ovn, a, err := d.deleteRequest(r, c, "entityid", "ovn")
 	if err != nil {
 		return 0, nil, err
 	}

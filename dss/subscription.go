@@ -137,12 +137,7 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 
 // deleteSubscription deletes a subscription at its current version.
 func (d *DSS) deleteSubscription(r *http.Request, c *Caller) (int, any, error) {
-	id, err := entityID("subscriptionid", r.PathValue("subscriptionid"))
-	if err != nil {
-		return 0, nil, err
-	}
-	version := r.PathValue("version")
-	a, err := d.actor(r.Context(), c.Subject)
+	id, version, a, err := d.deleteRequest(r, c, "subscriptionid", "version")
 	if err != nil {
 		return 0, nil, err
 	}

@@ -8,9 +8,9 @@ import (
 	"github.com/deconflict/deconflict/geo"
 )
 
-// The first steps every read of the DSS takes alike, before it looks at
-// the state: check what the request names, then bring the state up to
-// date with the store.
+// The first steps the handlers of the DSS take alike, before they look
+// at the state: check what the request names; a read then brings the
+// state up to date with the store, a delete finds whom it acts for.
 
 // readEntity returns the ID in the path parameter param (an error naming
 // it if it is not one), with the state brought up to date.
@@ -46,4 +46,18 @@ func (d *DSS) readQuery(r *http.Request) (time.Time, []geo.Volume, error) {
 		return time.Time{}, nil, err
 	}
 	return now, vols, nil
+}
+
+// deleteRequest returns what a delete names: the ID in path parameter
+// idParam, the version or OVN the entity must be at (path parameter
+// atParam, compared by the delete itself), and the caller as the actor
+// of the write.
+func (d *DSS) deleteRequest(r *http.Request, c *Caller, idParam, atParam string) (id, at string, a dc.Actor, err error) {
+	if id, err = entityID(idParam, r.PathValue(idParam)); err != nil {
+		return "", "", dc.Actor{}, err
+	}
+	if a, err = d.actor(r.Context(), c.Subject); err != nil {
+		return "", "", dc.Actor{}, err
+	}
+	return id, r.PathValue(atParam), a, nil
 }
