@@ -418,3 +418,11 @@ func invalidUTF8At(b []byte) int {
 	}
 	return len(b)
 }
+
+// decodeBody decodes body into v, refusing what checkBody refuses.
+func decodeBody(ctx context.Context, body []byte, v any) error {
+	if err := checkBody(ctx, body, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	return unmarshalChecked(body, v)
+}
