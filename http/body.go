@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -395,21 +394,6 @@ func (w *bodyWalker) array(t reflect.Type, dst reflect.Value) error {
 	}
 }
 
-// endArray finishes an array of n elements read into dst: a slice is cut
-// to n (made empty, not nil, for []), the rest of an array zeroed.
-func (w *bodyWalker) endArray(dst reflect.Value, n int) {
-	switch {
-	case dst.Kind() == reflect.Slice && n == 0:
-		dst.Set(reflect.MakeSlice(dst.Type(), 0, 0))
-	case dst.Kind() == reflect.Slice:
-		dst.SetLen(n)
-	default:
-		for ; n < dst.Len(); n++ {
-			dst.Index(n).SetZero()
-		}
-	}
-}
-
 // pathString formats the path of the value being read, such as
 // volumes[0].volume.outline_polygon.vertices[3].lat.
 func (w *bodyWalker) pathString() string {
@@ -486,14 +470,6 @@ func jsonKindOf(t reflect.Type) string {
 	return "object"
 }
 
-// unmarshalChecked decodes a body checkBody has accepted into v.
-func unmarshalChecked(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return dc.Errorf(dc.EInvalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	return nil
-}
-
 // invalidUTF8At returns the offset of the first byte of b that is not
 // valid UTF-8.
 func invalidUTF8At(b []byte) int {
@@ -506,4 +482,3 @@ func invalidUTF8At(b []byte) int {
 	}
 	return len(b)
 }
-

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	dc "github.com/deconflict/deconflict"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -32,6 +33,29 @@ func decodeBody(ctx context.Context, body []byte, v any) error {
 	}
 	_, err := walk(ctx, body, rv.Type().Elem(), rv.Elem())
 	return err
+}
+
+// unmarshalChecked decodes a body checkBody has accepted into v.
+func unmarshalChecked(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return dc.Errorf(dc.EInvalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}
+
+// endArray finishes an array of n elements read into dst: a slice is cut
+// to n (made empty, not nil, for []), the rest of an array zeroed.
+func (w *bodyWalker) endArray(dst reflect.Value, n int) {
+	switch {
+	case dst.Kind() == reflect.Slice && n == 0:
+		dst.Set(reflect.MakeSlice(dst.Type(), 0, 0))
+	case dst.Kind() == reflect.Slice:
+		dst.SetLen(n)
+	default:
+		for ; n < dst.Len(); n++ {
+			dst.Index(n).SetZero()
+		}
+	}
 }
 
 // walkBody decodes body into a new value of type t as decodeBody does,
