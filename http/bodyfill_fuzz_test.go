@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -31,9 +32,9 @@ type everyKind struct {
 	Anys    []any               `json:"anys"`
 	Inner   *everyKind          `json:"inner"`
 	Skipped int                 `json:"-"`
-	Dash    int                 `json:"-,"`
 	NoTag   int
-	hidden  int
+	//lint:ignore U1000 an unexported field, which decoding leaves alone
+	hidden int
 }
 
 // decodeTargets are the types FuzzDecodeOnePass decodes into: those the
@@ -51,6 +52,14 @@ var decodeTargets = []reflect.Type{
 	reflect.TypeFor[any](),
 	reflect.TypeFor[*everyKind](),
 	reflect.TypeFor[everyKind](),
+	// Types the walker only checks, leaving the decoding to encoding/json.
+	reflect.TypeFor[struct {
+		At json.RawMessage `json:"at"`
+	}](),
+	reflect.TypeFor[struct {
+		dc.Subject
+		Note string `json:"note"`
+	}](),
 }
 
 // FuzzDecodeOnePass holds the one-pass decoder (decodeBody) to the
@@ -67,8 +76,8 @@ func FuzzDecodeOnePass(f *testing.F) {
 		`{"i8":128}`, `{"u16":-1}`, `{"f32":3.5e38}`, `{"f64":1e400}`, `{"pp":null,"b":null,"m":null,"any":null}`,
 		`{"arr":[1,2,3]}`, `{"arr":[1]}`, `{"strings":[]}`, `{"strings":null}`, `{"bytes":[1,255]}`, `{"bytes":"AQ=="}`,
 		`{"m":{"a":null,"b":1.5}}`, `{"named":{"x":1}}`, `{"any":{"x":[1,"s",true,null,{"y":{}}]}}`, `{"any":1e400}`,
-		`{"anys":[[],{},0.5]}`, `{"inner":{"inner":{"i":1}}}`, `{"Dash":1}`, `{"-":2}`, `{"NoTag":3}`, `{"hidden":1}`,
-		`{"Skipped":1}`, `{"a":{"b":[1,2,{"c":3}]}}`, `{"a\u0000":1}`,
+		`{"anys":[[],{},0.5]}`, `{"inner":{"inner":{"i":1}}}`, `{"-":2}`, `{"NoTag":3}`, `{"hidden":1}`,
+		`{"Skipped":1}`, `{"at":{"x":1}}`, `{"kind":"operation","id":"x","note":"n"}`, `{"a":{"b":[1,2,{"c":3}]}}`, `{"a\u0000":1}`,
 	} {
 		for i := range decodeTargets {
 			f.Add(uint8(i), []byte(seed))
