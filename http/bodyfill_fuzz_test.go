@@ -123,3 +123,18 @@ func FuzzDecodeOnePass(f *testing.F) {
 		}
 	})
 }
+
+// The bodies the handlers take are decoded in one pass, not checked and
+// then decoded again by encoding/json.
+func TestHandlerBodiesDecodeInOnePass(t *testing.T) {
+	for _, typ := range decodeTargets[:6] {
+		if !fillable(typ) {
+			t.Errorf("%v is decoded in two passes", typ)
+		}
+	}
+	for _, typ := range decodeTargets[len(decodeTargets)-2:] {
+		if fillable(typ) {
+			t.Errorf("%v is decoded in one pass, which cannot decode it as encoding/json does", typ)
+		}
+	}
+}
