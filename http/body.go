@@ -1,39 +1,39 @@
 package http
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// checkBody reads a request body once, token by token, against the Go
-// type it is about to be decoded into, and refuses what the contract
-// refuses (section 2.1) with the path of the field at fault: malformed
-// JSON, duplicate names, invalid UTF-8 and escapes of lone surrogates
-// (jsontext refuses those by default), NUL in a string, unknown fields,
-// values of the wrong JSON type and numbers out of range.
+// The body walker reads a request body once, token by token, against
+// the Go type it is decoded into, and refuses what the contract refuses
+// (section 2.1) with the path of the field at fault: malformed JSON,
+// duplicate names, invalid UTF-8 and escapes of lone surrogates (jsontext
+// refuses those by default), NUL in a string, unknown fields, values of
+// the wrong JSON type and numbers out of range. Given a destination, it
+// stores each value there as it reads it, as encoding/json would (see
+// decodeBody); without one, it only checks (checkBody).
 //
 // The work is linear in the body: each token is read once and costs
 // O(1) (a map lookup for a name), and the path of a field is built only
 // for the error that names it. The context is checked every few thousand
 // tokens, so a client that hangs up stops the work.
-//
-// A body checkBody accepts decodes with encoding/json into the same type
-// without an error of its own (names are matched exactly, where
-// encoding/json would also take another case: such a name is unknown here).
+
+// checkBody checks body against t without decoding it. A body checkBody
+// accepts decodes with encoding/json into the same type without an error
+// of its own (names are matched exactly, where encoding/json would also
+// take another case: such a name is unknown here).
 func checkBody(ctx context.Context, body []byte, t reflect.Type) error {
-	_, err := walkBody(ctx, body, t)
+	_, err := walk(ctx, body, t, reflect.Value{})
 	return err
 }
 
@@ -46,6 +46,10 @@ type bodyWalker struct {
 	// steps counts the units of work done (tokens read and path segments
 	// formatted); tests assert it stays linear in the body.
 	steps int
+	// outOfRange is the first number too large for the float64 of an
+	// interface: refused once the body is read, since it is well-formed
+	// and of a type the field takes (encoding/json does the same).
+	outOfRange error
 }
 
 // pathSeg is one step of a path: an object member or an array index.
@@ -57,22 +61,25 @@ type pathSeg struct {
 // ctxCheckEvery is how many tokens are read between looks at the context.
 const ctxCheckEvery = 4096
 
-// walkBody is checkBody, also answering the units of work it did.
-func walkBody(ctx context.Context, body []byte, t reflect.Type) (int, error) {
-	w := &bodyWalker{ctx: ctx, body: body, dec: jsontext.NewDecoder(bytes.NewReader(body))}
+// walk reads body as a value of type t into dst (if valid, a settable
+// value of type t), answering the units of work it did.
+func walk(ctx context.Context, body []byte, t reflect.Type, dst reflect.Value) (int, error) {
+	bd := getDecoder(body)
+	defer putDecoder(bd)
+	w := &bodyWalker{ctx: ctx, body: body, dec: bd.dec}
 	tok, err := w.next()
 	if err == io.EOF {
 		return w.steps, dc.Errorf(dc.EInvalid, "request body is empty; a JSON object is required")
 	} else if err != nil {
 		return w.steps, err
 	}
-	if err := w.value(tok, t); err != nil {
+	if err := w.value(tok, t, dst); err != nil {
 		return w.steps, err
 	}
 	if _, err := w.next(); err != io.EOF {
 		return w.steps, dc.Errorf(dc.EInvalid, "malformed JSON: more than one value in the body")
 	}
-	return w.steps, nil
+	return w.steps, w.outOfRange
 }
 
 // next reads one token.
@@ -129,31 +136,76 @@ func fieldOrBody(field string) string {
 	return field
 }
 
-// value checks the value that starts with tok against t (nil: any value).
-func (w *bodyWalker) value(tok jsontext.Token, t reflect.Type) error {
+// value reads the value that starts with tok as a t (nil: any value)
+// into dst, if dst is valid.
+func (w *bodyWalker) value(tok jsontext.Token, t reflect.Type, dst reflect.Value) error {
+	if tok.Kind() == 'n' {
+		// As encoding/json: null makes a pointer, map, slice or
+		// interface nil and leaves anything else as it is.
+		if dst.IsValid() {
+			switch dst.Kind() {
+			case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+				dst.SetZero()
+			}
+		}
+		return nil
+	}
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
+		if dst.IsValid() {
+			if dst.IsNil() {
+				dst.Set(reflect.New(t))
+			}
+			dst = dst.Elem()
+		}
 	}
 	if t != nil && t.Kind() == reflect.Interface {
-		t = nil
+		t = nil // dst, if valid, is an empty interface (see fillable)
 	}
 	switch k := tok.Kind(); k {
-	case 'n':
-		return nil // null leaves any field as it is
 	case 't', 'f':
-		return w.want(t, k, reflect.Bool)
+		if err := w.want(t, k, reflect.Bool); err != nil || !dst.IsValid() {
+			return err
+		}
+		if dst.Kind() == reflect.Interface {
+			dst.Set(reflect.ValueOf(k == 't'))
+		} else {
+			dst.SetBool(k == 't')
+		}
+		return nil
 	case '"':
-		if strings.IndexByte(tok.String(), 0) >= 0 {
+		s := tok.String()
+		if strings.IndexByte(s, 0) >= 0 {
 			field := w.pathString()
 			return dc.FieldErrorf(dc.EInvalid, field, "%s contains a NUL character, which text may not", fieldOrBody(field))
 		}
-		return w.want(t, k, reflect.String)
+		if err := w.want(t, k, reflect.String); err != nil || !dst.IsValid() {
+			return err
+		}
+		if dst.Kind() == reflect.Interface {
+			dst.Set(reflect.ValueOf(s))
+		} else {
+			dst.SetString(s)
+		}
+		return nil
 	case '0':
-		return w.number(tok.String(), t)
+		return w.number(tok, t, dst)
 	case '{':
-		return w.object(t)
+		if dst.IsValid() && dst.Kind() == reflect.Interface {
+			m := reflect.MakeMap(mapOfAny)
+			err := w.object(mapOfAny, m)
+			dst.Set(m)
+			return err
+		}
+		return w.object(t, dst)
 	case '[':
-		return w.array(t)
+		if dst.IsValid() && dst.Kind() == reflect.Interface {
+			s := reflect.New(sliceOfAny).Elem()
+			err := w.array(sliceOfAny, s)
+			dst.Set(s)
+			return err
+		}
+		return w.array(t, dst)
 	}
 	return dc.Errorf(dc.EInvalid, "malformed JSON: unexpected %v", tok.Kind())
 }
@@ -179,38 +231,59 @@ func (w *bodyWalker) typeError(t reflect.Type, got string) error {
 	return dc.FieldErrorf(dc.EInvalid, field, "%s must be of type %s, not %s", field, jsonKindOf(t), got)
 }
 
-// number checks a number literal against t: in range for a float, whole
-// and in range for an integer.
-func (w *bodyWalker) number(lit string, t reflect.Type) error {
+// number reads a number (the token tok) as a t into dst: in range for a
+// float, whole and in range for an integer. Into an interface it goes as
+// a float64, as encoding/json puts it.
+func (w *bodyWalker) number(tok jsontext.Token, t reflect.Type, dst reflect.Value) error {
 	if t == nil {
+		if !dst.IsValid() {
+			return nil
+		}
+		f, err := strconv.ParseFloat(tok.String(), 64)
+		if err == nil {
+			dst.Set(reflect.ValueOf(f))
+		} else if w.outOfRange == nil {
+			field := w.pathString()
+			w.outOfRange = dc.FieldErrorf(dc.EInvalid, field, "%s is out of range: %s", fieldOrBody(field), tok.String())
+		}
 		return nil
 	}
 	var err error
 	switch t.Kind() {
 	case reflect.Float32, reflect.Float64:
-		if _, err = strconv.ParseFloat(lit, t.Bits()); err != nil {
+		var f float64
+		if f, err = strconv.ParseFloat(tok.String(), t.Bits()); err != nil {
 			field := w.pathString()
-			return dc.FieldErrorf(dc.EInvalid, field, "%s is out of range: %s", fieldOrBody(field), lit)
+			return dc.FieldErrorf(dc.EInvalid, field, "%s is out of range: %s", fieldOrBody(field), tok.String())
+		}
+		if dst.IsValid() {
+			dst.SetFloat(f)
 		}
 		return nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		_, err = strconv.ParseInt(lit, 10, t.Bits())
+		var n int64
+		if n, err = strconv.ParseInt(tok.String(), 10, t.Bits()); err == nil && dst.IsValid() {
+			dst.SetInt(n)
+		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		_, err = strconv.ParseUint(lit, 10, t.Bits())
+		var n uint64
+		if n, err = strconv.ParseUint(tok.String(), 10, t.Bits()); err == nil && dst.IsValid() {
+			dst.SetUint(n)
+		}
 	default:
 		return w.typeError(t, "number")
 	}
 	if err != nil {
 		field := w.pathString()
-		return dc.FieldErrorf(dc.EInvalid, field, "%s must be a whole number within range, not %s", fieldOrBody(field), lit)
+		return dc.FieldErrorf(dc.EInvalid, field, "%s must be a whole number within range, not %s", fieldOrBody(field), tok.String())
 	}
 	return nil
 }
 
-// object checks the members of an object (its '{' is read) against t: a
-// struct's fields by their exact JSON names, or a map's values.
-func (w *bodyWalker) object(t reflect.Type) error {
-	var fields map[string]reflect.Type
+// object reads the members of an object (its '{' is read) as a t into
+// dst: a struct's fields by their exact JSON names, or a map's values.
+func (w *bodyWalker) object(t reflect.Type, dst reflect.Value) error {
+	var fields map[string]field
 	var elem reflect.Type
 	switch {
 	case t == nil:
@@ -218,6 +291,9 @@ func (w *bodyWalker) object(t reflect.Type) error {
 		fields = fieldsOf(t)
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
 		elem = t.Elem()
+		if dst.IsValid() && dst.IsNil() {
+			dst.Set(reflect.MakeMap(t))
+		}
 	default:
 		return w.typeError(t, "object")
 	}
@@ -232,27 +308,50 @@ func (w *bodyWalker) object(t reflect.Type) error {
 			w.path = w.path[:top]
 			return nil
 		}
-		name := tok.String() // a name: jsontext allows nothing else here
-		w.path[top].name = name
-		ft := elem
+		// A name: jsontext allows nothing else here. A struct's field
+		// is looked up without copying the name.
+		var f field
 		if fields != nil {
 			var ok bool
-			if ft, ok = fields[name]; !ok {
+			if f, ok = fields[tok.String()]; !ok {
+				name := tok.String()
+				w.path[top].name = name
 				field := w.pathString()
 				return dc.FieldErrorf(dc.EInvalid, field, "unknown field %q", name)
 			}
+			w.path[top].name = f.name
+		} else {
+			f = field{name: tok.String(), typ: elem, index: -1}
+			w.path[top].name = f.name
 		}
 		if tok, err = w.next(); err != nil {
 			return err
 		}
-		if err := w.value(tok, ft); err != nil {
+		switch {
+		case !dst.IsValid():
+			err = w.value(tok, f.typ, reflect.Value{})
+		case fields != nil:
+			err = w.value(tok, f.typ, dst.Field(f.index))
+		default:
+			// A map's value is read into a zero value of its own, then
+			// stored under its name.
+			v := reflect.New(t.Elem()).Elem()
+			if err = w.value(tok, f.typ, v); err == nil {
+				k := reflect.New(t.Key()).Elem()
+				k.SetString(f.name)
+				dst.SetMapIndex(k, v)
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
 }
 
-// array checks the elements of an array (its '[' is read) against t.
-func (w *bodyWalker) array(t reflect.Type) error {
+// array reads the elements of an array (its '[' is read) as a t into
+// dst: a slice grows to hold them all, an array takes as many as it has
+// room for and the rest of it is zeroed, as encoding/json does.
+func (w *bodyWalker) array(t reflect.Type, dst reflect.Value) error {
 	var elem reflect.Type
 	if t != nil {
 		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
@@ -269,10 +368,27 @@ func (w *bodyWalker) array(t reflect.Type) error {
 		}
 		if tok.Kind() == ']' {
 			w.path = w.path[:top]
+			if dst.IsValid() {
+				w.endArray(dst, i)
+			}
 			return nil
 		}
 		w.path[top].index = i
-		if err := w.value(tok, elem); err != nil {
+		var into reflect.Value
+		if dst.IsValid() {
+			if dst.Kind() == reflect.Slice {
+				if i >= dst.Cap() {
+					dst.Grow(1)
+				}
+				if i >= dst.Len() {
+					dst.SetLen(i + 1)
+				}
+			}
+			if i < dst.Len() {
+				into = dst.Index(i)
+			}
+		}
+		if err := w.value(tok, elem, into); err != nil {
 			return err
 		}
 	}
@@ -352,58 +468,6 @@ func jsonKindOf(t reflect.Type) string {
 		return "array"
 	}
 	return "object"
-}
-
-// structFields caches fieldsOf by type.
-var structFields sync.Map // reflect.Type → map[string]reflect.Type
-
-// fieldsOf maps the JSON names of a struct's fields (those of embedded
-// structs without a name of their own included, as encoding/json does)
-// to their types.
-func fieldsOf(t reflect.Type) map[string]reflect.Type {
-	if m, ok := structFields.Load(t); ok {
-		return m.(map[string]reflect.Type)
-	}
-	out := map[string]reflect.Type{}
-	addFields(out, t)
-	structFields.Store(t, out)
-	return out
-}
-
-func addFields(out map[string]reflect.Type, t reflect.Type) {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		name, _, _ := strings.Cut(tag, ",")
-		if name == "-" && !strings.HasPrefix(tag, "-,") {
-			continue
-		}
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			addFields(out, ft)
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if _, taken := out[name]; !taken {
-			out[name] = f.Type
-		}
-	}
-}
-
-// unmarshalChecked decodes a body checkBody has accepted into v.
-func unmarshalChecked(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return dc.Errorf(dc.EInvalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	return nil
 }
 
 // invalidUTF8At returns the offset of the first byte of b that is not

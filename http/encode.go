@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 
@@ -39,10 +38,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return dc.Errorf(dc.EInvalid, "reading the request body: %v", err)
 	}
-	if err := checkBody(r.Context(), body, reflect.TypeOf(v)); err != nil {
-		return err
-	}
-	return unmarshalChecked(body, v)
+	return decodeBody(r.Context(), body, v)
 }
 
 // parseIfMatch reads the If-Match header: "VERSION" or W/"VERSION".
