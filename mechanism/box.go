@@ -14,9 +14,9 @@ const maxBoxCandidates = 10_000
 // boxCandidates returns the IDs of the live operations whose footprint
 // the index says may meet box, and the event seq up to which the index
 // reflects the store, when a list of operations in states by box can be
-// narrowed to them (ok). Listing by box used to parse every operation
-// that passed the other filters, all 100,000 live ones for a small box;
-// with the candidates, only they are read and parsed. Operations changed
+// narrowed to them (ok). Without them every operation that passed the
+// other filters would be read and parsed, all the live ones for a small
+// box; with them, only the candidates are. Operations changed
 // after since must be added to them, since the index may not hold their
 // latest volumes; the exact test (Match) still decides each one.
 func (m *Mechanism) boxCandidates(box *BBox, states []dc.State) (ids []string, since int64, ok bool) {
