@@ -252,6 +252,10 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt signed with another key than the peer's (%s)", pe.Index, keyName(r.Key)), string(pe.Data))
 			return skip
 		}
+		if !hostsAll(p, r.Receiver) {
+			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt for receivers %q, which this peer does not all host", pe.Index, r.Receiver), string(pe.Data))
+			return skip
+		}
 		if _, err := record.CheckNodeReceipt(r); err != nil {
 			n.alert(ctx, p.Key, "bad_signature", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
 			return skip
@@ -288,4 +292,16 @@ func (n *Node) keepSettings(ctx context.Context, key string, index int64, st dc.
 			slog.String("message", "the peer's settings differ: "+strings.Join(diff, "; ")))
 	}
 	return nil
+}
+
+// hostsAll reports whether parties is not empty and p hosts every one:
+// a node receipt names as receivers only the parties of the node that
+// signed it.
+func hostsAll(p *dc.Peer, parties []string) bool {
+	for _, party := range parties {
+		if !p.Hosts(party) {
+			return false
+		}
+	}
+	return len(parties) > 0
 }
