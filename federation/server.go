@@ -43,7 +43,7 @@ func (n *Node) authenticate(r *http.Request) (*dc.Peer, error) {
 		return nil, err
 	}
 	key, err := n.verify.Verify(r, body)
-	if err != nil && errors.Is(err, ErrUnauthenticated) && n.peer(keyIDOf(r)) == nil {
+	if err != nil && errors.Is(err, ErrUnauthenticated) && n.mayRefresh(keyIDOf(r)) {
 		// A peer added since the last refresh is known at once.
 		if _, rerr := n.Refresh(r.Context()); rerr == nil {
 			key, err = n.verify.Verify(r, body)
@@ -57,6 +57,28 @@ func (n *Node) authenticate(r *http.Request) (*dc.Peer, error) {
 		return nil, ErrUnauthenticated
 	}
 	return p, nil
+}
+
+// mayRefresh reports whether a request refused for its key should make
+// the node read its peers again before refusing it: only when the key it
+// claims is a well-formed key of no peer known, and at most once per
+// refresh period, so that anyone who can reach the port cannot make
+// every request of theirs cost a read of the store.
+func (n *Node) mayRefresh(key string) bool {
+	if key == "" || n.peer(key) != nil {
+		return false
+	}
+	if _, err := verifierOf(key); err != nil {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.now()
+	if !n.forced.IsZero() && now.Sub(n.forced) < n.every {
+		return false
+	}
+	n.forced = now
+	return true
 }
 
 // keyIDOf returns the keyid a request claims, or "".

@@ -1,0 +1,71 @@
+package federation_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/federation"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/record"
+	"github.com/deconflict/deconflict/sqlite"
+)
+
+// countingStore counts the read transactions of a store.
+type countingStore struct {
+	dc.Store
+	views atomic.Int64
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(dc.Tx) error) error {
+	s.views.Add(1)
+	return s.Store.View(ctx, fn)
+}
+
+// TestStrangerRequestsDoNotReadTheStore: requests that anyone can send,
+// unsigned or signed by a key of no peer, are refused without making the
+// node read its peers from the store each time.
+func TestStrangerRequestsDoNotReadTheStore(t *testing.T) {
+	ctx := t.Context()
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "alpha.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	store := &countingStore{Store: base}
+	m := mechanism.New(store, mechanism.Options{})
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddParty(ctx, "alpha", ""); err != nil {
+		t.Fatal(err)
+	}
+	n := federation.New(m, federation.Options{Refresh: time.Hour})
+	hs := httptest.NewServer(n.Handler())
+	defer hs.Close()
+	stranger, _ := record.NewKey("stranger-k1", time.Now())
+	signer, _ := federation.NewRequestSigner(stranger.Signer, stranger.Verifier)
+	before := store.views.Load()
+	for i := range 40 {
+		req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+federation.LogPath+"?from=0", nil)
+		if i%2 == 0 {
+			signer.Sign(req, nil, time.Now())
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("stranger's request %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	if reads := store.views.Load() - before; reads > 2 {
+		t.Errorf("40 refused requests of strangers made %d reads of the store", reads)
+	}
+}
