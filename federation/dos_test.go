@@ -14,6 +14,7 @@ import (
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/record"
 	"github.com/deconflict/deconflict/sqlite"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // countingStore counts the read transactions of a store.
@@ -67,5 +68,37 @@ func TestStrangerRequestsDoNotReadTheStore(t *testing.T) {
 	}
 	if reads := store.views.Load() - before; reads > 2 {
 		t.Errorf("40 refused requests of strangers made %d reads of the store", reads)
+	}
+}
+
+// TestOversizedPage: a peer that answers a pull with more entries than
+// it was asked for is refused, so that it cannot make this node verify
+// and store an unbounded page in one transaction (holding the store's
+// write lock meanwhile).
+func TestOversizedPage(t *testing.T) {
+	bravo := newNode(t, t.TempDir(), "bravo")
+	hostile := newHostilePeer(t)
+	key, err := record.NewKey("hotel-k1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	var log hostileLog
+	for i := range n {
+		log.add(t, &dc.Event{Type: dc.EventPartyAdded, Time: time.Unix(int64(i), 0).UTC(), Actor: dc.Actor{Role: dc.RoleAdmin}})
+	}
+	page := log.page(t, 0, n, key.Signer)
+	for i := range page.Entries {
+		page.Entries[i] = federation.WireEntry{Index: int64(i), LeafHash: tlog.RecordHash(log.entries[i]).String()}
+	}
+	hostile.set(func(from int64) *federation.LogPage { return page })
+	waitAlert(t, bravo, "hotel", "malformed")
+	var peers []*dc.Peer
+	bravo.store.View(t.Context(), func(tx dc.Tx) (err error) { peers, err = tx.(dc.FederationTx).Peers(t.Context()); return err })
+	if len(peers) != 1 || peers[0].Verified != 0 {
+		t.Errorf("bravo verified %d entries of one page", peers[0].Verified)
 	}
 }

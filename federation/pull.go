@@ -234,6 +234,10 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer strin
 			return &alertError{kind: "rollback", evidence: evidence,
 				msg: fmt.Sprintf("the peer's log is rolled back: it signed %d entries before and now signs %d", from, tree.N)}
 		}
+		if len(page.Entries) > pageLimit {
+			return &alertError{kind: "malformed",
+				msg: fmt.Sprintf("the page holds %d entries, more than the %d asked for", len(page.Entries), pageLimit)}
+		}
 		if int64(len(page.Entries)) != tree.N-from || (len(page.Entries) > 0 && page.Entries[0].Index != from) {
 			return &alertError{kind: "malformed",
 				msg: fmt.Sprintf("the page from entry %d holds %d entries but its checkpoint is of %d", from, len(page.Entries), tree.N)}
