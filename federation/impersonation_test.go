@@ -87,3 +87,32 @@ func TestForgedReceiver(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageIDOfAnotherParty: a peer's hotline message that reuses the
+// ID of a message another party sent is refused and alerted, not
+// silently taken for that message (which would hide that one of the two
+// never arrived).
+func TestMessageIDOfAnotherParty(t *testing.T) {
+	bravo := newNode(t, t.TempDir(), "bravo")
+	hostile := newHostilePeer(t)
+	key, err := record.NewKey("hotel-k1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	own, err := bravo.mech.SendMessage(t.Context(), bravo.actor(dc.RoleLiaison), mechanism.Outgoing{To: []string{"hotel"}, Text: "bravo's own"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	msg := &dc.Message{ID: own.ID, Kind: dc.KindMessage, From: dc.Actor{Party: "hotel", Role: dc.RoleLiaison}, To: []string{"bravo"},
+		Text: "hotel's, under bravo's ID", Urgency: dc.UrgencyRoutine, SentAt: now}
+	b, _ := jsonMarshal(mechanism.HotlineEventData{Message: msg})
+	var log hostileLog
+	log.add(t, &dc.Event{Type: dc.EventHotlineMessage, Time: now, Actor: msg.From,
+		Subject: &dc.Subject{Kind: dc.SubjectMessage, ID: msg.ID}, Audience: []string{"hotel", "bravo"}, Data: b})
+	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
+	waitAlert(t, bravo, "hotel", "rejected")
+}
