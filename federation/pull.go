@@ -126,7 +126,7 @@ func (n *Node) storedPeer(ctx context.Context, key string) (*dc.Peer, error) {
 			return err
 		}
 		for _, p := range peers {
-			if p.Key == key {
+			if p.Key == key && !p.Removed {
 				out = p
 				return nil
 			}
@@ -217,7 +217,7 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer strin
 		}
 		var p *dc.Peer
 		for _, q := range peers {
-			if q.Key == key {
+			if q.Key == key && !q.Removed {
 				p = q
 			}
 		}
