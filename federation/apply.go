@@ -263,6 +263,14 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 		if _, remote := n.mech.RemoteParty(r.Party); remote {
 			return skip // a receipt of another node's operation
 		}
+		if err := n.mech.CheckReceivedEntry(ctx, r.Entry, r.LeafHash, r.Operation, r.Version); err != nil {
+			if dc.ErrorCode(err) != dc.EInvalid {
+				// A failure of this node: applied again on the next round.
+				return step{kind: stepOther, index: pe.Index, event: e.Type, data: pe.Data, apply: func() error { return err }}
+			}
+			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt that does not name the entry it received: %s", pe.Index, dc.ErrorMessage(err)), string(pe.Data))
+			return skip
+		}
 		st.kind, st.receipt = stepReceipt, mechanism.KeptReceipt{Origin: origin, Receipt: r, Mark: m}
 	default:
 		return skip

@@ -1,6 +1,7 @@
 package federation_test
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -115,4 +116,51 @@ func TestMessageIDOfAnotherParty(t *testing.T) {
 		Subject: &dc.Subject{Kind: dc.SubjectMessage, ID: msg.ID}, Audience: []string{"hotel", "bravo"}, Data: b})
 	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
 	waitAlert(t, bravo, "hotel", "rejected")
+}
+
+// TestReceiptOfAnotherEntry: a peer's node receipt that names an entry
+// of the author's log other than the version it claims to have received
+// is refused and alerted: kept, it would look like proof of notice while
+// binding the receiver to nothing.
+func TestReceiptOfAnotherEntry(t *testing.T) {
+	bravo := newNode(t, t.TempDir(), "bravo")
+	hostile := newHostilePeer(t)
+	key, err := record.NewKey("hotel-k1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(5 * time.Hour).Truncate(time.Second)
+	op, err := bravo.mech.Declare(t.Context(), bravo.actor(dc.RoleOperator), uuid.NewString(),
+		mechanism.Declaration{Volumes: []dc.Volume4D{volume(20, 20, 1, 0, 500, start, time.Hour)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, entries, _, err := bravo.mech.PeerLog(t.Context(), []string{"hotel"}, 0, 1) // entry 0: not the declaration
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &record.NodeReceipt{Operation: op.Operation.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
+		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: 0,
+		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+	if err := record.SignNodeReceipt(r, key.Signer); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := jsonMarshal(mechanism.NodeReceiptEventData{Receipt: r})
+	var log hostileLog
+	log.add(t, &dc.Event{Type: dc.EventOperationReceived, Time: time.Now().UTC().Truncate(time.Microsecond), Actor: dc.Actor{Role: "node"},
+		Subject: &dc.Subject{Kind: "operation", ID: op.Operation.ID}, Audience: []string{"bravo", "hotel"}, Data: b})
+	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
+	waitAlert(t, bravo, "hotel", "forged")
+	evs, err := bravo.mech.Events(t.Context(), dc.Actor{Role: dc.RoleAdmin}, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == dc.EventOperationReceived {
+			t.Fatalf("bravo kept the receipt of another entry: %s", e.Data)
+		}
+	}
 }
