@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -100,5 +101,39 @@ func TestOversizedPage(t *testing.T) {
 	bravo.store.View(t.Context(), func(tx dc.Tx) (err error) { peers, err = tx.(dc.FederationTx).Peers(t.Context()); return err })
 	if len(peers) != 1 || peers[0].Verified != 0 {
 		t.Errorf("bravo verified %d entries of one page", peers[0].Verified)
+	}
+}
+
+// TestRequestForAnotherNode: a signed peer request is good only at the
+// node it names: a node that received one (or anyone who saw it) cannot
+// replay it to another node that trusts the same signer and read that
+// node's log as the signer's parties see it.
+func TestRequestForAnotherNode(t *testing.T) {
+	dir := t.TempDir()
+	alpha, bravo, charlie := newNode(t, dir, "alpha"), newNode(t, dir, "bravo"), newNode(t, dir, "charlie")
+	peerAll(t, alpha, bravo, charlie)
+	bk, _ := bravo.mech.NodeKey(t.Context())
+	signer, err := federation.NewRequestSigner(bk.Signer, bk.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(n *testNode, to string) int {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", n.hs.URL+federation.LogPath+"?from=0&to="+url.QueryEscape(to), nil)
+		signer.Sign(req, nil, time.Now())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := get(charlie, charlie.descriptor(t).Key); status != http.StatusOK {
+		t.Fatalf("bravo's request to charlie: %d", status)
+	}
+	if status := get(charlie, alpha.descriptor(t).Key); status != http.StatusUnauthorized {
+		t.Errorf("bravo's request for alpha, replayed to charlie: %d, want 401", status)
+	}
+	if status := get(charlie, ""); status != http.StatusUnauthorized {
+		t.Errorf("bravo's request for no node in particular, sent to charlie: %d, want 401", status)
 	}
 }

@@ -146,7 +146,8 @@ func (n *Node) fetch(ctx context.Context, p *dc.Peer, from int64, wait time.Dura
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "limit": {strconv.Itoa(pageLimit)}, "wait": {strconv.FormatInt(wait.Milliseconds(), 10)}}
+	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "limit": {strconv.Itoa(pageLimit)}, "wait": {strconv.FormatInt(wait.Milliseconds(), 10)},
+		"to": {p.Key}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.URL, "/")+LogPath+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,11 @@
 package federation
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -81,6 +83,22 @@ func (n *Node) mayRefresh(key string) bool {
 	return true
 }
 
+// addressedHere checks the signed "to" of a peer request: the key of the
+// node it is for. A peer's signature does not cover the host it sent the
+// request to, so without it a node that received a signed request could
+// replay it, within the signature window, to another node that trusts
+// the signer, and read that node's log as the signer's parties see it.
+func (n *Node) addressedHere(ctx context.Context, to string) error {
+	k, err := n.mech.NodeKey(ctx)
+	if err != nil {
+		return err
+	}
+	if to != k.Verifier {
+		return fmt.Errorf("%w: the request is for the node of key %q, not this one", ErrUnauthenticated, keyName(to))
+	}
+	return nil
+}
+
 // keyIDOf returns the keyid a request claims, or "".
 func keyIDOf(r *http.Request) string {
 	_, p, err := parseSignatureInput(r.Header.Get("Signature-Input"))
@@ -99,6 +117,11 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if err := n.addressedHere(r.Context(), q.Get("to")); err != nil {
+		n.log.Warn("federation: refused a peer request", slog.String("remote", r.RemoteAddr), slog.String("peer", keyName(p.Key)), slog.String("reason", err.Error()))
+		writeError(w, http.StatusUnauthorized, dc.EUnauthenticated, err.Error())
+		return
+	}
 	from, err := strconv.ParseInt(q.Get("from"), 10, 64)
 	if err != nil || from < 0 {
 		writeError(w, http.StatusBadRequest, dc.EInvalid, "from: want an entry index, 0 or more")
