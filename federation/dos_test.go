@@ -137,3 +137,35 @@ func TestRequestForAnotherNode(t *testing.T) {
 		t.Errorf("bravo's request for no node in particular, sent to charlie: %d, want 401", status)
 	}
 }
+
+// TestAlternatingAlerts: a peer that alternates between two faults at
+// every retry adds two alerts to this node's log, not one per retry.
+func TestAlternatingAlerts(t *testing.T) {
+	bravo := newNode(t, t.TempDir(), "bravo")
+	key, _ := record.NewKey("hotel-k1", time.Now())
+	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: "http://hotel.invalid", Key: key.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		a := &dc.PeerAlert{Peer: key.Verifier, Kind: "rollback", Message: "rolled back", At: time.Now().UTC()}
+		if i%2 == 1 {
+			a.Kind, a.Message = "bad_signature", "bad signature"
+		}
+		if err := bravo.mech.KeepPeerAlert(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := bravo.mech.Events(t.Context(), bravo.actor(dc.RoleHead), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == dc.EventFederationAlert {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("20 alternating alerts put %d alerts on the record, want 2", n)
+	}
+}
