@@ -252,12 +252,24 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt signed with another key than the peer's (%s)", pe.Index, keyName(r.Key)), string(pe.Data))
 			return skip
 		}
+		if !hostsAll(p, r.Receiver) {
+			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt for receivers %q, which this peer does not all host", pe.Index, r.Receiver), string(pe.Data))
+			return skip
+		}
 		if _, err := record.CheckNodeReceipt(r); err != nil {
 			n.alert(ctx, p.Key, "bad_signature", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
 			return skip
 		}
 		if _, remote := n.mech.RemoteParty(r.Party); remote {
 			return skip // a receipt of another node's operation
+		}
+		if err := n.mech.CheckReceivedEntry(ctx, r.Entry, r.LeafHash, r.Operation, r.Version); err != nil {
+			if dc.ErrorCode(err) != dc.EInvalid {
+				// A failure of this node: applied again on the next round.
+				return step{kind: stepOther, index: pe.Index, event: e.Type, data: pe.Data, apply: func() error { return err }}
+			}
+			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt that does not name the entry it received: %s", pe.Index, dc.ErrorMessage(err)), string(pe.Data))
+			return skip
 		}
 		st.kind, st.receipt = stepReceipt, mechanism.KeptReceipt{Origin: origin, Receipt: r, Mark: m}
 	default:
@@ -288,4 +300,16 @@ func (n *Node) keepSettings(ctx context.Context, key string, index int64, st dc.
 			slog.String("message", "the peer's settings differ: "+strings.Join(diff, "; ")))
 	}
 	return nil
+}
+
+// hostsAll reports whether parties is not empty and p hosts every one:
+// a node receipt names as receivers only the parties of the node that
+// signed it.
+func hostsAll(p *dc.Peer, parties []string) bool {
+	for _, party := range parties {
+		if !p.Hosts(party) {
+			return false
+		}
+	}
+	return len(parties) > 0
 }

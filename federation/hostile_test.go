@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -231,7 +232,7 @@ func TestPeerAuthentication(t *testing.T) {
 	dir := t.TempDir()
 	alpha, bravo := newNode(t, dir, "alpha"), newNode(t, dir, "bravo")
 	peerAll(t, alpha, bravo)
-	url := alpha.hs.URL + federation.LogPath + "?from=0&limit=10"
+	url := alpha.hs.URL + federation.LogPath + "?from=0&limit=10&to=" + neturl.QueryEscape(alpha.descriptor(t).Key)
 	get := func(sign func(*http.Request)) (int, string) {
 		req, _ := http.NewRequestWithContext(context.Background(), "GET", url, nil)
 		sign(req)

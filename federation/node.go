@@ -47,6 +47,9 @@ type Node struct {
 	peers map[string]*dc.Peer // by key, as last read from the store
 	links map[string]*link    // by key
 	url   string
+	// forced is when a request of an unknown key last made the node
+	// read its peers (mayRefresh).
+	forced time.Time
 }
 
 // link is the state of the pull from one peer.

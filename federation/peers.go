@@ -92,6 +92,9 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 		if err != nil {
 			return err
 		}
+		if err := refuseOwnParties(ctx, tx, peers, d); err != nil {
+			return err
+		}
 		out = &dc.Peer{Key: d.Key, URL: d.URL, Parties: d.Parties, AddedAt: m.Now()}
 		for _, p := range peers {
 			if p.Key == d.Key {
@@ -123,6 +126,32 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 		}
 	}
 	return out, nil
+}
+
+// refuseOwnParties refuses a descriptor that claims a party this node
+// hosts (one that exists here and that no peer, present or removed,
+// hosts): trusting it would make the peer the only author of that
+// party's operations, answers and messages, and forbid them here.
+func refuseOwnParties(ctx context.Context, tx dc.Tx, peers []*dc.Peer, d *Descriptor) error {
+	parties, err := tx.Parties(ctx)
+	if err != nil {
+		return err
+	}
+	here := map[string]bool{}
+	for _, p := range parties {
+		here[p.ID] = true
+	}
+	for _, p := range peers {
+		for _, party := range p.Parties {
+			delete(here, party)
+		}
+	}
+	for _, party := range d.Parties {
+		if here[party] {
+			return dc.Errorf(dc.EForbidden, "party %s is hosted by this node: a peer may not claim it", party)
+		}
+	}
+	return nil
 }
 
 // Peers lists the peers this node trusts (not those removed).

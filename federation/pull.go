@@ -126,7 +126,7 @@ func (n *Node) storedPeer(ctx context.Context, key string) (*dc.Peer, error) {
 			return err
 		}
 		for _, p := range peers {
-			if p.Key == key {
+			if p.Key == key && !p.Removed {
 				out = p
 				return nil
 			}
@@ -146,7 +146,8 @@ func (n *Node) fetch(ctx context.Context, p *dc.Peer, from int64, wait time.Dura
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "limit": {strconv.Itoa(pageLimit)}, "wait": {strconv.FormatInt(wait.Milliseconds(), 10)}}
+	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "limit": {strconv.Itoa(pageLimit)}, "wait": {strconv.FormatInt(wait.Milliseconds(), 10)},
+		"to": {p.Key}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.URL, "/")+LogPath+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
@@ -217,7 +218,7 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer strin
 		}
 		var p *dc.Peer
 		for _, q := range peers {
-			if q.Key == key {
+			if q.Key == key && !q.Removed {
 				p = q
 			}
 		}
@@ -233,6 +234,10 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer strin
 		if tree.N < from {
 			return &alertError{kind: "rollback", evidence: evidence,
 				msg: fmt.Sprintf("the peer's log is rolled back: it signed %d entries before and now signs %d", from, tree.N)}
+		}
+		if len(page.Entries) > pageLimit {
+			return &alertError{kind: "malformed",
+				msg: fmt.Sprintf("the page holds %d entries, more than the %d asked for", len(page.Entries), pageLimit)}
 		}
 		if int64(len(page.Entries)) != tree.N-from || (len(page.Entries) > 0 && page.Entries[0].Index != from) {
 			return &alertError{kind: "malformed",

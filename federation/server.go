@@ -1,9 +1,11 @@
 package federation
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,7 +45,7 @@ func (n *Node) authenticate(r *http.Request) (*dc.Peer, error) {
 		return nil, err
 	}
 	key, err := n.verify.Verify(r, body)
-	if err != nil && errors.Is(err, ErrUnauthenticated) && n.peer(keyIDOf(r)) == nil {
+	if err != nil && errors.Is(err, ErrUnauthenticated) && n.mayRefresh(keyIDOf(r)) {
 		// A peer added since the last refresh is known at once.
 		if _, rerr := n.Refresh(r.Context()); rerr == nil {
 			key, err = n.verify.Verify(r, body)
@@ -57,6 +59,44 @@ func (n *Node) authenticate(r *http.Request) (*dc.Peer, error) {
 		return nil, ErrUnauthenticated
 	}
 	return p, nil
+}
+
+// mayRefresh reports whether a request refused for its key should make
+// the node read its peers again before refusing it: only when the key it
+// claims is a well-formed key of no peer known, and at most once per
+// refresh period, so that anyone who can reach the port cannot make
+// every request of theirs cost a read of the store.
+func (n *Node) mayRefresh(key string) bool {
+	if key == "" || n.peer(key) != nil {
+		return false
+	}
+	if _, err := verifierOf(key); err != nil {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.now()
+	if !n.forced.IsZero() && now.Sub(n.forced) < n.every {
+		return false
+	}
+	n.forced = now
+	return true
+}
+
+// addressedHere checks the signed "to" of a peer request: the key of the
+// node it is for. A peer's signature does not cover the host it sent the
+// request to, so without it a node that received a signed request could
+// replay it, within the signature window, to another node that trusts
+// the signer, and read that node's log as the signer's parties see it.
+func (n *Node) addressedHere(ctx context.Context, to string) error {
+	k, err := n.mech.NodeKey(ctx)
+	if err != nil {
+		return err
+	}
+	if to != k.Verifier {
+		return fmt.Errorf("%w: the request is for the node of key %q, not this one", ErrUnauthenticated, keyName(to))
+	}
+	return nil
 }
 
 // keyIDOf returns the keyid a request claims, or "".
@@ -77,6 +117,11 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if err := n.addressedHere(r.Context(), q.Get("to")); err != nil {
+		n.log.Warn("federation: refused a peer request", slog.String("remote", r.RemoteAddr), slog.String("peer", keyName(p.Key)), slog.String("reason", err.Error()))
+		writeError(w, http.StatusUnauthorized, dc.EUnauthenticated, err.Error())
+		return
+	}
 	from, err := strconv.ParseInt(q.Get("from"), 10, 64)
 	if err != nil || from < 0 {
 		writeError(w, http.StatusBadRequest, dc.EInvalid, "from: want an entry index, 0 or more")

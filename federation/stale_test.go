@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -192,7 +193,7 @@ func TestRemovedPeer(t *testing.T) {
 	// bravo's node is no longer answered by alpha's.
 	bk, _ := bravo.mech.NodeKey(t.Context())
 	signer, _ := federation.NewRequestSigner(bk.Signer, bk.Verifier)
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", alpha.hs.URL+federation.LogPath+"?from=0", nil)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", alpha.hs.URL+federation.LogPath+"?from=0&to="+url.QueryEscape(alpha.descriptor(t).Key), nil)
 	signer.Sign(req, nil, time.Now())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -198,22 +198,33 @@ func (m *Mechanism) OverrideActivation(ctx context.Context, a dc.Actor, id, reas
 	return o, nil
 }
 
+// alertRepeat is how many of a peer's latest alerts, and for how long,
+// an alert that says the same as one of them is not kept again: a pull
+// that is retried finds the same fault again, and a peer that alternates
+// between faults must not add an entry to this node's log at every retry.
+const (
+	alertRepeatN   = 16
+	alertRepeatFor = time.Hour
+)
+
 // KeepPeerAlert keeps an alert about a peer node and puts it on the
 // record for this node's parties (their heads follow it in the event
-// stream and webhooks), unless the latest alert about that peer says the
-// same: a pull that is retried finds the same fault again.
+// stream and webhooks), unless one of the latest alerts about that peer,
+// kept within the hour, says the same.
 func (m *Mechanism) KeepPeerAlert(ctx context.Context, a *dc.PeerAlert) error {
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		ftx, ok := tx.(dc.FederationTx)
 		if !ok {
 			return fmt.Errorf("this store keeps no federation state")
 		}
-		last, err := ftx.PeerAlerts(ctx, a.Peer, 1)
+		last, err := ftx.PeerAlerts(ctx, a.Peer, alertRepeatN)
 		if err != nil {
 			return err
 		}
-		if len(last) == 1 && last[0].Kind == a.Kind && last[0].Message == a.Message {
-			return nil
+		for _, l := range last {
+			if l.Kind == a.Kind && l.Message == a.Message && a.At.Sub(l.At) < alertRepeatFor {
+				return nil
+			}
 		}
 		if err := ftx.AddPeerAlert(ctx, a); err != nil {
 			return err

@@ -34,11 +34,16 @@ func (m *Mechanism) ApplyPeerMessage(ctx context.Context, origin PeerOrigin, a d
 		subject := dc.Subject{Kind: dc.SubjectMessage, ID: msg.ID}
 		switch typ {
 		case dc.EventHotlineMessage, dc.EventLineCheck:
-			if cur != nil {
-				return nil
-			}
 			if msg.From.Party != a.Party {
 				return dc.Errorf(dc.EInvalid, "hotline message %s from party %s logged by party %s", msg.ID, msg.From.Party, a.Party)
+			}
+			if cur != nil && cur.From.Party != a.Party {
+				// Another party's message holds the ID: refused (and so
+				// alerted), not taken for this one.
+				return dc.Errorf(dc.EForbidden, "hotline message %s is party %s's here", msg.ID, cur.From.Party)
+			}
+			if cur != nil {
+				return nil
 			}
 			kept := *msg
 			kept.Acknowledged = map[string]*time.Time{}

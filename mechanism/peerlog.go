@@ -2,6 +2,8 @@ package mechanism
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 
 	dc "github.com/deconflict/deconflict"
@@ -100,3 +102,28 @@ func (m *Mechanism) NodeKey(ctx context.Context) (*dc.SigningKey, error) {
 // EnsureKey creates the node's signing key if the store has none yet (as
 // Load does), for commands that run before any server did.
 func (m *Mechanism) EnsureKey(ctx context.Context) error { return m.ensureKey(ctx) }
+
+// CheckReceivedEntry checks that a peer node's receipt names an entry of
+// this node's log as it is: entry index has the leaf hash leafHash
+// (base64) and is a version version of operation op. A receipt naming
+// any other entry would not prove that the peer received the version.
+func (m *Mechanism) CheckReceivedEntry(ctx context.Context, index int64, leafHash, op string, version int) error {
+	return m.store.View(ctx, func(tx dc.Tx) error {
+		evs, err := tx.Events(ctx, index, 1)
+		if err != nil {
+			return err
+		}
+		if index < 0 || len(evs) != 1 || evs[0].Seq != index+1 {
+			return dc.Errorf(dc.EInvalid, "entry %d is not in this node's log", index)
+		}
+		e := evs[0]
+		if h := tlog.RecordHash(record.EntryBytes(e)); base64.StdEncoding.EncodeToString(h[:]) != leafHash {
+			return dc.Errorf(dc.EInvalid, "entry %d of this node's log does not have leaf hash %s", index, leafHash)
+		}
+		var b OperationEventData
+		if e.Subject == nil || e.Subject.ID != op || json.Unmarshal(e.Data, &b) != nil || b.Operation == nil || b.Operation.ID != op || b.Operation.Version != version {
+			return dc.Errorf(dc.EInvalid, "entry %d of this node's log is not version %d of operation %s", index, version, op)
+		}
+		return nil
+	})
+}

@@ -26,17 +26,38 @@ func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 		return "", err
 	}
 	receiver := strings.Join(r.Receiver, ", ")
-	it.Party, it.Version, it.SignedBy = r.Party, r.Version, keyName(r.Key)
+	it.Party, it.Version, it.SignedBy, it.Key = r.Party, r.Version, keyName(r.Key), r.Key
 	if s, ok := t.starts[r.Version]; ok {
 		it.FirstStart = &s
 	} else {
 		it.FirstStart = t.last
 	}
 	txt := fmt.Sprintf("received by %s's node at %s, signed by %s (key %s): version %d of the operation of %s",
-		receiver, fmtTime(at), receiver, keyName(r.Key), r.Version, r.Party)
+		receiver, fmtTime(at), receiver, r.Key, r.Version, r.Party)
 	if it.FirstStart != nil {
 		it.LeadTime = lead(*it.FirstStart, at)
 		txt += fmt.Sprintf("; first volume starts %s; lead time %s", fmtTime(*it.FirstStart), fmtLead(*it.LeadTime))
 	}
 	return txt, nil
+}
+
+// CheckNodeKeys checks that every node receipt of the timeline is signed
+// by one of keys: the receiving nodes' verifier keys, obtained
+// independently of the bundle (from their descriptors). A receipt's key
+// is carried in the receipt itself, within the author's log: without
+// this check the author's node could sign a receipt "by bravo" with a
+// key of its own making. On success the timeline no longer warns that
+// the receipts' keys were not checked.
+func (t *Timeline) CheckNodeKeys(keys []string) error {
+	ok := map[string]bool{}
+	for _, k := range keys {
+		ok[k] = true
+	}
+	for _, it := range t.Items {
+		if it.Type == dc.EventOperationReceived && !ok[it.Key] {
+			return fmt.Errorf("entry %d: the node receipt is signed by key %s, which is not one of the receiving nodes' keys given", it.Index, it.Key)
+		}
+	}
+	t.NodeKeysChecked = true
+	return nil
 }

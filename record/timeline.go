@@ -25,7 +25,10 @@ type Timeline struct {
 	// given by the verifier: then the bundle is consistent, but nothing
 	// shows that the log's owner signed it.
 	KeyFromBundle bool
-	Items         []Item
+	// NodeKeysChecked says the keys of the node receipts shown were
+	// checked against keys the verifier gave (CheckNodeKeys).
+	NodeKeysChecked bool
+	Items           []Item
 
 	starts map[int]time.Time // first volume start of each version
 	last   *time.Time        // first volume start of the latest version seen
@@ -66,7 +69,8 @@ type Item struct {
 	// verified with; empty if the acknowledgement is only recorded by the
 	// server.
 	SignedBy string
-	// Key is the verifier key a party.key_added entry registers for Party.
+	// Key is the verifier key a party.key_added entry registers for Party,
+	// or that signed a node receipt (operation.received).
 	Key string
 	// DeliveredSeq is, for a webhook.delivered entry, the seq of the
 	// entry delivered (shown before it); DeliveredType its type; Webhook
@@ -392,6 +396,15 @@ func (t *Timeline) Write(w io.Writer) error {
 	if t.KeyFromBundle {
 		p("WARNING:    verified with the key carried in the bundle itself, not one obtained independently;\n" +
 			"            this shows the bundle is consistent, not that the log's owner signed it.\n")
+	}
+	if !t.NodeKeysChecked {
+		for _, it := range t.Items {
+			if it.Type == dc.EventOperationReceived {
+				p("WARNING:    the node receipts are checked with the keys they carry, which the author's log\n" +
+					"            holds; give each receiving node's key (--node-key) to prove that node signed them.\n")
+				break
+			}
+		}
 	}
 	p("Entries:    %d (%d withheld)\n\nTimeline (UTC)\n", len(t.Items), withheld)
 	for _, it := range t.Items {

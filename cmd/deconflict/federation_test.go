@@ -176,6 +176,18 @@ func TestFederationCommands(t *testing.T) {
 	}
 	if out, errs, code := alpha.srv.run("verify", path, "--key", key); code != 0 || !strings.Contains(out, "received by bravo's node at ") || !strings.Contains(out, "signed by bravo") || !strings.Contains(out, "lead time") {
 		t.Errorf("verify: exit %d\n%s%s", code, out, errs)
+	} else if !strings.Contains(out, "--node-key") {
+		t.Errorf("verify without --node-key does not warn that the receipts' keys come from the author's log:\n%s", out)
+	}
+	// A receipt is bravo's only if it is signed with bravo's node key,
+	// given independently of the bundle: alpha's node could sign one with
+	// a key of its own making.
+	bravoKey := strings.TrimSpace(bravo.srv.mustRun("key", "show"))
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", bravoKey); code != 0 || strings.Contains(out, "--node-key") {
+		t.Errorf("verify --node-key bravo's key: exit %d\n%s%s", code, out, errs)
+	}
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", key); code == 0 || !strings.Contains(errs, "not one of the receiving nodes' keys") {
+		t.Errorf("verify --node-key of another node's key: exit %d\n%s%s", code, out, errs)
 	}
 	out, errs, code := alpha.srv.run("federation", "status", "--server", alpha.srv.base, "--token", obsA)
 	if code != 0 || !strings.Contains(out, "bravo") || !strings.Contains(out, " up ") {

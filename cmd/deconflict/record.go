@@ -20,8 +20,13 @@ import (
 
 // verify checks an evidence bundle offline and prints its timeline.
 func (m *Main) verify(ctx context.Context, args []string) error {
-	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY]\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so.")
+	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY] [--node-key PUBKEY]...\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so.")
 	key := fs.String("key", "", "the mechanism's public key (from 'deconflict key show' or GET /v1/log/key)")
+	var nodeKeys []string
+	fs.Func("node-key", "a receiving federation node's public key (the key of its descriptor), which its signed receipts must be signed with; repeat for each node", func(s string) error {
+		nodeKeys = append(nodeKeys, strings.TrimSpace(s))
+		return nil
+	})
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
@@ -46,6 +51,11 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	tl, err := record.Verify(&b, *key)
 	if err != nil {
 		return fmt.Errorf("VERIFICATION FAILED: %w", err)
+	}
+	if len(nodeKeys) > 0 {
+		if err := tl.CheckNodeKeys(nodeKeys); err != nil {
+			return fmt.Errorf("VERIFICATION FAILED: %w", err)
+		}
 	}
 	return tl.Write(m.Stdout)
 }
