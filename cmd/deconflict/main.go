@@ -41,7 +41,8 @@ Usage:
   deconflict token revoke ID                       revoke a token at once
   deconflict watch [--server URL] [--token TOKEN]  follow the live events in readable lines
   deconflict ack conflict|operation|message ID     acknowledge from the shell
-  deconflict verify BUNDLE [--key PUBKEY]          verify an evidence bundle offline
+  deconflict verify BUNDLE [--key PUBKEY] [--node-key KEY]...
+                                                   verify an evidence bundle offline
   deconflict witness --server URL --token TOKEN --state DIR
                                                    check the log was never rewritten
   deconflict key show|list|rotate                  the key that signs checkpoints
