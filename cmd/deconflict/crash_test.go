@@ -145,7 +145,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	}
 	// Every stored conflict joins two stored operations, and after the
 	// restart a new declaration still finds conflicts with old ones.
-	confs := s.do("GET", "/v1/conflicts?limit=10000", obs, nil).want(t, 200).list("conflicts")
+	confs := allConflicts(t, s, obs, "")
 	for _, c := range confs {
 		for _, op := range jsonPath(c, "operations").([]any) {
 			s.do("GET", "/v1/operations/"+op.(string), obs, nil).want(t, 200)
