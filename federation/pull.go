@@ -114,7 +114,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	default:
 	}
 	n.checkWitnessed(ctx, sp, page.Witnessed)
-	return nil
+	return n.keepWitness(ctx, sp, page.Witnessed, k.Verifier)
 }
 
 // storedPeer reads the peer as stored.
