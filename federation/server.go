@@ -108,8 +108,8 @@ func keyIDOf(r *http.Request) string {
 	return p.keyID
 }
 
-// serveLog answers a page of the node's log as the peer may see it.
-func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
+// serveLogTo answers a page of the node's log as the peer may see it.
+func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 	p, err := n.authenticate(r)
 	if err != nil {
 		n.log.Warn("federation: refused a peer request", slog.String("remote", r.RemoteAddr), slog.String("reason", err.Error()))
