@@ -145,7 +145,8 @@ func (s *signedReply) WriteHeader(status int) {
 	}
 }
 
-// serveLog answers a peer request (serveLogTo), signed by this node.
+// serveLog answers a peer request (serveLogTo); a page is signed by this
+// node.
 func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 	sr := newSignedReply()
 	n.serveLogTo(sr, r)
@@ -154,6 +155,16 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 	}
 	if sr.status == 0 {
 		sr.status = http.StatusOK
+	}
+	if sr.status != http.StatusOK {
+		// A refusal carries nothing the puller keeps: it goes unsigned,
+		// so that refusing strangers costs no read of the store.
+		for k, v := range sr.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(sr.status)
+		_, _ = w.Write(sr.body.Bytes())
+		return
 	}
 	k, err := n.mech.NodeKey(r.Context())
 	var signer *RequestSigner
