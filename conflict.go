@@ -34,6 +34,11 @@ type Conflict struct {
 	Acknowledged map[string]*time.Time `json:"acknowledged"`
 	Waived       map[string]*time.Time `json:"waived"`
 	UpdatedAt    time.Time             `json:"updated_at"`
+	// FoundLate is set on a conflict a federation node found only when a
+	// peer's version reached it late, after a cut link: the time each
+	// party declared its operation's conflicting version (on its own
+	// node). Such a conflict is escalated to the heads at once.
+	FoundLate map[string]time.Time `json:"found_late,omitempty"`
 }
 
 // Involves reports whether party is one of the two parties.

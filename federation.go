@@ -51,6 +51,11 @@ type Peer struct {
 	// tlog-cosignature format): what this node, as a witness of the
 	// peer's log, shows its other peers.
 	Cosigned string `json:"cosigned,omitempty"`
+	// Witness is this node's own checkpoint as the peer, a witness of
+	// this node's log, last cosigned it and passed it back: GET
+	// /v1/log/checkpoint carries its cosignature while the log has not
+	// grown past it.
+	Witness string `json:"witness,omitempty"`
 	// Removed is set when this node stopped trusting the peer: its
 	// parties stay hosted elsewhere (nobody here may act for them), but
 	// the node neither pulls from it nor answers it.

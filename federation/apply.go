@@ -211,9 +211,9 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 	if pe.Data == nil {
 		return skip
 	}
-	e, err := record.ParseEntry(pe.Data)
+	e, err := record.DecodeEntry(pe.Data) // checked by ParseEntry when kept
 	if err != nil {
-		return skip // checked when kept
+		return skip
 	}
 	var b entryBody
 	if len(e.Data) > 0 {

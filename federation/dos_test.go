@@ -83,6 +83,7 @@ func TestOversizedPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hostile.signWith(t, key)
 	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
 		t.Fatal(err)
 	}

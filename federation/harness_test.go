@@ -186,6 +186,9 @@ type faultProxy struct {
 	rnd       *rand.Rand
 	wire      bytes.Buffer
 	replays   int // duplicated requests the node refused with 401
+	// tamper, if set, changes each answer (its header and body) on the
+	// way back.
+	tamper func(h http.Header, body []byte) []byte
 }
 
 func newFaultProxy(t testing.TB) *faultProxy {
@@ -268,7 +271,14 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hijackClose(w) // the node did the work; its answer is lost
 		return
 	}
-	for k, v := range resp.Header {
+	p.mu.Lock()
+	tamper := p.tamper
+	p.mu.Unlock()
+	h := resp.Header.Clone()
+	if tamper != nil {
+		rb = tamper(h, rb)
+	}
+	for k, v := range h {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(resp.StatusCode)

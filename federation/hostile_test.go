@@ -94,6 +94,7 @@ type hostilePeer struct {
 	mu       sync.Mutex
 	serve    func(from int64) *federation.LogPage
 	serveReq func(r *http.Request, from int64) *federation.LogPage // by requester, if set
+	signer   *federation.RequestSigner                             // signs its replies, as any node does
 }
 
 func newHostilePeer(t *testing.T) *hostilePeer {
@@ -113,10 +114,29 @@ func newHostilePeer(t *testing.T) *hostilePeer {
 		}
 		b, _ := jsonMarshal(serve(from))
 		w.Header().Set("Content-Type", "application/json")
+		h.mu.Lock()
+		signer := h.signer
+		h.mu.Unlock()
+		if signer != nil {
+			if err := signer.SignReply(w.Header(), r, http.StatusOK, b, time.Now()); err != nil {
+				panic(err)
+			}
+		}
 		w.Write(b)
 	}))
 	t.Cleanup(h.hs.Close)
 	return h
+}
+
+// signWith makes the peer sign its replies with key.
+func (h *hostilePeer) signWith(t *testing.T, key *dc.SigningKey) {
+	s, err := federation.NewRequestSigner(key.Signer, key.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.signer = s
+	h.mu.Unlock()
 }
 
 func (h *hostilePeer) set(fn func(from int64) *federation.LogPage) {
@@ -174,6 +194,7 @@ func TestHostilePeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hostile.signWith(t, key)
 	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
 		t.Fatal(err)
 	}
@@ -286,6 +307,7 @@ func TestEquivocation(t *testing.T) {
 	peerAll(t, bravo, charlie)
 	hostile := newHostilePeer(t)
 	key, _ := record.NewKey("hotel-k1", time.Now())
+	hostile.signWith(t, key)
 	d := &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}
 	for _, n := range []*testNode{bravo, charlie} {
 		if _, err := federation.AddPeer(t.Context(), n.mech, d); err != nil {

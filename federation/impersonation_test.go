@@ -58,6 +58,7 @@ func TestForgedReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hostile.signWith(t, key)
 	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +101,7 @@ func TestMessageIDOfAnotherParty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hostile.signWith(t, key)
 	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +131,7 @@ func TestReceiptOfAnotherEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hostile.signWith(t, key)
 	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,11 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -94,6 +96,13 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	}
 	wait := min(n.wait, time.Duration(st.PeerSilenceS*float64(time.Second))/3)
 	page, err := n.fetch(ctx, sp, sp.Verified, wait)
+	var re *replyError
+	if errors.As(err, &re) {
+		n.log.Warn("federation: refused a peer's reply", slog.String("peer", keyName(key)), slog.String("url", sp.URL), slog.String("reason", re.msg))
+		if re.replayed {
+			n.alert(ctx, key, "replayed_reply", re.msg, "")
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -114,7 +123,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	default:
 	}
 	n.checkWitnessed(ctx, sp, page.Witnessed)
-	return nil
+	return n.keepWitness(ctx, sp, page.Witnessed, k.Verifier)
 }
 
 // storedPeer reads the peer as stored.
@@ -165,7 +174,14 @@ func (n *Node) fetch(ctx context.Context, p *dc.Peer, from int64, wait time.Dura
 		m, _ := resp.Body.Read(b[:])
 		return nil, fmt.Errorf("pull from %s: %s: %s", p.URL, resp.Status, strings.TrimSpace(string(b[:m])))
 	}
-	page, err := DecodePage(resp.Body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxPage+1))
+	if err != nil {
+		return nil, fmt.Errorf("pull from %s: %w", p.URL, err)
+	}
+	if err := verifyReply(resp, body, req, p.Key, n.now()); err != nil {
+		return nil, fmt.Errorf("pull from %s: %w", p.URL, err)
+	}
+	page, err := DecodePage(bytes.NewReader(body))
 	if err != nil {
 		return nil, &alertError{kind: "malformed", msg: err.Error()}
 	}

@@ -108,8 +108,8 @@ func keyIDOf(r *http.Request) string {
 	return p.keyID
 }
 
-// serveLog answers a page of the node's log as the peer may see it.
-func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
+// serveLogTo answers a page of the node's log as the peer may see it.
+func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 	p, err := n.authenticate(r)
 	if err != nil {
 		n.log.Warn("federation: refused a peer request", slog.String("remote", r.RemoteAddr), slog.String("reason", err.Error()))
@@ -202,13 +202,16 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// witnessed returns the cosigned checkpoints of every peer but one.
-func (n *Node) witnessed(except string) []string {
+// witnessed returns the cosigned checkpoints of every peer, the
+// puller's own among them: the other peers' let it check that their logs
+// show it the same history; its own gives it this node's cosignature,
+// which it serves with its checkpoint.
+func (n *Node) witnessed(string) []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []string
-	for key, p := range n.peers {
-		if key != except && p.Cosigned != "" {
+	for _, p := range n.peers {
+		if p.Cosigned != "" {
 			out = append(out, p.Cosigned)
 		}
 	}

@@ -77,3 +77,44 @@ func (n *Node) rootOf(ctx context.Context, key string, size int64) (kept string,
 	})
 	return kept, root, ok, err
 }
+
+// keepWitness keeps the peer's cosignature of this node's own checkpoint
+// (self is this node's verifier key), found among the checkpoints the
+// peer passed on as witnessed, so that this node serves it with that
+// checkpoint. A cosignature that does not verify is not kept, and
+// alerted: the peer signed something wrong with its own key.
+func (n *Node) keepWitness(ctx context.Context, from *dc.Peer, notes []string, self string) error {
+	if len(notes) > maxWitnessed {
+		notes = notes[:maxWitnessed]
+	}
+	for _, w := range notes {
+		if _, _, err := record.ParseCheckpoint([]byte(w), self); err != nil {
+			continue // not this node's checkpoint
+		}
+		if _, err := record.VerifyCosignature([]byte(w), from.Key); err != nil {
+			n.alert(ctx, from.Key, "bad_signature", fmt.Sprintf("the peer's cosignature of this node's checkpoint: %v", err), w)
+			return nil
+		}
+		if w == from.Witness {
+			return nil
+		}
+		return n.store.Update(ctx, func(tx dc.Tx) error {
+			ftx, err := federationTx(tx)
+			if err != nil {
+				return err
+			}
+			peers, err := ftx.Peers(ctx)
+			if err != nil {
+				return err
+			}
+			for _, p := range peers {
+				if p.Key == from.Key {
+					p.Witness = w
+					return ftx.PutPeer(ctx, p)
+				}
+			}
+			return nil
+		})
+	}
+	return nil
+}

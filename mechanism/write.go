@@ -137,6 +137,10 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 		hits = m.writer.conflictHits(ch, b, op.Party)
 	}
 	touched, delta := updateConflicts(ch, existing, hits, now)
+	late, err := m.markFoundLate(ctx, tx, ch, existing, touched, settings, now)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	open := openAfter(existing, touched)
 	becomesActive := op.State == dc.StateActive && (ch.prev == nil || ch.prev.State != dc.StateActive)
 	if becomesActive && len(open) > 0 && !ch.forceActive && ch.peer == nil {
@@ -182,6 +186,9 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 		}
 	}
 	if err := m.oweForChange(ctx, tx, b, a, ch, touched, now); err != nil {
+		return nil, 0, 0, writeFailed(err)
+	}
+	if err := m.escalateFoundLate(ctx, tx, late, settings, now); err != nil {
 		return nil, 0, 0, writeFailed(err)
 	}
 	return &Result{Operation: op, Conflicts: open, Created: ch.prev == nil}, last, delta, nil

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Federation nodes witness each other's logs: a node that verified a
@@ -120,4 +122,33 @@ func VerifyCosignature(checkpoint []byte, verifierKey string) (time.Time, error)
 		return time.Unix(int64(ts), 0).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("cosignature: %w: no cosignature by %s", ErrUnknownKey, name)
+}
+
+// CosignatureVerifier returns a note.Verifier of the cosignatures
+// (cosignature/v1) made by the witness whose verifier key is given, so
+// that note.Open checks them alongside the log's own signature. A
+// cosignature's blob, after the key hash, is the 8-byte time and the
+// Ed25519 signature of the cosigned message.
+func CosignatureVerifier(verifierKey string) (note.Verifier, error) {
+	name, pub, err := noteKey(verifierKey, false)
+	if err != nil {
+		return nil, fmt.Errorf("cosignature: %w", err)
+	}
+	kh := cosignatureKeyHash(name, pub)
+	return cosigVerifier{name: name, hash: binary.BigEndian.Uint32(kh[:]), pub: ed25519.PublicKey(pub)}, nil
+}
+
+type cosigVerifier struct {
+	name string
+	hash uint32
+	pub  ed25519.PublicKey
+}
+
+func (v cosigVerifier) Name() string    { return v.name }
+func (v cosigVerifier) KeyHash() uint32 { return v.hash }
+func (v cosigVerifier) Verify(msg, sig []byte) bool {
+	if len(sig) != 8+ed25519.SignatureSize {
+		return false
+	}
+	return ed25519.Verify(v.pub, cosignedMessage(binary.BigEndian.Uint64(sig[:8]), msg), sig[8:])
 }

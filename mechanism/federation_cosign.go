@@ -1,0 +1,72 @@
+package mechanism
+
+import (
+	"bytes"
+	"context"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// WitnessedCheckpoint returns the node's signed checkpoint of its log
+// (Checkpoint) with, as extra signature lines of the same note, the
+// cosignatures (C2SP tlog-cosignature) its peers made of that very
+// checkpoint and passed back: a party's witness, or `deconflict verify`,
+// sees which other nodes vouch for the same history. A peer's
+// cosignature of an earlier size is not shown: it vouches for another
+// checkpoint.
+func (m *Mechanism) WitnessedCheckpoint(ctx context.Context) ([]byte, error) {
+	cp, err := m.Checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var witnesses []string
+	err = m.store.View(ctx, func(tx dc.Tx) error {
+		ftx, ok := tx.(dc.FederationTx)
+		if !ok {
+			return nil
+		}
+		peers, err := ftx.Peers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range peers {
+			if !p.Removed && p.Witness != "" {
+				witnesses = append(witnesses, p.Witness)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return addCosignatures(cp, witnesses), nil
+}
+
+// addCosignatures appends to the signed note cp the signature lines of
+// each note in others that has the same text and that cp lacks.
+func addCosignatures(cp []byte, others []string) []byte {
+	i := bytes.Index(cp, []byte("\n\n"))
+	if i < 0 {
+		return cp
+	}
+	text := cp[:i+2]
+	out := bytes.Clone(cp)
+	if !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	for _, o := range others {
+		if !bytes.HasPrefix([]byte(o), text) {
+			continue
+		}
+		for _, line := range bytes.SplitAfter([]byte(o)[len(text):], []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 || bytes.Contains(out[len(text):], line) {
+				continue
+			}
+			if !bytes.HasSuffix(line, []byte("\n")) {
+				line = append(line, '\n')
+			}
+			out = append(out, line...)
+		}
+	}
+	return out
+}
