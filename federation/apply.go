@@ -129,13 +129,13 @@ func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
 		for i, st := range steps {
 			ops[i] = st.op
 		}
-		errs = n.mech.ApplyPeerOperations(ctx, ops)
+		errs = n.mech.Federation().ApplyPeerOperations(ctx, ops)
 	case stepReceipt:
 		rs := make([]mechanism.KeptReceipt, len(steps))
 		for i, st := range steps {
 			rs[i] = st.receipt
 		}
-		err := n.mech.KeepNodeReceipts(ctx, rs)
+		err := n.mech.Federation().KeepNodeReceipts(ctx, rs)
 		errs = make([]error, len(steps))
 		errs[0] = err
 	default:
@@ -238,12 +238,14 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 		st.kind, st.op = stepOperation, mechanism.PeerOperation{Origin: origin, Actor: e.Actor, Operation: b.Operation, Mark: m}
 	case (e.Type == dc.EventConflictAcked || e.Type == dc.EventConflictWaived) && b.Conflict != nil:
 		st.apply = func() error {
-			return n.mech.ApplyPeerConflict(ctx, origin, e.Actor, e.Type, b.Conflict.ID, e.Time, b.Signed, m)
+			return n.mech.Federation().ApplyPeerConflict(ctx, origin, e.Actor, e.Type, b.Conflict.ID, e.Time, b.Signed, m)
 		}
 	case e.Type == dc.EventOperationReceipt && b.Receipt != nil:
-		st.apply = func() error { return n.mech.ApplyPeerReceipt(ctx, origin, e.Actor, b.Receipt, e.Time, m) }
+		st.apply = func() error { return n.mech.Federation().ApplyPeerReceipt(ctx, origin, e.Actor, b.Receipt, e.Time, m) }
 	case hotlineTypes[e.Type] && b.Message != nil:
-		st.apply = func() error { return n.mech.ApplyPeerMessage(ctx, origin, e.Actor, e.Type, b.Message, e.Time, m) }
+		st.apply = func() error {
+			return n.mech.Federation().ApplyPeerMessage(ctx, origin, e.Actor, e.Type, b.Message, e.Time, m)
+		}
 	case e.Type == dc.EventSettingsChanged && b.Settings != nil && e.Actor.Party == "":
 		st.apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
 	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:
@@ -260,10 +262,10 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 			n.alert(ctx, p.Key, "bad_signature", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
 			return skip
 		}
-		if _, remote := n.mech.RemoteParty(r.Party); remote {
+		if _, remote := n.mech.Federation().RemoteParty(r.Party); remote {
 			return skip // a receipt of another node's operation
 		}
-		if err := n.mech.CheckReceivedEntry(ctx, r.Entry, r.LeafHash, r.Operation, r.Version); err != nil {
+		if err := n.mech.Federation().CheckReceivedEntry(ctx, r.Entry, r.LeafHash, r.Operation, r.Version); err != nil {
 			if dc.ErrorCode(err) != dc.EInvalid {
 				// A failure of this node: applied again on the next round.
 				return step{kind: stepOther, index: pe.Index, event: e.Type, data: pe.Data, apply: func() error { return err }}

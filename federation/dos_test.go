@@ -113,7 +113,7 @@ func TestRequestForAnotherNode(t *testing.T) {
 	dir := t.TempDir()
 	alpha, bravo, charlie := newNode(t, dir, "alpha"), newNode(t, dir, "bravo"), newNode(t, dir, "charlie")
 	peerAll(t, alpha, bravo, charlie)
-	bk, _ := bravo.mech.NodeKey(t.Context())
+	bk, _ := bravo.mech.Federation().NodeKey(t.Context())
 	signer, err := federation.NewRequestSigner(bk.Signer, bk.Verifier)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestAlternatingAlerts(t *testing.T) {
 		if i%2 == 1 {
 			a.Kind, a.Message = "bad_signature", "bad signature"
 		}
-		if err := bravo.mech.KeepPeerAlert(t.Context(), a); err != nil {
+		if err := bravo.mech.Federation().KeepPeerAlert(t.Context(), a); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -265,7 +265,7 @@ func TestPeerAuthentication(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	bk, _ := bravo.mech.NodeKey(t.Context())
+	bk, _ := bravo.mech.Federation().NodeKey(t.Context())
 	signer, err := federation.NewRequestSigner(bk.Signer, bk.Verifier)
 	if err != nil {
 		t.Fatal(err)

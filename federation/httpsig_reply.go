@@ -166,7 +166,7 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(sr.body.Bytes())
 		return
 	}
-	k, err := n.mech.NodeKey(r.Context())
+	k, err := n.mech.Federation().NodeKey(r.Context())
 	var signer *RequestSigner
 	if err == nil {
 		signer, err = NewRequestSigner(k.Signer, k.Verifier)

@@ -32,7 +32,7 @@ func TestPeerDescriptorClaimingOwnParty(t *testing.T) {
 	if _, err := bravo.node.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, remote := bravo.mech.RemoteParty("bravo"); remote {
+	if _, remote := bravo.mech.Federation().RemoteParty("bravo"); remote {
 		t.Fatalf("bravo's own party is now hosted by the peer")
 	}
 	if peers, _ := federation.Peers(t.Context(), bravo.store); len(peers) != 0 {
@@ -141,7 +141,7 @@ func TestReceiptOfAnotherEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, entries, _, err := bravo.mech.PeerLog(t.Context(), []string{"hotel"}, 0, 1) // entry 0: not the declaration
+	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, 0, 1) // entry 0: not the declaration
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func New(m *mechanism.Mechanism, opts Options) *Node {
 	}
 	n.start = n.now()
 	n.verify = NewRequestVerifier(n.lookupKey, n.now)
-	m.SetStaleCheck(n.stalePeers)
+	m.Federation().SetStaleCheck(n.stalePeers)
 	return n
 }
 
@@ -126,7 +126,7 @@ func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.mech.SetPeers(peers) // removed ones too: their parties stay hosted elsewhere
+	n.mech.Federation().SetPeers(peers) // removed ones too: their parties stay hosted elsewhere
 	byKey := map[string]*dc.Peer{}
 	var trusted []*dc.Peer
 	for _, p := range peers {
@@ -280,7 +280,7 @@ func (n *Node) stalePeers(st dc.Settings) []string {
 func (n *Node) alert(ctx context.Context, key, kind, msg, evidence string) {
 	n.log.Warn("federation alert", slog.String("peer", keyName(key)), slog.String("kind", kind), slog.String("message", msg))
 	a := &dc.PeerAlert{Peer: key, Kind: kind, Message: msg, Evidence: evidence, At: n.now().UTC()}
-	if err := n.mech.KeepPeerAlert(ctx, a); err != nil && ctx.Err() == nil {
+	if err := n.mech.Federation().KeepPeerAlert(ctx, a); err != nil && ctx.Err() == nil {
 		n.log.Error("federation: keep alert", slog.Any("error", err))
 	}
 }

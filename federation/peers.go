@@ -15,7 +15,7 @@ func Init(ctx context.Context, m *mechanism.Mechanism, url string) (*Descriptor,
 	if err := checkURL(url); err != nil {
 		return nil, fmt.Errorf("--url: %v", err)
 	}
-	if err := m.EnsureKey(ctx); err != nil {
+	if err := m.Federation().EnsureKey(ctx); err != nil {
 		return nil, err
 	}
 	err := m.Store().Update(ctx, func(tx dc.Tx) error {
@@ -52,15 +52,15 @@ func Describe(ctx context.Context, m *mechanism.Mechanism) (*Descriptor, error) 
 	if url == "" {
 		return nil, fmt.Errorf("this node has no URL yet: run `deconflict federation init --url URL`")
 	}
-	m.SetPeers(peers)
-	local, err := m.LocalParties(ctx)
+	m.Federation().SetPeers(peers)
+	local, err := m.Federation().LocalParties(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if len(local) == 0 {
 		return nil, fmt.Errorf("this node hosts no party: add one first (`deconflict party add ID`)")
 	}
-	k, err := m.NodeKey(ctx)
+	k, err := m.Federation().NodeKey(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -76,10 +76,10 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	if err := m.EnsureKey(ctx); err != nil {
+	if err := m.Federation().EnsureKey(ctx); err != nil {
 		return nil, err
 	}
-	own, err := m.NodeKey(ctx)
+	own, err := m.Federation().NodeKey(ctx)
 	if err != nil {
 		return nil, err
 	}

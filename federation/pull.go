@@ -106,7 +106,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	if err != nil {
 		return err
 	}
-	k, err := n.mech.NodeKey(ctx)
+	k, err := n.mech.Federation().NodeKey(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (n *Node) storedPeer(ctx context.Context, key string) (*dc.Peer, error) {
 
 // fetch asks the peer for its log from entry from on.
 func (n *Node) fetch(ctx context.Context, p *dc.Peer, from int64, wait time.Duration) (*LogPage, error) {
-	k, err := n.mech.NodeKey(ctx)
+	k, err := n.mech.Federation().NodeKey(ctx)
 	if err != nil {
 		return nil, err
 	}

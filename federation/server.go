@@ -89,7 +89,7 @@ func (n *Node) mayRefresh(key string) bool {
 // replay it, within the signature window, to another node that trusts
 // the signer, and read that node's log as the signer's parties see it.
 func (n *Node) addressedHere(ctx context.Context, to string) error {
-	k, err := n.mech.NodeKey(ctx)
+	k, err := n.mech.Federation().NodeKey(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 	waited := false
 	for {
 		changed := n.mech.Changed()
-		cp, entries, size, err := n.mech.PeerLog(r.Context(), p.Parties, from, limit)
+		cp, entries, size, err := n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
 		if err != nil {
 			if r.Context().Err() == nil {
 				n.log.Error("federation: serve log", slog.Any("error", err))

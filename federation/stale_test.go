@@ -191,7 +191,7 @@ func TestRemovedPeer(t *testing.T) {
 		t.Errorf("declaring for bravo on alpha's node after the removal: %v, want forbidden", err)
 	}
 	// bravo's node is no longer answered by alpha's.
-	bk, _ := bravo.mech.NodeKey(t.Context())
+	bk, _ := bravo.mech.Federation().NodeKey(t.Context())
 	signer, _ := federation.NewRequestSigner(bk.Signer, bk.Verifier)
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", alpha.hs.URL+federation.LogPath+"?from=0&to="+url.QueryEscape(alpha.descriptor(t).Key), nil)
 	signer.Sign(req, nil, time.Now())

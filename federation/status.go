@@ -54,7 +54,7 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	local, err := n.mech.LocalParties(ctx)
+	local, err := n.mech.Federation().LocalParties(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	if len(peers) > 0 {
-		if k, err := n.mech.NodeKey(ctx); err == nil {
+		if k, err := n.mech.Federation().NodeKey(ctx); err == nil {
 			out.Node.Key = k.Verifier
 		}
 	}

@@ -21,7 +21,7 @@ func (s *Server) federationRoutes(f *FederationOptions) {
 	s.handle("POST /v1/operations/{id}/override", s.overrideOperation)
 	s.handle("GET /v1/federation", func(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		if f == nil || f.Status == nil {
-			parties, err := s.mech.LocalParties(r.Context())
+			parties, err := s.mech.Federation().LocalParties(r.Context())
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -51,7 +51,7 @@ func (s *Server) overrideOperation(w http.ResponseWriter, r *http.Request, a dc.
 		s.writeError(w, r, err)
 		return
 	}
-	o, err := s.mech.OverrideActivation(r.Context(), a, r.PathValue("id"), body.Reason)
+	o, err := s.mech.Federation().OverrideActivation(r.Context(), a, r.PathValue("id"), body.Reason)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -19,7 +19,7 @@ func queryInt(r *http.Request, name string) (int64, error) {
 }
 
 func (s *Server) logCheckpoint(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	cp, err := s.mech.WitnessedCheckpoint(r.Context())
+	cp, err := s.mech.Federation().WitnessedCheckpoint(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -51,7 +51,8 @@ type PeerOrigin struct {
 
 // SetPeers tells the mechanism which parties its peers host. The
 // federation node calls it at start and whenever the peers change.
-func (m *Mechanism) SetPeers(peers []*dc.Peer) {
+func (f Federation) SetPeers(peers []*dc.Peer) {
+	m := f.m
 	remote := map[string]string{}
 	for _, p := range peers {
 		for _, party := range p.Parties {
@@ -63,10 +64,11 @@ func (m *Mechanism) SetPeers(peers []*dc.Peer) {
 
 // SetStaleCheck installs the function that names the peers whose link is
 // stale under the settings; activations check it.
-func (m *Mechanism) SetStaleCheck(fn func(dc.Settings) []string) { m.fed.stale.Store(&fn) }
+func (f Federation) SetStaleCheck(fn func(dc.Settings) []string) { f.m.fed.stale.Store(&fn) }
 
 // RemoteParty returns the key of the peer that hosts party, if one does.
-func (m *Mechanism) RemoteParty(party string) (string, bool) {
+func (f Federation) RemoteParty(party string) (string, bool) {
+	m := f.m
 	r := m.fed.remote.Load()
 	if r == nil || party == "" {
 		return "", false
@@ -78,7 +80,7 @@ func (m *Mechanism) RemoteParty(party string) (string, bool) {
 // authorHere refuses to act for a party another node hosts: that node is
 // the only place where its party's changes are authored.
 func (m *Mechanism) authorHere(a dc.Actor) error {
-	if _, ok := m.RemoteParty(a.Party); ok {
+	if _, ok := m.Federation().RemoteParty(a.Party); ok {
 		return dc.Errorf(dc.EForbidden, "party %s is hosted by another federation node; act for it there", a.Party)
 	}
 	return nil
@@ -100,7 +102,8 @@ func (m *Mechanism) localParties(ps []*dc.Party) []*dc.Party {
 }
 
 // LocalParties returns the IDs of the parties this node hosts.
-func (m *Mechanism) LocalParties(ctx context.Context) ([]string, error) {
+func (f Federation) LocalParties(ctx context.Context) ([]string, error) {
+	m := f.m
 	ps, err := m.Parties(ctx)
 	if err != nil {
 		return nil, err
@@ -153,7 +156,8 @@ const MaxOverrideReason = 2000
 // OverrideActivation records that a head of the operation's party takes
 // the decision to activate it while a peer is unreachable (POST
 // /v1/operations/{id}/override). It goes on the record for every party.
-func (m *Mechanism) OverrideActivation(ctx context.Context, a dc.Actor, id, reason string) (*dc.Override, error) {
+func (f Federation) OverrideActivation(ctx context.Context, a dc.Actor, id, reason string) (*dc.Override, error) {
+	m := f.m
 	if !a.Is(dc.RoleHead) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only a head of the operation's party may override")
 	}
@@ -211,7 +215,8 @@ const (
 // record for this node's parties (their heads follow it in the event
 // stream and webhooks), unless one of the latest alerts about that peer,
 // kept within the hour, says the same.
-func (m *Mechanism) KeepPeerAlert(ctx context.Context, a *dc.PeerAlert) error {
+func (f Federation) KeepPeerAlert(ctx context.Context, a *dc.PeerAlert) error {
+	m := f.m
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		ftx, ok := tx.(dc.FederationTx)
 		if !ok {

@@ -99,8 +99,8 @@ type PeerOperation struct {
 
 // ApplyPeerOperation applies one version of a peer's operation (see
 // ApplyPeerOperations).
-func (m *Mechanism) ApplyPeerOperation(ctx context.Context, origin PeerOrigin, a dc.Actor, op *dc.Operation, mark func(dc.Tx) error) error {
-	return m.ApplyPeerOperations(ctx, []PeerOperation{{Origin: origin, Actor: a, Operation: op, Mark: mark}})[0]
+func (f Federation) ApplyPeerOperation(ctx context.Context, origin PeerOrigin, a dc.Actor, op *dc.Operation, mark func(dc.Tx) error) error {
+	return f.ApplyPeerOperations(ctx, []PeerOperation{{Origin: origin, Actor: a, Operation: op, Mark: mark}})[0]
 }
 
 // ApplyPeerOperations applies versions of peers' operations, in order, as
@@ -110,7 +110,8 @@ func (m *Mechanism) ApplyPeerOperation(ctx context.Context, origin PeerOrigin, a
 // holds (or an older one) changes nothing. They queue together for the
 // writer, so that a catch-up commits many in one transaction. It returns
 // each one's error.
-func (m *Mechanism) ApplyPeerOperations(ctx context.Context, ops []PeerOperation) []error {
+func (f Federation) ApplyPeerOperations(ctx context.Context, ops []PeerOperation) []error {
+	m := f.m
 	errs := make([]error, len(ops))
 	var reqs []*writeRequest
 	var at []int
@@ -139,7 +140,7 @@ func (m *Mechanism) peerWrite(po PeerOperation) (*writeRequest, error) {
 	if op == nil {
 		return nil, dc.Errorf(dc.EInvalid, "no operation")
 	}
-	if key, ok := m.RemoteParty(op.Party); !ok || key != origin.Node {
+	if key, ok := m.Federation().RemoteParty(op.Party); !ok || key != origin.Node {
 		return nil, dc.Errorf(dc.EForbidden, "operation %s of party %s: that party is not hosted by the node it came from", op.ID, op.Party)
 	}
 	if a.Party != op.Party {
@@ -196,8 +197,9 @@ func (w *writer) writeAll(ctx context.Context, reqs []*writeRequest) {
 // the time at on its own node. A conflict this node does not hold, or
 // that the party already answered, changes nothing. mark runs in the
 // same transaction.
-func (m *Mechanism) ApplyPeerConflict(ctx context.Context, origin PeerOrigin, a dc.Actor, typ, id string, at time.Time, signed string, mark func(dc.Tx) error) error {
-	if key, ok := m.RemoteParty(a.Party); !ok || key != origin.Node {
+func (f Federation) ApplyPeerConflict(ctx context.Context, origin PeerOrigin, a dc.Actor, typ, id string, at time.Time, signed string, mark func(dc.Tx) error) error {
+	m := f.m
+	if key, ok := f.RemoteParty(a.Party); !ok || key != origin.Node {
 		return dc.Errorf(dc.EForbidden, "party %s is not hosted by the node the entry came from", a.Party)
 	}
 	if typ != dc.EventConflictAcked && typ != dc.EventConflictWaived {
@@ -263,8 +265,9 @@ func (m *Mechanism) ApplyPeerConflict(ctx context.Context, origin PeerOrigin, a 
 // ApplyPeerReceipt applies a peer party's acknowledgement (receipt) of a
 // version of an operation of this node's: the duty it owed is discharged
 // here too, and the receipt goes on this node's record.
-func (m *Mechanism) ApplyPeerReceipt(ctx context.Context, origin PeerOrigin, a dc.Actor, r *Receipt, at time.Time, mark func(dc.Tx) error) error {
-	if key, ok := m.RemoteParty(a.Party); !ok || key != origin.Node || r.Party != a.Party {
+func (f Federation) ApplyPeerReceipt(ctx context.Context, origin PeerOrigin, a dc.Actor, r *Receipt, at time.Time, mark func(dc.Tx) error) error {
+	m := f.m
+	if key, ok := f.RemoteParty(a.Party); !ok || key != origin.Node || r.Party != a.Party {
 		return dc.Errorf(dc.EForbidden, "party %s is not hosted by the node the entry came from", a.Party)
 	}
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
@@ -277,7 +280,7 @@ func (m *Mechanism) ApplyPeerReceipt(ctx context.Context, origin PeerOrigin, a d
 		} else if err != nil {
 			return err
 		}
-		if _, remote := m.RemoteParty(op.Party); remote || r.Version < 1 || r.Version > op.Version {
+		if _, remote := f.RemoteParty(op.Party); remote || r.Version < 1 || r.Version > op.Version {
 			return nil // not ours to keep, or a version this node never had
 		}
 		data, err := withOrigin(map[string]*Receipt{"receipt": r}, &origin)
@@ -305,15 +308,16 @@ type KeptReceipt struct {
 }
 
 // KeepNodeReceipt keeps one receipt (see KeepNodeReceipts).
-func (m *Mechanism) KeepNodeReceipt(ctx context.Context, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
-	return m.KeepNodeReceipts(ctx, []KeptReceipt{{Origin: origin, Receipt: r, Mark: mark}})
+func (f Federation) KeepNodeReceipt(ctx context.Context, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
+	return f.KeepNodeReceipts(ctx, []KeptReceipt{{Origin: origin, Receipt: r, Mark: mark}})
 }
 
 // KeepNodeReceipts keeps peer nodes' signed receipts of this node's
 // operations in this node's own log, where the operations' evidence
 // bundles find them, all in one transaction. The caller has checked the
 // signatures with the peers' keys (record.CheckNodeReceipt).
-func (m *Mechanism) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) error {
+func (f Federation) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) error {
+	m := f.m
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		for _, k := range rs {
 			if err := m.keepNodeReceipt(ctx, tx, k.Origin, k.Receipt, k.Mark); err != nil {
@@ -339,7 +343,7 @@ func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOr
 	} else if err != nil {
 		return err
 	}
-	if _, remote := m.RemoteParty(op.Party); remote || op.Party != r.Party {
+	if _, remote := m.Federation().RemoteParty(op.Party); remote || op.Party != r.Party {
 		return nil
 	}
 	audience := append([]string{op.Party}, r.Receiver...)

@@ -14,7 +14,8 @@ import (
 // sees which other nodes vouch for the same history. A peer's
 // cosignature of an earlier size is not shown: it vouches for another
 // checkpoint.
-func (m *Mechanism) WitnessedCheckpoint(ctx context.Context) ([]byte, error) {
+func (f Federation) WitnessedCheckpoint(ctx context.Context) ([]byte, error) {
+	m := f.m
 	cp, err := m.Checkpoint(ctx)
 	if err != nil {
 		return nil, err

@@ -15,8 +15,9 @@ import (
 // message (hotline.acknowledged), at the time at it gave it. A message
 // this node holds already, or an acknowledgement it has, changes
 // nothing. mark runs in the same transaction.
-func (m *Mechanism) ApplyPeerMessage(ctx context.Context, origin PeerOrigin, a dc.Actor, typ string, msg *dc.Message, at time.Time, mark func(dc.Tx) error) error {
-	if key, ok := m.RemoteParty(a.Party); !ok || key != origin.Node {
+func (f Federation) ApplyPeerMessage(ctx context.Context, origin PeerOrigin, a dc.Actor, typ string, msg *dc.Message, at time.Time, mark func(dc.Tx) error) error {
+	m := f.m
+	if key, ok := f.RemoteParty(a.Party); !ok || key != origin.Node {
 		return dc.Errorf(dc.EForbidden, "party %s is not hosted by the node the entry came from", a.Party)
 	}
 	if !dc.ValidID(msg.ID) || utf8.RuneCountInString(msg.Text) > MaxMessageLen {
@@ -61,7 +62,7 @@ func (m *Mechanism) ApplyPeerMessage(ctx context.Context, origin PeerOrigin, a d
 				return err
 			}
 			for _, p := range kept.To {
-				if _, remote := m.RemoteParty(p); remote || !m.givesReceipts(p) {
+				if _, remote := f.RemoteParty(p); remote || !m.givesReceipts(p) {
 					continue
 				}
 				if err := m.owe(ctx, tx, subject, 0, p, at, st, true); err != nil {

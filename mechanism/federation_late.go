@@ -62,7 +62,7 @@ func (m *Mechanism) escalateFoundLate(ctx context.Context, tx dc.Tx, found []*dc
 	system := dc.Actor{Role: dc.RoleSystem}
 	for _, c := range found {
 		for _, p := range c.Parties {
-			if _, remote := m.RemoteParty(p); remote || !m.givesReceipts(p) {
+			if _, remote := m.Federation().RemoteParty(p); remote || !m.givesReceipts(p) {
 				continue // owed, and escalated, on its own node; or never
 			}
 			d, err := tx.Duty(ctx, dutyID(dc.Subject{Kind: dc.SubjectConflict, ID: c.ID}, p))

@@ -140,7 +140,7 @@ func (m *Mechanism) send(ctx context.Context, a dc.Actor, msg *dc.Message, to []
 			return err
 		}
 		for _, p := range msg.To {
-			if _, remote := m.RemoteParty(p); remote || !m.givesReceipts(p) {
+			if _, remote := m.Federation().RemoteParty(p); remote || !m.givesReceipts(p) {
 				continue // owed, and escalated, on its own node; or never
 			}
 			if err := m.owe(ctx, tx, subject, 0, p, now, st, true); err != nil {

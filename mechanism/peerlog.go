@@ -30,7 +30,8 @@ const MaxPeerLogPage = 1000
 // What a party may see is what a liaison of it sees on a single server:
 // events for every party or for it (never another party's notes: events
 // carry the operation as other parties see it).
-func (m *Mechanism) PeerLog(ctx context.Context, parties []string, from int64, limit int) (checkpoint []byte, entries []PeerLogEntry, size int64, err error) {
+func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, limit int) (checkpoint []byte, entries []PeerLogEntry, size int64, err error) {
+	m := f.m
 	if from < 0 {
 		return nil, nil, 0, dc.FieldErrorf(dc.EInvalid, "from", "from must be 0 or more")
 	}
@@ -82,7 +83,8 @@ func (m *Mechanism) PeerLog(ctx context.Context, parties []string, from int64, l
 // NodeKey returns this node's signing key (the newest active log key),
 // with its secret half: a federation node signs its requests, checkpoints
 // and receipts with it.
-func (m *Mechanism) NodeKey(ctx context.Context) (*dc.SigningKey, error) {
+func (f Federation) NodeKey(ctx context.Context) (*dc.SigningKey, error) {
+	m := f.m
 	var k *dc.SigningKey
 	err := m.store.View(ctx, func(tx dc.Tx) error {
 		keys, err := tx.Keys(ctx)
@@ -101,13 +103,14 @@ func (m *Mechanism) NodeKey(ctx context.Context) (*dc.SigningKey, error) {
 
 // EnsureKey creates the node's signing key if the store has none yet (as
 // Load does), for commands that run before any server did.
-func (m *Mechanism) EnsureKey(ctx context.Context) error { return m.ensureKey(ctx) }
+func (f Federation) EnsureKey(ctx context.Context) error { return f.m.ensureKey(ctx) }
 
 // CheckReceivedEntry checks that a peer node's receipt names an entry of
 // this node's log as it is: entry index has the leaf hash leafHash
 // (base64) and is a version version of operation op. A receipt naming
 // any other entry would not prove that the peer received the version.
-func (m *Mechanism) CheckReceivedEntry(ctx context.Context, index int64, leafHash, op string, version int) error {
+func (f Federation) CheckReceivedEntry(ctx context.Context, index int64, leafHash, op string, version int) error {
+	m := f.m
 	return m.store.View(ctx, func(tx dc.Tx) error {
 		evs, err := tx.Events(ctx, index, 1)
 		if err != nil {

@@ -246,7 +246,7 @@ func (m *Mechanism) oweForChange(ctx context.Context, tx dc.Tx, b *batchState, a
 	for _, c := range touched {
 		s := dc.Subject{Kind: dc.SubjectConflict, ID: c.ID}
 		for _, p := range c.Parties {
-			if _, remote := m.RemoteParty(p); remote || !m.givesReceipts(p) {
+			if _, remote := m.Federation().RemoteParty(p); remote || !m.givesReceipts(p) {
 				continue // owed, and escalated, on its own node; or never
 			}
 			var err error
