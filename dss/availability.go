@@ -63,7 +63,7 @@ func (d *DSS) setAvailability(r *http.Request, c *Caller) (int, any, error) {
 	write = func(ctx context.Context, tx dc.Tx) error {
 		return d.st.setAvailability(ctx, tx, next)
 	}
-	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
+	if err := d.m.Attachments().WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, api.UssAvailabilityStatusResponse{
@@ -95,7 +95,7 @@ func (d *DSS) report(r *http.Request, c *Caller) (int, any, error) {
 	}
 	check := func(context.Context, dc.Tx) error { return nil }
 	write := func(ctx context.Context, tx dc.Tx) error { return d.st.write(ctx, tx, kindReport, id, doc) }
-	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
+	if err := d.m.Attachments().WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, err
 	}
 	d.log.Info("dss report", "report_id", id, "reporter", c.Subject)

@@ -80,7 +80,7 @@ func (d *DSS) putConstraint(r *http.Request, c *Caller) (int, any, error) {
 		resp = &api.ChangeConstraintReferenceResponse{ConstraintReference: d.constraintRef(next, c.Subject), Subscribers: subs}
 		return nil
 	}
-	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
+	if err := d.m.Attachments().WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	if update {
@@ -126,7 +126,7 @@ func (d *DSS) deleteConstraint(r *http.Request, c *Caller) (int, any, error) {
 		resp = &api.ChangeConstraintReferenceResponse{ConstraintReference: d.constraintRef(old, c.Subject), Subscribers: subs}
 		return nil
 	}
-	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
+	if err := d.m.Attachments().WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, resp, nil

@@ -70,8 +70,8 @@ func New(ctx context.Context, m *mechanism.Mechanism, v *Verifier, opts Options)
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	m.SetCompanion(st)
-	m.SetNoReceipts(IsUSSParty)
+	m.Attachments().SetCompanion(st)
+	m.Attachments().SetNoReceipts(IsUSSParty)
 	d.routes()
 	return d, nil
 }

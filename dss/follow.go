@@ -129,7 +129,7 @@ func (d *DSS) followOnce(ctx context.Context) (bool, error) {
 		}
 		return nil
 	}
-	if err := d.m.WriteAttached(ctx, admin, d.attachment(nil, write)); err != nil {
+	if err := d.m.Attachments().WriteAttached(ctx, admin, d.attachment(nil, write)); err != nil {
 		return false, err
 	}
 	d.scanned.Store(last)

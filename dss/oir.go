@@ -148,7 +148,7 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	}
 	att := d.attachment(check, write)
 	att.ActivateDespiteConflicts = true
-	if _, err := d.m.DeclareAttached(r.Context(), a, id, mechanism.Declaration{Volumes: extents, State: mstate}, att); err != nil {
+	if _, err := d.m.Attachments().DeclareAttached(r.Context(), a, id, mechanism.Declaration{Volumes: extents, State: mstate}, att); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	if update {
@@ -422,7 +422,7 @@ func (d *DSS) deleteOIR(r *http.Request, c *Caller) (int, any, error) {
 		resp = &api.ChangeOperationalIntentReferenceResponse{OperationalIntentReference: d.oirRef(old, c.Subject), Subscribers: subs}
 		return nil
 	}
-	if _, err := d.m.CancelAttached(r.Context(), a, id, d.attachment(check, write)); err != nil {
+	if _, err := d.m.Attachments().CancelAttached(r.Context(), a, id, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, resp, nil

@@ -122,7 +122,7 @@ func (d *DSS) Purge(ctx context.Context) (int, error) {
 		st.undo = append(st.undo, func() { st.purged = prev })
 		return nil
 	}
-	if err := d.m.WriteAttached(ctx, admin, d.attachment(nil, write)); err != nil {
+	if err := d.m.Attachments().WriteAttached(ctx, admin, d.attachment(nil, write)); err != nil {
 		return 0, err
 	}
 	d.st.mu.RLock()

@@ -129,7 +129,7 @@ func (d *DSS) putSubscription(r *http.Request, c *Caller) (int, any, error) {
 		}
 		return nil
 	}
-	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
+	if err := d.m.Attachments().WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, resp, nil
@@ -165,7 +165,7 @@ func (d *DSS) deleteSubscription(r *http.Request, c *Caller) (int, any, error) {
 	write = func(ctx context.Context, tx dc.Tx) error {
 		return d.st.setSub(ctx, tx, id, nil)
 	}
-	if err := d.m.WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
+	if err := d.m.Attachments().WriteAttached(r.Context(), a, d.attachment(check, write)); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
 	return http.StatusOK, resp, nil

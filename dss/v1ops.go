@@ -79,7 +79,7 @@ func baseURL(r *http.Request) string {
 // vols, as an observer sees them. Called without st.mu.
 func (d *DSS) operationsIn(ctx context.Context, vols []geo.Volume) ([]*dc.Operation, error) {
 	var out []*dc.Operation
-	for _, h := range d.m.Intersecting(vols) {
+	for _, h := range d.m.Attachments().Intersecting(vols) {
 		if IsUSSParty(h.Group) {
 			continue
 		}
@@ -99,7 +99,7 @@ func (d *DSS) operationsIn(ctx context.Context, vols []geo.Volume) ([]*dc.Operat
 // operationsInTx is operationsIn inside a write transaction.
 func (d *DSS) operationsInTx(ctx context.Context, tx dc.Tx, vols []geo.Volume) ([]*dc.Operation, error) {
 	var out []*dc.Operation
-	for _, h := range d.m.Intersecting(vols) {
+	for _, h := range d.m.Attachments().Intersecting(vols) {
 		if IsUSSParty(h.Group) {
 			continue
 		}

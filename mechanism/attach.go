@@ -40,13 +40,14 @@ type Companion interface {
 
 // SetCompanion registers the companion of the mechanism's attachments.
 // It is called once, before any attached write.
-func (m *Mechanism) SetCompanion(c Companion) { m.writer.companion = c }
+func (at Attachments) SetCompanion(c Companion) { at.m.writer.companion = c }
 
 // DeclareAttached is Declare for operation id of the actor's party with
 // an attachment: the replacement needs no If-Match (the other interface
 // keeps its own versions), an active operation declared planned stays
 // active, and att runs in the same transaction.
-func (m *Mechanism) DeclareAttached(ctx context.Context, a dc.Actor, id string, d Declaration, att *Attachment) (*Result, error) {
+func (at Attachments) DeclareAttached(ctx context.Context, a dc.Actor, id string, d Declaration, att *Attachment) (*Result, error) {
+	m := at.m
 	if !a.Is(dc.RoleOperator) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only an operator may declare operations")
 	}
@@ -59,7 +60,7 @@ func (m *Mechanism) DeclareAttached(ctx context.Context, a dc.Actor, id string, 
 	}
 	geom := geo.EncodeVolumes(vols)
 	ahead := m.writer.searchAhead(vols, a.Party)
-	return m.writeAttached(ctx, a, id, att, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+	return at.writeAttached(ctx, a, id, att, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
 		var ifMatch *int
 		dd := d
 		if cur != nil {
@@ -83,11 +84,12 @@ func (m *Mechanism) DeclareAttached(ctx context.Context, a dc.Actor, id string, 
 // CancelAttached is Cancel of operation id with an attachment; an
 // operation already cancelled or missing is no error (the attachment
 // decides what the request means).
-func (m *Mechanism) CancelAttached(ctx context.Context, a dc.Actor, id string, att *Attachment) (*Result, error) {
+func (at Attachments) CancelAttached(ctx context.Context, a dc.Actor, id string, att *Attachment) (*Result, error) {
+	m := at.m
 	if !a.Is(dc.RoleOperator) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only an operator may cancel operations")
 	}
-	return m.writeAttached(ctx, a, id, att, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+	return at.writeAttached(ctx, a, id, att, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
 		if cur == nil || !cur.State.Live() {
 			return nil, nil
 		}
@@ -104,12 +106,13 @@ func (m *Mechanism) CancelAttached(ctx context.Context, a dc.Actor, id string, a
 
 // WriteAttached runs an attachment that changes no operation in the
 // mechanism's write order.
-func (m *Mechanism) WriteAttached(ctx context.Context, a dc.Actor, att *Attachment) error {
-	_, err := m.writeAttached(ctx, a, "", att, nil)
+func (at Attachments) WriteAttached(ctx context.Context, a dc.Actor, att *Attachment) error {
+	_, err := at.writeAttached(ctx, a, "", att, nil)
 	return err
 }
 
-func (m *Mechanism) writeAttached(ctx context.Context, a dc.Actor, id string, att *Attachment, plan planFunc) (*Result, error) {
+func (at Attachments) writeAttached(ctx context.Context, a dc.Actor, id string, att *Attachment, plan planFunc) (*Result, error) {
+	m := at.m
 	if m.writer.companion == nil {
 		return nil, dc.Errorf(dc.EInternal, "attached write without a companion")
 	}
@@ -148,7 +151,8 @@ func (m *Mechanism) runAttached(ctx context.Context, tx dc.Tx, b *batchState, re
 // Intersecting returns the live operations whose volumes intersect vols
 // in 4D, without separation minima, as committed: what another interface
 // to the airspace shows of it.
-func (m *Mechanism) Intersecting(vols []geo.Volume) []geo.Hit {
+func (at Attachments) Intersecting(vols []geo.Volume) []geo.Hit {
+	m := at.m
 	return m.writer.index.Load().Conflicts(vols, geo.Minima{}, "")
 }
 
@@ -160,7 +164,7 @@ func (m *Mechanism) Intersecting(vols []geo.Volume) []geo.Hit {
 // officers: the other parties see those operations on the stream and in
 // their conflicts, which they still acknowledge. It is called once,
 // before serving.
-func (m *Mechanism) SetNoReceipts(f func(party string) bool) { m.noReceipts = f }
+func (at Attachments) SetNoReceipts(f func(party string) bool) { at.m.noReceipts = f }
 
 // givesReceipts reports whether a party gives receipts.
 func (m *Mechanism) givesReceipts(party string) bool {
@@ -180,3 +184,13 @@ func (m *Mechanism) receipting(parties []*dc.Party) []*dc.Party {
 	}
 	return out
 }
+
+// Attachments is the part of the mechanism that another interface to the
+// airspace (the F3548 DSS) writes through: operation writes that carry an
+// attachment run in the mechanism's own write order, and the committed
+// index it can query. It is a view over the same Mechanism, kept as its own
+// type so that surface can be read alone.
+type Attachments struct{ m *Mechanism }
+
+// Attachments returns the attachment view of m.
+func (m *Mechanism) Attachments() Attachments { return Attachments{m: m} }
