@@ -53,11 +53,18 @@ func (w *writer) reload(ctx context.Context, tx dc.Tx) error {
 	if err != nil {
 		return fmt.Errorf("load index: %w", err)
 	}
+	return w.install(ctx, tx, index, last)
+}
+
+// install makes ix, which reflects the store up to event seq last, the
+// index checks and writes use: a load from the store and one from the
+// snapshot file end the same way. It is called with w.mu held.
+func (w *writer) install(ctx context.Context, tx dc.Tx, ix *geo.Index, last int64) error {
 	open, err := countOpenConflicts(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("count open conflicts: %w", err)
 	}
-	w.index.Store(index)
+	w.index.Store(ix)
 	w.views.clear()
 	w.rev = last
 	w.replica.seen.Store(last)

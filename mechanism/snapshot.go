@@ -3,7 +3,6 @@ package mechanism
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -73,17 +72,7 @@ func (s snapshotIndex) CatchUp(ctx context.Context, tx dc.Tx, ix *geo.Index, rev
 
 // Use is called with w.mu held (by writer.load).
 func (s snapshotIndex) Use(ctx context.Context, tx dc.Tx, ix *geo.Index, last int64) error {
-	w := s.w
-	open, err := countOpenConflicts(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("count open conflicts: %w", err)
-	}
-	w.index.Store(ix)
-	w.views.clear()
-	w.rev = last
-	w.replica.seen.Store(last)
-	w.stats.setOpenConflicts(open)
-	return nil
+	return s.w.install(ctx, tx, ix, last)
 }
 
 // applySince applies to ix the operations changed since rev, decoding
