@@ -54,6 +54,11 @@ func (c *Changes) Reset() {
 // changes are applied, given hits, its answer now: the entries changed
 // are dropped from hits, and those inserted compared again.
 func (c *Changes) Amend(hits []Hit, vols []Volume, m Minima, excludeGroup string) []Hit {
+	return c.AmendPairs(hits, vols, PairMinima{Minima: m}, excludeGroup)
+}
+
+// AmendPairs is Amend for an answer of Index.ConflictsAtPairs under pm.
+func (c *Changes) AmendPairs(hits []Hit, vols []Volume, pm PairMinima, excludeGroup string) []Hit {
 	if len(c.list) == 0 {
 		return hits
 	}
@@ -64,6 +69,7 @@ func (c *Changes) Amend(hits []Hit, vols []Volume, m Minima, excludeGroup string
 		}
 	}
 	var qs []vol
+	m := pm.Bound()
 	for _, i := range c.latest {
 		p := &c.list[i]
 		if p.removed || p.e.group == excludeGroup {
@@ -75,7 +81,7 @@ func (c *Changes) Amend(hits []Hit, vols []Volume, m Minima, excludeGroup string
 		if !p.hull.nearAny(qs, m, horizontalLimit(m)) {
 			continue
 		}
-		if sep, ok := compare(qs, p.e.vols, m); ok {
+		if sep, ok := compare(qs, p.e.vols, pm.Of(p.e.group)); ok {
 			out = append(out, Hit{ID: p.e.id, Group: p.e.group, Separation: sep})
 		}
 	}

@@ -29,14 +29,26 @@ func (ix *Index) Conflicts(vols []Volume, m Minima, excludeGroup string) []Hit {
 // ConflictsAt is Conflicts, and the generation of the index it answered
 // for, which Since can bring the answer forward from.
 func (ix *Index) ConflictsAt(vols []Volume, m Minima, excludeGroup string) ([]Hit, uint64) {
-	hits, gen, _ := ix.conflictsAt(context.Background(), vols, m, excludeGroup)
-	return hits, gen
+	return ix.ConflictsAtPairs(vols, PairMinima{Minima: m}, excludeGroup)
 }
 
 // ConflictsContext is Conflicts, giving up with ctx's error when ctx ends
 // (it looks every ctxEvery candidates).
 func (ix *Index) ConflictsContext(ctx context.Context, vols []Volume, m Minima, excludeGroup string) ([]Hit, error) {
-	hits, _, err := ix.conflictsAt(ctx, vols, m, excludeGroup)
+	return ix.ConflictsContextPairs(ctx, vols, PairMinima{Minima: m}, excludeGroup)
+}
+
+// ConflictsAtPairs is ConflictsAt with each entry compared under the
+// minima p gives its group.
+func (ix *Index) ConflictsAtPairs(vols []Volume, p PairMinima, excludeGroup string) ([]Hit, uint64) {
+	hits, gen, _ := ix.conflictsAt(context.Background(), vols, p, excludeGroup)
+	return hits, gen
+}
+
+// ConflictsContextPairs is ConflictsContext with each entry compared
+// under the minima p gives its group.
+func (ix *Index) ConflictsContextPairs(ctx context.Context, vols []Volume, p PairMinima, excludeGroup string) ([]Hit, error) {
+	hits, _, err := ix.conflictsAt(ctx, vols, p, excludeGroup)
 	return hits, err
 }
 
@@ -44,9 +56,12 @@ func (ix *Index) ConflictsContext(ctx context.Context, vols []Volume, m Minima, 
 // context.
 const ctxEvery = 64
 
-func (ix *Index) conflictsAt(ctx context.Context, vols []Volume, m Minima, excludeGroup string) ([]Hit, uint64, error) {
+// conflictsAt searches as far as the largest of p's minima reaches, and
+// compares each candidate under the minima of its group.
+func (ix *Index) conflictsAt(ctx context.Context, vols []Volume, p PairMinima, excludeGroup string) ([]Hit, uint64, error) {
 	s := searches.Get().(*search)
 	defer s.release()
+	m := p.Bound()
 	s.ix, s.qs, s.m, s.limit = ix, toVols(vols), m, horizontalLimit(m)
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -70,7 +85,7 @@ func (ix *Index) conflictsAt(ctx context.Context, vols []Volume, m Minima, exclu
 		if e.group == excludeGroup {
 			continue
 		}
-		if sep, ok := compare(s.qs, e.vols, m); ok {
+		if sep, ok := compare(s.qs, e.vols, p.Of(e.group)); ok {
 			hits = append(hits, Hit{ID: e.id, Group: e.group, Separation: sep})
 		}
 	}
@@ -90,6 +105,11 @@ func sortHits(hits []Hit) {
 // must be exact. ok is false, and hits nil, if the index no longer
 // remembers every change since gen: search again.
 func (ix *Index) Since(hits []Hit, gen uint64, vols []Volume, m Minima, excludeGroup string) (_ []Hit, ok bool) {
+	return ix.SincePairs(hits, gen, vols, PairMinima{Minima: m}, excludeGroup)
+}
+
+// SincePairs is Since for an answer of ConflictsAtPairs under p.
+func (ix *Index) SincePairs(hits []Hit, gen uint64, vols []Volume, p PairMinima, excludeGroup string) (_ []Hit, ok bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if gen > ix.gen || gen < ix.journalGen {
@@ -109,6 +129,7 @@ func (ix *Index) Since(hits []Hit, gen uint64, vols []Volume, m Minima, excludeG
 		}
 	}
 	var qs []vol
+	m := p.Bound()
 	for id := range changed {
 		slot, live := ix.slots[id]
 		if !live {
@@ -124,7 +145,7 @@ func (ix *Index) Since(hits []Hit, gen uint64, vols []Volume, m Minima, excludeG
 		if !ix.hulls[slot].nearAny(qs, m, horizontalLimit(m)) {
 			continue
 		}
-		if sep, ok := compare(qs, e.vols, m); ok {
+		if sep, ok := compare(qs, e.vols, p.Of(e.group)); ok {
 			out = append(out, Hit{ID: e.id, Group: e.group, Separation: sep})
 		}
 	}
@@ -138,7 +159,7 @@ func (ix *Index) Since(hits []Hit, gen uint64, vols []Volume, m Minima, excludeG
 type search struct {
 	ix    *Index
 	qs    []vol
-	m     Minima
+	m     Minima   // the largest minima of the search (PairMinima.Bound)
 	limit s1.Angle // horizontalLimit(m)
 	seen  slotSet
 	cands []uint32
