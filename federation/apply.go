@@ -280,9 +280,12 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 	return st
 }
 
-// keepSettings records a peer's settings as its log changed them, and
-// says in the log when they differ from this node's in what the parties
-// must agree on (the status shows it as an alert until they match).
+// keepSettings records a peer's settings as its log changed them, tells
+// the mechanism (which decides the pairs of that peer's parties with the
+// agreed values, the stricter of each) before the entries after it are
+// applied, and says in the log when they differ from this node's in what
+// the parties must agree on (the status shows it as an alert until they
+// match).
 func (n *Node) keepSettings(ctx context.Context, key string, index int64, st dc.Settings) error {
 	err := n.store.Update(ctx, func(tx dc.Tx) error {
 		if err := mark(ctx, key, index)(tx); err != nil {
@@ -291,6 +294,9 @@ func (n *Node) keepSettings(ctx context.Context, key string, index int64, st dc.
 		return updatePeer(ctx, tx, key, func(p *dc.Peer) error { p.Settings = &st; return nil })
 	})
 	if err != nil {
+		return err
+	}
+	if _, err := n.Refresh(ctx); err != nil {
 		return err
 	}
 	own, err := n.mech.Settings(ctx)

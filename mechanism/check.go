@@ -123,7 +123,8 @@ func (m *Mechanism) CheckEncoded(ctx context.Context, a dc.Actor, volumes []dc.V
 }
 
 // search parses the volumes and searches the index with the settings in
-// force, for the live operations of parties other than the actor's.
+// force (agreed with the peers', agreement.go), for the live operations
+// of parties other than the actor's.
 func (m *Mechanism) search(ctx context.Context, a dc.Actor, volumes []dc.Volume4D) ([]geo.Hit, error) {
 	vols, err := geo.ParseVolumesContext(ctx, volumes, "volumes")
 	if err != nil {
@@ -136,7 +137,8 @@ func (m *Mechanism) search(ctx context.Context, a dc.Actor, volumes []dc.Volume4
 	if err := m.writer.freshen(ctx); err != nil {
 		return nil, err
 	}
-	return m.writer.index.Load().ConflictsContext(ctx, vols, minimaOf(s), a.Party)
+	pm := m.writer.agreementFor(s).forParty(a.Party)
+	return m.writer.index.Load().ConflictsContextPairs(ctx, vols, pm, a.Party)
 }
 
 // checkSettings returns the settings a what-if check applies: those the

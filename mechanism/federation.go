@@ -49,8 +49,10 @@ type PeerOrigin struct {
 	LeafHash string `json:"leaf_hash"`
 }
 
-// SetPeers tells the mechanism which parties its peers host. The
-// federation node calls it at start and whenever the peers change.
+// SetPeers tells the mechanism which parties its peers host and their
+// settings as their logs set them, which the agreed minima and notice
+// are made of (agreement.go). The federation node calls it at start and
+// whenever the peers change.
 func (f Federation) SetPeers(peers []*dc.Peer) {
 	m := f.m
 	remote := map[string]string{}
@@ -60,6 +62,20 @@ func (f Federation) SetPeers(peers []*dc.Peer) {
 		}
 	}
 	m.fed.remote.Store(&remote)
+	var ps *peerSettings
+	if len(peers) > 0 {
+		ps = &peerSettings{settings: map[string]dc.Settings{}, remote: remote}
+		for _, p := range peers {
+			s := dc.DefaultSettings() // a peer whose log never changed them
+			if p.Settings != nil {
+				s = *p.Settings
+			}
+			ps.settings[p.Key] = s
+		}
+	}
+	if !m.writer.peers.Load().equal(ps) {
+		m.writer.peers.Store(ps)
+	}
 }
 
 // SetStaleCheck installs the function that names the peers whose link is

@@ -242,43 +242,43 @@ func minimaOf(s dc.Settings) geo.Minima {
 // the other cores.
 type aheadCheck struct {
 	ix     *geo.Index
-	minima geo.Minima
+	agreed *agreement
 	party  string
 	hits   []geo.Hit
 	gen    uint64
 }
 
 // searchAhead searches the conflicts of vols, declared by party, with the
-// minima of the last batch; nil before the first batch.
+// agreement of the last batch; nil before the first batch.
 func (w *writer) searchAhead(vols []geo.Volume, party string) *aheadCheck {
-	mm := w.minima.Load()
-	if mm == nil {
+	ag := w.agreed.Load()
+	if ag == nil {
 		return nil
 	}
 	ix := w.index.Load()
-	hits, gen := ix.ConflictsAt(vols, *mm, party)
-	return &aheadCheck{ix: ix, minima: *mm, party: party, hits: hits, gen: gen}
+	hits, gen := ix.ConflictsAtPairs(vols, ag.forParty(party), party)
+	return &aheadCheck{ix: ix, agreed: ag, party: party, hits: hits, gen: gen}
 }
 
 // conflictHits returns the entries of the index, with the batch's changes
-// made, that conflict under the batch's minima with the change's volumes,
-// from another party than party. A check searched ahead is brought up to
-// date with what changed in the index since (exactly what a search now
-// would answer); if the index was replaced, the minima changed or too much
-// changed, it searches.
+// made, that conflict under the batch's agreed minima with the change's
+// volumes, from another party than party. A check searched ahead is
+// brought up to date with what changed in the index since (exactly what
+// a search now would answer); if the index was replaced, the agreement
+// changed or too much changed, it searches.
 func (w *writer) conflictHits(ch *change, b *batchState, party string) []geo.Hit {
-	minima := minimaOf(b.settings)
+	pm := b.agreed.forParty(party)
 	ix := w.index.Load()
 	var hits []geo.Hit
 	ok := false
-	if a := ch.ahead; a != nil && a.ix == ix && a.minima == minima && a.party == party {
-		hits, ok = ix.Since(a.hits, a.gen, ch.vols, minima, party)
+	if a := ch.ahead; a != nil && a.ix == ix && a.agreed == b.agreed && a.party == party {
+		hits, ok = ix.SincePairs(a.hits, a.gen, ch.vols, pm, party)
 	}
 	if ok {
 		w.stats.ChecksAhead.Add(1)
 	} else {
 		w.stats.ChecksInBatch.Add(1)
-		hits = ix.Conflicts(ch.vols, minima, party)
+		hits, _ = ix.ConflictsAtPairs(ch.vols, pm, party)
 	}
-	return b.index.Amend(hits, ch.vols, minima, party)
+	return b.index.AmendPairs(hits, ch.vols, pm, party)
 }

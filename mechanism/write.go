@@ -153,7 +153,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 			return nil, 0, 0, err
 		}
 	}
-	events := operationEvents(ch, a, now, settings)
+	events := operationEvents(ch, a, now, b.agreed.notice(settings))
 	for _, c := range touched {
 		typ := dc.EventConflictOpened
 		if c.Status == dc.ConflictResolved {

@@ -41,10 +41,13 @@ type writer struct {
 	mu    sync.Mutex
 	index atomic.Pointer[geo.Index] // replaced whole on reload; readers need no lock
 	rev   int64                     // highest event seq whose operation changes the index reflects
-	// minima are the separation minima of the settings the last batch
-	// read, with which a declaration searches its conflicts ahead of the
-	// write lock (see searchAhead); nil before the first batch.
-	minima atomic.Pointer[geo.Minima]
+	// agreed is the agreement (agreement.go) of the settings the last
+	// batch read, with which a declaration searches its conflicts ahead
+	// of the write lock (see searchAhead); nil before the first batch.
+	agreed atomic.Pointer[agreement]
+	// peers are the peers' settings (Federation.SetPeers); nil on a
+	// single server.
+	peers atomic.Pointer[peerSettings]
 	// replica is what the writer knows of other processes' commits.
 	replica replica
 	// views are the encoded views of live operations what-if checks
@@ -72,7 +75,9 @@ func newWriter(store dc.Store, log *slog.Logger, stats *Stats, notify func()) *w
 // and the changes to the index the batch makes.
 type batchState struct {
 	settings dc.Settings
-	parties  []*dc.Party
+	// agreed decides the minima of each pair and the notice (agreement.go).
+	agreed  *agreement
+	parties []*dc.Party
 	// index holds the batch's changes to the index, which are made to it
 	// once the batch has committed (geo.Changes); a request sees those
 	// of the requests before it through index.Amend.
@@ -213,9 +218,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 		if b.settings, err = tx.Settings(ctx); err != nil {
 			return err
 		}
-		if mm := minimaOf(b.settings); w.minima.Load() == nil || *w.minima.Load() != mm {
-			w.minima.Store(&mm)
-		}
+		b.agreed = w.agree(b.settings)
 		if b.parties, err = tx.Parties(ctx); err != nil {
 			return err
 		}
