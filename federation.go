@@ -60,6 +60,25 @@ type Peer struct {
 	// parties stay hosted elsewhere (nobody here may act for them), but
 	// the node neither pulls from it nor answers it.
 	Removed bool `json:"removed,omitempty"`
+	// Refused are the peer's operations this node could not apply
+	// because another party holds their ID here (an ID collision): the
+	// entry of the peer's log with the latest version received, for each
+	// one while it is live. Activating an operation of this node that one
+	// of them would conflict with needs a head's override.
+	Refused []RefusedEntry `json:"refused,omitempty"`
+	// RefusedUntracked is set once more of the peer's operations were
+	// refused than a node tracks: from then on every activation on this
+	// node needs a head's override.
+	RefusedUntracked bool `json:"refused_untracked,omitempty"`
+}
+
+// RefusedEntry names a peer's operation refused for an ID collision and
+// the entry of the peer's log that holds its latest version.
+type RefusedEntry struct {
+	Operation string    `json:"operation"`
+	Party     string    `json:"party"`
+	Index     int64     `json:"index"`
+	End       time.Time `json:"end"` // the end of its last volume
 }
 
 // Hosts reports whether the peer hosts party.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -114,8 +115,8 @@ type step struct {
 type group struct{ steps []step }
 
 // flush applies a group of steps and empties it. It reports false when
-// the mechanism refused an entry (it is alerted; the caller reads the
-// cursor again and passes it); an error is a failure of this node.
+// the mechanism refused an entry (each one is alerted and passed; the
+// caller reads the cursor again); an error is a failure of this node.
 func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
 	steps := g.steps
 	g.steps = nil
@@ -153,13 +154,20 @@ func (n *Node) flush(ctx context.Context, key string, g *group) (bool, error) {
 		case dc.EInternal:
 			return false, fmt.Errorf("apply entry %d of peer %s: %w", steps[i].index, keyName(key), err)
 		default:
-			if ok {
-				n.alert(ctx, key, "rejected", fmt.Sprintf("entry %d (%s) was refused: %s", steps[i].index, steps[i].event, dc.ErrorMessage(err)), string(steps[i].data))
-				if err := n.advance(ctx, key, steps[i].index+1); err != nil {
+			// Every refusal of the group is alerted: an entry applied
+			// after one in the same group moved the cursor past it.
+			ok = false
+			var c *mechanism.IDCollision
+			if errors.As(err, &c) {
+				if err := n.idCollision(ctx, key, steps[i], c); err != nil {
 					return false, err
 				}
+				continue
 			}
-			ok = false
+			n.alert(ctx, key, "rejected", fmt.Sprintf("entry %d (%s) was refused: %s", steps[i].index, steps[i].event, dc.ErrorMessage(err)), string(steps[i].data))
+			if err := n.advance(ctx, key, steps[i].index+1); err != nil {
+				return false, err
+			}
 		}
 	}
 	return ok, nil

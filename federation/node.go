@@ -50,6 +50,13 @@ type Node struct {
 	// forced is when a request of an unknown key last made the node
 	// read its peers (mayRefresh).
 	forced time.Time
+	// refused are the operations of the peers' refused entries, as last
+	// read (refusedOf); replaced whole, never changed.
+	refused map[refusedKey]*dc.Operation
+
+	// refreshing serialises Refresh, so that the mechanism is told the
+	// peers as the last read found them, not as an earlier one did.
+	refreshing sync.Mutex
 }
 
 // link is the state of the pull from one peer.
@@ -109,8 +116,11 @@ func storedPeers(ctx context.Context, tx dc.Tx) (dc.FederationTx, []*dc.Peer, er
 // Refresh reads the peers from the store, tells the mechanism which
 // parties they host, and returns those this node trusts (not removed).
 func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
+	n.refreshing.Lock()
+	defer n.refreshing.Unlock()
 	var peers []*dc.Peer
 	var url string
+	var refused mechanism.Refused
 	err := n.store.View(ctx, func(tx dc.Tx) error {
 		ftx, ok := tx.(dc.FederationTx)
 		if !ok {
@@ -120,13 +130,17 @@ func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 		if url, err = ftx.NodeURL(ctx); err != nil {
 			return err
 		}
-		peers, err = ftx.Peers(ctx)
+		if peers, err = ftx.Peers(ctx); err != nil {
+			return err
+		}
+		refused, err = n.refusedOf(ctx, ftx, peers)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	n.mech.Federation().SetPeers(peers) // removed ones too: their parties stay hosted elsewhere
+	n.mech.Federation().SetRefused(refused)
 	byKey := map[string]*dc.Peer{}
 	var trusted []*dc.Peer
 	for _, p := range peers {
@@ -278,11 +292,17 @@ func (n *Node) stalePeers(st dc.Settings) []string {
 // alert keeps an alert about a peer, on the record for this node's
 // parties, and logs it.
 func (n *Node) alert(ctx context.Context, key, kind, msg, evidence string) {
-	n.log.Warn("federation alert", slog.String("peer", keyName(key)), slog.String("kind", kind), slog.String("message", msg))
-	a := &dc.PeerAlert{Peer: key, Kind: kind, Message: msg, Evidence: evidence, At: n.now().UTC()}
-	if err := n.mech.Federation().KeepPeerAlert(ctx, a); err != nil && ctx.Err() == nil {
+	if err := n.alertWith(ctx, key, kind, msg, evidence, nil); err != nil && ctx.Err() == nil {
 		n.log.Error("federation: keep alert", slog.Any("error", err))
 	}
+}
+
+// alertWith is alert with also run in the transaction that keeps the
+// alert; it returns the error of that transaction.
+func (n *Node) alertWith(ctx context.Context, key, kind, msg, evidence string, also func(dc.Tx) error) error {
+	n.log.Warn("federation alert", slog.String("peer", keyName(key)), slog.String("kind", kind), slog.String("message", msg))
+	a := &dc.PeerAlert{Peer: key, Kind: kind, Message: msg, Evidence: evidence, At: n.now().UTC()}
+	return n.mech.Federation().KeepPeerAlertWith(ctx, a, also)
 }
 
 // updatePeer changes the stored peer with the key in tx.

@@ -27,8 +27,14 @@ import (
 //     signed receipt (record.NodeReceipt) in the node's own log;
 //   - conflict IDs are derived from the pair of operations (pairID), so
 //     that every node holding both names the conflict alike;
-//   - activating an operation while a peer is stale needs a head's
-//     recorded override.
+//   - a pair of operations of parties hosted on two nodes is decided
+//     with the stricter of the two nodes' minima, and the notice is the
+//     longest (agreement.go);
+//   - a peer's operation whose ID another party holds here is refused
+//     and alerted (federation_collision.go);
+//   - activating an operation while a peer is stale, or while a refused
+//     peer operation would conflict with it, needs a head's recorded
+//     override.
 
 // federation is what the mechanism knows of its peers.
 type federation struct {
@@ -38,6 +44,9 @@ type federation struct {
 	// stale, if set, returns the keys of the peers silent for longer
 	// than peer_silence_s.
 	stale atomic.Pointer[func(dc.Settings) []string]
+	// refused are the peers' operations refused for an ID collision
+	// (federation_collision.go); nil if none.
+	refused atomic.Pointer[refusedSet]
 }
 
 // PeerOrigin names the entry of a peer's log a replicated change comes
@@ -143,29 +152,6 @@ func pairID(op1, op2 string) string {
 	return uuid.NewSHA1(conflictNamespace, []byte(op1+" "+op2)).String()
 }
 
-// checkPeersReachable refuses the activation of op while a peer is stale,
-// unless a head of its party recorded an override for it.
-func (m *Mechanism) checkPeersReachable(ctx context.Context, tx dc.Tx, op *dc.Operation, st dc.Settings) error {
-	fn := m.fed.stale.Load()
-	if fn == nil {
-		return nil
-	}
-	stale := (*fn)(st)
-	if len(stale) == 0 {
-		return nil
-	}
-	if ftx, ok := tx.(dc.FederationTx); ok {
-		if _, err := ftx.Override(ctx, op.ID); err == nil {
-			return nil
-		} else if dc.ErrorCode(err) != dc.ENotFound {
-			return err
-		}
-	}
-	return dc.Errorf(dc.EPeerUnreachable,
-		"%d peer node(s) silent for longer than peer_silence_s (%gs): the operation may conflict with what they declared since; coordinate by voice, and have a head record it with POST /v1/operations/%s/override",
-		len(stale), st.PeerSilenceS, op.ID)
-}
-
 // MaxOverrideReason is the longest reason an override may give, in bytes.
 const MaxOverrideReason = 2000
 
@@ -232,11 +218,23 @@ const (
 // stream and webhooks), unless one of the latest alerts about that peer,
 // kept within the hour, says the same.
 func (f Federation) KeepPeerAlert(ctx context.Context, a *dc.PeerAlert) error {
+	return f.KeepPeerAlertWith(ctx, a, nil)
+}
+
+// KeepPeerAlertWith is KeepPeerAlert with also (if not nil) run in the
+// same transaction, whether the alert is kept or says the same as a
+// recent one: what the node records of the fault commits with it.
+func (f Federation) KeepPeerAlertWith(ctx context.Context, a *dc.PeerAlert, also func(dc.Tx) error) error {
 	m := f.m
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		ftx, ok := tx.(dc.FederationTx)
 		if !ok {
 			return fmt.Errorf("this store keeps no federation state")
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
 		}
 		last, err := ftx.PeerAlerts(ctx, a.Peer, alertRepeatN)
 		if err != nil {

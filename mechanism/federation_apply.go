@@ -161,7 +161,8 @@ func (m *Mechanism) peerWrite(po PeerOperation) (*writeRequest, error) {
 	geom := geo.EncodeVolumes(vols)
 	plan := func(tx dc.Tx, cur *dc.Operation) (*change, error) {
 		if cur != nil && cur.Party != op.Party {
-			return nil, dc.Errorf(dc.EForbidden, "operation %s belongs to party %s here", op.ID, cur.Party)
+			n := next
+			return nil, newIDCollision(&n, cur.Party)
 		}
 		if err := po.Mark(tx); err != nil {
 			return nil, err

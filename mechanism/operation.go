@@ -119,6 +119,13 @@ func (m *Mechanism) declare(ctx context.Context, a dc.Actor, id string, d Declar
 		between()
 	}
 	return m.writer.write(ctx, a, id, func(tx dc.Tx, cur *dc.Operation) (*change, error) {
+		if cur != nil && cur.Party != a.Party {
+			if _, remote := m.Federation().RemoteParty(cur.Party); remote {
+				// IDs are global on a node: one a peer's party holds
+				// here cannot be this party's too.
+				return nil, dc.Errorf(dc.EPermission, "operation %s belongs to party %s, hosted by another node; declare yours under another ID", id, cur.Party)
+			}
+		}
 		ch, err := planDeclaration(a, id, &d, vols, cur, ifMatch, m.Now())
 		if ch != nil {
 			ch.geom, ch.ahead = geom, ahead

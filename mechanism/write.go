@@ -149,7 +149,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 	}
 
 	if becomesActive && ch.peer == nil {
-		if err := m.checkPeersReachable(ctx, tx, op, settings); err != nil {
+		if err := m.checkBlindSpots(ctx, tx, op, ch.vols, b); err != nil {
 			return nil, 0, 0, err
 		}
 	}
