@@ -60,6 +60,11 @@
 // makes, so the answers are those of brute force. Each bucket keeps its keys (cell and slot packed in 64 bits) in
 // a chunked sorted array (set.go).
 //
+// A search may decide the entries of some groups under minima of their
+// own (PairMinima, what a federation node needs when nodes' minima
+// differ): it reaches as far as the largest and compares each candidate
+// under its group's.
+//
 // Index is safe for concurrent use: queries share a read lock; Insert and
 // Remove take the write lock for the time of a few insertions.
 //
