@@ -1,8 +1,10 @@
 package federation_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,4 +62,61 @@ func TestCheckpointCosigned(t *testing.T) {
 		}
 	}
 	t.Fatalf("alpha's checkpoint never carried bravo's cosignature:\n%s", last)
+}
+
+// TestEvidenceCosigned: the evidence bundle alpha's node serves for its
+// operation carries bravo's node's cosignature of alpha's log, which
+// verifies offline with bravo's key and is printed as "checkpoint N
+// cosigned by bravo's node at T"; one changed byte of it fails.
+func TestEvidenceCosigned(t *testing.T) {
+	dir := t.TempDir()
+	alpha, bravo := newNode(t, dir, "alpha"), newNode(t, dir, "bravo")
+	peerAll(t, alpha, bravo)
+	start := time.Now().Add(3 * time.Hour).Truncate(time.Second)
+	id := uuid.NewString()
+	d := mechanism.Declaration{Volumes: []dc.Volume4D{volume(10, 10, 2, 0, 1000, start, time.Hour)}}
+	if _, err := alpha.mech.Declare(t.Context(), alpha.actor(dc.RoleOperator), id, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, alpha, bravo)
+
+	key, bravoKey := alpha.descriptor(t).Key, bravo.descriptor(t).Key
+	cl := alpha.client(alpha.token(t, dc.RoleLiaison, "alpha"))
+	var b record.Bundle
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		b = record.Bundle{}
+		if err := cl.Do(t.Context(), "GET", "/v1/evidence/operations/"+id, nil, &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.Witnessed != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alpha's evidence never carried bravo's cosignature")
+		}
+	}
+	tl, err := record.Verify(&b, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.CheckNodeKeys([]string{bravoKey}); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := tl.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Cosignatures) != 1 || !strings.Contains(out.String(), fmt.Sprintf("checkpoint %d cosigned by bravo's node at ", tl.Cosignatures[0].Size)) {
+		t.Errorf("the timeline does not show bravo's cosignature:\n%s", out.String())
+	}
+	if err := tl.CheckNodeKeys([]string{key}); err == nil {
+		t.Errorf("the cosignature passed as made with alpha's own key")
+	}
+	// One changed byte of bravo's cosignature fails the bundle.
+	cp := b.Witnessed.Checkpoints[0].Checkpoint
+	i := strings.LastIndex(cp, " ") + 20
+	b.Witnessed.Checkpoints[0].Checkpoint = cp[:i] + string(cp[i]^1) + cp[i+1:]
+	if _, err := record.Verify(&b, key); err == nil {
+		t.Errorf("a bundle whose cosignature was changed verified")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/record"
 )
 
 // WitnessedCheckpoint returns the node's signed checkpoint of its log
@@ -22,25 +23,37 @@ func (f Federation) WitnessedCheckpoint(ctx context.Context) ([]byte, error) {
 	}
 	var witnesses []string
 	err = m.store.View(ctx, func(tx dc.Tx) error {
-		ftx, ok := tx.(dc.FederationTx)
-		if !ok {
-			return nil
+		ws, err := peerWitnesses(ctx, tx)
+		for _, w := range ws {
+			witnesses = append(witnesses, w.Cosigned)
 		}
-		peers, err := ftx.Peers(ctx)
-		if err != nil {
-			return err
-		}
-		for _, p := range peers {
-			if !p.Removed && p.Witness != "" {
-				witnesses = append(witnesses, p.Witness)
-			}
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return addCosignatures(cp, witnesses), nil
+}
+
+// peerWitnesses returns the latest cosignature of this node's log by
+// each peer it trusts (dc.Peer.Witness), with the peer's key and parties;
+// none on a store without federation.
+func peerWitnesses(ctx context.Context, tx dc.Tx) ([]record.PeerWitness, error) {
+	ftx, ok := tx.(dc.FederationTx)
+	if !ok {
+		return nil, nil
+	}
+	peers, err := ftx.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []record.PeerWitness
+	for _, p := range peers {
+		if !p.Removed && p.Witness != "" {
+			out = append(out, record.PeerWitness{Key: p.Key, Parties: p.Parties, Cosigned: p.Witness})
+		}
+	}
+	return out, nil
 }
 
 // addCosignatures appends to the signed note cp the signature lines of

@@ -250,8 +250,9 @@ func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*rec
 		return nil, ctx.Err()
 	}
 	var (
-		n    int64
-		keys []*dc.SigningKey
+		n         int64
+		keys      []*dc.SigningKey
+		witnesses []record.PeerWitness
 	)
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
 		if _, err := tx.Operation(ctx, opID); dc.ErrorCode(err) == dc.ENotFound {
@@ -262,7 +263,10 @@ func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*rec
 		if n, err = tx.LastSeq(ctx); err != nil {
 			return err
 		}
-		keys, err = tx.Keys(ctx)
+		if keys, err = tx.Keys(ctx); err != nil {
+			return err
+		}
+		witnesses, err = peerWitnesses(ctx, tx)
 		return err
 	})
 	if err != nil {
@@ -271,6 +275,9 @@ func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*rec
 	b, err := record.BuildBundle(ctx, record.Checked(storeLog{m.store}), originOf(keys), n, activeKeys(keys), opID, func(e *dc.Event) bool { return e.VisibleTo(a) })
 	if err == nil {
 		err = record.CheckProofs(b)
+	}
+	if err == nil && len(witnesses) > 0 {
+		err = record.AddWitnessed(ctx, storeLog{m.store}, b, activeKeys(keys), witnesses)
 	}
 	if err != nil {
 		return nil, m.integrity.check(ctx, "the evidence bundle of operation "+opID, err)

@@ -56,6 +56,10 @@ type Bundle struct {
 	Manifest string `json:"manifest"`
 	// Entries are in increasing index order.
 	Entries []Entry `json:"entries"`
+	// Witnessed is, on a federation node whose peers cosigned its log,
+	// their cosignatures of its checkpoints (see Witnessed); nil
+	// otherwise.
+	Witnessed *Witnessed `json:"witnessed,omitempty"`
 }
 
 // Entry is one log entry of a bundle. Data is the entry's bytes
@@ -257,6 +261,11 @@ func parseManifest(text string) (*manifest, error) {
 // (CheckPartyKey). And every webhook.delivered entry shown must report
 // the delivery of an entry shown earlier in the bundle, of the type that
 // entry has.
+//
+// A bundle that carries Witnessed must have it whole: every cosigned
+// checkpoint signed with key, consistent with the bundle's checkpoint by
+// its proof, and each of its cosignatures by a node the signed witnesses
+// list names (verifyWitnessed). The timeline lists the cosignatures.
 func Verify(b *Bundle, key string) (*Timeline, error) {
 	if b == nil {
 		return nil, fmt.Errorf("no bundle")
@@ -359,6 +368,11 @@ func Verify(b *Bundle, key string) (*Timeline, error) {
 		}
 		if err := tl.add(en.Index, e); err != nil {
 			return nil, fmt.Errorf("%s: %s event: %v", where(i, en), e.Type, err)
+		}
+	}
+	if b.Witnessed != nil {
+		if tl.Cosignatures, err = verifyWitnessed(b.Witnessed, key, origin, tree); err != nil {
+			return nil, err
 		}
 	}
 	return tl, nil

@@ -97,16 +97,29 @@ func Cosign(checkpoint []byte, signerKey string, now time.Time) ([]byte, error) 
 // VerifyCosignature checks the cosignature of the witness whose verifier
 // key is given on a checkpoint, and returns when it was made.
 func VerifyCosignature(checkpoint []byte, verifierKey string) (time.Time, error) {
-	name, pub, err := noteKey(verifierKey, false)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("cosignature: %w", err)
-	}
 	text, err := noteText(checkpoint)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("cosignature: %w", err)
 	}
+	_, at, err := cosignatureOver(checkpoint, text, verifierKey)
+	return at, err
+}
+
+// cosignatureOver finds, among the signature lines of the signed note
+// msg, the cosignature by the witness whose verifier key is given, checks
+// it over text (a checkpoint's text, which need not be msg's own), and
+// returns the line (without its newline) and when it was made.
+func cosignatureOver(msg, text []byte, verifierKey string) (string, time.Time, error) {
+	name, pub, err := noteKey(verifierKey, false)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("cosignature: %w", err)
+	}
+	own, err := noteText(msg)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("cosignature: %w", err)
+	}
 	kh := cosignatureKeyHash(name, pub)
-	for _, line := range strings.Split(string(checkpoint[len(text)+1:]), "\n") {
+	for _, line := range strings.Split(string(msg[len(own)+1:]), "\n") {
 		rest, ok := strings.CutPrefix(line, "— "+name+" ")
 		if !ok {
 			continue
@@ -117,11 +130,11 @@ func VerifyCosignature(checkpoint []byte, verifierKey string) (time.Time, error)
 		}
 		ts := binary.BigEndian.Uint64(blob[4:12])
 		if !ed25519.Verify(ed25519.PublicKey(pub), cosignedMessage(ts, text), blob[12:]) {
-			return time.Time{}, fmt.Errorf("cosignature: %w: the cosignature of %s does not verify", ErrBadSignature, name)
+			return "", time.Time{}, fmt.Errorf("cosignature: %w: the cosignature of %s does not verify", ErrBadSignature, name)
 		}
-		return time.Unix(int64(ts), 0).UTC(), nil
+		return line, time.Unix(int64(ts), 0).UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("cosignature: %w: no cosignature by %s", ErrUnknownKey, name)
+	return "", time.Time{}, fmt.Errorf("cosignature: %w: no cosignature by %s", ErrUnknownKey, name)
 }
 
 // CosignatureVerifier returns a note.Verifier of the cosignatures

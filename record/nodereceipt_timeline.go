@@ -41,13 +41,15 @@ func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 	return txt, nil
 }
 
-// CheckNodeKeys checks that every node receipt of the timeline is signed
-// by one of keys: the receiving nodes' verifier keys, obtained
-// independently of the bundle (from their descriptors). A receipt's key
-// is carried in the receipt itself, within the author's log: without
-// this check the author's node could sign a receipt "by bravo" with a
-// key of its own making. On success the timeline no longer warns that
-// the receipts' keys were not checked.
+// CheckNodeKeys checks that every node receipt of the timeline, and every
+// cosignature of the log's checkpoints, is signed by one of keys: the
+// peer nodes' verifier keys, obtained independently of the bundle (from
+// their descriptors). A receipt's key is carried in the receipt itself,
+// and a cosignature's in the witnesses list, both within the author's
+// log: without this check the author's node could sign a receipt "by
+// bravo", or cosign its own checkpoint "as bravo", with a key of its own
+// making. On success the timeline no longer warns that the keys were not
+// checked.
 func (t *Timeline) CheckNodeKeys(keys []string) error {
 	ok := map[string]bool{}
 	for _, k := range keys {
@@ -58,6 +60,35 @@ func (t *Timeline) CheckNodeKeys(keys []string) error {
 			return fmt.Errorf("entry %d: the node receipt is signed by key %s, which is not one of the receiving nodes' keys given", it.Index, it.Key)
 		}
 	}
+	for _, c := range t.Cosignatures {
+		if !ok[c.Key] {
+			return fmt.Errorf("the cosignature of checkpoint %d is by key %s, which is not one of the peer nodes' keys given", c.Size, c.Key)
+		}
+	}
 	t.NodeKeysChecked = true
 	return nil
+}
+
+// writeCosignatures prints the peer nodes' cosignatures of the log's
+// checkpoints, each with the part of the bundle it vouches for: the
+// entries in the cosigned checkpoint's tree.
+func (t *Timeline) writeCosignatures(p func(string, ...any)) {
+	for _, c := range t.Cosignatures {
+		covered := 0
+		for _, it := range t.Items {
+			if it.Index < c.Size {
+				covered++
+			}
+		}
+		p("Cosigned:   checkpoint %d cosigned by %s's node at %s (key %s); ", c.Size, strings.Join(c.Parties, ", "), fmtTime(c.At), keyName(c.Key))
+		if covered == len(t.Items) {
+			p("it holds every entry of this bundle\n")
+		} else {
+			p("it holds %d of this bundle's %d entries (those before log index %d)\n", covered, len(t.Items), c.Size)
+		}
+	}
+	if len(t.Cosignatures) > 0 && !t.NodeKeysChecked {
+		p("WARNING:    the cosignatures are checked with the keys the author's log names; give each\n" +
+			"            peer node's key (--node-key) to prove that node made them.\n")
+	}
 }

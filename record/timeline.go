@@ -25,10 +25,14 @@ type Timeline struct {
 	// given by the verifier: then the bundle is consistent, but nothing
 	// shows that the log's owner signed it.
 	KeyFromBundle bool
-	// NodeKeysChecked says the keys of the node receipts shown were
-	// checked against keys the verifier gave (CheckNodeKeys).
+	// NodeKeysChecked says the keys of the node receipts shown, and of
+	// the cosignatures, were checked against keys the verifier gave
+	// (CheckNodeKeys).
 	NodeKeysChecked bool
 	Items           []Item
+	// Cosignatures are the peer nodes' cosignatures of checkpoints of the
+	// log that the bundle carries (Bundle.Witnessed), verified.
+	Cosignatures []Cosignature
 
 	starts map[int]time.Time // first volume start of each version
 	last   *time.Time        // first volume start of the latest version seen
@@ -406,6 +410,7 @@ func (t *Timeline) Write(w io.Writer) error {
 			}
 		}
 	}
+	t.writeCosignatures(p)
 	p("Entries:    %d (%d withheld)\n\nTimeline (UTC)\n", len(t.Items), withheld)
 	for _, it := range t.Items {
 		if it.Withheld {

@@ -169,7 +169,12 @@ func TestFederationCommands(t *testing.T) {
 	// alpha's evidence of its first operation carries bravo's node's
 	// signed receipt, which `deconflict verify` checks and prints.
 	key := strings.TrimSpace(alpha.srv.mustRun("key", "show"))
-	bundle := alpha.srv.do("GET", "/v1/evidence/operations/"+alphaOps[0], alpha.srv.token("liaison", "alpha"), nil).want(t, 200)
+	liaison := alpha.srv.token("liaison", "alpha")
+	bundle := alpha.srv.do("GET", "/v1/evidence/operations/"+alphaOps[0], liaison, nil).want(t, 200)
+	for deadline := time.Now().Add(15 * time.Second); !bytes.Contains(bundle.raw, []byte(`"witnessed"`)) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond) // bravo's node cosigns alpha's checkpoint one pull later
+		bundle = alpha.srv.do("GET", "/v1/evidence/operations/"+alphaOps[0], liaison, nil).want(t, 200)
+	}
 	path := filepath.Join(t.TempDir(), "bundle.json")
 	if err := os.WriteFile(path, bundle.raw, 0o600); err != nil {
 		t.Fatal(err)
@@ -183,8 +188,23 @@ func TestFederationCommands(t *testing.T) {
 	// given independently of the bundle: alpha's node could sign one with
 	// a key of its own making.
 	bravoKey := strings.TrimSpace(bravo.srv.mustRun("key", "show"))
-	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", bravoKey); code != 0 || strings.Contains(out, "--node-key") {
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", bravoKey); code != 0 || strings.Contains(out, "--node-key") || !strings.Contains(out, " cosigned by bravo's node at ") {
 		t.Errorf("verify --node-key bravo's key: exit %d\n%s%s", code, out, errs)
+	}
+	// One changed byte of bravo's cosignature fails verification.
+	if i := bytes.LastIndex(bundle.raw, []byte(`\n— deconflict`)); i < 0 {
+		t.Errorf("the bundle carries no cosignature line:\n%s", bundle.raw)
+	} else {
+		changed := bytes.Clone(bundle.raw)
+		j := i + bytes.LastIndex(changed[i:i+120], []byte(" ")) + 10
+		changed[j] ^= 1
+		bad := filepath.Join(t.TempDir(), "changed.json")
+		if err := os.WriteFile(bad, changed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, errs, code := alpha.srv.run("verify", bad, "--key", key, "--node-key", bravoKey); code == 0 || !strings.Contains(errs, "VERIFICATION FAILED") {
+			t.Errorf("verify of a bundle with a changed cosignature: exit %d\n%s%s", code, out, errs)
+		}
 	}
 	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", key); code == 0 || !strings.Contains(errs, "not one of the receiving nodes' keys") {
 		t.Errorf("verify --node-key of another node's key: exit %d\n%s%s", code, out, errs)

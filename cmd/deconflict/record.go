@@ -20,10 +20,10 @@ import (
 
 // verify checks an evidence bundle offline and prints its timeline.
 func (m *Main) verify(ctx context.Context, args []string) error {
-	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY] [--node-key PUBKEY]...\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so.")
+	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY] [--node-key PUBKEY]...\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so. On a federation node's bundle it\nalso checks and prints the peer nodes' cosignatures of the log's checkpoints.")
 	key := fs.String("key", "", "the mechanism's public key (from 'deconflict key show' or GET /v1/log/key)")
 	var nodeKeys []string
-	fs.Func("node-key", "a receiving federation node's public key (the key of its descriptor), which its signed receipts must be signed with; repeat for each node", func(s string) error {
+	fs.Func("node-key", "a peer federation node's public key (the key of its descriptor), which its signed receipts and its cosignatures of the log must be made with; repeat for each node", func(s string) error {
 		nodeKeys = append(nodeKeys, strings.TrimSpace(s))
 		return nil
 	})

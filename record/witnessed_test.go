@@ -1,0 +1,155 @@
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// witnessedBundle builds the admin's bundle of opA over the scenario, with
+// bravo's node's cosignature of the log's checkpoint of 15 entries and
+// charlie's of the whole log, and a cosignature by dave's node of a
+// checkpoint of another history (which must be left out).
+func witnessedBundle(t *testing.T) (b *Bundle, k, bravo, charlie *dc.SigningKey) {
+	t.Helper()
+	f := scenario(t)
+	k = mustKey(t, origin)
+	bravo, charlie, dave := mustKey(t, "bravo-node"), mustKey(t, "charlie-node"), mustKey(t, "dave-node")
+	b, err := BuildBundle(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k}, opA, viewer(admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigned := func(size int64, by *dc.SigningKey, at time.Time) string {
+		cp, err := Checkpoint(ctx, f, origin, size, []*dc.SigningKey{k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		co, err := Cosign(cp, by.Signer, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(co)
+	}
+	forged, err := signNote([]byte(origin+"\n20\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"), []*dc.SigningKey{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Cosign(forged, dave.Signer, at(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := []PeerWitness{
+		{Key: bravo.Verifier, Parties: []string{"bravo"}, Cosigned: cosigned(15, bravo, at(time.Hour))},
+		{Key: charlie.Verifier, Parties: []string{"charlie"}, Cosigned: cosigned(int64(len(f.events)), charlie, at(2*time.Hour))},
+		{Key: dave.Verifier, Parties: []string{"dave"}, Cosigned: string(other)},
+	}
+	if err := AddWitnessed(ctx, f, b, []*dc.SigningKey{k}, peers); err != nil {
+		t.Fatal(err)
+	}
+	return roundTrip(t, b), k, bravo, charlie
+}
+
+// TestWitnessedBundle: a bundle carries the peer nodes' cosignatures of
+// the log's checkpoints; Verify checks them and the timeline says which
+// node cosigned which checkpoint, when, and which of the bundle's entries
+// it holds. A cosignature of another history is not carried. The keys
+// given to CheckNodeKeys must include every cosigner's.
+func TestWitnessedBundle(t *testing.T) {
+	b, k, bravo, charlie := witnessedBundle(t)
+	if b.Witnessed == nil || len(b.Witnessed.Checkpoints) != 2 || strings.Contains(b.Witnessed.Witnesses, "dave") {
+		t.Fatalf("witnessed: %+v", b.Witnessed)
+	}
+	tl, err := Verify(b, k.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := tl.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{
+		"checkpoint 15 cosigned by bravo's node at 2026-03-01T11:00:00Z (key bravo-node+",
+		"it holds 9 of this bundle's 15 entries (those before log index 15)",
+		"checkpoint 25 cosigned by charlie's node at 2026-03-01T12:00:00Z (key charlie-node+",
+		"it holds every entry of this bundle",
+		"give each\n            peer node's key (--node-key)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the timeline lacks %q:\n%s", want, text)
+		}
+	}
+	if err := tl.CheckNodeKeys([]string{bravo.Verifier}); err == nil || !strings.Contains(err.Error(), "checkpoint 25") {
+		t.Errorf("CheckNodeKeys without charlie's key: %v", err)
+	}
+	if err := tl.CheckNodeKeys([]string{bravo.Verifier, charlie.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	_ = tl.Write(&out)
+	if strings.Contains(out.String(), "--node-key") {
+		t.Errorf("a warning about the cosigners' keys after they were checked:\n%s", out.String())
+	}
+
+	// A bundle without cosignatures (a single server) verifies as before.
+	b.Witnessed = nil
+	if tl, err := Verify(b, k.Verifier); err != nil || len(tl.Cosignatures) != 0 {
+		t.Errorf("without witnessed: %v, %v", tl, err)
+	}
+}
+
+// TestWitnessedTampering: one changed byte anywhere in what a bundle
+// carries of the cosignatures fails Verify, unless it decodes to the same
+// bundle (JSON that says the same thing).
+func TestWitnessedTampering(t *testing.T) {
+	b, k, _, _ := witnessedBundle(t)
+	orig, err := json.Marshal(b.Witnessed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tried := 0
+	for i := range orig {
+		changed := bytes.Clone(orig)
+		changed[i] ^= 0x01
+		var w Witnessed
+		if json.Unmarshal(changed, &w) != nil {
+			continue // not JSON: the bundle does not even read
+		}
+		for j := range w.Checkpoints {
+			if len(w.Checkpoints[j].Proof) == 0 && j < len(b.Witnessed.Checkpoints) {
+				w.Checkpoints[j].Proof = b.Witnessed.Checkpoints[j].Proof // null and [] are the same empty proof
+			}
+		}
+		if reflect.DeepEqual(&w, b.Witnessed) {
+			continue // the same value, written another way
+		}
+		tried++
+		c := *b
+		c.Witnessed = &w
+		if _, err := Verify(&c, k.Verifier); err == nil {
+			t.Errorf("byte %d changed (%q → %q) and the bundle still verifies", i, orig[i], changed[i])
+		}
+	}
+	if tried < len(orig)/2 {
+		t.Fatalf("only %d of %d changes were tried", tried, len(orig))
+	}
+	// A cosignature line of a node the list does not name fails too.
+	c := *b
+	w := *b.Witnessed
+	w.Checkpoints = append([]CosignedCheckpoint{}, w.Checkpoints...)
+	stranger := mustKey(t, "stranger-node")
+	co, err := Cosign([]byte(w.Checkpoints[0].Checkpoint), stranger.Signer, at(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Checkpoints[0].Checkpoint = string(co)
+	c.Witnessed = &w
+	if _, err := Verify(&c, k.Verifier); err == nil || !strings.Contains(err.Error(), "neither the log's key nor a node") {
+		t.Errorf("a stranger's cosignature line: %v", err)
+	}
+}
