@@ -15,7 +15,7 @@ import (
 // bravo's node's cosignature of the log's checkpoint of 15 entries and
 // charlie's of the whole log, and a cosignature by dave's node of a
 // checkpoint of another history (which must be left out).
-func witnessedBundle(t *testing.T) (b *Bundle, k, bravo, charlie *dc.SigningKey) {
+func witnessedBundle(t testing.TB) (b *Bundle, k, bravo, charlie *dc.SigningKey) {
 	t.Helper()
 	f := scenario(t)
 	k = mustKey(t, origin)
@@ -152,4 +152,34 @@ func TestWitnessedTampering(t *testing.T) {
 	if _, err := Verify(&c, k.Verifier); err == nil || !strings.Contains(err.Error(), "neither the log's key nor a node") {
 		t.Errorf("a stranger's cosignature line: %v", err)
 	}
+}
+
+// FuzzVerifyWitnessed: whatever a bundle carries as its cosignatures,
+// Verify answers without panicking, and a bundle it accepts names only
+// cosignatures of checkpoints of the log.
+func FuzzVerifyWitnessed(f *testing.F) {
+	b, k, _, _ := witnessedBundle(f)
+	seed, err := json.Marshal(b.Witnessed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`{"witnesses":"","checkpoints":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var w Witnessed
+		if json.Unmarshal(data, &w) != nil {
+			return
+		}
+		c := *b
+		c.Witnessed = &w
+		tl, err := Verify(&c, k.Verifier)
+		if err != nil {
+			return
+		}
+		for _, co := range tl.Cosignatures {
+			if co.Size < 1 || len(co.Parties) == 0 {
+				t.Errorf("accepted a cosignature of %+v", co)
+			}
+		}
+	})
 }
