@@ -2,7 +2,9 @@ package deconflict
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -56,6 +58,9 @@ type Peer struct {
 	// /v1/log/checkpoint carries its cosignature while the log has not
 	// grown past it.
 	Witness string `json:"witness,omitempty"`
+	// Area is the airspace the peer's descriptor declares its parties fly
+	// in (Box); nil when it declares none, which means anywhere.
+	Area []Box `json:"area,omitempty"`
 	// Removed is set when this node stopped trusting the peer: its
 	// parties stay hosted elsewhere (nobody here may act for them), but
 	// the node neither pulls from it nor answers it.
@@ -79,6 +84,41 @@ type RefusedEntry struct {
 	Party     string    `json:"party"`
 	Index     int64     `json:"index"`
 	End       time.Time `json:"end"` // the end of its last volume
+}
+
+// Box is a latitude-longitude box in degrees, [min_lng, min_lat,
+// max_lng, max_lat], as the bbox of GET /v1/operations: a box whose
+// min_lng is greater than its max_lng crosses the antimeridian, and
+// min_lng -180 with max_lng 180 is every longitude. A peer node declares
+// its airspace as boxes (Peer.Area).
+type Box [4]float64
+
+// UnmarshalJSON reads a box strictly: an array of exactly four numbers.
+func (b *Box) UnmarshalJSON(data []byte) error {
+	var v []float64
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	if len(v) != 4 {
+		return fmt.Errorf("a box is [min_lng, min_lat, max_lng, max_lat], not %d numbers", len(v))
+	}
+	copy(b[:], v)
+	return nil
+}
+
+// Validate checks that the box's latitudes are in [-90, 90] with the
+// minimum at most the maximum, and its longitudes in [-180, 180].
+func (b Box) Validate() error {
+	minLng, minLat, maxLng, maxLat := b[0], b[1], b[2], b[3]
+	for _, v := range b {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("the box %v has a number that is not finite", b)
+		}
+	}
+	if minLat < -90 || maxLat > 90 || minLat > maxLat || minLng < -180 || minLng > 180 || maxLng < -180 || maxLng > 180 {
+		return fmt.Errorf("the box %v must be min_lng,min_lat,max_lng,max_lat in degrees: latitudes in [-90, 90] with min_lat <= max_lat, longitudes in [-180, 180]", b)
+	}
+	return nil
 }
 
 // Hosts reports whether the peer hosts party.

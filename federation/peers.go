@@ -10,10 +10,17 @@ import (
 
 // Init records where peers reach this node and returns its descriptor:
 // the parties it hosts (every party of the store that no peer hosts), the
-// URL, and its key.
-func Init(ctx context.Context, m *mechanism.Mechanism, url string) (*Descriptor, error) {
+// URL, its key, and the area given (the airspace its parties fly in; none
+// means anywhere). The area is not stored: it is what the printed
+// descriptor tells the peers.
+func Init(ctx context.Context, m *mechanism.Mechanism, url string, area ...dc.Box) (*Descriptor, error) {
 	if err := checkURL(url); err != nil {
 		return nil, fmt.Errorf("--url: %v", err)
+	}
+	for _, b := range area {
+		if err := b.Validate(); err != nil {
+			return nil, fmt.Errorf("--area: %v", err)
+		}
 	}
 	if err := m.Federation().EnsureKey(ctx); err != nil {
 		return nil, err
@@ -28,10 +35,16 @@ func Init(ctx context.Context, m *mechanism.Mechanism, url string) (*Descriptor,
 	if err != nil {
 		return nil, err
 	}
-	return Describe(ctx, m)
+	d, err := Describe(ctx, m)
+	if err != nil || len(area) == 0 {
+		return d, err
+	}
+	d.Area = area
+	return d, d.Validate()
 }
 
-// Describe returns this node's descriptor as Init made it.
+// Describe returns this node's descriptor as Init made it, without an
+// area.
 func Describe(ctx context.Context, m *mechanism.Mechanism) (*Descriptor, error) {
 	var url string
 	var peers []*dc.Peer
@@ -95,7 +108,7 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 		if err := refuseOwnParties(ctx, tx, peers, d); err != nil {
 			return err
 		}
-		out = &dc.Peer{Key: d.Key, URL: d.URL, Parties: d.Parties, AddedAt: m.Now()}
+		out = &dc.Peer{Key: d.Key, URL: d.URL, Parties: d.Parties, Area: d.Area, AddedAt: m.Now()}
 		for _, p := range peers {
 			if p.Key == d.Key {
 				out.AddedAt, out.Verified, out.Checkpoint, out.Applied = p.AddedAt, p.Verified, p.Checkpoint, p.Applied

@@ -23,9 +23,13 @@ type NodeStatus struct {
 
 // PeerStatus is one peer's link as this node sees it.
 type PeerStatus struct {
-	Parties  []string   `json:"parties"`
-	URL      string     `json:"url"`
-	Key      string     `json:"key"`
+	Parties []string `json:"parties"`
+	URL     string   `json:"url"`
+	Key     string   `json:"key"`
+	// Area is the airspace the peer's descriptor declares (absent:
+	// anywhere): while the peer is not up, only activations that could
+	// meet it, or the peer's operations held here, need an override.
+	Area     []dc.Box   `json:"area,omitempty"`
 	State    string     `json:"state"`
 	LastSeen *time.Time `json:"last_seen"`
 	// Behind is how many entries of the peer's log, as far as this node
@@ -94,7 +98,7 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 			continue
 		}
 		l := n.links[p.Key]
-		ps := PeerStatus{Parties: p.Parties, URL: p.URL, Key: p.Key, State: n.state(l, st), Alerts: []Alert{}}
+		ps := PeerStatus{Parties: p.Parties, URL: p.URL, Key: p.Key, Area: p.Area, State: n.state(l, st), Alerts: []Alert{}}
 		size := p.Verified
 		if l != nil {
 			if !l.lastSeen.IsZero() {

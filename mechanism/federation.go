@@ -32,9 +32,9 @@ import (
 //     longest (agreement.go);
 //   - a peer's operation whose ID another party holds here is refused
 //     and alerted (federation_collision.go);
-//   - activating an operation while a peer is stale, or while a refused
-//     peer operation would conflict with it, needs a head's recorded
-//     override.
+//   - activating an operation that could meet the airspace of a stale
+//     peer (federation_airspace.go), or that a refused peer operation
+//     would conflict with, needs a head's recorded override.
 
 // federation is what the mechanism knows of its peers.
 type federation struct {

@@ -130,17 +130,14 @@ func (f Federation) SetRefused(r Refused) {
 }
 
 // checkBlindSpots refuses the activation of op (of volumes vols) while
-// this node cannot see all of its peers' airspace — a peer is stale, or
-// a refused peer operation would conflict with op — unless a head of its
-// party recorded an override for it.
+// this node cannot see all of its peers' airspace that op could meet —
+// op could meet the airspace of a stale peer (staleReach), or a refused
+// peer operation would conflict with op — unless a head of its party
+// recorded an override for it.
 func (m *Mechanism) checkBlindSpots(ctx context.Context, tx dc.Tx, op *dc.Operation, vols []geo.Volume, b *batchState) error {
-	st := b.settings
-	var why string
-	if fn := m.fed.stale.Load(); fn != nil {
-		if stale := (*fn)(st); len(stale) > 0 {
-			why = fmt.Sprintf("%d peer node(s) silent for longer than peer_silence_s (%gs): the operation may conflict with what they declared since",
-				len(stale), st.PeerSilenceS)
-		}
+	why, err := m.staleReach(ctx, tx, op, vols, b.settings)
+	if err != nil {
+		return err
 	}
 	if rs := m.fed.refused.Load(); why == "" && rs != nil {
 		if rs.untracked > 0 {
