@@ -14,7 +14,8 @@ import (
 )
 
 const federationUsage = `Usage:
-  deconflict federation init --url URL [--store URL]    print this node's descriptor
+  deconflict federation init --url URL [--area BOX]... [--store URL]
+                                                         print this node's descriptor
   deconflict federation peer add DESCRIPTOR|@FILE [--store URL]
                                                          trust a peer node
   deconflict federation peer list [--store URL]          list the peers
@@ -45,8 +46,16 @@ func (m *Main) federation(ctx context.Context, args []string) error {
 }
 
 func (m *Main) federationInit(ctx context.Context, args []string) error {
-	fs := m.newFlags("federation init", "federation init --url URL [--store URL]")
+	fs := m.newFlags("federation init", "federation init --url URL [--area MIN_LNG,MIN_LAT,MAX_LNG,MAX_LAT]... [--store URL]\n\nPrints this node's descriptor, for its peers. --area (repeatable) declares the\nairspace this node's parties fly in, as boxes in degrees; while this node is\nsilent, its peers hold without an override only the activations that could\nmeet it (or this node's operations they hold). Without --area: anywhere.")
 	url := fs.String("url", "", "where peers reach this node (http:// or https://)")
+	var area []deconflict.Box
+	fs.Func("area", "a box MIN_LNG,MIN_LAT,MAX_LNG,MAX_LAT (degrees; MIN_LNG > MAX_LNG crosses the antimeridian) of the airspace this node's parties fly in; repeat for several", func(s string) error {
+		b, err := federation.ParseBox(s)
+		if err == nil {
+			area = append(area, b)
+		}
+		return err
+	})
 	store := m.storeFlag(fs)
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
@@ -55,7 +64,7 @@ func (m *Main) federationInit(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
-		d, err := federation.Init(ctx, mech, *url)
+		d, err := federation.Init(ctx, mech, *url, area...)
 		if err != nil {
 			return err
 		}
@@ -99,12 +108,25 @@ func (m *Main) peerList(ctx context.Context, args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PARTIES\tURL\tAPPLIED\tKEY")
+		fmt.Fprintln(tw, "PARTIES\tURL\tAPPLIED\tKEY\tAREA")
 		for _, p := range peers {
-			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", strings.Join(p.Parties, ","), p.URL, p.Applied, p.Verified, p.Key)
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", strings.Join(p.Parties, ","), p.URL, p.Applied, p.Verified, p.Key, areaText(p.Area))
 		}
 		return tw.Flush()
 	})
+}
+
+// areaText writes a peer's declared area as its boxes
+// (min_lng,min_lat,max_lng,max_lat, separated by spaces), or "anywhere".
+func areaText(area []deconflict.Box) string {
+	if len(area) == 0 {
+		return "anywhere"
+	}
+	out := make([]string, len(area))
+	for i, b := range area {
+		out[i] = fmt.Sprintf("%g,%g,%g,%g", b[0], b[1], b[2], b[3])
+	}
+	return strings.Join(out, " ")
 }
 
 func (m *Main) peerRemove(ctx context.Context, args []string) error {

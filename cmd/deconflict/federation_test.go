@@ -222,3 +222,32 @@ func TestFederationCommands(t *testing.T) {
 		t.Errorf("after removing bravo's node, alpha's node describes itself as %s", d)
 	}
 }
+
+// TestFederationInitArea: `federation init --area` (repeatable) puts the
+// boxes of the node's airspace in its descriptor, a bad box is refused
+// naming --area, and a peer that adds the descriptor lists the area.
+func TestFederationInitArea(t *testing.T) {
+	bravo := &testServer{t: t, store: "sqlite:" + filepath.Join(t.TempDir(), "bravo.db")}
+	bravo.mustRun("party", "add", "bravo")
+	d := strings.TrimSpace(bravo.mustRun("federation", "init", "--url", "https://bravo.example", "--area", "10.5,10,11,10.5", "--area", "170,-5,-170,5"))
+	if !strings.Contains(d, `"area":[[10.5,10,11,10.5],[170,-5,-170,5]]`) {
+		t.Errorf("federation init --area printed %s", d)
+	}
+	for _, bad := range []string{"1,2,3", "0,95,1,96", "0,10,1,5", "a,b,c,d"} {
+		if out, errs, code := bravo.run("federation", "init", "--url", "https://bravo.example", "--area", bad); code == 0 || !strings.Contains(errs, "area") {
+			t.Errorf("--area %s: exit %d\n%s%s", bad, code, out, errs)
+		}
+	}
+	if d0 := bravo.mustRun("federation", "init", "--url", "https://bravo.example"); strings.Contains(d0, "area") {
+		t.Errorf("federation init without --area printed %s", d0)
+	}
+	alpha := &testServer{t: t, store: "sqlite:" + filepath.Join(t.TempDir(), "alpha.db")}
+	alpha.mustRun("party", "add", "alpha")
+	alpha.mustRun("federation", "peer", "add", d)
+	if out := alpha.mustRun("federation", "peer", "list"); !strings.Contains(out, "10.5,10,11,10.5 170,-5,-170,5") {
+		t.Errorf("peer list does not show bravo's area:\n%s", out)
+	}
+	if _, errs, code := alpha.run("federation", "peer", "add", strings.Replace(d, "[10.5,10,11,10.5]", "[10.5,10,11]", 1)); code == 0 || !strings.Contains(errs, "area") {
+		t.Errorf("a descriptor with a box of three numbers: exit %d, %s", code, errs)
+	}
+}
