@@ -52,8 +52,12 @@ func (ix *Index) EntryBoundMeetingRect(r s2.Rect, in func(group string) bool) (s
 		}
 		// The hull's cap holds every footprint, so its rectangle holds
 		// their bounding rectangle: most entries are left out without
-		// looking at their vertices.
+		// looking at their vertices, many by one arcsine.
 		h := &ix.hulls[i]
+		lat, reach := math.Asin(max(-1, min(1, h.center.Z))), float64(h.radius+rectSlack)
+		if lat+reach < r.Lat.Lo || lat-reach > r.Lat.Hi {
+			continue
+		}
 		if !s2.CapFromCenterAngle(h.center, h.radius+rectSlack).RectBound().Intersects(r) {
 			continue
 		}

@@ -147,3 +147,31 @@ func TestEntryBoundMeetingRect(t *testing.T) {
 		t.Fatal("every box gave the same answer: the test tests too little")
 	}
 }
+
+// BenchmarkEntryBoundMeetingRect: one question of a node about a silent
+// peer's operations, among 100,000 entries in the Levant of which half are
+// that peer's, for a box of about 20 km that meets none of them: north of
+// them all, or at their latitudes east of them.
+func BenchmarkEntryBoundMeetingRect(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ix := NewIndex()
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for i := range 100_000 {
+		f := newCircle(29+8*r.Float64(), 29+14*r.Float64(), 1000+4000*r.Float64())
+		ix.Insert(fmt.Sprintf("op-%d", i), []string{"alpha", "bravo"}[i%2], []Volume{{Footprint: f, UpperM: 100, Start: at, End: at.Add(time.Hour)}})
+	}
+	bravo := func(g string) bool { return g == "bravo" }
+	for _, c := range []struct {
+		name     string
+		lat, lng float64
+	}{{"north", 45, 36}, {"east", 33, 50}} {
+		box := s2.RectFromCenterSize(s2.LatLngFromDegrees(c.lat, c.lng), s2.LatLngFromDegrees(0.2, 0.2))
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				if _, ok := ix.EntryBoundMeetingRect(box, bravo); ok {
+					b.Fatal("the box meets an entry")
+				}
+			}
+		})
+	}
+}
