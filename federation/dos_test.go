@@ -170,3 +170,60 @@ func TestAlternatingAlerts(t *testing.T) {
 		t.Errorf("20 alternating alerts put %d alerts on the record, want 2", n)
 	}
 }
+
+// TestPeersAddedTogether: two peers added one after the other (as an
+// administrator adds a coalition's nodes) are both answered at their
+// first request, although the first one's request made the node read its
+// peers just before the second was added. The node's clock is frozen, so
+// that nothing but the node reading its peers again can let the second
+// one in.
+func TestPeersAddedTogether(t *testing.T) {
+	ctx := t.Context()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "charlie.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	m := mechanism.New(store, mechanism.Options{})
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddParty(ctx, "charlie", ""); err != nil {
+		t.Fatal(err)
+	}
+	self, err := federation.Init(ctx, m, "http://charlie.invalid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	// No Run: the node reads its peers only when a request makes it.
+	n := federation.New(m, federation.Options{Now: func() time.Time { return frozen }, Refresh: 300 * time.Millisecond})
+	if _, err := n.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(n.Handler())
+	defer hs.Close()
+	for _, party := range []string{"alpha", "bravo"} {
+		key, err := record.NewKey(party+"-k1", frozen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := federation.AddPeer(ctx, m, &federation.Descriptor{Parties: []string{party}, URL: "http://" + party + ".invalid", Key: key.Verifier}); err != nil {
+			t.Fatal(err)
+		}
+		signer, err := federation.NewRequestSigner(key.Signer, key.Verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+federation.LogPath+"?from=0&to="+url.QueryEscape(self.Key), nil)
+		signer.Sign(req, nil, frozen)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("the first request of %s, added as a peer before it: %d, want 200", party, resp.StatusCode)
+		}
+	}
+}

@@ -48,8 +48,13 @@ type Node struct {
 	links map[string]*link    // by key
 	url   string
 	// forced is when a request of an unknown key last made the node
-	// read its peers (mayRefresh).
+	// read its peers (readPeersSince), on the real clock.
 	forced time.Time
+	// readAt is when the latest read of the peers that succeeded began
+	// (real clock); reread is closed, and replaced, whenever a read
+	// ends, so that requests of unknown keys waiting for one wake.
+	readAt time.Time
+	reread chan struct{}
 	// refused are the operations of the peers' refused entries, as last
 	// read (refusedOf); replaced whole, never changed.
 	refused map[refusedKey]*dc.Operation
@@ -71,7 +76,8 @@ type link struct {
 // New returns a node over the mechanism. Call Run to follow the peers.
 func New(m *mechanism.Mechanism, opts Options) *Node {
 	n := &Node{mech: m, store: m.Store(), log: opts.Logger, client: opts.Client, now: opts.Now,
-		wait: opts.Wait, every: opts.Refresh, peers: map[string]*dc.Peer{}, links: map[string]*link{}}
+		wait: opts.Wait, every: opts.Refresh, peers: map[string]*dc.Peer{}, links: map[string]*link{},
+		reread: make(chan struct{})}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +124,13 @@ func storedPeers(ctx context.Context, tx dc.Tx) (dc.FederationTx, []*dc.Peer, er
 func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 	n.refreshing.Lock()
 	defer n.refreshing.Unlock()
+	began := time.Now()
+	defer func() {
+		n.mu.Lock()
+		close(n.reread)
+		n.reread = make(chan struct{})
+		n.mu.Unlock()
+	}()
 	var peers []*dc.Peer
 	var url string
 	var refused mechanism.Refused
@@ -151,6 +164,7 @@ func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 	}
 	n.mu.Lock()
 	n.peers, n.url = byKey, url
+	n.readAt = began
 	n.mu.Unlock()
 	return trusted, nil
 }

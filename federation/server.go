@@ -40,14 +40,17 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 
 // authenticate verifies a peer request and returns the peer.
 func (n *Node) authenticate(r *http.Request) (*dc.Peer, error) {
+	arrived := time.Now()
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		return nil, err
 	}
 	key, err := n.verify.Verify(r, body)
-	if err != nil && errors.Is(err, ErrUnauthenticated) && n.mayRefresh(keyIDOf(r)) {
-		// A peer added since the last refresh is known at once.
-		if _, rerr := n.Refresh(r.Context()); rerr == nil {
+	if err != nil && errors.Is(err, ErrUnauthenticated) && n.unknownKey(keyIDOf(r)) {
+		// A peer added since the node last read its peers (`federation
+		// peer add`, maybe by another process) is known once it has read
+		// them again.
+		if rerr := n.readPeersSince(r.Context(), arrived); rerr == nil {
 			key, err = n.verify.Verify(r, body)
 		}
 	}
@@ -61,26 +64,66 @@ func (n *Node) authenticate(r *http.Request) (*dc.Peer, error) {
 	return p, nil
 }
 
-// mayRefresh reports whether a request refused for its key should make
-// the node read its peers again before refusing it: only when the key it
-// claims is a well-formed key of no peer known, and at most once per
-// refresh period, so that anyone who can reach the port cannot make
-// every request of theirs cost a read of the store.
-func (n *Node) mayRefresh(key string) bool {
+// unknownKey reports whether key is a well-formed key of no peer the
+// node knows: a request signed by it is refused unless the node, reading
+// its peers again, finds it.
+func (n *Node) unknownKey(key string) bool {
 	if key == "" || n.peer(key) != nil {
 		return false
 	}
-	if _, err := verifierOf(key); err != nil {
-		return false
+	_, err := verifierOf(key)
+	return err == nil
+}
+
+// newPeerWait is the longest a request signed by a key of no known peer
+// waits for the node to read its peers again (readPeersSince). It is
+// longer than the default refresh period, so that a peer added a moment
+// before its first request is answered rather than refused.
+const newPeerWait = 2 * time.Second
+
+// readPeersSince makes sure the node's peers were read from the store
+// after t, when a request of an unknown key arrived: a read begun after
+// t (the periodic one of Run, or one another such request made) is
+// waited for, and the node reads them itself if none came and it has
+// not done so for a request within the refresh period. So a peer stored
+// before its request arrived is never refused, while anyone who can
+// reach the port makes the node read its store at most once per refresh
+// period, however many requests they send. A request that would wait
+// longer than newPeerWait (a node configured with a long refresh period)
+// is refused at once; it returns an error, and the request is refused,
+// if the peers could not be read after t.
+func (n *Node) readPeersSince(ctx context.Context, t time.Time) error {
+	for {
+		n.mu.Lock()
+		if !n.readAt.Before(t) {
+			n.mu.Unlock()
+			return nil
+		}
+		reread := n.reread
+		// The rate limit is on real time: it bounds the work strangers
+		// can cause, whatever the clock the node's protocol runs on.
+		wait := n.every - time.Since(n.forced)
+		if n.forced.IsZero() || wait <= 0 {
+			n.forced = time.Now()
+			n.mu.Unlock()
+			_, err := n.Refresh(ctx)
+			return err
+		}
+		n.mu.Unlock()
+		if time.Since(t)+wait > newPeerWait {
+			return fmt.Errorf("%w: the node reads its peers again in %s", ErrUnauthenticated, wait)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-reread:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	now := n.now()
-	if !n.forced.IsZero() && now.Sub(n.forced) < n.every {
-		return false
-	}
-	n.forced = now
-	return true
 }
 
 // addressedHere checks the signed "to" of a peer request: the key of the
