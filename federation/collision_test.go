@@ -168,6 +168,18 @@ func TestSquattedOperationID(t *testing.T) {
 	if dc.ErrorCode(err) != dc.EPeerUnreachable {
 		t.Fatalf("after a restart, activating a new operation over the refused X: %v, want %s", err, dc.EPeerUnreachable)
 	}
+	// Adding alpha's descriptor again (as for a new URL) forgets nothing
+	// either.
+	if _, err := federation.AddPeer(ctx, charlie.mech, alpha.descriptor(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := charlie.node.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = charlie.mech.Declare(ctx, charlie.actor(dc.RoleOperator), c3, active, nil)
+	if dc.ErrorCode(err) != dc.EPeerUnreachable {
+		t.Fatalf("after alpha was added again, activating a new operation over the refused X: %v, want %s", err, dc.EPeerUnreachable)
+	}
 	// An ID a peer's party holds here cannot be declared by charlie's
 	// clients either; the answer says why.
 	_, err = charlie.mech.Declare(ctx, charlie.actor(dc.RoleOperator), x, here, nil)

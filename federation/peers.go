@@ -84,7 +84,8 @@ func Describe(ctx context.Context, m *mechanism.Mechanism) (*Descriptor, error) 
 // AddPeer trusts the node a descriptor describes: its parties are created
 // here, as parties hosted by that peer, and it may pull this node's log
 // as they may see it. Adding a peer again updates its URL and parties and
-// keeps how far its log was followed.
+// keeps all the node knows of its log (how far it was followed, its
+// settings, what was refused from it).
 func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Peer, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
@@ -108,11 +109,16 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 		if err := refuseOwnParties(ctx, tx, peers, d); err != nil {
 			return err
 		}
-		out = &dc.Peer{Key: d.Key, URL: d.URL, Parties: d.Parties, Area: d.Area, AddedAt: m.Now()}
+		out = &dc.Peer{Key: d.Key, AddedAt: m.Now()}
 		for _, p := range peers {
 			if p.Key == d.Key {
-				out.AddedAt, out.Verified, out.Checkpoint, out.Applied = p.AddedAt, p.Verified, p.Checkpoint, p.Applied
-				out.Settings, out.Cosigned = p.Settings, p.Cosigned
+				// Everything the node learnt of the peer's log stays:
+				// how far it was followed, its settings, and the
+				// operations refused for an ID collision (the cursor is
+				// past them; forgetting them would unblock activations).
+				kept := *p
+				kept.Removed = false
+				out = &kept
 				continue
 			}
 			for _, party := range d.Parties {
@@ -128,6 +134,8 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 				}
 			}
 		}
+		// What the descriptor says, it says afresh.
+		out.URL, out.Parties, out.Area = d.URL, d.Parties, d.Area
 		return ftx.PutPeer(ctx, out)
 	})
 	if err != nil {
