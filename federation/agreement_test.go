@@ -1,12 +1,15 @@
 package federation_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/federation"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/record"
 	"github.com/google/uuid"
 )
 
@@ -81,4 +84,57 @@ func TestAgreedMinima(t *testing.T) {
 	}
 	waitSettingsAlert(t, bravo, "alpha", false)
 	waitSettingsAlert(t, alpha, "bravo", false)
+}
+
+// TestPeerSettingsOutOfRange: a peer's settings that this node's own
+// admin could not set (a horizontal minimum over 2,000 km) are refused
+// and alerted, and are not used: a pair of operations 2,600 km apart is
+// no conflict, as under the largest minimum the settings allow.
+func TestPeerSettingsOutOfRange(t *testing.T) {
+	bravo := newNode(t, t.TempDir(), "bravo")
+	hostile := newHostilePeer(t)
+	key, err := record.NewKey("hotel-k1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile.signWith(t, key)
+	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	start := time.Now().Add(3 * time.Hour).Truncate(time.Second)
+	b := uuid.NewString()
+	if _, err := bravo.mech.Declare(ctx, bravo.actor(dc.RoleOperator), b, mechanism.Declaration{Volumes: []dc.Volume4D{volume(10, 10, 2, 0, 1000, start, time.Hour)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	wide := dc.DefaultSettings()
+	wide.HorizontalM = 3_000_000
+	data, err := json.Marshal(map[string]any{"settings": wide})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log hostileLog
+	log.add(t, &dc.Event{Type: dc.EventSettingsChanged, Time: time.Now().UTC().Truncate(time.Microsecond), Actor: dc.Actor{Role: dc.RoleAdmin},
+		Subject: &dc.Subject{Kind: dc.SubjectSettings, ID: "settings"}, Data: data})
+	far := hostileOperation(t, "hotel") // 24° of longitude east of bravo's: about 2,600 km
+	var body mechanism.OperationEventData
+	if err := json.Unmarshal(far.Data, &body); err != nil {
+		t.Fatal(err)
+	}
+	body.Operation.Volumes = []dc.Volume4D{volume(10, 34, 1, 0, 1000, start, time.Hour)}
+	if far.Data, err = json.Marshal(body); err != nil {
+		t.Fatal(err)
+	}
+	log.add(t, far)
+	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 2, key.Signer) })
+	waitOperation(t, bravo, body.Operation.ID, "hotel")
+	res, err := bravo.mech.Operation(ctx, dc.Actor{Role: dc.RoleAdmin}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Conflicts) != 0 {
+		t.Fatalf("bravo's operation, 2,600 km from hotel's, has a conflict (separation %+v): the peer's horizontal_m of 3,000 km was used", res.Conflicts[0].Separation)
+	}
+	waitAlertWith(t, bravo, "hotel", "rejected", "horizontal_m")
 }

@@ -255,6 +255,13 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 			return n.mech.Federation().ApplyPeerMessage(ctx, origin, e.Actor, e.Type, b.Message, e.Time, m)
 		}
 	case e.Type == dc.EventSettingsChanged && b.Settings != nil && e.Actor.Party == "":
+		if err := b.Settings.Validate(); err != nil {
+			// Settings no admin could set: the agreed minima and
+			// notice are made of the peer's settings, so they must be
+			// within what this node's own could be.
+			n.alert(ctx, p.Key, "rejected", fmt.Sprintf("entry %d (%s) was refused: %s", pe.Index, e.Type, dc.ErrorMessage(err)), string(pe.Data))
+			return skip
+		}
 		st.apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
 	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:
 		r := b.NodeReceipt
