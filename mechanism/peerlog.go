@@ -1,6 +1,7 @@
 package mechanism
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,8 +13,9 @@ import (
 )
 
 // PeerLogEntry is one entry of this node's log as a peer node receives
-// it: its bytes when one of the peer's parties may see the event, else
-// only its leaf hash, so the peer can still check the whole tree.
+// it: its bytes when one of the peer's parties may see the event and it
+// is not a copy of another node's entry (isCopy), else only its leaf
+// hash, so the peer can still check the whole tree.
 type PeerLogEntry struct {
 	Index    int64
 	LeafHash tlog.Hash
@@ -71,6 +73,9 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 						break
 					}
 				}
+				if pe.Data != nil && isCopy(e) {
+					pe.Data = nil
+				}
 				entries = append(entries, pe)
 			}
 		}
@@ -78,6 +83,29 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 		return err
 	})
 	return checkpoint, entries, size, err
+}
+
+// replicatedKey is how the body of a copy of another node's entry names
+// its origin (withOrigin).
+var replicatedKey = []byte(`"replicated"`)
+
+// isCopy reports whether an event is a copy of an entry of another
+// node's log: its body carries "replicated" (withOrigin). A node never
+// applies a copy, it pulls every entry from its author, so a peer gets a
+// copy's leaf hash only: half the entries of a federated log are such
+// copies (a node's record of its peers' declarations, and of the
+// receipts they signed), and each would cost the peer a parse to skip.
+// The body is read the way the applying node reads it (encoding/json into
+// a struct with a "replicated" field), so a copy is withheld exactly when
+// the peer would skip it.
+func isCopy(e *dc.Event) bool {
+	if !bytes.Contains(e.Data, replicatedKey) {
+		return false // json.Marshal writes the key as is
+	}
+	var b struct {
+		Replicated *PeerOrigin `json:"replicated"`
+	}
+	return json.Unmarshal(e.Data, &b) == nil && b.Replicated != nil
 }
 
 // NodeKey returns this node's signing key (the newest active log key),
