@@ -71,7 +71,7 @@ func (n *Node) applyLoop(ctx context.Context, key string, l *link, wake <-chan s
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		if err := n.applyStored(ctx, key); err != nil && ctx.Err() == nil {
+		if err := n.applyStored(ctx, key, &l.parsed); err != nil && ctx.Err() == nil {
 			n.failed(l, err)
 			n.log.Debug("federation: apply failed", slog.String("peer", keyName(key)), slog.String("error", err.Error()))
 		}
@@ -110,7 +110,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	if err != nil {
 		return err
 	}
-	if err := n.keep(ctx, key, page, k.Signer); err != nil {
+	if err := n.keep(ctx, key, page, k.Signer, &l.parsed); err != nil {
 		var ae *alertError
 		if errors.As(err, &ae) {
 			n.alert(ctx, key, ae.kind, ae.msg, ae.evidence)
@@ -225,9 +225,12 @@ func (h *peerHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // log, and keeps it: the tree root of the page's signed checkpoint,
 // recomputed from every leaf hash this node holds, must match. A rolled
 // back, forked or rewritten log, an edited entry or a bad signature is
-// an alertError and keeps nothing.
-func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer string) error {
-	return n.store.Update(ctx, func(tx dc.Tx) error {
+// an alertError and keeps nothing. The entries it parsed to check their
+// form go to parsed, for the applier.
+func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer string, parsed *parsedEntries) error {
+	var events map[int64]parsedEntry
+	err := n.store.Update(ctx, func(tx dc.Tx) error {
+		events = map[int64]parsedEntry{}
 		ftx, peers, err := storedPeers(ctx, tx)
 		if err != nil {
 			return err
@@ -275,6 +278,7 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer strin
 					return &alertError{kind: "malformed", evidence: string(data),
 						msg: fmt.Sprintf("entry %d is not a log entry of that index: %v", idx, err)}
 				}
+				events[idx] = parsedEntry{leaf: leaf, event: e}
 			}
 			hs, err := tlog.StoredHashesForRecordHash(idx, leaf, r)
 			if err != nil {
@@ -316,4 +320,8 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer strin
 		p.Verified, p.Checkpoint, p.Cosigned = tree.N, page.Checkpoint, string(co)
 		return ftx.PutPeer(ctx, p)
 	})
+	if err == nil {
+		parsed.put(events)
+	}
+	return err
 }
