@@ -35,25 +35,34 @@ type entryBody struct {
 // parsed; the others are read again.
 func (n *Node) applyStored(ctx context.Context, key string, parsed *parsedEntries) error {
 	for {
-		p, err := n.storedPeer(ctx, key)
-		if err != nil {
-			return err
-		}
-		parsed.dropBelow(p.Applied)
-		if p.Applied >= p.Verified {
-			return nil
-		}
+		var p *dc.Peer
 		var entries []dc.PeerEntry
-		err = n.store.View(ctx, func(tx dc.Tx) error {
-			ftx, err := federationTx(tx)
+		err := n.store.View(ctx, func(tx dc.Tx) error {
+			ftx, peers, err := storedPeers(ctx, tx)
 			if err != nil {
 				return err
+			}
+			p, entries = nil, nil
+			for _, q := range peers {
+				if q.Key == key && !q.Removed {
+					p = q
+				}
+			}
+			if p == nil {
+				return fmt.Errorf("peer %s was removed", keyName(key))
+			}
+			if p.Applied >= p.Verified {
+				return nil
 			}
 			entries, err = ftx.PeerEntries(ctx, key, p.Applied, pageLimit)
 			return err
 		})
 		if err != nil {
 			return err
+		}
+		parsed.dropBelow(p.Applied)
+		if p.Applied >= p.Verified {
+			return nil
 		}
 		if len(entries) == 0 || entries[0].Index != p.Applied {
 			return fmt.Errorf("peer %s: entry %d is not kept", keyName(key), p.Applied)
