@@ -322,6 +322,17 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer, witn
 		if err != nil {
 			return err
 		}
+		if p.Applied == from {
+			// The applier has nothing left before the page: the entries
+			// withheld from this node it starts with change nothing here
+			// (plan), and are passed now rather than by a commit more.
+			for _, e := range kept {
+				if e.Data != nil {
+					break
+				}
+				p.Applied = e.Index + 1
+			}
+		}
 		p.Verified, p.Checkpoint, p.Cosigned = tree.N, page.Checkpoint, string(co)
 		return ftx.PutPeer(ctx, p)
 	})
