@@ -31,21 +31,28 @@ type entryBody struct {
 // applied together (one transaction of the writer, mostly), and so are
 // consecutive node receipts and consecutive entries that change nothing
 // here, so that a catch-up of thousands of entries takes a few commits a
-// page rather than one an entry.
-func (n *Node) applyStored(ctx context.Context, key string) error {
+// page rather than one an entry. The entries the pull parsed come from
+// parsed; the others are read again.
+func (n *Node) applyStored(ctx context.Context, key string, parsed *parsedEntries) error {
 	for {
-		p, err := n.storedPeer(ctx, key)
-		if err != nil {
-			return err
-		}
-		if p.Applied >= p.Verified {
-			return nil
-		}
+		var p *dc.Peer
 		var entries []dc.PeerEntry
-		err = n.store.View(ctx, func(tx dc.Tx) error {
-			ftx, err := federationTx(tx)
+		err := n.store.View(ctx, func(tx dc.Tx) error {
+			ftx, peers, err := storedPeers(ctx, tx)
 			if err != nil {
 				return err
+			}
+			p, entries = nil, nil
+			for _, q := range peers {
+				if q.Key == key && !q.Removed {
+					p = q
+				}
+			}
+			if p == nil {
+				return fmt.Errorf("peer %s was removed", keyName(key))
+			}
+			if p.Applied >= p.Verified {
+				return nil
 			}
 			entries, err = ftx.PeerEntries(ctx, key, p.Applied, pageLimit)
 			return err
@@ -53,19 +60,27 @@ func (n *Node) applyStored(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
+		parsed.dropBelow(p.Applied)
+		if p.Applied >= p.Verified {
+			return nil
+		}
 		if len(entries) == 0 || entries[0].Index != p.Applied {
 			return fmt.Errorf("peer %s: entry %d is not kept", keyName(key), p.Applied)
 		}
-		var g group
-		last := int64(-1) // the end of trailing entries that change nothing, to pass
+		steps := make([]step, 0, len(entries))
 		for _, e := range entries {
 			if e.Index >= p.Verified {
 				break
 			}
-			st := n.plan(ctx, p, e)
+			steps = append(steps, n.plan(ctx, p, e, parsed.take(e.Index, e.LeafHash)))
+		}
+		n.checkReceipts(ctx, p.Key, steps)
+		var g group
+		last := int64(-1) // the end of trailing entries that change nothing, to pass
+		for _, st := range steps {
 			if st.kind == stepSkip {
 				// Passed by the next entry's mark, or at the end.
-				last = e.Index + 1
+				last = st.index + 1
 				continue
 			}
 			if len(g.steps) > 0 && st.kind != g.steps[0].kind {
@@ -79,14 +94,79 @@ func (n *Node) applyStored(ctx context.Context, key string) error {
 			g.steps = append(g.steps, st)
 			last = -1
 		}
-		if _, err := n.flush(ctx, key, &g); err != nil {
+		// Trailing entries that change nothing are passed by the last
+		// step's own transaction when it can carry the move, else by one
+		// of their own.
+		folded := last >= 0 && len(g.steps) > 0 && passTo(ctx, key, &g.steps[len(g.steps)-1], last)
+		ok, err := n.flush(ctx, key, &g)
+		if err != nil {
 			return err
 		}
-		if last >= 0 {
+		if last >= 0 && !(folded && ok) {
 			if err := n.advance(ctx, key, last); err != nil {
 				return err
 			}
 		}
+	}
+}
+
+// passTo makes a step's mark also move the cursor on to index to, past
+// the entries after it that change nothing here, and reports whether it
+// could (the steps that carry their mark to the mechanism).
+func passTo(ctx context.Context, key string, st *step, to int64) bool {
+	var m *func(dc.Tx) error
+	switch st.kind {
+	case stepOperation:
+		m = &st.op.Mark
+	case stepReceipt:
+		m = &st.receipt.Mark
+	default:
+		return false
+	}
+	own := *m
+	*m = func(tx dc.Tx) error {
+		if err := own(tx); err != nil {
+			return err
+		}
+		ftx, err := federationTx(tx)
+		if err != nil {
+			return err
+		}
+		_, err = ftx.MarkApplied(ctx, key, to-1)
+		return err
+	}
+	return true
+}
+
+// checkReceipts checks, in one read of the store, that each node receipt
+// of steps names the entry of this node's log it claims to have
+// received: one that does not is a forgery, alerted and skipped; a
+// failure of this node fails the step, applied again on the next round.
+func (n *Node) checkReceipts(ctx context.Context, key string, steps []step) {
+	var refs []mechanism.ReceivedEntry
+	var at []int
+	for i, st := range steps {
+		if st.kind == stepReceipt {
+			r := st.receipt.Receipt
+			refs = append(refs, mechanism.ReceivedEntry{Index: r.Entry, LeafHash: r.LeafHash, Operation: r.Operation, Version: r.Version})
+			at = append(at, i)
+		}
+	}
+	if len(refs) == 0 {
+		return
+	}
+	for j, err := range n.mech.Federation().CheckReceivedEntries(ctx, refs) {
+		if err == nil {
+			continue
+		}
+		st := &steps[at[j]]
+		if dc.ErrorCode(err) != dc.EInvalid {
+			// A failure of this node: applied again on the next round.
+			*st = step{kind: stepOther, index: st.index, event: st.event, data: st.data, apply: func() error { return err }}
+			continue
+		}
+		n.alert(ctx, key, "forged", fmt.Sprintf("entry %d is a node receipt that does not name the entry it received: %s", st.index, dc.ErrorMessage(err)), string(st.data))
+		*st = step{kind: stepSkip, index: st.index}
 	}
 }
 
@@ -214,14 +294,18 @@ var opTypes = map[string]bool{
 // plan decides how one entry of a peer's log is applied here: a skip for
 // an entry that changes nothing (withheld, a copy of another node's
 // entry, a kind this node does not apply, or wrong, which is alerted).
-func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
+// e is the entry as the pull parsed it, or nil to parse it here. A node
+// receipt's step is checked against this node's log by checkReceipts.
+func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry, e *dc.Event) step {
 	skip := step{kind: stepSkip, index: pe.Index}
 	if pe.Data == nil {
 		return skip
 	}
-	e, err := record.DecodeEntry(pe.Data) // checked by ParseEntry when kept
-	if err != nil {
-		return skip
+	if e == nil {
+		var err error
+		if e, err = record.DecodeEntry(pe.Data); err != nil { // checked by ParseEntry when kept
+			return skip
+		}
 	}
 	var b entryBody
 	if len(e.Data) > 0 {
@@ -279,14 +363,6 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry) step {
 		}
 		if _, remote := n.mech.Federation().RemoteParty(r.Party); remote {
 			return skip // a receipt of another node's operation
-		}
-		if err := n.mech.Federation().CheckReceivedEntry(ctx, r.Entry, r.LeafHash, r.Operation, r.Version); err != nil {
-			if dc.ErrorCode(err) != dc.EInvalid {
-				// A failure of this node: applied again on the next round.
-				return step{kind: stepOther, index: pe.Index, event: e.Type, data: pe.Data, apply: func() error { return err }}
-			}
-			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt that does not name the entry it received: %s", pe.Index, dc.ErrorMessage(err)), string(pe.Data))
-			return skip
 		}
 		st.kind, st.receipt = stepReceipt, mechanism.KeptReceipt{Origin: origin, Receipt: r, Mark: m}
 	default:

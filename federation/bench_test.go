@@ -6,8 +6,9 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,72 +16,124 @@ import (
 	"github.com/google/uuid"
 )
 
+// The federation benchmarks run two nodes on loopback, alpha's in the
+// benchmark's process and bravo's in a child process (benchnode_test.go),
+// each with its own SQLite store. CPU figures are per node: the CPU time
+// of that node's process alone.
+
 // BenchmarkReplication measures, between two nodes on loopback, how long
 // a declaration on alpha's node takes to be applied on bravo's (from
-// alpha's answer to bravo's commit), under a steady load of declarations
-// at the rate given by -rate (default 1000/s) for 5 s. Run:
+// alpha's answer to bravo's commit), while alpha is asked for
+// declarations at a steady rate, FED_RATE (default 1000/s) for 5 s. It
+// reports the rate alpha answered, and each node's CPU time per
+// declaration; "alone" is alpha without a peer at the same rate, whose
+// CPU per declaration is what federation adds to. Run:
 //
 //	go test -run X -bench Replication -benchtime 1x ./federation
 func BenchmarkReplication(b *testing.B) {
-	for range b.N {
-		p50, p99, got, n := replicationRun(b, 1000, 5*time.Second)
-		b.ReportMetric(p50.Seconds()*1000, "p50-ms")
-		b.ReportMetric(p99.Seconds()*1000, "p99-ms")
-		b.ReportMetric(float64(got)/5, "declared/s")
-		b.ReportMetric(float64(n), "measured")
+	rate := 1000
+	if s := os.Getenv("FED_RATE"); s != "" {
+		rate, _ = strconv.Atoi(s)
+	}
+	for _, peered := range []bool{false, true} {
+		name := "alone"
+		if peered {
+			name = "with-peer"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				r := replicationRun(b, peered, rate, 5*time.Second)
+				b.ReportMetric(r.rate, "declared/s")
+				b.ReportMetric(float64(r.alphaCPU.Microseconds())/float64(r.declared), "alpha-cpu-us/op")
+				if peered {
+					b.ReportMetric(r.p50.Seconds()*1000, "p50-ms")
+					b.ReportMetric(r.p99.Seconds()*1000, "p99-ms")
+					b.ReportMetric(r.max.Seconds()*1000, "max-ms")
+					b.ReportMetric(float64(r.measured), "measured")
+					b.ReportMetric(float64(r.bravoCPU.Microseconds())/float64(r.declared), "bravo-cpu-us/op")
+				}
+			}
+		})
 	}
 }
 
-// replicationRun declares on alpha at rate for d and returns the p50 and
-// p99 replication latency to bravo, the declarations made and measured.
-func replicationRun(b *testing.B, rate int, d time.Duration) (p50, p99 time.Duration, declared, measured int) {
+// profileBoth writes CPU profiles of both nodes while the benchmark
+// measures, unless f is empty: alpha's to f, bravo's (if there is one)
+// to f with ".bravo" added. It returns the function that stops them.
+func profileBoth(b *testing.B, f string, bravo *peerProc) (stop func()) {
+	if f == "" {
+		return func() {}
+	}
+	out, err := os.Create(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		b.Fatal(err)
+	}
+	if bravo != nil {
+		bravo.call(b, "profile "+f+".bravo", nil)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		out.Close()
+		if bravo != nil {
+			bravo.call(b, "unprofile", nil)
+		}
+	}
+}
+
+// replication is what replicationRun measured.
+type replication struct {
+	p50, p99, max      time.Duration
+	rate               float64 // declarations answered per second
+	declared, measured int
+	// CPU time of each node's process from the first declaration until
+	// both nodes held each other's whole log.
+	alphaCPU, bravoCPU time.Duration
+}
+
+// replicationRun asks alpha for declarations at rate for d (each in its
+// own goroutine, on a fixed schedule: a slow answer does not slow the
+// asking) and, if peered, measures their replication to bravo.
+func replicationRun(b *testing.B, peered bool, rate int, d time.Duration) replication {
 	dir := b.TempDir()
-	alpha, bravo := newNode(b, dir, "alpha"), newNode(b, dir, "bravo")
-	peerAll(b, alpha, bravo)
-	waitConverged(b, alpha, bravo)
+	alpha := newBenchNode(b, dir, "alpha")
+	var bravo *peerProc
+	if peered {
+		bravo = startPeer(b, alpha, dir, "bravo")
+		waitPair(b, alpha, bravo, 100*time.Millisecond)
+		bravo.call(b, "watch", nil)
+	}
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
-	var lat []time.Duration
-	stop := make(chan struct{})
-	watched := make(chan struct{})
-	go func() { // bravo's side: every operation.declared applied, as it commits
-		defer close(watched)
-		var after int64
-		for {
-			evs, err := bravo.mech.Events(b.Context(), dc.Actor{Role: dc.RoleAdmin}, after, 10000)
-			if err != nil {
-				return
-			}
-			now := time.Now()
-			for _, e := range evs {
-				after = e.Seq
-				if e.Type == dc.EventOperationDeclared {
-					mu.Lock()
-					if t0, ok := sent[e.Subject.ID]; ok {
-						lat = append(lat, now.Sub(t0))
-					}
-					mu.Unlock()
-				}
-			}
-			select {
-			case <-stop:
-				return
-			case <-bravo.mech.Changed():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
+	var answered atomic.Int64
+	var last atomic.Int64 // unix ns of the last answer
 	b.ResetTimer()
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	defer tick.Stop()
-	end := time.Now().Add(d)
+	var stopProfiles func()
+	if f := os.Getenv("FED_PROFILE"); f != "" {
+		stopProfiles = profileBoth(b, f+"."+b.Name()[strings.LastIndex(b.Name(), "/")+1:], bravo)
+	} else {
+		stopProfiles = func() {}
+	}
+	var cpuB time.Duration
+	if peered {
+		cpuB = bravo.cpu(b)
+	}
+	cpuA := processCPU()
+	start := time.Now()
 	var wg sync.WaitGroup
 	rnd := rand.New(rand.NewPCG(1, 2))
-	for time.Now().Before(end) {
-		<-tick.C
+	var r replication
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		if at.Sub(start) >= d {
+			break
+		}
+		time.Sleep(time.Until(at))
 		id := uuid.NewString()
-		decl := randomDeclaration(rnd, "alpha", declared)
-		declared++
+		decl := randomDeclaration(rnd, "alpha", i)
+		r.declared++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -88,31 +141,48 @@ func replicationRun(b *testing.B, rate int, d time.Duration) (p50, p99 time.Dura
 				b.Error(err)
 				return
 			}
+			now := time.Now()
 			mu.Lock()
-			sent[id] = time.Now()
+			sent[id] = now
 			mu.Unlock()
+			answered.Add(1)
+			last.Store(now.UnixNano())
 		}()
 	}
 	wg.Wait()
-	waitConverged(b, alpha, bravo)
-	close(stop)
-	<-watched
+	r.rate = float64(answered.Load()) / time.Unix(0, last.Load()).Sub(start).Seconds()
+	if !peered {
+		r.alphaCPU = processCPU() - cpuA
+		stopProfiles()
+		b.StopTimer()
+		return r
+	}
+	waitPair(b, alpha, bravo, 20*time.Millisecond)
+	r.alphaCPU, r.bravoCPU = processCPU()-cpuA, bravo.cpu(b)-cpuB
+	stopProfiles()
 	b.StopTimer()
-	mu.Lock()
-	defer mu.Unlock()
+	var seen map[string]int64
+	bravo.call(b, "seen", &seen)
+	var lat []time.Duration
+	for id, t0 := range sent {
+		if ns, ok := seen[id]; ok {
+			lat = append(lat, time.Unix(0, ns).Sub(t0))
+		}
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	if len(lat) == 0 {
 		b.Fatal("nothing measured")
 	}
-	return lat[len(lat)/2], lat[len(lat)*99/100], declared, len(lat)
+	r.p50, r.p99, r.max, r.measured = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1], len(lat)
+	return r
 }
 
 // BenchmarkCatchUp measures how long bravo's node takes to catch up with
-// 10,000 declarations alpha's node made while their link was cut, and
-// the CPU time both nodes spent on it (user and system, of the whole
-// process: a measure that depends less on what else the machine runs
-// than the wall time). CATCHUP_PROFILE=FILE writes a CPU profile of the
-// catch-up alone (-cpuprofile also covers the declarations). Run:
+// 10,000 declarations (CATCHUP_N) alpha's node made while their link was
+// cut, until both nodes hold each other's whole log (bravo has applied
+// every declaration and alpha every receipt bravo signed), and each
+// node's CPU time for it. CATCHUP_PROFILE=FILE writes a CPU profile of
+// alpha's side of the catch-up, and of bravo's to FILE.bravo. Run:
 //
 //	go test -run X -bench CatchUp -benchtime 1x ./federation
 func BenchmarkCatchUp(b *testing.B) {
@@ -122,10 +192,10 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 	for range b.N {
 		dir := b.TempDir()
-		alpha, bravo := newNode(b, dir, "alpha"), newNode(b, dir, "bravo")
-		peerAll(b, alpha, bravo)
-		waitConverged(b, alpha, bravo)
-		alpha.proxy.faults(true, 0, 0, false)
+		alpha := newBenchNode(b, dir, "alpha")
+		bravo := startPeer(b, alpha, dir, "bravo")
+		waitPair(b, alpha, bravo, 100*time.Millisecond)
+		alpha.cut.Store(true)
 		var wg sync.WaitGroup
 		for w := range 16 {
 			wg.Add(1)
@@ -141,34 +211,27 @@ func BenchmarkCatchUp(b *testing.B) {
 			}()
 		}
 		wg.Wait()
+		stopProfiles := profileBoth(b, os.Getenv("CATCHUP_PROFILE"), bravo)
 		b.ResetTimer()
+		cpuA, cpuB := processCPU(), bravo.cpu(b)
 		start := time.Now()
-		alpha.proxy.faults(false, 0, 0, false)
-		cpu0 := cpuTime()
-		if f := os.Getenv("CATCHUP_PROFILE"); f != "" {
-			out, err := os.Create(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := pprof.StartCPUProfile(out); err != nil {
-				b.Fatal(err)
-			}
-			defer out.Close()
-			defer pprof.StopCPUProfile()
-		}
-		waitConverged(b, alpha, bravo)
-		b.ReportMetric(time.Since(start).Seconds(), "catch-up-s")
-		b.ReportMetric((cpuTime() - cpu0).Seconds(), "catch-up-cpu-s")
-		if os.Getenv("CATCHUP_LOGS") != "" {
-			b.Log(alpha.logs.String(), bravo.logs.String())
-		}
+		alpha.cut.Store(false)
+		done := waitPair(b, alpha, bravo, 20*time.Millisecond)
+		b.ReportMetric(done.Sub(start).Seconds(), "catch-up-s")
+		b.ReportMetric((processCPU() - cpuA).Seconds(), "alpha-cpu-s")
+		b.ReportMetric((bravo.cpu(b) - cpuB).Seconds(), "bravo-cpu-s")
+		stopProfiles()
 		b.StopTimer()
 	}
 }
 
-// BenchmarkDeclareFederated measures a node's own declaration rate (16
-// operators at once for 3 s) alone and with a peer following its log,
-// on one machine (the peer's work competes for the same cores). Run:
+// BenchmarkDeclareFederated measures a node's own declarations (16
+// operators at once for 3 s), alone and with a peer following its log in
+// another process: the rate, and the node's own CPU time per
+// declaration (its process's, from the first declaration until the peer
+// has applied every one and the node has kept every receipt), the cost
+// of federation that does not depend on what else shares the machine.
+// With a peer it also reports the peer's CPU per declaration. Run:
 //
 //	go test -run X -bench DeclareFederated -benchtime 1x ./federation
 func BenchmarkDeclareFederated(b *testing.B) {
@@ -180,23 +243,28 @@ func BenchmarkDeclareFederated(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			for range b.N {
 				dir := b.TempDir()
-				alpha := newNode(b, dir, "alpha")
+				alpha := newBenchNode(b, dir, "alpha")
+				var bravo *peerProc
 				if peered {
-					bravo := newNode(b, dir, "bravo")
-					peerAll(b, alpha, bravo)
-					waitConverged(b, alpha, bravo)
-					if os.Getenv("FED_EXPERIMENT") == "cut-alpha-pull" {
-						bravo.proxy.faults(true, 0, 0, false)
-					}
-					if os.Getenv("FED_EXPERIMENT") == "cut-bravo-pull" {
-						alpha.proxy.faults(true, 0, 0, false)
-					}
+					bravo = startPeer(b, alpha, dir, "bravo")
+					waitPair(b, alpha, bravo, 100*time.Millisecond)
 				}
 				b.ResetTimer()
+				var stopProfiles func()
+				if f := os.Getenv("FED_PROFILE"); f != "" {
+					stopProfiles = profileBoth(b, f+"."+name, bravo)
+				} else {
+					stopProfiles = func() {}
+				}
+				var cpuB time.Duration
+				if peered {
+					cpuB = bravo.cpu(b)
+				}
+				cpuA := processCPU()
 				var done sync.WaitGroup
-				var mu sync.Mutex
-				count := 0
-				end := time.Now().Add(3 * time.Second)
+				var count atomic.Int64
+				start := time.Now()
+				end := start.Add(3 * time.Second)
 				for w := range 16 {
 					done.Add(1)
 					go func() {
@@ -207,25 +275,24 @@ func BenchmarkDeclareFederated(b *testing.B) {
 								b.Error(err)
 								return
 							}
-							mu.Lock()
-							count++
-							mu.Unlock()
+							count.Add(1)
 						}
 					}()
 				}
 				done.Wait()
-				b.ReportMetric(float64(count)/3, "declared/s")
+				took := time.Since(start)
+				if peered {
+					waitPair(b, alpha, bravo, 20*time.Millisecond)
+				}
+				n := float64(count.Load())
+				b.ReportMetric(n/took.Seconds(), "declared/s")
+				b.ReportMetric(float64((processCPU()-cpuA).Microseconds())/n, "own-cpu-us/op")
+				if peered {
+					b.ReportMetric(float64((bravo.cpu(b)-cpuB).Microseconds())/n, "peer-cpu-us/op")
+				}
+				stopProfiles()
 				b.StopTimer()
 			}
 		})
 	}
-}
-
-// cpuTime returns the CPU time (user and system) the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -12,7 +12,9 @@
 // Replication is pulled. Each node serves its own log to its peers
 // (GET /federation/v1/log): every entry from a position on, with the
 // entry's bytes when one of the peer's parties may see the event and only
-// its leaf hash otherwise, and the node's signed checkpoint of the log up
+// its leaf hash otherwise (and for the node's copies of other nodes'
+// entries, which every node pulls from their author), and the node's
+// signed checkpoint of the log up
 // to the last entry sent. The puller (pull.go) holds every leaf hash of
 // each peer's log; it recomputes the tree root of the checkpoint from
 // them and accepts a page only when the root and the signature match, so

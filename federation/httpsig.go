@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deconflict/deconflict/record"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -47,7 +48,7 @@ type RequestSigner struct {
 // NewRequestSigner returns a signer with the node's note signer key and
 // its verifier key, which is the keyid peers look it up by.
 func NewRequestSigner(signerKey, verifierKey string) (*RequestSigner, error) {
-	s, err := note.NewSigner(signerKey)
+	s, err := record.NoteSigner(signerKey)
 	if err != nil {
 		return nil, fmt.Errorf("request signer: %w", err)
 	}

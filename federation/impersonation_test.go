@@ -167,3 +167,76 @@ func TestReceiptOfAnotherEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptsOfAPage: of a page of a peer's node receipts, checked
+// together against this node's log, those naming the versions they claim
+// are kept, and one naming another entry among them is refused and
+// alerted.
+func TestReceiptsOfAPage(t *testing.T) {
+	bravo := newNode(t, t.TempDir(), "bravo")
+	hostile := newHostilePeer(t)
+	key, err := record.NewKey("hotel-k1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile.signWith(t, key)
+	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(5 * time.Hour).Truncate(time.Second)
+	var ops []*dc.Operation
+	for i := range 3 {
+		res, err := bravo.mech.Declare(t.Context(), bravo.actor(dc.RoleOperator), uuid.NewString(),
+			mechanism.Declaration{Volumes: []dc.Volume4D{volume(20+float64(i), 20, 1, 0, 500, start, time.Hour)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, res.Operation)
+	}
+	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entryOf := func(op *dc.Operation) int64 { return op.Rev - 1 } // its declaration, the first event of the change
+	var log hostileLog
+	for i, op := range ops {
+		at := entryOf(op)
+		if i == 1 {
+			at = entryOf(ops[0]) // the second names the first one's entry
+		}
+		r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
+			Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: at,
+			LeafHash: base64.StdEncoding.EncodeToString(entries[at].LeafHash[:])}
+		if err := record.SignNodeReceipt(r, key.Signer); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := jsonMarshal(mechanism.NodeReceiptEventData{Receipt: r})
+		log.add(t, &dc.Event{Type: dc.EventOperationReceived, Time: time.Now().UTC().Truncate(time.Microsecond), Actor: dc.Actor{Role: "node"},
+			Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: []string{"bravo", "hotel"}, Data: b})
+	}
+	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 3, key.Signer) })
+	waitAlert(t, bravo, "hotel", "forged")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, err := bravo.mech.Events(t.Context(), dc.Actor{Role: dc.RoleAdmin}, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := map[string]bool{}
+		for _, e := range evs {
+			if e.Type == dc.EventOperationReceived {
+				kept[e.Subject.ID] = true
+			}
+		}
+		if kept[ops[0].ID] && kept[ops[2].ID] {
+			if kept[ops[1].ID] {
+				t.Fatalf("bravo kept the receipt naming another entry")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bravo kept receipts of %v, want the first and the third", kept)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

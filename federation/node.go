@@ -71,6 +71,8 @@ type link struct {
 	lastSeen time.Time // last answer that verified; zero if none yet
 	size     int64     // the peer's log size it last reported
 	lastErr  string
+	// parsed hands the entries the pull parsed to the applier.
+	parsed parsedEntries
 }
 
 // New returns a node over the mechanism. Call Run to follow the peers.

@@ -71,7 +71,7 @@ func (n *Node) applyLoop(ctx context.Context, key string, l *link, wake <-chan s
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		if err := n.applyStored(ctx, key); err != nil && ctx.Err() == nil {
+		if err := n.applyStored(ctx, key, &l.parsed); err != nil && ctx.Err() == nil {
 			n.failed(l, err)
 			n.log.Debug("federation: apply failed", slog.String("peer", keyName(key)), slog.String("error", err.Error()))
 		}
@@ -95,7 +95,11 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 		return err
 	}
 	wait := min(n.wait, time.Duration(st.PeerSilenceS*float64(time.Second))/3)
-	page, err := n.fetch(ctx, sp, sp.Verified, wait)
+	k, err := n.mech.Federation().NodeKey(ctx)
+	if err != nil {
+		return err
+	}
+	page, err := n.fetch(ctx, k, sp, sp.Verified, wait)
 	var re *replyError
 	if errors.As(err, &re) {
 		n.log.Warn("federation: refused a peer's reply", slog.String("peer", keyName(key)), slog.String("url", sp.URL), slog.String("reason", re.msg))
@@ -106,11 +110,8 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	if err != nil {
 		return err
 	}
-	k, err := n.mech.Federation().NodeKey(ctx)
-	if err != nil {
-		return err
-	}
-	if err := n.keep(ctx, key, page, k.Signer); err != nil {
+	witness := n.ownWitness(ctx, sp, page.Witnessed, k.Verifier)
+	if err := n.keep(ctx, key, page, k.Signer, witness, &l.parsed); err != nil {
 		var ae *alertError
 		if errors.As(err, &ae) {
 			n.alert(ctx, key, ae.kind, ae.msg, ae.evidence)
@@ -123,7 +124,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	default:
 	}
 	n.checkWitnessed(ctx, sp, page.Witnessed)
-	return n.keepWitness(ctx, sp, page.Witnessed, k.Verifier)
+	return nil
 }
 
 // storedPeer reads the peer as stored.
@@ -145,12 +146,8 @@ func (n *Node) storedPeer(ctx context.Context, key string) (*dc.Peer, error) {
 	return out, err
 }
 
-// fetch asks the peer for its log from entry from on.
-func (n *Node) fetch(ctx context.Context, p *dc.Peer, from int64, wait time.Duration) (*LogPage, error) {
-	k, err := n.mech.Federation().NodeKey(ctx)
-	if err != nil {
-		return nil, err
-	}
+// fetch asks the peer for its log from entry from on, signing as k.
+func (n *Node) fetch(ctx context.Context, k *dc.SigningKey, p *dc.Peer, from int64, wait time.Duration) (*LogPage, error) {
 	signer, err := NewRequestSigner(k.Signer, k.Verifier)
 	if err != nil {
 		return nil, err
@@ -225,9 +222,13 @@ func (h *peerHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // log, and keeps it: the tree root of the page's signed checkpoint,
 // recomputed from every leaf hash this node holds, must match. A rolled
 // back, forked or rewritten log, an edited entry or a bad signature is
-// an alertError and keeps nothing.
-func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer string) error {
-	return n.store.Update(ctx, func(tx dc.Tx) error {
+// an alertError and keeps nothing. It keeps witness, the peer's
+// cosignature of this node's checkpoint (ownWitness), with the page. The
+// entries it parsed to check their form go to parsed, for the applier.
+func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer, witness string, parsed *parsedEntries) error {
+	var events map[int64]parsedEntry
+	err := n.store.Update(ctx, func(tx dc.Tx) error {
+		events = map[int64]parsedEntry{}
 		ftx, peers, err := storedPeers(ctx, tx)
 		if err != nil {
 			return err
@@ -275,6 +276,7 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer strin
 					return &alertError{kind: "malformed", evidence: string(data),
 						msg: fmt.Sprintf("entry %d is not a log entry of that index: %v", idx, err)}
 				}
+				events[idx] = parsedEntry{leaf: leaf, event: e}
 			}
 			hs, err := tlog.StoredHashesForRecordHash(idx, leaf, r)
 			if err != nil {
@@ -306,14 +308,36 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer strin
 				return err
 			}
 		}
+		newWitness := witness != "" && witness != p.Witness
+		if newWitness {
+			p.Witness = witness
+		}
 		if tree.N == p.Verified && p.Checkpoint != "" {
+			if newWitness {
+				return ftx.PutPeer(ctx, p)
+			}
 			return nil // nothing new: keep the checkpoint kept
 		}
 		co, err := record.Cosign([]byte(page.Checkpoint), signer, n.now())
 		if err != nil {
 			return err
 		}
+		if p.Applied == from {
+			// The applier has nothing left before the page: the entries
+			// withheld from this node it starts with change nothing here
+			// (plan), and are passed now rather than by a commit more.
+			for _, e := range kept {
+				if e.Data != nil {
+					break
+				}
+				p.Applied = e.Index + 1
+			}
+		}
 		p.Verified, p.Checkpoint, p.Cosigned = tree.N, page.Checkpoint, string(co)
 		return ftx.PutPeer(ctx, p)
 	})
+	if err == nil {
+		parsed.put(events)
+	}
+	return err
 }

@@ -78,12 +78,13 @@ func (n *Node) rootOf(ctx context.Context, key string, size int64) (kept string,
 	return kept, root, ok, err
 }
 
-// keepWitness keeps the peer's cosignature of this node's own checkpoint
-// (self is this node's verifier key), found among the checkpoints the
-// peer passed on as witnessed, so that this node serves it with that
-// checkpoint. A cosignature that does not verify is not kept, and
-// alerted: the peer signed something wrong with its own key.
-func (n *Node) keepWitness(ctx context.Context, from *dc.Peer, notes []string, self string) error {
+// ownWitness returns the peer's cosignature of this node's own
+// checkpoint (self is this node's verifier key), found among the
+// checkpoints the peer passed on as witnessed, for keep to keep with the
+// page, so that this node serves it with that checkpoint; "" if there is
+// none. A cosignature that does not verify is not kept, and alerted: the
+// peer signed something wrong with its own key.
+func (n *Node) ownWitness(ctx context.Context, from *dc.Peer, notes []string, self string) string {
 	if len(notes) > maxWitnessed {
 		notes = notes[:maxWitnessed]
 	}
@@ -93,28 +94,9 @@ func (n *Node) keepWitness(ctx context.Context, from *dc.Peer, notes []string, s
 		}
 		if _, err := record.VerifyCosignature([]byte(w), from.Key); err != nil {
 			n.alert(ctx, from.Key, "bad_signature", fmt.Sprintf("the peer's cosignature of this node's checkpoint: %v", err), w)
-			return nil
+			return ""
 		}
-		if w == from.Witness {
-			return nil
-		}
-		return n.store.Update(ctx, func(tx dc.Tx) error {
-			ftx, err := federationTx(tx)
-			if err != nil {
-				return err
-			}
-			peers, err := ftx.Peers(ctx)
-			if err != nil {
-				return err
-			}
-			for _, p := range peers {
-				if p.Key == from.Key {
-					p.Witness = w
-					return ftx.PutPeer(ctx, p)
-				}
-			}
-			return nil
-		})
+		return w
 	}
-	return nil
+	return ""
 }

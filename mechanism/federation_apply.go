@@ -112,17 +112,14 @@ func (f Federation) ApplyPeerOperation(ctx context.Context, origin PeerOrigin, a
 // each one's error.
 func (f Federation) ApplyPeerOperations(ctx context.Context, ops []PeerOperation) []error {
 	m := f.m
-	errs := make([]error, len(ops))
+	all, errs := m.peerWrites(ops)
 	var reqs []*writeRequest
 	var at []int
-	for i, po := range ops {
-		req, err := m.peerWrite(po)
-		if err != nil {
-			errs[i] = err
-			continue
+	for i, req := range all {
+		if req != nil {
+			reqs = append(reqs, req)
+			at = append(at, i)
 		}
-		reqs = append(reqs, req)
-		at = append(at, i)
 	}
 	if len(reqs) > 0 {
 		m.writer.writeAll(ctx, reqs)
@@ -153,6 +150,10 @@ func (m *Mechanism) peerWrite(po PeerOperation) (*writeRequest, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ahead *aheadCheck // the conflict search, before the write lock as a declaration's
+	if op.State.Live() {
+		ahead = m.writer.searchAhead(vols, op.Party)
+	}
 	next := *op
 	next.Notes = nil
 	next.Volumes = canonicalVolumes(op.Volumes, vols)
@@ -171,7 +172,7 @@ func (m *Mechanism) peerWrite(po PeerOperation) (*writeRequest, error) {
 			return nil, nil // applied before
 		}
 		n := next
-		return &change{op: &n, prev: cur, vols: vols, geom: geom, peer: &origin,
+		return &change{op: &n, prev: cur, vols: vols, geom: geom, peer: &origin, ahead: ahead,
 			volumesChanged: cur == nil || !sameVolumes(cur.Volumes, n.Volumes)}, nil
 	}
 	return &writeRequest{actor: a, id: op.ID, plan: plan, done: make(chan struct{})}, nil

@@ -1,6 +1,7 @@
 package mechanism
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,8 +13,9 @@ import (
 )
 
 // PeerLogEntry is one entry of this node's log as a peer node receives
-// it: its bytes when one of the peer's parties may see the event, else
-// only its leaf hash, so the peer can still check the whole tree.
+// it: its bytes when one of the peer's parties may see the event and it
+// is not a copy of another node's entry (isCopy), else only its leaf
+// hash, so the peer can still check the whole tree.
 type PeerLogEntry struct {
 	Index    int64
 	LeafHash tlog.Hash
@@ -71,6 +73,9 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 						break
 					}
 				}
+				if pe.Data != nil && isCopy(e) {
+					pe.Data = nil
+				}
 				entries = append(entries, pe)
 			}
 		}
@@ -78,6 +83,31 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 		return err
 	})
 	return checkpoint, entries, size, err
+}
+
+// replicatedKey is how the body of a copy of another node's entry names
+// its origin (withOrigin).
+var replicatedKey = []byte(`"replicated"`)
+
+// isCopy reports whether an event is a copy of an entry of another
+// node's log: its body carries "replicated" (withOrigin). A node never
+// applies a copy, it pulls every entry from its author, so a peer gets a
+// copy's leaf hash only: a federated log holds a copy of every version of
+// a peer's operation it applied and of every receipt its peers signed,
+// and each would cost the peer a parse only to skip it.
+// The body is read the way the applying node reads it (encoding/json into
+// a struct with a "replicated" field), so a copy is withheld exactly when
+// the peer would skip it.
+func isCopy(e *dc.Event) bool {
+	if !bytes.Contains(e.Data, replicatedKey) {
+		// Not a body withOrigin wrote (json.Marshal writes the key as
+		// is): sent whole, which only costs the peer its parse.
+		return false
+	}
+	var b struct {
+		Replicated *PeerOrigin `json:"replicated"`
+	}
+	return json.Unmarshal(e.Data, &b) == nil && b.Replicated != nil
 }
 
 // NodeKey returns this node's signing key (the newest active log key),
@@ -110,23 +140,92 @@ func (f Federation) EnsureKey(ctx context.Context) error { return f.m.ensureKey(
 // (base64) and is a version version of operation op. A receipt naming
 // any other entry would not prove that the peer received the version.
 func (f Federation) CheckReceivedEntry(ctx context.Context, index int64, leafHash, op string, version int) error {
+	return f.CheckReceivedEntries(ctx, []ReceivedEntry{{Index: index, LeafHash: leafHash, Operation: op, Version: version}})[0]
+}
+
+// ReceivedEntry is what a peer node's receipt says it received: entry
+// Index of this node's log, of leaf hash LeafHash (base64), version
+// Version of operation Operation.
+type ReceivedEntry struct {
+	Index     int64
+	LeafHash  string
+	Operation string
+	Version   int
+}
+
+// CheckReceivedEntries is CheckReceivedEntry for the receipts of a page
+// of a peer's log at once, in one read transaction: each one's error
+// (EInvalid if the receipt does not name the entry as it is), or the
+// same error for all if the store failed.
+func (f Federation) CheckReceivedEntries(ctx context.Context, rs []ReceivedEntry) []error {
 	m := f.m
-	return m.store.View(ctx, func(tx dc.Tx) error {
-		evs, err := tx.Events(ctx, index, 1)
-		if err != nil {
-			return err
+	errs := make([]error, len(rs))
+	err := m.store.View(ctx, func(tx dc.Tx) error {
+		// The entries the receipts of a page name are mostly close to
+		// each other: read them as one range if it is not much longer.
+		lo, hi := int64(-1), int64(-1)
+		for _, r := range rs {
+			switch {
+			case r.Index < 0:
+			case lo < 0:
+				lo, hi = r.Index, r.Index
+			default:
+				lo, hi = min(r.Index, lo), max(r.Index, hi)
+			}
 		}
-		if index < 0 || len(evs) != 1 || evs[0].Seq != index+1 {
-			return dc.Errorf(dc.EInvalid, "entry %d is not in this node's log", index)
+		var span []*dc.Event
+		if n := hi - lo + 1; lo >= 0 && n > 1 && n <= int64(4*len(rs)+16) && n <= MaxPeerLogPage {
+			var err error
+			if span, err = tx.Events(ctx, lo, int(n)); err != nil {
+				return err
+			}
 		}
-		e := evs[0]
-		if h := tlog.RecordHash(record.EntryBytes(e)); base64.StdEncoding.EncodeToString(h[:]) != leafHash {
-			return dc.Errorf(dc.EInvalid, "entry %d of this node's log does not have leaf hash %s", index, leafHash)
-		}
-		var b OperationEventData
-		if e.Subject == nil || e.Subject.ID != op || json.Unmarshal(e.Data, &b) != nil || b.Operation == nil || b.Operation.ID != op || b.Operation.Version != version {
-			return dc.Errorf(dc.EInvalid, "entry %d of this node's log is not version %d of operation %s", index, version, op)
+		for i, r := range rs {
+			errs[i] = nil
+			if r.Index < 0 {
+				errs[i] = dc.Errorf(dc.EInvalid, "entry %d is not in this node's log", r.Index)
+				continue
+			}
+			var evs []*dc.Event
+			if k := r.Index - lo; span != nil && k < int64(len(span)) && span[k].Seq == r.Index+1 {
+				evs = span[k : k+1]
+			} else {
+				var err error
+				if evs, err = tx.Events(ctx, r.Index, 1); err != nil {
+					return err
+				}
+			}
+			errs[i] = checkReceived(evs, r)
 		}
 		return nil
 	})
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// checkReceived checks one receipt against the events read at its
+// index (CheckReceivedEntries).
+func checkReceived(evs []*dc.Event, r ReceivedEntry) error {
+	if len(evs) != 1 || evs[0].Seq != r.Index+1 {
+		return dc.Errorf(dc.EInvalid, "entry %d is not in this node's log", r.Index)
+	}
+	e := evs[0]
+	if h := tlog.RecordHash(record.EntryBytes(e)); base64.StdEncoding.EncodeToString(h[:]) != r.LeafHash {
+		return dc.Errorf(dc.EInvalid, "entry %d of this node's log does not have leaf hash %s", r.Index, r.LeafHash)
+	}
+	// Only the operation's ID and version are read of the body.
+	var b struct {
+		Operation *struct {
+			ID      string `json:"id"`
+			Version int    `json:"version"`
+		} `json:"operation"`
+	}
+	if e.Subject == nil || e.Subject.ID != r.Operation || json.Unmarshal(e.Data, &b) != nil || b.Operation == nil || b.Operation.ID != r.Operation || b.Operation.Version != r.Version {
+		return dc.Errorf(dc.EInvalid, "entry %d of this node's log is not version %d of operation %s", r.Index, r.Version, r.Operation)
+	}
+	return nil
 }

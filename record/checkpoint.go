@@ -77,7 +77,7 @@ func signNote(text []byte, keys []*dc.SigningKey) ([]byte, error) {
 	}
 	signers := make([]note.Signer, 0, len(keys))
 	for _, k := range keys {
-		s, err := note.NewSigner(k.Signer)
+		s, err := NoteSigner(k.Signer)
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", k.Name, err)
 		}

@@ -114,7 +114,9 @@ func parseEntry(data []byte) (*dc.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(EntryBytes(e), data) {
+	// j.Data is what the decoder read as JSON: EntryBytes need not scan
+	// it again to know it is JSON (entryBytes still checks its UTF-8).
+	if !bytes.Equal(entryBytes(e, true), data) {
 		return nil, fmt.Errorf("entry is not in the canonical form the log writes")
 	}
 	return e, nil

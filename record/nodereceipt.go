@@ -50,7 +50,7 @@ func NodeReceiptText(r *NodeReceipt) string {
 // SignNodeReceipt signs the receipt's text with the node's signing key (a
 // note signer key) and sets r.Signed.
 func SignNodeReceipt(r *NodeReceipt, signerKey string) error {
-	s, err := note.NewSigner(signerKey)
+	s, err := NoteSigner(signerKey)
 	if err != nil {
 		return fmt.Errorf("node receipt: signing key: %w", err)
 	}
