@@ -85,6 +85,18 @@ func TestStaleAirspace(t *testing.T) {
 	if status, body := activate(nearOp); status != 409 || !strings.Contains(body, `"peer_unreachable"`) || !strings.Contains(body, bravoOp) {
 		t.Errorf("activating an operation near bravo's operation %s: %d %s, want 409 peer_unreachable naming it", bravoOp, status, body)
 	}
+	// The operation activated far from bravo's airspace may not then be
+	// moved into it while bravo is still stale: that would bypass the
+	// override its activation there needs. Moving it elsewhere far away
+	// is fine.
+	moved := []dc.Volume4D{volume(10.2, 10.4, 2, 5000, 6000, start, time.Hour)}
+	if status, body := putIfMatch(t, alpha.hs.URL+"/v1/operations/"+far, tok, "2", map[string]any{"volumes": moved, "state": "active"}); status != 409 || !strings.Contains(body, `"peer_unreachable"`) || !strings.Contains(body, "declared area") {
+		t.Errorf("moving an active operation within horizontal_m of bravo's area while bravo is stale: %d %s, want 409 peer_unreachable", status, body)
+	}
+	away := []dc.Volume4D{volume(-20, -20, 2, 5000, 6000, start, time.Hour)}
+	if status, body := putIfMatch(t, alpha.hs.URL+"/v1/operations/"+far, tok, "2", map[string]any{"volumes": away, "state": "active"}); status != 200 {
+		t.Errorf("moving an active operation far from bravo's airspace while bravo is stale: %d %s, want 200", status, body)
+	}
 
 	// bravo's descriptor without an area: everywhere is its airspace.
 	if _, err := federation.AddPeer(t.Context(), alpha.mech, bravo.descriptor(t)); err != nil {

@@ -129,11 +129,12 @@ func (f Federation) SetRefused(r Refused) {
 	m.fed.refused.Store(set)
 }
 
-// checkBlindSpots refuses the activation of op (of volumes vols) while
-// this node cannot see all of its peers' airspace that op could meet —
-// op could meet the airspace of a stale peer (staleReach), or a refused
-// peer operation would conflict with op — unless a head of its party
-// recorded an override for it.
+// checkBlindSpots refuses the activation of op (of volumes vols), or a
+// change of the volumes of an active op, while this node cannot see all
+// of its peers' airspace that op could meet — op could meet the airspace
+// of a stale peer (staleReach), or a refused peer operation would
+// conflict with op — unless a head of its party recorded an override
+// for it.
 func (m *Mechanism) checkBlindSpots(ctx context.Context, tx dc.Tx, op *dc.Operation, vols []geo.Volume, b *batchState) error {
 	why, err := m.staleReach(ctx, tx, op, vols, b.settings)
 	if err != nil {

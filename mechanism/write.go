@@ -148,7 +148,11 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 			Message: "the operation has open conflicts; it cannot become active until they are resolved or waived"}
 	}
 
-	if becomesActive && ch.peer == nil {
+	// An active operation whose volumes change is checked like one that
+	// becomes active: otherwise one activated away from a stale peer's
+	// airspace could then be moved into it without an override.
+	movesActive := op.State == dc.StateActive && !becomesActive && ch.volumesChanged
+	if (becomesActive || movesActive) && ch.peer == nil {
 		if err := m.checkBlindSpots(ctx, tx, op, ch.vols, b); err != nil {
 			return nil, 0, 0, err
 		}
