@@ -1,6 +1,8 @@
 package mechanism
 
 import (
+	"math"
+
 	"github.com/golang/geo/r1"
 	"github.com/golang/geo/s1"
 	"github.com/golang/geo/s2"
@@ -19,8 +21,13 @@ type BBox struct {
 func (b BBox) rect() s2.Rect {
 	lat := r1.Interval{Lo: (s1.Angle(b.MinLat) * s1.Degree).Radians(), Hi: (s1.Angle(b.MaxLat) * s1.Degree).Radians()}
 	lng := s1.IntervalFromEndpoints((s1.Angle(b.MinLng) * s1.Degree).Radians(), (s1.Angle(b.MaxLng) * s1.Degree).Radians())
-	if b.MinLng == -180 && b.MaxLng == 180 {
+	switch {
+	case b.MinLng == -180 && b.MaxLng == 180:
 		lng = s1.FullInterval()
+	case lng.IsEmpty():
+		// 180 to -180, or -180 to -180: a box of no width on the
+		// antimeridian, which IntervalFromEndpoints makes empty.
+		lng = s1.Interval{Lo: math.Pi, Hi: math.Pi}
 	}
 	return s2.Rect{Lat: lat, Lng: lng}
 }

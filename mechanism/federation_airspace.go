@@ -24,7 +24,8 @@ import (
 //
 // The operation could meet that airspace when one of its volumes,
 // widened by the horizontal separation minimum (the larger of this
-// node's and the peer's, as its log last set them), meets one of those
+// node's and the peer's, as its log last set them, the defaults if it
+// never did), meets one of those
 // boxes. The airspace has no altitudes and no times (the peer may
 // declare any), so the vertical and time minima do not narrow it.
 // Widening is by bounding rectangles (geo.ExpandRect), so the test errs
@@ -79,10 +80,14 @@ func peerReach(ix *geo.Index, p *dc.Peer, vols []geo.Volume, st dc.Settings) str
 	if len(p.Area) == 0 {
 		return name + " (it declares no area: its airspace is everywhere)"
 	}
-	h := st.HorizontalM
+	// The pairs with the peer's parties are decided with the larger
+	// horizontal_m of the two nodes, the peer's being the defaults while
+	// its log never changed them (SetPeers, agreement.go).
+	theirs := dc.DefaultSettings()
 	if p.Settings != nil {
-		h = max(h, p.Settings.HorizontalM)
+		theirs = *p.Settings
 	}
+	h := max(st.HorizontalM, theirs.HorizontalM)
 	rects := make([]s2.Rect, len(vols))
 	for i, v := range vols {
 		rects[i] = geo.ExpandRect(v.Footprint.RectBound(), s1.Angle(h/geo.EarthRadiusM))
