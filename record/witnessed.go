@@ -181,7 +181,7 @@ func parseWitnesses(msg, key, origin string) ([]witness, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := canonicalSigs("witnesses list", n); err != nil {
+	if err := canonicalSigs("witnesses list", msg, n); err != nil {
 		return nil, err
 	}
 	lines := strings.Split(strings.TrimSuffix(n.Text, "\n"), "\n")
@@ -259,7 +259,7 @@ func verifyWitnessed(w *Witnessed, key, origin string, tree tlog.Tree) ([]Cosign
 			return nil, fmt.Errorf("%s: %w: a signature line by %s+%08x, which is neither the log's key nor a node the witnesses list names",
 				what, ErrUnknownKey, n.UnverifiedSigs[0].Name, n.UnverifiedSigs[0].Hash)
 		}
-		if err := canonicalSigs(what, n); err != nil {
+		if err := canonicalSigs(what, c.Checkpoint, n); err != nil {
 			return nil, err
 		}
 		found := 0
@@ -287,10 +287,16 @@ func verifyWitnessed(w *Witnessed, key, origin string, tree tlog.Tree) ([]Cosign
 	return out, nil
 }
 
-// canonicalSigs refuses a note whose verified signatures are not in
-// canonical base64: note.Open ignores the unused bits of the last
-// character, so a changed byte there would otherwise still verify.
-func canonicalSigs(what string, n *note.Note) error {
+// canonicalSigs refuses a note (msg, opened as n) that carries a
+// signature line note.Open did not check — a second line by one key,
+// which it skips, or a line by a key it was not given — or whose verified
+// signatures are not in canonical base64: note.Open ignores the unused
+// bits of the last character, so a changed byte there would otherwise
+// still verify. What verifies is then exactly what was signed.
+func canonicalSigs(what, msg string, n *note.Note) error {
+	if lines := strings.Count(msg[len(n.Text)+1:], "\n"); lines != len(n.Sigs) || len(n.UnverifiedSigs) > 0 {
+		return fmt.Errorf("%s: %w: of its %d signature lines %d verify: each must be by a key it may be signed with, once", what, ErrMalformed, lines, len(n.Sigs))
+	}
 	for _, s := range n.Sigs {
 		blob, err := base64.StdEncoding.DecodeString(s.Base64)
 		if err != nil || base64.StdEncoding.EncodeToString(blob) != s.Base64 {

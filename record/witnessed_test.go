@@ -183,3 +183,42 @@ func FuzzVerifyWitnessed(f *testing.F) {
 		}
 	})
 }
+
+// TestWitnessedExtraLines: a signature line that note.Open would skip
+// without checking it — a second line by the same key, or one by a key
+// the log does not name — fails the bundle, so that what verifies is
+// exactly what the log signed and the peers cosigned.
+func TestWitnessedExtraLines(t *testing.T) {
+	b, k, _, _ := witnessedBundle(t)
+	junk := func(signed string) string { // a copy of the last line with its end changed
+		ls := strings.Split(strings.TrimSuffix(signed, "\n"), "\n")
+		l := ls[len(ls)-1]
+		return signed + l[:len(l)-12] + "AAAAAAAAAAA=\n"
+	}
+	stranger := mustKey(t, "stranger-node")
+	foreign, err := signNote([]byte("x\n"), []*dc.SigningKey{stranger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, foreignLine, _ := strings.Cut(string(foreign), "\n\n")
+	for name, change := range map[string]func(w *Witnessed){
+		"a repeated cosignature line": func(w *Witnessed) { w.Checkpoints[0].Checkpoint = junk(w.Checkpoints[0].Checkpoint) },
+		"a repeated line of the log's key on a cosigned checkpoint": func(w *Witnessed) {
+			cp := w.Checkpoints[1].Checkpoint
+			text, sigs, _ := strings.Cut(cp, "\n\n")
+			first, _, _ := strings.Cut(sigs, "\n")
+			w.Checkpoints[1].Checkpoint = text + "\n\n" + sigs + first[:len(first)-12] + "AAAAAAAAAAA=\n"
+		},
+		"a repeated line on the witnesses list":   func(w *Witnessed) { w.Witnesses = junk(w.Witnesses) },
+		"a stranger's line on the witnesses list": func(w *Witnessed) { w.Witnesses += foreignLine },
+	} {
+		w := *b.Witnessed
+		w.Checkpoints = append([]CosignedCheckpoint{}, w.Checkpoints...)
+		change(&w)
+		c := *b
+		c.Witnessed = &w
+		if _, err := Verify(&c, k.Verifier); err == nil {
+			t.Errorf("%s: the bundle still verifies", name)
+		}
+	}
+}
