@@ -265,7 +265,9 @@ func parseManifest(text string) (*manifest, error) {
 // A bundle that carries Witnessed must have it whole: every cosigned
 // checkpoint signed with key, consistent with the bundle's checkpoint by
 // its proof, and each of its cosignatures by a node the signed witnesses
-// list names (verifyWitnessed). The timeline lists the cosignatures.
+// list names (verifyWitnessed), and a node that also signed a receipt in
+// the bundle must be named with the parties its receipt names. The
+// timeline lists the cosignatures.
 func Verify(b *Bundle, key string) (*Timeline, error) {
 	if b == nil {
 		return nil, fmt.Errorf("no bundle")
@@ -372,6 +374,9 @@ func Verify(b *Bundle, key string) (*Timeline, error) {
 	}
 	if b.Witnessed != nil {
 		if tl.Cosignatures, err = verifyWitnessed(b.Witnessed, key, origin, tree); err != nil {
+			return nil, err
+		}
+		if err := tl.checkCosignerParties(); err != nil {
 			return nil, err
 		}
 	}

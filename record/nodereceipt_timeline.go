@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	dc "github.com/deconflict/deconflict"
@@ -26,7 +27,7 @@ func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 		return "", err
 	}
 	receiver := strings.Join(r.Receiver, ", ")
-	it.Party, it.Version, it.SignedBy, it.Key = r.Party, r.Version, keyName(r.Key), r.Key
+	it.Party, it.Version, it.SignedBy, it.Key, it.Receiver = r.Party, r.Version, keyName(r.Key), r.Key, r.Receiver
 	if s, ok := t.starts[r.Version]; ok {
 		it.FirstStart = &s
 	} else {
@@ -67,6 +68,54 @@ func (t *Timeline) CheckNodeKeys(keys []string) error {
 	}
 	t.NodeKeysChecked = true
 	return nil
+}
+
+// CheckNodeParties checks, for each peer node given by its key (from its
+// descriptor) with the parties it hosts, that every node receipt signed
+// and every cosignature made with that key names exactly those parties.
+// The parties of a cosignature are the author's word (the witnesses
+// list): with several peers, CheckNodeKeys alone would let the author
+// show one peer's cosignature as another's.
+func (t *Timeline) CheckNodeParties(nodes map[string][]string) error {
+	for _, it := range t.Items {
+		if want, ok := nodes[it.Key]; ok && it.Type == dc.EventOperationReceived && !sameParties(it.Receiver, want) {
+			return fmt.Errorf("entry %d: the node receipt signed by key %s names the receiving node's parties %s, but the node of that key hosts %s",
+				it.Index, it.Key, strings.Join(it.Receiver, ","), strings.Join(want, ","))
+		}
+	}
+	for _, c := range t.Cosignatures {
+		if want, ok := nodes[c.Key]; ok && !sameParties(c.Parties, want) {
+			return fmt.Errorf("the cosignature of checkpoint %d by key %s is shown as the node of %s's, but the node of that key hosts %s",
+				c.Size, c.Key, strings.Join(c.Parties, ","), strings.Join(want, ","))
+		}
+	}
+	return nil
+}
+
+// checkCosignerParties refuses a cosignature whose parties, as the
+// author's witnesses list names them, differ from those a node receipt of
+// the bundle signed with the same key names: a node signs its own
+// parties in each receipt, so the author cannot show one peer's
+// cosignature as another's where the bundle holds a receipt of that peer.
+func (t *Timeline) checkCosignerParties() error {
+	for _, c := range t.Cosignatures {
+		for _, it := range t.Items {
+			if it.Type == dc.EventOperationReceived && it.Key == c.Key && !sameParties(it.Receiver, c.Parties) {
+				return fmt.Errorf("witnessed checkpoints: the witnesses list names the node of key %s as %s's, but its receipt at entry %d names %s",
+					c.Key, strings.Join(c.Parties, ","), it.Index, strings.Join(it.Receiver, ","))
+			}
+		}
+	}
+	return nil
+}
+
+// sameParties reports whether a and b name the same parties, in any
+// order.
+func sameParties(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 // writeCosignatures prints the peer nodes' cosignatures of the log's

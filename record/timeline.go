@@ -76,6 +76,9 @@ type Item struct {
 	// Key is the verifier key a party.key_added entry registers for Party,
 	// or that signed a node receipt (operation.received).
 	Key string
+	// Receiver is, for a node receipt, the parties the receiving node
+	// hosts, as it signed them.
+	Receiver []string
 	// DeliveredSeq is, for a webhook.delivered entry, the seq of the
 	// entry delivered (shown before it); DeliveredType its type; Webhook
 	// the name of Party's webhook; Status the receiver's HTTP status;

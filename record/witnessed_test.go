@@ -222,3 +222,86 @@ func TestWitnessedExtraLines(t *testing.T) {
 		}
 	}
 }
+
+// relabelledBundle builds the admin's bundle of opA with bravo's and
+// charlie's nodes' cosignatures of the whole log, the witnesses list
+// naming each node's key with the parties given; withReceipt adds first
+// bravo's node's signed receipt of opA (receiver bravo) to the log.
+func relabelledBundle(t *testing.T, bravoAs, charlieAs string, withReceipt bool) (b *Bundle, k, bravo, charlie *dc.SigningKey) {
+	t.Helper()
+	f := scenario(t)
+	k = mustKey(t, origin)
+	bravo, charlie = mustKey(t, "bravo-node"), mustKey(t, "charlie-node")
+	if withReceipt {
+		r := &NodeReceipt{Operation: opA, Party: "alpha", Version: 2, Receiver: []string{"bravo"}, Key: bravo.Verifier,
+			ReceivedAt: at(31 * time.Minute).Format(time.RFC3339Nano), Entry: 15, LeafHash: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}
+		if err := SignNodeReceipt(r, bravo.Signer); err != nil {
+			t.Fatal(err)
+		}
+		f.add(t, &dc.Event{Type: dc.EventOperationReceived, Time: at(31 * time.Minute), Actor: dc.Actor{Role: "node"},
+			Subject: &dc.Subject{Kind: "operation", ID: opA}, Audience: []string{"alpha", "bravo"}}, map[string]any{"node_receipt": r})
+	}
+	size := int64(len(f.events))
+	b, err := BuildBundle(ctx, f, origin, size, []*dc.SigningKey{k}, opA, viewer(admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := Checkpoint(ctx, f, origin, size, []*dc.SigningKey{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peers []PeerWitness
+	for _, n := range []struct {
+		key *dc.SigningKey
+		as  string
+	}{{bravo, bravoAs}, {charlie, charlieAs}} {
+		co, err := Cosign(cp, n.key.Signer, at(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers = append(peers, PeerWitness{Key: n.key.Verifier, Parties: []string{n.as}, Cosigned: string(co)})
+	}
+	if err := AddWitnessed(ctx, f, b, []*dc.SigningKey{k}, peers); err != nil {
+		t.Fatal(err)
+	}
+	return roundTrip(t, b), k, bravo, charlie
+}
+
+// TestWitnessedPartiesBound: the parties a cosignature is shown as made
+// by are the author's word (its witnesses list), so the author could show
+// charlie's node's cosignature as bravo's while both keys are peers'.
+// A receipt of the bundle signed by the same key, in which the node
+// names its own parties, must agree; and so must the parties of each
+// node's descriptor given to CheckNodeParties.
+func TestWitnessedPartiesBound(t *testing.T) {
+	// Relabelled, with bravo's receipt in the bundle: Verify refuses.
+	b, k, _, _ := relabelledBundle(t, "charlie", "bravo", true)
+	if _, err := Verify(b, k.Verifier); err == nil || !strings.Contains(err.Error(), "its receipt at entry") {
+		t.Errorf("a bundle showing bravo's node's cosignature as charlie's, with bravo's receipt: %v", err)
+	}
+	b, k, _, _ = relabelledBundle(t, "bravo", "charlie", true)
+	if _, err := Verify(b, k.Verifier); err != nil {
+		t.Fatalf("the same bundle, rightly labelled: %v", err)
+	}
+
+	// Relabelled, without a receipt: both keys are peers', so only the
+	// parties of their descriptors tell.
+	b, k, bravo, charlie := relabelledBundle(t, "charlie", "bravo", false)
+	tl, err := Verify(b, k.Verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.CheckNodeKeys([]string{bravo.Verifier, charlie.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := map[string][]string{bravo.Verifier: {"bravo"}, charlie.Verifier: {"charlie"}}
+	if err := tl.CheckNodeParties(nodes); err == nil || !strings.Contains(err.Error(), "shown as the node of charlie's") {
+		t.Errorf("CheckNodeParties of a bundle showing bravo's node's cosignature as charlie's: %v", err)
+	}
+	b, k, _, _ = relabelledBundle(t, "bravo", "charlie", false)
+	if tl, err := Verify(b, k.Verifier); err != nil {
+		t.Fatal(err)
+	} else if err := tl.CheckNodeParties(nodes); err != nil {
+		t.Errorf("CheckNodeParties of the bundle rightly labelled: %v", err)
+	}
+}

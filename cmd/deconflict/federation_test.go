@@ -206,6 +206,19 @@ func TestFederationCommands(t *testing.T) {
 			t.Errorf("verify of a bundle with a changed cosignature: exit %d\n%s%s", code, out, errs)
 		}
 	}
+	// Given bravo's descriptor, verify also checks that the bundle names
+	// bravo's key with bravo's parties; a descriptor of that key naming
+	// another party fails.
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", db); code != 0 || !strings.Contains(out, " cosigned by bravo's node at ") {
+		t.Errorf("verify --node-key bravo's descriptor: exit %d\n%s%s", code, out, errs)
+	}
+	other := filepath.Join(t.TempDir(), "other.json")
+	if err := os.WriteFile(other, []byte(strings.Replace(db, `"parties":["bravo"]`, `"parties":["charlie"]`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", "@"+other); code == 0 || !strings.Contains(errs, "hosts charlie") {
+		t.Errorf("verify --node-key a descriptor of bravo's key naming charlie: exit %d\n%s%s", code, out, errs)
+	}
 	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", key); code == 0 || !strings.Contains(errs, "not one of the receiving nodes' keys") {
 		t.Errorf("verify --node-key of another node's key: exit %d\n%s%s", code, out, errs)
 	}

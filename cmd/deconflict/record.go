@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/deconflict/deconflict/federation"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/record"
 	"golang.org/x/mod/sumdb/tlog"
@@ -20,11 +22,28 @@ import (
 
 // verify checks an evidence bundle offline and prints its timeline.
 func (m *Main) verify(ctx context.Context, args []string) error {
-	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY] [--node-key PUBKEY]...\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so. On a federation node's bundle it\nalso checks and prints the peer nodes' cosignatures of the log's checkpoints.")
+	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY] [--node-key PUBKEY|DESCRIPTOR|@FILE]...\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so. On a federation node's bundle it\nalso checks and prints the peer nodes' cosignatures of the log's checkpoints.\nGiven a peer's descriptor, not only its key, it also checks that the\nbundle names that node with the parties the descriptor says it hosts.")
 	key := fs.String("key", "", "the mechanism's public key (from 'deconflict key show' or GET /v1/log/key)")
 	var nodeKeys []string
-	fs.Func("node-key", "a peer federation node's public key (the key of its descriptor), which its signed receipts and its cosignatures of the log must be made with; repeat for each node", func(s string) error {
-		nodeKeys = append(nodeKeys, strings.TrimSpace(s))
+	nodes := map[string][]string{} // parties by key, of the descriptors given
+	fs.Func("node-key", "a peer federation node's public key (the key of its descriptor), which its signed receipts and its cosignatures of the log must be made with, or its descriptor (the line 'federation init' printed, or @FILE), which also binds the key to the node's parties; repeat for each node", func(s string) error {
+		s = strings.TrimSpace(s)
+		if !strings.HasPrefix(s, "{") && !strings.HasPrefix(s, "@") {
+			nodeKeys = append(nodeKeys, s)
+			return nil
+		}
+		text := []byte(s)
+		if name, ok := strings.CutPrefix(s, "@"); ok {
+			var err error
+			if text, err = os.ReadFile(name); err != nil {
+				return err
+			}
+		}
+		d, err := federation.ParseDescriptor(bytes.TrimSpace(text))
+		if err != nil {
+			return err
+		}
+		nodeKeys, nodes[d.Key] = append(nodeKeys, d.Key), d.Parties
 		return nil
 	})
 	pos, err := m.parse(fs, args)
@@ -54,6 +73,9 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 	}
 	if len(nodeKeys) > 0 {
 		if err := tl.CheckNodeKeys(nodeKeys); err != nil {
+			return fmt.Errorf("VERIFICATION FAILED: %w", err)
+		}
+		if err := tl.CheckNodeParties(nodes); err != nil {
 			return fmt.Errorf("VERIFICATION FAILED: %w", err)
 		}
 	}
