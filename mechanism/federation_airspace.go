@@ -13,8 +13,8 @@ import (
 )
 
 // While a peer node is stale, what it declared since is unknown here, so
-// an activation that could conflict with it needs a head's recorded
-// override. What could conflict is judged by the peer's airspace:
+// an activation that could conflict with it, or a change of the volumes
+// of an active operation that could, needs a head's recorded override. What could conflict is judged by the peer's airspace:
 //
 //   - the area its descriptor declares (boxes, dc.Peer.Area), or
 //     everywhere when it declares none;
