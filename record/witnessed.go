@@ -245,6 +245,12 @@ func verifyWitnessed(w *Witnessed, key, origin string, tree tlog.Tree) ([]Cosign
 		if t.N > tree.N {
 			small, large = tree, t
 		}
+		if t.N < 1 {
+			return nil, fmt.Errorf("%s: %w: a checkpoint of no entries vouches for nothing", what, ErrMalformed)
+		}
+		if t.N == tree.N && len(c.Proof) > 0 {
+			return nil, fmt.Errorf("%s: %w: a proof between two checkpoints of %d entries, which need none", what, ErrMalformed, t.N)
+		}
 		if err := CheckConsistency(small, large, c.Proof); err != nil {
 			return nil, fmt.Errorf("%s (of %d entries) and the bundle's checkpoint (of %d entries): %w", what, t.N, tree.N, err)
 		}

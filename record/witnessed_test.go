@@ -9,6 +9,7 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // witnessedBundle builds the admin's bundle of opA over the scenario, with
@@ -186,10 +187,19 @@ func FuzzVerifyWitnessed(f *testing.F) {
 
 // TestWitnessedExtraLines: a signature line that note.Open would skip
 // without checking it — a second line by the same key, or one by a key
-// the log does not name — fails the bundle, so that what verifies is
-// exactly what the log signed and the peers cosigned.
+// the log does not name — fails the bundle, and so does a proof where
+// none is needed, so that what verifies is exactly what the log signed,
+// the peers cosigned and the proofs need; a cosigned checkpoint of no
+// entries, which vouches for nothing, fails too.
 func TestWitnessedExtraLines(t *testing.T) {
-	b, k, _, _ := witnessedBundle(t)
+	b, k, bravo, _ := witnessedBundle(t)
+	empty, err := signNote(formatCheckpoint(origin, tlog.Tree{}), []*dc.SigningKey{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty, err = Cosign(empty, bravo.Signer, at(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	junk := func(signed string) string { // a copy of the last line with its end changed
 		ls := strings.Split(strings.TrimSuffix(signed, "\n"), "\n")
 		l := ls[len(ls)-1]
@@ -211,6 +221,12 @@ func TestWitnessedExtraLines(t *testing.T) {
 		},
 		"a repeated line on the witnesses list":   func(w *Witnessed) { w.Witnesses = junk(w.Witnesses) },
 		"a stranger's line on the witnesses list": func(w *Witnessed) { w.Witnesses += foreignLine },
+		"a cosigned checkpoint of no entries": func(w *Witnessed) {
+			w.Checkpoints[0] = CosignedCheckpoint{Checkpoint: string(empty), Proof: tlog.TreeProof{}}
+		},
+		"a proof for a checkpoint of the bundle's own size": func(w *Witnessed) {
+			w.Checkpoints[1].Proof = append(tlog.TreeProof{}, w.Checkpoints[0].Proof[0])
+		},
 	} {
 		w := *b.Witnessed
 		w.Checkpoints = append([]CosignedCheckpoint{}, w.Checkpoints...)
