@@ -51,6 +51,24 @@ type RevocationCounter interface {
 	RevokedTokens(ctx context.Context) (int64, error)
 }
 
+// CommitWatcher is implemented by stores that tell, without a
+// transaction and for a fraction of a read's cost, whether any
+// transaction committed since an earlier look, in this process or any
+// other sharing the store. A token cache reads the revocation count
+// (RevocationCounter) only when the mark moved.
+type CommitWatcher interface {
+	// CommitMark returns a mark of what the store has committed: a mark
+	// taken after a transaction committed differs from every mark taken
+	// before it. ok is false when the store cannot tell; the caller
+	// then reads what it needs.
+	CommitMark() (mark CommitMark, ok bool)
+}
+
+// A CommitMark marks what a store had committed when it was taken
+// (CommitWatcher). Marks are compared with ==; what they hold is the
+// store's own (the two copies of SQLite's wal-index header fit).
+type CommitMark [96]byte
+
 // Leaser is implemented by stores that several processes share and that
 // grant leases among them: work that must happen once, not once per
 // process (delivering webhooks), runs only while its lease is held.

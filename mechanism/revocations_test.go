@@ -2,10 +2,13 @@ package mechanism
 
 import (
 	"context"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	dc "github.com/deconflict/deconflict"
 )
 
 // slowCounter counts revocations as a store would, taking a while to
@@ -42,14 +45,14 @@ func TestRevocationReadsSeeEarlierRevocations(t *testing.T) {
 					rc.revoked.Add(1) // a revocation commits
 				}
 				before := rc.revoked.Load()
-				n, err := reads.count(context.Background(), &rc)
+				f, err := reads.count(context.Background(), &rc, nil)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				calls.Add(1)
-				if n < before {
-					t.Errorf("count %d, but %d revocations were committed before the call", n, before)
+				if f.n < before {
+					t.Errorf("count %d, but %d revocations were committed before the call", f.n, before)
 					return
 				}
 			}
@@ -59,5 +62,76 @@ func TestRevocationReadsSeeEarlierRevocations(t *testing.T) {
 	t.Logf("%d calls, %d reads", calls.Load(), rc.reads.Load())
 	if rc.reads.Load() >= calls.Load() {
 		t.Errorf("%d reads for %d calls: none shared", rc.reads.Load(), calls.Load())
+	}
+}
+
+// markedStore is a store that counts its revocations and marks its
+// commits, as the SQLite store does; only the token cache uses it.
+type markedStore struct {
+	dc.Store
+	commits, revoked, reads atomic.Int64
+}
+
+func (s *markedStore) RevokedTokens(context.Context) (int64, error) {
+	s.reads.Add(1)
+	return s.revoked.Load(), nil
+}
+
+func (s *markedStore) CommitMark() (m dc.CommitMark, ok bool) {
+	binary.LittleEndian.PutUint64(m[:], uint64(s.commits.Load()))
+	return m, true
+}
+
+// TestTokenCacheReadsCountOnlyAfterCommits checks that the token cache
+// reads the revocation count only when the store's commit mark moved,
+// and that a revocation committed by another process (the mark and the
+// count move) is seen by the next lookup.
+func TestTokenCacheReadsCountOnlyAfterCommits(t *testing.T) {
+	var (
+		s     markedStore
+		c     tokenCache
+		hash  = [32]byte{1}
+		valid = true
+		finds int
+	)
+	find := func() (dc.Actor, error) {
+		finds++
+		if !valid {
+			return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "unknown or revoked token")
+		}
+		return dc.Actor{Party: "alpha", Role: dc.RoleOperator}, nil
+	}
+	lookup := func() error {
+		_, err := c.lookup(t.Context(), &s, hash, find)
+		return err
+	}
+	for range 10 {
+		if err := lookup(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.reads.Load(); got != 1 {
+		t.Errorf("%d reads of the count for 10 lookups with nothing committed, want 1", got)
+	}
+	if finds != 1 {
+		t.Errorf("%d reads of the token for 10 lookups, want 1", finds)
+	}
+
+	// A commit that revokes nothing: the count is read again, the
+	// cached token stays.
+	s.commits.Add(1)
+	if err := lookup(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.reads.Load(); got != 2 || finds != 1 {
+		t.Errorf("after a commit: %d reads of the count, %d of the token; want 2, 1", got, finds)
+	}
+
+	// Another process revokes the token.
+	valid = false
+	s.revoked.Add(1)
+	s.commits.Add(1)
+	if err := lookup(); dc.ErrorCode(err) != dc.EUnauthenticated {
+		t.Fatalf("lookup after the revocation: %v, want unauthenticated", err)
 	}
 }

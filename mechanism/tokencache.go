@@ -13,15 +13,25 @@ import (
 // for tokenCacheTTL:
 //
 //   - a revocation through this mechanism empties the cache at once;
-//   - a store that counts its revocations cheaply (dc.RevocationCounter;
-//     the SQLite store does, with no transaction) is asked on every
-//     request, and a change empties the cache, so a revocation by another
-//     process (`deconflict token revoke` beside a running server) also
-//     takes effect at once;
+//   - a store that counts its revocations cheaply (dc.RevocationCounter:
+//     the SQLite and PostgreSQL stores, with no transaction) is asked
+//     before a cached token is trusted, and a change empties the cache, so
+//     a revocation by another process (`deconflict token revoke` beside a
+//     running server, or another replica) also takes effect at once;
+//   - a store that can also tell cheaply whether anything at all was
+//     committed since a mark (dc.CommitWatcher: SQLite, from its
+//     wal-index) is asked that instead, and the count is read only when
+//     the mark moved: while nothing commits, a request costs no read;
 //   - with any other store a revocation by another process takes effect
 //     within tokenCacheTTL, when the entry expires.
 //
 // Unknown and revoked tokens are never cached.
+//
+// A revocation pushed to the server instead (PostgreSQL LISTEN/NOTIFY)
+// would arrive after the revocation committed, not with it: a request in
+// between would be served with the revoked token. So PostgreSQL, which
+// has no commit mark, is asked for the count on every request (requests
+// arriving together share one read, revocationReads).
 
 // tokenCacheTTL is how long a token is trusted without asking the store.
 const tokenCacheTTL = time.Second
@@ -40,8 +50,15 @@ type tokenCache struct {
 	entries map[[32]byte]tokenEntry
 	// epoch changes whenever the cache is emptied: an entry read from the
 	// store before that is not put in after it.
-	epoch   uint64
-	revoked int64 // the store's revocation count the entries agree with
+	epoch uint64
+	// The store's revocation count the entries agree with, from read
+	// number gen, and the store's commit mark taken before that read
+	// (if marked): while the store's mark is still the same, nothing
+	// was committed since, so the count is still the same too.
+	revoked int64
+	gen     uint64
+	mark    dc.CommitMark
+	marked  bool
 	reads   revocationReads
 }
 
@@ -54,14 +71,29 @@ func (c *tokenCache) check(ctx context.Context, store dc.Store) (uint64, error) 
 		defer c.mu.Unlock()
 		return c.epoch, nil
 	}
-	n, err := c.reads.count(ctx, rc)
+	cw, _ := store.(dc.CommitWatcher)
+	if cw != nil {
+		if mark, ok := cw.CommitMark(); ok {
+			c.mu.Lock()
+			if c.marked && mark == c.mark {
+				defer c.mu.Unlock()
+				return c.epoch, nil // nothing committed since the count was read
+			}
+			c.mu.Unlock()
+		}
+	}
+	f, err := c.reads.count(ctx, rc, cw)
 	if err != nil {
 		return 0, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n != c.revoked {
-		c.revoked = n
+	if f.gen <= c.gen {
+		return c.epoch, nil // a later read is in force already
+	}
+	c.gen, c.mark, c.marked = f.gen, f.mark, f.marked
+	if f.n != c.revoked {
+		c.revoked = f.n
 		c.entries = nil
 		c.epoch++
 	}

@@ -30,6 +30,7 @@ const BusyTimeout = 10 * time.Second
 // concurrent use, and several processes may use the same file at once.
 type DB struct {
 	path  string
+	abs   string  // path made absolute
 	write *sql.DB // one connection: writers queue here, in this process
 	read  *sql.DB // several query-only connections
 	ckpt  *sql.DB // one connection for checkpoints, off the writers' path
@@ -41,6 +42,8 @@ type DB struct {
 	// How long commits (with their flush of the WAL) and background
 	// checkpoints took: see Timings.
 	commitTime, ckptTime timing.Histogram
+
+	watch commitWatch // what CommitMark reads
 }
 
 // Page caches stay at SQLite's default (2 MiB). A larger one on the
@@ -75,6 +78,7 @@ var (
 	_ deconflict.Store             = (*DB)(nil)
 	_ deconflict.Timed             = (*DB)(nil)
 	_ deconflict.RevocationCounter = (*DB)(nil)
+	_ deconflict.CommitWatcher     = (*DB)(nil)
 )
 
 // Open opens the store in the SQLite file at path, creating the file if it
@@ -89,6 +93,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	db.abs = abs
 	// The store holds token hashes, private notes and the signing key:
 	// create it readable by its owner only (SQLite gives its WAL and
 	// shared-memory files the same permissions).
@@ -369,6 +374,7 @@ func (db *DB) Close() error {
 		errs = append(errs, db.read.Close())
 	}
 	errs = append(errs, db.write.Close())
+	errs = append(errs, db.closeCommitWatch())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close sqlite store %s: %w", db.path, err)
 	}
