@@ -103,9 +103,9 @@ func TestEntryBoundMeetingRect(t *testing.T) {
 			var f *Footprint
 			if s.circle {
 				lat, lng := toDegrees(c)
-				f = newCircle(lat, lng, s.radiusM)
+				f = newCircle(lat, lng, s.radiusM, true)
 			} else {
-				p, err := newPolygon(s.vertices(c))
+				p, err := newPolygon(s.vertices(c), true)
 				if err != nil {
 					continue
 				}
@@ -157,7 +157,7 @@ func BenchmarkEntryBoundMeetingRect(b *testing.B) {
 	ix := NewIndex()
 	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	for i := range 100_000 {
-		f := newCircle(29+8*r.Float64(), 29+14*r.Float64(), 1000+4000*r.Float64())
+		f := newCircle(29+8*r.Float64(), 29+14*r.Float64(), 1000+4000*r.Float64(), true)
 		ix.Insert(fmt.Sprintf("op-%d", i), []string{"alpha", "bravo"}[i%2], []Volume{{Footprint: f, UpperM: 100, Start: at, End: at.Add(time.Hour)}})
 	}
 	bravo := func(g string) bool { return g == "bravo" }

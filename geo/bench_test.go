@@ -59,9 +59,9 @@ func benchOpAt(r *rand.Rand, c vec) []Volume {
 		var f *Footprint
 		if s.circle {
 			lat, lng := toDegrees(c)
-			f = newCircle(lat, lng, s.radiusM)
+			f = newCircle(lat, lng, s.radiusM, true)
 		} else {
-			p, err := newPolygon(s.vertices(c))
+			p, err := newPolygon(s.vertices(c), true)
 			if err != nil {
 				panic(err)
 			}
@@ -152,7 +152,7 @@ func BenchmarkCompareOperations(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			at := benchStart
 			op := func(lat, lng float64) []Volume {
-				f, err := newPolygon(starShape(r, 20_000, c.n, 0.9).vertices(fromDegrees(lat, lng)))
+				f, err := newPolygon(starShape(r, 20_000, c.n, 0.9).vertices(fromDegrees(lat, lng)), true)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -52,12 +52,16 @@ func NewCircle(center s2.LatLng, radiusM float64) (*Footprint, error) {
 	if err := checkRadius(radiusM, "radius.value"); err != nil {
 		return nil, err
 	}
-	return newCircle(center.Lat.Degrees(), center.Lng.Degrees(), radiusM), nil
+	return newCircle(center.Lat.Degrees(), center.Lng.Degrees(), radiusM, true), nil
 }
 
-func newCircle(lat, lng, radiusM float64) *Footprint {
+// newCircle builds a circle footprint, with the cells it is filed under
+// if filed.
+func newCircle(lat, lng, radiusM float64, filed bool) *Footprint {
 	f := circleFootprint(s2.PointFromLatLng(s2.LatLngFromDegrees(lat, lng)), s1.Angle(radiusM/EarthRadiusM))
-	f.cells = capCells(f.bound.Center(), f.boundR)
+	if filed {
+		f.cells = capCells(f.bound.Center(), f.boundR)
+	}
 	return f
 }
 

@@ -32,6 +32,21 @@ func ParseVolumes(vols []deconflict.Volume4D, path string) ([]Volume, error) {
 // ends: a request whose client has gone stops being parsed between one
 // volume and the next.
 func ParseVolumesContext(ctx context.Context, vols []deconflict.Volume4D, path string) ([]Volume, error) {
+	return parseVolumes(ctx, vols, path, true)
+}
+
+// ParseQueryVolumesContext is ParseVolumesContext for volumes that are
+// only searched with, never filed in an index (what-if checks): it leaves
+// out working out the cells a footprint is filed under, which for a
+// circle is most of its parse. Such a footprint filed all the same has
+// its cells worked out each time they are needed.
+func ParseQueryVolumesContext(ctx context.Context, vols []deconflict.Volume4D, path string) ([]Volume, error) {
+	return parseVolumes(ctx, vols, path, false)
+}
+
+// parseVolumes parses vols; the footprints get the cells they are filed
+// under if filed.
+func parseVolumes(ctx context.Context, vols []deconflict.Volume4D, path string, filed bool) ([]Volume, error) {
 	if len(vols) == 0 {
 		return nil, invalid(path, "at least one volume is required")
 	}
@@ -43,7 +58,7 @@ func ParseVolumesContext(ctx context.Context, vols []deconflict.Volume4D, path s
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		v, err := parseVolume(&vols[i], indexField(path, i))
+		v, err := parseVolume(&vols[i], indexField(path, i), filed)
 		if err != nil {
 			return nil, err
 		}
@@ -52,7 +67,7 @@ func ParseVolumesContext(ctx context.Context, vols []deconflict.Volume4D, path s
 	return out, nil
 }
 
-func parseVolume(w *deconflict.Volume4D, path string) (Volume, *deconflict.Error) {
+func parseVolume(w *deconflict.Volume4D, path string, filed bool) (Volume, *deconflict.Error) {
 	var v Volume
 	var err *deconflict.Error
 	p := path + ".volume"
@@ -62,9 +77,9 @@ func parseVolume(w *deconflict.Volume4D, path string) (Volume, *deconflict.Error
 	case poly != nil && circle != nil:
 		return v, invalid(p, "only one of outline_polygon or outline_circle may be given")
 	case poly != nil:
-		v.Footprint, err = parsePolygon(poly, p+".outline_polygon")
+		v.Footprint, err = parsePolygon(poly, p+".outline_polygon", filed)
 	default:
-		v.Footprint, err = parseCircle(circle, p+".outline_circle")
+		v.Footprint, err = parseCircle(circle, p+".outline_circle", filed)
 	}
 	if err != nil {
 		return v, err
@@ -90,7 +105,7 @@ func parseVolume(w *deconflict.Volume4D, path string) (Volume, *deconflict.Error
 	return v, nil
 }
 
-func parsePolygon(w *deconflict.Polygon, path string) (*Footprint, *deconflict.Error) {
+func parsePolygon(w *deconflict.Polygon, path string, filed bool) (*Footprint, *deconflict.Error) {
 	if len(w.Vertices) > deconflict.MaxVertices+1 {
 		return nil, tooLarge(path+".vertices", "a polygon may have at most %d vertices, not %d", deconflict.MaxVertices, len(w.Vertices))
 	}
@@ -102,7 +117,7 @@ func parsePolygon(w *deconflict.Polygon, path string) (*Footprint, *deconflict.E
 		}
 		lls[i] = [2]float64{*v.Lat, *v.Lng}
 	}
-	f, err := newPolygon(lls)
+	f, err := newPolygon(lls, filed)
 	if err != nil {
 		err.Field = path + "." + err.Field
 		return nil, err
@@ -110,7 +125,7 @@ func parsePolygon(w *deconflict.Polygon, path string) (*Footprint, *deconflict.E
 	return f, nil
 }
 
-func parseCircle(w *deconflict.Circle, path string) (*Footprint, *deconflict.Error) {
+func parseCircle(w *deconflict.Circle, path string, filed bool) (*Footprint, *deconflict.Error) {
 	if w.Center == nil {
 		return nil, invalid(path+".center", "the circle needs a center")
 	}
@@ -131,7 +146,7 @@ func parseCircle(w *deconflict.Circle, path string) (*Footprint, *deconflict.Err
 	if err := checkRadius(r, path+".radius.value"); err != nil {
 		return nil, err
 	}
-	return newCircle(lat, lng, r), nil
+	return newCircle(lat, lng, r, filed), nil
 }
 
 func parseLatLng(w *deconflict.LatLng, path string) (lat, lng float64, err *deconflict.Error) {

@@ -3,6 +3,8 @@ package geo
 import (
 	"errors"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +245,38 @@ func TestLargeRingValidatesFast(t *testing.T) {
 		t.Errorf("validating %d vertices took %v", deconflict.MaxVertices, d)
 	}
 	t.Logf("validating %d vertices took %v", deconflict.MaxVertices, time.Since(start))
+}
+
+// TestParseQueryVolumes checks that volumes parsed only to search with
+// are the volumes ParseVolumes gives, without their cells, and that such
+// a footprint filed all the same is filed under the same cells.
+func TestParseQueryVolumes(t *testing.T) {
+	v := validVolumes()
+	filed, err := ParseVolumes(v, "volumes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	query, err := ParseQueryVolumesContext(t.Context(), v, "volumes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range filed {
+		f, q := filed[i].Footprint, query[i].Footprint
+		if q.cells != nil {
+			t.Errorf("volume %d: a query footprint has its cells worked out", i)
+		}
+		if !slices.Equal(entryCells(q), entryCells(f)) {
+			t.Errorf("volume %d: filed under %v, the query footprint under %v", i, entryCells(f), entryCells(q))
+		}
+		withCells := *q
+		withCells.cells = f.cells
+		if !reflect.DeepEqual(&withCells, f) || query[i].LowerM != filed[i].LowerM || !query[i].Start.Equal(filed[i].Start) {
+			t.Errorf("volume %d parses differently to search with", i)
+		}
+	}
+	v[1].Volume.OutlineCircle.Radius.Value = deconflict.Float(-1)
+	_, want := ParseVolumes(v, "volumes")
+	if _, got := ParseQueryVolumesContext(t.Context(), v, "volumes"); want == nil || got == nil || got.Error() != want.Error() {
+		t.Errorf("a bad radius: %v to search with, %v to file", got, want)
+	}
 }

@@ -39,7 +39,7 @@ func NewPolygon(vertices []s2.LatLng) (*Footprint, error) {
 			return nil, err
 		}
 	}
-	f, err := newPolygon(lls)
+	f, err := newPolygon(lls, true)
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +47,8 @@ func NewPolygon(vertices []s2.LatLng) (*Footprint, error) {
 }
 
 // newPolygon validates a ring of valid latitude-longitude pairs (degrees)
-// and builds its footprint.
-func newPolygon(lls [][2]float64) (*Footprint, *deconflict.Error) {
+// and builds its footprint, with the cells it is filed under if filed.
+func newPolygon(lls [][2]float64, filed bool) (*Footprint, *deconflict.Error) {
 	n := len(lls)
 	if n > 1 && vertexKey(lls[0][0], lls[0][1]) == vertexKey(lls[n-1][0], lls[n-1][1]) {
 		n-- // the ring repeats its first vertex at the end
@@ -97,7 +97,9 @@ func newPolygon(lls [][2]float64) (*Footprint, *deconflict.Error) {
 	f := &Footprint{verts: verts, originInside: loop.ContainsOrigin(), tree: tree}
 	f.bound = loopBound(loop, verts)
 	f.boundR = f.bound.Radius()
-	f.cells = capCells(f.bound.Center(), f.boundR)
+	if filed {
+		f.cells = capCells(f.bound.Center(), f.boundR)
+	}
 	return f, nil
 }
 

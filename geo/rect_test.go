@@ -30,9 +30,9 @@ func TestAppendMeetingRect(t *testing.T) {
 			var f *Footprint
 			if s.circle {
 				lat, lng := toDegrees(c)
-				f = newCircle(lat, lng, s.radiusM)
+				f = newCircle(lat, lng, s.radiusM, true)
 			} else {
-				p, err := newPolygon(s.vertices(c))
+				p, err := newPolygon(s.vertices(c), true)
 				if err != nil {
 					continue
 				}

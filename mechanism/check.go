@@ -126,7 +126,7 @@ func (m *Mechanism) CheckEncoded(ctx context.Context, a dc.Actor, volumes []dc.V
 // force (agreed with the peers', agreement.go), for the live operations
 // of parties other than the actor's.
 func (m *Mechanism) search(ctx context.Context, a dc.Actor, volumes []dc.Volume4D) ([]geo.Hit, error) {
-	vols, err := geo.ParseVolumesContext(ctx, volumes, "volumes")
+	vols, err := geo.ParseQueryVolumesContext(ctx, volumes, "volumes")
 	if err != nil {
 		return nil, err
 	}
