@@ -28,7 +28,8 @@ func checkBodyPolygon(n int) string {
 }
 
 // BenchmarkDecodeCheckBody decodes the body of POST /v1/check as the
-// handler does: checked and decoded into its type.
+// handler does (decodeCheckBody: the scanner), and as the body walker
+// does, which reads every body the scanner leaves to it.
 //
 //	go test ./http -run '^$' -bench DecodeCheckBody -benchmem
 func BenchmarkDecodeCheckBody(b *testing.B) {
@@ -36,8 +37,17 @@ func BenchmarkDecodeCheckBody(b *testing.B) {
 		{"circle", checkBodyCircle},
 		{"polygon100", checkBodyPolygon(100)},
 	} {
+		body := []byte(tc.body)
 		b.Run(tc.name, func(b *testing.B) {
-			body := []byte(tc.body)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if vols, err := decodeCheckBody(context.Background(), body); err != nil || len(vols) != 1 {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"/walker", func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -31,10 +31,13 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		s.writeError(w, r, dc.FieldErrorf(dc.EInvalid, "fields", "fields may only be \"id\" (the IDs of the operations instead of the operations)"))
 		return
 	}
-	var body struct {
-		Volumes []dc.Volume4D `json:"volumes"`
+	body, err := readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	if err := decode(w, r, &body); err != nil {
+	volumes, err := decodeCheckBody(r.Context(), body)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -43,7 +46,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		return // the client is gone
 	}
 	defer release()
-	hits, err := s.mech.CheckEncoded(r.Context(), a, body.Volumes, opts)
+	hits, err := s.mech.CheckEncoded(r.Context(), a, volumes, opts)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

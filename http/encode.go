@@ -27,18 +27,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads the request body as one JSON value into v, refusing what
 // checkBody refuses, trailing data and bodies over MaxBody.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeBody(r.Context(), body, v)
+}
+
+// readBody reads the request body, refusing one over MaxBody.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBody {
-		return dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
+		return nil, dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
+			return nil, dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
 		}
-		return dc.Errorf(dc.EInvalid, "reading the request body: %v", err)
+		return nil, dc.Errorf(dc.EInvalid, "reading the request body: %v", err)
 	}
-	return decodeBody(r.Context(), body, v)
+	return body, nil
 }
 
 // parseIfMatch reads the If-Match header: "VERSION" or W/"VERSION".
