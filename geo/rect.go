@@ -18,12 +18,27 @@ const rectSlack = s1.Angle(1e-9) // about 6 mm
 // box asks the index for these candidates instead of parsing every
 // operation in the store, then decides each exactly.
 func (ix *Index) AppendMeetingRect(ids []string, r s2.Rect) []string {
+	return ix.AppendMeetingRectDuring(ids, r, math.Inf(-1), math.Inf(1))
+}
+
+// AppendMeetingRectDuring is AppendMeetingRect for the entries whose
+// volumes, taken together, span a window that reaches into [start, end]
+// (seconds since the Unix epoch; infinite for no bound): those a list by
+// box and time window may show. The window leaves out most entries with
+// two comparisons, before any geometry.
+func (ix *Index) AppendMeetingRectDuring(ids []string, r s2.Rect, start, end float64) []string {
 	if r.IsEmpty() {
 		return ids
 	}
+	start, end = start-timeSlack, end+timeSlack
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	for i := range ix.entries {
+		// A free slot's hull spans no time at all.
+		h := &ix.hulls[i]
+		if h.end < start || h.start > end {
+			continue
+		}
 		e := &ix.entries[i]
 		if e.id == "" {
 			continue // a free slot
@@ -31,7 +46,6 @@ func (ix *Index) AppendMeetingRect(ids []string, r s2.Rect) []string {
 		// Every point of the hull lies within its radius of its centre,
 		// so within that many radians of latitude: most entries are
 		// left out by one arcsine.
-		h := &ix.hulls[i]
 		lat, reach := math.Asin(max(-1, min(1, h.center.Z))), float64(h.radius+rectSlack)
 		if lat+reach < r.Lat.Lo || lat-reach > r.Lat.Hi {
 			continue

@@ -80,3 +80,70 @@ func TestAppendMeetingRect(t *testing.T) {
 		t.Fatal("no box met any footprint: the test tests nothing")
 	}
 }
+
+// TestAppendMeetingRectDuring checks that the candidates for a box and a
+// time window hold every entry with a footprint that meets the box whose
+// volumes together reach into the window (windows touching at one instant
+// included), and no entry whose volumes are all a second or more away
+// from it.
+func TestAppendMeetingRectDuring(t *testing.T) {
+	r := newRand(t)
+	ix := NewIndex()
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	type op struct {
+		fps        []*Footprint
+		start, end time.Time
+	}
+	var ops []op
+	for i := range cases(600) {
+		var o op
+		var vols []Volume
+		for range 1 + r.IntN(3) {
+			lat, lng := 33+4*r.Float64(), 36+4*r.Float64()
+			f := newCircle(lat, lng, 1000+50_000*r.Float64(), true)
+			start := at.Add(time.Duration(r.IntN(48*3600)) * time.Second)
+			end := start.Add(time.Duration(1+r.IntN(6*3600)) * time.Second)
+			vols = append(vols, Volume{Footprint: f, UpperM: 100, Start: start, End: end})
+			o.fps = append(o.fps, f)
+			if o.start.IsZero() || start.Before(o.start) {
+				o.start = start
+			}
+			if end.After(o.end) {
+				o.end = end
+			}
+		}
+		ix.Insert(fmt.Sprintf("op-%d", i), "alpha", vols)
+		ops = append(ops, o)
+	}
+	found := 0
+	for range cases(300) {
+		lat, lng := 33+4*r.Float64(), 36+4*r.Float64()
+		half := 0.2 + 2*r.Float64()
+		box := s2.RectFromCenterSize(s2.LatLngFromDegrees(lat, lng), s2.LatLngFromDegrees(half, half))
+		start := at.Add(time.Duration(r.IntN(54*3600)) * time.Second)
+		end := start.Add(time.Duration(r.IntN(2*3600)) * time.Second)
+		if r.IntN(4) == 0 { // a window that starts where an entry ends
+			o := ops[r.IntN(len(ops))]
+			start, end = o.end, o.end.Add(time.Hour)
+		}
+		got := ix.AppendMeetingRectDuring(nil, box, seconds(start), seconds(end))
+		for i, o := range ops {
+			id := fmt.Sprintf("op-%d", i)
+			in := slices.Contains(got, id)
+			meets := slices.ContainsFunc(o.fps, func(f *Footprint) bool { return f.IntersectsRect(box) })
+			during := !o.end.Before(start) && !o.start.After(end)
+			far := o.end.Before(start.Add(-time.Second)) || o.start.After(end.Add(time.Second))
+			switch {
+			case meets && during && !in:
+				t.Fatalf("box %v, %v to %v: %s meets it, %v to %v, but is no candidate", box, start, end, id, o.start, o.end)
+			case far && in:
+				t.Fatalf("%s, %v to %v, is a candidate for %v to %v", id, o.start, o.end, start, end)
+			case meets && during:
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("no entry met any box and window: the test tests nothing")
+	}
+}

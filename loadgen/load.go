@@ -27,10 +27,15 @@ type Load struct {
 	Seconds    float64 `json:"seconds"`
 	PerSecond  float64 `json:"per_second"`
 	Latency    Latency `json:"latency"`
-	// ConflictsPerCheck is the mean number of conflicts an answer listed.
+	// ConflictsPerCheck is the mean number of conflicts an answer listed
+	// (of a read, the mean number of items).
 	ConflictsPerCheck float64 `json:"conflicts_per_check"`
 	// BytesPerAnswer is the mean size of an answer's body, if known.
 	BytesPerAnswer float64 `json:"bytes_per_answer,omitempty"`
+	// ServerCPUPerRequestUS is the server process's CPU time (user and
+	// system) during the load divided by the requests, in microseconds,
+	// if known.
+	ServerCPUPerRequestUS float64 `json:"server_cpu_us_per_request,omitempty"`
 }
 
 // Request is one request of a load: worker is the number of the client

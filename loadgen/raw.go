@@ -14,13 +14,7 @@ import (
 
 // RawHTTPChecks returns the Request that sends query i%len(bodies) as a
 // what-if check, like HTTPChecks, but over a bare HTTP/1.1 keep-alive
-// connection per worker: each request is written from bytes made once,
-// and of the answer only the status line, Content-Length and the body
-// are read. On a machine with few cores the load tool shares them with
-// the server, and net/http's client costs about as much CPU as the
-// server's work for a check; this client costs a fraction, so that the
-// server, not the load, is measured (as with wrk). Answers carry a
-// Content-Length or come in chunks, without trailers.
+// connection per worker (RawHTTP).
 func RawHTTPChecks(server, token string, clients int, bodies [][]byte) (Request, error) {
 	u, err := url.Parse(server)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
@@ -33,13 +27,46 @@ func RawHTTPChecks(server, token string, clients int, bodies [][]byte) (Request,
 		buf.Write(b)
 		reqs[i] = buf.Bytes()
 	}
+	return RawHTTP(server, clients, reqs, []byte(`"separation":`))
+}
+
+// RawHTTPGets returns the Request that sends GET paths[i%len(paths)] with
+// the token, like RawHTTPChecks; it counts the answer's items by the
+// times marker occurs in it.
+func RawHTTPGets(server, token string, clients int, paths []string, marker string) (Request, error) {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("raw HTTP requests need an http:// server URL, not %q", server)
+	}
+	reqs := make([][]byte, len(paths))
+	for i, p := range paths {
+		reqs[i] = fmt.Appendf(nil, "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", p, u.Host, token)
+	}
+	return RawHTTP(server, clients, reqs, []byte(marker))
+}
+
+// RawHTTP returns the Request that sends the request reqs[i%len(reqs)]
+// (whole, as bytes) over a bare HTTP/1.1 keep-alive connection per
+// worker: each request is written from bytes made once, and of the
+// answer only the status line, Content-Length and the body are read. On
+// a machine with few cores the load tool shares them with the server,
+// and net/http's client costs about as much CPU as the server's work for
+// a check; this client costs a fraction, so that the server, not the
+// load, is measured (as with wrk). Answers carry a Content-Length or come
+// in chunks, without trailers. The Request counts the times marker occurs
+// in an answer (the conflicts of a check: every one has one
+// "separation").
+func RawHTTP(server string, clients int, reqs [][]byte, marker []byte) (Request, error) {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("raw HTTP requests need an http:// server URL, not %q", server)
+	}
 	type conn struct {
 		c    net.Conn
 		r    *bufio.Reader
 		body []byte
 	}
 	conns := make([]conn, clients)
-	sep := []byte(`"separation":`)
 	return func(ctx context.Context, worker, i int) (int, int, error) {
 		c := &conns[worker]
 		if c.c == nil {
@@ -121,11 +148,12 @@ func RawHTTPChecks(server, token string, clients int, bodies [][]byte) (Request,
 				return fail(err)
 			}
 		default:
-			return fail(fmt.Errorf("POST /v1/check: %d answer with neither Content-Length nor chunks", status))
+			return fail(fmt.Errorf("%d answer with neither Content-Length nor chunks", status))
 		}
 		if status != 200 {
-			return 0, 0, fmt.Errorf("POST /v1/check: %d %s", status, bytes.TrimSpace(body))
+			line, _, _ := bytes.Cut(reqs[i%len(reqs)], []byte(" HTTP/"))
+			return 0, 0, fmt.Errorf("%s: %d %s", line, status, bytes.TrimSpace(body))
 		}
-		return bytes.Count(body, sep), length, nil
+		return bytes.Count(body, marker), length, nil
 	}, nil
 }

@@ -29,7 +29,7 @@ func TestOperationsByBox(t *testing.T) {
 	}
 	var ops []op
 	declare := func(m *mechanism.Mechanism) {
-		start := clk.Now().Add(time.Hour)
+		start := clk.Now().Add(time.Duration(60+r.IntN(48*60)) * time.Minute)
 		d := circleDecl(30+6*r.Float64(), 30+10*r.Float64(), start, start.Add(time.Hour))
 		if r.IntN(2) == 0 {
 			lat, lng := 30+6*r.Float64(), 30+10*r.Float64()
@@ -69,9 +69,9 @@ func TestOperationsByBox(t *testing.T) {
 	}
 	observer := dc.Actor{Party: "alpha", Role: dc.RoleObserver}
 	// want lists by scanning every operation, as a list without a box does.
-	want := func(b *mechanism.BBox, states []dc.State) []string {
+	want := func(b *mechanism.BBox, states []dc.State, start, end time.Time) []string {
 		box := b.Rect()
-		all, _, err := m1.Operations(ctx, observer, mechanism.OperationQuery{States: states, Limit: 10000})
+		all, _, err := m1.Operations(ctx, observer, mechanism.OperationQuery{States: states, Start: start, End: end, Limit: 10000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,26 +98,39 @@ func TestOperationsByBox(t *testing.T) {
 			lat, lng := 30+6*r.Float64(), 30+10*r.Float64()
 			half := (0.05 + 3*r.Float64()) / 2
 			box := &mechanism.BBox{MinLng: lng - half, MinLat: lat - half, MaxLng: lng + half, MaxLat: lat + half}
+			// No window, an hour, and one that begins where an
+			// operation ends.
+			from := clk.Now().Add(time.Duration(r.IntN(50*60)) * time.Minute)
+			windows := [][2]time.Time{{}, {from, from.Add(time.Hour)}}
+			if len(ops) > 0 {
+				o, err := m1.Operation(ctx, observer, ops[r.IntN(len(ops))].id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				windows = append(windows, [2]time.Time{o.Operation.End, o.Operation.End.Add(time.Hour)})
+			}
 			for _, states := range [][]dc.State{nil, {dc.StateActive}, {dc.StatePlanned, dc.StateCancelled}} {
-				w := want(box, states)
-				for _, limit := range []int{3, 1000} {
-					var got []string
-					after := ""
-					for {
-						page, next, err := m1.Operations(ctx, observer, mechanism.OperationQuery{BBox: box, States: states, Limit: limit, After: after})
-						if err != nil {
-							t.Fatal(err)
+				for _, win := range windows {
+					w := want(box, states, win[0], win[1])
+					for _, limit := range []int{3, 1000} {
+						var got []string
+						after := ""
+						for {
+							page, next, err := m1.Operations(ctx, observer, mechanism.OperationQuery{BBox: box, States: states, Start: win[0], End: win[1], Limit: limit, After: after})
+							if err != nil {
+								t.Fatal(err)
+							}
+							for _, o := range page {
+								got = append(got, o.ID)
+							}
+							if next == "" {
+								break
+							}
+							after = next
 						}
-						for _, o := range page {
-							got = append(got, o.ID)
+						if !slices.Equal(got, w) {
+							t.Fatalf("box %v, states %v, window %v, limit %d:\n got %v\nwant %v", box, states, win, limit, got, w)
 						}
-						if next == "" {
-							break
-						}
-						after = next
-					}
-					if !slices.Equal(got, w) {
-						t.Fatalf("box %v, states %v, limit %d:\n got %v\nwant %v", box, states, limit, got, w)
 					}
 				}
 			}

@@ -66,7 +66,7 @@ func (m *Mechanism) Operations(ctx context.Context, a dc.Actor, q OperationQuery
 	if q.BBox != nil {
 		box := q.BBox.rect()
 		f.Match = func(op *dc.Operation) bool {
-			vols, err := geo.ParseVolumes(op.Volumes, "volumes")
+			vols, err := geo.ParseQueryVolumesContext(ctx, op.Volumes, "volumes")
 			if err != nil {
 				return false
 			}
@@ -78,7 +78,7 @@ func (m *Mechanism) Operations(ctx context.Context, a dc.Actor, q OperationQuery
 			return false
 		}
 	}
-	candidates, since, narrowed := m.boxCandidates(q.BBox, f.States)
+	candidates, since, narrowed := m.boxCandidates(q.BBox, f.States, q.Start, q.End)
 	var ops []*dc.Operation
 	var next string
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {

@@ -152,7 +152,11 @@ func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen
 		if *f.check.profile != "" {
 			stopProfile = srv.profile(ctx, *f.check.duration-time.Second, filepath.Join(*f.check.profile, fmt.Sprintf("check-%d-c%d.pprof", n, c)))
 		}
+		cpu0, cpuOK := srv.cpu()
 		ld := loadgen.RunFor(ctx, "deconflict POST /v1/check", c, *f.check.duration, load)
+		if cpu1, ok := srv.cpu(); ok && cpuOK && ld.Requests > 0 {
+			ld.ServerCPUPerRequestUS = float64((cpu1 - cpu0).Microseconds()) / float64(ld.Requests)
+		}
 		if err := stopProfile(); err != nil {
 			fmt.Fprintf(m.Stderr, "profile: %v\n", err)
 		}
@@ -201,6 +205,9 @@ func (m *Main) printLoad(ld loadgen.Load) {
 		ld.Name, ld.Clients, ld.Requests, ld.Seconds, ld.PerSecond, ld.Errors, l.P50, l.P90, l.P99, l.Max, ld.ConflictsPerCheck)
 	if ld.BytesPerAnswer > 0 {
 		fmt.Fprintf(m.Stderr, ", %.0f bytes per answer", ld.BytesPerAnswer)
+	}
+	if ld.ServerCPUPerRequestUS > 0 {
+		fmt.Fprintf(m.Stderr, "; server CPU %.0f µs per check", ld.ServerCPUPerRequestUS)
 	}
 	fmt.Fprintln(m.Stderr)
 }
@@ -295,6 +302,32 @@ func (p *serverProcess) profile(ctx context.Context, d time.Duration, file strin
 			return ctx.Err()
 		}
 	}
+}
+
+// cpu returns the CPU time (user and system) the server process has used,
+// from /proc; false where that cannot be read.
+func (p *serverProcess) cpu() (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command name, which is in parentheses and
+	// may hold spaces: utime and stime are the 12th and 13th, in clock
+	// ticks (100 a second on Linux).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 // stop ends the server cleanly (SIGINT) and waits for it.

@@ -42,6 +42,7 @@ const usage = `Usage:
   deconflict-bench --mode postgis --postgis URL --ops 100000 [flags]
   deconflict-bench --mode scale --ops 10000,100000 --dir DIR [--deconflict PATH] [flags]
   deconflict-bench --mode check --ops 100000 --dir DIR [--postgis URL] [--deconflict PATH] [flags]
+  deconflict-bench --mode reads --ops 100000 --dir DIR [--reads LIST] [--deconflict PATH] [flags]
   deconflict-bench plot [--dir DIR] RESULT.json...
 
 Generates a seeded, realistic scenario (operations of several parties:
@@ -76,6 +77,14 @@ Modes:
            --postgis, every check is first asked of the server (twice) and
            of PostGIS, which must agree, and each load is followed by the
            same checks against PostGIS with as many connections.
+  reads    the reads people repeat, each under the same closed-loop
+           load as check: GET /v1/operations by box and hour, GET
+           /v1/conflicts?status=open, event pages (GET /v1/events?after=)
+           and GET /v1/federation (--reads picks), against the server
+           binary on a store of the operations declared through the
+           mechanism (with conflicts, events and record), made once in
+           --dir and kept. Each load reports the server's CPU time per
+           request; --profile saves a CPU profile of the server under it.
 
 The result goes to --out as JSON; progress to stderr (a bar on a
 terminal, a line every --progress-every otherwise). 'plot' draws the
@@ -94,6 +103,7 @@ type benchFlags struct {
 	every                                                                  *time.Duration
 	preload, deconflict                                                    *string
 	check                                                                  checkFlags
+	reads                                                                  readsFlags
 }
 
 // errUsage reports that the usage was printed for bad arguments.
@@ -138,7 +148,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		server = "http://127.0.0.1:8080"
 	}
 	f := benchFlags{
-		mode:       fs.String("mode", "http", "http, index, postgis, scale or check"),
+		mode:       fs.String("mode", "http", "http, index, postgis, scale, check or reads"),
 		server:     fs.String("server", server, "server URL (env DECONFLICT_SERVER)"),
 		store:      fs.String("store", m.Getenv("DECONFLICT_STORE"), "the server's store, to create parties and issue tokens (env DECONFLICT_STORE)"),
 		tokens:     fs.String("tokens", "", `file of "PARTY TOKEN" lines, operator tokens (instead of --store)`),
@@ -158,6 +168,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 		deconflict: fs.String("deconflict", "", "scale, check: the server binary to start (default: deconflict beside this program, else on PATH)"),
 	}
 	f.check = addCheckFlags(fs)
+	f.reads = addReadsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -194,8 +205,13 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 			return errors.New("--mode check takes one size in --ops")
 		}
 		err = m.benchCheck(ctx, f, sizes[0], res)
+	case "reads":
+		if len(sizes) != 1 {
+			return errors.New("--mode reads takes one size in --ops")
+		}
+		err = m.benchReads(ctx, f, sizes[0], res)
 	default:
-		return fmt.Errorf("unknown --mode %q (want http, index, postgis, scale or check)", *f.mode)
+		return fmt.Errorf("unknown --mode %q (want http, index, postgis, scale, check or reads)", *f.mode)
 	}
 	if err != nil {
 		return err
