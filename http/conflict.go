@@ -81,8 +81,14 @@ func (s *Server) listConflicts(w http.ResponseWriter, r *http.Request, a dc.Acto
 		return
 	}
 	l := s.startList(w, "conflicts")
+	var b []byte
 	for _, c := range cs {
-		l.item(c)
+		var ok bool
+		if b, ok = appendConflict(b[:0], c); ok {
+			l.raw(append(b, '\n')) // as l.item's encoder ends each item
+		} else {
+			l.item(c)
+		}
 	}
 	s.endList(r, l, next)
 }

@@ -81,7 +81,7 @@ func ScanOperation(s Row) (*deconflict.Operation, int64, error) {
 		return nil, 0, err
 	}
 	var op deconflict.Operation
-	if err := json.Unmarshal([]byte(doc), &op); err != nil {
+	if err := decodeDoc(doc, &op); err != nil {
 		return nil, 0, fmt.Errorf("decode operation: %w", err)
 	}
 	op.Rev = rev
@@ -123,7 +123,7 @@ func ScanConflict(s Row) (*deconflict.Conflict, int64, error) {
 		return nil, 0, err
 	}
 	var c deconflict.Conflict
-	if err := json.Unmarshal([]byte(doc), &c); err != nil {
+	if err := decodeDoc(doc, &c); err != nil {
 		return nil, 0, fmt.Errorf("decode conflict: %w", err)
 	}
 	return &c, seq, nil
@@ -170,7 +170,7 @@ func ScanEvent(s Row) (*deconflict.Event, error) {
 			e.Subject.ID = *id
 		}
 	}
-	if err := json.Unmarshal([]byte(audience), &e.Audience); err != nil {
+	if err := decodeDoc(audience, &e.Audience); err != nil {
 		return nil, fmt.Errorf("decode event %d audience: %w", e.Seq, err)
 	}
 	if data != nil {
@@ -209,7 +209,7 @@ func ScanMessage(s Row) (*deconflict.Message, int64, error) {
 		return nil, 0, err
 	}
 	var m deconflict.Message
-	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+	if err := decodeDoc(doc, &m); err != nil {
 		return nil, 0, fmt.Errorf("decode message: %w", err)
 	}
 	m.From.TokenID = token
