@@ -33,22 +33,23 @@ func (ix *Index) AppendMeetingRectDuring(ids []string, r s2.Rect, start, end flo
 	start, end = start-timeSlack, end+timeSlack
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	for i := range ix.entries {
+	for i := range ix.hulls {
+		// The hulls are scanned in order and tested first; an entry
+		// (elsewhere in memory) is looked at only if its hull passes.
 		// A free slot's hull spans no time at all.
 		h := &ix.hulls[i]
 		if h.end < start || h.start > end {
 			continue
 		}
-		e := &ix.entries[i]
-		if e.id == "" {
-			continue // a free slot
-		}
 		// Every point of the hull lies within its radius of its centre,
-		// so within that many radians of latitude: most entries are
-		// left out by one arcsine.
+		// so within that many radians of latitude.
 		lat, reach := math.Asin(max(-1, min(1, h.center.Z))), float64(h.radius+rectSlack)
 		if lat+reach < r.Lat.Lo || lat-reach > r.Lat.Hi {
 			continue
+		}
+		e := &ix.entries[i]
+		if e.id == "" {
+			continue // a free slot
 		}
 		for _, v := range e.vols {
 			if mayMeetRect(v.fp, r) {
