@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/loadgen"
+	"github.com/deconflict/deconflict/mechanism"
 )
 
 // readsFlags are the flags of bench --mode reads.
@@ -26,6 +28,10 @@ func addReadsFlags(fs *flag.FlagSet) readsFlags {
 		reads: fs.String("reads", "operations,conflicts,events,federation", "reads: the reads to load, each on its own"),
 	}
 }
+
+// readsAckTimeoutS is the ack_timeout_s of the reads mode's store: the
+// most the settings allow (30 days).
+var readsAckTimeoutS = 30 * 86400.0
 
 // A read is one kind of GET request the reads mode loads.
 type read struct {
@@ -75,6 +81,15 @@ func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen
 			os.Remove(path + suffix)
 		}
 		if _, err := benchTokens(ctx, storeURL, parties); err != nil {
+			return err
+		}
+		// Nobody acknowledges these declarations: with the default
+		// ack_timeout_s the server would spend the loads raising
+		// escalations for every one of them.
+		if err := withMechanism(ctx, storeURL, func(mech *mechanism.Mechanism) error {
+			_, err := mech.PatchSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.SettingsPatch{AckTimeoutS: &readsAckTimeoutS})
+			return err
+		}); err != nil {
 			return err
 		}
 		var run loadgen.ScaleRun
