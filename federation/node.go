@@ -62,6 +62,8 @@ type Node struct {
 	// refreshing serialises Refresh, so that the mechanism is told the
 	// peers as the last read found them, not as an earlier one did.
 	refreshing sync.Mutex
+	// lastStatus is what Status last read from the store (statusRead).
+	lastStatus *statusRead
 }
 
 // link is the state of the pull from one peer.

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,46 +52,12 @@ const alertsShown = 20
 
 // Status returns this node's parties and each peer's link state.
 func (n *Node) Status(ctx context.Context) (*Status, error) {
-	if _, err := n.Refresh(ctx); err != nil {
-		return nil, err
-	}
-	st, err := n.mech.Settings(ctx)
+	sr, err := n.readStatus(ctx)
 	if err != nil {
 		return nil, err
 	}
-	local, err := n.mech.Federation().LocalParties(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := &Status{Node: NodeStatus{Parties: local}, Peers: []PeerStatus{}}
-	var peers []*dc.Peer
-	alerts := map[string][]*dc.PeerAlert{}
-	err = n.store.View(ctx, func(tx dc.Tx) error {
-		ftx, ok := tx.(dc.FederationTx)
-		if !ok {
-			return nil
-		}
-		if out.Node.URL, err = ftx.NodeURL(ctx); err != nil {
-			return err
-		}
-		if peers, err = ftx.Peers(ctx); err != nil {
-			return err
-		}
-		for _, p := range peers {
-			if alerts[p.Key], err = ftx.PeerAlerts(ctx, p.Key, alertsShown); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(peers) > 0 {
-		if k, err := n.mech.Federation().NodeKey(ctx); err == nil {
-			out.Node.Key = k.Verifier
-		}
-	}
+	st, peers, alerts := sr.settings, sr.peers, sr.alerts
+	out := &Status{Node: NodeStatus{Parties: slices.Clone(sr.local), URL: sr.url, Key: sr.key}, Peers: []PeerStatus{}}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, p := range peers {
@@ -123,4 +90,81 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 		out.Peers = append(out.Peers, ps)
 	}
 	return out, nil
+}
+
+// statusRead is what Status reads from the store. GET /v1/federation is
+// asked often (every console asks), and these reads were most of its
+// time, so the last one is kept with the store's commit mark taken before
+// it (dc.CommitWatcher): while the mark stays the same, nothing was
+// committed since, by this process or another, and what was read is
+// still what the store holds. A store without a commit mark is read every
+// time. What is kept is never changed, only replaced.
+type statusRead struct {
+	mark     dc.CommitMark
+	settings dc.Settings
+	local    []string
+	url, key string
+	peers    []*dc.Peer
+	alerts   map[string][]*dc.PeerAlert
+}
+
+// readStatus returns what Status reads from the store, from the last read
+// if nothing was committed since.
+func (n *Node) readStatus(ctx context.Context) (*statusRead, error) {
+	var mark dc.CommitMark
+	marked := false
+	if cw, ok := n.store.(dc.CommitWatcher); ok {
+		mark, marked = cw.CommitMark()
+	}
+	if marked {
+		n.mu.Lock()
+		last := n.lastStatus
+		n.mu.Unlock()
+		if last != nil && last.mark == mark {
+			return last, nil
+		}
+	}
+	if _, err := n.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	sr := &statusRead{mark: mark, alerts: map[string][]*dc.PeerAlert{}}
+	var err error
+	if sr.settings, err = n.mech.Settings(ctx); err != nil {
+		return nil, err
+	}
+	if sr.local, err = n.mech.Federation().LocalParties(ctx); err != nil {
+		return nil, err
+	}
+	err = n.store.View(ctx, func(tx dc.Tx) error {
+		ftx, ok := tx.(dc.FederationTx)
+		if !ok {
+			return nil
+		}
+		if sr.url, err = ftx.NodeURL(ctx); err != nil {
+			return err
+		}
+		if sr.peers, err = ftx.Peers(ctx); err != nil {
+			return err
+		}
+		for _, p := range sr.peers {
+			if sr.alerts[p.Key], err = ftx.PeerAlerts(ctx, p.Key, alertsShown); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(sr.peers) > 0 {
+		if k, err := n.mech.Federation().NodeKey(ctx); err == nil {
+			sr.key = k.Verifier
+		}
+	}
+	if marked {
+		n.mu.Lock()
+		n.lastStatus = sr
+		n.mu.Unlock()
+	}
+	return sr, nil
 }
