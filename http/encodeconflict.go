@@ -70,7 +70,8 @@ func appendConflict(b []byte, c *dc.Conflict) (_ []byte, ok bool) {
 	}
 	if len(c.FoundLate) > 0 {
 		b = append(b, `,"found_late":{`...)
-		for i, k := range slices.Sorted(maps.Keys(c.FoundLate)) {
+		var keys [4]string
+		for i, k := range sortedKeys(keys[:0], c.FoundLate) {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -122,7 +123,8 @@ func appendTimeMap(b []byte, m map[string]*time.Time) ([]byte, bool) {
 	}
 	b = append(b, '{')
 	var ok bool
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	var keys [4]string
+	for i, k := range sortedKeys(keys[:0], m) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -134,4 +136,12 @@ func appendTimeMap(b []byte, m map[string]*time.Time) ([]byte, bool) {
 		}
 	}
 	return append(b, '}'), true
+}
+
+// sortedKeys appends the keys of m to keys, sorted (a conflict's maps
+// have two, which fit in the caller's array).
+func sortedKeys[V any](keys []string, m map[string]V) []string {
+	keys = slices.AppendSeq(keys, maps.Keys(m))
+	slices.Sort(keys)
+	return keys
 }

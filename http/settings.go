@@ -86,9 +86,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		return
 	}
 	l := s.startList(w, "events")
+	var b []byte
 	for _, e := range evs {
-		b, err := dc.EventJSON(e)
-		if err != nil {
+		if b, err = dc.AppendEventJSON(b[:0], e); err != nil {
 			s.log.ErrorContext(r.Context(), "encode event", keyError, err)
 			return
 		}
