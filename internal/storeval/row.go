@@ -122,6 +122,9 @@ func ScanConflict(s Row) (*deconflict.Conflict, int64, error) {
 	if err := s.Scan(&seq, &doc); err != nil {
 		return nil, 0, err
 	}
+	if c, ok := scanConflictDoc(doc); ok {
+		return c, seq, nil
+	}
 	var c deconflict.Conflict
 	if err := decodeDoc(doc, &c); err != nil {
 		return nil, 0, fmt.Errorf("decode conflict: %w", err)
