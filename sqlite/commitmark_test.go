@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -95,4 +96,47 @@ func TestCommitMarkClosed(t *testing.T) {
 	if _, ok := db.CommitMark(); ok {
 		t.Fatal("a commit mark from a closed store")
 	}
+}
+
+// BenchmarkFreshness times the ways a server can learn whether a token
+// may have been revoked since it last looked: the revocation count read
+// through database/sql, PRAGMA data_version on a connection of its own,
+// and the commit mark (one pread of the wal-index header).
+//
+//	go test ./sqlite -run '^$' -bench Freshness
+func BenchmarkFreshness(b *testing.B) {
+	db := MustOpen(b, "")
+	ctx := context.Background()
+	b.Run("count", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.RevokedTokens(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("data_version", func(b *testing.B) {
+		conn, err := db.read.Conn(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		stmt, err := conn.PrepareContext(ctx, "PRAGMA data_version")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
+		for b.Loop() {
+			var v int64
+			if err := stmt.QueryRowContext(ctx).Scan(&v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("mark", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := db.CommitMark(); !ok {
+				b.Fatal("no mark")
+			}
+		}
+	})
 }
