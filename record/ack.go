@@ -133,11 +133,12 @@ func SignAck(signerKey, kind, id string, version int, party string) (string, err
 // id, version by party, signed with one of verifiers, the party's
 // registered keys (verifier keys in the note format; keys whose name is
 // not the party's ID or "<party>-…" are ignored). It returns the name of
-// the key that signed. Signatures by other keys may be present and are
-// ignored. The error says what is wrong: no key of the party, a signature
-// by a key that is not one of the party's, a signature that does not
-// verify (the text was changed, or the signature forged), or a text that
-// is not of this acknowledgement.
+// the key that signed. Every signature line must be by one of those
+// keys, once (canonicalSigs): a line note.Open would skip unchecked, by
+// another key or repeating a key, fails. The error says what is wrong: no
+// key of the party, a signature by a key that is not one of the party's,
+// a signature that does not verify (the text was changed, or the
+// signature forged), or a text that is not of this acknowledgement.
 func OpenAck(signed string, kind, id string, version int, party string, verifiers []string) (keyName string, err error) {
 	if err := checkAck(kind, id, version, party); err != nil {
 		return "", err
@@ -180,6 +181,9 @@ func OpenAck(signed string, kind, id string, version int, party string, verifier
 			invalid.Name, invalid.Hash)
 	default:
 		return "", fmt.Errorf("signed acknowledgement: not a signed note (%v)", err)
+	}
+	if err := canonicalSigs("signed acknowledgement", signed, n); err != nil {
+		return "", err
 	}
 	if want := AckText(kind, id, version, party); n.Text != want {
 		return "", fmt.Errorf("signed acknowledgement: the signed text is %s, not %s", quoteAck(n.Text), quoteAck(want))

@@ -250,7 +250,16 @@ func parseManifest(text string) (*manifest, error) {
 // checkpoint's tree (tlog.CheckRecord, also for withheld entries), that
 // each entry is the event at its index, and that each entry shown is about
 // the operation (judged from the entries shown, as BuildBundle does). The
-// error names the entry and what failed.
+// error names the entry and what failed. Every signed note (checkpoint,
+// manifest, node receipt, acknowledgement, witnesses list) must carry
+// only signature lines by the keys it is checked with, each once: the
+// bundle's checkpoint is signed by the log alone (the peers' cosignatures
+// are in Witnessed).
+//
+// Each node receipt shown (operation.received) must name the entry it
+// received as it is in the bundle (checkReceived): on the author's log,
+// an entry of the bundle before it with the leaf hash the receipt names;
+// on the receiving node's log, the copy of that entry shown before it.
 //
 // It also checks the parties' own signatures: every signed
 // acknowledgement shown (a receipt or a conflict.acknowledged event with
@@ -282,7 +291,7 @@ func Verify(b *Bundle, key string) (*Timeline, error) {
 			return nil, fmt.Errorf("no key to verify with: none was given and the bundle carries none")
 		}
 	}
-	origin, tree, err := ParseCheckpoint([]byte(b.Checkpoint), key)
+	origin, tree, err := parseCheckpoint([]byte(b.Checkpoint), false, []string{key})
 	if err != nil {
 		return nil, err
 	}
@@ -342,6 +351,7 @@ func Verify(b *Bundle, key string) (*Timeline, error) {
 			return nil, fmt.Errorf("%s: its inclusion proof does not lead from its leaf hash to the checkpoint's tree hash "+
 				"(the proof or the leaf hash was altered, or the entry is not in this log): %v", where(i, en), err)
 		}
+		tl.leaves[en.Index] = en.LeafHash
 		if en.Withheld() {
 			_ = tl.add(en.Index, nil)
 			continue
@@ -397,6 +407,17 @@ func where(i int, en *Entry) string {
 type (
 	operationBody struct {
 		Operation *dc.Operation `json:"operation"`
+		// Replicated is, on a copy of a peer's event, the entry of the
+		// peer's log it came from.
+		Replicated *replicatedFrom `json:"replicated"`
+	}
+	// replicatedFrom is the entry of a peer's log an event was copied
+	// from, as package mechanism marks it (PeerOrigin): the peer's key,
+	// the entry's index and its leaf hash (base64).
+	replicatedFrom struct {
+		Node     string `json:"node"`
+		Index    int64  `json:"index"`
+		LeafHash string `json:"leaf_hash"`
 	}
 	receiptBody struct {
 		Receipt *struct {

@@ -141,7 +141,7 @@ func CheckedConsistencyProof(ctx context.Context, l Log, from, to int64) (tlog.T
 // an error wrapping ErrIntegrity. Verify checks all that and more, for
 // the receiver.
 func CheckProofs(b *Bundle) error {
-	_, tree, err := ParseCheckpoint([]byte(b.Checkpoint), b.Key)
+	_, tree, err := parseCheckpoint([]byte(b.Checkpoint), false, []string{b.Key})
 	if err != nil {
 		return fmt.Errorf("%w: the bundle's checkpoint does not open with its key: %v", ErrIntegrity, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -116,8 +117,27 @@ func Checkpoint(ctx context.Context, tx Hashes, origin string, n int64, signers 
 }
 
 // openNote opens a signed note with the verifier keys and explains a
-// failure; what names the note in messages.
+// failure; what names the note in messages. Every signature line must be
+// by one of the keys, once, and verify (canonicalSigs): a line note.Open
+// would skip unchecked — a second one by a key, or one by a key it was
+// not given — fails, so that what verifies is exactly what was signed.
 func openNote(what string, msg []byte, verifiers []string) (*note.Note, error) {
+	n, err := openSigned(what, msg, verifiers)
+	if err != nil {
+		return nil, err
+	}
+	if err := canonicalSigs(what, string(msg), n); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// openSigned opens a signed note with the verifier keys: at least one
+// signature line must be by one of them, and each such line must verify.
+// Lines by other keys are left in n.UnverifiedSigs, and a second line by
+// a key is skipped unchecked; the caller decides about those
+// (canonicalSigs, checkSigLines).
+func openSigned(what string, msg []byte, verifiers []string) (*note.Note, error) {
 	if len(verifiers) == 0 {
 		return nil, fmt.Errorf("%s: %w: no verifier key given", what, ErrUnknownKey)
 	}
@@ -152,13 +172,77 @@ func openNote(what string, msg []byte, verifiers []string) (*note.Note, error) {
 	}
 }
 
+// canonicalSigs refuses a note (msg, opened as n) that carries a
+// signature line note.Open did not check — a second line by one key,
+// which it skips, or a line by a key it was not given — or whose verified
+// signatures are not in canonical base64: note.Open ignores the unused
+// bits of the last character, so a changed byte there would otherwise
+// still verify. What verifies is then exactly what was signed.
+func canonicalSigs(what, msg string, n *note.Note) error {
+	return checkSigLines(what, msg, n, false)
+}
+
+// checkSigLines is canonicalSigs; with others true, lines by keys the
+// note was not opened with are allowed (each key once): the cosignatures
+// of witnesses whose keys the reader does not hold.
+func checkSigLines(what, msg string, n *note.Note, others bool) error {
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSuffix(msg[len(n.Text)+1:], "\n"), "\n") {
+		// note.Open checked the form: "— name base64", whose blob starts
+		// with the 4-byte key hash.
+		name, b64, _ := strings.Cut(strings.TrimPrefix(line, "— "), " ")
+		blob, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(blob) < 4 {
+			return fmt.Errorf("%s: %w: bad signature line %q", what, ErrMalformed, line)
+		}
+		id := fmt.Sprintf("%s+%08x", name, binary.BigEndian.Uint32(blob))
+		if seen[id] {
+			return fmt.Errorf("%s: %w: two signature lines by key %s: each key signs once", what, ErrMalformed, id)
+		}
+		seen[id] = true
+	}
+	if len(n.UnverifiedSigs) > 0 && !others {
+		s := n.UnverifiedSigs[0]
+		return fmt.Errorf("%s: %w: a signature line by key %s+%08x, which is not a key it may be signed with", what, ErrUnknownKey, s.Name, s.Hash)
+	}
+	for _, s := range n.Sigs {
+		blob, err := base64.StdEncoding.DecodeString(s.Base64)
+		if err != nil || base64.StdEncoding.EncodeToString(blob) != s.Base64 {
+			return fmt.Errorf("%s: %w: the signature by %s is not in canonical base64", what, ErrMalformed, s.Name)
+		}
+	}
+	return nil
+}
+
 // ParseCheckpoint opens a signed checkpoint with the verifier keys given
 // and returns its origin and tree. At least one signature must be by one
 // of the keys, and every signature by one of the keys must verify. Errors
 // wrap ErrMalformed, ErrBadSignature or ErrUnknownKey and say what is
 // wrong. Lines after the hash (checkpoint extensions) are ignored.
+//
+// Signature lines by other keys are allowed, each key once: a federation
+// node serves its checkpoint (GET /v1/log/checkpoint) with its peers'
+// cosignatures, which a reader holding only the log's key cannot check
+// and which vouch for nothing to it; a reader that holds a witness's key
+// checks its line with VerifyCosignature. A second line by any key is
+// refused (note.Open would skip it unchecked), and so is a signature by a
+// key given whose base64 is not canonical.
 func ParseCheckpoint(msg []byte, verifiers ...string) (origin string, tree tlog.Tree, err error) {
-	n, err := openNote("checkpoint", msg, verifiers)
+	return parseCheckpoint(msg, true, verifiers)
+}
+
+// parseCheckpoint is ParseCheckpoint; with others false every signature
+// line must be by one of the keys (openNote), as on a bundle's own
+// checkpoint, which the log alone signs.
+func parseCheckpoint(msg []byte, others bool, verifiers []string) (origin string, tree tlog.Tree, err error) {
+	var n *note.Note
+	if others {
+		if n, err = openSigned("checkpoint", msg, verifiers); err == nil {
+			err = checkSigLines("checkpoint", string(msg), n, true)
+		}
+	} else {
+		n, err = openNote("checkpoint", msg, verifiers)
+	}
 	if err != nil {
 		return "", tlog.Tree{}, err
 	}

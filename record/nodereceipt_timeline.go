@@ -13,7 +13,8 @@ import (
 // it, when, and with what lead time.
 func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 	var b struct {
-		Receipt *NodeReceipt `json:"node_receipt"`
+		Receipt    *NodeReceipt    `json:"node_receipt"`
+		Replicated *replicatedFrom `json:"replicated"`
 	}
 	if err := decodeBody(e, &b, func() bool { return b.Receipt != nil }); err != nil {
 		return "", err
@@ -23,6 +24,10 @@ func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 		return "", fmt.Errorf("the node receipt is of operation %q, not of the entry's subject", r.Operation)
 	}
 	at, err := CheckNodeReceipt(r)
+	if err != nil {
+		return "", err
+	}
+	received, err := t.checkReceived(it.Index, r, b.Replicated)
 	if err != nil {
 		return "", err
 	}
@@ -39,7 +44,66 @@ func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 		it.LeadTime = lead(*it.FirstStart, at)
 		txt += fmt.Sprintf("; first volume starts %s; lead time %s", fmtTime(*it.FirstStart), fmtLead(*it.LeadTime))
 	}
-	return txt, nil
+	return txt + "; " + received, nil
+}
+
+// checkReceived checks that node receipt r, shown at entry index, names
+// the entry it received as the bundle holds it, and says which that is.
+//
+// On the author's node the receipt came from the receiving node (the
+// event is a copy of that node's entry, from): it names an entry of this
+// log, which must be an entry of the bundle before it (shown or withheld)
+// with the leaf hash the receipt names and, if shown, version r.Version
+// of the operation. On the receiving node the receipt is its own and
+// names the entry of the author's log it received: this log holds a copy
+// of that entry, which must be shown before it, a copy of version
+// r.Version made from exactly that entry. A copy withheld from the
+// requester cannot be read; the text then says the entry is not checked.
+func (t *Timeline) checkReceived(index int64, r *NodeReceipt, from *replicatedFrom) (string, error) {
+	isVersion := func(at int64) bool {
+		p, ok := t.pos[at+1]
+		if !ok {
+			return false
+		}
+		it := &t.Items[p]
+		return it.Version == r.Version && slices.Contains([]string{dc.EventOperationDeclared, dc.EventOperationUpdated,
+			dc.EventOperationActivated, dc.EventOperationEnded, dc.EventOperationCancelled}, it.Type)
+	}
+	if from != nil {
+		if from.Node != r.Key {
+			return "", fmt.Errorf("the node receipt is signed with key %s, but the entry is a copy from the log of the node of key %s", keyName(r.Key), keyName(from.Node))
+		}
+		leaf, ok := t.leaves[r.Entry]
+		switch {
+		case r.Entry >= index || !ok:
+			return "", fmt.Errorf("the node receipt names entry %d of this log as received, which is not an entry of this bundle before it", r.Entry)
+		case leaf.String() != r.LeafHash:
+			return "", fmt.Errorf("the node receipt names entry %d of this log with leaf hash %s, but the bundle's entry %d has leaf hash %s: it received another entry",
+				r.Entry, r.LeafHash, r.Entry, leaf)
+		}
+		if _, shown := t.pos[r.Entry+1]; !shown {
+			return fmt.Sprintf("the entry received is entry %d of this bundle (withheld; its leaf hash matches)", r.Entry), nil
+		}
+		if !isVersion(r.Entry) {
+			return "", fmt.Errorf("the node receipt names entry %d of this log, which is not version %d of the operation", r.Entry, r.Version)
+		}
+		return fmt.Sprintf("the entry received is entry %d of this bundle", r.Entry), nil
+	}
+	withheld := false
+	for _, it := range t.Items {
+		if it.Withheld {
+			withheld = true
+			continue
+		}
+		if c, ok := t.copies[it.Index]; ok && c.Index == r.Entry && c.LeafHash == r.LeafHash && isVersion(it.Index) {
+			return fmt.Sprintf("the entry received is entry %d of the author's log, copied here as entry %d", r.Entry, it.Index), nil
+		}
+	}
+	if withheld {
+		return fmt.Sprintf("the entry received is entry %d of the author's log, whose copy is withheld from the requester: not checked", r.Entry), nil
+	}
+	return "", fmt.Errorf("the node receipt names entry %d of the author's log (leaf hash %s) as received, but no entry of this bundle before it is a copy of version %d of the operation made from that entry",
+		r.Entry, r.LeafHash, r.Version)
 }
 
 // CheckNodeKeys checks that every node receipt of the timeline, and every

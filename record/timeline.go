@@ -10,6 +10,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Timeline is what a verified bundle shows: the entries about one
@@ -38,6 +39,11 @@ type Timeline struct {
 	last   *time.Time        // first volume start of the latest version seen
 	pos    map[int64]int     // position in Items of each entry shown, by seq
 	keys   []partyKey        // the keys registered so far, in log order
+	// leaves are the leaf hashes of the bundle's entries so far, shown
+	// or withheld, by index; copies the peer's entries the copies shown
+	// so far were made from, by index.
+	leaves map[int64]tlog.Hash
+	copies map[int64]replicatedFrom
 }
 
 // partyKey is a key registered by a party.key_added entry.
@@ -95,7 +101,8 @@ type Item struct {
 
 func newTimeline(op, origin string, size int64, key string, fromBundle bool) *Timeline {
 	return &Timeline{Operation: op, Origin: origin, TreeSize: size, Key: key, KeyFromBundle: fromBundle,
-		Items: []Item{}, starts: map[int]time.Time{}, pos: map[int64]int{}}
+		Items: []Item{}, starts: map[int]time.Time{}, pos: map[int64]int{},
+		leaves: map[int64]tlog.Hash{}, copies: map[int64]replicatedFrom{}}
 }
 
 // add appends the item of entry index, whose event is e (nil if withheld).
@@ -184,6 +191,9 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 		}
 		op := b.Operation
 		it.Party, it.Version = op.Party, op.Version
+		if b.Replicated != nil {
+			t.copies[it.Index] = *b.Replicated
+		}
 		if s := firstStart(op); s != nil {
 			t.starts[op.Version] = *s
 			t.last = s

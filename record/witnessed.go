@@ -181,9 +181,6 @@ func parseWitnesses(msg, key, origin string) ([]witness, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := canonicalSigs("witnesses list", msg, n); err != nil {
-		return nil, err
-	}
 	lines := strings.Split(strings.TrimSuffix(n.Text, "\n"), "\n")
 	if len(lines) < 3 || lines[0] != witnessesHeader {
 		return nil, fmt.Errorf("witnesses list: %w: not a %q naming at least one node", ErrMalformed, witnessesHeader)
@@ -291,23 +288,4 @@ func verifyWitnessed(w *Witnessed, key, origin string, tree tlog.Tree) ([]Cosign
 		}
 	}
 	return out, nil
-}
-
-// canonicalSigs refuses a note (msg, opened as n) that carries a
-// signature line note.Open did not check — a second line by one key,
-// which it skips, or a line by a key it was not given — or whose verified
-// signatures are not in canonical base64: note.Open ignores the unused
-// bits of the last character, so a changed byte there would otherwise
-// still verify. What verifies is then exactly what was signed.
-func canonicalSigs(what, msg string, n *note.Note) error {
-	if lines := strings.Count(msg[len(n.Text)+1:], "\n"); lines != len(n.Sigs) || len(n.UnverifiedSigs) > 0 {
-		return fmt.Errorf("%s: %w: of its %d signature lines %d verify: each must be by a key it may be signed with, once", what, ErrMalformed, lines, len(n.Sigs))
-	}
-	for _, s := range n.Sigs {
-		blob, err := base64.StdEncoding.DecodeString(s.Base64)
-		if err != nil || base64.StdEncoding.EncodeToString(blob) != s.Base64 {
-			return fmt.Errorf("%s: %w: the signature by %s is not in canonical base64", what, ErrMalformed, s.Name)
-		}
-	}
-	return nil
 }

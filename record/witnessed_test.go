@@ -200,17 +200,8 @@ func TestWitnessedExtraLines(t *testing.T) {
 	if empty, err = Cosign(empty, bravo.Signer, at(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	junk := func(signed string) string { // a copy of the last line with its end changed
-		ls := strings.Split(strings.TrimSuffix(signed, "\n"), "\n")
-		l := ls[len(ls)-1]
-		return signed + l[:len(l)-12] + "AAAAAAAAAAA=\n"
-	}
-	stranger := mustKey(t, "stranger-node")
-	foreign, err := signNote([]byte("x\n"), []*dc.SigningKey{stranger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, foreignLine, _ := strings.Cut(string(foreign), "\n\n")
+	junk := junkLine
+	foreignLine := strangerLine(t)
 	for name, change := range map[string]func(w *Witnessed){
 		"a repeated cosignature line": func(w *Witnessed) { w.Checkpoints[0].Checkpoint = junk(w.Checkpoints[0].Checkpoint) },
 		"a repeated line of the log's key on a cosigned checkpoint": func(w *Witnessed) {
@@ -249,13 +240,7 @@ func relabelledBundle(t *testing.T, bravoAs, charlieAs string, withReceipt bool)
 	k = mustKey(t, origin)
 	bravo, charlie = mustKey(t, "bravo-node"), mustKey(t, "charlie-node")
 	if withReceipt {
-		r := &NodeReceipt{Operation: opA, Party: "alpha", Version: 2, Receiver: []string{"bravo"}, Key: bravo.Verifier,
-			ReceivedAt: at(31 * time.Minute).Format(time.RFC3339Nano), Entry: 15, LeafHash: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}
-		if err := SignNodeReceipt(r, bravo.Signer); err != nil {
-			t.Fatal(err)
-		}
-		f.add(t, &dc.Event{Type: dc.EventOperationReceived, Time: at(31 * time.Minute), Actor: dc.Actor{Role: "node"},
-			Subject: &dc.Subject{Kind: "operation", ID: opA}, Audience: []string{"alpha", "bravo"}}, map[string]any{"node_receipt": r})
+		addNodeReceipt(t, f, bravo, 15, 2)
 	}
 	size := int64(len(f.events))
 	b, err := BuildBundle(ctx, f, origin, size, []*dc.SigningKey{k}, opA, viewer(admin))

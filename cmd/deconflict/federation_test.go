@@ -183,11 +183,46 @@ func TestFederationCommands(t *testing.T) {
 		t.Errorf("verify: exit %d\n%s%s", code, out, errs)
 	} else if !strings.Contains(out, "--node-key") {
 		t.Errorf("verify without --node-key does not warn that the receipts' keys come from the author's log:\n%s", out)
+	} else if !strings.Contains(out, "the entry received is entry ") {
+		t.Errorf("verify does not say which entry of alpha's log bravo's node received:\n%s", out)
+	}
+	// bravo's own bundle of alpha's operation holds its receipt and the
+	// copy of alpha's entry it names.
+	bravoKey := strings.TrimSpace(bravo.srv.mustRun("key", "show"))
+	bravoBundle := bravo.srv.do("GET", "/v1/evidence/operations/"+alphaOps[0], bravo.srv.token("liaison", "bravo"), nil).want(t, 200)
+	bravoPath := filepath.Join(t.TempDir(), "bravo-bundle.json")
+	if err := os.WriteFile(bravoPath, bravoBundle.raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := bravo.srv.run("verify", bravoPath, "--key", bravoKey); code != 0 || !strings.Contains(out, "of the author's log, copied here as entry ") {
+		t.Errorf("verify of bravo's bundle of alpha's operation: exit %d\n%s%s", code, out, errs)
+	}
+	// alpha serves its checkpoint with bravo's cosignature line: a
+	// party's witness, holding only alpha's key, accepts it and keeps it
+	// whole.
+	cosigLine := []byte("\n— " + strings.Split(bravoKey, "+")[0] + " ")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		state := t.TempDir()
+		out, errs, code := alpha.srv.run("witness", "--server", alpha.srv.base, "--token", obsA, "--state", state, "--key", key)
+		if code != 0 {
+			t.Errorf("witness of alpha's checkpoint: exit %d\n%s%s", code, out, errs)
+			break
+		}
+		kept, err := os.ReadFile(filepath.Join(state, "checkpoint"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(kept, cosigLine) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the witness never kept a checkpoint of alpha's with bravo's cosignature:\n%s", kept)
+			break
+		}
 	}
 	// A receipt is bravo's only if it is signed with bravo's node key,
 	// given independently of the bundle: alpha's node could sign one with
 	// a key of its own making.
-	bravoKey := strings.TrimSpace(bravo.srv.mustRun("key", "show"))
 	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", bravoKey); code != 0 || strings.Contains(out, "--node-key") || !strings.Contains(out, " cosigned by bravo's node at ") {
 		t.Errorf("verify --node-key bravo's key: exit %d\n%s%s", code, out, errs)
 	}
