@@ -12,7 +12,7 @@ import (
 // node each peer's settings are known from its log; while they differ
 // from this node's, a pair of operations of parties hosted on two nodes
 // is decided with the stricter of the two nodes' values on each axis,
-// and the notice is the longest of every node's. The maximum is
+// and the notice is the longest of every trusted node's. The maximum is
 // symmetric, so both nodes of a pair decide it alike and hold the same
 // conflicts; and no pair that either node's values make a conflict is
 // missed. A pair of parties of one node is decided with that node's
@@ -20,13 +20,15 @@ import (
 // this is the settings' own minima and notice, unchanged.
 
 // peerSettings is what the mechanism knows of its peers' settings: each
-// peer's (by key, the defaults for one whose log never changed them) and
-// the peer hosting each remote party. It is replaced whole, and only
-// when it changes (SetPeers), so that an agreement built from it stays
-// current until then.
+// peer's (by key, the defaults for one whose log never changed them), the
+// peer hosting each remote party, and the peers this node no longer
+// trusts (removed). It is replaced whole, and only when it changes
+// (SetPeers), so that an agreement built from it stays current until
+// then.
 type peerSettings struct {
 	settings map[string]dc.Settings
 	remote   map[string]string
+	removed  map[string]bool
 }
 
 // equal reports whether p and q hold the same values.
@@ -34,7 +36,7 @@ func (p *peerSettings) equal(q *peerSettings) bool {
 	if p == nil || q == nil {
 		return p == q
 	}
-	return maps.Equal(p.settings, q.settings) && maps.Equal(p.remote, q.remote)
+	return maps.Equal(p.settings, q.settings) && maps.Equal(p.remote, q.remote) && maps.Equal(p.removed, q.removed)
 }
 
 // agreement is how a batch (or a what-if check) decides: the minima of
@@ -48,7 +50,8 @@ type agreement struct {
 	// byNode those of a query by a party of the peer with that key.
 	local  geo.PairMinima
 	byNode map[string]geo.PairMinima
-	// noticeS is the longest notice_s of this node and its peers.
+	// noticeS is the longest notice_s of this node and the peers it
+	// trusts (not removed ones).
 	noticeS float64
 }
 
@@ -85,7 +88,13 @@ func newAgreement(own dc.Settings, ps *peerSettings) *agreement {
 	a.byNode = map[string]geo.PairMinima{}
 	for key, s := range ps.settings {
 		a.byNode[key] = forQuery(key)
-		a.noticeS = max(a.noticeS, s.NoticeS)
+		if !ps.removed[key] {
+			// A removed peer's operations held here are still decided
+			// with its minima (no conflict with them is missed), but it
+			// no longer takes part in the notice this node's parties
+			// agree on.
+			a.noticeS = max(a.noticeS, s.NoticeS)
+		}
 	}
 	return a
 }

@@ -260,14 +260,19 @@ func TestAgreedMinimaMatchBruteForce(t *testing.T) {
 }
 
 // TestAgreedNotice: a declaration is short of notice under the longest
-// notice_s of the node and its peers.
+// notice_s of the node and the peers it trusts; a removed peer's notice
+// no longer counts.
 func TestAgreedNotice(t *testing.T) {
 	ctx := context.Background()
-	for _, peerNotice := range []float64{3600, 7200} {
+	for _, c := range []struct {
+		peerNotice float64
+		removed    bool
+	}{{3600, false}, {7200, false}, {7200, true}} {
+		peerNotice := c.peerNotice
 		m, clk := mustOpen(t)
 		s := dc.DefaultSettings() // notice_s 3600
 		s.NoticeS = peerNotice
-		m.Federation().SetPeers([]*dc.Peer{{Key: "k1", Parties: []string{"charlie"}, Settings: &s}})
+		m.Federation().SetPeers([]*dc.Peer{{Key: "k1", Parties: []string{"charlie"}, Settings: &s, Removed: c.removed}})
 		start := clk.Now().Add(90 * time.Minute)
 		res, err := m.Declare(ctx, dc.Actor{Party: "alpha", Role: dc.RoleOperator}, uuid.NewString(), circleDecl(33, 35, start, start.Add(time.Hour)), nil)
 		if err != nil {
@@ -281,8 +286,8 @@ func TestAgreedNotice(t *testing.T) {
 		for _, e := range evs {
 			short = short || (e.Type == dc.EventNoticeShort && e.Subject.ID == res.Operation.ID)
 		}
-		if want := peerNotice > 5400; short != want {
-			t.Errorf("peer notice_s %g: 90 minutes' notice is short: %v, want %v", peerNotice, short, want)
+		if want := peerNotice > 5400 && !c.removed; short != want {
+			t.Errorf("peer notice_s %g (removed: %v): 90 minutes' notice is short: %v, want %v", peerNotice, c.removed, short, want)
 		}
 	}
 }

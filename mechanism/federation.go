@@ -73,13 +73,16 @@ func (f Federation) SetPeers(peers []*dc.Peer) {
 	m.fed.remote.Store(&remote)
 	var ps *peerSettings
 	if len(peers) > 0 {
-		ps = &peerSettings{settings: map[string]dc.Settings{}, remote: remote}
+		ps = &peerSettings{settings: map[string]dc.Settings{}, remote: remote, removed: map[string]bool{}}
 		for _, p := range peers {
 			s := dc.DefaultSettings() // a peer whose log never changed them
 			if p.Settings != nil {
 				s = *p.Settings
 			}
 			ps.settings[p.Key] = s
+			if p.Removed {
+				ps.removed[p.Key] = true
+			}
 		}
 	}
 	if !m.writer.peers.Load().equal(ps) {
