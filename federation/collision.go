@@ -1,16 +1,20 @@
 package federation
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
+	"slices"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/geo"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/record"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Operation IDs are global on a node, so a peer's operation whose ID
@@ -34,6 +38,14 @@ const (
 	// tracked: the largest time_s a setting may have, past which it
 	// conflicts with nothing that can still be activated.
 	refusedKept = 30 * 24 * time.Hour
+	// evidenceConflicts is how many of this node's operations an
+	// id_collision alert's evidence lists (its message names fewer,
+	// mechanism.MaxListed); the rest are counted. maxEvidenceEntry is
+	// the largest refused entry the evidence copies; a larger one (an
+	// operation may carry megabytes of polygons) is named by its index
+	// and leaf hash, and the node keeps it with the peer's log.
+	evidenceConflicts = 100
+	maxEvidenceEntry  = 64 << 10
 )
 
 // collisionEvidence is the evidence of an id_collision alert.
@@ -46,10 +58,18 @@ type collisionEvidence struct {
 	// the peer hosting it, empty if this node does.
 	Holder     string `json:"holder"`
 	HolderNode string `json:"holder_node,omitempty"`
-	// Entry is the index of the refused entry in the peer's log, and
-	// EntryData its bytes.
-	Entry         int64          `json:"entry"`
-	EntryData     string         `json:"entry_data"`
+	// Entry is the index of the refused entry in the peer's log,
+	// EntryLeafHash its leaf hash, EntrySize its length and EntryData
+	// its bytes; EntryData is empty when the entry is longer than
+	// maxEvidenceEntry.
+	Entry         int64  `json:"entry"`
+	EntryLeafHash string `json:"entry_leaf_hash"`
+	EntrySize     int    `json:"entry_size"`
+	EntryData     string `json:"entry_data"`
+	// Conflicts is how many of this node's operations the refused
+	// version would conflict with; ConflictsWith lists the first
+	// evidenceConflicts of them, by ID.
+	Conflicts     int            `json:"conflicts"`
 	ConflictsWith []conflictWith `json:"conflicts_with"`
 }
 
@@ -69,26 +89,8 @@ func (n *Node) idCollision(ctx context.Context, key string, st step, c *mechanis
 	if err != nil {
 		return fmt.Errorf("check refused operation %s: %w", op.ID, err)
 	}
-	ev := collisionEvidence{Operation: op.ID, Party: op.Party, Version: op.Version, State: string(op.State),
-		Holder: c.Holder, Entry: st.index, EntryData: string(st.data), ConflictsWith: []conflictWith{}}
-	holder := fmt.Sprintf("party %s of this node", c.Holder)
-	if k, remote := n.mech.Federation().RemoteParty(c.Holder); remote {
-		ev.HolderNode = k
-		holder = fmt.Sprintf("party %s (hosted by peer %s)", c.Holder, keyName(k))
-	}
-	var with []string
-	for _, h := range hits {
-		ev.ConflictsWith = append(ev.ConflictsWith, conflictWith{Operation: h.ID, Party: h.Group, Separation: h.Separation})
-		with = append(with, fmt.Sprintf("%s (%s)", h.ID, h.Group))
-	}
-	conflicts := "none of this node's operations"
-	if len(with) > 0 {
-		conflicts = "this node's operations " + strings.Join(with, ", ") +
-			"; coordinate them by voice: activating them needs a head's override while it stands"
-	}
-	msg := fmt.Sprintf("operation %s of party %s was refused: %s holds that ID here, so this node cannot hold it nor open its conflicts (one of the two nodes reused the other's ID). As received (%s), it would conflict with %s",
-		op.ID, op.Party, holder, op.State, conflicts)
-	evidence, err := json.Marshal(ev)
+	holderNode, _ := n.mech.Federation().RemoteParty(c.Holder)
+	msg, evidence, err := collisionAlert(op, c.Holder, holderNode, hits, st.index, st.data)
 	if err != nil {
 		return err
 	}
@@ -96,7 +98,7 @@ func (n *Node) idCollision(ctx context.Context, key string, st step, c *mechanis
 	// together: a restart in between neither loses the alert nor
 	// forgets the refused operation.
 	overflowed := false
-	err = n.alertWith(ctx, key, "id_collision", msg, string(evidence), func(tx dc.Tx) error {
+	err = n.alertWith(ctx, key, "id_collision", msg, evidence, func(tx dc.Tx) error {
 		overflowed = false
 		return updatePeer(ctx, tx, key, func(p *dc.Peer) error {
 			p.Applied = max(p.Applied, st.index+1)
@@ -127,6 +129,56 @@ func (n *Node) idCollision(ctx context.Context, key string, st step, c *mechanis
 	}
 	_, err = n.Refresh(ctx)
 	return err
+}
+
+// collisionAlert returns the message and the evidence of the
+// id_collision alert of op, refused because party holder (hosted by the
+// peer of key holderNode, "" if by this node) holds its ID here, whose
+// version would conflict with hits among this node's operations; it came
+// as entry index of the peer's log, of bytes data. Both are bounded
+// whatever the number of hits: the message names the first
+// mechanism.MaxListed operations by ID and counts the rest, with a
+// fingerprint of the whole list, so that the alert is repeated when any
+// of them changes (an alert with the same message is not); the evidence
+// lists the first evidenceConflicts and copies the entry up to
+// maxEvidenceEntry bytes.
+func collisionAlert(op *dc.Operation, holder, holderNode string, hits []geo.Hit, index int64, data []byte) (msg, evidence string, err error) {
+	hits = slices.Clone(hits)
+	slices.SortFunc(hits, func(a, b geo.Hit) int { return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Group, b.Group)) })
+	ev := collisionEvidence{Operation: op.ID, Party: op.Party, Version: op.Version, State: string(op.State),
+		Holder: holder, HolderNode: holderNode, Entry: index, EntryLeafHash: tlog.RecordHash(data).String(), EntrySize: len(data),
+		Conflicts: len(hits), ConflictsWith: []conflictWith{}}
+	if len(data) <= maxEvidenceEntry {
+		ev.EntryData = string(data)
+	}
+	who := fmt.Sprintf("party %s of this node", holder)
+	if holderNode != "" {
+		who = fmt.Sprintf("party %s (hosted by peer %s)", holder, keyName(holderNode))
+	}
+	with := make([]string, 0, len(hits))
+	fp := sha256.New()
+	for i, h := range hits {
+		if i < evidenceConflicts {
+			ev.ConflictsWith = append(ev.ConflictsWith, conflictWith{Operation: h.ID, Party: h.Group, Separation: h.Separation})
+		}
+		with = append(with, fmt.Sprintf("%s (%s)", h.ID, h.Group))
+		fmt.Fprintf(fp, "%s %s\n", h.ID, h.Group)
+	}
+	conflicts := "none of this node's operations"
+	if len(with) > 0 {
+		conflicts = fmt.Sprintf("%d of this node's operations: %s", len(with), mechanism.ListSome(with))
+		if len(with) > mechanism.MaxListed {
+			conflicts += fmt.Sprintf(" (the evidence lists the first %d; fingerprint of the whole list %x)", min(len(with), evidenceConflicts), fp.Sum(nil)[:4])
+		}
+		conflicts += "; coordinate them by voice: activating them needs a head's override while it stands"
+	}
+	msg = fmt.Sprintf("operation %s of party %s was refused: %s holds that ID here, so this node cannot hold it nor open its conflicts (one of the two nodes reused the other's ID). As received (%s), it would conflict with %s",
+		op.ID, op.Party, who, op.State, conflicts)
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return "", "", err
+	}
+	return msg, string(b), nil
 }
 
 // refusedKey names a refused operation's entry in a peer's log.

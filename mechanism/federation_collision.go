@@ -20,6 +20,20 @@ import (
 // an operation of this node that it would conflict with needs a head's
 // recorded override, as while a peer is stale.
 
+// MaxListed is how many operations a message about operations refused
+// for an ID collision names (ListSome); the rest are counted, so that a
+// message stays short whatever their number.
+const MaxListed = 20
+
+// ListSome joins the first MaxListed of names with ", " and counts the
+// rest: "a, b, … and 130 more".
+func ListSome(names []string) string {
+	if len(names) <= MaxListed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:MaxListed], ", "), len(names)-MaxListed)
+}
+
 // IDCollision is the refusal of a peer's operation whose ID another
 // party holds on this node. It wraps a *dc.Error (EForbidden).
 type IDCollision struct {
@@ -147,7 +161,7 @@ func (m *Mechanism) checkBlindSpots(ctx context.Context, tx dc.Tx, op *dc.Operat
 			return err
 		} else if len(hit) > 0 {
 			why = fmt.Sprintf("the operation would conflict with %s, which this node could not apply because another party holds that ID here (an ID collision, see GET /v1/federation)",
-				strings.Join(hit, ", "))
+				ListSome(hit))
 		}
 	}
 	if why == "" {
