@@ -2,13 +2,16 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -37,15 +40,20 @@ import (
 // process, the header differs from every header read before it.
 //
 // Two things keep the read sound:
-//   - The file read must be the one SQLite uses. SQLite truncates or
-//     deletes it only when no connection in any process has it open. The
-//     store holds a connection of its own open from the first CommitMark
-//     to Close, so while the store is open the file is the live one.
+//   - The file read must be the one SQLite uses. SQLite names it after the
+//     database file it opened, links resolved (PRAGMA database_list), so
+//     a store opened through a symbolic link reads the file beside the
+//     link's target, not one named after the link. SQLite truncates or
+//     deletes the file only when no connection in any process has the
+//     database open. The store holds a connection of its own open from
+//     the first CommitMark to Close, so while the store is open the file
+//     is the live one.
 //   - Closing any descriptor of a file drops every POSIX lock the process
 //     holds on it, and SQLite's locks on this file (who reads, who
 //     writes) are POSIX locks. So the descriptor CommitMark reads is
-//     never closed: one per file, kept for the life of the process
-//     (shmFiles).
+//     shared by the process's stores on the file (shmFiles) and closed
+//     only once no open store reads it and SQLite has deleted the file:
+//     then no connection uses it any more, in any process.
 
 // walIndexVersion is the iVersion of the wal-index header SQLite writes.
 const walIndexVersion = 3007000
@@ -56,9 +64,12 @@ const walIndexHeaderSize = 48
 // commitWatch is what CommitMark reads: the -shm file and the connection
 // that keeps it the live one.
 type commitWatch struct {
+	// file is the name SQLite gave the store's file (mainFile), read
+	// when the store opened.
+	file string
 	once sync.Once
 	pin  driver.Conn
-	shm  *os.File
+	shm  *shmFile
 	err  error // why there is no mark, if so
 	// closed is set by Close: a closed store's file may be gone.
 	closed atomic.Bool
@@ -69,7 +80,7 @@ type commitWatch struct {
 // or was being written.
 func (db *DB) CommitMark() (deconflict.CommitMark, bool) {
 	w := &db.watch
-	w.once.Do(func() { w.pin, w.shm, w.err = openCommitWatch(db.abs) })
+	w.once.Do(func() { w.pin, w.shm, w.err = db.openCommitWatch() })
 	var mark deconflict.CommitMark
 	if w.shm == nil || w.closed.Load() {
 		return mark, false
@@ -84,10 +95,28 @@ func (db *DB) CommitMark() (deconflict.CommitMark, bool) {
 	return mark, true
 }
 
-// openCommitWatch opens a connection to the store at path (an absolute
-// path) and reads through it, which maps the wal-index into it, then
-// returns it with the descriptor of the wal-index file to read.
-func openCommitWatch(path string) (driver.Conn, *os.File, error) {
+// mainFile returns the name SQLite gave the file the connections of pool
+// opened, links resolved: the wal-index file is named after it.
+func mainFile(ctx context.Context, pool *sql.DB) (string, error) {
+	var seq int
+	var name, path string
+	if err := pool.QueryRowContext(ctx, "PRAGMA database_list").Scan(&seq, &name, &path); err != nil {
+		return "", fmt.Errorf("watch commits: name the store's file: %w", err)
+	}
+	if name != "main" || path == "" {
+		return "", fmt.Errorf("watch commits: the store's file is named %q (%s)", path, name)
+	}
+	return path, nil
+}
+
+// openCommitWatch opens a connection to the store's file and reads
+// through it, which maps the wal-index into it, then returns it with the
+// wal-index file to read.
+func (db *DB) openCommitWatch() (driver.Conn, *shmFile, error) {
+	path := db.watch.file
+	if db.watch.err != nil {
+		return nil, nil, db.watch.err
+	}
 	conn, err := sqliteDriver.Open(dsn(path, url.Values{"_query_only": {"1"}}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open a connection to watch commits: %w", err)
@@ -120,8 +149,8 @@ func readOnce(conn driver.Conn) error {
 	return rows.Next(dest)
 }
 
-// closeCommitWatch closes the connection CommitMark kept open; the
-// descriptor of the -shm file stays open (see shmFiles).
+// closeCommitWatch closes the connection CommitMark kept open, then lets
+// go of the -shm file (see shmFiles).
 func (db *DB) closeCommitWatch() error {
 	w := &db.watch
 	w.closed.Store(true)
@@ -131,30 +160,44 @@ func (db *DB) closeCommitWatch() error {
 	}
 	err := w.pin.Close()
 	w.pin = nil
+	shmFiles.release(w.shm)
 	return err
 }
 
 // shmFiles holds the descriptors of the -shm files read by CommitMark, one
-// per file, for the life of the process: closing one would drop SQLite's
-// locks on the file (see above).
+// per file, shared by the stores open on it. A descriptor is closed only
+// when no open store reads it and its file is no longer at its name:
+// SQLite deletes the file when the last connection to the database, in
+// any process, closes, and a connection opened after that makes a new
+// one. Closing it earlier would drop SQLite's locks on the file (see
+// above).
 var shmFiles shmRegistry
 
 type shmRegistry struct {
 	mu    sync.Mutex
-	files []*os.File
+	files []*shmFile
+}
+
+// shmFile is a -shm file held open by shmFiles.
+type shmFile struct {
+	*os.File
+	path  string
+	users int // open stores that read it
 }
 
 // open returns the descriptor of the file at path, opening it unless it
-// is held already.
-func (r *shmRegistry) open(path string) (*os.File, error) {
+// is held already, for one more store.
+func (r *shmRegistry) open(path string) (*shmFile, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.prune()
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range r.files {
 		if held, err := f.Stat(); err == nil && os.SameFile(fi, held) {
+			f.users++
 			return f, nil
 		}
 	}
@@ -162,6 +205,35 @@ func (r *shmRegistry) open(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.files = append(r.files, f)
-	return f, nil
+	sf := &shmFile{File: f, path: path, users: 1}
+	r.files = append(r.files, sf)
+	return sf, nil
+}
+
+// release tells that a store no longer reads f.
+func (r *shmRegistry) release(f *shmFile) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f.users--
+	r.prune()
+}
+
+// prune closes the descriptors no open store reads whose files SQLite
+// deleted. r.mu is held.
+func (r *shmRegistry) prune() {
+	r.files = slices.DeleteFunc(r.files, func(f *shmFile) bool {
+		if f.users > 0 {
+			return false
+		}
+		held, err := f.Stat()
+		if err != nil {
+			return false
+		}
+		now, err := os.Stat(f.path)
+		if err == nil && os.SameFile(now, held) || err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false // still the live file, in another process, or cannot tell
+		}
+		f.Close()
+		return true
+	})
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -139,4 +140,80 @@ func BenchmarkFreshness(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCommitMarkThroughSymlink checks that the mark of a store opened
+// through a symbolic link moves with its commits. SQLite names the
+// wal-index file after the file the link points to; a file named after
+// the link (one left behind by a store that lived under that name before,
+// say) is not the one SQLite writes, and a mark read from it would never
+// move: a token revoked by another process would go on working.
+func TestCommitMarkThroughSymlink(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "data", "store.db")
+	other := MustOpen(t, target)
+	link := filepath.Join(dir, "store.db")
+	if err := os.Symlink(filepath.Join("data", "store.db"), link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	left, err := os.ReadFile(target + "-shm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(link+"-shm", left, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	db := MustOpen(t, link)
+	m, ok := db.CommitMark()
+	if !ok {
+		t.Fatal("no commit mark for a store opened through a symbolic link")
+	}
+	if err := increment(ctx, other, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if m2, ok := db.CommitMark(); !ok || m2 == m {
+		t.Fatalf("the mark of a store opened through a symbolic link did not move after a commit (ok %v)", ok)
+	}
+}
+
+// TestCommitMarkDescriptors checks that stores opened, asked for their
+// mark and closed leave no descriptor open behind them: a process that
+// opens many stores in turn (a tool, a test suite) would run out.
+func TestCommitMarkDescriptors(t *testing.T) {
+	open := func() int {
+		t.Helper()
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("cannot count open descriptors: %v", err)
+		}
+		return len(fds)
+	}
+	dir := t.TempDir()
+	cycle := func(i int) {
+		t.Helper()
+		db, err := Open(t.Context(), filepath.Join(dir, fmt.Sprintf("store-%d.db", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := db.CommitMark(); !ok {
+			t.Fatalf("no commit mark from store %d", i)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cycle(0) // whatever the process opens once, it has opened now
+	before := open()
+	const stores = 20
+	for i := 1; i <= stores; i++ {
+		cycle(i)
+	}
+	if after := open(); after >= before+stores/2 {
+		t.Fatalf("%d stores opened and closed left %d descriptors open", stores, after-before)
+	}
 }

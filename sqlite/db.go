@@ -30,7 +30,6 @@ const BusyTimeout = 10 * time.Second
 // concurrent use, and several processes may use the same file at once.
 type DB struct {
 	path  string
-	abs   string  // path made absolute
 	write *sql.DB // one connection: writers queue here, in this process
 	read  *sql.DB // several query-only connections
 	ckpt  *sql.DB // one connection for checkpoints, off the writers' path
@@ -93,7 +92,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	db.abs = abs
 	// The store holds token hashes, private notes and the signing key:
 	// create it readable by its owner only (SQLite gives its WAL and
 	// shared-memory files the same permissions).
@@ -139,6 +137,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	db.watch.file, db.watch.err = mainFile(ctx, db.read)
 	db.ckpt = openPool(dsn(abs, url.Values{"_synchronous": {"FULL"}}))
 	db.ckpt.SetMaxOpenConns(1)
 	db.ckpt.SetMaxIdleConns(1)
