@@ -135,3 +135,54 @@ func TestTokenCacheReadsCountOnlyAfterCommits(t *testing.T) {
 		t.Fatalf("lookup after the revocation: %v, want unauthenticated", err)
 	}
 }
+
+// racedStore is a markedStore where another process commits a
+// revocation just after each read of the count took its snapshot, once
+// armed: the count read misses it, the mark after it shows it.
+type racedStore struct {
+	markedStore
+	armed bool
+}
+
+func (s *racedStore) RevokedTokens(ctx context.Context) (int64, error) {
+	n, err := s.markedStore.RevokedTokens(ctx)
+	if s.armed {
+		s.armed = false
+		s.revoked.Add(1)
+		s.commits.Add(1)
+	}
+	return n, err
+}
+
+// TestTokenCacheSeesRevocationDuringCountRead checks that a revocation
+// committed while the count is being read (after the read's snapshot) is
+// seen by the next lookup: the mark the cache keeps must be taken before
+// the count, or it would already show the commit the count missed.
+func TestTokenCacheSeesRevocationDuringCountRead(t *testing.T) {
+	var (
+		s     racedStore
+		c     tokenCache
+		hash  = [32]byte{2}
+		valid = true
+	)
+	find := func() (dc.Actor, error) {
+		if !valid {
+			return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "unknown or revoked token")
+		}
+		return dc.Actor{Party: "alpha", Role: dc.RoleOperator}, nil
+	}
+	if _, err := c.lookup(t.Context(), &s, hash, find); err != nil {
+		t.Fatal(err)
+	}
+	// A commit makes the next lookup read the count; while it does,
+	// another process revokes the token.
+	s.commits.Add(1)
+	s.armed = true
+	if _, err := c.lookup(t.Context(), &s, hash, find); err != nil {
+		t.Fatal(err)
+	}
+	valid = false
+	if _, err := c.lookup(t.Context(), &s, hash, find); dc.ErrorCode(err) != dc.EUnauthenticated {
+		t.Fatalf("lookup after a revocation committed during the count's read: %v, want unauthenticated", err)
+	}
+}
