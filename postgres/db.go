@@ -48,9 +48,11 @@ type DB struct {
 	// waits for the database's write lock.
 	writer chan struct{}
 	log    atomic.Pointer[slog.Logger] // for what Listen meets; none by default
-	// commitTime is how long write transactions' commits took: see
-	// Timings.
-	commitTime timing.Histogram
+	// commitTime is how long write transactions' commits took, lockWait
+	// their first round trip (the wait for the write lock in it) and
+	// lockHeld the time from the lock granted to the commit answered:
+	// see Timings.
+	commitTime, lockWait, lockHeld timing.Histogram
 }
 
 var (
@@ -198,7 +200,7 @@ func (db *DB) update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin write transaction: %w", err)
 	}
-	t := &tx{conn: c, pending: beginWrite(), write: true}
+	t := &tx{conn: c, pending: beginWrite(), write: true, db: db}
 	defer t.end(ctx)
 	if err := fn(t); err != nil {
 		return err
@@ -212,6 +214,9 @@ func (db *DB) update(ctx context.Context, fn func(deconflict.Tx) error) error {
 		return err
 	}
 	db.commitTime.Observe(time.Since(began))
+	if !t.locked.IsZero() {
+		db.lockHeld.Observe(time.Since(t.locked))
+	}
 	return nil
 }
 
@@ -221,6 +226,8 @@ func (db *DB) update(ctx context.Context, fn func(deconflict.Tx) error) error {
 func (db *DB) Timings() []deconflict.Timing {
 	return []deconflict.Timing{
 		db.commitTime.Timing("commit", "Write transactions' commits: the round trip with the statements held back and COMMIT, the flush included."),
+		db.lockWait.Timing("write_lock_wait", "Write transactions' first round trip: the wait for the database's write lock, and the reads sent with it."),
+		db.lockHeld.Timing("write_lock_held", "Write transactions' time holding the database's write lock, from its grant to the commit's answer."),
 	}
 }
 

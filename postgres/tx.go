@@ -32,6 +32,10 @@ type tx struct {
 	writes int  // statements queued by later
 	write  bool // a write transaction, holding the write lock
 	pre    *prefetched
+	// db and locked time a write transaction's hold of the write lock:
+	// locked is when the round trip that took it was answered.
+	db     *DB
+	locked time.Time
 }
 
 // queued is a statement waiting to be sent.
@@ -121,8 +125,18 @@ func (t *tx) sendPending(ctx context.Context, query string, args []any) (pgx.Bat
 	}
 	b.Queue(query, args...)
 	pending := t.pending
+	first := !t.open
 	t.pending, t.open = nil, true
+	sent := time.Now()
 	br := t.conn.SendBatch(ctx, b)
+	if first && t.write && t.db != nil {
+		// The lock is taken by the first statements: their results are
+		// read below, so timing ends when the last of them is.
+		defer func() {
+			t.locked = time.Now()
+			t.db.lockWait.Observe(t.locked.Sub(sent))
+		}()
+	}
 	for _, q := range pending {
 		if q.read != nil {
 			if err := readAhead(br, q); err != nil {

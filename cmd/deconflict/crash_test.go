@@ -14,7 +14,7 @@ import (
 )
 
 // buildBinary builds the deconflict binary into a temporary directory.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "deconflict")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -24,10 +24,11 @@ func buildBinary(t *testing.T) string {
 }
 
 // startBinary runs the built binary as a separate process and returns it,
-// its base URL and its log.
-func startBinary(t *testing.T, bin, store string) (*exec.Cmd, string, *syncBuffer) {
+// its base URL and its log; extra are more flags of serve.
+func startBinary(t testing.TB, bin, store string, extra ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, loopbackFlags...)...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, loopbackFlags...)
+	cmd := exec.Command(bin, append(args, extra...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -66,3 +66,50 @@ func Server(t testing.TB) string {
 	}
 	return base
 }
+
+// FromTemplate returns the URL of a fresh database copied from the
+// database called template, which fill makes (given the URL of an empty
+// database, every connection to which it must close) if it does not exist
+// yet. The copy is dropped when the test ends; the template is kept, so
+// that later runs skip fill.
+func FromTemplate(t testing.TB, template string, fill func(url string)) string {
+	t.Helper()
+	base := Server(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", Env, err)
+	}
+	if !exists(t, base, template) {
+		building := template + "_building"
+		exec(t, base, "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)")
+		exec(t, base, "CREATE DATABASE "+building)
+		b := *u
+		b.Path = "/" + building
+		fill(b.String())
+		exec(t, base, "ALTER DATABASE "+building+" RENAME TO "+template)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "dcf_test_" + hex.EncodeToString(b)
+	exec(t, base, "CREATE DATABASE "+name+" TEMPLATE "+template+" STRATEGY FILE_COPY")
+	t.Cleanup(func() { exec(t, base, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	u.Path = "/" + name
+	return u.String()
+}
+
+// exists reports whether the server at dsn has a database called name.
+func exists(t testing.TB, dsn, name string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatalf("look for database %s: %v", name, err)
+	}
+	return n > 0
+}
