@@ -55,6 +55,38 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 			ConstLabels: prometheus.Labels{"searched": "in_batch"},
 		}, func() float64 { return float64(m.Stats().ChecksInBatch.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_caught_up_operations_total", Help: "Operations other processes changed that this one read into its conflict index, by where: ahead of the write lock (or for a what-if check) or under it, in a batch.",
+			ConstLabels: prometheus.Labels{"where": "ahead"},
+		}, func() float64 { return float64(m.Stats().CaughtUpAhead.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_caught_up_operations_total", Help: "Operations other processes changed that this one read into its conflict index, by where: ahead of the write lock (or for a what-if check) or under it, in a batch.",
+			ConstLabels: prometheus.Labels{"where": "in_batch"},
+		}, func() float64 { return float64(m.Stats().CaughtUpInBatch.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "deconflict_forwarding", Help: "1 while this replica hands its declarations to the writer replica (serve --replica-listen), 0 while it writes its own.",
+		}, func() float64 {
+			if m.Forwarding() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_forwarded_declarations_total", Help: "Declarations handed between replicas (serve --replica-listen), by outcome: handed to the writer replica and answered; not taken by it and written here; handed over without an answer (the caller told to try again); handed to this replica by others.",
+			ConstLabels: prometheus.Labels{"outcome": "answered"},
+		}, func() float64 { return float64(m.Stats().ForwardedOut.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_forwarded_declarations_total", Help: "Declarations handed between replicas (serve --replica-listen), by outcome: handed to the writer replica and answered; not taken by it and written here; handed over without an answer (the caller told to try again); handed to this replica by others.",
+			ConstLabels: prometheus.Labels{"outcome": "written_here"},
+		}, func() float64 { return float64(m.Stats().ForwardFallbacks.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_forwarded_declarations_total", Help: "Declarations handed between replicas (serve --replica-listen), by outcome: handed to the writer replica and answered; not taken by it and written here; handed over without an answer (the caller told to try again); handed to this replica by others.",
+			ConstLabels: prometheus.Labels{"outcome": "unanswered"},
+		}, func() float64 { return float64(m.Stats().ForwardFailures.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "deconflict_forwarded_declarations_total", Help: "Declarations handed between replicas (serve --replica-listen), by outcome: handed to the writer replica and answered; not taken by it and written here; handed over without an answer (the caller told to try again); handed to this replica by others.",
+			ConstLabels: prometheus.Labels{"outcome": "received"},
+		}, func() float64 { return float64(m.Stats().ForwardedIn.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_integrity_alarms_total", Help: "Integrity alarms: proofs, checkpoints or bundles that did not verify against the stored log, and writes the store failed because its data is damaged. Any is a page: see docs/OPERATIONS.md.",
 		}, func() float64 { return float64(m.IntegrityAlarms()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{

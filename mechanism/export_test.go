@@ -21,7 +21,7 @@ func SetSnapshotGap(d time.Duration) (restore func()) {
 // conflict search ahead of the write lock and before its write: what
 // changes in that gap, the write must still see.
 func (m *Mechanism) DeclareWithGap(ctx context.Context, a dc.Actor, id string, d Declaration, between func()) (*Result, error) {
-	return m.declare(ctx, a, id, d, nil, between)
+	return m.declare(ctx, a, id, d, nil, between, false)
 }
 
 // ReloadIndex replaces the index with one loaded from the store, as a

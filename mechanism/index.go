@@ -73,9 +73,10 @@ func (w *writer) install(ctx context.Context, tx dc.Tx, ix *geo.Index, last int6
 }
 
 // catchUp brings the index up to date with operations changed by other
-// processes. It runs inside a write transaction, where nobody else can
-// change operations, and with w.mu held.
-func (w *writer) catchUp(ctx context.Context, tx dc.Tx) error {
+// processes, and counts them in counter. It runs inside a write
+// transaction, where nobody else can change operations, or a read
+// transaction, with w.mu held.
+func (w *writer) catchUp(ctx context.Context, tx dc.Tx, counter *atomic.Int64) error {
 	last, err := tx.LastSeq(ctx)
 	if err != nil {
 		return err
@@ -86,6 +87,7 @@ func (w *writer) catchUp(ctx context.Context, tx dc.Tx) error {
 	}
 	err = tx.OperationsSince(ctx, w.rev, false, func(op *dc.Operation) error {
 		w.views.drop(op.ID)
+		counter.Add(1)
 		return indexOperation(w.index.Load(), op)
 	})
 	if err != nil {

@@ -133,6 +133,18 @@ type Stats struct {
 	// searched before the write lock and only brought up to date under
 	// it (geo.Index.Since); ChecksInBatch those searched under it.
 	ChecksAhead, ChecksInBatch atomic.Int64
+	// CaughtUpAhead counts the operations other processes changed that
+	// this one read into its index outside a write transaction (ahead
+	// of the write lock, or for a what-if check); CaughtUpInBatch those
+	// it read under the write lock, in a batch.
+	CaughtUpAhead, CaughtUpInBatch atomic.Int64
+	// ForwardedOut counts the declarations this process handed to the
+	// writer replica and got an answer for; ForwardFallbacks those the
+	// writer did not take, which this process then wrote itself;
+	// ForwardFailures those whose hand-over got no answer (their callers
+	// were told to try again); ForwardedIn those other replicas handed
+	// to this one (forward.go).
+	ForwardedOut, ForwardFallbacks, ForwardFailures, ForwardedIn atomic.Int64
 }
 
 // Stats returns the mechanism's counters.

@@ -92,12 +92,13 @@ func sameContent(op *dc.Operation, d *Declaration) bool {
 // Declare creates or replaces operation id for the actor's party.
 // ifMatch is the version named by If-Match, or nil.
 func (m *Mechanism) Declare(ctx context.Context, a dc.Actor, id string, d Declaration, ifMatch *int) (*Result, error) {
-	return m.declare(ctx, a, id, d, ifMatch, nil)
+	return m.declare(ctx, a, id, d, ifMatch, nil, false)
 }
 
 // declare is Declare; a test's between runs after the conflict search
-// ahead of the write lock, before the write.
-func (m *Mechanism) declare(ctx context.Context, a dc.Actor, id string, d Declaration, ifMatch *int, between func()) (*Result, error) {
+// ahead of the write lock, before the write. here: write it in this
+// process, never handing it to the writer replica (forward.go).
+func (m *Mechanism) declare(ctx context.Context, a dc.Actor, id string, d Declaration, ifMatch *int, between func(), here bool) (*Result, error) {
 	if !a.Is(dc.RoleOperator) || a.Party == "" {
 		return nil, dc.Errorf(dc.EPermission, "only an operator may declare operations")
 	}
@@ -106,6 +107,11 @@ func (m *Mechanism) declare(ctx context.Context, a dc.Actor, id string, d Declar
 	}
 	if !dc.ValidID(id) {
 		return nil, dc.FieldErrorf(dc.EInvalid, "id", "operation id %q is not a UUID (such as 5f0c1e9a-3b7d-4c2e-9a41-0d6b8e2f7c13)", id)
+	}
+	if !here && m.writer.forwarding() {
+		// The writer replica validates it, as it would its own.
+		return m.writer.forwardDeclaration(ctx, Forwarded{Actor: a, ID: id, Declaration: d, IfMatch: ifMatch},
+			func() (*Result, error) { return m.declare(ctx, a, id, d, ifMatch, nil, true) })
 	}
 	vols, err := d.validate()
 	if err != nil {

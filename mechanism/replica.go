@@ -2,7 +2,9 @@ package mechanism
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
+	"time"
 
 	dc "github.com/deconflict/deconflict"
 )
@@ -22,7 +24,14 @@ type replica struct {
 	// dirty: a write failed and so did the reload after it; the index may
 	// hold changes never committed. The next write or catch-up reloads.
 	dirty atomic.Bool
+	// following: a catch-up in the background is due (see wake).
+	following atomic.Bool
 }
+
+// followDelay is how long after another process's commit a replica that
+// hands its declarations to the writer (forward.go) catches its index up
+// in the background: what commits meanwhile is read at the same time.
+const followDelay = 100 * time.Millisecond
 
 // Wake tells the mechanism that events up to seq were committed, perhaps
 // by another process sharing its store (as a PostgreSQL LISTEN/NOTIFY
@@ -39,9 +48,19 @@ func (m *Mechanism) Wake(seq int64) {
 }
 
 // wake marks the index stale if seq is beyond what it reflects (or 0).
+// A replica that hands its declarations to the writer runs no batches
+// that would catch it up, so it catches up in the background soon after:
+// its what-if checks then find little to read, and its lists by box few
+// operations changed since the index looked.
 func (w *writer) wake(seq int64) {
 	if seq <= 0 || seq > w.replica.seen.Load() {
 		w.replica.stale.Store(true)
+		if w.forwarding() && w.replica.following.CompareAndSwap(false, true) {
+			time.AfterFunc(followDelay, func() {
+				w.replica.following.Store(false)
+				_ = w.freshen(context.Background())
+			})
+		}
 	}
 }
 
@@ -82,7 +101,7 @@ func (w *writer) catchUpView(ctx context.Context) error {
 		if dirty {
 			return w.reload(ctx, tx)
 		}
-		return w.catchUp(ctx, tx)
+		return w.catchUpRead(ctx, tx)
 	})
 	if err != nil {
 		w.replica.stale.Store(true) // try again next time
@@ -91,5 +110,44 @@ func (w *writer) catchUpView(ctx context.Context) error {
 	if dirty {
 		w.replica.dirty.Store(false)
 	}
+	return nil
+}
+
+// catchUpRead is catchUp in a read transaction: from the compact
+// geometries of the operations changed, where the store keeps them, which
+// need no parsing. It is called with w.mu held.
+func (w *writer) catchUpRead(ctx context.Context, tx dc.Tx) error {
+	gtx, ok := tx.(dc.GeometriesSinceTx)
+	if !ok {
+		return w.catchUp(ctx, tx, &w.stats.CaughtUpAhead)
+	}
+	last, err := tx.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if last <= w.rev {
+		w.replica.seen.Store(w.rev)
+		return nil
+	}
+	ix := w.index.Load()
+	err = gtx.GeometriesSince(ctx, w.rev, func(g *dc.LiveGeometry, live bool) error {
+		w.views.drop(g.ID)
+		w.stats.CaughtUpAhead.Add(1)
+		if !live {
+			ix.Remove(g.ID)
+			return nil
+		}
+		vols, err := liveVolumes(g)
+		if err != nil {
+			return err
+		}
+		ix.Insert(g.ID, g.Party, vols)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("catch up index: %w", err)
+	}
+	w.rev = last
+	w.replica.seen.Store(last)
 	return nil
 }

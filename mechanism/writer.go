@@ -31,6 +31,9 @@ type writer struct {
 	run func(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error
 	// notify tells waiters of new events, after each commit.
 	notify func()
+	// forwarder hands declarations to the writer replica (forward.go);
+	// nil: this process writes its own.
+	forwarder Forwarder
 	// companion keeps the state of attached writes (see Attachment); it
 	// is told when an attempt of a batch that carries attachments begins
 	// and when the batch committed or failed.
@@ -90,7 +93,12 @@ type writeRequest struct {
 	id    string
 	plan  planFunc
 	att   *Attachment // work of another interface in the same transaction, or nil
-	done  chan struct{}
+	// fwd is a declaration to hand to the writer replica, and here how
+	// to write it in this process should the writer not take it; nil
+	// for a write of this process (forward.go).
+	fwd  *Forwarded
+	here func() (*Result, error)
+	done chan struct{}
 	// Set by run.
 	res     *Result
 	err     error
@@ -152,9 +160,14 @@ func (w *writer) drain(ctx context.Context, mine *writeRequest) {
 			return
 		}
 		w.queueMu.Unlock()
-		w.mu.Lock()
-		w.runBatch(ctx, batch)
-		w.mu.Unlock()
+		if w.forwarder != nil {
+			batch = w.handOver(ctx, batch)
+		}
+		if len(batch) > 0 {
+			w.mu.Lock()
+			w.runBatch(ctx, batch)
+			w.mu.Unlock()
+		}
 		ran++
 		if mine != nil {
 			w.queueMu.Lock()
@@ -210,7 +223,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 				return err
 			}
 		}
-		if err := w.catchUp(ctx, tx); err != nil {
+		if err := w.catchUp(ctx, tx, &w.stats.CaughtUpInBatch); err != nil {
 			return err
 		}
 		b.index.Reset()

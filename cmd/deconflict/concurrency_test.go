@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,10 +46,32 @@ func randomDeclaration(rng *rand.Rand) map[string]any {
 // checks each time that the conflicts found are exactly the pairs a
 // brute-force comparison finds: none lost, none invented.
 func TestConcurrentDeclarations(t *testing.T) {
+	concurrentDeclarations(t, []*testServer{startServer(t)})
+}
+
+// TestConcurrentDeclarationsReplicas is TestConcurrentDeclarations with
+// the requests spread over three replicas on one PostgreSQL database: two
+// of them hand their declarations to the third, the writer, and write
+// their cancellations themselves, under the same lock.
+func TestConcurrentDeclarationsReplicas(t *testing.T) {
+	rs := startReplicas(t, 3)
+	waitForwarding(t, rs)
+	concurrentDeclarations(t, rs)
+	forwarded, unanswered := forwardedDeclarations(t, rs)
+	if forwarded == 0 || unanswered != 0 {
+		t.Errorf("%g declarations handed to the writer replica and answered, %g unanswered; want some, and none", forwarded, unanswered)
+	}
+}
+
+// concurrentDeclarations runs the scenario of TestConcurrentDeclarations,
+// each request sent to one of servers in turn (replicas of one store).
+func concurrentDeclarations(t *testing.T, servers []*testServer) {
 	rng := rand.New(rand.NewPCG(testSeed(t), 7))
-	s := startServer(t)
+	s := servers[0]
 	tokens := map[string]string{"alpha": s.token("operator", "alpha"), "bravo": s.token("operator", "bravo")}
 	obs := s.token("observer", "charlie")
+	var turn atomic.Int64
+	next := func() *testServer { return servers[int(turn.Add(1))%len(servers)] }
 
 	const perParty = 60
 	ops := map[string]declared{}
@@ -83,7 +106,7 @@ func TestConcurrentDeclarations(t *testing.T) {
 	var jobs []func()
 	for _, id := range order {
 		d := ops[id]
-		jobs = append(jobs, func() { s.do("PUT", "/v1/operations/"+id, tokens[d.party], d.body).want(t, 201) })
+		jobs = append(jobs, func() { next().do("PUT", "/v1/operations/"+id, tokens[d.party], d.body).want(t, 201) })
 	}
 	run(jobs)
 	want := bruteForce(t, ops)
@@ -98,35 +121,39 @@ func TestConcurrentDeclarations(t *testing.T) {
 	// all at once: the conflicts of what moved away resolve, of what
 	// moved in open, of what was cancelled resolve.
 	jobs = nil
-	var moved, cancelled int
+	var nMoved, cancelled int
 	for _, id := range order {
 		d := ops[id]
 		switch rng.IntN(4) {
 		case 0, 1:
-			next := declared{d.party, randomDeclaration(rng)}
-			ops[id] = next
-			moved++
+			moved := declared{d.party, randomDeclaration(rng)}
+			ops[id] = moved
+			nMoved++
 			jobs = append(jobs, func() {
-				s.do("PUT", "/v1/operations/"+id, tokens[d.party], next.body, "If-Match", `"1"`).want(t, 200)
+				next().do("PUT", "/v1/operations/"+id, tokens[d.party], moved.body, "If-Match", `"1"`).want(t, 200)
 			})
 		case 2:
 			delete(ops, id)
 			cancelled++
-			jobs = append(jobs, func() { s.do("DELETE", "/v1/operations/"+id, tokens[d.party], nil).want(t, 200) })
+			jobs = append(jobs, func() { next().do("DELETE", "/v1/operations/"+id, tokens[d.party], nil).want(t, 200) })
 		}
 	}
 	run(jobs)
 	want = bruteForce(t, ops)
 	sameConflicts(t, want, storedPairs(t, s, obs))
-	t.Logf("%d moved, %d cancelled: %d conflicts, all found", moved, cancelled, len(want))
+	t.Logf("%d moved, %d cancelled: %d conflicts, all found", nMoved, cancelled, len(want))
 
 	// Most checks were searched ahead of the write lock and brought up
 	// to date under it: the path the answers above went through.
-	ahead, inBatch := s.metric(`deconflict_conflict_checks_total{searched="ahead"}`), s.metric(`deconflict_conflict_checks_total{searched="in_batch"}`)
+	var ahead, inBatch float64
+	for _, s := range servers {
+		ahead += s.metric(`deconflict_conflict_checks_total{searched="ahead"}`)
+		inBatch += s.metric(`deconflict_conflict_checks_total{searched="in_batch"}`)
+	}
 	t.Logf("conflict checks searched ahead %g, in the batch %g", ahead, inBatch)
 	// (A store may run a batch again after a failed attempt: at least one
 	// check per declaration.)
-	if total := len(order) + moved; ahead+inBatch < float64(total) || ahead < float64(total)/2 {
+	if total := len(order) + nMoved; ahead+inBatch < float64(total) || ahead < float64(total)/2 {
 		t.Errorf("%g of %g checks searched ahead of the write lock, of %d declarations; want most", ahead, ahead+inBatch, total)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -9,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +37,30 @@ func startReplicas(t testing.TB, n int) []*testServer {
 	return rs
 }
 
+// waitForwarding waits until all replicas but one hand their declarations
+// to the writer replica.
+func waitForwarding(t *testing.T, rs []*testServer) {
+	t.Helper()
+	waitFor(t, 20*time.Second, "all replicas but one to hand their declarations to the writer", func() bool {
+		n := 0
+		for _, r := range rs {
+			n += int(r.metric("deconflict_forwarding"))
+		}
+		return n == len(rs)-1
+	})
+}
+
+// forwardedDeclarations returns how many declarations the replicas handed
+// to the writer and got an answer for, and how many got none.
+func forwardedDeclarations(t *testing.T, rs []*testServer) (answered, unanswered float64) {
+	t.Helper()
+	for _, r := range rs {
+		answered += r.metric(`deconflict_forwarded_declarations_total{outcome="answered"}`)
+		unanswered += r.metric(`deconflict_forwarded_declarations_total{outcome="unanswered"}`)
+	}
+	return answered, unanswered
+}
+
 // TestReplicasFindEveryConflict spreads many conflicting declarations of
 // three parties over three replicas at once and checks that the conflicts
 // stored are exactly those a brute-force comparison finds, and that a
@@ -48,6 +75,7 @@ func TestReplicasFindEveryConflict(t *testing.T) {
 		tokens[p] = rs[0].token("operator", p)
 	}
 	obs := rs[0].token("observer", "alpha")
+	waitForwarding(t, rs)
 
 	// Across replicas, live.
 	ch, _ := rs[0].streamEvents(t, rs[0].token("liaison", "charlie"), 0)
@@ -90,6 +118,9 @@ func TestReplicasFindEveryConflict(t *testing.T) {
 	close(work)
 	wg.Wait()
 
+	if answered, unanswered := forwardedDeclarations(t, rs); answered == 0 || unanswered != 0 {
+		t.Errorf("%g declarations handed to the writer replica and answered, %g unanswered; want some, and none", answered, unanswered)
+	}
 	want := bruteForce(t, ops)
 	for i, r := range rs {
 		got := storedPairs(t, r, obs)
@@ -200,18 +231,25 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 		cmd, base, log := startBinary(t, bin, store)
 		procs, bases, logs = append(procs, cmd), append(bases, base), append(logs, log)
 	}
-	// The replica that delivers webhooks is the one to kill: delivery must
-	// move to a survivor. Put it last, so the others are 0 and 1.
+	// The replica that writes the declarations the others hand over is
+	// the one to kill: their hand-overs under way lose their answers, and
+	// the writer lease must move to a survivor. It most often delivers
+	// webhooks too (the first replica up takes both leases), and then
+	// delivery must move as well. Put it last, so the others are 0 and 1.
 	victim := -1
-	waitFor(t, 10*time.Second, "a replica to take the webhook lease", func() bool {
+	waitFor(t, 10*time.Second, "a replica to take the writer lease, and the others to know it", func() bool {
+		forwarding := 0
 		for i, l := range logs {
-			if strings.Contains(l.String(), "lease taken") {
+			if strings.Contains(l.String(), "this replica writes the declarations the others hand over") {
 				victim = i
-				return true
+			}
+			if strings.Contains(l.String(), `"msg":"writer replica"`) {
+				forwarding++
 			}
 		}
-		return false
+		return victim >= 0 && forwarding == 3
 	})
+	webhooks := strings.Contains(logs[victim].String(), `"lease taken: this process does the work","lease":"webhooks"`)
 	procs[victim], procs[2] = procs[2], procs[victim]
 	bases[victim], bases[2] = bases[2], bases[victim]
 	s.base = bases[0]
@@ -229,6 +267,7 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 		acked = map[string]bool{}
 		wg    sync.WaitGroup
 	)
+	var retried atomic.Int64
 	deadline := time.Now().Add(4 * time.Second)
 	for w := range 12 {
 		wg.Add(1)
@@ -237,21 +276,35 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 			defer wg.Done()
 			c := &testServer{t: t, base: bases[w%3]}
 			for time.Now().Before(deadline) {
-				id := newID()
-				status, ok := c.tryPut(id, tokens[w%2], randomDeclaration(wrng))
-				if !ok {
-					if w%3 == 2 {
-						return // its replica is gone
+				id, body := newID(), randomDeclaration(wrng)
+				// A survivor whose hand-over to the killed writer got
+				// no answer says 503 with Retry-After: the same PUT
+				// again is then answered 201, or 200 if the writer had
+				// written it before it died.
+				for try := 0; ; try++ {
+					status, retry, ok := putWithRetryAfter(c, id, tokens[w%2], body)
+					if !ok {
+						if w%3 == 2 {
+							return // its replica is gone
+						}
+						t.Errorf("replica %d unreachable", w%3+1)
+						return
 					}
-					t.Errorf("replica %d unreachable", w%3+1)
-					return
-				}
-				if status/100 == 2 {
-					mu.Lock()
-					acked[id] = true
-					mu.Unlock()
-				} else if w%3 != 2 {
-					t.Errorf("replica %d answered %d", w%3+1, status)
+					if status/100 == 2 {
+						mu.Lock()
+						acked[id] = true
+						mu.Unlock()
+						break
+					}
+					if w%3 == 2 {
+						break
+					}
+					if status != 503 || retry == "" || try == 20 {
+						t.Errorf("replica %d answered %d (Retry-After %q) on try %d", w%3+1, status, retry, try+1)
+						return
+					}
+					retried.Add(1)
+					time.Sleep(100 * time.Millisecond)
 				}
 			}
 		}()
@@ -312,7 +365,51 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 		}
 		return len(seen) >= len(stored)
 	})
-	t.Logf("%d declarations acknowledged across 3 replicas, replica 3 killed after %s; %d stored, all delivered", len(acked), killedAt.Round(time.Millisecond), len(stored))
+	// Nothing was written twice: one operation.declared event each.
+	declaredOnce(t, s, s.token("admin", ""), stored)
+	t.Logf("%d declarations acknowledged across 3 replicas, the writer killed after %s (it delivered webhooks: %v), %d tried again after a 503; %d stored, all delivered",
+		len(acked), killedAt.Round(time.Millisecond), webhooks, retried.Load(), len(stored))
+}
+
+// putWithRetryAfter declares operation id with body, and returns the
+// status and Retry-After of the answer; ok is false if the server could
+// not be reached.
+func putWithRetryAfter(s *testServer, id, token string, body map[string]any) (status int, retryAfter string, ok bool) {
+	raw, _ := json.Marshal(body)
+	req, _ := newRequest("PUT", s.base+"/v1/operations/"+id, raw, token)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, "", false
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), true
+}
+
+// declaredOnce checks that each stored operation was declared by exactly
+// one operation.declared event.
+func declaredOnce(t *testing.T, s *testServer, admin string, stored map[string]declared) {
+	t.Helper()
+	count := map[string]int{}
+	after := 0.0
+	for {
+		evs := s.do("GET", fmt.Sprintf("/v1/events?after=%.0f&limit=1000", after), admin, nil).want(t, 200).list("events")
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			m := e.(map[string]any)
+			after = m["seq"].(float64)
+			if m["type"] == "operation.declared" {
+				count[jsonPath(m, "subject", "id").(string)]++
+			}
+		}
+	}
+	for id := range stored {
+		if count[id] != 1 {
+			t.Errorf("operation %s declared %d times, want once", id, count[id])
+		}
+	}
 }
 
 // TestReadyzFollowsTheDatabase cuts a replica off its database: /readyz

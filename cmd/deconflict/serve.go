@@ -51,6 +51,8 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one (at most once a minute), so a restart after a crash has about that many at most to catch up; 0: only by time")
 	probeEvery := fs.Duration("write-probe-every", 10*time.Second, "when nothing else wrote for this long, commit one small row to learn whether the store still takes writes (/readyz answers 503 while it does not)")
+	replicaListen := fs.String("replica-listen", "auto", "address of the channel between replicas of one PostgreSQL database, on which the replica holding the writer lease takes the declarations the others hand it, so that one replica writes them in large batches; auto: the --listen host on a free port, if --listen names one (none on SQLite); none: every replica writes its own")
+	replicaURL := fs.String("replica-url", "", "the URL other replicas reach --replica-listen at, when it is not http:// and the address listened on (behind NAT or a TLS terminator)")
 	pprofAddr := fs.String("pprof", "", "serve Go's runtime profiles (/debug/pprof/) on this loopback address, apart from the API; none if empty")
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
@@ -127,6 +129,15 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if err := mech.Load(ctx); err != nil {
 		return err
 	}
+	replicaAddr, err := replicaListenAddr(*replicaListen, *listen, storeKind(*store) == "postgres")
+	if err != nil {
+		return err
+	}
+	fwd, err := startForwarding(ctx, st, leaserFor(st, *store), mech, replicaAddr, *replicaURL, log)
+	if err != nil {
+		return err
+	}
+	defer fwd.close()
 	if !console.Built() {
 		log.Warn(console.NotBuiltMessage)
 	}
@@ -189,6 +200,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	log.Info("shutting down: finishing requests under way")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	fwd.release(sctx) // the other replicas write their own meanwhile
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/forward"
+	"github.com/deconflict/deconflict/mechanism"
+)
+
+// writerLease names the lease of the replica that writes the
+// declarations the others hand over (package forward).
+const writerLease = "writer"
+
+// replicaListenAddr returns the address the channel between replicas
+// listens on for --replica-listen flag, given --listen; "" for none. auto:
+// on PostgreSQL, when --listen names a host, that host on a port the
+// system picks; otherwise none. none: none.
+func replicaListenAddr(flag, listen string, postgres bool) (string, error) {
+	switch flag {
+	case "none", "":
+		return "", nil
+	case "auto":
+		if !postgres {
+			return "", nil
+		}
+		host, _, err := net.SplitHostPort(listen)
+		if err != nil {
+			return "", fmt.Errorf("--listen: %w", err)
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			return "", nil // no address the other replicas could be told
+		}
+		return net.JoinHostPort(host, "0"), nil
+	}
+	if _, _, err := net.SplitHostPort(flag); err != nil {
+		return "", fmt.Errorf("--replica-listen: %w", err)
+	}
+	return flag, nil
+}
+
+// forwarding is this replica's part in handing declarations to the writer
+// replica: the listener other replicas hand theirs to, the writer lease
+// and the Peer that hands this replica's over.
+type forwarding struct {
+	hs      *http.Server
+	holding atomic.Bool
+	stop    context.CancelFunc // ends the lease loop and the peer
+	wg      sync.WaitGroup
+}
+
+// startForwarding sets up forwarding on addr (see replicaListenAddr);
+// url is the URL the other replicas reach it at ("": http:// and the
+// address it listens on). It returns nil when there is nothing to do.
+func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *mechanism.Mechanism, addr, url string, log *slog.Logger) (*forwarding, error) {
+	if addr == "" {
+		if url != "" {
+			return nil, errors.New("--replica-url needs --replica-listen")
+		}
+		return nil, nil
+	}
+	secret, err := forward.Secret(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--replica-listen: %w", err)
+	}
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	url = strings.TrimSuffix(url, "/")
+	f := &forwarding{}
+	f.hs = &http.Server{
+		Handler:           forward.Handler(mech, secret, f.holding.Load, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { _ = f.hs.Serve(ln) }()
+	peer := forward.NewPeer(st, url, secret, f.holding.Load, log)
+	mech.SetForwarder(peer)
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	f.stop = stop
+	f.wg.Add(2)
+	go func() { defer f.wg.Done(); peer.Run(lctx) }()
+	go func() {
+		defer f.wg.Done()
+		whileLeased(lctx, leaser, writerLease, log, func(wctx context.Context) {
+			// Tell the others where to hand their declarations, then
+			// take them until the lease ends.
+			for wctx.Err() == nil {
+				pctx, cancel := context.WithTimeout(wctx, 10*time.Second)
+				err := forward.Publish(pctx, st, url)
+				cancel()
+				if err == nil {
+					break
+				}
+				log.Warn("writer lease: cannot publish this replica's URL; trying again", slog.Any("error", err))
+				select {
+				case <-wctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			if wctx.Err() != nil {
+				return
+			}
+			f.holding.Store(true)
+			log.Info("this replica writes the declarations the others hand over", slog.String("url", url))
+			<-wctx.Done()
+			f.holding.Store(false)
+		})
+	}()
+	log.Info("replica channel", slog.String("url", url))
+	return f, nil
+}
+
+// release gives the writer lease up, so that the other replicas stop
+// handing declarations to this one, and waits for those under way to be
+// answered. It may be called on a nil forwarding.
+func (f *forwarding) release(ctx context.Context) {
+	if f == nil {
+		return
+	}
+	f.holding.Store(false)
+	f.stop()
+	f.wg.Wait()
+	_ = f.hs.Shutdown(ctx)
+}
+
+// close ends the lease loop and the peer and closes the listener at
+// once; after release, it does nothing more. It may be called on a nil
+// forwarding.
+func (f *forwarding) close() {
+	if f == nil {
+		return
+	}
+	f.stop()
+	f.wg.Wait()
+	f.hs.Close()
+}

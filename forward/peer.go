@@ -1,0 +1,191 @@
+package forward
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
+)
+
+// refreshEvery is how often a Peer reads which replica is the writer.
+const refreshEvery = time.Second
+
+// pauseAfterFailure is how long a Peer writes here after handing over
+// failed, before it tries the writer again.
+const pauseAfterFailure = 2 * time.Second
+
+// dialTimeout bounds the connection to the writer: one not made is a
+// hand-over nobody applied.
+const dialTimeout = time.Second
+
+// Peer is a replica's side of the channel: the mechanism.Forwarder that
+// hands declarations to the writer.
+type Peer struct {
+	store   dc.Store
+	self    string      // this replica's URL on the channel
+	secret  []byte      // shared by the deployment's replicas
+	holding func() bool // whether this replica holds the writer lease
+	client  *http.Client
+	log     *slog.Logger
+	now     func() time.Time
+
+	mu       sync.Mutex
+	target   string    // the writer's URL, as last read; "" if none
+	pausedTo time.Time // handing over failed: write here until then
+	refresh  chan struct{}
+}
+
+var _ mechanism.Forwarder = (*Peer)(nil)
+
+// NewPeer returns the forwarder of the replica reached at self, on a
+// store whose replicas share secret; holding reports whether this replica
+// holds the writer lease. Run keeps it told which replica is the writer.
+func NewPeer(st dc.Store, self string, secret []byte, holding func() bool, log *slog.Logger) *Peer {
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}
+	tr := &http.Transport{
+		Proxy: nil, // replicas talk directly, whatever the environment says
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &dialError{err}
+			}
+			return c, nil
+		},
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Peer{store: st, self: self, secret: secret, holding: holding, log: log, now: time.Now,
+		client: &http.Client{Transport: tr}, refresh: make(chan struct{}, 1)}
+}
+
+// dialError is a connection to the writer that could not be made: nothing
+// was sent.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "connect to the writer: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// Run reads which replica is the writer every second, and at once after
+// a hand-over failed, until ctx ends.
+func (p *Peer) Run(ctx context.Context) {
+	t := time.NewTicker(refreshEvery)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		url, err := Writer(rctx, p.store)
+		cancel()
+		if err == nil {
+			p.mu.Lock()
+			if url != p.target {
+				p.log.Info("writer replica", slog.String("url", url), slog.Bool("self", url == p.self))
+			}
+			p.target = url
+			p.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			p.client.CloseIdleConnections()
+			return
+		case <-t.C:
+		case <-p.refresh:
+		}
+	}
+}
+
+// Active reports whether declarations are to be handed over: another
+// replica is the writer, and handing over did not fail lately.
+func (p *Peer) Active() bool {
+	if p.holding() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.target != "" && p.target != p.self && !p.now().Before(p.pausedTo)
+}
+
+// pause makes Active false for a while and has the writer read again.
+func (p *Peer) pause() {
+	p.mu.Lock()
+	p.pausedTo = p.now().Add(pauseAfterFailure)
+	p.mu.Unlock()
+	select {
+	case p.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// Forward hands the declarations to the writer (mechanism.Forwarder).
+func (p *Peer) Forward(ctx context.Context, ds []mechanism.Forwarded) ([]mechanism.ForwardedOutcome, error) {
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	if target == "" || target == p.self || p.holding() {
+		return nil, mechanism.ErrNotForwarded
+	}
+	body, err := json.Marshal(toWire(ds))
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode: %v", mechanism.ErrNotForwarded, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+Path, bytes.NewReader(body))
+	if err != nil {
+		p.pause()
+		return nil, fmt.Errorf("%w: %v", mechanism.ErrNotForwarded, err)
+	}
+	sig := sign(p.secret, "request", p.now(), "", body)
+	req.Header.Set(SignatureHeader, sig)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		p.pause()
+		var de *dialError
+		if errors.As(err, &de) {
+			return nil, fmt.Errorf("%w: %v", mechanism.ErrNotForwarded, err)
+		}
+		return nil, fmt.Errorf("hand over to %s: %w", target, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		p.pause()
+		return nil, fmt.Errorf("hand over to %s: read the answer: %w", target, err)
+	}
+	if err := verify(p.secret, "answer", resp.Header.Get(SignatureHeader), p.now(), sig, raw); err != nil {
+		p.pause()
+		return nil, fmt.Errorf("hand over to %s: answered %d: %w", target, resp.StatusCode, err)
+	}
+	var a answer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		p.pause()
+		return nil, fmt.Errorf("hand over to %s: decode the answer: %w", target, err)
+	}
+	if a.Refused != "" {
+		// Signed by a replica that applied none of them.
+		p.pause()
+		return nil, fmt.Errorf("%w: %s refused: %s", mechanism.ErrNotForwarded, target, a.Refused)
+	}
+	if resp.StatusCode != http.StatusOK || len(a.Outcomes) != len(ds) {
+		p.pause()
+		return nil, fmt.Errorf("hand over to %s: answered %d with %d outcomes for %d declarations", target, resp.StatusCode, len(a.Outcomes), len(ds))
+	}
+	out := make([]mechanism.ForwardedOutcome, len(ds))
+	for i, o := range a.Outcomes {
+		if out[i], err = forwardedOf(o); err != nil {
+			p.pause()
+			return nil, fmt.Errorf("hand over to %s: declaration %d: %w", target, i, err)
+		}
+	}
+	return out, nil
+}
