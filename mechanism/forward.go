@@ -64,7 +64,19 @@ type ForwardedOutcome struct {
 
 // SetForwarder makes the mechanism hand its declarations to the writer
 // through f while f is Active. Call it before serving.
-func (m *Mechanism) SetForwarder(f Forwarder) { m.writer.forwarder = f }
+func (m *Mechanism) SetForwarder(f Forwarder) {
+	m.writer.forwarder = f
+	m.writer.handing = make(chan struct{}, maxHandOvers)
+}
+
+// maxHandOvers is how many hand-overs may wait for the writer's answer at
+// once. A hand-over is answered when the writer's batch that carries it
+// commits, at the moment the writer begins its next batch: a replica
+// that waited for that answer before handing over what queued meanwhile
+// would miss that next batch, and its callers would wait two of the
+// writer's batches instead of one. Past this many, declarations queue
+// here and go together.
+const maxHandOvers = 4
 
 // Forwarding reports whether this process hands its declarations to the
 // writer replica now.
@@ -103,10 +115,9 @@ func (w *writer) forwardDeclaration(ctx context.Context, f Forwarded, here func(
 }
 
 // handOver hands the requests of batch that are to be forwarded to the
-// writer, at most maxForward at a time, answers them, and returns the
-// others, to be run here. Those the writer did not take are written
-// here, each as a new request. It is called without w.mu: a check need
-// not wait for the writer's answer.
+// writer, at most maxForward at a time, without waiting for the answers
+// (see maxHandOvers), and returns the others, to be run here. It is
+// called without w.mu: a check need not wait for the writer.
 func (w *writer) handOver(ctx context.Context, batch []*writeRequest) []*writeRequest {
 	var fwd []*writeRequest
 	rest := batch[:0:0]
@@ -119,7 +130,12 @@ func (w *writer) handOver(ctx context.Context, batch []*writeRequest) []*writeRe
 	}
 	for len(fwd) > 0 {
 		n := min(len(fwd), maxForward)
-		w.handOverPart(ctx, fwd[:n])
+		part := fwd[:n]
+		w.handing <- struct{}{}
+		go func() {
+			defer func() { <-w.handing }()
+			w.handOverPart(ctx, part)
+		}()
 		fwd = fwd[n:]
 	}
 	return rest
@@ -128,7 +144,8 @@ func (w *writer) handOver(ctx context.Context, batch []*writeRequest) []*writeRe
 // maxForward is the most declarations handed to the writer at once.
 const maxForward = 128
 
-// handOverPart hands requests to the writer and answers them; see
+// handOverPart hands requests to the writer and answers them; those the
+// writer did not take are written here, each as a new request. See
 // handOver.
 func (w *writer) handOverPart(ctx context.Context, fwd []*writeRequest) {
 	ds := make([]Forwarded, len(fwd))

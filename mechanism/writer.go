@@ -32,8 +32,10 @@ type writer struct {
 	// notify tells waiters of new events, after each commit.
 	notify func()
 	// forwarder hands declarations to the writer replica (forward.go);
-	// nil: this process writes its own.
+	// nil: this process writes its own. handing holds a token for each
+	// hand-over waiting for its answer.
 	forwarder Forwarder
+	handing   chan struct{}
 	// companion keeps the state of attached writes (see Attachment); it
 	// is told when an attempt of a batch that carries attachments begins
 	// and when the batch committed or failed.

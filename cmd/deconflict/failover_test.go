@@ -307,6 +307,11 @@ func failover(t *testing.T, c *haCluster, disrupt func() (undo func())) [][2]flo
 	readyz := ready.stop()
 	t.Logf("failover: primary taken away at %s, first refusal %s later, first declaration acknowledged again %s after",
 		killed.Round(time.Millisecond), (down - killed).Round(time.Millisecond), (recovered - killed).Round(time.Millisecond))
+	if answered, unanswered := forwardedDeclarations(t, rs); answered == 0 {
+		t.Errorf("no declaration was handed to the writer replica: the load did not take the path replicas write by")
+	} else {
+		t.Logf("declarations handed to the writer replica: %g answered, %g unanswered (told 503)", answered, unanswered)
+	}
 	points := logRate(t, outcomes, killed)
 
 	// /readyz said 503 on every replica while it could not write, and

@@ -126,7 +126,7 @@ func benchReplicaProcesses(b *testing.B, bin string, n, live int) {
 	)
 	if profiles != "" {
 		// The middle of the load, at about 1,000 declarations a second.
-		secs := max(1, b.N/2000)
+		secs := max(1, b.N/1500)
 		for i, addr := range pprofs {
 			wg.Add(1)
 			go func() {
@@ -177,9 +177,13 @@ func benchReplicaProcesses(b *testing.B, bin string, n, live int) {
 		return
 	}
 	decls := float64(len(latencies))
-	var replicaCPU float64
+	var replicaCPU, writerCPU float64
 	for i, pid := range pids {
-		replicaCPU += processCPU(b, pid, false) - cpuBefore[i]
+		used := processCPU(b, pid, false) - cpuBefore[i]
+		replicaCPU += used
+		if strings.Contains(logs[i].String(), "this replica writes the declarations the others hand over") {
+			writerCPU = used
+		}
 	}
 	pgCPU, selfCPU := clusterCPU(b, pgPID)-pgBefore, selfCPU()-selfBefore
 	sum := map[string]float64{}
@@ -194,6 +198,9 @@ func benchReplicaProcesses(b *testing.B, bin string, n, live int) {
 	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99_ms")
 	b.ReportMetric(1e6*replicaCPU/decls, "replica_cpu_us/decl")
+	if n > 1 {
+		b.ReportMetric(1e6*writerCPU/decls, "writer_cpu_us/decl")
+	}
 	b.ReportMetric(1e6*pgCPU/decls, "pg_cpu_us/decl")
 	b.ReportMetric(1e6*selfCPU/decls, "client_cpu_us/decl")
 	if batches := sum["deconflict_write_batches_total"]; batches > 0 {
