@@ -19,18 +19,20 @@ func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
 	return t.shared().Duty(ctx, id)
 }
 
+// dutyRows inserts duties, or replaces those with their IDs.
+var dutyRows = newRowTable("duties", []string{"id text", "subject_kind text", "subject_id text", "version bigint",
+	"party text", "level bigint", "created_at bigint", "due_at bigint", "acked_at bigint", "raised_at bigint", "cleared_at bigint"},
+	`ON CONFLICT (id) DO UPDATE SET subject_kind = excluded.subject_kind, subject_id = excluded.subject_id,
+		version = excluded.version, party = excluded.party, level = excluded.level,
+		created_at = excluded.created_at, due_at = excluded.due_at, acked_at = excluded.acked_at,
+		raised_at = excluded.raised_at, cleared_at = excluded.cleared_at`)
+
 // PutDuty inserts the duty or replaces the one with its ID, which keeps
-// its place in lists. The statement goes with the next one (see later).
+// its place in lists. The row goes with the next statement, together with
+// the other rows queued (see laterRow).
 func (t *tx) PutDuty(ctx context.Context, d *deconflict.Duty) error {
-	t.later("put duty "+d.ID, `INSERT INTO duties (id, subject_kind, subject_id, version, party, level,
-			created_at, due_at, acked_at, raised_at, cleared_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (id) DO UPDATE SET subject_kind = excluded.subject_kind, subject_id = excluded.subject_id,
-			version = excluded.version, party = excluded.party, level = excluded.level,
-			created_at = excluded.created_at, due_at = excluded.due_at, acked_at = excluded.acked_at,
-			raised_at = excluded.raised_at, cleared_at = excluded.cleared_at`,
-		d.ID, d.Subject.Kind, d.Subject.ID, d.Version, d.Party, d.Level, storeval.Micros(d.CreatedAt),
-		nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt))
+	t.laterRow("put duty "+d.ID, dutyRows, d.ID, d.ID, d.Subject.Kind, d.Subject.ID, int64(d.Version), d.Party, int64(d.Level),
+		storeval.Micros(d.CreatedAt), nullMicros(d.DueAt), nullMicros(d.AckedAt), nullMicros(d.RaisedAt), nullMicros(d.ClearedAt))
 	return nil
 }
 

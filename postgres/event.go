@@ -9,13 +9,12 @@ import (
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// appendEventQuery stores an event under the seq AppendEvent gives it:
-// the one after the highest. Under the write lock no other transaction
-// appends, so the seqs run 1, 2, 3… without gaps, also after a rollback
-// (a sequence would lose the values of rolled-back transactions).
-const appendEventQuery = `INSERT INTO events (seq, type, time, actor_party, actor_role, actor_token,
-		subject_kind, subject_id, audience, data)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+// eventRows stores events under the seqs AppendEvent gives them: the one
+// after the highest. Under the write lock no other transaction appends,
+// so the seqs run 1, 2, 3… without gaps, also after a rollback (a
+// sequence would lose the values of rolled-back transactions).
+var eventRows = newRowTable("events", []string{"seq bigint", "type text", "time bigint", "actor_party text",
+	"actor_role text", "actor_token text", "subject_kind text", "subject_id text", "audience text", "data bytea"}, "")
 
 // AppendEvent stores the event under the next sequence number, which it
 // sets in e.Seq: 1 for the first event, then one more each time. It must
@@ -38,7 +37,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 		return fmt.Errorf("insert event %s: %w", e.Type, err)
 	}
 	seq := t.nextSeq
-	t.later("insert event "+e.Type, appendEventQuery,
+	t.laterRow("insert event "+e.Type, eventRows, "",
 		seq, e.Type, storeval.Micros(e.Time), e.Actor.Party, string(e.Actor.Role), e.Actor.TokenID, kind, id, string(audience), data)
 	t.nextSeq++
 	e.Seq = seq

@@ -33,8 +33,15 @@ func (t *tx) PutOperationGeometry(ctx context.Context, op *deconflict.Operation,
 	return t.putOperation(ctx, op, geom)
 }
 
+// operationRows inserts operations, or replaces those with their IDs.
+var operationRows = newRowTable("operations", []string{"id text", "party text", "state text", "rev bigint",
+	"t_start bigint", "t_end bigint", "doc text", "geom bytea"},
+	`ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
+		t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc, geom = excluded.geom`)
+
 // putOperation stores op with geom, or with no geometry (NULL) if geom is
-// nil.
+// nil. The row goes with the next statement, together with the other
+// rows queued (see laterRow): a failure then fails the transaction.
 func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []byte) error {
 	t.forgetOperation(op.ID)
 	stored := *op
@@ -44,13 +51,7 @@ func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []
 	if err != nil {
 		return fmt.Errorf("encode operation %s: %w", op.ID, err)
 	}
-	// An upsert has no answer to wait for: it goes with the next
-	// statement or the commit (later), and a failure then fails the
-	// transaction.
-	t.later("put operation "+op.ID, `INSERT INTO operations (id, party, state, rev, t_start, t_end, doc, geom)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (id) DO UPDATE SET party = excluded.party, state = excluded.state, rev = excluded.rev,
-			t_start = excluded.t_start, t_end = excluded.t_end, doc = excluded.doc, geom = excluded.geom`,
+	t.laterRow("put operation "+op.ID, operationRows, op.ID,
 		op.ID, op.Party, string(op.State), op.Rev, storeval.Micros(op.Start), storeval.Micros(op.End), string(doc), geom)
 	return nil
 }

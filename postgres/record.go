@@ -23,10 +23,9 @@ const putLogHashesQuery = `WITH clash AS (
 	)
 	SELECT idx FROM clash`
 
-// appendLogHashesQuery stores the hashes $2 at the storage indexes $1,
-// $1+1, …, where PutLogHashes knows none is stored.
-const appendLogHashesQuery = `INSERT INTO log_hashes (idx, hash)
-	SELECT $1 + u.ord - 1, u.hash FROM unnest($2::bytea[]) WITH ORDINALITY AS u(hash, ord)`
+// logHashRows stores hashes at storage indexes where PutLogHashes knows
+// none is stored.
+var logHashRows = newRowTable("log_hashes", []string{"idx bigint", "hash bytea"}, "")
 
 // PutLogHashes stores the hashes at the storage indexes start,
 // start+1, …; EExists, naming the lowest, if any of them has a hash, and
@@ -52,7 +51,9 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 		// Nothing can clash: a plain insert, sent with the next
 		// statement. Were a hash there after all, the unique index
 		// would fail the transaction rather than let it overwrite.
-		t.later(fmt.Sprintf("insert log hashes %d to %d", start, last), appendLogHashesQuery, start, bs)
+		for i, h := range bs {
+			t.laterRow(fmt.Sprintf("insert log hash %d", start+int64(i)), logHashRows, "", start+int64(i), h)
+		}
 		t.storedHashesTo(last)
 		t.keepHashes(start, hashes)
 		return nil

@@ -44,6 +44,10 @@ type queued struct {
 	query string
 	args  []any
 	read  func(pgx.Rows) error // reads the rows of a query sent ahead (Prefetch); nil for a write
+	row   *queuedRow           // a row sent together with others (rows.go); query and args unset
+	// failed, if set, makes the statement's error into the error the
+	// transaction reports (rather than pendingFailed's).
+	failed func(error) error
 }
 
 // later queues a write whose outcome the caller does not need at once:
@@ -119,6 +123,7 @@ func list[T any](ctx context.Context, t *tx, query string, args []any, scan func
 // sendPending sends the pending statements and then query in one batch,
 // and reads the results of the pending ones.
 func (t *tx) sendPending(ctx context.Context, query string, args []any) (pgx.BatchResults, error) {
+	t.pending = gatherRows(t.pending)
 	b := &pgx.Batch{}
 	for _, q := range t.pending {
 		b.Queue(q.query, q.args...)
@@ -147,6 +152,11 @@ func (t *tx) sendPending(ctx context.Context, query string, args []any) (pgx.Bat
 		}
 		if _, err := br.Exec(); err != nil {
 			br.Close()
+			if q.failed != nil {
+				if ferr := q.failed(err); ferr != nil {
+					return nil, ferr
+				}
+			}
 			return nil, pendingFailed(q.what, err)
 		}
 	}

@@ -39,8 +39,9 @@ import (
 // replicas each replica read into its index (ahead of the write lock and
 // under it), and how long the write lock was waited for and held.
 // DECONFLICT_BENCH_REPLICAS lists the replica counts (default 1,3);
-// DECONFLICT_BENCH_PROFILE=DIR writes each replica's CPU profile of the
-// load there. Needs DECONFLICT_TEST_POSTGRES on this machine (its CPU is
+// DECONFLICT_BENCH_SERVE_FLAGS adds flags to serve (--replica-listen none:
+// every replica writes its own declarations); DECONFLICT_BENCH_PROFILE=DIR
+// writes each replica's CPU profile of the load there. Needs DECONFLICT_TEST_POSTGRES on this machine (its CPU is
 // read from /proc).
 //
 //	go test ./cmd/deconflict -run '^$' -bench ReplicaProcessesPostgres -benchtime 4000x
@@ -76,8 +77,12 @@ func benchReplicaProcesses(b *testing.B, bin string, n, live int) {
 		pprofs []string
 		logs   []*syncBuffer
 	)
+	forwarding := true
 	for range n {
-		var extra []string
+		extra := strings.Fields(os.Getenv("DECONFLICT_BENCH_SERVE_FLAGS"))
+		if strings.Contains(strings.Join(extra, " "), "--replica-listen none") {
+			forwarding = false
+		}
 		if profiles != "" {
 			addr := freeLoopbackAddr(b)
 			extra = append(extra, "--pprof", addr)
@@ -86,7 +91,7 @@ func benchReplicaProcesses(b *testing.B, bin string, n, live int) {
 		cmd, base, log := startBinary(b, bin, store, extra...)
 		pids, bases, logs = append(pids, cmd.Process.Pid), append(bases, base), append(logs, log)
 	}
-	if n > 1 {
+	if n > 1 && forwarding {
 		// Measure the replicas as they run, not as they start: wait
 		// until each knows which of them is the writer.
 		waitFor(b, 20*time.Second, "every replica to know the writer", func() bool {
