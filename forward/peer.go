@@ -139,6 +139,10 @@ func (p *Peer) Forward(ctx context.Context, ds []mechanism.Forwarded) ([]mechani
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode: %v", mechanism.ErrNotForwarded, err)
 	}
+	if len(body) > maxBody {
+		// The writer would refuse it unread: write these here.
+		return nil, fmt.Errorf("%w: %d bytes of declarations, more than the writer takes at once", mechanism.ErrNotForwarded, len(body))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+Path, bytes.NewReader(body))
 	if err != nil {
 		p.pause()

@@ -97,8 +97,12 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 	go func() {
 		defer f.wg.Done()
 		whileLeased(lctx, leaser, writerLease, log, func(wctx context.Context) {
-			// Tell the others where to hand their declarations, then
-			// take them until the lease ends.
+			// Take declarations until the lease ends, and tell the
+			// others where to hand them. (A replica that hands some to
+			// a writer whose lease ended is refused and writes them
+			// itself: exactness never rests on who holds it.)
+			f.holding.Store(true)
+			defer f.holding.Store(false)
 			for wctx.Err() == nil {
 				pctx, cancel := context.WithTimeout(wctx, 10*time.Second)
 				err := forward.Publish(pctx, st, url)
@@ -115,10 +119,8 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 			if wctx.Err() != nil {
 				return
 			}
-			f.holding.Store(true)
 			log.Info("this replica writes the declarations the others hand over", slog.String("url", url))
 			<-wctx.Done()
-			f.holding.Store(false)
 		})
 	}()
 	log.Info("replica channel", slog.String("url", url))
