@@ -45,6 +45,10 @@ func Handler(m *mechanism.Mechanism, secret []byte, holding func() bool, log *sl
 			_, _ = w.Write(body)
 		}
 		if !holding() {
+			// The connection closes after the answer: the sender, told
+			// to write here for a while, then holds no idle connection
+			// that this replica could close under a request.
+			w.Header().Set("Connection", "close")
 			answerWith(http.StatusConflict, answer{Refused: notWriter})
 			return
 		}

@@ -127,9 +127,17 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 	return f, nil
 }
 
+// releaseGrace is how long a writer that gives its lease up goes on
+// answering hand-overs, with refusals, before it closes its channel: a
+// replica refused writes its own for a while and holds no connection
+// open to it, so that closing the channel then cuts no request that was
+// being sent (which would leave that request's outcome unknown, and its
+// callers with a 503).
+const releaseGrace = 500 * time.Millisecond
+
 // release gives the writer lease up, so that the other replicas stop
-// handing declarations to this one, and waits for those under way to be
-// answered. It may be called on a nil forwarding.
+// handing declarations to this one, answers those under way, and closes
+// the channel. It may be called on a nil forwarding.
 func (f *forwarding) release(ctx context.Context) {
 	if f == nil {
 		return
@@ -137,6 +145,10 @@ func (f *forwarding) release(ctx context.Context) {
 	f.holding.Store(false)
 	f.stop()
 	f.wg.Wait()
+	select {
+	case <-ctx.Done():
+	case <-time.After(releaseGrace):
+	}
 	_ = f.hs.Shutdown(ctx)
 }
 
