@@ -10,8 +10,11 @@
 // authenticated with HMAC-SHA256 under a secret the replicas share
 // through the database (Store.Secret, kept in its meta table: whoever can
 // read the database runs the deployment anyway), over the time of the
-// request, its body and, in an answer, the request's signature; a
-// request more than a minute off the receiver's clock is refused. The
+// request, its body, a request's random nonce and the writer's URL it is
+// for, and, in an answer, the request's signature; a request more than a
+// minute off the receiver's clock is refused, and one whose nonce the
+// writer saw is refused too: a captured request sent again applies
+// nothing, to the writer or to another replica. The
 // channel is not encrypted: run it on a private network, or give it an
 // https URL behind a TLS terminator.
 //

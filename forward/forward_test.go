@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,7 +37,9 @@ func writerOn(t *testing.T, secret []byte, holding *atomic.Bool) (*mechanism.Mec
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(Handler(m, secret, holding.Load, nil))
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	h = Handler(m, secret, srv.URL, holding.Load, nil)
 	t.Cleanup(srv.Close)
 	return m, srv
 }
@@ -158,7 +161,7 @@ func TestHandOverUnknown(t *testing.T) {
 	}))
 	defer lost.Close()
 	forged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(SignatureHeader, sign([]byte("another secret"), "answer", time.Now(), r.Header.Get(SignatureHeader), []byte(`{"refused":"not_writer"}`)))
+		w.Header().Set(SignatureHeader, sign([]byte("another secret"), "answer", time.Now(), "", "", r.Header.Get(SignatureHeader), []byte(`{"refused":"not_writer"}`)))
 		_, _ = w.Write([]byte(`{"refused":"not_writer"}`))
 	}))
 	defer forged.Close()
@@ -185,16 +188,20 @@ func TestHandOverUnknown(t *testing.T) {
 func TestSignature(t *testing.T) {
 	secret := []byte("s")
 	now := time.Unix(1_800_000_000, 0)
-	h := sign(secret, "request", now, "", []byte("body"))
-	if err := verify(secret, "request", h, now.Add(30*time.Second), "", []byte("body")); err != nil {
-		t.Errorf("a fresh signature: %v", err)
+	nonce := newNonce()
+	h := sign(secret, "request", now, nonce, "http://w", "", []byte("body"))
+	if _, n, err := verify(secret, "request", h, now.Add(30*time.Second), "http://w", "", []byte("body")); err != nil || n != nonce {
+		t.Errorf("a fresh signature: %v, nonce %q want %q", err, n, nonce)
 	}
+	other := strings.Replace(h, nonce, newNonce(), 1)
 	for name, check := range map[string]error{
-		"another body":   verify(secret, "request", h, now, "", []byte("bodY")),
-		"an answer":      verify(secret, "answer", h, now, "", []byte("body")),
-		"another secret": verify([]byte("t"), "request", h, now, "", []byte("body")),
-		"too old":        verify(secret, "request", h, now.Add(2*time.Minute), "", []byte("body")),
-		"answering":      verify(secret, "request", h, now, "x", []byte("body")),
+		"another body":    second(verify(secret, "request", h, now, "http://w", "", []byte("bodY"))),
+		"an answer":       second(verify(secret, "answer", h, now, "http://w", "", []byte("body"))),
+		"another secret":  second(verify([]byte("t"), "request", h, now, "http://w", "", []byte("body"))),
+		"too old":         second(verify(secret, "request", h, now.Add(2*time.Minute), "http://w", "", []byte("body"))),
+		"answering":       second(verify(secret, "request", h, now, "http://w", "x", []byte("body"))),
+		"another replica": second(verify(secret, "request", h, now, "http://v", "", []byte("body"))),
+		"another nonce":   second(verify(secret, "request", other, now, "http://w", "", []byte("body"))),
 	} {
 		if check == nil {
 			t.Errorf("%s: verified", name)
@@ -202,16 +209,19 @@ func TestSignature(t *testing.T) {
 	}
 }
 
+func second(_ int64, _ string, err error) error { return err }
+
 // FuzzParseSignature: any header either parses to a time and a 32-byte
 // MAC or is refused, without panicking.
 func FuzzParseSignature(f *testing.F) {
-	f.Add(sign([]byte("s"), "request", time.Unix(1_800_000_000, 0), "", nil))
+	f.Add(sign([]byte("s"), "request", time.Unix(1_800_000_000, 0), newNonce(), "http://w", "", nil))
+	f.Add(sign([]byte("s"), "answer", time.Unix(1_800_000_000, 0), "", "", "x", nil))
 	f.Add("t=1,s=")
 	f.Add("t=-1,s=00")
 	f.Add(",")
 	f.Fuzz(func(t *testing.T, h string) {
-		ts, sig, err := parseSignature(h)
-		if err == nil && (ts < 0 || len(sig) != 32) {
+		ts, nonce, sig, err := parseSignature(h)
+		if err == nil && (ts < 0 || len(sig) != 32 || (nonce != "" && len(nonce) != 32)) {
 			t.Errorf("%q parsed to %d, %d bytes", h, ts, len(sig))
 		}
 		if err == nil && !bytes.Contains([]byte(h), []byte("s=")) {

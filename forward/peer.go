@@ -148,7 +148,7 @@ func (p *Peer) Forward(ctx context.Context, ds []mechanism.Forwarded) ([]mechani
 		p.pause()
 		return nil, fmt.Errorf("%w: %v", mechanism.ErrNotForwarded, err)
 	}
-	sig := sign(p.secret, "request", p.now(), "", body)
+	sig := sign(p.secret, "request", p.now(), newNonce(), target, "", body)
 	req.Header.Set(SignatureHeader, sig)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.client.Do(req)
@@ -166,7 +166,7 @@ func (p *Peer) Forward(ctx context.Context, ds []mechanism.Forwarded) ([]mechani
 		p.pause()
 		return nil, fmt.Errorf("hand over to %s: read the answer: %w", target, err)
 	}
-	if err := verify(p.secret, "answer", resp.Header.Get(SignatureHeader), p.now(), sig, raw); err != nil {
+	if _, _, err := verify(p.secret, "answer", resp.Header.Get(SignatureHeader), p.now(), "", sig, raw); err != nil {
 		p.pause()
 		return nil, fmt.Errorf("hand over to %s: answered %d: %w", target, resp.StatusCode, err)
 	}

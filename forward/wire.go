@@ -2,6 +2,7 @@ package forward
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -27,13 +28,17 @@ const maxSkew = time.Minute
 // maxBody bounds a request's body, and maxBatch how many declarations it
 // carries: the sender splits larger batches.
 const (
-	maxBody  = 256 << 20
+	maxBody  = 32 << 20
 	maxBatch = 128
 )
 
 // notWriter is the code of the answer of a replica that does not hold the
 // writer lease: it applied nothing.
 const notWriter = "not_writer"
+
+// replayed is the code of the answer to a request the writer took, or
+// refused, before: it applied nothing more.
+const replayed = "replayed"
 
 // request is the body of a hand-over.
 type request struct {
@@ -120,51 +125,87 @@ func forwardedOf(o outcome) (mechanism.ForwardedOutcome, error) {
 }
 
 // sign returns the signature header of a message at time t: over the
-// kind of message, the time, what it answers (the request's signature,
-// or "" for a request) and the body.
-func sign(secret []byte, kind string, t time.Time, answers string, body []byte) string {
+// kind of message, the time, the nonce (a request's random name, "" for an
+// answer), the URL the message is for (the writer's, "" for an answer),
+// what it answers (the request's signature, or "" for a request) and the
+// body. The nonce and the URL are what make a captured request useless
+// again: the writer takes one nonce once, and only requests for its own
+// URL.
+func sign(secret []byte, kind string, t time.Time, nonce, to, answers string, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",s=" + hex.EncodeToString(mac(secret, kind, ts, answers, body))
+	n := ""
+	if nonce != "" {
+		n = ",n=" + nonce
+	}
+	return "t=" + ts + n + ",s=" + hex.EncodeToString(mac(secret, kind, ts, nonce, to, answers, body))
 }
 
-func mac(secret []byte, kind, ts, answers string, body []byte) []byte {
+// newNonce returns a random nonce for a request.
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func mac(secret []byte, kind, ts, nonce, to, answers string, body []byte) []byte {
 	h := hmac.New(sha256.New, secret)
-	fmt.Fprintf(h, "deconflict-forward-v1\n%s\n%s\n%d:%s\n", kind, ts, len(answers), answers)
+	fmt.Fprintf(h, "deconflict-forward-v2\n%s\n%s\n%d:%s\n%d:%s\n%d:%s\n", kind, ts, len(nonce), nonce, len(to), to, len(answers), answers)
 	h.Write(body)
 	return h.Sum(nil)
 }
 
 // verify checks a signature header over a message: its MAC, and that its
-// time is within maxSkew of now.
-func verify(secret []byte, kind, header string, now time.Time, answers string, body []byte) error {
-	ts, sig, err := parseSignature(header)
+// time is within maxSkew of now. It returns the message's time and nonce.
+func verify(secret []byte, kind, header string, now time.Time, to, answers string, body []byte) (int64, string, error) {
+	ts, nonce, sig, err := parseSignature(header)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
+	if err := fresh(ts, now); err != nil {
+		return 0, "", err
+	}
+	if !hmac.Equal(sig, mac(secret, kind, strconv.FormatInt(ts, 10), nonce, to, answers, body)) {
+		return 0, "", fmt.Errorf("%s: the signature does not match (another deployment's secret, or meant for another replica?)", SignatureHeader)
+	}
+	return ts, nonce, nil
+}
+
+// fresh checks that a message's time ts is within maxSkew of now.
+func fresh(ts int64, now time.Time) error {
 	if d := now.Sub(time.Unix(ts, 0)); d > maxSkew || d < -maxSkew {
 		return fmt.Errorf("%s: signed at %s, %s off this replica's clock", SignatureHeader, time.Unix(ts, 0).UTC().Format(time.RFC3339), d.Round(time.Second))
-	}
-	if !hmac.Equal(sig, mac(secret, kind, strconv.FormatInt(ts, 10), answers, body)) {
-		return fmt.Errorf("%s: the signature does not match (another deployment's secret?)", SignatureHeader)
 	}
 	return nil
 }
 
-// parseSignature reads "t=<unix seconds>,s=<64 hex digits>".
-func parseSignature(header string) (int64, []byte, error) {
-	tpart, spart, ok := strings.Cut(header, ",")
-	tv, tok := strings.CutPrefix(tpart, "t=")
-	sv, sok := strings.CutPrefix(spart, "s=")
-	if !ok || !tok || !sok {
-		return 0, nil, fmt.Errorf("%s: want t=<unix seconds>,s=<hex>", SignatureHeader)
+// parseSignature reads "t=<unix seconds>[,n=<32 hex digits>],s=<64 hex
+// digits>".
+func parseSignature(header string) (int64, string, []byte, error) {
+	parts := strings.Split(header, ",")
+	bad := fmt.Errorf("%s: want t=<unix seconds>,n=<hex>,s=<hex>", SignatureHeader)
+	if len(parts) != 2 && len(parts) != 3 {
+		return 0, "", nil, bad
+	}
+	tv, tok := strings.CutPrefix(parts[0], "t=")
+	sv, sok := strings.CutPrefix(parts[len(parts)-1], "s=")
+	if !tok || !sok {
+		return 0, "", nil, bad
+	}
+	nonce := ""
+	if len(parts) == 3 {
+		n, ok := strings.CutPrefix(parts[1], "n=")
+		if b, err := hex.DecodeString(n); !ok || err != nil || len(b) != 16 {
+			return 0, "", nil, fmt.Errorf("%s: n is not 32 hex digits", SignatureHeader)
+		}
+		nonce = n
 	}
 	ts, err := strconv.ParseInt(tv, 10, 64)
 	if err != nil || ts < 0 {
-		return 0, nil, fmt.Errorf("%s: t is not a time in unix seconds", SignatureHeader)
+		return 0, "", nil, fmt.Errorf("%s: t is not a time in unix seconds", SignatureHeader)
 	}
 	sig, err := hex.DecodeString(sv)
 	if err != nil || len(sig) != sha256.Size {
-		return 0, nil, fmt.Errorf("%s: s is not %d hex digits", SignatureHeader, 2*sha256.Size)
+		return 0, "", nil, fmt.Errorf("%s: s is not %d hex digits", SignatureHeader, 2*sha256.Size)
 	}
-	return ts, sig, nil
+	return ts, nonce, sig, nil
 }

@@ -82,10 +82,13 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 	url = strings.TrimSuffix(url, "/")
 	f := &forwarding{}
 	f.hs = &http.Server{
-		Handler:           forward.Handler(mech, secret, f.holding.Load, log),
+		Handler:           forward.Handler(mech, secret, url, f.holding.Load, log),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A body trickled in holds no goroutine and buffer for long: a
+		// sender gives up on its hand-over after 30 seconds anyway.
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { _ = f.hs.Serve(ln) }()
 	peer := forward.NewPeer(st, url, secret, f.holding.Load, log)
