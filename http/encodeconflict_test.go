@@ -59,7 +59,7 @@ func TestAppendConflictAsEncodingJSON(t *testing.T) {
 		t := times[r.IntN(len(times))]
 		return &t
 	}
-	floats := []float64{0, -0.0, 1, -2000, 1234.5678, 1e-7, 1e21, 123456789012345678, math.NaN(), math.Inf(1), 5e-324}
+	floats := []float64{0, math.Copysign(0, -1), 1, -2000, 1234.5678, 1e-7, 1e21, 123456789012345678, math.NaN(), math.Inf(1), 5e-324}
 	timeMap := func() map[string]*time.Time {
 		if r.IntN(5) == 0 {
 			return nil

@@ -2,6 +2,7 @@ package storeval
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestDecodeDocAsEncodingJSON(t *testing.T) {
 		Volumes: []deconflict.Volume4D{{
 			Volume: deconflict.Volume3D{
 				OutlinePolygon: &deconflict.Polygon{Vertices: []deconflict.LatLng{
-					{Lat: deconflict.Float(33.5), Lng: deconflict.Float(36.3)}, {Lat: deconflict.Float(-0.0), Lng: deconflict.Float(1e-7)}, {Lat: deconflict.Float(33.6), Lng: deconflict.Float(36.45)}}},
+					{Lat: deconflict.Float(33.5), Lng: deconflict.Float(36.3)}, {Lat: deconflict.Float(math.Copysign(0, -1)), Lng: deconflict.Float(1e-7)}, {Lat: deconflict.Float(33.6), Lng: deconflict.Float(36.45)}}},
 				AltitudeLower: &deconflict.Altitude{Value: deconflict.Float(1000), Reference: "W84", Units: "FT"},
 				AltitudeUpper: &deconflict.Altitude{Value: deconflict.Float(3000.25), Reference: "W84", Units: "M"},
 			},
