@@ -2,17 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deconflict/deconflict/loadgen"
 )
 
 // BenchmarkDSSCreateOIR measures creations of operational intent
@@ -60,7 +64,20 @@ func BenchmarkDSSCreateOIR(b *testing.B) {
 		b.Run(fmt.Sprintf("live=%d/clients=%d", live, clients), func(b *testing.B) {
 			var next atomic.Int64
 			lat := make([][]time.Duration, clients)
+			// DECONFLICT_BENCH_CPUPROFILE profiles only the measured
+			// creations (not the fill), of the last run.
+			if path := os.Getenv("DECONFLICT_BENCH_CPUPROFILE"); path != "" && b.N > 1 {
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					b.Fatal(err)
+				}
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
 			b.ResetTimer()
+			c0 := loadgen.ScrapeServer(context.Background(), http.DefaultClient, s.base)
 			began, cpu0 := time.Now(), cpuTime()
 			var wg sync.WaitGroup
 			for i := range clients {
@@ -80,6 +97,14 @@ func BenchmarkDSSCreateOIR(b *testing.B) {
 			wg.Wait()
 			el, cpu := time.Since(began), cpuTime()-cpu0
 			b.StopTimer()
+			// The single writer's group commits: how many creations each
+			// took, how much of the time a batch was running, and how
+			// long its commit (with the flush to disk) took on average.
+			if v := loadgen.ServerViewOf(c0, loadgen.ScrapeServer(context.Background(), http.DefaultClient, s.base), el.Seconds()); v != nil {
+				b.ReportMetric(v.WritesPerBatch, "oir/batch")
+				b.ReportMetric(100*v.WriterBusy, "writer-busy-%")
+				b.ReportMetric(v.CommitMeanMS, "commit-ms")
+			}
 			var all []time.Duration
 			for _, l := range lat {
 				all = append(all, l...)
