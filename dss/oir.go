@@ -148,6 +148,7 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	}
 	att := d.attachment(check, write)
 	att.ActivateDespiteConflicts = true
+	att.Volumes = vols // parsed by parseExtents, as the mechanism would
 	if _, err := d.m.Attachments().DeclareAttached(r.Context(), a, id, mechanism.Declaration{Volumes: extents, State: mstate}, att); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}

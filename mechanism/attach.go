@@ -26,6 +26,12 @@ type Attachment struct {
 	// an operation may start (F3548's keys), and the conflicts stay open,
 	// notified and escalated like any other.
 	ActivateDespiteConflicts bool
+	// Volumes, if set, are the declaration's volumes as geo.ParseVolumes
+	// parses them, one for each of its Volumes, in order: the other
+	// interface parsed and checked them already, against rules of its
+	// own at least as strict, and DeclareAttached does not parse them
+	// again.
+	Volumes []geo.Volume
 }
 
 // A Companion keeps state of its own in memory beside the mechanism's,
@@ -54,7 +60,7 @@ func (at Attachments) DeclareAttached(ctx context.Context, a dc.Actor, id string
 	if !dc.ValidID(id) {
 		return nil, dc.FieldErrorf(dc.EInvalid, "id", "operation id %q is not a UUID", id)
 	}
-	vols, err := d.validate()
+	vols, err := d.validateParsed(att.Volumes)
 	if err != nil {
 		return nil, err
 	}

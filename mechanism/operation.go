@@ -31,7 +31,12 @@ type Result struct {
 }
 
 // validate checks the declaration's fields and parses its volumes.
-func (d *Declaration) validate() ([]geo.Volume, error) {
+func (d *Declaration) validate() ([]geo.Volume, error) { return d.validateParsed(nil) }
+
+// validateParsed is validate, given the volumes as geo.ParseVolumes
+// parses them (one for each of d.Volumes, in order), or nil to parse them
+// here.
+func (d *Declaration) validateParsed(parsed []geo.Volume) ([]geo.Volume, error) {
 	if d.State != "" && !d.State.Valid() {
 		return nil, dc.FieldErrorf(dc.EInvalid, "state", "unknown state %q (want planned, active, ended or cancelled)", d.State)
 	}
@@ -41,9 +46,12 @@ func (d *Declaration) validate() ([]geo.Volume, error) {
 	if d.Notes != nil && len(*d.Notes) > dc.MaxNotesLen {
 		return nil, dc.FieldErrorf(dc.EInvalid, "notes", "notes are longer than %d bytes", dc.MaxNotesLen)
 	}
-	vols, err := geo.ParseVolumes(d.Volumes, "volumes")
-	if err != nil {
-		return nil, err
+	vols := parsed
+	if vols == nil || len(vols) != len(d.Volumes) {
+		var err error
+		if vols, err = geo.ParseVolumes(d.Volumes, "volumes"); err != nil {
+			return nil, err
+		}
 	}
 	d.Volumes = canonicalVolumes(d.Volumes, vols)
 	return vols, nil
