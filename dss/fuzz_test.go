@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,25 @@ func FuzzVerify(f *testing.F) {
 		c, err := v.Verify(header)
 		if err == nil && (c.Subject == "" || !strings.HasSuffix(strings.TrimSpace(header), good)) {
 			t.Fatalf("accepted %q as %+v", header, c)
+		}
+	})
+}
+
+// utmUUIDv4 is the pattern utm.yaml gives entity IDs, which isUUIDv4
+// checks without a regular expression.
+var utmUUIDv4 = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$`)
+
+// FuzzEntityID: an ID of the path is accepted exactly when it matches
+// utm.yaml's pattern.
+func FuzzEntityID(f *testing.F) {
+	for _, s := range []string{"0b7f5e9c-3a1d-4f6e-8b2a-9c0d1e2f3a4b", "0B7F5E9C-3A1D-4F6E-BB2A-9C0D1E2F3A4B",
+		"0b7f5e9c-3a1d-5f6e-8b2a-9c0d1e2f3a4b", "0b7f5e9c-3a1d-4f6e-cb2a-9c0d1e2f3a4b", "0b7f5e9c3a1d4f6e8b2a9c0d1e2f3a4b",
+		"0b7f5e9c-3a1d-4f6e-8b2a-9c0d1e2f3a4g", "0b7f5e9c-3a1d-4f6e-8b2a-9c0d1e2f3a4b\n", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isUUIDv4(s), utmUUIDv4.MatchString(s); got != want {
+			t.Fatalf("isUUIDv4(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
 }
