@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -89,4 +91,46 @@ func FuzzEntityID(f *testing.F) {
 			t.Fatalf("isUUIDv4(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
+}
+
+// FuzzDecode: decode answers every body as encoding/json decoding it as a
+// stream does (decodeStream), with the same value or the same refusal,
+// for each request type it may decode with JSON v2.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"extents":[{"volume":{"outline_circle":{"center":{"lat":1,"lng":2},"radius":{"value":100,"units":"M"}},"altitude_lower":{"value":0,"reference":"W84","units":"M"},"altitude_upper":{"value":10,"reference":"W84","units":"M"}},"time_start":{"value":"2030-01-01T00:00:00Z","format":"RFC3339"},"time_end":{"value":"2030-01-01T01:00:00Z","format":"RFC3339"}}],"state":"Accepted","uss_base_url":"https://x","key":["a"]}`,
+		`{"State":"Accepted","KEY":["a"],"uss_base_url":"u"}`, `{"state":"A","state":"B"}`, `{"state":"\xff"}`,
+		`{"extents":null,"key":null,"subscription_id":null,"new_subscription":{"uss_base_url":"u","notify_for_constraints":true}}`,
+		`{"unknown":1,"state":"Accepted"}`, `{} {}`, `{}  `, ``, `null`, `[]`, `{"key":[1]}`, `{"extents":[{"volume":{"outline_circle":{"radius":{"value":1e400}}}}]}`,
+		`{"area_of_interest":{"volume":{"outline_polygon":{"vertices":[{"lat":0,"lng":0}]}}}}`, `{"extents":{"time_start":{"value":"x"}},"notify_for_operational_intents":true}`,
+		`{"state":"\u0041ccepted","uss_base_url":"\ud800"}`, `{"requested_ovn_suffix":"x","subscription_id":""}`,
+		`{"key":[],"extents":[],"state":""}`, `{"extents":[{"volume":{"outline_polygon":{"vertices":[]}},"time_end":null}]}`,
+		`{"extents":[{"volume":{"outline_circle":{"center":{"lat":1,"LAT":2}}}}]}`, `{"key":["a"],"key":["b"]}`, "\ufeff{}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, newV := range []func() any{
+			func() any { return new(putOIRRequest) }, func() any { return new(putConstraintRequest) },
+			func() any { return new(putSubscriptionRequest) }, func() any { return new(queryRequest) },
+		} {
+			got, want := newV(), newV()
+			gotErr := decode(httptest.NewRequest("PUT", "/", bytes.NewReader(body)), got)
+			wantErr := decodeStream(bytes.NewReader(body), want)
+			if answer(gotErr) != answer(wantErr) {
+				t.Fatalf("%T of %q: decode says %v, encoding/json %v", got, body, gotErr, wantErr)
+			}
+			if gotErr == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("%T of %q: decode gives %+v, encoding/json %+v", got, body, got, want)
+			}
+		}
+	})
+}
+
+// answer is the status and message of a refusal, for comparing two.
+func answer(err error) string {
+	if ae, ok := err.(*apiError); ok {
+		return fmt.Sprintf("%d %s", ae.status, ae.Error())
+	}
+	return fmt.Sprint(err)
 }
