@@ -35,6 +35,9 @@ type DB struct {
 	ckpt  *sql.DB // one connection for checkpoints, off the writers' path
 
 	writeStmts, readStmts *stmtCache
+	// kept holds the parties and settings between write transactions
+	// (kept.go).
+	kept kept
 
 	stopCheckpoints func()       // stops the checkpointer and waits for it
 	commits         atomic.Int64 // write transactions committed, for the checkpointer
@@ -285,9 +288,12 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin write transaction: %w", err)
 	}
-	tx := &tx{tx: t, cache: db.writeStmts}
+	tx := &tx{tx: t, cache: db.writeStmts, kept: &db.kept}
 	defer func() {
 		t.Rollback()
+		if tx.changedKept {
+			db.kept.drop() // read again, whether this committed or not
+		}
 		// With the connection free again, keep what this transaction
 		// prepared for itself prepared for the next ones.
 		db.writeStmts.add(ctx, tx.missed)

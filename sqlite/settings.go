@@ -13,10 +13,15 @@ import (
 // Settings returns the stored settings, or the default ones if none were
 // ever stored.
 func (t *tx) Settings(ctx context.Context) (deconflict.Settings, error) {
+	if s, ok := t.keptSettings(ctx); ok {
+		return s, nil
+	}
 	var doc string
 	err := t.queryRow(ctx, "SELECT doc FROM settings WHERE id = 1").Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return deconflict.DefaultSettings(), nil
+		s := deconflict.DefaultSettings()
+		t.keepSettings(ctx, s)
+		return s, nil
 	} else if err != nil {
 		return deconflict.Settings{}, fmt.Errorf("select settings: %w", err)
 	}
@@ -24,11 +29,13 @@ func (t *tx) Settings(ctx context.Context) (deconflict.Settings, error) {
 	if err := json.Unmarshal([]byte(doc), &s); err != nil {
 		return deconflict.Settings{}, fmt.Errorf("decode settings: %w", err)
 	}
+	t.keepSettings(ctx, s)
 	return s, nil
 }
 
 // PutSettings stores the settings in place of the previous ones.
 func (t *tx) PutSettings(ctx context.Context, s deconflict.Settings) error {
+	t.changeKept()
 	doc, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)

@@ -33,6 +33,13 @@ type tx struct {
 	// hashes): they are gone from the transaction, so it must not
 	// commit, even if its caller carried on.
 	failed error
+	// kept is what the write connection keeps between transactions (see
+	// kept.go), nil in a read transaction; version is the connection's
+	// data_version, once versionRead; changedKept is set once the
+	// transaction changes the parties or the settings.
+	kept                     *kept
+	version                  int64
+	versionRead, changedKept bool
 }
 
 // fail records err as the transaction's failure, and returns it.
