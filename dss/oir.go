@@ -124,7 +124,7 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	next := &oir{ID: id, Manager: c.Subject, OVN: newOVN, State: req.State, Extents: extents,
 		USSBaseURL: req.USSBaseURL, Start: start, End: end, vols: vols}
 	var checked *apiError
-	var resp *api.ChangeOperationalIntentReferenceResponse
+	var subs []api.SubscriberToNotify
 	var p oirPlan
 	var check, write func(ctx context.Context, tx dc.Tx) error
 	check = func(ctx context.Context, tx dc.Tx) error {
@@ -139,7 +139,7 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	}
 	write = func(ctx context.Context, tx dc.Tx) error {
 		var err error
-		resp, err = d.writeOIR(ctx, tx, &p)
+		subs, err = d.writeOIR(ctx, tx, &p)
 		return err
 	}
 	mstate := dc.StatePlanned
@@ -152,6 +152,9 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	if _, err := d.m.Attachments().DeclareAttached(r.Context(), a, id, mechanism.Declaration{Volumes: extents, State: mstate}, att); err != nil {
 		return 0, nil, answerOf(err, checked)
 	}
+	// The answer is made once the writer has let go: next no longer
+	// changes, and the availability is as the write saw it.
+	resp := &api.ChangeOperationalIntentReferenceResponse{OperationalIntentReference: oirRefAs(next, next.Manager, p.avail), Subscribers: subs}
 	if update {
 		return http.StatusOK, resp, nil
 	}
@@ -190,6 +193,9 @@ type oirPlan struct {
 	old     *oir
 	attach  *subscription // the subscription to store with the OIR (new or changed), or nil
 	dropSub string        // an implicit subscription left without dependents
+	// avail is the manager's availability when writeOIR wrote, for the
+	// answer.
+	avail api.UssAvailabilityState
 }
 
 // planOIR decides an OIR change against the current state, or refuses
@@ -310,8 +316,9 @@ func (d *DSS) planOIR(ctx context.Context, tx dc.Tx, p *oirPlan, update bool, ov
 	return nil, nil
 }
 
-// writeOIR makes a planned OIR change, in the transaction and in memory.
-func (d *DSS) writeOIR(ctx context.Context, tx dc.Tx, p *oirPlan) (*api.ChangeOperationalIntentReferenceResponse, error) {
+// writeOIR makes a planned OIR change, in the transaction and in memory,
+// and returns the subscribers to notify.
+func (d *DSS) writeOIR(ctx context.Context, tx dc.Tx, p *oirPlan) ([]api.SubscriberToNotify, error) {
 	st := d.st
 	if p.attach != nil {
 		if err := st.setSub(ctx, tx, p.attach.ID, p.attach); err != nil {
@@ -334,7 +341,8 @@ func (d *DSS) writeOIR(ctx context.Context, tx dc.Tx, p *oirPlan) (*api.ChangeOp
 	if err != nil {
 		return nil, err
 	}
-	return &api.ChangeOperationalIntentReferenceResponse{OperationalIntentReference: d.oirRef(p.next, p.next.Manager), Subscribers: subs}, nil
+	p.avail = d.availabilityOf(p.next.Manager)
+	return subs, nil
 }
 
 // notify advances the notification index of every live subscription

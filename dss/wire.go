@@ -326,8 +326,13 @@ func apiUUID(s string) uuid.UUID {
 }
 
 // oirRef is the reference of o as caller sees it: the OVN only for its
-// manager.
+// manager. Called with st.mu held.
 func (d *DSS) oirRef(o *oir, caller string) api.OperationalIntentReference {
+	return oirRefAs(o, caller, d.availabilityOf(o.Manager))
+}
+
+// oirRefAs is oirRef, given the availability of o's manager.
+func oirRefAs(o *oir, caller string, avail api.UssAvailabilityState) api.OperationalIntentReference {
 	var r api.OperationalIntentReference
 	_ = r.Id.FromUUIDv4Format(apiUUID(o.ID))
 	r.Manager = o.Manager
@@ -341,7 +346,7 @@ func (d *DSS) oirRef(o *oir, caller string) api.OperationalIntentReference {
 	_ = r.SubscriptionId.FromSubscriptionID(subID(sub))
 	_ = r.TimeStart.FromTime(apiTime(o.Start))
 	_ = r.TimeEnd.FromTime(apiTime(o.End))
-	r.UssAvailability = d.availabilityOf(o.Manager)
+	r.UssAvailability = avail
 	_ = r.UssBaseUrl.FromUssBaseURL(o.USSBaseURL)
 	r.Version = o.Version
 	return r
