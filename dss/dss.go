@@ -193,9 +193,12 @@ func fieldMessage(e *dc.Error) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"message":"encode answer"}`)
+	b, ok := body.(encodedJSON)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			status, b = http.StatusInternalServerError, []byte(`{"message":"encode answer"}`)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deconflict/deconflict/dss/api"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -133,4 +135,48 @@ func answer(err error) string {
 		return fmt.Sprintf("%d %s", ae.status, ae.Error())
 	}
 	return fmt.Sprint(err)
+}
+
+// FuzzOIRChangeAnswer: the answer to an OIR change that oirChangeAnswer
+// writes itself is byte for byte what encoding/json makes of it.
+func FuzzOIRChangeAnswer(f *testing.F) {
+	f.Add("0b7f5e9c-3a1d-4f6e-8b2a-9c0d1e2f3a4b", "uss1", "uss1", "6d2e4a1c-7b3f-4e5d-9a8c-1b2c3d4e5f60", "Accepted", "", "https://uss.example/api", int64(1796000000123456789), int64(3600e9), int32(1), "Unknown")
+	f.Add("0b7f5e9c-3a1d-4f6e-8b2a-9c0d1e2f3a4b", "uss1", "uss2", "x_y", "Activated", "6d2e4a1c-7b3f-4e5d-9a8c-1b2c3d4e5f60", "https://a/<b>&c", int64(-9e18), int64(1), int32(7), "Down")
+	f.Add("not a uuid", "uss\u00e9", "uss\u00e9", "ovn\"\\", "Nonconforming", "bad", "http://x\u2028", int64(9e18), int64(0), int32(-1), "Normal")
+	f.Fuzz(func(t *testing.T, id, manager, caller, ovn, state, sub, url string, start, length int64, version int32, avail string) {
+		o := &oir{ID: id, Manager: manager, OVN: ovn, State: state, SubscriptionID: sub, USSBaseURL: url,
+			Start: time.Unix(0, start), End: time.Unix(0, start).Add(time.Duration(length)), Version: version}
+		want, err := json.Marshal(&api.ChangeOperationalIntentReferenceResponse{OperationalIntentReference: oirRefAs(o, caller, api.UssAvailabilityState(avail)), Subscribers: []api.SubscriberToNotify{}})
+		if err != nil {
+			t.Skip(err)
+		}
+		got, ok := appendOIRChange(nil, o, caller, api.UssAvailabilityState(avail), nil)
+		if ok && string(got) != string(want) {
+			t.Fatalf("written as\n%s\nencoding/json writes\n%s", got, want)
+		}
+	})
+}
+
+// TestOIRChangeAnswerWritten: a common answer (the one every creation
+// without subscribers gives) is written by appendOIRChange, not left to
+// encoding/json, and reads back as the reference.
+func TestOIRChangeAnswerWritten(t *testing.T) {
+	start := time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC)
+	o := &oir{ID: "0b7f5e9c-3a1d-4f6e-8b2a-9c0d1e2f3a4b", Manager: "uss1", OVN: "6d2e4a1c-7b3f-4e5d-9a8c-1b2c3d4e5f60", State: "Accepted",
+		USSBaseURL: "https://uss.example/api", Start: start, End: start.Add(time.Hour), Version: 3}
+	got, ok := oirChangeAnswer(o, "uss1", api.Unknown, []api.SubscriberToNotify{}).(encodedJSON)
+	if !ok {
+		t.Fatal("the common answer was left to encoding/json")
+	}
+	var back api.ChangeOperationalIntentReferenceResponse
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	r := back.OperationalIntentReference
+	ovn, _ := r.Ovn.AsEntityOVN()
+	ts, _ := r.TimeStart.AsTime()
+	te, _ := r.TimeEnd.AsTime()
+	if ovn != o.OVN || !ts.Value.Equal(start) || !te.Value.Equal(start.Add(time.Hour)) || r.Version != 3 || r.Manager != "uss1" || len(back.Subscribers) != 0 {
+		t.Errorf("the answer reads back as %s", got)
+	}
 }

@@ -154,7 +154,7 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 	}
 	// The answer is made once the writer has let go: next no longer
 	// changes, and the availability is as the write saw it.
-	resp := &api.ChangeOperationalIntentReferenceResponse{OperationalIntentReference: oirRefAs(next, next.Manager, p.avail), Subscribers: subs}
+	resp := oirChangeAnswer(next, next.Manager, p.avail, subs)
 	if update {
 		return http.StatusOK, resp, nil
 	}
