@@ -19,10 +19,19 @@ import (
 	"github.com/deconflict/deconflict/console"
 	"github.com/deconflict/deconflict/federation"
 	dchttp "github.com/deconflict/deconflict/http"
+	"github.com/deconflict/deconflict/internal/gcfloor"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/notify"
 	"github.com/deconflict/deconflict/sqlite"
 )
+
+// heapFloor is the heap the garbage collector lets a server grow to
+// before it collects, whatever its live heap (unless GOGC or GOMEMLIMIT
+// is set): a small airspace's server would otherwise collect several
+// times a second under load, a quarter of the processors marking
+// meanwhile. A server whose live heap is over half of it collects as the
+// Go runtime does by default.
+const heapFloor = 256 << 20
 
 func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	name := "serve"
@@ -72,6 +81,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		return fmt.Errorf("--webhook-allow: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	gcfloor.Set(heapFloor)
 	if *pprofAddr != "" {
 		if err := servePprof(ctx, *pprofAddr, log); err != nil {
 			return err
