@@ -314,6 +314,7 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err := t.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
+	tx.committed()
 	db.commitTime.Observe(time.Since(began))
 	db.commits.Add(1)
 	return nil

@@ -38,6 +38,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *deconflict.Event) error {
 		return fmt.Errorf("insert event %s: %w", e.Type, err)
 	}
 	e.Seq = seq
+	t.tops.lastEvent, t.tops.appended = seq, true
 	return nil
 }
 
@@ -65,9 +66,16 @@ func (t *tx) EventsWithin(ctx context.Context, after int64, limit, maxBytes int)
 // LastSeq returns the highest event sequence number, 0 if there are no
 // events.
 func (t *tx) LastSeq(ctx context.Context) (int64, error) {
+	if t.tops.lastEvent > 0 {
+		return t.tops.lastEvent, nil // AUTOINCREMENT: the last appended is the highest
+	}
+	if seq, ok := t.keptTop(ctx, func(k *kept) (int64, bool) { return k.lastSeq, k.haveLastSeq }); ok {
+		return seq, nil
+	}
 	var seq int64
 	if err := t.queryRow(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
 		return 0, fmt.Errorf("select last event seq: %w", err)
 	}
+	t.tops.readLastSeq, t.tops.readLastSeqOK = seq, true
 	return seq, nil
 }

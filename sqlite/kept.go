@@ -8,15 +8,26 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// The parties and the settings are read by nearly every write transaction
-// (each batch of the mechanism's writer reads both) and changed by almost
-// none. The write connection keeps them between its transactions for as
-// long as they are known to be unchanged: SQLite's data_version of a
-// connection changes whenever another connection, of this process or of
-// another, has committed since it last looked, and this connection's own
-// transactions drop what is kept when they change the parties or the
-// settings, whether they commit or not. A transaction that changed them
-// reads them from its tables until it ends.
+// Every batch of the mechanism's writer reads the parties and the
+// settings, which almost nothing changes, and the tops of three tables
+// that only grow — the last event's seq, the last DSS record's change
+// number, the last Merkle log hash with the hashes at the log's right
+// edge — which only its own commits change while it is the one writer.
+// The write connection keeps them between its transactions for as long
+// as they are known to be what is committed:
+//
+//   - SQLite's data_version of a connection changes whenever another
+//     connection, of this process or of another, has committed since it
+//     last looked: then everything kept is dropped and read again;
+//   - a transaction that changes the parties or the settings drops them,
+//     whether it commits or not, and reads them from the tables until it
+//     ends;
+//   - a transaction that appends events, DSS records or log hashes
+//     leaves what is kept as it was until it has committed, and then
+//     keeps the new tops (a deletion of DSS records drops that top).
+//
+// A transaction that has not read data_version when it commits such
+// appends drops everything instead.
 
 // kept is what the write connection keeps between its transactions.
 type kept struct {
@@ -25,12 +36,22 @@ type kept struct {
 	version  int64 // the write connection's data_version
 	parties  []*deconflict.Party
 	settings *deconflict.Settings
+	// The tops committed, each once have*.
+	lastSeq, dssSeq, logTop             int64
+	haveLastSeq, haveDSSSeq, haveLogTop bool
+	// hashes are committed log hashes by storage index: those recent
+	// transactions stored or read, at most maxKeptHashes.
+	hashes map[int64][32]byte
 }
+
+// maxKeptHashes bounds the log hashes kept; past it they are dropped and
+// read again as needed (the few dozen at the log's right edge, mostly).
+const maxKeptHashes = 4096
 
 // drop forgets everything kept.
 func (k *kept) drop() {
 	k.mu.Lock()
-	k.valid, k.parties, k.settings = false, nil, nil
+	k.valid = false
 	k.mu.Unlock()
 }
 
@@ -38,9 +59,110 @@ func (k *kept) drop() {
 // Called with k.mu held.
 func (k *kept) at(v int64) *kept {
 	if !k.valid || k.version != v {
-		k.valid, k.version, k.parties, k.settings = true, v, nil, nil
+		k.valid, k.version, k.parties, k.settings, k.hashes = true, v, nil, nil, nil
+		k.haveLastSeq, k.haveDSSSeq, k.haveLogTop = false, false, false
 	}
 	return k
+}
+
+// tops is what a write transaction read or wrote of the tables that only
+// grow, for what its connection keeps once it has committed.
+type tops struct {
+	lastEvent     int64 // the seq of the last event it appended; 0 if none
+	readLastSeq   int64 // LastSeq as read from the table, once readLastSeqOK
+	dssMax        int64 // the highest change number it stored; 0 if none
+	readDSSSeq    int64 // DSSLastSeq as read from the table, once readDSSSeqOK
+	dssDeleted    bool  // it deleted DSS records
+	readLastSeqOK bool
+	readDSSSeqOK  bool
+	logRead       map[int64][32]byte // committed log hashes it read from the table
+	appended      bool               // it appended events, DSS records or log hashes, or deleted DSS records
+}
+
+// keptTop returns a top kept as of the transaction's data_version.
+func (t *tx) keptTop(ctx context.Context, which func(k *kept) (int64, bool)) (int64, bool) {
+	v, ok := t.keeping(ctx)
+	if !ok {
+		return 0, false
+	}
+	t.kept.mu.Lock()
+	defer t.kept.mu.Unlock()
+	return which(t.kept.at(v))
+}
+
+// keptHashes fills in the hashes at indexes that are kept, and returns
+// the positions it could not.
+func (t *tx) keptHashes(ctx context.Context, indexes []int64, hashes [][32]byte, missing []int) []int {
+	v, ok := t.keeping(ctx)
+	if !ok {
+		return missing
+	}
+	t.kept.mu.Lock()
+	defer t.kept.mu.Unlock()
+	k := t.kept.at(v)
+	out := missing[:0]
+	for _, i := range missing {
+		if h, ok := k.hashes[indexes[i]]; ok {
+			hashes[i] = h
+		} else {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// committed keeps what a write transaction that has just committed
+// leaves known: the tops of what it appended, and the log hashes it
+// stored or read.
+func (t *tx) committed() {
+	if t.kept == nil {
+		return
+	}
+	tp := &t.tops
+	if !t.versionRead || t.changedKept {
+		if tp.appended || t.changedKept {
+			t.kept.drop()
+		}
+		return
+	}
+	t.kept.mu.Lock()
+	defer t.kept.mu.Unlock()
+	k := t.kept
+	if !k.valid || k.version != t.version {
+		return // emptied at another version meanwhile: nothing to add
+	}
+	switch {
+	case tp.lastEvent > 0: // AUTOINCREMENT: the last appended is the highest
+		k.lastSeq, k.haveLastSeq = tp.lastEvent, true
+	case tp.readLastSeqOK:
+		k.lastSeq, k.haveLastSeq = tp.readLastSeq, true
+	}
+	switch {
+	case tp.dssDeleted:
+		k.haveDSSSeq = false
+	case tp.readDSSSeqOK:
+		k.dssSeq, k.haveDSSSeq = max(tp.readDSSSeq, tp.dssMax), true
+	case k.haveDSSSeq:
+		k.dssSeq = max(k.dssSeq, tp.dssMax)
+	case tp.dssMax > 0:
+		// The change numbers are the caller's: without the top before
+		// them, the top after is unknown.
+	}
+	if t.logKnown {
+		k.logTop, k.haveLogTop = t.logLast, true
+	}
+	if len(k.hashes)+len(t.logPut)+len(tp.logRead) > maxKeptHashes {
+		k.hashes = nil
+	}
+	if k.hashes == nil {
+		k.hashes = make(map[int64][32]byte, len(t.logPut)+len(tp.logRead))
+	}
+	for idx, h := range t.logPut {
+		k.hashes[idx] = h
+	}
+	for idx, h := range tp.logRead {
+		k.hashes[idx] = h
+	}
 }
 
 // keeping reports whether the transaction may use what its connection

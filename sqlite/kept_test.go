@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -118,4 +120,126 @@ func TestKeptPartiesAndSettings(t *testing.T) {
 	if ids, s := seen(a); !slices.Equal(ids, []string{"alpha", "bravo", "delta"}) || s != changed {
 		t.Fatalf("after a transaction changed both: parties %v, settings %+v", ids, s)
 	}
+}
+
+// TestKeptTops: a write transaction's LastSeq, DSSLastSeq and log hashes
+// are the table's, whoever appended to it last: this store's earlier
+// transactions, one that rolled back, another store on the same file, or
+// a deletion of DSS records.
+func TestKeptTops(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "d.db")
+	a, b := MustOpen(t, path), MustOpen(t, path)
+	hash := func(i int) [32]byte { return [32]byte{byte(i), 1} }
+	// write appends n events, DSS records up to seq dss and log hashes
+	// from storage index log, and fails with fail.
+	write := func(db *DB, n int, dss int64, log int64, fail error) error {
+		return db.Update(ctx, func(dtx deconflict.Tx) error {
+			tx := dtx.(*tx)
+			if _, err := tx.Settings(ctx); err != nil { // as a batch does first
+				return err
+			}
+			for range n {
+				if err := tx.AppendEvent(ctx, &deconflict.Event{Type: "test", Time: time.Unix(1, 0)}); err != nil {
+					return err
+				}
+			}
+			if dss > 0 {
+				if err := tx.PutDSSRecord(ctx, "oir", fmt.Sprint(dss), dss, []byte("{}")); err != nil {
+					return err
+				}
+			}
+			if log >= 0 {
+				if err := tx.PutLogHashes(ctx, log, [][32]byte{hash(int(log)), hash(int(log + 1))}); err != nil {
+					return err
+				}
+			}
+			return fail
+		})
+	}
+	// check compares what a write transaction of a reads with the tables.
+	check := func(step string) {
+		t.Helper()
+		var wantSeq, wantDSS int64
+		var wantTop sql.NullInt64
+		if err := b.read.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&wantSeq); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.read.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM dss_records").Scan(&wantDSS); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.read.QueryRowContext(ctx, "SELECT max(idx) FROM log_hashes").Scan(&wantTop); err != nil {
+			t.Fatal(err)
+		}
+		if !wantTop.Valid {
+			wantTop.Int64 = -1
+		}
+		if err := a.Update(ctx, func(dtx deconflict.Tx) error {
+			tx := dtx.(*tx)
+			if _, err := tx.Settings(ctx); err != nil { // as a batch does first
+				return err
+			}
+			seq, err := tx.LastSeq(ctx)
+			if err != nil || seq != wantSeq {
+				t.Errorf("%s: LastSeq = %d, %v; want %d", step, seq, err, wantSeq)
+			}
+			dss, err := tx.DSSLastSeq(ctx)
+			if err != nil || dss != wantDSS {
+				t.Errorf("%s: DSSLastSeq = %d, %v; want %d", step, dss, err, wantDSS)
+			}
+			top, err := tx.logTop(ctx)
+			if err != nil || top != wantTop.Int64 {
+				t.Errorf("%s: the last log hash at %d, %v; want %d", step, top, err, wantTop.Int64)
+			}
+			if wantTop.Valid {
+				hs, err := tx.LogHashes(ctx, []int64{wantTop.Int64})
+				if err != nil || hs[0] != hash(int(wantTop.Int64)) {
+					t.Errorf("%s: the hash at %d is %x, %v", step, wantTop.Int64, hs, err)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("empty")
+	if err := write(a, 2, 2, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("after this store's commit")
+	check("again")
+	if err := write(b, 1, 3, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("after another store's commit")
+	if err := write(a, 1, 4, 4, errors.New("roll back")); err == nil {
+		t.Fatal("the transaction did not fail")
+	}
+	check("after a rollback")
+	if err := write(a, 1, 0, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(a, 0, 0, 4, nil); deconflict.ErrorCode(err) != deconflict.EExists {
+		t.Errorf("log hashes stored twice at 4: %v, want EExists", err)
+	}
+	// The last DSS record deleted, then the top purged.
+	if err := a.Update(ctx, func(dtx deconflict.Tx) error {
+		if _, err := dtx.Settings(ctx); err != nil {
+			return err
+		}
+		return dtx.(*tx).PutDSSRecord(ctx, "oir", "3", 5, nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a deletion")
+	if err := a.Update(ctx, func(dtx deconflict.Tx) error {
+		if _, err := dtx.Settings(ctx); err != nil {
+			return err
+		}
+		_, err := dtx.(*tx).PurgeDSSTombstones(ctx, 5)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a purge")
 }

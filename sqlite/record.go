@@ -53,6 +53,7 @@ func (t *tx) PutLogHashes(ctx context.Context, start int64, hashes [][32]byte) e
 		return fmt.Errorf("log hashes from storage index %d: not in a read transaction", start)
 	}
 	last := start + int64(len(hashes)) - 1
+	t.tops.appended = true
 	top, err := t.logTop(ctx)
 	if err != nil {
 		return err
@@ -88,6 +89,10 @@ type logRun struct {
 // waiting (-1 for none); it reads the table once a transaction.
 func (t *tx) logTop(ctx context.Context) (int64, error) {
 	if !t.logKnown {
+		if top, ok := t.keptTop(ctx, func(k *kept) (int64, bool) { return k.logTop, k.haveLogTop }); ok {
+			t.logLast, t.logKnown = top, true
+			return top, nil
+		}
 		var top sql.NullInt64
 		if err := t.queryRow(ctx, "SELECT max(idx) FROM log_hashes").Scan(&top); err != nil {
 			return 0, fmt.Errorf("select the last log hash: %w", err)
@@ -182,27 +187,40 @@ func (t *tx) logHashExists(ctx context.Context, first, last int64) error {
 // SELECT per append would cost the single writer a round through SQLite
 // for what it already holds.
 func (t *tx) LogHashes(ctx context.Context, indexes []int64) ([][32]byte, error) {
-	if len(t.logPut) == 0 {
+	if len(t.logPut) == 0 && t.kept == nil {
 		return t.readLogHashes(ctx, indexes)
 	}
 	hashes := make([][32]byte, len(indexes))
-	var missing []int64
-	var at []int // where each missing hash goes in hashes
+	var at []int // where each hash not yet found goes in hashes
 	for i, idx := range indexes {
 		if h, ok := t.logPut[idx]; ok {
 			hashes[i] = h
 		} else {
-			missing = append(missing, idx)
 			at = append(at, i)
 		}
 	}
-	if len(missing) > 0 {
+	if len(at) > 0 && t.kept != nil {
+		at = t.keptHashes(ctx, indexes, hashes, at)
+	}
+	if len(at) > 0 {
+		missing := make([]int64, len(at))
+		for j, i := range at {
+			missing[j] = indexes[i]
+		}
 		read, err := t.readLogHashes(ctx, missing)
 		if err != nil {
 			return nil, err
 		}
 		for j, i := range at {
 			hashes[i] = read[j]
+		}
+		if t.kept != nil {
+			if t.tops.logRead == nil {
+				t.tops.logRead = make(map[int64][32]byte, len(missing))
+			}
+			for j, idx := range missing {
+				t.tops.logRead[idx] = read[j]
+			}
 		}
 	}
 	return hashes, nil

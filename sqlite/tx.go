@@ -40,6 +40,7 @@ type tx struct {
 	kept                     *kept
 	version                  int64
 	versionRead, changedKept bool
+	tops                     tops
 }
 
 // fail records err as the transaction's failure, and returns it.
