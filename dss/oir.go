@@ -2,6 +2,8 @@ package dss
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -123,12 +125,21 @@ func (d *DSS) putOIR(r *http.Request, c *Caller) (int, any, error) {
 
 	next := &oir{ID: id, Manager: c.Subject, OVN: newOVN, State: req.State, Extents: extents,
 		USSBaseURL: req.USSBaseURL, Start: start, End: end, vols: vols}
+	// The record as most creations store it (version 1, no subscription),
+	// encoded here rather than under the writer's lock; writeOIR uses it
+	// only if the plan left those two so.
+	first := *next
+	first.Version = 1
+	firstDoc, err := json.Marshal(&first)
+	if err != nil {
+		return 0, nil, fmt.Errorf("encode the operational intent reference: %w", err)
+	}
 	var checked *apiError
 	var subs []api.SubscriberToNotify
 	var p oirPlan
 	var check, write func(ctx context.Context, tx dc.Tx) error
 	check = func(ctx context.Context, tx dc.Tx) error {
-		p = oirPlan{next: next, key: key, subID: subID, newSub: req.NewSubscription, now: now, base: baseURL(r), cells: cells}
+		p = oirPlan{next: next, key: key, subID: subID, newSub: req.NewSubscription, now: now, base: baseURL(r), cells: cells, firstDoc: firstDoc}
 		var err error
 		if checked, err = d.planOIR(ctx, tx, &p, update, ovn); err != nil {
 			return err
@@ -196,6 +207,9 @@ type oirPlan struct {
 	// avail is the manager's availability when writeOIR wrote, for the
 	// answer.
 	avail api.UssAvailabilityState
+	// firstDoc is next's record as it is stored with version 1 and no
+	// subscription.
+	firstDoc []byte
 }
 
 // planOIR decides an OIR change against the current state, or refuses
@@ -325,7 +339,11 @@ func (d *DSS) writeOIR(ctx context.Context, tx dc.Tx, p *oirPlan) ([]api.Subscri
 			return nil, err
 		}
 	}
-	if err := st.setOIR(ctx, tx, p.next.ID, p.next); err != nil {
+	var doc []byte
+	if p.next.Version == 1 && p.next.SubscriptionID == "" {
+		doc = p.firstDoc
+	}
+	if err := st.setOIREncoded(ctx, tx, p.next.ID, p.next, doc); err != nil {
 		return nil, err
 	}
 	if p.dropSub != "" {

@@ -148,12 +148,17 @@ var zero geo.Minima
 // write stores a record (v nil: deletes it) in tx under the next change
 // number. Called by the writer with mu held, after catchUp.
 func (s *state) write(ctx context.Context, tx dc.Tx, kind, id string, v any) error {
+	return s.writeEncoded(ctx, tx, kind, id, v, nil)
+}
+
+// writeEncoded is write, given v's JSON encoding if it was made already
+// (nil: write makes it).
+func (s *state) writeEncoded(ctx context.Context, tx dc.Tx, kind, id string, v any, b []byte) error {
 	dtx, ok := tx.(dc.DSSTx)
 	if !ok {
 		return fmt.Errorf("the store does not keep DSS records")
 	}
-	var b []byte
-	if rv := reflect.ValueOf(v); v != nil && !((rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Map) && rv.IsNil()) {
+	if rv := reflect.ValueOf(v); b == nil && v != nil && !((rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Map) && rv.IsNil()) {
 		var err error
 		if b, err = json.Marshal(v); err != nil {
 			return fmt.Errorf("encode dss %s %s: %w", kind, id, err)
@@ -343,7 +348,13 @@ func (s *state) refresh(ctx context.Context, store dc.Store) error {
 // setOIR stores o (nil: removes the OIR id) in tx and in memory, keeping
 // the undo log. Called by the writer with mu held.
 func (s *state) setOIR(ctx context.Context, tx dc.Tx, id string, o *oir) error {
-	if err := s.write(ctx, tx, kindOIR, id, o); err != nil {
+	return s.setOIREncoded(ctx, tx, id, o, nil)
+}
+
+// setOIREncoded is setOIR, given o's JSON encoding if it was made already
+// (nil: it is made here).
+func (s *state) setOIREncoded(ctx context.Context, tx dc.Tx, id string, o *oir, doc []byte) error {
+	if err := s.writeEncoded(ctx, tx, kindOIR, id, o, doc); err != nil {
 		return err
 	}
 	prev := s.oirs[id]
