@@ -16,6 +16,9 @@ import (
 
 // Operation returns the operation with the ID; ENotFound if there is none.
 func (t *tx) Operation(ctx context.Context, id string) (*deconflict.Operation, error) {
+	if op, ok, err := t.prefetchedOperation(ctx, id); ok {
+		return op, err
+	}
 	return t.shared().Operation(ctx, id)
 }
 
@@ -37,6 +40,7 @@ func (t *tx) PutOperationGeometry(ctx context.Context, op *deconflict.Operation,
 // putOperation stores op with geom, or with no geometry (NULL) if geom is
 // nil.
 func (t *tx) putOperation(ctx context.Context, op *deconflict.Operation, geom []byte) error {
+	t.wroteOperation(op.ID)
 	var g any
 	if geom != nil {
 		g = geom

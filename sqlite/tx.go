@@ -41,6 +41,7 @@ type tx struct {
 	version                  int64
 	versionRead, changedKept bool
 	tops                     tops
+	pre                      *prefetch // the operations a batch is about to read (prefetch.go)
 }
 
 // fail records err as the transaction's failure, and returns it.
