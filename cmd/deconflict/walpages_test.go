@@ -57,6 +57,33 @@ func BenchmarkWALPages(b *testing.B) {
 	declareSpread(b, m, n, 32, 7)
 	batches = m.Stats().Batches.Load() - batches
 
+	frames, commits := walFramesByTree(b, path, hold, pin)
+	total := 0
+	for _, f := range frames {
+		total += f.frames
+	}
+	fmt.Printf("%d declarations in %d batches, %d commits: %d frames, %.2f a declaration, %.1f a commit\n",
+		n, batches, commits, total, float64(total)/n, float64(total)/float64(max(commits, 1)))
+	for _, f := range frames {
+		fmt.Printf("  %-32s %6d frames  %.2f a declaration  %5d pages\n", f.tree, f.frames, float64(f.frames)/n, f.pages)
+	}
+	b.ReportMetric(float64(total)/n, "frames/decl")
+	b.ReportMetric(float64(n)/float64(max(batches, 1)), "decl/batch")
+}
+
+// treeFrames is what the WAL holds of one B-tree: its frames and the
+// distinct pages they are of.
+type treeFrames struct {
+	tree          string
+	frames, pages int
+}
+
+// walFramesByTree reads the WAL of the database at path, which the read
+// transaction pin (on hold) kept from being copied or restarted, ends
+// pin, and maps every frame to its B-tree with dbstat: the B-trees, most
+// frames first, and the commits.
+func walFramesByTree(b *testing.B, path string, hold *sql.DB, pin *sql.Tx) ([]treeFrames, int) {
+	b.Helper()
 	wal, err := os.ReadFile(path + "-wal")
 	if err != nil || len(wal) < 32 {
 		b.Fatalf("read the WAL: %d bytes, %v", len(wal), err)
@@ -64,13 +91,12 @@ func BenchmarkWALPages(b *testing.B) {
 	pageSize := int(binary.BigEndian.Uint32(wal[8:12]))
 	salt := string(wal[16:24])
 	frames := map[uint32]int{}
-	total, commits := 0, 0
+	commits := 0
 	for off := 32; off+24+pageSize <= len(wal); off += 24 + pageSize {
 		h := wal[off : off+24]
 		if string(h[8:16]) != salt {
 			break
 		}
-		total++
 		frames[binary.BigEndian.Uint32(h[0:4])]++
 		if binary.BigEndian.Uint32(h[4:8]) != 0 {
 			commits++
@@ -80,7 +106,7 @@ func BenchmarkWALPages(b *testing.B) {
 		b.Fatal(err)
 	}
 	tree := map[uint32]string{}
-	rows, err := hold.QueryContext(ctx, "SELECT name, pageno FROM dbstat")
+	rows, err := hold.Query("SELECT name, pageno FROM dbstat")
 	if err != nil {
 		// The C library of a cgo build leaves dbstat out unless asked.
 		b.Fatalf("%v (with cgo, run with -tags sqlite_dbstat)", err)
@@ -94,21 +120,20 @@ func BenchmarkWALPages(b *testing.B) {
 		tree[page] = name
 	}
 	rows.Close()
-	byTree, distinct := map[string]int{}, map[string]int{}
+	by := map[string]*treeFrames{}
 	for page, c := range frames {
-		byTree[tree[page]] += c
-		distinct[tree[page]]++
+		f := by[tree[page]]
+		if f == nil {
+			f = &treeFrames{tree: tree[page]}
+			by[tree[page]] = f
+		}
+		f.frames += c
+		f.pages++
 	}
-	names := make([]string, 0, len(byTree))
-	for name := range byTree {
-		names = append(names, name)
+	out := make([]treeFrames, 0, len(by))
+	for _, f := range by {
+		out = append(out, *f)
 	}
-	sort.Slice(names, func(i, j int) bool { return byTree[names[i]] > byTree[names[j]] })
-	fmt.Printf("%d declarations in %d batches, %d commits: %d frames, %.2f a declaration, %.1f a commit\n",
-		n, batches, commits, total, float64(total)/n, float64(total)/float64(max(commits, 1)))
-	for _, name := range names {
-		fmt.Printf("  %-32s %6d frames  %.2f a declaration  %5d pages\n", name, byTree[name], float64(byTree[name])/n, distinct[name])
-	}
-	b.ReportMetric(float64(total)/n, "frames/decl")
-	b.ReportMetric(float64(n)/float64(max(batches, 1)), "decl/batch")
+	sort.Slice(out, func(i, j int) bool { return out[i].frames > out[j].frames })
+	return out, commits
 }
