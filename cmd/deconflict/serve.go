@@ -27,11 +27,12 @@ import (
 
 // heapFloor is the heap the garbage collector lets a server grow to
 // before it collects, whatever its live heap (unless GOGC or GOMEMLIMIT
-// is set): a small airspace's server would otherwise collect several
-// times a second under load, a quarter of the processors marking
-// meanwhile. A server whose live heap is over half of it collects as the
-// Go runtime does by default.
-const heapFloor = 256 << 20
+// is set). The indexes of the live operations and intents are dense with
+// pointers, so a cycle costs in proportion to them: at 100,000 live
+// intents under load, the default (a cycle each time the heap doubles)
+// spent a fifth of the CPU marking. A server whose live heap is over half
+// of it collects as the Go runtime does by default.
+const heapFloor = 1 << 30
 
 func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	name := "serve"
