@@ -14,6 +14,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/forward"
+	"github.com/deconflict/deconflict/internal/lease"
 	"github.com/deconflict/deconflict/mechanism"
 )
 
@@ -99,7 +100,7 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 	go func() { defer f.wg.Done(); peer.Run(lctx) }()
 	go func() {
 		defer f.wg.Done()
-		whileLeased(lctx, leaser, writerLease, log, func(wctx context.Context) {
+		lease.While(lctx, leaser, writerLease, log, func(wctx context.Context) {
 			// Take declarations until the lease ends, and tell the
 			// others where to hand them. (A replica that hands some to
 			// a writer whose lease ended is refused and writes them

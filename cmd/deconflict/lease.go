@@ -7,48 +7,9 @@ import (
 	"os"
 	"strings"
 	"syscall"
-	"time"
 
 	dc "github.com/deconflict/deconflict"
 )
-
-// leaseRetry is how often a process that does not hold a lease tries to
-// take it: how long work stops after its holder dies.
-const leaseRetry = 2 * time.Second
-
-// whileLeased runs work whenever this process holds the lease, until ctx
-// ends. work must return soon after its context ends.
-func whileLeased(ctx context.Context, l dc.Leaser, name string, log *slog.Logger, work func(context.Context)) {
-	for ctx.Err() == nil {
-		lease, ok, err := l.TryLease(ctx, name)
-		switch {
-		case err != nil:
-			if ctx.Err() == nil {
-				log.Warn("lease: cannot reach the store", slog.String("lease", name), slog.Any("err", err))
-			}
-		case ok:
-			log.Info("lease taken: this process does the work", slog.String("lease", name))
-			wctx, cancel := context.WithCancel(ctx)
-			go func() {
-				select {
-				case <-lease.Lost():
-					log.Warn("lease lost: stopping the work", slog.String("lease", name))
-					cancel()
-				case <-wctx.Done():
-				}
-			}()
-			work(wctx)
-			cancel()
-			lease.Release()
-		}
-		t := time.NewTimer(leaseRetry)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
 
 // fileLeaser grants leases as exclusive flock(2) locks on files beside an
 // embedded store, so that two processes serving one SQLite file do not

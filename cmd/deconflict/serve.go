@@ -20,6 +20,7 @@ import (
 	"github.com/deconflict/deconflict/federation"
 	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/internal/gcfloor"
+	"github.com/deconflict/deconflict/internal/lease"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/notify"
 	"github.com/deconflict/deconflict/sqlite"
@@ -174,7 +175,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	go func() { defer wg.Done(); mech.RunWriteProbes(workers, *probeEvery) }()
 	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery, Allow: allow})
-	go func() { defer wg.Done(); whileLeased(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
+	go func() { defer wg.Done(); lease.While(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
 	if l, ok := st.(dc.Logging); ok {
 		l.SetLogger(log)
 	}
