@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/lease"
 	"github.com/deconflict/deconflict/mechanism"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -31,10 +35,17 @@ type Options struct {
 }
 
 // Node is the federation side of a server: it serves its log to its
-// peers, pulls theirs, and reports each link's state.
+// peers, pulls theirs, and reports each link's state. Of several
+// replicas of a node on one store, only the one holding the pull lease
+// pulls (links.go).
 type Node struct {
-	mech   *mechanism.Mechanism
-	store  dc.Store
+	mech  *mechanism.Mechanism
+	store dc.Store
+	// leaser grants the pull lease among the processes sharing the
+	// store; nil when the store has no leases (one process: it pulls).
+	leaser dc.Leaser
+	// pulls counts the pull requests this process sent.
+	pulls  atomic.Int64
 	log    *slog.Logger
 	client *http.Client
 	now    func() time.Time
@@ -47,6 +58,11 @@ type Node struct {
 	peers map[string]*dc.Peer // by key, as last read from the store
 	links map[string]*link    // by key
 	url   string
+	// pulling is set while this process pulls the peers; the links'
+	// states are then its own, else those the puller stored, shared as
+	// last read (Refresh). stored is what this process stored last.
+	pulling        bool
+	shared, stored linkRecords
 	// forced is when a request of an unknown key last made the node
 	// read its peers (readPeersSince), on the real clock.
 	forced time.Time
@@ -81,7 +97,8 @@ type link struct {
 func New(m *mechanism.Mechanism, opts Options) *Node {
 	n := &Node{mech: m, store: m.Store(), log: opts.Logger, client: opts.Client, now: opts.Now,
 		wait: opts.Wait, every: opts.Refresh, peers: map[string]*dc.Peer{}, links: map[string]*link{},
-		reread: make(chan struct{})}
+		shared: linkRecords{}, reread: make(chan struct{})}
+	n.leaser, _ = n.store.(dc.Leaser)
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -138,6 +155,7 @@ func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 	var peers []*dc.Peer
 	var url string
 	var refused mechanism.Refused
+	shared := linkRecords{}
 	err := n.store.View(ctx, func(tx dc.Tx) error {
 		ftx, ok := tx.(dc.FederationTx)
 		if !ok {
@@ -149,6 +167,11 @@ func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 		}
 		if peers, err = ftx.Peers(ctx); err != nil {
 			return err
+		}
+		if n.leaser != nil {
+			if shared, err = readLinks(ctx, tx); err != nil {
+				return err
+			}
 		}
 		refused, err = n.refusedOf(ctx, ftx, peers)
 		return err
@@ -167,7 +190,7 @@ func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 		}
 	}
 	n.mu.Lock()
-	n.peers, n.url = byKey, url
+	n.peers, n.url, n.shared = byKey, url, shared
 	n.readAt = began
 	n.mu.Unlock()
 	return trusted, nil
@@ -192,17 +215,25 @@ func (n *Node) peer(key string) *dc.Peer {
 	return n.peers[key]
 }
 
-// Run follows the peers until ctx ends: a pull per peer, started and
-// stopped as peers are added and removed.
+// Run reads the peers every Options.Refresh until ctx ends, which every
+// replica of the node needs (to answer its peers, to know which parties
+// they host, to show the links' states), and follows the peers: a pull
+// per peer, started and stopped as peers are added and removed — on a
+// store with leases only while this process holds the pull lease.
 func (n *Node) Run(ctx context.Context) {
-	defer n.stopAll()
-	for {
-		peers, err := n.Refresh(ctx)
-		if err != nil && ctx.Err() == nil {
-			n.log.Error("federation: read peers", slog.Any("error", err))
+	pulled := make(chan struct{})
+	go func() {
+		defer close(pulled)
+		if n.leaser == nil {
+			n.pullPeers(ctx)
+			return
 		}
-		if err == nil {
-			n.follow(ctx, peers)
+		lease.While(ctx, n.leaser, PullLease, n.log, n.pullPeers)
+	}()
+	defer func() { <-pulled }()
+	for {
+		if _, err := n.Refresh(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("federation: read peers", slog.Any("error", err))
 		}
 		select {
 		case <-ctx.Done():
@@ -212,9 +243,48 @@ func (n *Node) Run(ctx context.Context) {
 	}
 }
 
+// pullPeers pulls the trusted peers, as the peers were last read, until
+// ctx ends; with leases, it stores the links' states for the other
+// replicas as they change (at most once every shareEvery) and when it
+// stops.
+func (n *Node) pullPeers(ctx context.Context) {
+	defer n.stopAll()
+	var sharedAt time.Time
+	for {
+		n.mu.Lock()
+		peers := slices.Collect(maps.Values(n.peers))
+		reread := n.reread
+		n.mu.Unlock()
+		n.follow(ctx, peers)
+		if n.leaser != nil && time.Since(sharedAt) >= shareEvery {
+			n.share(ctx, n.ownLinks())
+			sharedAt = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-reread:
+		}
+	}
+}
+
+// Pulling reports whether this process pulls the peers: the one holding
+// the pull lease among the replicas of a node, or the only process.
+func (n *Node) Pulling() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.pulling
+}
+
+// Pulls returns how many pull requests this process sent to peers.
+func (n *Node) Pulls() int64 { return n.pulls.Load() }
+
 // follow starts a pull for each new peer and stops those of removed ones.
+// A new link starts from the state the last puller stored for it, so that
+// a replica taking the pull over goes on from where the other was.
 func (n *Node) follow(ctx context.Context, peers []*dc.Peer) {
 	n.mu.Lock()
+	n.pulling = true
 	want := map[string]bool{}
 	for _, p := range peers {
 		want[p.Key] = true
@@ -223,6 +293,9 @@ func (n *Node) follow(ctx context.Context, peers []*dc.Peer) {
 		}
 		lctx, cancel := context.WithCancel(ctx)
 		l := &link{cancel: cancel, done: make(chan struct{})}
+		if r, ok := n.shared[p.Key]; ok {
+			l.lastSeen, l.size, l.lastErr = r.LastSeen, r.Size, r.LastError
+		}
 		n.links[p.Key] = l
 		go func(key string) {
 			defer close(l.done)
@@ -250,15 +323,27 @@ func stop(links []*link) {
 	}
 }
 
+// stopAll ends every pull. With leases, the links' states as the pulls
+// left them are stored for the replica that takes the pull over, and
+// this process shows them too from then on.
 func (n *Node) stopAll() {
 	n.mu.Lock()
-	var all []*link
-	for key, l := range n.links {
-		all = append(all, l)
-		delete(n.links, key)
+	all := slices.Collect(maps.Values(n.links))
+	n.mu.Unlock()
+	stop(all) // the links stay until stopped: this process pulled them until then
+	recs := n.ownLinks()
+	n.mu.Lock()
+	clear(n.links)
+	n.pulling = false
+	if n.leaser != nil {
+		n.shared = recs
 	}
 	n.mu.Unlock()
-	stop(all)
+	if n.leaser != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n.share(ctx, recs)
+	}
 }
 
 // seen records a verified answer of a peer.
@@ -279,13 +364,13 @@ func (n *Node) failed(l *link, err error) {
 // answered within peer_silence_s, stale when it did once but not since,
 // down when it never answered since this node started and the node has
 // been up longer than peer_silence_s. Called with n.mu held.
-func (n *Node) state(l *link, st dc.Settings) string {
+func (n *Node) state(r linkRecord, st dc.Settings) string {
 	silence := time.Duration(st.PeerSilenceS * float64(time.Second))
 	now := n.now()
 	switch {
-	case l != nil && !l.lastSeen.IsZero() && now.Sub(l.lastSeen) <= silence:
+	case !r.LastSeen.IsZero() && now.Sub(r.LastSeen) <= silence:
 		return dc.PeerUp
-	case l != nil && !l.lastSeen.IsZero():
+	case !r.LastSeen.IsZero():
 		return dc.PeerStale
 	case now.Sub(n.start) <= silence:
 		return dc.PeerUp // not heard from yet, but not silent for long either
@@ -300,7 +385,7 @@ func (n *Node) stalePeers(st dc.Settings) []string {
 	defer n.mu.Unlock()
 	var out []string
 	for key := range n.peers {
-		if n.state(n.links[key], st) != dc.PeerUp {
+		if n.state(n.linkState(key), st) != dc.PeerUp {
 			out = append(out, key)
 		}
 	}

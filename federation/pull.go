@@ -161,6 +161,7 @@ func (n *Node) fetch(ctx context.Context, k *dc.SigningKey, p *dc.Peer, from int
 	if err := signer.Sign(req, nil, n.now()); err != nil {
 		return nil, err
 	}
+	n.pulls.Add(1)
 	resp, err := n.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("pull from %s: %w", p.URL, err)

@@ -64,18 +64,13 @@ func (n *Node) Status(ctx context.Context) (*Status, error) {
 		if p.Removed {
 			continue
 		}
-		l := n.links[p.Key]
-		ps := PeerStatus{Parties: p.Parties, URL: p.URL, Key: p.Key, Area: p.Area, State: n.state(l, st), Alerts: []Alert{}}
-		size := p.Verified
-		if l != nil {
-			if !l.lastSeen.IsZero() {
-				t := l.lastSeen.UTC()
-				ps.LastSeen = &t
-			}
-			size = max(size, l.size)
-			ps.LastError = l.lastErr
+		l := n.linkState(p.Key)
+		ps := PeerStatus{Parties: p.Parties, URL: p.URL, Key: p.Key, Area: p.Area, State: n.state(l, st), Alerts: []Alert{}, LastError: l.LastError}
+		if !l.LastSeen.IsZero() {
+			t := l.LastSeen.UTC()
+			ps.LastSeen = &t
 		}
-		ps.Behind = max(0, size-p.Applied)
+		ps.Behind = max(0, max(p.Verified, l.Size)-p.Applied)
 		theirs := dc.DefaultSettings()
 		if p.Settings != nil {
 			theirs = *p.Settings

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // FederationOptions connect a server to its federation node (package
@@ -15,6 +16,11 @@ type FederationOptions struct {
 	// Peers serves the peer protocol under /federation/; it
 	// authenticates peers itself.
 	Peers http.Handler
+	// Pulling reports whether this process pulls the peers' logs (of
+	// several replicas of a node, the one holding the pull lease), and
+	// Pulls how many pull requests it sent; /metrics shows them.
+	Pulling func() bool
+	Pulls   func() int64
 }
 
 func (s *Server) federationRoutes(f *FederationOptions) {
@@ -38,6 +44,21 @@ func (s *Server) federationRoutes(f *FederationOptions) {
 	})
 	if f != nil && f.Peers != nil {
 		s.mux.Handle("GET /federation/v1/log", f.Peers)
+	}
+	if f != nil && f.Pulling != nil && f.Pulls != nil {
+		s.metrics.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "deconflict_federation_pulling", Help: "1 while this process pulls the federation peers' logs (of several replicas of a node, the one holding the pull lease), 0 otherwise.",
+			}, func() float64 {
+				if f.Pulling() {
+					return 1
+				}
+				return 0
+			}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "deconflict_federation_pulls_total", Help: "Pull requests this process sent to federation peers.",
+			}, func() float64 { return float64(f.Pulls()) }),
+		)
 	}
 }
 

@@ -9,18 +9,21 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // fedNode is a federation node run as the built binary, in a process of
-// its own, on a fixed loopback port (its descriptor names it).
+// its own, on a fixed loopback port (its descriptor names it) — or one
+// replica of such a node, when several share a PostgreSQL store.
 type fedNode struct {
 	t      *testing.T
 	bin    string
 	store  string
 	listen string
 	cmd    *exec.Cmd
+	logs   *syncBuffer // the process's log, as it runs
 	srv    *testServer // for do and run: base and store
 }
 
@@ -34,19 +37,33 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
+// newFedNode makes a node hosting party on a SQLite store of its own.
 func newFedNode(t *testing.T, bin, party string) *fedNode {
-	n := &fedNode{t: t, bin: bin, store: "sqlite:" + filepath.Join(t.TempDir(), party+".db"), listen: "127.0.0.1:" + freePort(t)}
+	return newFedNodeOn(t, bin, party, "sqlite:"+filepath.Join(t.TempDir(), party+".db"))
+}
+
+// newFedNodeOn makes a node hosting party on the store at url.
+func newFedNodeOn(t *testing.T, bin, party, url string) *fedNode {
+	n := &fedNode{t: t, bin: bin, store: url, listen: "127.0.0.1:" + freePort(t)}
 	n.srv = &testServer{t: t, store: n.store, base: "http://" + n.listen}
 	n.srv.mustRun("party", "add", party)
 	return n
+}
+
+// replica returns another replica of the node: a server of its own, on
+// its own port, over the same store.
+func (n *fedNode) replica() *fedNode {
+	r := &fedNode{t: n.t, bin: n.bin, store: n.store, listen: "127.0.0.1:" + freePort(n.t)}
+	r.srv = &testServer{t: n.t, store: r.store, base: "http://" + r.listen}
+	return r
 }
 
 // start runs the node's server process.
 func (n *fedNode) start() {
 	n.t.Helper()
 	n.cmd = exec.Command(n.bin, "serve", "--listen", n.listen, "--store", n.store, "--rate-limit", "0")
-	var logs bytes.Buffer
-	n.cmd.Stderr = &logs
+	n.logs = &syncBuffer{}
+	n.cmd.Stderr = n.logs
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
@@ -67,6 +84,16 @@ func (n *fedNode) start() {
 func (n *fedNode) kill() {
 	_ = n.cmd.Process.Kill()
 	_ = n.cmd.Wait()
+}
+
+// stop ends the node's process with SIGTERM, as an operator stops a
+// server, and waits until it has stopped.
+func (n *fedNode) stop() {
+	n.t.Helper()
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	if err := n.cmd.Wait(); err != nil {
+		n.t.Errorf("node on %s stopped with %v:\n%s", n.listen, err, n.logs)
+	}
 }
 
 // TestFederationCommands runs two nodes as separate processes, peered

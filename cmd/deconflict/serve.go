@@ -161,8 +161,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 			return fmt.Errorf("federation peers: %w", err)
 		}
 		fedOpts = &dchttp.FederationOptions{
-			Status: func(ctx context.Context) (any, error) { return node.Status(ctx) },
-			Peers:  node.Handler(),
+			Status:  func(ctx context.Context) (any, error) { return node.Status(ctx) },
+			Peers:   node.Handler(),
+			Pulling: node.Pulling,
+			Pulls:   node.Pulls,
 		}
 	}
 	srv := dchttp.NewServer(mech, dchttp.Options{Logger: log, RateLimit: *rateLimit, Console: console.Handler(),

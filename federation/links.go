@@ -1,0 +1,124 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	dc "github.com/deconflict/deconflict"
+)
+
+// Several replicas of one node (`deconflict serve` processes on one
+// PostgreSQL database) share its store, and the work of the node's links
+// must be done once: pulling each peer's log, keeping and cosigning its
+// checkpoints, applying its entries (with the receipts they make) and
+// checking the peer's receipts. Only the replica holding the pull lease
+// (PullLease, taken with the store's leases, dc.Leaser) pulls; the others
+// take it over within the lease's retry after the holder stops, dies or
+// loses the database, and resume from the cursors stored with what was
+// applied. Every replica still answers its peers' pulls and GET
+// /v1/federation, and checks activations against the links' states:
+// those states are the holder's, which it stores (linksMeta) for the
+// others. A store without leases (SQLite) has one process, which pulls.
+
+// PullLease names the lease of the replica of a node that pulls its
+// peers.
+const PullLease = "federation"
+
+// linksMeta names the meta row in which the replica pulling the peers
+// keeps each link's state for the other replicas (linkRecords).
+const linksMeta = "federation/links"
+
+// shareEvery is how often at most the replica pulling the peers stores
+// the links' states: a replica that does not pull sees a peer's last
+// answer at most about this much (and the one-second read of the peers)
+// later than the puller did.
+const shareEvery = time.Second
+
+// linkRecord is the state of the pull from one peer, as the replica
+// pulling it last stored it.
+type linkRecord struct {
+	// LastSeen is when the peer's last answer that verified arrived, on
+	// the clock of the replica that pulled it; zero if none yet.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	// Size is the peer's log size that answer reported.
+	Size int64 `json:"size,omitempty"`
+	// LastError is why the last pull failed, if it did.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// linkRecords are the links' states by peer key, as stored under
+// linksMeta.
+type linkRecords map[string]linkRecord
+
+// readLinks returns the links' states stored in tx; none if none were.
+func readLinks(ctx context.Context, tx dc.Tx) (linkRecords, error) {
+	b, err := tx.Meta(ctx, linksMeta)
+	if dc.ErrorCode(err) == dc.ENotFound {
+		return linkRecords{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	recs := linkRecords{}
+	if err := json.Unmarshal(b, &recs); err != nil {
+		return nil, fmt.Errorf("the links' states stored under %s: %w", linksMeta, err)
+	}
+	return recs, nil
+}
+
+// recordOf returns a link's state. Called with n.mu held.
+func recordOf(l *link) linkRecord {
+	return linkRecord{LastSeen: l.lastSeen, Size: l.size, LastError: l.lastErr}
+}
+
+// linkState returns the state of the link to the peer with the key: this
+// process's own while it pulls, else the one the replica pulling last
+// stored. Called with n.mu held.
+func (n *Node) linkState(key string) linkRecord {
+	if !n.pulling {
+		return n.shared[key]
+	}
+	if l := n.links[key]; l != nil {
+		return recordOf(l)
+	}
+	return linkRecord{}
+}
+
+// ownLinks returns the states of the links this process pulls.
+func (n *Node) ownLinks() linkRecords {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	recs := linkRecords{}
+	for key, l := range n.links {
+		recs[key] = recordOf(l)
+	}
+	return recs
+}
+
+// share stores the links' states recs for the other replicas, unless
+// they are those it stored last.
+func (n *Node) share(ctx context.Context, recs linkRecords) {
+	n.mu.Lock()
+	same := maps.Equal(recs, n.stored)
+	n.mu.Unlock()
+	if same {
+		return
+	}
+	b, err := json.Marshal(recs)
+	if err == nil {
+		err = n.store.Update(ctx, func(tx dc.Tx) error { return tx.PutMeta(ctx, linksMeta, b) })
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			n.log.Warn("federation: cannot store the links' states for the other replicas", slog.Any("error", err))
+		}
+		return
+	}
+	n.mu.Lock()
+	n.stored = recs
+	n.mu.Unlock()
+}
