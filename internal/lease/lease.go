@@ -18,9 +18,10 @@ import (
 const Retry = 2 * time.Second
 
 // While runs work whenever this process holds the lease called name,
-// until ctx ends. work must return soon after its context ends, which
-// happens when the lease is lost; the lease is released once it has
-// returned, so that no two processes do the work at once.
+// until ctx ends. work's context ends with ctx, or when the lease is lost
+// (another process may then take it); work must return soon after. The
+// lease is released once work has returned, so that a process that stops
+// hands the work over only once it has stopped doing it.
 func While(ctx context.Context, l dc.Leaser, name string, log *slog.Logger, work func(context.Context)) {
 	for ctx.Err() == nil {
 		lease, ok, err := l.TryLease(ctx, name)
