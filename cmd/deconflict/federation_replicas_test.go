@@ -292,20 +292,23 @@ func TestFederationReplicasPullOnce(t *testing.T) {
 	})
 
 	// The puller dies while bravo declares: the other takes over.
-	declare(40, func() { alpha[holder].kill() })
+	var ended time.Time // when the puller was killed or stopped
+	declare(40, func() { alpha[holder].kill(); ended = time.Now() })
 	if got := puller(other); got != other {
 		t.Fatalf("replica %d pulls", got)
 	}
+	t.Logf("the other replica pulls %s after the puller was killed", time.Since(ended).Round(10*time.Millisecond))
 	converged(alpha[other])
 	sameConflicts(alpha[other])
 
 	// The killed replica comes back; the puller is stopped cleanly while
 	// bravo declares: the one that came back takes over.
 	alpha[holder].start()
-	declare(40, func() { alpha[other].stop() })
+	declare(40, func() { alpha[other].stop(); ended = time.Now() })
 	if got := puller(holder); got != holder {
 		t.Fatalf("replica %d pulls", got)
 	}
+	t.Logf("the restarted replica pulls %s after the puller stopped", time.Since(ended).Round(10*time.Millisecond))
 	converged(alpha[holder])
 	sameConflicts(alpha[holder])
 
