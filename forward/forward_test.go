@@ -3,6 +3,7 @@ package forward
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -18,9 +19,31 @@ import (
 	"github.com/google/uuid"
 )
 
-// writerOn returns a mechanism on a fresh store with parties alpha and
-// bravo, serving the channel with secret while holding is true.
-func writerOn(t *testing.T, secret []byte, holding *atomic.Bool) (*mechanism.Mechanism, *httptest.Server) {
+// testKeys returns a secret and a channel certificate, as a deployment's
+// replicas share them.
+func testKeys(t *testing.T) ([]byte, tls.Certificate) {
+	t.Helper()
+	return []byte("0123456789abcdef0123456789abcdef"), testCertificate(t)
+}
+
+// testCertificate returns a fresh channel certificate: another
+// deployment's, each time.
+func testCertificate(t *testing.T) tls.Certificate {
+	t.Helper()
+	v, err := newCertificate(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := parseCertificate(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// newWriter returns a mechanism on a fresh store with parties alpha and
+// bravo.
+func newWriter(t *testing.T) *mechanism.Mechanism {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/d.db")
@@ -37,16 +60,34 @@ func writerOn(t *testing.T, secret []byte, holding *atomic.Bool) (*mechanism.Mec
 			t.Fatal(err)
 		}
 	}
-	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	h = Handler(m, secret, srv.URL, holding.Load, nil)
+	return m
+}
+
+// serveTLS serves h over TLS with cert (ServerTLS) and returns the server.
+func serveTLS(t *testing.T, cert tls.Certificate, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = ServerTLS(cert)
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// writerOn returns a mechanism on a fresh store with parties alpha and
+// bravo, serving the channel with secret and cert while holding is true.
+func writerOn(t *testing.T, secret []byte, cert tls.Certificate, holding *atomic.Bool) (*mechanism.Mechanism, *httptest.Server) {
+	t.Helper()
+	m := newWriter(t)
+	var h http.Handler
+	srv := serveTLS(t, cert, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	h = Handler(m, secret, srv.URL, holding.Load, nil)
 	return m, srv
 }
 
-// peerTo returns a Peer that hands declarations to target with secret.
-func peerTo(target string, secret []byte) *Peer {
-	p := NewPeer(nil, "http://self.invalid", secret, func() bool { return false }, nil)
+// peerTo returns a Peer that hands declarations to target with secret
+// and cert.
+func peerTo(target string, secret []byte, cert tls.Certificate) *Peer {
+	p := NewPeer(nil, "https://self.invalid", secret, cert, func() bool { return false }, nil)
 	p.target = target
 	return p
 }
@@ -73,11 +114,11 @@ var (
 // conflicts, or refused naming the field at fault; the writer recorded
 // the actors as the sending replica authenticated them.
 func TestHandOver(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
+	secret, cert := testKeys(t)
 	var holding atomic.Bool
 	holding.Store(true)
-	m, srv := writerOn(t, secret, &holding)
-	p := peerTo(srv.URL, secret)
+	m, srv := writerOn(t, secret, cert, &holding)
+	p := peerTo(srv.URL, secret, cert)
 	bad := testDeclaration(33)
 	bad.Volumes[0].Volume.OutlineCircle.Radius.Value = dc.Float(-1)
 	a, b := uuid.NewString(), uuid.NewString()
@@ -119,10 +160,10 @@ func TestHandOver(t *testing.T) {
 // that cannot be reached, applied nothing: ErrNotForwarded, and the
 // peer writes here for a while.
 func TestHandOverRefused(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
+	secret, cert := testKeys(t)
 	var holding atomic.Bool // false: not the writer
-	m, srv := writerOn(t, secret, &holding)
-	p := peerTo(srv.URL, secret)
+	m, srv := writerOn(t, secret, cert, &holding)
+	p := peerTo(srv.URL, secret, cert)
 	_, err := p.Forward(context.Background(), []mechanism.Forwarded{{Actor: alpha, ID: uuid.NewString(), Declaration: testDeclaration(33)}})
 	if !errors.Is(err, mechanism.ErrNotForwarded) {
 		t.Errorf("a writer without the lease: %v, want ErrNotForwarded", err)
@@ -138,9 +179,9 @@ func TestHandOverRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := "http://" + ln.Addr().String()
+	closed := "https://" + ln.Addr().String()
 	ln.Close()
-	p = peerTo(closed, secret)
+	p = peerTo(closed, secret, cert)
 	_, err = p.Forward(context.Background(), []mechanism.Forwarded{{Actor: alpha, ID: uuid.NewString(), Declaration: testDeclaration(33)}})
 	if !errors.Is(err, mechanism.ErrNotForwarded) {
 		t.Errorf("a writer not listening: %v, want ErrNotForwarded", err)
@@ -152,24 +193,24 @@ func TestHandOverRefused(t *testing.T) {
 // leave the outcome unknown: not ErrNotForwarded, so the declarations
 // are not written a second time here.
 func TestHandOverUnknown(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
+	secret, cert := testKeys(t)
 	var applied atomic.Int32
-	lost := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	lost := serveTLS(t, cert, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		applied.Add(1) // as if the writer applied them and then died
 		c, _, _ := w.(http.Hijacker).Hijack()
 		c.Close()
 	}))
-	defer lost.Close()
-	forged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	forged := serveTLS(t, cert, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(SignatureHeader, sign([]byte("another secret"), "answer", time.Now(), "", "", r.Header.Get(SignatureHeader), []byte(`{"refused":"not_writer"}`)))
 		_, _ = w.Write([]byte(`{"refused":"not_writer"}`))
 	}))
-	defer forged.Close()
 	var holding atomic.Bool
 	holding.Store(true)
-	m, other := writerOn(t, []byte("the writer's own secret, not ours"), &holding)
-	for name, url := range map[string]string{"connection lost": lost.URL, "forged answer": forged.URL, "another deployment": other.URL} {
-		p := peerTo(url, secret)
+	// Its secret only is another: a replica that kept the certificate
+	// and not the secret, say.
+	m, other := writerOn(t, []byte("the writer's own secret, not ours"), cert, &holding)
+	for name, url := range map[string]string{"connection lost": lost.URL, "forged answer": forged.URL, "another secret": other.URL} {
+		p := peerTo(url, secret, cert)
 		_, err := p.Forward(context.Background(), []mechanism.Forwarded{{Actor: alpha, ID: uuid.NewString(), Declaration: testDeclaration(33)}})
 		if err == nil || errors.Is(err, mechanism.ErrNotForwarded) {
 			t.Errorf("%s: %v; want an unknown outcome", name, err)

@@ -3,6 +3,7 @@ package forward
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +26,12 @@ const refreshEvery = time.Second
 // failed, before it tries the writer again.
 const pauseAfterFailure = 2 * time.Second
 
-// dialTimeout bounds the connection to the writer: one not made is a
-// hand-over nobody applied.
-const dialTimeout = time.Second
+// dialTimeout bounds the connection to the writer, and handshakeTimeout
+// its TLS handshake: a connection not made is a hand-over nobody applied.
+const (
+	dialTimeout      = time.Second
+	handshakeTimeout = 5 * time.Second
+)
 
 // Peer is a replica's side of the channel: the mechanism.Forwarder that
 // hands declarations to the writer.
@@ -48,18 +53,30 @@ type Peer struct {
 var _ mechanism.Forwarder = (*Peer)(nil)
 
 // NewPeer returns the forwarder of the replica reached at self, on a
-// store whose replicas share secret; holding reports whether this replica
-// holds the writer lease. Run keeps it told which replica is the writer.
-func NewPeer(st dc.Store, self string, secret []byte, holding func() bool, log *slog.Logger) *Peer {
+// store whose replicas share secret and cert (see Secret and
+// Certificate); holding reports whether this replica holds the writer
+// lease. It hands declarations over TLS to a writer presenting cert, and
+// to no other. Run keeps it told which replica is the writer.
+func NewPeer(st dc.Store, self string, secret []byte, cert tls.Certificate, holding func() bool, log *slog.Logger) *Peer {
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}
+	cfg := clientTLS(cert)
 	tr := &http.Transport{
 		Proxy: nil, // replicas talk directly, whatever the environment says
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// The connection and its handshake: either failing, no byte of
+		// the request was sent (Go's TLS client sends no early data).
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dialer.DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, &dialError{err}
 			}
-			return c, nil
+			hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+			defer cancel()
+			tc := tls.Client(c, cfg)
+			if err := tc.HandshakeContext(hctx); err != nil {
+				c.Close()
+				return nil, &dialError{fmt.Errorf("TLS handshake: %w", err)}
+			}
+			return tc, nil
 		},
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
@@ -113,7 +130,7 @@ func (p *Peer) Active() bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.target != "" && p.target != p.self && !p.now().Before(p.pausedTo)
+	return overTLS(p.target) && p.target != p.self && !p.now().Before(p.pausedTo)
 }
 
 // pause makes Active false for a while and has the writer read again.
@@ -132,7 +149,7 @@ func (p *Peer) Forward(ctx context.Context, ds []mechanism.Forwarded) ([]mechani
 	p.mu.Lock()
 	target := p.target
 	p.mu.Unlock()
-	if target == "" || target == p.self || p.holding() {
+	if !overTLS(target) || target == p.self || p.holding() {
 		return nil, mechanism.ErrNotForwarded
 	}
 	body, err := json.Marshal(toWire(ds))
@@ -193,3 +210,7 @@ func (p *Peer) Forward(ctx context.Context, ds []mechanism.Forwarded) ([]mechani
 	}
 	return out, nil
 }
+
+// overTLS reports whether url is one the channel is served at: https.
+// Declarations are never handed over in the clear.
+func overTLS(url string) bool { return strings.HasPrefix(url, "https://") }

@@ -3,6 +3,7 @@ package forward
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +15,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// recorder is a RoundTripper that keeps the requests it carries, as one
-// listening on the network between replicas could.
+// recorder is a RoundTripper that keeps the requests it carries, in the
+// clear, as one who got past TLS (a debugging proxy on a replica's
+// machine, say) could.
 type recorder struct {
 	next http.RoundTripper
 	reqs []captured
@@ -33,12 +35,20 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return r.next.RoundTrip(req)
 }
 
-// replay sends a captured request again to url and returns the status.
-func replay(t *testing.T, url string, c captured) int {
+// pinnedClient returns an HTTP client that dials as a replica holding
+// cert does: whoever replays a request got past TLS, the HMAC is what
+// stops it.
+func pinnedClient(cert tls.Certificate) *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS(cert)}}
+}
+
+// replay sends a captured request again to url over a client holding cert
+// and returns the status.
+func replay(t *testing.T, url string, cert tls.Certificate, c captured) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url+Path, bytes.NewReader(c.body))
 	req.Header = c.header.Clone()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := pinnedClient(cert).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,17 +56,17 @@ func replay(t *testing.T, url string, c captured) int {
 	return resp.StatusCode
 }
 
-// TestReplayRefused: a signed hand-over captured on the network and sent
+// TestReplayRefused: a signed hand-over captured in the clear and sent
 // again within the minute its signature is good for writes nothing: not
 // to the writer it was sent to (where it would undo the declaration that
 // followed it), not to another replica of the deployment that holds the
 // lease, and not to the writer started again.
 func TestReplayRefused(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
+	secret, cert := testKeys(t)
 	var holding atomic.Bool
 	holding.Store(true)
-	m, srv := writerOn(t, secret, &holding)
-	p := peerTo(srv.URL, secret)
+	m, srv := writerOn(t, secret, cert, &holding)
+	p := peerTo(srv.URL, secret, cert)
 	rec := &recorder{next: p.client.Transport}
 	p.client.Transport = rec
 	id := uuid.NewString()
@@ -74,7 +84,7 @@ func TestReplayRefused(t *testing.T) {
 	}
 	forward(&one, 34)
 	// The refused replacement, sent again: it would match version 2 now.
-	if got := replay(t, srv.URL, rec.reqs[1]); got == http.StatusOK {
+	if got := replay(t, srv.URL, cert, rec.reqs[1]); got == http.StatusOK {
 		t.Errorf("the writer took a replayed hand-over: %d", got)
 	}
 	res, err := m.Operation(context.Background(), alpha, id)
@@ -87,8 +97,8 @@ func TestReplayRefused(t *testing.T) {
 
 	var holding2 atomic.Bool
 	holding2.Store(true)
-	m2, srv2 := writerOn(t, secret, &holding2)
-	if got := replay(t, srv2.URL, rec.reqs[0]); got == http.StatusOK || m2.LiveOperations() != 0 {
+	m2, srv2 := writerOn(t, secret, cert, &holding2)
+	if got := replay(t, srv2.URL, cert, rec.reqs[0]); got == http.StatusOK || m2.LiveOperations() != 0 {
 		t.Errorf("another replica took a hand-over meant for the writer: %d, %d operations", got, m2.LiveOperations())
 	}
 

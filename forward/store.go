@@ -3,50 +3,92 @@ package forward
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"fmt"
+	"time"
 
 	dc "github.com/deconflict/deconflict"
 )
 
 // The names under which the replicas' shared values are kept in the
-// store's meta table.
+// store's meta table. The writer's URL is kept under a name that replicas
+// speaking the channel in plain HTTP (forward/writer) do not read: no
+// replica is pointed at a writer it cannot talk to; each writes its own
+// declarations instead.
 const (
 	secretMeta = "forward/secret"
-	writerMeta = "forward/writer"
+	certMeta   = "forward/tls"
+	writerMeta = "forward/writer-tls"
 )
 
 // Secret returns the secret the replicas of the store share, making one
-// (32 random bytes) if there is none yet. Replicas starting together
-// agree on one: its making is a write transaction, which they run one
-// after the other.
+// (32 random bytes) if there is none yet.
 func Secret(ctx context.Context, st dc.Store) ([]byte, error) {
-	var secret []byte
+	secret, err := shared(ctx, st, secretMeta, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return b, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the replicas' secret: %w", err)
+	}
+	return secret, nil
+}
+
+// Certificate returns the key pair and self-signed certificate the
+// replicas of the store serve the channel with and trust alone, making
+// them if there are none yet. The private key is kept beside the secret,
+// and trusted as much: whoever reads the database runs the deployment
+// anyway.
+func Certificate(ctx context.Context, st dc.Store) (tls.Certificate, error) {
+	v, err := shared(ctx, st, certMeta, func() ([]byte, error) { return newCertificate(time.Now()) })
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("the replicas' certificate: %w", err)
+	}
+	cert, err := parseCertificate(v)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("the replicas' certificate (meta %s): %w", certMeta, err)
+	}
+	return cert, nil
+}
+
+// shared returns the value kept under name, making it with create and
+// keeping it if there is none yet. Replicas starting together agree on
+// one: the making is a write transaction that reads first, and write
+// transactions run one after the other; the value of whichever commits
+// first is the one every replica returns.
+func shared(ctx context.Context, st dc.Store, name string, create func() ([]byte, error)) ([]byte, error) {
+	var v []byte
 	read := func(tx dc.Tx) error {
-		v, err := tx.Meta(ctx, secretMeta)
+		b, err := tx.Meta(ctx, name)
 		if dc.ErrorCode(err) == dc.ENotFound {
 			return nil
 		}
-		secret = v
+		v = b
 		return err
 	}
 	if err := st.View(ctx, read); err != nil {
-		return nil, fmt.Errorf("read the replicas' secret: %w", err)
+		return nil, fmt.Errorf("read: %w", err)
 	}
-	if secret != nil {
-		return secret, nil
+	if v != nil {
+		return v, nil
 	}
 	err := st.Update(ctx, func(tx dc.Tx) error {
-		if err := read(tx); err != nil || secret != nil {
+		v = nil // Update may run this again
+		if err := read(tx); err != nil || v != nil {
 			return err
 		}
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret)
-		return tx.PutMeta(ctx, secretMeta, secret)
+		b, err := create()
+		if err != nil {
+			return err
+		}
+		v = b
+		return tx.PutMeta(ctx, name, b)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("make the replicas' secret: %w", err)
+		return nil, fmt.Errorf("make: %w", err)
 	}
-	return secret, nil
+	return v, nil
 }
 
 // Publish records url as the writer's: the replica that took the writer

@@ -20,8 +20,9 @@ import (
 // What the failover tests (failover_test.go) use to start replicas, drive
 // them and watch them.
 
-// startLogged starts a replica in process on store, keeping its log.
-func startLogged(t *testing.T, store string) (*testServer, *syncBuffer) {
+// startLogged starts a replica in process on store, keeping its log;
+// flags are added to serve's.
+func startLogged(t *testing.T, store string, flags ...string) (*testServer, *syncBuffer) {
 	s := &testServer{t: t, store: store}
 	log := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -30,7 +31,7 @@ func startLogged(t *testing.T, store string) (*testServer, *syncBuffer) {
 	m := &Main{Stdout: io.Discard, Stderr: log, Getenv: func(string) string { return "" },
 		Ready: func(addr string) { ready <- addr }}
 	go func() {
-		done <- m.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, loopbackFlags...))
+		done <- m.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, append(loopbackFlags, flags...)...))
 	}()
 	select {
 	case addr := <-ready:

@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,9 +60,34 @@ type forwarding struct {
 	wg      sync.WaitGroup
 }
 
+// parseReplicaURL checks --replica-url: "" (the default), or an https
+// URL of a host with no path, query or user. The channel is TLS end to
+// end, under a certificate the replicas pin: a TLS terminator in front of
+// it would present another certificate and be refused, and plain http is
+// refused here, before anything starts. It returns the URL without a
+// trailing slash.
+func parseReplicaURL(flag string) (string, error) {
+	if flag == "" {
+		return "", nil
+	}
+	u, err := url.Parse(flag)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("--replica-url: %w", err)
+	case u.Scheme == "http":
+		return "", fmt.Errorf("--replica-url %s: the channel between replicas is TLS; want https://HOST:PORT (forward the TCP port as it is, do not terminate TLS in front of it)", flag)
+	case u.Scheme != "https" || u.Host == "" || u.Hostname() == "" || u.Opaque != "":
+		return "", fmt.Errorf("--replica-url %q: want https://HOST:PORT", flag)
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return "", fmt.Errorf("--replica-url %q: want https://HOST:PORT, with no user, path, query or fragment", flag)
+	}
+	return "https://" + u.Host, nil
+}
+
 // startForwarding sets up forwarding on addr (see replicaListenAddr);
-// url is the URL the other replicas reach it at ("": http:// and the
-// address it listens on). It returns nil when there is nothing to do.
+// url is the URL the other replicas reach it at, checked by parseReplicaURL
+// ("": https:// and the address it listens on). It returns nil when
+// there is nothing to do.
 func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *mechanism.Mechanism, addr, url string, log *slog.Logger) (*forwarding, error) {
 	if addr == "" {
 		if url != "" {
@@ -73,14 +99,17 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 	if err != nil {
 		return nil, err
 	}
+	cert, err := forward.Certificate(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--replica-listen: %w", err)
 	}
 	if url == "" {
-		url = "http://" + ln.Addr().String()
+		url = "https://" + ln.Addr().String()
 	}
-	url = strings.TrimSuffix(url, "/")
 	f := &forwarding{}
 	f.hs = &http.Server{
 		Handler:           forward.Handler(mech, secret, url, f.holding.Load, log),
@@ -91,8 +120,8 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 		IdleTimeout: 120 * time.Second,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go func() { _ = f.hs.Serve(ln) }()
-	peer := forward.NewPeer(st, url, secret, f.holding.Load, log)
+	go func() { _ = f.hs.Serve(tls.NewListener(ln, forward.ServerTLS(cert))) }()
+	peer := forward.NewPeer(st, url, secret, cert, f.holding.Load, log)
 	mech.SetForwarder(peer)
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	f.stop = stop

@@ -63,7 +63,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	snapshotAfter := fs.Int64("index-snapshot-after", 100000, "refresh the index snapshot also once this many events were logged since the last one (at most once a minute), so a restart after a crash has about that many at most to catch up; 0: only by time")
 	probeEvery := fs.Duration("write-probe-every", 10*time.Second, "when nothing else wrote for this long, commit one small row to learn whether the store still takes writes (/readyz answers 503 while it does not)")
 	replicaListen := fs.String("replica-listen", "auto", "address of the channel between replicas of one PostgreSQL database, on which the replica holding the writer lease takes the declarations the others hand it, so that one replica writes them in large batches; auto: the --listen host on a free port, if --listen names one (none on SQLite); none: every replica writes its own")
-	replicaURL := fs.String("replica-url", "", "the URL other replicas reach --replica-listen at, when it is not http:// and the address listened on (behind NAT or a TLS terminator)")
+	replicaURLFlag := fs.String("replica-url", "", "the URL other replicas reach --replica-listen at, when it is not https:// and the address listened on (behind NAT or a TCP port forward); https only: the channel is TLS under a certificate the replicas keep in the database and trust alone, so a TLS terminator in front of it is refused")
 	pprofAddr := fs.String("pprof", "", "serve Go's runtime profiles (/debug/pprof/) on this loopback address, apart from the API; none if empty")
 	if pos, err := m.parse(fs, args); err != nil {
 		return err
@@ -77,6 +77,10 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") || (*clientCA != "" && *tlsCert == "") {
 		return errors.New("--tls-cert and --tls-key go together, and --client-ca needs them")
+	}
+	replicaURL, err := parseReplicaURL(*replicaURLFlag)
+	if err != nil {
+		return err
 	}
 	allow, err := dc.ParseEgressAllow(*webhookAllow)
 	if err != nil {
@@ -145,7 +149,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	if err != nil {
 		return err
 	}
-	fwd, err := startForwarding(ctx, st, leaserFor(st, *store), mech, replicaAddr, *replicaURL, log)
+	fwd, err := startForwarding(ctx, st, leaserFor(st, *store), mech, replicaAddr, replicaURL, log)
 	if err != nil {
 		return err
 	}
