@@ -84,8 +84,14 @@ func NewPeer(st dc.Store, self string, secret []byte, cert tls.Certificate, hold
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A redirect is answered by a replica holding the key, which may
+	// have applied the declarations: following it would send them again
+	// (to that writer, which refuses a request it saw, or in the clear
+	// to an http:// URL). The redirect itself is the answer: unsigned,
+	// its outcome unknown.
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return &Peer{store: st, self: self, secret: secret, holding: holding, log: log, now: time.Now,
-		client: &http.Client{Transport: tr}, refresh: make(chan struct{}, 1)}
+		client: client, refresh: make(chan struct{}, 1)}
 }
 
 // dialError is a connection to the writer that could not be made: nothing
