@@ -12,13 +12,15 @@ import (
 
 // The names under which the replicas' shared values are kept in the
 // store's meta table. The writer's URL is kept under a name that replicas
-// speaking the channel in plain HTTP (forward/writer) do not read: no
-// replica is pointed at a writer it cannot talk to; each writes its own
+// speaking the channel in plain HTTP do not read; they read theirs under
+// plainWriterMeta, which a TLS writer empties (see Publish). No replica
+// is pointed at a writer it cannot talk to; each writes its own
 // declarations instead.
 const (
-	secretMeta = "forward/secret"
-	certMeta   = "forward/tls"
-	writerMeta = "forward/writer-tls"
+	secretMeta      = "forward/secret"
+	certMeta        = "forward/tls"
+	writerMeta      = "forward/writer-tls"
+	plainWriterMeta = "forward/writer"
 )
 
 // Secret returns the secret the replicas of the store share, making one
@@ -92,9 +94,25 @@ func shared(ctx context.Context, st dc.Store, name string, create func() ([]byte
 }
 
 // Publish records url as the writer's: the replica that took the writer
-// lease calls it before it takes declarations.
+// lease calls it before it takes declarations. In the same transaction it
+// empties the URL that replicas of the plain-HTTP version read (they read
+// "" as no writer, and write their own): left as it was, it names the
+// last of them that held the lease, whose address, once that replica is
+// upgraded, serves TLS, and they would send their declarations there in
+// the clear, be cut off, and answer their callers 503.
 func Publish(ctx context.Context, st dc.Store, url string) error {
-	err := st.Update(ctx, func(tx dc.Tx) error { return tx.PutMeta(ctx, writerMeta, []byte(url)) })
+	err := st.Update(ctx, func(tx dc.Tx) error {
+		plain, err := tx.Meta(ctx, plainWriterMeta)
+		switch {
+		case err != nil && dc.ErrorCode(err) != dc.ENotFound:
+			return err
+		case len(plain) > 0:
+			if err := tx.PutMeta(ctx, plainWriterMeta, []byte{}); err != nil {
+				return err
+			}
+		}
+		return tx.PutMeta(ctx, writerMeta, []byte(url))
+	})
 	if err != nil {
 		return fmt.Errorf("publish the writer's URL: %w", err)
 	}
