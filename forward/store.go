@@ -23,16 +23,25 @@ const (
 	plainWriterMeta = "forward/writer"
 )
 
+// secretSize is the size of the secret Secret makes, and the least it
+// takes from the store.
+const secretSize = 32
+
 // Secret returns the secret the replicas of the store share, making one
-// (32 random bytes) if there is none yet.
+// (secretSize random bytes) if there is none yet. A shorter one kept (a
+// row emptied or cut by hand) is an error: it would sign with a key
+// anyone could guess.
 func Secret(ctx context.Context, st dc.Store) ([]byte, error) {
 	secret, err := shared(ctx, st, secretMeta, func() ([]byte, error) {
-		b := make([]byte, 32)
+		b := make([]byte, secretSize)
 		_, _ = rand.Read(b)
 		return b, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("the replicas' secret: %w", err)
+	}
+	if len(secret) < secretSize {
+		return nil, fmt.Errorf("the replicas' secret (meta %s): %d bytes, want at least %d (delete the row and restart the replicas to make another)", secretMeta, len(secret), secretSize)
 	}
 	return secret, nil
 }

@@ -2,6 +2,7 @@ package forward
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	dc "github.com/deconflict/deconflict"
@@ -42,5 +43,30 @@ func TestPublishLeavesOlderReplicasNoWriter(t *testing.T) {
 	}
 	if w, err := Writer(ctx, st); err != nil || w != "https://10.0.1.11:8081" {
 		t.Errorf("Writer: %q, %v; want the URL published", w, err)
+	}
+}
+
+// TestSecretTooShort: a secret row shorter than the secret Secret makes
+// (emptied or cut by hand) would sign with a key anyone can guess: it is
+// an error naming the row, not quoting it, and the row is left for the
+// operator to delete.
+func TestSecretTooShort(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir()+"/d.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, v := range []string{"", "k3y"} {
+		if err := st.Update(ctx, func(tx dc.Tx) error { return tx.PutMeta(ctx, secretMeta, []byte(v)) }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Secret(ctx, st)
+		if err == nil || !strings.Contains(err.Error(), secretMeta) {
+			t.Fatalf("a %d-byte secret: %q, %v; want an error naming %s", len(v), got, err, secretMeta)
+		}
+		if v != "" && strings.Contains(err.Error(), v) {
+			t.Errorf("the error quotes the secret: %v", err)
+		}
 	}
 }
