@@ -28,6 +28,8 @@
 // that a declaration is applied at most once and its caller told the
 // truth: a batch is written here only when the writer surely applied none
 // of it (it could not be reached, it did not present the deployment's
-// certificate, or it answered, signed, that it does not hold the lease), and a batch whose answer is lost is answered 503, to
-// be tried again (a PUT of the same declaration is idempotent).
+// certificate, or it answered, signed, that it does not hold the lease),
+// and a batch whose answer is lost, or is not the writer's signed answer
+// (a redirect, which is never followed, say), is answered 503, to be
+// tried again (a PUT of the same declaration is idempotent).
 package forward
