@@ -2,6 +2,7 @@ package deconflict
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -87,6 +88,24 @@ type Lease interface {
 	// Release gives the lease up. It may be called more than once.
 	Release()
 }
+
+// A FencedLease can tell, inside a write transaction of the store that
+// granted it, whether it is still held: Lost closes only once the holder
+// notices it lost the lease (on PostgreSQL up to a few seconds after the
+// server let another process take it). Write transactions are
+// serialised, so one that found the lease held commits before the first
+// write transaction of a process that takes the lease after: work whose
+// write transactions check HeldIn first, and that starts under a new
+// lease with such a transaction, is never done by two processes at once.
+type FencedLease interface {
+	Lease
+	// HeldIn returns ErrLeaseLost if the lease is no longer held when tx
+	// runs, or the error that kept it from telling.
+	HeldIn(ctx context.Context, tx Tx) error
+}
+
+// ErrLeaseLost is FencedLease.HeldIn's error for a lease no longer held.
+var ErrLeaseLost = errors.New("the lease is no longer held: another process may hold it")
 
 // Listener is implemented by stores that report the commits of every
 // process sharing them (PostgreSQL LISTEN/NOTIFY), so that a server wakes

@@ -19,13 +19,19 @@ const leasePing = time.Second
 // connection fails or the process ends: the server then lets the lock go.
 type Lease struct {
 	name string
+	db   *DB
 	conn *pgxpool.Conn
+	// pid is the server process of the lease's connection: the one that
+	// holds the lock (HeldIn).
+	pid  uint32
 	lost chan struct{}
 	stop chan struct{}
 
 	mu    sync.Mutex
 	ended bool
 }
+
+var _ deconflict.FencedLease = (*Lease)(nil)
 
 // TryLease takes the lease called name if no one holds it, and reports
 // whether it did (deconflict.Leaser); the lease is a *Lease. The holder should stop acting on the lease when
@@ -45,7 +51,7 @@ func (db *DB) TryLease(ctx context.Context, name string) (deconflict.Lease, bool
 		c.Release()
 		return nil, false, nil
 	}
-	l := &Lease{name: name, conn: c, lost: make(chan struct{}), stop: make(chan struct{})}
+	l := &Lease{name: name, db: db, conn: c, pid: c.Conn().PgConn().PID(), lost: make(chan struct{}), stop: make(chan struct{})}
 	go l.watch()
 	return l, true, nil
 }
@@ -53,6 +59,35 @@ func (db *DB) TryLease(ctx context.Context, name string) (deconflict.Lease, bool
 // Lost returns a channel closed when the lease ends: when its connection
 // fails (checked every second) or it is released.
 func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// HeldIn returns deconflict.ErrLeaseLost unless the lease's connection
+// holds its lock when tx, a write transaction of the DB that granted the
+// lease, asks the server (deconflict.FencedLease). The server lets the
+// lock go as soon as it ends the lease's session (the connection was
+// killed or dropped), while the watch of the connection can take a ping
+// and its timeout to notice.
+func (l *Lease) HeldIn(ctx context.Context, dtx deconflict.Tx) error {
+	select {
+	case <-l.lost:
+		return deconflict.ErrLeaseLost
+	default:
+	}
+	t, ok := dtx.(*tx)
+	if !ok || t.db != l.db || !t.write {
+		return fmt.Errorf("lease %s: HeldIn needs a write transaction of the database that granted the lease", l.name)
+	}
+	var held bool
+	err := t.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $1
+		AND classid = $2::integer::oid AND objid = hashtext($3)::oid AND objsubid = 2 AND granted)`,
+		int32(l.pid), leaseLockSpace, l.name).Scan(&held)
+	if err != nil {
+		return fmt.Errorf("lease %s: is it held: %w", l.name, err)
+	}
+	if !held {
+		return deconflict.ErrLeaseLost
+	}
+	return nil
+}
 
 // Release gives the lease up. It may be called more than once, and after
 // the lease was lost.

@@ -21,7 +21,9 @@ const Retry = 2 * time.Second
 // until ctx ends. work's context ends with ctx, or when the lease is lost
 // (another process may then take it); work must return soon after. The
 // lease is released once work has returned, so that a process that stops
-// hands the work over only once it has stopped doing it.
+// hands the work over only once it has stopped doing it. work's context
+// carries the lease (Of), for work that must also commit nothing once
+// the lease is lost but before Lost tells (dc.FencedLease).
 func While(ctx context.Context, l dc.Leaser, name string, log *slog.Logger, work func(context.Context)) {
 	for ctx.Err() == nil {
 		lease, ok, err := l.TryLease(ctx, name)
@@ -32,7 +34,7 @@ func While(ctx context.Context, l dc.Leaser, name string, log *slog.Logger, work
 			}
 		case ok:
 			log.Info("lease taken: this process does the work", slog.String("lease", name))
-			wctx, cancel := context.WithCancel(ctx)
+			wctx, cancel := context.WithCancel(context.WithValue(ctx, heldKey{}, lease))
 			go func() {
 				select {
 				case <-lease.Lost():
@@ -52,4 +54,14 @@ func While(ctx context.Context, l dc.Leaser, name string, log *slog.Logger, work
 		}
 		t.Stop()
 	}
+}
+
+// heldKey is the key of the lease in the context of the work it runs.
+type heldKey struct{}
+
+// Of returns the lease under which work run by While was given ctx (or a
+// context derived from it); nil outside such work.
+func Of(ctx context.Context) dc.Lease {
+	l, _ := ctx.Value(heldKey{}).(dc.Lease)
+	return l
 }
