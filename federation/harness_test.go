@@ -38,6 +38,9 @@ type testNode struct {
 	logs  *syncBuffer
 	stop  context.CancelFunc
 	done  chan struct{}
+	// leaser and now, if set, are the node's Options.Leaser and Now.
+	leaser dc.Leaser
+	now    func() time.Time
 }
 
 // syncBuffer is a log sink tests read while the node writes.
@@ -99,7 +102,8 @@ func (n *testNode) start(t testing.TB) {
 	if err := n.mech.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	n.node = federation.New(n.mech, federation.Options{Logger: log, Wait: 300 * time.Millisecond, Refresh: 100 * time.Millisecond})
+	n.node = federation.New(n.mech, federation.Options{Logger: log, Wait: 300 * time.Millisecond, Refresh: 100 * time.Millisecond,
+		Leaser: n.leaser, Now: n.now})
 	if _, err := n.node.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

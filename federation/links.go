@@ -3,12 +3,14 @@ package federation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/lease"
 )
 
 // Several replicas of one node (`deconflict serve` processes on one
@@ -23,6 +25,14 @@ import (
 // /v1/federation, and checks activations against the links' states:
 // those states are the holder's, which it stores (linksMeta) for the
 // others. A store without leases (SQLite) has one process, which pulls.
+//
+// The holder learns that it lost the lease only when Lost closes: on
+// PostgreSQL a ping and its timeout after the server ended the lease's
+// session (its connection was killed, say), while its other connections
+// still work and another replica may already pull. So that two replicas
+// never keep, cosign or store the same pages, every write transaction of
+// the work under the lease first checks, under the store's write lock,
+// that the lease is still held (fencedStore, dc.FencedLease).
 
 // PullLease names the lease of the replica of a node that pulls its
 // peers.
@@ -99,6 +109,25 @@ func (n *Node) ownLinks() linkRecords {
 	return recs
 }
 
+// fencedStore is a store whose write transactions, when their context
+// carries a lease that can tell (lease.Of, dc.FencedLease), commit only
+// while it is held: they fail with dc.ErrLeaseLost, having changed
+// nothing, in a replica that lost the pull lease but was not told yet.
+type fencedStore struct{ dc.Store }
+
+func (s fencedStore) Update(ctx context.Context, fn func(dc.Tx) error) error {
+	l, ok := lease.Of(ctx).(dc.FencedLease)
+	if !ok {
+		return s.Store.Update(ctx, fn)
+	}
+	return s.Store.Update(ctx, func(tx dc.Tx) error {
+		if err := l.HeldIn(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
 // share stores the links' states recs for the other replicas, unless
 // they are those it stored last.
 func (n *Node) share(ctx context.Context, recs linkRecords) {
@@ -113,7 +142,7 @@ func (n *Node) share(ctx context.Context, recs linkRecords) {
 		err = n.store.Update(ctx, func(tx dc.Tx) error { return tx.PutMeta(ctx, linksMeta, b) })
 	}
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, dc.ErrLeaseLost) {
 			n.log.Warn("federation: cannot store the links' states for the other replicas", slog.Any("error", err))
 		}
 		return

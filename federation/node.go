@@ -32,6 +32,10 @@ type Options struct {
 	// Refresh is how often the node reads its peers from the store
 	// (default 1 s), to follow `federation peer add` and `remove`.
 	Refresh time.Duration
+	// Leaser grants the pull lease among the processes sharing the
+	// store (links.go); by default the store's own leases (dc.Leaser),
+	// and none for a store without (one process: it pulls).
+	Leaser dc.Leaser
 }
 
 // Node is the federation side of a server: it serves its log to its
@@ -39,7 +43,8 @@ type Options struct {
 // replicas of a node on one store, only the one holding the pull lease
 // pulls (links.go).
 type Node struct {
-	mech  *mechanism.Mechanism
+	mech *mechanism.Mechanism
+	// store is the mechanism's, fenced by the pull lease (fencedStore).
 	store dc.Store
 	// leaser grants the pull lease among the processes sharing the
 	// store; nil when the store has no leases (one process: it pulls).
@@ -95,10 +100,12 @@ type link struct {
 
 // New returns a node over the mechanism. Call Run to follow the peers.
 func New(m *mechanism.Mechanism, opts Options) *Node {
-	n := &Node{mech: m, store: m.Store(), log: opts.Logger, client: opts.Client, now: opts.Now,
+	n := &Node{mech: m, store: fencedStore{m.Store()}, leaser: opts.Leaser, log: opts.Logger, client: opts.Client, now: opts.Now,
 		wait: opts.Wait, every: opts.Refresh, peers: map[string]*dc.Peer{}, links: map[string]*link{},
 		shared: linkRecords{}, reread: make(chan struct{})}
-	n.leaser, _ = n.store.(dc.Leaser)
+	if n.leaser == nil {
+		n.leaser, _ = m.Store().(dc.Leaser)
+	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -246,9 +253,23 @@ func (n *Node) Run(ctx context.Context) {
 // pullPeers pulls the trusted peers, as the peers were last read, until
 // ctx ends; with leases, it stores the links' states for the other
 // replicas as they change (at most once every shareEvery) and when it
-// stops.
+// stops. Under a lease that can tell (dc.FencedLease) it starts only once
+// a write transaction found the lease held.
 func (n *Node) pullPeers(ctx context.Context) {
-	defer n.stopAll()
+	if _, ok := lease.Of(ctx).(dc.FencedLease); ok {
+		// A write transaction that checks the lease comes first. Write
+		// transactions are serialised, so it commits after every one of
+		// the former holder's that found the lease still held: the
+		// pulls start from all that the former holder kept, and any
+		// later transaction of its fails its check.
+		if err := n.store.Update(ctx, func(dc.Tx) error { return nil }); err != nil {
+			if ctx.Err() == nil {
+				n.log.Warn("federation: cannot start pulling the peers", slog.Any("error", err))
+			}
+			return
+		}
+	}
+	defer n.stopAll(ctx)
 	var sharedAt time.Time
 	for {
 		n.mu.Lock()
@@ -323,10 +344,12 @@ func stop(links []*link) {
 	}
 }
 
-// stopAll ends every pull. With leases, the links' states as the pulls
-// left them are stored for the replica that takes the pull over, and
-// this process shows them too from then on.
-func (n *Node) stopAll() {
+// stopAll ends every pull, started with ctx. With leases, the links'
+// states as the pulls left them are stored for the replica that takes
+// the pull over, unless the lease was lost (another replica may pull
+// and store its own already), and this process shows them too from then
+// on.
+func (n *Node) stopAll(ctx context.Context) {
 	n.mu.Lock()
 	all := slices.Collect(maps.Values(n.links))
 	n.mu.Unlock()
@@ -340,7 +363,8 @@ func (n *Node) stopAll() {
 	}
 	n.mu.Unlock()
 	if n.leaser != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// ctx has ended, but carries the lease (fencedStore).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		n.share(ctx, recs)
 	}

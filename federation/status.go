@@ -108,7 +108,7 @@ type statusRead struct {
 func (n *Node) readStatus(ctx context.Context) (*statusRead, error) {
 	var mark dc.CommitMark
 	marked := false
-	if cw, ok := n.store.(dc.CommitWatcher); ok {
+	if cw, ok := n.mech.Store().(dc.CommitWatcher); ok {
 		mark, marked = cw.CommitMark()
 	}
 	if marked {
