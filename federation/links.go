@@ -64,6 +64,35 @@ type linkRecord struct {
 // linksMeta.
 type linkRecords map[string]linkRecord
 
+// seenHere is a link's LastSeen as the replica pulling stored it (raw),
+// and as this process holds it (local): no later than this process's
+// clock when it first read it (onOwnClock).
+type seenHere struct{ raw, local time.Time }
+
+// onOwnClock makes each LastSeen of recs, the links' states as the
+// replica pulling stored them, no later than this process's clock (now)
+// when it first read that value. LastSeen is on the puller's clock: one
+// running ahead of this process's would otherwise make a silent link
+// look up here (to GET /v1/federation and the check of activations
+// against stale peers) for that much longer, and a replica must err
+// towards stale. Called with n.mu held.
+func (n *Node) onOwnClock(recs linkRecords, now time.Time) {
+	seen := make(map[string]seenHere, len(recs))
+	for key, r := range recs {
+		s, ok := n.seenHere[key]
+		if !ok || !s.raw.Equal(r.LastSeen) {
+			s = seenHere{raw: r.LastSeen, local: r.LastSeen}
+			if r.LastSeen.After(now) {
+				s.local = now
+			}
+		}
+		seen[key] = s
+		r.LastSeen = s.local
+		recs[key] = r
+	}
+	n.seenHere = seen
+}
+
 // readLinks returns the links' states stored in tx; none if none were.
 func readLinks(ctx context.Context, tx dc.Tx) (linkRecords, error) {
 	b, err := tx.Meta(ctx, linksMeta)

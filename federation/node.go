@@ -68,6 +68,9 @@ type Node struct {
 	// last read (Refresh). stored is what this process stored last.
 	pulling        bool
 	shared, stored linkRecords
+	// seenHere are the LastSeen of shared as stored and as held here,
+	// by peer key (onOwnClock).
+	seenHere map[string]seenHere
 	// forced is when a request of an unknown key last made the node
 	// read its peers (readPeersSince), on the real clock.
 	forced time.Time
@@ -196,7 +199,9 @@ func (n *Node) Refresh(ctx context.Context) ([]*dc.Peer, error) {
 			trusted = append(trusted, p)
 		}
 	}
+	now := n.now()
 	n.mu.Lock()
+	n.onOwnClock(shared, now)
 	n.peers, n.url, n.shared = byKey, url, shared
 	n.readAt = began
 	n.mu.Unlock()

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -447,4 +449,57 @@ func waitsForWriteLock(t *testing.T, pgURL string) bool {
 		t.Fatal(err)
 	}
 	return waiting
+}
+
+// TestReplicaErrsStaleWhenPullerClockAhead: the clock of the replica of
+// alpha's node that pulls runs ahead of the other's (by less than the
+// peer requests' signature window, so it pulls). When bravo's link is
+// cut, the other replica shows the link stale and refuses an activation
+// 409 peer_unreachable once peer_silence_s passed on its own clock since
+// it learnt of bravo's last answer, not that much later again as the
+// puller's clock would have it.
+func TestReplicaErrsStaleWhenPullerClockAhead(t *testing.T) {
+	const ahead = 25 * time.Second
+	var later atomic.Int64 // how far the test moved both clocks on
+	now2 := func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
+	now1 := func() time.Time { return now2().Add(ahead) }
+	r := newReplicated(t, now1, now2)
+	a2 := r.a2
+	ctx := t.Context()
+	const silence = 5
+	st, err := a2.mech.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.PeerSilenceS = silence
+	if _, err := a2.mech.PutSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, st); err != nil {
+		t.Fatal(err)
+	}
+	x := uuid.NewString()
+	d := mechanism.Declaration{Volumes: []dc.Volume4D{volume(10, 10, 2, 0, 1000, time.Now().Add(3*time.Hour).Truncate(time.Second), time.Hour)}}
+	if _, err := a2.mech.Declare(ctx, a2.actor(dc.RoleOperator), x, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, r.a1, r.bravo)
+	waitUntil(t, "a2 to show bravo's link up", func() bool {
+		s, err := a2.node.Status(ctx)
+		return err == nil && len(s.Peers) == 1 && s.Peers[0].LastSeen != nil && s.Peers[0].State == dc.PeerUp
+	})
+
+	r.bravo.proxy.faults(true, 0, 0, false)
+	// Once a2 shows a failure of the pull, it read bravo's last answer:
+	// none came after the cut.
+	waitUntil(t, "a2 to show the pull failing", func() bool {
+		s, err := a2.node.Status(ctx)
+		return err == nil && len(s.Peers) == 1 && s.Peers[0].LastError != ""
+	})
+	later.Add(int64((silence + 1) * time.Second))
+	if state, _ := statusOf(t, a2, "bravo"); state != dc.PeerStale {
+		t.Errorf("bravo's link on a2, silent for %ds on its clock: %s, want stale", silence+1, state)
+	}
+	tok := a2.token(t, dc.RoleOperator, "alpha")
+	activate := map[string]any{"volumes": d.Volumes, "state": "active"}
+	if status, body := putIfMatch(t, a2.hs.URL+"/v1/operations/"+x, tok, "1", activate); status != 409 || !strings.Contains(body, `"peer_unreachable"`) {
+		t.Errorf("activation on a2 while bravo is silent: %d %s, want 409 peer_unreachable", status, body)
+	}
 }
