@@ -58,6 +58,11 @@ type linkRecord struct {
 	Size int64 `json:"size,omitempty"`
 	// LastError is why the last pull failed, if it did.
 	LastError string `json:"last_error,omitempty"`
+	// Since is when the node began to pull the peer: the start of the
+	// first replica that pulled it (carried over by those that took the
+	// pull over), on its clock. A peer that never answered is down once
+	// peer_silence_s passed since then (state), whichever replica judges.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // linkRecords are the links' states by peer key, as stored under
@@ -111,7 +116,7 @@ func readLinks(ctx context.Context, tx dc.Tx) (linkRecords, error) {
 
 // recordOf returns a link's state. Called with n.mu held.
 func recordOf(l *link) linkRecord {
-	return linkRecord{LastSeen: l.lastSeen, Size: l.size, LastError: l.lastErr}
+	return linkRecord{LastSeen: l.lastSeen, Size: l.size, LastError: l.lastErr, Since: l.since}
 }
 
 // linkState returns the state of the link to the peer with the key: this

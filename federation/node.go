@@ -97,6 +97,8 @@ type link struct {
 	lastSeen time.Time // last answer that verified; zero if none yet
 	size     int64     // the peer's log size it last reported
 	lastErr  string
+	// since is when the node began to pull the peer (linkRecord.Since).
+	since time.Time
 	// parsed hands the entries the pull parsed to the applier.
 	parsed parsedEntries
 }
@@ -318,9 +320,12 @@ func (n *Node) follow(ctx context.Context, peers []*dc.Peer) {
 			continue
 		}
 		lctx, cancel := context.WithCancel(ctx)
-		l := &link{cancel: cancel, done: make(chan struct{})}
+		l := &link{cancel: cancel, done: make(chan struct{}), since: n.start}
 		if r, ok := n.shared[p.Key]; ok {
 			l.lastSeen, l.size, l.lastErr = r.LastSeen, r.Size, r.LastError
+			if !r.Since.IsZero() && r.Since.Before(l.since) {
+				l.since = r.Since
+			}
 		}
 		n.links[p.Key] = l
 		go func(key string) {
@@ -392,16 +397,22 @@ func (n *Node) failed(l *link, err error) {
 // state returns a link's state under the settings: up when the peer
 // answered within peer_silence_s, stale when it did once but not since,
 // down when it never answered since this node started and the node has
-// been up longer than peer_silence_s. Called with n.mu held.
+// been up longer than peer_silence_s. The node started when this process
+// did, or when the pull of the peer began (r.Since) if earlier: a replica
+// started later judges as the one that pulls. Called with n.mu held.
 func (n *Node) state(r linkRecord, st dc.Settings) string {
 	silence := time.Duration(st.PeerSilenceS * float64(time.Second))
 	now := n.now()
+	start := n.start
+	if !r.Since.IsZero() && r.Since.Before(start) {
+		start = r.Since
+	}
 	switch {
 	case !r.LastSeen.IsZero() && now.Sub(r.LastSeen) <= silence:
 		return dc.PeerUp
 	case !r.LastSeen.IsZero():
 		return dc.PeerStale
-	case now.Sub(n.start) <= silence:
+	case now.Sub(start) <= silence:
 		return dc.PeerUp // not heard from yet, but not silent for long either
 	}
 	return dc.PeerDown

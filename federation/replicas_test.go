@@ -503,3 +503,58 @@ func TestReplicaErrsStaleWhenPullerClockAhead(t *testing.T) {
 		t.Errorf("activation on a2 while bravo is silent: %d %s, want 409 peer_unreachable", status, body)
 	}
 }
+
+// TestReplicaStartedLaterJudgesNeverHeardPeerDown: alpha's node, as one
+// replica, has never heard from bravo for longer than peer_silence_s, so
+// the link is down. A replica started after that shows it down too, and
+// refuses an activation 409 peer_unreachable: the node has been up long
+// enough, whichever replica started last.
+func TestReplicaStartedLaterJudgesNeverHeardPeerDown(t *testing.T) {
+	var later atomic.Int64 // how far the test moved the clocks on
+	now := func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
+	pg := pgtest.Database(t)
+	hand := newHandedLease("a1")
+	a1 := newLeasedNode(t, "alpha", pg, hand.leaser("a1"), now)
+	bravo := newNode(t, t.TempDir(), "bravo")
+	bravo.proxy.faults(true, 0, 0, false) // alpha never hears from bravo
+	ctx := t.Context()
+	const silence = 5
+	st, err := a1.mech.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.PeerSilenceS = silence
+	if _, err := a1.mech.PutSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, st); err != nil {
+		t.Fatal(err)
+	}
+	peerAll(t, a1, bravo)
+	// a1's failed pulls are stored for the other replicas.
+	waitUntil(t, "a1 to store bravo's link failing", func() bool {
+		var b []byte
+		err := a1.store.View(ctx, func(tx dc.Tx) (err error) { b, err = tx.Meta(ctx, "federation/links"); return err })
+		return err == nil && strings.Contains(string(b), `"last_error"`)
+	})
+	later.Add(int64((silence + 1) * time.Second))
+	if state, _ := statusOf(t, a1, "bravo"); state != dc.PeerDown {
+		t.Fatalf("bravo's link on a1: %s, want down", state)
+	}
+
+	a2 := newReplica(t, a1, hand.leaser("a2"), now)
+	waitUntil(t, "a2 to show bravo's link failing", func() bool {
+		s, err := a2.node.Status(ctx)
+		return err == nil && len(s.Peers) == 1 && s.Peers[0].LastError != ""
+	})
+	if state, _ := statusOf(t, a2, "bravo"); state != dc.PeerDown {
+		t.Errorf("bravo's link on a2, started after bravo was silent for %ds: %s, want down", silence+1, state)
+	}
+	x := uuid.NewString()
+	d := mechanism.Declaration{Volumes: []dc.Volume4D{volume(10, 10, 2, 0, 1000, time.Now().Add(3*time.Hour).Truncate(time.Second), time.Hour)}}
+	if _, err := a2.mech.Declare(ctx, a2.actor(dc.RoleOperator), x, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	tok := a2.token(t, dc.RoleOperator, "alpha")
+	activate := map[string]any{"volumes": d.Volumes, "state": "active"}
+	if status, body := putIfMatch(t, a2.hs.URL+"/v1/operations/"+x, tok, "1", activate); status != 409 || !strings.Contains(body, `"peer_unreachable"`) {
+		t.Errorf("activation on a2 while bravo was never heard from: %d %s, want 409 peer_unreachable", status, body)
+	}
+}
