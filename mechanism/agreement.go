@@ -140,11 +140,18 @@ func (w *writer) agree(own dc.Settings) *agreement {
 }
 
 // agreementFor returns the agreement of own and the peers' settings as
-// they stand, without keeping it: what a what-if check decides with.
+// they stand: what a what-if check decides with. It is the last batch's
+// when that matches, else the last one a check built (kept apart, since
+// declarations search ahead with the last batch's only).
 func (w *writer) agreementFor(own dc.Settings) *agreement {
 	ps := w.peers.Load()
 	if a := w.agreed.Load(); a != nil && a.matches(own, ps) {
 		return a
 	}
-	return newAgreement(own, ps)
+	if a := w.checkAgreed.Load(); a != nil && a.matches(own, ps) {
+		return a
+	}
+	a := newAgreement(own, ps)
+	w.checkAgreed.Store(a)
+	return a
 }

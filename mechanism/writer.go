@@ -50,6 +50,9 @@ type writer struct {
 	// batch read, with which a declaration searches its conflicts ahead
 	// of the write lock (see searchAhead); nil before the first batch.
 	agreed atomic.Pointer[agreement]
+	// checkAgreed is the agreement the last what-if check built, when the
+	// last batch's did not match its settings (agreementFor).
+	checkAgreed atomic.Pointer[agreement]
 	// peers are the peers' settings (Federation.SetPeers); nil on a
 	// single server.
 	peers atomic.Pointer[peerSettings]
