@@ -23,7 +23,11 @@ import (
 // write timeout; a large answer is written item by item as a list is.
 func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 	var opts mechanism.CheckOptions
-	switch f := r.URL.Query()["fields"]; {
+	var fields []string
+	if r.URL.RawQuery != "" {
+		fields = r.URL.Query()["fields"]
+	}
+	switch f := fields; {
 	case len(f) == 0:
 	case len(f) == 1 && f[0] == "id":
 		opts.IDsOnly = true
@@ -41,11 +45,10 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		s.writeError(w, r, err)
 		return
 	}
-	release, err := s.acquireList(r.Context())
-	if err != nil {
+	if err := s.acquireList(r.Context()); err != nil {
 		return // the client is gone
 	}
-	defer release()
+	defer s.releaseList()
 	hits, err := s.mech.CheckEncoded(r.Context(), a, volumes, opts)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -86,11 +89,16 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 	b = append(b, "]}\n"...)
 	*buf = b
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.listWriteTimeout))
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }
+
+// jsonContentType is the Content-Type of a JSON answer, set as is (the
+// key already canonical) and shared: net/http only reads it.
+var jsonContentType = []string{"application/json"}
 
 // maxBufferedAnswer is the largest answer of a what-if check assembled
 // whole before it is written; larger ones are written item by item.

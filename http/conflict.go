@@ -69,11 +69,10 @@ func (s *Server) listConflicts(w http.ResponseWriter, r *http.Request, a dc.Acto
 		s.writeError(w, r, err)
 		return
 	}
-	release, err := s.acquireList(r.Context())
-	if err != nil {
+	if err := s.acquireList(r.Context()); err != nil {
 		return // the client is gone
 	}
-	defer release()
+	defer s.releaseList()
 	f.MaxBytes = dc.MaxPageBytes
 	cs, next, err := s.mech.Conflicts(r.Context(), a, f)
 	if err != nil {

@@ -15,6 +15,10 @@ import (
 // MaxBody is the largest request body accepted (contract 2.1).
 const MaxBody = 4 << 20
 
+// presizedBody is the largest body read into a buffer of its announced
+// Content-Length.
+const presizedBody = 64 << 10
+
 // writeJSON answers v as JSON with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -38,6 +42,20 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBody {
 		return nil, dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
+	}
+	if n := r.ContentLength; n > 0 && n <= presizedBody {
+		// net/http ends the body at its Content-Length: read into a
+		// buffer of that size, at once. (A larger body grows its buffer
+		// as it arrives, so that what a client only announces costs no
+		// memory.)
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, dc.Errorf(dc.EInvalid, "reading the request body: %v", err)
+		}
+		return body, nil
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {

@@ -32,16 +32,26 @@ const (
 // listBufferSize is the buffer between the encoder and the connection.
 const listBufferSize = 32 << 10
 
-// acquireList waits for a turn to build a page; release gives it back.
-// It fails only when the request's context ends first.
-func (s *Server) acquireList(ctx context.Context) (release func(), err error) {
+// acquireList waits for a turn to build a page; releaseList gives it
+// back. It fails only when the request's context ends first. A free slot
+// is taken without looking at the context, whose channel the first look
+// would make.
+func (s *Server) acquireList(ctx context.Context) error {
 	select {
 	case s.listSlots <- struct{}{}:
-		return func() { <-s.listSlots }, nil
+		return nil
+	default:
+	}
+	select {
+	case s.listSlots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
+
+// releaseList gives back the turn acquireList took.
+func (s *Server) releaseList() { <-s.listSlots }
 
 // listWriter writes {"NAME": [ITEM, …], "next": CURSOR} item by item.
 type listWriter struct {

@@ -3,6 +3,8 @@ package http
 import (
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deconflict/deconflict/mechanism"
@@ -16,7 +18,27 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// byRequest keeps the counter and histogram of each route, method
+	// and status seen (requestKey → *requestMetrics), so that a request
+	// does not look its labels up in the vectors; at most
+	// maxKeptRequestMetrics of them, since a method that matches no route
+	// is the client's word.
+	byRequest sync.Map
+	kept      atomic.Int32
 }
+
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+type requestMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// maxKeptRequestMetrics bounds metrics.byRequest.
+const maxKeptRequestMetrics = 1000
 
 func newMetrics(m *mechanism.Mechanism) *metrics {
 	x := &metrics{
@@ -138,8 +160,23 @@ func (c *storeTimings) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (x *metrics) observe(route, method string, status int, elapsed time.Duration) {
-	x.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	x.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
+	key := requestKey{route: route, method: method, status: status}
+	m, ok := x.byRequest.Load(key)
+	if !ok {
+		rm := &requestMetrics{
+			requests: x.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency:  x.latency.WithLabelValues(route, method),
+		}
+		m = rm
+		if x.kept.Load() < maxKeptRequestMetrics {
+			if _, loaded := x.byRequest.LoadOrStore(key, rm); !loaded {
+				x.kept.Add(1)
+			}
+		}
+	}
+	rm := m.(*requestMetrics)
+	rm.requests.Inc()
+	rm.latency.Observe(elapsed.Seconds())
 }
 
 func (x *metrics) handler() http.Handler {

@@ -88,11 +88,10 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, a dc.Actor
 		s.writeError(w, r, err)
 		return
 	}
-	release, err := s.acquireList(r.Context())
-	if err != nil {
+	if err := s.acquireList(r.Context()); err != nil {
 		return // the client is gone
 	}
-	defer release()
+	defer s.releaseList()
 	f.MaxBytes = dc.MaxPageBytes
 	msgs, next, err := s.mech.Messages(r.Context(), a, f)
 	if err != nil {

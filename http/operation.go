@@ -111,11 +111,10 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request, a dc.Act
 		s.writeError(w, r, err)
 		return
 	}
-	release, err := s.acquireList(r.Context())
-	if err != nil {
+	if err := s.acquireList(r.Context()); err != nil {
 		return // the client is gone
 	}
-	defer release()
+	defer s.releaseList()
 	oq.MaxBytes = dc.MaxPageBytes
 	ops, next, err := s.mech.Operations(r.Context(), a, oq)
 	if err != nil {

@@ -54,11 +54,10 @@ func (s *Server) logEntries(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
-	release, err := s.acquireList(r.Context())
-	if err != nil {
+	if err := s.acquireList(r.Context()); err != nil {
 		return // the client is gone
 	}
-	defer release()
+	defer s.releaseList()
 	entries, err := s.mech.LogEntries(r.Context(), a, start, end)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -182,9 +182,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.status >= 500 {
 		level = slog.LevelError
 	}
-	s.log.Log(r.Context(), level, "request", slog.String(keyMethod, r.Method), slog.String(keyRoute, route),
-		slog.Int(keyStatus, rec.status), slog.String(keyParty, rec.actor.Party), slog.String(keyRole, string(rec.actor.Role)),
-		slog.Duration(keyElapsed, elapsed))
+	// Asked first, and given as attributes: the line of every request is
+	// built only when the level is logged.
+	if ctx := r.Context(); s.log.Enabled(ctx, level) {
+		s.log.LogAttrs(ctx, level, "request", slog.String(keyMethod, r.Method), slog.String(keyRoute, route),
+			slog.Int(keyStatus, rec.status), slog.String(keyParty, rec.actor.Party), slog.String(keyRole, string(rec.actor.Role)),
+			slog.Duration(keyElapsed, elapsed))
+	}
 }
 
 // recorder remembers the status and actor of a response.

@@ -75,11 +75,10 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
-	release, err := s.acquireList(r.Context())
-	if err != nil {
+	if err := s.acquireList(r.Context()); err != nil {
 		return // the client is gone
 	}
-	defer release()
+	defer s.releaseList()
 	evs, err := s.mech.Events(r.Context(), a, after, limit)
 	if err != nil {
 		s.writeError(w, r, err)
