@@ -85,9 +85,9 @@ func entryCells(f *Footprint) []s2.CellID {
 const cellsVersion = 1
 
 // queryCells returns cells that hold every footprint closer than
-// horizontalM to f.
+// horizontalM to f (searchCapCells: those capCells gives, or a few more).
 func queryCells(f *Footprint, horizontalM float64) []s2.CellID {
-	return capCells(f.bound.Center(), f.boundR+s1.Angle(max(horizontalM, 0)/EarthRadiusM)+capSlack)
+	return searchCapCells(f.bound.Center(), f.boundR+s1.Angle(max(horizontalM, 0)/EarthRadiusM)+capSlack)
 }
 
 // capCells returns cells of level at most maxEntryLevel that cover the
@@ -101,16 +101,7 @@ func capCells(c s2.Point, r s1.Angle) []s2.CellID {
 	if level >= maxEntryLevel {
 		return cells
 	}
-	cp := s2.CapFromCenterAngle(c, r)
-	out := make([]s2.CellID, 0, 4*len(cells))
-	for _, id := range cells {
-		for _, ch := range id.Children() {
-			if cp.IntersectsCell(s2.CellFromCellID(ch)) {
-				out = append(out, ch)
-			}
-		}
-	}
-	return out
+	return childrenMeeting(cells, s2.CapFromCenterAngle(c, r))
 }
 
 var faces = []s2.CellID{
