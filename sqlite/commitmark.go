@@ -11,9 +11,11 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/deconflict/deconflict"
 )
@@ -35,9 +37,11 @@ import (
 // that a reader tells a header being written from a whole one
 // (https://sqlite.org/walformat.html). Every process that shares the
 // store shares this file and must agree on its format, so it does not
-// change between versions of SQLite. CommitMark reads both copies with
-// one pread (about a microsecond): once a commit has returned, in any
-// process, the header differs from every header read before it.
+// change between versions of SQLite. CommitMark reads both copies from
+// the file's first page, which it maps into memory shared, as SQLite's
+// connections do (on Linux; elsewhere, or if the mapping fails, with one
+// pread): once a commit has returned, in any process, the header differs
+// from every header read before it.
 //
 // Two things keep the read sound:
 //   - The file read must be the one SQLite uses. SQLite names it after the
@@ -85,8 +89,10 @@ func (db *DB) CommitMark() (deconflict.CommitMark, bool) {
 	if w.shm == nil || w.closed.Load() {
 		return mark, false
 	}
-	if n, err := w.shm.ReadAt(mark[:], 0); n != len(mark) || (err != nil && err != io.EOF) {
-		return mark, false
+	if !w.shm.readMapped(&mark) {
+		if n, err := w.shm.ReadAt(mark[:], 0); n != len(mark) || (err != nil && err != io.EOF) {
+			return mark, false
+		}
 	}
 	first, second := mark[:walIndexHeaderSize], mark[walIndexHeaderSize:2*walIndexHeaderSize]
 	if binary.NativeEndian.Uint32(first) != walIndexVersion || first[12] != 1 || string(first) != string(second) {
@@ -183,6 +189,34 @@ type shmFile struct {
 	*os.File
 	path  string
 	users int // open stores that read it
+	// mem is the file's first page mapped into memory (mapShm), where
+	// the header is read without a system call; nil where it is not
+	// mapped. faulted is set once reading it faulted (the file cut short
+	// behind SQLite's back): from then on the header is read with pread.
+	mem     []byte
+	faulted atomic.Bool
+}
+
+// readMapped copies both copies of the wal-index header from the mapped
+// page into mark, a 32-bit word at a time in order, each load atomic as
+// SQLite's readers load them; false if the page is not mapped or the read
+// faulted.
+func (f *shmFile) readMapped(mark *deconflict.CommitMark) (ok bool) {
+	if f.mem == nil || f.faulted.Load() {
+		return false
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			f.faulted.Store(true)
+			ok = false
+		}
+	}()
+	for i := 0; i < len(mark); i += 4 {
+		w := atomic.LoadUint32((*uint32)(unsafe.Pointer(&f.mem[i])))
+		binary.NativeEndian.PutUint32(mark[i:], w)
+	}
+	return true
 }
 
 // open returns the descriptor of the file at path, opening it unless it
@@ -205,7 +239,7 @@ func (r *shmRegistry) open(path string) (*shmFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	sf := &shmFile{File: f, path: path, users: 1}
+	sf := &shmFile{File: f, path: path, users: 1, mem: mapShm(f)}
 	r.files = append(r.files, sf)
 	return sf, nil
 }
@@ -233,6 +267,7 @@ func (r *shmRegistry) prune() {
 		if err == nil && os.SameFile(now, held) || err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false // still the live file, in another process, or cannot tell
 		}
+		unmapShm(f.mem)
 		f.Close()
 		return true
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/deconflict/deconflict"
@@ -102,7 +103,7 @@ func TestCommitMarkClosed(t *testing.T) {
 // BenchmarkFreshness times the ways a server can learn whether a token
 // may have been revoked since it last looked: the revocation count read
 // through database/sql, PRAGMA data_version on a connection of its own,
-// and the commit mark (one pread of the wal-index header).
+// and the commit mark (the wal-index header, read where SQLite maps it).
 //
 //	go test ./sqlite -run '^$' -bench Freshness
 func BenchmarkFreshness(b *testing.B) {
@@ -216,4 +217,50 @@ func TestCommitMarkDescriptors(t *testing.T) {
 	if after := open(); after >= before+stores/2 {
 		t.Fatalf("%d stores opened and closed left %d descriptors open", stores, after-before)
 	}
+}
+
+// TestCommitMarkMapped checks that on Linux the mark is read from the
+// wal-index mapped into memory (no system call), and that a -shm file cut
+// short behind SQLite's back, which makes reading the mapped page fault,
+// gives no mark instead of crashing the process, and no mapped read after.
+func TestCommitMarkMapped(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the wal-index is mapped on Linux only")
+	}
+	db := MustOpen(t, filepath.Join(t.TempDir(), "mapped.db"))
+	if _, ok := db.CommitMark(); !ok {
+		t.Fatal("no commit mark")
+	}
+	if db.watch.shm.mem == nil {
+		t.Fatal("the wal-index header is not read from a mapping")
+	}
+
+	// A file of the registry's own, since SQLite would fault on it too.
+	path := filepath.Join(t.TempDir(), "cut.db-shm")
+	page := make([]byte, os.Getpagesize())
+	page[0] = 1
+	if err := os.WriteFile(path, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := shmFiles.open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mark deconflict.CommitMark
+	if !f.readMapped(&mark) || mark[0] != 1 {
+		t.Fatalf("reading the mapped page: %v", mark[:4])
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if f.readMapped(&mark) {
+		t.Fatal("a read of a page past the end of the file succeeded")
+	}
+	if !f.faulted.Load() || f.readMapped(&mark) {
+		t.Fatal("the mapping is still read after it faulted")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	shmFiles.release(f)
 }
