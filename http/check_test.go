@@ -192,6 +192,11 @@ func TestCheckAnswerOverHTTP(t *testing.T) {
 				if resp.StatusCode != 200 || !bytes.Equal(got.Bytes(), c.want) {
 					t.Fatalf("%s, %s: %d\n got %s\nwant %s", when, c.path, resp.StatusCode, got.Bytes(), c.want)
 				}
+				// An answer assembled whole goes with its length.
+				if ct := resp.Header.Get("Content-Type"); ct != "application/json" ||
+					len(c.want) <= maxBufferedAnswer && resp.ContentLength != int64(len(c.want)) {
+					t.Fatalf("%s, %s: Content-Type %q, Content-Length %d for %d bytes", when, c.path, ct, resp.ContentLength, len(c.want))
+				}
 			}
 		}
 		if len(hits) == 0 {

@@ -55,6 +55,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 			}
 			return nil, dc.Errorf(dc.EInvalid, "reading the request body: %v", err)
 		}
+		// Closed once read whole, net/http does not look for more of it
+		// before the answer.
+		_ = r.Body.Close()
 		return body, nil
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
