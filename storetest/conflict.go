@@ -14,31 +14,17 @@ import (
 // putConflicts stores the conflicts in one transaction, in order.
 func putConflicts(t *testing.T, s deconflict.Store, cs ...*deconflict.Conflict) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, c := range cs {
-			if err := tx.PutConflict(ctx, c); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	putAll(t, s, deconflict.Tx.PutConflict, cs...)
 }
 
 // listConflicts returns every conflict the filter selects, a page of
 // f.Limit at a time, checking the paging.
 func listConflicts(t *testing.T, s deconflict.Store, f deconflict.ConflictFilter) []*deconflict.Conflict {
 	t.Helper()
-	return collect(t, "Conflicts", f.Limit, func(after string) ([]*deconflict.Conflict, string) {
-		var page []*deconflict.Conflict
-		var next string
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			f.After = after
-			var err error
-			page, next, err = tx.Conflicts(ctx, f)
-			return err
-		})
-		return page, next
-	}, func(c *deconflict.Conflict) string { return c.ID })
+	return collect(t, s, "Conflicts", f.Limit, func(ctx context.Context, tx deconflict.Tx, after string) ([]*deconflict.Conflict, string, error) {
+		f.After = after
+		return tx.Conflicts(ctx, f)
+	}, func(v *deconflict.Conflict) string { return v.ID })
 }
 
 func testConflictRoundTrip(t *testing.T, f Factory) {
@@ -66,7 +52,7 @@ func testConflictRoundTrip(t *testing.T, f Factory) {
 			wantCode(t, what+": Conflict of an unknown ID", err, deconflict.ENotFound)
 			return nil
 		})
-		equal(t, what+": Conflicts", listConflicts(t, s, deconflict.ConflictFilter{}), wantConflicts(want))
+		equal(t, what+": Conflicts", listConflicts(t, s, deconflict.ConflictFilter{}), wantAll(wantConflict, want))
 	}
 	check("stored", cs)
 
@@ -132,7 +118,7 @@ func testConflictPairs(t *testing.T, f Factory) {
 			if len(got) == 0 {
 				got = nil
 			}
-			equal(t, "ConflictsOf("+tc.op+")", got, wantConflicts(tc.want))
+			equal(t, "ConflictsOf("+tc.op+")", got, wantAll(wantConflict, tc.want))
 		}
 		return nil
 	})
@@ -142,7 +128,7 @@ func testConflictPairs(t *testing.T, f Factory) {
 	err := s.Update(ctx, func(tx deconflict.Tx) error { return tx.PutConflict(ctx, dup) })
 	wantCode(t, "PutConflict of a second conflict of a pair", err, deconflict.EExists)
 	equal(t, "Conflicts after a second conflict of a pair", listConflicts(t, s, deconflict.ConflictFilter{}),
-		wantConflicts([]*deconflict.Conflict{ab, ca, bc}))
+		wantAll(wantConflict, []*deconflict.Conflict{ab, ca, bc}))
 }
 
 func testConflictsFilter(t *testing.T, f Factory) {

@@ -14,43 +14,25 @@ import (
 // putDuties stores the duties in one transaction, in order.
 func putDuties(t *testing.T, s deconflict.Store, ds ...*deconflict.Duty) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, d := range ds {
-			if err := tx.PutDuty(ctx, d); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	putAll(t, s, deconflict.Tx.PutDuty, ds...)
 }
 
 // listDuties returns every duty the filter selects, a page of f.Limit at
 // a time, checking the paging.
 func listDuties(t *testing.T, s deconflict.Store, f deconflict.DutyFilter) []*deconflict.Duty {
 	t.Helper()
-	return collect(t, "Duties", f.Limit, func(after string) ([]*deconflict.Duty, string) {
-		var page []*deconflict.Duty
-		var next string
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			f.After = after
-			var err error
-			page, next, err = tx.Duties(ctx, f)
-			return err
-		})
-		return page, next
-	}, func(d *deconflict.Duty) string { return d.ID })
+	return collect(t, s, "Duties", f.Limit, func(ctx context.Context, tx deconflict.Tx, after string) ([]*deconflict.Duty, string, error) {
+		f.After = after
+		return tx.Duties(ctx, f)
+	}, func(v *deconflict.Duty) string { return v.ID })
 }
 
 // dutiesDue returns what DutiesDue returns.
 func dutiesDue(t *testing.T, s deconflict.Store, now time.Time, limit int) []*deconflict.Duty {
 	t.Helper()
-	var ds []*deconflict.Duty
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		ds, err = tx.DutiesDue(ctx, now, limit)
-		return err
+	return read(t, s, func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Duty, error) {
+		return tx.DutiesDue(ctx, now, limit)
 	})
-	return ds
 }
 
 func testDutyRoundTrip(t *testing.T, f Factory) {
@@ -78,7 +60,7 @@ func testDutyRoundTrip(t *testing.T, f Factory) {
 			wantCode(t, what+": Duty of an unknown ID", err, deconflict.ENotFound)
 			return nil
 		})
-		equal(t, what+": Duties", listDuties(t, s, deconflict.DutyFilter{}), wantDuties(want))
+		equal(t, what+": Duties", listDuties(t, s, deconflict.DutyFilter{}), wantAll(wantDuty, want))
 	}
 	check("stored", ds)
 
@@ -190,7 +172,7 @@ func testDutiesDue(t *testing.T, f Factory) {
 			}
 		}
 		slices.SortStableFunc(want, func(a, b *deconflict.Duty) int { return a.DueAt.Compare(*b.DueAt) })
-		return wantDuties(want)
+		return wantAll(wantDuty, want)
 	}
 	// check compares got with the first limit duties of want. Of duties
 	// due at the same time, either may come first.

@@ -14,38 +14,21 @@ import (
 // appendEvents appends the events in one transaction, in order.
 func appendEvents(t *testing.T, s deconflict.Store, es ...*deconflict.Event) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, e := range es {
-			if err := tx.AppendEvent(ctx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	putAll(t, s, deconflict.Tx.AppendEvent, es...)
 }
 
 // getEvents returns the events after the seq, up to limit.
 func getEvents(t *testing.T, s deconflict.Store, after int64, limit int) []*deconflict.Event {
 	t.Helper()
-	var es []*deconflict.Event
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		es, err = tx.Events(ctx, after, limit)
-		return err
+	return read(t, s, func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Event, error) {
+		return tx.Events(ctx, after, limit)
 	})
-	return es
 }
 
 // lastSeq returns the store's LastSeq.
 func lastSeq(t *testing.T, s deconflict.Store) int64 {
 	t.Helper()
-	var seq int64
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		seq, err = tx.LastSeq(ctx)
-		return err
-	})
-	return seq
+	return read(t, s, func(ctx context.Context, tx deconflict.Tx) (int64, error) { return tx.LastSeq(ctx) })
 }
 
 // wantEvent returns e as a store returns it, in the form sameEvents

@@ -162,14 +162,6 @@ func wantOperation(op *deconflict.Operation) *deconflict.Operation {
 	return &w
 }
 
-func wantOperations(ops []*deconflict.Operation) []*deconflict.Operation {
-	var ws []*deconflict.Operation
-	for _, op := range ops {
-		ws = append(ws, wantOperation(op))
-	}
-	return ws
-}
-
 func wantConflict(c *deconflict.Conflict) *deconflict.Conflict {
 	w := *c
 	w.DetectedAt = c.DetectedAt.UTC()
@@ -180,10 +172,12 @@ func wantConflict(c *deconflict.Conflict) *deconflict.Conflict {
 	return &w
 }
 
-func wantConflicts(cs []*deconflict.Conflict) []*deconflict.Conflict {
-	var ws []*deconflict.Conflict
-	for _, c := range cs {
-		ws = append(ws, wantConflict(c))
+// wantAll returns the records as a store returns them, each as want
+// gives it; nil for none.
+func wantAll[T any](want func(T) T, vs []T) []T {
+	var ws []T
+	for _, v := range vs {
+		ws = append(ws, want(v))
 	}
 	return ws
 }
@@ -302,14 +296,6 @@ func wantDuty(d *deconflict.Duty) *deconflict.Duty {
 	return &w
 }
 
-func wantDuties(ds []*deconflict.Duty) []*deconflict.Duty {
-	var ws []*deconflict.Duty
-	for _, d := range ds {
-		ws = append(ws, wantDuty(d))
-	}
-	return ws
-}
-
 func wantMessage(m *deconflict.Message) *deconflict.Message {
 	w := *m
 	w.To = slices.Clone(m.To)
@@ -322,14 +308,6 @@ func wantMessage(m *deconflict.Message) *deconflict.Message {
 	return &w
 }
 
-func wantMessages(ms []*deconflict.Message) []*deconflict.Message {
-	var ws []*deconflict.Message
-	for _, m := range ms {
-		ws = append(ws, wantMessage(m))
-	}
-	return ws
-}
-
 func wantWebhook(wh *deconflict.Webhook) *deconflict.Webhook {
 	w := *wh
 	w.Events = slices.Clone(wh.Events)
@@ -337,14 +315,6 @@ func wantWebhook(wh *deconflict.Webhook) *deconflict.Webhook {
 	w.UpdatedAt = wh.UpdatedAt.UTC()
 	w.Delivery = wantDelivery(wh.Delivery)
 	return &w
-}
-
-func wantWebhooks(whs []*deconflict.Webhook) []*deconflict.Webhook {
-	var ws []*deconflict.Webhook
-	for _, wh := range whs {
-		ws = append(ws, wantWebhook(wh))
-	}
-	return ws
 }
 
 func wantDelivery(d deconflict.Delivery) deconflict.Delivery {

@@ -14,31 +14,17 @@ import (
 // putMessages stores the messages in one transaction, in order.
 func putMessages(t *testing.T, s deconflict.Store, ms ...*deconflict.Message) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, m := range ms {
-			if err := tx.PutMessage(ctx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	putAll(t, s, deconflict.Tx.PutMessage, ms...)
 }
 
 // listMessages returns every message the filter selects, a page of
 // f.Limit at a time, checking the paging.
 func listMessages(t *testing.T, s deconflict.Store, f deconflict.MessageFilter) []*deconflict.Message {
 	t.Helper()
-	return collect(t, "Messages", f.Limit, func(after string) ([]*deconflict.Message, string) {
-		var page []*deconflict.Message
-		var next string
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			f.After = after
-			var err error
-			page, next, err = tx.Messages(ctx, f)
-			return err
-		})
-		return page, next
-	}, func(m *deconflict.Message) string { return m.ID })
+	return collect(t, s, "Messages", f.Limit, func(ctx context.Context, tx deconflict.Tx, after string) ([]*deconflict.Message, string, error) {
+		f.After = after
+		return tx.Messages(ctx, f)
+	}, func(v *deconflict.Message) string { return v.ID })
 }
 
 func testMessageRoundTrip(t *testing.T, f Factory) {
@@ -68,7 +54,7 @@ func testMessageRoundTrip(t *testing.T, f Factory) {
 			wantCode(t, what+": Message of an unknown ID", err, deconflict.ENotFound)
 			return nil
 		})
-		equal(t, what+": Messages", listMessages(t, s, deconflict.MessageFilter{}), wantMessages(want))
+		equal(t, what+": Messages", listMessages(t, s, deconflict.MessageFilter{}), wantAll(wantMessage, want))
 	}
 	checkAll("stored", ms)
 
@@ -93,7 +79,7 @@ func testMessageRoundTrip(t *testing.T, f Factory) {
 		{"echo", []*deconflict.Message{full}},
 	} {
 		equal(t, "readdressed: Messages to or from "+tc.party,
-			listMessages(t, s, deconflict.MessageFilter{Party: tc.party}), wantMessages(tc.want))
+			listMessages(t, s, deconflict.MessageFilter{Party: tc.party}), wantAll(wantMessage, tc.want))
 	}
 }
 

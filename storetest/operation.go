@@ -15,27 +15,16 @@ import (
 // putOperations stores the operations in one transaction, in order.
 func putOperations(t *testing.T, s deconflict.Store, ops ...*deconflict.Operation) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, op := range ops {
-			if err := tx.PutOperation(ctx, op); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	putAll(t, s, deconflict.Tx.PutOperation, ops...)
 }
 
 // getOperation returns the operation with the ID, failing the test if
 // there is none.
 func getOperation(t *testing.T, s deconflict.Store, id string) *deconflict.Operation {
 	t.Helper()
-	var op *deconflict.Operation
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		op, err = tx.Operation(ctx, id)
-		return err
+	return read(t, s, func(ctx context.Context, tx deconflict.Tx) (*deconflict.Operation, error) {
+		return tx.Operation(ctx, id)
 	})
-	return op
 }
 
 func testOperationRoundTrip(t *testing.T, f Factory) {
@@ -95,24 +84,17 @@ func testPutOperationReplaces(t *testing.T, f Factory) {
 	}
 	// A replace keeps the operation's place: lists go by first storage.
 	got := listOperations(t, s, deconflict.OperationFilter{})
-	equal(t, "Operations after replace", got, wantOperations(ops))
+	equal(t, "Operations after replace", got, wantAll(wantOperation, ops))
 }
 
 // listOperations returns every operation the filter selects, a page of
 // f.Limit at a time, checking the paging.
 func listOperations(t *testing.T, s deconflict.Store, f deconflict.OperationFilter) []*deconflict.Operation {
 	t.Helper()
-	return collect(t, "Operations", f.Limit, func(after string) ([]*deconflict.Operation, string) {
-		var page []*deconflict.Operation
-		var next string
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			f.After = after
-			var err error
-			page, next, err = tx.Operations(ctx, f)
-			return err
-		})
-		return page, next
-	}, func(op *deconflict.Operation) string { return op.ID })
+	return collect(t, s, "Operations", f.Limit, func(ctx context.Context, tx deconflict.Tx, after string) ([]*deconflict.Operation, string, error) {
+		f.After = after
+		return tx.Operations(ctx, f)
+	}, func(v *deconflict.Operation) string { return v.ID })
 }
 
 // opsOracle returns the operations of ops (in storage order) that f
@@ -131,7 +113,7 @@ func opsOracle(ops []*deconflict.Operation, f deconflict.OperationFilter) []*dec
 			want = append(want, op)
 		}
 	}
-	return wantOperations(want)
+	return wantAll(wantOperation, want)
 }
 
 func testOperationsFilter(t *testing.T, f Factory) {

@@ -10,27 +10,17 @@ import (
 // putWebhooks stores the webhooks in one transaction, in order.
 func putWebhooks(t *testing.T, s deconflict.Store, ws ...*deconflict.Webhook) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, w := range ws {
-			if err := tx.PutWebhook(ctx, w); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	putAll(t, s, deconflict.Tx.PutWebhook, ws...)
 }
 
 // listWebhooks returns what Webhooks returns.
 func listWebhooks(t *testing.T, s deconflict.Store, party string) []*deconflict.Webhook {
 	t.Helper()
-	var ws []*deconflict.Webhook
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		ws, err = tx.Webhooks(ctx, party)
-		return err
+	ws := read(t, s, func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Webhook, error) {
+		return tx.Webhooks(ctx, party)
 	})
 	if len(ws) == 0 {
-		ws = nil
+		return nil
 	}
 	return ws
 }
@@ -68,7 +58,7 @@ func testWebhooks(t *testing.T, f Factory) {
 			}
 			return nil
 		})
-		equal(t, what+": Webhooks(\"\")", listWebhooks(t, s, ""), wantWebhooks(all))
+		equal(t, what+": Webhooks(\"\")", listWebhooks(t, s, ""), wantAll(wantWebhook, all))
 		for _, party := range []string{"al", "alpha", "bravo", "charlie", "a"} {
 			var want []*deconflict.Webhook
 			for _, w := range all {
@@ -76,7 +66,7 @@ func testWebhooks(t *testing.T, f Factory) {
 					want = append(want, w)
 				}
 			}
-			equal(t, what+": Webhooks("+party+")", listWebhooks(t, s, party), wantWebhooks(want))
+			equal(t, what+": Webhooks("+party+")", listWebhooks(t, s, party), wantAll(wantWebhook, want))
 		}
 	}
 	checkAll("stored", all)
