@@ -134,6 +134,10 @@ func TestStore(t *testing.T) {
 			}
 			return open(t, u.(string))
 		},
+		Share: func(t *testing.T, s deconflict.Store) deconflict.Store {
+			u, _ := urls.Load(s)
+			return open(t, u.(string))
+		},
 	})
 }
 
@@ -214,100 +218,18 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 	checkMigrations(t, dbs[0])
 	for i, db := range dbs {
-		if err := increment(t.Context(), db, i, 0); err != nil {
+		if err := storetest.Increment(t.Context(), db, i, 0); err != nil {
 			t.Errorf("Update on DB %d: %v", i, err)
 		}
 	}
-	checkIncrements(t, dbs[openers-1], openers)
-}
-
-// TestTwoReplicas has two DBs on one database, as two replicas, write at
-// once: no lost update, event seqs 1…N without gaps or duplicates.
-func TestTwoReplicas(t *testing.T) {
-	u := newDatabase(t)
-	a, b := MustOpen(t, u), MustOpen(t, u)
-	const each = 40
-	ctx := t.Context()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4*each)
-	for w, db := range []*DB{a, b, a, b} {
-		wg.Go(func() {
-			for i := range each {
-				errs <- increment(ctx, db, w, i)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	checkIncrements(t, a, 4*each)
-	checkIncrements(t, b, 4*each)
-}
-
-// increment adds one to a counter kept in the settings and appends an
-// event naming the worker and the iteration, in one Update.
-func increment(ctx context.Context, db *DB, worker, i int) error {
-	return db.Update(ctx, func(tx deconflict.Tx) error {
-		s, err := tx.Settings(ctx)
-		if err != nil {
-			return err
-		}
-		s.TimeS++
-		if err := tx.PutSettings(ctx, s); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, &deconflict.Event{
-			Type: deconflict.EventLineCheck, Time: time.Now(),
-			Data: []byte(fmt.Sprintf(`{"worker":%d,"i":%d}`, worker, i)),
-		})
-	})
-}
-
-// checkIncrements checks that n increments were made, none lost, and
-// that the events run 1…n.
-func checkIncrements(t *testing.T, db *DB, n int) {
-	t.Helper()
-	ctx := t.Context()
-	if err := db.View(ctx, func(tx deconflict.Tx) error {
-		s, err := tx.Settings(ctx)
-		if err != nil {
-			return err
-		}
-		if want := deconflict.DefaultSettings().TimeS + float64(n); s.TimeS != want {
-			t.Errorf("counter = %v, want %v", s.TimeS, want)
-		}
-		es, err := tx.Events(ctx, 0, 100_000)
-		if err != nil {
-			return err
-		}
-		if len(es) != n {
-			t.Errorf("%d events, want %d", len(es), n)
-		}
-		seen := map[string]bool{}
-		for i, e := range es {
-			if e.Seq != int64(i+1) {
-				t.Fatalf("event %d has seq %d", i+1, e.Seq)
-			}
-			if seen[string(e.Data)] {
-				t.Errorf("event %s appended twice", e.Data)
-			}
-			seen[string(e.Data)] = true
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	storetest.CheckIncrements(t, dbs[openers-1], openers)
 }
 
 // TestRollbackKeepsSeqs checks that a rolled-back Update leaves no gap.
 func TestRollbackKeepsSeqs(t *testing.T) {
 	db := MustOpen(t, "")
 	ctx := t.Context()
-	if err := increment(ctx, db, 0, 0); err != nil {
+	if err := storetest.Increment(ctx, db, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	errNo := errors.New("no")
@@ -320,10 +242,10 @@ func TestRollbackKeepsSeqs(t *testing.T) {
 	if !errors.Is(err, errNo) {
 		t.Fatalf("Update: %v, want %v", err, errNo)
 	}
-	if err := increment(ctx, db, 0, 1); err != nil {
+	if err := storetest.Increment(ctx, db, 0, 1); err != nil {
 		t.Fatal(err)
 	}
-	checkIncrements(t, db, 2)
+	storetest.CheckIncrements(t, db, 2)
 }
 
 // TestEventDataBytes checks that event data comes back byte for byte, as
@@ -364,30 +286,17 @@ func TestEventDataBytes(t *testing.T) {
 func TestWriteLock(t *testing.T) {
 	db := MustOpen(t, "")
 	ctx := t.Context()
-	inTx, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- db.Update(ctx, func(tx deconflict.Tx) error {
-			if _, err := tx.Settings(ctx); err != nil { // a read only
-				return err
-			}
-			close(inTx)
-			<-release
-			return nil
-		})
-	}()
-	<-inTx
+	end := storetest.HoldUpdate(t, db)
 	var got bool
 	err := db.pool.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", writeLockKey).Scan(&got)
-	close(release)
+	if err := end(); err != nil {
+		t.Fatal(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got {
 		t.Error("another connection took the write lock while an Update that had only read was under way")
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -415,78 +324,22 @@ func TestFailedStatementFailsCommit(t *testing.T) {
 		}
 		return nil
 	})
-	if err := increment(ctx, db, 0, 0); err != nil {
+	if err := storetest.Increment(ctx, db, 0, 0); err != nil {
 		t.Fatalf("Update after a failed one: %v", err)
 	}
 }
 
-// TestViewReadOnly checks that a View cannot write.
-func TestViewReadOnly(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	err := db.View(ctx, func(tx deconflict.Tx) error {
-		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha"})
-	})
-	if err == nil {
-		t.Fatal("CreateParty in a View: no error")
-	}
-	db.View(ctx, func(tx deconflict.Tx) error {
-		if _, err := tx.Party(ctx, "alpha"); deconflict.ErrorCode(err) != deconflict.ENotFound {
-			t.Errorf("party written in a View: %v", err)
-		}
-		return nil
-	})
-}
-
-func TestContextCanceled(t *testing.T) {
+// TestCanceledWhileWaitingForLock checks that an Update whose context
+// ends while it waits for the write lock, which another replica holds,
+// gives up then, and that the store takes the next Update.
+func TestCanceledWhileWaitingForLock(t *testing.T) {
 	u := newDatabase(t)
 	db, other := MustOpen(t, u), MustOpen(t, u)
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha"})
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Update with a canceled context: %v, want context.Canceled", err)
-	}
-	// Canceled during fn: nothing is kept.
-	ctx, cancel = context.WithCancel(t.Context())
-	err = db.Update(ctx, func(tx deconflict.Tx) error {
-		if err := tx.CreateParty(ctx, &deconflict.Party{ID: "bravo"}); err != nil {
-			return err
-		}
-		cancel()
-		return nil
-	})
-	if err == nil {
-		t.Errorf("Update whose context was canceled before commit: no error")
-	}
-	ctx = t.Context()
-	db.View(ctx, func(tx deconflict.Tx) error {
-		if ps, err := tx.Parties(ctx); err != nil || len(ps) != 0 {
-			t.Errorf("parties after canceled Updates: %d, %v; want none", len(ps), err)
-		}
-		return nil
-	})
-	// Canceled while waiting for the write lock, which another replica
-	// holds.
-	inTx, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- other.Update(t.Context(), func(tx deconflict.Tx) error {
-			if _, err := tx.LastSeq(t.Context()); err != nil {
-				return err
-			}
-			close(inTx)
-			<-release
-			return nil
-		})
-	}()
-	<-inTx
-	ctx, cancel = context.WithTimeout(t.Context(), 200*time.Millisecond)
+	end := storetest.HoldUpdate(t, other)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = db.Update(ctx, func(tx deconflict.Tx) error {
+	err := db.Update(ctx, func(tx deconflict.Tx) error {
 		_, err := tx.LastSeq(ctx)
 		return err
 	})
@@ -496,11 +349,10 @@ func TestContextCanceled(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Update waited %v for the lock after its context ended", d)
 	}
-	close(release)
-	if err := <-done; err != nil {
+	if err := end(); err != nil {
 		t.Fatal(err)
 	}
-	if err := increment(t.Context(), db, 0, 0); err != nil {
+	if err := storetest.Increment(t.Context(), db, 0, 0); err != nil {
 		t.Fatalf("Update after a canceled wait: %v", err)
 	}
 }
@@ -515,13 +367,13 @@ func TestDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		if err := increment(ctx, db, 0, i); err != nil {
+		if err := storetest.Increment(ctx, db, 0, i); err != nil {
 			t.Fatal(err)
 		}
 	}
-	checkIncrements(t, MustOpen(t, u), 10) // db still open
+	storetest.CheckIncrements(t, MustOpen(t, u), 10) // db still open
 	db.Close()
-	checkIncrements(t, MustOpen(t, u), 10)
+	storetest.CheckIncrements(t, MustOpen(t, u), 10)
 }
 
 // TestListen has one replica hear the Updates of another.
@@ -546,7 +398,7 @@ func TestListen(t *testing.T) {
 	})
 	for i := range 3 {
 		start := time.Now()
-		if err := increment(ctx, b, 0, i); err != nil {
+		if err := storetest.Increment(ctx, b, 0, i); err != nil {
 			t.Fatal(err)
 		}
 		want(t, seqs, int64(i+1), time.Second)
@@ -605,7 +457,7 @@ func TestListenReconnect(t *testing.T) {
 	seqs := make(chan int64, 100)
 	go a.Listen(ctx, func(seq int64) { seqs <- seq })
 	want(t, seqs, 0, 5*time.Second)
-	if err := increment(ctx, b, 0, 0); err != nil {
+	if err := storetest.Increment(ctx, b, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	want(t, seqs, 1, time.Second)
@@ -614,7 +466,7 @@ func TestListenReconnect(t *testing.T) {
 	start := time.Now()
 	want(t, seqs, 0, 3*time.Second)
 	t.Logf("listening again after %v", time.Since(start))
-	if err := increment(ctx, b, 0, 1); err != nil {
+	if err := storetest.Increment(ctx, b, 0, 1); err != nil {
 		t.Fatal(err)
 	}
 	want(t, seqs, 2, time.Second)
@@ -624,7 +476,7 @@ func TestListenReconnect(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	p.restart()
 	want(t, seqs, 0, 7*time.Second)
-	if err := increment(ctx, b, 0, 2); err != nil {
+	if err := storetest.Increment(ctx, b, 0, 2); err != nil {
 		t.Fatal(err)
 	}
 	want(t, seqs, 3, time.Second)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/storetest"
 )
 
 // The tests here run copies of the test binary as other processes on the
@@ -27,7 +28,7 @@ const helperEnv = "DECONFLICT_SQLITE_HELPER"
 //
 // Modes:
 //   - increment: open PATH, print "ready", wait for a line on stdin, run
-//     increment N times as WORKER, print "done".
+//     storetest.Increment N times as WORKER, print "done".
 //   - append: open PATH and, from N on, store operation i and an event
 //     {"i": i} in one Update, and print "i seq" once Update returned,
 //     until killed.
@@ -55,7 +56,7 @@ func TestHelperProcess(t *testing.T) {
 			fail(err)
 		}
 		for i := range n {
-			if err := increment(ctx, db, worker, i); err != nil {
+			if err := storetest.Increment(ctx, db, worker, i); err != nil {
 				fail(err)
 			}
 		}
@@ -147,7 +148,7 @@ func TestProcesses(t *testing.T) {
 	}
 	ctx := t.Context()
 	for i := range each {
-		if err := increment(ctx, db, 0, i); err != nil {
+		if err := storetest.Increment(ctx, db, 0, i); err != nil {
 			t.Error(err)
 		}
 	}
@@ -157,7 +158,7 @@ func TestProcesses(t *testing.T) {
 			t.Errorf("process %d: %q, %v", w+1, line, err)
 		}
 	}
-	checkIncrements(t, db, (procs+1)*each)
+	storetest.CheckIncrements(t, db, (procs+1)*each)
 }
 
 // TestKill kills a writing process at random moments and checks that

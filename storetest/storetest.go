@@ -9,10 +9,12 @@
 //		storetest.RunFactory(t, storetest.Factory{
 //			Open:   func(t *testing.T) deconflict.Store { … a new, empty store … },
 //			Reopen: func(t *testing.T, s deconflict.Store) deconflict.Store { … },
+//			Share:  func(t *testing.T, s deconflict.Store) deconflict.Store { … },
 //		})
 //	}
 //
-// or, without the tests that need a reopen, storetest.Run(t, open).
+// or, without the tests that need a reopen or a second store on the same
+// data, storetest.Run(t, open).
 //
 // Beyond the interface documentation, the suite holds stores to these:
 //   - Times come back in UTC, equal to what was stored to the microsecond.
@@ -31,7 +33,8 @@
 //     for the same pair fails with EExists.
 //   - Update returns the error of fn as it is (or wrapped); if fn fails or
 //     panics, nothing is kept, sequence numbers included, and the store
-//     takes the next Update.
+//     takes the next Update. An Update whose context ends before it
+//     commits fails and keeps nothing. A write in a View fails.
 //   - OperationsSince lets fn write in the same transaction, and then
 //     still ends, visiting no operation twice.
 //   - DutyFilter's Subject matches kind and ID; Escalated selects Level ≥
@@ -85,6 +88,11 @@ type Factory struct {
 	// restarted program would, and arranges for the new store to be
 	// closed. The suite skips its durability tests when Reopen is nil.
 	Reopen func(t *testing.T, s deconflict.Store) deconflict.Store
+	// Share, if set, opens a second store on the data of s, beside s and
+	// as another process or replica would, and arranges for it to be
+	// closed. The suite skips its tests of stores shared so when Share
+	// is nil.
+	Share func(t *testing.T, s deconflict.Store) deconflict.Store
 }
 
 // Run runs the suite on the stores open returns, without the tests that
@@ -139,6 +147,9 @@ func RunFactory(t *testing.T, f Factory) {
 		{"ViewSeesCommitted", testViewSeesCommitted},
 		{"ViewSnapshot", testViewSnapshot},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"ViewReadOnly", testViewReadOnly},
+		{"ContextCanceled", testContextCanceled},
+		{"SharedWrites", testSharedWrites},
 		{"Reopen", testReopen},
 		{"RecordReopen", testRecordReopen},
 	} {
