@@ -66,7 +66,7 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Println("done")
 	case "append":
 		for i := n; ; i++ {
-			e, err := appendOne(ctx, db, i)
+			e, err := storetest.AppendOne(ctx, db, i)
 			if err != nil {
 				fail(err)
 			}
@@ -96,32 +96,6 @@ func helper(t *testing.T, mode, path string, worker, n int) (*exec.Cmd, io.Write
 	}
 	return cmd, stdin, bufio.NewReader(stdout)
 }
-
-// appendOne stores operation i and an event about it in one Update.
-func appendOne(ctx context.Context, db *DB, i int) (*deconflict.Event, error) {
-	now := time.Now()
-	op := &deconflict.Operation{
-		ID: opID(i), Party: "alpha", Version: 1, State: deconflict.StatePlanned,
-		Volumes:   []deconflict.Volume4D{benchVolume()},
-		CreatedAt: now, UpdatedAt: now, Start: now, End: now.Add(time.Hour),
-	}
-	e := &deconflict.Event{
-		Type: deconflict.EventOperationDeclared, Time: now,
-		Subject: &deconflict.Subject{Kind: "operation", ID: op.ID},
-		Data:    []byte(fmt.Sprintf(`{"i":%d}`, i)),
-	}
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		if err := tx.AppendEvent(ctx, e); err != nil {
-			return err
-		}
-		op.Rev = e.Seq
-		return tx.PutOperation(ctx, op)
-	})
-	return e, err
-}
-
-// opID returns the i-th operation ID.
-func opID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
 
 // TestProcesses has three other processes and this one write to one file
 // at once: no "database is locked" within the busy timeout, no lost
@@ -241,7 +215,7 @@ func checkAcked(t *testing.T, db *DB, acked map[int]int64) {
 			if got, ok := bySeq[seq]; !ok || got != i {
 				t.Errorf("acknowledged event %d (operation %d) lost: found %d, %v", seq, i, got, ok)
 			}
-			op, err := tx.Operation(ctx, opID(i))
+			op, err := tx.Operation(ctx, storetest.OperationID(i))
 			if err != nil {
 				t.Errorf("acknowledged operation %d lost: %v", i, err)
 			} else if op.Rev != seq {
