@@ -124,6 +124,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"LiveGeometries", testLiveGeometries},
 		{"LiveGeometriesMany", testLiveGeometriesMany},
 		{"GeometriesSince", testGeometriesSince},
+		{"Prefetch", testPrefetch},
 		{"ConflictRoundTrip", testConflictRoundTrip},
 		{"ConflictPairs", testConflictPairs},
 		{"ConflictsFilter", testConflictsFilter},
