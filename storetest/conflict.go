@@ -11,22 +11,6 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// putConflicts stores the conflicts in one transaction, in order.
-func putConflicts(t *testing.T, s deconflict.Store, cs ...*deconflict.Conflict) {
-	t.Helper()
-	putAll(t, s, deconflict.Tx.PutConflict, cs...)
-}
-
-// listConflicts returns every conflict the filter selects, a page of
-// f.Limit at a time, checking the paging.
-func listConflicts(t *testing.T, s deconflict.Store, f deconflict.ConflictFilter) []*deconflict.Conflict {
-	t.Helper()
-	return collect(t, s, "Conflicts", f.Limit, func(ctx context.Context, tx deconflict.Tx, after string) ([]*deconflict.Conflict, string, error) {
-		f.After = after
-		return tx.Conflicts(ctx, f)
-	}, func(v *deconflict.Conflict) string { return v.ID })
-}
-
 func testConflictRoundTrip(t *testing.T, f Factory) {
 	s := f.Open(t)
 	open := newConflict(1, opID(1), opID(2), "alpha", "bravo", deconflict.ConflictOpen)
@@ -36,22 +20,11 @@ func testConflictRoundTrip(t *testing.T, f Factory) {
 	waived := newConflict(3, opID(4), opID(5), "alpha", "charlie", deconflict.ConflictWaived)
 	waived.Waived = map[string]*time.Time{"alpha": ptr(at(20)), "charlie": ptr(at(21))}
 	cs := []*deconflict.Conflict{open, resolved, waived}
-	putConflicts(t, s, cs...)
+	putAll(t, s, deconflict.Tx.PutConflict, cs...)
 
 	check := func(what string, want []*deconflict.Conflict) {
 		t.Helper()
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			for _, c := range want {
-				got, err := tx.Conflict(ctx, c.ID)
-				if err != nil {
-					t.Fatalf("Conflict(%s): %v", c.ID, err)
-				}
-				equal(t, what+": Conflict", got, wantConflict(c))
-			}
-			_, err := tx.Conflict(ctx, conflictID(99))
-			wantCode(t, what+": Conflict of an unknown ID", err, deconflict.ENotFound)
-			return nil
-		})
+		checkByID(t, s, what, deconflict.Tx.Conflict, func(v *deconflict.Conflict) string { return v.ID }, wantConflict, want, conflictID(99))
 		equal(t, what+": Conflicts", listConflicts(t, s, deconflict.ConflictFilter{}), wantAll(wantConflict, want))
 	}
 	check("stored", cs)
@@ -59,18 +32,18 @@ func testConflictRoundTrip(t *testing.T, f Factory) {
 	// Replace: acknowledged, then resolved; a replace keeps the place.
 	open.Acknowledged["alpha"] = ptr(at(30))
 	open.UpdatedAt = at(30)
-	putConflicts(t, s, open)
+	putAll(t, s, deconflict.Tx.PutConflict, open)
 	check("acknowledged", cs)
 	open.Status = deconflict.ConflictResolved
 	open.ClosedAt = ptr(at(40))
 	open.Acknowledged = map[string]*time.Time{"alpha": nil, "bravo": nil}
-	putConflicts(t, s, open)
+	putAll(t, s, deconflict.Tx.PutConflict, open)
 	check("resolved", cs)
 	// Reopened, named the other way round.
 	open.Status, open.ClosedAt = deconflict.ConflictOpen, nil
 	open.Operations = [2]string{open.Operations[1], open.Operations[0]}
 	open.Parties = [2]string{open.Parties[1], open.Parties[0]}
-	putConflicts(t, s, open)
+	putAll(t, s, deconflict.Tx.PutConflict, open)
 	check("reopened", cs)
 }
 
@@ -80,7 +53,7 @@ func testConflictPairs(t *testing.T, f Factory) {
 	ab := newConflict(1, a, b, "alpha", "bravo", deconflict.ConflictOpen)
 	ca := newConflict(2, c, a, "charlie", "alpha", deconflict.ConflictResolved)
 	bc := newConflict(3, b, c, "bravo", "charlie", deconflict.ConflictWaived)
-	putConflicts(t, s, ab, ca, bc)
+	putAll(t, s, deconflict.Tx.PutConflict, ab, ca, bc)
 
 	ctx := t.Context()
 	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
@@ -142,11 +115,11 @@ func testConflictsFilter(t *testing.T, f Factory) {
 		p2 := (p1 + 1 + r.IntN(len(parties)-1)) % len(parties)
 		cs = append(cs, newConflict(i, opID(2*i), opID(2*i+1), parties[p1], parties[p2], statuses[r.IntN(len(statuses))]))
 	}
-	putConflicts(t, s, cs[:40]...)
-	putConflicts(t, s, cs[40:]...)
+	putAll(t, s, deconflict.Tx.PutConflict, cs[:40]...)
+	putAll(t, s, deconflict.Tx.PutConflict, cs[40:]...)
 	for i := 0; i < len(cs); i += 5 { // replaced: the order stays
 		cs[i].Status = statuses[r.IntN(len(statuses))]
-		putConflicts(t, s, cs[i])
+		putAll(t, s, deconflict.Tx.PutConflict, cs[i])
 	}
 
 	var filters []deconflict.ConflictFilter

@@ -11,12 +11,6 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// appendEvents appends the events in one transaction, in order.
-func appendEvents(t *testing.T, s deconflict.Store, es ...*deconflict.Event) {
-	t.Helper()
-	putAll(t, s, deconflict.Tx.AppendEvent, es...)
-}
-
 // getEvents returns the events after the seq, up to limit.
 func getEvents(t *testing.T, s deconflict.Store, after int64, limit int) []*deconflict.Event {
 	t.Helper()
@@ -90,8 +84,8 @@ func testEvents(t *testing.T, f Factory) {
 			Subject: &deconflict.Subject{}, Audience: []string{}, Data: json.RawMessage(`[]`)},
 		{Type: deconflict.EventLineCheck, Time: at(3), Audience: []string{"charlie"}, Data: json.RawMessage(`"text"`)},
 	}
-	appendEvents(t, s, es[:1]...)
-	appendEvents(t, s, es[1:]...)
+	putAll(t, s, deconflict.Tx.AppendEvent, es[:1]...)
+	putAll(t, s, deconflict.Tx.AppendEvent, es[1:]...)
 	for i, e := range es {
 		if e.Seq != int64(i+1) {
 			t.Errorf("AppendEvent of event %d set Seq %d, want %d", i, e.Seq, i+1)
@@ -116,7 +110,7 @@ func testEventsPaging(t *testing.T, f Factory) {
 			Audience: []string{fmt.Sprint("p", i)}, Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))})
 	}
 	for i := 0; i < len(es); i += 10 {
-		appendEvents(t, s, es[i:min(i+10, len(es))]...)
+		putAll(t, s, deconflict.Tx.AppendEvent, es[i:min(i+10, len(es))]...)
 	}
 	for _, limit := range []int{1, 7, 95, 100} {
 		var got []*deconflict.Event

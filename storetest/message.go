@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -10,22 +9,6 @@ import (
 
 	"github.com/deconflict/deconflict"
 )
-
-// putMessages stores the messages in one transaction, in order.
-func putMessages(t *testing.T, s deconflict.Store, ms ...*deconflict.Message) {
-	t.Helper()
-	putAll(t, s, deconflict.Tx.PutMessage, ms...)
-}
-
-// listMessages returns every message the filter selects, a page of
-// f.Limit at a time, checking the paging.
-func listMessages(t *testing.T, s deconflict.Store, f deconflict.MessageFilter) []*deconflict.Message {
-	t.Helper()
-	return collect(t, s, "Messages", f.Limit, func(ctx context.Context, tx deconflict.Tx, after string) ([]*deconflict.Message, string, error) {
-		f.After = after
-		return tx.Messages(ctx, f)
-	}, func(v *deconflict.Message) string { return v.ID })
-}
 
 func testMessageRoundTrip(t *testing.T, f Factory) {
 	s := f.Open(t)
@@ -37,23 +20,12 @@ func testMessageRoundTrip(t *testing.T, f Factory) {
 	empty := &deconflict.Message{ID: messageID(4), From: deconflict.Actor{Party: "charlie", Role: deconflict.RoleLiaison},
 		To: []string{}, Subject: &deconflict.Subject{}, Acknowledged: map[string]*time.Time{}, SentAt: at(4)}
 	ms := []*deconflict.Message{full, check, sparse, empty}
-	putMessages(t, s, ms[:1]...)
-	putMessages(t, s, ms[1:]...)
+	putAll(t, s, deconflict.Tx.PutMessage, ms[:1]...)
+	putAll(t, s, deconflict.Tx.PutMessage, ms[1:]...)
 
 	checkAll := func(what string, want []*deconflict.Message) {
 		t.Helper()
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			for _, m := range want {
-				got, err := tx.Message(ctx, m.ID)
-				if err != nil {
-					t.Fatalf("%s: Message(%s): %v", what, m.ID, err)
-				}
-				equal(t, what+": Message("+m.ID+")", got, wantMessage(m))
-			}
-			_, err := tx.Message(ctx, messageID(99))
-			wantCode(t, what+": Message of an unknown ID", err, deconflict.ENotFound)
-			return nil
-		})
+		checkByID(t, s, what, deconflict.Tx.Message, func(v *deconflict.Message) string { return v.ID }, wantMessage, want, messageID(99))
 		equal(t, what+": Messages", listMessages(t, s, deconflict.MessageFilter{}), wantAll(wantMessage, want))
 	}
 	checkAll("stored", ms)
@@ -61,12 +33,12 @@ func testMessageRoundTrip(t *testing.T, f Factory) {
 	// Acknowledged by the second addressee, and readdressed: a replace
 	// keeps the place, and the filters follow the new addressees.
 	full.Acknowledged["charlie"] = ptr(at(30))
-	putMessages(t, s, full)
+	putAll(t, s, deconflict.Tx.PutMessage, full)
 	checkAll("acknowledged", ms)
 	full.To = []string{"bravo", "delta"}
 	full.Acknowledged = map[string]*time.Time{"bravo": ptr(at(31)), "delta": nil}
 	full.From.Party = "echo"
-	putMessages(t, s, full)
+	putAll(t, s, deconflict.Tx.PutMessage, full)
 	checkAll("readdressed", ms)
 	for _, tc := range []struct {
 		party string
@@ -106,11 +78,11 @@ func testMessagesFilter(t *testing.T, f Factory) {
 		random(m)
 		ms = append(ms, m)
 	}
-	putMessages(t, s, ms[:40]...)
-	putMessages(t, s, ms[40:]...)
+	putAll(t, s, deconflict.Tx.PutMessage, ms[:40]...)
+	putAll(t, s, deconflict.Tx.PutMessage, ms[40:]...)
 	for i := 0; i < len(ms); i += 5 { // replaced: the order stays
 		random(ms[i])
-		putMessages(t, s, ms[i])
+		putAll(t, s, deconflict.Tx.PutMessage, ms[i])
 	}
 	for i, party := range append([]string{"", "echo", "a", "%", "alpha%"}, parties...) {
 		var want []*deconflict.Message

@@ -125,7 +125,7 @@ func testPrefetchOperationsSince(t *testing.T, s deconflict.Store) {
 	for i, rev := range []int64{5, 3, 9, 3, 1} {
 		ops = append(ops, prefetchOp(fmt.Sprintf("op-%d", i), "alpha", 0, rev))
 	}
-	putOperations(t, s, ops...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops...)
 	// walk lists ID/rev of each operation met; with write, fn writes
 	// op-0 when it meets op-1.
 	walk := func(prefetch bool, write bool) string {

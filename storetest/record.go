@@ -287,12 +287,6 @@ func listKeys(t *testing.T, s deconflict.Store) []*deconflict.SigningKey {
 	return ks
 }
 
-// putKeys stores the keys in one Update, in order.
-func putKeys(t *testing.T, s deconflict.Store, ks ...*deconflict.SigningKey) {
-	t.Helper()
-	putAll(t, s, deconflict.Tx.PutKey, ks...)
-}
-
 func testKeys(t *testing.T, f Factory) {
 	s := f.Open(t)
 	ctx := t.Context()
@@ -304,8 +298,8 @@ func testKeys(t *testing.T, f Factory) {
 	// fails; two keys created at the same time.
 	k1, k2, k3 := newKey("zulu.example", 1), newKey("alpha.example", 2), newKey("mike.example", 2)
 	k1.RetiredAt = ptr(at(3))
-	putKeys(t, s, k1)
-	putKeys(t, s, k2, k3)
+	putAll(t, s, deconflict.Tx.PutKey, k1)
+	putAll(t, s, deconflict.Tx.PutKey, k2, k3)
 	all := []*deconflict.SigningKey{k1, k2, k3}
 	equal(t, "Keys", listKeys(t, s), wantAll(wantKey, all))
 
@@ -321,11 +315,11 @@ func testKeys(t *testing.T, f Factory) {
 	k4 := newKey("bravo.example", 4)
 	k1 = newKey("zulu.example", 10)
 	k2.RetiredAt = ptr(at(11))
-	putKeys(t, s, k4, k1, k2)
+	putAll(t, s, deconflict.Tx.PutKey, k4, k1, k2)
 	all = []*deconflict.SigningKey{k1, k2, k3, k4}
 	equal(t, "Keys after replacing", listKeys(t, s), wantAll(wantKey, all))
 	k2.Verifier, k2.Signer, k2.RetiredAt = "alpha.example+00000000+Anew", "PRIVATE+KEY+alpha.example+00000000+Anew", nil
-	putKeys(t, s, k2)
+	putAll(t, s, deconflict.Tx.PutKey, k2)
 	equal(t, "Keys after replacing again", listKeys(t, s), wantAll(wantKey, all))
 
 	// A failed Update keeps nothing.
@@ -353,7 +347,7 @@ func testKeys(t *testing.T, f Factory) {
 
 	// A key stored after the failed Update comes last.
 	k5 := newKey("yankee.example", 21)
-	putKeys(t, s, k5)
+	putAll(t, s, deconflict.Tx.PutKey, k5)
 	all = append(all, k5)
 	equal(t, "Keys after a failed Update and a put", listKeys(t, s), wantAll(wantKey, all))
 }
@@ -369,7 +363,7 @@ func testRecordReopen(t *testing.T, f Factory) {
 	putLogHashes(t, s, 0, logHashes(0, 7))
 	k1, k2 := newKey("zulu.example", 1), newKey("alpha.example", 2)
 	k1.RetiredAt = ptr(at(5))
-	putKeys(t, s, k1, k2)
+	putAll(t, s, deconflict.Tx.PutKey, k1, k2)
 
 	s = f.Reopen(t, s)
 	checkLogHashes(t, s, "after reopening", span(0, 7))
@@ -381,7 +375,7 @@ func testRecordReopen(t *testing.T, f Factory) {
 	putLogHashes(t, s, 7, logHashes(7, 3))
 	k3 := newKey("mike.example", 3)
 	k1.RetiredAt = nil
-	putKeys(t, s, k3, k1)
+	putAll(t, s, deconflict.Tx.PutKey, k3, k1)
 
 	s = f.Reopen(t, s)
 	checkLogHashes(t, s, "after reopening again", span(0, 10))

@@ -202,6 +202,26 @@ func putAll[T any](t *testing.T, s deconflict.Store, put func(deconflict.Tx, con
 	})
 }
 
+// checkByID checks, in one View, that get (a lookup by ID such as
+// deconflict.Tx.Duty) reads back each of want as wantOne gives it, and
+// fails with ENotFound for the ID unknown.
+func checkByID[T any](t *testing.T, s deconflict.Store, what string, get func(deconflict.Tx, context.Context, string) (T, error),
+	id func(T) string, wantOne func(T) T, want []T, unknown string) {
+	t.Helper()
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		for _, v := range want {
+			got, err := get(tx, ctx, id(v))
+			if err != nil {
+				t.Fatalf("%s: %s: %v", what, id(v), err)
+			}
+			equal(t, what+": "+id(v), got, wantOne(v))
+		}
+		_, err := get(tx, ctx, unknown)
+		wantCode(t, what+": an unknown ID", err, deconflict.ENotFound)
+		return nil
+	})
+}
+
 // wantCode fails the test unless err carries the error code.
 func wantCode(t *testing.T, what string, err error, code string) {
 	t.Helper()
@@ -289,19 +309,61 @@ func seed(t *testing.T) uint64 {
 	return s
 }
 
+// listOperations returns every operation the filter selects, a page of
+// f.Limit at a time, checking the paging.
+func listOperations(t *testing.T, s deconflict.Store, f deconflict.OperationFilter) []*deconflict.Operation {
+	t.Helper()
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Operation, string, error) {
+		return tx.Operations(ctx, f)
+	}
+	return collect(t, s, "Operations", f.Limit, &f.After, list, func(v *deconflict.Operation) string { return v.ID })
+}
+
+// listConflicts returns every conflict the filter selects, a page of
+// f.Limit at a time, checking the paging.
+func listConflicts(t *testing.T, s deconflict.Store, f deconflict.ConflictFilter) []*deconflict.Conflict {
+	t.Helper()
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Conflict, string, error) {
+		return tx.Conflicts(ctx, f)
+	}
+	return collect(t, s, "Conflicts", f.Limit, &f.After, list, func(v *deconflict.Conflict) string { return v.ID })
+}
+
+// listDuties returns every duty the filter selects, a page of f.Limit at
+// a time, checking the paging.
+func listDuties(t *testing.T, s deconflict.Store, f deconflict.DutyFilter) []*deconflict.Duty {
+	t.Helper()
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Duty, string, error) {
+		return tx.Duties(ctx, f)
+	}
+	return collect(t, s, "Duties", f.Limit, &f.After, list, func(v *deconflict.Duty) string { return v.ID })
+}
+
+// listMessages returns every message the filter selects, a page of
+// f.Limit at a time, checking the paging.
+func listMessages(t *testing.T, s deconflict.Store, f deconflict.MessageFilter) []*deconflict.Message {
+	t.Helper()
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Message, string, error) {
+		return tx.Messages(ctx, f)
+	}
+	return collect(t, s, "Messages", f.Limit, &f.After, list, func(v *deconflict.Message) string { return v.ID })
+}
+
 // collect returns the items of every page list returns, each page read
-// in a View of its own, from the first until one with no next cursor,
-// checking that pages hold at most limit items (1000 for 0), that only
-// full pages have a next cursor, that a cursor is never followed by an
-// empty page and that no item (by key) is listed twice.
-func collect[T any](t *testing.T, s deconflict.Store, what string, limit int, list func(ctx context.Context, tx deconflict.Tx, after string) ([]T, string, error), key func(T) string) []T {
+// in a View of its own, from the first until one with no next cursor:
+// before each page it sets *after, the After of the filter list lists
+// by, to the cursor of the page before. It checks that pages hold at
+// most limit items (1000 for 0), that only full pages have a next
+// cursor, that a cursor is never followed by an empty page and that no
+// item (by key) is listed twice.
+func collect[T any](t *testing.T, s deconflict.Store, what string, limit int, after *string, list func(ctx context.Context, tx deconflict.Tx) ([]T, string, error), key func(T) string) []T {
 	t.Helper()
 	if limit <= 0 {
 		limit = 1000
 	}
 	var all []T
 	seen := map[string]bool{}
-	after := ""
+	*after = ""
 	for pages := 0; ; pages++ {
 		if pages > 100_000 {
 			t.Fatalf("%s: too many pages", what)
@@ -310,7 +372,7 @@ func collect[T any](t *testing.T, s deconflict.Store, what string, limit int, li
 		var next string
 		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
 			var err error
-			page, next, err = list(ctx, tx, after)
+			page, next, err = list(ctx, tx)
 			return err
 		})
 		if len(page) > limit {
@@ -333,6 +395,6 @@ func collect[T any](t *testing.T, s deconflict.Store, what string, limit int, li
 		if next == "" {
 			return all
 		}
-		after = next
+		*after = next
 	}
 }

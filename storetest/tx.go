@@ -45,7 +45,7 @@ func testRollback(t *testing.T, f Factory) {
 	}
 	// The sequence numbers of the events rolled back are handed out again.
 	e := &deconflict.Event{Type: deconflict.EventLineCheck, Time: at(0)}
-	appendEvents(t, s, e)
+	putAll(t, s, deconflict.Tx.AppendEvent, e)
 	if e.Seq != 6 {
 		t.Errorf("AppendEvent after a failed Update: Seq %d, want 6", e.Seq)
 	}
@@ -279,7 +279,7 @@ func testReopen(t *testing.T, f Factory) {
 	})
 
 	e := &deconflict.Event{Type: deconflict.EventLineCheck, Time: at(0)}
-	appendEvents(t, s, e)
+	putAll(t, s, deconflict.Tx.AppendEvent, e)
 	if e.Seq != before.LastSeq+1 {
 		t.Errorf("AppendEvent after reopening: Seq %d, want %d", e.Seq, before.LastSeq+1)
 	}

@@ -7,12 +7,6 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// putWebhooks stores the webhooks in one transaction, in order.
-func putWebhooks(t *testing.T, s deconflict.Store, ws ...*deconflict.Webhook) {
-	t.Helper()
-	putAll(t, s, deconflict.Tx.PutWebhook, ws...)
-}
-
 // listWebhooks returns what Webhooks returns.
 func listWebhooks(t *testing.T, s deconflict.Store, party string) []*deconflict.Webhook {
 	t.Helper()
@@ -38,8 +32,8 @@ func testWebhooks(t *testing.T, f Factory) {
 	al := newWebhook("al", "z", 4)
 	alphaUpper := newWebhook("alpha", "B", 5)
 	alphaUpper.Delivery.LastStatus, alphaUpper.Delivery.LastError, alphaUpper.Delivery.FailingSince = 0, "", nil
-	putWebhooks(t, s, alphaB, bravoA)
-	putWebhooks(t, s, alphaA, al, alphaUpper)
+	putAll(t, s, deconflict.Tx.PutWebhook, alphaB, bravoA)
+	putAll(t, s, deconflict.Tx.PutWebhook, alphaA, al, alphaUpper)
 
 	all := []*deconflict.Webhook{al, alphaUpper, alphaA, alphaB, bravoA}
 	checkAll := func(what string, all []*deconflict.Webhook) {
@@ -78,7 +72,7 @@ func testWebhooks(t *testing.T, f Factory) {
 	*alphaB = *replaced
 	alphaA.URL, alphaA.Events, alphaA.Secret = "http://[::1]:8080/x", []string{deconflict.EventLineCheck}, "whsec_new"
 	alphaA.Delivery = newDelivery(21)
-	putWebhooks(t, s, alphaB, alphaA)
+	putAll(t, s, deconflict.Tx.PutWebhook, alphaB, alphaA)
 	checkAll("replaced", all)
 
 	// PutDelivery changes the delivery state and nothing else.
@@ -108,7 +102,7 @@ func testWebhooks(t *testing.T, f Factory) {
 		return err
 	})
 	bravoA.URL, bravoA.Events, bravoA.Secret, bravoA.UpdatedAt = "https://bravo.example/new", []string{deconflict.EventHotlineMessage}, "whsec_rotated", at(70)
-	putWebhooks(t, s, bravoA)
+	putAll(t, s, deconflict.Tx.PutWebhook, bravoA)
 	read.Delivery.DeliveredSeq++
 	read.Delivery.Delivered++
 	read.Delivery.Attempts, read.Delivery.LastStatus, read.Delivery.LastError = 0, 204, ""
@@ -133,7 +127,7 @@ func testWebhooks(t *testing.T, f Factory) {
 
 	// Put again, it is new.
 	again := newWebhook("alpha", "a-hook", 60)
-	putWebhooks(t, s, again)
+	putAll(t, s, deconflict.Tx.PutWebhook, again)
 	all = []*deconflict.Webhook{al, alphaUpper, again, alphaB, bravoA}
 	checkAll("put again", all)
 }
