@@ -14,11 +14,6 @@ import (
 const dutiesDueQuery = "SELECT " + storeval.DutyColumns + ` FROM duties
 	WHERE acked_at IS NULL AND due_at <= $1 ORDER BY due_at, seq LIMIT $2`
 
-// Duty returns the duty with the ID; ENotFound if there is none.
-func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
-	return t.shared().Duty(ctx, id)
-}
-
 // dutyRows inserts duties, or replaces those with their IDs.
 var dutyRows = newRowTable("duties", []string{"id text", "subject_kind text", "subject_id text", "version bigint",
 	"party text", "level bigint", "created_at bigint", "due_at bigint", "acked_at bigint", "raised_at bigint", "cleared_at bigint"},

@@ -9,17 +9,6 @@ import (
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// Conflict returns the conflict with the ID; ENotFound if there is none.
-func (t *tx) Conflict(ctx context.Context, id string) (*deconflict.Conflict, error) {
-	return t.shared().Conflict(ctx, id)
-}
-
-// ConflictByPair returns the conflict of two operations, named in either
-// order; ENotFound if there is none.
-func (t *tx) ConflictByPair(ctx context.Context, op1, op2 string) (*deconflict.Conflict, error) {
-	return t.shared().ConflictByPair(ctx, op1, op2)
-}
-
 // ConflictsOf returns every conflict of the operation, in the order they
 // were first stored.
 func (t *tx) ConflictsOf(ctx context.Context, opID string) ([]*deconflict.Conflict, error) {

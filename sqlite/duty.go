@@ -20,7 +20,7 @@ func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
 	if err := t.flushDuties(ctx); err != nil {
 		return nil, err
 	}
-	return t.shared().Duty(ctx, id)
+	return t.shared.Duty(ctx, id)
 }
 
 // PutDuty inserts the duty or replaces the one with its ID, which keeps

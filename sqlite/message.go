@@ -13,12 +13,6 @@ import (
 // twice.
 const sentByOrTo = "(from_party = ? OR EXISTS (SELECT 1 FROM message_to WHERE message_to.party = ? AND message_to.seq = messages.seq))"
 
-// Message returns the hotline message with the ID; ENotFound if there is
-// none.
-func (t *tx) Message(ctx context.Context, id string) (*deconflict.Message, error) {
-	return t.shared().Message(ctx, id)
-}
-
 // PutMessage inserts the message or replaces the one with its ID, which
 // keeps its place in lists, and records its addressees anew.
 func (t *tx) PutMessage(ctx context.Context, m *deconflict.Message) error {

@@ -3,21 +3,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
 )
-
-// CreateToken stores a new token; EExists if its ID or hash is taken.
-func (t *tx) CreateToken(ctx context.Context, tok *deconflict.Token) error {
-	return t.shared().CreateToken(ctx, tok)
-}
-
-// TokenByHash returns the token with the hash; ENotFound if there is none.
-func (t *tx) TokenByHash(ctx context.Context, hash []byte) (*deconflict.Token, error) {
-	return t.shared().TokenByHash(ctx, hash)
-}
 
 // Tokens returns every token, revoked ones too, in the order they were
 // created.
@@ -27,12 +16,6 @@ func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
 		return nil, fmt.Errorf("select tokens: %w", err)
 	}
 	return toks, nil
-}
-
-// RevokeToken marks the token revoked at the time; ENotFound if there is
-// none. A token revoked before keeps its first revocation time.
-func (t *tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	return t.shared().RevokeToken(ctx, id, at)
 }
 
 // revokedTokensQuery reads the number of tokens ever revoked, which

@@ -12,8 +12,10 @@ import (
 )
 
 // tx is a deconflict.Tx on one SQLite transaction. Its methods live in the
-// file of the noun they store.
+// file of the noun they store, but for those both stores run alike, which
+// are storeval.Tx's (see shared).
 type tx struct {
+	shared
 	tx     *sql.Tx
 	cache  *stmtCache // the pool's statements; nil for none
 	stmts  map[string]*sql.Stmt
@@ -58,8 +60,17 @@ var _ deconflict.Tx = (*tx)(nil)
 // statements (see storeval.Dialect).
 var dialect = storeval.Dialect{Param: storeval.QuestionMark, NoRows: sql.ErrNoRows}
 
-// shared returns the Tx methods both stores implement alike, on t.
-func (t *tx) shared() storeval.Tx { return storeval.Tx{Q: rowQuerier{t}, D: dialect} }
+// shared is what both stores run alike (storeval.Tx): the lookups by key
+// and the one-row writes. Embedded in tx, its methods are tx's, but for
+// those a store runs its own way, which tx defines and which call it as
+// t.shared.
+type shared = storeval.Tx
+
+// withShared sets t.shared to run on t, and returns t.
+func (t *tx) withShared() *tx {
+	t.shared = storeval.Tx{Q: rowQuerier{t}, D: dialect}
+	return t
+}
 
 // rowQuerier is t as storeval.Tx uses it.
 type rowQuerier struct{ t *tx }

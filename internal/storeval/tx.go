@@ -33,7 +33,8 @@ type ClosingRows interface {
 // Tx holds the methods of deconflict.Tx that both stores implement alike,
 // on Q, a transaction of a store, in its dialect D: the lookups by key
 // (ENotFound if there is no such thing) and the writes of one row whose
-// statements the two engines take alike. Each store's tx delegates to it.
+// statements the two engines take alike. Each store's tx embeds it, and
+// defines in its place those of its methods it runs its own way.
 type Tx struct {
 	Q Querier
 	D Dialect
