@@ -11,6 +11,16 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
+// listConflicts returns every conflict the filter selects, a page of
+// f.Limit at a time, checking the paging.
+func listConflicts(t *testing.T, s deconflict.Store, f deconflict.ConflictFilter) []*deconflict.Conflict {
+	t.Helper()
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Conflict, string, error) {
+		return tx.Conflicts(ctx, f)
+	}
+	return collect(t, s, "Conflicts", f.Limit, &f.After, list, func(v *deconflict.Conflict) string { return v.ID })
+}
+
 func testConflictRoundTrip(t *testing.T, f Factory) {
 	s := f.Open(t)
 	open := newConflict(1, opID(1), opID(2), "alpha", "bravo", deconflict.ConflictOpen)

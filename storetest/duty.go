@@ -11,6 +11,16 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
+// listDuties returns every duty the filter selects, a page of f.Limit at
+// a time, checking the paging.
+func listDuties(t *testing.T, s deconflict.Store, f deconflict.DutyFilter) []*deconflict.Duty {
+	t.Helper()
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Duty, string, error) {
+		return tx.Duties(ctx, f)
+	}
+	return collect(t, s, "Duties", f.Limit, &f.After, list, func(v *deconflict.Duty) string { return v.ID })
+}
+
 // dutiesDue returns what DutiesDue returns.
 func dutiesDue(t *testing.T, s deconflict.Store, now time.Time, limit int) []*deconflict.Duty {
 	t.Helper()

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,16 @@ import (
 
 	"github.com/deconflict/deconflict"
 )
+
+// listMessages returns every message the filter selects, a page of
+// f.Limit at a time, checking the paging.
+func listMessages(t *testing.T, s deconflict.Store, f deconflict.MessageFilter) []*deconflict.Message {
+	t.Helper()
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Message, string, error) {
+		return tx.Messages(ctx, f)
+	}
+	return collect(t, s, "Messages", f.Limit, &f.After, list, func(v *deconflict.Message) string { return v.ID })
+}
 
 func testMessageRoundTrip(t *testing.T, f Factory) {
 	s := f.Open(t)

@@ -12,6 +12,16 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
+// listOperations returns every operation the filter selects, a page of
+// f.Limit at a time, checking the paging.
+func listOperations(t *testing.T, s deconflict.Store, f deconflict.OperationFilter) []*deconflict.Operation {
+	t.Helper()
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Operation, string, error) {
+		return tx.Operations(ctx, f)
+	}
+	return collect(t, s, "Operations", f.Limit, &f.After, list, func(v *deconflict.Operation) string { return v.ID })
+}
+
 // getOperation returns the operation with the ID, failing the test if
 // there is none.
 func getOperation(t *testing.T, s deconflict.Store, id string) *deconflict.Operation {

@@ -13,7 +13,8 @@ import (
 // Increment adds one to a counter kept in the settings (TimeS) and
 // appends an event naming the worker and the iteration, in one Update:
 // the read-modify-write that CheckIncrements finds lost if two Updates
-// ever interleave.
+// ever interleave. It fails unless the event's seq follows the LastSeq
+// the Update read.
 func Increment(ctx context.Context, s deconflict.Store, worker, i int) error {
 	return s.Update(ctx, func(tx deconflict.Tx) error {
 		st, err := tx.Settings(ctx)
@@ -24,10 +25,19 @@ func Increment(ctx context.Context, s deconflict.Store, worker, i int) error {
 		if err := tx.PutSettings(ctx, st); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &deconflict.Event{
-			Type: deconflict.EventLineCheck, Time: time.Now(),
-			Data: []byte(fmt.Sprintf(`{"worker":%d,"i":%d}`, worker, i)),
-		})
+		last, err := tx.LastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		e := &deconflict.Event{Type: deconflict.EventLineCheck, Time: time.Now(),
+			Data: []byte(fmt.Sprintf(`{"worker":%d,"i":%d}`, worker, i))}
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+		if e.Seq != last+1 {
+			return fmt.Errorf("AppendEvent after LastSeq %d set Seq %d", last, e.Seq)
+		}
+		return nil
 	})
 }
 
@@ -51,6 +61,9 @@ func CheckIncrements(t *testing.T, s deconflict.Store, n int) {
 		if len(es) != n {
 			t.Errorf("%d events, want %d", len(es), n)
 		}
+		if last, err := tx.LastSeq(ctx); err != nil || last != int64(n) {
+			t.Errorf("LastSeq = %d, %v; want %d", last, err, n)
+		}
 		seen := map[string]bool{}
 		for i, e := range es {
 			if e.Seq != int64(i+1) {
@@ -65,6 +78,34 @@ func CheckIncrements(t *testing.T, s deconflict.Store, n int) {
 	})
 }
 
+// incrementAtOnce runs each Increments on each of the stores, one
+// goroutine a store and all at once, each with a View beside it, and
+// fails the test on any error.
+func incrementAtOnce(t *testing.T, stores []deconflict.Store, each int) {
+	t.Helper()
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*len(stores)*each)
+	for w, s := range stores {
+		wg.Go(func() {
+			for i := range each {
+				errs <- Increment(ctx, s, w, i)
+				errs <- s.View(ctx, func(tx deconflict.Tx) error {
+					_, err := tx.Settings(ctx)
+					return err
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Update or View: %v", err)
+		}
+	}
+}
+
 // testSharedWrites has two stores on the same data (Factory.Share) write
 // at once, as two processes or replicas would: no Update fails for the
 // other's lock, none is lost, and both read events numbered 1…n.
@@ -75,23 +116,7 @@ func testSharedWrites(t *testing.T, f Factory) {
 	a := f.Open(t)
 	b := f.Share(t, a)
 	const each = 40
-	ctx := t.Context()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4*each)
-	for w, s := range []deconflict.Store{a, b, a, b} {
-		wg.Go(func() {
-			for i := range each {
-				errs <- Increment(ctx, s, w, i)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	incrementAtOnce(t, []deconflict.Store{a, b, a, b}, each)
 	CheckIncrements(t, a, 4*each)
 	CheckIncrements(t, b, 4*each)
 }

@@ -309,46 +309,6 @@ func seed(t *testing.T) uint64 {
 	return s
 }
 
-// listOperations returns every operation the filter selects, a page of
-// f.Limit at a time, checking the paging.
-func listOperations(t *testing.T, s deconflict.Store, f deconflict.OperationFilter) []*deconflict.Operation {
-	t.Helper()
-	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Operation, string, error) {
-		return tx.Operations(ctx, f)
-	}
-	return collect(t, s, "Operations", f.Limit, &f.After, list, func(v *deconflict.Operation) string { return v.ID })
-}
-
-// listConflicts returns every conflict the filter selects, a page of
-// f.Limit at a time, checking the paging.
-func listConflicts(t *testing.T, s deconflict.Store, f deconflict.ConflictFilter) []*deconflict.Conflict {
-	t.Helper()
-	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Conflict, string, error) {
-		return tx.Conflicts(ctx, f)
-	}
-	return collect(t, s, "Conflicts", f.Limit, &f.After, list, func(v *deconflict.Conflict) string { return v.ID })
-}
-
-// listDuties returns every duty the filter selects, a page of f.Limit at
-// a time, checking the paging.
-func listDuties(t *testing.T, s deconflict.Store, f deconflict.DutyFilter) []*deconflict.Duty {
-	t.Helper()
-	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Duty, string, error) {
-		return tx.Duties(ctx, f)
-	}
-	return collect(t, s, "Duties", f.Limit, &f.After, list, func(v *deconflict.Duty) string { return v.ID })
-}
-
-// listMessages returns every message the filter selects, a page of
-// f.Limit at a time, checking the paging.
-func listMessages(t *testing.T, s deconflict.Store, f deconflict.MessageFilter) []*deconflict.Message {
-	t.Helper()
-	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Message, string, error) {
-		return tx.Messages(ctx, f)
-	}
-	return collect(t, s, "Messages", f.Limit, &f.After, list, func(v *deconflict.Message) string { return v.ID })
-}
-
 // collect returns the items of every page list returns, each page read
 // in a View of its own, from the first until one with no next cursor:
 // before each page it sets *after, the After of the filter list lists

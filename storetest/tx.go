@@ -2,15 +2,88 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/deconflict/deconflict"
 )
+
+// contents is everything a store holds, as lists read it.
+type contents struct {
+	Parties    []*deconflict.Party
+	Tokens     []*deconflict.Token
+	Settings   deconflict.Settings
+	Operations []*deconflict.Operation
+	Conflicts  []*deconflict.Conflict
+	Events     []*deconflict.Event
+	LastSeq    int64
+	Duties     []*deconflict.Duty
+	Messages   []*deconflict.Message
+	Webhooks   []*deconflict.Webhook
+	LogHashes  map[int64][32]byte // those at indexes below contentsLogSize
+	Keys       []*deconflict.SigningKey
+}
+
+// contentsLogSize bounds the storage indexes readContents reads.
+const contentsLogSize = 16
+
+// readContents reads everything s holds, in one View.
+func readContents(t *testing.T, s deconflict.Store) contents {
+	t.Helper()
+	var c contents
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		var err error
+		if c.Parties, err = tx.Parties(ctx); err != nil {
+			return err
+		}
+		slices.SortFunc(c.Parties, func(a, b *deconflict.Party) int { return strings.Compare(a.ID, b.ID) })
+		if c.Tokens, err = tx.Tokens(ctx); err != nil {
+			return err
+		}
+		slices.SortFunc(c.Tokens, func(a, b *deconflict.Token) int { return strings.Compare(a.ID, b.ID) })
+		if c.Settings, err = tx.Settings(ctx); err != nil {
+			return err
+		}
+		if c.Operations, _, err = tx.Operations(ctx, deconflict.OperationFilter{Limit: 10_000}); err != nil {
+			return err
+		}
+		if c.Conflicts, _, err = tx.Conflicts(ctx, deconflict.ConflictFilter{Limit: 10_000}); err != nil {
+			return err
+		}
+		if c.Events, err = tx.Events(ctx, 0, 10_000); err != nil {
+			return err
+		}
+		if c.LastSeq, err = tx.LastSeq(ctx); err != nil {
+			return err
+		}
+		if c.Duties, _, err = tx.Duties(ctx, deconflict.DutyFilter{Limit: 10_000}); err != nil {
+			return err
+		}
+		if c.Messages, _, err = tx.Messages(ctx, deconflict.MessageFilter{Limit: 10_000}); err != nil {
+			return err
+		}
+		if c.Webhooks, err = tx.Webhooks(ctx, ""); err != nil {
+			return err
+		}
+		c.LogHashes = map[int64][32]byte{}
+		for idx := range int64(contentsLogSize) {
+			hs, err := tx.LogHashes(ctx, []int64{idx})
+			if deconflict.ErrorCode(err) == deconflict.ENotFound {
+				continue
+			} else if err != nil {
+				return err
+			}
+			c.LogHashes[idx] = hs[0]
+		}
+		c.Keys, err = tx.Keys(ctx)
+		return err
+	})
+	return c
+}
 
 func testRollback(t *testing.T, f Factory) {
 	s := f.Open(t)
@@ -178,72 +251,8 @@ func testViewSnapshot(t *testing.T, f Factory) {
 func testConcurrentUpdates(t *testing.T, f Factory) {
 	s := f.Open(t)
 	const workers, each = 8, 20
-	ctx := t.Context()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*workers*each)
-	for g := range workers {
-		wg.Go(func() {
-			for i := range each {
-				errs <- s.Update(ctx, func(tx deconflict.Tx) error {
-					st, err := tx.Settings(ctx)
-					if err != nil {
-						return err
-					}
-					last, err := tx.LastSeq(ctx)
-					if err != nil {
-						return err
-					}
-					st.NoticeS++
-					if err := tx.PutSettings(ctx, st); err != nil {
-						return err
-					}
-					e := &deconflict.Event{Type: deconflict.EventHotlineMessage, Time: at(i),
-						Data: json.RawMessage(fmt.Sprintf(`{"g":%d,"i":%d}`, g, i))}
-					if err := tx.AppendEvent(ctx, e); err != nil {
-						return err
-					}
-					if e.Seq != last+1 {
-						return fmt.Errorf("AppendEvent after LastSeq %d set Seq %d", last, e.Seq)
-					}
-					return nil
-				})
-				// Readers alongside.
-				errs <- s.View(ctx, func(tx deconflict.Tx) error {
-					_, err := tx.Settings(ctx)
-					return err
-				})
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("concurrent Update or View: %v", err)
-		}
-	}
-	c := readContents(t, s)
-	if want := deconflict.DefaultSettings().NoticeS + workers*each; c.Settings.NoticeS != want {
-		t.Errorf("counter after %d concurrent increments: %v, want %v", workers*each, c.Settings.NoticeS, want)
-	}
-	if c.LastSeq != workers*each || len(c.Events) != workers*each {
-		t.Errorf("after %d concurrent AppendEvents: LastSeq %d, %d events", workers*each, c.LastSeq, len(c.Events))
-	}
-	seen := map[string]bool{}
-	for i, e := range c.Events {
-		if e.Seq != int64(i+1) {
-			t.Errorf("event %d has Seq %d", i+1, e.Seq)
-		}
-		var key struct{ G, I int }
-		if err := json.Unmarshal(e.Data, &key); err != nil {
-			t.Fatalf("event %d: %v", e.Seq, err)
-		}
-		k := fmt.Sprint(key)
-		if seen[k] {
-			t.Errorf("event %s stored twice", k)
-		}
-		seen[k] = true
-	}
+	incrementAtOnce(t, slices.Repeat([]deconflict.Store{s}, workers), each)
+	CheckIncrements(t, s, workers*each)
 }
 
 // testReopen checks that what an Update committed is still there after the
