@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,15 +58,11 @@ func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen
 	if err != nil {
 		return fmt.Errorf("--check-clients: %w", err)
 	}
-	dir := *f.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "deconflict-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, done, err := workDir(f)
+	if err != nil {
+		return err
 	}
+	defer done()
 	s, err := m.scenario(f, n, res)
 	if err != nil {
 		return err
@@ -75,11 +70,7 @@ func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen
 	s.Index, s.Parsed = nil, nil
 	parties := strings.Split(*f.parties, ",")
 	path := filepath.Join(dir, fmt.Sprintf("reads-%d-seed%d-%s.db", n, *f.seed, s.Config.Start.Format("20060102")))
-	storeURL := "sqlite:" + path
-	if _, err := os.Stat(path + ".ready"); err != nil {
-		for _, suffix := range []string{"", "-wal", "-shm", ".index", ".ready"} {
-			os.Remove(path + suffix)
-		}
+	storeURL, err := m.keptStore(path, func(storeURL string) error {
 		if _, err := benchTokens(ctx, storeURL, parties); err != nil {
 			return err
 		}
@@ -96,12 +87,11 @@ func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen
 		if err := m.preloadMechanism(ctx, f, storeURL, s, &run); err != nil {
 			return err
 		}
-		if err := os.WriteFile(path+".ready", nil, 0o644); err != nil {
-			return err
-		}
 		fmt.Fprintf(m.Stderr, "%d operations declared into %s in %.1f s\n", n, path, run.PreloadSeconds)
-	} else {
-		fmt.Fprintf(m.Stderr, "using the store %s\n", path)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	tokens, err := benchTokens(ctx, storeURL, parties)
 	if err != nil {
@@ -118,43 +108,19 @@ func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen
 		reads = append(reads, r)
 	}
 
-	bin, err := serverBinary(*f.deconflict)
-	if err != nil {
-		return err
-	}
-	srv, err := startServerProcess(ctx, bin, storeURL, *f.check.profile != "", filepath.Join(dir, "server.log"))
+	srv, err := m.startMeasured(ctx, f, storeURL, dir, res)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	res.Server = srv.base
-	fmt.Fprintf(m.Stderr, "server ready at %s in %.1f s\n", srv.base, srv.took.Seconds())
 
 	for _, rd := range reads {
 		for _, c := range counts {
-			get := func() (loadgen.Request, error) {
+			ld, err := m.measure(ctx, f, srv, rd.route, c, fmt.Sprintf("reads-%s-%d-c%d.pprof", rd.name, n, c), func() (loadgen.Request, error) {
 				return loadgen.RawHTTPGets(srv.base, token, c, rd.paths, rd.marker)
-			}
-			warm, err := get()
+			})
 			if err != nil {
 				return err
-			}
-			loadgen.RunFor(ctx, "warm-up", c, time.Second, warm)
-			load, err := get()
-			if err != nil {
-				return err
-			}
-			stopProfile := func() error { return nil }
-			if *f.check.profile != "" {
-				stopProfile = srv.profile(ctx, *f.check.duration-time.Second, filepath.Join(*f.check.profile, fmt.Sprintf("reads-%s-%d-c%d.pprof", rd.name, n, c)))
-			}
-			cpu0, cpuOK := srv.cpu()
-			ld := loadgen.RunFor(ctx, rd.route, c, *f.check.duration, load)
-			if cpu1, ok := srv.cpu(); ok && cpuOK && ld.Requests > 0 {
-				ld.ServerCPUPerRequestUS = float64((cpu1 - cpu0).Microseconds()) / float64(ld.Requests)
-			}
-			if err := stopProfile(); err != nil {
-				fmt.Fprintf(m.Stderr, "profile: %v\n", err)
 			}
 			m.printRead(ld)
 			res.Loads = append(res.Loads, ld)
