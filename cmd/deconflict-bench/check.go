@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -40,36 +39,15 @@ func addCheckFlags(fs *flag.FlagSet) checkFlags {
 // benchCheck measures what-if checks over HTTP against a server with n
 // live operations, and the same checks against PostGIS if asked.
 func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen.Result) error {
-	counts, err := parseSizes(*f.check.clients)
-	if err != nil {
-		return fmt.Errorf("--check-clients: %w", err)
-	}
-	dir, done, err := workDir(f)
+	b, err := m.newBed(ctx, f, "check", n, res, func(url string) error {
+		_, err := benchTokens(ctx, url, append(strings.Split(*f.parties, ","), loadgen.QueryParty))
+		return err
+	}, m.preloadDirect, "written to")
 	if err != nil {
 		return err
 	}
-	defer done()
-	s, err := m.scenario(f, n, res)
-	if err != nil {
-		return err
-	}
-	s.Index, s.Parsed = nil, nil
-	path := filepath.Join(dir, fmt.Sprintf("check-%d-seed%d-%s.db", n, *f.seed, s.Config.Start.Format("20060102")))
-	url, err := m.keptStore(path, func(url string) error {
-		parties := append(strings.Split(*f.parties, ","), loadgen.QueryParty)
-		if _, err := benchTokens(ctx, url, parties); err != nil {
-			return err
-		}
-		var run loadgen.ScaleRun
-		if err := m.preloadDirect(ctx, f, url, s, &run); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stderr, "%d operations written to %s in %.1f s\n", n, path, run.PreloadSeconds)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+	defer b.close()
+	s, url := b.s, b.url
 	tokens, err := benchTokens(ctx, url, []string{loadgen.QueryParty})
 	if err != nil {
 		return err
@@ -80,7 +58,7 @@ func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen
 		return err
 	}
 
-	srv, err := m.startMeasured(ctx, f, url, dir, res)
+	srv, err := b.startServer(ctx, m, f, res)
 	if err != nil {
 		return err
 	}
@@ -109,7 +87,7 @@ func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen
 		}
 	}
 
-	for _, c := range counts {
+	for _, c := range b.counts {
 		ld, err := m.measure(ctx, f, srv, "deconflict POST /v1/check", c, fmt.Sprintf("check-%d-c%d.pprof", n, c), func() (loadgen.Request, error) {
 			if *f.check.client == "net/http" {
 				return loadgen.HTTPChecks(srv.base, tokens[loadgen.QueryParty], c, bodies), nil

@@ -10,9 +10,9 @@ import (
 	"github.com/deconflict/deconflict/loadgen"
 )
 
-// What the check and reads modes share: a store made once and kept, a
-// server process whose CPU time is read (serverProcess), and a load
-// measured on it.
+// What the check and reads modes share: a store made once and kept (a
+// bed), a server process whose CPU time is read (serverProcess), and a
+// load measured on it.
 
 // workDir returns --dir, or a new temporary directory that done removes.
 func workDir(f benchFlags) (dir string, done func(), err error) {
@@ -26,33 +26,73 @@ func workDir(f benchFlags) (dir string, done func(), err error) {
 	return d, func() { os.RemoveAll(d) }, nil
 }
 
-// keptStore returns the URL of the SQLite store at path: made by build
-// the first time, and then kept for later runs (path.ready marks one
-// made to the end).
-func (m *Main) keptStore(path string, build func(url string) error) (string, error) {
-	url := "sqlite:" + path
-	if _, err := os.Stat(path + ".ready"); err == nil {
-		fmt.Fprintf(m.Stderr, "using the store %s\n", path)
-		return url, nil
-	}
-	for _, suffix := range []string{"", "-wal", "-shm", ".index", ".ready"} {
-		os.Remove(path + suffix)
-	}
-	if err := build(url); err != nil {
-		return "", err
-	}
-	return url, os.WriteFile(path+".ready", nil, 0o644)
+// A bed is what the check and reads modes measure on: the scenario of
+// their operations, without its index, and a store of them made once and
+// kept in the work directory for later runs (path.ready marks one made
+// to the end).
+type bed struct {
+	s      *loadgen.Scenario
+	counts []int  // --check-clients: the loads' numbers of clients
+	dir    string // the work directory
+	path   string // the store's file
+	url    string // the store's URL
+	close  func() // removes the work directory if it is a temporary one
 }
 
-// startMeasured starts the server binary (--deconflict) on the store at
-// url, its log in dir and its profiles served if --profile asks for them,
-// and notes it in res.
-func (m *Main) startMeasured(ctx context.Context, f benchFlags, url, dir string, res *loadgen.Result) (*serverProcess, error) {
+// newBed returns the bed of mode with n operations. The first time, it
+// makes its store: prepare readies the new store at url (tokens,
+// settings), then preload fills it with the operations, which the output
+// says were "preloaded" into it.
+func (m *Main) newBed(ctx context.Context, f benchFlags, mode string, n int, res *loadgen.Result, prepare func(url string) error,
+	preload func(ctx context.Context, f benchFlags, url string, s *loadgen.Scenario, run *loadgen.ScaleRun) error, preloaded string) (*bed, error) {
+	counts, err := parseSizes(*f.check.clients)
+	if err != nil {
+		return nil, fmt.Errorf("--check-clients: %w", err)
+	}
+	s, err := m.scenario(f, n, res)
+	if err != nil {
+		return nil, err
+	}
+	s.Index, s.Parsed = nil, nil
+	dir, done, err := workDir(f)
+	if err != nil {
+		return nil, err
+	}
+	b := &bed{s: s, counts: counts, dir: dir, close: done}
+	b.path = filepath.Join(dir, fmt.Sprintf("%s-%d-seed%d-%s.db", mode, n, *f.seed, s.Config.Start.Format("20060102")))
+	b.url = "sqlite:" + b.path
+	if _, err := os.Stat(b.path + ".ready"); err == nil {
+		fmt.Fprintf(m.Stderr, "using the store %s\n", b.path)
+		return b, nil
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", ".index", ".ready"} {
+		os.Remove(b.path + suffix)
+	}
+	var run loadgen.ScaleRun
+	err = prepare(b.url)
+	if err == nil {
+		err = preload(ctx, f, b.url, s, &run)
+	}
+	if err == nil {
+		fmt.Fprintf(m.Stderr, "%d operations %s %s in %.1f s\n", n, preloaded, b.path, run.PreloadSeconds)
+		err = os.WriteFile(b.path+".ready", nil, 0o644)
+	}
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// startServer starts the server binary (--deconflict) on the bed's
+// store, its log in the work directory and its profiles served if
+// --profile asks for them, and notes it in res.
+func (b *bed) startServer(ctx context.Context, m *Main, f benchFlags, res *loadgen.Result) (*serverProcess, error) {
 	bin, err := serverBinary(*f.deconflict)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startServerProcess(ctx, bin, url, *f.check.profile != "", filepath.Join(dir, "server.log"))
+	srv, err := startServerProcess(ctx, bin, b.url, *f.check.profile != "", filepath.Join(b.dir, "server.log"))
 	if err != nil {
 		return nil, err
 	}

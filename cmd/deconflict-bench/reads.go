@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -54,45 +53,24 @@ type read struct {
 // Each load reports the server's CPU time per request (from /proc), and
 // with --profile a CPU profile of the server under it.
 func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen.Result) error {
-	counts, err := parseSizes(*f.check.clients)
-	if err != nil {
-		return fmt.Errorf("--check-clients: %w", err)
-	}
-	dir, done, err := workDir(f)
-	if err != nil {
-		return err
-	}
-	defer done()
-	s, err := m.scenario(f, n, res)
-	if err != nil {
-		return err
-	}
-	s.Index, s.Parsed = nil, nil
 	parties := strings.Split(*f.parties, ",")
-	path := filepath.Join(dir, fmt.Sprintf("reads-%d-seed%d-%s.db", n, *f.seed, s.Config.Start.Format("20060102")))
-	storeURL, err := m.keptStore(path, func(storeURL string) error {
+	b, err := m.newBed(ctx, f, "reads", n, res, func(storeURL string) error {
 		if _, err := benchTokens(ctx, storeURL, parties); err != nil {
 			return err
 		}
 		// Nobody acknowledges these declarations: with the default
 		// ack_timeout_s the server would spend the loads raising
 		// escalations for every one of them.
-		if err := withMechanism(ctx, storeURL, func(mech *mechanism.Mechanism) error {
+		return withMechanism(ctx, storeURL, func(mech *mechanism.Mechanism) error {
 			_, err := mech.PatchSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.SettingsPatch{AckTimeoutS: &readsAckTimeoutS})
 			return err
-		}); err != nil {
-			return err
-		}
-		var run loadgen.ScaleRun
-		if err := m.preloadMechanism(ctx, f, storeURL, s, &run); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stderr, "%d operations declared into %s in %.1f s\n", n, path, run.PreloadSeconds)
-		return nil
-	})
+		})
+	}, m.preloadMechanism, "declared into")
 	if err != nil {
 		return err
 	}
+	defer b.close()
+	s, storeURL := b.s, b.url
 	tokens, err := benchTokens(ctx, storeURL, parties)
 	if err != nil {
 		return err
@@ -108,14 +86,14 @@ func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen
 		reads = append(reads, r)
 	}
 
-	srv, err := m.startMeasured(ctx, f, storeURL, dir, res)
+	srv, err := b.startServer(ctx, m, f, res)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 
 	for _, rd := range reads {
-		for _, c := range counts {
+		for _, c := range b.counts {
 			ld, err := m.measure(ctx, f, srv, rd.route, c, fmt.Sprintf("reads-%s-%d-c%d.pprof", rd.name, n, c), func() (loadgen.Request, error) {
 				return loadgen.RawHTTPGets(srv.base, token, c, rd.paths, rd.marker)
 			})
