@@ -52,30 +52,12 @@ type demoServer struct {
 
 func startDemo(t *testing.T) *demoServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
 	var stdout, stderr syncBuffer
-	m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
-		Ready: func(addr string) { ready <- addr }}
 	store := "sqlite:" + t.TempDir() + "/demo.db"
-	go func() {
-		done <- m.Run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"})
-	}()
-	d := &demoServer{tokens: map[string]string{}, stderr: &stderr}
-	select {
-	case addr := <-ready:
-		d.base = "http://" + addr
-	case code := <-done:
-		cancel()
-		t.Fatalf("demo exited with %d: %s", code, stderr.String())
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("demo did not start")
-	}
+	addr, stop := serveInProcess(t, []string{"demo", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, &stdout, &stderr)
+	d := &demoServer{base: "http://" + addr, tokens: map[string]string{}, stderr: &stderr}
 	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
+		if code := stop(); code != 0 {
 			t.Errorf("demo exited with %d: %s", code, stderr.String())
 		}
 	})
