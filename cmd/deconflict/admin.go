@@ -40,13 +40,9 @@ func (m *Main) party(ctx context.Context, args []string) error {
 	fs := m.newFlags("party add", "party add ID [--name NAME] [--store URL]")
 	name := fs.String("name", "", "display name of the party (default: its ID)")
 	store := m.storeFlag(fs)
-	pos, err := m.parse(fs, args[1:])
+	pos, err := m.parseN(fs, args[1:], 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
 		p, err := mech.AddParty(ctx, pos[0], *name)
@@ -84,13 +80,9 @@ func (m *Main) token(ctx context.Context, args []string) error {
 	case "revoke":
 		fs := m.newFlags("token revoke", "token revoke ID [--store URL]")
 		store := m.storeFlag(fs)
-		pos, err := m.parse(fs, args[1:])
+		pos, err := m.parseN(fs, args[1:], 1)
 		if err != nil {
 			return err
-		}
-		if len(pos) != 1 {
-			fs.Usage()
-			return errUsage
 		}
 		return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
 			if err := mech.RevokeToken(ctx, pos[0]); err != nil {

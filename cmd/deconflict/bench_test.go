@@ -170,6 +170,25 @@ func liveTemplate(b *testing.B, n int) string {
 	return path
 }
 
+// profileCPU starts a CPU profile of this process into the file that
+// DECONFLICT_BENCH_CPUPROFILE names, if it names one and this is not a
+// first, trial run of the benchmark (so that the profile is of the last
+// run), and returns what stops it.
+func profileCPU(b *testing.B) (stop func()) {
+	stop = func() {}
+	if path := os.Getenv("DECONFLICT_BENCH_CPUPROFILE"); path != "" && b.N > 1 {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			b.Fatalf("CPU profile: %v", err)
+		}
+		stop = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	return stop
+}
+
 // closedLoop sends b.N requests from clients goroutines at once, each
 // sending its next when its last was answered: send(c, i) sends the i-th,
 // from client c, and reports whether that client goes on. It returns the
@@ -301,18 +320,8 @@ func benchDeclareClients(b *testing.B, s *testServer, clients int) {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: clients, MaxIdleConnsPerHost: clients, IdleConnTimeout: time.Minute}}
 	defer client.CloseIdleConnections()
-	// DECONFLICT_BENCH_CPUPROFILE profiles only the measured declarations
-	// (not the server's start), of the last run.
-	if path := os.Getenv("DECONFLICT_BENCH_CPUPROFILE"); path != "" && b.N > 1 {
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			b.Fatal(err)
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
+	// Only the measured declarations, not the server's start.
+	defer profileCPU(b)()
 	b.ResetTimer()
 	c0 := loadgen.ScrapeServer(context.Background(), http.DefaultClient, s.base)
 	cpu0 := cpuTime()

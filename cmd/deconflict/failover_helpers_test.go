@@ -67,8 +67,9 @@ func answerPairs(body []byte) [][2]string {
 	return out
 }
 
-// storedOperations lists every operation stored, by ID.
-func storedOperations(t *testing.T, admin, s *testServer, obs string) map[string]declared {
+// storedOperations lists every operation stored, by ID, as the observer
+// with the token obs reads them from s.
+func storedOperations(t *testing.T, s *testServer, obs string) map[string]declared {
 	stored := map[string]declared{}
 	cursor := ""
 	for {
