@@ -49,5 +49,5 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	q := "SELECT " + storeval.MessageColumns + " FROM messages WHERE " + where + " ORDER BY seq LIMIT " + a.Add(limit+1)
-	return page(ctx, t, "messages", q, a.Values, limit, f.MaxBytes, storeval.ScanMessage)
+	return storeval.Page(ctx, t.shared.Q, "messages", q, a.Values, limit, f.MaxBytes, storeval.ScanMessage)
 }

@@ -22,7 +22,7 @@ func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
 	if ps, ok, err := t.prefetchedParties(); ok {
 		return ps, err
 	}
-	ps, err := list(ctx, t, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY seq", nil, storeval.ScanParty)
+	ps, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY seq", nil, storeval.ScanParty)
 	if err != nil {
 		return nil, fmt.Errorf("select parties: %w", err)
 	}
@@ -38,7 +38,7 @@ func (t *tx) PutPartyKeys(ctx context.Context, id string, keys []string) error {
 // Tokens returns every token, revoked ones too, in the order they were
 // created.
 func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
-	toks, err := list(ctx, t, "SELECT "+storeval.TokenColumns+" FROM tokens ORDER BY seq", nil, storeval.ScanToken)
+	toks, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.TokenColumns+" FROM tokens ORDER BY seq", nil, storeval.ScanToken)
 	if err != nil {
 		return nil, fmt.Errorf("select tokens: %w", err)
 	}

@@ -105,28 +105,6 @@ func nullMicros(t *time.Time) *int64 {
 	return &v
 }
 
-// page runs a list query whose last argument is the page size plus one
-// and scans up to limit rows, or fewer once they pass maxBytes
-// (storeval.Page).
-func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit, maxBytes int, scan func(storeval.Row) (T, int64, error)) ([]T, string, error) {
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("select %s: %w", noun, err)
-	}
-	defer rows.Close()
-	return storeval.Page(rows, noun, limit, maxBytes, scan)
-}
-
-// list runs a query and scans every row with scan.
-func list[T any](ctx context.Context, t *tx, query string, args []any, scan func(storeval.Row) (T, error)) ([]T, error) {
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return storeval.List(rows, scan)
-}
-
 // The first statement of a transaction goes in one batch (one round trip)
 // with the statements that begin it, and every statement with the writes
 // queued before it; exec, query and queryRow send them so.

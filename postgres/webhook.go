@@ -12,7 +12,7 @@ import (
 // empty), with their secrets, ordered by party, then name, bytewise (the
 // columns are COLLATE "C").
 func (t *tx) Webhooks(ctx context.Context, party string) ([]*deconflict.Webhook, error) {
-	ws, err := list(ctx, t, "SELECT "+storeval.WebhookColumns+" FROM webhooks WHERE $1 = '' OR party = $1 ORDER BY party, name",
+	ws, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.WebhookColumns+" FROM webhooks WHERE $1 = '' OR party = $1 ORDER BY party, name",
 		[]any{party}, storeval.ScanWebhook)
 	if err != nil {
 		return nil, fmt.Errorf("select webhooks: %w", err)

@@ -58,5 +58,5 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	return page(ctx, t, "messages", "SELECT "+storeval.MessageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, storeval.ScanMessage)
+	return storeval.Page(ctx, t.shared.Q, "messages", "SELECT "+storeval.MessageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, storeval.ScanMessage)
 }

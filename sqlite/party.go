@@ -19,7 +19,7 @@ func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
 	if ps, ok := t.keptParties(ctx); ok {
 		return ps, nil
 	}
-	ps, err := list(ctx, t, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY rowid", nil, storeval.ScanParty)
+	ps, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY rowid", nil, storeval.ScanParty)
 	if err != nil {
 		return nil, fmt.Errorf("select parties: %w", err)
 	}

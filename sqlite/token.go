@@ -11,7 +11,7 @@ import (
 // Tokens returns every token, revoked ones too, in the order they were
 // created.
 func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
-	toks, err := list(ctx, t, "SELECT "+storeval.TokenColumns+" FROM tokens ORDER BY seq", nil, storeval.ScanToken)
+	toks, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.TokenColumns+" FROM tokens ORDER BY seq", nil, storeval.ScanToken)
 	if err != nil {
 		return nil, fmt.Errorf("select tokens: %w", err)
 	}

@@ -17,7 +17,7 @@ func (t *tx) Webhooks(ctx context.Context, party string) ([]*deconflict.Webhook,
 		q += " WHERE party = ?"
 		args = append(args, party)
 	}
-	ws, err := list(ctx, t, q+" ORDER BY party, name", args, storeval.ScanWebhook)
+	ws, err := storeval.List(ctx, t.shared.Q, q+" ORDER BY party, name", args, storeval.ScanWebhook)
 	if err != nil {
 		return nil, fmt.Errorf("select webhooks: %w", err)
 	}

@@ -112,6 +112,20 @@ func (l Tx) Webhook(ctx context.Context, party, name string) (*deconflict.Webhoo
 	}, "webhook "+party+"/"+name)
 }
 
+// Conflicts lists the conflicts that pass the filter, in the order they
+// were first stored, a page at a time.
+func (l Tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*deconflict.Conflict, string, error) {
+	after, err := DecodeCursor(f.After)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := PageSize(f.Limit)
+	where, args := ConflictsWhere(l.D, f, after)
+	// One more than the page, to know whether another page follows.
+	q := "SELECT seq, doc FROM conflicts WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
+	return Page(ctx, l.Q, "conflicts", q, args.Values, limit, f.MaxBytes, ScanConflict)
+}
+
 // changed returns nil if n rows changed, notFound if none did, and a "what"
 // error for err.
 func changed(n int64, err error, notFound func() error, what string) error {
