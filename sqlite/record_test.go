@@ -1,30 +1,10 @@
 package sqlite
 
 import (
-	"math"
 	"testing"
 
 	"github.com/deconflict/deconflict"
 )
-
-// TestPutLogHashesRange checks that indexes outside tlog's range are
-// refused, not stored.
-func TestPutLogHashesRange(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	for _, c := range []struct {
-		start int64
-		n     int
-	}{{-1, 1}, {-5, 3}, {math.MaxInt64, 2}, {math.MinInt64, 0}} {
-		err := db.Update(ctx, func(tx deconflict.Tx) error {
-			return tx.PutLogHashes(ctx, c.start, make([][32]byte, c.n))
-		})
-		if code := deconflict.ErrorCode(err); code != deconflict.EInvalid {
-			t.Errorf("PutLogHashes(%d, %d hashes): error %v, want %s", c.start, c.n, err, deconflict.EInvalid)
-		}
-	}
-	wantLogRows(t, db, 0)
-}
 
 // TestPutLogHashesInView checks that a read transaction refuses to store
 // log hashes rather than hold them for a commit that never comes.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -190,20 +189,7 @@ func TestDurability(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "m.db")
-	const openers = 6
-	var wg sync.WaitGroup
-	dbs := make([]*DB, openers)
-	errs := make([]error, openers)
-	for i := range openers {
-		wg.Go(func() { dbs[i], errs[i] = Open(ctx, path) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("concurrent Open %d: %v", i, err)
-		}
-		defer dbs[i].Close()
-	}
+	dbs := storetest.OpenAtOnce(t, 6, func() (*DB, error) { return Open(ctx, path) })
 
 	ms, err := migrations()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,6 +90,26 @@ func wantNoLogHash(t *testing.T, s deconflict.Store, what string, indexes []int6
 		}
 		return nil
 	})
+}
+
+// testLogHashesRange checks that PutLogHashes refuses storage indexes
+// outside tlog's range, negative or past the largest int64, with
+// EInvalid (a negative start also with no hashes), and keeps none of the
+// hashes.
+func testLogHashesRange(t *testing.T, f Factory) {
+	s := f.Open(t)
+	ctx := t.Context()
+	for _, c := range []struct {
+		start int64
+		n     int
+	}{{-1, 1}, {-5, 3}, {math.MaxInt64, 2}, {math.MinInt64, 0}} {
+		err := s.Update(ctx, func(tx deconflict.Tx) error {
+			return tx.PutLogHashes(ctx, c.start, make([][32]byte, c.n))
+		})
+		wantCode(t, fmt.Sprintf("PutLogHashes(%d, %d hashes)", c.start, c.n), err, deconflict.EInvalid)
+	}
+	equal(t, "log hashes after the refused puts", readContents(t, s).LogHashes, map[int64][32]byte{})
+	wantNoLogHash(t, s, "after the refused puts", []int64{math.MaxInt64}, math.MaxInt64)
 }
 
 func testLogHashes(t *testing.T, f Factory) {

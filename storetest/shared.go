@@ -106,6 +106,31 @@ func incrementAtOnce(t *testing.T, stores []deconflict.Store, each int) {
 	}
 }
 
+// OpenAtOnce opens n stores with open from n goroutines at once, as
+// processes or replicas that start together do, fails the test unless
+// every one opens, and closes them when the test ends.
+func OpenAtOnce[S deconflict.Store](t *testing.T, n int, open func() (S, error)) []S {
+	t.Helper()
+	stores := make([]S, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = open() })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			t.Cleanup(func() { stores[i].Close() })
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open %d of %d at once: %v", i+1, n, err)
+		}
+	}
+	return stores
+}
+
 // testSharedWrites has two stores on the same data (Factory.Share) write
 // at once, as two processes or replicas would: no Update fails for the
 // other's lock, none is lost, and both read events numbered 1…n.

@@ -46,7 +46,9 @@
 //     readdresses the message.
 //   - Webhooks orders by party, then name, bytewise. PutDelivery and
 //     DeleteWebhook of a webhook that does not exist fail with ENotFound.
-//   - PutLogHashes of no hashes does nothing. When it fails with EExists
+//   - PutLogHashes of no hashes does nothing; of a storage index outside
+//     tlog's range (negative, or past the largest int64) it fails with
+//     EInvalid, even of no hashes, and stores none. When it fails with EExists
 //     it stores none of its hashes, and the transaction goes on: fn may
 //     carry on and commit. The indexes need not follow those stored. The
 //     ENotFound of LogHashes names, in its message, the first index asked
@@ -135,6 +137,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"MessagesFilter", testMessagesFilter},
 		{"Webhooks", testWebhooks},
 		{"LogHashes", testLogHashes},
+		{"LogHashesRange", testLogHashesRange},
 		{"Keys", testKeys},
 		{"Meta", testMeta},
 		{"Events", testEvents},
