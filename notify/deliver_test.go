@@ -174,12 +174,7 @@ func TestReceiverClosedThenBack(t *testing.T) {
 	ctx := context.Background()
 	s := newFakeStore()
 	clk := newClock()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := closedAddr(t)
 	addHook(t, s, "alpha", "ops", "http://"+addr+"/hook", dc.EventOperationDeclared)
 	appendEvent(t, s, dc.EventOperationDeclared)
 	appendEvent(t, s, dc.EventOperationDeclared)
@@ -193,7 +188,7 @@ func TestReceiverClosedThenBack(t *testing.T) {
 		t.Fatalf("delivery state %+v", st)
 	}
 
-	l, err = net.Listen("tcp", addr)
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
