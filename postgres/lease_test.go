@@ -3,17 +3,27 @@ package postgres
 import (
 	"testing"
 	"time"
+
+	"github.com/deconflict/deconflict"
 )
+
+// mustLease takes the lease name on db, failing the test (which tried it
+// when) unless it gets it.
+func mustLease(t *testing.T, db *DB, name, when string) deconflict.Lease {
+	t.Helper()
+	l, ok, err := db.TryLease(t.Context(), name)
+	if err != nil || !ok {
+		t.Fatalf("TryLease %s: %v, %v", when, ok, err)
+	}
+	return l
+}
 
 // TestLease checks that a lease has one holder at a time.
 func TestLease(t *testing.T) {
 	u := newDatabase(t)
 	a, b := MustOpen(t, u), MustOpen(t, u)
 	ctx := t.Context()
-	la, ok, err := a.TryLease(ctx, "webhooks")
-	if err != nil || !ok {
-		t.Fatalf("first TryLease: %v, %v", ok, err)
-	}
+	la := mustLease(t, a, "webhooks", "first")
 	for _, db := range []*DB{b, a} {
 		if l, ok, err := db.TryLease(ctx, "webhooks"); err != nil || ok {
 			t.Errorf("TryLease of a held lease: %v, %v", ok, err)
@@ -23,10 +33,7 @@ func TestLease(t *testing.T) {
 		}
 	}
 	// Another name is another lease.
-	lo, ok, err := b.TryLease(ctx, "other")
-	if err != nil || !ok {
-		t.Fatalf("TryLease of another name: %v, %v", ok, err)
-	}
+	lo := mustLease(t, b, "other", "of another name")
 	lo.Release()
 
 	select {
@@ -41,10 +48,7 @@ func TestLease(t *testing.T) {
 	default:
 		t.Error("Lost not closed after Release")
 	}
-	lb, ok, err := b.TryLease(ctx, "webhooks")
-	if err != nil || !ok {
-		t.Fatalf("TryLease after Release: %v, %v", ok, err)
-	}
+	lb := mustLease(t, b, "webhooks", "after Release")
 	lb.Release()
 	// The pool lost no connection to leases.
 	if n := a.pool.Stat().AcquiredConns(); n != 0 {
@@ -59,10 +63,7 @@ func TestLeaseLost(t *testing.T) {
 	p := newProxy(t, u)
 	a, b := MustOpen(t, p.url), MustOpen(t, u)
 	ctx := t.Context()
-	la, ok, err := a.TryLease(ctx, "webhooks")
-	if err != nil || !ok {
-		t.Fatalf("TryLease: %v, %v", ok, err)
-	}
+	la := mustLease(t, a, "webhooks", "first")
 	p.cut()
 	start := time.Now()
 	select {
@@ -88,9 +89,6 @@ func TestLeaseLost(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// The first replica can take it again.
-	la, ok, err = a.TryLease(ctx, "webhooks")
-	if err != nil || !ok {
-		t.Fatalf("TryLease after reconnecting: %v, %v", ok, err)
-	}
+	la = mustLease(t, a, "webhooks", "after reconnecting")
 	la.Release()
 }
