@@ -13,6 +13,7 @@ import (
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/dss/api"
 	"github.com/deconflict/deconflict/geo"
+	"github.com/deconflict/deconflict/mechanism"
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/google/uuid"
 )
@@ -228,7 +229,7 @@ func parseExtents(extents []dc.Volume4D, now time.Time) ([]dc.Volume4D, []geo.Vo
 	if !end.After(now) {
 		return nil, nil, zeroT, zeroT, errorf(http.StatusBadRequest, "extents: the latest time_end (%s) is in the past", end.Format(time.RFC3339))
 	}
-	return canonical(extents, vols), vols, start, end, nil
+	return mechanism.CanonicalVolumes(extents, vols), vols, start, end, nil
 }
 
 // parseArea validates an area_of_interest or a subscription's extents,
@@ -260,7 +261,7 @@ func parseArea(field string, v *dc.Volume4D, now time.Time, defaultEnd time.Dura
 		return dc.Volume4D{}, nil, geoError(err)
 	}
 	// The path names volumes[0]; there is one volume here.
-	return canonical([]dc.Volume4D{w}, vols)[0], vols, nil
+	return mechanism.CanonicalVolumes([]dc.Volume4D{w}, vols)[0], vols, nil
 }
 
 // geoError turns a validation error of package geo into a 400 (or 413)
@@ -291,17 +292,6 @@ func span(vols []geo.Volume) (start, end time.Time) {
 		}
 	}
 	return start.UTC(), end.UTC()
-}
-
-// canonical returns the volumes with their times in UTC, as stored.
-func canonical(in []dc.Volume4D, vols []geo.Volume) []dc.Volume4D {
-	out := make([]dc.Volume4D, len(in))
-	for i, v := range in {
-		v.TimeStart = &dc.Time{Value: vols[i].Start.UTC().Format(time.RFC3339Nano), Format: "RFC3339"}
-		v.TimeEnd = &dc.Time{Value: vols[i].End.UTC().Format(time.RFC3339Nano), Format: "RFC3339"}
-		out[i] = v
-	}
-	return out
 }
 
 // checkBaseURL checks a uss_base_url: an absolute http(s) URL.

@@ -194,36 +194,24 @@ func copyFile(tb testing.TB, src, dst string) {
 	}
 }
 
-// geometryTemplate returns a copy of the store src in which every live
-// operation keeps its compact geometry, made once.
-func geometryTemplate(b *testing.B, src string) string {
-	dst := filepath.Join(os.TempDir(), "deconflict-bench-geometry-"+filepath.Base(src))
+// keptStore returns dst, an SQLite store that fill made once (in a file
+// beside it, renamed to dst once filled), from a copy of the store src or,
+// if src is "", a new one.
+func keptStore(b *testing.B, dst, src string, fill func(ctx context.Context, st dc.Store) error) string {
 	if _, err := os.Stat(dst); err == nil {
 		return dst
 	}
 	ctx := context.Background()
 	tmp := dst + ".tmp"
-	copyFile(b, src, tmp)
+	os.Remove(tmp)
+	if src != "" {
+		copyFile(b, src, tmp)
+	}
 	st, err := sqlite.Open(ctx, tmp)
 	if err != nil {
 		b.Fatal(err)
 	}
-	err = st.Update(ctx, func(tx dc.Tx) error {
-		var ops []*dc.Operation
-		if err := tx.OperationsSince(ctx, 0, true, func(op *dc.Operation) error { ops = append(ops, op); return nil }); err != nil {
-			return err
-		}
-		for _, op := range ops {
-			vols, err := geo.ParseVolumes(op.Volumes, "volumes")
-			if err != nil {
-				return err
-			}
-			if err := tx.(dc.GeometryTx).PutOperationGeometry(ctx, op, geo.EncodeVolumes(vols)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = fill(ctx, st)
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}
@@ -236,67 +224,76 @@ func geometryTemplate(b *testing.B, src string) string {
 	return dst
 }
 
-// loadTemplate returns a store of n live operations (circles and polygons
-// of 4 to 16 vertices, 1 to 50 km across, over the eastern Mediterranean,
-// within a week, one to three volumes each), each with its compact
-// geometry and its declaration in the log, made once.
-func loadTemplate(b *testing.B, n int) string {
-	dst := filepath.Join(os.TempDir(), fmt.Sprintf("deconflict-bench-load-%d-logged.db", n))
-	if _, err := os.Stat(dst); err == nil {
-		return dst
-	}
-	ctx := context.Background()
-	tmp := dst + ".tmp"
-	os.Remove(tmp)
-	st, err := sqlite.Open(ctx, tmp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(uint64(n), 3))
-	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	const batch = 10_000
-	for i := 0; i < n && err == nil; i += batch {
-		err = st.Update(ctx, func(tx dc.Tx) error {
-			for j := i; j < min(i+batch, n); j++ {
-				op := benchOperation(rng, j, now)
+// geometryTemplate returns a copy of the store src in which every live
+// operation keeps its compact geometry, made once.
+func geometryTemplate(b *testing.B, src string) string {
+	dst := filepath.Join(os.TempDir(), "deconflict-bench-geometry-"+filepath.Base(src))
+	return keptStore(b, dst, src, func(ctx context.Context, st dc.Store) error {
+		return st.Update(ctx, func(tx dc.Tx) error {
+			var ops []*dc.Operation
+			if err := tx.OperationsSince(ctx, 0, true, func(op *dc.Operation) error { ops = append(ops, op); return nil }); err != nil {
+				return err
+			}
+			for _, op := range ops {
 				vols, err := geo.ParseVolumes(op.Volumes, "volumes")
 				if err != nil {
 					return err
 				}
-				op.Start, op.End = vols[0].Start, vols[len(vols)-1].End
-				// Each operation comes with its declaration in the log, as
-				// in a store the mechanism filled: the operation's rev is
-				// the event's seq.
-				e := &dc.Event{Type: dc.EventOperationDeclared, Time: now,
-					Actor:   dc.Actor{Party: op.Party, Role: dc.RoleOperator, TokenID: "bench"},
-					Subject: &dc.Subject{Kind: "operation", ID: op.ID}}
-				if e.Data, err = json.Marshal(op); err != nil {
-					return err
-				}
-				if err := tx.AppendEvent(ctx, e); err != nil {
-					return err
-				}
-				if err := record.Append(ctx, tx, e); err != nil {
-					return err
-				}
-				op.Rev = e.Seq
 				if err := tx.(dc.GeometryTx).PutOperationGeometry(ctx, op, geo.EncodeVolumes(vols)); err != nil {
 					return err
 				}
 			}
 			return nil
 		})
-	}
-	if cerr := st.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		b.Fatal(err)
-	}
-	return dst
+	})
+}
+
+// loadTemplate returns a store of n live operations (circles and polygons
+// of 4 to 16 vertices, 1 to 50 km across, over the eastern Mediterranean,
+// within a week, one to three volumes each), each with its compact
+// geometry and its declaration in the log, made once.
+func loadTemplate(b *testing.B, n int) string {
+	dst := filepath.Join(os.TempDir(), fmt.Sprintf("deconflict-bench-load-%d-logged.db", n))
+	return keptStore(b, dst, "", func(ctx context.Context, st dc.Store) error {
+		rng := rand.New(rand.NewPCG(uint64(n), 3))
+		now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+		const batch = 10_000
+		for i := 0; i < n; i += batch {
+			if err := st.Update(ctx, func(tx dc.Tx) error {
+				for j := i; j < min(i+batch, n); j++ {
+					op := benchOperation(rng, j, now)
+					vols, err := geo.ParseVolumes(op.Volumes, "volumes")
+					if err != nil {
+						return err
+					}
+					op.Start, op.End = vols[0].Start, vols[len(vols)-1].End
+					// Each operation comes with its declaration in the log, as
+					// in a store the mechanism filled: the operation's rev is
+					// the event's seq.
+					e := &dc.Event{Type: dc.EventOperationDeclared, Time: now,
+						Actor:   dc.Actor{Party: op.Party, Role: dc.RoleOperator, TokenID: "bench"},
+						Subject: &dc.Subject{Kind: "operation", ID: op.ID}}
+					if e.Data, err = json.Marshal(op); err != nil {
+						return err
+					}
+					if err := tx.AppendEvent(ctx, e); err != nil {
+						return err
+					}
+					if err := record.Append(ctx, tx, e); err != nil {
+						return err
+					}
+					op.Rev = e.Seq
+					if err := tx.(dc.GeometryTx).PutOperationGeometry(ctx, op, geo.EncodeVolumes(vols)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func benchOperation(rng *rand.Rand, i int, now time.Time) *dc.Operation {

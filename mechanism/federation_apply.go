@@ -156,7 +156,7 @@ func (m *Mechanism) peerWrite(po PeerOperation) (*writeRequest, error) {
 	}
 	next := *op
 	next.Notes = nil
-	next.Volumes = canonicalVolumes(op.Volumes, vols)
+	next.Volumes = CanonicalVolumes(op.Volumes, vols)
 	next.Start, next.End, _ = span(vols)
 	next.CreatedAt, next.UpdatedAt = op.CreatedAt.UTC(), op.UpdatedAt.UTC()
 	geom := geo.EncodeVolumes(vols)

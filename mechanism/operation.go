@@ -53,13 +53,14 @@ func (d *Declaration) validateParsed(parsed []geo.Volume) ([]geo.Volume, error) 
 			return nil, err
 		}
 	}
-	d.Volumes = canonicalVolumes(d.Volumes, vols)
+	d.Volumes = CanonicalVolumes(d.Volumes, vols)
 	return vols, nil
 }
 
-// canonicalVolumes returns the volumes with their times in UTC, the form
-// in which they are stored and compared.
-func canonicalVolumes(in []dc.Volume4D, vols []geo.Volume) []dc.Volume4D {
+// CanonicalVolumes returns the volumes in, parsed as vols, with their
+// times in UTC: the form in which they are stored and compared, by the
+// mechanism and by the other interfaces (the DSS) that store volumes.
+func CanonicalVolumes(in []dc.Volume4D, vols []geo.Volume) []dc.Volume4D {
 	out := make([]dc.Volume4D, len(in))
 	for i, v := range in {
 		v.TimeStart = &dc.Time{Value: vols[i].Start.UTC().Format(time.RFC3339Nano), Format: "RFC3339"}

@@ -3,11 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,137 +17,6 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 )
-
-// addHook creates a webhook as the mechanism does: a fresh secret, and
-// delivery starting after the last event.
-func addHook(t testing.TB, s dc.Store, party, name, url string, events ...string) *dc.Webhook {
-	t.Helper()
-	var key [32]byte
-	rand.Read(key[:])
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	w := &dc.Webhook{Party: party, Name: name, URL: url, Events: events, CreatedAt: now, UpdatedAt: now,
-		Secret: "whsec_" + base64.StdEncoding.EncodeToString(key[:])}
-	err := s.Update(context.Background(), func(tx dc.Tx) error {
-		last, err := tx.LastSeq(context.Background())
-		if err != nil {
-			return err
-		}
-		w.Delivery.DeliveredSeq = last
-		return tx.PutWebhook(context.Background(), w)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-var eventTime = time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)
-
-// appendEvent stores an event of the type, seen by the audience (every
-// party if none).
-func appendEvent(t testing.TB, s dc.Store, typ string, audience ...string) *dc.Event {
-	t.Helper()
-	e := &dc.Event{Type: typ, Time: eventTime, Actor: dc.Actor{Party: "alpha", Role: dc.RoleOperator},
-		Subject: &dc.Subject{Kind: "operation", ID: "op-1"}, Audience: audience, Data: json.RawMessage(`{"note":"n"}`)}
-	err := s.Update(context.Background(), func(tx dc.Tx) error { return tx.AppendEvent(context.Background(), e) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func getHook(t *testing.T, s dc.Store, party, name string) *dc.Webhook {
-	t.Helper()
-	var w *dc.Webhook
-	err := s.View(context.Background(), func(tx dc.Tx) (err error) {
-		w, err = tx.Webhook(context.Background(), party, name)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-func eventBody(t *testing.T, s dc.Store, seq int64) []byte {
-	t.Helper()
-	var evs []*dc.Event
-	err := s.View(context.Background(), func(tx dc.Tx) (err error) {
-		evs, err = tx.Events(context.Background(), seq-1, 1)
-		return err
-	})
-	if err != nil || len(evs) != 1 {
-		t.Fatalf("event %d: %v", seq, err)
-	}
-	b, err := dc.EventJSON(evs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-type request struct {
-	header http.Header
-	body   []byte
-}
-
-func (r request) id() string { return r.header.Get(HeaderID) }
-
-// receiver is a webhook receiver on loopback. answer decides the status
-// of the n-th request (from 0); nil answers 200.
-type receiver struct {
-	srv    *httptest.Server
-	answer func(n int, r *http.Request) int
-	mu     sync.Mutex
-	reqs   []request
-}
-
-func newReceiver(t testing.TB, answer func(n int, r *http.Request) int) *receiver {
-	rc := &receiver{answer: answer}
-	rc.srv = httptest.NewServer(rc)
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	rc.mu.Lock()
-	n := len(rc.reqs)
-	rc.reqs = append(rc.reqs, request{r.Header.Clone(), body})
-	rc.mu.Unlock()
-	status := http.StatusOK
-	if rc.answer != nil {
-		status = rc.answer(n, r)
-	}
-	w.WriteHeader(status)
-}
-
-func (rc *receiver) got() []request {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.reqs)
-}
-
-func ids(reqs []request) []string {
-	var out []string
-	for _, r := range reqs {
-		out = append(out, r.id())
-	}
-	return out
-}
-
-// waitFor polls cond for up to 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestDeliverInOrderSubscribedVisible(t *testing.T) {
 	ctx := context.Background()
@@ -309,12 +174,7 @@ func TestReceiverClosedThenBack(t *testing.T) {
 	ctx := context.Background()
 	s := newFakeStore()
 	clk := newClock()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := closedAddr(t)
 	addHook(t, s, "alpha", "ops", "http://"+addr+"/hook", dc.EventOperationDeclared)
 	appendEvent(t, s, dc.EventOperationDeclared)
 	appendEvent(t, s, dc.EventOperationDeclared)
@@ -328,7 +188,7 @@ func TestReceiverClosedThenBack(t *testing.T) {
 		t.Fatalf("delivery state %+v", st)
 	}
 
-	l, err = net.Listen("tcp", addr)
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
@@ -559,52 +419,6 @@ func TestDeletedOrChangedWhileDelivering(t *testing.T) {
 	w := getHook(t, s, "bravo", "moving")
 	if w.URL != moved.srv.URL || len(w.Events) != 2 || w.Delivery.DeliveredSeq != 3 || w.Delivery.Delivered != 3 {
 		t.Fatalf("changed webhook %+v", w)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	d := New(newFakeStore(), Options{Allow: loopback, MaxBackoff: time.Minute})
-	for _, c := range []struct {
-		jitter   float64
-		attempts int
-		want     time.Duration
-	}{
-		{0.5, 1, time.Second}, {0.5, 2, 2 * time.Second}, {0.5, 4, 8 * time.Second}, {0.5, 6, 32 * time.Second},
-		{0.5, 7, time.Minute}, {0.5, 40, time.Minute}, {0.5, 1 << 30, time.Minute},
-		{0, 3, 3200 * time.Millisecond}, {1, 3, 4800 * time.Millisecond},
-	} {
-		d.jitter = func() float64 { return c.jitter }
-		if got := d.backoff(c.attempts); got != c.want {
-			t.Errorf("backoff(%d) with jitter %v = %v, want %v", c.attempts, c.jitter, got, c.want)
-		}
-	}
-	if d := New(newFakeStore(), Options{}); d.opts.MaxBackoff != time.Hour || d.opts.Poll != time.Second ||
-		d.opts.Timeout != 10*time.Second || d.opts.MaxConcurrent != DefaultMaxConcurrent || d.opts.PerParty != DefaultPerParty {
-		t.Errorf("defaults %+v", d.opts)
-	}
-}
-
-func TestBadSecretIsRetried(t *testing.T) {
-	s := newFakeStore()
-	clk := newClock()
-	rc := newReceiver(t, nil)
-	w := addHook(t, s, "alpha", "ops", rc.srv.URL, dc.EventOperationDeclared)
-	w.Secret = "whsec_!!not base64!!"
-	if err := s.Update(context.Background(), func(tx dc.Tx) error { return tx.PutWebhook(context.Background(), w) }); err != nil {
-		t.Fatal(err)
-	}
-	appendEvent(t, s, dc.EventOperationDeclared)
-	var logs syncBuffer
-	d := New(s, Options{Allow: loopback, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if n, err := d.DeliverOnce(context.Background()); n != 0 || err != nil {
-		t.Fatalf("DeliverOnce = %d, %v", n, err)
-	}
-	st := getHook(t, s, "alpha", "ops").Delivery
-	if st.Attempts != 1 || st.NextAttempt == nil || !strings.Contains(st.LastError, "secret") || len(rc.got()) != 0 {
-		t.Fatalf("delivery state %+v, %d requests", st, len(rc.got()))
-	}
-	if strings.Contains(logs.String(), "not base64") {
-		t.Fatalf("secret logged: %s", logs.String())
 	}
 }
 

@@ -82,14 +82,7 @@ func TestNoProxyFromEnvironment(t *testing.T) {
 // and, for https, a port that answers without TLS look the same, a status
 // is not shown.
 func TestFailureClasses(t *testing.T) {
-	closed := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.Close()
-		return "http://" + l.Addr().String() + "/hook"
-	}()
+	closed := "http://" + closedAddr(t) + "/hook"
 	hangUp := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -333,12 +326,7 @@ func TestFailureLogRateLimited(t *testing.T) {
 	ctx := context.Background()
 	s := newFakeStore()
 	clk := newClock()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + l.Addr().String() + "/hook"
-	l.Close()
+	dead := "http://" + closedAddr(t) + "/hook"
 	const hooks = 200
 	for i := range hooks {
 		addHook(t, s, fmt.Sprintf("p%03d", i/10), fmt.Sprintf("h%d", i), dead, dc.EventOperationDeclared)

@@ -9,21 +9,10 @@ import (
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// Conflict returns the conflict with the ID; ENotFound if there is none.
-func (t *tx) Conflict(ctx context.Context, id string) (*deconflict.Conflict, error) {
-	return t.shared().Conflict(ctx, id)
-}
-
-// ConflictByPair returns the conflict of two operations, named in either
-// order; ENotFound if there is none.
-func (t *tx) ConflictByPair(ctx context.Context, op1, op2 string) (*deconflict.Conflict, error) {
-	return t.shared().ConflictByPair(ctx, op1, op2)
-}
-
 // ConflictsOf returns every conflict of the operation, in the order they
 // were first stored.
 func (t *tx) ConflictsOf(ctx context.Context, opID string) ([]*deconflict.Conflict, error) {
-	cs, err := list(ctx, t, "SELECT seq, doc FROM conflicts WHERE op_lo = $1 OR op_hi = $1 ORDER BY seq",
+	cs, err := storeval.List(ctx, t.shared.Q, "SELECT seq, doc FROM conflicts WHERE op_lo = $1 OR op_hi = $1 ORDER BY seq",
 		[]any{opID}, func(r storeval.Row) (*deconflict.Conflict, error) {
 			c, _, err := storeval.ScanConflict(r)
 			return c, err
@@ -86,20 +75,6 @@ func (t *tx) PutConflict(ctx context.Context, c *deconflict.Conflict) error {
 		return fmt.Errorf("put conflict %s: %w", c.ID, err)
 	}
 	return nil
-}
-
-// Conflicts lists the conflicts that pass the filter, in the order they
-// were first stored, a page at a time.
-func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*deconflict.Conflict, string, error) {
-	after, err := storeval.DecodeCursor(f.After)
-	if err != nil {
-		return nil, "", err
-	}
-	limit := storeval.PageSize(f.Limit)
-	where, args := storeval.ConflictsWhere(dialect, f, after)
-	// One more than the page, to know whether another page follows.
-	q := "SELECT seq, doc FROM conflicts WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
-	return page(ctx, t, "conflicts", q, args.Values, limit, f.MaxBytes, storeval.ScanConflict)
 }
 
 // CountConflicts returns the number of conflicts with the status, from the

@@ -200,7 +200,7 @@ func (db *DB) update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin write transaction: %w", err)
 	}
-	t := &tx{conn: c, pending: beginWrite(), write: true, db: db}
+	t := (&tx{conn: c, pending: beginWrite(), write: true, db: db}).withShared()
 	defer t.end(ctx)
 	if err := fn(t); err != nil {
 		return err
@@ -244,7 +244,7 @@ func (db *DB) view(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
 	}
-	t := &tx{conn: c, pending: beginRead()}
+	t := (&tx{conn: c, pending: beginRead()}).withShared()
 	defer t.end(ctx)
 	if err := fn(t); err != nil {
 		return err

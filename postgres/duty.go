@@ -14,11 +14,6 @@ import (
 const dutiesDueQuery = "SELECT " + storeval.DutyColumns + ` FROM duties
 	WHERE acked_at IS NULL AND due_at <= $1 ORDER BY due_at, seq LIMIT $2`
 
-// Duty returns the duty with the ID; ENotFound if there is none.
-func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
-	return t.shared().Duty(ctx, id)
-}
-
 // dutyRows inserts duties, or replaces those with their IDs.
 var dutyRows = newRowTable("duties", []string{"id text", "subject_kind text", "subject_id text", "version bigint",
 	"party text", "level bigint", "created_at bigint", "due_at bigint", "acked_at bigint", "raised_at bigint", "cleared_at bigint"},
@@ -47,14 +42,14 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 	where, args := storeval.DutiesWhere(dialect, f, after)
 	// One more than the page, to know whether another page follows.
 	q := "SELECT " + storeval.DutyColumns + " FROM duties WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
-	return page(ctx, t, "duties", q, args.Values, limit, 0, storeval.ScanDuty)
+	return storeval.Page(ctx, t.shared.Q, "duties", q, args.Values, limit, 0, storeval.ScanDuty)
 }
 
 // DutiesDue returns up to limit duties (1000 if limit is not positive) not
 // acknowledged whose DueAt is at or before now, earliest DueAt first, then
 // in the order they were first stored.
 func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconflict.Duty, error) {
-	ds, err := list(ctx, t, dutiesDueQuery, []any{storeval.Micros(now), storeval.PageSize(limit)}, func(r storeval.Row) (*deconflict.Duty, error) {
+	ds, err := storeval.List(ctx, t.shared.Q, dutiesDueQuery, []any{storeval.Micros(now), storeval.PageSize(limit)}, func(r storeval.Row) (*deconflict.Duty, error) {
 		d, _, err := storeval.ScanDuty(r)
 		return d, err
 	})

@@ -10,35 +10,9 @@ import (
 
 var _ deconflict.FederationTx = (*tx)(nil)
 
-// NodeURL returns where peers reach this node, "" if never set.
-func (t *tx) NodeURL(ctx context.Context) (string, error) {
-	return t.shared().NodeURL(ctx)
-}
-
-// PutNodeURL stores where peers reach this node.
-func (t *tx) PutNodeURL(ctx context.Context, url string) error {
-	return t.shared().PutNodeURL(ctx, url)
-}
-
-// PutPeer inserts or replaces a peer.
-func (t *tx) PutPeer(ctx context.Context, p *deconflict.Peer) error {
-	return t.shared().PutPeer(ctx, p)
-}
-
 // Peers lists the peers in the order they were added.
 func (t *tx) Peers(ctx context.Context) ([]*deconflict.Peer, error) {
-	return t.shared().Peers(ctx, "pos")
-}
-
-// DeletePeer removes a peer and what was kept of its log; its alerts
-// stay, as evidence.
-func (t *tx) DeletePeer(ctx context.Context, key string) error {
-	return t.shared().DeletePeer(ctx, key)
-}
-
-// MarkApplied moves a peer's cursor past entry index.
-func (t *tx) MarkApplied(ctx context.Context, key string, index int64) (bool, error) {
-	return t.shared().MarkApplied(ctx, key, index)
+	return t.shared.Peers(ctx, "pos")
 }
 
 // PutPeerHashes stores hashes of a peer's log; EExists if one is there.
@@ -110,11 +84,6 @@ func (t *tx) PutPeerEntries(ctx context.Context, peer string, entries []deconfli
 	return nil
 }
 
-// PeerEntries returns stored entries of a peer's log from index from.
-func (t *tx) PeerEntries(ctx context.Context, peer string, from int64, limit int) ([]deconflict.PeerEntry, error) {
-	return t.shared().PeerEntries(ctx, peer, from, limit)
-}
-
 // AddPeerAlert stores an alert and sets its ID.
 func (t *tx) AddPeerAlert(ctx context.Context, a *deconflict.PeerAlert) error {
 	doc, err := json.Marshal(a)
@@ -125,19 +94,4 @@ func (t *tx) AddPeerAlert(ctx context.Context, a *deconflict.PeerAlert) error {
 		return fmt.Errorf("insert peer alert: %w", err)
 	}
 	return nil
-}
-
-// PeerAlerts lists the newest alerts about a peer (every peer if empty).
-func (t *tx) PeerAlerts(ctx context.Context, peer string, limit int) ([]*deconflict.PeerAlert, error) {
-	return t.shared().PeerAlerts(ctx, peer, limit)
-}
-
-// PutOverride stores an override of an operation.
-func (t *tx) PutOverride(ctx context.Context, o *deconflict.Override) error {
-	return t.shared().PutOverride(ctx, o)
-}
-
-// Override returns the override of an operation; ENotFound if none.
-func (t *tx) Override(ctx context.Context, operation string) (*deconflict.Override, error) {
-	return t.shared().Override(ctx, operation)
 }

@@ -9,12 +9,6 @@ import (
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// Message returns the hotline message with the ID; ENotFound if there is
-// none.
-func (t *tx) Message(ctx context.Context, id string) (*deconflict.Message, error) {
-	return t.shared().Message(ctx, id)
-}
-
 // PutMessage inserts the message or replaces the one with its ID, which
 // keeps its place in lists, with its addressees anew.
 func (t *tx) PutMessage(ctx context.Context, m *deconflict.Message) error {
@@ -55,5 +49,5 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	q := "SELECT " + storeval.MessageColumns + " FROM messages WHERE " + where + " ORDER BY seq LIMIT " + a.Add(limit+1)
-	return page(ctx, t, "messages", q, a.Values, limit, f.MaxBytes, storeval.ScanMessage)
+	return storeval.Page(ctx, t.shared.Q, "messages", q, a.Values, limit, f.MaxBytes, storeval.ScanMessage)
 }

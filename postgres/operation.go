@@ -15,7 +15,7 @@ func (t *tx) Operation(ctx context.Context, id string) (*deconflict.Operation, e
 	if op, ok, err := t.prefetchedOperation(id); ok {
 		return op, err
 	}
-	return t.shared().Operation(ctx, id)
+	return t.shared.Operation(ctx, id)
 }
 
 // PutOperation inserts the operation or replaces the one with its ID,

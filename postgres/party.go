@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
@@ -15,12 +14,7 @@ import (
 // CreateParty stores a new party; EExists if its ID is taken.
 func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
 	t.forgetParties()
-	return t.shared().CreateParty(ctx, p)
-}
-
-// Party returns the party with the ID; ENotFound if there is none.
-func (t *tx) Party(ctx context.Context, id string) (*deconflict.Party, error) {
-	return t.shared().Party(ctx, id)
+	return t.shared.CreateParty(ctx, p)
 }
 
 // Parties returns every party, in the order they were created.
@@ -28,7 +22,7 @@ func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
 	if ps, ok, err := t.prefetchedParties(); ok {
 		return ps, err
 	}
-	ps, err := list(ctx, t, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY seq", nil, storeval.ScanParty)
+	ps, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY seq", nil, storeval.ScanParty)
 	if err != nil {
 		return nil, fmt.Errorf("select parties: %w", err)
 	}
@@ -38,33 +32,17 @@ func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
 // PutPartyKeys replaces the keys of a party; ENotFound if there is none.
 func (t *tx) PutPartyKeys(ctx context.Context, id string, keys []string) error {
 	t.forgetParties()
-	return t.shared().PutPartyKeys(ctx, id, keys)
-}
-
-// CreateToken stores a new token; EExists if its ID or hash is taken.
-func (t *tx) CreateToken(ctx context.Context, tok *deconflict.Token) error {
-	return t.shared().CreateToken(ctx, tok)
-}
-
-// TokenByHash returns the token with the hash; ENotFound if there is none.
-func (t *tx) TokenByHash(ctx context.Context, hash []byte) (*deconflict.Token, error) {
-	return t.shared().TokenByHash(ctx, hash)
+	return t.shared.PutPartyKeys(ctx, id, keys)
 }
 
 // Tokens returns every token, revoked ones too, in the order they were
 // created.
 func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
-	toks, err := list(ctx, t, "SELECT "+storeval.TokenColumns+" FROM tokens ORDER BY seq", nil, storeval.ScanToken)
+	toks, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.TokenColumns+" FROM tokens ORDER BY seq", nil, storeval.ScanToken)
 	if err != nil {
 		return nil, fmt.Errorf("select tokens: %w", err)
 	}
 	return toks, nil
-}
-
-// RevokeToken marks the token revoked at the time; ENotFound if there is
-// none. A token revoked before keeps its first revocation time.
-func (t *tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	return t.shared().RevokeToken(ctx, id, at)
 }
 
 // Settings returns the stored settings, or the default ones if none were

@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"github.com/deconflict/deconflict/internal/pgtest"
 	"github.com/deconflict/deconflict/storetest"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // serverURL returns the URL of the test server (pgtest.Env), or skips the
@@ -134,6 +131,10 @@ func TestStore(t *testing.T) {
 			}
 			return open(t, u.(string))
 		},
+		Share: func(t *testing.T, s deconflict.Store) deconflict.Store {
+			u, _ := urls.Load(s)
+			return open(t, u.(string))
+		},
 	})
 }
 
@@ -170,20 +171,9 @@ func checkMigrations(t *testing.T, db *DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.pool.Query(t.Context(), "SELECT version, name FROM schema_migrations ORDER BY version")
+	rows, _ := db.pool.Query(t.Context(), "SELECT version || ' ' || name FROM schema_migrations ORDER BY version")
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for rows.Next() {
-		var v int
-		var name string
-		if err := rows.Scan(&v, &name); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprint(v, " ", name))
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -198,311 +188,14 @@ func checkMigrations(t *testing.T, db *DB) {
 // TestConcurrentOpen has four replicas start on a new database at once.
 func TestConcurrentOpen(t *testing.T) {
 	u := newDatabase(t)
-	const openers = 4
-	var wg sync.WaitGroup
-	dbs := make([]*DB, openers)
-	errs := make([]error, openers)
-	for i := range openers {
-		wg.Go(func() { dbs[i], errs[i] = Open(t.Context(), u) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("concurrent Open %d: %v", i, err)
-		}
-		defer dbs[i].Close()
-	}
+	dbs := storetest.OpenAtOnce(t, 4, func() (*DB, error) { return Open(t.Context(), u) })
 	checkMigrations(t, dbs[0])
 	for i, db := range dbs {
-		if err := increment(t.Context(), db, i, 0); err != nil {
+		if err := storetest.Increment(t.Context(), db, i, 0); err != nil {
 			t.Errorf("Update on DB %d: %v", i, err)
 		}
 	}
-	checkIncrements(t, dbs[openers-1], openers)
-}
-
-// TestTwoReplicas has two DBs on one database, as two replicas, write at
-// once: no lost update, event seqs 1…N without gaps or duplicates.
-func TestTwoReplicas(t *testing.T) {
-	u := newDatabase(t)
-	a, b := MustOpen(t, u), MustOpen(t, u)
-	const each = 40
-	ctx := t.Context()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4*each)
-	for w, db := range []*DB{a, b, a, b} {
-		wg.Go(func() {
-			for i := range each {
-				errs <- increment(ctx, db, w, i)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	checkIncrements(t, a, 4*each)
-	checkIncrements(t, b, 4*each)
-}
-
-// increment adds one to a counter kept in the settings and appends an
-// event naming the worker and the iteration, in one Update.
-func increment(ctx context.Context, db *DB, worker, i int) error {
-	return db.Update(ctx, func(tx deconflict.Tx) error {
-		s, err := tx.Settings(ctx)
-		if err != nil {
-			return err
-		}
-		s.TimeS++
-		if err := tx.PutSettings(ctx, s); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, &deconflict.Event{
-			Type: deconflict.EventLineCheck, Time: time.Now(),
-			Data: []byte(fmt.Sprintf(`{"worker":%d,"i":%d}`, worker, i)),
-		})
-	})
-}
-
-// checkIncrements checks that n increments were made, none lost, and
-// that the events run 1…n.
-func checkIncrements(t *testing.T, db *DB, n int) {
-	t.Helper()
-	ctx := t.Context()
-	if err := db.View(ctx, func(tx deconflict.Tx) error {
-		s, err := tx.Settings(ctx)
-		if err != nil {
-			return err
-		}
-		if want := deconflict.DefaultSettings().TimeS + float64(n); s.TimeS != want {
-			t.Errorf("counter = %v, want %v", s.TimeS, want)
-		}
-		es, err := tx.Events(ctx, 0, 100_000)
-		if err != nil {
-			return err
-		}
-		if len(es) != n {
-			t.Errorf("%d events, want %d", len(es), n)
-		}
-		seen := map[string]bool{}
-		for i, e := range es {
-			if e.Seq != int64(i+1) {
-				t.Fatalf("event %d has seq %d", i+1, e.Seq)
-			}
-			if seen[string(e.Data)] {
-				t.Errorf("event %s appended twice", e.Data)
-			}
-			seen[string(e.Data)] = true
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestRollbackKeepsSeqs checks that a rolled-back Update leaves no gap.
-func TestRollbackKeepsSeqs(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	if err := increment(ctx, db, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	errNo := errors.New("no")
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		if err := tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventLineCheck, Time: time.Now()}); err != nil {
-			return err
-		}
-		return errNo
-	})
-	if !errors.Is(err, errNo) {
-		t.Fatalf("Update: %v, want %v", err, errNo)
-	}
-	if err := increment(ctx, db, 0, 1); err != nil {
-		t.Fatal(err)
-	}
-	checkIncrements(t, db, 2)
-}
-
-// TestEventDataBytes checks that event data comes back byte for byte, as
-// the record hashes it: not normalised as jsonb would.
-func TestEventDataBytes(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	datas := []string{`{"b":1,  "a":[1.0,2e3], "a":"dup"}`, "{\n\t\"x\" : \"\\u00e9\"\n}", `null`, `"é"`}
-	if err := db.Update(ctx, func(tx deconflict.Tx) error {
-		for _, d := range datas {
-			if err := tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventLineCheck, Time: time.Now(), Data: []byte(d)}); err != nil {
-				return err
-			}
-		}
-		return tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventLineCheck, Time: time.Now()})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db.View(ctx, func(tx deconflict.Tx) error {
-		es, err := tx.Events(ctx, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, d := range datas {
-			if got := string(es[i].Data); got != d {
-				t.Errorf("event %d data = %q, want %q", i+1, got, d)
-			}
-		}
-		if es[len(datas)].Data != nil {
-			t.Errorf("event without data has data %q", es[len(datas)].Data)
-		}
-		return nil
-	})
-}
-
-// TestWriteLock checks that an Update holds the write lock from its start,
-// before it writes anything, against writers on other connections.
-func TestWriteLock(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	inTx, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- db.Update(ctx, func(tx deconflict.Tx) error {
-			if _, err := tx.Settings(ctx); err != nil { // a read only
-				return err
-			}
-			close(inTx)
-			<-release
-			return nil
-		})
-	}()
-	<-inTx
-	var got bool
-	err := db.pool.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", writeLockKey).Scan(&got)
-	close(release)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got {
-		t.Error("another connection took the write lock while an Update that had only read was under way")
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestFailedStatementFailsCommit checks that an Update whose fn swallowed
-// a failed statement reports the rollback PostgreSQL makes of it.
-func TestFailedStatementFailsCommit(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	err := db.Update(ctx, func(dtx deconflict.Tx) error {
-		if err := dtx.CreateParty(ctx, &deconflict.Party{ID: "alpha"}); err != nil {
-			return err
-		}
-		_, err := dtx.(*tx).conn.Exec(ctx, "SELECT 1/0")
-		if err == nil {
-			t.Error("SELECT 1/0: no error")
-		}
-		return nil // swallowed
-	})
-	if err == nil {
-		t.Error("Update after a failed statement: no error")
-	}
-	db.View(ctx, func(tx deconflict.Tx) error {
-		if _, err := tx.Party(ctx, "alpha"); deconflict.ErrorCode(err) != deconflict.ENotFound {
-			t.Errorf("party of a failed Update: %v", err)
-		}
-		return nil
-	})
-	if err := increment(ctx, db, 0, 0); err != nil {
-		t.Fatalf("Update after a failed one: %v", err)
-	}
-}
-
-// TestViewReadOnly checks that a View cannot write.
-func TestViewReadOnly(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	err := db.View(ctx, func(tx deconflict.Tx) error {
-		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha"})
-	})
-	if err == nil {
-		t.Fatal("CreateParty in a View: no error")
-	}
-	db.View(ctx, func(tx deconflict.Tx) error {
-		if _, err := tx.Party(ctx, "alpha"); deconflict.ErrorCode(err) != deconflict.ENotFound {
-			t.Errorf("party written in a View: %v", err)
-		}
-		return nil
-	})
-}
-
-func TestContextCanceled(t *testing.T) {
-	u := newDatabase(t)
-	db, other := MustOpen(t, u), MustOpen(t, u)
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha"})
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Update with a canceled context: %v, want context.Canceled", err)
-	}
-	// Canceled during fn: nothing is kept.
-	ctx, cancel = context.WithCancel(t.Context())
-	err = db.Update(ctx, func(tx deconflict.Tx) error {
-		if err := tx.CreateParty(ctx, &deconflict.Party{ID: "bravo"}); err != nil {
-			return err
-		}
-		cancel()
-		return nil
-	})
-	if err == nil {
-		t.Errorf("Update whose context was canceled before commit: no error")
-	}
-	ctx = t.Context()
-	db.View(ctx, func(tx deconflict.Tx) error {
-		if ps, err := tx.Parties(ctx); err != nil || len(ps) != 0 {
-			t.Errorf("parties after canceled Updates: %d, %v; want none", len(ps), err)
-		}
-		return nil
-	})
-	// Canceled while waiting for the write lock, which another replica
-	// holds.
-	inTx, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- other.Update(t.Context(), func(tx deconflict.Tx) error {
-			if _, err := tx.LastSeq(t.Context()); err != nil {
-				return err
-			}
-			close(inTx)
-			<-release
-			return nil
-		})
-	}()
-	<-inTx
-	ctx, cancel = context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err = db.Update(ctx, func(tx deconflict.Tx) error {
-		_, err := tx.LastSeq(ctx)
-		return err
-	})
-	if err == nil {
-		t.Error("Update whose context ended while waiting for the lock: no error")
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Update waited %v for the lock after its context ended", d)
-	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if err := increment(t.Context(), db, 0, 0); err != nil {
-		t.Fatalf("Update after a canceled wait: %v", err)
-	}
+	storetest.CheckIncrements(t, dbs[len(dbs)-1], len(dbs))
 }
 
 // TestDurability writes, then reads on a new DB, with and without closing
@@ -515,123 +208,13 @@ func TestDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		if err := increment(ctx, db, 0, i); err != nil {
+		if err := storetest.Increment(ctx, db, 0, i); err != nil {
 			t.Fatal(err)
 		}
 	}
-	checkIncrements(t, MustOpen(t, u), 10) // db still open
+	storetest.CheckIncrements(t, MustOpen(t, u), 10) // db still open
 	db.Close()
-	checkIncrements(t, MustOpen(t, u), 10)
-}
-
-// TestListen has one replica hear the Updates of another.
-func TestListen(t *testing.T) {
-	u := newDatabase(t)
-	a, b := MustOpen(t, u), MustOpen(t, u)
-	ctx, cancel := context.WithCancel(t.Context())
-	seqs := make(chan int64, 100)
-	done := make(chan error, 1)
-	go func() { done <- a.Listen(ctx, func(seq int64) { seqs <- seq }) }()
-	want(t, seqs, 0, 5*time.Second) // listening
-
-	// An Update without events, and one rolled back, notify nothing.
-	if err := b.Update(ctx, func(tx deconflict.Tx) error {
-		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha"})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	b.Update(ctx, func(tx deconflict.Tx) error {
-		tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventLineCheck, Time: time.Now()})
-		return errors.New("rolled back")
-	})
-	for i := range 3 {
-		start := time.Now()
-		if err := increment(ctx, b, 0, i); err != nil {
-			t.Fatal(err)
-		}
-		want(t, seqs, int64(i+1), time.Second)
-		t.Logf("notified in %v", time.Since(start))
-	}
-	// Two events in one Update: one notification, of the last.
-	if err := b.Update(ctx, func(tx deconflict.Tx) error {
-		for range 2 {
-			if err := tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventLineCheck, Time: time.Now()}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	want(t, seqs, 5, time.Second)
-	select {
-	case seq := <-seqs:
-		t.Errorf("unexpected notification %d", seq)
-	case <-time.After(200 * time.Millisecond):
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Listen: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Listen did not return after its context ended")
-	}
-}
-
-// want waits for the next value on c and checks it.
-func want(t *testing.T, c <-chan int64, v int64, within time.Duration) {
-	t.Helper()
-	select {
-	case got := <-c:
-		if got != v {
-			t.Fatalf("notified %d, want %d", got, v)
-		}
-	case <-time.After(within):
-		t.Fatalf("no notification %d within %v", v, within)
-	}
-}
-
-// TestListenReconnect cuts Listen's connection: it connects again, calls
-// fn(0), and hears Updates again.
-func TestListenReconnect(t *testing.T) {
-	u := newDatabase(t)
-	p := newProxy(t, u)
-	a, b := MustOpen(t, p.url), MustOpen(t, u)
-	var logged syncBuffer
-	a.SetLogger(slog.New(slog.NewTextHandler(&logged, nil)))
-	ctx := t.Context()
-	seqs := make(chan int64, 100)
-	go a.Listen(ctx, func(seq int64) { seqs <- seq })
-	want(t, seqs, 0, 5*time.Second)
-	if err := increment(ctx, b, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	want(t, seqs, 1, time.Second)
-
-	p.cut()
-	start := time.Now()
-	want(t, seqs, 0, 3*time.Second)
-	t.Logf("listening again after %v", time.Since(start))
-	if err := increment(ctx, b, 0, 1); err != nil {
-		t.Fatal(err)
-	}
-	want(t, seqs, 2, time.Second)
-
-	// The server gone for a while: Listen keeps trying, then hears again.
-	p.stop()
-	time.Sleep(2 * time.Second)
-	p.restart()
-	want(t, seqs, 0, 7*time.Second)
-	if err := increment(ctx, b, 0, 2); err != nil {
-		t.Fatal(err)
-	}
-	want(t, seqs, 3, time.Second)
-	// The operators were told: lost, and listening again.
-	if log := logged.String(); !strings.Contains(log, "failed; trying again") || !strings.Contains(log, "listening for other replicas' commits again") {
-		t.Errorf("Listen logged:\n%s", log)
-	}
+	storetest.CheckIncrements(t, MustOpen(t, u), 10)
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger's goroutines.
@@ -650,96 +233,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// TestLease checks that a lease has one holder at a time.
-func TestLease(t *testing.T) {
-	u := newDatabase(t)
-	a, b := MustOpen(t, u), MustOpen(t, u)
-	ctx := t.Context()
-	la, ok, err := a.TryLease(ctx, "webhooks")
-	if err != nil || !ok {
-		t.Fatalf("first TryLease: %v, %v", ok, err)
-	}
-	for _, db := range []*DB{b, a} {
-		if l, ok, err := db.TryLease(ctx, "webhooks"); err != nil || ok {
-			t.Errorf("TryLease of a held lease: %v, %v", ok, err)
-			if ok {
-				l.Release()
-			}
-		}
-	}
-	// Another name is another lease.
-	lo, ok, err := b.TryLease(ctx, "other")
-	if err != nil || !ok {
-		t.Fatalf("TryLease of another name: %v, %v", ok, err)
-	}
-	lo.Release()
-
-	select {
-	case <-la.Lost():
-		t.Fatal("lease lost while held")
-	case <-time.After(1500 * time.Millisecond): // a ping or so
-	}
-	la.Release()
-	la.Release() // again: nothing
-	select {
-	case <-la.Lost():
-	default:
-		t.Error("Lost not closed after Release")
-	}
-	lb, ok, err := b.TryLease(ctx, "webhooks")
-	if err != nil || !ok {
-		t.Fatalf("TryLease after Release: %v, %v", ok, err)
-	}
-	lb.Release()
-	// The pool lost no connection to leases.
-	if n := a.pool.Stat().AcquiredConns(); n != 0 {
-		t.Errorf("%d connections acquired after Release", n)
-	}
-}
-
-// TestLeaseLost cuts the connection of a lease: the holder learns it, and
-// another replica takes the lease.
-func TestLeaseLost(t *testing.T) {
-	u := newDatabase(t)
-	p := newProxy(t, u)
-	a, b := MustOpen(t, p.url), MustOpen(t, u)
-	ctx := t.Context()
-	la, ok, err := a.TryLease(ctx, "webhooks")
-	if err != nil || !ok {
-		t.Fatalf("TryLease: %v, %v", ok, err)
-	}
-	p.cut()
-	start := time.Now()
-	select {
-	case <-la.Lost():
-		t.Logf("lease lost noticed after %v", time.Since(start))
-	case <-time.After(4 * time.Second):
-		t.Fatal("lease not lost 4s after its connection was cut")
-	}
-	la.Release()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		lb, ok, err := b.TryLease(ctx, "webhooks")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			lb.Release()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("lease of a cut connection still held after 5s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// The first replica can take it again.
-	la, ok, err = a.TryLease(ctx, "webhooks")
-	if err != nil || !ok {
-		t.Fatalf("TryLease after reconnecting: %v, %v", ok, err)
-	}
-	la.Release()
 }
 
 // TestPingUnreachable checks that Ping fails, promptly, when the server
@@ -790,86 +283,6 @@ func TestPingUnreachable(t *testing.T) {
 	// Closing connections to a server that does not answer would wait
 	// for it (up to 15 s in pgxpool): let it go first.
 	p.stop()
-}
-
-// TestPutLogHashesRange checks that indexes outside tlog's range are
-// refused, not stored.
-func TestPutLogHashesRange(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	for _, c := range []struct {
-		start int64
-		n     int
-	}{{-1, 1}, {-5, 3}, {1<<63 - 1, 2}, {-1 << 63, 0}} {
-		err := db.Update(ctx, func(tx deconflict.Tx) error {
-			return tx.PutLogHashes(ctx, c.start, make([][32]byte, c.n))
-		})
-		if code := deconflict.ErrorCode(err); code != deconflict.EInvalid {
-			t.Errorf("PutLogHashes(%d, %d hashes): error %v, want %s", c.start, c.n, err, deconflict.EInvalid)
-		}
-	}
-	var n int
-	if err := db.pool.QueryRow(ctx, "SELECT count(*) FROM log_hashes").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
-		t.Errorf("%d hashes stored, want 0", n)
-	}
-}
-
-// TestUpdateRetries checks that Update runs fn again after a
-// serialization failure or a deadlock, a bounded number of times, and not
-// after other errors.
-func TestUpdateRetries(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	calls := 0
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		calls++
-		if err := tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventLineCheck, Time: time.Now()}); err != nil {
-			return err
-		}
-		if calls < 3 {
-			return fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: []string{"40001", "40P01"}[calls-1]})
-		}
-		return nil
-	})
-	if err != nil || calls != 3 {
-		t.Errorf("Update failing twice then not: %v after %d calls, want nil after 3", err, calls)
-	}
-	checkSeqs(t, db, 1)
-
-	calls = 0
-	err = db.Update(ctx, func(deconflict.Tx) error { calls++; return &pgconn.PgError{Code: "40001"} })
-	if !retryable(err) || calls != maxRetries+1 {
-		t.Errorf("Update failing always: %v after %d calls, want a serialization failure after %d", err, calls, maxRetries+1)
-	}
-	calls = 0
-	err = db.Update(ctx, func(deconflict.Tx) error { calls++; return &pgconn.PgError{Code: "23505"} })
-	if err == nil || calls != 1 {
-		t.Errorf("Update failing with a unique violation: %v after %d calls, want it after 1", err, calls)
-	}
-}
-
-// checkSeqs checks that the events run 1…n.
-func checkSeqs(t *testing.T, db *DB, n int) {
-	t.Helper()
-	ctx := t.Context()
-	db.View(ctx, func(tx deconflict.Tx) error {
-		es, err := tx.Events(ctx, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(es) != n {
-			t.Errorf("%d events, want %d", len(es), n)
-		}
-		for i, e := range es {
-			if e.Seq != int64(i+1) {
-				t.Errorf("event %d has seq %d", i+1, e.Seq)
-			}
-		}
-		return nil
-	})
 }
 
 // TestRevocationCountMigrates: a store made before the revocation count

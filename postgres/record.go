@@ -175,7 +175,7 @@ func (t *tx) PutKey(ctx context.Context, k *deconflict.SigningKey) error {
 // Keys returns every signing key, with its signer, in the order they were
 // first stored.
 func (t *tx) Keys(ctx context.Context) ([]*deconflict.SigningKey, error) {
-	ks, err := list(ctx, t, "SELECT "+storeval.KeyColumns+" FROM signing_keys ORDER BY seq", nil, storeval.ScanKey)
+	ks, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.KeyColumns+" FROM signing_keys ORDER BY seq", nil, storeval.ScanKey)
 	if err != nil {
 		return nil, fmt.Errorf("select signing keys: %w", err)
 	}

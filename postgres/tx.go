@@ -13,8 +13,10 @@ import (
 )
 
 // tx is a deconflict.Tx on one PostgreSQL transaction, on a connection of
-// the pool. Its methods live in the file of the noun they store.
+// the pool. Its methods live in the file of the noun they store, but for
+// those both stores run alike, which are storeval.Tx's (see shared).
 type tx struct {
+	shared
 	conn *pgxpool.Conn
 	// pending holds statements not sent yet: first those that begin the
 	// transaction, then writes whose result nobody waits for (see later).
@@ -66,8 +68,17 @@ var _ deconflict.Tx = (*tx)(nil)
 // same statements (see storeval.Dialect).
 var dialect = storeval.Dialect{Param: storeval.Dollar, Arrays: true, NoRows: pgx.ErrNoRows}
 
-// shared returns the Tx methods both stores implement alike, on t.
-func (t *tx) shared() storeval.Tx { return storeval.Tx{Q: rowQuerier{t}, D: dialect} }
+// shared is what both stores run alike (storeval.Tx): the lookups by key
+// and the one-row writes. Embedded in tx, its methods are tx's, but for
+// those a store runs its own way, which tx defines and which call it as
+// t.shared.
+type shared = storeval.Tx
+
+// withShared sets t.shared to run on t, and returns t.
+func (t *tx) withShared() *tx {
+	t.shared = storeval.Tx{Q: rowQuerier{t}, D: dialect}
+	return t
+}
 
 // rowQuerier is t as storeval.Tx uses it.
 type rowQuerier struct{ t *tx }
@@ -92,28 +103,6 @@ func nullMicros(t *time.Time) *int64 {
 	}
 	v := storeval.Micros(*t)
 	return &v
-}
-
-// page runs a list query whose last argument is the page size plus one
-// and scans up to limit rows, or fewer once they pass maxBytes
-// (storeval.Page).
-func page[T any](ctx context.Context, t *tx, noun, query string, args []any, limit, maxBytes int, scan func(storeval.Row) (T, int64, error)) ([]T, string, error) {
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("select %s: %w", noun, err)
-	}
-	defer rows.Close()
-	return storeval.Page(rows, noun, limit, maxBytes, scan)
-}
-
-// list runs a query and scans every row with scan.
-func list[T any](ctx context.Context, t *tx, query string, args []any, scan func(storeval.Row) (T, error)) ([]T, error) {
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	return storeval.List(rows, scan)
 }
 
 // The first statement of a transaction goes in one batch (one round trip)

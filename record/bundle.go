@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 
 	dc "github.com/deconflict/deconflict"
 	"golang.org/x/mod/sumdb/tlog"
@@ -195,45 +193,6 @@ func newest(keys []*dc.SigningKey) *dc.SigningKey {
 		}
 	}
 	return k
-}
-
-func formatManifest(origin, opID string, tree tlog.Tree, entries []Entry) []byte {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s\n%s\n%s\n%d\n%s\n", manifestHeader, origin, opID, tree.N, tree.Hash)
-	for _, e := range entries {
-		fmt.Fprintf(&sb, "%d\n", e.Index)
-	}
-	return []byte(sb.String())
-}
-
-// manifest is a parsed manifest.
-type manifest struct {
-	origin, op string
-	tree       tlog.Tree
-	indexes    []int64
-}
-
-func parseManifest(text string) (*manifest, error) {
-	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	if len(lines) < 5 || lines[0] != manifestHeader {
-		return nil, fmt.Errorf("manifest: %w: not a %q", ErrMalformed, manifestHeader)
-	}
-	m := &manifest{origin: lines[1], op: lines[2]}
-	var err error
-	if m.tree.N, err = strconv.ParseInt(lines[3], 10, 64); err != nil {
-		return nil, fmt.Errorf("manifest: %w: bad tree size %q", ErrMalformed, lines[3])
-	}
-	if m.tree.Hash, err = tlog.ParseHash(lines[4]); err != nil {
-		return nil, fmt.Errorf("manifest: %w: bad tree hash %q", ErrMalformed, lines[4])
-	}
-	for _, l := range lines[5:] {
-		i, err := strconv.ParseInt(l, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("manifest: %w: bad index %q", ErrMalformed, l)
-		}
-		m.indexes = append(m.indexes, i)
-	}
-	return m, nil
 }
 
 // Verify checks a bundle offline and returns its timeline. key is the
@@ -478,92 +437,4 @@ func decodeBody(e *dc.Event, v any, ok func() bool) error {
 		return fmt.Errorf("the body lacks what a %s event carries", e.Type)
 	}
 	return nil
-}
-
-// scope decides which events are about an operation, learning as it goes
-// (in log order) which conflicts, hotline messages and events are.
-type scope struct {
-	op        string
-	conflicts map[string]bool
-	messages  map[string]bool
-	events    map[int64]bool // seqs of the events related so far
-}
-
-func newScope(op string) *scope {
-	return &scope{op: op, conflicts: map[string]bool{}, messages: map[string]bool{}, events: map[int64]bool{}}
-}
-
-// relate reports whether e is about the operation, given the events
-// related before it. An error means e's body cannot be read.
-func (s *scope) relate(e *dc.Event) (bool, error) {
-	ok, err := s.relate1(e)
-	if ok && err == nil && e.Type != dc.EventPartyKeyAdded {
-		s.events[e.Seq] = true // deliveries of key registrations are left out
-	}
-	return ok, err
-}
-
-// deliveredSeq returns the seq of the event a webhook.delivered event
-// reports the delivery of, from its subject ({kind:"event", id:seq}), or
-// 0.
-func deliveredSeq(e *dc.Event) int64 {
-	if e.Subject == nil || e.Subject.Kind != dc.SubjectEvent {
-		return 0
-	}
-	seq, err := strconv.ParseInt(e.Subject.ID, 10, 64)
-	if err != nil || seq < 1 || strconv.FormatInt(seq, 10) != e.Subject.ID {
-		return 0
-	}
-	return seq
-}
-
-func (s *scope) relate1(e *dc.Event) (bool, error) {
-	switch e.Type {
-	case dc.EventPartyKeyAdded:
-		// Every key registration goes into every bundle: the keys that
-		// the parties' signed acknowledgements are checked with.
-		return true, nil
-	case dc.EventWebhookDelivered:
-		// The delivery of an event related before it. The body is checked
-		// (against the subject and the delivered entry) by Verify.
-		seq := deliveredSeq(e)
-		return seq > 0 && seq < e.Seq && s.events[seq], nil
-	case dc.EventOperationDeclared, dc.EventOperationUpdated, dc.EventOperationActivated,
-		dc.EventOperationEnded, dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventNoticeShort,
-		dc.EventOperationReceived, dc.EventOperationOverride:
-		return e.Subject != nil && e.Subject.Kind == dc.SubjectOperation && e.Subject.ID == s.op, nil
-	case dc.EventConflictOpened, dc.EventConflictAcked, dc.EventConflictResolved, dc.EventConflictWaived:
-		var b conflictBody
-		if err := decodeBody(e, &b, func() bool { return b.Conflict != nil }); err != nil {
-			return false, err
-		}
-		if b.Conflict.Operations[0] == s.op || b.Conflict.Operations[1] == s.op {
-			s.conflicts[b.Conflict.ID] = true
-			return true, nil
-		}
-	case dc.EventEscalationRaised, dc.EventEscalationCleared:
-		var b escalationBody
-		if err := decodeBody(e, &b, func() bool { return b.Escalation != nil }); err != nil {
-			return false, err
-		}
-		switch sub := b.Escalation.Subject; sub.Kind {
-		case dc.SubjectOperation:
-			return sub.ID == s.op, nil
-		case dc.SubjectConflict:
-			return s.conflicts[sub.ID], nil
-		case dc.SubjectMessage:
-			return s.messages[sub.ID], nil
-		}
-	case dc.EventHotlineMessage, dc.EventLineCheck, dc.EventHotlineAcked:
-		var b messageBody
-		if err := decodeBody(e, &b, func() bool { return b.Message != nil }); err != nil {
-			return false, err
-		}
-		m := b.Message
-		if sub := m.Subject; sub != nil && (sub.Kind == dc.SubjectOperation && sub.ID == s.op || sub.Kind == dc.SubjectConflict && s.conflicts[sub.ID]) {
-			s.messages[m.ID] = true
-			return true, nil
-		}
-	}
-	return false, nil
 }

@@ -281,26 +281,9 @@ func resign(t testing.TB, b *Bundle, key *dc.SigningKey) {
 func TestVerifyAboutness(t *testing.T) {
 	f := scenario(t)
 	k := mustKey(t, origin)
-	n := int64(len(f.events))
 	b := bundleFor(t, f, k, admin)
 	for _, index := range []int64{4, 22} { // opX's declaration; conflict c2 (opB, opX)
-		data := EntryBytes(f.events[index])
-		p, _ := InclusionProof(ctx, f, index, n)
-		en := Entry{Index: index, Data: string(data), LeafHash: tlog.RecordHash(data), Proof: p}
-		c := roundTrip(t, b)
-		at := 0
-		for at < len(c.Entries) && c.Entries[at].Index < index {
-			at++
-		}
-		c.Entries = append(c.Entries[:at:at], append([]Entry{en}, c.Entries[at:]...)...)
-		tree := tlog.Tree{N: n}
-		tree.Hash, _ = TreeHash(ctx, f, n)
-		m, err := signNote(formatManifest(origin, opA, tree, c.Entries), []*dc.SigningKey{k})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Manifest = string(m)
-		_, err = Verify(c, k.Verifier)
+		_, err := Verify(insert(t, f, k, b, index), k.Verifier)
 		want := fmt.Sprintf("(log index %d, event seq %d): this %s event is not about operation %s", index, index+1, f.events[index].Type, opA)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("unrelated entry %d: %v", index, err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/storetest"
 )
 
 // TestCommitMark checks that the commit mark stays the same while only
@@ -42,7 +43,7 @@ func TestCommitMark(t *testing.T) {
 		}
 	}
 
-	if err := increment(ctx, db, 0, 0); err != nil {
+	if err := storetest.Increment(ctx, db, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	m2 := mark("a commit of the store")
@@ -51,7 +52,7 @@ func TestCommitMark(t *testing.T) {
 	}
 
 	other := MustOpen(t, path)
-	if err := increment(ctx, other, 1, 0); err != nil {
+	if err := storetest.Increment(ctx, other, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	m3 := mark("a commit through another handle")
@@ -79,7 +80,7 @@ func TestCommitMark(t *testing.T) {
 	if mark("a commit by another process") == m3 {
 		t.Fatal("the mark did not move after a commit by another process")
 	}
-	checkIncrements(t, db, 3)
+	storetest.CheckIncrements(t, db, 3)
 }
 
 // TestCommitMarkClosed checks that a closed store gives no mark: its
@@ -174,7 +175,7 @@ func TestCommitMarkThroughSymlink(t *testing.T) {
 	if !ok {
 		t.Fatal("no commit mark for a store opened through a symbolic link")
 	}
-	if err := increment(ctx, other, 0, 0); err != nil {
+	if err := storetest.Increment(ctx, other, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if m2, ok := db.CommitMark(); !ok || m2 == m {

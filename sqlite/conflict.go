@@ -9,17 +9,6 @@ import (
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// Conflict returns the conflict with the ID; ENotFound if there is none.
-func (t *tx) Conflict(ctx context.Context, id string) (*deconflict.Conflict, error) {
-	return t.shared().Conflict(ctx, id)
-}
-
-// ConflictByPair returns the conflict of two operations, named in either
-// order; ENotFound if there is none.
-func (t *tx) ConflictByPair(ctx context.Context, op1, op2 string) (*deconflict.Conflict, error) {
-	return t.shared().ConflictByPair(ctx, op1, op2)
-}
-
 // ConflictsOf returns every conflict of the operation, in the order they
 // were first stored.
 func (t *tx) ConflictsOf(ctx context.Context, opID string) ([]*deconflict.Conflict, error) {
@@ -52,23 +41,9 @@ func (t *tx) PutConflict(ctx context.Context, c *deconflict.Conflict) error {
 	return nil
 }
 
-// Conflicts lists the conflicts that pass the filter, in the order they
-// were first stored, a page at a time.
-func (t *tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*deconflict.Conflict, string, error) {
-	after, err := storeval.DecodeCursor(f.After)
-	if err != nil {
-		return nil, "", err
-	}
-	limit := storeval.PageSize(f.Limit)
-	where, args := storeval.ConflictsWhere(dialect, f, after)
-	// One more than the page, to know whether another page follows.
-	q := "SELECT seq, doc FROM conflicts WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
-	return page(ctx, t, "conflicts", q, args.Values, limit, f.MaxBytes, storeval.ScanConflict)
-}
-
 // conflicts runs a query of seq and doc.
 func (t *tx) conflicts(ctx context.Context, q string, args ...any) ([]*deconflict.Conflict, error) {
-	return list(ctx, t, q, args, func(r storeval.Row) (*deconflict.Conflict, error) {
+	return storeval.List(ctx, t.shared.Q, q, args, func(r storeval.Row) (*deconflict.Conflict, error) {
 		c, _, err := storeval.ScanConflict(r)
 		return c, err
 	})

@@ -288,7 +288,7 @@ func (db *DB) Update(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin write transaction: %w", err)
 	}
-	tx := &tx{tx: t, cache: db.writeStmts, kept: &db.kept}
+	tx := (&tx{tx: t, cache: db.writeStmts, kept: &db.kept}).withShared()
 	defer func() {
 		t.Rollback()
 		if tx.changedKept {
@@ -340,7 +340,7 @@ func (db *DB) View(ctx context.Context, fn func(deconflict.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
 	}
-	tx := &tx{tx: t, cache: db.readStmts, db: db}
+	tx := (&tx{tx: t, cache: db.readStmts, db: db}).withShared()
 	defer func() {
 		t.Rollback()
 		db.readStmts.add(ctx, tx.missed)

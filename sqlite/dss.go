@@ -10,16 +10,11 @@ var _ deconflict.DSSTx = (*tx)(nil)
 
 // PutDSSRecord inserts or replaces a record of the DSS interface.
 func (t *tx) PutDSSRecord(ctx context.Context, kind, id string, seq int64, doc []byte) error {
-	if err := t.shared().PutDSSRecord(ctx, kind, id, seq, doc); err != nil {
+	if err := t.shared.PutDSSRecord(ctx, kind, id, seq, doc); err != nil {
 		return err
 	}
 	t.tops.dssMax, t.tops.appended = max(t.tops.dssMax, seq), true
 	return nil
-}
-
-// DSSRecordsSince calls fn for every record changed after seq.
-func (t *tx) DSSRecordsSince(ctx context.Context, seq int64, fn func(kind, id string, seq int64, doc []byte) error) error {
-	return t.shared().DSSRecordsSince(ctx, seq, fn)
 }
 
 // DSSLastSeq returns the highest change number of the DSS records.
@@ -29,7 +24,7 @@ func (t *tx) DSSLastSeq(ctx context.Context) (int64, error) {
 			return max(seq, t.tops.dssMax), nil
 		}
 	}
-	seq, err := t.shared().DSSLastSeq(ctx)
+	seq, err := t.shared.DSSLastSeq(ctx)
 	if err == nil && !t.tops.dssDeleted {
 		t.tops.readDSSSeq, t.tops.readDSSSeqOK = seq, true
 	}
@@ -41,5 +36,5 @@ var _ deconflict.DSSPurgeTx = (*tx)(nil)
 // PurgeDSSTombstones removes the rows of deleted records up to seq.
 func (t *tx) PurgeDSSTombstones(ctx context.Context, seq int64) (int64, error) {
 	t.tops.dssDeleted, t.tops.readDSSSeqOK, t.tops.appended = true, false, true
-	return t.shared().PurgeDSSTombstones(ctx, seq)
+	return t.shared.PurgeDSSTombstones(ctx, seq)
 }

@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"testing"
 
@@ -19,34 +17,9 @@ import (
 func TestMigrateDSSRecords(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "v10.db")
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open(DriverName, dsn(path, url.Values{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs := []string{"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"}
-	for _, m := range ms {
-		if m.Version > 10 {
-			break
-		}
-		qs = append(qs, m.SQL, fmt.Sprintf("INSERT INTO schema_migrations VALUES (%d, '%s', 0)", m.Version, m.Name))
-	}
 	// Change numbers out of the order of the keys; seq 3 a deletion.
-	qs = append(qs, `INSERT INTO dss_records (kind, id, seq, doc) VALUES
+	olderFile(t, path, 10, `INSERT INTO dss_records (kind, id, seq, doc) VALUES
 		('oir', 'c', 1, '{"n":1}'), ('oir', 'a', 4, '{"n":4}'), ('subscription', 'b', 2, '{"n":2}'), ('oir', 'b', 3, NULL)`)
-	for _, q := range qs {
-		if _, err := old.ExecContext(ctx, q); err != nil {
-			old.Close()
-			t.Fatalf("%.40s: %v", q, err)
-		}
-	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-
 	db := MustOpen(t, path)
 	type rec struct {
 		kind, id string

@@ -20,7 +20,7 @@ func (t *tx) Duty(ctx context.Context, id string) (*deconflict.Duty, error) {
 	if err := t.flushDuties(ctx); err != nil {
 		return nil, err
 	}
-	return t.shared().Duty(ctx, id)
+	return t.shared.Duty(ctx, id)
 }
 
 // PutDuty inserts the duty or replaces the one with its ID, which keeps
@@ -92,7 +92,7 @@ func (t *tx) Duties(ctx context.Context, f deconflict.DutyFilter) ([]*deconflict
 	where, args := storeval.DutiesWhere(dialect, f, after)
 	// One more than the page, to know whether another page follows.
 	q := "SELECT " + storeval.DutyColumns + " FROM duties WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
-	return page(ctx, t, "duties", q, args.Values, limit, 0, storeval.ScanDuty)
+	return storeval.Page(ctx, t.shared.Q, "duties", q, args.Values, limit, 0, storeval.ScanDuty)
 }
 
 // DutiesDue returns up to limit duties (1000 if limit is not positive) not
@@ -102,7 +102,7 @@ func (t *tx) DutiesDue(ctx context.Context, now time.Time, limit int) ([]*deconf
 	if err := t.flushDuties(ctx); err != nil {
 		return nil, err
 	}
-	ds, err := list(ctx, t, dutiesDueQuery, []any{storeval.Micros(now), storeval.PageSize(limit)}, func(r storeval.Row) (*deconflict.Duty, error) {
+	ds, err := storeval.List(ctx, t.shared.Q, dutiesDueQuery, []any{storeval.Micros(now), storeval.PageSize(limit)}, func(r storeval.Row) (*deconflict.Duty, error) {
 		d, _, err := storeval.ScanDuty(r)
 		return d, err
 	})

@@ -13,12 +13,6 @@ import (
 // twice.
 const sentByOrTo = "(from_party = ? OR EXISTS (SELECT 1 FROM message_to WHERE message_to.party = ? AND message_to.seq = messages.seq))"
 
-// Message returns the hotline message with the ID; ENotFound if there is
-// none.
-func (t *tx) Message(ctx context.Context, id string) (*deconflict.Message, error) {
-	return t.shared().Message(ctx, id)
-}
-
 // PutMessage inserts the message or replaces the one with its ID, which
 // keeps its place in lists, and records its addressees anew.
 func (t *tx) PutMessage(ctx context.Context, m *deconflict.Message) error {
@@ -64,5 +58,5 @@ func (t *tx) Messages(ctx context.Context, f deconflict.MessageFilter) ([]*decon
 	}
 	// One more than the page, to know whether another page follows.
 	args = append(args, limit+1)
-	return page(ctx, t, "messages", "SELECT "+storeval.MessageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, storeval.ScanMessage)
+	return storeval.Page(ctx, t.shared.Q, "messages", "SELECT "+storeval.MessageColumns+" FROM messages WHERE "+where+" ORDER BY seq LIMIT ?", args, limit, f.MaxBytes, storeval.ScanMessage)
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// TestMigrateFromVersion1 opens a file made by a program that knew only
-// the first migration: Open adds the notice tables, and keeps the data.
-func TestMigrateFromVersion1(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "v1.db")
+// olderFile makes at path a file with the schema of migration version, as
+// an older program made it, and then runs the statements more there. It
+// returns every migration this program knows.
+func olderFile(t *testing.T, path string, version int, more ...string) []storeval.Migration {
+	t.Helper()
 	ms, err := migrations()
 	if err != nil {
 		t.Fatal(err)
@@ -27,13 +27,15 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-		ms[0].SQL,
-		"INSERT INTO schema_migrations VALUES (1, '" + ms[0].Name + "', 0)",
-		"INSERT INTO parties (id, name, created_at) VALUES ('alpha', 'Alpha', 0)",
-	} {
-		if _, err := old.ExecContext(ctx, q); err != nil {
+	qs := []string{"CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"}
+	for _, m := range ms {
+		if m.Version > version {
+			break
+		}
+		qs = append(qs, m.SQL, fmt.Sprintf("INSERT INTO schema_migrations VALUES (%d, '%s', 0)", m.Version, m.Name))
+	}
+	for _, q := range append(qs, more...) {
+		if _, err := old.ExecContext(t.Context(), q); err != nil {
 			old.Close()
 			t.Fatalf("%.40s: %v", q, err)
 		}
@@ -41,7 +43,15 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return ms
+}
 
+// TestMigrateFromVersion1 opens a file made by a program that knew only
+// the first migration: Open adds the notice tables, and keeps the data.
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	ms := olderFile(t, path, 1, "INSERT INTO parties (id, name, created_at) VALUES ('alpha', 'Alpha', 0)")
 	db := MustOpen(t, path)
 	var version int
 	if err := db.read.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&version); err != nil {

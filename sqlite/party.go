@@ -11,12 +11,7 @@ import (
 // CreateParty stores a new party; EExists if its ID is taken.
 func (t *tx) CreateParty(ctx context.Context, p *deconflict.Party) error {
 	t.changeKept()
-	return t.shared().CreateParty(ctx, p)
-}
-
-// Party returns the party with the ID; ENotFound if there is none.
-func (t *tx) Party(ctx context.Context, id string) (*deconflict.Party, error) {
-	return t.shared().Party(ctx, id)
+	return t.shared.CreateParty(ctx, p)
 }
 
 // Parties returns every party, in the order they were created.
@@ -24,7 +19,7 @@ func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
 	if ps, ok := t.keptParties(ctx); ok {
 		return ps, nil
 	}
-	ps, err := list(ctx, t, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY rowid", nil, storeval.ScanParty)
+	ps, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.PartyColumns+" FROM parties ORDER BY rowid", nil, storeval.ScanParty)
 	if err != nil {
 		return nil, fmt.Errorf("select parties: %w", err)
 	}
@@ -35,5 +30,5 @@ func (t *tx) Parties(ctx context.Context) ([]*deconflict.Party, error) {
 // PutPartyKeys replaces the keys of a party; ENotFound if there is none.
 func (t *tx) PutPartyKeys(ctx context.Context, id string, keys []string) error {
 	t.changeKept()
-	return t.shared().PutPartyKeys(ctx, id, keys)
+	return t.shared.PutPartyKeys(ctx, id, keys)
 }

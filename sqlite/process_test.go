@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/storetest"
 )
 
 // The tests here run copies of the test binary as other processes on the
@@ -27,7 +28,7 @@ const helperEnv = "DECONFLICT_SQLITE_HELPER"
 //
 // Modes:
 //   - increment: open PATH, print "ready", wait for a line on stdin, run
-//     increment N times as WORKER, print "done".
+//     storetest.Increment N times as WORKER, print "done".
 //   - append: open PATH and, from N on, store operation i and an event
 //     {"i": i} in one Update, and print "i seq" once Update returned,
 //     until killed.
@@ -55,7 +56,7 @@ func TestHelperProcess(t *testing.T) {
 			fail(err)
 		}
 		for i := range n {
-			if err := increment(ctx, db, worker, i); err != nil {
+			if err := storetest.Increment(ctx, db, worker, i); err != nil {
 				fail(err)
 			}
 		}
@@ -65,7 +66,7 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Println("done")
 	case "append":
 		for i := n; ; i++ {
-			e, err := appendOne(ctx, db, i)
+			e, err := storetest.AppendOne(ctx, db, i)
 			if err != nil {
 				fail(err)
 			}
@@ -96,32 +97,6 @@ func helper(t *testing.T, mode, path string, worker, n int) (*exec.Cmd, io.Write
 	return cmd, stdin, bufio.NewReader(stdout)
 }
 
-// appendOne stores operation i and an event about it in one Update.
-func appendOne(ctx context.Context, db *DB, i int) (*deconflict.Event, error) {
-	now := time.Now()
-	op := &deconflict.Operation{
-		ID: opID(i), Party: "alpha", Version: 1, State: deconflict.StatePlanned,
-		Volumes:   []deconflict.Volume4D{benchVolume()},
-		CreatedAt: now, UpdatedAt: now, Start: now, End: now.Add(time.Hour),
-	}
-	e := &deconflict.Event{
-		Type: deconflict.EventOperationDeclared, Time: now,
-		Subject: &deconflict.Subject{Kind: "operation", ID: op.ID},
-		Data:    []byte(fmt.Sprintf(`{"i":%d}`, i)),
-	}
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		if err := tx.AppendEvent(ctx, e); err != nil {
-			return err
-		}
-		op.Rev = e.Seq
-		return tx.PutOperation(ctx, op)
-	})
-	return e, err
-}
-
-// opID returns the i-th operation ID.
-func opID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
-
 // TestProcesses has three other processes and this one write to one file
 // at once: no "database is locked" within the busy timeout, no lost
 // update.
@@ -147,7 +122,7 @@ func TestProcesses(t *testing.T) {
 	}
 	ctx := t.Context()
 	for i := range each {
-		if err := increment(ctx, db, 0, i); err != nil {
+		if err := storetest.Increment(ctx, db, 0, i); err != nil {
 			t.Error(err)
 		}
 	}
@@ -157,7 +132,7 @@ func TestProcesses(t *testing.T) {
 			t.Errorf("process %d: %q, %v", w+1, line, err)
 		}
 	}
-	checkIncrements(t, db, (procs+1)*each)
+	storetest.CheckIncrements(t, db, (procs+1)*each)
 }
 
 // TestKill kills a writing process at random moments and checks that
@@ -240,7 +215,7 @@ func checkAcked(t *testing.T, db *DB, acked map[int]int64) {
 			if got, ok := bySeq[seq]; !ok || got != i {
 				t.Errorf("acknowledged event %d (operation %d) lost: found %d, %v", seq, i, got, ok)
 			}
-			op, err := tx.Operation(ctx, opID(i))
+			op, err := tx.Operation(ctx, storetest.OperationID(i))
 			if err != nil {
 				t.Errorf("acknowledged operation %d lost: %v", i, err)
 			} else if op.Rev != seq {

@@ -3,13 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +44,7 @@ func TestStore(t *testing.T) {
 			}
 			return MustOpen(t, db.Path())
 		},
+		Share: func(t *testing.T, s deconflict.Store) deconflict.Store { return MustOpen(t, s.(*DB).Path()) },
 	})
 }
 
@@ -126,48 +125,17 @@ func TestBeginImmediate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	inTx, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- db.Update(ctx, func(tx deconflict.Tx) error {
-			if _, err := tx.Settings(ctx); err != nil { // a read only
-				return err
-			}
-			close(inTx)
-			<-release
-			return nil
-		})
-	}()
-	<-inTx
+	end := storetest.HoldUpdate(t, db)
 	_, err = other.ExecContext(ctx, "BEGIN IMMEDIATE")
-	close(release)
 	if err == nil {
 		other.ExecContext(ctx, "ROLLBACK")
 		t.Error("another connection took the write lock while an Update that had only read was under way")
 	} else if !strings.Contains(err.Error(), "locked") && !strings.Contains(err.Error(), "BUSY") {
 		t.Errorf("BEGIN IMMEDIATE during an Update: %v, want SQLITE_BUSY", err)
 	}
-	if err := <-done; err != nil {
+	if err := end(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// TestViewReadOnly checks that a View cannot write.
-func TestViewReadOnly(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx := t.Context()
-	err := db.View(ctx, func(tx deconflict.Tx) error {
-		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha"})
-	})
-	if err == nil {
-		t.Fatal("CreateParty in a View: no error")
-	}
-	db.View(ctx, func(tx deconflict.Tx) error {
-		if _, err := tx.Party(ctx, "alpha"); deconflict.ErrorCode(err) != deconflict.ENotFound {
-			t.Errorf("party written in a View: %v", err)
-		}
-		return nil
-	})
 }
 
 // TestDurability writes, closes, reopens and reads, also without Close
@@ -221,20 +189,7 @@ func TestDurability(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "m.db")
-	const openers = 6
-	var wg sync.WaitGroup
-	dbs := make([]*DB, openers)
-	errs := make([]error, openers)
-	for i := range openers {
-		wg.Go(func() { dbs[i], errs[i] = Open(ctx, path) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("concurrent Open %d: %v", i, err)
-		}
-		defer dbs[i].Close()
-	}
+	dbs := storetest.OpenAtOnce(t, 6, func() (*DB, error) { return Open(ctx, path) })
 
 	ms, err := migrations()
 	if err != nil {
@@ -274,118 +229,6 @@ func TestMigrations(t *testing.T) {
 	}
 }
 
-// TestTwoDBs has two DBs on one file write at once, as two processes
-// would: no "database is locked", no lost update.
-func TestTwoDBs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "two.db")
-	a, b := MustOpen(t, path), MustOpen(t, path)
-	const each = 40
-	ctx := t.Context()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4*each)
-	for w, db := range []*DB{a, b, a, b} {
-		wg.Go(func() {
-			for i := range each {
-				errs <- increment(ctx, db, w, i)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	checkIncrements(t, a, 4*each)
-	checkIncrements(t, b, 4*each)
-}
-
-// increment adds one to a counter kept in the settings and appends an
-// event naming the worker and the iteration, in one Update.
-func increment(ctx context.Context, db *DB, worker, i int) error {
-	return db.Update(ctx, func(tx deconflict.Tx) error {
-		s, err := tx.Settings(ctx)
-		if err != nil {
-			return err
-		}
-		s.TimeS++
-		if err := tx.PutSettings(ctx, s); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, &deconflict.Event{
-			Type: deconflict.EventLineCheck, Time: time.Now(),
-			Data: []byte(fmt.Sprintf(`{"worker":%d,"i":%d}`, worker, i)),
-		})
-	})
-}
-
-// checkIncrements checks that n increments were made, none lost.
-func checkIncrements(t *testing.T, db *DB, n int) {
-	t.Helper()
-	ctx := t.Context()
-	if err := db.View(ctx, func(tx deconflict.Tx) error {
-		s, err := tx.Settings(ctx)
-		if err != nil {
-			return err
-		}
-		if want := deconflict.DefaultSettings().TimeS + float64(n); s.TimeS != want {
-			t.Errorf("counter = %v, want %v", s.TimeS, want)
-		}
-		es, err := tx.Events(ctx, 0, 100_000)
-		if err != nil {
-			return err
-		}
-		if len(es) != n {
-			t.Errorf("%d events, want %d", len(es), n)
-		}
-		seen := map[string]bool{}
-		for i, e := range es {
-			if e.Seq != int64(i+1) {
-				t.Fatalf("event %d has seq %d", i+1, e.Seq)
-			}
-			if seen[string(e.Data)] {
-				t.Errorf("event %s appended twice", e.Data)
-			}
-			seen[string(e.Data)] = true
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestContextCanceled(t *testing.T) {
-	db := MustOpen(t, "")
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	err := db.Update(ctx, func(tx deconflict.Tx) error {
-		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha"})
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Update with a canceled context: %v, want context.Canceled", err)
-	}
-	// Canceled during fn: nothing is kept.
-	ctx, cancel = context.WithCancel(t.Context())
-	err = db.Update(ctx, func(tx deconflict.Tx) error {
-		if err := tx.CreateParty(ctx, &deconflict.Party{ID: "bravo"}); err != nil {
-			return err
-		}
-		cancel()
-		return nil
-	})
-	if err == nil {
-		t.Errorf("Update whose context was canceled before commit: no error")
-	}
-	ctx = t.Context()
-	db.View(ctx, func(tx deconflict.Tx) error {
-		if ps, err := tx.Parties(ctx); err != nil || len(ps) != 0 {
-			t.Errorf("parties after canceled Updates: %d, %v; want none", len(ps), err)
-		}
-		return nil
-	})
-}
-
 // TestOpenWhileWriting opens, writes to and closes the file again and
 // again while another DB writes to it all the time, as `deconflict party
 // add` does beside a running server.
@@ -397,7 +240,7 @@ func TestOpenWhileWriting(t *testing.T) {
 	go func() {
 		n := 0
 		for ctx.Err() == nil {
-			if err := increment(ctx, server, 0, n); err != nil {
+			if err := storetest.Increment(ctx, server, 0, n); err != nil {
 				if ctx.Err() == nil {
 					t.Error(err)
 				}
@@ -413,7 +256,7 @@ func TestOpenWhileWriting(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open %d while another writes: %v", i, err)
 		}
-		if err := increment(t.Context(), cli, 1, i); err != nil {
+		if err := storetest.Increment(t.Context(), cli, 1, i); err != nil {
 			t.Errorf("Update %d while another writes: %v", i, err)
 		}
 		if err := cli.Close(); err != nil {
@@ -433,7 +276,7 @@ func TestOpenWhileWriting(t *testing.T) {
 	if events < n+clis || events > n+clis+1 {
 		t.Errorf("%d events, want %d (or one more)", events, n+clis)
 	}
-	checkIncrements(t, server, events)
+	storetest.CheckIncrements(t, server, events)
 }
 
 // TestRevocationCountMigrates: a store made before the revocation count

@@ -3,36 +3,19 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
 )
 
-// CreateToken stores a new token; EExists if its ID or hash is taken.
-func (t *tx) CreateToken(ctx context.Context, tok *deconflict.Token) error {
-	return t.shared().CreateToken(ctx, tok)
-}
-
-// TokenByHash returns the token with the hash; ENotFound if there is none.
-func (t *tx) TokenByHash(ctx context.Context, hash []byte) (*deconflict.Token, error) {
-	return t.shared().TokenByHash(ctx, hash)
-}
-
 // Tokens returns every token, revoked ones too, in the order they were
 // created.
 func (t *tx) Tokens(ctx context.Context) ([]*deconflict.Token, error) {
-	toks, err := list(ctx, t, "SELECT "+storeval.TokenColumns+" FROM tokens ORDER BY seq", nil, storeval.ScanToken)
+	toks, err := storeval.List(ctx, t.shared.Q, "SELECT "+storeval.TokenColumns+" FROM tokens ORDER BY seq", nil, storeval.ScanToken)
 	if err != nil {
 		return nil, fmt.Errorf("select tokens: %w", err)
 	}
 	return toks, nil
-}
-
-// RevokeToken marks the token revoked at the time; ENotFound if there is
-// none. A token revoked before keeps its first revocation time.
-func (t *tx) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	return t.shared().RevokeToken(ctx, id, at)
 }
 
 // revokedTokensQuery reads the number of tokens ever revoked, which

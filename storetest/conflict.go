@@ -11,34 +11,14 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// putConflicts stores the conflicts in one transaction, in order.
-func putConflicts(t *testing.T, s deconflict.Store, cs ...*deconflict.Conflict) {
-	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, c := range cs {
-			if err := tx.PutConflict(ctx, c); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // listConflicts returns every conflict the filter selects, a page of
 // f.Limit at a time, checking the paging.
 func listConflicts(t *testing.T, s deconflict.Store, f deconflict.ConflictFilter) []*deconflict.Conflict {
 	t.Helper()
-	return collect(t, "Conflicts", f.Limit, func(after string) ([]*deconflict.Conflict, string) {
-		var page []*deconflict.Conflict
-		var next string
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			f.After = after
-			var err error
-			page, next, err = tx.Conflicts(ctx, f)
-			return err
-		})
-		return page, next
-	}, func(c *deconflict.Conflict) string { return c.ID })
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Conflict, string, error) {
+		return tx.Conflicts(ctx, f)
+	}
+	return collect(t, s, "Conflicts", f.Limit, &f.After, list, func(v *deconflict.Conflict) string { return v.ID })
 }
 
 func testConflictRoundTrip(t *testing.T, f Factory) {
@@ -50,41 +30,30 @@ func testConflictRoundTrip(t *testing.T, f Factory) {
 	waived := newConflict(3, opID(4), opID(5), "alpha", "charlie", deconflict.ConflictWaived)
 	waived.Waived = map[string]*time.Time{"alpha": ptr(at(20)), "charlie": ptr(at(21))}
 	cs := []*deconflict.Conflict{open, resolved, waived}
-	putConflicts(t, s, cs...)
+	putAll(t, s, deconflict.Tx.PutConflict, cs...)
 
 	check := func(what string, want []*deconflict.Conflict) {
 		t.Helper()
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			for _, c := range want {
-				got, err := tx.Conflict(ctx, c.ID)
-				if err != nil {
-					t.Fatalf("Conflict(%s): %v", c.ID, err)
-				}
-				equal(t, what+": Conflict", got, wantConflict(c))
-			}
-			_, err := tx.Conflict(ctx, conflictID(99))
-			wantCode(t, what+": Conflict of an unknown ID", err, deconflict.ENotFound)
-			return nil
-		})
-		equal(t, what+": Conflicts", listConflicts(t, s, deconflict.ConflictFilter{}), wantConflicts(want))
+		checkByID(t, s, what, deconflict.Tx.Conflict, func(v *deconflict.Conflict) string { return v.ID }, wantConflict, want, conflictID(99))
+		equal(t, what+": Conflicts", listConflicts(t, s, deconflict.ConflictFilter{}), wantAll(wantConflict, want))
 	}
 	check("stored", cs)
 
 	// Replace: acknowledged, then resolved; a replace keeps the place.
 	open.Acknowledged["alpha"] = ptr(at(30))
 	open.UpdatedAt = at(30)
-	putConflicts(t, s, open)
+	putAll(t, s, deconflict.Tx.PutConflict, open)
 	check("acknowledged", cs)
 	open.Status = deconflict.ConflictResolved
 	open.ClosedAt = ptr(at(40))
 	open.Acknowledged = map[string]*time.Time{"alpha": nil, "bravo": nil}
-	putConflicts(t, s, open)
+	putAll(t, s, deconflict.Tx.PutConflict, open)
 	check("resolved", cs)
 	// Reopened, named the other way round.
 	open.Status, open.ClosedAt = deconflict.ConflictOpen, nil
 	open.Operations = [2]string{open.Operations[1], open.Operations[0]}
 	open.Parties = [2]string{open.Parties[1], open.Parties[0]}
-	putConflicts(t, s, open)
+	putAll(t, s, deconflict.Tx.PutConflict, open)
 	check("reopened", cs)
 }
 
@@ -94,7 +63,7 @@ func testConflictPairs(t *testing.T, f Factory) {
 	ab := newConflict(1, a, b, "alpha", "bravo", deconflict.ConflictOpen)
 	ca := newConflict(2, c, a, "charlie", "alpha", deconflict.ConflictResolved)
 	bc := newConflict(3, b, c, "bravo", "charlie", deconflict.ConflictWaived)
-	putConflicts(t, s, ab, ca, bc)
+	putAll(t, s, deconflict.Tx.PutConflict, ab, ca, bc)
 
 	ctx := t.Context()
 	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
@@ -132,7 +101,7 @@ func testConflictPairs(t *testing.T, f Factory) {
 			if len(got) == 0 {
 				got = nil
 			}
-			equal(t, "ConflictsOf("+tc.op+")", got, wantConflicts(tc.want))
+			equal(t, "ConflictsOf("+tc.op+")", got, wantAll(wantConflict, tc.want))
 		}
 		return nil
 	})
@@ -142,7 +111,7 @@ func testConflictPairs(t *testing.T, f Factory) {
 	err := s.Update(ctx, func(tx deconflict.Tx) error { return tx.PutConflict(ctx, dup) })
 	wantCode(t, "PutConflict of a second conflict of a pair", err, deconflict.EExists)
 	equal(t, "Conflicts after a second conflict of a pair", listConflicts(t, s, deconflict.ConflictFilter{}),
-		wantConflicts([]*deconflict.Conflict{ab, ca, bc}))
+		wantAll(wantConflict, []*deconflict.Conflict{ab, ca, bc}))
 }
 
 func testConflictsFilter(t *testing.T, f Factory) {
@@ -156,11 +125,11 @@ func testConflictsFilter(t *testing.T, f Factory) {
 		p2 := (p1 + 1 + r.IntN(len(parties)-1)) % len(parties)
 		cs = append(cs, newConflict(i, opID(2*i), opID(2*i+1), parties[p1], parties[p2], statuses[r.IntN(len(statuses))]))
 	}
-	putConflicts(t, s, cs[:40]...)
-	putConflicts(t, s, cs[40:]...)
+	putAll(t, s, deconflict.Tx.PutConflict, cs[:40]...)
+	putAll(t, s, deconflict.Tx.PutConflict, cs[40:]...)
 	for i := 0; i < len(cs); i += 5 { // replaced: the order stays
 		cs[i].Status = statuses[r.IntN(len(statuses))]
-		putConflicts(t, s, cs[i])
+		putAll(t, s, deconflict.Tx.PutConflict, cs[i])
 	}
 
 	var filters []deconflict.ConflictFilter

@@ -11,46 +11,22 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// putDuties stores the duties in one transaction, in order.
-func putDuties(t *testing.T, s deconflict.Store, ds ...*deconflict.Duty) {
-	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, d := range ds {
-			if err := tx.PutDuty(ctx, d); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // listDuties returns every duty the filter selects, a page of f.Limit at
 // a time, checking the paging.
 func listDuties(t *testing.T, s deconflict.Store, f deconflict.DutyFilter) []*deconflict.Duty {
 	t.Helper()
-	return collect(t, "Duties", f.Limit, func(after string) ([]*deconflict.Duty, string) {
-		var page []*deconflict.Duty
-		var next string
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			f.After = after
-			var err error
-			page, next, err = tx.Duties(ctx, f)
-			return err
-		})
-		return page, next
-	}, func(d *deconflict.Duty) string { return d.ID })
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Duty, string, error) {
+		return tx.Duties(ctx, f)
+	}
+	return collect(t, s, "Duties", f.Limit, &f.After, list, func(v *deconflict.Duty) string { return v.ID })
 }
 
 // dutiesDue returns what DutiesDue returns.
 func dutiesDue(t *testing.T, s deconflict.Store, now time.Time, limit int) []*deconflict.Duty {
 	t.Helper()
-	var ds []*deconflict.Duty
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		ds, err = tx.DutiesDue(ctx, now, limit)
-		return err
+	return read(t, s, func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Duty, error) {
+		return tx.DutiesDue(ctx, now, limit)
 	})
-	return ds
 }
 
 func testDutyRoundTrip(t *testing.T, f Factory) {
@@ -61,24 +37,13 @@ func testDutyRoundTrip(t *testing.T, f Factory) {
 	escalated := newDuty(4, "charlie", deconflict.Subject{Kind: "message", ID: "msg-4"})
 	escalated.Level, escalated.AckedAt, escalated.ClearedAt = deconflict.LevelAll, nil, nil
 	ds := []*deconflict.Duty{full, sparse, zero, escalated}
-	putDuties(t, s, ds[:2]...)
-	putDuties(t, s, ds[2:]...)
+	putAll(t, s, deconflict.Tx.PutDuty, ds[:2]...)
+	putAll(t, s, deconflict.Tx.PutDuty, ds[2:]...)
 
 	check := func(what string, want []*deconflict.Duty) {
 		t.Helper()
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			for _, d := range want {
-				got, err := tx.Duty(ctx, d.ID)
-				if err != nil {
-					t.Fatalf("%s: Duty(%s): %v", what, d.ID, err)
-				}
-				equal(t, what+": Duty("+d.ID+")", got, wantDuty(d))
-			}
-			_, err := tx.Duty(ctx, dutyID(99))
-			wantCode(t, what+": Duty of an unknown ID", err, deconflict.ENotFound)
-			return nil
-		})
-		equal(t, what+": Duties", listDuties(t, s, deconflict.DutyFilter{}), wantDuties(want))
+		checkByID(t, s, what, deconflict.Tx.Duty, func(v *deconflict.Duty) string { return v.ID }, wantDuty, want, dutyID(99))
+		equal(t, what+": Duties", listDuties(t, s, deconflict.DutyFilter{}), wantAll(wantDuty, want))
 	}
 	check("stored", ds)
 
@@ -88,13 +53,13 @@ func testDutyRoundTrip(t *testing.T, f Factory) {
 	full.CreatedAt = at(-500)
 	full.DueAt, full.AckedAt, full.RaisedAt, full.ClearedAt = nil, nil, nil, nil
 	replaced := newDuty(2, "echo", deconflict.Subject{Kind: "message", ID: "msg-2"})
-	putDuties(t, s, replaced, full)
+	putAll(t, s, deconflict.Tx.PutDuty, replaced, full)
 	ds[1] = replaced
 	check("replaced", ds)
 	// Back again.
 	full = newDuty(1, "alpha", deconflict.Subject{Kind: "operation", ID: opID(1)})
 	ds[0] = full
-	putDuties(t, s, full)
+	putAll(t, s, deconflict.Tx.PutDuty, full)
 	check("replaced again", ds)
 }
 
@@ -123,11 +88,11 @@ func testDutiesFilter(t *testing.T, f Factory) {
 		random(d)
 		ds = append(ds, d)
 	}
-	putDuties(t, s, ds[:50]...)
-	putDuties(t, s, ds[50:]...)
+	putAll(t, s, deconflict.Tx.PutDuty, ds[:50]...)
+	putAll(t, s, deconflict.Tx.PutDuty, ds[50:]...)
 	for i := 0; i < len(ds); i += 6 { // replaced: the order stays
 		random(ds[i])
-		putDuties(t, s, ds[i])
+		putAll(t, s, deconflict.Tx.PutDuty, ds[i])
 	}
 
 	var filters []deconflict.DutyFilter
@@ -179,7 +144,7 @@ func testDutiesDue(t *testing.T, f Factory) {
 	}
 	ds[7].AckedAt = ptr(at(4))
 	ds[8].DueAt = nil
-	putDuties(t, s, ds...)
+	putAll(t, s, deconflict.Tx.PutDuty, ds...)
 
 	// due is the oracle: the duties due at now, earliest first.
 	due := func(ds []*deconflict.Duty, now time.Time) []*deconflict.Duty {
@@ -190,7 +155,7 @@ func testDutiesDue(t *testing.T, f Factory) {
 			}
 		}
 		slices.SortStableFunc(want, func(a, b *deconflict.Duty) int { return a.DueAt.Compare(*b.DueAt) })
-		return wantDuties(want)
+		return wantAll(wantDuty, want)
 	}
 	// check compares got with the first limit duties of want. Of duties
 	// due at the same time, either may come first.
@@ -236,7 +201,7 @@ func testDutiesDue(t *testing.T, f Factory) {
 	ds[3].DueAt = nil
 	ds[0].DueAt = ptr(at(1))
 	ds[7].AckedAt, ds[7].DueAt = nil, ptr(at(15))
-	putDuties(t, s, ds[1], ds[3], ds[0], ds[7])
+	putAll(t, s, deconflict.Tx.PutDuty, ds[1], ds[3], ds[0], ds[7])
 	for _, now := range []time.Time{at(0), at(1), at(15), at(30), at(1000)} {
 		for _, limit := range []int{1, 3, 0} {
 			check(fmt.Sprintf("after replace: DutiesDue(%s, %d)", fmtTime(now), limit), dutiesDue(t, s, now, limit), due(ds, now), limit)

@@ -11,41 +11,18 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// appendEvents appends the events in one transaction, in order.
-func appendEvents(t *testing.T, s deconflict.Store, es ...*deconflict.Event) {
-	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, e := range es {
-			if err := tx.AppendEvent(ctx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // getEvents returns the events after the seq, up to limit.
 func getEvents(t *testing.T, s deconflict.Store, after int64, limit int) []*deconflict.Event {
 	t.Helper()
-	var es []*deconflict.Event
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		es, err = tx.Events(ctx, after, limit)
-		return err
+	return read(t, s, func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Event, error) {
+		return tx.Events(ctx, after, limit)
 	})
-	return es
 }
 
 // lastSeq returns the store's LastSeq.
 func lastSeq(t *testing.T, s deconflict.Store) int64 {
 	t.Helper()
-	var seq int64
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		seq, err = tx.LastSeq(ctx)
-		return err
-	})
-	return seq
+	return read(t, s, func(ctx context.Context, tx deconflict.Tx) (int64, error) { return tx.LastSeq(ctx) })
 }
 
 // wantEvent returns e as a store returns it, in the form sameEvents
@@ -107,8 +84,8 @@ func testEvents(t *testing.T, f Factory) {
 			Subject: &deconflict.Subject{}, Audience: []string{}, Data: json.RawMessage(`[]`)},
 		{Type: deconflict.EventLineCheck, Time: at(3), Audience: []string{"charlie"}, Data: json.RawMessage(`"text"`)},
 	}
-	appendEvents(t, s, es[:1]...)
-	appendEvents(t, s, es[1:]...)
+	putAll(t, s, deconflict.Tx.AppendEvent, es[:1]...)
+	putAll(t, s, deconflict.Tx.AppendEvent, es[1:]...)
 	for i, e := range es {
 		if e.Seq != int64(i+1) {
 			t.Errorf("AppendEvent of event %d set Seq %d, want %d", i, e.Seq, i+1)
@@ -133,7 +110,7 @@ func testEventsPaging(t *testing.T, f Factory) {
 			Audience: []string{fmt.Sprint("p", i)}, Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))})
 	}
 	for i := 0; i < len(es); i += 10 {
-		appendEvents(t, s, es[i:min(i+10, len(es))]...)
+		putAll(t, s, deconflict.Tx.AppendEvent, es[i:min(i+10, len(es))]...)
 	}
 	for _, limit := range []int{1, 7, 95, 100} {
 		var got []*deconflict.Event

@@ -1,9 +1,13 @@
 package storetest
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/deconflict/deconflict"
@@ -162,14 +166,6 @@ func wantOperation(op *deconflict.Operation) *deconflict.Operation {
 	return &w
 }
 
-func wantOperations(ops []*deconflict.Operation) []*deconflict.Operation {
-	var ws []*deconflict.Operation
-	for _, op := range ops {
-		ws = append(ws, wantOperation(op))
-	}
-	return ws
-}
-
 func wantConflict(c *deconflict.Conflict) *deconflict.Conflict {
 	w := *c
 	w.DetectedAt = c.DetectedAt.UTC()
@@ -180,10 +176,12 @@ func wantConflict(c *deconflict.Conflict) *deconflict.Conflict {
 	return &w
 }
 
-func wantConflicts(cs []*deconflict.Conflict) []*deconflict.Conflict {
-	var ws []*deconflict.Conflict
-	for _, c := range cs {
-		ws = append(ws, wantConflict(c))
+// wantAll returns the records as a store returns them, each as want
+// gives it; nil for none.
+func wantAll[T any](want func(T) T, vs []T) []T {
+	var ws []T
+	for _, v := range vs {
+		ws = append(ws, want(v))
 	}
 	return ws
 }
@@ -302,14 +300,6 @@ func wantDuty(d *deconflict.Duty) *deconflict.Duty {
 	return &w
 }
 
-func wantDuties(ds []*deconflict.Duty) []*deconflict.Duty {
-	var ws []*deconflict.Duty
-	for _, d := range ds {
-		ws = append(ws, wantDuty(d))
-	}
-	return ws
-}
-
 func wantMessage(m *deconflict.Message) *deconflict.Message {
 	w := *m
 	w.To = slices.Clone(m.To)
@@ -322,14 +312,6 @@ func wantMessage(m *deconflict.Message) *deconflict.Message {
 	return &w
 }
 
-func wantMessages(ms []*deconflict.Message) []*deconflict.Message {
-	var ws []*deconflict.Message
-	for _, m := range ms {
-		ws = append(ws, wantMessage(m))
-	}
-	return ws
-}
-
 func wantWebhook(wh *deconflict.Webhook) *deconflict.Webhook {
 	w := *wh
 	w.Events = slices.Clone(wh.Events)
@@ -339,17 +321,132 @@ func wantWebhook(wh *deconflict.Webhook) *deconflict.Webhook {
 	return &w
 }
 
-func wantWebhooks(whs []*deconflict.Webhook) []*deconflict.Webhook {
-	var ws []*deconflict.Webhook
-	for _, wh := range whs {
-		ws = append(ws, wantWebhook(wh))
-	}
-	return ws
-}
-
 func wantDelivery(d deconflict.Delivery) deconflict.Delivery {
 	d.LastAttempt = utcPtr(d.LastAttempt)
 	d.NextAttempt = utcPtr(d.NextAttempt)
 	d.FailingSince = utcPtr(d.FailingSince)
 	return d
+}
+
+// populate stores a little of everything.
+func populate(t *testing.T, s deconflict.Store) {
+	t.Helper()
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		for i, id := range []string{"alpha", "bravo", "charlie"} {
+			if err := tx.CreateParty(ctx, &deconflict.Party{ID: id, Name: strings.ToUpper(id), CreatedAt: at(i)}); err != nil {
+				return err
+			}
+			tok := &deconflict.Token{ID: "tok-" + id, Hash: []byte("hash of " + id), Role: deconflict.RoleHead, Party: id, CreatedAt: at(i)}
+			if i == 2 {
+				tok.RevokedAt = ptr(at(9))
+			}
+			if err := tx.CreateToken(ctx, tok); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutSettings(ctx, deconflict.Settings{HorizontalM: 1, VerticalM: 2, TimeS: 3, NoticeS: 4, AckTimeoutS: 5}); err != nil {
+			return err
+		}
+		for i := range 6 {
+			op := newOperation(i, []string{"alpha", "bravo", "charlie"}[i%3], deconflict.StatePlanned, at(10*i), at(10*i+30), int64(i+1))
+			if i == 4 {
+				op = sparseOperation(i, "bravo", at(0), at(1))
+			}
+			if err := tx.PutOperation(ctx, op); err != nil {
+				return err
+			}
+		}
+		for i, p := range [][2]int{{0, 1}, {1, 2}, {2, 0}} {
+			c := newConflict(i, opID(p[0]), opID(p[1]), "alpha", "bravo", deconflict.ConflictOpen)
+			if err := tx.PutConflict(ctx, c); err != nil {
+				return err
+			}
+		}
+		for i := range 4 {
+			d := newDuty(i, []string{"alpha", "bravo"}[i%2], deconflict.Subject{Kind: "operation", ID: opID(i)})
+			if i%2 == 0 {
+				d = sparseDuty(i, "charlie", deconflict.Subject{Kind: "conflict", ID: conflictID(i)})
+			}
+			if err := tx.PutDuty(ctx, d); err != nil {
+				return err
+			}
+			if err := tx.PutMessage(ctx, newMessage(i, "alpha", "bravo", "charlie")); err != nil {
+				return err
+			}
+			if err := tx.PutWebhook(ctx, newWebhook([]string{"alpha", "bravo"}[i%2], fmt.Sprint("hook-", i), i)); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutLogHashes(ctx, 0, logHashes(0, 7)); err != nil {
+			return err
+		}
+		k := newKey("zulu.example", 1)
+		k.RetiredAt = ptr(at(2))
+		if err := tx.PutKey(ctx, k); err != nil {
+			return err
+		}
+		if err := tx.PutKey(ctx, newKey("alpha.example", 2)); err != nil {
+			return err
+		}
+		for i := range 5 {
+			e := &deconflict.Event{Type: deconflict.EventOperationDeclared, Time: at(i), Audience: []string{"alpha"},
+				Subject: &deconflict.Subject{Kind: "operation", ID: opID(i)}, Data: json.RawMessage(`{"i":1}`)}
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeEverything changes every kind of record in tx.
+func writeEverything(ctx context.Context, tx deconflict.Tx) error {
+	if err := tx.CreateParty(ctx, &deconflict.Party{ID: "zulu", CreatedAt: at(0)}); err != nil {
+		return err
+	}
+	if err := tx.CreateToken(ctx, &deconflict.Token{ID: "tok-zulu", Hash: []byte("zulu"), Role: deconflict.RoleAdmin, CreatedAt: at(0)}); err != nil {
+		return err
+	}
+	if err := tx.PutSettings(ctx, deconflict.Settings{HorizontalM: 99}); err != nil {
+		return err
+	}
+	for _, n := range []int{0, 50} { // a replace and an insert
+		if err := tx.PutOperation(ctx, newOperation(n, "zulu", deconflict.StateCancelled, at(0), at(1), 99)); err != nil {
+			return err
+		}
+	}
+	for _, n := range []int{0, 50} {
+		if err := tx.PutConflict(ctx, newConflict(n, opID(50+n), opID(51+n), "zulu", "alpha", deconflict.ConflictWaived)); err != nil {
+			return err
+		}
+	}
+	for _, n := range []int{0, 50} {
+		if err := tx.PutDuty(ctx, newDuty(n, "zulu", deconflict.Subject{Kind: "message", ID: "zulu"})); err != nil {
+			return err
+		}
+		if err := tx.PutMessage(ctx, newMessage(n, "zulu", "alpha", "yankee")); err != nil {
+			return err
+		}
+		if err := tx.PutWebhook(ctx, newWebhook([]string{"alpha", "zulu"}[n%2], fmt.Sprint("hook-", n), n+7)); err != nil {
+			return err
+		}
+	}
+	if err := tx.PutDelivery(ctx, "alpha", "hook-0", newDelivery(77)); err != nil {
+		return err
+	}
+	if err := tx.PutWebhook(ctx, newWebhook("zulu", "gone", 1)); err != nil {
+		return err
+	}
+	if err := tx.DeleteWebhook(ctx, "zulu", "gone"); err != nil {
+		return err
+	}
+	if err := tx.PutLogHashes(ctx, 7, logHashes(7, 3)); err != nil {
+		return err
+	}
+	for _, k := range []*deconflict.SigningKey{newKey("xray.example", 30), newKey("zulu.example", 31)} {
+		if err := tx.PutKey(ctx, k); err != nil {
+			return err
+		}
+	}
+	return tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventPartyAdded, Time: at(0)})
 }

@@ -11,34 +11,14 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// putMessages stores the messages in one transaction, in order.
-func putMessages(t *testing.T, s deconflict.Store, ms ...*deconflict.Message) {
-	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, m := range ms {
-			if err := tx.PutMessage(ctx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // listMessages returns every message the filter selects, a page of
 // f.Limit at a time, checking the paging.
 func listMessages(t *testing.T, s deconflict.Store, f deconflict.MessageFilter) []*deconflict.Message {
 	t.Helper()
-	return collect(t, "Messages", f.Limit, func(after string) ([]*deconflict.Message, string) {
-		var page []*deconflict.Message
-		var next string
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			f.After = after
-			var err error
-			page, next, err = tx.Messages(ctx, f)
-			return err
-		})
-		return page, next
-	}, func(m *deconflict.Message) string { return m.ID })
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Message, string, error) {
+		return tx.Messages(ctx, f)
+	}
+	return collect(t, s, "Messages", f.Limit, &f.After, list, func(v *deconflict.Message) string { return v.ID })
 }
 
 func testMessageRoundTrip(t *testing.T, f Factory) {
@@ -51,36 +31,25 @@ func testMessageRoundTrip(t *testing.T, f Factory) {
 	empty := &deconflict.Message{ID: messageID(4), From: deconflict.Actor{Party: "charlie", Role: deconflict.RoleLiaison},
 		To: []string{}, Subject: &deconflict.Subject{}, Acknowledged: map[string]*time.Time{}, SentAt: at(4)}
 	ms := []*deconflict.Message{full, check, sparse, empty}
-	putMessages(t, s, ms[:1]...)
-	putMessages(t, s, ms[1:]...)
+	putAll(t, s, deconflict.Tx.PutMessage, ms[:1]...)
+	putAll(t, s, deconflict.Tx.PutMessage, ms[1:]...)
 
 	checkAll := func(what string, want []*deconflict.Message) {
 		t.Helper()
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			for _, m := range want {
-				got, err := tx.Message(ctx, m.ID)
-				if err != nil {
-					t.Fatalf("%s: Message(%s): %v", what, m.ID, err)
-				}
-				equal(t, what+": Message("+m.ID+")", got, wantMessage(m))
-			}
-			_, err := tx.Message(ctx, messageID(99))
-			wantCode(t, what+": Message of an unknown ID", err, deconflict.ENotFound)
-			return nil
-		})
-		equal(t, what+": Messages", listMessages(t, s, deconflict.MessageFilter{}), wantMessages(want))
+		checkByID(t, s, what, deconflict.Tx.Message, func(v *deconflict.Message) string { return v.ID }, wantMessage, want, messageID(99))
+		equal(t, what+": Messages", listMessages(t, s, deconflict.MessageFilter{}), wantAll(wantMessage, want))
 	}
 	checkAll("stored", ms)
 
 	// Acknowledged by the second addressee, and readdressed: a replace
 	// keeps the place, and the filters follow the new addressees.
 	full.Acknowledged["charlie"] = ptr(at(30))
-	putMessages(t, s, full)
+	putAll(t, s, deconflict.Tx.PutMessage, full)
 	checkAll("acknowledged", ms)
 	full.To = []string{"bravo", "delta"}
 	full.Acknowledged = map[string]*time.Time{"bravo": ptr(at(31)), "delta": nil}
 	full.From.Party = "echo"
-	putMessages(t, s, full)
+	putAll(t, s, deconflict.Tx.PutMessage, full)
 	checkAll("readdressed", ms)
 	for _, tc := range []struct {
 		party string
@@ -93,7 +62,7 @@ func testMessageRoundTrip(t *testing.T, f Factory) {
 		{"echo", []*deconflict.Message{full}},
 	} {
 		equal(t, "readdressed: Messages to or from "+tc.party,
-			listMessages(t, s, deconflict.MessageFilter{Party: tc.party}), wantMessages(tc.want))
+			listMessages(t, s, deconflict.MessageFilter{Party: tc.party}), wantAll(wantMessage, tc.want))
 	}
 }
 
@@ -120,11 +89,11 @@ func testMessagesFilter(t *testing.T, f Factory) {
 		random(m)
 		ms = append(ms, m)
 	}
-	putMessages(t, s, ms[:40]...)
-	putMessages(t, s, ms[40:]...)
+	putAll(t, s, deconflict.Tx.PutMessage, ms[:40]...)
+	putAll(t, s, deconflict.Tx.PutMessage, ms[40:]...)
 	for i := 0; i < len(ms); i += 5 { // replaced: the order stays
 		random(ms[i])
-		putMessages(t, s, ms[i])
+		putAll(t, s, deconflict.Tx.PutMessage, ms[i])
 	}
 	for i, party := range append([]string{"", "echo", "a", "%", "alpha%"}, parties...) {
 		var want []*deconflict.Message

@@ -12,30 +12,23 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// putOperations stores the operations in one transaction, in order.
-func putOperations(t *testing.T, s deconflict.Store, ops ...*deconflict.Operation) {
+// listOperations returns every operation the filter selects, a page of
+// f.Limit at a time, checking the paging.
+func listOperations(t *testing.T, s deconflict.Store, f deconflict.OperationFilter) []*deconflict.Operation {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, op := range ops {
-			if err := tx.PutOperation(ctx, op); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	list := func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Operation, string, error) {
+		return tx.Operations(ctx, f)
+	}
+	return collect(t, s, "Operations", f.Limit, &f.After, list, func(v *deconflict.Operation) string { return v.ID })
 }
 
 // getOperation returns the operation with the ID, failing the test if
 // there is none.
 func getOperation(t *testing.T, s deconflict.Store, id string) *deconflict.Operation {
 	t.Helper()
-	var op *deconflict.Operation
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		op, err = tx.Operation(ctx, id)
-		return err
+	return read(t, s, func(ctx context.Context, tx deconflict.Tx) (*deconflict.Operation, error) {
+		return tx.Operation(ctx, id)
 	})
-	return op
 }
 
 func testOperationRoundTrip(t *testing.T, f Factory) {
@@ -58,7 +51,7 @@ func testOperationRoundTrip(t *testing.T, f Factory) {
 		big.Volumes = append(big.Volumes, v)
 	}
 	ops := []*deconflict.Operation{full, sparse, empty, big}
-	putOperations(t, s, ops...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops...)
 
 	for _, op := range ops {
 		got := getOperation(t, s, op.ID)
@@ -78,7 +71,7 @@ func testPutOperationReplaces(t *testing.T, f Factory) {
 	for i := range 5 {
 		ops = append(ops, newOperation(i, "alpha", deconflict.StatePlanned, at(i), at(i+30), int64(i+1)))
 	}
-	putOperations(t, s, ops...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops...)
 
 	// Replace the first, with every field changed, and the third, with its
 	// optional fields cleared.
@@ -86,8 +79,8 @@ func testPutOperationReplaces(t *testing.T, f Factory) {
 	first.State, first.Version, first.Rev = deconflict.StateActive, 9, 10
 	third := *ops[2]
 	third.Callsign, third.Notes, third.Rev = nil, nil, 11
-	putOperations(t, s, first)
-	putOperations(t, s, &third)
+	putAll(t, s, deconflict.Tx.PutOperation, first)
+	putAll(t, s, deconflict.Tx.PutOperation, &third)
 	ops[0], ops[2] = first, &third
 
 	for _, op := range ops {
@@ -95,24 +88,7 @@ func testPutOperationReplaces(t *testing.T, f Factory) {
 	}
 	// A replace keeps the operation's place: lists go by first storage.
 	got := listOperations(t, s, deconflict.OperationFilter{})
-	equal(t, "Operations after replace", got, wantOperations(ops))
-}
-
-// listOperations returns every operation the filter selects, a page of
-// f.Limit at a time, checking the paging.
-func listOperations(t *testing.T, s deconflict.Store, f deconflict.OperationFilter) []*deconflict.Operation {
-	t.Helper()
-	return collect(t, "Operations", f.Limit, func(after string) ([]*deconflict.Operation, string) {
-		var page []*deconflict.Operation
-		var next string
-		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-			f.After = after
-			var err error
-			page, next, err = tx.Operations(ctx, f)
-			return err
-		})
-		return page, next
-	}, func(op *deconflict.Operation) string { return op.ID })
+	equal(t, "Operations after replace", got, wantAll(wantOperation, ops))
 }
 
 // opsOracle returns the operations of ops (in storage order) that f
@@ -131,7 +107,7 @@ func opsOracle(ops []*deconflict.Operation, f deconflict.OperationFilter) []*dec
 			want = append(want, op)
 		}
 	}
-	return wantOperations(want)
+	return wantAll(wantOperation, want)
 }
 
 func testOperationsFilter(t *testing.T, f Factory) {
@@ -148,15 +124,15 @@ func testOperationsFilter(t *testing.T, f Factory) {
 	}
 	// Store in a few transactions, and replace some: the order stays that
 	// of first storage.
-	putOperations(t, s, ops[:30]...)
-	putOperations(t, s, ops[30:]...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops[:30]...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops[30:]...)
 	for i := 0; i < len(ops); i += 7 {
 		ops[i].State = states[r.IntN(len(states))]
 		ops[i].Rev += 1000
 	}
-	putOperations(t, s, ops[0], ops[14], ops[7])
+	putAll(t, s, deconflict.Tx.PutOperation, ops[0], ops[14], ops[7])
 	for i := 0; i < len(ops); i += 7 {
-		putOperations(t, s, ops[i])
+		putAll(t, s, deconflict.Tx.PutOperation, ops[i])
 	}
 
 	filters := []deconflict.OperationFilter{
@@ -201,7 +177,7 @@ func testOperationsFilter(t *testing.T, f Factory) {
 func testOperationsTimeWindow(t *testing.T, f Factory) {
 	s := f.Open(t)
 	op := newOperation(1, "alpha", deconflict.StatePlanned, at(60), at(120), 1)
-	putOperations(t, s, op)
+	putAll(t, s, deconflict.Tx.PutOperation, op)
 	for _, tc := range []struct {
 		start, end time.Time
 		want       bool
@@ -234,7 +210,7 @@ func testOperationsMatch(t *testing.T, f Factory) {
 	for i := range 50 {
 		ops = append(ops, newOperation(i, []string{"alpha", "bravo"}[i%2], deconflict.StatePlanned, at(i), at(i+10), 1))
 	}
-	putOperations(t, s, ops...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops...)
 	for _, tc := range []struct {
 		name  string
 		match func(*deconflict.Operation) bool
@@ -315,7 +291,7 @@ func testOperationsSince(t *testing.T, f Factory) {
 		rev := int64((i*389)%n + 1)
 		ops = append(ops, newOperation(i, "alpha", states[i%4], at(i), at(i+5), rev))
 	}
-	putOperations(t, s, ops...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops...)
 	byRev := slices.Clone(ops)
 	slices.SortFunc(byRev, func(a, b *deconflict.Operation) int { return int(a.Rev - b.Rev) })
 
@@ -361,7 +337,7 @@ func testOperationsSinceWrites(t *testing.T, f Factory) {
 	for i := range 300 {
 		ops = append(ops, newOperation(i, "alpha", deconflict.StatePlanned, at(i), at(i+5), int64(i+1)))
 	}
-	putOperations(t, s, ops...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops...)
 	seen := map[string]int{}
 	calls := 0
 	next := int64(1000)

@@ -41,9 +41,9 @@ func testPagesEndAtMaxBytes(t *testing.T, f Factory) {
 	}
 	// One much larger than the bound: alone in its page.
 	ops[7].Notes = ptr(strings.Repeat("y", 3*pageBytesMax))
-	putOperations(t, s, ops...)
-	putMessages(t, s, msgs...)
-	appendEvents(t, s, evs...)
+	putAll(t, s, deconflict.Tx.PutOperation, ops...)
+	putAll(t, s, deconflict.Tx.PutMessage, msgs...)
+	putAll(t, s, deconflict.Tx.AppendEvent, evs...)
 
 	pages := func(what string, fetch func(after string, maxBytes int) ([]string, string)) {
 		t.Helper()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,6 +90,26 @@ func wantNoLogHash(t *testing.T, s deconflict.Store, what string, indexes []int6
 		}
 		return nil
 	})
+}
+
+// testLogHashesRange checks that PutLogHashes refuses storage indexes
+// outside tlog's range, negative or past the largest int64, with
+// EInvalid (a negative start also with no hashes), and keeps none of the
+// hashes.
+func testLogHashesRange(t *testing.T, f Factory) {
+	s := f.Open(t)
+	ctx := t.Context()
+	for _, c := range []struct {
+		start int64
+		n     int
+	}{{-1, 1}, {-5, 3}, {math.MaxInt64, 2}, {math.MinInt64, 0}} {
+		err := s.Update(ctx, func(tx deconflict.Tx) error {
+			return tx.PutLogHashes(ctx, c.start, make([][32]byte, c.n))
+		})
+		wantCode(t, fmt.Sprintf("PutLogHashes(%d, %d hashes)", c.start, c.n), err, deconflict.EInvalid)
+	}
+	equal(t, "log hashes after the refused puts", readContents(t, s).LogHashes, map[int64][32]byte{})
+	wantNoLogHash(t, s, "after the refused puts", []int64{math.MaxInt64}, math.MaxInt64)
 }
 
 func testLogHashes(t *testing.T, f Factory) {
@@ -266,15 +287,6 @@ func wantKey(k *deconflict.SigningKey) *deconflict.SigningKey {
 	return &c
 }
 
-// wantKeys returns the keys as a store returns them.
-func wantKeys(ks []*deconflict.SigningKey) []*deconflict.SigningKey {
-	var out []*deconflict.SigningKey
-	for _, k := range ks {
-		out = append(out, wantKey(k))
-	}
-	return out
-}
-
 // newKey returns the n-th signing key of the tests, with every field set
 // but RetiredAt.
 func newKey(name string, n int) *deconflict.SigningKey {
@@ -289,29 +301,11 @@ func newKey(name string, n int) *deconflict.SigningKey {
 // listKeys returns what Keys returns, nil for none.
 func listKeys(t *testing.T, s deconflict.Store) []*deconflict.SigningKey {
 	t.Helper()
-	var ks []*deconflict.SigningKey
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		ks, err = tx.Keys(ctx)
-		return err
-	})
+	ks := read(t, s, func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.SigningKey, error) { return tx.Keys(ctx) })
 	if len(ks) == 0 {
-		ks = nil
+		return nil
 	}
 	return ks
-}
-
-// putKeys stores the keys in one Update, in order.
-func putKeys(t *testing.T, s deconflict.Store, ks ...*deconflict.SigningKey) {
-	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, k := range ks {
-			if err := tx.PutKey(ctx, k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 func testKeys(t *testing.T, f Factory) {
@@ -325,14 +319,14 @@ func testKeys(t *testing.T, f Factory) {
 	// fails; two keys created at the same time.
 	k1, k2, k3 := newKey("zulu.example", 1), newKey("alpha.example", 2), newKey("mike.example", 2)
 	k1.RetiredAt = ptr(at(3))
-	putKeys(t, s, k1)
-	putKeys(t, s, k2, k3)
+	putAll(t, s, deconflict.Tx.PutKey, k1)
+	putAll(t, s, deconflict.Tx.PutKey, k2, k3)
 	all := []*deconflict.SigningKey{k1, k2, k3}
-	equal(t, "Keys", listKeys(t, s), wantKeys(all))
+	equal(t, "Keys", listKeys(t, s), wantAll(wantKey, all))
 
 	// The store keeps its own copy.
 	k2.Signer, k1.RetiredAt = "changed after PutKey", ptr(at(4))
-	equal(t, "Keys after changing the keys stored", listKeys(t, s), wantKeys([]*deconflict.SigningKey{
+	equal(t, "Keys after changing the keys stored", listKeys(t, s), wantAll(wantKey, []*deconflict.SigningKey{
 		{Name: k1.Name, Verifier: k1.Verifier, Signer: k1.Signer, CreatedAt: k1.CreatedAt, RetiredAt: ptr(at(3))},
 		newKey("alpha.example", 2), k3,
 	}))
@@ -342,12 +336,12 @@ func testKeys(t *testing.T, f Factory) {
 	k4 := newKey("bravo.example", 4)
 	k1 = newKey("zulu.example", 10)
 	k2.RetiredAt = ptr(at(11))
-	putKeys(t, s, k4, k1, k2)
+	putAll(t, s, deconflict.Tx.PutKey, k4, k1, k2)
 	all = []*deconflict.SigningKey{k1, k2, k3, k4}
-	equal(t, "Keys after replacing", listKeys(t, s), wantKeys(all))
+	equal(t, "Keys after replacing", listKeys(t, s), wantAll(wantKey, all))
 	k2.Verifier, k2.Signer, k2.RetiredAt = "alpha.example+00000000+Anew", "PRIVATE+KEY+alpha.example+00000000+Anew", nil
-	putKeys(t, s, k2)
-	equal(t, "Keys after replacing again", listKeys(t, s), wantKeys(all))
+	putAll(t, s, deconflict.Tx.PutKey, k2)
+	equal(t, "Keys after replacing again", listKeys(t, s), wantAll(wantKey, all))
 
 	// A failed Update keeps nothing.
 	boom := errors.New("boom")
@@ -370,13 +364,13 @@ func testKeys(t *testing.T, f Factory) {
 	if !errors.Is(err, boom) {
 		t.Errorf("Update with fn failing: error %v, want the error of fn", err)
 	}
-	equal(t, "Keys after a failed Update", listKeys(t, s), wantKeys(all))
+	equal(t, "Keys after a failed Update", listKeys(t, s), wantAll(wantKey, all))
 
 	// A key stored after the failed Update comes last.
 	k5 := newKey("yankee.example", 21)
-	putKeys(t, s, k5)
+	putAll(t, s, deconflict.Tx.PutKey, k5)
 	all = append(all, k5)
-	equal(t, "Keys after a failed Update and a put", listKeys(t, s), wantKeys(all))
+	equal(t, "Keys after a failed Update and a put", listKeys(t, s), wantAll(wantKey, all))
 }
 
 // testRecordReopen checks that the log and the keys outlive a reopen, and
@@ -390,21 +384,21 @@ func testRecordReopen(t *testing.T, f Factory) {
 	putLogHashes(t, s, 0, logHashes(0, 7))
 	k1, k2 := newKey("zulu.example", 1), newKey("alpha.example", 2)
 	k1.RetiredAt = ptr(at(5))
-	putKeys(t, s, k1, k2)
+	putAll(t, s, deconflict.Tx.PutKey, k1, k2)
 
 	s = f.Reopen(t, s)
 	checkLogHashes(t, s, "after reopening", span(0, 7))
 	wantNoLogHash(t, s, "after reopening", []int64{7}, 7)
-	equal(t, "Keys after reopening", listKeys(t, s), wantKeys([]*deconflict.SigningKey{k1, k2}))
+	equal(t, "Keys after reopening", listKeys(t, s), wantAll(wantKey, []*deconflict.SigningKey{k1, k2}))
 
 	err := s.Update(ctx, func(tx deconflict.Tx) error { return tx.PutLogHashes(ctx, 6, logHashes(6, 2)) })
 	wantCode(t, "PutLogHashes over a hash stored before reopening", err, deconflict.EExists)
 	putLogHashes(t, s, 7, logHashes(7, 3))
 	k3 := newKey("mike.example", 3)
 	k1.RetiredAt = nil
-	putKeys(t, s, k3, k1)
+	putAll(t, s, deconflict.Tx.PutKey, k3, k1)
 
 	s = f.Reopen(t, s)
 	checkLogHashes(t, s, "after reopening again", span(0, 10))
-	equal(t, "Keys after reopening again", listKeys(t, s), wantKeys([]*deconflict.SigningKey{k1, k2, k3}))
+	equal(t, "Keys after reopening again", listKeys(t, s), wantAll(wantKey, []*deconflict.SigningKey{k1, k2, k3}))
 }

@@ -9,10 +9,12 @@
 //		storetest.RunFactory(t, storetest.Factory{
 //			Open:   func(t *testing.T) deconflict.Store { … a new, empty store … },
 //			Reopen: func(t *testing.T, s deconflict.Store) deconflict.Store { … },
+//			Share:  func(t *testing.T, s deconflict.Store) deconflict.Store { … },
 //		})
 //	}
 //
-// or, without the tests that need a reopen, storetest.Run(t, open).
+// or, without the tests that need a reopen or a second store on the same
+// data, storetest.Run(t, open).
 //
 // Beyond the interface documentation, the suite holds stores to these:
 //   - Times come back in UTC, equal to what was stored to the microsecond.
@@ -31,7 +33,8 @@
 //     for the same pair fails with EExists.
 //   - Update returns the error of fn as it is (or wrapped); if fn fails or
 //     panics, nothing is kept, sequence numbers included, and the store
-//     takes the next Update.
+//     takes the next Update. An Update whose context ends before it
+//     commits fails and keeps nothing. A write in a View fails.
 //   - OperationsSince lets fn write in the same transaction, and then
 //     still ends, visiting no operation twice.
 //   - DutyFilter's Subject matches kind and ID; Escalated selects Level ≥
@@ -43,7 +46,9 @@
 //     readdresses the message.
 //   - Webhooks orders by party, then name, bytewise. PutDelivery and
 //     DeleteWebhook of a webhook that does not exist fail with ENotFound.
-//   - PutLogHashes of no hashes does nothing. When it fails with EExists
+//   - PutLogHashes of no hashes does nothing; of a storage index outside
+//     tlog's range (negative, or past the largest int64) it fails with
+//     EInvalid, even of no hashes, and stores none. When it fails with EExists
 //     it stores none of its hashes, and the transaction goes on: fn may
 //     carry on and commit. The indexes need not follow those stored. The
 //     ENotFound of LogHashes names, in its message, the first index asked
@@ -85,6 +90,11 @@ type Factory struct {
 	// restarted program would, and arranges for the new store to be
 	// closed. The suite skips its durability tests when Reopen is nil.
 	Reopen func(t *testing.T, s deconflict.Store) deconflict.Store
+	// Share, if set, opens a second store on the data of s, beside s and
+	// as another process or replica would, and arranges for it to be
+	// closed. The suite skips its tests of stores shared so when Share
+	// is nil.
+	Share func(t *testing.T, s deconflict.Store) deconflict.Store
 }
 
 // Run runs the suite on the stores open returns, without the tests that
@@ -116,6 +126,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"LiveGeometries", testLiveGeometries},
 		{"LiveGeometriesMany", testLiveGeometriesMany},
 		{"GeometriesSince", testGeometriesSince},
+		{"Prefetch", testPrefetch},
 		{"ConflictRoundTrip", testConflictRoundTrip},
 		{"ConflictPairs", testConflictPairs},
 		{"ConflictsFilter", testConflictsFilter},
@@ -126,6 +137,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"MessagesFilter", testMessagesFilter},
 		{"Webhooks", testWebhooks},
 		{"LogHashes", testLogHashes},
+		{"LogHashesRange", testLogHashesRange},
 		{"Keys", testKeys},
 		{"Meta", testMeta},
 		{"Events", testEvents},
@@ -139,6 +151,9 @@ func RunFactory(t *testing.T, f Factory) {
 		{"ViewSeesCommitted", testViewSeesCommitted},
 		{"ViewSnapshot", testViewSnapshot},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"ViewReadOnly", testViewReadOnly},
+		{"ContextCanceled", testContextCanceled},
+		{"SharedWrites", testSharedWrites},
 		{"Reopen", testReopen},
 		{"RecordReopen", testRecordReopen},
 	} {
@@ -164,6 +179,52 @@ func view(t *testing.T, s deconflict.Store, fn func(ctx context.Context, tx deco
 	}
 }
 
+// read returns what get reads in one View, failing the test on an error.
+func read[T any](t *testing.T, s deconflict.Store, get func(ctx context.Context, tx deconflict.Tx) (T, error)) T {
+	t.Helper()
+	var v T
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		var err error
+		v, err = get(ctx, tx)
+		return err
+	})
+	return v
+}
+
+// putAll stores the items with put (a method expression such as
+// deconflict.Tx.PutDuty) in one Update, in order.
+func putAll[T any](t *testing.T, s deconflict.Store, put func(deconflict.Tx, context.Context, T) error, items ...T) {
+	t.Helper()
+	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		for _, v := range items {
+			if err := put(tx, ctx, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// checkByID checks, in one View, that get (a lookup by ID such as
+// deconflict.Tx.Duty) reads back each of want as wantOne gives it, and
+// fails with ENotFound for the ID unknown.
+func checkByID[T any](t *testing.T, s deconflict.Store, what string, get func(deconflict.Tx, context.Context, string) (T, error),
+	id func(T) string, wantOne func(T) T, want []T, unknown string) {
+	t.Helper()
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		for _, v := range want {
+			got, err := get(tx, ctx, id(v))
+			if err != nil {
+				t.Fatalf("%s: %s: %v", what, id(v), err)
+			}
+			equal(t, what+": "+id(v), got, wantOne(v))
+		}
+		_, err := get(tx, ctx, unknown)
+		wantCode(t, what+": an unknown ID", err, deconflict.ENotFound)
+		return nil
+	})
+}
+
 // wantCode fails the test unless err carries the error code.
 func wantCode(t *testing.T, what string, err error, code string) {
 	t.Helper()
@@ -181,98 +242,45 @@ func equal(t *testing.T, what string, got, want any) {
 }
 
 // dump shows v for a test failure, with the fields JSON leaves out of
-// operations, tokens and events.
+// operations, tokens, events, duties, messages, keys and webhooks; a list
+// of records or of hashes one to a line.
 func dump(v any) string {
+	switch rv := reflect.ValueOf(v); {
+	case (rv.Kind() == reflect.Slice || rv.Kind() == reflect.Pointer) && rv.IsNil():
+		return "nil"
+	case rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() != reflect.Uint8:
+		s := "["
+		for i := range rv.Len() {
+			s += "\n  " + dump(rv.Index(i).Interface())
+		}
+		return s + "]"
+	}
+	var extra string
 	switch v := v.(type) {
+	case [32]byte:
+		return fmt.Sprintf("%x", v)
 	case *deconflict.Operation:
-		if v == nil {
-			return "nil"
-		}
-		b, _ := json.Marshal(v)
-		return fmt.Sprintf("%s start=%s end=%s rev=%d", b, fmtTime(v.Start), fmtTime(v.End), v.Rev)
-	case []*deconflict.Operation:
-		s := "["
-		for _, op := range v {
-			s += "\n  " + dump(op)
-		}
-		return s + "]"
+		extra = fmt.Sprintf("start=%s end=%s rev=%d", fmtTime(v.Start), fmtTime(v.End), v.Rev)
 	case *deconflict.Token:
-		if v == nil {
-			return "nil"
-		}
-		b, _ := json.Marshal(v)
-		return fmt.Sprintf("%s hash=%x", b, v.Hash)
+		extra = fmt.Sprintf("hash=%x", v.Hash)
 	case *deconflict.Event:
-		if v == nil {
-			return "nil"
-		}
-		b, _ := json.Marshal(v)
-		return fmt.Sprintf("%s audience=%q", b, v.Audience)
-	case []*deconflict.Event:
-		s := "["
-		for _, e := range v {
-			s += "\n  " + dump(e)
-		}
-		return s + "]"
+		extra = fmt.Sprintf("audience=%q", v.Audience)
 	case *deconflict.Duty:
-		if v == nil {
-			return "nil"
-		}
-		b, _ := json.Marshal(v)
-		return fmt.Sprintf("%s version=%d created=%s due=%s acked=%s", b, v.Version,
+		extra = fmt.Sprintf("version=%d created=%s due=%s acked=%s", v.Version,
 			fmtTime(v.CreatedAt), fmtTimePtr(v.DueAt), fmtTimePtr(v.AckedAt))
-	case []*deconflict.Duty:
-		s := "["
-		for _, d := range v {
-			s += "\n  " + dump(d)
-		}
-		return s + "]"
 	case *deconflict.Message:
-		if v == nil {
-			return "nil"
-		}
-		b, _ := json.Marshal(v)
-		return fmt.Sprintf("%s token=%q", b, v.From.TokenID)
-	case []*deconflict.Message:
-		s := "["
-		for _, m := range v {
-			s += "\n  " + dump(m)
-		}
-		return s + "]"
-	case [][32]byte:
-		s := "["
-		for _, h := range v {
-			s += fmt.Sprintf("\n  %x", h)
-		}
-		return s + "]"
+		extra = fmt.Sprintf("token=%q", v.From.TokenID)
 	case *deconflict.SigningKey:
-		if v == nil {
-			return "nil"
-		}
-		b, _ := json.Marshal(v)
-		return fmt.Sprintf("%s signer=%q", b, v.Signer)
-	case []*deconflict.SigningKey:
-		s := "["
-		for _, k := range v {
-			s += "\n  " + dump(k)
-		}
-		return s + "]"
+		extra = fmt.Sprintf("signer=%q", v.Signer)
 	case *deconflict.Webhook:
-		if v == nil {
-			return "nil"
-		}
-		b, _ := json.Marshal(v)
-		return fmt.Sprintf("%s secret=%q", b, v.Secret)
-	case []*deconflict.Webhook:
-		s := "["
-		for _, w := range v {
-			s += "\n  " + dump(w)
-		}
-		return s + "]"
+		extra = fmt.Sprintf("secret=%q", v.Secret)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprintf("%#v", v)
+	}
+	if extra != "" {
+		return string(b) + " " + extra
 	}
 	return string(b)
 }
@@ -304,24 +312,32 @@ func seed(t *testing.T) uint64 {
 	return s
 }
 
-// collect returns the items of every page fetch returns, from the first
-// until one with no next cursor, checking that pages hold at most limit
-// items (1000 for 0), that only full pages have a next cursor, that a
-// cursor is never followed by an empty page and that no item (by key) is
-// listed twice.
-func collect[T any](t *testing.T, what string, limit int, fetch func(after string) ([]T, string), key func(T) string) []T {
+// collect returns the items of every page list returns, each page read
+// in a View of its own, from the first until one with no next cursor:
+// before each page it sets *after, the After of the filter list lists
+// by, to the cursor of the page before. It checks that pages hold at
+// most limit items (1000 for 0), that only full pages have a next
+// cursor, that a cursor is never followed by an empty page and that no
+// item (by key) is listed twice.
+func collect[T any](t *testing.T, s deconflict.Store, what string, limit int, after *string, list func(ctx context.Context, tx deconflict.Tx) ([]T, string, error), key func(T) string) []T {
 	t.Helper()
 	if limit <= 0 {
 		limit = 1000
 	}
 	var all []T
 	seen := map[string]bool{}
-	after := ""
+	*after = ""
 	for pages := 0; ; pages++ {
 		if pages > 100_000 {
 			t.Fatalf("%s: too many pages", what)
 		}
-		page, next := fetch(after)
+		var page []T
+		var next string
+		view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+			var err error
+			page, next, err = list(ctx, tx)
+			return err
+		})
 		if len(page) > limit {
 			t.Fatalf("%s: page of %d, limit %d", what, len(page), limit)
 		}
@@ -342,6 +358,6 @@ func collect[T any](t *testing.T, what string, limit int, fetch func(after strin
 		if next == "" {
 			return all
 		}
-		after = next
+		*after = next
 	}
 }

@@ -2,12 +2,10 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,129 +85,6 @@ func readContents(t *testing.T, s deconflict.Store) contents {
 	return c
 }
 
-// populate stores a little of everything.
-func populate(t *testing.T, s deconflict.Store) {
-	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for i, id := range []string{"alpha", "bravo", "charlie"} {
-			if err := tx.CreateParty(ctx, &deconflict.Party{ID: id, Name: strings.ToUpper(id), CreatedAt: at(i)}); err != nil {
-				return err
-			}
-			tok := &deconflict.Token{ID: "tok-" + id, Hash: []byte("hash of " + id), Role: deconflict.RoleHead, Party: id, CreatedAt: at(i)}
-			if i == 2 {
-				tok.RevokedAt = ptr(at(9))
-			}
-			if err := tx.CreateToken(ctx, tok); err != nil {
-				return err
-			}
-		}
-		if err := tx.PutSettings(ctx, deconflict.Settings{HorizontalM: 1, VerticalM: 2, TimeS: 3, NoticeS: 4, AckTimeoutS: 5}); err != nil {
-			return err
-		}
-		for i := range 6 {
-			op := newOperation(i, []string{"alpha", "bravo", "charlie"}[i%3], deconflict.StatePlanned, at(10*i), at(10*i+30), int64(i+1))
-			if i == 4 {
-				op = sparseOperation(i, "bravo", at(0), at(1))
-			}
-			if err := tx.PutOperation(ctx, op); err != nil {
-				return err
-			}
-		}
-		for i, p := range [][2]int{{0, 1}, {1, 2}, {2, 0}} {
-			c := newConflict(i, opID(p[0]), opID(p[1]), "alpha", "bravo", deconflict.ConflictOpen)
-			if err := tx.PutConflict(ctx, c); err != nil {
-				return err
-			}
-		}
-		for i := range 4 {
-			d := newDuty(i, []string{"alpha", "bravo"}[i%2], deconflict.Subject{Kind: "operation", ID: opID(i)})
-			if i%2 == 0 {
-				d = sparseDuty(i, "charlie", deconflict.Subject{Kind: "conflict", ID: conflictID(i)})
-			}
-			if err := tx.PutDuty(ctx, d); err != nil {
-				return err
-			}
-			if err := tx.PutMessage(ctx, newMessage(i, "alpha", "bravo", "charlie")); err != nil {
-				return err
-			}
-			if err := tx.PutWebhook(ctx, newWebhook([]string{"alpha", "bravo"}[i%2], fmt.Sprint("hook-", i), i)); err != nil {
-				return err
-			}
-		}
-		if err := tx.PutLogHashes(ctx, 0, logHashes(0, 7)); err != nil {
-			return err
-		}
-		k := newKey("zulu.example", 1)
-		k.RetiredAt = ptr(at(2))
-		if err := tx.PutKey(ctx, k); err != nil {
-			return err
-		}
-		if err := tx.PutKey(ctx, newKey("alpha.example", 2)); err != nil {
-			return err
-		}
-		for i := range 5 {
-			e := &deconflict.Event{Type: deconflict.EventOperationDeclared, Time: at(i), Audience: []string{"alpha"},
-				Subject: &deconflict.Subject{Kind: "operation", ID: opID(i)}, Data: json.RawMessage(`{"i":1}`)}
-			if err := tx.AppendEvent(ctx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// writeEverything changes every kind of record in tx.
-func writeEverything(ctx context.Context, tx deconflict.Tx) error {
-	if err := tx.CreateParty(ctx, &deconflict.Party{ID: "zulu", CreatedAt: at(0)}); err != nil {
-		return err
-	}
-	if err := tx.CreateToken(ctx, &deconflict.Token{ID: "tok-zulu", Hash: []byte("zulu"), Role: deconflict.RoleAdmin, CreatedAt: at(0)}); err != nil {
-		return err
-	}
-	if err := tx.PutSettings(ctx, deconflict.Settings{HorizontalM: 99}); err != nil {
-		return err
-	}
-	for _, n := range []int{0, 50} { // a replace and an insert
-		if err := tx.PutOperation(ctx, newOperation(n, "zulu", deconflict.StateCancelled, at(0), at(1), 99)); err != nil {
-			return err
-		}
-	}
-	for _, n := range []int{0, 50} {
-		if err := tx.PutConflict(ctx, newConflict(n, opID(50+n), opID(51+n), "zulu", "alpha", deconflict.ConflictWaived)); err != nil {
-			return err
-		}
-	}
-	for _, n := range []int{0, 50} {
-		if err := tx.PutDuty(ctx, newDuty(n, "zulu", deconflict.Subject{Kind: "message", ID: "zulu"})); err != nil {
-			return err
-		}
-		if err := tx.PutMessage(ctx, newMessage(n, "zulu", "alpha", "yankee")); err != nil {
-			return err
-		}
-		if err := tx.PutWebhook(ctx, newWebhook([]string{"alpha", "zulu"}[n%2], fmt.Sprint("hook-", n), n+7)); err != nil {
-			return err
-		}
-	}
-	if err := tx.PutDelivery(ctx, "alpha", "hook-0", newDelivery(77)); err != nil {
-		return err
-	}
-	if err := tx.PutWebhook(ctx, newWebhook("zulu", "gone", 1)); err != nil {
-		return err
-	}
-	if err := tx.DeleteWebhook(ctx, "zulu", "gone"); err != nil {
-		return err
-	}
-	if err := tx.PutLogHashes(ctx, 7, logHashes(7, 3)); err != nil {
-		return err
-	}
-	for _, k := range []*deconflict.SigningKey{newKey("xray.example", 30), newKey("zulu.example", 31)} {
-		if err := tx.PutKey(ctx, k); err != nil {
-			return err
-		}
-	}
-	return tx.AppendEvent(ctx, &deconflict.Event{Type: deconflict.EventPartyAdded, Time: at(0)})
-}
-
 func testRollback(t *testing.T, f Factory) {
 	s := f.Open(t)
 	ctx := t.Context()
@@ -243,7 +118,7 @@ func testRollback(t *testing.T, f Factory) {
 	}
 	// The sequence numbers of the events rolled back are handed out again.
 	e := &deconflict.Event{Type: deconflict.EventLineCheck, Time: at(0)}
-	appendEvents(t, s, e)
+	putAll(t, s, deconflict.Tx.AppendEvent, e)
 	if e.Seq != 6 {
 		t.Errorf("AppendEvent after a failed Update: Seq %d, want 6", e.Seq)
 	}
@@ -376,72 +251,8 @@ func testViewSnapshot(t *testing.T, f Factory) {
 func testConcurrentUpdates(t *testing.T, f Factory) {
 	s := f.Open(t)
 	const workers, each = 8, 20
-	ctx := t.Context()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*workers*each)
-	for g := range workers {
-		wg.Go(func() {
-			for i := range each {
-				errs <- s.Update(ctx, func(tx deconflict.Tx) error {
-					st, err := tx.Settings(ctx)
-					if err != nil {
-						return err
-					}
-					last, err := tx.LastSeq(ctx)
-					if err != nil {
-						return err
-					}
-					st.NoticeS++
-					if err := tx.PutSettings(ctx, st); err != nil {
-						return err
-					}
-					e := &deconflict.Event{Type: deconflict.EventHotlineMessage, Time: at(i),
-						Data: json.RawMessage(fmt.Sprintf(`{"g":%d,"i":%d}`, g, i))}
-					if err := tx.AppendEvent(ctx, e); err != nil {
-						return err
-					}
-					if e.Seq != last+1 {
-						return fmt.Errorf("AppendEvent after LastSeq %d set Seq %d", last, e.Seq)
-					}
-					return nil
-				})
-				// Readers alongside.
-				errs <- s.View(ctx, func(tx deconflict.Tx) error {
-					_, err := tx.Settings(ctx)
-					return err
-				})
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("concurrent Update or View: %v", err)
-		}
-	}
-	c := readContents(t, s)
-	if want := deconflict.DefaultSettings().NoticeS + workers*each; c.Settings.NoticeS != want {
-		t.Errorf("counter after %d concurrent increments: %v, want %v", workers*each, c.Settings.NoticeS, want)
-	}
-	if c.LastSeq != workers*each || len(c.Events) != workers*each {
-		t.Errorf("after %d concurrent AppendEvents: LastSeq %d, %d events", workers*each, c.LastSeq, len(c.Events))
-	}
-	seen := map[string]bool{}
-	for i, e := range c.Events {
-		if e.Seq != int64(i+1) {
-			t.Errorf("event %d has Seq %d", i+1, e.Seq)
-		}
-		var key struct{ G, I int }
-		if err := json.Unmarshal(e.Data, &key); err != nil {
-			t.Fatalf("event %d: %v", e.Seq, err)
-		}
-		k := fmt.Sprint(key)
-		if seen[k] {
-			t.Errorf("event %s stored twice", k)
-		}
-		seen[k] = true
-	}
+	incrementAtOnce(t, slices.Repeat([]deconflict.Store{s}, workers), each)
+	CheckIncrements(t, s, workers*each)
 }
 
 // testReopen checks that what an Update committed is still there after the
@@ -477,12 +288,61 @@ func testReopen(t *testing.T, f Factory) {
 	})
 
 	e := &deconflict.Event{Type: deconflict.EventLineCheck, Time: at(0)}
-	appendEvents(t, s, e)
+	putAll(t, s, deconflict.Tx.AppendEvent, e)
 	if e.Seq != before.LastSeq+1 {
 		t.Errorf("AppendEvent after reopening: Seq %d, want %d", e.Seq, before.LastSeq+1)
 	}
 	s = f.Reopen(t, s)
 	if got := lastSeq(t, s); got != before.LastSeq+1 {
 		t.Errorf("LastSeq after reopening again: %d, want %d", got, before.LastSeq+1)
+	}
+}
+
+// testViewReadOnly checks that a View cannot write.
+func testViewReadOnly(t *testing.T, f Factory) {
+	s := f.Open(t)
+	ctx := t.Context()
+	if err := s.View(ctx, func(tx deconflict.Tx) error {
+		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha", CreatedAt: at(0)})
+	}); err == nil {
+		t.Fatal("CreateParty in a View: no error")
+	}
+	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
+		if _, err := tx.Party(ctx, "alpha"); deconflict.ErrorCode(err) != deconflict.ENotFound {
+			t.Errorf("party written in a View: %v", err)
+		}
+		return nil
+	})
+}
+
+// testContextCanceled checks that an Update whose context ended, before
+// it began or while fn ran, fails and keeps nothing, and that the store
+// takes the next Update.
+func testContextCanceled(t *testing.T, f Factory) {
+	s := f.Open(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := s.Update(ctx, func(tx deconflict.Tx) error {
+		return tx.CreateParty(ctx, &deconflict.Party{ID: "alpha", CreatedAt: at(0)})
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Update with a canceled context: %v, want context.Canceled", err)
+	}
+	ctx, cancel = context.WithCancel(t.Context())
+	err = s.Update(ctx, func(tx deconflict.Tx) error {
+		if err := tx.CreateParty(ctx, &deconflict.Party{ID: "bravo", CreatedAt: at(0)}); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if err == nil {
+		t.Errorf("Update whose context was canceled before commit: no error")
+	}
+	if ps := read(t, s, func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Party, error) { return tx.Parties(ctx) }); len(ps) != 0 {
+		t.Errorf("parties after canceled Updates: %d, want none", len(ps))
+	}
+	if err := Increment(t.Context(), s, 0, 0); err != nil {
+		t.Fatalf("Update after canceled ones: %v", err)
 	}
 }

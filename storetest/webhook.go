@@ -7,30 +7,14 @@ import (
 	"github.com/deconflict/deconflict"
 )
 
-// putWebhooks stores the webhooks in one transaction, in order.
-func putWebhooks(t *testing.T, s deconflict.Store, ws ...*deconflict.Webhook) {
-	t.Helper()
-	update(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		for _, w := range ws {
-			if err := tx.PutWebhook(ctx, w); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // listWebhooks returns what Webhooks returns.
 func listWebhooks(t *testing.T, s deconflict.Store, party string) []*deconflict.Webhook {
 	t.Helper()
-	var ws []*deconflict.Webhook
-	view(t, s, func(ctx context.Context, tx deconflict.Tx) error {
-		var err error
-		ws, err = tx.Webhooks(ctx, party)
-		return err
+	ws := read(t, s, func(ctx context.Context, tx deconflict.Tx) ([]*deconflict.Webhook, error) {
+		return tx.Webhooks(ctx, party)
 	})
 	if len(ws) == 0 {
-		ws = nil
+		return nil
 	}
 	return ws
 }
@@ -48,8 +32,8 @@ func testWebhooks(t *testing.T, f Factory) {
 	al := newWebhook("al", "z", 4)
 	alphaUpper := newWebhook("alpha", "B", 5)
 	alphaUpper.Delivery.LastStatus, alphaUpper.Delivery.LastError, alphaUpper.Delivery.FailingSince = 0, "", nil
-	putWebhooks(t, s, alphaB, bravoA)
-	putWebhooks(t, s, alphaA, al, alphaUpper)
+	putAll(t, s, deconflict.Tx.PutWebhook, alphaB, bravoA)
+	putAll(t, s, deconflict.Tx.PutWebhook, alphaA, al, alphaUpper)
 
 	all := []*deconflict.Webhook{al, alphaUpper, alphaA, alphaB, bravoA}
 	checkAll := func(what string, all []*deconflict.Webhook) {
@@ -68,7 +52,7 @@ func testWebhooks(t *testing.T, f Factory) {
 			}
 			return nil
 		})
-		equal(t, what+": Webhooks(\"\")", listWebhooks(t, s, ""), wantWebhooks(all))
+		equal(t, what+": Webhooks(\"\")", listWebhooks(t, s, ""), wantAll(wantWebhook, all))
 		for _, party := range []string{"al", "alpha", "bravo", "charlie", "a"} {
 			var want []*deconflict.Webhook
 			for _, w := range all {
@@ -76,7 +60,7 @@ func testWebhooks(t *testing.T, f Factory) {
 					want = append(want, w)
 				}
 			}
-			equal(t, what+": Webhooks("+party+")", listWebhooks(t, s, party), wantWebhooks(want))
+			equal(t, what+": Webhooks("+party+")", listWebhooks(t, s, party), wantAll(wantWebhook, want))
 		}
 	}
 	checkAll("stored", all)
@@ -88,7 +72,7 @@ func testWebhooks(t *testing.T, f Factory) {
 	*alphaB = *replaced
 	alphaA.URL, alphaA.Events, alphaA.Secret = "http://[::1]:8080/x", []string{deconflict.EventLineCheck}, "whsec_new"
 	alphaA.Delivery = newDelivery(21)
-	putWebhooks(t, s, alphaB, alphaA)
+	putAll(t, s, deconflict.Tx.PutWebhook, alphaB, alphaA)
 	checkAll("replaced", all)
 
 	// PutDelivery changes the delivery state and nothing else.
@@ -118,7 +102,7 @@ func testWebhooks(t *testing.T, f Factory) {
 		return err
 	})
 	bravoA.URL, bravoA.Events, bravoA.Secret, bravoA.UpdatedAt = "https://bravo.example/new", []string{deconflict.EventHotlineMessage}, "whsec_rotated", at(70)
-	putWebhooks(t, s, bravoA)
+	putAll(t, s, deconflict.Tx.PutWebhook, bravoA)
 	read.Delivery.DeliveredSeq++
 	read.Delivery.Delivered++
 	read.Delivery.Attempts, read.Delivery.LastStatus, read.Delivery.LastError = 0, 204, ""
@@ -143,7 +127,7 @@ func testWebhooks(t *testing.T, f Factory) {
 
 	// Put again, it is new.
 	again := newWebhook("alpha", "a-hook", 60)
-	putWebhooks(t, s, again)
+	putAll(t, s, deconflict.Tx.PutWebhook, again)
 	all = []*deconflict.Webhook{al, alphaUpper, again, alphaB, bravoA}
 	checkAll("put again", all)
 }

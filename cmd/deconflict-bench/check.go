@@ -4,19 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
@@ -47,45 +39,15 @@ func addCheckFlags(fs *flag.FlagSet) checkFlags {
 // benchCheck measures what-if checks over HTTP against a server with n
 // live operations, and the same checks against PostGIS if asked.
 func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen.Result) error {
-	counts, err := parseSizes(*f.check.clients)
-	if err != nil {
-		return fmt.Errorf("--check-clients: %w", err)
-	}
-	dir := *f.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "deconflict-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	s, err := m.scenario(f, n, res)
+	b, err := m.newBed(ctx, f, "check", n, res, func(url string) error {
+		_, err := benchTokens(ctx, url, append(strings.Split(*f.parties, ","), loadgen.QueryParty))
+		return err
+	}, m.preloadDirect, "written to")
 	if err != nil {
 		return err
 	}
-	s.Index, s.Parsed = nil, nil
-	path := filepath.Join(dir, fmt.Sprintf("check-%d-seed%d-%s.db", n, *f.seed, s.Config.Start.Format("20060102")))
-	url := "sqlite:" + path
-	if _, err := os.Stat(path + ".ready"); err != nil {
-		for _, suffix := range []string{"", "-wal", "-shm", ".index", ".ready"} {
-			os.Remove(path + suffix)
-		}
-		parties := append(strings.Split(*f.parties, ","), loadgen.QueryParty)
-		if _, err := benchTokens(ctx, url, parties); err != nil {
-			return err
-		}
-		var run loadgen.ScaleRun
-		if err := m.preloadDirect(ctx, f, url, s, &run); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path+".ready", nil, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stderr, "%d operations written to %s in %.1f s\n", n, path, run.PreloadSeconds)
-	} else {
-		fmt.Fprintf(m.Stderr, "using the store %s\n", path)
-	}
+	defer b.close()
+	s, url := b.s, b.url
 	tokens, err := benchTokens(ctx, url, []string{loadgen.QueryParty})
 	if err != nil {
 		return err
@@ -96,17 +58,11 @@ func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen
 		return err
 	}
 
-	bin, err := serverBinary(*f.deconflict)
-	if err != nil {
-		return err
-	}
-	srv, err := startServerProcess(ctx, bin, url, *f.check.profile != "", filepath.Join(dir, "server.log"))
+	srv, err := b.startServer(ctx, m, f, res)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	res.Server = srv.base
-	fmt.Fprintf(m.Stderr, "server ready at %s in %.1f s\n", srv.base, srv.took.Seconds())
 
 	var pg []*postgis.DB
 	defer func() {
@@ -131,34 +87,15 @@ func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen
 		}
 	}
 
-	for _, c := range counts {
-		checker := func() (loadgen.Request, error) {
+	for _, c := range b.counts {
+		ld, err := m.measure(ctx, f, srv, "deconflict POST /v1/check", c, fmt.Sprintf("check-%d-c%d.pprof", n, c), func() (loadgen.Request, error) {
 			if *f.check.client == "net/http" {
 				return loadgen.HTTPChecks(srv.base, tokens[loadgen.QueryParty], c, bodies), nil
 			}
 			return loadgen.RawHTTPChecks(srv.base, tokens[loadgen.QueryParty], c, bodies)
-		}
-		// A second's warm-up: connections opened, caches filled.
-		warm, err := checker()
+		})
 		if err != nil {
 			return err
-		}
-		loadgen.RunFor(ctx, "warm-up", c, time.Second, warm)
-		load, err := checker()
-		if err != nil {
-			return err
-		}
-		stopProfile := func() error { return nil }
-		if *f.check.profile != "" {
-			stopProfile = srv.profile(ctx, *f.check.duration-time.Second, filepath.Join(*f.check.profile, fmt.Sprintf("check-%d-c%d.pprof", n, c)))
-		}
-		cpu0, cpuOK := srv.cpu()
-		ld := loadgen.RunFor(ctx, "deconflict POST /v1/check", c, *f.check.duration, load)
-		if cpu1, ok := srv.cpu(); ok && cpuOK && ld.Requests > 0 {
-			ld.ServerCPUPerRequestUS = float64((cpu1 - cpu0).Microseconds()) / float64(ld.Requests)
-		}
-		if err := stopProfile(); err != nil {
-			fmt.Fprintf(m.Stderr, "profile: %v\n", err)
 		}
 		m.printLoad(ld)
 		res.Loads = append(res.Loads, ld)
@@ -210,137 +147,6 @@ func (m *Main) printLoad(ld loadgen.Load) {
 		fmt.Fprintf(m.Stderr, "; server CPU %.0f µs per check", ld.ServerCPUPerRequestUS)
 	}
 	fmt.Fprintln(m.Stderr)
-}
-
-// serverProcess is 'deconflict serve' run as a process of its own, with
-// its log in a file and, if asked, its runtime profiles served (--pprof).
-type serverProcess struct {
-	cmd   *exec.Cmd
-	base  string
-	pprof string // address of its profiles, if any
-	took  time.Duration
-	done  chan error
-	once  sync.Once
-}
-
-// startServerProcess starts exe serve on the store, with its profiles
-// served if asked, and waits until /readyz answers 200.
-func startServerProcess(ctx context.Context, exe, url string, profiles bool, logFile string) (*serverProcess, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"serve", "--listen", addr, "--store", url, "--rate-limit", "0", "--log-level", "warn"}
-	p := &serverProcess{base: "http://" + addr, done: make(chan error, 1)}
-	if profiles {
-		if p.pprof, err = freePort(); err != nil {
-			return nil, err
-		}
-		args = append(args, "--pprof", p.pprof)
-	}
-	logs, err := os.Create(logFile)
-	if err != nil {
-		return nil, err
-	}
-	p.cmd = exec.Command(exe, args...)
-	p.cmd.Stdout, p.cmd.Stderr = logs, logs
-	t0 := time.Now()
-	if err := p.cmd.Start(); err != nil {
-		logs.Close()
-		return nil, err
-	}
-	go func() { p.done <- p.cmd.Wait(); logs.Close() }()
-	for {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				p.took = time.Since(t0)
-				return p, nil
-			}
-		}
-		select {
-		case err := <-p.done:
-			return nil, fmt.Errorf("server exited (%v); its log: %s", err, logFile)
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// profile starts a CPU profile of the server over d and returns the
-// function that waits for it and writes it to file.
-func (p *serverProcess) profile(ctx context.Context, d time.Duration, file string) func() error {
-	errc := make(chan error, 1)
-	go func() {
-		secs := max(1, int(d.Seconds()))
-		resp, err := http.Get("http://" + p.pprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer resp.Body.Close()
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			errc <- err
-			return
-		}
-		fh, err := os.Create(file)
-		if err != nil {
-			errc <- err
-			return
-		}
-		_, err = io.Copy(fh, resp.Body)
-		errc <- errors.Join(err, fh.Close())
-	}()
-	return func() error {
-		select {
-		case err := <-errc:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// cpu returns the CPU time (user and system) the server process has used,
-// from /proc; false where that cannot be read.
-func (p *serverProcess) cpu() (time.Duration, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, false
-	}
-	// The fields after the command name, which is in parentheses and
-	// may hold spaces: utime and stime are the 12th and 13th, in clock
-	// ticks (100 a second on Linux).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, true
-}
-
-// stop ends the server cleanly (SIGINT) and waits for it.
-func (p *serverProcess) stop() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-p.done:
-		case <-time.After(60 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
 }
 
 // checkAgreement sends every check to the server, twice (the second

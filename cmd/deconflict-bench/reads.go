@@ -7,8 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -55,54 +53,24 @@ type read struct {
 // Each load reports the server's CPU time per request (from /proc), and
 // with --profile a CPU profile of the server under it.
 func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen.Result) error {
-	counts, err := parseSizes(*f.check.clients)
-	if err != nil {
-		return fmt.Errorf("--check-clients: %w", err)
-	}
-	dir := *f.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "deconflict-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	s, err := m.scenario(f, n, res)
-	if err != nil {
-		return err
-	}
-	s.Index, s.Parsed = nil, nil
 	parties := strings.Split(*f.parties, ",")
-	path := filepath.Join(dir, fmt.Sprintf("reads-%d-seed%d-%s.db", n, *f.seed, s.Config.Start.Format("20060102")))
-	storeURL := "sqlite:" + path
-	if _, err := os.Stat(path + ".ready"); err != nil {
-		for _, suffix := range []string{"", "-wal", "-shm", ".index", ".ready"} {
-			os.Remove(path + suffix)
-		}
+	b, err := m.newBed(ctx, f, "reads", n, res, func(storeURL string) error {
 		if _, err := benchTokens(ctx, storeURL, parties); err != nil {
 			return err
 		}
 		// Nobody acknowledges these declarations: with the default
 		// ack_timeout_s the server would spend the loads raising
 		// escalations for every one of them.
-		if err := withMechanism(ctx, storeURL, func(mech *mechanism.Mechanism) error {
+		return withMechanism(ctx, storeURL, func(mech *mechanism.Mechanism) error {
 			_, err := mech.PatchSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.SettingsPatch{AckTimeoutS: &readsAckTimeoutS})
 			return err
-		}); err != nil {
-			return err
-		}
-		var run loadgen.ScaleRun
-		if err := m.preloadMechanism(ctx, f, storeURL, s, &run); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path+".ready", nil, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stderr, "%d operations declared into %s in %.1f s\n", n, path, run.PreloadSeconds)
-	} else {
-		fmt.Fprintf(m.Stderr, "using the store %s\n", path)
+		})
+	}, m.preloadMechanism, "declared into")
+	if err != nil {
+		return err
 	}
+	defer b.close()
+	s, storeURL := b.s, b.url
 	tokens, err := benchTokens(ctx, storeURL, parties)
 	if err != nil {
 		return err
@@ -118,43 +86,19 @@ func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen
 		reads = append(reads, r)
 	}
 
-	bin, err := serverBinary(*f.deconflict)
-	if err != nil {
-		return err
-	}
-	srv, err := startServerProcess(ctx, bin, storeURL, *f.check.profile != "", filepath.Join(dir, "server.log"))
+	srv, err := b.startServer(ctx, m, f, res)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
-	res.Server = srv.base
-	fmt.Fprintf(m.Stderr, "server ready at %s in %.1f s\n", srv.base, srv.took.Seconds())
 
 	for _, rd := range reads {
-		for _, c := range counts {
-			get := func() (loadgen.Request, error) {
+		for _, c := range b.counts {
+			ld, err := m.measure(ctx, f, srv, rd.route, c, fmt.Sprintf("reads-%s-%d-c%d.pprof", rd.name, n, c), func() (loadgen.Request, error) {
 				return loadgen.RawHTTPGets(srv.base, token, c, rd.paths, rd.marker)
-			}
-			warm, err := get()
+			})
 			if err != nil {
 				return err
-			}
-			loadgen.RunFor(ctx, "warm-up", c, time.Second, warm)
-			load, err := get()
-			if err != nil {
-				return err
-			}
-			stopProfile := func() error { return nil }
-			if *f.check.profile != "" {
-				stopProfile = srv.profile(ctx, *f.check.duration-time.Second, filepath.Join(*f.check.profile, fmt.Sprintf("reads-%s-%d-c%d.pprof", rd.name, n, c)))
-			}
-			cpu0, cpuOK := srv.cpu()
-			ld := loadgen.RunFor(ctx, rd.route, c, *f.check.duration, load)
-			if cpu1, ok := srv.cpu(); ok && cpuOK && ld.Requests > 0 {
-				ld.ServerCPUPerRequestUS = float64((cpu1 - cpu0).Microseconds()) / float64(ld.Requests)
-			}
-			if err := stopProfile(); err != nil {
-				fmt.Fprintf(m.Stderr, "profile: %v\n", err)
 			}
 			m.printRead(ld)
 			res.Loads = append(res.Loads, ld)

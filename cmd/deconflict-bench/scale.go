@@ -22,15 +22,11 @@ func (m *Main) benchScale(ctx context.Context, f benchFlags, sizes []int, res *l
 	if err != nil {
 		return err
 	}
-	dir := *f.dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "deconflict-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, done, err := workDir(f)
+	if err != nil {
+		return err
 	}
+	defer done()
 	for _, n := range sizes {
 		run, err := m.scaleOne(ctx, f, bin, n, filepath.Join(dir, fmt.Sprintf("scale-%d.db", n)), res)
 		if err != nil {

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -147,4 +150,135 @@ func freePort() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// serverProcess is 'deconflict serve' run as a process of its own, with
+// its log in a file and, if asked, its runtime profiles served (--pprof).
+type serverProcess struct {
+	cmd   *exec.Cmd
+	base  string
+	pprof string // address of its profiles, if any
+	took  time.Duration
+	done  chan error
+	once  sync.Once
+}
+
+// startServerProcess starts exe serve on the store, with its profiles
+// served if asked, and waits until /readyz answers 200.
+func startServerProcess(ctx context.Context, exe, url string, profiles bool, logFile string) (*serverProcess, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--listen", addr, "--store", url, "--rate-limit", "0", "--log-level", "warn"}
+	p := &serverProcess{base: "http://" + addr, done: make(chan error, 1)}
+	if profiles {
+		if p.pprof, err = freePort(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof", p.pprof)
+	}
+	logs, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
+	}
+	p.cmd = exec.Command(exe, args...)
+	p.cmd.Stdout, p.cmd.Stderr = logs, logs
+	t0 := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		logs.Close()
+		return nil, err
+	}
+	go func() { p.done <- p.cmd.Wait(); logs.Close() }()
+	for {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				p.took = time.Since(t0)
+				return p, nil
+			}
+		}
+		select {
+		case err := <-p.done:
+			return nil, fmt.Errorf("server exited (%v); its log: %s", err, logFile)
+		case <-ctx.Done():
+			p.stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// profile starts a CPU profile of the server over d and returns the
+// function that waits for it and writes it to file.
+func (p *serverProcess) profile(ctx context.Context, d time.Duration, file string) func() error {
+	errc := make(chan error, 1)
+	go func() {
+		secs := max(1, int(d.Seconds()))
+		resp, err := http.Get("http://" + p.pprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer resp.Body.Close()
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			errc <- err
+			return
+		}
+		fh, err := os.Create(file)
+		if err != nil {
+			errc <- err
+			return
+		}
+		_, err = io.Copy(fh, resp.Body)
+		errc <- errors.Join(err, fh.Close())
+	}()
+	return func() error {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// cpu returns the CPU time (user and system) the server process has used,
+// from /proc; false where that cannot be read.
+func (p *serverProcess) cpu() (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	// The fields after the command name, which is in parentheses and
+	// may hold spaces: utime and stime are the 12th and 13th, in clock
+	// ticks (100 a second on Linux).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// stop ends the server cleanly (SIGINT) and waits for it.
+func (p *serverProcess) stop() {
+	p.once.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-p.done:
+		case <-time.After(60 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
 }

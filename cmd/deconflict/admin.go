@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
@@ -25,43 +24,25 @@ func (m *Main) party(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "key" {
 		return m.partyKey(ctx, args[1:])
 	}
-	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			fmt.Fprint(m.Stdout, partyUsage)
-			return errHelp
-		}
-		fmt.Fprint(m.Stderr, partyUsage)
-		return errUsage
+	if err := m.subcommand(args, partyUsage, "add", "list"); err != nil {
+		return err
 	}
 	if args[0] == "list" {
-		fs := m.newFlags("party list", "party list [--store URL]")
-		store := m.storeFlag(fs)
-		if _, err := m.parse(fs, args[1:]); err != nil {
-			return err
-		}
-		return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		return m.list(ctx, "party list", args[1:], "ID\tNAME\tCREATED", func(mech *mechanism.Mechanism) ([]string, error) {
 			ps, err := mech.Parties(ctx)
-			if err != nil {
-				return err
+			rows := make([]string, len(ps))
+			for i, p := range ps {
+				rows[i] = fmt.Sprintf("%s\t%s\t%s", p.ID, p.Name, p.CreatedAt.Format(time.RFC3339))
 			}
-			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tCREATED")
-			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", p.ID, p.Name, p.CreatedAt.Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return rows, err
 		})
 	}
 	fs := m.newFlags("party add", "party add ID [--name NAME] [--store URL]")
 	name := fs.String("name", "", "display name of the party (default: its ID)")
 	store := m.storeFlag(fs)
-	pos, err := m.parse(fs, args[1:])
+	pos, err := m.parseN(fs, args[1:], 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
 		p, err := mech.AddParty(ctx, pos[0], *name)
@@ -75,29 +56,15 @@ func (m *Main) party(ctx context.Context, args []string) error {
 
 func (m *Main) token(ctx context.Context, args []string) error {
 	const help = "Usage:\n  deconflict token issue --role ROLE [--party ID] [--label TEXT] [--store URL]\n  deconflict token list [--store URL]\n  deconflict token revoke ID [--store URL]\n"
-	if len(args) == 0 || (args[0] != "issue" && args[0] != "list" && args[0] != "revoke") {
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			fmt.Fprint(m.Stdout, help)
-			return errHelp
-		}
-		fmt.Fprint(m.Stderr, help)
-		return errUsage
+	if err := m.subcommand(args, help, "issue", "list", "revoke"); err != nil {
+		return err
 	}
 	switch args[0] {
 	case "list":
-		fs := m.newFlags("token list", "token list [--store URL]")
-		store := m.storeFlag(fs)
-		if _, err := m.parse(fs, args[1:]); err != nil {
-			return err
-		}
-		return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		return m.list(ctx, "token list", args[1:], "ID\tROLE\tPARTY\tLABEL\tCREATED\tREVOKED", func(mech *mechanism.Mechanism) ([]string, error) {
 			toks, err := mech.Tokens(ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tROLE\tPARTY\tLABEL\tCREATED\tREVOKED")
-			for _, t := range toks {
+			rows := make([]string, len(toks))
+			for i, t := range toks {
 				revoked := "-"
 				if t.RevokedAt != nil {
 					revoked = t.RevokedAt.Format(time.RFC3339)
@@ -106,20 +73,16 @@ func (m *Main) token(ctx context.Context, args []string) error {
 				if party == "" {
 					party = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, party, t.Label, t.CreatedAt.Format(time.RFC3339), revoked)
+				rows[i] = fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", t.ID, t.Role, party, t.Label, t.CreatedAt.Format(time.RFC3339), revoked)
 			}
-			return tw.Flush()
+			return rows, err
 		})
 	case "revoke":
 		fs := m.newFlags("token revoke", "token revoke ID [--store URL]")
 		store := m.storeFlag(fs)
-		pos, err := m.parse(fs, args[1:])
+		pos, err := m.parseN(fs, args[1:], 1)
 		if err != nil {
 			return err
-		}
-		if len(pos) != 1 {
-			fs.Usage()
-			return errUsage
 		}
 		return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
 			if err := mech.RevokeToken(ctx, pos[0]); err != nil {
@@ -170,13 +133,8 @@ const partyUsage = `Usage:
 
 // partyKey registers a party's own signing key.
 func (m *Main) partyKey(ctx context.Context, args []string) error {
-	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-		fmt.Fprint(m.Stdout, partyUsage)
-		return errHelp
-	}
-	if len(args) == 0 || (args[0] != "new" && args[0] != "add") {
-		fmt.Fprint(m.Stderr, partyUsage)
-		return errUsage
+	if err := m.subcommand(args, partyUsage, "new", "add"); err != nil {
+		return err
 	}
 	fs := m.newFlags("party key "+args[0], "party key "+args[0]+" ID [PUBKEY] [--store URL]")
 	store := m.storeFlag(fs)

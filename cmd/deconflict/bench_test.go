@@ -12,7 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,6 +156,82 @@ func liveTemplate(b *testing.B, n int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	took := declareLive(b, st, n, 128)
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if b.Failed() {
+		b.FailNow()
+	}
+	b.Logf("made a store of %d live operations in %s", n, took.Round(time.Millisecond))
+	if err := os.Rename(tmp, path); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// profileCPU starts a CPU profile of this process into the file that
+// DECONFLICT_BENCH_CPUPROFILE names, if it names one and this is not a
+// first, trial run of the benchmark (so that the profile is of the last
+// run), and returns what stops it.
+func profileCPU(b *testing.B) (stop func()) {
+	stop = func() {}
+	if path := os.Getenv("DECONFLICT_BENCH_CPUPROFILE"); path != "" && b.N > 1 {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			b.Fatalf("CPU profile: %v", err)
+		}
+		stop = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	return stop
+}
+
+// closedLoop sends b.N requests from clients goroutines at once, each
+// sending its next when its last was answered: send(c, i) sends the i-th,
+// from client c, and reports whether that client goes on. It returns the
+// latencies of the requests answered before any a client stopped on, in
+// increasing order, and how long they all took.
+func closedLoop(b *testing.B, clients int, send func(c, i int) bool) ([]time.Duration, time.Duration) {
+	var (
+		next      atomic.Int64
+		mu        sync.Mutex
+		latencies []time.Duration
+		wg        sync.WaitGroup
+	)
+	began := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			var mine []time.Duration
+			for i := int(next.Add(1) - 1); i < b.N; i = int(next.Add(1) - 1) {
+				t0 := time.Now()
+				if !send(c, i) {
+					break
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+	slices.Sort(latencies)
+	return latencies, elapsed
+}
+
+// declareLive fills st, a new store, through the mechanism: the parties
+// alpha, bravo and charlie and n live operations (declareSpread, by
+// workers concurrent writers). It returns how long the declarations took.
+// Nobody acknowledges in a benchmark: without a long timeout the
+// escalation timer would raise the preloaded operations' duties,
+// hundreds of thousands of writes, while it runs.
+func declareLive(b *testing.B, st dc.Store, n, workers int) time.Duration {
+	b.Helper()
+	ctx := context.Background()
 	m := mechanism.New(st, mechanism.Options{})
 	if err := m.Load(ctx); err != nil {
 		b.Fatal(err)
@@ -165,27 +241,14 @@ func liveTemplate(b *testing.B, n int) string {
 			b.Fatal(err)
 		}
 	}
-	// Nobody acknowledges in a benchmark: without a long timeout the
-	// escalation timer would raise the preloaded operations' duties,
-	// hundreds of thousands of writes, while it runs.
 	settings := dc.DefaultSettings()
 	settings.AckTimeoutS = 30 * 86400
 	if _, err := m.PutSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, settings); err != nil {
 		b.Fatal(err)
 	}
 	began := time.Now()
-	declareSpread(b, m, n, 128, 99)
-	if err := st.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if b.Failed() {
-		b.FailNow()
-	}
-	b.Logf("made a store of %d live operations in %s", n, time.Since(began).Round(time.Millisecond))
-	if err := os.Rename(tmp, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
+	declareSpread(b, m, n, workers, 99)
+	return time.Since(began)
 }
 
 // declareSpread declares n spread declarations through m, by workers
@@ -250,64 +313,30 @@ func benchDeclareClients(b *testing.B, s *testServer, clients int) {
 	for i := range bodies {
 		bodies[i], _ = json.Marshal(spreadDeclaration(rng))
 	}
-	var (
-		next   atomic.Int64
-		mu     sync.Mutex
-		lat    []time.Duration
-		wg     sync.WaitGroup
-		failed atomic.Int64
-	)
+	var failed atomic.Int64
 	// A client per worker that keeps a connection per worker (the default
 	// transport keeps two idle connections per host, so more clients than
 	// that would open a new connection for most requests).
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: clients, MaxIdleConnsPerHost: clients, IdleConnTimeout: time.Minute}}
 	defer client.CloseIdleConnections()
-	// DECONFLICT_BENCH_CPUPROFILE profiles only the measured declarations
-	// (not the server's start), of the last run.
-	if path := os.Getenv("DECONFLICT_BENCH_CPUPROFILE"); path != "" && b.N > 1 {
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			b.Fatal(err)
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
+	// Only the measured declarations, not the server's start.
+	defer profileCPU(b)()
 	b.ResetTimer()
 	c0 := loadgen.ScrapeServer(context.Background(), http.DefaultClient, s.base)
 	cpu0 := cpuTime()
-	start := time.Now()
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= b.N {
-					break
-				}
-				req, _ := newRequest("PUT", s.base+"/v1/operations/"+newID(), bodies[i], tokens[i%2])
-				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil || resp.StatusCode != 201 {
-					failed.Add(1)
-				}
-				if resp != nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	lat, elapsed := closedLoop(b, clients, func(_, i int) bool {
+		req, _ := newRequest("PUT", s.base+"/v1/operations/"+newID(), bodies[i], tokens[i%2])
+		resp, err := client.Do(req)
+		if err != nil || resp.StatusCode != 201 {
+			failed.Add(1)
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return true
+	})
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	// The single writer's group commits: how many declarations each took,
@@ -323,7 +352,6 @@ func benchDeclareClients(b *testing.B, s *testServer, clients int) {
 	if failed.Load() > 0 {
 		b.Fatalf("%d declarations failed", failed.Load())
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "decl/s")
 	b.ReportMetric(pct(0.50), "p50-ms")

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"reflect"
-	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -66,18 +65,8 @@ func BenchmarkDSSCreateOIR(b *testing.B) {
 		b.Run(fmt.Sprintf("live=%d/clients=%d", live, clients), func(b *testing.B) {
 			var next atomic.Int64
 			lat := make([][]time.Duration, clients)
-			// DECONFLICT_BENCH_CPUPROFILE profiles only the measured
-			// creations (not the fill), of the last run.
-			if path := os.Getenv("DECONFLICT_BENCH_CPUPROFILE"); path != "" && b.N > 1 {
-				f, err := os.Create(path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := pprof.StartCPUProfile(f); err != nil {
-					b.Fatal(err)
-				}
-				defer func() { pprof.StopCPUProfile(); f.Close() }()
-			}
+			// Only the measured creations, not the fill.
+			defer profileCPU(b)()
 			b.ResetTimer()
 			c0 := loadgen.ScrapeServer(context.Background(), http.DefaultClient, s.base)
 			began, cpu0 := time.Now(), cpuTime()

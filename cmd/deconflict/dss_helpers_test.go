@@ -116,6 +116,21 @@ func dssMessage(t *testing.T, r response) string {
 	return msg
 }
 
+// wantTokensRefused checks that an OIR query with each of the tokens bad
+// (by what is wrong with it) is refused 401 with an ErrorResponse.
+func (s *dssServer) wantTokensRefused(t *testing.T, bad map[string]string) {
+	t.Helper()
+	area := map[string]any{"area_of_interest": circle(1, 1, 100, 0, 10, at(1), at(2))}
+	for name, tok := range bad {
+		r := s.do("POST", oirPath+"query", tok, area)
+		if r.status != 401 {
+			t.Errorf("%s: status %d, want 401", name, r.status)
+			continue
+		}
+		dssMessage(t, r)
+	}
+}
+
 // uuidV7 returns a new UUIDv7 (for requested_ovn_suffix).
 func uuidV7(t testing.TB) string {
 	u, err := uuid.NewV7()

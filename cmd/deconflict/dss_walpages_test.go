@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/deconflict/deconflict/sqlite"
 )
 
 // BenchmarkDSSWALPages counts the pages an OIR creation writes to the
@@ -49,24 +45,8 @@ func BenchmarkDSSWALPages(b *testing.B) {
 	if b.Failed() {
 		return
 	}
-	ctx := context.Background()
-	hold, err := sql.Open(sqlite.DriverName, "file:"+path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer hold.Close()
 	// Start from an empty WAL, then hold it.
-	if _, err := hold.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		b.Fatal(err)
-	}
-	pin, err := hold.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var parties int
-	if err := pin.QueryRowContext(ctx, "SELECT count(*) FROM parties").Scan(&parties); err != nil {
-		b.Fatal(err)
-	}
+	hold, pin := pinWAL(b, path, true)
 	file(n / len(cl))
 	frames, commits := walFramesByTree(b, path, hold, pin)
 	total := 0
@@ -74,8 +54,6 @@ func BenchmarkDSSWALPages(b *testing.B) {
 		total += f.frames
 	}
 	fmt.Printf("%d OIRs, %d commits: %d frames, %.2f an OIR, %.1f a commit\n", n, commits, total, float64(total)/n, float64(total)/float64(max(commits, 1)))
-	for _, f := range frames {
-		fmt.Printf("  %-32s %6d frames  %.2f an OIR  %5d pages\n", f.tree, f.frames, float64(f.frames)/n, f.pages)
-	}
+	printTreeFrames(frames, n, "an OIR")
 	b.ReportMetric(float64(total)/n, "frames/oir")
 }

@@ -23,29 +23,12 @@ import (
 // startLogged starts a replica in process on store, keeping its log;
 // flags are added to serve's.
 func startLogged(t *testing.T, store string, flags ...string) (*testServer, *syncBuffer) {
-	s := &testServer{t: t, store: store}
 	log := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	m := &Main{Stdout: io.Discard, Stderr: log, Getenv: func(string) string { return "" },
-		Ready: func(addr string) { ready <- addr }}
-	go func() {
-		done <- m.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, append(loopbackFlags, flags...)...))
-	}()
-	select {
-	case addr := <-ready:
-		s.base = "http://" + addr
-	case code := <-done:
-		cancel()
-		t.Fatalf("server exited with %d: %s", code, log.String())
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("server did not start")
-	}
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--store", store, "--rate-limit", "0"}, append(loopbackFlags, flags...)...)
+	addr, stop := serveInProcess(t, args, io.Discard, log)
+	s := &testServer{t: t, store: store, base: "http://" + addr}
 	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
+		if code := stop(); code != 0 {
 			t.Errorf("server exited with %d", code)
 		}
 	})
@@ -84,8 +67,9 @@ func answerPairs(body []byte) [][2]string {
 	return out
 }
 
-// storedOperations lists every operation stored, by ID.
-func storedOperations(t *testing.T, admin, s *testServer, obs string) map[string]declared {
+// storedOperations lists every operation stored, by ID, as the observer
+// with the token obs reads them from s.
+func storedOperations(t *testing.T, s *testServer, obs string) map[string]declared {
 	stored := map[string]declared{}
 	cursor := ""
 	for {

@@ -329,7 +329,7 @@ func failover(t *testing.T, c *haCluster, disrupt func() (undo func())) [][2]flo
 		}
 	}
 
-	stored := storedOperations(t, admin, rs[0], obs)
+	stored := storedOperations(t, rs[0], obs)
 	acked, lostAck := 0, 0
 	for _, o := range outcomes {
 		if o.status == 201 {

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
+	"text/tabwriter"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeurl"
+	"github.com/deconflict/deconflict/mechanism"
 )
 
 var (
@@ -34,6 +37,44 @@ func (m *Main) storeFlag(fs *flag.FlagSet) *string {
 		def = "sqlite:deconflict.db"
 	}
 	return fs.String("store", def, "store URL: sqlite:PATH or postgres://... (env DECONFLICT_STORE)")
+}
+
+// subcommand returns nil if args begin with one of a command's
+// sub-commands, subs. Otherwise it prints the command's usage: to
+// m.Stdout for --help (errHelp), else to m.Stderr (errUsage).
+func (m *Main) subcommand(args []string, usage string, subs ...string) error {
+	switch {
+	case len(args) > 0 && slices.Contains(subs, args[0]):
+		return nil
+	case len(args) > 0 && (args[0] == "--help" || args[0] == "-h"):
+		fmt.Fprint(m.Stdout, usage)
+		return errHelp
+	}
+	fmt.Fprint(m.Stderr, usage)
+	return errUsage
+}
+
+// list runs a list sub-command, name [--store URL]: it prints a table of
+// the rows that rows reads through the mechanism (columns separated by
+// tabs) under the header.
+func (m *Main) list(ctx context.Context, name string, args []string, header string, rows func(*mechanism.Mechanism) ([]string, error)) error {
+	fs := m.newFlags(name, name+" [--store URL]")
+	store := m.storeFlag(fs)
+	if _, err := m.parse(fs, args); err != nil {
+		return err
+	}
+	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
+		rs, err := rows(mech)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, header)
+		for _, r := range rs {
+			fmt.Fprintln(tw, r)
+		}
+		return tw.Flush()
+	})
 }
 
 // parseN is parse for a command that takes exactly n positional

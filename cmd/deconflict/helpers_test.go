@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,41 +77,55 @@ func testStore(t testing.TB) string {
 func (s *testServer) start() {
 	t := s.t
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	var stderr bytes.Buffer
 	flags := s.flags
 	if flags == nil {
 		flags = loopbackFlags
 	}
-	m := &Main{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" },
-		Ready: func(addr string) { ready <- addr }}
-	go func() {
-		done <- m.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", s.store, "--rate-limit", "0"}, flags...))
-	}()
-	select {
-	case addr := <-ready:
-		s.base = "http://" + addr
-	case code := <-done:
-		cancel()
-		t.Fatalf("server exited with %d: %s", code, stderr.String())
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server did not start")
-	}
-	stopped := false
+	stderr := &syncBuffer{}
+	addr, stop := serveInProcess(t, append([]string{"serve", "--listen", "127.0.0.1:0", "--store", s.store, "--rate-limit", "0"}, flags...), io.Discard, stderr)
+	s.base = "http://" + addr
 	s.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if code := <-done; code != 0 {
+		if code := stop(); code != 0 {
 			t.Errorf("server exited with %d: %s", code, stderr.String())
 		}
 	}
 	t.Cleanup(s.stop)
+}
+
+// serveInProcess runs deconflict with args, a command that serves (serve
+// or demo, on 127.0.0.1:0), in this process, its output written to stdout
+// and stderr, and returns the address it serves on once it is ready. The
+// test fails, showing stderr, if the command exits first or is not ready
+// within 30 seconds. stop ends the command and returns its exit code;
+// called again, it returns the same code.
+func serveInProcess(t testing.TB, args []string, stdout io.Writer, stderr interface {
+	io.Writer
+	String() string
+}) (addr string, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	m := &Main{Stdout: stdout, Stderr: stderr, Getenv: func(string) string { return "" }, Ready: func(a string) { ready <- a }}
+	go func() { done <- m.Run(ctx, args) }()
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		cancel()
+		t.Fatalf("%s exited with %d: %s", args[0], code, stderr.String())
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("%s did not start", args[0])
+	}
+	var once sync.Once
+	var code int
+	return addr, func() int {
+		once.Do(func() {
+			cancel()
+			code = <-done
+		})
+		return code
+	}
 }
 
 // run runs a deconflict command on the server's store.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -70,21 +69,9 @@ func TestMutualTLS(t *testing.T) {
 	_, srvCert, srvKey := certPair(t, dir, "server", &ca, true)
 	client, _, _ := certPair(t, dir, "client", &ca, false)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Ready: func(a string) { ready <- a }}
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + filepath.Join(dir, "d.db"),
-			"--tls-cert", srvCert, "--tls-key", srvKey, "--client-ca", caFile})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case code := <-done:
-		t.Fatalf("serve exited %d", code)
-	}
+	addr, stop := serveInProcess(t, []string{"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + filepath.Join(dir, "d.db"),
+		"--tls-cert", srvCert, "--tls-key", srvKey, "--client-ca", caFile}, io.Discard, &syncBuffer{})
+	defer stop()
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Leaf)
 	get := func(certs []tls.Certificate) error {
@@ -105,8 +92,7 @@ func TestMutualTLS(t *testing.T) {
 	if err := get([]tls.Certificate{client}); err != nil {
 		t.Fatalf("a client with a certificate from the CA was refused: %v", err)
 	}
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d", code)
 	}
 }

@@ -85,13 +85,8 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 // key shows or rotates the mechanism's signing key.
 func (m *Main) key(ctx context.Context, args []string) error {
 	const help = "Usage:\n  deconflict key show [--store URL]     print the public key that signs checkpoints\n  deconflict key list [--store URL]     list every key, retired ones too\n  deconflict key rotate [--store URL]   make a new key; the old one still verifies old checkpoints\n"
-	if len(args) == 0 || (args[0] != "show" && args[0] != "list" && args[0] != "rotate") {
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			fmt.Fprint(m.Stdout, help)
-			return errHelp
-		}
-		fmt.Fprint(m.Stderr, help)
-		return errUsage
+	if err := m.subcommand(args, help, "show", "list", "rotate"); err != nil {
+		return err
 	}
 	fs := m.newFlags("key "+args[0], "key "+args[0]+" [--store URL]")
 	store := m.storeFlag(fs)

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -30,42 +27,16 @@ func BenchmarkReplicasPostgres(b *testing.B) {
 				start := at(1 + rng.Float64()*100)
 				bodies[i] = decl("planned", circle(lat, lng, 500+rng.Float64()*2000, 0, 1000, start, start.Add(30*time.Minute)))
 			}
-			var (
-				next      atomic.Int64
-				mu        sync.Mutex
-				latencies []time.Duration
-				wg        sync.WaitGroup
-			)
 			b.ResetTimer()
-			began := time.Now()
-			for c := range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					r := rs[c%n]
-					var mine []time.Duration
-					for {
-						i := int(next.Add(1)) - 1
-						if i >= b.N {
-							break
-						}
-						t0 := time.Now()
-						status, ok := r.tryPut(newID(), tokens[i%2], bodies[i])
-						if !ok || status != 201 {
-							b.Errorf("declaration answered %d (reachable %v)", status, ok)
-							return
-						}
-						mine = append(mine, time.Since(t0))
-					}
-					mu.Lock()
-					latencies = append(latencies, mine...)
-					mu.Unlock()
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(began)
+			latencies, elapsed := closedLoop(b, clients, func(c, i int) bool {
+				status, ok := rs[c%n].tryPut(newID(), tokens[i%2], bodies[i])
+				if !ok || status != 201 {
+					b.Errorf("declaration answered %d (reachable %v)", status, ok)
+					return false
+				}
+				return true
+			})
 			b.StopTimer()
-			sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 			if len(latencies) > 0 {
 				b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "decl/s")
 				b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50_ms")

@@ -10,19 +10,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/pgtest"
 	"github.com/deconflict/deconflict/loadgen"
-	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/postgres"
 	"github.com/jackc/pgx/v5"
 )
@@ -123,60 +119,35 @@ func benchReplicaProcesses(b *testing.B, bin string, n, live int) {
 	}
 	pgBefore, selfBefore := clusterCPU(b, pgPID), selfCPU()
 
-	var (
-		next      atomic.Int64
-		mu        sync.Mutex
-		latencies []time.Duration
-		wg        sync.WaitGroup
-	)
+	var profiling sync.WaitGroup // the profiles taken in the middle of the load
 	if profiles != "" {
 		// The middle of the load, at about 1,000 declarations a second.
 		secs := max(1, b.N/1500)
 		for i, addr := range pprofs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			profiling.Go(func() {
 				time.Sleep(300 * time.Millisecond)
 				saveProfile(b, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs),
 					filepath.Join(profiles, fmt.Sprintf("replicas%d-r%d.pprof", n, i+1)))
-			}()
+			})
 		}
 	}
 	b.ResetTimer()
-	began := time.Now()
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			base := bases[c%n]
-			var mine []time.Duration
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					break
-				}
-				t0 := time.Now()
-				req, _ := newRequest("PUT", base+"/v1/operations/"+newID(), bodies[i], tokens[i%3])
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Errorf("declaration: %v", err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 201 {
-					b.Errorf("declaration answered %d", resp.StatusCode)
-					return
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			latencies = append(latencies, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(began)
+	latencies, elapsed := closedLoop(b, clients, func(c, i int) bool {
+		req, _ := newRequest("PUT", bases[c%n]+"/v1/operations/"+newID(), bodies[i], tokens[i%3])
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Errorf("declaration: %v", err)
+			return false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			b.Errorf("declaration answered %d", resp.StatusCode)
+			return false
+		}
+		return true
+	})
+	profiling.Wait()
 	b.StopTimer()
 	if len(latencies) == 0 {
 		return
@@ -198,7 +169,6 @@ func benchReplicaProcesses(b *testing.B, bin string, n, live int) {
 			sum[k] += v - before[i][k]
 		}
 	}
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	b.ReportMetric(decls/elapsed.Seconds(), "decl/s")
 	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99_ms")
@@ -248,27 +218,11 @@ func liveTemplatePostgres(b *testing.B, n int) string {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		m := mechanism.New(st, mechanism.Options{})
-		if err := m.Load(ctx); err != nil {
-			b.Fatal(err)
-		}
-		for _, p := range []string{"alpha", "bravo", "charlie"} {
-			if _, err := m.AddParty(ctx, p, strings.ToUpper(p)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		// Nobody acknowledges in a benchmark: see liveTemplate.
-		settings := dc.DefaultSettings()
-		settings.AckTimeoutS = 30 * 86400
-		if _, err := m.PutSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, settings); err != nil {
-			b.Fatal(err)
-		}
-		began := time.Now()
-		declareSpread(b, m, n, 64, 99)
+		took := declareLive(b, st, n, 64)
 		if b.Failed() {
 			b.FailNow()
 		}
-		b.Logf("made a PostgreSQL template of %d live operations in %s", n, time.Since(began).Round(time.Millisecond))
+		b.Logf("made a PostgreSQL template of %d live operations in %s", n, took.Round(time.Millisecond))
 	})
 }
 

@@ -334,20 +334,7 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 	// Everything acknowledged is stored; conflicts are exactly right for
 	// what is stored (declarations in flight to the killed replica may or
 	// may not have committed; either way they are whole).
-	stored := map[string]declared{}
-	cursor := ""
-	for {
-		page := s.do("GET", "/v1/operations?limit=500&after="+cursor, obs, nil).want(t, 200)
-		for _, o := range page.list("operations") {
-			m := o.(map[string]any)
-			stored[m["id"].(string)] = declared{m["party"].(string), map[string]any{"volumes": m["volumes"]}}
-		}
-		more, _ := page.body["next"].(string)
-		if more == "" {
-			break
-		}
-		cursor = more
-	}
+	stored := storedOperations(t, s, obs)
 	for id := range acked {
 		if _, ok := stored[id]; !ok {
 			t.Errorf("acknowledged operation %s lost", id)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -18,21 +17,9 @@ func TestTLSOffersOnlyAEADSuites(t *testing.T) {
 	ca, _, _ := certPair(t, dir, "ca", nil, false)
 	_, srvCert, srvKey := certPair(t, dir, "server", &ca, true)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan int, 1)
-	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Ready: func(a string) { ready <- a }}
-	go func() {
-		done <- m.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + filepath.Join(dir, "d.db"),
-			"--tls-cert", srvCert, "--tls-key", srvKey})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case code := <-done:
-		t.Fatalf("serve exited %d", code)
-	}
+	addr, stop := serveInProcess(t, []string{"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + filepath.Join(dir, "d.db"),
+		"--tls-cert", srvCert, "--tls-key", srvKey}, io.Discard, &syncBuffer{})
+	defer stop()
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Leaf)
 	dial := func(minV, maxV uint16, suites ...uint16) (uint16, error) {
@@ -63,8 +50,7 @@ func TestTLSOffersOnlyAEADSuites(t *testing.T) {
 	if _, err := dial(tls.VersionTLS13, tls.VersionTLS13); err != nil {
 		t.Errorf("TLS 1.3: %v", err)
 	}
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d", code)
 	}
 }

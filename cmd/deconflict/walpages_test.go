@@ -39,19 +39,7 @@ func BenchmarkWALPages(b *testing.B) {
 	if err := m.Load(ctx); err != nil {
 		b.Fatal(err)
 	}
-	hold, err := sql.Open(sqlite.DriverName, "file:"+path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer hold.Close()
-	pin, err := hold.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var parties int
-	if err := pin.QueryRowContext(ctx, "SELECT count(*) FROM parties").Scan(&parties); err != nil {
-		b.Fatal(err)
-	}
+	hold, pin := pinWAL(b, path, false)
 
 	batches := m.Stats().Batches.Load()
 	declareSpread(b, m, n, 32, 7)
@@ -64,11 +52,44 @@ func BenchmarkWALPages(b *testing.B) {
 	}
 	fmt.Printf("%d declarations in %d batches, %d commits: %d frames, %.2f a declaration, %.1f a commit\n",
 		n, batches, commits, total, float64(total)/n, float64(total)/float64(max(commits, 1)))
-	for _, f := range frames {
-		fmt.Printf("  %-32s %6d frames  %.2f a declaration  %5d pages\n", f.tree, f.frames, float64(f.frames)/n, f.pages)
-	}
+	printTreeFrames(frames, n, "a declaration")
 	b.ReportMetric(float64(total)/n, "frames/decl")
 	b.ReportMetric(float64(n)/float64(max(batches, 1)), "decl/batch")
+}
+
+// pinWAL opens the database at path once more and begins a read
+// transaction there, pin, which keeps the WAL from being copied into the
+// database or restarted until walFramesByTree ends it; with truncate, it
+// first empties the WAL.
+func pinWAL(b *testing.B, path string, truncate bool) (hold *sql.DB, pin *sql.Tx) {
+	b.Helper()
+	ctx := context.Background()
+	hold, err := sql.Open(sqlite.DriverName, "file:"+path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { hold.Close() })
+	if truncate {
+		if _, err := hold.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if pin, err = hold.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
+		b.Fatal(err)
+	}
+	var parties int
+	if err := pin.QueryRowContext(ctx, "SELECT count(*) FROM parties").Scan(&parties); err != nil {
+		b.Fatal(err)
+	}
+	return hold, pin
+}
+
+// printTreeFrames prints the frames of each B-tree, and their number for
+// each of n items written (each, e.g., "a declaration").
+func printTreeFrames(frames []treeFrames, n int, each string) {
+	for _, f := range frames {
+		fmt.Printf("  %-32s %6d frames  %.2f %s  %5d pages\n", f.tree, f.frames, float64(f.frames)/float64(n), each, f.pages)
+	}
 }
 
 // treeFrames is what the WAL holds of one B-tree: its frames and the

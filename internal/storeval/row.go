@@ -1,6 +1,7 @@
 package storeval
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -15,13 +16,18 @@ type Rows interface {
 	Err() error
 }
 
-// Page scans up to limit rows of a list query with scan, which also
-// returns each row's seq, ending early once the rows scanned pass maxBytes
-// (0: no bound; see deconflict.MaxPageBytes). The query asked for one row
-// more than limit, to know whether another page follows. It returns the
-// cursor of the next page, or "" after the last. noun names the list in
-// errors. The caller closes rows.
-func Page[T any](rows Rows, noun string, limit, maxBytes int, scan func(Row) (T, int64, error)) ([]T, string, error) {
+// Page runs a list query on q and scans up to limit of its rows with
+// scan, which also returns each row's seq, ending early once the rows
+// scanned pass maxBytes (0: no bound; see deconflict.MaxPageBytes). The
+// query asks for one row more than limit, to know whether another page
+// follows. It returns the cursor of the next page, or "" after the last.
+// noun names the list in errors.
+func Page[T any](ctx context.Context, q Querier, noun, query string, args []any, limit, maxBytes int, scan func(Row) (T, int64, error)) ([]T, string, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("select %s: %w", noun, err)
+	}
+	defer rows.Close()
 	var out []T
 	var last int64
 	sized := &SizedRow{Row: rows}
@@ -41,8 +47,13 @@ func Page[T any](rows Rows, noun string, limit, maxBytes int, scan func(Row) (T,
 	return out, "", nil
 }
 
-// List scans every row with scan. The caller closes rows.
-func List[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
+// List runs a query on q and scans every row of its answer with scan.
+func List[T any](ctx context.Context, q Querier, query string, args []any, scan func(Row) (T, error)) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)

@@ -33,7 +33,8 @@ type ClosingRows interface {
 // Tx holds the methods of deconflict.Tx that both stores implement alike,
 // on Q, a transaction of a store, in its dialect D: the lookups by key
 // (ENotFound if there is no such thing) and the writes of one row whose
-// statements the two engines take alike. Each store's tx delegates to it.
+// statements the two engines take alike. Each store's tx embeds it, and
+// defines in its place those of its methods it runs its own way.
 type Tx struct {
 	Q Querier
 	D Dialect
@@ -109,6 +110,20 @@ func (l Tx) Webhook(ctx context.Context, party, name string) (*deconflict.Webhoo
 	return found(l, w, err, func() error {
 		return deconflict.Errorf(deconflict.ENotFound, "webhook %q of party %q not found", name, party)
 	}, "webhook "+party+"/"+name)
+}
+
+// Conflicts lists the conflicts that pass the filter, in the order they
+// were first stored, a page at a time.
+func (l Tx) Conflicts(ctx context.Context, f deconflict.ConflictFilter) ([]*deconflict.Conflict, string, error) {
+	after, err := DecodeCursor(f.After)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := PageSize(f.Limit)
+	where, args := ConflictsWhere(l.D, f, after)
+	// One more than the page, to know whether another page follows.
+	q := "SELECT seq, doc FROM conflicts WHERE " + where + " ORDER BY seq LIMIT " + args.Add(limit+1)
+	return Page(ctx, l.Q, "conflicts", q, args.Values, limit, f.MaxBytes, ScanConflict)
 }
 
 // changed returns nil if n rows changed, notFound if none did, and a "what"
