@@ -350,15 +350,27 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry, e *dc.Even
 	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:
 		r := b.NodeReceipt
 		if r.Key != p.Key {
-			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt signed with another key than the peer's (%s)", pe.Index, keyName(r.Key)), string(pe.Data))
+			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt that names another key than the peer's (%s)", pe.Index, keyName(r.Key)), string(pe.Data))
+			return skip
+		}
+		if e.Subject == nil || e.Subject.Kind != dc.SubjectOperation || e.Subject.ID != r.Operation {
+			n.alert(ctx, p.Key, "malformed", fmt.Sprintf("entry %d is a node receipt of operation %q whose entry is about something else", pe.Index, r.Operation), string(pe.Data))
 			return skip
 		}
 		if !hostsAll(p, r.Receiver) {
 			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt for receivers %q, which this peer does not all host", pe.Index, r.Receiver), string(pe.Data))
 			return skip
 		}
-		if _, err := record.CheckNodeReceipt(r); err != nil {
-			n.alert(ctx, p.Key, "bad_signature", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
+		// The receipt is the peer's by its log, whose checkpoint the pull
+		// verified with the peer's key over this very entry; one that
+		// carries a signature of its own must also be signed right.
+		if r.Signed != "" {
+			if _, err := record.CheckNodeReceipt(r); err != nil {
+				n.alert(ctx, p.Key, "bad_signature", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
+				return skip
+			}
+		} else if _, err := record.CheckNodeReceiptFields(r); err != nil {
+			n.alert(ctx, p.Key, "malformed", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
 			return skip
 		}
 		if _, remote := n.mech.Federation().RemoteParty(r.Party); remote {

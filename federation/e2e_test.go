@@ -355,15 +355,48 @@ func TestThreeNodes(t *testing.T) {
 		if !strings.Contains(buf.String(), "lead time") {
 			t.Errorf("the timeline gives no lead time:\n%s", buf.String())
 		}
-		// One changed byte of a receipt's signed note fails.
-		for i, e := range b.Entries {
-			if strings.Contains(e.Data, `"node_receipt"`) {
-				b.Entries[i].Data = strings.Replace(e.Data, `received `, `received  `, 1)
-				break
-			}
+		// Each receipt is proven by its receiving node's checkpoint: one
+		// per node, which the bundle carries with the node's entry.
+		if len(b.NodeReceipts) != 2 {
+			t.Fatalf("the bundle carries %d receiving nodes' checkpoints, want bravo's and charlie's", len(b.NodeReceipts))
 		}
-		if _, err := record.Verify(b, keys[0].Verifier); err == nil {
-			t.Errorf("a bundle with a changed receipt verified")
+		if err := tl.CheckNodeKeys([]string{bravo.descriptor(t).Key, charlie.descriptor(t).Key}); err != nil {
+			t.Errorf("the receipts are not the receiving nodes' by their keys: %v", err)
+		}
+		// One changed byte of a receipt, of the receiving node's entry or
+		// of its checkpoint fails.
+		flip := func(s string, sub string) string {
+			i := strings.Index(s, sub)
+			if i < 0 {
+				t.Fatalf("no %q in %s", sub, s)
+			}
+			i += len(sub)
+			return s[:i] + string(s[i]^1) + s[i+1:]
+		}
+		for name, change := range map[string]func(b *record.Bundle){
+			"the author's copy": func(b *record.Bundle) {
+				for i, e := range b.Entries {
+					if strings.Contains(e.Data, `"node_receipt"`) {
+						b.Entries[i].Data = flip(e.Data, `"received_at":"`)
+						return
+					}
+				}
+			},
+			"the receiving node's entry": func(b *record.Bundle) {
+				b.NodeReceipts[0].Entries[0].Data = flip(b.NodeReceipts[0].Entries[0].Data, `"received_at":"`)
+			},
+			"the receiving node's checkpoint": func(b *record.Bundle) {
+				b.NodeReceipts[0].Checkpoint = flip(b.NodeReceipts[0].Checkpoint, "\n")
+			},
+		} {
+			c, err := alpha.mech.Evidence(t.Context(), alpha.actor(dc.RoleLiaison), op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(c)
+			if _, err := record.Verify(c, keys[0].Verifier); err == nil {
+				t.Errorf("a bundle with a change in %s verified", name)
+			}
 		}
 	})
 }

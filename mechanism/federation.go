@@ -24,7 +24,8 @@ import (
 //   - duties are owed, and escalate, only on the node of the party that
 //     owes them;
 //   - every version of a peer's operation received is answered by a
-//     signed receipt (record.NodeReceipt) in the node's own log;
+//     receipt (record.NodeReceipt) in the node's own log, which its
+//     signed checkpoints vouch for;
 //   - conflict IDs are derived from the pair of operations (pairID), so
 //     that every node holding both names the conflict alike;
 //   - a pair of operations of parties hosted on two nodes is decided

@@ -15,7 +15,7 @@ import (
 
 // What a node does with what it receives from its peers: their parties'
 // operations, answers to conflicts, receipts of operations, and their
-// nodes' signed receipts of this node's operations. Every replicated
+// nodes' receipts of this node's operations. Every replicated
 // event is marked with the peer's entry it came from (PeerOrigin).
 
 // withOrigin returns data's JSON with "replicated": origin added.
@@ -42,7 +42,9 @@ func withOrigin(data any, o *PeerOrigin) (json.RawMessage, error) {
 }
 
 // peerEvents marks the events of a replicated change as copies, and adds
-// the node's signed receipt of the version it received.
+// the node's receipt of the version it received: an entry of its own log,
+// which the node's signed checkpoints of the log vouch for (a receipt
+// carries no signature of its own).
 func (m *Mechanism) peerEvents(ctx context.Context, tx dc.Tx, ch *change, events []pendingEvent, b *batchState, now time.Time) ([]pendingEvent, error) {
 	for i := range events {
 		d, err := withOrigin(events[i].data, ch.peer)
@@ -70,9 +72,6 @@ func (m *Mechanism) peerEvents(ctx context.Context, tx dc.Tx, ch *change, events
 		Operation: ch.op.ID, Party: ch.op.Party, Version: ch.op.Version, Receiver: local,
 		Key: active[0].Verifier, ReceivedAt: now.Format(time.RFC3339Nano),
 		Entry: ch.peer.Index, LeafHash: ch.peer.LeafHash,
-	}
-	if err := record.SignNodeReceipt(r, active[0].Signer); err != nil {
-		return nil, err
 	}
 	audience := append([]string{ch.op.Party}, local...)
 	return append(events, pendingEvent{&dc.Event{
@@ -105,8 +104,8 @@ func (f Federation) ApplyPeerOperation(ctx context.Context, origin PeerOrigin, a
 
 // ApplyPeerOperations applies versions of peers' operations, in order, as
 // their authors decided them: the exact engine runs over each, conflicts
-// open and resolve as on the author's node, and a signed receipt of each
-// new version goes into this node's log. A version this node already
+// open and resolve as on the author's node, and a receipt of each new
+// version goes into this node's log. A version this node already
 // holds (or an older one) changes nothing. They queue together for the
 // writer, so that a catch-up commits many in one transaction. It returns
 // each one's error.
@@ -300,9 +299,9 @@ func (f Federation) ApplyPeerReceipt(ctx context.Context, origin PeerOrigin, a d
 	return err
 }
 
-// KeptReceipt is a peer node's signed receipt of one of this node's
-// operations, from the entry Origin of the peer's log; Mark runs in the
-// transaction that keeps it.
+// KeptReceipt is a peer node's receipt of one of this node's operations,
+// from the entry Origin of the peer's log; Mark runs in the transaction
+// that keeps it.
 type KeptReceipt struct {
 	Origin  PeerOrigin
 	Receipt *record.NodeReceipt
@@ -314,10 +313,12 @@ func (f Federation) KeepNodeReceipt(ctx context.Context, origin PeerOrigin, r *r
 	return f.KeepNodeReceipts(ctx, []KeptReceipt{{Origin: origin, Receipt: r, Mark: mark}})
 }
 
-// KeepNodeReceipts keeps peer nodes' signed receipts of this node's
-// operations in this node's own log, where the operations' evidence
-// bundles find them, all in one transaction. The caller has checked the
-// signatures with the peers' keys (record.CheckNodeReceipt).
+// KeepNodeReceipts keeps peer nodes' receipts of this node's operations
+// in this node's own log, where the operations' evidence bundles find
+// them, all in one transaction. The caller took each from the peer's log
+// as verified against the peer's signed checkpoint (a receipt that
+// carries a signature of its own, checked too: record.CheckNodeReceipt),
+// and checked the entry it names (CheckReceivedEntries).
 func (f Federation) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) error {
 	m := f.m
 	err := m.store.Update(ctx, func(tx dc.Tx) error {

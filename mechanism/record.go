@@ -233,7 +233,9 @@ func (m *Mechanism) ConsistencyProof(ctx context.Context, from, to int64) (tlog.
 
 // Evidence returns the evidence bundle of an operation: every log entry
 // about it with inclusion proofs against one signed checkpoint. Entries
-// the actor may not see are present by hash only. Every stored hash it
+// the actor may not see are present by hash only. On a federation node it
+// also carries the peers' cosignatures of the log and the proofs of
+// their receipts (addNodeReceiptProofs). Every stored hash it
 // reads is checked (record.Checked) and its proofs are verified before it
 // is returned (record.CheckProofs); a failure is an integrity alarm.
 //
@@ -278,6 +280,9 @@ func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*rec
 	}
 	if err == nil && len(witnesses) > 0 {
 		err = record.AddWitnessed(ctx, storeLog{m.store}, b, activeKeys(keys), witnesses)
+	}
+	if err == nil {
+		err = m.addNodeReceiptProofs(ctx, b)
 	}
 	if err != nil {
 		return nil, m.integrity.check(ctx, "the evidence bundle of operation "+opID, err)

@@ -58,6 +58,10 @@ type Bundle struct {
 	// their cosignatures of its checkpoints (see Witnessed); nil
 	// otherwise.
 	Witnessed *Witnessed `json:"witnessed,omitempty"`
+	// NodeReceipts proves, on a federation node, the peer nodes' receipts
+	// the bundle shows that carry no signature of their own: one
+	// NodeReceiptProof for each receiving node (AddNodeReceiptProofs).
+	NodeReceipts []NodeReceiptProof `json:"node_receipts,omitempty"`
 }
 
 // Entry is one log entry of a bundle. Data is the entry's bytes
@@ -219,6 +223,13 @@ func newest(keys []*dc.SigningKey) *dc.SigningKey {
 // received as it is in the bundle (checkReceived): on the author's log,
 // an entry of the bundle before it with the leaf hash the receipt names;
 // on the receiving node's log, the copy of that entry shown before it.
+// A receipt is the receiving node's by its own signature (Signed), or,
+// without one, by that node's checkpoint: on the receiving node's log the
+// bundle's checkpoint; on the author's log (a copy) a checkpoint of the
+// receiving node's log in NodeReceipts, signed by the receipt's key alone,
+// into which the entry copied has a record proof, and which holds exactly
+// the receipt shown. Every entry of NodeReceipts must prove a receipt
+// shown.
 //
 // It also checks the parties' own signatures: every signed
 // acknowledgement shown (a receipt or a conflict.acknowledged event with
@@ -300,6 +311,10 @@ func Verify(b *Bundle, key string) (*Timeline, error) {
 	}
 
 	tl := newTimeline(b.Operation, origin, tree.N, key, fromBundle)
+	tl.receipts = newReceiptProofs(b.NodeReceipts)
+	if err := tl.receipts.checkForm(); err != nil {
+		return nil, err
+	}
 	sc := newScope(b.Operation)
 	for i := range b.Entries {
 		en := &b.Entries[i]
@@ -340,6 +355,9 @@ func Verify(b *Bundle, key string) (*Timeline, error) {
 		if err := tl.add(en.Index, e); err != nil {
 			return nil, fmt.Errorf("%s: %s event: %v", where(i, en), e.Type, err)
 		}
+	}
+	if err := tl.receipts.checkUsed(); err != nil {
+		return nil, err
 	}
 	if b.Witnessed != nil {
 		if tl.Cosignatures, err = verifyWitnessed(b.Witnessed, key, origin, tree); err != nil {

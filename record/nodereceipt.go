@@ -2,16 +2,24 @@ package record
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 )
 
-// NodeReceipt is a federation node's signed statement that it received a
+// NodeReceipt is a federation node's statement that it received a
 // version of another node's operation, and when: the proof of notice the
 // author keeps. It names the author's log entry it received (index and
 // leaf hash), so the receipt cannot be moved to another entry.
+//
+// The receiving node appends it to its own log (an operation.received
+// entry), whose checkpoints it signs: that signature over the entry is
+// what binds the node to the receipt, and the author's evidence bundle
+// carries the entry with its record proof in one of those checkpoints
+// (NodeReceiptProof). A receipt may also carry a signature of its own
+// (Signed), which binds it without the receiving node's log.
 type NodeReceipt struct {
 	Operation string `json:"operation"`
 	// Party is the party whose operation it is (the author).
@@ -25,9 +33,9 @@ type NodeReceipt struct {
 	// Entry and LeafHash name the author's log entry received.
 	Entry    int64  `json:"entry"`
 	LeafHash string `json:"leaf_hash"`
-	// Signed is the signed note of the receipt (NodeReceiptText), signed
-	// with Key.
-	Signed string `json:"signed"`
+	// Signed is, if not empty, the receipt's own signed note
+	// (NodeReceiptText), signed with Key.
+	Signed string `json:"signed,omitempty"`
 }
 
 // nodeReceiptHead is the first line of a node receipt's text.
@@ -63,7 +71,8 @@ func SignNodeReceipt(r *NodeReceipt, signerKey string) error {
 }
 
 // CheckNodeReceipt verifies that r.Signed is signed by r.Key and says
-// exactly what the other fields of r say. It returns the receiving time.
+// exactly what the other fields of r say, and checks the fields
+// (CheckNodeReceiptFields). It returns the receiving time.
 func CheckNodeReceipt(r *NodeReceipt) (time.Time, error) {
 	n, err := openNote("node receipt", []byte(r.Signed), []string{r.Key})
 	if err != nil {
@@ -71,6 +80,23 @@ func CheckNodeReceipt(r *NodeReceipt) (time.Time, error) {
 	}
 	if n.Text != NodeReceiptText(r) {
 		return time.Time{}, fmt.Errorf("node receipt: the signed text does not match the receipt's fields")
+	}
+	return CheckNodeReceiptFields(r)
+}
+
+// CheckNodeReceiptFields checks what every receipt must hold, signed or
+// not: a receiving time, a version, the receiving node's parties, and the
+// entry it received. It returns the receiving time. It checks no
+// signature.
+func CheckNodeReceiptFields(r *NodeReceipt) (time.Time, error) {
+	if r.Operation == "" || r.Party == "" || r.Key == "" {
+		return time.Time{}, fmt.Errorf("node receipt: the operation, its party or the receiving node's key is missing")
+	}
+	if len(r.Receiver) == 0 || slices.Contains(r.Receiver, "") {
+		return time.Time{}, fmt.Errorf("node receipt: receiver %q does not name the receiving node's parties", r.Receiver)
+	}
+	if r.Entry < 0 {
+		return time.Time{}, fmt.Errorf("node receipt: entry %d", r.Entry)
 	}
 	at, err := time.Parse(time.RFC3339Nano, r.ReceivedAt)
 	if err != nil {

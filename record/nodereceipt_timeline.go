@@ -4,47 +4,70 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	dc "github.com/deconflict/deconflict"
 )
 
-// describeNodeReceipt checks a federation node's signed receipt of a
-// version of the operation (operation.received) and says who received
-// it, when, and with what lead time.
+// describeNodeReceipt checks a federation node's receipt of a version of
+// the operation (operation.received) and says who received it, when, and
+// with what lead time.
+//
+// What binds the receiving node to the receipt is its own signature
+// (Signed, checked with the key the receipt names) or, without one, its
+// signed checkpoint over the receipt's entry: on the receiving node's own
+// log the bundle's checkpoint, so the log's key is the receipt's; on the
+// author's log (a copy) a checkpoint of the receiving node's log the
+// bundle carries (receiptProofs.prove).
 func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
-	var b struct {
-		Receipt    *NodeReceipt    `json:"node_receipt"`
-		Replicated *replicatedFrom `json:"replicated"`
-	}
-	if err := decodeBody(e, &b, func() bool { return b.Receipt != nil }); err != nil {
-		return "", err
-	}
-	r := b.Receipt
-	if e.Subject == nil || r.Operation != e.Subject.ID {
-		return "", fmt.Errorf("the node receipt is of operation %q, not of the entry's subject", r.Operation)
-	}
-	at, err := CheckNodeReceipt(r)
+	r, from, err := readNodeReceipt(e)
 	if err != nil {
 		return "", err
 	}
-	received, err := t.checkReceived(it.Index, r, b.Replicated)
+	if e.Subject == nil || r.Operation != e.Subject.ID {
+		return "", fmt.Errorf("the node receipt is of operation %q, not of the entry's subject", r.Operation)
+	}
+	key, vouched := r.Key, ""
+	var at time.Time
+	switch {
+	case r.Signed != "":
+		at, err = CheckNodeReceipt(r)
+	case from != nil:
+		if from.Node != r.Key {
+			return "", fmt.Errorf("the node receipt names key %s, but the entry is a copy from the log of the node of key %s", keyName(r.Key), keyName(from.Node))
+		}
+		if at, err = CheckNodeReceiptFields(r); err == nil {
+			vouched, err = t.receipts.prove(r, from)
+		}
+	default:
+		at, err = CheckNodeReceiptFields(r)
+		key = t.Key
+	}
+	if err != nil {
+		return "", err
+	}
+	received, err := t.checkReceived(it.Index, r, from)
 	if err != nil {
 		return "", err
 	}
 	receiver := strings.Join(r.Receiver, ", ")
-	it.Party, it.Version, it.SignedBy, it.Key, it.Receiver = r.Party, r.Version, keyName(r.Key), r.Key, r.Receiver
+	it.Party, it.Version, it.SignedBy, it.Key, it.Receiver = r.Party, r.Version, keyName(key), key, r.Receiver
 	if s, ok := t.starts[r.Version]; ok {
 		it.FirstStart = &s
 	} else {
 		it.FirstStart = t.last
 	}
 	txt := fmt.Sprintf("received by %s's node at %s, signed by %s (key %s): version %d of the operation of %s",
-		receiver, fmtTime(at), receiver, r.Key, r.Version, r.Party)
+		receiver, fmtTime(at), receiver, key, r.Version, r.Party)
 	if it.FirstStart != nil {
 		it.LeadTime = lead(*it.FirstStart, at)
 		txt += fmt.Sprintf("; first volume starts %s; lead time %s", fmtTime(*it.FirstStart), fmtLead(*it.LeadTime))
 	}
-	return txt + "; " + received, nil
+	txt += "; " + received
+	if vouched != "" {
+		txt += "; the receipt is " + vouched
+	}
+	return txt, nil
 }
 
 // checkReceived checks that node receipt r, shown at entry index, names
@@ -71,7 +94,7 @@ func (t *Timeline) checkReceived(index int64, r *NodeReceipt, from *replicatedFr
 	}
 	if from != nil {
 		if from.Node != r.Key {
-			return "", fmt.Errorf("the node receipt is signed with key %s, but the entry is a copy from the log of the node of key %s", keyName(r.Key), keyName(from.Node))
+			return "", fmt.Errorf("the node receipt names key %s, but the entry is a copy from the log of the node of key %s", keyName(r.Key), keyName(from.Node))
 		}
 		leaf, ok := t.leaves[r.Entry]
 		switch {

@@ -41,6 +41,9 @@ type Timeline struct {
 	// so far were made from, by index.
 	leaves map[int64]tlog.Hash
 	copies map[int64]replicatedFrom
+	// receipts are the bundle's proofs of the node receipts it shows
+	// without a signature of their own.
+	receipts *receiptProofs
 }
 
 // partyKey is a key registered by a party.key_added entry.
@@ -99,7 +102,7 @@ type Item struct {
 func newTimeline(op, origin string, size int64, key string, fromBundle bool) *Timeline {
 	return &Timeline{Operation: op, Origin: origin, TreeSize: size, Key: key, KeyFromBundle: fromBundle,
 		Items: []Item{}, starts: map[int]time.Time{}, pos: map[int64]int{},
-		leaves: map[int64]tlog.Hash{}, copies: map[int64]replicatedFrom{}}
+		leaves: map[int64]tlog.Hash{}, copies: map[int64]replicatedFrom{}, receipts: newReceiptProofs(nil)}
 }
 
 // add appends the item of entry index, whose event is e (nil if withheld).
