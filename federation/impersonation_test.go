@@ -2,6 +2,7 @@ package federation_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,16 +45,26 @@ func TestPeerDescriptorClaimingOwnParty(t *testing.T) {
 	}
 }
 
-// TestForgedReceiver: a peer's node receipt that names as its receiver a
-// party the peer does not host (claiming another node received it) is
-// refused and alerted, and does not go into the author's log, where its
-// evidence bundle would show it as that party's receipt.
-func TestForgedReceiver(t *testing.T) {
-	bravo := newNode(t, t.TempDir(), "bravo")
-	if _, err := bravo.mech.AddParty(t.Context(), "charlie", ""); err != nil {
-		t.Fatal(err)
+// receiptEvent is a hostile node's log entry holding its receipt r, with
+// a signature of its own by signer if signed.
+func receiptEvent(t *testing.T, r *record.NodeReceipt, signer string, signed bool, audience ...string) *dc.Event {
+	t.Helper()
+	if signed {
+		if err := record.SignNodeReceipt(r, signer); err != nil {
+			t.Fatal(err)
+		}
 	}
-	hostile := newHostilePeer(t)
+	b, _ := jsonMarshal(mechanism.NodeReceiptEventData{Receipt: r})
+	return &dc.Event{Type: dc.EventOperationReceived, Time: time.Now().UTC().Truncate(time.Microsecond), Actor: dc.Actor{Role: "node"},
+		Subject: &dc.Subject{Kind: "operation", ID: r.Operation}, Audience: audience, Data: b}
+}
+
+// hostileReceiver starts a node of bravo's peered with a hostile node
+// hosting hotel, and declares one of bravo's operations.
+func hostileReceiver(t *testing.T) (bravo *testNode, hostile *hostilePeer, key *dc.SigningKey, op *dc.Operation) {
+	t.Helper()
+	bravo = newNode(t, t.TempDir(), "bravo")
+	hostile = newHostilePeer(t)
 	key, err := record.NewKey("hotel-k1", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -63,30 +74,78 @@ func TestForgedReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now().Add(5 * time.Hour).Truncate(time.Second)
-	op, err := bravo.mech.Declare(t.Context(), bravo.actor(dc.RoleOperator), uuid.NewString(),
+	res, err := bravo.mech.Declare(t.Context(), bravo.actor(dc.RoleOperator), uuid.NewString(),
 		mechanism.Declaration{Volumes: []dc.Volume4D{volume(20, 20, 1, 0, 500, start, time.Hour)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &record.NodeReceipt{Operation: op.Operation.ID, Party: "bravo", Version: 1, Receiver: []string{"charlie"},
-		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: 1, LeafHash: tlog.Hash{}.String()}
-	if err := record.SignNodeReceipt(r, key.Signer); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := jsonMarshal(mechanism.NodeReceiptEventData{Receipt: r})
-	var log hostileLog
-	log.add(t, &dc.Event{Type: dc.EventOperationReceived, Time: time.Now().UTC().Truncate(time.Microsecond), Actor: dc.Actor{Role: "node"},
-		Subject: &dc.Subject{Kind: "operation", ID: op.Operation.ID}, Audience: []string{"bravo", "charlie"}, Data: b})
-	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
-	waitAlert(t, bravo, "hotel", "forged")
+	return bravo, hostile, key, res.Operation
+}
+
+// noReceiptKept fails if bravo kept a node receipt.
+func noReceiptKept(t *testing.T, bravo *testNode) {
+	t.Helper()
 	evs, err := bravo.mech.Events(t.Context(), dc.Actor{Role: dc.RoleAdmin}, 0, 10000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
 		if e.Type == dc.EventOperationReceived {
-			t.Fatalf("bravo kept the forged receipt: %s", e.Data)
+			t.Fatalf("bravo kept the receipt: %s", e.Data)
 		}
+	}
+}
+
+// TestForgedReceiver: a peer's node receipt that names as its receiver a
+// party the peer does not host (claiming another node received it) is
+// refused and alerted, and does not go into the author's log, where its
+// evidence bundle would show it as that party's receipt; whether or not
+// the receipt carries a signature of its own.
+func TestForgedReceiver(t *testing.T) {
+	for _, signed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
+			bravo, hostile, key, op := hostileReceiver(t)
+			if _, err := bravo.mech.AddParty(t.Context(), "charlie", ""); err != nil {
+				t.Fatal(err)
+			}
+			r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"charlie"},
+				Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: 1, LeafHash: tlog.Hash{}.String()}
+			var log hostileLog
+			log.add(t, receiptEvent(t, r, key.Signer, signed, "bravo", "charlie"))
+			hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
+			waitAlert(t, bravo, "hotel", "forged")
+			noReceiptKept(t, bravo)
+		})
+	}
+}
+
+// TestMalformedReceipt: a peer's node receipt without a signature of its
+// own whose fields a bundle could not show (no receiving time), or whose
+// entry is about another operation than the receipt, is refused and
+// alerted, not kept.
+func TestMalformedReceipt(t *testing.T) {
+	for name, change := range map[string]func(r *record.NodeReceipt, e *dc.Event){
+		"no receiving time":             func(r *record.NodeReceipt, e *dc.Event) { r.ReceivedAt = "" },
+		"an entry of another operation": func(r *record.NodeReceipt, e *dc.Event) { e.Subject.ID = uuid.NewString() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			bravo, hostile, key, op := hostileReceiver(t)
+			_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, op.Rev-1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
+				Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: op.Rev - 1,
+				LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+			e := receiptEvent(t, r, key.Signer, false, "bravo", "hotel")
+			change(r, e)
+			e.Data, _ = jsonMarshal(mechanism.NodeReceiptEventData{Receipt: r})
+			var log hostileLog
+			log.add(t, e)
+			hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
+			waitAlert(t, bravo, "hotel", "malformed")
+			noReceiptKept(t, bravo)
+		})
 	}
 }
 
@@ -120,58 +179,56 @@ func TestMessageIDOfAnotherParty(t *testing.T) {
 	waitAlert(t, bravo, "hotel", "rejected")
 }
 
+// TestReceiptOwnSignatureChecked: a peer's node receipt that carries a
+// signature of its own is kept only if that signature is the peer's: one
+// by another key is refused and alerted, though the peer's checkpoint
+// covers the entry.
+func TestReceiptOwnSignatureChecked(t *testing.T) {
+	bravo, hostile, key, op := hostileReceiver(t)
+	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, op.Rev-1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
+		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: op.Rev - 1,
+		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+	other, _ := record.NewKey("hotel-k1", time.Now())
+	var log hostileLog
+	log.add(t, receiptEvent(t, r, other.Signer, true, "bravo", "hotel"))
+	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
+	waitAlert(t, bravo, "hotel", "bad_signature")
+	noReceiptKept(t, bravo)
+}
+
 // TestReceiptOfAnotherEntry: a peer's node receipt that names an entry
 // of the author's log other than the version it claims to have received
 // is refused and alerted: kept, it would look like proof of notice while
-// binding the receiver to nothing.
+// binding the receiver to nothing; whether or not it carries a signature
+// of its own.
 func TestReceiptOfAnotherEntry(t *testing.T) {
-	bravo := newNode(t, t.TempDir(), "bravo")
-	hostile := newHostilePeer(t)
-	key, err := record.NewKey("hotel-k1", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostile.signWith(t, key)
-	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now().Add(5 * time.Hour).Truncate(time.Second)
-	op, err := bravo.mech.Declare(t.Context(), bravo.actor(dc.RoleOperator), uuid.NewString(),
-		mechanism.Declaration{Volumes: []dc.Volume4D{volume(20, 20, 1, 0, 500, start, time.Hour)}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, 0, 1) // entry 0: not the declaration
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &record.NodeReceipt{Operation: op.Operation.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
-		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: 0,
-		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
-	if err := record.SignNodeReceipt(r, key.Signer); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := jsonMarshal(mechanism.NodeReceiptEventData{Receipt: r})
-	var log hostileLog
-	log.add(t, &dc.Event{Type: dc.EventOperationReceived, Time: time.Now().UTC().Truncate(time.Microsecond), Actor: dc.Actor{Role: "node"},
-		Subject: &dc.Subject{Kind: "operation", ID: op.Operation.ID}, Audience: []string{"bravo", "hotel"}, Data: b})
-	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
-	waitAlert(t, bravo, "hotel", "forged")
-	evs, err := bravo.mech.Events(t.Context(), dc.Actor{Role: dc.RoleAdmin}, 0, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range evs {
-		if e.Type == dc.EventOperationReceived {
-			t.Fatalf("bravo kept the receipt of another entry: %s", e.Data)
-		}
+	for _, signed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
+			bravo, hostile, key, op := hostileReceiver(t)
+			_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, 0, 1) // entry 0: not the declaration
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
+				Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: 0,
+				LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+			var log hostileLog
+			log.add(t, receiptEvent(t, r, key.Signer, signed, "bravo", "hotel"))
+			hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
+			waitAlert(t, bravo, "hotel", "forged")
+			noReceiptKept(t, bravo)
+		})
 	}
 }
 
 // TestReceiptsOfAPage: of a page of a peer's node receipts, checked
 // together against this node's log, those naming the versions they claim
 // are kept, and one naming another entry among them is refused and
-// alerted.
+// alerted. The evidence of each operation proves the peer's receipt.
 func TestReceiptsOfAPage(t *testing.T) {
 	bravo := newNode(t, t.TempDir(), "bravo")
 	hostile := newHostilePeer(t)
@@ -207,12 +264,7 @@ func TestReceiptsOfAPage(t *testing.T) {
 		r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
 			Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: at,
 			LeafHash: base64.StdEncoding.EncodeToString(entries[at].LeafHash[:])}
-		if err := record.SignNodeReceipt(r, key.Signer); err != nil {
-			t.Fatal(err)
-		}
-		b, _ := jsonMarshal(mechanism.NodeReceiptEventData{Receipt: r})
-		log.add(t, &dc.Event{Type: dc.EventOperationReceived, Time: time.Now().UTC().Truncate(time.Microsecond), Actor: dc.Actor{Role: "node"},
-			Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: []string{"bravo", "hotel"}, Data: b})
+		log.add(t, receiptEvent(t, r, key.Signer, i == 2, "bravo", "hotel")) // the last one signed on its own too
 	}
 	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 3, key.Signer) })
 	waitAlert(t, bravo, "hotel", "forged")
@@ -232,11 +284,30 @@ func TestReceiptsOfAPage(t *testing.T) {
 			if kept[ops[1].ID] {
 				t.Fatalf("bravo kept the receipt naming another entry")
 			}
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("bravo kept receipts of %v, want the first and the third", kept)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The evidence of each kept receipt verifies offline with hotel's
+	// key: the first by hotel's checkpoint over its entry, the third by
+	// its own signature.
+	for i, op := range []*dc.Operation{ops[0], ops[2]} {
+		b, err := bravo.mech.Evidence(t.Context(), bravo.actor(dc.RoleLiaison), op.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl, err := record.Verify(b, bravo.descriptor(t).Key)
+		if err != nil {
+			t.Fatalf("the evidence of %s: %v", op.ID, err)
+		}
+		if err := tl.CheckNodeKeys([]string{key.Verifier}); err != nil {
+			t.Errorf("the evidence of %s: %v", op.ID, err)
+		}
+		if want := 1 - i; len(b.NodeReceipts) != want {
+			t.Errorf("the evidence of %s carries %d checkpoints of hotel's log, want %d", op.ID, len(b.NodeReceipts), want)
+		}
 	}
 }
