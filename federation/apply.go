@@ -148,7 +148,7 @@ func (n *Node) checkReceipts(ctx context.Context, key string, steps []step) {
 	for i, st := range steps {
 		if st.kind == stepReceipt {
 			r := st.receipt.Receipt
-			refs = append(refs, mechanism.ReceivedEntry{Index: r.Entry, LeafHash: r.LeafHash, Operation: r.Operation, Version: r.Version})
+			refs = append(refs, mechanism.ReceivedEntry{Index: r.Entry, LeafHash: r.LeafHash, Operation: r.Operation, Party: r.Party, Version: r.Version})
 			at = append(at, i)
 		}
 	}

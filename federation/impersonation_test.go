@@ -82,7 +82,8 @@ func hostileReceiver(t *testing.T) (bravo *testNode, hostile *hostilePeer, key *
 	return bravo, hostile, key, res.Operation
 }
 
-// noReceiptKept fails if bravo kept a node receipt.
+// noReceiptKept fails if bravo kept a peer's node receipt (a copy; its
+// own receipts of the peer's operations are not kept, but made).
 func noReceiptKept(t *testing.T, bravo *testNode) {
 	t.Helper()
 	evs, err := bravo.mech.Events(t.Context(), dc.Actor{Role: dc.RoleAdmin}, 0, 10000)
@@ -90,7 +91,7 @@ func noReceiptKept(t *testing.T, bravo *testNode) {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		if e.Type == dc.EventOperationReceived {
+		if e.Type == dc.EventOperationReceived && strings.Contains(string(e.Data), `"replicated"`) {
 			t.Fatalf("bravo kept the receipt: %s", e.Data)
 		}
 	}
@@ -223,6 +224,44 @@ func TestReceiptOfAnotherEntry(t *testing.T) {
 			noReceiptKept(t, bravo)
 		})
 	}
+}
+
+// TestReceiptOfAnotherPartysOperation: a peer's node receipt that claims
+// to be of an operation of this node's party but names the entry of
+// another party's operation (a copy of the peer's own, here) is refused
+// and alerted, not kept as a receipt of this node's party.
+func TestReceiptOfAnotherPartysOperation(t *testing.T) {
+	bravo, hostile, key, _ := hostileReceiver(t)
+	var log hostileLog
+	own := hostileOperation(t, "hotel")
+	log.add(t, own)
+	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
+	var copied *dc.Event // bravo's copy of hotel's operation
+	for deadline := time.Now().Add(10 * time.Second); copied == nil; time.Sleep(20 * time.Millisecond) {
+		evs, err := bravo.mech.Events(t.Context(), dc.Actor{Role: dc.RoleAdmin}, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Type == dc.EventOperationDeclared && e.Subject.ID == own.Subject.ID {
+				copied = e
+			}
+		}
+		if copied == nil && time.Now().After(deadline) {
+			t.Fatal("bravo never applied hotel's operation")
+		}
+	}
+	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, copied.Seq-1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &record.NodeReceipt{Operation: own.Subject.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
+		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: copied.Seq - 1,
+		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+	log.add(t, receiptEvent(t, r, key.Signer, false, "bravo", "hotel"))
+	hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 2, key.Signer) })
+	waitAlert(t, bravo, "hotel", "forged")
+	noReceiptKept(t, bravo)
 }
 
 // TestReceiptsOfAPage: of a page of a peer's node receipts, checked

@@ -11,15 +11,23 @@ import (
 )
 
 // appendEvent stores e with data as its body, in the caller's transaction.
+// A json.RawMessage body is taken as it is: it must be what json.Marshal
+// writes (withOrigin's are).
 func (m *Mechanism) appendEvent(ctx context.Context, tx dc.Tx, e *dc.Event, data any) error {
 	appendToLog := record.Append
 	if data != nil {
 		appendToLog = record.AppendMarshalled
-		b, err := json.Marshal(data)
-		if err != nil {
-			return fmt.Errorf("encode %s event: %w", e.Type, err)
+		if raw, ok := data.(json.RawMessage); ok {
+			// Already what json.Marshal wrote (withOrigin): marshalling
+			// it again would only scan and copy it.
+			e.Data = raw
+		} else {
+			b, err := json.Marshal(data)
+			if err != nil {
+				return fmt.Errorf("encode %s event: %w", e.Type, err)
+			}
+			e.Data = b
 		}
-		e.Data = b
 	}
 	if err := tx.AppendEvent(ctx, e); err != nil {
 		return fmt.Errorf("append %s event: %w", e.Type, err)

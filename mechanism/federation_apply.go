@@ -56,13 +56,16 @@ func (m *Mechanism) peerEvents(ctx context.Context, tx dc.Tx, ch *change, events
 	if ch.prev != nil && ch.prev.Version >= ch.op.Version {
 		return events, nil
 	}
-	keys, err := tx.Keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	active := activeKeys(keys)
-	if len(active) == 0 {
-		return nil, fmt.Errorf("node receipt: no signing key")
+	if b.nodeKey == "" {
+		keys, err := tx.Keys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		active := activeKeys(keys)
+		if len(active) == 0 {
+			return nil, fmt.Errorf("node receipt: no signing key")
+		}
+		b.nodeKey = active[0].Verifier
 	}
 	local := []string{}
 	for _, p := range m.localParties(b.parties) {
@@ -70,7 +73,7 @@ func (m *Mechanism) peerEvents(ctx context.Context, tx dc.Tx, ch *change, events
 	}
 	r := &record.NodeReceipt{
 		Operation: ch.op.ID, Party: ch.op.Party, Version: ch.op.Version, Receiver: local,
-		Key: active[0].Verifier, ReceivedAt: now.Format(time.RFC3339Nano),
+		Key: b.nodeKey, ReceivedAt: now.Format(time.RFC3339Nano),
 		Entry: ch.peer.Index, LeafHash: ch.peer.LeafHash,
 	}
 	audience := append([]string{ch.op.Party}, local...)
@@ -318,7 +321,8 @@ func (f Federation) KeepNodeReceipt(ctx context.Context, origin PeerOrigin, r *r
 // them, all in one transaction. The caller took each from the peer's log
 // as verified against the peer's signed checkpoint (a receipt that
 // carries a signature of its own, checked too: record.CheckNodeReceipt),
-// and checked the entry it names (CheckReceivedEntries).
+// and checked with CheckReceivedEntries that it names a version of an
+// operation of this node's, of its party, as that entry is.
 func (f Federation) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) error {
 	m := f.m
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
@@ -335,21 +339,16 @@ func (f Federation) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) erro
 	return err
 }
 
-// keepNodeReceipt keeps one receipt in tx.
+// keepNodeReceipt keeps one receipt in tx. The operation is r's: the
+// entry r names, checked by the caller, is a version of it by r.Party.
 func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
 	if err := mark(tx); err != nil {
 		return err
 	}
-	op, err := tx.Operation(ctx, r.Operation)
-	if dc.ErrorCode(err) == dc.ENotFound {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if _, remote := m.Federation().RemoteParty(op.Party); remote || op.Party != r.Party {
+	if _, remote := m.Federation().RemoteParty(r.Party); remote {
 		return nil
 	}
-	audience := append([]string{op.Party}, r.Receiver...)
+	audience := append([]string{r.Party}, r.Receiver...)
 	sort.Strings(audience[1:])
 	data, err := withOrigin(NodeReceiptEventData{Receipt: r}, &origin)
 	if err != nil {
@@ -357,6 +356,6 @@ func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOr
 	}
 	return m.appendEvent(ctx, tx, &dc.Event{
 		Type: dc.EventOperationReceived, Time: m.Now(), Actor: dc.Actor{Role: "node"},
-		Subject: &dc.Subject{Kind: "operation", ID: op.ID}, Audience: audience,
+		Subject: &dc.Subject{Kind: "operation", ID: r.Operation}, Audience: audience,
 	}, data)
 }

@@ -135,28 +135,25 @@ func (f Federation) NodeKey(ctx context.Context) (*dc.SigningKey, error) {
 // Load does), for commands that run before any server did.
 func (f Federation) EnsureKey(ctx context.Context) error { return f.m.ensureKey(ctx) }
 
-// CheckReceivedEntry checks that a peer node's receipt names an entry of
-// this node's log as it is: entry index has the leaf hash leafHash
-// (base64) and is a version version of operation op. A receipt naming
-// any other entry would not prove that the peer received the version.
-func (f Federation) CheckReceivedEntry(ctx context.Context, index int64, leafHash, op string, version int) error {
-	return f.CheckReceivedEntries(ctx, []ReceivedEntry{{Index: index, LeafHash: leafHash, Operation: op, Version: version}})[0]
-}
-
 // ReceivedEntry is what a peer node's receipt says it received: entry
 // Index of this node's log, of leaf hash LeafHash (base64), version
-// Version of operation Operation.
+// Version of operation Operation of party Party.
 type ReceivedEntry struct {
 	Index     int64
 	LeafHash  string
 	Operation string
+	Party     string
 	Version   int
 }
 
-// CheckReceivedEntries is CheckReceivedEntry for the receipts of a page
-// of a peer's log at once, in one read transaction: each one's error
-// (EInvalid if the receipt does not name the entry as it is), or the
-// same error for all if the store failed.
+// CheckReceivedEntries checks that peer nodes' receipts name entries of
+// this node's log as they are: entry Index has the leaf hash LeafHash and
+// is version Version of operation Operation of party Party. A receipt
+// naming any other entry would not prove that the peer received the
+// version. It checks the receipts of a page of a peer's log at once, in
+// one read transaction, and returns each one's error (EInvalid if the
+// receipt does not name the entry as it is), or the same error for all if
+// the store failed.
 func (f Federation) CheckReceivedEntries(ctx context.Context, rs []ReceivedEntry) []error {
 	m := f.m
 	errs := make([]error, len(rs))
@@ -217,15 +214,19 @@ func checkReceived(evs []*dc.Event, r ReceivedEntry) error {
 	if h := tlog.RecordHash(record.EntryBytes(e)); base64.StdEncoding.EncodeToString(h[:]) != r.LeafHash {
 		return dc.Errorf(dc.EInvalid, "entry %d of this node's log does not have leaf hash %s", r.Index, r.LeafHash)
 	}
-	// Only the operation's ID and version are read of the body.
+	// Only the operation's ID, party and version are read of the body.
 	var b struct {
 		Operation *struct {
 			ID      string `json:"id"`
+			Party   string `json:"party"`
 			Version int    `json:"version"`
 		} `json:"operation"`
 	}
 	if e.Subject == nil || e.Subject.ID != r.Operation || json.Unmarshal(e.Data, &b) != nil || b.Operation == nil || b.Operation.ID != r.Operation || b.Operation.Version != r.Version {
 		return dc.Errorf(dc.EInvalid, "entry %d of this node's log is not version %d of operation %s", r.Index, r.Version, r.Operation)
+	}
+	if b.Operation.Party != r.Party {
+		return dc.Errorf(dc.EInvalid, "entry %d of this node's log is an operation of party %s, not of %s", r.Index, b.Operation.Party, r.Party)
 	}
 	return nil
 }

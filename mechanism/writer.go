@@ -90,6 +90,10 @@ type batchState struct {
 	// once the batch has committed (geo.Changes); a request sees those
 	// of the requests before it through index.Amend.
 	index geo.Changes
+	// nodeKey is the verifier key of the node's active signing key, which
+	// its receipts of peers' operations name (peerEvents): read by the
+	// first of the batch that needs it, "" until then.
+	nodeKey string
 }
 
 // writeRequest is one change waiting for the writer.
@@ -232,6 +236,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 			return err
 		}
 		b.index.Reset()
+		b.nodeKey = ""
 		var err error
 		if b.settings, err = tx.Settings(ctx); err != nil {
 			return err
