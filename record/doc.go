@@ -28,7 +28,11 @@
 // bundle carries every key registration of its log, and Verify checks
 // each signed acknowledgement it shows against the keys registered for
 // its party before it. A bundle also carries the webhook deliveries
-// (webhook.delivered) of its entries: who was told, and when.
+// (webhook.delivered) of its entries: who was told, and when. On a
+// federation node it carries the peer nodes' receipts of the operation
+// (NodeReceipt), each proven by a record proof into the receiving node's
+// own signed checkpoint (NodeReceiptProof), and their cosignatures of the
+// log (Witnessed).
 //
 // A witness keeps the last checkpoint it accepted and checks each new one
 // with Witness (ParseCheckpoint, then CheckConsistency): a bad signature,
