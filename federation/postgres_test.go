@@ -4,7 +4,10 @@ import (
 	"testing"
 	"time"
 
+	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/pgtest"
+	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/record"
 )
 
 // TestNodeOnPostgres: a node on PostgreSQL peers with a node on SQLite;
@@ -24,5 +27,22 @@ func TestNodeOnPostgres(t *testing.T) {
 	}
 	if counts := receiptCounts(t, alpha); len(counts) == 0 {
 		t.Errorf("alpha's node on PostgreSQL kept no receipt of bravo's")
+	}
+	// The evidence of alpha's operations proves bravo's receipts from
+	// bravo's log as alpha's node on PostgreSQL keeps it.
+	ops, _, err := alpha.mech.Operations(t.Context(), alpha.actor(dc.RoleLiaison), mechanism.OperationQuery{Party: "alpha", Limit: 1})
+	if err != nil || len(ops) == 0 {
+		t.Fatalf("alpha's operations: %v, %d", err, len(ops))
+	}
+	b, err := alpha.mech.Evidence(t.Context(), alpha.actor(dc.RoleLiaison), ops[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := record.Verify(b, alpha.descriptor(t).Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.CheckNodeKeys([]string{bravo.descriptor(t).Key}); err != nil || len(b.NodeReceipts) != 1 {
+		t.Errorf("the receipts of alpha's operation %s: %v; %d receiving nodes' checkpoints", ops[0].ID, err, len(b.NodeReceipts))
 	}
 }
