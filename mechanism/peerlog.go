@@ -9,6 +9,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/record"
+	jsonv2 "github.com/go-json-experiment/json"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -65,7 +66,7 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 				return fmt.Errorf("peer log: %d events from %d, want %d", len(evs), from, end-from)
 			}
 			for _, e := range evs {
-				data := record.EntryBytes(e)
+				data := record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
 				pe := PeerLogEntry{Index: e.Seq - 1, LeafHash: tlog.RecordHash(data)}
 				for _, v := range viewers {
 					if e.VisibleTo(v) {
@@ -177,22 +178,43 @@ func (f Federation) CheckReceivedEntries(ctx context.Context, rs []ReceivedEntry
 				return err
 			}
 		}
+		found := make([]*dc.Event, len(rs))
+		var leafAt []int64 // storage indexes of the leaf hashes of the entries found
 		for i, r := range rs {
-			errs[i] = nil
 			if r.Index < 0 {
+				continue
+			}
+			if k := r.Index - lo; span != nil && k < int64(len(span)) && span[k].Seq == r.Index+1 {
+				found[i] = span[k]
+			} else {
+				evs, err := tx.Events(ctx, r.Index, 1)
+				if err != nil {
+					return err
+				}
+				if len(evs) == 1 && evs[0].Seq == r.Index+1 {
+					found[i] = evs[0]
+				}
+			}
+			if found[i] != nil {
+				leafAt = append(leafAt, tlog.StoredHashIndex(0, r.Index))
+			}
+		}
+		// The log's own leaf hashes, in one read: what a receipt names is
+		// the entry as the log holds it.
+		var leaves [][32]byte
+		if len(leafAt) > 0 {
+			var err error
+			if leaves, err = tx.LogHashes(ctx, leafAt); err != nil {
+				return err
+			}
+		}
+		for i, r := range rs {
+			if found[i] == nil {
 				errs[i] = dc.Errorf(dc.EInvalid, "entry %d is not in this node's log", r.Index)
 				continue
 			}
-			var evs []*dc.Event
-			if k := r.Index - lo; span != nil && k < int64(len(span)) && span[k].Seq == r.Index+1 {
-				evs = span[k : k+1]
-			} else {
-				var err error
-				if evs, err = tx.Events(ctx, r.Index, 1); err != nil {
-					return err
-				}
-			}
-			errs[i] = checkReceived(evs, r)
+			errs[i] = checkReceived(found[i], leaves[0], r)
+			leaves = leaves[1:]
 		}
 		return nil
 	})
@@ -204,17 +226,15 @@ func (f Federation) CheckReceivedEntries(ctx context.Context, rs []ReceivedEntry
 	return errs
 }
 
-// checkReceived checks one receipt against the events read at its
-// index (CheckReceivedEntries).
-func checkReceived(evs []*dc.Event, r ReceivedEntry) error {
-	if len(evs) != 1 || evs[0].Seq != r.Index+1 {
-		return dc.Errorf(dc.EInvalid, "entry %d is not in this node's log", r.Index)
-	}
-	e := evs[0]
-	if h := tlog.RecordHash(record.EntryBytes(e)); base64.StdEncoding.EncodeToString(h[:]) != r.LeafHash {
+// checkReceived checks one receipt against the event at its index and
+// the log's leaf hash of it (CheckReceivedEntries).
+func checkReceived(e *dc.Event, leaf [32]byte, r ReceivedEntry) error {
+	if base64.StdEncoding.EncodeToString(leaf[:]) != r.LeafHash {
 		return dc.Errorf(dc.EInvalid, "entry %d of this node's log does not have leaf hash %s", r.Index, r.LeafHash)
 	}
-	// Only the operation's ID, party and version are read of the body.
+	// Only the operation's ID, party and version are read of the body,
+	// which json.Marshal wrote: go-json-experiment/json reads it in one
+	// pass where encoding/json takes two.
 	var b struct {
 		Operation *struct {
 			ID      string `json:"id"`
@@ -222,7 +242,7 @@ func checkReceived(evs []*dc.Event, r ReceivedEntry) error {
 			Version int    `json:"version"`
 		} `json:"operation"`
 	}
-	if e.Subject == nil || e.Subject.ID != r.Operation || json.Unmarshal(e.Data, &b) != nil || b.Operation == nil || b.Operation.ID != r.Operation || b.Operation.Version != r.Version {
+	if e.Subject == nil || e.Subject.ID != r.Operation || jsonv2.Unmarshal(e.Data, &b) != nil || b.Operation == nil || b.Operation.ID != r.Operation || b.Operation.Version != r.Version {
 		return dc.Errorf(dc.EInvalid, "entry %d of this node's log is not version %d of operation %s", r.Index, r.Version, r.Operation)
 	}
 	if b.Operation.Party != r.Party {

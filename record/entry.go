@@ -59,6 +59,14 @@ type entryJSON struct {
 // the same Time (to the nanosecond) and the same Data bytes.
 func EntryBytes(e *dc.Event) []byte { return entryBytes(e, false) }
 
+// MarshalledEntryBytes is EntryBytes for an event whose Data, if any, is
+// what json.Marshal wrote, as the body of every event the mechanism
+// appends is: it does not scan Data again to know it is JSON (its UTF-8
+// is still checked). Data that is not JSON (a damaged store) gives bytes
+// whose leaf hash is not the one logged for the event, which a reader of
+// the log finds.
+func MarshalledEntryBytes(e *dc.Event) []byte { return entryBytes(e, true) }
+
 // entryBytes is EntryBytes; marshalled says that e.Data, if any, is what
 // json.Marshal wrote, which is valid JSON without a check (json.Valid
 // would scan every event's body again on the single writer). Its UTF-8 is
