@@ -39,3 +39,14 @@ func (b BBox) Rect() s2.Rect { return b.rect() }
 // CallerBatches is the most batches a caller that became the writer ran
 // before it was answered.
 func (m *Mechanism) CallerBatches() int64 { return m.writer.callerBatches.Load() }
+
+// ForgetLoggedVersions makes the writer forget the versions it logged,
+// as a process that did not write them knows none.
+func (m *Mechanism) ForgetLoggedVersions() { m.writer.logged = newLoggedVersions() }
+
+// RemembersLogged reports whether the writer remembers logging the
+// version whose first entry is at index.
+func (m *Mechanism) RemembersLogged(index int64) bool {
+	_, ok := m.writer.logged.at(index)
+	return ok
+}

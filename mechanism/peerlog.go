@@ -158,6 +158,45 @@ type ReceivedEntry struct {
 func (f Federation) CheckReceivedEntries(ctx context.Context, rs []ReceivedEntry) []error {
 	m := f.m
 	errs := make([]error, len(rs))
+	// The versions the writer remembers logging are checked without a
+	// read; the others in one read transaction.
+	var unknown []ReceivedEntry
+	var at []int
+	for i, r := range rs {
+		if v, ok := m.writer.logged.at(r.Index); ok {
+			errs[i] = checkLogged(v, r)
+		} else {
+			unknown = append(unknown, r)
+			at = append(at, i)
+		}
+	}
+	if len(unknown) == 0 {
+		return errs
+	}
+	for j, err := range m.checkReceivedEntries(ctx, unknown) {
+		errs[at[j]] = err
+	}
+	return errs
+}
+
+// checkLogged checks a receipt against the version the writer logged at
+// its index (CheckReceivedEntries).
+func checkLogged(v loggedVersion, r ReceivedEntry) error {
+	switch {
+	case base64.StdEncoding.EncodeToString(v.leaf[:]) != r.LeafHash:
+		return dc.Errorf(dc.EInvalid, "entry %d of this node's log does not have leaf hash %s", r.Index, r.LeafHash)
+	case v.op != r.Operation || v.version != r.Version:
+		return dc.Errorf(dc.EInvalid, "entry %d of this node's log is not version %d of operation %s", r.Index, r.Version, r.Operation)
+	case v.party != r.Party:
+		return dc.Errorf(dc.EInvalid, "entry %d of this node's log is an operation of party %s, not of %s", r.Index, v.party, r.Party)
+	}
+	return nil
+}
+
+// checkReceivedEntries checks receipts against the log as stored
+// (CheckReceivedEntries), in one read transaction.
+func (m *Mechanism) checkReceivedEntries(ctx context.Context, rs []ReceivedEntry) []error {
+	errs := make([]error, len(rs))
 	err := m.store.View(ctx, func(tx dc.Tx) error {
 		// The entries the receipts of a page name are mostly close to
 		// each other: read them as one range if it is not much longer.

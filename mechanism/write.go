@@ -10,6 +10,7 @@ import (
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/geo"
 	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // What one write to an operation does, inside a batch of the writer
@@ -38,6 +39,10 @@ type change struct {
 	// peer names the peer's log entry of a replicated change (see
 	// ApplyPeerOperation); nil for a change authored here.
 	peer *PeerOrigin
+	// logged is, on a node with peers, the new version of an operation
+	// of this node's as logged, for the writer to remember once the
+	// batch committed (federation_logged.go); nil otherwise.
+	logged *loggedVersion
 }
 
 // sharedUnchanged reports whether the change leaves the operation as other
@@ -180,6 +185,15 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 			op.Rev = ev.event.Seq
 		}
 		last = ev.event.Seq
+	}
+	if ch.peer == nil && len(events) > 0 && versionEvents[events[0].event.Type] && m.federated() {
+		// Peers will send receipts naming this entry: its leaf hash was
+		// just put in tx, which holds it without a read.
+		leaf, err := tx.LogHashes(ctx, []int64{tlog.StoredHashIndex(0, op.Rev-1)})
+		if err != nil {
+			return nil, 0, 0, writeFailed(err)
+		}
+		ch.logged = &loggedVersion{index: op.Rev - 1, leaf: leaf[0], op: op.ID, party: op.Party, version: op.Version}
 	}
 	if err := putOperation(ctx, tx, ch); err != nil {
 		return nil, 0, 0, writeFailed(err)

@@ -62,6 +62,9 @@ type writer struct {
 	// listed (views.go): an operation's is dropped once a change of it
 	// committed, and all of them when the index is replaced.
 	views *viewCache
+	// logged are the versions of this node's operations the writer
+	// logged last, on a node with peers (federation_logged.go).
+	logged *loggedVersions
 
 	// queue holds writes waiting for the writer; see write.
 	queueMu sync.Mutex
@@ -74,7 +77,7 @@ type writer struct {
 
 // newWriter returns a writer over store with an empty index.
 func newWriter(store dc.Store, log *slog.Logger, stats *Stats, notify func()) *writer {
-	w := &writer{store: store, log: log, stats: stats, notify: notify, views: newViewCache(0)}
+	w := &writer{store: store, log: log, stats: stats, notify: notify, views: newViewCache(0), logged: newLoggedVersions()}
 	w.index.Store(geo.NewIndex())
 	return w
 }
@@ -282,6 +285,9 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 		for _, req := range batch {
 			if req.ch != nil {
 				w.views.drop(req.ch.op.ID)
+				if req.ch.logged != nil {
+					w.logged.add(*req.ch.logged)
+				}
 			}
 		}
 		w.replica.dirty.Store(false)
