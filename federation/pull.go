@@ -43,9 +43,17 @@ func (n *Node) pull(ctx context.Context, key string, l *link) {
 	defer func() { <-applied }()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := n.pullOnce(ctx, key, l, wake)
+		began := time.Now()
+		caughtUp, err := n.pullOnce(ctx, key, l, wake)
 		if err == nil {
 			backoff = 100 * time.Millisecond
+			if d := time.Until(began.Add(pace)); caughtUp && d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
 			continue
 		}
 		if ctx.Err() != nil {
@@ -84,20 +92,31 @@ func (n *Node) applyLoop(ctx context.Context, key string, l *link, wake <-chan s
 	}
 }
 
-// pullOnce runs one round of pull.
-func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- struct{}) error {
+// pace is the least time between the starts of two rounds of a pull
+// while the peer's log grows slower than it is pulled: a page that
+// caught up with the peer's log is followed by the next no sooner, so
+// that the entries of a busy peer travel in fuller pages, each round's
+// signatures, verifications and commits shared by more of them, and at
+// most pace later. (The peer holds a pull it woke as long: linger.) A
+// pull that is behind goes on at once.
+const pace = linger
+
+// pullOnce runs one round of pull. It reports whether the round kept
+// entries and caught up with the peer's log (as the peer last said its
+// size): the next round may wait for more (pace).
+func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- struct{}) (bool, error) {
 	sp, err := n.storedPeer(ctx, key)
 	if err != nil {
-		return err
+		return false, err
 	}
 	st, err := n.mech.Settings(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	wait := min(n.wait, time.Duration(st.PeerSilenceS*float64(time.Second))/3)
 	k, err := n.mech.Federation().NodeKey(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	page, err := n.fetch(ctx, k, sp, sp.Verified, wait)
 	var re *replyError
@@ -108,7 +127,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 		}
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	witness := n.ownWitness(ctx, sp, page.Witnessed, k.Verifier)
 	if err := n.keep(ctx, key, page, k.Signer, witness, &l.parsed); err != nil {
@@ -116,7 +135,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 		if errors.As(err, &ae) {
 			n.alert(ctx, key, ae.kind, ae.msg, ae.evidence)
 		}
-		return err
+		return false, err
 	}
 	n.seen(l, page.Size)
 	select {
@@ -124,7 +143,8 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	default:
 	}
 	n.checkWitnessed(ctx, sp, page.Witnessed)
-	return nil
+	got := int64(len(page.Entries))
+	return got > 0 && sp.Verified+got >= page.Size, nil
 }
 
 // storedPeer reads the peer as stored.
