@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/deconflict/deconflict"
@@ -217,6 +218,14 @@ func TestCommitMarkDescriptors(t *testing.T) {
 	}
 	if after := open(); after >= before+stores/2 {
 		t.Fatalf("%d stores opened and closed left %d descriptors open", stores, after-before)
+	}
+	// Nor a mapping of their files (the wal-index CommitMark maps).
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skipf("cannot list the mappings: %v", err)
+	}
+	if n := strings.Count(string(maps), dir+string(filepath.Separator)); n > 0 {
+		t.Fatalf("%d stores opened and closed left %d mappings of their files", stores+1, n)
 	}
 }
 

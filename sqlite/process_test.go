@@ -32,6 +32,11 @@ const helperEnv = "DECONFLICT_SQLITE_HELPER"
 //   - append: open PATH and, from N on, store operation i and an event
 //     {"i": i} in one Update, and print "i seq" once Update returned,
 //     until killed.
+//   - step: open PATH, print "ready", then for each line on stdin do what
+//     it says and print "done" once it is done: "commit" (storetest.Increment as
+//     WORKER), "checkpoint" (a checkpoint that empties the WAL, so that
+//     the next commit starts it over) or "reopen" (close the store and
+//     open it again); exit at the end of stdin.
 func TestHelperProcess(t *testing.T) {
 	spec := os.Getenv(helperEnv)
 	if spec == "" {
@@ -64,6 +69,30 @@ func TestHelperProcess(t *testing.T) {
 			fail(err)
 		}
 		fmt.Println("done")
+	case "step":
+		fmt.Println("ready")
+		in := bufio.NewScanner(os.Stdin)
+		for i := 0; in.Scan(); i++ {
+			switch in.Text() {
+			case "commit":
+				err = storetest.Increment(ctx, db, worker, i)
+			case "checkpoint":
+				_, err = db.write.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+			case "reopen":
+				if err = db.Close(); err == nil {
+					db, err = Open(ctx, f[1])
+				}
+			default:
+				err = fmt.Errorf("unknown step %q", in.Text())
+			}
+			if err != nil {
+				fail(err)
+			}
+			fmt.Println("done")
+		}
+		if err := db.Close(); err != nil {
+			fail(err)
+		}
 	case "append":
 		for i := n; ; i++ {
 			e, err := storetest.AppendOne(ctx, db, i)
