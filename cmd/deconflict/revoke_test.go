@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -69,5 +74,99 @@ func TestTokenRevokedByAnotherProcess(t *testing.T) {
 		s.do("GET", "/v1/whoami", tok, nil).want(t, 401, "unauthenticated")
 		s.do("POST", "/v1/check", tok, map[string]any{"volumes": []any{circle(1, 1, 1000, 0, 100, at(1), at(2))}}).want(t, 401, "unauthenticated")
 		s.do("GET", "/v1/whoami", keep, nil).want(t, 200)
+	}
+}
+
+// TestTokenRevokedByAnotherProcessUnderLoad revokes token after token with
+// `deconflict token revoke` in another process while clients keep
+// checking with the token: no check sent after the command returned is
+// answered with anything but 401, the first included.
+func TestTokenRevokedByAnotherProcessUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process a round")
+	}
+	// No 429 for the clients' many refused checks: each must be a 401.
+	s := startServerWith(t, testStore(t), append(loopbackFlags, "--auth-fail-limit", "0")...)
+	body, err := json.Marshal(map[string]any{"volumes": []any{circle(1, 1, 1000, 0, 100, at(1), at(2))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(tok string) (int, error) {
+		req, err := http.NewRequest("POST", s.base+"/v1/check", bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, err
+	}
+	const rounds, clients = 50, 4
+	for round := range rounds {
+		label := fmt.Sprintf("load-%d", round)
+		tok := strings.TrimSpace(s.mustRun("token", "issue", "--role", "operator", "--party", "alpha", "--label", label))
+		var id string
+		for _, line := range strings.Split(s.mustRun("token", "list"), "\n") {
+			if strings.Contains(line, label) {
+				id = strings.Fields(line)[0]
+			}
+		}
+		if id == "" {
+			t.Fatalf("token list does not show the token labelled %s", label)
+		}
+		var revoked, stop atomic.Bool
+		var after atomic.Int64 // checks sent after the revocation returned
+		errs := make(chan error, clients)
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				for !stop.Load() {
+					sentAfter := revoked.Load()
+					code, err := check(tok)
+					switch {
+					case err != nil:
+						errs <- err
+						return
+					case sentAfter && code != 401:
+						errs <- fmt.Errorf("a check sent after the revocation returned was answered %d", code)
+						return
+					case !sentAfter && code != 200 && code != 401:
+						errs <- fmt.Errorf("a check was answered %d", code)
+						return
+					}
+					if sentAfter {
+						after.Add(1)
+					}
+				}
+			})
+		}
+		// The clients are under way, the token trusted.
+		for range 3 {
+			if code, err := check(tok); code != 200 || err != nil {
+				t.Fatalf("round %d: a check with the token before its revocation: %d, %v", round, code, err)
+			}
+		}
+		s.runProcess("token", "revoke", id)
+		revoked.Store(true)
+		code, err := check(tok)
+		// The clients go on meanwhile, until each has likely sent one
+		// after the revocation, or failed.
+		for i := 0; err == nil && after.Load() < 2*clients && len(errs) == 0 && i < 1000; i++ {
+			_, err = check(tok)
+		}
+		stop.Store(true)
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatalf("round %d: %v", round, e)
+		}
+		if err != nil || code != 401 {
+			t.Fatalf("round %d: the first check after the revocation returned: %d, %v; want 401", round, code, err)
+		}
 	}
 }
