@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
@@ -110,6 +111,7 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 			return err
 		}
 		out = &dc.Peer{Key: d.Key, AddedAt: m.Now()}
+		var released []*dc.Peer
 		for _, p := range peers {
 			if p.Key == d.Key {
 				// Everything the node learnt of the peer's log stays:
@@ -128,10 +130,20 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 				if !p.Removed {
 					return fmt.Errorf("party %s is hosted by the peer at %s already", party, p.URL)
 				}
-				// A node that was removed hands its party over to the new one.
-				if err := ftx.DeletePeer(ctx, p.Key); err != nil {
-					return err
+				// A node that was removed hands its party over to the new
+				// one (a key rotation, a node rebuilt). The old peer stays,
+				// removed, with what was kept of its log: the receipts it
+				// signed for this node's operations are proven from that
+				// log in their evidence bundles.
+				p.Parties = slices.DeleteFunc(p.Parties, func(q string) bool { return q == party })
+				if !slices.Contains(released, p) {
+					released = append(released, p)
 				}
+			}
+		}
+		for _, p := range released {
+			if err := ftx.PutPeer(ctx, p); err != nil {
+				return err
 			}
 		}
 		// What the descriptor says, it says afresh.
