@@ -93,7 +93,8 @@ func readNodeReceipt(e *dc.Event) (*NodeReceipt, *replicatedFrom, error) {
 // in b that is a copy of a peer's entry (its body carries "replicated")
 // without a signature of its own, the peer's entry it copies, with its
 // record proof in the peer's latest checkpoint the node verified (one
-// checkpoint for all the receipts of a peer), read from peer(key), what
+// checkpoint for all the receipts of a peer, signed by the peer's key
+// alone: ownCheckpoint), read from peer(key), what
 // the node keeps of the log of the peer of that key (nil if it keeps
 // none). A receipt of a peer whose log the node no longer keeps gets no
 // proof, and the bundle then fails Verify, naming it. A kept entry or
@@ -119,8 +120,7 @@ func AddNodeReceiptProofs(b *Bundle, peer func(key string) (KeptPeerLog, error))
 		if l == nil {
 			continue
 		}
-		cp := l.Checkpoint()
-		_, tree, err := parseCheckpoint([]byte(cp), false, []string{node})
+		cp, tree, err := ownCheckpoint(l.Checkpoint(), node)
 		if err != nil {
 			return fmt.Errorf("node receipts: %w: the kept checkpoint of the node of key %s: %v", ErrIntegrity, keyName(node), err)
 		}
@@ -154,6 +154,31 @@ func AddNodeReceiptProofs(b *Bundle, peer func(key string) (KeptPeerLog, error))
 		b.NodeReceipts = append(b.NodeReceipts, p)
 	}
 	return nil
+}
+
+// ownCheckpoint returns a peer's signed checkpoint as the peer of key
+// signed it, with its tree: without the signature lines of other keys it
+// may carry (a peer verifies a checkpoint with ParseCheckpoint, which
+// allows its cosigners' lines, each key once). A bundle carries the
+// checkpoint signed by the receiving node's key alone, as Verify wants
+// it; each signature covers only the note's text, so the node's own
+// lines still verify without the others.
+func ownCheckpoint(cp, key string) (string, tlog.Tree, error) {
+	n, err := openSigned("checkpoint", []byte(cp), []string{key})
+	if err == nil {
+		err = checkSigLines("checkpoint", cp, n, true)
+	}
+	if err != nil {
+		return "", tlog.Tree{}, err
+	}
+	var b strings.Builder
+	b.WriteString(n.Text + "\n")
+	for _, s := range n.Sigs {
+		b.WriteString("— " + s.Name + " " + s.Base64 + "\n")
+	}
+	own := b.String()
+	_, tree, err := parseCheckpoint([]byte(own), false, []string{key})
+	return own, tree, err
 }
 
 // receiptProofs is what Verify holds of a bundle's NodeReceipts: each

@@ -275,6 +275,39 @@ func TestAddNodeReceiptProofsKept(t *testing.T) {
 	}
 }
 
+// TestAddNodeReceiptProofsCosignedCheckpoint: the peer's checkpoint a
+// node kept may carry signature lines by other keys (a node accepts its
+// cosigners' lines on a peer's checkpoint): the bundle carries it signed
+// by the peer's key alone, which verifies, rather than failing as damage
+// to the node's own store. A kept checkpoint with a second line by the
+// peer's key, or none by it, is still an integrity error.
+func TestAddNodeReceiptProofsCosignedCheckpoint(t *testing.T) {
+	k, bravo := mustKey(t, origin), mustKey(t, "bravo-node")
+	f, g := scenario(t), newFakeTx()
+	r := receiptOf(bravo, 15, leafOf(f, 15), 2)
+	keepCopy(t, f, r, receiverEntry(t, g, bravo, r, 1))
+	b := bundleFor(t, f, k, admin)
+	kept := newKeptLog(t, g, bravo, int64(len(g.events)))
+	own := kept.cp
+	kept.cp += strangerLine(t)
+	if err := AddNodeReceiptProofs(b, func(string) (KeptPeerLog, error) { return kept, nil }); err != nil {
+		t.Fatalf("a kept checkpoint with a cosigner's line: %v", err)
+	}
+	if len(b.NodeReceipts) != 1 || b.NodeReceipts[0].Checkpoint != own {
+		t.Fatalf("the bundle's checkpoint of bravo's log is not bravo's as it signed it: %+v", b.NodeReceipts)
+	}
+	if _, err := Verify(roundTrip(t, b), k.Verifier); err != nil {
+		t.Fatal(err)
+	}
+	_, line, _ := strings.Cut(own, "\n\n")
+	for name, cp := range map[string]string{"a second line by bravo's key": own + line, "no line by bravo's key": strings.TrimSuffix(own, line) + strangerLine(t)} {
+		kept.cp = cp
+		if err := AddNodeReceiptProofs(b, func(string) (KeptPeerLog, error) { return kept, nil }); !errors.Is(err, ErrIntegrity) {
+			t.Errorf("%s: %v, want an integrity error", name, err)
+		}
+	}
+}
+
 // TestNodeReceiptUnsignedOnReceiver: on the receiving node's own log, a
 // receipt without a signature of its own is the log's statement, signed
 // by the bundle's checkpoint: it is shown with the log's key, which
