@@ -357,8 +357,9 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry, e *dc.Even
 			n.alert(ctx, p.Key, "malformed", fmt.Sprintf("entry %d is a node receipt of operation %q whose entry is about something else", pe.Index, r.Operation), string(pe.Data))
 			return skip
 		}
-		if !hostsAll(p, r.Receiver) {
-			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt for receivers %q, which this peer does not all host", pe.Index, r.Receiver), string(pe.Data))
+		if !namesItsParties(p, r.Receiver) {
+			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt for receivers %q, which are not exactly the parties this peer hosts, each once (%q)",
+				pe.Index, r.Receiver, p.Parties), string(pe.Data))
 			return skip
 		}
 		// The receipt is the peer's by its log, whose checkpoint the pull
@@ -413,14 +414,21 @@ func (n *Node) keepSettings(ctx context.Context, key string, index int64, st dc.
 	return nil
 }
 
-// hostsAll reports whether parties is not empty and p hosts every one:
-// a node receipt names as receivers only the parties of the node that
-// signed it.
-func hostsAll(p *dc.Peer, parties []string) bool {
+// namesItsParties reports whether parties names exactly the parties p
+// hosts, each once, in any order: what a node names as the receivers of
+// its receipts (its own parties). A receipt naming fewer, or one twice,
+// would be shown in this node's evidence with parties other than those
+// its cosignatures and the peer's descriptor name, and fail verify.
+func namesItsParties(p *dc.Peer, parties []string) bool {
+	if len(parties) != len(p.Parties) {
+		return false
+	}
+	seen := make(map[string]bool, len(parties))
 	for _, party := range parties {
-		if !p.Hosts(party) {
+		if seen[party] || !p.Hosts(party) {
 			return false
 		}
+		seen[party] = true
 	}
-	return len(parties) > 0
+	return true
 }

@@ -63,6 +63,13 @@ func receiptEvent(t *testing.T, r *record.NodeReceipt, signer string, signed boo
 // hosting hotel, and declares one of bravo's operations.
 func hostileReceiver(t *testing.T) (bravo *testNode, hostile *hostilePeer, key *dc.SigningKey, op *dc.Operation) {
 	t.Helper()
+	return hostileReceiverOf(t, "hotel")
+}
+
+// hostileReceiverOf is hostileReceiver with a hostile node hosting
+// parties.
+func hostileReceiverOf(t *testing.T, parties ...string) (bravo *testNode, hostile *hostilePeer, key *dc.SigningKey, op *dc.Operation) {
+	t.Helper()
 	bravo = newNode(t, t.TempDir(), "bravo")
 	hostile = newHostilePeer(t)
 	key, err := record.NewKey("hotel-k1", time.Now())
@@ -70,7 +77,7 @@ func hostileReceiver(t *testing.T) (bravo *testNode, hostile *hostilePeer, key *
 		t.Fatal(err)
 	}
 	hostile.signWith(t, key)
-	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
+	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: parties, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now().Add(5 * time.Hour).Truncate(time.Second)

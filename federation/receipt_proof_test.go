@@ -103,3 +103,35 @@ func mustSigner(t *testing.T, skey string) note.Signer {
 	}
 	return s
 }
+
+// TestReceiptNamingNotExactlyItsParties: a peer's node receipt must name
+// as its receivers exactly the parties the peer hosts, each once, as the
+// peer's own receipts do: one naming a party twice, or only some of
+// them, is refused and alerted, not kept. Kept, it would make the
+// author's evidence bundle fail verify --node-key with the peer's
+// descriptor (which binds the key to the node's parties) and fail Verify
+// outright once the peer cosigned the author's log (the author names the
+// cosigner with all its parties).
+func TestReceiptNamingNotExactlyItsParties(t *testing.T) {
+	for name, c := range map[string]struct{ hosts, receivers []string }{
+		"a party twice":        {[]string{"hotel"}, []string{"hotel", "hotel"}},
+		"one of its parties":   {[]string{"hotel", "india"}, []string{"hotel"}},
+		"its parties and more": {[]string{"hotel", "india"}, []string{"hotel", "india", "hotel"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bravo, hostile, key, op := hostileReceiverOf(t, c.hosts...)
+			_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), c.hosts, op.Rev-1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: c.receivers,
+				Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: op.Rev - 1,
+				LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+			var log hostileLog
+			log.add(t, receiptEvent(t, r, key.Signer, false, append([]string{"bravo"}, c.hosts...)...))
+			hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
+			waitAlert(t, bravo, "hotel", "forged")
+			noReceiptKept(t, bravo)
+		})
+	}
+}
