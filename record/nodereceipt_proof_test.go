@@ -199,6 +199,40 @@ func TestNodeReceiptProofTampering(t *testing.T) {
 	}
 }
 
+// TestNodeReceiptProofOtherTree: a receipt's proof leads to the tree of
+// the checkpoint it is carried with, and each proof entry proves one
+// receipt shown: a record proof made for another size of bravo's log
+// fails, and so does a second checkpoint of bravo's (genuine, of another
+// size) carrying the same entry, which proves nothing more.
+func TestNodeReceiptProofOtherTree(t *testing.T) {
+	b, k, bravo, g := provenBundle(t)
+	p := b.NodeReceipts[0]
+	en := p.Entries[0]
+	smaller, err := tlog.ProveRecord(en.Index+1, en.Index, HashReader(ctx, g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := roundTrip(t, b)
+	c.NodeReceipts[0].Entries[0].Proof = smaller
+	if _, err := Verify(c, k.Verifier); err == nil || !strings.Contains(err.Error(), "record proof does not lead") {
+		t.Errorf("a proof for the tree of %d entries with the checkpoint of %d: %v", en.Index+1, len(g.events), err)
+	}
+	second := NodeReceiptProof{Checkpoint: newKeptLog(t, g, bravo, en.Index+1).cp,
+		Entries: []Entry{{Index: en.Index, Data: en.Data, LeafHash: en.LeafHash, Proof: smaller}}}
+	for name, ps := range map[string][]NodeReceiptProof{"after": {p, second}, "before": {second, p}} {
+		c := roundTrip(t, b)
+		c.NodeReceipts = ps
+		if _, err := Verify(roundTrip(t, c), k.Verifier); err == nil || !strings.Contains(err.Error(), "proves no node receipt shown") {
+			t.Errorf("a second checkpoint of bravo's %s the first: %v", name, err)
+		}
+	}
+	c = roundTrip(t, b)
+	c.NodeReceipts = []NodeReceiptProof{second}
+	if _, err := Verify(c, k.Verifier); err != nil {
+		t.Errorf("the receipt proven by bravo's smaller checkpoint alone: %v", err)
+	}
+}
+
 // TestNodeReceiptProofOfAnotherEntry: the receiving node's entry a copy
 // is proven by must be that node's own receipt saying exactly what the
 // copy says; a proof of any other entry of its log fails, though it is
