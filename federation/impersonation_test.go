@@ -89,6 +89,20 @@ func hostileReceiverOf(t *testing.T, parties ...string) (bravo *testNode, hostil
 	return bravo, hostile, key, res.Operation
 }
 
+// receiptOf is a node receipt by the hostile node of key (hosting
+// hosts) of bravo's operation op, version 1, naming receivers and entry
+// of bravo's log with that entry's true leaf hash.
+func receiptOf(t *testing.T, bravo *testNode, key *dc.SigningKey, op *dc.Operation, entry int64, hosts, receivers []string) *record.NodeReceipt {
+	t.Helper()
+	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), hosts, entry, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: receivers,
+		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: entry,
+		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+}
+
 // noReceiptKept fails if bravo kept a peer's node receipt (a copy; its
 // own receipts of the peer's operations are not kept, but made).
 func noReceiptKept(t *testing.T, bravo *testNode) {
@@ -138,13 +152,7 @@ func TestMalformedReceipt(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			bravo, hostile, key, op := hostileReceiver(t)
-			_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, op.Rev-1, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
-				Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: op.Rev - 1,
-				LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+			r := receiptOf(t, bravo, key, op, op.Rev-1, []string{"hotel"}, []string{"hotel"})
 			e := receiptEvent(t, r, key.Signer, false, "bravo", "hotel")
 			change(r, e)
 			e.Data, _ = jsonMarshal(mechanism.NodeReceiptEventData{Receipt: r})
@@ -193,13 +201,7 @@ func TestMessageIDOfAnotherParty(t *testing.T) {
 // covers the entry.
 func TestReceiptOwnSignatureChecked(t *testing.T) {
 	bravo, hostile, key, op := hostileReceiver(t)
-	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, op.Rev-1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
-		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: op.Rev - 1,
-		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+	r := receiptOf(t, bravo, key, op, op.Rev-1, []string{"hotel"}, []string{"hotel"})
 	other, _ := record.NewKey("hotel-k1", time.Now())
 	var log hostileLog
 	log.add(t, receiptEvent(t, r, other.Signer, true, "bravo", "hotel"))
@@ -217,13 +219,7 @@ func TestReceiptOfAnotherEntry(t *testing.T) {
 	for _, signed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
 			bravo, hostile, key, op := hostileReceiver(t)
-			_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, 0, 1) // entry 0: not the declaration
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
-				Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: 0,
-				LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+			r := receiptOf(t, bravo, key, op, 0, []string{"hotel"}, []string{"hotel"}) // entry 0: not the declaration
 			var log hostileLog
 			log.add(t, receiptEvent(t, r, key.Signer, signed, "bravo", "hotel"))
 			hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })

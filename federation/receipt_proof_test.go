@@ -1,7 +1,6 @@
 package federation_test
 
 import (
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -41,13 +40,7 @@ func keptReceipt(t *testing.T, bravo *testNode, op string) *dc.Event {
 // integrity alarm over its own store.
 func TestReceiptUnderCheckpointWithAnotherSignature(t *testing.T) {
 	bravo, hostile, key, op := hostileReceiver(t)
-	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, op.Rev-1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
-		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: op.Rev - 1,
-		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+	r := receiptOf(t, bravo, key, op, op.Rev-1, []string{"hotel"}, []string{"hotel"})
 	var log hostileLog
 	log.add(t, receiptEvent(t, r, key.Signer, false, "bravo", "hotel"))
 	other, err := record.NewKey("witness-k1", time.Now())
@@ -120,13 +113,7 @@ func TestReceiptNamingNotExactlyItsParties(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			bravo, hostile, key, op := hostileReceiverOf(t, c.hosts...)
-			_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), c.hosts, op.Rev-1, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: c.receivers,
-				Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: op.Rev - 1,
-				LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
+			r := receiptOf(t, bravo, key, op, op.Rev-1, c.hosts, c.receivers)
 			var log hostileLog
 			log.add(t, receiptEvent(t, r, key.Signer, false, append([]string{"bravo"}, c.hosts...)...))
 			hostile.set(func(from int64) *federation.LogPage { return log.page(t, from, 1, key.Signer) })
