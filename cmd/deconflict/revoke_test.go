@@ -54,16 +54,7 @@ func TestTokenRevokedByAnotherProcess(t *testing.T) {
 	keep := s.token("observer", "bravo")
 	for round := range 3 {
 		label := fmt.Sprintf("round-%d", round)
-		tok := strings.TrimSpace(s.mustRun("token", "issue", "--role", "operator", "--party", "alpha", "--label", label))
-		var id string
-		for _, line := range strings.Split(s.mustRun("token", "list"), "\n") {
-			if strings.Contains(line, label) {
-				id = strings.Fields(line)[0]
-			}
-		}
-		if id == "" {
-			t.Fatalf("token list does not show the token labelled %s", label)
-		}
+		tok, id := issueOperatorToken(t, s, label)
 		// Let the server trust the token: it has it cached, and has seen
 		// nothing committed since.
 		for range 5 {
@@ -109,16 +100,7 @@ func TestTokenRevokedByAnotherProcessUnderLoad(t *testing.T) {
 	const rounds, clients = 50, 4
 	for round := range rounds {
 		label := fmt.Sprintf("load-%d", round)
-		tok := strings.TrimSpace(s.mustRun("token", "issue", "--role", "operator", "--party", "alpha", "--label", label))
-		var id string
-		for _, line := range strings.Split(s.mustRun("token", "list"), "\n") {
-			if strings.Contains(line, label) {
-				id = strings.Fields(line)[0]
-			}
-		}
-		if id == "" {
-			t.Fatalf("token list does not show the token labelled %s", label)
-		}
+		tok, id := issueOperatorToken(t, s, label)
 		var revoked, stop atomic.Bool
 		var after atomic.Int64 // checks sent after the revocation returned
 		errs := make(chan error, clients)
@@ -169,4 +151,20 @@ func TestTokenRevokedByAnotherProcessUnderLoad(t *testing.T) {
 			t.Fatalf("round %d: the first check after the revocation returned: %d, %v; want 401", round, code, err)
 		}
 	}
+}
+
+// issueOperatorToken issues an operator token of alpha's labelled label
+// with the CLI and returns it with its ID, as token list shows it.
+func issueOperatorToken(t *testing.T, s *testServer, label string) (tok, id string) {
+	t.Helper()
+	tok = strings.TrimSpace(s.mustRun("token", "issue", "--role", "operator", "--party", "alpha", "--label", label))
+	for _, line := range strings.Split(s.mustRun("token", "list"), "\n") {
+		if strings.Contains(line, label) {
+			id = strings.Fields(line)[0]
+		}
+	}
+	if id == "" {
+		t.Fatalf("token list does not show the token labelled %s", label)
+	}
+	return tok, id
 }
