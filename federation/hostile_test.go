@@ -23,8 +23,10 @@ import (
 
 // hostileLog is a log a hostile node builds by hand: entries in the
 // canonical form, their Merkle tree, and checkpoints signed with a key
-// of its choosing.
+// of its choosing. A test may add to it while the hostile node serves
+// pages of it: add and page take mu.
 type hostileLog struct {
+	mu      sync.Mutex
 	entries [][]byte
 	hashes  map[int64]tlog.Hash
 }
@@ -44,6 +46,8 @@ func (h *hostileLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // add appends an event as entry len(entries).
 func (h *hostileLog) add(t *testing.T, e *dc.Event) {
 	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.hashes == nil {
 		h.hashes = map[int64]tlog.Hash{}
 	}
@@ -80,6 +84,8 @@ func (h *hostileLog) checkpoint(t *testing.T, n int64, signer string) string {
 
 // page returns the page of h from entry from up to n, signed by signer.
 func (h *hostileLog) page(t *testing.T, from, n int64, signer string) *federation.LogPage {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	p := &federation.LogPage{Checkpoint: h.checkpoint(t, n, signer), Size: n, Entries: []federation.WireEntry{}}
 	for i := from; i < n; i++ {
 		s := string(h.entries[i])
