@@ -193,8 +193,6 @@ type FederationTx interface {
 	PutPeer(ctx context.Context, p *Peer) error
 	// Peers lists the peers in the order they were added.
 	Peers(ctx context.Context) ([]*Peer, error)
-	// DeletePeer removes a peer and what was kept of its log.
-	DeletePeer(ctx context.Context, key string) error
 	// MarkApplied moves the peer's Applied cursor to index+1 if it is at
 	// most index, and reports whether it did.
 	MarkApplied(ctx context.Context, key string, index int64) (bool, error)

@@ -88,24 +88,6 @@ func (l Tx) Peers(ctx context.Context, order string) ([]*deconflict.Peer, error)
 	return out, err
 }
 
-// DeletePeer removes a peer and what was kept of its log. Its alerts
-// stay: they are evidence.
-func (l Tx) DeletePeer(ctx context.Context, key string) error {
-	n, err := l.Q.Exec(ctx, "DELETE FROM peers WHERE key = "+l.D.Param(1), key)
-	if err != nil {
-		return fmt.Errorf("delete peer: %w", err)
-	}
-	if n == 0 {
-		return deconflict.Errorf(deconflict.ENotFound, "no peer with key %s", key)
-	}
-	for _, table := range []string{"peer_hashes", "peer_entries"} {
-		if _, err := l.Q.Exec(ctx, "DELETE FROM "+table+" WHERE peer = "+l.D.Param(1), key); err != nil {
-			return fmt.Errorf("delete peer log: %w", err)
-		}
-	}
-	return nil
-}
-
 // MarkApplied moves a peer's cursor past entry index.
 func (l Tx) MarkApplied(ctx context.Context, key string, index int64) (bool, error) {
 	n, err := l.Q.Exec(ctx, "UPDATE peers SET applied = "+l.D.Param(1)+" WHERE key = "+l.D.Param(2)+" AND applied <= "+l.D.Param(3), index+1, key, index)
