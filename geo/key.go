@@ -93,15 +93,25 @@ func queryCells(f *Footprint, horizontalM float64) []s2.CellID {
 // capCells returns cells of level at most maxEntryLevel that cover the
 // cap of centre c and radius r: see the top of this file.
 func capCells(c s2.Point, r s1.Angle) []s2.CellID {
-	level := s2.MinWidthMetric.MaxLevel(float64(r)) - 1
-	if r >= math.Pi/2 || level < 0 {
-		return faces
-	}
-	cells := s2.CellFromPoint(c).ID().VertexNeighbors(min(level, maxEntryLevel))
-	if level >= maxEntryLevel {
+	cells, _, done := capNeighbours(c, r)
+	if done {
 		return cells
 	}
 	return childrenMeeting(cells, s2.CapFromCenterAngle(c, r))
+}
+
+// capNeighbours returns the cells around c of the level whose cells are
+// at least as wide as r (at most maxEntryLevel; the six faces for a cap
+// of a hemisphere or more), and that level. done says they are the
+// covering already; otherwise the covering is those of their children
+// that meet the cap.
+func capNeighbours(c s2.Point, r s1.Angle) (cells []s2.CellID, level int, done bool) {
+	level = s2.MinWidthMetric.MaxLevel(float64(r)) - 1
+	if r >= math.Pi/2 || level < 0 {
+		return faces, level, true
+	}
+	cells = s2.CellFromPoint(c).ID().VertexNeighbors(min(level, maxEntryLevel))
+	return cells, level, level >= maxEntryLevel
 }
 
 var faces = []s2.CellID{

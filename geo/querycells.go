@@ -49,12 +49,8 @@ func searchCapCells(c s2.Point, r s1.Angle) []s2.CellID {
 // searchCapCellsCos is searchCapCells projecting only vertices whose
 // angle to c has a cosine over minCos.
 func searchCapCellsCos(c s2.Point, r s1.Angle, minCos float64) []s2.CellID {
-	level := s2.MinWidthMetric.MaxLevel(float64(r)) - 1
-	if r >= math.Pi/2 || level < 0 {
-		return faces
-	}
-	cells := s2.CellFromPoint(c).ID().VertexNeighbors(min(level, maxEntryLevel))
-	if level >= maxEntryLevel {
+	cells, level, done := capNeighbours(c, r)
+	if done {
 		return cells
 	}
 	if level+1 < gnomonicMinLevel {

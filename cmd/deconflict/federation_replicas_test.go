@@ -231,14 +231,7 @@ func TestFederationReplicasPullOnce(t *testing.T) {
 			return len(ra) > 0 && slices.Equal(slices.Sorted(maps.Keys(ra)), slices.Sorted(maps.Keys(rb)))
 		})
 	}
-	conflicts := func(s *testServer, tok string) map[string]string {
-		out := map[string]string{}
-		for _, c := range s.do("GET", "/v1/conflicts?status=open&limit=10000", tok, nil).want(t, 200).list("conflicts") {
-			ops := jsonPath(c, "operations").([]any)
-			out[ops[0].(string)+" "+ops[1].(string)] = jsonPath(c, "id").(string)
-		}
-		return out
-	}
+	conflicts := func(s *testServer, tok string) map[string]string { return openConflictIDs(t, s, tok) }
 	sameConflicts := func(r *fedNode) {
 		t.Helper()
 		ca, cb := conflicts(r.srv, obsA), conflicts(bravo.srv, obsB)

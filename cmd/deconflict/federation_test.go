@@ -175,14 +175,7 @@ func TestFederationCommands(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	conflicts := func(s *testServer, tok string) map[string]string {
-		out := map[string]string{}
-		for _, c := range s.do("GET", "/v1/conflicts?status=open&limit=10000", tok, nil).want(t, 200).list("conflicts") {
-			ops := jsonPath(c, "operations").([]any)
-			out[ops[0].(string)+" "+ops[1].(string)] = jsonPath(c, "id").(string)
-		}
-		return out
-	}
+	conflicts := func(s *testServer, tok string) map[string]string { return openConflictIDs(t, s, tok) }
 	time.Sleep(time.Second) // bravo's node takes alpha's last receipts
 	ca, cb := conflicts(alpha.srv, obsA), conflicts(bravo.srv, obsB)
 	if len(ca) == 0 || len(ca) != len(cb) {
@@ -325,4 +318,16 @@ func TestFederationInitArea(t *testing.T) {
 	if _, errs, code := alpha.run("federation", "peer", "add", strings.Replace(d, "[10.5,10,11,10.5]", "[10.5,10,11]", 1)); code == 0 || !strings.Contains(errs, "area") {
 		t.Errorf("a descriptor with a box of three numbers: exit %d, %s", code, errs)
 	}
+}
+
+// openConflictIDs returns the IDs of the open conflicts the token sees on
+// s, by the pair of operation IDs ("A B") each is between.
+func openConflictIDs(t *testing.T, s *testServer, tok string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, c := range s.do("GET", "/v1/conflicts?status=open&limit=10000", tok, nil).want(t, 200).list("conflicts") {
+		ops := jsonPath(c, "operations").([]any)
+		out[ops[0].(string)+" "+ops[1].(string)] = jsonPath(c, "id").(string)
+	}
+	return out
 }
