@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -34,10 +35,17 @@ const (
 // verifier string) with which it signs its requests, its checkpoints and
 // its receipts. The rest is how far this node has followed its log.
 type Peer struct {
-	Key     string    `json:"key"`
-	Parties []string  `json:"parties"`
-	URL     string    `json:"url"`
-	AddedAt time.Time `json:"added_at"`
+	Key     string   `json:"key"`
+	Parties []string `json:"parties"`
+	// Hosted are the other sets of parties this node trusted the peer's
+	// key with, as its earlier descriptors named them (or as they were
+	// before a new node took some of them over), oldest first. The
+	// receipts the peer gave while it hosted one of them name it, and
+	// its cosignatures of this node's log are shown with Parties, so an
+	// evidence bundle names both (record.PeerWitness).
+	Hosted  [][]string `json:"hosted,omitempty"`
+	URL     string     `json:"url"`
+	AddedAt time.Time  `json:"added_at"`
 	// Verified is the size of the peer's log whose every leaf hash this
 	// node holds and has checked against Checkpoint, the peer's signed
 	// checkpoint of that size.
@@ -119,6 +127,23 @@ func (b Box) Validate() error {
 		return fmt.Errorf("the box %v must be min_lng,min_lat,max_lng,max_lat in degrees: latitudes in [-90, 90] with min_lat <= max_lat, longitudes in [-180, 180]", b)
 	}
 	return nil
+}
+
+// SetParties makes parties the peer's, keeping the set it had before in
+// Hosted if it differs (in any order) from the new one and from every
+// set kept there.
+func (p *Peer) SetParties(parties []string) {
+	same := func(a, b []string) bool {
+		a, b = slices.Clone(a), slices.Clone(b)
+		slices.Sort(a)
+		slices.Sort(b)
+		return slices.Equal(a, b)
+	}
+	if len(p.Parties) > 0 && !same(p.Parties, parties) &&
+		!slices.ContainsFunc(p.Hosted, func(h []string) bool { return same(h, p.Parties) }) {
+		p.Hosted = append(p.Hosted, slices.Clone(p.Parties))
+	}
+	p.Parties = parties
 }
 
 // Hosts reports whether the peer hosts party.

@@ -112,6 +112,7 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 		}
 		out = &dc.Peer{Key: d.Key, AddedAt: m.Now()}
 		var released []*dc.Peer
+		before := map[*dc.Peer][]string{} // a released peer's parties before
 		for _, p := range peers {
 			if p.Key == d.Key {
 				// Everything the node learnt of the peer's log stays:
@@ -135,19 +136,25 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 				// removed, with what was kept of its log: the receipts it
 				// signed for this node's operations are proven from that
 				// log in their evidence bundles.
-				p.Parties = slices.DeleteFunc(p.Parties, func(q string) bool { return q == party })
 				if !slices.Contains(released, p) {
 					released = append(released, p)
+					before[p] = slices.Clone(p.Parties)
 				}
+				p.Parties = slices.DeleteFunc(p.Parties, func(q string) bool { return q == party })
 			}
 		}
 		for _, p := range released {
+			left := p.Parties
+			p.Parties = before[p]
+			p.SetParties(left)
 			if err := ftx.PutPeer(ctx, p); err != nil {
 				return err
 			}
 		}
-		// What the descriptor says, it says afresh.
-		out.URL, out.Parties, out.Area = d.URL, d.Parties, d.Area
+		// What the descriptor says, it says afresh; the parties the key
+		// hosted before stay known, for the receipts it gave then.
+		out.URL, out.Area = d.URL, d.Area
+		out.SetParties(d.Parties)
 		return ftx.PutPeer(ctx, out)
 	})
 	if err != nil {

@@ -36,8 +36,9 @@ func (f Federation) WitnessedCheckpoint(ctx context.Context) ([]byte, error) {
 }
 
 // peerWitnesses returns the latest cosignature of this node's log by
-// each peer it trusts (dc.Peer.Witness), with the peer's key and parties;
-// none on a store without federation.
+// each peer it trusts (dc.Peer.Witness), with the peer's key, its parties
+// and those it hosted before (dc.Peer.Hosted); none on a store without
+// federation.
 func peerWitnesses(ctx context.Context, tx dc.Tx) ([]record.PeerWitness, error) {
 	ftx, ok := tx.(dc.FederationTx)
 	if !ok {
@@ -50,7 +51,7 @@ func peerWitnesses(ctx context.Context, tx dc.Tx) ([]record.PeerWitness, error) 
 	var out []record.PeerWitness
 	for _, p := range peers {
 		if !p.Removed && p.Witness != "" {
-			out = append(out, record.PeerWitness{Key: p.Key, Parties: p.Parties, Cosigned: p.Witness})
+			out = append(out, record.PeerWitness{Key: p.Key, Parties: p.Parties, Hosted: p.Hosted, Cosigned: p.Witness})
 		}
 	}
 	return out, nil

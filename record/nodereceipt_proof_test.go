@@ -127,7 +127,7 @@ func TestNodeReceiptProof(t *testing.T) {
 	if err := tl.CheckNodeKeys([]string{bravo.Verifier}); err != nil {
 		t.Errorf("CheckNodeKeys with bravo's key: %v", err)
 	}
-	if err := tl.CheckNodeParties(map[string][]string{bravo.Verifier: {"charlie"}}); err == nil {
+	if err := tl.CheckNodeParties(map[string][][]string{bravo.Verifier: {{"charlie"}}}); err == nil {
 		t.Errorf("the receipt naming receiver bravo passed as made by a node hosting charlie")
 	}
 }

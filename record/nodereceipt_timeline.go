@@ -157,39 +157,48 @@ func (t *Timeline) CheckNodeKeys(keys []string) error {
 	return nil
 }
 
-// CheckNodeParties checks, for each peer node given by its key (from its
-// descriptor) with the parties it hosts, that every node receipt signed
-// and every cosignature made with that key names exactly those parties.
-// The parties of a cosignature are the author's word (the witnesses
-// list): with several peers, CheckNodeKeys alone would let the author
-// show one peer's cosignature as another's.
-func (t *Timeline) CheckNodeParties(nodes map[string][]string) error {
+// CheckNodeParties checks, for each peer node given by its key with the
+// sets of parties it hosted (one for each of its descriptors given: the
+// one it has and any it had before), that every node receipt signed and
+// every cosignature made with that key names exactly one of those sets.
+// A receipt names the parties its node hosted when it gave it, so a
+// receipt given before the node's parties changed is judged by the
+// descriptor the node had then: the one it has now does not vouch that
+// it hosted other parties before. The parties of a cosignature are the
+// author's word (the witnesses list): with several peers, CheckNodeKeys
+// alone would let the author show one peer's cosignature as another's.
+func (t *Timeline) CheckNodeParties(nodes map[string][][]string) error {
 	for _, it := range t.Items {
-		if want, ok := nodes[it.Key]; ok && it.Type == dc.EventOperationReceived && !sameParties(it.Receiver, want) {
-			return fmt.Errorf("entry %d: the node receipt signed by key %s names the receiving node's parties %s, but the node of that key hosts %s",
-				it.Index, it.Key, strings.Join(it.Receiver, ","), strings.Join(want, ","))
+		if sets, ok := nodes[it.Key]; ok && it.Type == dc.EventOperationReceived && !oneOf(it.Receiver, sets) {
+			return fmt.Errorf("entry %d: the node receipt signed by key %s names the receiving node's parties %s, but the descriptors given for that key name %s: "+
+				"if the node hosted these parties when it gave the receipt, give its descriptor of then too (--node-key, repeated)",
+				it.Index, it.Key, strings.Join(it.Receiver, ","), namePartySets(sets))
 		}
 	}
 	for _, c := range t.Cosignatures {
-		if want, ok := nodes[c.Key]; ok && !sameParties(c.Parties, want) {
-			return fmt.Errorf("the cosignature of checkpoint %d by key %s is shown as the node of %s's, but the node of that key hosts %s",
-				c.Size, c.Key, strings.Join(c.Parties, ","), strings.Join(want, ","))
+		if sets, ok := nodes[c.Key]; ok && !oneOf(c.Parties, sets) {
+			return fmt.Errorf("the cosignature of checkpoint %d by key %s is shown as the node of %s's, but the descriptors given for that key name %s",
+				c.Size, c.Key, strings.Join(c.Parties, ","), namePartySets(sets))
 		}
 	}
 	return nil
 }
 
-// checkCosignerParties refuses a cosignature whose parties, as the
-// author's witnesses list names them, differ from those a node receipt of
-// the bundle signed with the same key names: a node signs its own
-// parties in each receipt, so the author cannot show one peer's
-// cosignature as another's where the bundle holds a receipt of that peer.
+// checkCosignerParties refuses a cosignature whose node, as the author's
+// witnesses list names it, never hosted the parties a node receipt of the
+// bundle signed with the same key names: a node signs the parties it
+// hosts in each receipt, so the author cannot show one peer's
+// cosignature as another's where the bundle holds a receipt of that
+// peer. The list names the parties the node hosts and those it hosted
+// before (its earlier descriptors), since a receipt names the parties of
+// when it was given.
 func (t *Timeline) checkCosignerParties() error {
 	for _, c := range t.Cosignatures {
+		sets := append([][]string{c.Parties}, c.Hosted...)
 		for _, it := range t.Items {
-			if it.Type == dc.EventOperationReceived && it.Key == c.Key && !sameParties(it.Receiver, c.Parties) {
+			if it.Type == dc.EventOperationReceived && it.Key == c.Key && !oneOf(it.Receiver, sets) {
 				return fmt.Errorf("witnessed checkpoints: the witnesses list names the node of key %s as %s's, but its receipt at entry %d names %s",
-					c.Key, strings.Join(c.Parties, ","), it.Index, strings.Join(it.Receiver, ","))
+					c.Key, namePartySets(sets), it.Index, strings.Join(it.Receiver, ","))
 			}
 		}
 	}
@@ -205,6 +214,21 @@ func sameParties(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
+// oneOf reports whether parties are, in any order, one of sets.
+func oneOf(parties []string, sets [][]string) bool {
+	return slices.ContainsFunc(sets, func(s []string) bool { return sameParties(parties, s) })
+}
+
+// namePartySets names sets of parties for an error: "bravo,charlie" for
+// one, "bravo,charlie or bravo" for several.
+func namePartySets(sets [][]string) string {
+	names := make([]string, len(sets))
+	for i, s := range sets {
+		names[i] = strings.Join(s, ",")
+	}
+	return strings.Join(names, " or ")
+}
+
 // writeCosignatures prints the peer nodes' cosignatures of the log's
 // checkpoints, each with the part of the bundle it vouches for: the
 // entries in the cosigned checkpoint's tree.
@@ -216,7 +240,11 @@ func (t *Timeline) writeCosignatures(p func(string, ...any)) {
 				covered++
 			}
 		}
-		p("Cosigned:   checkpoint %d cosigned by %s's node at %s (key %s); ", c.Size, strings.Join(c.Parties, ", "), fmtTime(c.At), keyName(c.Key))
+		p("Cosigned:   checkpoint %d cosigned by %s's node at %s (key %s", c.Size, strings.Join(c.Parties, ", "), fmtTime(c.At), keyName(c.Key))
+		for _, h := range c.Hosted {
+			p("; it hosted %s before", strings.Join(h, ", "))
+		}
+		p("); ")
 		if covered == len(t.Items) {
 			p("it holds every entry of this bundle\n")
 		} else {

@@ -36,12 +36,18 @@ const witnessesHeader = "deconflict witnesses v1"
 //	deconflict witnesses v1
 //	origin
 //	KEY PARTY[,PARTY…]
+//	KEY earlier PARTY[,PARTY…]
 //	…
 //
 // one line for each node, with its verifier key (the key of its
-// descriptor) and the parties it hosts. The log's signature binds the
-// names to the keys; that the key is the node's own is for the verifier
-// to check with a key it obtained from that node (Timeline.CheckNodeKeys).
+// descriptor) and the parties it hosts, followed by one "earlier" line
+// for each other set of parties the log's node trusted that key with
+// before (the node's earlier descriptors): the receipts the node gave
+// while it hosted those name them. The log's signature binds the names
+// to the keys; that the key is the node's own is for the verifier to
+// check with a key it obtained from that node (Timeline.CheckNodeKeys),
+// and that it hosted those parties, with its descriptors
+// (Timeline.CheckNodeParties).
 type Witnessed struct {
 	Witnesses   string               `json:"witnesses"`
 	Checkpoints []CosignedCheckpoint `json:"checkpoints"`
@@ -60,11 +66,13 @@ type CosignedCheckpoint struct {
 }
 
 // PeerWitness is a peer node's latest cosignature of this log as the node
-// holds it: the peer's verifier key, the parties it hosts, and the
-// checkpoint it cosigned, with its cosignature line (dc.Peer.Witness).
+// holds it: the peer's verifier key, the parties it hosts, the other sets
+// of parties the node trusted the key with before (dc.Peer.Hosted), and
+// the checkpoint it cosigned, with its cosignature line (dc.Peer.Witness).
 type PeerWitness struct {
 	Key      string
 	Parties  []string
+	Hosted   [][]string
 	Cosigned string
 }
 
@@ -113,6 +121,11 @@ func AddWitnessed(ctx context.Context, l Log, b *Bundle, signers []*dc.SigningKe
 	fmt.Fprintf(&sb, "%s\n%s\n", witnessesHeader, b.Origin)
 	for _, p := range listed {
 		fmt.Fprintf(&sb, "%s %s\n", p.Key, strings.Join(p.Parties, ","))
+		for _, h := range p.Hosted {
+			if len(h) > 0 {
+				fmt.Fprintf(&sb, "%s %s %s\n", p.Key, earlierWord, strings.Join(h, ","))
+			}
+		}
 	}
 	ws, err := signNote([]byte(sb.String()), signers)
 	if err != nil {
@@ -159,10 +172,12 @@ func cosignedSize(msg string) (int64, bool) {
 
 // Cosignature is a peer node's cosignature of a checkpoint of the log,
 // verified by Verify: the node, named by its key and the parties it
-// hosts, says it verified the log of Size entries at At.
+// hosts, says it verified the log of Size entries at At. Hosted are the
+// other sets of parties the witnesses list says the key hosted before.
 type Cosignature struct {
 	Size    int64
 	Parties []string
+	Hosted  [][]string
 	Key     string
 	At      time.Time
 }
@@ -171,8 +186,14 @@ type Cosignature struct {
 type witness struct {
 	key      string
 	parties  []string
+	hosted   [][]string
 	verifier note.Verifier
 }
+
+// earlierWord marks a line of the witnesses list that names a set of
+// parties a node hosted before: a party ID is one word, so a line of
+// three words cannot be a node's own line.
+const earlierWord = "earlier"
 
 // parseWitnesses opens the witnesses note with the log's key and reads
 // the nodes it lists.
@@ -188,19 +209,36 @@ func parseWitnesses(msg, key, origin string) ([]witness, error) {
 	if lines[1] != origin {
 		return nil, fmt.Errorf("witnesses list: of log %q, the checkpoint of log %q", lines[1], origin)
 	}
+	return parseWitnessLines(lines[2:])
+}
+
+// parseWitnessLines reads the node lines of the witnesses list: each
+// node's own line, then any "earlier" lines of that node.
+func parseWitnessLines(lines []string) ([]witness, error) {
 	var out []witness
-	seen := map[string]bool{}
-	for _, l := range lines[2:] {
-		k, ps, ok := strings.Cut(l, " ")
-		if !ok || k == "" || ps == "" || seen[k] {
+	seen := map[string]int{} // index in out, by key
+	for _, l := range lines {
+		f := strings.Split(l, " ")
+		switch {
+		case len(f) == 2 && f[0] != "" && f[1] != "":
+			if _, dup := seen[f[0]]; dup {
+				return nil, fmt.Errorf("witnesses list: %w: a second line for the node of key %s: %q", ErrMalformed, f[0], l)
+			}
+			v, err := CosignatureVerifier(f[0])
+			if err != nil {
+				return nil, fmt.Errorf("witnesses list: the key of line %q: %v", l, err)
+			}
+			seen[f[0]] = len(out)
+			out = append(out, witness{key: f[0], parties: strings.Split(f[1], ","), verifier: v})
+		case len(f) == 3 && f[1] == earlierWord && f[2] != "":
+			i, ok := seen[f[0]]
+			if !ok {
+				return nil, fmt.Errorf("witnesses list: %w: line %q names earlier parties of a node not listed before it", ErrMalformed, l)
+			}
+			out[i].hosted = append(out[i].hosted, strings.Split(f[2], ","))
+		default:
 			return nil, fmt.Errorf("witnesses list: %w: bad line %q", ErrMalformed, l)
 		}
-		seen[k] = true
-		v, err := CosignatureVerifier(k)
-		if err != nil {
-			return nil, fmt.Errorf("witnesses list: the key of line %q: %v", l, err)
-		}
-		out = append(out, witness{key: k, parties: strings.Split(ps, ","), verifier: v})
 	}
 	return out, nil
 }
@@ -274,7 +312,7 @@ func verifyWitnessed(w *Witnessed, key, origin string, tree tlog.Tree) ([]Cosign
 				}
 				found++
 				ts := binary.BigEndian.Uint64(blob[4:12])
-				out = append(out, Cosignature{Size: t.N, Parties: x.parties, Key: x.key, At: time.Unix(int64(ts), 0).UTC()})
+				out = append(out, Cosignature{Size: t.N, Parties: x.parties, Hosted: x.hosted, Key: x.key, At: time.Unix(int64(ts), 0).UTC()})
 			}
 		}
 		if found == 0 {

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -236,6 +237,13 @@ func TestWitnessedExtraLines(t *testing.T) {
 // bravo's node's signed receipt of opA (receiver bravo) to the log.
 func relabelledBundle(t *testing.T, bravoAs, charlieAs string, withReceipt bool) (b *Bundle, k, bravo, charlie *dc.SigningKey) {
 	t.Helper()
+	return witnessedAs(t, []string{bravoAs}, nil, charlieAs, withReceipt)
+}
+
+// witnessedAs is relabelledBundle with bravo's node named in the
+// witnesses list as hosting bravoAs, and before that each of bravoHosted.
+func witnessedAs(t *testing.T, bravoAs []string, bravoHosted [][]string, charlieAs string, withReceipt bool) (b *Bundle, k, bravo, charlie *dc.SigningKey) {
+	t.Helper()
 	f := scenario(t)
 	k = mustKey(t, origin)
 	bravo, charlie = mustKey(t, "bravo-node"), mustKey(t, "charlie-node")
@@ -253,14 +261,15 @@ func relabelledBundle(t *testing.T, bravoAs, charlieAs string, withReceipt bool)
 	}
 	var peers []PeerWitness
 	for _, n := range []struct {
-		key *dc.SigningKey
-		as  string
-	}{{bravo, bravoAs}, {charlie, charlieAs}} {
+		key    *dc.SigningKey
+		as     []string
+		hosted [][]string
+	}{{bravo, bravoAs, bravoHosted}, {charlie, []string{charlieAs}, nil}} {
 		co, err := Cosign(cp, n.key.Signer, at(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
-		peers = append(peers, PeerWitness{Key: n.key.Verifier, Parties: []string{n.as}, Cosigned: string(co)})
+		peers = append(peers, PeerWitness{Key: n.key.Verifier, Parties: n.as, Hosted: n.hosted, Cosigned: string(co)})
 	}
 	if err := AddWitnessed(ctx, f, b, []*dc.SigningKey{k}, peers); err != nil {
 		t.Fatal(err)
@@ -295,7 +304,7 @@ func TestWitnessedPartiesBound(t *testing.T) {
 	if err := tl.CheckNodeKeys([]string{bravo.Verifier, charlie.Verifier}); err != nil {
 		t.Fatal(err)
 	}
-	nodes := map[string][]string{bravo.Verifier: {"bravo"}, charlie.Verifier: {"charlie"}}
+	nodes := map[string][][]string{bravo.Verifier: {{"bravo"}}, charlie.Verifier: {{"charlie"}}}
 	if err := tl.CheckNodeParties(nodes); err == nil || !strings.Contains(err.Error(), "shown as the node of charlie's") {
 		t.Errorf("CheckNodeParties of a bundle showing bravo's node's cosignature as charlie's: %v", err)
 	}
@@ -305,4 +314,105 @@ func TestWitnessedPartiesBound(t *testing.T) {
 	} else if err := tl.CheckNodeParties(nodes); err != nil {
 		t.Errorf("CheckNodeParties of the bundle rightly labelled: %v", err)
 	}
+}
+
+// TestWitnessedEarlierParties: a node's receipt names the parties it
+// hosted when it gave it, which may differ from those it hosts when it
+// cosigns (its descriptor changed since). The witnesses list names the
+// parties the node hosts and, on "earlier" lines, those it hosted before:
+// the receipt must name one of them, and the timeline says them. A list
+// that does not say the node ever hosted the receipt's parties fails. A
+// descriptor given to CheckNodeParties vouches only for the parties it
+// names: a receipt of before the change needs the descriptor of then.
+func TestWitnessedEarlierParties(t *testing.T) {
+	b, k, bravo, charlie := witnessedAs(t, []string{"bravo", "india"}, [][]string{{"bravo"}}, "charlie", true)
+	if !strings.Contains(b.Witnessed.Witnesses, bravo.Verifier+" earlier bravo\n") {
+		t.Fatalf("the witnesses list does not name the parties bravo's node hosted before:\n%s", b.Witnessed.Witnesses)
+	}
+	tl, err := Verify(b, k.Verifier)
+	if err != nil {
+		t.Fatalf("a receipt given while the node hosted bravo alone: %v", err)
+	}
+	var out bytes.Buffer
+	if err := tl.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "cosigned by bravo, india's node at 2026-03-01T11:00:00Z (key bravo-node+") ||
+		!strings.Contains(out.String(), "; it hosted bravo before); ") {
+		t.Errorf("the timeline does not say which parties the node hosts and hosted:\n%s", out.String())
+	}
+	if err := tl.CheckNodeKeys([]string{bravo.Verifier, charlie.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	now := map[string][][]string{bravo.Verifier: {{"india", "bravo"}}, charlie.Verifier: {{"charlie"}}}
+	if err := tl.CheckNodeParties(now); err == nil || !strings.Contains(err.Error(), "give its descriptor of then too") {
+		t.Errorf("the node's descriptor of now alone vouched for its receipt of before: %v", err)
+	}
+	both := map[string][][]string{bravo.Verifier: {{"india", "bravo"}, {"bravo"}}, charlie.Verifier: {{"charlie"}}}
+	if err := tl.CheckNodeParties(both); err != nil {
+		t.Errorf("with the node's descriptors of now and of then: %v", err)
+	}
+	then := map[string][][]string{bravo.Verifier: {{"bravo"}}, charlie.Verifier: {{"charlie"}}}
+	if err := tl.CheckNodeParties(then); err == nil || !strings.Contains(err.Error(), "shown as the node of bravo,india's") {
+		t.Errorf("the node's cosignature shown with parties no descriptor given names: %v", err)
+	}
+
+	for name, hosted := range map[string][][]string{"no earlier parties": nil, "other earlier parties": {{"india"}}} {
+		b, k, _, _ := witnessedAs(t, []string{"bravo", "india"}, hosted, "charlie", true)
+		if _, err := Verify(b, k.Verifier); err == nil || !strings.Contains(err.Error(), "but its receipt at entry") {
+			t.Errorf("%s: a list that never names the receipt's parties for its node: %v", name, err)
+		}
+	}
+}
+
+// TestWitnessLines: the node lines of a witnesses list are each node's
+// own line, then its earlier parties; an earlier line of a node not
+// listed before it, a node listed twice, or a line of another shape is
+// malformed.
+func TestWitnessLines(t *testing.T) {
+	bravo, charlie := mustKey(t, "bravo-node").Verifier, mustKey(t, "charlie-node").Verifier
+	ws, err := parseWitnessLines([]string{bravo + " bravo,india", bravo + " earlier bravo", charlie + " charlie", bravo + " earlier india"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 2 || !reflect.DeepEqual(ws[0].hosted, [][]string{{"bravo"}, {"india"}}) || ws[1].hosted != nil {
+		t.Errorf("parsed %+v", ws)
+	}
+	for _, bad := range [][]string{
+		{bravo + " earlier bravo", bravo + " bravo"},
+		{bravo + " bravo", bravo + " india"},
+		{bravo + " bravo india"},
+		{bravo + " earlier "},
+		{bravo},
+	} {
+		if _, err := parseWitnessLines(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// FuzzParseWitnessLines: whatever the node lines of a witnesses list say,
+// parseWitnessLines answers without panicking, and every node it accepts
+// has a key and parties, each set of them non-empty.
+func FuzzParseWitnessLines(f *testing.F) {
+	bravo := mustKey(f, "bravo-node").Verifier
+	f.Add(bravo + " bravo,india\n" + bravo + " earlier bravo")
+	f.Add(bravo + " earlier bravo")
+	f.Add("x y z")
+	f.Fuzz(func(t *testing.T, text string) {
+		ws, err := parseWitnessLines(strings.Split(text, "\n"))
+		if err != nil {
+			return
+		}
+		for _, w := range ws {
+			if w.key == "" || len(w.parties) == 0 || w.verifier == nil {
+				t.Errorf("accepted %+v", w)
+			}
+			for _, h := range w.hosted {
+				if len(h) == 0 {
+					t.Errorf("accepted an empty earlier set of %+v", w)
+				}
+			}
+		}
+	})
 }

@@ -271,8 +271,13 @@ func TestFederationCommands(t *testing.T) {
 	if err := os.WriteFile(other, []byte(strings.Replace(db, `"parties":["bravo"]`, `"parties":["charlie"]`, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", "@"+other); code == 0 || !strings.Contains(errs, "hosts charlie") {
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", "@"+other); code == 0 || !strings.Contains(errs, "given for that key name charlie") {
 		t.Errorf("verify --node-key a descriptor of bravo's key naming charlie: exit %d\n%s%s", code, out, errs)
+	}
+	// Several descriptors of one key are the parties it hosted in turn:
+	// each receipt and cosignature must name those of one of them.
+	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", "@"+other, "--node-key", db); code != 0 {
+		t.Errorf("verify --node-key with bravo's node's descriptor among those given: exit %d\n%s%s", code, out, errs)
 	}
 	if out, errs, code := alpha.srv.run("verify", path, "--key", key, "--node-key", key); code == 0 || !strings.Contains(errs, "not one of the receiving nodes' keys") {
 		t.Errorf("verify --node-key of another node's key: exit %d\n%s%s", code, out, errs)

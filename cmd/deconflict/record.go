@@ -22,11 +22,11 @@ import (
 
 // verify checks an evidence bundle offline and prints its timeline.
 func (m *Main) verify(ctx context.Context, args []string) error {
-	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY] [--node-key PUBKEY|DESCRIPTOR|@FILE]...\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so. On a federation node's bundle it\nalso checks and prints the peer nodes' cosignatures of the log's checkpoints.\nGiven a peer's descriptor, not only its key, it also checks that the\nbundle names that node with the parties the descriptor says it hosts.")
+	fs := m.newFlags("verify", "verify BUNDLE [--key PUBKEY] [--node-key PUBKEY|DESCRIPTOR|@FILE]...\n\nChecks every signature and proof of an evidence bundle, offline, and prints\nthe timeline. BUNDLE may be - for standard input. Without --key the bundle's\nown key is used, and the report says so. On a federation node's bundle it\nalso checks and prints the peer nodes' cosignatures of the log's checkpoints.\nGiven a peer's descriptor, not only its key, it also checks that the\nbundle names that node with the parties the descriptor says it hosts;\ngive every descriptor the node had, since a receipt names the parties\nits node hosted when it gave it.")
 	key := fs.String("key", "", "the mechanism's public key (from 'deconflict key show' or GET /v1/log/key)")
 	var nodeKeys []string
-	nodes := map[string][]string{} // parties by key, of the descriptors given
-	fs.Func("node-key", "a peer federation node's public key (the key of its descriptor), which its signed receipts and its cosignatures of the log must be made with, or its descriptor (the line 'federation init' printed, or @FILE), which also binds the key to the node's parties; repeat for each node", func(s string) error {
+	nodes := map[string][][]string{} // the parties of each descriptor given, by key
+	fs.Func("node-key", "a peer federation node's public key (the key of its descriptor), which its signed receipts and its cosignatures of the log must be made with, or its descriptor (the line 'federation init' printed, or @FILE), which also binds the key to the node's parties; repeat for each node, and for each descriptor a node had when it gave receipts or cosigned (a receipt must name the parties of one of them)", func(s string) error {
 		s = strings.TrimSpace(s)
 		if !strings.HasPrefix(s, "{") && !strings.HasPrefix(s, "@") {
 			nodeKeys = append(nodeKeys, s)
@@ -43,7 +43,7 @@ func (m *Main) verify(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		nodeKeys, nodes[d.Key] = append(nodeKeys, d.Key), d.Parties
+		nodeKeys, nodes[d.Key] = append(nodeKeys, d.Key), append(nodes[d.Key], d.Parties)
 		return nil
 	})
 	pos, err := m.parse(fs, args)
