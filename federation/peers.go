@@ -122,6 +122,9 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 				kept := *p
 				kept.Removed = false
 				out = &kept
+				if err := refuseDropped(p, d); err != nil {
+					return err
+				}
 				continue
 			}
 			for _, party := range d.Parties {
@@ -166,6 +169,21 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 		}
 	}
 	return out, nil
+}
+
+// refuseDropped refuses a descriptor of p's key that no longer names a
+// party p hosts. No other node hosts that party here (a party has one
+// host), so trusting the descriptor would make it a party of this node's
+// own, authored here in the name of a party another node hosted. The
+// node that hosts it now is added first: it takes the party over.
+func refuseDropped(p *dc.Peer, d *Descriptor) error {
+	for _, party := range p.Parties {
+		if !slices.Contains(d.Parties, party) {
+			return fmt.Errorf("the descriptor of the node at %s no longer names party %s, which that node hosts here: "+
+				"add the descriptor of the node that hosts %s now first (it takes the party over), or the party would become this node's own", p.URL, party, party)
+		}
+	}
+	return nil
 }
 
 // refuseOwnParties refuses a descriptor that claims a party this node

@@ -2,6 +2,7 @@ package federation_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,51 @@ func TestPeerAddedAgain(t *testing.T) {
 	}
 	if p.Settings == nil || *p.Settings != wide || len(p.Refused) != 1 || !p.RefusedUntracked {
 		t.Errorf("added again: settings %v, refused %v (untracked %v); want what the node had learnt kept", p.Settings, p.Refused, p.RefusedUntracked)
+	}
+}
+
+// TestPeerDroppingAPartyIsRefused: a peer's new descriptor that no longer
+// names a party its node hosts here is refused and changes nothing, since
+// no other node hosts that party and it would become this node's own;
+// once the node that hosts it now is added, the new descriptor is taken.
+func TestPeerDroppingAPartyIsRefused(t *testing.T) {
+	ctx := t.Context()
+	alpha := newNode(t, t.TempDir(), "alpha")
+	key, err := record.NewKey("hotel-k1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := &federation.Descriptor{Parties: []string{"hotel", "india"}, URL: "http://hotel.invalid", Key: key.Verifier}
+	if _, err := federation.AddPeer(ctx, alpha.mech, both); err != nil {
+		t.Fatal(err)
+	}
+	for _, removed := range []bool{false, true} {
+		if removed {
+			if _, err := federation.RemovePeer(ctx, alpha.store, "hotel"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fewer := &federation.Descriptor{Parties: []string{"hotel"}, URL: "http://hotel.invalid", Key: key.Verifier}
+		_, err = federation.AddPeer(ctx, alpha.mech, fewer)
+		if err == nil || !strings.Contains(err.Error(), "party india") {
+			t.Fatalf("removed %v: a descriptor dropping india was taken (err %v)", removed, err)
+		}
+		local, err := federation.Describe(ctx, alpha.mech)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(local.Parties, "india") {
+			t.Fatalf("removed %v: india became alpha's own: %v", removed, local.Parties)
+		}
+	}
+	india, err := record.NewKey("india-k1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := federation.AddPeer(ctx, alpha.mech, &federation.Descriptor{Parties: []string{"india"}, URL: "http://india.invalid", Key: india.Verifier}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := federation.AddPeer(ctx, alpha.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: "http://hotel.invalid", Key: key.Verifier}); err != nil {
+		t.Fatalf("after india's node took it over: %v", err)
 	}
 }
