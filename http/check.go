@@ -35,16 +35,20 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		s.writeError(w, r, dc.FieldErrorf(dc.EInvalid, "fields", "fields may only be \"id\" (the IDs of the operations instead of the operations)"))
 		return
 	}
-	body, err := readBody(w, r)
+	// The body is read into a pooled buffer, given back once decoded
+	// (nothing decoded from it points into it) or its refusal written.
+	bodyBuf := checkBodies.Get().(*[]byte)
+	body, err := readBodyInto(w, r, *bodyBuf)
+	var volumes []dc.Volume4D
+	if err == nil {
+		volumes, err = decodeCheckBody(r.Context(), body)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
+		checkBodies.Put(bodyBuf)
 		return
 	}
-	volumes, err := decodeCheckBody(r.Context(), body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	checkBodies.Put(bodyBuf)
 	if err := s.acquireList(r.Context()); err != nil {
 		return // the client is gone
 	}
@@ -88,7 +92,12 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 	}
 	b = append(b, "]}\n"...)
 	*buf = b
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.listWriteTimeout))
+	if len(b) > unbufferedAnswer {
+		// A client that stops reading must give the list slot back.
+		// A smaller answer needs no timer of its own (see
+		// unbufferedAnswer).
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.listWriteTimeout))
+	}
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
@@ -104,8 +113,23 @@ var jsonContentType = []string{"application/json"}
 // whole before it is written; larger ones are written item by item.
 const maxBufferedAnswer = 64 << 10
 
+// unbufferedAnswer is the largest answer of a what-if check written
+// without a write deadline. net/http keeps an answer this small in its
+// response buffer until the handler has returned and given its list slot
+// back, and it fits the smallest send buffer Linux gives a socket, so
+// its write does not wait on the client.
+const unbufferedAnswer = 2 << 10
+
 // checkBuffers holds the buffers small answers are assembled in.
 var checkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, maxBufferedAnswer); return &b }}
+
+// checkBodies holds the buffers check bodies are read into; a body
+// announced larger than one gets a buffer of its own.
+var checkBodies = sync.Pool{New: func() any { b := make([]byte, 0, checkBodyBuffer); return &b }}
+
+// checkBodyBuffer is the size of a pooled check body buffer: room for a
+// few circles or a polygon of a hundred or so vertices.
+const checkBodyBuffer = 4 << 10
 
 // appendCheckHit appends one conflict of a what-if check's answer to b:
 // {"operation": …, "separation": …}, or {"id": …, "separation": …} for IDs

@@ -117,3 +117,32 @@ func FuzzScanCheckBody(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeCheckBodyKeepsNothingOfTheBody checks that the volumes of a
+// check body, read by the scanner or by the walker, do not point into
+// the body: check reads bodies into pooled buffers and gives them back
+// once decoded.
+func TestDecodeCheckBodyKeepsNothingOfTheBody(t *testing.T) {
+	for name, body := range map[string]string{
+		"scanned":  checkBodyCircle,
+		"walked":   strings.Replace(checkBodyCircle, `"M"`, `"\u004d"`, 1),
+		"polygon":  checkBodyPolygon(20),
+		"indented": strings.ReplaceAll(checkBodyCircle, ",", ",\n  "),
+	} {
+		want, err := decodeCheckBody(context.Background(), []byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		buf := []byte(body)
+		got, err := decodeCheckBody(context.Background(), buf)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: the volumes changed with the body they were read from: %+v, want %+v", name, got, want)
+		}
+	}
+}

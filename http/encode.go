@@ -40,6 +40,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 
 // readBody reads the request body, refusing one over MaxBody.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return readBodyInto(w, r, nil)
+}
+
+// readBodyInto reads the request body as readBody does, into buf if its
+// announced length fits buf's capacity.
+func readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
 	if r.ContentLength > MaxBody {
 		return nil, dc.Errorf(dc.ETooLarge, "request body is over %d bytes", MaxBody)
 	}
@@ -48,7 +54,12 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		// buffer of that size, at once. (A larger body grows its buffer
 		// as it arrives, so that what a client only announces costs no
 		// memory.)
-		body := make([]byte, n)
+		body := buf[:0]
+		if n <= int64(cap(buf)) {
+			body = buf[:n]
+		} else {
+			body = make([]byte, n)
+		}
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF

@@ -3,6 +3,7 @@ package http
 import (
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -28,17 +29,27 @@ func TestReadBody(t *testing.T) {
 		{"over MaxBody, announced", ``, MaxBody + 1, dc.ETooLarge},
 		{"over MaxBody, not announced", strings.Repeat("x", MaxBody+1), -1, dc.ETooLarge},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// A body that comes a byte at a time, as a slow client sends it.
-			r := httptest.NewRequest("POST", "/v1/check", io.NopCloser(iotest.OneByteReader(strings.NewReader(tc.body))))
-			r.ContentLength = tc.length
-			got, err := readBody(httptest.NewRecorder(), r)
-			if code := dc.ErrorCode(err); code != tc.code {
-				t.Fatalf("error %v (%s), want code %q", err, code, tc.code)
-			}
-			if tc.code == "" && string(got) != tc.body {
-				t.Fatalf("read %d bytes, want the %d sent", len(got), len(tc.body))
-			}
-		})
+		// Read by readBody, and into buffers it fits and does not fit,
+		// as a check reads it.
+		for _, buf := range []int{-1, 16, 4 << 10} {
+			t.Run(tc.name+"/buffer "+strconv.Itoa(buf), func(t *testing.T) {
+				// A body that comes a byte at a time, as a slow client sends it.
+				r := httptest.NewRequest("POST", "/v1/check", io.NopCloser(iotest.OneByteReader(strings.NewReader(tc.body))))
+				r.ContentLength = tc.length
+				var got []byte
+				var err error
+				if buf < 0 {
+					got, err = readBody(httptest.NewRecorder(), r)
+				} else {
+					got, err = readBodyInto(httptest.NewRecorder(), r, make([]byte, 3, buf))
+				}
+				if code := dc.ErrorCode(err); code != tc.code {
+					t.Fatalf("error %v (%s), want code %q", err, code, tc.code)
+				}
+				if tc.code == "" && string(got) != tc.body {
+					t.Fatalf("read %d bytes, want the %d sent", len(got), len(tc.body))
+				}
+			})
+		}
 	}
 }
