@@ -26,9 +26,10 @@ type ServerView struct {
 	CheckpointMeanMS float64 `json:"checkpoint_mean_ms"`
 }
 
-// ServerCounters are the deconflict_ samples of a server's /metrics, and
-// its heap (go_memstats_heap_alloc_bytes), by name as written there
-// (labels included).
+// ServerCounters are the deconflict_ samples of a server's /metrics, its
+// heap (go_memstats_heap_alloc_bytes) and its garbage collections
+// (go_gc_duration_seconds_count), by name as written there (labels
+// included).
 type ServerCounters map[string]float64
 
 // scrape reads the runner's server's counters; nil if it cannot.
@@ -55,7 +56,7 @@ func ScrapeServer(ctx context.Context, client *http.Client, base string) ServerC
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !(strings.HasPrefix(name, "deconflict_") || name == "go_memstats_heap_alloc_bytes") {
+		if !ok || !(strings.HasPrefix(name, "deconflict_") || name == "go_memstats_heap_alloc_bytes" || name == "go_gc_duration_seconds_count") {
 			continue
 		}
 		if v, err := strconv.ParseFloat(value, 64); err == nil {

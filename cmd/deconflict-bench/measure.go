@@ -101,16 +101,33 @@ func (b *bed) startServer(ctx context.Context, m *Main, f benchFlags, res *loadg
 	return srv, nil
 }
 
-// measure runs a load that newLoad makes, of c clients, on srv: a second
-// of warm-up (connections opened, caches filled), then --duration of it,
-// measured, with the server's CPU time per request and, with --profile,
-// a CPU profile of the server into the file profile there.
+// maxWarmUp bounds the warm-up of a load.
+const maxWarmUp = time.Minute
+
+// measure runs a load that newLoad makes, of c clients, on srv: a
+// warm-up, then --duration of it, measured, with the server's CPU time
+// per request and, with --profile, a CPU profile of the server into the
+// file profile there.
+//
+// The warm-up lasts a second (connections opened, caches filled), and
+// longer if need be, until the server has collected garbage once since it
+// answered ready, for at most maxWarmUp: until then its heap grows to the
+// collector's goal (the server's heap floor, cmd/deconflict), and every
+// page it takes is faulted in and zeroed, which a server pays once in its
+// life and not per request.
 func (m *Main) measure(ctx context.Context, f benchFlags, srv *serverProcess, name string, c int, profile string, newLoad func() (loadgen.Request, error)) (loadgen.Load, error) {
 	warm, err := newLoad()
 	if err != nil {
 		return loadgen.Load{}, err
 	}
+	t0 := time.Now()
 	loadgen.RunFor(ctx, "warm-up", c, time.Second, warm)
+	for srv.gcReady >= 0 && srv.gcCount(ctx) <= srv.gcReady && time.Since(t0) < maxWarmUp && ctx.Err() == nil {
+		loadgen.RunFor(ctx, "warm-up", c, time.Second, warm)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		fmt.Fprintf(m.Stderr, "warm-up %.0f s, until the server's first garbage collection\n", d.Seconds())
+	}
 	load, err := newLoad()
 	if err != nil {
 		return loadgen.Load{}, err

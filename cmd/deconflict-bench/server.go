@@ -161,6 +161,9 @@ type serverProcess struct {
 	took  time.Duration
 	done  chan error
 	once  sync.Once
+	// gcReady is how many garbage collections the server had made when
+	// it answered ready, -1 if its /metrics could not be read.
+	gcReady float64
 }
 
 // startServerProcess starts exe serve on the store, with its profiles
@@ -196,6 +199,7 @@ func startServerProcess(ctx context.Context, exe, url string, profiles bool, log
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				p.took = time.Since(t0)
+				p.gcReady = p.gcCount(ctx)
 				return p, nil
 			}
 		}
@@ -208,6 +212,16 @@ func startServerProcess(ctx context.Context, exe, url string, profiles bool, log
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// gcCount is how many garbage collections the server has made, -1 if
+// its /metrics cannot be read.
+func (p *serverProcess) gcCount(ctx context.Context) float64 {
+	c := loadgen.ScrapeServer(ctx, http.DefaultClient, p.base)
+	if v, ok := c["go_gc_duration_seconds_count"]; ok {
+		return v
+	}
+	return -1
 }
 
 // profile starts a CPU profile of the server over d and returns the
