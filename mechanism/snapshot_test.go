@@ -345,7 +345,14 @@ func TestIndexSnapshotAfterEvents(t *testing.T) {
 	stop()
 	<-done
 
-	// But not more often than the gap between such saves allows.
+	// But not more often than the gap between such saves allows. The
+	// save by events may have come before the last of the 25 events (it
+	// is looked for once a second); the file is brought up to date first,
+	// so that the next run has nothing to save at its start.
+	if err := m.SaveIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	saved := logs.count("index saved")
 	mechanism.SetSnapshotGap(time.Hour)
 	run, stop = context.WithCancel(ctx)
 	done = make(chan struct{})
@@ -358,7 +365,7 @@ func TestIndexSnapshotAfterEvents(t *testing.T) {
 		}
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if n := logs.count("index saved"); n != 2 {
-		t.Fatalf("saved %d times, want 2: a save by events came within the gap", n)
+	if n := logs.count("index saved"); n != saved {
+		t.Fatalf("saved %d times, want %d: a save by events came within the gap", n, saved)
 	}
 }
