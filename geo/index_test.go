@@ -254,14 +254,21 @@ func TestIndexSinceJournalEnds(t *testing.T) {
 	center := fromDegrees(33.5, 36.3)
 	ix := NewIndex()
 	live := map[string]indexed{}
+	q, m := randOp(t, r, center, 50_000), Minima{HorizontalM: 9260, VerticalM: 304.8, TimeS: 300}
 	insert := func(i int) {
-		id := fmt.Sprintf("op-%d", i)
+		id := fmt.Sprintf("op-%d", i%700) // new entries, then replacements
 		e := indexed{group: fmt.Sprint("g", r.IntN(3)), vols: randOp(t, r, center, 50_000)}
+		if i == journalMax {
+			// The last change files the query's own volumes, in a group
+			// it does not exclude, so that it surely conflicts with
+			// something at the end: a short query may meet no random
+			// entry.
+			e = indexed{group: "g1", vols: q}
+		}
 		ix.Insert(id, e.group, e.vols)
 		live[id] = e
 	}
 	ix.Remove("absent") // changes nothing, counts nothing
-	q, m := randOp(t, r, center, 50_000), Minima{HorizontalM: 9260, VerticalM: 304.8, TimeS: 300}
 	type answer struct {
 		hits []Hit
 		gen  uint64
@@ -272,7 +279,7 @@ func TestIndexSinceJournalEnds(t *testing.T) {
 			hits, gen := ix.ConflictsAt(q, m, "g0")
 			at[gen] = answer{hits, gen}
 		}
-		insert(i % 700) // new entries, then replacements
+		insert(i)
 		if i == journalMax-1 {
 			got, ok := ix.Since(at[0].hits, 0, q, m, "g0")
 			if want := bruteConflicts(live, q, m, "g0"); !ok || !slices.Equal(got, want) {
