@@ -9,13 +9,17 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
 	"github.com/google/uuid"
 )
 
 // declareMany has every node declare n operations (some moved, some
-// cancelled), all at the same time.
+// cancelled), all at the same time. The first of each node's is at one
+// place and time, so that the nodes' operations surely conflict; the
+// others are random and may or may not.
 func declareMany(t *testing.T, seed uint64, n int, nodes ...*testNode) {
 	t.Helper()
+	at := time.Now().Add(3 * time.Hour).Truncate(time.Second)
 	var wg sync.WaitGroup
 	for k, node := range nodes {
 		wg.Add(1)
@@ -24,7 +28,11 @@ func declareMany(t *testing.T, seed uint64, n int, nodes ...*testNode) {
 			rnd := rand.New(rand.NewPCG(seed, uint64(k)))
 			for i := range n {
 				id := uuid.NewString()
-				if _, err := node.mech.Declare(t.Context(), node.actor(dc.RoleOperator), id, randomDeclaration(rnd, node.party, i), nil); err != nil {
+				d := randomDeclaration(rnd, node.party, i)
+				if i == 0 {
+					d = mechanism.Declaration{Volumes: []dc.Volume4D{volume(33.25, 36.25, 2, 0, 1000, at, time.Hour)}}
+				}
+				if _, err := node.mech.Declare(t.Context(), node.actor(dc.RoleOperator), id, d, nil); err != nil {
 					t.Errorf("%s declare: %v", node.party, err)
 					return
 				}
