@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,12 +16,15 @@ import (
 )
 
 // streamEvents follows the event stream of token in the background and
-// sends what it receives on the returned channel.
+// sends what it receives on the returned channel. It returns once the
+// server has answered the stream's request, so that what the test does
+// next (a revocation, say) happens to a stream already open.
 func (s *testServer) streamEvents(t *testing.T, token string, after int64) (<-chan dchttp.StreamEvent, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan dchttp.StreamEvent, 1000)
-	c := &dchttp.Client{BaseURL: s.base, Token: token}
+	answered := make(chan struct{})
+	c := &dchttp.Client{BaseURL: s.base, Token: token, HTTP: &http.Client{Transport: &answeredTransport{answered: answered}}}
 	go func() {
 		_ = c.Stream(ctx, after, func(ev dchttp.StreamEvent) error {
 			ch <- ev
@@ -27,7 +32,24 @@ func (s *testServer) streamEvents(t *testing.T, token string, after int64) (<-ch
 		})
 	}()
 	t.Cleanup(cancel)
+	select {
+	case <-answered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event stream's request got no answer within 30 s")
+	}
 	return ch, cancel
+}
+
+// answeredTransport closes answered once its first request has an answer
+// (its status and headers) or has failed.
+type answeredTransport struct {
+	answered chan struct{}
+	once     sync.Once
+}
+
+func (a *answeredTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	defer a.once.Do(func() { close(a.answered) })
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // next waits for the next event of the given type, skipping others.
@@ -50,7 +72,6 @@ func TestStreamDeliversAndResumesAcrossRestart(t *testing.T) {
 	s := startServer(t)
 	opA, liB := s.token("operator", "alpha"), s.token("liaison", "bravo")
 	ch, stop := s.streamEvents(t, liB, 0)
-	time.Sleep(100 * time.Millisecond) // let the stream connect
 
 	id := newID()
 	body := decl("planned", circle(5, 5, 1000, 0, 100, at(3), at(4)))
@@ -192,7 +213,6 @@ func TestHotline(t *testing.T) {
 	s := startServer(t)
 	liA, liB, headC, opA := s.token("liaison", "alpha"), s.token("liaison", "bravo"), s.token("head", "charlie"), s.token("operator", "alpha")
 	chB, _ := s.streamEvents(t, liB, 0)
-	time.Sleep(100 * time.Millisecond)
 
 	s.do("POST", "/v1/hotline/messages", opA, map[string]any{"to": []string{"bravo"}, "text": "hi"}).want(t, 403, "permission_denied")
 	s.do("POST", "/v1/hotline/messages", liA, map[string]any{"to": []string{"alpha"}, "text": "hi"}).want(t, 400, "invalid_argument", "to[0]")

@@ -112,7 +112,6 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 	cmd, base, stderr := startBinary(t, bin, s.store)
 	s.base = base
 	s.streamEvents(t, tok, 0)
-	time.Sleep(200 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

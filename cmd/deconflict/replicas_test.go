@@ -79,7 +79,6 @@ func TestReplicasFindEveryConflict(t *testing.T) {
 
 	// Across replicas, live.
 	ch, _ := rs[0].streamEvents(t, rs[0].token("liaison", "charlie"), 0)
-	time.Sleep(200 * time.Millisecond)
 	sent := time.Now()
 	rs[2].do("PUT", "/v1/operations/"+newID(), tokens["alpha"], decl("planned", circle(-40, 170, 1000, 0, 100, at(3), at(4)))).want(t, 201)
 	next(t, ch, "operation.declared", 2*time.Second)
