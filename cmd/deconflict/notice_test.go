@@ -178,7 +178,10 @@ func TestShortNotice(t *testing.T) {
 	s := startServer(t)
 	opA, headB := s.token("operator", "alpha"), s.token("head", "bravo")
 	id := newID()
-	s.do("PUT", "/v1/operations/"+id, opA, decl("planned", circle(5, 5, 1000, 0, 100, at(0.25), at(1)))).want(t, 201)
+	// Fifteen minutes from now, not from testEpoch: the package's earlier
+	// tests may have taken minutes of that notice.
+	soon := time.Now().UTC().Truncate(time.Second).Add(15 * time.Minute)
+	s.do("PUT", "/v1/operations/"+id, opA, decl("planned", circle(5, 5, 1000, 0, 100, soon, soon.Add(45*time.Minute)))).want(t, 201)
 	var notice map[string]any
 	for _, e := range s.do("GET", "/v1/events?after=0", headB, nil).want(t, 200).list("events") {
 		if m := e.(map[string]any); m["type"] == "notice.short" {
