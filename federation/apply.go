@@ -72,7 +72,11 @@ func (n *Node) applyStored(ctx context.Context, key string, parsed *parsedEntrie
 			if e.Index >= p.Verified {
 				break
 			}
-			steps = append(steps, n.plan(ctx, p, e, parsed.take(e.Index, e.LeafHash)))
+			st, ae := n.plan(ctx, p, e, parsed.take(e.Index, e.LeafHash))
+			if ae != nil {
+				n.alert(ctx, p.Key, ae.kind, ae.msg, ae.evidence)
+			}
+			steps = append(steps, st)
 		}
 		n.checkReceipts(ctx, p.Key, steps)
 		var g group
@@ -147,8 +151,7 @@ func (n *Node) checkReceipts(ctx context.Context, key string, steps []step) {
 	var at []int
 	for i, st := range steps {
 		if st.kind == stepReceipt {
-			r := st.receipt.Receipt
-			refs = append(refs, mechanism.ReceivedEntry{Index: r.Entry, LeafHash: r.LeafHash, Operation: r.Operation, Party: r.Party, Version: r.Version})
+			refs = append(refs, receivedEntry(st.receipt.Receipt))
 			at = append(at, i)
 		}
 	}
@@ -293,34 +296,34 @@ var opTypes = map[string]bool{
 
 // plan decides how one entry of a peer's log is applied here: a skip for
 // an entry that changes nothing (withheld, a copy of another node's
-// entry, a kind this node does not apply, or wrong, which is alerted).
-// e is the entry as the pull parsed it, or nil to parse it here. A node
-// receipt's step is checked against this node's log by checkReceipts.
-func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry, e *dc.Event) step {
+// entry, a kind this node does not apply, or wrong, with the alert the
+// caller raises for it). e is the entry as the pull parsed it, or nil to
+// parse it here. A node receipt's step is checked against this node's
+// log by checkReceipts. plan itself changes nothing, so that keep can
+// plan a page inside its transaction (applyInKeep).
+func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry, e *dc.Event) (step, *alertError) {
 	skip := step{kind: stepSkip, index: pe.Index}
 	if pe.Data == nil {
-		return skip
+		return skip, nil
 	}
 	if e == nil {
 		var err error
 		if e, err = record.DecodeEntry(pe.Data); err != nil { // checked by ParseEntry when kept
-			return skip
+			return skip, nil
 		}
 	}
 	var b entryBody
 	if len(e.Data) > 0 {
 		if err := json.Unmarshal(e.Data, &b); err != nil {
-			n.alert(ctx, p.Key, "malformed", fmt.Sprintf("entry %d (%s): body does not read: %v", pe.Index, e.Type, err), string(pe.Data))
-			return skip
+			return skip, &alertError{kind: "malformed", msg: fmt.Sprintf("entry %d (%s): body does not read: %v", pe.Index, e.Type, err), evidence: string(pe.Data)}
 		}
 	}
 	if b.Replicated != nil {
-		return skip // a copy of an entry of another node's log: that node is where it is pulled from
+		return skip, nil // a copy of an entry of another node's log: that node is where it is pulled from
 	}
 	applies := opTypes[e.Type] || e.Type == dc.EventConflictAcked || e.Type == dc.EventConflictWaived || e.Type == dc.EventOperationReceipt || hotlineTypes[e.Type]
 	if applies && !p.Hosts(e.Actor.Party) {
-		n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a %s by party %q, which this peer does not host", pe.Index, e.Type, e.Actor.Party), string(pe.Data))
-		return skip
+		return skip, &alertError{kind: "forged", msg: fmt.Sprintf("entry %d is a %s by party %q, which this peer does not host", pe.Index, e.Type, e.Actor.Party), evidence: string(pe.Data)}
 	}
 	origin := mechanism.PeerOrigin{Node: p.Key, Index: pe.Index, LeafHash: base64.StdEncoding.EncodeToString(pe.LeafHash[:])}
 	m := mark(ctx, p.Key, pe.Index)
@@ -343,45 +346,39 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry, e *dc.Even
 			// Settings no admin could set: the agreed minima and
 			// notice are made of the peer's settings, so they must be
 			// within what this node's own could be.
-			n.alert(ctx, p.Key, "rejected", fmt.Sprintf("entry %d (%s) was refused: %s", pe.Index, e.Type, dc.ErrorMessage(err)), string(pe.Data))
-			return skip
+			return skip, &alertError{kind: "rejected", msg: fmt.Sprintf("entry %d (%s) was refused: %s", pe.Index, e.Type, dc.ErrorMessage(err)), evidence: string(pe.Data)}
 		}
 		st.apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
 	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:
 		r := b.NodeReceipt
 		if r.Key != p.Key {
-			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt that names another key than the peer's (%s)", pe.Index, keyName(r.Key)), string(pe.Data))
-			return skip
+			return skip, &alertError{kind: "forged", msg: fmt.Sprintf("entry %d is a node receipt that names another key than the peer's (%s)", pe.Index, keyName(r.Key)), evidence: string(pe.Data)}
 		}
 		if e.Subject == nil || e.Subject.Kind != dc.SubjectOperation || e.Subject.ID != r.Operation {
-			n.alert(ctx, p.Key, "malformed", fmt.Sprintf("entry %d is a node receipt of operation %q whose entry is about something else", pe.Index, r.Operation), string(pe.Data))
-			return skip
+			return skip, &alertError{kind: "malformed", msg: fmt.Sprintf("entry %d is a node receipt of operation %q whose entry is about something else", pe.Index, r.Operation), evidence: string(pe.Data)}
 		}
 		if !namesItsParties(p, r.Receiver) {
-			n.alert(ctx, p.Key, "forged", fmt.Sprintf("entry %d is a node receipt for receivers %q, which are not exactly the parties this peer hosts, each once (%q)",
-				pe.Index, r.Receiver, p.Parties), string(pe.Data))
-			return skip
+			return skip, &alertError{kind: "forged", msg: fmt.Sprintf("entry %d is a node receipt for receivers %q, which are not exactly the parties this peer hosts, each once (%q)",
+				pe.Index, r.Receiver, p.Parties), evidence: string(pe.Data)}
 		}
 		// The receipt is the peer's by its log, whose checkpoint the pull
 		// verified with the peer's key over this very entry; one that
 		// carries a signature of its own must also be signed right.
 		if r.Signed != "" {
 			if _, err := record.CheckNodeReceipt(r); err != nil {
-				n.alert(ctx, p.Key, "bad_signature", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
-				return skip
+				return skip, &alertError{kind: "bad_signature", msg: fmt.Sprintf("entry %d: %v", pe.Index, err), evidence: string(pe.Data)}
 			}
 		} else if _, err := record.CheckNodeReceiptFields(r); err != nil {
-			n.alert(ctx, p.Key, "malformed", fmt.Sprintf("entry %d: %v", pe.Index, err), string(pe.Data))
-			return skip
+			return skip, &alertError{kind: "malformed", msg: fmt.Sprintf("entry %d: %v", pe.Index, err), evidence: string(pe.Data)}
 		}
 		if _, remote := n.mech.Federation().RemoteParty(r.Party); remote {
-			return skip // a receipt of another node's operation
+			return skip, nil // a receipt of another node's operation
 		}
 		st.kind, st.receipt = stepReceipt, mechanism.KeptReceipt{Origin: origin, Receipt: r, Mark: m}
 	default:
-		return skip
+		return skip, nil
 	}
-	return st
+	return st, nil
 }
 
 // keepSettings records a peer's settings as its log changed them, tells

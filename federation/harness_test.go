@@ -41,6 +41,8 @@ type testNode struct {
 	// leaser and now, if set, are the node's Options.Leaser and Now.
 	leaser dc.Leaser
 	now    func() time.Time
+	// wrap, if set, wraps the store the node's mechanism runs on.
+	wrap func(dc.Store) dc.Store
 }
 
 // syncBuffer is a log sink tests read while the node writes.
@@ -98,6 +100,9 @@ func (n *testNode) start(t testing.TB) {
 	}
 	log := slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: logLevel()}))
 	n.store = store
+	if n.wrap != nil {
+		store = n.wrap(store)
+	}
 	n.mech = mechanism.New(store, mechanism.Options{Logger: log})
 	if err := n.mech.Load(ctx); err != nil {
 		t.Fatal(err)

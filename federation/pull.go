@@ -130,7 +130,8 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 		return false, err
 	}
 	witness := n.ownWitness(ctx, sp, page.Witnessed, k.Verifier)
-	if err := n.keep(ctx, key, page, k.Signer, witness, &l.parsed); err != nil {
+	applied, err := n.keep(ctx, key, page, k.Signer, witness, &l.parsed)
+	if err != nil {
 		var ae *alertError
 		if errors.As(err, &ae) {
 			n.alert(ctx, key, ae.kind, ae.msg, ae.evidence)
@@ -138,9 +139,11 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 		return false, err
 	}
 	n.seen(l, page.Size)
-	select {
-	case wake <- struct{}{}:
-	default:
+	if !applied {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
 	}
 	n.checkWitnessed(ctx, sp, page.Witnessed)
 	got := int64(len(page.Entries))
@@ -244,12 +247,14 @@ func (h *peerHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // recomputed from every leaf hash this node holds, must match. A rolled
 // back, forked or rewritten log, an edited entry or a bad signature is
 // an alertError and keeps nothing. It keeps witness, the peer's
-// cosignature of this node's checkpoint (ownWitness), with the page. The
-// entries it parsed to check their form go to parsed, for the applier.
-func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer, witness string, parsed *parsedEntries) error {
+// cosignature of this node's checkpoint (ownWitness), with the page. A
+// page of node receipts it applies too, in the same transaction
+// (applyInKeep), and reports that it did; the entries of any other page
+// it parsed to check their form go to parsed, for the applier.
+func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer, witness string, parsed *parsedEntries) (applied bool, err error) {
 	var events map[int64]parsedEntry
-	err := n.store.Update(ctx, func(tx dc.Tx) error {
-		events = map[int64]parsedEntry{}
+	err = n.store.Update(ctx, func(tx dc.Tx) error {
+		events, applied = map[int64]parsedEntry{}, false
 		ftx, peers, err := storedPeers(ctx, tx)
 		if err != nil {
 			return err
@@ -344,11 +349,16 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer, witn
 			return err
 		}
 		if p.Applied == from {
-			// The applier has nothing left before the page: the entries
-			// withheld from this node it starts with change nothing here
-			// (plan), and are passed now rather than by a commit more.
+			// The applier has nothing left before the page: a page of
+			// node receipts is applied now, and otherwise the entries
+			// withheld from this node it starts with, which change
+			// nothing here (plan), are passed now rather than by a
+			// commit more.
+			if applied, err = n.applyInKeep(ctx, tx, p, kept, events); err != nil {
+				return err
+			}
 			for _, e := range kept {
-				if e.Data != nil {
+				if !applied && e.Data != nil {
 					break
 				}
 				p.Applied = e.Index + 1
@@ -357,8 +367,12 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer, witn
 		p.Verified, p.Checkpoint, p.Cosigned = tree.N, page.Checkpoint, string(co)
 		return ftx.PutPeer(ctx, p)
 	})
-	if err == nil {
+	switch {
+	case err != nil:
+	case applied:
+		n.mech.Federation().Kept()
+	default:
 		parsed.put(events)
 	}
-	return err
+	return applied, err
 }

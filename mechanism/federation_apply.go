@@ -303,8 +303,8 @@ func (f Federation) ApplyPeerReceipt(ctx context.Context, origin PeerOrigin, a d
 }
 
 // KeptReceipt is a peer node's receipt of one of this node's operations,
-// from the entry Origin of the peer's log; Mark runs in the transaction
-// that keeps it.
+// from the entry Origin of the peer's log; Mark, if not nil, runs in the
+// transaction that keeps it.
 type KeptReceipt struct {
 	Origin  PeerOrigin
 	Receipt *record.NodeReceipt
@@ -339,11 +339,29 @@ func (f Federation) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) erro
 	return err
 }
 
+// KeepNodeReceiptsIn is KeepNodeReceipts in the caller's write
+// transaction tx, for a caller that commits the receipts with what else
+// it keeps of the peer's log; once tx has committed it calls Kept.
+func (f Federation) KeepNodeReceiptsIn(ctx context.Context, tx dc.Tx, rs []KeptReceipt) error {
+	for _, k := range rs {
+		if err := f.m.keepNodeReceipt(ctx, tx, k.Origin, k.Receipt, k.Mark); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Kept tells those who wait for the log to grow (Changed) that a
+// transaction of KeepNodeReceiptsIn committed.
+func (f Federation) Kept() { f.m.notify() }
+
 // keepNodeReceipt keeps one receipt in tx. The operation is r's: the
 // entry r names, checked by the caller, is a version of it by r.Party.
 func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
-	if err := mark(tx); err != nil {
-		return err
+	if mark != nil {
+		if err := mark(tx); err != nil {
+			return err
+		}
 	}
 	if _, remote := m.Federation().RemoteParty(r.Party); remote {
 		return nil

@@ -156,6 +156,18 @@ type ReceivedEntry struct {
 // receipt does not name the entry as it is), or the same error for all if
 // the store failed.
 func (f Federation) CheckReceivedEntries(ctx context.Context, rs []ReceivedEntry) []error {
+	return f.checkReceivedEntries(ctx, rs, func(fn func(dc.Tx) error) error { return f.m.store.View(ctx, fn) })
+}
+
+// CheckReceivedEntriesIn is CheckReceivedEntries reading in the caller's
+// transaction tx.
+func (f Federation) CheckReceivedEntriesIn(ctx context.Context, tx dc.Tx, rs []ReceivedEntry) []error {
+	return f.checkReceivedEntries(ctx, rs, func(fn func(dc.Tx) error) error { return fn(tx) })
+}
+
+// checkReceivedEntries is CheckReceivedEntries reading the store, if it
+// must, in the transaction read runs its function in.
+func (f Federation) checkReceivedEntries(ctx context.Context, rs []ReceivedEntry, read func(func(dc.Tx) error) error) []error {
 	m := f.m
 	errs := make([]error, len(rs))
 	// The versions the writer remembers logging are checked without a
@@ -173,7 +185,7 @@ func (f Federation) CheckReceivedEntries(ctx context.Context, rs []ReceivedEntry
 	if len(unknown) == 0 {
 		return errs
 	}
-	for j, err := range m.checkReceivedEntries(ctx, unknown) {
+	for j, err := range m.checkReceivedEntries(ctx, unknown, read) {
 		errs[at[j]] = err
 	}
 	return errs
@@ -194,10 +206,10 @@ func checkLogged(v loggedVersion, r ReceivedEntry) error {
 }
 
 // checkReceivedEntries checks receipts against the log as stored
-// (CheckReceivedEntries), in one read transaction.
-func (m *Mechanism) checkReceivedEntries(ctx context.Context, rs []ReceivedEntry) []error {
+// (CheckReceivedEntries), in one transaction (read).
+func (m *Mechanism) checkReceivedEntries(ctx context.Context, rs []ReceivedEntry, read func(func(dc.Tx) error) error) []error {
 	errs := make([]error, len(rs))
-	err := m.store.View(ctx, func(tx dc.Tx) error {
+	err := read(func(tx dc.Tx) error {
 		// The entries the receipts of a page name are mostly close to
 		// each other: read them as one range if it is not much longer.
 		lo, hi := int64(-1), int64(-1)
