@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	dc "github.com/deconflict/deconflict"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // entryHead is the part of an entry before its data, in the order the
@@ -108,16 +110,31 @@ func entryBytes(e *dc.Event, marshalled bool) []byte {
 	return append(out, '}')
 }
 
+// entryWire is an entry as parseEntry reads it: the head and the data.
+type entryWire struct {
+	entryHead
+	Data jsontext.Value `json:"data"`
+}
+
+// parseOptions are those parseEntry reads an entry with: an unknown
+// member is refused, and the data is taken as any JSON value, as
+// encoding/json takes a json.RawMessage (names repeated in an object and
+// escapes of invalid UTF-8 included), for an entry whose data a store
+// holds as the log wrote it. What else either reader lets through, the
+// check against EntryBytes refuses.
+var parseOptions = jsonv2.JoinOptions(jsonv2.RejectUnknownMembers(true), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+
 // parseEntry reads entry bytes back into an event (without the actor's
 // token). It fails unless data is exactly what EntryBytes writes for that
-// event, so that what a verifier reads is what was hashed.
+// event, so that what a verifier reads is what was hashed. It reads the
+// JSON with go-json-experiment/json, in one pass where encoding/json
+// takes two: a node parses every entry of its peers' logs it may see.
 func parseEntry(data []byte) (*dc.Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var j entryJSON
-	if err := dec.Decode(&j); err != nil {
+	var w entryWire
+	if err := jsonv2.Unmarshal(data, &w, parseOptions); err != nil {
 		return nil, fmt.Errorf("not an entry: %v", err)
 	}
+	j := entryJSON{entryHead: w.entryHead, Data: json.RawMessage(w.Data)}
 	e, err := j.event()
 	if err != nil {
 		return nil, err
