@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/record"
 	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -98,7 +98,9 @@ var replicatedKey = []byte(`"replicated"`)
 // and each would cost the peer a parse only to skip it.
 // The body is read the way the applying node reads it (encoding/json into
 // a struct with a "replicated" field), so a copy is withheld exactly when
-// the peer would skip it.
+// the peer would skip it: by go-json-experiment/json with the options of
+// encoding/json's behaviour, in one pass where encoding/json takes two
+// (FuzzIsCopy holds it to encoding/json's reading).
 func isCopy(e *dc.Event) bool {
 	if !bytes.Contains(e.Data, replicatedKey) {
 		// Not a body withOrigin wrote (json.Marshal writes the key as
@@ -108,7 +110,7 @@ func isCopy(e *dc.Event) bool {
 	var b struct {
 		Replicated *PeerOrigin `json:"replicated"`
 	}
-	return json.Unmarshal(e.Data, &b) == nil && b.Replicated != nil
+	return jsonv2.Unmarshal(e.Data, &b, jsonv1.DefaultOptionsV1()) == nil && b.Replicated != nil
 }
 
 // NodeKey returns this node's signing key (the newest active log key),
