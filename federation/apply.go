@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
@@ -33,8 +34,15 @@ type entryBody struct {
 // every entry of its peers' logs it applies (FuzzDecodeBody holds it to
 // encoding/json's reading).
 func decodeBody(data []byte, b *entryBody) error {
-	return jsonv2.Unmarshal(data, b, jsonv1.DefaultOptionsV1())
+	return jsonv2.Unmarshal(data, b, bodyOptions)
 }
+
+// bodyOptions are encoding/json's behaviour, and its reading of a time:
+// encoding/json hands time.Time.UnmarshalJSON the string as written,
+// which refuses one with a JSON escape in it, where go-json-experiment/json
+// would unescape it first and read it.
+var bodyOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(),
+	jsonv2.WithUnmarshalers(jsonv2.UnmarshalFunc(func(data []byte, t *time.Time) error { return t.UnmarshalJSON(data) })))
 
 // applyStored applies, in log order, the kept entries of a peer's log
 // that are not applied yet. Consecutive versions of operations are
