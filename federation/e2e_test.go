@@ -334,11 +334,11 @@ func TestThreeNodes(t *testing.T) {
 
 	t.Run("evidence carries the receivers' signed receipts", func(t *testing.T) {
 		op := ids["alpha"][0]
-		b, err := alpha.mech.Evidence(t.Context(), alpha.actor(dc.RoleLiaison), op)
+		b, err := alpha.mech.Record().Evidence(t.Context(), alpha.actor(dc.RoleLiaison), op)
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys, _ := alpha.mech.Keys(t.Context())
+		keys, _ := alpha.mech.Record().Keys(t.Context())
 		tl, err := record.Verify(b, keys[0].Verifier)
 		if err != nil {
 			t.Fatal(err)
@@ -389,7 +389,7 @@ func TestThreeNodes(t *testing.T) {
 				b.NodeReceipts[0].Checkpoint = flip(b.NodeReceipts[0].Checkpoint, "\n")
 			},
 		} {
-			c, err := alpha.mech.Evidence(t.Context(), alpha.actor(dc.RoleLiaison), op)
+			c, err := alpha.mech.Record().Evidence(t.Context(), alpha.actor(dc.RoleLiaison), op)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -337,7 +337,7 @@ func TestReceiptsOfAPage(t *testing.T) {
 	// key: the first by hotel's checkpoint over its entry, the third by
 	// its own signature.
 	for i, op := range []*dc.Operation{ops[0], ops[2]} {
-		b, err := bravo.mech.Evidence(t.Context(), bravo.actor(dc.RoleLiaison), op.ID)
+		b, err := bravo.mech.Record().Evidence(t.Context(), bravo.actor(dc.RoleLiaison), op.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

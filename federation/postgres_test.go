@@ -34,7 +34,7 @@ func TestNodeOnPostgres(t *testing.T) {
 	if err != nil || len(ops) == 0 {
 		t.Fatalf("alpha's operations: %v, %d", err, len(ops))
 	}
-	b, err := alpha.mech.Evidence(t.Context(), alpha.actor(dc.RoleLiaison), ops[0].ID)
+	b, err := alpha.mech.Record().Evidence(t.Context(), alpha.actor(dc.RoleLiaison), ops[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}

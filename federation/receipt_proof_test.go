@@ -62,7 +62,7 @@ func TestReceiptUnderCheckpointWithAnotherSignature(t *testing.T) {
 		return p
 	})
 	keptReceipt(t, bravo, op.ID)
-	b, err := bravo.mech.Evidence(t.Context(), bravo.actor(dc.RoleLiaison), op.ID)
+	b, err := bravo.mech.Record().Evidence(t.Context(), bravo.actor(dc.RoleLiaison), op.ID)
 	if err != nil {
 		t.Fatalf("the evidence of the operation the peer received: %v", err)
 	}

@@ -27,12 +27,12 @@ func TestReceiptsOutliveTheirNode(t *testing.T) {
 	if _, err := alpha.mech.Declare(t.Context(), alpha.actor(dc.RoleOperator), op, d, nil); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := alpha.mech.Keys(t.Context())
+	keys, err := alpha.mech.Record().Keys(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	timeline := func() (string, error) {
-		b, err := alpha.mech.Evidence(t.Context(), alpha.actor(dc.RoleLiaison), op)
+		b, err := alpha.mech.Record().Evidence(t.Context(), alpha.actor(dc.RoleLiaison), op)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,7 +30,7 @@ func (s *Server) logCheckpoint(w http.ResponseWriter, r *http.Request, a dc.Acto
 }
 
 func (s *Server) logKey(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	keys, err := s.mech.Keys(r.Context())
+	keys, err := s.mech.Record().Keys(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -58,7 +58,7 @@ func (s *Server) logEntries(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		return // the client is gone
 	}
 	defer s.releaseList()
-	entries, err := s.mech.LogEntries(r.Context(), a, start, end)
+	entries, err := s.mech.Record().LogEntries(r.Context(), a, start, end)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -80,7 +80,7 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, a dc.Act
 		s.writeError(w, r, err)
 		return
 	}
-	p, err := s.mech.InclusionProof(r.Context(), index, size)
+	p, err := s.mech.Record().InclusionProof(r.Context(), index, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -98,7 +98,7 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, a dc.A
 		s.writeError(w, r, err)
 		return
 	}
-	p, err := s.mech.ConsistencyProof(r.Context(), from, to)
+	p, err := s.mech.Record().ConsistencyProof(r.Context(), from, to)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -115,7 +115,7 @@ func hashes(p []tlog.Hash) []tlog.Hash {
 }
 
 func (s *Server) evidence(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	b, err := s.mech.Evidence(r.Context(), a, pathID(r))
+	b, err := s.mech.Record().Evidence(r.Context(), a, pathID(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

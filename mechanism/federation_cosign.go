@@ -17,7 +17,7 @@ import (
 // checkpoint.
 func (f Federation) WitnessedCheckpoint(ctx context.Context) ([]byte, error) {
 	m := f.m
-	cp, err := m.Checkpoint(ctx)
+	cp, err := m.Record().Checkpoint(ctx)
 	if err != nil {
 		return nil, err
 	}

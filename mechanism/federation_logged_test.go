@@ -33,7 +33,7 @@ func TestCheckReceivedEntries(t *testing.T) {
 	}
 	op := res.Operation
 	index := op.Rev - 1
-	entries, err := m.LogEntries(ctx, dc.Actor{Role: dc.RoleAdmin}, index, index+1)
+	entries, err := m.Record().LogEntries(ctx, dc.Actor{Role: dc.RoleAdmin}, index, index+1)
 	if err != nil {
 		t.Fatal(err)
 	}

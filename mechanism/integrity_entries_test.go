@@ -41,7 +41,7 @@ func TestIntegrityAlarmLogEntries(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		n := lastSeq(t, m)
-		if _, err := m.LogEntries(ctx, dc.Actor{Role: dc.RoleAdmin}, 0, n); err != nil {
+		if _, err := m.Record().LogEntries(ctx, dc.Actor{Role: dc.RoleAdmin}, 0, n); err != nil {
 			t.Fatalf("entries of an intact log: %v", err)
 		}
 		return m, db, n
@@ -61,7 +61,7 @@ func TestIntegrityAlarmLogEntries(t *testing.T) {
 		if _, err := db.Exec("UPDATE events SET actor_role = 'head' WHERE seq = ?", n); err != nil {
 			t.Fatal(err)
 		}
-		_, err := m.LogEntries(ctx, dc.Actor{Role: dc.RoleAdmin}, 0, n)
+		_, err := m.Record().LogEntries(ctx, dc.Actor{Role: dc.RoleAdmin}, 0, n)
 		alarmed(t, m, err)
 	})
 	t.Run("damaged leaf hash", func(t *testing.T) {
@@ -75,7 +75,7 @@ func TestIntegrityAlarmLogEntries(t *testing.T) {
 		if _, err := db.Exec("UPDATE log_hashes SET hash = ? WHERE idx = ?", h, idx); err != nil {
 			t.Fatal(err)
 		}
-		_, err := m.LogEntries(ctx, dc.Actor{Party: "bravo", Role: dc.RoleOperator}, n-1, n)
+		_, err := m.Record().LogEntries(ctx, dc.Actor{Party: "bravo", Role: dc.RoleOperator}, n-1, n)
 		alarmed(t, m, err)
 	})
 }

@@ -113,17 +113,17 @@ func testIntegrityAlarm(t *testing.T, open func(t *testing.T) (dc.Store, flipper
 		m, _, id := world(t)
 		n := lastSeq(t, m)
 		for i := range n {
-			if _, err := m.InclusionProof(ctx, i, n); err != nil {
+			if _, err := m.Record().InclusionProof(ctx, i, n); err != nil {
 				t.Fatalf("inclusion proof of %d in %d: %v", i, n, err)
 			}
 		}
-		if _, err := m.ConsistencyProof(ctx, 1, n); err != nil {
+		if _, err := m.Record().ConsistencyProof(ctx, 1, n); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.Evidence(ctx, admin, id); err != nil {
+		if _, err := m.Record().Evidence(ctx, admin, id); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.Checkpoint(ctx); err != nil {
+		if _, err := m.Record().Checkpoint(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if m.IntegrityAlarms() != 0 || m.Ready(ctx) != nil {
@@ -133,9 +133,9 @@ func testIntegrityAlarm(t *testing.T, open func(t *testing.T) (dc.Store, flipper
 	t.Run("sibling", func(t *testing.T) {
 		m, flip, _ := world(t)
 		flip(t, tlog.StoredHashIndex(0, 1)) // the only hash of the proof of entry 0 in the log of 2
-		_, err := m.InclusionProof(ctx, 0, 2)
+		_, err := m.Record().InclusionProof(ctx, 0, 2)
 		alarmed(t, m, "inclusion proof of 0 in 2", err, 1)
-		_, err = m.ConsistencyProof(ctx, 1, 2)
+		_, err = m.Record().ConsistencyProof(ctx, 1, 2)
 		alarmed(t, m, "consistency proof from 1 to 2", err, 2)
 	})
 	t.Run("proof and tree hash", func(t *testing.T) {
@@ -145,15 +145,15 @@ func testIntegrityAlarm(t *testing.T, open func(t *testing.T) (dc.Store, flipper
 		// those below it finds that.
 		m, flip, _ := world(t)
 		flip(t, tlog.StoredHashIndex(1, 0))
-		_, err := m.InclusionProof(ctx, 2, 3)
+		_, err := m.Record().InclusionProof(ctx, 2, 3)
 		alarmed(t, m, "inclusion proof of 2 in 3", err, 1)
-		_, err = m.Checkpoint(ctx)
+		_, err = m.Record().Checkpoint(ctx)
 		alarmed(t, m, "checkpoint", err, 2)
 	})
 	t.Run("evidence", func(t *testing.T) {
 		m, flip, id := world(t)
 		flip(t, tlog.StoredHashIndex(0, lastSeq(t, m)-1)) // the declaration's own leaf
-		_, err := m.Evidence(ctx, admin, id)
+		_, err := m.Record().Evidence(ctx, admin, id)
 		alarmed(t, m, "evidence bundle", err, 1)
 	})
 }

@@ -10,6 +10,16 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
+// Record is the part of the mechanism that serves its signed, append-only
+// log: the checkpoint, the signing keys and their rotation, the entries a
+// party may read, inclusion and consistency proofs, and the evidence
+// bundle for one operation. It is a view over the same Mechanism, kept as
+// its own type so the record's surface can be read alone.
+type Record struct{ m *Mechanism }
+
+// Record returns the record view of m.
+func (m *Mechanism) Record() Record { return Record{m: m} }
+
 // DefaultOrigin names the log of a mechanism whose store was initialised
 // without a name.
 const DefaultOrigin = "deconflict"
@@ -59,7 +69,8 @@ func originOf(keys []*dc.SigningKey) string {
 // Checkpoint returns the signed checkpoint of the whole log. The stored
 // hashes its tree hash rests on are checked first (record.Checked): a
 // damaged one raises the integrity alarm rather than being signed.
-func (m *Mechanism) Checkpoint(ctx context.Context) ([]byte, error) {
+func (r Record) Checkpoint(ctx context.Context) ([]byte, error) {
+	m := r.m
 	var out []byte
 	err := m.store.View(ctx, func(tx dc.Tx) error {
 		n, err := tx.LastSeq(ctx)
@@ -77,7 +88,8 @@ func (m *Mechanism) Checkpoint(ctx context.Context) ([]byte, error) {
 }
 
 // Keys returns the public halves of every signing key, oldest first.
-func (m *Mechanism) Keys(ctx context.Context) ([]*dc.SigningKey, error) {
+func (r Record) Keys(ctx context.Context) ([]*dc.SigningKey, error) {
+	m := r.m
 	var keys []*dc.SigningKey
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
 		keys, err = tx.Keys(ctx)
@@ -93,7 +105,8 @@ func (m *Mechanism) Keys(ctx context.Context) ([]*dc.SigningKey, error) {
 
 // RotateKey makes a new signing key and retires the one in use; the old
 // key still verifies the checkpoints it signed.
-func (m *Mechanism) RotateKey(ctx context.Context) (*dc.SigningKey, error) {
+func (r Record) RotateKey(ctx context.Context) (*dc.SigningKey, error) {
+	m := r.m
 	var k *dc.SigningKey
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		keys, err := tx.Keys(ctx)
@@ -134,7 +147,8 @@ type LogEntry struct {
 // checked against the leaf hash stored when it was appended
 // (record.CheckEntries); one that does not match raises the integrity
 // alarm rather than being served.
-func (m *Mechanism) LogEntries(ctx context.Context, a dc.Actor, start, end int64) ([]LogEntry, error) {
+func (r Record) LogEntries(ctx context.Context, a dc.Actor, start, end int64) ([]LogEntry, error) {
+	m := r.m
 	if start < 0 {
 		return nil, dc.FieldErrorf(dc.EInvalid, "start", "start must be 0 or more")
 	}
@@ -197,7 +211,8 @@ func sizeOf(ctx context.Context, tx dc.Tx, field string, size int64) error {
 // signs, from the entry's own event (record.CheckedInclusionProof); a
 // proof that does not verify is never returned but raises the integrity
 // alarm.
-func (m *Mechanism) InclusionProof(ctx context.Context, index, size int64) (tlog.RecordProof, error) {
+func (r Record) InclusionProof(ctx context.Context, index, size int64) (tlog.RecordProof, error) {
+	m := r.m
 	var p tlog.RecordProof
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
 		if err := sizeOf(ctx, tx, "size", size); err != nil {
@@ -216,7 +231,8 @@ func (m *Mechanism) InclusionProof(ctx context.Context, index, size int64) (tlog
 // tree of size to. The proof is checked between the two tree hashes
 // (record.CheckedConsistencyProof); one that does not verify raises the
 // integrity alarm.
-func (m *Mechanism) ConsistencyProof(ctx context.Context, from, to int64) (tlog.TreeProof, error) {
+func (r Record) ConsistencyProof(ctx context.Context, from, to int64) (tlog.TreeProof, error) {
+	m := r.m
 	var p tlog.TreeProof
 	err := m.store.View(ctx, func(tx dc.Tx) (err error) {
 		if err := sizeOf(ctx, tx, "to", to); err != nil {
@@ -244,7 +260,8 @@ func (m *Mechanism) ConsistencyProof(ctx context.Context, from, to int64) (tlog.
 // page per short transaction (storeLog) rather than in one transaction
 // held for the whole scan, which would keep SQLite's WAL from being reset
 // and a reader connection busy meanwhile.
-func (m *Mechanism) Evidence(ctx context.Context, a dc.Actor, opID string) (*record.Bundle, error) {
+func (r Record) Evidence(ctx context.Context, a dc.Actor, opID string) (*record.Bundle, error) {
+	m := r.m
 	select {
 	case m.evidence <- struct{}{}:
 		defer func() { <-m.evidence }()

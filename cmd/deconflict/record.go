@@ -101,7 +101,7 @@ func (m *Main) key(ctx context.Context, args []string) error {
 			return err
 		}
 		if args[0] == "rotate" {
-			k, err := mech.RotateKey(ctx)
+			k, err := mech.Record().RotateKey(ctx)
 			if err != nil {
 				return err
 			}
@@ -109,7 +109,7 @@ func (m *Main) key(ctx context.Context, args []string) error {
 			fmt.Fprintln(m.Stderr, "new key in use; witnesses must be told the new key (deconflict witness --key)")
 			return nil
 		}
-		keys, err := mech.Keys(ctx)
+		keys, err := mech.Record().Keys(ctx)
 		if err != nil {
 			return err
 		}
