@@ -251,7 +251,7 @@ func (d *DSS) actor(ctx context.Context, sub string) (dc.Actor, error) {
 	if len(name) > 200 {
 		name = name[:200]
 	}
-	if _, err := d.m.AddParty(ctx, id, "USS "+name); err != nil && dc.ErrorCode(err) != dc.EExists {
+	if _, err := d.m.Access().AddParty(ctx, id, "USS "+name); err != nil && dc.ErrorCode(err) != dc.EExists {
 		return a, err
 	}
 	d.parties.Store(sub, id)

@@ -62,7 +62,7 @@ func newBenchNode(tb testing.TB, dir, party string) *benchNode {
 	if err := n.mech.Load(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := n.mech.AddParty(ctx, party, ""); err != nil {
+	if _, err := n.mech.Access().AddParty(ctx, party, ""); err != nil {
 		tb.Fatal(err)
 	}
 	n.hs = httptest.NewUnstartedServer(nil)

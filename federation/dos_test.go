@@ -44,7 +44,7 @@ func TestStrangerRequestsDoNotReadTheStore(t *testing.T) {
 	if err := m.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.AddParty(ctx, "alpha", ""); err != nil {
+	if _, err := m.Access().AddParty(ctx, "alpha", ""); err != nil {
 		t.Fatal(err)
 	}
 	n := federation.New(m, federation.Options{Refresh: time.Hour})
@@ -188,7 +188,7 @@ func TestPeersAddedTogether(t *testing.T) {
 	if err := m.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.AddParty(ctx, "charlie", ""); err != nil {
+	if _, err := m.Access().AddParty(ctx, "charlie", ""); err != nil {
 		t.Fatal(err)
 	}
 	self, err := federation.Init(ctx, m, "http://charlie.invalid")

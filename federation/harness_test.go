@@ -74,7 +74,7 @@ func newNodeOn(t testing.TB, dir, party, pgURL string) *testNode {
 	n.proxy = newFaultProxy(t)
 	n.start(t)
 	ctx := t.Context()
-	if _, err := n.mech.AddParty(ctx, party, ""); err != nil {
+	if _, err := n.mech.Access().AddParty(ctx, party, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := federation.Init(ctx, n.mech, n.proxy.URL()); err != nil {
@@ -168,7 +168,7 @@ func (n *testNode) actor(role dc.Role) dc.Actor { return dc.Actor{Party: n.party
 // token issues a bearer token on the node.
 func (n *testNode) token(t testing.TB, role dc.Role, party string) string {
 	t.Helper()
-	secret, _, err := n.mech.IssueToken(t.Context(), role, party, "test")
+	secret, _, err := n.mech.Access().IssueToken(t.Context(), role, party, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func TestForgedReceiver(t *testing.T) {
 	for _, signed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
 			bravo, hostile, key, op := hostileReceiver(t)
-			if _, err := bravo.mech.AddParty(t.Context(), "charlie", ""); err != nil {
+			if _, err := bravo.mech.Access().AddParty(t.Context(), "charlie", ""); err != nil {
 				t.Fatal(err)
 			}
 			r := &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: []string{"charlie"},

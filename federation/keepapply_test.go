@@ -58,7 +58,7 @@ func TestReceiptPageKeptAndAppliedInOneCommit(t *testing.T) {
 	alpha.proxy = newFaultProxy(t)
 	alpha.start(t)
 	t.Cleanup(func() { alpha.shutdown(t) })
-	if _, err := alpha.mech.AddParty(t.Context(), "alpha", ""); err != nil {
+	if _, err := alpha.mech.Access().AddParty(t.Context(), "alpha", ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := federation.Init(t.Context(), alpha.mech, alpha.proxy.URL()); err != nil {

@@ -164,7 +164,7 @@ func AddPeer(ctx context.Context, m *mechanism.Mechanism, d *Descriptor) (*dc.Pe
 		return nil, err
 	}
 	for _, party := range d.Parties {
-		if _, err := m.AddParty(ctx, party, ""); err != nil && dc.ErrorCode(err) != dc.EExists {
+		if _, err := m.Access().AddParty(ctx, party, ""); err != nil && dc.ErrorCode(err) != dc.EExists {
 			return nil, fmt.Errorf("create party %s: %w", party, err)
 		}
 	}

@@ -95,7 +95,7 @@ func TestReceiptsOutliveTheirNodesParties(t *testing.T) {
 		t.Fatalf("alpha's evidence before bravo's node changed its parties: %v", err)
 	}
 
-	if _, err := bravo.mech.AddParty(t.Context(), "charlie", ""); err != nil {
+	if _, err := bravo.mech.Access().AddParty(t.Context(), "charlie", ""); err != nil {
 		t.Fatal(err)
 	}
 	after := bravo.descriptor(t)
@@ -134,7 +134,7 @@ func TestReceiptsOutliveTheirNodesParties(t *testing.T) {
 func TestReceiptsOfANodeThatDroppedAParty(t *testing.T) {
 	dir := t.TempDir()
 	alpha, bravo := newNode(t, dir, "alpha"), newNode(t, dir, "bravo")
-	if _, err := bravo.mech.AddParty(t.Context(), "charlie", ""); err != nil {
+	if _, err := bravo.mech.Access().AddParty(t.Context(), "charlie", ""); err != nil {
 		t.Fatal(err)
 	}
 	peerAll(t, alpha, bravo)

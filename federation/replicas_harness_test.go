@@ -170,7 +170,7 @@ func newLeasedNode(t *testing.T, party, pgURL string, leaser dc.Leaser, now func
 	n.start(t)
 	t.Cleanup(func() { n.shutdown(t) })
 	ctx := t.Context()
-	if _, err := n.mech.AddParty(ctx, party, ""); err != nil {
+	if _, err := n.mech.Access().AddParty(ctx, party, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := federation.Init(ctx, n.mech, n.proxy.URL()); err != nil {

@@ -56,7 +56,7 @@ func newWriter(t *testing.T) *mechanism.Mechanism {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := m.AddParty(ctx, p, ""); err != nil {
+		if _, err := m.Access().AddParty(ctx, p, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

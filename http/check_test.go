@@ -120,11 +120,11 @@ func TestCheckAnswerOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := m.AddParty(ctx, p, ""); err != nil {
+		if _, err := m.Access().AddParty(ctx, p, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tok, _, err := m.IssueToken(ctx, dc.RoleObserver, "bravo", "")
+	tok, _, err := m.Access().IssueToken(ctx, dc.RoleObserver, "bravo", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,10 +57,10 @@ func TestStalledListClientGivesItsTurnBack(t *testing.T) {
 	if err := m.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.AddParty(ctx, "alpha", "Alpha"); err != nil {
+	if _, err := m.Access().AddParty(ctx, "alpha", "Alpha"); err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := m.IssueToken(ctx, dc.RoleOperator, "alpha", "")
+	tok, _, err := m.Access().IssueToken(ctx, dc.RoleOperator, "alpha", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,7 +164,7 @@ func (s *Server) authenticate(r *http.Request) (dc.Actor, error) {
 	if h == "" || !strings.EqualFold(scheme, "Bearer") {
 		return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "an Authorization: Bearer token is required")
 	}
-	return s.mech.Authenticate(r.Context(), strings.TrimSpace(token))
+	return s.mech.Access().Authenticate(r.Context(), strings.TrimSpace(token))
 }
 
 // ServeHTTP serves a request, recording its metrics and a log line.

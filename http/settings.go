@@ -43,7 +43,7 @@ func (s *Server) listParties(w http.ResponseWriter, r *http.Request, a dc.Actor)
 		s.writeError(w, r, err)
 		return
 	}
-	ps, err := s.mech.Parties(r.Context())
+	ps, err := s.mech.Access().Parties(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

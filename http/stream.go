@@ -88,12 +88,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 	// The token is checked again before events are sent whenever a token
 	// was revoked, and at least every streamPoll (a revocation by another
 	// process shows up there): a revoked token's stream ends.
-	revocations, checked := s.mech.Revocations(), time.Now()
+	revocations, checked := s.mech.Access().Revocations(), time.Now()
 	for {
 		// Take the wake-up channel before reading, so that a commit
 		// between the read and the wait is not missed.
 		changed := s.mech.Changed()
-		if n := s.mech.Revocations(); n != revocations || time.Since(checked) >= streamPoll {
+		if n := s.mech.Access().Revocations(); n != revocations || time.Since(checked) >= streamPoll {
 			if _, err := s.authenticate(r); err != nil {
 				if dc.ErrorCode(err) == dc.EUnauthenticated {
 					fmt.Fprint(w, "event: error\ndata: {\"error\":{\"code\":\"unauthenticated\",\"message\":\"the token was revoked\"}}\n\n")
@@ -103,7 +103,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 				}
 				return
 			}
-			revocations, checked = s.mech.Revocations(), time.Now()
+			revocations, checked = s.mech.Access().Revocations(), time.Now()
 		}
 		for {
 			select {

@@ -11,6 +11,16 @@ import (
 	"github.com/google/uuid"
 )
 
+// Access is the part of the mechanism that says who may act: the parties,
+// the bearer tokens that stand for a party's role (issued, listed,
+// revoked, and turned into an actor by Authenticate), and the keys with
+// which a party signs its acknowledgements. It is a view over the same
+// Mechanism, kept as its own type so that surface can be read alone.
+type Access struct{ m *Mechanism }
+
+// Access returns the access view of m.
+func (m *Mechanism) Access() Access { return Access{m: m} }
+
 // tokenPrefix marks deconflict tokens, so that secret scanners find them.
 const tokenPrefix = "dcf_"
 
@@ -21,7 +31,8 @@ func HashToken(secret string) []byte {
 }
 
 // Authenticate returns the actor a bearer token stands for.
-func (m *Mechanism) Authenticate(ctx context.Context, secret string) (dc.Actor, error) {
+func (ac Access) Authenticate(ctx context.Context, secret string) (dc.Actor, error) {
+	m := ac.m
 	if secret == "" {
 		return dc.Actor{}, dc.Errorf(dc.EUnauthenticated, "missing bearer token")
 	}
@@ -52,11 +63,12 @@ func (m *Mechanism) Authenticate(ctx context.Context, secret string) (dc.Actor, 
 // that a token was revoked (by itself, or by another process at the next
 // Authenticate). A long-lived request, such as an event stream, checks
 // its token again when it changes.
-func (m *Mechanism) Revocations() uint64 { return m.tokens.revocations() }
+func (ac Access) Revocations() uint64 { return ac.m.tokens.revocations() }
 
 // IssueToken creates a token for role (and party, for every role but
 // admin) and returns its secret, which is not kept anywhere.
-func (m *Mechanism) IssueToken(ctx context.Context, role dc.Role, party, label string) (string, *dc.Token, error) {
+func (ac Access) IssueToken(ctx context.Context, role dc.Role, party, label string) (string, *dc.Token, error) {
+	m := ac.m
 	var buf [32]byte
 	if _, err := rand.Read(buf[:]); err != nil {
 		return "", nil, err
@@ -90,7 +102,8 @@ func (m *Mechanism) IssueToken(ctx context.Context, role dc.Role, party, label s
 }
 
 // Tokens lists every token (never their secrets).
-func (m *Mechanism) Tokens(ctx context.Context) (toks []*dc.Token, err error) {
+func (ac Access) Tokens(ctx context.Context) (toks []*dc.Token, err error) {
+	m := ac.m
 	err = m.store.View(ctx, func(tx dc.Tx) error {
 		toks, err = tx.Tokens(ctx)
 		return err
@@ -99,7 +112,8 @@ func (m *Mechanism) Tokens(ctx context.Context) (toks []*dc.Token, err error) {
 }
 
 // RevokeToken revokes the token with the given ID; it stops working at once.
-func (m *Mechanism) RevokeToken(ctx context.Context, id string) error {
+func (ac Access) RevokeToken(ctx context.Context, id string) error {
+	m := ac.m
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		return tx.RevokeToken(ctx, id, m.Now())
 	})
@@ -108,7 +122,8 @@ func (m *Mechanism) RevokeToken(ctx context.Context, id string) error {
 }
 
 // AddParty creates a party.
-func (m *Mechanism) AddParty(ctx context.Context, id, name string) (*dc.Party, error) {
+func (ac Access) AddParty(ctx context.Context, id, name string) (*dc.Party, error) {
+	m := ac.m
 	p := &dc.Party{ID: id, Name: name, CreatedAt: m.Now()}
 	if p.Name == "" {
 		p.Name = id
@@ -132,7 +147,8 @@ func (m *Mechanism) AddParty(ctx context.Context, id, name string) (*dc.Party, e
 }
 
 // Parties lists every party.
-func (m *Mechanism) Parties(ctx context.Context) (ps []*dc.Party, err error) {
+func (ac Access) Parties(ctx context.Context) (ps []*dc.Party, err error) {
+	m := ac.m
 	err = m.store.View(ctx, func(tx dc.Tx) error {
 		ps, err = tx.Parties(ctx)
 		return err

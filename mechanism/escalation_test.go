@@ -55,7 +55,7 @@ func openOn(tb testing.TB, st dc.Store, parties ...string) (*mechanism.Mechanism
 		tb.Fatal(err)
 	}
 	for _, p := range parties {
-		if _, err := m.AddParty(ctx, p, ""); err != nil {
+		if _, err := m.Access().AddParty(ctx, p, ""); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -222,7 +222,7 @@ func TestEscalationTimersAcrossVersions(t *testing.T) {
 	m, clk := mustOpen(t)
 	op := declareAlpha(t, m, clk)
 	clk.Advance(time.Second)
-	if _, err := m.AddParty(ctx, "delta", ""); err != nil {
+	if _, err := m.Access().AddParty(ctx, "delta", ""); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(9 * time.Second)
@@ -367,12 +367,12 @@ func TestEscalationOwedByThePartiesOfTheDeclaration(t *testing.T) {
 	ctx := context.Background()
 	m, clk := mustOpen(t)
 	clk.Advance(5 * time.Second) // the clock of the process adding delta runs ahead
-	if _, err := m.AddParty(ctx, "delta", ""); err != nil {
+	if _, err := m.Access().AddParty(ctx, "delta", ""); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(-5 * time.Second)
 	declareAlpha(t, m, clk)
-	if _, err := m.AddParty(ctx, "echo", ""); err != nil { // after it, same instant
+	if _, err := m.Access().AddParty(ctx, "echo", ""); err != nil { // after it, same instant
 		t.Fatal(err)
 	}
 	clk.Advance(300 * time.Second)

@@ -133,7 +133,7 @@ func (m *Mechanism) localParties(ps []*dc.Party) []*dc.Party {
 // LocalParties returns the IDs of the parties this node hosts.
 func (f Federation) LocalParties(ctx context.Context) ([]string, error) {
 	m := f.m
-	ps, err := m.Parties(ctx)
+	ps, err := m.Access().Parties(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func twoReplicas(t *testing.T) (writer, other *mechanism.Mechanism, f *toWriter,
 	}
 	writer = open()
 	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := writer.AddParty(ctx, p, ""); err != nil {
+		if _, err := writer.Access().AddParty(ctx, p, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

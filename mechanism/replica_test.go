@@ -67,7 +67,7 @@ func TestFailedWriteDoesNotHideOtherReplicas(t *testing.T) {
 	flaky := &flakyStore{Store: st1}
 	m1 := open(flaky)
 	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := m1.AddParty(ctx, p, ""); err != nil {
+		if _, err := m1.Access().AddParty(ctx, p, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

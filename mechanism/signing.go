@@ -12,7 +12,8 @@ import (
 // AddPartyKey registers a public key (a signed-note verifier string whose
 // name is the party's ID or starts with "ID-") with which the party signs
 // its acknowledgements. The registration goes on the record.
-func (m *Mechanism) AddPartyKey(ctx context.Context, party, verifier string) error {
+func (ac Access) AddPartyKey(ctx context.Context, party, verifier string) error {
+	m := ac.m
 	if _, err := record.CheckPartyKey(party, verifier); err != nil {
 		return dc.FieldErrorf(dc.EInvalid, "key", "%v", err)
 	}

@@ -126,7 +126,7 @@ func TestIndexSnapshot(t *testing.T) {
 		t.Fatal("a new store loaded from a snapshot")
 	}
 	for _, p := range []string{"alpha", "bravo", "charlie", "delta"} {
-		if _, err := w.m.AddParty(ctx, p, ""); err != nil {
+		if _, err := w.m.Access().AddParty(ctx, p, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -179,7 +179,7 @@ func TestIndexSnapshot(t *testing.T) {
 			o := &snapshotWorld{t: t, path: dir + "/other.db", clk: w.clk}
 			o.open(dir + "/other.index")
 			for _, p := range []string{"alpha", "bravo", "charlie"} {
-				if _, err := o.m.AddParty(ctx, p, ""); err != nil {
+				if _, err := o.m.Access().AddParty(ctx, p, ""); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -308,7 +308,7 @@ func TestIndexSnapshotAfterEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := m.AddParty(ctx, p, ""); err != nil {
+		if _, err := m.Access().AddParty(ctx, p, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

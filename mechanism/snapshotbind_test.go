@@ -26,7 +26,7 @@ func TestIndexSnapshotForged(t *testing.T) {
 	w := &snapshotWorld{t: t, path: dir + "/d.db", clk: &clock{now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}}
 	w.open(snap)
 	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := w.m.AddParty(ctx, p, ""); err != nil {
+		if _, err := w.m.Access().AddParty(ctx, p, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestIndexSnapshotOfAnotherStore(t *testing.T) {
 	a := &snapshotWorld{t: t, path: dir + "/a.db", clk: clk}
 	a.open(dir + "/a.index")
 	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := a.m.AddParty(ctx, p, ""); err != nil {
+		if _, err := a.m.Access().AddParty(ctx, p, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -151,10 +151,10 @@ func benchTokens(ctx context.Context, url string, parties []string) (map[string]
 	out := map[string]string{}
 	err := withMechanism(ctx, url, func(mech *mechanism.Mechanism) error {
 		for _, p := range parties {
-			if _, err := mech.AddParty(ctx, p, ""); err != nil && dc.ErrorCode(err) != dc.EExists {
+			if _, err := mech.Access().AddParty(ctx, p, ""); err != nil && dc.ErrorCode(err) != dc.EExists {
 				return fmt.Errorf("add party %s: %w", p, err)
 			}
-			secret, _, err := mech.IssueToken(ctx, dc.RoleOperator, p, "bench")
+			secret, _, err := mech.Access().IssueToken(ctx, dc.RoleOperator, p, "bench")
 			if err != nil {
 				return fmt.Errorf("issue token for %s: %w", p, err)
 			}

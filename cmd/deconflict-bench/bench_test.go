@@ -46,10 +46,10 @@ func startTestServer(t *testing.T) *testServer {
 // it does not exist yet.
 func (s *testServer) token(t *testing.T, role dc.Role, party string) string {
 	t.Helper()
-	if _, err := s.mech.AddParty(t.Context(), party, ""); err != nil && dc.ErrorCode(err) != dc.EExists {
+	if _, err := s.mech.Access().AddParty(t.Context(), party, ""); err != nil && dc.ErrorCode(err) != dc.EExists {
 		t.Fatal(err)
 	}
-	secret, _, err := s.mech.IssueToken(t.Context(), role, party, "test")
+	secret, _, err := s.mech.Access().IssueToken(t.Context(), role, party, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func (m *Main) party(ctx context.Context, args []string) error {
 	}
 	if args[0] == "list" {
 		return m.list(ctx, "party list", args[1:], "ID\tNAME\tCREATED", func(mech *mechanism.Mechanism) ([]string, error) {
-			ps, err := mech.Parties(ctx)
+			ps, err := mech.Access().Parties(ctx)
 			rows := make([]string, len(ps))
 			for i, p := range ps {
 				rows[i] = fmt.Sprintf("%s\t%s\t%s", p.ID, p.Name, p.CreatedAt.Format(time.RFC3339))
@@ -45,7 +45,7 @@ func (m *Main) party(ctx context.Context, args []string) error {
 		return err
 	}
 	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
-		p, err := mech.AddParty(ctx, pos[0], *name)
+		p, err := mech.Access().AddParty(ctx, pos[0], *name)
 		if err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func (m *Main) token(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "list":
 		return m.list(ctx, "token list", args[1:], "ID\tROLE\tPARTY\tLABEL\tCREATED\tREVOKED", func(mech *mechanism.Mechanism) ([]string, error) {
-			toks, err := mech.Tokens(ctx)
+			toks, err := mech.Access().Tokens(ctx)
 			rows := make([]string, len(toks))
 			for i, t := range toks {
 				revoked := "-"
@@ -85,7 +85,7 @@ func (m *Main) token(ctx context.Context, args []string) error {
 			return err
 		}
 		return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
-			if err := mech.RevokeToken(ctx, pos[0]); err != nil {
+			if err := mech.Access().RevokeToken(ctx, pos[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(m.Stderr, "token %s revoked\n", pos[0])
@@ -106,7 +106,7 @@ func (m *Main) token(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	return withMechanism(ctx, *store, func(mech *mechanism.Mechanism) error {
-		secret, tok, err := mech.IssueToken(ctx, dc.Role(*role), *party, *label)
+		secret, tok, err := mech.Access().IssueToken(ctx, dc.Role(*role), *party, *label)
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (m *Main) partyKey(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		if err := mech.AddPartyKey(ctx, pos[0], pub); err != nil {
+		if err := mech.Access().AddPartyKey(ctx, pos[0], pub); err != nil {
 			return err
 		}
 		if secret != "" {

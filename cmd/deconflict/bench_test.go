@@ -237,7 +237,7 @@ func declareLive(b *testing.B, st dc.Store, n, workers int) time.Duration {
 		b.Fatal(err)
 	}
 	for _, p := range []string{"alpha", "bravo", "charlie"} {
-		if _, err := m.AddParty(ctx, p, strings.ToUpper(p)); err != nil {
+		if _, err := m.Access().AddParty(ctx, p, strings.ToUpper(p)); err != nil {
 			b.Fatal(err)
 		}
 	}

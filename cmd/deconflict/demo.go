@@ -72,7 +72,7 @@ func (d demoOperation) declaration(now time.Time) mechanism.Declaration {
 // a few commands to try.
 func seedDemo(ctx context.Context, mech *mechanism.Mechanism, w io.Writer, base string) error {
 	have := map[string]bool{}
-	ps, err := mech.Parties(ctx)
+	ps, err := mech.Access().Parties(ctx)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func seedDemo(ctx context.Context, mech *mechanism.Mechanism, w io.Writer, base 
 	}
 	for _, p := range demoParties {
 		if !have[p.id] {
-			if _, err := mech.AddParty(ctx, p.id, p.name); err != nil {
+			if _, err := mech.Access().AddParty(ctx, p.id, p.name); err != nil {
 				return err
 			}
 		}
@@ -105,7 +105,7 @@ func seedDemo(ctx context.Context, mech *mechanism.Mechanism, w io.Writer, base 
 		{dc.RoleOperator, "olive"}, {dc.RoleLiaison, "olive"}, {dc.RoleHead, "olive"},
 		{dc.RoleObserver, "azure"}, {dc.RoleAdmin, ""},
 	} {
-		secret, _, err := mech.IssueToken(ctx, t.role, t.party, "demo")
+		secret, _, err := mech.Access().IssueToken(ctx, t.role, t.party, "demo")
 		if err != nil {
 			return err
 		}
