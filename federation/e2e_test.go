@@ -262,26 +262,26 @@ func TestThreeNodes(t *testing.T) {
 	})
 
 	t.Run("hotline messages cross and are acknowledged", func(t *testing.T) {
-		msg, err := bravo.mech.SendMessage(t.Context(), bravo.actor(dc.RoleLiaison), mechanism.Outgoing{To: []string{"alpha"}, Text: "call me on the red line", Urgency: "urgent"})
+		msg, err := bravo.mech.Hotline().SendMessage(t.Context(), bravo.actor(dc.RoleLiaison), mechanism.Outgoing{To: []string{"alpha"}, Text: "call me on the red line", Urgency: "urgent"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		waitConverged(t, nodes...)
-		got, _, err := alpha.mech.Messages(t.Context(), alpha.actor(dc.RoleLiaison), dc.MessageFilter{Limit: 100})
+		got, _, err := alpha.mech.Hotline().Messages(t.Context(), alpha.actor(dc.RoleLiaison), dc.MessageFilter{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 1 || got[0].ID != msg.ID || got[0].Text != msg.Text || got[0].From.Party != "bravo" {
 			t.Fatalf("alpha's node holds messages %+v, want bravo's", got)
 		}
-		if others, _, _ := charlie.mech.Messages(t.Context(), charlie.actor(dc.RoleLiaison), dc.MessageFilter{Limit: 100}); len(others) != 0 {
+		if others, _, _ := charlie.mech.Hotline().Messages(t.Context(), charlie.actor(dc.RoleLiaison), dc.MessageFilter{Limit: 100}); len(others) != 0 {
 			t.Errorf("charlie's node holds a message between bravo and alpha")
 		}
-		if _, err := alpha.mech.AckMessage(t.Context(), alpha.actor(dc.RoleLiaison), msg.ID); err != nil {
+		if _, err := alpha.mech.Hotline().AckMessage(t.Context(), alpha.actor(dc.RoleLiaison), msg.ID); err != nil {
 			t.Fatal(err)
 		}
 		waitConverged(t, nodes...)
-		back, _, _ := bravo.mech.Messages(t.Context(), bravo.actor(dc.RoleLiaison), dc.MessageFilter{Limit: 100})
+		back, _, _ := bravo.mech.Hotline().Messages(t.Context(), bravo.actor(dc.RoleLiaison), dc.MessageFilter{Limit: 100})
 		if len(back) != 1 || back[0].Acknowledged["alpha"] == nil {
 			t.Errorf("bravo's node does not see alpha's acknowledgement: %+v", back)
 		}

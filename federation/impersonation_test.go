@@ -180,7 +180,7 @@ func TestMessageIDOfAnotherParty(t *testing.T) {
 	if _, err := federation.AddPeer(t.Context(), bravo.mech, &federation.Descriptor{Parties: []string{"hotel"}, URL: hostile.hs.URL, Key: key.Verifier}); err != nil {
 		t.Fatal(err)
 	}
-	own, err := bravo.mech.SendMessage(t.Context(), bravo.actor(dc.RoleLiaison), mechanism.Outgoing{To: []string{"hotel"}, Text: "bravo's own"})
+	own, err := bravo.mech.Hotline().SendMessage(t.Context(), bravo.actor(dc.RoleLiaison), mechanism.Outgoing{To: []string{"hotel"}, Text: "bravo's own"})
 	if err != nil {
 		t.Fatal(err)
 	}

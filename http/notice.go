@@ -60,7 +60,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, a dc.Actor)
 		s.writeError(w, r, err)
 		return
 	}
-	msg, err := s.mech.SendMessage(r.Context(), a, out)
+	msg, err := s.mech.Hotline().SendMessage(r.Context(), a, out)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -73,7 +73,7 @@ func (s *Server) lineCheck(w http.ResponseWriter, r *http.Request, a dc.Actor) {
 		s.writeError(w, r, err)
 		return
 	}
-	msg, err := s.mech.LineCheck(r.Context(), a)
+	msg, err := s.mech.Hotline().LineCheck(r.Context(), a)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -93,7 +93,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, a dc.Actor
 	}
 	defer s.releaseList()
 	f.MaxBytes = dc.MaxPageBytes
-	msgs, next, err := s.mech.Messages(r.Context(), a, f)
+	msgs, next, err := s.mech.Hotline().Messages(r.Context(), a, f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -110,7 +110,7 @@ func (s *Server) ackMessage(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
-	msg, err := s.mech.AckMessage(r.Context(), a, pathID(r))
+	msg, err := s.mech.Hotline().AckMessage(r.Context(), a, pathID(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

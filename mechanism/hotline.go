@@ -11,6 +11,16 @@ import (
 	dc "github.com/deconflict/deconflict"
 )
 
+// Hotline is the part of the mechanism that carries messages between
+// parties' liaisons and heads: sending a message or a line check, its
+// acknowledgement by each addressee, and the list a party may read. It is
+// a view over the same Mechanism, kept as its own type so that surface can
+// be read alone.
+type Hotline struct{ m *Mechanism }
+
+// Hotline returns the hotline view of m.
+func (m *Mechanism) Hotline() Hotline { return Hotline{m: m} }
+
 // MaxMessageLen is the longest hotline message, in characters.
 const MaxMessageLen = 10_000
 
@@ -36,7 +46,8 @@ func mayTalk(a dc.Actor) error {
 
 // SendMessage sends a hotline message from the actor's party. Each
 // addressee must acknowledge it, or it escalates.
-func (m *Mechanism) SendMessage(ctx context.Context, a dc.Actor, out Outgoing) (*dc.Message, error) {
+func (h Hotline) SendMessage(ctx context.Context, a dc.Actor, out Outgoing) (*dc.Message, error) {
+	m := h.m
 	if err := mayTalk(a); err != nil {
 		return nil, err
 	}
@@ -68,7 +79,8 @@ func (m *Mechanism) SendMessage(ctx context.Context, a dc.Actor, out Outgoing) (
 
 // LineCheck sends a line check from the actor's party to every other
 // party; each must acknowledge it like a message.
-func (m *Mechanism) LineCheck(ctx context.Context, a dc.Actor) (*dc.Message, error) {
+func (h Hotline) LineCheck(ctx context.Context, a dc.Actor) (*dc.Message, error) {
+	m := h.m
 	if err := mayTalk(a); err != nil {
 		return nil, err
 	}
@@ -179,7 +191,8 @@ func (m *Mechanism) checkSubject(ctx context.Context, tx dc.Tx, a dc.Actor, s *d
 
 // AckMessage records that the actor's party has read a message or line
 // check addressed to it.
-func (m *Mechanism) AckMessage(ctx context.Context, a dc.Actor, id string) (*dc.Message, error) {
+func (h Hotline) AckMessage(ctx context.Context, a dc.Actor, id string) (*dc.Message, error) {
+	m := h.m
 	if err := mayTalk(a); err != nil {
 		return nil, err
 	}
@@ -224,7 +237,8 @@ func (m *Mechanism) AckMessage(ctx context.Context, a dc.Actor, id string) (*dc.
 
 // Messages lists the hotline messages sent by or to the actor's party (all
 // of them for admins).
-func (m *Mechanism) Messages(ctx context.Context, a dc.Actor, f dc.MessageFilter) ([]*dc.Message, string, error) {
+func (h Hotline) Messages(ctx context.Context, a dc.Actor, f dc.MessageFilter) ([]*dc.Message, string, error) {
+	m := h.m
 	f.Party = ""
 	if !a.SeesAllTraffic() {
 		f.Party = a.Party
