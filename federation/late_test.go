@@ -87,7 +87,7 @@ func TestConflictFoundLate(t *testing.T) {
 		if !raised {
 			t.Errorf("%s: the conflict found late was not escalated to %s's heads at once", n.party, n.party)
 		}
-		esc, err := n.mech.Escalations(t.Context(), n.actor(dc.RoleHead), true)
+		esc, err := n.mech.Duty().Escalations(t.Context(), n.actor(dc.RoleHead), true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func (s *Server) listEscalations(w http.ResponseWriter, r *http.Request, a dc.Ac
 		s.writeError(w, r, err)
 		return
 	}
-	es, next, err := s.mech.EscalationsPage(r.Context(), a, open, limit, after)
+	es, next, err := s.mech.Duty().EscalationsPage(r.Context(), a, open, limit, after)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

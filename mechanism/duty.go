@@ -17,6 +17,16 @@ import (
 // (level 2). Escalation runs inside write transactions, so whichever
 // process runs it, a level is raised once.
 
+// Duty is the part of the mechanism that escalates acknowledgements not
+// given in time: raising every duty whose time is up (once, or on a
+// timer), and the list of escalations a party may read. It is a view over
+// the same Mechanism, kept as its own type so that surface can be read
+// alone.
+type Duty struct{ m *Mechanism }
+
+// Duty returns the duty view of m.
+func (m *Mechanism) Duty() Duty { return Duty{m: m} }
+
 // dutyID is the one duty a party has about a subject.
 func dutyID(s dc.Subject, party string) string { return s.Kind + ":" + s.ID + ":" + party }
 
@@ -283,7 +293,8 @@ const escalationChunk = 256
 
 // Escalate raises every duty whose time is up, and returns how many it
 // raised. The server calls it periodically; tests call it with their clock.
-func (m *Mechanism) Escalate(ctx context.Context) (int, error) {
+func (du Duty) Escalate(ctx context.Context) (int, error) {
+	m := du.m
 	total := 0
 	for {
 		raised, more, err := m.escalateChunk(ctx)
@@ -372,7 +383,8 @@ func (m *Mechanism) raiseGroup(ctx context.Context, tx dc.Tx, a dc.Actor, g *dc.
 }
 
 // RunEscalations calls Escalate every interval until ctx ends.
-func (m *Mechanism) RunEscalations(ctx context.Context, interval time.Duration) {
+func (du Duty) RunEscalations(ctx context.Context, interval time.Duration) {
+	m := du.m
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -380,7 +392,7 @@ func (m *Mechanism) RunEscalations(ctx context.Context, interval time.Duration) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := m.Escalate(ctx); err != nil && ctx.Err() == nil {
+			if _, err := du.Escalate(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("escalation run failed", "error", err)
 			}
 		}
@@ -389,11 +401,11 @@ func (m *Mechanism) RunEscalations(ctx context.Context, interval time.Duration) 
 
 // Escalations lists the escalated duties the actor may see: its own
 // party's, and every level-2 one (all of them for admins).
-func (m *Mechanism) Escalations(ctx context.Context, a dc.Actor, openOnly bool) ([]*dc.Duty, error) {
+func (du Duty) Escalations(ctx context.Context, a dc.Actor, openOnly bool) ([]*dc.Duty, error) {
 	out := []*dc.Duty{}
 	after := ""
 	for {
-		page, next, err := m.EscalationsPage(ctx, a, openOnly, 10000, after)
+		page, next, err := du.EscalationsPage(ctx, a, openOnly, 10000, after)
 		if err != nil {
 			return nil, err
 		}
@@ -407,7 +419,8 @@ func (m *Mechanism) Escalations(ctx context.Context, a dc.Actor, openOnly bool) 
 
 // EscalationsPage is a page of Escalations: up to limit of them after the
 // cursor, and the cursor of the next page ("" after the last).
-func (m *Mechanism) EscalationsPage(ctx context.Context, a dc.Actor, openOnly bool, limit int, after string) ([]*dc.Duty, string, error) {
+func (du Duty) EscalationsPage(ctx context.Context, a dc.Actor, openOnly bool, limit int, after string) ([]*dc.Duty, string, error) {
+	m := du.m
 	visible := func(d *dc.Duty) bool {
 		if d.IsGroup() || (openOnly && d.ClearedAt != nil) {
 			return false // a group is never an escalation (see closeGroup)

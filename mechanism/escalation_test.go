@@ -75,7 +75,7 @@ func circleDecl(lat, lng float64, start, end time.Time) mechanism.Declaration {
 
 func levels(t *testing.T, m *mechanism.Mechanism) map[string]int {
 	t.Helper()
-	es, err := m.Escalations(context.Background(), dc.Actor{Role: dc.RoleAdmin}, true)
+	es, err := m.Duty().Escalations(context.Background(), dc.Actor{Role: dc.RoleAdmin}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,18 +154,18 @@ func TestEscalationClimbsOnceAndClears(t *testing.T) {
 	}
 	cid := res.Conflicts[0].ID
 
-	if n, err := m.Escalate(ctx); err != nil || n != 0 {
+	if n, err := m.Duty().Escalate(ctx); err != nil || n != 0 {
 		t.Fatalf("escalate before the timeout: %d, %v", n, err)
 	}
 	if _, err := m.AckOperation(ctx, dc.Actor{Party: "charlie", Role: dc.RoleLiaison}, id, 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(299 * time.Second)
-	if n, _ := m.Escalate(ctx); n != 0 {
+	if n, _ := m.Duty().Escalate(ctx); n != 0 {
 		t.Fatalf("%d escalated one second early", n)
 	}
 	clk.Advance(time.Second)
-	n, err := m.Escalate(ctx)
+	n, err := m.Duty().Escalate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestEscalationClimbsOnceAndClears(t *testing.T) {
 	if n != 5 {
 		t.Fatalf("escalated %d duties, want 5: %v", n, levels(t, m))
 	}
-	if again, _ := m.Escalate(ctx); again != 0 {
+	if again, _ := m.Duty().Escalate(ctx); again != 0 {
 		t.Fatalf("a second run at the same time raised %d more", again)
 	}
 	got := levels(t, m)
@@ -188,14 +188,14 @@ func TestEscalationClimbsOnceAndClears(t *testing.T) {
 		t.Fatal("alpha's acknowledgement did not clear its escalation")
 	}
 	clk.Advance(300 * time.Second)
-	if n, _ := m.Escalate(ctx); n != 4 {
+	if n, _ := m.Duty().Escalate(ctx); n != 4 {
 		t.Fatalf("second level: %d raised, want 4", n)
 	}
 	if got := levels(t, m); got["conflict/bravo"] != 2 {
 		t.Fatalf("levels %v", got)
 	}
 	clk.Advance(24 * time.Hour)
-	if n, _ := m.Escalate(ctx); n != 0 {
+	if n, _ := m.Duty().Escalate(ctx); n != 0 {
 		t.Fatalf("level 2 escalated further: %d", n)
 	}
 	// Events say the same.
@@ -230,7 +230,7 @@ func TestEscalationTimersAcrossVersions(t *testing.T) {
 	clk.Advance(90 * time.Second) // t0+100s: version 2
 	op.change(longer)
 	clk.Advance(200 * time.Second) // t0+300s: bravo's timer, from version 1
-	if n, err := m.Escalate(ctx); err != nil || n != 1 {
+	if n, err := m.Duty().Escalate(ctx); err != nil || n != 1 {
 		t.Fatalf("at t0+300s raised %d (%v), want bravo's only: %v", n, err, levels(t, m))
 	}
 	if got := levels(t, m); got["operation/bravo"] != 1 || len(got) != 1 {
@@ -239,17 +239,17 @@ func TestEscalationTimersAcrossVersions(t *testing.T) {
 	// A level-1 escalation is bravo's: another party's observer does not
 	// see it, bravo's does.
 	for who, want := range map[string]int{"charlie": 0, "bravo": 1} {
-		es, err := m.Escalations(ctx, dc.Actor{Party: who, Role: dc.RoleObserver}, true)
+		es, err := m.Duty().Escalations(ctx, dc.Actor{Party: who, Role: dc.RoleObserver}, true)
 		if err != nil || len(es) != want {
 			t.Fatalf("%s's observer sees %d escalations (%v), want %d", who, len(es), err, want)
 		}
 	}
 	clk.Advance(99 * time.Second)
-	if n, _ := m.Escalate(ctx); n != 0 {
+	if n, _ := m.Duty().Escalate(ctx); n != 0 {
 		t.Fatalf("charlie escalated before ack_timeout_s after version 2: %v", levels(t, m))
 	}
 	clk.Advance(time.Second) // t0+400s: charlie's and delta's, from version 2
-	if n, _ := m.Escalate(ctx); n != 2 {
+	if n, _ := m.Duty().Escalate(ctx); n != 2 {
 		t.Fatalf("at t0+400s raised %d, want charlie's and delta's: %v", n, levels(t, m))
 	}
 	if got := levels(t, m); got["operation/charlie"] != 1 || got["operation/delta"] != 1 {
@@ -274,14 +274,14 @@ func TestEscalationAfterCancelAndReceipts(t *testing.T) {
 	answered.ack("bravo", 1)
 	answered.ack("charlie", 1)
 	clk.Advance(time.Hour)
-	if n, err := m.Escalate(ctx); err != nil || n != 0 {
+	if n, err := m.Duty().Escalate(ctx); err != nil || n != 0 {
 		t.Fatalf("raised %d (%v): %v", n, err, levels(t, m))
 	}
 	// Version 2 of the answered operation is owed again, by both.
 	answered.change(longer)
 	answered.ack("bravo", 1)
 	clk.Advance(300 * time.Second)
-	if n, _ := m.Escalate(ctx); n != 2 {
+	if n, _ := m.Duty().Escalate(ctx); n != 2 {
 		t.Fatalf("raised %d, want bravo's and charlie's: %v", n, levels(t, m))
 	}
 }
@@ -300,13 +300,13 @@ func TestEscalationInChunks(t *testing.T) {
 		}
 	}
 	clk.Advance(300 * time.Second)
-	if got, err := m.Escalate(ctx); err != nil || got != 2*n {
+	if got, err := m.Duty().Escalate(ctx); err != nil || got != 2*n {
 		t.Fatalf("raised %d (%v), want %d", got, err, 2*n)
 	}
-	if again, _ := m.Escalate(ctx); again != 0 {
+	if again, _ := m.Duty().Escalate(ctx); again != 0 {
 		t.Fatalf("a second run raised %d more", again)
 	}
-	es, err := m.Escalations(ctx, dc.Actor{Role: dc.RoleAdmin}, true)
+	es, err := m.Duty().Escalations(ctx, dc.Actor{Role: dc.RoleAdmin}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestEscalationInChunks(t *testing.T) {
 		seen := map[string]bool{}
 		after, pages := "", 0
 		for {
-			page, next, err := m.EscalationsPage(ctx, who, true, 250, after)
+			page, next, err := m.Duty().EscalationsPage(ctx, who, true, 250, after)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -353,7 +353,7 @@ func TestEscalationInChunks(t *testing.T) {
 	}
 	// A page that holds the last one says so, though the store holds
 	// more that bravo may not see.
-	page, next, err := m.EscalationsPage(ctx, dc.Actor{Party: "bravo", Role: dc.RoleHead}, true, n, "")
+	page, next, err := m.Duty().EscalationsPage(ctx, dc.Actor{Party: "bravo", Role: dc.RoleHead}, true, n, "")
 	if err != nil || len(page) != n || next != "" {
 		t.Fatalf("bravo's %d in one page: %d, next %q, %v", n, len(page), next, err)
 	}
@@ -376,7 +376,7 @@ func TestEscalationOwedByThePartiesOfTheDeclaration(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Advance(300 * time.Second)
-	if n, err := m.Escalate(ctx); err != nil || n != 3 {
+	if n, err := m.Duty().Escalate(ctx); err != nil || n != 3 {
 		t.Fatalf("raised %d (%v), want bravo, charlie and delta: %v", n, err, levels(t, m))
 	}
 	if got := levels(t, m); got["operation/delta"] != 1 || got["operation/echo"] != 0 {
@@ -401,11 +401,11 @@ func TestEscalationIgnoresPrivateChanges(t *testing.T) {
 		t.Fatalf("a notes change made version %d, want 2", op.version)
 	}
 	clk.Advance(200 * time.Second) // t0+300s: bravo's timer from version 1
-	if n, _ := m.Escalate(ctx); n != 1 {
+	if n, _ := m.Duty().Escalate(ctx); n != 1 {
 		t.Fatalf("raised %d at t0+300s, want bravo's: %v", n, levels(t, m))
 	}
 	clk.Advance(time.Hour)
-	if n, _ := m.Escalate(ctx); n != 1 { // bravo to level 2; charlie never
+	if n, _ := m.Duty().Escalate(ctx); n != 1 { // bravo to level 2; charlie never
 		t.Fatalf("raised %d later, want bravo's second level only: %v", n, levels(t, m))
 	}
 	if got := levels(t, m); got["operation/charlie"] != 0 || got["operation/bravo"] != 2 {
@@ -462,7 +462,7 @@ func TestGroupDutyOfAnEarlierVersion(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	op.ack("bravo", 1)
 	clk.Advance(290 * time.Second)
-	if n, err := m.Escalate(ctx); err != nil || n != 1 {
+	if n, err := m.Duty().Escalate(ctx); err != nil || n != 1 {
 		t.Fatalf("at the group's due time raised %d (%v), want charlie's only: %v", n, err, levels(t, m))
 	}
 	if got := levels(t, m); got["operation/charlie"] != 1 || len(got) != 1 {

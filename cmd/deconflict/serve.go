@@ -177,7 +177,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(4)
-	go func() { defer wg.Done(); mech.RunEscalations(workers, time.Second) }()
+	go func() { defer wg.Done(); mech.Duty().RunEscalations(workers, time.Second) }()
 	go func() { defer wg.Done(); mech.RunWriteProbes(workers, *probeEvery) }()
 	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.RecordDelivery, Allow: allow})
