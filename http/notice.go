@@ -124,7 +124,7 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, a dc.Actor) 
 		s.writeError(w, r, err)
 		return
 	}
-	wh, secret, created, err := s.mech.PutWebhook(r.Context(), a, r.PathValue("name"), sub)
+	wh, secret, created, err := s.mech.Webhooks().Put(r.Context(), a, r.PathValue("name"), sub)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -142,7 +142,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, a dc.Actor
 		s.writeError(w, r, err)
 		return
 	}
-	ws, err := s.mech.Webhooks(r.Context(), a)
+	ws, err := s.mech.Webhooks().List(r.Context(), a)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -159,7 +159,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, a dc.Actor
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	if err := s.mech.DeleteWebhook(r.Context(), a, r.PathValue("name")); err != nil {
+	if err := s.mech.Webhooks().Delete(r.Context(), a, r.PathValue("name")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

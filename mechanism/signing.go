@@ -77,7 +77,8 @@ type DeliveryEventData struct {
 
 // RecordDelivery puts a successful webhook delivery on the record, in the
 // delivery worker's transaction (notify.Options.Delivered).
-func (m *Mechanism) RecordDelivery(ctx context.Context, tx dc.Tx, w *dc.Webhook, e *dc.Event, st dc.Delivery) error {
+func (wh Webhooks) RecordDelivery(ctx context.Context, tx dc.Tx, w *dc.Webhook, e *dc.Event, st dc.Delivery) error {
+	m := wh.m
 	now := m.Now()
 	at := now
 	if st.LastAttempt != nil {

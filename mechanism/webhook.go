@@ -11,6 +11,15 @@ import (
 	dc "github.com/deconflict/deconflict"
 )
 
+// Webhooks is the part of the mechanism that manages where a party's
+// events are delivered: its webhooks (put, listed, deleted) and the record
+// of each successful delivery. It is a view over the same Mechanism, kept
+// as its own type so that surface can be read alone.
+type Webhooks struct{ m *Mechanism }
+
+// Webhooks returns the webhook view of m.
+func (m *Mechanism) Webhooks() Webhooks { return Webhooks{m: m} }
+
 var webhookName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // MaxWebhooks is how many webhooks one party may have. Each one is a
@@ -58,10 +67,11 @@ func (s *Subscription) validate(egress dc.Egress) error {
 	return nil
 }
 
-// PutWebhook creates or changes a webhook of the actor's party (heads
+// Put creates or changes a webhook of the actor's party (heads
 // only). The secret is returned only when the webhook is created. A new
 // webhook receives the events that follow its creation.
-func (m *Mechanism) PutWebhook(ctx context.Context, a dc.Actor, name string, s Subscription) (*dc.Webhook, string, bool, error) {
+func (wh Webhooks) Put(ctx context.Context, a dc.Actor, name string, s Subscription) (*dc.Webhook, string, bool, error) {
+	m := wh.m
 	if !a.Is(dc.RoleHead) || a.Party == "" {
 		return nil, "", false, dc.Errorf(dc.EPermission, "only the head of a party manages its webhooks")
 	}
@@ -123,9 +133,10 @@ func (m *Mechanism) PutWebhook(ctx context.Context, a dc.Actor, name string, s S
 	return redacted(w), "", false, nil
 }
 
-// Webhooks lists the webhooks of the actor's party (heads), or of every
+// List lists the webhooks of the actor's party (heads), or of every
 // party (admins), with their delivery state.
-func (m *Mechanism) Webhooks(ctx context.Context, a dc.Actor) ([]*dc.Webhook, error) {
+func (wh Webhooks) List(ctx context.Context, a dc.Actor) ([]*dc.Webhook, error) {
+	m := wh.m
 	party := a.Party
 	switch {
 	case a.Is(dc.RoleAdmin):
@@ -147,8 +158,9 @@ func (m *Mechanism) Webhooks(ctx context.Context, a dc.Actor) ([]*dc.Webhook, er
 	return ws, err
 }
 
-// DeleteWebhook removes a webhook of the actor's party.
-func (m *Mechanism) DeleteWebhook(ctx context.Context, a dc.Actor, name string) error {
+// Delete removes a webhook of the actor's party.
+func (wh Webhooks) Delete(ctx context.Context, a dc.Actor, name string) error {
+	m := wh.m
 	if !a.Is(dc.RoleHead) || a.Party == "" {
 		return dc.Errorf(dc.EPermission, "only the head of a party manages its webhooks")
 	}
