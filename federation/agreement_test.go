@@ -47,7 +47,7 @@ func TestAgreedMinima(t *testing.T) {
 	admin := dc.Actor{Role: dc.RoleAdmin}
 	wide := dc.DefaultSettings()
 	wide.HorizontalM = 20000
-	if _, err := alpha.mech.PutSettings(ctx, admin, wide); err != nil {
+	if _, err := alpha.mech.Settings().Put(ctx, admin, wide); err != nil {
 		t.Fatal(err)
 	}
 	waitSettingsAlert(t, alpha, "bravo", true)
@@ -79,7 +79,7 @@ func TestAgreedMinima(t *testing.T) {
 		t.Fatalf("the nodes hold different conflicts: alpha %+v, bravo %+v", ca, cb)
 	}
 
-	if _, err := bravo.mech.PutSettings(ctx, admin, wide); err != nil {
+	if _, err := bravo.mech.Settings().Put(ctx, admin, wide); err != nil {
 		t.Fatal(err)
 	}
 	waitSettingsAlert(t, bravo, "alpha", false)

@@ -418,7 +418,7 @@ func (n *Node) keepSettings(ctx context.Context, key string, index int64, st dc.
 	if _, err := n.Refresh(ctx); err != nil {
 		return err
 	}
-	own, err := n.mech.Settings(ctx)
+	own, err := n.mech.Settings().Get(ctx)
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,9 @@ func TestConflictFoundLate(t *testing.T) {
 	peerAll(t, alpha, bravo)
 	admin := dc.Actor{Role: dc.RoleAdmin}
 	for _, n := range []*testNode{alpha, bravo} {
-		st, _ := n.mech.Settings(t.Context())
+		st, _ := n.mech.Settings().Get(t.Context())
 		st.PeerSilenceS = 1
-		if _, err := n.mech.PutSettings(t.Context(), admin, st); err != nil {
+		if _, err := n.mech.Settings().Put(t.Context(), admin, st); err != nil {
 			t.Fatal(err)
 		}
 	}

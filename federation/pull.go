@@ -109,7 +109,7 @@ func (n *Node) pullOnce(ctx context.Context, key string, l *link, wake chan<- st
 	if err != nil {
 		return false, err
 	}
-	st, err := n.mech.Settings(ctx)
+	st, err := n.mech.Settings().Get(ctx)
 	if err != nil {
 		return false, err
 	}

@@ -96,12 +96,12 @@ func TestReplicaErrsStaleWhenPullerClockAhead(t *testing.T) {
 	a2 := r.a2
 	ctx := t.Context()
 	const silence = 5
-	st, err := a2.mech.Settings(ctx)
+	st, err := a2.mech.Settings().Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.PeerSilenceS = silence
-	if _, err := a2.mech.PutSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, st); err != nil {
+	if _, err := a2.mech.Settings().Put(ctx, dc.Actor{Role: dc.RoleAdmin}, st); err != nil {
 		t.Fatal(err)
 	}
 	x := uuid.NewString()
@@ -148,12 +148,12 @@ func TestReplicaStartedLaterJudgesNeverHeardPeerDown(t *testing.T) {
 	bravo.proxy.faults(true, 0, 0, false) // alpha never hears from bravo
 	ctx := t.Context()
 	const silence = 5
-	st, err := a1.mech.Settings(ctx)
+	st, err := a1.mech.Settings().Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.PeerSilenceS = silence
-	if _, err := a1.mech.PutSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, st); err != nil {
+	if _, err := a1.mech.Settings().Put(ctx, dc.Actor{Role: dc.RoleAdmin}, st); err != nil {
 		t.Fatal(err)
 	}
 	peerAll(t, a1, bravo)

@@ -48,9 +48,9 @@ func TestStaleLinkAndOverride(t *testing.T) {
 	peerAll(t, alpha, bravo)
 	admin := dc.Actor{Role: dc.RoleAdmin}
 	for _, n := range []*testNode{alpha, bravo} {
-		st, _ := n.mech.Settings(t.Context())
+		st, _ := n.mech.Settings().Get(t.Context())
 		st.PeerSilenceS = 1
-		if _, err := n.mech.PutSettings(t.Context(), admin, st); err != nil {
+		if _, err := n.mech.Settings().Put(t.Context(), admin, st); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,9 +140,9 @@ func TestSettingsAgreement(t *testing.T) {
 	peerAll(t, alpha, bravo)
 	admin := dc.Actor{Role: dc.RoleAdmin}
 	set := func(n *testNode, h float64) {
-		st, _ := n.mech.Settings(t.Context())
+		st, _ := n.mech.Settings().Get(t.Context())
 		st.HorizontalM = h
-		if _, err := n.mech.PutSettings(t.Context(), admin, st); err != nil {
+		if _, err := n.mech.Settings().Put(t.Context(), admin, st); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -124,7 +124,7 @@ func (n *Node) readStatus(ctx context.Context) (*statusRead, error) {
 	}
 	sr := &statusRead{mark: mark, alerts: map[string][]*dc.PeerAlert{}}
 	var err error
-	if sr.settings, err = n.mech.Settings(ctx); err != nil {
+	if sr.settings, err = n.mech.Settings().Get(ctx); err != nil {
 		return nil, err
 	}
 	if sr.local, err = n.mech.Federation().LocalParties(ctx); err != nil {

@@ -41,12 +41,12 @@ func TestStatusFollowsAnotherProcess(t *testing.T) {
 	if n := peers(); n != 1 {
 		t.Fatalf("%d peers after another process added one, want 1", n)
 	}
-	st, err := cli.Settings(t.Context())
+	st, err := cli.Settings().Get(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.HorizontalM++
-	if _, err := cli.PutSettings(t.Context(), dc.Actor{Role: dc.RoleAdmin}, st); err != nil {
+	if _, err := cli.Settings().Put(t.Context(), dc.Actor{Role: dc.RoleAdmin}, st); err != nil {
 		t.Fatal(err)
 	}
 	if _, alerts := statusOf(t, alpha, "bravo"); len(alerts) == 0 {

@@ -8,7 +8,7 @@ import (
 )
 
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request, a dc.Actor) {
-	st, err := s.mech.Settings(r.Context())
+	st, err := s.mech.Settings().Get(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -25,7 +25,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request, a dc.Actor)
 		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.mech.PatchSettings(r.Context(), a, p)
+	st, err := s.mech.Settings().Patch(r.Context(), a, p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

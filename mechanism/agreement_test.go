@@ -46,7 +46,7 @@ func newAgreedWorld(t *testing.T, r *rand.Rand) *agreedWorld {
 	w := &agreedWorld{t: t, m: m, clk: clk, r: r, ops: map[string]*dc.Operation{},
 		node:     map[string]string{"alpha": "", "bravo": "", "charlie": "k1", "echo": "k1", "delta": "k2"},
 		settings: map[string]dc.Settings{"": randSettings(r), "k1": randSettings(r), "k2": randSettings(r)}}
-	if _, err := m.PutSettings(context.Background(), dc.Actor{Role: dc.RoleAdmin}, w.settings[""]); err != nil {
+	if _, err := m.Settings().Put(context.Background(), dc.Actor{Role: dc.RoleAdmin}, w.settings[""]); err != nil {
 		t.Fatal(err)
 	}
 	s1, s2 := w.settings["k1"], w.settings["k2"]

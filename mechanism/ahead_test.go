@@ -79,7 +79,7 @@ func TestAheadAfterSettingsChange(t *testing.T) {
 	got, ahead := declareWithGap(t, m, circleDecl(33, 35.06, start, start.Add(time.Hour)), func() {
 		s := dc.DefaultSettings()
 		s.HorizontalM = 500
-		if _, err := m.PutSettings(context.Background(), dc.Actor{Role: dc.RoleAdmin}, s); err != nil {
+		if _, err := m.Settings().Put(context.Background(), dc.Actor{Role: dc.RoleAdmin}, s); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -148,7 +148,7 @@ func (m *Mechanism) checkSettings(ctx context.Context) (dc.Settings, error) {
 	if ok {
 		return s, nil
 	}
-	s, err := m.Settings(ctx)
+	s, err := m.Settings().Get(ctx)
 	if err != nil {
 		return s, err
 	}

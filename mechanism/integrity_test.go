@@ -205,7 +205,7 @@ func TestReadyNeedsWrites(t *testing.T) {
 		t.Fatalf("not ready after a write committed again: %v", err)
 	}
 	// A refusal by the rules says nothing about the store.
-	if _, err := m.PatchSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.SettingsPatch{TimeS: ptr(-1.0)}); err == nil {
+	if _, err := m.Settings().Patch(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.SettingsPatch{TimeS: ptr(-1.0)}); err == nil {
 		t.Fatal("a bad patch was taken")
 	}
 	if err := m.Ready(ctx); err != nil {

@@ -6,8 +6,18 @@ import (
 	dc "github.com/deconflict/deconflict"
 )
 
-// Settings returns the settings in force.
-func (m *Mechanism) Settings(ctx context.Context) (s dc.Settings, err error) {
+// Settings is the part of the mechanism that reads and changes the
+// settings in force (separation minima, timeouts, notice): an admin's
+// change goes on the record. It is a view over the same Mechanism, kept
+// as its own type so that surface can be read alone.
+type Settings struct{ m *Mechanism }
+
+// Settings returns the settings view of m.
+func (m *Mechanism) Settings() Settings { return Settings{m: m} }
+
+// Get returns the settings in force.
+func (st Settings) Get(ctx context.Context) (s dc.Settings, err error) {
+	m := st.m
 	err = m.store.View(ctx, func(tx dc.Tx) error {
 		s, err = tx.Settings(ctx)
 		return err
@@ -28,14 +38,15 @@ type settingsChanged struct {
 	TokenID string `json:"token_id,omitempty"`
 }
 
-// PatchSettings changes the settings the patch sets, and only those; only
+// Patch changes the settings the patch sets, and only those; only
 // an admin may. The patch is applied to the settings as they stand in the
 // write transaction that stores the result, so concurrent patches of
 // different fields all take effect. A change is recorded as one
 // settings.changed event naming the fields it changed; a patch that
 // changes nothing records nothing. It returns the settings in force after
 // it.
-func (m *Mechanism) PatchSettings(ctx context.Context, a dc.Actor, p dc.SettingsPatch) (dc.Settings, error) {
+func (st Settings) Patch(ctx context.Context, a dc.Actor, p dc.SettingsPatch) (dc.Settings, error) {
+	m := st.m
 	if !a.Is(dc.RoleAdmin) {
 		return dc.Settings{}, dc.Errorf(dc.EPermission, "only an admin may change the settings")
 	}
@@ -78,8 +89,8 @@ func (m *Mechanism) PatchSettings(ctx context.Context, a dc.Actor, p dc.Settings
 	return s, nil
 }
 
-// PutSettings sets every setting to its value in s; only an admin may.
-// It is PatchSettings with a patch of every field.
-func (m *Mechanism) PutSettings(ctx context.Context, a dc.Actor, s dc.Settings) (dc.Settings, error) {
-	return m.PatchSettings(ctx, a, dc.PatchAll(s))
+// Put sets every setting to its value in s; only an admin may.
+// It is Patch with a patch of every field.
+func (st Settings) Put(ctx context.Context, a dc.Actor, s dc.Settings) (dc.Settings, error) {
+	return st.Patch(ctx, a, dc.PatchAll(s))
 }

@@ -51,12 +51,12 @@ func testConcurrentPatches(t *testing.T, st dc.Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, errs[0] = m.PatchSettings(ctx, ann, dc.SettingsPatch{HorizontalM: &h})
+			_, errs[0] = m.Settings().Patch(ctx, ann, dc.SettingsPatch{HorizontalM: &h})
 		}()
 		go func() {
 			defer wg.Done()
 			<-start
-			_, errs[1] = m.PatchSettings(ctx, bob, dc.SettingsPatch{VerticalM: &v})
+			_, errs[1] = m.Settings().Patch(ctx, bob, dc.SettingsPatch{VerticalM: &v})
 		}()
 		close(start)
 		wg.Wait()
@@ -65,7 +65,7 @@ func testConcurrentPatches(t *testing.T, st dc.Store) {
 				t.Fatalf("round %d: %v", i, err)
 			}
 		}
-		got, err := m.Settings(ctx)
+		got, err := m.Settings().Get(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,21 +113,21 @@ func TestPatchSettingsRefusals(t *testing.T) {
 	m, _ := mustOpen(t)
 	admin := dc.Actor{Role: dc.RoleAdmin, TokenID: "t"}
 	h := 5000.0
-	if _, err := m.PatchSettings(ctx, dc.Actor{Party: "alpha", Role: dc.RoleHead}, dc.SettingsPatch{HorizontalM: &h}); dc.ErrorCode(err) != dc.EPermission {
+	if _, err := m.Settings().Patch(ctx, dc.Actor{Party: "alpha", Role: dc.RoleHead}, dc.SettingsPatch{HorizontalM: &h}); dc.ErrorCode(err) != dc.EPermission {
 		t.Fatalf("a head patched the settings: %v", err)
 	}
 	bad := -1.0
-	_, err := m.PatchSettings(ctx, admin, dc.SettingsPatch{HorizontalM: &h, TimeS: &bad})
+	_, err := m.Settings().Patch(ctx, admin, dc.SettingsPatch{HorizontalM: &h, TimeS: &bad})
 	var e *dc.Error
 	if dc.ErrorCode(err) != dc.EInvalid || !errors.As(err, &e) || e.Field != "time_s" {
 		t.Fatalf("a negative time_s: %v, want invalid_argument on time_s", err)
 	}
 	before := lastSeq(t, m)
-	if got, err := m.Settings(ctx); err != nil || got != dc.DefaultSettings() {
+	if got, err := m.Settings().Get(ctx); err != nil || got != dc.DefaultSettings() {
 		t.Fatalf("settings after refusals: %+v, %v", got, err)
 	}
 	same := dc.DefaultSettings().HorizontalM
-	if _, err := m.PatchSettings(ctx, admin, dc.SettingsPatch{HorizontalM: &same}); err != nil {
+	if _, err := m.Settings().Patch(ctx, admin, dc.SettingsPatch{HorizontalM: &same}); err != nil {
 		t.Fatal(err)
 	}
 	if n := lastSeq(t, m); n != before {

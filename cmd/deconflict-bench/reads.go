@@ -62,7 +62,7 @@ func (m *Main) benchReads(ctx context.Context, f benchFlags, n int, res *loadgen
 		// ack_timeout_s the server would spend the loads raising
 		// escalations for every one of them.
 		return withMechanism(ctx, storeURL, func(mech *mechanism.Mechanism) error {
-			_, err := mech.PatchSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.SettingsPatch{AckTimeoutS: &readsAckTimeoutS})
+			_, err := mech.Settings().Patch(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.SettingsPatch{AckTimeoutS: &readsAckTimeoutS})
 			return err
 		})
 	}, m.preloadMechanism, "declared into")

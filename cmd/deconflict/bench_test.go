@@ -243,7 +243,7 @@ func declareLive(b *testing.B, st dc.Store, n, workers int) time.Duration {
 	}
 	settings := dc.DefaultSettings()
 	settings.AckTimeoutS = 30 * 86400
-	if _, err := m.PutSettings(ctx, dc.Actor{Role: dc.RoleAdmin}, settings); err != nil {
+	if _, err := m.Settings().Put(ctx, dc.Actor{Role: dc.RoleAdmin}, settings); err != nil {
 		b.Fatal(err)
 	}
 	began := time.Now()
