@@ -66,7 +66,7 @@ func TestReceiptUnderCheckpointWithAnotherSignature(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the evidence of the operation the peer received: %v", err)
 	}
-	if n := bravo.mech.IntegrityAlarms(); n != 0 {
+	if n := bravo.mech.Health().IntegrityAlarms(); n != 0 {
 		t.Fatalf("the peer's checkpoint raised %d integrity alarms", n)
 	}
 	tl, err := record.Verify(b, bravo.descriptor(t).Key)

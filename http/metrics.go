@@ -58,32 +58,32 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 		}, func() float64 { return float64(m.LiveOperations()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "deconflict_open_conflicts", Help: "Open conflicts.",
-		}, func() float64 { return float64(m.OpenConflicts()) }),
+		}, func() float64 { return float64(m.Health().OpenConflicts()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_write_batches_total", Help: "Write transactions (group commits) run by this process.",
-		}, func() float64 { return float64(m.Stats().Batches.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().Batches.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_batched_writes_total", Help: "Changes written in those transactions.",
-		}, func() float64 { return float64(m.Stats().BatchedWrites.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().BatchedWrites.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_write_batch_seconds_total", Help: "Time spent in those transactions, commit included: divided by the elapsed time, how busy the single writer is.",
-		}, func() float64 { return time.Duration(m.Stats().BatchNanos.Load()).Seconds() }),
+		}, func() float64 { return time.Duration(m.Health().Stats().BatchNanos.Load()).Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_conflict_checks_total", Help: "Conflict checks of declarations written, by where their search ran: ahead of the write lock (then brought up to date under it) or in the batch.",
 			ConstLabels: prometheus.Labels{"searched": "ahead"},
-		}, func() float64 { return float64(m.Stats().ChecksAhead.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().ChecksAhead.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_conflict_checks_total", Help: "Conflict checks of declarations written, by where their search ran: ahead of the write lock (then brought up to date under it) or in the batch.",
 			ConstLabels: prometheus.Labels{"searched": "in_batch"},
-		}, func() float64 { return float64(m.Stats().ChecksInBatch.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().ChecksInBatch.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_caught_up_operations_total", Help: "Operations other processes changed that this one read into its conflict index, by where: ahead of the write lock (or for a what-if check) or under it, in a batch.",
 			ConstLabels: prometheus.Labels{"where": "ahead"},
-		}, func() float64 { return float64(m.Stats().CaughtUpAhead.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().CaughtUpAhead.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_caught_up_operations_total", Help: "Operations other processes changed that this one read into its conflict index, by where: ahead of the write lock (or for a what-if check) or under it, in a batch.",
 			ConstLabels: prometheus.Labels{"where": "in_batch"},
-		}, func() float64 { return float64(m.Stats().CaughtUpInBatch.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().CaughtUpInBatch.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "deconflict_forwarding", Help: "1 while this replica hands its declarations to the writer replica (serve --replica-listen), 0 while it writes its own.",
 		}, func() float64 {
@@ -95,30 +95,30 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_forwarded_declarations_total", Help: "Declarations handed between replicas (serve --replica-listen), by outcome: handed to the writer replica and answered; not taken by it and written here; handed over without an answer (the caller told to try again); handed to this replica by others.",
 			ConstLabels: prometheus.Labels{"outcome": "answered"},
-		}, func() float64 { return float64(m.Stats().ForwardedOut.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().ForwardedOut.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_forwarded_declarations_total", Help: "Declarations handed between replicas (serve --replica-listen), by outcome: handed to the writer replica and answered; not taken by it and written here; handed over without an answer (the caller told to try again); handed to this replica by others.",
 			ConstLabels: prometheus.Labels{"outcome": "written_here"},
-		}, func() float64 { return float64(m.Stats().ForwardFallbacks.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().ForwardFallbacks.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_forwarded_declarations_total", Help: "Declarations handed between replicas (serve --replica-listen), by outcome: handed to the writer replica and answered; not taken by it and written here; handed over without an answer (the caller told to try again); handed to this replica by others.",
 			ConstLabels: prometheus.Labels{"outcome": "unanswered"},
-		}, func() float64 { return float64(m.Stats().ForwardFailures.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().ForwardFailures.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_forwarded_declarations_total", Help: "Declarations handed between replicas (serve --replica-listen), by outcome: handed to the writer replica and answered; not taken by it and written here; handed over without an answer (the caller told to try again); handed to this replica by others.",
 			ConstLabels: prometheus.Labels{"outcome": "received"},
-		}, func() float64 { return float64(m.Stats().ForwardedIn.Load()) }),
+		}, func() float64 { return float64(m.Health().Stats().ForwardedIn.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_integrity_alarms_total", Help: "Integrity alarms: proofs, checkpoints or bundles that did not verify against the stored log, and writes the store failed because its data is damaged. Any is a page: see docs/OPERATIONS.md.",
-		}, func() float64 { return float64(m.IntegrityAlarms()) }),
+		}, func() float64 { return float64(m.Health().IntegrityAlarms()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_check_views_total", Help: "Operations listed by what-if checks, by where their encoded view came from: kept in memory or read from the store.",
 			ConstLabels: prometheus.Labels{"from": "memory"},
-		}, func() float64 { h, _ := m.ViewCacheStats(); return float64(h) }),
+		}, func() float64 { h, _ := m.Health().ViewCacheStats(); return float64(h) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "deconflict_check_views_total", Help: "Operations listed by what-if checks, by where their encoded view came from: kept in memory or read from the store.",
 			ConstLabels: prometheus.Labels{"from": "store"},
-		}, func() float64 { _, n := m.ViewCacheStats(); return float64(n) }),
+		}, func() float64 { _, n := m.Health().ViewCacheStats(); return float64(n) }),
 		newStoreTimings(m),
 	)
 	return x
@@ -133,7 +133,7 @@ type storeTimings struct {
 
 func newStoreTimings(m *mechanism.Mechanism) *storeTimings {
 	c := &storeTimings{m: m, descs: map[string]*prometheus.Desc{}}
-	for _, t := range m.StoreTimings() {
+	for _, t := range m.Health().StoreTimings() {
 		c.descs[t.Name] = prometheus.NewDesc("deconflict_store_"+t.Name+"_seconds", t.Help, nil, nil)
 	}
 	return c
@@ -146,7 +146,7 @@ func (c *storeTimings) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *storeTimings) Collect(ch chan<- prometheus.Metric) {
-	for _, t := range c.m.StoreTimings() {
+	for _, t := range c.m.Health().StoreTimings() {
 		d, ok := c.descs[t.Name]
 		if !ok {
 			continue

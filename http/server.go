@@ -256,7 +256,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	// Not ready: the store is unreachable, does not take writes, or the
 	// integrity alarm was raised (mechanism.Ready says which).
-	if err := s.mech.Ready(ctx); err != nil {
+	if err := s.mech.Health().Ready(ctx); err != nil {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
 		return

@@ -48,12 +48,12 @@ func mustDeclare(t *testing.T, m *mechanism.Mechanism, a dc.Actor, d mechanism.D
 // searched ahead (true) or again under the lock.
 func declareWithGap(t *testing.T, m *mechanism.Mechanism, d mechanism.Declaration, between func()) ([]string, bool) {
 	t.Helper()
-	ahead, inBatch := m.Stats().ChecksAhead.Load(), m.Stats().ChecksInBatch.Load()
+	ahead, inBatch := m.Health().Stats().ChecksAhead.Load(), m.Health().Stats().ChecksInBatch.Load()
 	res, err := m.DeclareWithGap(context.Background(), aheadAlpha, uuid.NewString(), d, between)
 	if err != nil {
 		t.Fatal(err)
 	}
-	da, db := m.Stats().ChecksAhead.Load()-ahead, m.Stats().ChecksInBatch.Load()-inBatch
+	da, db := m.Health().Stats().ChecksAhead.Load()-ahead, m.Health().Stats().ChecksInBatch.Load()-inBatch
 	if da+db != 1 {
 		t.Fatalf("one declaration counted %d checks ahead and %d in the batch", da, db)
 	}

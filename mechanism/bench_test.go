@@ -61,7 +61,7 @@ func BenchmarkDeclareParallel(b *testing.B) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "decl/s")
-	st := m.Stats()
+	st := m.Health().Stats()
 	b.ReportMetric(float64(st.BatchedWrites.Load())/float64(st.Batches.Load()), "writes/batch")
 	b.ReportMetric(float64(st.BatchNanos.Load())/float64(st.Batches.Load())/1e6, "ms/batch")
 }

@@ -158,6 +158,7 @@ func (m *Mechanism) checkSettings(ctx context.Context) (dc.Settings, error) {
 
 // ViewCacheStats returns how often a what-if check found an operation's
 // view in memory and how often it read it from the store.
-func (m *Mechanism) ViewCacheStats() (hits, misses uint64) {
+func (h Health) ViewCacheStats() (hits, misses uint64) {
+	m := h.m
 	return m.writer.views.hits.Load(), m.writer.views.misses.Load()
 }

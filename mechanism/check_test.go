@@ -190,7 +190,7 @@ func TestCheckEncodedSameAsStore(t *testing.T) {
 	if hits < 1000 {
 		t.Fatalf("only %d hits compared; the scenario should crowd the spot", hits)
 	}
-	if h, _ := w.m.ViewCacheStats(); h == 0 {
+	if h, _ := w.m.Health().ViewCacheStats(); h == 0 {
 		t.Fatal("no check found a view in memory")
 	}
 }

@@ -111,7 +111,7 @@ func TestForwardedDeclarationsAreExact(t *testing.T) {
 	if f.handed != n {
 		t.Errorf("%d declarations handed to the writer, want %d", f.handed, n)
 	}
-	if got := other.Stats().Batches.Load(); got != 0 {
+	if got := other.Health().Stats().Batches.Load(); got != 0 {
 		t.Errorf("the replica that hands its declarations over ran %d batches of its own, want 0", got)
 	}
 	// Each pair conflicts once; each answer shows the conflicts with
@@ -145,9 +145,9 @@ func TestForwardRefusedWritesHere(t *testing.T) {
 	if !res.Created || res.Operation.Version != 1 {
 		t.Errorf("created %v, version %d; want a new operation at version 1", res.Created, res.Operation.Version)
 	}
-	if f.handed != 1 || writer.Stats().ForwardedIn.Load() != 0 || other.Stats().Batches.Load() == 0 {
+	if f.handed != 1 || writer.Health().Stats().ForwardedIn.Load() != 0 || other.Health().Stats().Batches.Load() == 0 {
 		t.Errorf("handed %d, the writer applied %d, the replica ran %d batches; want 1, 0 and some",
-			f.handed, writer.Stats().ForwardedIn.Load(), other.Stats().Batches.Load())
+			f.handed, writer.Health().Stats().ForwardedIn.Load(), other.Health().Stats().Batches.Load())
 	}
 	if got := declaredEvents(t, writer, id); got != 1 {
 		t.Errorf("%d operation.declared events for %s, want 1", got, id)
@@ -169,7 +169,7 @@ func TestForwardAnswerLost(t *testing.T) {
 	if dc.ErrorCode(err) != dc.EUnavailable {
 		t.Fatalf("a declaration whose answer was lost answered %v, want unavailable", err)
 	}
-	if got := other.Stats().Batches.Load(); got != 0 {
+	if got := other.Health().Stats().Batches.Load(); got != 0 {
 		t.Errorf("the replica ran %d batches of its own after a lost answer, want 0: it must not write it again", got)
 	}
 	f.mu.Lock()

@@ -69,12 +69,21 @@ func (i *integrity) raised() (string, bool) {
 	return i.first, i.first != ""
 }
 
+// Health is the part of the mechanism an operator watches: the integrity
+// alarm, whether the store takes writes (probe writes), readiness, and
+// the counters and timings the metrics report. It is a view over the same
+// Mechanism, kept as its own type so that surface can be read alone.
+type Health struct{ m *Mechanism }
+
+// Health returns the health view of m.
+func (m *Mechanism) Health() Health { return Health{m: m} }
+
 // IntegrityAlarms returns how many integrity alarms this process raised.
-func (m *Mechanism) IntegrityAlarms() int64 { return m.integrity.alarms.Load() }
+func (h Health) IntegrityAlarms() int64 { return h.m.integrity.alarms.Load() }
 
 // IntegrityAlarm returns what raised the first integrity alarm of this
 // process, and whether one was raised.
-func (m *Mechanism) IntegrityAlarm() (string, bool) { return m.integrity.raised() }
+func (h Health) IntegrityAlarm() (string, bool) { return h.m.integrity.raised() }
 
 // writeHealth follows whether the store takes writes, from the outcome of
 // every write transaction of this process and, when none committed for a
@@ -162,7 +171,8 @@ const probeName = "readiness_probe"
 
 // ProbeWrite commits a small write (the time, in a meta row of its own),
 // to learn whether the store takes writes when nothing else wrote.
-func (m *Mechanism) ProbeWrite(ctx context.Context) error {
+func (h Health) ProbeWrite(ctx context.Context) error {
+	m := h.m
 	stamp := []byte(time.Now().UTC().Format(time.RFC3339Nano))
 	return m.store.Update(ctx, func(tx dc.Tx) error { return tx.PutMeta(ctx, probeName, stamp) })
 }
@@ -171,7 +181,8 @@ func (m *Mechanism) ProbeWrite(ctx context.Context) error {
 // which no write committed, until ctx ends, so that /readyz learns of a
 // store that stopped taking writes also when nobody writes, and of one
 // that takes them again.
-func (m *Mechanism) RunWriteProbes(ctx context.Context, every time.Duration) {
+func (h Health) RunWriteProbes(ctx context.Context, every time.Duration) {
+	m := h.m
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -188,7 +199,7 @@ func (m *Mechanism) RunWriteProbes(ctx context.Context, every time.Duration) {
 			// standby that is gone): that store is not ready either.
 			pctx, cancel := context.WithTimeout(ctx, every)
 			ticket := m.writes.began.Load() + 1 // at most the ticket the probe takes
-			if err := m.ProbeWrite(pctx); err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+			if err := h.ProbeWrite(pctx); err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
 				m.writes.fail(ctx, ticket, fmt.Errorf("a probe write did not commit within %v: %w", every, err))
 			}
 			cancel()
@@ -205,8 +216,9 @@ func (e errNotReady) Error() string { return string(e) }
 // Ready reports whether the server should take requests: no integrity
 // alarm was raised, the store answers, and its last write committed.
 // The error says which is wrong, in words safe to show anyone.
-func (m *Mechanism) Ready(ctx context.Context) error {
-	if _, raised := m.IntegrityAlarm(); raised {
+func (h Health) Ready(ctx context.Context) error {
+	m := h.m
+	if _, raised := h.IntegrityAlarm(); raised {
 		// What raised it (an operation's ID, say) is for the log: /readyz
 		// answers anyone who reaches the port.
 		return errNotReady("integrity alarm: the store's data did not verify; see the server log and docs/OPERATIONS.md")

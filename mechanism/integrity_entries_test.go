@@ -52,8 +52,8 @@ func TestIntegrityAlarmLogEntries(t *testing.T) {
 		if !errors.As(err, &e) || e.Code != dc.EInternal || !strings.Contains(e.Message, "integrity alarm") {
 			t.Fatalf("log entries: %v, want an internal error saying integrity alarm", err)
 		}
-		if m.IntegrityAlarms() != 1 || m.Ready(ctx) == nil {
-			t.Fatalf("%d alarms, ready %v: want 1 alarm and not ready", m.IntegrityAlarms(), m.Ready(ctx))
+		if m.Health().IntegrityAlarms() != 1 || m.Health().Ready(ctx) == nil {
+			t.Fatalf("%d alarms, ready %v: want 1 alarm and not ready", m.Health().IntegrityAlarms(), m.Health().Ready(ctx))
 		}
 	}
 	t.Run("edited event", func(t *testing.T) {

@@ -39,15 +39,15 @@ func TestReadyWritesHang(t *testing.T) {
 	m, _ := openOn(t, hs, "alpha")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := m.Ready(ctx); err != nil {
+	if err := m.Health().Ready(ctx); err != nil {
 		t.Fatalf("a new store is not ready: %v", err)
 	}
 	close(hs.hang)
 	done := make(chan struct{})
-	go func() { defer close(done); m.RunWriteProbes(ctx, 20*time.Millisecond) }()
+	go func() { defer close(done); m.Health().RunWriteProbes(ctx, 20*time.Millisecond) }()
 	defer func() { cancel(); <-done }()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		err := m.Ready(ctx)
+		err := m.Health().Ready(ctx)
 		if err != nil && strings.Contains(err.Error(), "does not take writes") {
 			return
 		}
@@ -84,18 +84,18 @@ func TestReadyFollowsTheLatestWrite(t *testing.T) {
 	m := mechanism.New(st, mechanism.Options{})
 	st.calls.Store(0)
 	first := make(chan error)
-	go func() { first <- m.ProbeWrite(ctx) }()
+	go func() { first <- m.Health().ProbeWrite(ctx) }()
 	for st.calls.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	if err := m.ProbeWrite(ctx); err == nil {
+	if err := m.Health().ProbeWrite(ctx); err == nil {
 		t.Fatal("the second write did not fail")
 	}
 	close(st.release)
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Ready(ctx); err == nil || !strings.Contains(err.Error(), "does not take writes") {
+	if err := m.Health().Ready(ctx); err == nil || !strings.Contains(err.Error(), "does not take writes") {
 		t.Fatalf("ready (%v) although the write that began last failed", err)
 	}
 }

@@ -101,10 +101,10 @@ func testIntegrityAlarm(t *testing.T, open func(t *testing.T) (dc.Store, flipper
 		if !errors.As(err, &e) || e.Code != dc.EInternal || !strings.Contains(e.Message, "integrity alarm") {
 			t.Fatalf("%s: %v, want an internal error saying integrity alarm", what, err)
 		}
-		if got := m.IntegrityAlarms(); got != alarms {
+		if got := m.Health().IntegrityAlarms(); got != alarms {
 			t.Fatalf("%s: %d integrity alarms counted, want %d", what, got, alarms)
 		}
-		if err := m.Ready(ctx); err == nil || !strings.Contains(err.Error(), "integrity alarm") {
+		if err := m.Health().Ready(ctx); err == nil || !strings.Contains(err.Error(), "integrity alarm") {
 			t.Fatalf("%s: ready (%v) after an integrity alarm", what, err)
 		}
 	}
@@ -126,8 +126,8 @@ func testIntegrityAlarm(t *testing.T, open func(t *testing.T) (dc.Store, flipper
 		if _, err := m.Record().Checkpoint(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if m.IntegrityAlarms() != 0 || m.Ready(ctx) != nil {
-			t.Fatalf("%d alarms, ready: %v", m.IntegrityAlarms(), m.Ready(ctx))
+		if m.Health().IntegrityAlarms() != 0 || m.Health().Ready(ctx) != nil {
+			t.Fatalf("%d alarms, ready: %v", m.Health().IntegrityAlarms(), m.Health().Ready(ctx))
 		}
 	})
 	t.Run("sibling", func(t *testing.T) {
@@ -184,31 +184,31 @@ func TestReadyNeedsWrites(t *testing.T) {
 	ctx := context.Background()
 	fs := &failingStore{Store: freshStore(t)}
 	m, _ := openOn(t, fs, "alpha")
-	if err := m.Ready(ctx); err != nil {
+	if err := m.Health().Ready(ctx); err != nil {
 		t.Fatalf("a new store is not ready: %v", err)
 	}
 	fs.fail = errors.New("disk I/O error")
-	if err := m.ProbeWrite(ctx); err == nil {
+	if err := m.Health().ProbeWrite(ctx); err == nil {
 		t.Fatal("the probe write did not fail")
 	}
-	if err := m.Ready(ctx); err == nil || !strings.Contains(err.Error(), "does not take writes") {
+	if err := m.Health().Ready(ctx); err == nil || !strings.Contains(err.Error(), "does not take writes") {
 		t.Fatalf("ready (%v) while writes fail", err)
 	}
-	if strings.Contains(m.Ready(ctx).Error(), "I/O") {
-		t.Fatalf("/readyz would show the store's own error: %v", m.Ready(ctx))
+	if strings.Contains(m.Health().Ready(ctx).Error(), "I/O") {
+		t.Fatalf("/readyz would show the store's own error: %v", m.Health().Ready(ctx))
 	}
 	fs.fail = nil
-	if err := m.ProbeWrite(ctx); err != nil {
+	if err := m.Health().ProbeWrite(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Ready(ctx); err != nil {
+	if err := m.Health().Ready(ctx); err != nil {
 		t.Fatalf("not ready after a write committed again: %v", err)
 	}
 	// A refusal by the rules says nothing about the store.
 	if _, err := m.Settings().Patch(ctx, dc.Actor{Role: dc.RoleAdmin}, dc.SettingsPatch{TimeS: ptr(-1.0)}); err == nil {
 		t.Fatal("a bad patch was taken")
 	}
-	if err := m.Ready(ctx); err != nil {
+	if err := m.Health().Ready(ctx); err != nil {
 		t.Fatalf("not ready after a refused request: %v", err)
 	}
 
@@ -218,14 +218,14 @@ func TestReadyNeedsWrites(t *testing.T) {
 	if err == nil {
 		t.Fatal("a declaration was taken by a store whose writes fail")
 	}
-	if m.IntegrityAlarms() != 1 {
-		t.Fatalf("%d integrity alarms after a write the store reports damaged, want 1", m.IntegrityAlarms())
+	if m.Health().IntegrityAlarms() != 1 {
+		t.Fatalf("%d integrity alarms after a write the store reports damaged, want 1", m.Health().IntegrityAlarms())
 	}
 	fs.fail = nil
-	if err := m.ProbeWrite(ctx); err != nil {
+	if err := m.Health().ProbeWrite(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Ready(ctx); err == nil || !strings.Contains(err.Error(), "integrity alarm") {
+	if err := m.Health().Ready(ctx); err == nil || !strings.Contains(err.Error(), "integrity alarm") {
 		t.Fatalf("ready (%v) after damage was reported", err)
 	}
 }

@@ -117,7 +117,7 @@ func (m *Mechanism) Load(ctx context.Context) error {
 func (m *Mechanism) LiveOperations() int { return m.writer.index.Load().Len() }
 
 // OpenConflicts returns the number of open conflicts this process knows of.
-func (m *Mechanism) OpenConflicts() int64 { return m.stats.openConflicts() }
+func (h Health) OpenConflicts() int64 { return h.m.stats.openConflicts() }
 
 // Stats counts what the metrics report.
 type Stats struct {
@@ -148,11 +148,12 @@ type Stats struct {
 }
 
 // Stats returns the mechanism's counters.
-func (m *Mechanism) Stats() *Stats { return &m.stats }
+func (h Health) Stats() *Stats { return &h.m.stats }
 
 // StoreTimings returns the store's timings (see deconflict.Timed); none
 // if it keeps none.
-func (m *Mechanism) StoreTimings() []dc.Timing {
+func (h Health) StoreTimings() []dc.Timing {
+	m := h.m
 	if t, ok := m.raw.(dc.Timed); ok {
 		return t.Timings()
 	}

@@ -32,7 +32,7 @@ func TestWriterAnswersAfterItsOwnBatch(t *testing.T) {
 			a := dc.Actor{Party: []string{"alpha", "bravo"}[c%2], Role: dc.RoleOperator}
 			for i := range each {
 				d := circleDecl(float64(c), float64(i), start, start.Add(time.Hour))
-				before := m.Stats().Batches.Load()
+				before := m.Health().Stats().Batches.Load()
 				if _, err := m.Declare(ctx, a, uuid.NewString(), d, nil); err != nil {
 					t.Error(err)
 					return
@@ -40,7 +40,7 @@ func TestWriterAnswersAfterItsOwnBatch(t *testing.T) {
 				// Batches that ended while this call ran: the one under
 				// way when it queued, its own, and any that ended while
 				// it was still being validated.
-				waited := m.Stats().Batches.Load() - before
+				waited := m.Health().Stats().Batches.Load() - before
 				mu.Lock()
 				worst = max(worst, waited)
 				mu.Unlock()
@@ -48,7 +48,7 @@ func TestWriterAnswersAfterItsOwnBatch(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	batches := m.Stats().Batches.Load()
+	batches := m.Health().Stats().Batches.Load()
 	t.Logf("%d declarations in %d batches; a call saw at most %d batches end", callers*each, batches, worst)
 	if batches < 20 {
 		t.Fatalf("only %d batches: the queue never stayed full, the test proves nothing", batches)

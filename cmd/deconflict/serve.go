@@ -178,7 +178,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	var wg sync.WaitGroup
 	wg.Add(4)
 	go func() { defer wg.Done(); mech.Duty().RunEscalations(workers, time.Second) }()
-	go func() { defer wg.Done(); mech.RunWriteProbes(workers, *probeEvery) }()
+	go func() { defer wg.Done(); mech.Health().RunWriteProbes(workers, *probeEvery) }()
 	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.Webhooks().RecordDelivery, Allow: allow})
 	go func() { defer wg.Done(); lease.While(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()

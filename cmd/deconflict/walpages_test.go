@@ -41,9 +41,9 @@ func BenchmarkWALPages(b *testing.B) {
 	}
 	hold, pin := pinWAL(b, path, false)
 
-	batches := m.Stats().Batches.Load()
+	batches := m.Health().Stats().Batches.Load()
 	declareSpread(b, m, n, 32, 7)
-	batches = m.Stats().Batches.Load() - batches
+	batches = m.Health().Stats().Batches.Load() - batches
 
 	frames, commits := walFramesByTree(b, path, hold, pin)
 	total := 0
