@@ -168,8 +168,8 @@ func TestHandOverRefused(t *testing.T) {
 	if !errors.Is(err, mechanism.ErrNotForwarded) {
 		t.Errorf("a writer without the lease: %v, want ErrNotForwarded", err)
 	}
-	if m.LiveOperations() != 0 {
-		t.Errorf("a writer without the lease applied %d declarations", m.LiveOperations())
+	if m.Index().LiveOperations() != 0 {
+		t.Errorf("a writer without the lease applied %d declarations", m.Index().LiveOperations())
 	}
 	if p.Active() {
 		t.Error("the peer still hands declarations over right after a refusal")
@@ -219,8 +219,8 @@ func TestHandOverUnknown(t *testing.T) {
 	if applied.Load() != 1 {
 		t.Errorf("the request was sent %d times to the writer that died, want once (never again by itself)", applied.Load())
 	}
-	if m.LiveOperations() != 0 {
-		t.Errorf("a writer applied %d declarations signed with another secret", m.LiveOperations())
+	if m.Index().LiveOperations() != 0 {
+		t.Errorf("a writer applied %d declarations signed with another secret", m.Index().LiveOperations())
 	}
 }
 

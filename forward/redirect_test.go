@@ -56,7 +56,7 @@ func TestPeerFollowsNoRedirect(t *testing.T) {
 	if n := plainHits.Load(); n != 0 {
 		t.Errorf("the peer followed the redirect to plain HTTP: %d requests in the clear", n)
 	}
-	if n := m.LiveOperations(); n != 1 {
+	if n := m.Index().LiveOperations(); n != 1 {
 		t.Errorf("the writer applied %d declarations, want 1", n)
 	}
 }

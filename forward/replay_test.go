@@ -98,8 +98,8 @@ func TestReplayRefused(t *testing.T) {
 	var holding2 atomic.Bool
 	holding2.Store(true)
 	m2, srv2 := writerOn(t, secret, cert, &holding2)
-	if got := replay(t, srv2.URL, cert, rec.reqs[0]); got == http.StatusOK || m2.LiveOperations() != 0 {
-		t.Errorf("another replica took a hand-over meant for the writer: %d, %d operations", got, m2.LiveOperations())
+	if got := replay(t, srv2.URL, cert, rec.reqs[0]); got == http.StatusOK || m2.Index().LiveOperations() != 0 {
+		t.Errorf("another replica took a hand-over meant for the writer: %d, %d operations", got, m2.Index().LiveOperations())
 	}
 
 	// The same writer started again, with no memory of what it took.

@@ -171,12 +171,12 @@ func TestChannelRefusesStrangers(t *testing.T) {
 		if status, err := try(); err == nil && status == http.StatusOK {
 			t.Errorf("%s: answered %d", name, status)
 		}
-		if n := m.LiveOperations(); n != 0 {
+		if n := m.Index().LiveOperations(); n != 0 {
 			t.Fatalf("%s: the writer applied a hand-over (%d operations)", name, n)
 		}
 	}
-	if status, err := send(pinnedClient(cert), srv.URL); err != nil || status != http.StatusOK || m.LiveOperations() != 1 {
-		t.Errorf("the same request from a replica: %d, %v, %d operations; want 200 and 1", status, err, m.LiveOperations())
+	if status, err := send(pinnedClient(cert), srv.URL); err != nil || status != http.StatusOK || m.Index().LiveOperations() != 1 {
+		t.Errorf("the same request from a replica: %d, %v, %d operations; want 200 and 1", status, err, m.Index().LiveOperations())
 	}
 }
 

@@ -55,7 +55,7 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "deconflict_live_operations", Help: "Planned and active operations in the conflict index.",
-		}, func() float64 { return float64(m.LiveOperations()) }),
+		}, func() float64 { return float64(m.Index().LiveOperations()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "deconflict_open_conflicts", Help: "Open conflicts.",
 		}, func() float64 { return float64(m.Health().OpenConflicts()) }),

@@ -140,7 +140,7 @@ func TestAheadAfterReload(t *testing.T) {
 	// the old index cannot be brought forward on the new one, even where
 	// their counts of changes happen to meet.
 	got, ahead := declareWithGap(t, m1, circleDecl(33, 35.06, start, start.Add(time.Hour)), func() {
-		if err := m1.ReloadIndex(ctx); err != nil {
+		if err := m1.Index().ReloadIndex(ctx); err != nil {
 			t.Fatal(err)
 		}
 		b2 = mustDeclare(t, m2, aheadBravo, circleDecl(33, 35.1, start, start.Add(time.Hour)))

@@ -109,7 +109,7 @@ func benchLoadSnapshot(b *testing.B, src string) {
 		b.Fatal(err)
 	}
 	saved := time.Now()
-	if err := m.SaveIndex(ctx); err != nil {
+	if err := m.Index().SaveIndex(ctx); err != nil {
 		b.Fatal(err)
 	}
 	took := time.Since(saved)
@@ -117,7 +117,7 @@ func benchLoadSnapshot(b *testing.B, src string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	perOp := float64(fi.Size()) / float64(m.LiveOperations())
+	perOp := float64(fi.Size()) / float64(m.Index().LiveOperations())
 	m = nil
 	for b.Loop() {
 		var logs strings.Builder
@@ -137,7 +137,7 @@ func benchLoadSnapshot(b *testing.B, src string) {
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/float64(m.LiveOperations()), "heap-B/op")
+		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/float64(m.Index().LiveOperations()), "heap-B/op")
 		runtime.KeepAlive(m)
 		b.StartTimer()
 	}
@@ -166,7 +166,7 @@ func benchLoad(b *testing.B, src string) {
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		n := m.LiveOperations()
+		n := m.Index().LiveOperations()
 		b.ReportMetric(float64(n), "live-ops")
 		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/float64(n), "heap-B/op")
 		runtime.KeepAlive(m)

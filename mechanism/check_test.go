@@ -204,7 +204,7 @@ func TestCheckEncodedSameAsStoreAfterReload(t *testing.T) {
 	}
 	vols := w.query()
 	compare(t, w.m, checkers[0], vols)
-	if err := w.m.ReloadIndex(context.Background()); err != nil {
+	if err := w.m.Index().ReloadIndex(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for range 20 {

@@ -26,7 +26,8 @@ func (m *Mechanism) DeclareWithGap(ctx context.Context, a dc.Actor, id string, d
 
 // ReloadIndex replaces the index with one loaded from the store, as a
 // failed write does.
-func (m *Mechanism) ReloadIndex(ctx context.Context) error {
+func (ix Index) ReloadIndex(ctx context.Context) error {
+	m := ix.m
 	w := m.writer
 	w.mu.Lock()
 	defer w.mu.Unlock()

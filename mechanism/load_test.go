@@ -41,7 +41,7 @@ func TestLoadFromGeometry(t *testing.T) {
 	if err := restarted.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := restarted.LiveOperations(), m.LiveOperations(); got != want {
+	if got, want := restarted.Index().LiveOperations(), m.Index().LiveOperations(); got != want {
 		t.Fatalf("restarted: %d live operations, want %d", got, want)
 	}
 	observer := dc.Actor{Party: "charlie", Role: dc.RoleOperator}

@@ -114,7 +114,7 @@ func (m *Mechanism) Load(ctx context.Context) error {
 }
 
 // LiveOperations returns the number of live operations in the index.
-func (m *Mechanism) LiveOperations() int { return m.writer.index.Load().Len() }
+func (ix Index) LiveOperations() int { return ix.m.writer.index.Load().Len() }
 
 // OpenConflicts returns the number of open conflicts this process knows of.
 func (h Health) OpenConflicts() int64 { return h.m.stats.openConflicts() }

@@ -101,7 +101,7 @@ func TestFailedWriteDoesNotHideOtherReplicas(t *testing.T) {
 	if len(res.Conflicts) != 1 {
 		t.Fatalf("after a failed write, a declaration found %d conflicts, want 1 (with %s declared by another replica)", len(res.Conflicts), x)
 	}
-	if got := m1.LiveOperations(); got != 3 {
+	if got := m1.Index().LiveOperations(); got != 3 {
 		t.Errorf("the index holds %d live operations, want 3 (the failed one is not among them)", got)
 	}
 }

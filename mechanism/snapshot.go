@@ -18,12 +18,22 @@ import (
 // What follows gives the file the index: how it is frozen to be saved,
 // caught up once loaded, and put in place.
 
+// Index is the part of the mechanism that looks after its index of live
+// operations as a whole: how many it holds, and the snapshot file a
+// restart loads it from. It is a view over the same Mechanism, kept as
+// its own type so that surface can be read alone.
+type Index struct{ m *Mechanism }
+
+// Index returns the index view of m.
+func (m *Mechanism) Index() Index { return Index{m: m} }
+
 // SaveIndex writes the index to the snapshot file of Options.IndexSnapshot
 // (nothing if there is none), replacing the last one atomically; the
 // next Load starts from it. Writes wait only while the index is copied
 // (geo.Index.Freeze), not while it is written out and synced, which takes
 // many times longer.
-func (m *Mechanism) SaveIndex(ctx context.Context) error {
+func (ix Index) SaveIndex(ctx context.Context) error {
+	m := ix.m
 	if m.snapshots == nil {
 		return nil
 	}
@@ -35,7 +45,8 @@ func (m *Mechanism) SaveIndex(ctx context.Context) error {
 // interval if the index changed, and also as soon as afterEvents events
 // were logged since the last save (0: only by time), but not more often
 // than once a snapshotGap (see snapshot.File.Run).
-func (m *Mechanism) RunIndexSnapshots(ctx context.Context, every time.Duration, afterEvents int64) {
+func (ix Index) RunIndexSnapshots(ctx context.Context, every time.Duration, afterEvents int64) {
+	m := ix.m
 	if m.snapshots == nil {
 		return
 	}

@@ -132,7 +132,7 @@ func TestIndexSnapshot(t *testing.T) {
 	}
 	var ids []string
 	w.churn(r, 150, &ids)
-	if err := w.m.SaveIndex(ctx); err != nil {
+	if err := w.m.Index().SaveIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	w.close()
@@ -142,7 +142,7 @@ func TestIndexSnapshot(t *testing.T) {
 	w.open("")
 	w.churn(r, 60, &ids)
 	want := answers(t, w.m, 1)
-	live := w.m.LiveOperations()
+	live := w.m.Index().LiveOperations()
 	w.close()
 	if hits := strings.Count(strings.Join(want, ","), "-"); hits < 20 {
 		t.Fatalf("the queries hit only %d operations: the test would prove little", hits/4)
@@ -152,8 +152,8 @@ func TestIndexSnapshot(t *testing.T) {
 	if !w.usedSnapshot() || !strings.Contains(w.logs.String(), "changed_since=") || strings.Contains(w.logs.String(), "changed_since=0 ") {
 		t.Fatalf("the restart did not start from the snapshot and the changes since:\n%s", w.logs.String())
 	}
-	if got := answers(t, w.m, 1); !slices.Equal(got, want) || w.m.LiveOperations() != live {
-		t.Fatalf("from the snapshot: %d live, answers\n%v\nwant %d live,\n%v", w.m.LiveOperations(), got, live, want)
+	if got := answers(t, w.m, 1); !slices.Equal(got, want) || w.m.Index().LiveOperations() != live {
+		t.Fatalf("from the snapshot: %d live, answers\n%v\nwant %d live,\n%v", w.m.Index().LiveOperations(), got, live, want)
 	}
 	// Writes after a snapshot load find conflicts with what it held.
 	res, err := w.m.Declare(ctx, dc.Actor{Party: "delta", Role: dc.RoleOperator}, uuid.NewString(),
@@ -164,7 +164,7 @@ func TestIndexSnapshot(t *testing.T) {
 	if len(res.Conflicts) == 0 {
 		t.Fatal("a declaration over the busy area found no conflict after a snapshot load")
 	}
-	if err := w.m.SaveIndex(ctx); err != nil {
+	if err := w.m.Index().SaveIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	want = answers(t, w.m, 2)
@@ -185,7 +185,7 @@ func TestIndexSnapshot(t *testing.T) {
 			}
 			var other []string
 			o.churn(rand.New(rand.NewPCG(8, 8)), 40, &other) // a shorter log than ours: only its hash tells
-			if err := o.m.SaveIndex(ctx); err != nil {
+			if err := o.m.Index().SaveIndex(ctx); err != nil {
 				t.Fatal(err)
 			}
 			o.close()
@@ -205,7 +205,7 @@ func TestIndexSnapshot(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w.open(snap)
-			if err := w.m.SaveIndex(ctx); err != nil { // a good one, then spoil it
+			if err := w.m.Index().SaveIndex(ctx); err != nil { // a good one, then spoil it
 				t.Fatal(err)
 			}
 			w.close()
@@ -224,7 +224,7 @@ func TestIndexSnapshot(t *testing.T) {
 	// The store restored from a copy older than the snapshot: the
 	// snapshot holds operations the store no longer has.
 	w.open(snap)
-	if err := w.m.SaveIndex(ctx); err != nil {
+	if err := w.m.Index().SaveIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	w.close()
@@ -315,7 +315,7 @@ func TestIndexSnapshotAfterEvents(t *testing.T) {
 	defer mechanism.SetSnapshotGap(100 * time.Millisecond)()
 	run, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { m.RunIndexSnapshots(run, time.Hour, 20); close(done) }()
+	go func() { m.Index().RunIndexSnapshots(run, time.Hour, 20); close(done) }()
 	saves := func(want int) {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); logs.count("index saved") < want; {
@@ -349,14 +349,14 @@ func TestIndexSnapshotAfterEvents(t *testing.T) {
 	// save by events may have come before the last of the 25 events (it
 	// is looked for once a second); the file is brought up to date first,
 	// so that the next run has nothing to save at its start.
-	if err := m.SaveIndex(ctx); err != nil {
+	if err := m.Index().SaveIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	saved := logs.count("index saved")
 	mechanism.SetSnapshotGap(time.Hour)
 	run, stop = context.WithCancel(ctx)
 	done = make(chan struct{})
-	go func() { m.RunIndexSnapshots(run, time.Hour, 20); close(done) }()
+	go func() { m.Index().RunIndexSnapshots(run, time.Hour, 20); close(done) }()
 	defer func() { stop(); <-done }()
 	time.Sleep(100 * time.Millisecond) // its start: nothing changed, nothing saved
 	for i := range 25 {

@@ -35,7 +35,7 @@ func TestIndexSnapshotForged(t *testing.T) {
 	if _, err := w.m.Declare(ctx, dc.Actor{Party: "bravo", Role: dc.RoleOperator}, uuid.NewString(), over, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.m.SaveIndex(ctx); err != nil {
+	if err := w.m.Index().SaveIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	w.close()
@@ -74,7 +74,7 @@ func TestIndexSnapshotForged(t *testing.T) {
 		t.Fatalf("alpha's declaration over bravo's operation found %d conflicts, want 1", len(res.Conflicts))
 	}
 	// The next save records the new file, and the start after uses it.
-	if err := w.m.SaveIndex(ctx); err != nil {
+	if err := w.m.Index().SaveIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	w.close()
@@ -103,7 +103,7 @@ func TestIndexSnapshotOfAnotherStore(t *testing.T) {
 	// b is a copy of a as it stands: the same log, the same history.
 	copyStore(t, a.path, dir+"/b.db")
 	a.open(dir + "/a.index")
-	if err := a.m.SaveIndex(ctx); err != nil {
+	if err := a.m.Index().SaveIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	a.close()

@@ -86,7 +86,7 @@ func seedDemo(ctx context.Context, mech *mechanism.Mechanism, w io.Writer, base 
 			}
 		}
 	}
-	if mech.LiveOperations() == 0 {
+	if mech.Index().LiveOperations() == 0 {
 		now := mech.Now().Truncate(time.Minute)
 		for _, op := range demoOperations {
 			a := dc.Actor{Party: op.party, Role: dc.RoleOperator}
@@ -116,7 +116,7 @@ func seedDemo(ctx context.Context, mech *mechanism.Mechanism, w io.Writer, base 
 		toks = append(toks, issued{who, secret})
 	}
 	fmt.Fprintf(w, "deconflict demo: two air commands, azure and olive, share the airspace over the Levant.\n")
-	fmt.Fprintf(w, "Server: %s   (%d live operations; OLIVE 31 and AZURE 11 are in conflict)\n\n", base, mech.LiveOperations())
+	fmt.Fprintf(w, "Server: %s   (%d live operations; OLIVE 31 and AZURE 11 are in conflict)\n\n", base, mech.Index().LiveOperations())
 	fmt.Fprintf(w, "Tokens (fresh for this run; shown only now):\n")
 	for _, t := range toks {
 		fmt.Fprintf(w, "  %-16s %s\n", t.who, t.secret)

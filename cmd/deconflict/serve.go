@@ -179,7 +179,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	wg.Add(4)
 	go func() { defer wg.Done(); mech.Duty().RunEscalations(workers, time.Second) }()
 	go func() { defer wg.Done(); mech.Health().RunWriteProbes(workers, *probeEvery) }()
-	go func() { defer wg.Done(); mech.RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
+	go func() { defer wg.Done(); mech.Index().RunIndexSnapshots(workers, *snapshotEvery, *snapshotAfter) }()
 	deliverer := notify.New(st, notify.Options{Changed: mech.Changed, Logger: log, Delivered: mech.Webhooks().RecordDelivery, Allow: allow})
 	go func() { defer wg.Done(); lease.While(workers, leaserFor(st, *store), "webhooks", log, deliverer.Run) }()
 	if l, ok := st.(dc.Logging); ok {
@@ -201,7 +201,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	handler.Store(&serving)
 	base := fmt.Sprintf("%s://%s", scheme, ln.Addr())
-	log.Info("serving", slog.String("address", base), slog.String("store", storeKind(*store)), slog.Int("live_operations", mech.LiveOperations()))
+	log.Info("serving", slog.String("address", base), slog.String("store", storeKind(*store)), slog.Int("live_operations", mech.Index().LiveOperations()))
 	if demo {
 		if err := seedDemo(ctx, mech, m.Stdout, base); err != nil {
 			return fmt.Errorf("seed demo: %w", err)
@@ -224,7 +224,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	stopWorkers()
 	wg.Wait()
-	if err := mech.SaveIndex(context.WithoutCancel(ctx)); err != nil {
+	if err := mech.Index().SaveIndex(context.WithoutCancel(ctx)); err != nil {
 		log.Warn("index snapshot not saved: the next start loads from the store", slog.String("error", err.Error()))
 	}
 	log.Info("stopped")
