@@ -88,7 +88,7 @@ func handler(m *mechanism.Mechanism, secret []byte, self string, holding func() 
 			answerWith(http.StatusBadRequest, answer{Refused: "unreadable: " + err.Error()})
 			return
 		}
-		outs := m.ApplyForwarded(r.Context(), fromWire(req))
+		outs := m.Replicas().ApplyForwarded(r.Context(), fromWire(req))
 		a := answer{Outcomes: make([]outcome, len(outs))}
 		for i, o := range outs {
 			var e *dc.Error

@@ -87,7 +87,7 @@ func newMetrics(m *mechanism.Mechanism) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "deconflict_forwarding", Help: "1 while this replica hands its declarations to the writer replica (serve --replica-listen), 0 while it writes its own.",
 		}, func() float64 {
-			if m.Forwarding() {
+			if m.Replicas().Forwarding() {
 				return 1
 			}
 			return 0

@@ -64,7 +64,8 @@ type ForwardedOutcome struct {
 
 // SetForwarder makes the mechanism hand its declarations to the writer
 // through f while f is Active. Call it before serving.
-func (m *Mechanism) SetForwarder(f Forwarder) {
+func (rp Replicas) SetForwarder(f Forwarder) {
+	m := rp.m
 	m.writer.forwarder = f
 	m.writer.handing = make(chan struct{}, maxHandOvers)
 }
@@ -80,13 +81,14 @@ const maxHandOvers = 4
 
 // Forwarding reports whether this process hands its declarations to the
 // writer replica now.
-func (m *Mechanism) Forwarding() bool { return m.writer.forwarding() }
+func (rp Replicas) Forwarding() bool { return rp.m.writer.forwarding() }
 
 // ApplyForwarded runs declarations another replica handed over, as if
 // they had been declared here (never handing them on), and returns their
 // outcomes in order. They join this process's batches like its own
 // callers' declarations.
-func (m *Mechanism) ApplyForwarded(ctx context.Context, ds []Forwarded) []ForwardedOutcome {
+func (rp Replicas) ApplyForwarded(ctx context.Context, ds []Forwarded) []ForwardedOutcome {
+	m := rp.m
 	out := make([]ForwardedOutcome, len(ds))
 	var wg sync.WaitGroup
 	for i := range ds {

@@ -35,7 +35,7 @@ func (f *toWriter) Forward(ctx context.Context, ds []mechanism.Forwarded) ([]mec
 	if fail == "refuse" {
 		return nil, mechanism.ErrNotForwarded
 	}
-	outs := f.writer.ApplyForwarded(ctx, ds)
+	outs := f.writer.Replicas().ApplyForwarded(ctx, ds)
 	if fail == "lose" {
 		return nil, errors.New("connection reset by peer")
 	}
@@ -69,7 +69,7 @@ func twoReplicas(t *testing.T) (writer, other *mechanism.Mechanism, f *toWriter,
 	}
 	other = open()
 	f = &toWriter{writer: writer, active: true}
-	other.SetForwarder(f)
+	other.Replicas().SetForwarder(f)
 	return writer, other, f, clk
 }
 

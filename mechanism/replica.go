@@ -17,6 +17,16 @@ import (
 // before they take the store's lock, and an index left dirty by a failed
 // write is reloaded before it is used again.
 
+// Replicas is the part of the mechanism that works with the other
+// processes serving the same store: being woken by their commits, handing
+// declarations to the writer replica, and running those another replica
+// handed over. It is a view over the same Mechanism, kept as its own type
+// so that surface can be read alone.
+type Replicas struct{ m *Mechanism }
+
+// Replicas returns the replica view of m.
+func (m *Mechanism) Replicas() Replicas { return Replicas{m: m} }
+
 // replica is what the writer knows of other processes' commits.
 type replica struct {
 	stale atomic.Bool  // another process may have committed operations since the index last caught up
@@ -39,7 +49,8 @@ const followDelay = 100 * time.Millisecond
 // webhook delivery waiting on Changed wake at once instead of at their
 // next poll, and if seq is beyond what the index reflects, the next
 // what-if check or write first brings the index up to date.
-func (m *Mechanism) Wake(seq int64) {
+func (rp Replicas) Wake(seq int64) {
+	m := rp.m
 	if seq <= 0 || seq > m.writer.replica.seen.Load() {
 		m.checkSet.forget() // the settings may have changed too
 	}

@@ -122,7 +122,7 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 	}
 	go func() { _ = f.hs.Serve(tls.NewListener(ln, forward.ServerTLS(cert))) }()
 	peer := forward.NewPeer(st, url, secret, cert, f.holding.Load, log)
-	mech.SetForwarder(peer)
+	mech.Replicas().SetForwarder(peer)
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	f.stop = stop
 	f.wg.Add(2)

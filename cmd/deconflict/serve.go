@@ -191,7 +191,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	}
 	if l, ok := st.(dc.Listener); ok { // wake streams when other replicas commit
 		wg.Add(1)
-		go func() { defer wg.Done(); followCommits(workers, l, mech, log) }()
+		go func() { defer wg.Done(); followCommits(workers, l, mech.Replicas(), log) }()
 	}
 	defer func() { stopWorkers(); wg.Wait() }() // before the store closes
 
