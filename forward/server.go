@@ -16,7 +16,7 @@ import (
 
 // Handler returns the writer's side of the channel: it takes the
 // declarations other replicas hand over, while holding reports that this
-// replica holds the writer lease, runs them (mechanism.ApplyForwarded)
+// replica holds the writer lease, runs them (mechanism.Replicas.ApplyForwarded)
 // and answers their outcomes, signed. A request whose signature does not
 // verify is answered 401 and nothing else; one that arrives while this
 // replica does not hold the lease, or that it cannot read, is answered

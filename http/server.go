@@ -255,7 +255,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	// Not ready: the store is unreachable, does not take writes, or the
-	// integrity alarm was raised (mechanism.Ready says which).
+	// integrity alarm was raised (mechanism.Health.Ready says which).
 	if err := s.mech.Health().Ready(ctx); err != nil {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})

@@ -73,7 +73,7 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Delivered, if set, is called in the transaction that records a
 	// successful delivery of e to w, so that the delivery can be put on
-	// the record with it (mechanism.Mechanism.RecordDelivery).
+	// the record with it (mechanism.Webhooks.RecordDelivery).
 	Delivered func(ctx context.Context, tx dc.Tx, w *dc.Webhook, e *dc.Event, st dc.Delivery) error
 }
 
