@@ -65,25 +65,45 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 			if int64(len(evs)) != end-from {
 				return fmt.Errorf("peer log: %d events from %d, want %d", len(evs), from, end-from)
 			}
+			// A withheld entry's leaf hash is the log's own, read for the
+			// page at once: its bytes are never built.
+			var withheld []int64 // storage indexes of their leaf hashes
 			for _, e := range evs {
-				data := record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
-				pe := PeerLogEntry{Index: e.Seq - 1, LeafHash: tlog.RecordHash(data)}
-				for _, v := range viewers {
-					if e.VisibleTo(v) {
-						pe.Data = data
-						break
-					}
-				}
-				if pe.Data != nil && isCopy(e) {
-					pe.Data = nil
+				pe := PeerLogEntry{Index: e.Seq - 1}
+				if visibleToAny(e, viewers) && !isCopy(e) {
+					pe.Data = record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
+					pe.LeafHash = tlog.RecordHash(pe.Data)
+				} else {
+					withheld = append(withheld, tlog.StoredHashIndex(0, pe.Index))
 				}
 				entries = append(entries, pe)
+			}
+			if len(withheld) > 0 {
+				leaves, err := tx.LogHashes(ctx, withheld)
+				if err != nil {
+					return err
+				}
+				for i := range entries {
+					if entries[i].Data == nil {
+						entries[i].LeafHash, leaves = leaves[0], leaves[1:]
+					}
+				}
 			}
 		}
 		checkpoint, err = record.Checkpoint(ctx, tx, originOf(keys), end, activeKeys(keys))
 		return err
 	})
 	return checkpoint, entries, size, err
+}
+
+// visibleToAny reports whether any of viewers may see e.
+func visibleToAny(e *dc.Event, viewers []dc.Actor) bool {
+	for _, v := range viewers {
+		if e.VisibleTo(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // replicatedKey is how the body of a copy of another node's entry names
