@@ -184,7 +184,9 @@ func ScanEvent(s Row) (*deconflict.Event, error) {
 			e.Subject.ID = *id
 		}
 	}
-	if err := decodeDoc(audience, &e.Audience); err != nil {
+	if a, ok := scanAudience(audience); ok {
+		e.Audience = a
+	} else if err := decodeDoc(audience, &e.Audience); err != nil {
 		return nil, fmt.Errorf("decode event %d audience: %w", e.Seq, err)
 	}
 	if data != nil {
