@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -42,20 +41,58 @@ func (t *tx) PutPeerHashes(ctx context.Context, peer string, start int64, hashes
 	return nil
 }
 
+// peerHashesQueries[n] reads n hashes of a peer's log as one row of n
+// columns, each the hash at one index or NULL (as logHashesQueries): a
+// pull reads the few it needs to check a page at once.
+var peerHashesQueries = func() (get [maxLogRows + 1]string) {
+	for n := 1; n <= maxLogRows; n++ {
+		get[n] = "SELECT " +
+			strings.TrimSuffix(strings.Repeat("(SELECT hash FROM peer_hashes WHERE peer = ? AND idx = ?), ", n), ", ")
+	}
+	return get
+}()
+
 // PeerHashes returns the hashes of a peer's log at the storage indexes.
 func (t *tx) PeerHashes(ctx context.Context, peer string, indexes []int64) ([][32]byte, error) {
 	out := make([][32]byte, len(indexes))
-	for i, idx := range indexes {
-		var b []byte
-		err := t.queryRow(ctx, "SELECT hash FROM peer_hashes WHERE peer = ? AND idx = ?", peer, idx).Scan(&b)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && len(b) != 32) {
-			return nil, deconflict.Errorf(deconflict.ENotFound, "no peer log hash at storage index %d", idx)
-		} else if err != nil {
-			return nil, fmt.Errorf("select peer log hash: %w", err)
+	for lo := 0; lo < len(indexes); lo += maxLogRows {
+		chunk := indexes[lo:min(lo+maxLogRows, len(indexes))]
+		args, raw, dest := make([]any, 0, 2*len(chunk)), make([]sql.RawBytes, len(chunk)), make([]any, len(chunk))
+		for i, idx := range chunk {
+			args = append(args, peer, idx)
+			dest[i] = &raw[i]
 		}
-		copy(out[i][:], b)
+		if err := t.selectPeerHashes(ctx, chunk, args, dest, raw, out[lo:]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// selectPeerHashes reads the hashes at the indexes of chunk into out, in
+// the same order (PeerHashes).
+func (t *tx) selectPeerHashes(ctx context.Context, chunk []int64, args, dest []any, raw []sql.RawBytes, out [][32]byte) error {
+	rows, err := t.query(ctx, peerHashesQueries[len(chunk)], args...)
+	if err != nil {
+		return fmt.Errorf("select peer log hashes: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("select peer log hashes: %w", err)
+		}
+		return fmt.Errorf("select peer log hashes: no row")
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return fmt.Errorf("select peer log hashes: %w", err)
+	}
+	for i, idx := range chunk {
+		if len(raw[i]) != 32 {
+			return deconflict.Errorf(deconflict.ENotFound, "no peer log hash at storage index %d", idx)
+		}
+		copy(out[i][:], raw[i])
+	}
+	return rows.Close()
 }
 
 // PutPeerEntries stores entries of a peer's log, keeping any already

@@ -138,6 +138,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"Webhooks", testWebhooks},
 		{"LogHashes", testLogHashes},
 		{"LogHashesRange", testLogHashesRange},
+		{"PeerHashes", testPeerHashes},
 		{"Keys", testKeys},
 		{"Meta", testMeta},
 		{"Events", testEvents},
