@@ -54,7 +54,7 @@ func readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, e
 		// buffer of that size, at once. (A larger body grows its buffer
 		// as it arrives, so that what a client only announces costs no
 		// memory.)
-		body := buf[:0]
+		var body []byte
 		if n <= int64(cap(buf)) {
 			body = buf[:n]
 		} else {
