@@ -62,37 +62,11 @@ func (t *tx) PeerHashes(ctx context.Context, peer string, indexes []int64) ([][3
 			args = append(args, peer, idx)
 			dest[i] = &raw[i]
 		}
-		if err := t.selectPeerHashes(ctx, chunk, args, dest, raw, out[lo:]); err != nil {
+		if err := t.selectHashes(ctx, "peer log hash", peerHashesQueries[len(chunk)], chunk, args, dest, raw, out[lo:]); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
-}
-
-// selectPeerHashes reads the hashes at the indexes of chunk into out, in
-// the same order (PeerHashes).
-func (t *tx) selectPeerHashes(ctx context.Context, chunk []int64, args, dest []any, raw []sql.RawBytes, out [][32]byte) error {
-	rows, err := t.query(ctx, peerHashesQueries[len(chunk)], args...)
-	if err != nil {
-		return fmt.Errorf("select peer log hashes: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("select peer log hashes: %w", err)
-		}
-		return fmt.Errorf("select peer log hashes: no row")
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return fmt.Errorf("select peer log hashes: %w", err)
-	}
-	for i, idx := range chunk {
-		if len(raw[i]) != 32 {
-			return deconflict.Errorf(deconflict.ENotFound, "no peer log hash at storage index %d", idx)
-		}
-		copy(out[i][:], raw[i])
-	}
-	return rows.Close()
 }
 
 // PutPeerEntries stores entries of a peer's log, keeping any already

@@ -239,39 +239,41 @@ func (t *tx) readLogHashes(ctx context.Context, indexes []int64) ([][32]byte, er
 		for i, idx := range chunk {
 			args[i] = idx
 		}
-		if err := t.selectLogHashes(ctx, chunk, args[:len(chunk)], dest[:len(chunk)], raw, hashes[lo:]); err != nil {
+		if err := t.selectHashes(ctx, "log hash", logHashesQueries[len(chunk)], chunk, args[:len(chunk)], dest[:len(chunk)], raw, hashes[lo:]); err != nil {
 			return nil, err
 		}
 	}
 	return hashes, nil
 }
 
-// selectLogHashes reads the hashes at the indexes of chunk into out, in
-// the same order. args holds the indexes again, dest points at the
-// elements of raw, where the row is scanned.
-func (t *tx) selectLogHashes(ctx context.Context, chunk []int64, args, dest []any, raw []sql.RawBytes, out [][32]byte) error {
-	rows, err := t.query(ctx, logHashesQueries[len(chunk)], args...)
+// selectHashes runs query, which reads the hashes at the indexes of chunk
+// as one row of a column each (logHashesQueries, peerHashesQueries), into
+// out, in the same order. args are the query's arguments, dest points at
+// the elements of raw, where the row is scanned. what names the hashes
+// in errors: a NULL is one not found.
+func (t *tx) selectHashes(ctx context.Context, what, query string, chunk []int64, args, dest []any, raw []sql.RawBytes, out [][32]byte) error {
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("select log hashes: %w", err)
+		return fmt.Errorf("select %ss: %w", what, err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("select log hashes: %w", err)
+			return fmt.Errorf("select %ss: %w", what, err)
 		}
-		return fmt.Errorf("select log hashes: no row")
+		return fmt.Errorf("select %ss: no row", what)
 	}
 	if err := rows.Scan(dest...); err != nil {
-		return fmt.Errorf("select log hashes: %w", err)
+		return fmt.Errorf("select %ss: %w", what, err)
 	}
 	for i, idx := range chunk {
 		switch len(raw[i]) {
 		case 32:
 			copy(out[i][:], raw[i])
 		case 0: // NULL: no hash
-			return deconflict.Errorf(deconflict.ENotFound, "log hash at storage index %d not found", idx)
+			return deconflict.Errorf(deconflict.ENotFound, "%s at storage index %d not found", what, idx)
 		default:
-			return fmt.Errorf("select log hashes: hash at storage index %d has %d bytes", idx, len(raw[i]))
+			return fmt.Errorf("select %ss: hash at storage index %d has %d bytes", what, idx, len(raw[i]))
 		}
 	}
 	return rows.Close()
