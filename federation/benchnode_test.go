@@ -23,6 +23,7 @@ import (
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/federation"
 	dchttp "github.com/deconflict/deconflict/http"
+	"github.com/deconflict/deconflict/internal/gcfloor"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/sqlite"
 )
@@ -52,6 +53,7 @@ type benchNode struct {
 // newBenchNode starts a node hosting party, with its store in dir.
 func newBenchNode(tb testing.TB, dir, party string) *benchNode {
 	tb.Helper()
+	gcfloor.Set(gcfloor.Server) // the collector as serve runs it
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(dir, party+".db"))
 	if err != nil {

@@ -26,15 +26,6 @@ import (
 	"github.com/deconflict/deconflict/sqlite"
 )
 
-// heapFloor is the heap the garbage collector lets a server grow to
-// before it collects, whatever its live heap (unless GOGC or GOMEMLIMIT
-// is set). The indexes of the live operations and intents are dense with
-// pointers, so a cycle costs in proportion to them: at 100,000 live
-// intents under load, the default (a cycle each time the heap doubles)
-// spent a fifth of the CPU marking. A server whose live heap is over half
-// of it collects as the Go runtime does by default.
-const heapFloor = 1 << 30
-
 func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 	name := "serve"
 	if demo {
@@ -87,7 +78,7 @@ func (m *Main) serve(ctx context.Context, args []string, demo bool) error {
 		return fmt.Errorf("--webhook-allow: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
-	gcfloor.Set(heapFloor)
+	gcfloor.Set(gcfloor.Server)
 	if *pprofAddr != "" {
 		if err := servePprof(ctx, *pprofAddr, log); err != nil {
 			return err

@@ -23,6 +23,15 @@ var (
 	adjusted atomic.Int64
 )
 
+// Server is the floor of a deconflict server (serve): the heap the
+// collector lets it grow to before it collects, whatever its live heap.
+// The indexes of the live operations and intents are dense with
+// pointers, so a cycle costs in proportion to them, and under load the
+// default (a cycle each time the heap doubles) spends a large share of
+// the CPU marking. A server whose live heap is over half of it collects
+// as the Go runtime does by default.
+const Server = 1 << 30
+
 // Set makes every garbage collection cycle aim at a heap of at least
 // floor bytes for as long as the process runs, unless the environment
 // sets GOGC or GOMEMLIMIT: the operator's choice then stands, and Set
