@@ -33,7 +33,7 @@
 // like any other; F3548 decides when an intent may be activated, so an
 // open conflict does not stop it (mechanism.Attachment). F3548 has no
 // acknowledgement: USS parties give no receipts and their intents are
-// owed none (mechanism.SetNoReceipts). The other way
+// owed none (mechanism.Attachments.SetNoReceipts). The other way
 // round, the live /v1 operations are shown to USSs as read-only
 // constraint references managed by "deconflict:<party>" (v1ops.go), with
 // their volumes at /dss/mechanism/uss/v1/constraints/{id}: to a drone, a

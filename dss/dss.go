@@ -236,7 +236,7 @@ func PartyOf(sub string) string {
 // IsUSSParty reports whether a party stands for a USS: its ID begins
 // "uss-", a prefix the DSS interface reserves. USSs answer through F3548,
 // which has no acknowledgement, so they give no receipts
-// (mechanism.SetNoReceipts).
+// (mechanism.Attachments.SetNoReceipts).
 func IsUSSParty(id string) bool { return strings.HasPrefix(id, "uss-") }
 
 // actor returns the mechanism actor of a USS, creating its party the

@@ -10,7 +10,7 @@ import (
 
 // SetSnapshotGap sets the least time between saves of the index snapshot
 // triggered by events, for a test; it returns the function that restores
-// it. Call it before RunIndexSnapshots starts.
+// it. Call it before Index.RunIndexSnapshots starts.
 func SetSnapshotGap(d time.Duration) (restore func()) {
 	old := snapshotGap
 	snapshotGap = d

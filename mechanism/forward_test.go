@@ -14,7 +14,7 @@ import (
 )
 
 // toWriter is a Forwarder that hands declarations straight to another
-// mechanism's ApplyForwarded, as the channel between replicas would, and
+// mechanism's Replicas().ApplyForwarded, as the channel between replicas would, and
 // can be told to fail as the channel can: refuse before anything is
 // applied, or lose the answer after the writer applied them.
 type toWriter struct {

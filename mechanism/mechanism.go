@@ -22,7 +22,7 @@ type Mechanism struct {
 	now    func() time.Time
 	log    *slog.Logger
 	origin string // names the log in checkpoints of a new store
-	// snapshots is the file of the index snapshot (see SaveIndex); nil
+	// snapshots is the file of the index snapshot (see Index.SaveIndex); nil
 	// if none.
 	snapshots *snapshot.File
 	evidence  chan struct{} // one evidence bundle built at a time (see Evidence)
@@ -56,7 +56,7 @@ type Options struct {
 	// Origin names the mechanism's log when its store is new (default
 	// DefaultOrigin); later the name is read from the store.
 	Origin string
-	// IndexSnapshot is a file where SaveIndex keeps a snapshot of the
+	// IndexSnapshot is a file where Index.SaveIndex keeps a snapshot of the
 	// index, which Load starts from when it matches the store; none if
 	// empty.
 	IndexSnapshot string

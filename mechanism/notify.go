@@ -14,7 +14,7 @@ type changes struct {
 }
 
 // Changed returns a channel closed when this process next commits events,
-// or when Wake reports events committed by another process. Stores that
+// or when Replicas.Wake reports events committed by another process. Stores that
 // cannot report other processes' commits (SQLite) leave waiters to poll.
 func (m *Mechanism) Changed() <-chan struct{} { return m.changes.changed() }
 

@@ -376,7 +376,7 @@ func TestDeletedOrChangedWhileDelivering(t *testing.T) {
 
 	moved := newReceiver(t, nil)
 	old := newReceiver(t, func(n int, r *http.Request) int {
-		if n == 0 { // the head changes the URL and events, as PutWebhook does
+		if n == 0 { // the head changes the URL and events, as mechanism.Webhooks.Put does
 			err := s.Update(ctx, func(tx dc.Tx) error {
 				w, err := tx.Webhook(ctx, "bravo", "moving")
 				if err != nil {
