@@ -112,7 +112,7 @@ const maxWarmUp = time.Minute
 // The warm-up lasts a second (connections opened, caches filled), and
 // longer if need be, until the server has collected garbage once since it
 // answered ready, for at most maxWarmUp: until then its heap grows to the
-// collector's goal (the server's heap floor, cmd/deconflict), and every
+// collector's goal (the server's heap floor, gcfloor.Server), and every
 // page it takes is faulted in and zeroed, which a server pays once in its
 // life and not per request.
 func (m *Main) measure(ctx context.Context, f benchFlags, srv *serverProcess, name string, c int, profile string, newLoad func() (loadgen.Request, error)) (loadgen.Load, error) {
