@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -81,6 +83,12 @@ var serverBinaryOnce = sync.OnceValues(func() (string, error) {
 })
 
 func TestMain(m *testing.M) {
+	// --floor starts this program (here the test binary) as floor-serve.
+	if len(os.Args) > 1 && os.Args[1] == "floor-serve" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		os.Exit((&Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}).Run(ctx, os.Args[1:]))
+	}
 	code := m.Run()
 	if bin, err := serverBinaryOnce(); err == nil {
 		os.RemoveAll(filepath.Dir(bin))

@@ -24,6 +24,7 @@ type checkFlags struct {
 	profile  *string
 	near     *float64
 	client   *string
+	floor    *bool
 }
 
 func addCheckFlags(fs *flag.FlagSet) checkFlags {
@@ -33,6 +34,7 @@ func addCheckFlags(fs *flag.FlagSet) checkFlags {
 		profile:  fs.String("profile", "", "check: save a CPU profile of the server under each load in this directory"),
 		near:     fs.Float64("near", 0.5, "check: fraction of checks placed where traffic is"),
 		client:   fs.String("client", "raw", "check: the HTTP client of the load: raw (bare keep-alive connections, light on the CPU the server shares) or net/http"),
+		floor:    fs.Bool("floor", false, "check: after each load, the same load against net/http answering a fixed answer of the same size (the floor of this machine)"),
 	}
 }
 
@@ -87,12 +89,21 @@ func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen
 		}
 	}
 
+	newLoad := func(base string, c int) (loadgen.Request, error) {
+		if *f.check.client == "net/http" {
+			return loadgen.HTTPChecks(base, tokens[loadgen.QueryParty], c, bodies), nil
+		}
+		return loadgen.RawHTTPChecks(base, tokens[loadgen.QueryParty], c, bodies)
+	}
+	var floor *serverProcess
+	defer func() {
+		if floor != nil {
+			floor.stop()
+		}
+	}()
 	for _, c := range b.counts {
 		ld, err := m.measure(ctx, f, srv, "deconflict POST /v1/check", c, fmt.Sprintf("check-%d-c%d.pprof", n, c), func() (loadgen.Request, error) {
-			if *f.check.client == "net/http" {
-				return loadgen.HTTPChecks(srv.base, tokens[loadgen.QueryParty], c, bodies), nil
-			}
-			return loadgen.RawHTTPChecks(srv.base, tokens[loadgen.QueryParty], c, bodies)
+			return newLoad(srv.base, c)
 		})
 		if err != nil {
 			return err
@@ -101,6 +112,21 @@ func (m *Main) benchCheck(ctx context.Context, f benchFlags, n int, res *loadgen
 		res.Loads = append(res.Loads, ld)
 		if ld.Errors > 0 {
 			return fmt.Errorf("%d of %d checks failed; the first: %s", ld.Errors, ld.Requests, ld.FirstError)
+		}
+		if *f.check.floor {
+			if floor == nil {
+				if floor, err = startFloor(ctx, b.dir, max(25, int(ld.BytesPerAnswer+0.5)), *f.check.profile != ""); err != nil {
+					return err
+				}
+			}
+			fl, err := m.measureFloor(ctx, f, floor, c, fmt.Sprintf("floor-c%d.pprof", c), func(base string) (loadgen.Request, error) { return newLoad(base, c) })
+			if err != nil {
+				return err
+			}
+			res.Loads = append(res.Loads, fl)
+			if fl.Errors > 0 {
+				return fmt.Errorf("%d of %d requests to the floor failed; the first: %s", fl.Errors, fl.Requests, fl.FirstError)
+			}
 		}
 		if len(pg) == 0 {
 			continue

@@ -58,3 +58,39 @@ func TestBenchCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCheckFloor: with --floor, each load of checks is followed by
+// the same load against floor-serve, a process of its own answering as
+// many bytes as the server did.
+func TestBenchCheckFloor(t *testing.T) {
+	bin, err := serverBinaryOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "check.json")
+	var stderr strings.Builder
+	m := &Main{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	args := []string{"--mode", "check", "--deconflict", bin, "--ops", "400", "--queries", "50", "--near", "1",
+		"--duration", "500ms", "--check-clients", "2,1", "--floor", "--dir", dir, "--out", out}
+	if code := m.Run(t.Context(), args); code != 0 {
+		t.Fatalf("bench exited with %d: %s", code, stderr.String())
+	}
+	r := readResult(t, out)
+	if len(r.Loads) != 4 {
+		t.Fatalf("%d loads, want 4 (checks and floor, 2 clients then 1): %+v", len(r.Loads), r.Loads)
+	}
+	for i, c := range []int{2, 1} {
+		check, floor := r.Loads[2*i], r.Loads[2*i+1]
+		if !strings.HasPrefix(floor.Name, "floor") || floor.Clients != c || check.Clients != c {
+			t.Fatalf("loads %d and %d: %q with %d clients, %q with %d; want the checks then the floor, %d clients",
+				2*i, 2*i+1, check.Name, check.Clients, floor.Name, floor.Clients, c)
+		}
+		if floor.Requests == 0 || floor.Errors != 0 || floor.Latency.P50 <= 0 {
+			t.Fatalf("floor load %+v", floor)
+		}
+		if d := floor.BytesPerAnswer - r.Loads[0].BytesPerAnswer; d < -1 || d > 1 {
+			t.Fatalf("floor answers %.0f bytes, the server %.0f", floor.BytesPerAnswer, r.Loads[0].BytesPerAnswer)
+		}
+	}
+}

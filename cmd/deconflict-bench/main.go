@@ -44,6 +44,7 @@ const usage = `Usage:
   deconflict-bench --mode check --ops 100000 --dir DIR [--postgis URL] [--deconflict PATH] [flags]
   deconflict-bench --mode reads --ops 100000 --dir DIR [--reads LIST] [--deconflict PATH] [flags]
   deconflict-bench plot [--dir DIR] RESULT.json...
+  deconflict-bench floor-serve --listen ADDR [--answer-bytes N]
 
 Generates a seeded, realistic scenario (operations of several parties:
 circles and polygons 1-100 km across, altitude bands, windows of 5 minutes
@@ -76,7 +77,11 @@ Modes:
            is) for --duration with each of --check-clients clients. With
            --postgis, every check is first asked of the server (twice) and
            of PostGIS, which must agree, and each load is followed by the
-           same checks against PostGIS with as many connections.
+           same checks against PostGIS with as many connections. With
+           --floor, each load is also run against floor-serve (net/http
+           answering a fixed answer of the same mean size, in a process of
+           its own): the floor of the machine, which deconflict's own work
+           adds to.
   reads    the reads people repeat, each under the same closed-loop
            load as check: GET /v1/operations by box and hour, GET
            /v1/conflicts?status=open, event pages (GET /v1/events?after=)
@@ -88,7 +93,8 @@ Modes:
 
 The result goes to --out as JSON; progress to stderr (a bar on a
 terminal, a line every --progress-every otherwise). 'plot' draws the
-scaling curves of index and scale results as SVG files in --dir.
+scaling curves of index and scale results as SVG files in --dir;
+'floor-serve' is the server --floor measures.
 
 Flags:
 `
@@ -112,9 +118,12 @@ var errUsage = errors.New("usage shown")
 // Run runs the command args name and returns the exit status.
 func (m *Main) Run(ctx context.Context, args []string) int {
 	var err error
-	if len(args) > 0 && args[0] == "plot" {
+	switch {
+	case len(args) > 0 && args[0] == "plot":
 		err = m.plot(args[1:])
-	} else {
+	case len(args) > 0 && args[0] == "floor-serve":
+		err = m.floorServe(ctx, args[1:])
+	default:
 		err = m.bench(ctx, args)
 	}
 	switch {
