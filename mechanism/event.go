@@ -11,15 +11,31 @@ import (
 )
 
 // appendEvent stores e with data as its body, in the caller's transaction.
-// A json.RawMessage body is taken as it is: it must be what json.Marshal
-// writes (withOrigin's are).
+// A json.RawMessage or copyBody body is taken as it is: it must be what
+// json.Marshal writes; a copyBody's entry is remembered as a copy of a
+// peer's entry (federation_copies.go).
 func (m *Mechanism) appendEvent(ctx context.Context, tx dc.Tx, e *dc.Event, data any) error {
+	if c, ok := data.(copyBody); ok {
+		// Already what json.Marshal wrote (withOrigin): marshalling it
+		// again would only scan and copy it.
+		e.Data = json.RawMessage(c)
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return fmt.Errorf("append %s event: %w", e.Type, err)
+		}
+		leaf, err := record.AppendMarshalledLeaf(ctx, tx, e)
+		if err != nil {
+			return fmt.Errorf("log %s event: %w", e.Type, err)
+		}
+		// Remembered before the commit: only a hint, which PeerLog
+		// checks against the log's leaf hash (federation_copies.go).
+		m.fed.copies.add(e.Seq-1, leaf)
+		return nil
+	}
 	appendToLog := record.Append
 	if data != nil {
 		appendToLog = record.AppendMarshalled
 		if raw, ok := data.(json.RawMessage); ok {
-			// Already what json.Marshal wrote (withOrigin): marshalling
-			// it again would only scan and copy it.
+			// Already what json.Marshal wrote.
 			e.Data = raw
 		} else {
 			b, err := json.Marshal(data)

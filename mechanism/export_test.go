@@ -51,3 +51,18 @@ func (m *Mechanism) RemembersLogged(index int64) bool {
 	_, ok := m.writer.logged.at(index)
 	return ok
 }
+
+// RemembersCopy reports whether the node remembers appending a copy of a
+// peer's entry at index (federation_copies.go).
+func (m *Mechanism) RemembersCopy(index int64) bool {
+	_, ok := m.fed.copies.at(index)
+	return ok
+}
+
+// ForgetCopies makes the node forget the copies it appended, as a
+// process that did not append them knows none.
+func (m *Mechanism) ForgetCopies() {
+	m.fed.copies.mu.Lock()
+	defer m.fed.copies.mu.Unlock()
+	m.fed.copies.by, m.fed.copies.order, m.fed.copies.next = nil, nil, 0
+}

@@ -48,6 +48,9 @@ type federation struct {
 	// refused are the peers' operations refused for an ID collision
 	// (federation_collision.go); nil if none.
 	refused atomic.Pointer[refusedSet]
+	// copies are the copies of peers' entries this process appended
+	// last (federation_copies.go).
+	copies copyHints
 }
 
 // PeerOrigin names the entry of a peer's log a replicated change comes

@@ -18,8 +18,9 @@ import (
 // nodes' receipts of this node's operations. Every replicated
 // event is marked with the peer's entry it came from (PeerOrigin).
 
-// withOrigin returns data's JSON with "replicated": origin added.
-func withOrigin(data any, o *PeerOrigin) (json.RawMessage, error) {
+// withOrigin returns data's JSON with "replicated": origin added, the
+// body of a copy of a peer's entry.
+func withOrigin(data any, o *PeerOrigin) (copyBody, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return nil, err
@@ -38,7 +39,7 @@ func withOrigin(data any, o *PeerOrigin) (json.RawMessage, error) {
 	}
 	out = append(out, `"replicated":`...)
 	out = append(out, ob...)
-	return append(out, '}'), nil
+	return copyBody(append(out, '}')), nil
 }
 
 // peerEvents marks the events of a replicated change as copies, and adds

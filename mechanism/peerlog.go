@@ -66,15 +66,26 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 				return fmt.Errorf("peer log: %d events from %d, want %d", len(evs), from, end-from)
 			}
 			// A withheld entry's leaf hash is the log's own, read for the
-			// page at once: its bytes are never built.
+			// page at once: its bytes are never built. A copy this
+			// process remembers appending is withheld if the log holds
+			// the leaf hash it was appended with (federation_copies.go);
+			// any other entry a peer's party may see is judged by its
+			// body.
 			var withheld []int64 // storage indexes of their leaf hashes
+			var hinted []int     // of entries, the remembered copies
+			var hints []tlog.Hash
 			entries = make([]PeerLogEntry, 0, len(evs))
 			for _, e := range evs {
 				pe := PeerLogEntry{Index: e.Seq - 1}
-				if visibleToAny(e, viewers) && !isCopy(e) {
-					pe.Data = record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
-					pe.LeafHash = tlog.RecordHash(pe.Data)
-				} else {
+				if visibleToAny(e, viewers) {
+					if h, ok := m.fed.copies.at(pe.Index); ok {
+						hinted, hints = append(hinted, len(entries)), append(hints, h)
+					} else if !isCopy(e) {
+						pe.Data = record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
+						pe.LeafHash = tlog.RecordHash(pe.Data)
+					}
+				}
+				if pe.Data == nil {
 					withheld = append(withheld, tlog.StoredHashIndex(0, pe.Index))
 				}
 				entries = append(entries, pe)
@@ -88,6 +99,17 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 					if entries[i].Data == nil {
 						entries[i].LeafHash, leaves = leaves[0], leaves[1:]
 					}
+				}
+			}
+			for j, i := range hinted {
+				if entries[i].LeafHash == hints[j] {
+					continue
+				}
+				// Not the copy remembered: a transaction that appended it
+				// rolled back, and another entry took its index.
+				if e := evs[i]; !isCopy(e) {
+					entries[i].Data = record.MarshalledEntryBytes(e)
+					entries[i].LeafHash = tlog.RecordHash(entries[i].Data)
 				}
 			}
 		}
