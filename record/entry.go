@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -76,6 +77,28 @@ func MarshalledEntryBytes(e *dc.Event) []byte { return entryBytes(e, true) }
 // Marshal copies a RawMessage or a MarshalJSON result without checking
 // the UTF-8 inside its strings.
 func entryBytes(e *dc.Event, marshalled bool) []byte {
+	data := bytes.TrimSpace(e.Data)
+	out := make([]byte, 0, 256+len(data))
+	out, ok := appendPlainHead(out, e)
+	if !ok {
+		out = appendHead(out, e)
+	}
+	out = append(out, `,"data":`...)
+	switch {
+	case len(data) == 0:
+		out = append(out, "null"...)
+	case utf8.Valid(data) && (marshalled || json.Valid(data)):
+		out = append(out, data...)
+	default:
+		s, _ := json.Marshal(string(data)) // invalid UTF-8 becomes U+FFFD
+		out = append(out, s...)
+	}
+	return append(out, '}')
+}
+
+// appendHead appends the entry's head as encoding/json writes entryHead
+// (HTML characters unescaped), without its closing brace.
+func appendHead(out []byte, e *dc.Event) []byte {
 	h := entryHead{
 		Seq:      e.Seq,
 		Type:     e.Type,
@@ -89,25 +112,74 @@ func entryBytes(e *dc.Event, marshalled bool) []byte {
 	if e.Subject != nil {
 		h.Subject = &entrySubject{Kind: e.Subject.Kind, ID: e.Subject.ID}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := bytes.NewBuffer(out)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(h); err != nil {
 		// Strings, numbers and slices of strings always encode.
 		panic("record: encode entry head: " + err.Error())
 	}
-	out := bytes.TrimRight(buf.Bytes(), "\n")
-	out = append(out[:len(out)-1], `,"data":`...)
-	switch data := bytes.TrimSpace(e.Data); {
-	case len(data) == 0:
-		out = append(out, "null"...)
-	case utf8.Valid(data) && (marshalled || json.Valid(data)):
-		out = append(out, data...)
-	default:
-		s, _ := json.Marshal(string(data)) // invalid UTF-8 becomes U+FFFD
-		out = append(out, s...)
+	b := bytes.TrimRight(buf.Bytes(), "\n")
+	return b[:len(b)-1]
+}
+
+// appendPlainHead is appendHead for an event whose strings are all
+// plain (plain), which encoding/json writes between quotes as they are:
+// the same bytes, written without reflection. It reports false, having
+// appended nothing, for an event with any other string.
+func appendPlainHead(out []byte, e *dc.Event) ([]byte, bool) {
+	if !plain(e.Type) || !plain(e.Actor.Party) || !plain(string(e.Actor.Role)) ||
+		e.Subject != nil && (!plain(e.Subject.Kind) || !plain(e.Subject.ID)) {
+		return out, false
 	}
-	return append(out, '}')
+	for _, a := range e.Audience {
+		if !plain(a) {
+			return out, false
+		}
+	}
+	out = append(out, `{"seq":`...)
+	out = strconv.AppendInt(out, e.Seq, 10)
+	out = append(out, `,"type":"`...)
+	out = append(out, e.Type...)
+	out = append(out, `","time":"`...)
+	// RFC 3339 times are plain.
+	out = e.Time.UTC().AppendFormat(out, time.RFC3339Nano)
+	out = append(out, `","actor":{"party":"`...)
+	out = append(out, e.Actor.Party...)
+	out = append(out, `","role":"`...)
+	out = append(out, e.Actor.Role...)
+	out = append(out, `"},"subject":`...)
+	if e.Subject == nil {
+		out = append(out, "null"...)
+	} else {
+		out = append(out, `{"kind":"`...)
+		out = append(out, e.Subject.Kind...)
+		out = append(out, `","id":"`...)
+		out = append(out, e.Subject.ID...)
+		out = append(out, `"}`...)
+	}
+	out = append(out, `,"audience":[`...)
+	for i, a := range e.Audience {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, a...)
+		out = append(out, '"')
+	}
+	return append(out, ']'), true
+}
+
+// plain reports whether encoding/json writes s as it is between quotes
+// (with HTML characters unescaped): printable ASCII other than the quote
+// and the backslash.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // entryWire is an entry as parseEntry reads it: the head and the data.
