@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -55,6 +54,11 @@ func DecodePage(r io.Reader) (*LogPage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log page: %v", err)
 	}
+	return decodePage(b)
+}
+
+// decodePage is DecodePage of a body already read.
+func decodePage(b []byte) (*LogPage, error) {
 	if len(b) > MaxPage {
 		return nil, fmt.Errorf("log page: larger than %d bytes", MaxPage)
 	}
@@ -104,13 +108,10 @@ func decodeHash(s string) (tlog.Hash, error) {
 	return h, nil
 }
 
-// encodePage writes a page as JSON.
-func encodePage(p *LogPage) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+// writePage writes a page as JSON to w, in one Write (nothing if it
+// fails).
+func writePage(w io.Writer, p *LogPage) error {
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return enc.Encode(p)
 }

@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -195,14 +194,14 @@ func (n *Node) fetch(ctx context.Context, k *dc.SigningKey, p *dc.Peer, from int
 		m, _ := resp.Body.Read(b[:])
 		return nil, fmt.Errorf("pull from %s: %s: %s", p.URL, resp.Status, strings.TrimSpace(string(b[:m])))
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxPage+1))
+	body, err := readBody(resp, MaxPage)
 	if err != nil {
 		return nil, fmt.Errorf("pull from %s: %w", p.URL, err)
 	}
 	if err := verifyReply(resp, body, req, p.Key, n.now()); err != nil {
 		return nil, fmt.Errorf("pull from %s: %w", p.URL, err)
 	}
-	page, err := DecodePage(bytes.NewReader(body))
+	page, err := decodePage(body)
 	if err != nil {
 		return nil, &alertError{kind: "malformed", msg: err.Error()}
 	}
@@ -375,4 +374,30 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer, witn
 		parsed.put(events)
 	}
 	return applied, err
+}
+
+// readBody reads a reply's body, up to max+1 bytes (so that a caller
+// tells a body longer than max), into a buffer of the length the reply
+// declares, if it declares one of at most max: io.ReadAll would grow its
+// buffer, copying the body, a dozen times for a full page.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n <= 0 || n > max {
+		return io.ReadAll(io.LimitReader(resp.Body, max+1))
+	}
+	r := io.LimitReader(resp.Body, max+1)
+	b := make([]byte, 0, n+1) // a byte more, to read the end in the buffer
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than declared: grow
+		}
+		m, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }

@@ -222,13 +222,10 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 				}
 				page.Entries[i] = we
 			}
-			b, err := encodePage(page)
-			if err != nil {
-				writeError(w, http.StatusInternalServerError, dc.EInternal, "internal error")
-				return
-			}
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(b)
+			if err := writePage(w, page); err != nil {
+				writeError(w, http.StatusInternalServerError, dc.EInternal, "internal error")
+			}
 			return
 		}
 		// Wait for a commit here, or poll for another process's.

@@ -97,3 +97,49 @@ func TestPeerLogAfterARolledBackCopy(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPeerLog: a page of a node's log as a peer following it asks
+// for it, of declarations of the node's party each followed by the copy
+// of the peer's receipt of it, with the copies remembered as the process
+// that appended them remembers them, and forgotten as another process
+// (or the same after a restart) knows none.
+func BenchmarkPeerLog(b *testing.B) {
+	ctx := context.Background()
+	m, clk := mustOpen(b)
+	m.Federation().SetPeers([]*dc.Peer{{Key: "k1", Parties: []string{"charlie"}}})
+	start := clk.Now().Add(3 * time.Hour)
+	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
+	_, _, from, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 250
+	for i := range n {
+		res, err := m.Declare(ctx, alpha, uuid.NewString(), circleDecl(20+float64(i%40), 20+float64(i/40), start, start.Add(time.Hour)), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		op := res.Operation
+		r := &record.NodeReceipt{Operation: op.ID, Party: "alpha", Version: 1, Receiver: []string{"charlie"},
+			Key: "k1", ReceivedAt: clk.Now().Format(time.RFC3339Nano), Entry: op.Rev - 1, LeafHash: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}
+		if err := m.Federation().KeepNodeReceipt(ctx, mechanism.PeerOrigin{Node: "k1", Index: int64(i), LeafHash: r.LeafHash}, r, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, how := range []string{"remembered", "forgotten"} {
+		b.Run(how, func(b *testing.B) {
+			if how == "forgotten" {
+				m.ForgetCopies()
+			}
+			var entries int
+			for b.Loop() {
+				_, es, _, err := m.Federation().PeerLog(ctx, []string{"charlie"}, from, mechanism.MaxPeerLogPage)
+				if err != nil {
+					b.Fatal(err)
+				}
+				entries += len(es)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(entries), "ns/entry")
+		})
+	}
+}
