@@ -202,6 +202,14 @@ var parseOptions = jsonv2.JoinOptions(jsonv2.RejectUnknownMembers(true), jsontex
 // JSON with go-json-experiment/json, in one pass where encoding/json
 // takes two: a node parses every entry of its peers' logs it may see.
 func parseEntry(data []byte) (*dc.Event, error) {
+	if e, ok := parsePlainEntry(data); ok {
+		return e, nil
+	}
+	return parseEntryJSON(data)
+}
+
+// parseEntryJSON is parseEntry reading any entry as JSON.
+func parseEntryJSON(data []byte) (*dc.Event, error) {
 	var w entryWire
 	if err := jsonv2.Unmarshal(data, &w, parseOptions); err != nil {
 		return nil, fmt.Errorf("not an entry: %v", err)
@@ -250,4 +258,105 @@ func (j *entryJSON) event() (*dc.Event, error) {
 		e.Data = j.Data
 	}
 	return e, nil
+}
+
+// parsePlainEntry is parseEntry for an entry whose head's strings are
+// all plain, as appendPlainHead writes them, read without reflection: it
+// reports false for any other bytes, which parseEntry then reads in full.
+// What it accepts is what parseEntry accepts, read alike: bytes that are
+// EntryBytes of the event read, whose data is JSON as encoding/json
+// reads it (FuzzParseEntry).
+func parsePlainEntry(b []byte) (*dc.Event, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"seq":`))
+	i := bytes.IndexByte(rest, ',')
+	if !ok || i < 1 {
+		return nil, false
+	}
+	seq, err := strconv.ParseInt(string(rest[:i]), 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	e := &dc.Event{Seq: seq}
+	var at, role string
+	rest = rest[i:]
+	for _, f := range []struct {
+		prefix string
+		to     *string
+	}{{`,"type":"`, &e.Type}, {`","time":"`, &at}, {`","actor":{"party":"`, &e.Actor.Party}, {`","role":"`, &role}} {
+		if *f.to, rest, ok = plainString(rest, f.prefix); !ok {
+			return nil, false
+		}
+	}
+	e.Actor.Role = dc.Role(role)
+	if rest, ok = bytes.CutPrefix(rest, []byte(`"},"subject":`)); !ok {
+		return nil, false
+	}
+	if r, null := bytes.CutPrefix(rest, []byte("null")); null {
+		rest = r
+	} else {
+		e.Subject = &dc.Subject{}
+		if e.Subject.Kind, rest, ok = plainString(rest, `{"kind":"`); !ok {
+			return nil, false
+		}
+		if e.Subject.ID, rest, ok = plainString(rest, `","id":"`); !ok {
+			return nil, false
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(`"}`)); !ok {
+			return nil, false
+		}
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"audience":[`)); !ok {
+		return nil, false
+	}
+	e.Audience = []string{}
+	if len(rest) > 0 && rest[0] != ']' {
+		for sep := `"`; ; sep = `","` {
+			var a string
+			if a, rest, ok = plainString(rest, sep); !ok {
+				return nil, false
+			}
+			e.Audience = append(e.Audience, a)
+			if r, end := bytes.CutPrefix(rest, []byte(`"]`)); end {
+				rest = r
+				break
+			}
+		}
+	} else if len(rest) > 0 {
+		rest = rest[1:]
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"data":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return nil, false
+	}
+	// The whole entry is checked as JSON, as parseEntryJSON reads it
+	// (the data's nesting counts from the entry's).
+	if !jsontext.Value(b).IsValid(parseOptions) {
+		return nil, false
+	}
+	if data := rest[:len(rest)-1]; !bytes.Equal(data, []byte("null")) {
+		e.Data = bytes.Clone(data)
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return nil, false
+	}
+	e.Time = t.UTC()
+	// The bytes the log would write for what was read: anything else
+	// (another spelling of the time or the number, white space) is read
+	// in full, and refused there.
+	if !bytes.Equal(entryBytes(e, true), b) {
+		return nil, false
+	}
+	return e, true
+}
+
+// plainString reads, after prefix, a plain string (plain) up to the
+// next quote, and returns it and the rest from that closing quote on,
+// with which the next prefix begins.
+func plainString(b []byte, prefix string) (string, []byte, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(prefix))
+	i := bytes.IndexByte(rest, '"')
+	if !ok || i < 0 || !plain(string(rest[:i])) {
+		return "", nil, false
+	}
+	return string(rest[:i]), rest[i:], true
 }

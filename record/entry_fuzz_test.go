@@ -69,5 +69,11 @@ func FuzzParseEntry(f *testing.F) {
 		if !bytes.Equal(EntryBytes(got), data) {
 			t.Fatalf("accepted %q, which is not EntryBytes of what it read", data)
 		}
+		if plain, ok := parsePlainEntry(data); ok {
+			full, err := parseEntryJSON(data)
+			if err != nil || !reflect.DeepEqual(plain, full) {
+				t.Fatalf("parsePlainEntry reads %+v, parseEntryJSON %+v (%v), from %q", plain, full, err, data)
+			}
+		}
 	})
 }
