@@ -182,6 +182,9 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 	for k, v := range sr.header {
 		w.Header()[k] = v
 	}
+	// Declared, so that the puller reads the page into one buffer of its
+	// length (readBody): net/http sizes only a short body by itself.
+	w.Header().Set("Content-Length", strconv.Itoa(sr.body.Len()))
 	w.WriteHeader(sr.status)
 	_, _ = w.Write(sr.body.Bytes())
 }
