@@ -376,20 +376,27 @@ func (n *Node) keep(ctx context.Context, key string, page *LogPage, signer, witn
 	return applied, err
 }
 
+// presizedPage is the most of a reply's declared length readBody sets
+// aside before the body arrives.
+const presizedPage = 4 << 20
+
 // readBody reads a reply's body, up to max+1 bytes (so that a caller
 // tells a body longer than max), into a buffer of the length the reply
 // declares, if it declares one of at most max: io.ReadAll would grow its
-// buffer, copying the body, a dozen times for a full page.
+// buffer, copying the body, a dozen times for a full page. Only
+// presizedPage of the declared length is set aside at once, the rest as
+// it arrives, so that what a peer only declares, before its reply is
+// verified, costs the puller little memory.
 func readBody(resp *http.Response, max int64) ([]byte, error) {
 	n := resp.ContentLength
 	if n <= 0 || n > max {
 		return io.ReadAll(io.LimitReader(resp.Body, max+1))
 	}
 	r := io.LimitReader(resp.Body, max+1)
-	b := make([]byte, 0, n+1) // a byte more, to read the end in the buffer
+	b := make([]byte, 0, min(n, presizedPage)+1) // a byte more, to read the end in the buffer
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // longer than declared: grow
+			b = append(b, 0)[:len(b)] // longer than set aside: grow
 		}
 		m, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+m]

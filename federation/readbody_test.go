@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -32,5 +33,23 @@ func TestReadBody(t *testing.T) {
 		if err != nil || string(got) != c.want {
 			t.Errorf("a body of %d bytes declaring %d: read %q, %v; want %q", len(c.body), c.declared, got, err, c.want)
 		}
+	}
+}
+
+// TestReadBodyAnnouncedOnly: a reply that declares a long body and sends
+// a short one costs the puller memory for what it sent, not for what it
+// declared: a hostile peer's headers alone must not hold a page's worth
+// of the puller's memory before its reply is even verified.
+func TestReadBodyAnnouncedOnly(t *testing.T) {
+	resp := &http.Response{ContentLength: MaxPage, Body: io.NopCloser(strings.NewReader("0123456789"))}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, _ := readBody(resp, MaxPage)
+	runtime.ReadMemStats(&after)
+	if string(got) != "0123456789" {
+		t.Fatalf("read %q", got)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > MaxPage/4 {
+		t.Errorf("a reply declaring %d bytes and sending 10 cost %d bytes of memory", int64(MaxPage), n)
 	}
 }
