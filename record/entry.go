@@ -328,11 +328,15 @@ func parsePlainEntry(b []byte) (*dc.Event, bool) {
 		return nil, false
 	}
 	// The whole entry is checked as JSON, as parseEntryJSON reads it
-	// (the data's nesting counts from the entry's).
-	if !jsontext.Value(b).IsValid(parseOptions) {
+	// (the data's nesting counts from the entry's), and the data as one
+	// value: what follows "data": up to the last brace could also be a
+	// value and more members (another data among them), which the log
+	// never writes and encoding/json would read another way.
+	data := rest[:len(rest)-1]
+	if !jsontext.Value(b).IsValid(parseOptions) || !jsontext.Value(data).IsValid(parseOptions) {
 		return nil, false
 	}
-	if data := rest[:len(rest)-1]; !bytes.Equal(data, []byte("null")) {
+	if !bytes.Equal(data, []byte("null")) {
 		e.Data = bytes.Clone(data)
 	}
 	t, err := time.Parse(time.RFC3339Nano, at)

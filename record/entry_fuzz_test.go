@@ -51,6 +51,8 @@ func FuzzParseEntry(f *testing.F) {
 		f.Add(bytes.Replace(b, []byte(`"seq"`), []byte(`"SEQ"`), 1))
 		f.Add(bytes.Replace(b, []byte(`"audience"`), []byte(`"extra":0,"audience"`), 1))
 		f.Add(bytes.Replace(b, []byte(`"type"`), []byte(`"seq":9,"type"`), 1))
+		f.Add(append(bytes.Clone(b[:len(b)-1]), `,"extra":0}`...))
+		f.Add(append(bytes.Clone(b[:len(b)-1]), `,"data":null}`...))
 	}
 	f.Add([]byte(`{"seq":1,"type":"x","time":"2026-03-01T10:00:00Z","actor":{"party":"","role":""},"subject":null,"audience":[],"data":null}`))
 	f.Add([]byte("{\"seq\":1,\"type\":\"\xff\",\"time\":\"2026-03-01T10:00:00Z\",\"actor\":{\"party\":\"\",\"role\":\"\"},\"subject\":null,\"audience\":[],\"data\":null}"))
