@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -286,6 +287,9 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := resp.Header.Clone()
 	if tamper != nil {
 		rb = tamper(h, rb)
+		if h.Get("Content-Length") != "" { // as a man in the middle would
+			h.Set("Content-Length", strconv.Itoa(len(rb)))
+		}
 	}
 	for k, v := range h {
 		w.Header()[k] = v
