@@ -58,7 +58,10 @@
 // a hull of their entry (its time span, altitude span and a cap around
 // its footprints), and the survivors get the very test CompareOperations
 // makes, so the answers are those of brute force. Each bucket keeps its keys (cell and slot packed in 64 bits) in
-// a chunked sorted array (set.go).
+// a chunked sorted array (set.go). The ranges and lookups of a query lie
+// close together in key order and most find nothing: a search sorts them
+// once, seeks each bucket once for the first, and gallops from there
+// (bucket.scan).
 //
 // A search may decide the entries of some groups under minima of their
 // own (PairMinima, what a federation node needs when nodes' minima

@@ -213,45 +213,68 @@ func keysOf(vols []vol) []key {
 	return slices.Compact(out)
 }
 
-// scan visits the items of the bucket whose cells meet cells: their
-// descendants by a range scan, their ancestors at the levels in use one by
-// one.
-func (b *bucket) scan(cells []s2.CellID, s *search) {
-	var ancestors [2 * (maxEntryLevel + 1)]s2.CellID
-	na := 0
-	for _, c := range cells {
-		b.scanRange(c.RangeMin(), c.RangeMax(), s)
-		for l := c.Level() - 1; l >= 0; l-- {
-			if b.levels[l] == 0 {
-				continue
-			}
-			p := c.Parent(l)
-			if !slices.Contains(ancestors[:na], p) {
-				if na == len(ancestors) {
-					b.scanRange(p, p, s)
-					continue
-				}
-				ancestors[na] = p
-				na++
-			}
-		}
+// scan visits the items of the bucket under the lookups of a search
+// (appendLookups), which come in the order of their first keys, from
+// position (i, j) on: that of the first key at or after the first
+// lookup's first key (seekAll). The lookups of a query lie close
+// together, most with no key between one and the next: each seek
+// gallops on from where the one before it found its first key.
+func (b *bucket) scan(lookups []lookup, i, j int, s *search) {
+	set := &b.items
+	if i >= len(set.chunks) {
+		return
 	}
-	for _, p := range ancestors[:na] {
-		b.scanRange(p, p, s)
+	for _, lk := range lookups {
+		if lk.level >= 0 && b.levels[lk.level] == 0 {
+			continue
+		}
+		if c := set.chunks[i]; c[len(c)-1] >= lk.from {
+			j = gallopKeys(c, j, lk.from)
+		} else {
+			// Past chunk i: in the last later chunk whose first key is
+			// at most from, or the one after i.
+			i += 1 + max(searchKeys(set.firsts[i+1:], lk.from+1)-1, 0)
+			if i == len(set.chunks) {
+				return // no key at or after from
+			}
+			j = searchKeys(set.chunks[i], lk.from)
+		}
+		b.visit(i, j, lk.to, s)
 	}
 }
 
-// scanRange passes the items whose cells lie in [lo, hi] to s.see. (It
-// is keySet.ascend with the call made directly.)
-func (b *bucket) scanRange(lo, hi s2.CellID, s *search) {
-	from := uint64(lo) &^ math.MaxUint32
-	to := uint64(hi) | math.MaxUint32
-	set := &b.items
-	if len(set.chunks) == 0 {
-		return
+// seekAll finds in each bucket of bs the position (at[k], in chunk
+// chunks[k]) of the first key at or after from; a bucket with no such
+// key, or none at all, gets a chunk past its last. The binary searches
+// of the buckets go step by step together, so that the reads from
+// memory of one overlap those of the others rather than wait for them.
+func seekAll(bs []*bucket, from uint64, chunks, at []int, keys [][]uint64) {
+	for k, b := range bs {
+		keys[k] = b.items.firsts
 	}
-	i := set.chunk(from)
-	j, _ := slices.BinarySearch(set.chunks[i], from)
+	searchAll(keys, from+1, chunks) // the chunks whose first key is at most from
+	for k, b := range bs {
+		keys[k] = nil
+		if len(b.items.chunks) > 0 {
+			chunks[k] = max(chunks[k]-1, 0)
+			keys[k] = b.items.chunks[chunks[k]]
+		}
+	}
+	searchAll(keys, from, at)
+	for k, b := range bs {
+		keys[k] = nil
+		if len(b.items.chunks) > 0 && at[k] == len(b.items.chunks[chunks[k]]) {
+			// Every key of the chunk is below from: the next chunk's
+			// first is the first at or after it, if there is a next.
+			chunks[k], at[k] = chunks[k]+1, 0
+		}
+	}
+}
+
+// visit passes the items from position (i, j) on whose keys are at most
+// to to s.see.
+func (b *bucket) visit(i, j int, to uint64, s *search) {
+	set := &b.items
 	for ; i < len(set.chunks); i, j = i+1, 0 {
 		for _, k := range set.chunks[i][j:] {
 			if k > to {
@@ -260,4 +283,61 @@ func (b *bucket) scanRange(lo, hi s2.CellID, s *search) {
 			s.see(k)
 		}
 	}
+}
+
+// lookup is a range of item keys a search visits in each bucket: the
+// items of a query cell and its descendants (level -1), or those of one
+// of its ancestors, of that level, which a bucket with no items at the
+// level passes over.
+type lookup struct {
+	from, to uint64
+	level    int
+}
+
+// appendLookups appends to out the lookups of the cells of a query: the
+// range of each cell, and each of their ancestors at the levels in
+// levels (a bit for each level) once, in the order of their first keys.
+func appendLookups(out []lookup, cells []s2.CellID, levels uint32) []lookup {
+	n := len(out)
+	for _, c := range cells {
+		out = append(out, lookup{from: uint64(c.RangeMin()) &^ math.MaxUint32, to: uint64(c.RangeMax()) | math.MaxUint32, level: -1})
+		for l := c.Level() - 1; l >= 0; l-- {
+			if levels&(1<<l) == 0 {
+				continue
+			}
+			p := uint64(c.Parent(l))
+			if !hasLookup(out[n:], p) {
+				out = append(out, lookup{from: p, to: p | math.MaxUint32, level: l})
+			}
+		}
+	}
+	// An insertion sort: a query has a few dozen lookups at most.
+	ls := out[n:]
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j].from < ls[j-1].from; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+	return out
+}
+
+// hasLookup reports whether ls has a lookup whose first key is from.
+func hasLookup(ls []lookup, from uint64) bool {
+	for i := range ls {
+		if ls[i].from == from {
+			return true
+		}
+	}
+	return false
+}
+
+// levelMask returns a bit for each cell level the bucket has items at.
+func (b *bucket) levelMask() uint32 {
+	var m uint32
+	for l, n := range b.levels {
+		if n != 0 {
+			m |= 1 << l
+		}
+	}
+	return m
 }

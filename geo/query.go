@@ -163,6 +163,14 @@ type search struct {
 	limit s1.Angle // horizontalLimit(m)
 	seen  slotSet
 	cands []uint32
+	// buckets and lookups hold the buckets and the lookups of the
+	// query volume being collected.
+	buckets []*bucket
+	lookups []lookup
+	// chunks and at hold the position in each bucket of the first
+	// lookup's first key (seekAll), keys its scratch space.
+	chunks, at []int
+	keys       [][]uint64
 }
 
 // searches recycles the scratch space of queries.
@@ -171,17 +179,22 @@ var searches = sync.Pool{New: func() any { return &search{} }}
 // release clears s and returns it to the pool.
 func (s *search) release() {
 	s.seen.reset()
+	clear(s.buckets)
 	s.ix, s.qs, s.cands = nil, nil, s.cands[:0]
 	searches.Put(s)
 }
 
-// collect visits the items that may conflict with q.
+// collect visits the items that may conflict with q: it finds the
+// buckets to look in first, so that the lookups of the query's cells
+// (appendLookups) leave out ancestors at levels none of them has items
+// at.
 func (s *search) collect(q *vol) {
 	ix := s.ix
-	cells := queryCells(q.fp, s.m.HorizontalM)
 	t0 := q.start - s.m.TimeS - timeSlack
 	t1 := q.end + s.m.TimeS + timeSlack
 	t0, t1 = min(t0, t1), max(t0, t1)
+	s.buckets = s.buckets[:0]
+	var levels uint32
 	for k := range timeLevels {
 		if ix.perTime[k] == 0 {
 			continue
@@ -191,16 +204,30 @@ func (s *search) collect(q *vol) {
 			// The query spans more buckets than exist: visit those.
 			for bk, b := range ix.buckets {
 				if int(bk>>bucketBits) == k && bk >= bucketKey(k, lo) && bk <= bucketKey(k, hi) {
-					b.scan(cells, s)
+					s.buckets = append(s.buckets, b)
+					levels |= b.levelMask()
 				}
 			}
 			continue
 		}
 		for j := lo; j <= hi; j++ {
 			if b := ix.buckets[bucketKey(k, j)]; b != nil {
-				b.scan(cells, s)
+				s.buckets = append(s.buckets, b)
+				levels |= b.levelMask()
 			}
 		}
+	}
+	if len(s.buckets) == 0 {
+		return
+	}
+	cells := queryCells(q.fp, s.m.HorizontalM)
+	s.lookups = appendLookups(s.lookups[:0], cells, levels)
+	n := len(s.buckets)
+	s.chunks, s.at = slices.Grow(s.chunks[:0], n)[:n], slices.Grow(s.at[:0], n)[:n]
+	s.keys = slices.Grow(s.keys[:0], n)[:n]
+	seekAll(s.buckets, s.lookups[0].from, s.chunks, s.at, s.keys)
+	for k, b := range s.buckets {
+		b.scan(s.lookups, s.chunks[k], s.at[k], s)
 	}
 }
 

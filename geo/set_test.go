@@ -44,3 +44,48 @@ func TestKeySet(t *testing.T) {
 		}
 	}
 }
+
+// TestKeySearches checks the seeks of a search (searchKeys, gallopKeys
+// from any position at or before the answer, searchAll over several
+// slices at once) against slices.BinarySearch, on sorted keys of every
+// length up to a few hundred, with repeats and keys absent.
+func TestKeySearches(t *testing.T) {
+	r := newRand(t)
+	for i := range cases(3000) {
+		n := r.IntN(300)
+		if i%10 == 0 {
+			n = r.IntN(4)
+		}
+		keys := make([]uint64, n)
+		for k := range keys {
+			keys[k] = r.Uint64N(uint64(2*n + 2))
+		}
+		slices.Sort(keys)
+		for range 10 {
+			x := r.Uint64N(uint64(2*n + 4))
+			want, _ := slices.BinarySearch(keys, x)
+			if got := searchKeys(keys, x); got != want {
+				t.Fatalf("searchKeys(%v, %d) = %d, want %d", keys, x, got, want)
+			}
+			j := r.IntN(want + 1)
+			if got := gallopKeys(keys, j, x); got != want {
+				t.Fatalf("gallopKeys(%v, %d, %d) = %d, want %d", keys, j, x, got, want)
+			}
+		}
+		// searchAll: the slices of keys that start at random places, each
+		// of its own length.
+		m := 1 + r.IntN(6)
+		x := r.Uint64N(uint64(2*n + 4))
+		all, at := make([][]uint64, m), make([]int, m)
+		want := make([]int, m)
+		for k := range all {
+			lo := r.IntN(n + 1)
+			all[k] = keys[lo : lo+r.IntN(n-lo+1)]
+			want[k], _ = slices.BinarySearch(all[k], x)
+		}
+		searchAll(slices.Clone(all), x, at)
+		if !slices.Equal(at, want) {
+			t.Fatalf("searchAll(%v, %d) = %v, want %v", all, x, at, want)
+		}
+	}
+}
