@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -86,6 +87,42 @@ func TestKeySearches(t *testing.T) {
 		searchAll(slices.Clone(all), x, at)
 		if !slices.Equal(at, want) {
 			t.Fatalf("searchAll(%v, %d) = %v, want %v", all, x, at, want)
+		}
+	}
+}
+
+// TestKeySetTopKeys fills a set of several chunks with the largest keys,
+// the largest of all among them, in any order, and checks that it stays
+// sorted and finds and removes each: a seek for the largest key must not
+// wrap around to the first chunk.
+func TestKeySetTopKeys(t *testing.T) {
+	r := newRand(t)
+	for range cases(20) {
+		keys := make([]uint64, chunkMax*2+r.IntN(chunkMax))
+		for i := range keys {
+			keys[i] = math.MaxUint64 - uint64(i)
+		}
+		r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		var s keySet
+		for _, k := range keys {
+			if !s.insert(k) {
+				t.Fatalf("insert(%#x) = false", k)
+			}
+		}
+		var got []uint64
+		s.ascend(0, math.MaxUint64, func(k uint64) bool { got = append(got, k); return true })
+		want := slices.Sorted(slices.Values(keys))
+		if !slices.Equal(got, want) {
+			t.Fatalf("%d chunks hold %d keys out of order (last %#x), want %d from %#x to %#x",
+				len(s.chunks), len(got), got[len(got)-1], len(want), want[0], want[len(want)-1])
+		}
+		for _, k := range keys {
+			if !s.delete(k) {
+				t.Fatalf("delete(%#x) = false", k)
+			}
+		}
+		if s.len() != 0 || len(s.chunks) != 0 {
+			t.Fatalf("after deleting all: len %d, %d chunks", s.len(), len(s.chunks))
 		}
 	}
 }
