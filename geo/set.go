@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"math"
 	"math/bits"
 	"slices"
 )
@@ -21,6 +22,9 @@ const chunkMax = 256
 // chunk returns the chunk where k belongs: the last whose first key is
 // at most k, or the first.
 func (s *keySet) chunk(k uint64) int {
+	if k == math.MaxUint64 { // k+1 would wrap around to 0
+		return max(len(s.firsts)-1, 0)
+	}
 	return max(searchKeys(s.firsts, k+1)-1, 0)
 }
 
