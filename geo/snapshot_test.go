@@ -2,6 +2,7 @@ package geo
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -178,5 +179,45 @@ func TestFreeze(t *testing.T) {
 		if got, want := back.Conflicts(q, m, ""), bruteConflicts(live, q, m, ""); !slices.Equal(got, want) {
 			t.Fatalf("frozen snapshot, minima %+v:\n got %v\nwant %v", m, got, want)
 		}
+	}
+}
+
+// TestSnapshotRefusesItemsOfNoCell: a snapshot whose bucket holds an item
+// key that names no valid cell (its upper half zero, or a face past the
+// sixth) is an error, not a panic. Items come last in a snapshot.
+func TestSnapshotRefusesItemsOfNoCell(t *testing.T) {
+	r := newRand(t)
+	ix := NewIndex()
+	ix.Insert("op", "g", randOp(t, r, fromDegrees(33.5, 36.3), 100_000))
+	snap := snapshotOf(t, ix)
+	var first, last uint64 // the first and last item of one bucket
+	for _, b := range ix.buckets {
+		c := b.items.chunks[len(b.items.chunks)-1]
+		first, last = b.items.firsts[0], c[len(c)-1]
+		break
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new uint64
+	}{
+		{"upper half zero", first, uint64(keySlot(first))},
+		{"face 7", last, 7<<61 | 1<<32 | uint64(keySlot(last))},
+	} {
+		at := bytes.LastIndex(snap, binary.LittleEndian.AppendUint64(nil, tc.old))
+		if at < 0 {
+			t.Fatalf("%s: item %#x not in the snapshot", tc.name, tc.old)
+		}
+		bad := slices.Clone(snap)
+		binary.LittleEndian.PutUint64(bad[at:], tc.new)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: ReadSnapshot panics: %v", tc.name, p)
+				}
+			}()
+			if _, err := ReadSnapshot(bad); !errors.Is(err, errSnapshot) {
+				t.Errorf("%s: error %v", tc.name, err)
+			}
+		}()
 	}
 }
