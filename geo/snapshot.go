@@ -309,11 +309,11 @@ func ReadSnapshot(data []byte) (*Index, error) {
 		}
 		bk := &bucket{items: keySetOf(items)}
 		for _, k := range items {
-			l := cellOfItem(k).Level()
-			if l > maxEntryLevel {
-				return nil, fmt.Errorf("%w: bucket %#x: cell of level %d", errSnapshot, key, l)
+			c := cellOfItem(k)
+			if !c.IsValid() || c.Level() > maxEntryLevel {
+				return nil, fmt.Errorf("%w: bucket %#x: item %#x of no cell of level at most %d", errSnapshot, key, k, maxEntryLevel)
 			}
-			bk.levels[l]++
+			bk.levels[c.Level()]++
 		}
 		ix.buckets[key] = bk
 		ix.perTime[key>>bucketBits] += len(items)
