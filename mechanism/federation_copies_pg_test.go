@@ -10,7 +10,6 @@ import (
 	"github.com/deconflict/deconflict/internal/pgtest"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/postgres"
-	"github.com/deconflict/deconflict/record"
 	"github.com/google/uuid"
 )
 
@@ -42,26 +41,7 @@ func TestPeerLogOfReplicasOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	receipt := func(entry int64) mechanism.KeptReceipt {
-		return mechanism.KeptReceipt{
-			Origin: mechanism.PeerOrigin{Node: "k1", Index: entry, LeafHash: "aGFzaA=="},
-			Receipt: &record.NodeReceipt{
-				Operation: res.Operation.ID, Party: "alpha", Version: 1, Receiver: []string{"charlie"},
-				Key: "k1", ReceivedAt: clk.Now().Format(time.RFC3339Nano), Entry: res.Operation.Rev - 1, LeafHash: "aGFzaA==",
-			},
-		}
-	}
-	peerLog := func(m *mechanism.Mechanism, index int64) mechanism.PeerLogEntry {
-		t.Helper()
-		_, entries, _, err := m.Federation().PeerLog(ctx, []string{"charlie"}, index, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(entries) != 1 || entries[0].Index != index {
-			t.Fatalf("PeerLog from %d: %+v", index, entries)
-		}
-		return entries[0]
-	}
+	receipt := func(entry int64) mechanism.KeptReceipt { return charlieReceipt(res.Operation, clk.Now(), entry) }
 	_, _, size, err := a.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +63,7 @@ func TestPeerLogOfReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("b's declaration is entry %d, not %d, where a's rolled-back copy was", own.Operation.Rev-1, size)
 	}
 	for name, m := range map[string]*mechanism.Mechanism{"a": a, "b": b} {
-		if e := peerLog(m, size); e.Data == nil {
+		if e := peerLogEntry(t, m, size); e.Data == nil {
 			t.Errorf("%s withholds entry %d, b's declaration of alpha's, as a copy", name, size)
 		}
 	}
@@ -100,7 +80,7 @@ func TestPeerLogOfReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("entry %d: a remembers it %v, b %v; want only b", after-1, a.RemembersCopy(after-1), b.RemembersCopy(after-1))
 	}
 	for name, m := range map[string]*mechanism.Mechanism{"a": a, "b": b} {
-		if e := peerLog(m, after-1); e.Data != nil {
+		if e := peerLogEntry(t, m, after-1); e.Data != nil {
 			t.Errorf("%s sends the copy of the peer's receipt, entry %d, whole: %s", name, after-1, e.Data)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
-	"github.com/deconflict/deconflict/record"
 	"github.com/google/uuid"
 )
 
@@ -51,15 +50,7 @@ func TestPeerLogWhileCopiesRollBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		receipt := func(entry int64) mechanism.KeptReceipt {
-			return mechanism.KeptReceipt{
-				Origin: mechanism.PeerOrigin{Node: "k1", Index: entry, LeafHash: "aGFzaA=="},
-				Receipt: &record.NodeReceipt{
-					Operation: res.Operation.ID, Party: "alpha", Version: 1, Receiver: []string{"charlie"},
-					Key: "k1", ReceivedAt: clk.Now().Format(time.RFC3339Nano), Entry: res.Operation.Rev - 1, LeafHash: "aGFzaA==",
-				},
-			}
-		}
+		receipt := func(entry int64) mechanism.KeptReceipt { return charlieReceipt(res.Operation, clk.Now(), entry) }
 		if i%2 == 0 {
 			failed := receipt(int64(2*i + 1))
 			failed.Mark = func(dc.Tx) error { return errors.New("mark failed") }

@@ -27,26 +27,7 @@ func TestPeerLogAfterARolledBackCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	receipt := func(entry int64) mechanism.KeptReceipt {
-		return mechanism.KeptReceipt{
-			Origin: mechanism.PeerOrigin{Node: "k1", Index: entry, LeafHash: "aGFzaA=="},
-			Receipt: &record.NodeReceipt{
-				Operation: res.Operation.ID, Party: "alpha", Version: 1, Receiver: []string{"charlie"},
-				Key: "k1", ReceivedAt: clk.Now().Format(time.RFC3339Nano), Entry: res.Operation.Rev - 1, LeafHash: "aGFzaA==",
-			},
-		}
-	}
-	peerLog := func(index int64) mechanism.PeerLogEntry {
-		t.Helper()
-		_, entries, _, err := m.Federation().PeerLog(ctx, []string{"charlie"}, index, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(entries) != 1 || entries[0].Index != index {
-			t.Fatalf("PeerLog from %d: %+v", index, entries)
-		}
-		return entries[0]
-	}
+	receipt := func(entry int64) mechanism.KeptReceipt { return charlieReceipt(res.Operation, clk.Now(), entry) }
 	_, _, size, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +50,7 @@ func TestPeerLogAfterARolledBackCopy(t *testing.T) {
 	if !m.RemembersCopy(size) {
 		t.Fatalf("the node does not remember the rolled-back copy at entry %d: the test proves nothing", size)
 	}
-	if e := peerLog(size); e.Data == nil {
+	if e := peerLogEntry(t, m, size); e.Data == nil {
 		t.Fatalf("entry %d, a declaration of alpha's, is withheld from the peer as a copy", size)
 	}
 
@@ -92,10 +73,36 @@ func TestPeerLogAfterARolledBackCopy(t *testing.T) {
 		if how == "forgotten" {
 			m.ForgetCopies()
 		}
-		if e := peerLog(after - 1); e.Data != nil || e.LeafHash != entries[0].LeafHash {
+		if e := peerLogEntry(t, m, after-1); e.Data != nil || e.LeafHash != entries[0].LeafHash {
 			t.Fatalf("%s: the copy of the peer's receipt, entry %d, is sent as %q, leaf hash %x (the log's: %x)", how, after-1, e.Data, e.LeafHash, entries[0].LeafHash)
 		}
 	}
+}
+
+// charlieReceipt is the receipt, by the node of key k1 that hosts
+// charlie, of version 1 of op, kept as entry of that node's log.
+func charlieReceipt(op *dc.Operation, at time.Time, entry int64) mechanism.KeptReceipt {
+	return mechanism.KeptReceipt{
+		Origin: mechanism.PeerOrigin{Node: "k1", Index: entry, LeafHash: "aGFzaA=="},
+		Receipt: &record.NodeReceipt{
+			Operation: op.ID, Party: "alpha", Version: 1, Receiver: []string{"charlie"},
+			Key: "k1", ReceivedAt: at.Format(time.RFC3339Nano), Entry: op.Rev - 1, LeafHash: "aGFzaA==",
+		},
+	}
+}
+
+// peerLogEntry is entry index of m's log as m serves it to the node
+// that hosts charlie.
+func peerLogEntry(t testing.TB, m *mechanism.Mechanism, index int64) mechanism.PeerLogEntry {
+	t.Helper()
+	_, entries, _, err := m.Federation().PeerLog(context.Background(), []string{"charlie"}, index, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Index != index {
+		t.Fatalf("PeerLog from %d: %+v", index, entries)
+	}
+	return entries[0]
 }
 
 // BenchmarkPeerLog: a page of a node's log as a peer following it asks

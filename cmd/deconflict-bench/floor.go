@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/deconflict/deconflict/loadgen"
 )
@@ -91,37 +89,10 @@ func startFloor(ctx context.Context, dir string, size int, profiles bool) (*serv
 		}
 		args = append(args, "--pprof", p.pprof)
 	}
-	logFile := filepath.Join(dir, "floor.log")
-	logs, err := os.Create(logFile)
-	if err != nil {
+	if err := p.start(ctx, exe, args, filepath.Join(dir, "floor.log")); err != nil {
 		return nil, err
 	}
-	p.cmd = exec.Command(exe, args...)
-	p.cmd.Stdout, p.cmd.Stderr = logs, logs
-	t0 := time.Now()
-	if err := p.cmd.Start(); err != nil {
-		logs.Close()
-		return nil, err
-	}
-	go func() { p.done <- p.cmd.Wait(); logs.Close() }()
-	for {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				p.took = time.Since(t0)
-				return p, nil
-			}
-		}
-		select {
-		case err := <-p.done:
-			return nil, fmt.Errorf("floor server exited (%v); its log: %s", err, logFile)
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return p, nil
 }
 
 // measureFloor runs, on the floor server fl, the load that newLoad makes

@@ -181,16 +181,26 @@ func startServerProcess(ctx context.Context, exe, url string, profiles bool, log
 		}
 		args = append(args, "--pprof", p.pprof)
 	}
+	if err := p.start(ctx, exe, args, logFile); err != nil {
+		return nil, err
+	}
+	p.gcReady = p.gcCount(ctx)
+	return p, nil
+}
+
+// start runs exe with args as p, its output in logFile, and waits until
+// p.base/readyz answers 200.
+func (p *serverProcess) start(ctx context.Context, exe string, args []string, logFile string) error {
 	logs, err := os.Create(logFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.cmd = exec.Command(exe, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logs, logs
 	t0 := time.Now()
 	if err := p.cmd.Start(); err != nil {
 		logs.Close()
-		return nil, err
+		return err
 	}
 	go func() { p.done <- p.cmd.Wait(); logs.Close() }()
 	for {
@@ -199,17 +209,16 @@ func startServerProcess(ctx context.Context, exe, url string, profiles bool, log
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				p.took = time.Since(t0)
-				p.gcReady = p.gcCount(ctx)
-				return p, nil
+				return nil
 			}
 		}
 		select {
 		case err := <-p.done:
-			return nil, fmt.Errorf("server exited (%v); its log: %s", err, logFile)
+			return fmt.Errorf("%s exited (%v); its log: %s", filepath.Base(exe), err, logFile)
 		case <-ctx.Done():
 			p.stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
