@@ -45,8 +45,13 @@ type Load struct {
 type Request func(ctx context.Context, worker, i int) (conflicts, size int, err error)
 
 // RunFor runs do from clients concurrent workers for d and measures it.
+// A request still under way at the end is cancelled and not counted,
+// except each worker's first: it is waited for, so that a load of
+// requests slower than d (a cold database on a busy machine) measures
+// one request a worker rather than none.
 func RunFor(ctx context.Context, name string, clients int, d time.Duration, do Request) Load {
 	end := time.Now().Add(d)
+	parent := ctx
 	ctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	var (
@@ -72,11 +77,18 @@ func RunFor(ctx context.Context, name string, clients int, d time.Duration, do R
 				i := next
 				next++
 				mu.Unlock()
+				rctx := ctx
+				if n == 0 {
+					rctx = parent
+				}
 				t0 := time.Now()
-				c, size, err := do(ctx, w, i)
+				c, size, err := do(rctx, w, i)
 				elapsed := time.Since(t0)
-				if ctx.Err() != nil || !time.Now().Before(end) {
+				if n > 0 && (ctx.Err() != nil || !time.Now().Before(end)) {
 					break // cut short by the end of the run: not counted
+				}
+				if parent.Err() != nil {
+					break
 				}
 				h.Record(elapsed)
 				n++
@@ -89,6 +101,9 @@ func RunFor(ctx context.Context, name string, clients int, d time.Duration, do R
 				}
 				l += c
 				b += int64(size)
+				if !time.Now().Before(end) {
+					break
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()

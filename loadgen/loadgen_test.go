@@ -1,9 +1,11 @@
 package loadgen
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,5 +187,31 @@ func TestIndexRun(t *testing.T) {
 	}
 	if run.Checks != 100 || run.Latency.Count != 100 || run.Latency.P50 <= 0 {
 		t.Fatalf("run %+v", run)
+	}
+}
+
+// TestRunForSlowRequests: requests slower than the whole load are
+// waited for once per client and counted, not cancelled into a load of
+// none; later ones are cut at the end.
+func TestRunForSlowRequests(t *testing.T) {
+	var mu sync.Mutex
+	started := 0
+	slow := func(ctx context.Context, worker, i int) (int, int, error) {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		select {
+		case <-time.After(50 * time.Millisecond):
+			return 1, 10, nil
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+	}
+	ld := RunFor(t.Context(), "slow", 3, 5*time.Millisecond, slow)
+	if ld.Requests != 3 || ld.Errors != 0 || ld.ConflictsPerCheck != 1 || ld.Latency.P50 <= 0 {
+		t.Fatalf("a load of 3 clients whose requests outlast it: %+v", ld)
+	}
+	if started != 3 {
+		t.Fatalf("%d requests started after the end of the load, want none", started-3)
 	}
 }
