@@ -173,6 +173,12 @@ type Tx interface {
 	// Data brings the total size of the events' Data past maxBytes (so it
 	// returns at least one event when there is one).
 	EventsWithin(ctx context.Context, after int64, limit, maxBytes int) ([]*Event, error)
+	// EventsExcept returns the events with Seq greater than after and at
+	// most through, in order, but for those whose Seq is in skip (in
+	// increasing order), whose rows it does not read: a page of the log
+	// served to a peer sends some entries as their leaf hash only, and
+	// their bodies are most of what a page would read.
+	EventsExcept(ctx context.Context, after, through int64, skip []int64) ([]*Event, error)
 	// LastSeq returns the highest event sequence number, 0 if none.
 	LastSeq(ctx context.Context) (int64, error)
 

@@ -66,6 +66,26 @@ func (t *tx) EventsWithin(ctx context.Context, after int64, limit, maxBytes int)
 	return es, nil
 }
 
+// EventsExcept returns the events with Seq in (after, through], in
+// order, but for those whose Seq is in skip: the filter is decided on
+// the seq alone, so the rows skipped are never sent or decoded.
+func (t *tx) EventsExcept(ctx context.Context, after, through int64, skip []int64) ([]*deconflict.Event, error) {
+	if skip == nil {
+		skip = []int64{}
+	}
+	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+` FROM events
+		WHERE seq > $1 AND seq <= $2 AND seq <> ALL($3::bigint[]) ORDER BY seq`, after, through, skip)
+	if err != nil {
+		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+	}
+	defer rows.Close()
+	es, err := storeval.ScanEvents(rows, 0)
+	if err != nil {
+		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+	}
+	return es, nil
+}
+
 // LastSeq returns the highest event sequence number, 0 if there are no
 // events.
 func (t *tx) LastSeq(ctx context.Context) (int64, error) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/internal/storeval"
@@ -59,6 +60,49 @@ func (t *tx) EventsWithin(ctx context.Context, after int64, limit, maxBytes int)
 	es, err := storeval.ScanEvents(rows, maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("select events after %d: %w", after, err)
+	}
+	return es, nil
+}
+
+// EventsExcept returns the events with Seq in (after, through], in
+// order, but for those whose Seq is in skip, whose rows SQLite never
+// reads: seq is the table's rowid, so the filter is decided on it alone.
+func (t *tx) EventsExcept(ctx context.Context, after, through int64, skip []int64) ([]*deconflict.Event, error) {
+	if len(skip) == 0 {
+		return t.eventsBetween(ctx, after, through)
+	}
+	b := make([]byte, 0, 8*len(skip)+2)
+	b = append(b, '[')
+	for i, s := range skip {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, s, 10)
+	}
+	b = append(b, ']')
+	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+` FROM events
+		WHERE seq > ? AND seq <= ? AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq`, after, through, string(b))
+	if err != nil {
+		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+	}
+	defer rows.Close()
+	es, err := storeval.ScanEvents(rows, 0)
+	if err != nil {
+		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+	}
+	return es, nil
+}
+
+// eventsBetween is EventsExcept skipping none.
+func (t *tx) eventsBetween(ctx context.Context, after, through int64) ([]*deconflict.Event, error) {
+	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+" FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", after, through)
+	if err != nil {
+		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+	}
+	defer rows.Close()
+	es, err := storeval.ScanEvents(rows, 0)
+	if err != nil {
+		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
 	}
 	return es, nil
 }

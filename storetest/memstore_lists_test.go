@@ -212,6 +212,16 @@ func (tx *memTx) EventsWithin(_ context.Context, after int64, limit, maxBytes in
 	return es, nil
 }
 
+func (tx *memTx) EventsExcept(_ context.Context, after, through int64, skip []int64) ([]*deconflict.Event, error) {
+	var es []*deconflict.Event
+	for _, e := range tx.d.events {
+		if e.Seq > after && e.Seq <= through && !slices.Contains(skip, e.Seq) {
+			es = append(es, copyEvent(e))
+		}
+	}
+	return es, nil
+}
+
 func (tx *memTx) LastSeq(context.Context) (int64, error) { return int64(len(tx.d.events)), nil }
 
 func copyDuty(d *deconflict.Duty) *deconflict.Duty {

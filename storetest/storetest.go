@@ -143,6 +143,7 @@ func RunFactory(t *testing.T, f Factory) {
 		{"Meta", testMeta},
 		{"Events", testEvents},
 		{"EventsPaging", testEventsPaging},
+		{"EventsExcept", testEventsExcept},
 		{"PagesEndAtMaxBytes", testPagesEndAtMaxBytes},
 		{"DefaultLimit", testDefaultLimit},
 		{"InvalidCursor", testInvalidCursor},
