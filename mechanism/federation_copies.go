@@ -8,9 +8,10 @@ import (
 
 // A federated log holds a copy of every entry of its peers' it applied
 // (withOrigin), and a peer is sent only the leaf hash of each (isCopy).
-// Telling a copy from the node's own entry by its body means decoding
-// it, for each copy of each page served, so the node remembers the
-// copies it appended itself: the log index and leaf hash of each. That
+// Telling a copy from the node's own entry by its body means reading
+// and decoding it, for each copy of each page served, so the node
+// remembers the copies it appended itself: the log index and leaf hash
+// of each, which spare a page the rows of those copies. That
 // memory is a hint, never the answer: serving a page (PeerLog) withholds
 // a remembered entry only when the log, in the page's own transaction,
 // holds that very leaf hash at that index, so the entry is byte for byte
@@ -63,4 +64,20 @@ func (c *copyHints) at(index int64) (tlog.Hash, bool) {
 	defer c.mu.Unlock()
 	h, ok := c.by[index]
 	return h, ok
+}
+
+// within returns the indexes from from up to end (excluded) of the
+// copies remembered, in increasing order, with their leaf hashes.
+func (c *copyHints) within(from, end int64) (indexes []int64, leaves []tlog.Hash) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.by) == 0 {
+		return nil, nil
+	}
+	for i := from; i < end; i++ {
+		if h, ok := c.by[i]; ok {
+			indexes, leaves = append(indexes, i), append(leaves, h)
+		}
+	}
+	return indexes, leaves
 }

@@ -58,65 +58,88 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 		end := n
 		if from < n {
 			end = min(n, from+int64(limit))
-			evs, err := tx.Events(ctx, from, int(end-from))
-			if err != nil {
+			if entries, err = m.peerPage(ctx, tx, viewers, from, end); err != nil {
 				return err
-			}
-			if int64(len(evs)) != end-from {
-				return fmt.Errorf("peer log: %d events from %d, want %d", len(evs), from, end-from)
-			}
-			// A withheld entry's leaf hash is the log's own, read for the
-			// page at once: its bytes are never built. A copy this
-			// process remembers appending is withheld if the log holds
-			// the leaf hash it was appended with (federation_copies.go);
-			// any other entry a peer's party may see is judged by its
-			// body.
-			var withheld []int64 // storage indexes of their leaf hashes
-			var hinted []int     // of entries, the remembered copies
-			var hints []tlog.Hash
-			entries = make([]PeerLogEntry, 0, len(evs))
-			for _, e := range evs {
-				pe := PeerLogEntry{Index: e.Seq - 1}
-				if visibleToAny(e, viewers) {
-					if h, ok := m.fed.copies.at(pe.Index); ok {
-						hinted, hints = append(hinted, len(entries)), append(hints, h)
-					} else if !isCopy(e) {
-						pe.Data = record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
-						pe.LeafHash = tlog.RecordHash(pe.Data)
-					}
-				}
-				if pe.Data == nil {
-					withheld = append(withheld, tlog.StoredHashIndex(0, pe.Index))
-				}
-				entries = append(entries, pe)
-			}
-			if len(withheld) > 0 {
-				leaves, err := tx.LogHashes(ctx, withheld)
-				if err != nil {
-					return err
-				}
-				for i := range entries {
-					if entries[i].Data == nil {
-						entries[i].LeafHash, leaves = leaves[0], leaves[1:]
-					}
-				}
-			}
-			for j, i := range hinted {
-				if entries[i].LeafHash == hints[j] {
-					continue
-				}
-				// Not the copy remembered: a transaction that appended it
-				// rolled back, and another entry took its index.
-				if e := evs[i]; !isCopy(e) {
-					entries[i].Data = record.MarshalledEntryBytes(e)
-					entries[i].LeafHash = tlog.RecordHash(entries[i].Data)
-				}
 			}
 		}
 		checkpoint, err = record.Checkpoint(ctx, tx, originOf(keys), end, activeKeys(keys))
 		return err
 	})
 	return checkpoint, entries, size, err
+}
+
+// peerPage returns the entries of the log from index from up to end
+// (excluded) as a peer whose parties are viewers receives them
+// (PeerLog), read in tx.
+//
+// A withheld entry's leaf hash is the log's own, read for the page at
+// once: its bytes are never built. A copy this process remembers
+// appending (federation_copies.go) is withheld, its row never read, if
+// the log holds the leaf hash it was appended with; any other entry a
+// peer's party may see is judged by its body.
+func (m *Mechanism) peerPage(ctx context.Context, tx dc.Tx, viewers []dc.Actor, from, end int64) ([]PeerLogEntry, error) {
+	hinted, hints := m.fed.copies.within(from, end)
+	var skip []int64 // seqs of the remembered copies the log holds as appended
+	var skipLeaves []tlog.Hash
+	if len(hinted) > 0 {
+		at := make([]int64, len(hinted))
+		for j, i := range hinted {
+			at[j] = tlog.StoredHashIndex(0, i)
+		}
+		stored, err := tx.LogHashes(ctx, at)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range hinted {
+			// Another leaf hash: a transaction that appended the copy
+			// rolled back, and another entry took its index.
+			if stored[j] == hints[j] {
+				skip, skipLeaves = append(skip, i+1), append(skipLeaves, hints[j])
+			}
+		}
+	}
+	evs, err := tx.EventsExcept(ctx, from, end, skip)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(evs)+len(skip)) != end-from {
+		return nil, fmt.Errorf("peer log: %d events from %d, want %d", len(evs), from, end-from-int64(len(skip)))
+	}
+	var withheld []int64 // storage indexes of their leaf hashes
+	var withheldAt []int // of entries, those withheld
+	entries := make([]PeerLogEntry, 0, end-from)
+	for i := from; i < end; i++ {
+		pe := PeerLogEntry{Index: i}
+		if len(skip) > 0 && skip[0] == i+1 {
+			pe.LeafHash = skipLeaves[0]
+			skip, skipLeaves = skip[1:], skipLeaves[1:]
+			entries = append(entries, pe)
+			continue
+		}
+		e := evs[0]
+		evs = evs[1:]
+		if e.Seq != i+1 {
+			return nil, fmt.Errorf("peer log: event %d where entry %d was", e.Seq, i)
+		}
+		if visibleToAny(e, viewers) && !isCopy(e) {
+			pe.Data = record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
+			pe.LeafHash = tlog.RecordHash(pe.Data)
+		} else {
+			withheld = append(withheld, tlog.StoredHashIndex(0, i))
+			withheldAt = append(withheldAt, len(entries))
+		}
+		entries = append(entries, pe)
+	}
+	if len(withheld) > 0 {
+		leaves, err := tx.LogHashes(ctx, withheld)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range withheldAt {
+			entries[i].LeafHash = leaves[j]
+		}
+	}
+	return entries, nil
 }
 
 // visibleToAny reports whether any of viewers may see e.
