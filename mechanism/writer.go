@@ -199,11 +199,6 @@ func (w *writer) drain(ctx context.Context, mine *writeRequest) {
 // held.
 func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 	began := time.Now()
-	defer func() {
-		w.stats.Batches.Add(1)
-		w.stats.BatchedWrites.Add(int64(len(batch)))
-		w.stats.BatchNanos.Add(int64(time.Since(began)))
-	}()
 	w.catchUpOutside(ctx)
 	revBefore := w.rev
 	attempts := 0
@@ -294,6 +289,11 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 		w.replica.seen.Store(w.rev)
 		w.notify()
 	}
+	// Counted before any request is answered, so that a caller reading
+	// the counters after its answer sees its batch in them.
+	w.stats.Batches.Add(1)
+	w.stats.BatchedWrites.Add(int64(len(batch)))
+	w.stats.BatchNanos.Add(int64(time.Since(began)))
 	for _, req := range batch {
 		switch {
 		case err != nil && req.err == nil:
