@@ -54,16 +54,8 @@ func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.
 // EventsWithin is Events, ending early once the events' Data pass
 // maxBytes (0: no bound).
 func (t *tx) EventsWithin(ctx context.Context, after int64, limit, maxBytes int) ([]*deconflict.Event, error) {
-	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+" FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", after, storeval.PageSize(limit))
-	if err != nil {
-		return nil, fmt.Errorf("select events after %d: %w", after, err)
-	}
-	defer rows.Close()
-	es, err := storeval.ScanEvents(rows, maxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("select events after %d: %w", after, err)
-	}
-	return es, nil
+	return t.selectEvents(ctx, fmt.Sprintf("after %d", after), maxBytes,
+		"seq > $1 ORDER BY seq LIMIT $2", after, storeval.PageSize(limit))
 }
 
 // EventsExcept returns the events with Seq in (after, through], in
@@ -73,15 +65,22 @@ func (t *tx) EventsExcept(ctx context.Context, after, through int64, skip []int6
 	if skip == nil {
 		skip = []int64{}
 	}
-	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+` FROM events
-		WHERE seq > $1 AND seq <= $2 AND seq <> ALL($3::bigint[]) ORDER BY seq`, after, through, skip)
+	return t.selectEvents(ctx, fmt.Sprintf("after %d through %d", after, through), 0,
+		"seq > $1 AND seq <= $2 AND seq <> ALL($3::bigint[]) ORDER BY seq", after, through, skip)
+}
+
+// selectEvents returns the events of the rows where (and what follows
+// it) selects, up to maxBytes of Data as storeval.ScanEvents reads them;
+// what names them in an error.
+func (t *tx) selectEvents(ctx context.Context, what string, maxBytes int, where string, args ...any) ([]*deconflict.Event, error) {
+	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+" FROM events WHERE "+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+		return nil, fmt.Errorf("select events %s: %w", what, err)
 	}
 	defer rows.Close()
-	es, err := storeval.ScanEvents(rows, 0)
+	es, err := storeval.ScanEvents(rows, maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+		return nil, fmt.Errorf("select events %s: %w", what, err)
 	}
 	return es, nil
 }

@@ -52,24 +52,17 @@ func (t *tx) Events(ctx context.Context, after int64, limit int) ([]*deconflict.
 // EventsWithin is Events, ending early once the events' Data pass
 // maxBytes (0: no bound).
 func (t *tx) EventsWithin(ctx context.Context, after int64, limit, maxBytes int) ([]*deconflict.Event, error) {
-	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, storeval.PageSize(limit))
-	if err != nil {
-		return nil, fmt.Errorf("select events after %d: %w", after, err)
-	}
-	defer rows.Close()
-	es, err := storeval.ScanEvents(rows, maxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("select events after %d: %w", after, err)
-	}
-	return es, nil
+	return t.selectEvents(ctx, fmt.Sprintf("after %d", after), maxBytes,
+		"seq > ? ORDER BY seq LIMIT ?", after, storeval.PageSize(limit))
 }
 
 // EventsExcept returns the events with Seq in (after, through], in
 // order, but for those whose Seq is in skip, whose rows SQLite never
 // reads: seq is the table's rowid, so the filter is decided on it alone.
 func (t *tx) EventsExcept(ctx context.Context, after, through int64, skip []int64) ([]*deconflict.Event, error) {
+	what := fmt.Sprintf("after %d through %d", after, through)
 	if len(skip) == 0 {
-		return t.eventsBetween(ctx, after, through)
+		return t.selectEvents(ctx, what, 0, "seq > ? AND seq <= ? ORDER BY seq", after, through)
 	}
 	b := make([]byte, 0, 8*len(skip)+2)
 	b = append(b, '[')
@@ -80,29 +73,22 @@ func (t *tx) EventsExcept(ctx context.Context, after, through int64, skip []int6
 		b = strconv.AppendInt(b, s, 10)
 	}
 	b = append(b, ']')
-	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+` FROM events
-		WHERE seq > ? AND seq <= ? AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq`, after, through, string(b))
-	if err != nil {
-		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
-	}
-	defer rows.Close()
-	es, err := storeval.ScanEvents(rows, 0)
-	if err != nil {
-		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
-	}
-	return es, nil
+	return t.selectEvents(ctx, what, 0,
+		"seq > ? AND seq <= ? AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq", after, through, string(b))
 }
 
-// eventsBetween is EventsExcept skipping none.
-func (t *tx) eventsBetween(ctx context.Context, after, through int64) ([]*deconflict.Event, error) {
-	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+" FROM events WHERE seq > ? AND seq <= ? ORDER BY seq", after, through)
+// selectEvents returns the events of the rows where (and what follows
+// it) selects, up to maxBytes of Data as storeval.ScanEvents reads them;
+// what names them in an error.
+func (t *tx) selectEvents(ctx context.Context, what string, maxBytes int, where string, args ...any) ([]*deconflict.Event, error) {
+	rows, err := t.query(ctx, "SELECT "+storeval.EventColumns+" FROM events WHERE "+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+		return nil, fmt.Errorf("select events %s: %w", what, err)
 	}
 	defer rows.Close()
-	es, err := storeval.ScanEvents(rows, 0)
+	es, err := storeval.ScanEvents(rows, maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("select events after %d through %d: %w", after, through, err)
+		return nil, fmt.Errorf("select events %s: %w", what, err)
 	}
 	return es, nil
 }
