@@ -15,6 +15,12 @@ const (
 	// peer's operation: in the receiving node's log, and kept by the
 	// author's node in its own log once it has pulled it.
 	EventOperationReceived = "operation.received"
+	// EventOperationsReceived is a node's receipt of the versions of a
+	// peer's operations it applied together, those of one party that one
+	// page of the peer's log brought it (record.NodeReceipts): in the
+	// receiving node's log, and kept by the author's node as its
+	// receipt of each.
+	EventOperationsReceived = "operations.received"
 	// EventFederationAlert tells this node's parties that a peer node
 	// was caught doing something wrong (see PeerAlert).
 	EventFederationAlert = "federation.alert"
