@@ -85,7 +85,9 @@ func (e *Entry) Withheld() bool { return e.Data == "" }
 // signer, and the signed manifest of the entries' indexes.
 //
 // An event is about the operation if it is one of its operation.* events
-// or receipts (subject operation opID), its notice.short, a conflict.*
+// or receipts (subject operation opID), a node's receipt of versions of
+// several operations (operations.received) naming a version of it, its
+// notice.short, a conflict.*
 // event whose conflict includes opID, an escalation.* event whose duty is
 // about the operation, one of those conflicts or one of the messages
 // below, or a hotline.message, line.check or hotline.acknowledged event
@@ -229,7 +231,11 @@ func newest(keys []*dc.SigningKey) *dc.SigningKey {
 // receiving node's log in NodeReceipts, signed by the receipt's key alone,
 // into which the entry copied has a record proof, and which holds exactly
 // the receipt shown. Every entry of NodeReceipts must prove a receipt
-// shown.
+// shown. A node's receipt of several versions in one entry
+// (operations.received) is checked, for each version of the operation it
+// names, as a receipt of that version alone, and its copy on the
+// author's log is proven by the receiving node's entry holding the same
+// receipts.
 //
 // It also checks the parties' own signatures: every signed
 // acknowledgement shown (a receipt or a conflict.acknowledged event with

@@ -55,22 +55,33 @@ type receivedCopy struct {
 }
 
 // unsignedCopies returns the node receipts shown in b that are copies of
-// peers' entries without a signature of their own, in bundle order.
+// peers' entries without a signature of their own, in bundle order: a
+// copy of a receipt of one version (operation.received) or of a batch
+// (operations.received).
 func unsignedCopies(b *Bundle) []receivedCopy {
 	var out []receivedCopy
 	for _, en := range b.Entries {
-		if en.Withheld() || !strings.Contains(en.Data, `"`+dc.EventOperationReceived+`"`) {
+		if en.Withheld() || !strings.Contains(en.Data, `.received"`) {
 			continue
 		}
 		e, err := parseEntry([]byte(en.Data))
-		if err != nil || e.Type != dc.EventOperationReceived {
+		if err != nil {
 			continue
 		}
-		r, from, err := readNodeReceipt(e)
-		if err != nil || from == nil || r.Signed != "" {
-			continue
+		var from *replicatedFrom
+		switch e.Type {
+		case dc.EventOperationReceived:
+			r, f, err := readNodeReceipt(e)
+			if err != nil || r.Signed != "" {
+				continue
+			}
+			from = f
+		case dc.EventOperationsReceived:
+			_, from, _ = readNodeReceipts(e)
 		}
-		out = append(out, receivedCopy{node: from.Node, index: from.Index, leaf: from.LeafHash})
+		if from != nil {
+			out = append(out, receivedCopy{node: from.Node, index: from.Index, leaf: from.LeafHash})
+		}
 	}
 	return out
 }
@@ -233,13 +244,13 @@ func (rp *receiptProofs) tree(i int, key string) (tlog.Tree, error) {
 	return t, err
 }
 
-// prove checks that receipt r, a copy of entry from.Index of the log of
-// the node of key from.Node (= r.Key) with leaf hash from.LeafHash, is
-// that node's entry: the bundle carries the entry, its record proof
-// leads to the tree hash of a checkpoint signed by that key alone, and
-// the entry is that node's own operation.received entry holding exactly
-// r. It says which checkpoint vouches for it.
-func (rp *receiptProofs) prove(r *NodeReceipt, from *replicatedFrom) (string, error) {
+// prove checks that a node receipt without a signature of its own, a
+// copy of entry from.Index of the log of the node of key from.Node with
+// leaf hash from.LeafHash, is that node's entry: the bundle carries the
+// entry, its record proof leads to the tree hash of a checkpoint signed
+// by that key alone, and same accepts the entry's event (it says exactly
+// what the copy says). It says which checkpoint vouches for it.
+func (rp *receiptProofs) prove(from *replicatedFrom, same func(e *dc.Event) error) (string, error) {
 	var cand []string
 	for i, p := range rp.proofs {
 		j := slices.IndexFunc(p.Entries, func(en Entry) bool { return en.Index == from.Index })
@@ -253,7 +264,7 @@ func (rp *receiptProofs) prove(r *NodeReceipt, from *replicatedFrom) (string, er
 		}
 		en := &p.Entries[j]
 		what := fmt.Sprintf("node receipt proof #%d, entry %d of the log of the node of key %s", i+1, from.Index, keyName(from.Node))
-		if err := rp.checkEntry(en, tree, r, from); err != nil {
+		if err := rp.checkEntry(en, tree, from, same); err != nil {
 			return "", fmt.Errorf("%s: %v", what, err)
 		}
 		rp.used[i][j] = true
@@ -267,9 +278,10 @@ func (rp *receiptProofs) prove(r *NodeReceipt, from *replicatedFrom) (string, er
 		keyName(from.Node), from.Index)
 }
 
-// checkEntry checks one entry of a proof against tree and the receipt
-// r copied from it.
-func (rp *receiptProofs) checkEntry(en *Entry, tree tlog.Tree, r *NodeReceipt, from *replicatedFrom) error {
+// checkEntry checks one entry of a proof against tree and the copy made
+// from it (from, and same, which accepts the entry's event if it says
+// what the copy says).
+func (rp *receiptProofs) checkEntry(en *Entry, tree tlog.Tree, from *replicatedFrom, same func(e *dc.Event) error) error {
 	leaf := tlog.RecordHash([]byte(en.Data))
 	switch {
 	case leaf != en.LeafHash:
@@ -288,6 +300,13 @@ func (rp *receiptProofs) checkEntry(en *Entry, tree tlog.Tree, r *NodeReceipt, f
 	if e.Seq != en.Index+1 {
 		return fmt.Errorf("its data is event seq %d, not the event at index %d", e.Seq, en.Index)
 	}
+	return same(e)
+}
+
+// sameAsCopy checks that e, the receiving node's entry a copy of node
+// receipt r was made from, is that node's own operation.received entry
+// holding exactly r.
+func sameAsCopy(e *dc.Event, r *NodeReceipt) error {
 	if e.Type != dc.EventOperationReceived || e.Subject == nil || e.Subject.Kind != dc.SubjectOperation || e.Subject.ID != r.Operation {
 		return fmt.Errorf("it is a %s event, not that node's receipt of operation %s", e.Type, r.Operation)
 	}

@@ -37,7 +37,7 @@ func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 			return "", fmt.Errorf("the node receipt names key %s, but the entry is a copy from the log of the node of key %s", keyName(r.Key), keyName(from.Node))
 		}
 		if at, err = CheckNodeReceiptFields(r); err == nil {
-			vouched, err = t.receipts.prove(r, from)
+			vouched, err = t.receipts.prove(from, func(e *dc.Event) error { return sameAsCopy(e, r) })
 		}
 	default:
 		at, err = CheckNodeReceiptFields(r)
@@ -50,6 +50,14 @@ func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return t.receivedText(it, r, key, at, received, vouched), nil
+}
+
+// receivedText fills the fields of it for node receipt r, bound to its
+// node by key, received at at, and returns its text: received says which
+// entry of the bundle the receipt names (checkReceived), vouched which
+// checkpoint of the receiving node proves a copy ("" if none does).
+func (t *Timeline) receivedText(it *Item, r *NodeReceipt, key string, at time.Time, received, vouched string) string {
 	receiver := strings.Join(r.Receiver, ", ")
 	it.Party, it.Version, it.SignedBy, it.Key, it.Receiver = r.Party, r.Version, keyName(key), key, r.Receiver
 	if s, ok := t.starts[r.Version]; ok {
@@ -67,7 +75,7 @@ func (t *Timeline) describeNodeReceipt(it *Item, e *dc.Event) (string, error) {
 	if vouched != "" {
 		txt += "; the receipt is " + vouched
 	}
-	return txt, nil
+	return txt
 }
 
 // checkReceived checks that node receipt r, shown at entry index, names
@@ -144,7 +152,7 @@ func (t *Timeline) CheckNodeKeys(keys []string) error {
 		ok[k] = true
 	}
 	for _, it := range t.Items {
-		if it.Type == dc.EventOperationReceived && !ok[it.Key] {
+		if isNodeReceipt(it.Type) && !ok[it.Key] {
 			return fmt.Errorf("entry %d: the node receipt is signed by key %s, which is not one of the receiving nodes' keys given", it.Index, it.Key)
 		}
 	}
@@ -169,7 +177,7 @@ func (t *Timeline) CheckNodeKeys(keys []string) error {
 // alone would let the author show one peer's cosignature as another's.
 func (t *Timeline) CheckNodeParties(nodes map[string][][]string) error {
 	for _, it := range t.Items {
-		if sets, ok := nodes[it.Key]; ok && it.Type == dc.EventOperationReceived && !oneOf(it.Receiver, sets) {
+		if sets, ok := nodes[it.Key]; ok && isNodeReceipt(it.Type) && !oneOf(it.Receiver, sets) {
 			return fmt.Errorf("entry %d: the node receipt signed by key %s names the receiving node's parties %s, but the descriptors given for that key name %s: "+
 				"if the node hosted these parties when it gave the receipt, give its descriptor of then too (--node-key, repeated)",
 				it.Index, it.Key, strings.Join(it.Receiver, ","), namePartySets(sets))
@@ -196,7 +204,7 @@ func (t *Timeline) checkCosignerParties() error {
 	for _, c := range t.Cosignatures {
 		sets := append([][]string{c.Parties}, c.Hosted...)
 		for _, it := range t.Items {
-			if it.Type == dc.EventOperationReceived && it.Key == c.Key && !oneOf(it.Receiver, sets) {
+			if isNodeReceipt(it.Type) && it.Key == c.Key && !oneOf(it.Receiver, sets) {
 				return fmt.Errorf("witnessed checkpoints: the witnesses list names the node of key %s as %s's, but its receipt at entry %d names %s",
 					c.Key, namePartySets(sets), it.Index, strings.Join(it.Receiver, ","))
 			}

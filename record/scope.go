@@ -58,6 +58,13 @@ func (s *scope) relate1(e *dc.Event) (bool, error) {
 		dc.EventOperationEnded, dc.EventOperationCancelled, dc.EventOperationReceipt, dc.EventNoticeShort,
 		dc.EventOperationReceived, dc.EventOperationOverride:
 		return e.Subject != nil && e.Subject.Kind == dc.SubjectOperation && e.Subject.ID == s.op, nil
+	case dc.EventOperationsReceived:
+		// A node's receipt of versions of several operations: about each.
+		rs, _, err := readNodeReceipts(e)
+		if err != nil {
+			return false, err
+		}
+		return len(rs.Names(s.op)) > 0, nil
 	case dc.EventConflictOpened, dc.EventConflictAcked, dc.EventConflictResolved, dc.EventConflictWaived:
 		var b conflictBody
 		if err := decodeBody(e, &b, func() bool { return b.Conflict != nil }); err != nil {

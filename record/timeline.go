@@ -95,7 +95,12 @@ type Item struct {
 	Webhook       string
 	Status        int
 	DeliveredAt   time.Time
-	// Text says what happened, in one line.
+	// Received is, for a node's receipt of several versions in one entry
+	// (operations.received), each version of the operation it names, in
+	// its order; the fields above are then those of the first.
+	Received []VersionReceived
+	// Text says what happened, in one line; for a node's receipt of
+	// several versions in one entry, one line for each of Received.
 	Text string
 }
 
@@ -242,6 +247,8 @@ func (t *Timeline) describe(it *Item, e *dc.Event) (string, error) {
 		return txt + signedBy(r.Party, it.SignedBy), nil
 	case dc.EventOperationReceived:
 		return t.describeNodeReceipt(it, e)
+	case dc.EventOperationsReceived:
+		return t.describeNodeReceipts(it, e)
 	case dc.EventOperationOverride:
 		var b struct {
 			Override *dc.Override `json:"override"`

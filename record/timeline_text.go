@@ -32,7 +32,7 @@ func (t *Timeline) Write(w io.Writer) error {
 	}
 	if !t.NodeKeysChecked {
 		for _, it := range t.Items {
-			if it.Type == dc.EventOperationReceived {
+			if isNodeReceipt(it.Type) {
 				p("WARNING:    the node receipts are checked with the keys they carry, which the author's log\n" +
 					"            holds; give each receiving node's key (--node-key) to prove that node signed them.\n")
 				break
@@ -46,7 +46,9 @@ func (t *Timeline) Write(w io.Writer) error {
 			p("  %-20s  entry %d: %s\n", "", it.Index, it.Text)
 			continue
 		}
-		p("  %-20s  entry %d: %s\n", fmtTime(it.Time), it.Index, it.Text)
+		for _, line := range strings.Split(it.Text, "\n") { // one line per version a node's receipt names
+			p("  %-20s  entry %d: %s\n", fmtTime(it.Time), it.Index, line)
+		}
 	}
 
 	p("\nSummary\n")
