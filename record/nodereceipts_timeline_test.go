@@ -75,8 +75,16 @@ func keepBatchCopy(t testing.TB, f *fakeTx, rs *NodeReceipts, from *replicatedFr
 // not nil, alters the copy alpha's node keeps.
 func batchScenario(t testing.TB, build func(f *fakeTx, bravo *dc.SigningKey) *NodeReceipts, change func(*NodeReceipts)) (b *Bundle, k, bravo *dc.SigningKey) {
 	t.Helper()
+	f, g, k, bravo := batchLogs(t, build, change)
+	return provenFor(t, f, g, k, bravo), k, bravo
+}
+
+// batchLogs is the logs of batchScenario: alpha's f, bravo's g, and
+// their nodes' keys.
+func batchLogs(t testing.TB, build func(f *fakeTx, bravo *dc.SigningKey) *NodeReceipts, change func(*NodeReceipts)) (f, g *fakeTx, k, bravo *dc.SigningKey) {
+	t.Helper()
 	k, bravo = mustKey(t, origin), mustKey(t, "bravo-node")
-	f, g := scenario(t), newFakeTx()
+	f, g = scenario(t), newFakeTx()
 	rs := build(f, bravo)
 	from := receiverBatch(t, g, bravo, rs, 3)
 	receiverEntry(t, g, bravo, receiptOf(bravo, 3, leafOf(f, 3), 1), 0) // bravo's log grew past the batch
@@ -85,7 +93,7 @@ func batchScenario(t testing.TB, build func(f *fakeTx, bravo *dc.SigningKey) *No
 		change(kept)
 	}
 	keepBatchCopy(t, f, kept, from)
-	return provenFor(t, f, g, k, bravo), k, bravo
+	return f, g, k, bravo
 }
 
 // provenFor is the admin's bundle of opA of alpha's log f, with the
@@ -449,5 +457,30 @@ func TestNodeReceiptsScope(t *testing.T) {
 	if _, err := BuildBundle(ctx, g, origin, int64(len(g.events)), []*dc.SigningKey{mustKey(t, origin)}, opA, viewer(admin)); err == nil ||
 		!strings.Contains(err.Error(), "operations.received") {
 		t.Errorf("BuildBundle over an unreadable page receipt: %v", err)
+	}
+}
+
+// TestNodeReceiptsCosignerParties: a page receipt binds the parties of
+// its node's cosignature as a receipt of one version does: a witnesses
+// list naming bravo's node as charlie's fails the bundle.
+func TestNodeReceiptsCosignerParties(t *testing.T) {
+	for as, fails := range map[string]bool{"bravo": false, "charlie": true} {
+		f, g, k, bravo := batchLogs(t, pageOf, nil)
+		b := provenFor(t, f, g, k, bravo)
+		cp, err := Checkpoint(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		co, err := Cosign(cp, bravo.Signer, at(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := AddWitnessed(ctx, f, b, []*dc.SigningKey{k}, []PeerWitness{{Key: bravo.Verifier, Parties: []string{as}, Cosigned: string(co)}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Verify(roundTrip(t, b), k.Verifier)
+		if failed := err != nil && strings.Contains(err.Error(), "its receipt at entry 25 names bravo"); failed != fails || (!fails && err != nil) {
+			t.Errorf("bravo's node named as %s's: %v", as, err)
+		}
 	}
 }
