@@ -199,16 +199,7 @@ func TestNodeReceiptsOneVersion(t *testing.T) {
 // the receiving node's log get one proof of it; a receipt of one version
 // of the same node shares its checkpoint.
 func TestNodeReceiptsProofShared(t *testing.T) {
-	k, bravo := mustKey(t, origin), mustKey(t, "bravo-node")
-	f, g := scenario(t), newFakeTx()
-	rs := pageOf(f, bravo)
-	from := receiverBatch(t, g, bravo, rs, 1)
-	r := receiptOf(bravo, 15, leafOf(f, 15), 2)
-	one := receiverEntry(t, g, bravo, r, 0)
-	keepBatchCopy(t, f, rs, from)
-	keepBatchCopy(t, f, rs, from)
-	keepCopy(t, f, r, one)
-	b := provenFor(t, f, g, k, bravo)
+	b, k := sharedBundle(t)
 	if len(b.NodeReceipts) != 1 || len(b.NodeReceipts[0].Entries) != 2 || b.NodeReceipts[0].Entries[0].Index != 1 || b.NodeReceipts[0].Entries[1].Index != 2 {
 		t.Fatalf("the bundle's node receipt proofs: %+v", b.NodeReceipts)
 	}
@@ -219,6 +210,23 @@ func TestNodeReceiptsProofShared(t *testing.T) {
 	if n := len(tl.Items); tl.Items[n-3].Text != tl.Items[n-2].Text || len(tl.Items[n-2].Received) != 2 || tl.Items[n-1].Type != dc.EventOperationReceived {
 		t.Errorf("the copies' items: %+v", tl.Items[n-3:])
 	}
+}
+
+// sharedBundle is the admin's bundle of opA on alpha's log holding two
+// copies of bravo's node's page receipt (entry 1 of its log) and a copy
+// of its receipt of version 2 alone (entry 2), with their proofs.
+func sharedBundle(t testing.TB) (*Bundle, *dc.SigningKey) {
+	t.Helper()
+	k, bravo := mustKey(t, origin), mustKey(t, "bravo-node")
+	f, g := scenario(t), newFakeTx()
+	rs := pageOf(f, bravo)
+	from := receiverBatch(t, g, bravo, rs, 1)
+	r := receiptOf(bravo, 15, leafOf(f, 15), 2)
+	one := receiverEntry(t, g, bravo, r, 0)
+	keepBatchCopy(t, f, rs, from)
+	keepBatchCopy(t, f, rs, from)
+	keepCopy(t, f, r, one)
+	return provenFor(t, f, g, k, bravo), k
 }
 
 // TestNodeReceiptsCopyTampering: the copy on the author's log must hold
