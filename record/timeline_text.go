@@ -46,9 +46,13 @@ func (t *Timeline) Write(w io.Writer) error {
 			p("  %-20s  entry %d: %s\n", "", it.Index, it.Text)
 			continue
 		}
-		for _, line := range strings.Split(it.Text, "\n") { // one line per version a node's receipt names
-			p("  %-20s  entry %d: %s\n", fmtTime(it.Time), it.Index, line)
+		if it.Type == dc.EventOperationsReceived { // a line for each version of the operation it names
+			for _, v := range it.Received {
+				p("  %-20s  entry %d: %s\n", fmtTime(it.Time), it.Index, v.Text)
+			}
+			continue
 		}
+		p("  %-20s  entry %d: %s\n", fmtTime(it.Time), it.Index, it.Text)
 	}
 
 	p("\nSummary\n")
