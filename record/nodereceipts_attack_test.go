@@ -512,3 +512,18 @@ func leafB64(data []byte) string {
 	h := tlog.RecordHash(data)
 	return base64.StdEncoding.EncodeToString(h[:])
 }
+
+// TestNodeReceiptsAttackVersionOutOfPage: the author's node cannot show
+// one version of a page receipt as a receipt of that version alone
+// (operation.received) made from the page's entry: the entry is not that
+// node's receipt of one version.
+func TestNodeReceiptsAttackVersionOutOfPage(t *testing.T) {
+	k, bravo := mustKey(t, origin), mustKey(t, "bravo-node")
+	f, g := scenario(t), newFakeTx()
+	rs := pageOf(f, bravo)
+	keepCopy(t, f, rs.Receipt(2), receiverBatch(t, g, bravo, rs, 1))
+	b := provenAs(t, f, k, admin, map[string]*keptLog{bravo.Verifier: newKeptLog(t, g, bravo, 2)})
+	if _, err := Verify(b, k.Verifier); err == nil || !strings.Contains(err.Error(), "it is a operations.received event, not that node's receipt of operation") {
+		t.Errorf("version 2 out of bravo's page receipt: %v", err)
+	}
+}
