@@ -18,14 +18,16 @@ import (
 
 // entryBody is what the applier reads of an event's body.
 type entryBody struct {
-	Operation   *dc.Operation         `json:"operation"`
-	Conflict    *dc.Conflict          `json:"conflict"`
-	Signed      string                `json:"signed"`
-	Receipt     *mechanism.Receipt    `json:"receipt"`
-	NodeReceipt *record.NodeReceipt   `json:"node_receipt"`
-	Replicated  *mechanism.PeerOrigin `json:"replicated"`
-	Settings    *dc.Settings          `json:"settings"`
-	Message     *dc.Message           `json:"message"`
+	Operation   *dc.Operation       `json:"operation"`
+	Conflict    *dc.Conflict        `json:"conflict"`
+	Signed      string              `json:"signed"`
+	Receipt     *mechanism.Receipt  `json:"receipt"`
+	NodeReceipt *record.NodeReceipt `json:"node_receipt"`
+	// NodeReceipts is the body of operations.received.
+	NodeReceipts *record.NodeReceipts  `json:"node_receipts"`
+	Replicated   *mechanism.PeerOrigin `json:"replicated"`
+	Settings     *dc.Settings          `json:"settings"`
+	Message      *dc.Message           `json:"message"`
 }
 
 // decodeBody reads an entry's body as encoding/json would, with
@@ -158,37 +160,6 @@ func passTo(ctx context.Context, key string, st *step, to int64) bool {
 		return err
 	}
 	return true
-}
-
-// checkReceipts checks, in one read of the store, that each node receipt
-// of steps names the entry of this node's log it claims to have
-// received: one that does not is a forgery, alerted and skipped; a
-// failure of this node fails the step, applied again on the next round.
-func (n *Node) checkReceipts(ctx context.Context, key string, steps []step) {
-	var refs []mechanism.ReceivedEntry
-	var at []int
-	for i, st := range steps {
-		if st.kind == stepReceipt {
-			refs = append(refs, receivedEntry(st.receipt.Receipt))
-			at = append(at, i)
-		}
-	}
-	if len(refs) == 0 {
-		return
-	}
-	for j, err := range n.mech.Federation().CheckReceivedEntries(ctx, refs) {
-		if err == nil {
-			continue
-		}
-		st := &steps[at[j]]
-		if dc.ErrorCode(err) != dc.EInvalid {
-			// A failure of this node: applied again on the next round.
-			*st = step{kind: stepOther, index: st.index, event: st.event, data: st.data, apply: func() error { return err }}
-			continue
-		}
-		n.alert(ctx, key, "forged", fmt.Sprintf("entry %d is a node receipt that does not name the entry it received: %s", st.index, dc.ErrorMessage(err)), string(st.data))
-		*st = step{kind: stepSkip, index: st.index}
-	}
 }
 
 // stepKind is what applying one entry takes.
@@ -368,31 +339,9 @@ func (n *Node) plan(ctx context.Context, p *dc.Peer, pe dc.PeerEntry, e *dc.Even
 		}
 		st.apply = func() error { return n.keepSettings(ctx, p.Key, pe.Index, *b.Settings) }
 	case e.Type == dc.EventOperationReceived && b.NodeReceipt != nil:
-		r := b.NodeReceipt
-		if r.Key != p.Key {
-			return skip, &alertError{kind: "forged", msg: fmt.Sprintf("entry %d is a node receipt that names another key than the peer's (%s)", pe.Index, keyName(r.Key)), evidence: string(pe.Data)}
-		}
-		if e.Subject == nil || e.Subject.Kind != dc.SubjectOperation || e.Subject.ID != r.Operation {
-			return skip, &alertError{kind: "malformed", msg: fmt.Sprintf("entry %d is a node receipt of operation %q whose entry is about something else", pe.Index, r.Operation), evidence: string(pe.Data)}
-		}
-		if !namesItsParties(p, r.Receiver) {
-			return skip, &alertError{kind: "forged", msg: fmt.Sprintf("entry %d is a node receipt for receivers %q, which are not exactly the parties this peer hosts, each once (%q)",
-				pe.Index, r.Receiver, p.Parties), evidence: string(pe.Data)}
-		}
-		// The receipt is the peer's by its log, whose checkpoint the pull
-		// verified with the peer's key over this very entry; one that
-		// carries a signature of its own must also be signed right.
-		if r.Signed != "" {
-			if _, err := record.CheckNodeReceipt(r); err != nil {
-				return skip, &alertError{kind: "bad_signature", msg: fmt.Sprintf("entry %d: %v", pe.Index, err), evidence: string(pe.Data)}
-			}
-		} else if _, err := record.CheckNodeReceiptFields(r); err != nil {
-			return skip, &alertError{kind: "malformed", msg: fmt.Sprintf("entry %d: %v", pe.Index, err), evidence: string(pe.Data)}
-		}
-		if _, remote := n.mech.Federation().RemoteParty(r.Party); remote {
-			return skip, nil // a receipt of another node's operation
-		}
-		st.kind, st.receipt = stepReceipt, mechanism.KeptReceipt{Origin: origin, Receipt: r, Mark: m}
+		return n.planReceipt(p, pe, e, b.NodeReceipt, origin, m)
+	case e.Type == dc.EventOperationsReceived && b.NodeReceipts != nil:
+		return n.planReceipts(p, pe, e, b.NodeReceipts, origin, m)
 	default:
 		return skip, nil
 	}

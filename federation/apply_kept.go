@@ -5,12 +5,11 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
-	"github.com/deconflict/deconflict/record"
 )
 
 // applyInKeep applies, in keep's transaction tx, a page of the peer's log
 // that holds nothing to apply here but node receipts of this node's
-// operations, among entries that change nothing here: what a peer's log
+// operations (of one version or several each), among entries that change nothing here: what a peer's log
 // mostly is while the peer follows this node's declarations. The page
 // and the receipts' copies in this node's log then commit together, one
 // commit a round of the pull rather than one to keep the page and
@@ -42,7 +41,7 @@ func (n *Node) applyInKeep(ctx context.Context, tx dc.Tx, p *dc.Peer, kept []dc.
 			// the transaction that found it at the page's start.
 			st.receipt.Mark = nil
 			rs = append(rs, st.receipt)
-			refs = append(refs, receivedEntry(st.receipt.Receipt))
+			refs = append(refs, receivedEntries(st.receipt)...)
 		default:
 			return false, nil
 		}
@@ -55,10 +54,4 @@ func (n *Node) applyInKeep(ctx context.Context, tx dc.Tx, p *dc.Peer, kept []dc.
 		}
 	}
 	return true, n.mech.Federation().KeepNodeReceiptsIn(ctx, tx, rs)
-}
-
-// receivedEntry is the entry of this node's log a node receipt says it
-// received, as CheckReceivedEntries checks it.
-func receivedEntry(r *record.NodeReceipt) mechanism.ReceivedEntry {
-	return mechanism.ReceivedEntry{Index: r.Entry, LeafHash: r.LeafHash, Operation: r.Operation, Party: r.Party, Version: r.Version}
 }

@@ -66,3 +66,10 @@ func (m *Mechanism) ForgetCopies() {
 	defer m.fed.copies.mu.Unlock()
 	m.fed.copies.by, m.fed.copies.order, m.fed.copies.next = nil, nil, 0
 }
+
+// WriterRev is the highest event seq the writer knows its index reflects.
+func (m *Mechanism) WriterRev() int64 {
+	m.writer.mu.Lock()
+	defer m.writer.mu.Unlock()
+	return m.writer.rev
+}

@@ -24,8 +24,9 @@ import (
 //   - duties are owed, and escalate, only on the node of the party that
 //     owes them;
 //   - every version of a peer's operation received is answered by a
-//     receipt (record.NodeReceipt) in the node's own log, which its
-//     signed checkpoints vouch for;
+//     receipt in the node's own log, which its signed checkpoints vouch
+//     for: one entry (record.NodeReceipts) for the versions of one
+//     party a batch of the writer applied (federation_received.go);
 //   - conflict IDs are derived from the pair of operations (pairID), so
 //     that every node holding both names the conflict alike;
 //   - a pair of operations of parties hosted on two nodes is decided

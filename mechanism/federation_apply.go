@@ -42,11 +42,11 @@ func withOrigin(data any, o *PeerOrigin) (copyBody, error) {
 	return copyBody(append(out, '}')), nil
 }
 
-// peerEvents marks the events of a replicated change as copies, and adds
-// the node's receipt of the version it received: an entry of its own log,
-// which the node's signed checkpoints of the log vouch for (a receipt
-// carries no signature of its own).
-func (m *Mechanism) peerEvents(ctx context.Context, tx dc.Tx, ch *change, events []pendingEvent, b *batchState, now time.Time) ([]pendingEvent, error) {
+// peerEvents marks the events of a replicated change as copies. The
+// node's receipt of the version it received is not among them: the
+// batch gives one receipt of all the versions it applied of each peer's
+// party (appendNodeReceipts, federation_received.go).
+func peerEvents(ch *change, events []pendingEvent) ([]pendingEvent, error) {
 	for i := range events {
 		d, err := withOrigin(events[i].data, ch.peer)
 		if err != nil {
@@ -54,34 +54,7 @@ func (m *Mechanism) peerEvents(ctx context.Context, tx dc.Tx, ch *change, events
 		}
 		events[i].data = d
 	}
-	if ch.prev != nil && ch.prev.Version >= ch.op.Version {
-		return events, nil
-	}
-	if b.nodeKey == "" {
-		keys, err := tx.Keys(ctx)
-		if err != nil {
-			return nil, err
-		}
-		active := activeKeys(keys)
-		if len(active) == 0 {
-			return nil, fmt.Errorf("node receipt: no signing key")
-		}
-		b.nodeKey = active[0].Verifier
-	}
-	local := []string{}
-	for _, p := range m.localParties(b.parties) {
-		local = append(local, p.ID)
-	}
-	r := &record.NodeReceipt{
-		Operation: ch.op.ID, Party: ch.op.Party, Version: ch.op.Version, Receiver: local,
-		Key: b.nodeKey, ReceivedAt: now.Format(time.RFC3339Nano),
-		Entry: ch.peer.Index, LeafHash: ch.peer.LeafHash,
-	}
-	audience := append([]string{ch.op.Party}, local...)
-	return append(events, pendingEvent{&dc.Event{
-		Type: dc.EventOperationReceived, Time: now, Actor: dc.Actor{Role: "node"},
-		Subject: &dc.Subject{Kind: "operation", ID: ch.op.ID}, Audience: audience,
-	}, NodeReceiptEventData{Receipt: r}}), nil
+	return events, nil
 }
 
 // NodeReceiptEventData is the body of operation.received.
@@ -303,13 +276,16 @@ func (f Federation) ApplyPeerReceipt(ctx context.Context, origin PeerOrigin, a d
 	return err
 }
 
-// KeptReceipt is a peer node's receipt of one of this node's operations,
-// from the entry Origin of the peer's log; Mark, if not nil, runs in the
-// transaction that keeps it.
+// KeptReceipt is a peer node's receipt of this node's operations, from
+// the entry Origin of the peer's log: of one version (Receipt, an
+// operation.received) or of several (Receipts, an operations.received),
+// one of the two. Mark, if not nil, runs in the transaction that keeps
+// it.
 type KeptReceipt struct {
-	Origin  PeerOrigin
-	Receipt *record.NodeReceipt
-	Mark    func(dc.Tx) error
+	Origin   PeerOrigin
+	Receipt  *record.NodeReceipt
+	Receipts *record.NodeReceipts
+	Mark     func(dc.Tx) error
 }
 
 // KeepNodeReceipt keeps one receipt (see KeepNodeReceipts).
@@ -319,16 +295,17 @@ func (f Federation) KeepNodeReceipt(ctx context.Context, origin PeerOrigin, r *r
 
 // KeepNodeReceipts keeps peer nodes' receipts of this node's operations
 // in this node's own log, where the operations' evidence bundles find
-// them, all in one transaction. The caller took each from the peer's log
-// as verified against the peer's signed checkpoint (a receipt that
-// carries a signature of its own, checked too: record.CheckNodeReceipt),
-// and checked with CheckReceivedEntries that it names a version of an
+// them, all in one transaction: a copy of each receipt's entry. The
+// caller took each from the peer's log as verified against the peer's
+// signed checkpoint (a receipt that carries a signature of its own,
+// checked too: record.CheckNodeReceipt), and checked with
+// CheckReceivedEntries that each version it names is a version of an
 // operation of this node's, of its party, as that entry is.
 func (f Federation) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) error {
 	m := f.m
 	err := m.store.Update(ctx, func(tx dc.Tx) error {
 		for _, k := range rs {
-			if err := m.keepNodeReceipt(ctx, tx, k.Origin, k.Receipt, k.Mark); err != nil {
+			if err := m.keepNodeReceipt(ctx, tx, k); err != nil {
 				return err
 			}
 		}
@@ -345,7 +322,7 @@ func (f Federation) KeepNodeReceipts(ctx context.Context, rs []KeptReceipt) erro
 // it keeps of the peer's log; once tx has committed it calls Kept.
 func (f Federation) KeepNodeReceiptsIn(ctx context.Context, tx dc.Tx, rs []KeptReceipt) error {
 	for _, k := range rs {
-		if err := f.m.keepNodeReceipt(ctx, tx, k.Origin, k.Receipt, k.Mark); err != nil {
+		if err := f.m.keepNodeReceipt(ctx, tx, k); err != nil {
 			return err
 		}
 	}
@@ -356,25 +333,44 @@ func (f Federation) KeepNodeReceiptsIn(ctx context.Context, tx dc.Tx, rs []KeptR
 // transaction of KeepNodeReceiptsIn committed.
 func (f Federation) Kept() { f.m.notify() }
 
-// keepNodeReceipt keeps one receipt in tx. The operation is r's: the
-// entry r names, checked by the caller, is a version of it by r.Party.
-func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, origin PeerOrigin, r *record.NodeReceipt, mark func(dc.Tx) error) error {
-	if mark != nil {
-		if err := mark(tx); err != nil {
+// keepNodeReceipt keeps one receipt in tx, as the peer's entry was: of
+// the same type, about the same operation (none for a receipt of
+// several), for the same parties. The operations are those of the
+// receipt's party: the entries it names, checked by the caller, are
+// versions of them by that party.
+func (m *Mechanism) keepNodeReceipt(ctx context.Context, tx dc.Tx, k KeptReceipt) error {
+	if k.Mark != nil {
+		if err := k.Mark(tx); err != nil {
 			return err
 		}
 	}
-	if _, remote := m.Federation().RemoteParty(r.Party); remote {
+	var (
+		party, typ string
+		receivers  []string
+		subject    *dc.Subject
+		body       any
+	)
+	switch {
+	case k.Receipt != nil:
+		r := k.Receipt
+		party, typ, receivers, body = r.Party, dc.EventOperationReceived, r.Receiver, NodeReceiptEventData{Receipt: r}
+		subject = &dc.Subject{Kind: "operation", ID: r.Operation}
+	case k.Receipts != nil:
+		rs := k.Receipts
+		party, typ, receivers, body = rs.Party, dc.EventOperationsReceived, rs.Receiver, NodeReceiptsEventData{Receipts: rs}
+	default:
+		return fmt.Errorf("keep node receipt: no receipt")
+	}
+	if _, remote := m.Federation().RemoteParty(party); remote {
 		return nil
 	}
-	audience := append([]string{r.Party}, r.Receiver...)
+	audience := append([]string{party}, receivers...)
 	sort.Strings(audience[1:])
-	data, err := withOrigin(NodeReceiptEventData{Receipt: r}, &origin)
+	data, err := withOrigin(body, &k.Origin)
 	if err != nil {
 		return err
 	}
 	return m.appendEvent(ctx, tx, &dc.Event{
-		Type: dc.EventOperationReceived, Time: m.Now(), Actor: dc.Actor{Role: "node"},
-		Subject: &dc.Subject{Kind: "operation", ID: r.Operation}, Audience: audience,
+		Type: typ, Time: m.Now(), Actor: dc.Actor{Role: "node"}, Subject: subject, Audience: audience,
 	}, data)
 }

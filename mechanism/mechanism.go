@@ -89,6 +89,7 @@ func New(store dc.Store, opts Options) *Mechanism {
 	m.writes.damage, _ = store.(dc.DamageReporter)
 	m.writer = newWriter(m.store, m.log, &m.stats, m.notify)
 	m.writer.run = m.runOne
+	m.writer.end = m.appendNodeReceipts
 	m.writer.views = newViewCache(opts.ViewCacheBytes)
 	if opts.IndexSnapshot != "" {
 		m.snapshots = snapshot.New(opts.IndexSnapshot, m.store, m.log)

@@ -35,7 +35,7 @@ var EventTypes = []string{
 	dc.EventConflictResolved, dc.EventConflictWaived, dc.EventNoticeShort, dc.EventEscalationRaised,
 	dc.EventEscalationCleared, dc.EventHotlineMessage, dc.EventHotlineAcked, dc.EventLineCheck,
 	dc.EventSettingsChanged, dc.EventPartyAdded, dc.EventPartyKeyAdded,
-	dc.EventOperationReceived, dc.EventOperationOverride, dc.EventFederationAlert,
+	dc.EventOperationReceived, dc.EventOperationsReceived, dc.EventOperationOverride, dc.EventFederationAlert,
 }
 
 // Subscription is what a head asks for in PUT /v1/webhooks/{name}.

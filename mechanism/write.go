@@ -9,6 +9,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/geo"
+	"github.com/deconflict/deconflict/record"
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -172,7 +173,7 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 	}
 	if ch.peer != nil {
 		var err error
-		if events, err = m.peerEvents(ctx, tx, ch, events, b, now); err != nil {
+		if events, err = peerEvents(ch, events); err != nil {
 			return nil, 0, 0, writeFailed(err)
 		}
 	}
@@ -208,6 +209,10 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 	}
 	if err := m.escalateFoundLate(ctx, tx, late, settings, now); err != nil {
 		return nil, 0, 0, writeFailed(err)
+	}
+	if ch.peer != nil && (ch.prev == nil || ch.prev.Version < op.Version) {
+		b.received = append(b.received, received{node: ch.peer.Node, party: op.Party, version: record.ReceivedVersion{
+			Operation: op.ID, Version: op.Version, Entry: ch.peer.Index, LeafHash: ch.peer.LeafHash}})
 	}
 	return &Result{Operation: op, Conflicts: open, Created: ch.prev == nil}, last, delta, nil
 }

@@ -29,6 +29,11 @@ type writer struct {
 	// run applies the rules to one request inside a batch's transaction;
 	// see Mechanism.runOne.
 	run func(ctx context.Context, tx dc.Tx, b *batchState, req *writeRequest) error
+	// end runs the rules once every request of a batch has run, in its
+	// transaction before it commits: the node's receipts of its peers'
+	// operations the batch applied (Mechanism.appendNodeReceipts). It
+	// returns the last event seq it wrote, or 0.
+	end func(ctx context.Context, tx dc.Tx, b *batchState) (int64, error)
 	// notify tells waiters of new events, after each commit.
 	notify func()
 	// forwarder hands declarations to the writer replica (forward.go);
@@ -93,10 +98,10 @@ type batchState struct {
 	// once the batch has committed (geo.Changes); a request sees those
 	// of the requests before it through index.Amend.
 	index geo.Changes
-	// nodeKey is the verifier key of the node's active signing key, which
-	// its receipts of peers' operations name (peerEvents): read by the
-	// first of the batch that needs it, "" until then.
-	nodeKey string
+	// received are the versions of peers' operations the batch's
+	// requests applied, in the order applied, of which the batch's end
+	// gives the node's receipts (appendNodeReceipts).
+	received []received
 }
 
 // writeRequest is one change waiting for the writer.
@@ -234,7 +239,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 			return err
 		}
 		b.index.Reset()
-		b.nodeKey = ""
+		b.received = b.received[:0]
 		var err error
 		if b.settings, err = tx.Settings(ctx); err != nil {
 			return err
@@ -256,6 +261,15 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 				}
 				w.rev = max(w.rev, req.lastSeq)
 			}
+		}
+		if w.end != nil {
+			last, err := w.end(ctx, tx, &b)
+			if err != nil {
+				return err
+			}
+			// Events of this batch: the next catch-up need not read
+			// past them.
+			w.rev = max(w.rev, last)
 		}
 		return nil
 	})
