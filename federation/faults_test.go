@@ -10,6 +10,7 @@ import (
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/record"
 	"github.com/google/uuid"
 )
 
@@ -53,8 +54,9 @@ func declareMany(t *testing.T, seed uint64, n int, nodes ...*testNode) {
 	wg.Wait()
 }
 
-// receiptCounts counts, on a node, the operation.received entries of each
-// (operation, version, receiver), the node's own and those it kept.
+// receiptCounts counts, on a node, the receipts of each (operation,
+// version, receiver) its entries give (operation.received of one version,
+// operations.received of several), the node's own and those it kept.
 func receiptCounts(t *testing.T, n *testNode) map[string]int {
 	t.Helper()
 	evs, err := n.mech.Events(t.Context(), dc.Actor{Role: dc.RoleAdmin}, 0, 10000)
@@ -63,8 +65,13 @@ func receiptCounts(t *testing.T, n *testNode) map[string]int {
 	}
 	counts := map[string]int{}
 	for _, e := range evs {
-		if e.Type == dc.EventOperationReceived {
+		switch e.Type {
+		case dc.EventOperationReceived:
 			counts[e.Subject.ID+" "+receiptKey(t, e)]++
+		case dc.EventOperationsReceived:
+			for _, k := range receiptsKeys(t, e) {
+				counts[k]++
+			}
 		}
 	}
 	return counts
@@ -137,4 +144,22 @@ func receiptKey(t *testing.T, e *dc.Event) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("v%d by %v copy=%v", b.R.Version, b.R.Receiver, b.Replicated != nil)
+}
+
+// receiptsKeys names each version an operations.received event receipts
+// as receiptKey names a receipt of one, after its operation.
+func receiptsKeys(t *testing.T, e *dc.Event) []string {
+	t.Helper()
+	var b struct {
+		R          record.NodeReceipts `json:"node_receipts"`
+		Replicated any                 `json:"replicated"`
+	}
+	if err := json.Unmarshal(e.Data, &b); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, v := range b.R.Entries {
+		out = append(out, fmt.Sprintf("%s v%d by %v copy=%v", v.Operation, v.Version, b.R.Receiver, b.Replicated != nil))
+	}
+	return out
 }
