@@ -376,11 +376,14 @@ func TestThreeNodes(t *testing.T) {
 		for name, change := range map[string]func(b *record.Bundle){
 			"the author's copy": func(b *record.Bundle) {
 				for i, e := range b.Entries {
-					if strings.Contains(e.Data, `"node_receipt"`) {
+					// A receipt of one version ("node_receipt") or of
+					// several ("node_receipts").
+					if strings.Contains(e.Data, `"node_receipt`) {
 						b.Entries[i].Data = flip(e.Data, `"received_at":"`)
 						return
 					}
 				}
+				t.Fatal("the bundle holds no copy of a receipt")
 			},
 			"the receiving node's entry": func(b *record.Bundle) {
 				b.NodeReceipts[0].Entries[0].Data = flip(b.NodeReceipts[0].Entries[0].Data, `"received_at":"`)
