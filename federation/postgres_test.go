@@ -27,6 +27,17 @@ func TestNodeOnPostgres(t *testing.T) {
 	}
 	if counts := receiptCounts(t, alpha); len(counts) == 0 {
 		t.Errorf("alpha's node on PostgreSQL kept no receipt of bravo's")
+	} else {
+		for k, c := range counts {
+			if c != 1 {
+				t.Errorf("alpha's node on PostgreSQL: receipt %s %d times", k, c)
+			}
+		}
+	}
+	// Alpha's node on PostgreSQL receipts bravo's versions a batch at a
+	// time, and keeps a copy of each of bravo's batch receipts.
+	if own, kept := nodeReceipts(t, alpha); len(own) == 0 || len(kept) == 0 {
+		t.Errorf("alpha's node on PostgreSQL gave %d receipts of several versions and kept %d of bravo's", len(own), len(kept))
 	}
 	// The evidence of alpha's operations proves bravo's receipts from
 	// bravo's log as alpha's node on PostgreSQL keeps it.

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/internal/pgtest"
 	"github.com/deconflict/deconflict/mechanism"
+	"github.com/deconflict/deconflict/postgres"
 	"github.com/deconflict/deconflict/record"
 	"github.com/google/uuid"
 )
@@ -52,13 +54,27 @@ func peerVersion(clk *clock, node, party, op string, v int, index int64) mechani
 // written, and a version applied before gets none. The writer's index
 // knows the log up to the receipts, so the next batch need not catch up
 // over them; and a store that retries the batch's transaction receipts
-// each version once.
+// each version once. On SQLite and on PostgreSQL (with
+// DECONFLICT_TEST_POSTGRES).
 func TestReceiptOfABatch(t *testing.T) {
-	for _, retried := range []bool{false, true} {
-		t.Run(fmt.Sprintf("retried=%v", retried), func(t *testing.T) {
+	for _, c := range []struct {
+		db      string
+		retried bool
+	}{{"sqlite", false}, {"sqlite", true}, {"postgres", false}, {"postgres", true}} {
+		t.Run(fmt.Sprintf("%s/retried=%v", c.db, c.retried), func(t *testing.T) {
 			ctx := context.Background()
-			var st dc.Store = freshStore(t)
-			if retried {
+			var st dc.Store
+			if c.db == "postgres" {
+				pg, err := postgres.Open(ctx, pgtest.Database(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { pg.Close() })
+				st = pg
+			} else {
+				st = freshStore(t)
+			}
+			if c.retried {
 				st = retryingStore{st}
 			}
 			m, clk := openOn(t, st, "alpha", "bravo", "charlie")
