@@ -168,7 +168,7 @@ type stepKind int
 const (
 	stepSkip      stepKind = iota // changes nothing here: passed by the next mark
 	stepOperation                 // a version of an operation
-	stepReceipt                   // a node receipt of one of this node's operations
+	stepReceipt                   // a node receipt of versions of this node's operations
 	stepOther                     // anything else, applied on its own
 )
 

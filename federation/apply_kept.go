@@ -9,16 +9,16 @@ import (
 
 // applyInKeep applies, in keep's transaction tx, a page of the peer's log
 // that holds nothing to apply here but node receipts of this node's
-// operations (of one version or several each), among entries that change nothing here: what a peer's log
-// mostly is while the peer follows this node's declarations. The page
-// and the receipts' copies in this node's log then commit together, one
-// commit a round of the pull rather than one to keep the page and
-// another to apply it. Any other page (an entry to apply otherwise, one
-// the applier alerts about, a receipt that does not name its entry) it
-// leaves, having changed nothing, to the applier (applyStored), which
-// applies and alerts as for any page; it reports whether it applied the
-// page. p is the peer as tx read it, its cursor at the page's first
-// entry; events are the page's entries keep parsed.
+// operations (of one version or several each), among entries that change
+// nothing here: what a peer's log mostly is while the peer follows this
+// node's declarations. The page and the receipts' copies in this node's
+// log then commit together, one commit a round of the pull rather than
+// one to keep the page and another to apply it. Any other page (an entry
+// to apply otherwise, one the applier alerts about, a receipt that does
+// not name its entries) it leaves, having changed nothing, to the applier
+// (applyStored), which applies and alerts as for any page; it reports
+// whether it applied the page. p is the peer as tx read it, its cursor at
+// the page's first entry; events are the page's entries keep parsed.
 func (n *Node) applyInKeep(ctx context.Context, tx dc.Tx, p *dc.Peer, kept []dc.PeerEntry, events map[int64]parsedEntry) (bool, error) {
 	var rs []mechanism.KeptReceipt
 	var refs []mechanism.ReceivedEntry
