@@ -70,6 +70,15 @@ type logEntry struct {
 		Version   int    `json:"version"`
 		Key       string `json:"key"`
 	} `json:"node_receipt"`
+	// Receipts is a node's receipt of several versions at once
+	// (operations.received).
+	Receipts *struct {
+		Key     string `json:"key"`
+		Entries []struct {
+			Operation string `json:"operation"`
+			Version   int    `json:"version"`
+		} `json:"entries"`
+	} `json:"node_receipts"`
 }
 
 // nodeLog returns every event of the node's log, as its admin reads them.
@@ -107,6 +116,11 @@ func logCounts(log []logEntry) (copies, receipts map[string]int) {
 		}
 		if r := e.Receipt; r != nil {
 			receipts[fmt.Sprintf("%s v%d by %s", r.Operation, r.Version, r.Key[:20])]++
+		}
+		if rs := e.Receipts; rs != nil {
+			for _, v := range rs.Entries {
+				receipts[fmt.Sprintf("%s v%d by %s", v.Operation, v.Version, rs.Key[:20])]++
+			}
 		}
 	}
 	return copies, receipts
