@@ -14,11 +14,12 @@ import (
 // author keeps. It names the author's log entry it received (index and
 // leaf hash), so the receipt cannot be moved to another entry.
 //
-// The receiving node appends it to its own log (an operation.received
-// entry), whose checkpoints it signs: that signature over the entry is
-// what binds the node to the receipt, and the author's evidence bundle
-// carries the entry with its record proof in one of those checkpoints
-// (NodeReceiptProof). A receipt may also carry a signature of its own
+// A receiving node's log holds it in an operation.received entry of its
+// own, or, as nodes write them, as one of the versions of an
+// operations.received entry (NodeReceipts.Receipt). The log's
+// checkpoints, which the node signs, bind the node to the receipt, and
+// the author's evidence bundle carries the entry with its record proof
+// in one of those checkpoints (NodeReceiptProof). A receipt may also carry a signature of its own
 // (Signed), which binds it without the receiving node's log.
 type NodeReceipt struct {
 	Operation string `json:"operation"`

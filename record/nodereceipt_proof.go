@@ -11,8 +11,9 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// A federation node's receipt of another node's operation is an entry of
-// the receiving node's log (operation.received). The author's node pulls
+// A federation node's receipt of another node's operations is an entry of
+// the receiving node's log (operations.received, or operation.received
+// for one version). The author's node pulls
 // that log, checks every page against the receiving node's signed
 // checkpoint while keeping each leaf hash, and keeps a copy of the receipt
 // in its own log. Its evidence bundle proves that the copy is the
