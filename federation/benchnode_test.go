@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +28,7 @@ import (
 	"github.com/deconflict/deconflict/internal/gcfloor"
 	"github.com/deconflict/deconflict/mechanism"
 	"github.com/deconflict/deconflict/sqlite"
+	"github.com/google/uuid"
 )
 
 // The benchmarks run each node in a process of its own, as two machines
@@ -153,6 +156,19 @@ const peerReply = "fedpeer: "
 // store in dir, and makes it and n peers of each other.
 func startPeer(tb testing.TB, n *benchNode, dir, party string) *peerProc {
 	tb.Helper()
+	p := startNode(tb, dir, party)
+	d, _ := json.Marshal(n.desc)
+	p.call(tb, "peer "+string(d), nil)
+	if _, err := federation.AddPeer(tb.Context(), n.mech, p.desc); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// startNode starts a node hosting party in a child process, with its
+// store in dir, peer of none.
+func startNode(tb testing.TB, dir, party string) *peerProc {
+	tb.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchPeer$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "FED_BENCH_PEER_DIR="+dir, "FED_BENCH_PEER_PARTY="+party)
 	cmd.Stderr = os.Stderr
@@ -182,19 +198,22 @@ func startPeer(tb testing.TB, n *benchNode, dir, party string) *peerProc {
 	})
 	p.desc = new(federation.Descriptor)
 	p.call(tb, "describe", p.desc)
-	d, _ := json.Marshal(n.desc)
-	p.call(tb, "peer "+string(d), nil)
-	if _, err := federation.AddPeer(tb.Context(), n.mech, p.desc); err != nil {
-		tb.Fatal(err)
-	}
 	return p
 }
 
 // call sends the child a command and reads its answer into out.
 func (p *peerProc) call(tb testing.TB, cmd string, out any) {
 	tb.Helper()
+	if err := p.ask(cmd, out); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// ask sends the child a command and reads its answer into out; it may
+// run on any goroutine, one command at a time.
+func (p *peerProc) ask(cmd string, out any) error {
 	if _, err := fmt.Fprintln(p.in, cmd); err != nil {
-		tb.Fatalf("peer process: %s: %v", cmd, err)
+		return fmt.Errorf("peer process: %s: %v", cmd, err)
 	}
 	for p.out.Scan() {
 		line, ok := strings.CutPrefix(p.out.Text(), peerReply)
@@ -202,16 +221,41 @@ func (p *peerProc) call(tb testing.TB, cmd string, out any) {
 			continue // the test framework's own output
 		}
 		if msg, bad := strings.CutPrefix(line, "error "); bad {
-			tb.Fatalf("peer process: %s: %s", cmd, msg)
+			return fmt.Errorf("peer process: %s: %s", cmd, msg)
 		}
 		if out != nil {
 			if err := json.Unmarshal([]byte(line), out); err != nil {
-				tb.Fatalf("peer process: %s: %v", cmd, err)
+				return fmt.Errorf("peer process: %s: %v", cmd, err)
 			}
 		}
-		return
+		return nil
 	}
-	tb.Fatalf("peer process: %s: no answer (%v)", cmd, p.out.Err())
+	return fmt.Errorf("peer process: %s: no answer (%v)", cmd, p.out.Err())
+}
+
+// declareFlatOut declares n operations of n's party, random about the
+// same place (randomDeclaration), by 16 operators at once as fast as the
+// node takes them.
+func declareFlatOut(ctx context.Context, node *benchNode, seed uint64, n int) error {
+	var done sync.WaitGroup
+	var claimed atomic.Int64
+	errs := make(chan error, 16)
+	for w := range 16 {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			rnd := rand.New(rand.NewPCG(seed, uint64(w)))
+			for i := 0; claimed.Add(1) <= int64(n); i++ {
+				if _, err := node.mech.Declare(ctx, node.actor(dc.RoleOperator), uuid.NewString(), randomDeclaration(rnd, node.party, i), nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	done.Wait()
+	close(errs)
+	return <-errs
 }
 
 func (p *peerProc) state(tb testing.TB) benchState {
@@ -266,6 +310,7 @@ func waitPair(tb testing.TB, n *benchNode, p *peerProc, poll time.Duration) time
 //	watch             start noting when each declaration is applied here
 //	seen              operation ID → unix ns it was applied, since watch
 //	profile FILE      write a CPU profile to FILE until "unprofile"
+//	declare N         declare N operations of its own flat out (declareFlatOut)
 func TestBenchPeer(t *testing.T) {
 	dir, party := os.Getenv("FED_BENCH_PEER_DIR"), os.Getenv("FED_BENCH_PEER_PARTY")
 	if dir == "" {
@@ -317,6 +362,12 @@ func TestBenchPeer(t *testing.T) {
 			if err == nil {
 				prof = f
 				err = pprof.StartCPUProfile(f)
+			}
+			reply(struct{}{}, err)
+		case "declare":
+			count, err := strconv.Atoi(arg)
+			if err == nil {
+				err = declareFlatOut(t.Context(), n, 7, count)
 			}
 			reply(struct{}{}, err)
 		case "unprofile":
