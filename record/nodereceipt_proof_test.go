@@ -83,17 +83,8 @@ func provenBundle(t testing.TB) (b *Bundle, k, bravo *dc.SigningKey, g *fakeTx) 
 		receiverEntry(t, g, bravo, receiptOf(bravo, 3, leafOf(f, 3), 1), 0)
 	}
 	keepCopy(t, f, r, from)
-	b = bundleFor(t, f, k, admin)
-	kept := newKeptLog(t, g, bravo, int64(len(g.events)))
-	if err := AddNodeReceiptProofs(b, func(key string) (KeptPeerLog, error) {
-		if key == bravo.Verifier {
-			return kept, nil
-		}
-		return nil, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return roundTrip(t, b), k, bravo, g
+	kept := map[string]*keptLog{bravo.Verifier: newKeptLog(t, g, bravo, int64(len(g.events)))}
+	return provenAs(t, f, k, admin, kept), k, bravo, g
 }
 
 // TestNodeReceiptProof: a node receipt without a signature of its own,

@@ -100,17 +100,7 @@ func batchLogs(t testing.TB, build func(f *fakeTx, bravo *dc.SigningKey) *NodeRe
 // proofs of its copies from bravo's log g.
 func provenFor(t testing.TB, f, g *fakeTx, k, bravo *dc.SigningKey) *Bundle {
 	t.Helper()
-	b := bundleFor(t, f, k, admin)
-	kept := newKeptLog(t, g, bravo, int64(len(g.events)))
-	if err := AddNodeReceiptProofs(b, func(key string) (KeptPeerLog, error) {
-		if key == bravo.Verifier {
-			return kept, nil
-		}
-		return nil, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return roundTrip(t, b)
+	return provenAs(t, f, k, admin, map[string]*keptLog{bravo.Verifier: newKeptLog(t, g, bravo, int64(len(g.events)))})
 }
 
 // TestNodeReceiptsOnAuthor: on the author's node the copy of a receiving
