@@ -50,14 +50,17 @@ type Node struct {
 	// store; nil when the store has no leases (one process: it pulls).
 	leaser dc.Leaser
 	// pulls counts the pull requests this process sent.
-	pulls  atomic.Int64
-	log    *slog.Logger
-	client *http.Client
-	now    func() time.Time
-	wait   time.Duration
-	every  time.Duration
-	verify *RequestVerifier
-	start  time.Time
+	pulls atomic.Int64
+	// echoLinger is how long the node holds a pull that only echoes woke
+	// (awaitPage): echoLinger, or another length a test sets.
+	echoLinger atomic.Int64 // a time.Duration
+	log        *slog.Logger
+	client     *http.Client
+	now        func() time.Time
+	wait       time.Duration
+	every      time.Duration
+	verify     *RequestVerifier
+	start      time.Time
 
 	mu    sync.Mutex
 	peers map[string]*dc.Peer // by key, as last read from the store
@@ -126,6 +129,7 @@ func New(m *mechanism.Mechanism, opts Options) *Node {
 	if n.every <= 0 {
 		n.every = time.Second
 	}
+	n.echoLinger.Store(int64(echoLinger))
 	n.start = n.now()
 	n.verify = NewRequestVerifier(n.lookupKey, n.now)
 	m.Federation().SetStaleCheck(n.stalePeers)

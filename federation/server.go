@@ -21,6 +21,15 @@ const MaxWait = 30 * time.Second
 // linger is how long a waiting pull that new entries woke waits for more.
 const linger = 20 * time.Millisecond
 
+// echoLinger is how long a waiting pull that only echoes of the puller's
+// own work woke (awaitPage) waits for more: its receipts and the copies
+// of its entries carry nothing it must act on soon, so many commits of
+// them share one round of its pull. It is short beside the silence after
+// which a peer is stale and beside how soon anyone looks for a receipt,
+// and long beside linger, so that a node pulling a peer that only follows
+// it makes a few rounds a second, not one per linger.
+const echoLinger = 250 * time.Millisecond
+
 // Handler serves the peer protocol (LogPath) to the node's peers: only
 // requests signed by a peer's key are answered; anything else gets 401.
 func (n *Node) Handler() http.Handler {
@@ -187,58 +196,96 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 		wait = min(time.Duration(ms)*time.Millisecond, MaxWait)
 	}
 	deadline := time.Now().Add(wait)
-	waited := false
+	changed := n.mech.Changed()
+	cp, entries, size, err := n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
+	if err == nil && len(entries) == 0 && from == size && time.Until(deadline) > 0 {
+		// Nothing new: wait for a page worth answering.
+		if err = n.awaitPage(r.Context(), p.Parties, from, limit, deadline, changed); err == nil {
+			cp, entries, size, err = n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
+		}
+	}
+	if err != nil {
+		if r.Context().Err() != nil {
+			return
+		}
+		n.log.Error("federation: serve log", slog.Any("error", err))
+		writeError(w, http.StatusInternalServerError, dc.EInternal, "internal error")
+		return
+	}
+	page := &LogPage{Checkpoint: string(cp), Size: size, Entries: make([]WireEntry, len(entries)), Witnessed: n.witnessed(p.Key)}
+	for i, e := range entries {
+		we := WireEntry{Index: e.Index}
+		if e.Data != nil {
+			s := string(e.Data)
+			we.Data = &s
+		} else {
+			we.LeafHash = base64.StdEncoding.EncodeToString(e.LeafHash[:])
+		}
+		page.Entries[i] = we
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := writePage(w, page); err != nil {
+		writeError(w, http.StatusInternalServerError, dc.EInternal, "internal error")
+	}
+}
+
+// awaitPage holds a pull of the node's log from entry from on (at most
+// limit entries) by a peer hosting parties, which found no entry yet,
+// until a page is worth answering or deadline passes; changed is the
+// mechanism's Changed taken before the pull last read the log. An entry
+// that is not an echo for the peer (mechanism.PeerLogEchoes) is answered
+// after linger; echoes alone are held back until echoLinger has passed
+// since the first of them arrived or they fill the page, so that a peer
+// that only follows this node pays one round of its pull for many
+// commits of them, and never waits for its peer's own declarations. Each
+// commit costs the hold one read of the entries it added.
+func (n *Node) awaitPage(ctx context.Context, parties []string, from int64, limit int, deadline time.Time, changed <-chan struct{}) error {
+	echoLinger := time.Duration(n.echoLinger.Load())
+	end := from + int64(limit) // the page is full when the log is as long
+	checked := from            // the entries from from up to checked are echoes
+	var echoSince time.Time    // when the first of them arrived
 	for {
-		changed := n.mech.Changed()
-		cp, entries, size, err := n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
-		if err != nil {
-			if r.Context().Err() == nil {
-				n.log.Error("federation: serve log", slog.Any("error", err))
-			}
-			writeError(w, http.StatusInternalServerError, dc.EInternal, "internal error")
-			return
+		until := deadline
+		if held := echoSince.Add(echoLinger); !echoSince.IsZero() && held.Before(until) {
+			until = held
 		}
-		left := time.Until(deadline)
-		if len(entries) > 0 && waited && len(entries) < limit {
-			// New entries woke a waiting pull: let a few more commits
-			// join them, so that a busy node sends fewer, fuller pages.
-			waited = false
-			select {
-			case <-time.After(linger):
-			case <-r.Context().Done():
-				return
-			}
-			continue
-		}
-		if len(entries) > 0 || left <= 0 || from > size {
-			page := &LogPage{Checkpoint: string(cp), Size: size, Entries: make([]WireEntry, len(entries)), Witnessed: n.witnessed(p.Key)}
-			for i, e := range entries {
-				we := WireEntry{Index: e.Index}
-				if e.Data != nil {
-					s := string(e.Data)
-					we.Data = &s
-				} else {
-					we.LeafHash = base64.StdEncoding.EncodeToString(e.LeafHash[:])
-				}
-				page.Entries[i] = we
-			}
-			w.Header().Set("Content-Type", "application/json")
-			if err := writePage(w, page); err != nil {
-				writeError(w, http.StatusInternalServerError, dc.EInternal, "internal error")
-			}
-			return
+		left := time.Until(until)
+		if left <= 0 {
+			return nil
 		}
 		// Wait for a commit here, or poll for another process's.
-		waited = true
 		t := time.NewTimer(min(left, time.Second))
 		select {
 		case <-changed:
 		case <-t.C:
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			t.Stop()
-			return
+			return ctx.Err()
 		}
 		t.Stop()
+		changed = n.mech.Changed()
+		size, echoes, err := n.mech.Federation().PeerLogEchoes(ctx, parties, checked, int(end-checked))
+		switch {
+		case err != nil:
+			return err
+		case size <= checked:
+		case size >= end:
+			return nil
+		case !echoes:
+			// Let a few more commits join the entry, so that a busy node
+			// sends fewer, fuller pages.
+			select {
+			case <-time.After(linger):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		default:
+			if echoSince.IsZero() {
+				echoSince = time.Now()
+			}
+			checked = size
+		}
 	}
 }
 

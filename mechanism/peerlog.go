@@ -41,10 +41,7 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 	if limit <= 0 || limit > MaxPeerLogPage {
 		limit = MaxPeerLogPage
 	}
-	viewers := make([]dc.Actor, len(parties))
-	for i, p := range parties {
-		viewers[i] = dc.Actor{Party: p, Role: dc.RoleLiaison}
-	}
+	viewers := peerViewers(parties)
 	err = m.store.View(ctx, func(tx dc.Tx) error {
 		n, err := tx.LastSeq(ctx)
 		if err != nil {
@@ -68,6 +65,16 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 	return checkpoint, entries, size, err
 }
 
+// peerViewers returns the actors whose view of the log is a peer's that
+// hosts parties: a liaison of each.
+func peerViewers(parties []string) []dc.Actor {
+	viewers := make([]dc.Actor, len(parties))
+	for i, p := range parties {
+		viewers[i] = dc.Actor{Party: p, Role: dc.RoleLiaison}
+	}
+	return viewers
+}
+
 // peerPage returns the entries of the log from index from up to end
 // (excluded) as a peer whose parties are viewers receives them
 // (PeerLog), read in tx.
@@ -78,25 +85,9 @@ func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, l
 // the log holds the leaf hash it was appended with; any other entry a
 // peer's party may see is judged by its body.
 func (m *Mechanism) peerPage(ctx context.Context, tx dc.Tx, viewers []dc.Actor, from, end int64) ([]PeerLogEntry, error) {
-	hinted, hints := m.fed.copies.within(from, end)
-	var skip []int64 // seqs of the remembered copies the log holds as appended
-	var skipLeaves []tlog.Hash
-	if len(hinted) > 0 {
-		at := make([]int64, len(hinted))
-		for j, i := range hinted {
-			at[j] = tlog.StoredHashIndex(0, i)
-		}
-		stored, err := tx.LogHashes(ctx, at)
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range hinted {
-			// Another leaf hash: a transaction that appended the copy
-			// rolled back, and another entry took its index.
-			if stored[j] == hints[j] {
-				skip, skipLeaves = append(skip, i+1), append(skipLeaves, hints[j])
-			}
-		}
+	skip, skipLeaves, err := m.rememberedCopies(ctx, tx, from, end)
+	if err != nil {
+		return nil, err
 	}
 	evs, err := tx.EventsExcept(ctx, from, end, skip)
 	if err != nil {
@@ -140,6 +131,34 @@ func (m *Mechanism) peerPage(ctx context.Context, tx dc.Tx, viewers []dc.Actor, 
 		}
 	}
 	return entries, nil
+}
+
+// rememberedCopies returns the event seqs of the copies this process
+// remembers appending from log index from up to end (excluded) that the
+// log, read in tx, holds with the leaf hash they were appended with, in
+// increasing order, and those leaf hashes: the entries a peer is sent the
+// leaf hash of without their rows being read (peerPage).
+func (m *Mechanism) rememberedCopies(ctx context.Context, tx dc.Tx, from, end int64) (seqs []int64, leaves []tlog.Hash, err error) {
+	hinted, hints := m.fed.copies.within(from, end)
+	if len(hinted) == 0 {
+		return nil, nil, nil
+	}
+	at := make([]int64, len(hinted))
+	for j, i := range hinted {
+		at[j] = tlog.StoredHashIndex(0, i)
+	}
+	stored, err := tx.LogHashes(ctx, at)
+	if err != nil {
+		return nil, nil, err
+	}
+	for j, i := range hinted {
+		// Another leaf hash: a transaction that appended the copy
+		// rolled back, and another entry took its index.
+		if stored[j] == hints[j] {
+			seqs, leaves = append(seqs, i+1), append(leaves, hints[j])
+		}
+	}
+	return seqs, leaves, nil
 }
 
 // visibleToAny reports whether any of viewers may see e.
