@@ -13,6 +13,7 @@ import (
 	"time"
 
 	dc "github.com/deconflict/deconflict"
+	"github.com/deconflict/deconflict/mechanism"
 )
 
 // MaxWait is the longest a pull may wait at the node for new entries.
@@ -241,7 +242,7 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 // commit costs the hold one read of the entries it added.
 func (n *Node) awaitPage(ctx context.Context, parties []string, from int64, limit int, deadline time.Time, changed <-chan struct{}) error {
 	echoLinger := time.Duration(n.echoLinger.Load())
-	end := from + int64(limit) // the page is full when the log is as long
+	end := from + int64(min(limit, mechanism.MaxPeerLogPage)) // the page is full when the log is as long
 	checked := from            // the entries from from up to checked are echoes
 	var echoSince time.Time    // when the first of them arrived
 	for {
