@@ -243,8 +243,8 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 func (n *Node) awaitPage(ctx context.Context, parties []string, from int64, limit int, deadline time.Time, changed <-chan struct{}) error {
 	echoLinger := time.Duration(n.echoLinger.Load())
 	end := from + int64(min(limit, mechanism.MaxPeerLogPage)) // the page is full when the log is as long
-	checked := from            // the entries from from up to checked are echoes
-	var echoSince time.Time    // when the first of them arrived
+	checked := from                                           // the entries from from up to checked are echoes
+	var echoSince time.Time                                   // when the first of them arrived
 	for {
 		until := deadline
 		if held := echoSince.Add(echoLinger); !echoSince.IsZero() && held.Before(until) {
