@@ -242,9 +242,11 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 // commit costs the hold one read of the entries it added.
 func (n *Node) awaitPage(ctx context.Context, parties []string, from int64, limit int, deadline time.Time, changed <-chan struct{}) error {
 	echoLinger := time.Duration(n.echoLinger.Load())
-	end := from + int64(min(limit, mechanism.MaxPeerLogPage)) // the page is full when the log is as long
-	checked := from                                           // the entries from from up to checked are echoes
-	var echoSince time.Time                                   // when the first of them arrived
+	// The page is full when the log reaches end; the entries from from
+	// up to checked are echoes, the first of which arrived at echoSince.
+	end := from + int64(min(limit, mechanism.MaxPeerLogPage))
+	checked := from
+	var echoSince time.Time
 	for {
 		until := deadline
 		if held := echoSince.Add(echoLinger); !echoSince.IsZero() && held.Before(until) {
