@@ -284,6 +284,7 @@ func BenchmarkDeclareFederated(b *testing.B) {
 					cpuB = bravo.cpu(b)
 				}
 				cpuA := processCPU()
+				pullsA := alpha.node.Pulls()
 				neighbourDone := make(chan struct{})
 				if neighbour != nil {
 					go func() {
@@ -308,6 +309,7 @@ func BenchmarkDeclareFederated(b *testing.B) {
 				b.ReportMetric(float64((processCPU()-cpuA).Microseconds())/n, "own-cpu-us/op")
 				if peered {
 					b.ReportMetric(float64((bravo.cpu(b)-cpuB).Microseconds())/n, "peer-cpu-us/op")
+					b.ReportMetric(float64(alpha.node.Pulls()-pullsA)/took.Seconds(), "pulls/s")
 				}
 				<-neighbourDone
 				stopProfiles()
