@@ -110,40 +110,50 @@ type pulled struct {
 // pull of bravo's log by alpha, which would carry only the echoes of
 // alpha's own declarations (bravo's copies and receipts of them), is
 // held back until they fill the page: one page carries the echoes of
-// several of bravo's commits, not one page each.
+// several of bravo's commits, not one page each. So it is whether the
+// pull waited for the first of them or found it.
 func TestEchoesShareAPage(t *testing.T) {
-	dir := t.TempDir()
-	alpha, bravo := newNode(t, dir, "alpha"), newNode(t, dir, "bravo")
-	peerAll(t, alpha, bravo)
-	waitConverged(t, alpha, bravo)
-	federation.SetEchoLinger(bravo.node, time.Minute) // the page fills long before
-	// What one declaration of alpha adds to bravo's log.
-	size := logSize(t, bravo)
-	_, after := declareSeen(t, alpha, bravo, 0, size)
-	per := int(after - size)
-	t.Logf("a declaration of alpha adds %d entries to bravo's log", per)
-	const commits = 3
-	got := make(chan pulled, 1)
-	go func() {
-		page, err := pullAs(t, alpha, bravo, after, commits*per, 20*time.Second)
-		got <- pulled{page, err, time.Now()}
-	}()
-	time.Sleep(100 * time.Millisecond) // the pull waits at bravo
-	size = after
-	for i := 1; i <= commits; i++ {
-		_, size = declareSeen(t, alpha, bravo, i, size)
-	}
-	p := <-got
-	if p.err != nil {
-		t.Fatal(p.err)
-	}
-	if len(p.page.Entries) != commits*per {
-		t.Fatalf("a page of %d entries of bravo's log, want the %d echoes of %d declarations of alpha (%d each)", len(p.page.Entries), commits*per, commits, per)
-	}
-	for _, e := range p.page.Entries {
-		if !isEchoFor(e) {
-			t.Fatalf("entry %d of bravo's log is no echo of alpha's work: the test proves nothing: %s", e.Index, *e.Data)
-		}
+	for _, found := range []bool{false, true} {
+		t.Run(map[bool]string{false: "waited", true: "found"}[found], func(t *testing.T) {
+			dir := t.TempDir()
+			alpha, bravo := newNode(t, dir, "alpha"), newNode(t, dir, "bravo")
+			peerAll(t, alpha, bravo)
+			waitConverged(t, alpha, bravo)
+			federation.SetEchoLinger(bravo.node, time.Minute) // the page fills long before
+			// What one declaration of alpha adds to bravo's log.
+			from := logSize(t, bravo)
+			_, size := declareSeen(t, alpha, bravo, 0, from)
+			per := int(size - from)
+			t.Logf("a declaration of alpha adds %d entries to bravo's log", per)
+			from = size
+			const commits = 3
+			i := 1
+			if found {
+				_, size = declareSeen(t, alpha, bravo, i, size)
+				i++
+			}
+			got := make(chan pulled, 1)
+			go func() {
+				page, err := pullAs(t, alpha, bravo, from, commits*per, 20*time.Second)
+				got <- pulled{page, err, time.Now()}
+			}()
+			time.Sleep(100 * time.Millisecond) // the pull is at bravo
+			for ; i <= commits; i++ {
+				_, size = declareSeen(t, alpha, bravo, i, size)
+			}
+			p := <-got
+			if p.err != nil {
+				t.Fatal(p.err)
+			}
+			if len(p.page.Entries) != commits*per {
+				t.Fatalf("a page of %d entries of bravo's log, want the %d echoes of %d declarations of alpha (%d each)", len(p.page.Entries), commits*per, commits, per)
+			}
+			for _, e := range p.page.Entries {
+				if !isEchoFor(e) {
+					t.Fatalf("entry %d of bravo's log is no echo of alpha's work: the test proves nothing: %s", e.Index, *e.Data)
+				}
+			}
+		})
 	}
 }
 

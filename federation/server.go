@@ -197,13 +197,14 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 		wait = min(time.Duration(ms)*time.Millisecond, MaxWait)
 	}
 	deadline := time.Now().Add(wait)
-	changed := n.mech.Changed()
-	cp, entries, size, err := n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
-	if err == nil && len(entries) == 0 && from == size && time.Until(deadline) > 0 {
-		// Nothing new: wait for a page worth answering.
-		if err = n.awaitPage(r.Context(), p.Parties, from, limit, deadline, changed); err == nil {
-			cp, entries, size, err = n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
-		}
+	if wait > 0 {
+		err = n.awaitPage(r.Context(), p.Parties, from, limit, deadline)
+	}
+	var cp []byte
+	var entries []mechanism.PeerLogEntry
+	var size int64
+	if err == nil {
+		cp, entries, size, err = n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
 	}
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -231,23 +232,48 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 }
 
 // awaitPage holds a pull of the node's log from entry from on (at most
-// limit entries) by a peer hosting parties, which found no entry yet,
-// until a page is worth answering or deadline passes; changed is the
-// mechanism's Changed taken before the pull last read the log. An entry
-// that is not an echo for the peer (mechanism.PeerLogEchoes) is answered
-// after linger; echoes alone are held back until echoLinger has passed
-// since the first of them arrived or they fill the page, so that a peer
-// that only follows this node pays one round of its pull for many
-// commits of them, and never waits for its peer's own declarations. Each
-// commit costs the hold one read of the entries it added.
-func (n *Node) awaitPage(ctx context.Context, parties []string, from int64, limit int, deadline time.Time, changed <-chan struct{}) error {
+// limit entries) by a peer hosting parties until a page is worth
+// answering or deadline passes. A page that holds an entry that is not
+// an echo for the peer (mechanism.PeerLogEchoes), or is full, is answered
+// at once, or after linger when a commit woke the pull, so that a few
+// more commits join it; echoes alone are held until echoLinger has
+// passed since the first of them was seen, so that a peer that only
+// follows this node pays one round of its pull for many commits of them,
+// and never waits longer for this node's own entries. Each commit costs
+// the hold one read of the entries it added, and nothing is signed until
+// the page is.
+func (n *Node) awaitPage(ctx context.Context, parties []string, from int64, limit int, deadline time.Time) error {
 	echoLinger := time.Duration(n.echoLinger.Load())
 	// The page is full when the log reaches end; the entries from from
-	// up to checked are echoes, the first of which arrived at echoSince.
+	// up to checked are echoes, the first of which was seen at echoSince.
 	end := from + int64(min(limit, mechanism.MaxPeerLogPage))
 	checked := from
 	var echoSince time.Time
+	woken := false
 	for {
+		changed := n.mech.Changed()
+		size, echoes, err := n.mech.Federation().PeerLogEchoes(ctx, parties, checked, int(end-checked))
+		switch {
+		case err != nil:
+			return err
+		case size < from: // the puller claims more than the log holds
+			return nil
+		case size <= checked:
+		case !echoes:
+			if woken && size < end {
+				select {
+				case <-time.After(linger):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		default:
+			if echoSince.IsZero() {
+				echoSince = time.Now()
+			}
+			checked = size
+		}
 		until := deadline
 		if held := echoSince.Add(echoLinger); !echoSince.IsZero() && held.Before(until) {
 			until = held
@@ -266,29 +292,7 @@ func (n *Node) awaitPage(ctx context.Context, parties []string, from int64, limi
 			return ctx.Err()
 		}
 		t.Stop()
-		changed = n.mech.Changed()
-		size, echoes, err := n.mech.Federation().PeerLogEchoes(ctx, parties, checked, int(end-checked))
-		switch {
-		case err != nil:
-			return err
-		case size <= checked:
-		case size >= end:
-			return nil
-		case !echoes:
-			// Let a few more commits join the entry, so that a busy node
-			// sends fewer, fuller pages.
-			select {
-			case <-time.After(linger):
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		default:
-			if echoSince.IsZero() {
-				echoSince = time.Now()
-			}
-			checked = size
-		}
+		woken = true
 	}
 }
 

@@ -20,12 +20,13 @@ import (
 // page of echoes only, so that the peer pays one round of its pull for
 // many of them rather than one for each commit.
 
-// PeerLogEchoes reports whether every entry of this node's log from index
-// from on (at most limit of them, none if the log is no longer than
-// from) is an echo for a peer hosting parties, with the log's size. It
-// reads those entries but neither signs a checkpoint nor reads their
-// leaf hashes, so that a node may ask it at every commit while it holds
-// a pull.
+// PeerLogEchoes reports whether the entries of this node's log from index
+// from on are fewer than limit and each an echo for a peer hosting
+// parties (so when there are none), with the log's size. A node that
+// holds a pull asks it at every commit, so it is cheap: it signs no
+// checkpoint and reads no leaf hash, reads no entry when there are limit
+// or more (a full page is sent whatever it holds), and stops at the
+// first entry that is no echo, reading the rows a few at a time.
 func (f Federation) PeerLogEchoes(ctx context.Context, parties []string, from int64, limit int) (size int64, echoes bool, err error) {
 	m := f.m
 	if from < 0 {
@@ -35,34 +36,39 @@ func (f Federation) PeerLogEchoes(ctx context.Context, parties []string, from in
 		limit = MaxPeerLogPage
 	}
 	viewers := peerViewers(parties)
-	echoes = true
 	err = m.store.View(ctx, func(tx dc.Tx) error {
 		n, err := tx.LastSeq(ctx)
 		if err != nil {
 			return err
 		}
 		size = n
-		if from >= n {
+		if n-from >= int64(limit) {
 			return nil
 		}
-		end := min(n, from+int64(limit))
-		skip, _, err := m.rememberedCopies(ctx, tx, from, end)
+		skip, _, err := m.rememberedCopies(ctx, tx, from, n)
 		if err != nil {
 			return err
 		}
-		evs, err := tx.EventsExcept(ctx, from, end, skip)
-		if err != nil {
-			return err
-		}
-		if int64(len(evs)+len(skip)) != end-from {
-			return fmt.Errorf("peer log: %d events from %d, want %d", len(evs), from, end-from-int64(len(skip)))
-		}
-		for _, e := range evs {
-			if !isEcho(e, viewers) {
-				echoes = false
-				return nil
+		for at, chunk := from, int64(4); at < n; at, chunk = at+chunk, 2*chunk {
+			end := min(n, at+chunk)
+			var except []int64 // of skip, those from at up to end
+			for len(skip) > 0 && skip[0] <= end {
+				except, skip = append(except, skip[0]), skip[1:]
+			}
+			evs, err := tx.EventsExcept(ctx, at, end, except)
+			if err != nil {
+				return err
+			}
+			if int64(len(evs)+len(except)) != end-at {
+				return fmt.Errorf("peer log: %d events from %d, want %d", len(evs), at, end-at-int64(len(except)))
+			}
+			for _, e := range evs {
+				if !isEcho(e, viewers) {
+					return nil
+				}
 			}
 		}
+		echoes = true
 		return nil
 	})
 	return size, echoes, err
