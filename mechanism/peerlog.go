@@ -35,11 +35,8 @@ const MaxPeerLogPage = 1000
 // carry the operation as other parties see it).
 func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, limit int) (checkpoint []byte, entries []PeerLogEntry, size int64, err error) {
 	m := f.m
-	if from < 0 {
-		return nil, nil, 0, dc.FieldErrorf(dc.EInvalid, "from", "from must be 0 or more")
-	}
-	if limit <= 0 || limit > MaxPeerLogPage {
-		limit = MaxPeerLogPage
+	if limit, err = peerLogRange(from, limit); err != nil {
+		return nil, nil, 0, err
 	}
 	viewers := peerViewers(parties)
 	err = m.store.View(ctx, func(tx dc.Tx) error {
@@ -395,4 +392,17 @@ func checkReceived(e *dc.Event, leaf [32]byte, r ReceivedEntry) error {
 		return dc.Errorf(dc.EInvalid, "entry %d of this node's log is an operation of party %s, not of %s", r.Index, b.Operation.Party, r.Party)
 	}
 	return nil
+}
+
+// peerLogRange checks the first entry a peer asks for and returns the
+// most entries it gets: limit, or MaxPeerLogPage if limit is not between
+// 1 and that.
+func peerLogRange(from int64, limit int) (int, error) {
+	if from < 0 {
+		return 0, dc.FieldErrorf(dc.EInvalid, "from", "from must be 0 or more")
+	}
+	if limit <= 0 || limit > MaxPeerLogPage {
+		limit = MaxPeerLogPage
+	}
+	return limit, nil
 }

@@ -29,11 +29,8 @@ import (
 // first entry that is no echo, reading the rows a few at a time.
 func (f Federation) PeerLogEchoes(ctx context.Context, parties []string, from int64, limit int) (size int64, echoes bool, err error) {
 	m := f.m
-	if from < 0 {
-		return 0, false, dc.FieldErrorf(dc.EInvalid, "from", "from must be 0 or more")
-	}
-	if limit <= 0 || limit > MaxPeerLogPage {
-		limit = MaxPeerLogPage
+	if limit, err = peerLogRange(from, limit); err != nil {
+		return 0, false, err
 	}
 	viewers := peerViewers(parties)
 	err = m.store.View(ctx, func(tx dc.Tx) error {
