@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBenchCheck runs --mode check on a small store: loads with each
@@ -19,12 +20,15 @@ func TestBenchCheck(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pg := os.Getenv("DECONFLICT_TEST_POSTGIS")
+	// One scenario for both runs, even if midnight UTC falls between
+	// them: the default start, the next midnight, names the store.
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour).Format(time.RFC3339)
 	for i, client := range []string{"raw", "net/http"} {
 		out := filepath.Join(dir, "check.json")
 		var stderr strings.Builder
 		m := &Main{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }}
 		args := []string{"--mode", "check", "--deconflict", bin, "--ops", "400", "--queries", "50", "--near", "1",
-			"--duration", "300ms", "--check-clients", "2,1", "--client", client, "--dir", dir, "--out", out,
+			"--duration", "300ms", "--check-clients", "2,1", "--client", client, "--dir", dir, "--out", out, "--start", start,
 			"--profile", filepath.Join(dir, "profiles")}
 		if pg != "" {
 			args = append(args, "--postgis", pg, "--schema", "bench_check_test")
