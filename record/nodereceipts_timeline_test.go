@@ -463,22 +463,31 @@ func TestNodeReceiptsScope(t *testing.T) {
 // list naming bravo's node as charlie's fails the bundle.
 func TestNodeReceiptsCosignerParties(t *testing.T) {
 	for as, fails := range map[string]bool{"bravo": false, "charlie": true} {
-		f, g, k, bravo := batchLogs(t, pageOf, nil)
-		b := provenFor(t, f, g, k, bravo)
-		cp, err := Checkpoint(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k})
-		if err != nil {
-			t.Fatal(err)
-		}
-		co, err := Cosign(cp, bravo.Signer, at(time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := AddWitnessed(ctx, f, b, []*dc.SigningKey{k}, []PeerWitness{{Key: bravo.Verifier, Parties: []string{as}, Cosigned: string(co)}}); err != nil {
-			t.Fatal(err)
-		}
-		_, err = Verify(roundTrip(t, b), k.Verifier)
+		_, err := verifyWitnessedPage(t, []string{as}, nil)
 		if failed := err != nil && strings.Contains(err.Error(), "its receipt at entry 25 names bravo"); failed != fails || (!fails && err != nil) {
 			t.Errorf("bravo's node named as %s's: %v", as, err)
 		}
 	}
+}
+
+// verifyWitnessedPage verifies the admin's bundle of a page receipt's
+// scenario (batchLogs, provenFor) whose checkpoint bravo's node cosigned,
+// the witnesses list naming that node as hosting parties (and hosted
+// before).
+func verifyWitnessedPage(t *testing.T, parties []string, hosted [][]string) (*Timeline, error) {
+	t.Helper()
+	f, g, k, bravo := batchLogs(t, pageOf, nil)
+	b := provenFor(t, f, g, k, bravo)
+	cp, err := Checkpoint(ctx, f, origin, int64(len(f.events)), []*dc.SigningKey{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	co, err := Cosign(cp, bravo.Signer, at(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AddWitnessed(ctx, f, b, []*dc.SigningKey{k}, []PeerWitness{{Key: bravo.Verifier, Parties: parties, Hosted: hosted, Cosigned: string(co)}}); err != nil {
+		t.Fatal(err)
+	}
+	return Verify(roundTrip(t, b), k.Verifier)
 }
