@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	dc "github.com/deconflict/deconflict"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -128,6 +129,8 @@ type signedReply struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// key signs the reply: the key that signed the page's checkpoint.
+	key *dc.SigningKey
 }
 
 func newSignedReply() *signedReply { return &signedReply{header: http.Header{}} }
@@ -166,10 +169,12 @@ func (n *Node) serveLog(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(sr.body.Bytes())
 		return
 	}
-	k, err := n.mech.Federation().NodeKey(r.Context())
+	var err error
 	var signer *RequestSigner
-	if err == nil {
-		signer, err = NewRequestSigner(k.Signer, k.Verifier)
+	if sr.key == nil {
+		err = fmt.Errorf("no key signed the page")
+	} else {
+		signer, err = NewRequestSigner(sr.key.Signer, sr.key.Verifier)
 	}
 	if err == nil {
 		err = signer.SignReply(sr.header, r, sr.status, sr.body.Bytes(), n.now())

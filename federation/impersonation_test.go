@@ -94,10 +94,11 @@ func hostileReceiverOf(t *testing.T, parties ...string) (bravo *testNode, hostil
 // of bravo's log with that entry's true leaf hash.
 func receiptOf(t *testing.T, bravo *testNode, key *dc.SigningKey, op *dc.Operation, entry int64, hosts, receivers []string) *record.NodeReceipt {
 	t.Helper()
-	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), hosts, entry, 1)
+	pp, err := bravo.mech.Federation().PeerLog(t.Context(), hosts, entry, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries := pp.Entries
 	return &record.NodeReceipt{Operation: op.ID, Party: "bravo", Version: 1, Receiver: receivers,
 		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: entry,
 		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
@@ -254,10 +255,11 @@ func TestReceiptOfAnotherPartysOperation(t *testing.T) {
 			t.Fatal("bravo never applied hotel's operation")
 		}
 	}
-	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, copied.Seq-1, 1)
+	pp, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, copied.Seq-1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries := pp.Entries
 	r := &record.NodeReceipt{Operation: own.Subject.ID, Party: "bravo", Version: 1, Receiver: []string{"hotel"},
 		Key: key.Verifier, ReceivedAt: time.Now().UTC().Format(time.RFC3339Nano), Entry: copied.Seq - 1,
 		LeafHash: base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])}
@@ -292,10 +294,11 @@ func TestReceiptsOfAPage(t *testing.T) {
 		}
 		ops = append(ops, res.Operation)
 	}
-	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, 0, 100)
+	pp, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries := pp.Entries
 	entryOf := func(op *dc.Operation) int64 { return op.Rev - 1 } // its declaration, the first event of the change
 	var log hostileLog
 	for i, op := range ops {

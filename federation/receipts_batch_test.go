@@ -49,10 +49,11 @@ func batchReceiver(t *testing.T) (bravo *testNode, hostile *hostilePeer, key *dc
 // leafOf is the leaf hash (base64) of entry index of n's log.
 func leafOf(t *testing.T, n *testNode, index int64) string {
 	t.Helper()
-	_, entries, _, err := n.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, index, 1)
+	pp, err := n.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, index, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries := pp.Entries
 	return base64.StdEncoding.EncodeToString(entries[0].LeafHash[:])
 }
 
@@ -114,10 +115,11 @@ func TestBatchReceiptKept(t *testing.T) {
 	if got, _ := json.Marshal(body.Receipts); string(got) != string(mustJSON(t, rs)) {
 		t.Errorf("the copy's receipt %s, want the peer's %s", got, mustJSON(t, rs))
 	}
-	_, entries, _, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, e.Seq-1, 1)
+	pp, err := bravo.mech.Federation().PeerLog(t.Context(), []string{"hotel"}, e.Seq-1, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries := pp.Entries
 	if len(entries) != 1 || entries[0].Data != nil {
 		t.Errorf("the copy is served to the peer whole: %+v", entries)
 	}

@@ -141,12 +141,14 @@ func (n *Node) readPeersSince(ctx context.Context, t time.Time) error {
 // request to, so without it a node that received a signed request could
 // replay it, within the signature window, to another node that trusts
 // the signer, and read that node's log as the signer's parties see it.
+// Any key the node ever signed with names it (a rotated key still
+// does); any other is refused.
 func (n *Node) addressedHere(ctx context.Context, to string) error {
-	k, err := n.mech.Federation().NodeKey(ctx)
+	ok, err := n.mech.Federation().IsNodeKey(ctx, to)
 	if err != nil {
 		return err
 	}
-	if to != k.Verifier {
+	if !ok {
 		return fmt.Errorf("%w: the request is for the node of key %q, not this one", ErrUnauthenticated, keyName(to))
 	}
 	return nil
@@ -162,7 +164,7 @@ func keyIDOf(r *http.Request) string {
 }
 
 // serveLogTo answers a page of the node's log as the peer may see it.
-func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
+func (n *Node) serveLogTo(w *signedReply, r *http.Request) {
 	p, err := n.authenticate(r)
 	if err != nil {
 		n.log.Warn("federation: refused a peer request", slog.String("remote", r.RemoteAddr), slog.String("reason", err.Error()))
@@ -200,11 +202,9 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 	if wait > 0 {
 		err = n.awaitPage(r.Context(), p.Parties, from, limit, deadline)
 	}
-	var cp []byte
-	var entries []mechanism.PeerLogEntry
-	var size int64
+	var pp *mechanism.PeerPage
 	if err == nil {
-		cp, entries, size, err = n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
+		pp, err = n.mech.Federation().PeerLog(r.Context(), p.Parties, from, limit)
 	}
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -214,8 +214,9 @@ func (n *Node) serveLogTo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, dc.EInternal, "internal error")
 		return
 	}
-	page := &LogPage{Checkpoint: string(cp), Size: size, Entries: make([]WireEntry, len(entries)), Witnessed: n.witnessed(p.Key)}
-	for i, e := range entries {
+	w.key = pp.Key
+	page := &LogPage{Checkpoint: string(pp.Checkpoint), Size: pp.Size, Entries: make([]WireEntry, len(pp.Entries)), Witnessed: n.witnessed(p.Key)}
+	for i, e := range pp.Entries {
 		we := WireEntry{Index: e.Index}
 		if e.Data != nil {
 			s := string(e.Data)

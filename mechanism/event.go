@@ -15,43 +15,54 @@ import (
 // json.Marshal writes; a copyBody's entry is remembered as a copy of a
 // peer's entry (federation_copies.go).
 func (m *Mechanism) appendEvent(ctx context.Context, tx dc.Tx, e *dc.Event, data any) error {
+	_, err := m.appendLogged(ctx, tx, e, data)
+	return err
+}
+
+// appendLogged is appendEvent; it returns the entry logged, for the
+// writer to remember once its batch commits (federation_entries.go).
+func (m *Mechanism) appendLogged(ctx context.Context, tx dc.Tx, e *dc.Event, data any) (loggedEntry, error) {
 	if c, ok := data.(copyBody); ok {
 		// Already what json.Marshal wrote (withOrigin): marshalling it
 		// again would only scan and copy it.
 		e.Data = json.RawMessage(c)
 		if err := tx.AppendEvent(ctx, e); err != nil {
-			return fmt.Errorf("append %s event: %w", e.Type, err)
+			return loggedEntry{}, fmt.Errorf("append %s event: %w", e.Type, err)
 		}
-		leaf, err := record.AppendMarshalledLeaf(ctx, tx, e)
+		leaf, _, err := record.AppendMarshalledLeaf(ctx, tx, e)
 		if err != nil {
-			return fmt.Errorf("log %s event: %w", e.Type, err)
+			return loggedEntry{}, fmt.Errorf("log %s event: %w", e.Type, err)
 		}
 		// Remembered before the commit: only a hint, which PeerLog
 		// checks against the log's leaf hash (federation_copies.go).
 		m.fed.copies.add(e.Seq-1, leaf)
-		return nil
+		return loggedEntry{index: e.Seq - 1, leaf: leaf, typ: e.Type}, nil
 	}
-	appendToLog := record.Append
+	appendToLog := record.AppendLeaf
 	if data != nil {
-		appendToLog = record.AppendMarshalled
+		appendToLog = record.AppendMarshalledLeaf
 		if raw, ok := data.(json.RawMessage); ok {
 			// Already what json.Marshal wrote.
 			e.Data = raw
 		} else {
 			b, err := json.Marshal(data)
 			if err != nil {
-				return fmt.Errorf("encode %s event: %w", e.Type, err)
+				return loggedEntry{}, fmt.Errorf("encode %s event: %w", e.Type, err)
 			}
 			e.Data = b
 		}
 	}
 	if err := tx.AppendEvent(ctx, e); err != nil {
-		return fmt.Errorf("append %s event: %w", e.Type, err)
+		return loggedEntry{}, fmt.Errorf("append %s event: %w", e.Type, err)
 	}
-	if err := appendToLog(ctx, tx, e); err != nil {
-		return fmt.Errorf("log %s event: %w", e.Type, err)
+	leaf, rec, err := appendToLog(ctx, tx, e)
+	if err != nil {
+		return loggedEntry{}, fmt.Errorf("log %s event: %w", e.Type, err)
 	}
-	return nil
+	if isCopy(e) {
+		rec = nil // a peer is sent its leaf hash (isCopy)
+	}
+	return loggedEntry{index: e.Seq - 1, leaf: leaf, record: rec, typ: e.Type, audience: e.Audience}, nil
 }
 
 // Events returns up to limit events after seq that the actor may see,

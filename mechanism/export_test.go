@@ -73,3 +73,26 @@ func (m *Mechanism) WriterRev() int64 {
 	defer m.writer.mu.Unlock()
 	return m.writer.rev
 }
+
+// RemembersEntry reports whether the writer remembers committing entry
+// index of the log (federation_entries.go).
+func (m *Mechanism) RemembersEntry(index int64) bool {
+	return len(m.writer.entries.within(index, index+1)) == 1
+}
+
+// WithoutEntries runs fn with the writer forgetting the entries it
+// committed, as a process that did not commit them knows none, and then
+// remembering them again.
+func (m *Mechanism) WithoutEntries(fn func()) {
+	r := m.writer.entries
+	r.mu.Lock()
+	entries, bytes := r.entries, r.bytes
+	r.entries, r.bytes = nil, 0
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.entries, r.bytes = entries, bytes
+		r.mu.Unlock()
+	}()
+	fn()
+}

@@ -52,6 +52,9 @@ type federation struct {
 	// copies are the copies of peers' entries this process appended
 	// last (federation_copies.go).
 	copies copyHints
+	// keys are the node's own keys this process has read
+	// (federation_keys.go).
+	keys nodeKeys
 }
 
 // PeerOrigin names the entry of a peer's log a replicated change comes

@@ -42,10 +42,11 @@ func TestPeerLogOfReplicasOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	receipt := func(entry int64) mechanism.KeptReceipt { return charlieReceipt(res.Operation, clk.Now(), entry) }
-	_, _, size, err := a.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
+	pp, err := a.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	size := pp.Size
 
 	failed := receipt(8)
 	failed.Mark = func(dc.Tx) error { return errors.New("mark failed") }
@@ -72,10 +73,11 @@ func TestPeerLogOfReplicasOnPostgres(t *testing.T) {
 	if err := b.Federation().KeepNodeReceipt(ctx, receipt(9).Origin, receipt(9).Receipt, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, _, after, err := a.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
+	pp, err = a.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	after := pp.Size
 	if a.RemembersCopy(after-1) || !b.RemembersCopy(after-1) {
 		t.Fatalf("entry %d: a remembers it %v, b %v; want only b", after-1, a.RemembersCopy(after-1), b.RemembersCopy(after-1))
 	}

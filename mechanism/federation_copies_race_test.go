@@ -37,11 +37,12 @@ func TestPeerLogWhileCopiesRollBack(t *testing.T) {
 				return
 			default:
 			}
-			_, es, _, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, mechanism.MaxPeerLogPage)
+			pp, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, mechanism.MaxPeerLogPage)
 			if err != nil {
 				t.Error(err)
 				return
 			}
+			es := pp.Entries
 			pages = append(pages, es)
 		}
 	}()
@@ -63,10 +64,11 @@ func TestPeerLogWhileCopiesRollBack(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
-	_, _, size, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
+	pp, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	size := pp.Size
 	truth, err := m.Record().LogEntries(ctx, dc.Actor{Role: dc.RoleAdmin}, 0, size)
 	if err != nil {
 		t.Fatal(err)
@@ -80,10 +82,11 @@ func TestPeerLogWhileCopiesRollBack(t *testing.T) {
 	if copies != rounds/2 {
 		t.Fatalf("%d copies in the log, want %d: the test proves nothing", copies, rounds/2)
 	}
-	_, last, _, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, mechanism.MaxPeerLogPage)
+	pp, err = m.Federation().PeerLog(ctx, []string{"charlie"}, 0, mechanism.MaxPeerLogPage)
 	if err != nil {
 		t.Fatal(err)
 	}
+	last := pp.Entries
 	for _, es := range append(pages, last) {
 		for _, e := range es {
 			want := truth[e.Index]

@@ -28,10 +28,11 @@ func TestPeerLogAfterARolledBackCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	receipt := func(entry int64) mechanism.KeptReceipt { return charlieReceipt(res.Operation, clk.Now(), entry) }
-	_, _, size, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
+	pp, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	size := pp.Size
 
 	// The first receipt's copy is appended at index size; the second
 	// receipt's mark fails, and the transaction rolls back.
@@ -58,10 +59,11 @@ func TestPeerLogAfterARolledBackCopy(t *testing.T) {
 	if err := m.Federation().KeepNodeReceipt(ctx, receipt(9).Origin, receipt(9).Receipt, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, _, after, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
+	pp, err = m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	after := pp.Size
 	entries, err := m.Record().LogEntries(ctx, dc.Actor{Role: dc.RoleAdmin}, after-1, after)
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +97,11 @@ func charlieReceipt(op *dc.Operation, at time.Time, entry int64) mechanism.KeptR
 // that hosts charlie.
 func peerLogEntry(t testing.TB, m *mechanism.Mechanism, index int64) mechanism.PeerLogEntry {
 	t.Helper()
-	_, entries, _, err := m.Federation().PeerLog(context.Background(), []string{"charlie"}, index, 1)
+	pp, err := m.Federation().PeerLog(context.Background(), []string{"charlie"}, index, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries := pp.Entries
 	if len(entries) != 1 || entries[0].Index != index {
 		t.Fatalf("PeerLog from %d: %+v", index, entries)
 	}
@@ -116,10 +119,11 @@ func BenchmarkPeerLog(b *testing.B) {
 	m.Federation().SetPeers([]*dc.Peer{{Key: "k1", Parties: []string{"charlie"}}})
 	start := clk.Now().Add(3 * time.Hour)
 	alpha := dc.Actor{Party: "alpha", Role: dc.RoleOperator}
-	_, _, from, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
+	pp, err := m.Federation().PeerLog(ctx, []string{"charlie"}, 0, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
+	from := pp.Size
 	const n = 250
 	for i := range n {
 		res, err := m.Declare(ctx, alpha, uuid.NewString(), circleDecl(20+float64(i%40), 20+float64(i/40), start, start.Add(time.Hour)), nil)
@@ -140,10 +144,11 @@ func BenchmarkPeerLog(b *testing.B) {
 			}
 			var entries int
 			for b.Loop() {
-				_, es, _, err := m.Federation().PeerLog(ctx, []string{"charlie"}, from, mechanism.MaxPeerLogPage)
+				pp, err := m.Federation().PeerLog(ctx, []string{"charlie"}, from, mechanism.MaxPeerLogPage)
 				if err != nil {
 					b.Fatal(err)
 				}
+				es := pp.Entries
 				entries += len(es)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(entries), "ns/entry")

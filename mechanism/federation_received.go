@@ -70,9 +70,11 @@ func (m *Mechanism) appendNodeReceipts(ctx context.Context, tx dc.Tx, b *batchSt
 			g = g[n:]
 			e := &dc.Event{Type: dc.EventOperationsReceived, Time: now, Actor: dc.Actor{Role: "node"},
 				Audience: append([]string{rs.Party}, audience...)}
-			if err := m.appendEvent(ctx, tx, e, NodeReceiptsEventData{Receipts: rs}); err != nil {
+			logged, err := m.appendLogged(ctx, tx, e, NodeReceiptsEventData{Receipts: rs})
+			if err != nil {
 				return 0, err
 			}
+			b.entries = append(b.entries, logged)
 			last = e.Seq
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/record"
@@ -26,6 +27,19 @@ type PeerLogEntry struct {
 // MaxPeerLogPage is the most entries PeerLog answers at once.
 const MaxPeerLogPage = 1000
 
+// PeerPage is a page of this node's log as a peer receives it (PeerLog).
+type PeerPage struct {
+	// Checkpoint is this node's signed checkpoint of its log up to the
+	// page's last entry, or of the whole log when the page is empty.
+	Checkpoint []byte
+	Entries    []PeerLogEntry
+	// Size is the log's size as the page was read.
+	Size int64
+	// Key is the node key that signed Checkpoint, with its secret half:
+	// the node signs its answer with the same key.
+	Key *dc.SigningKey
+}
+
 // PeerLog returns the entries of this node's log from index from (at
 // most limit) as a peer hosting parties may see them, with this node's
 // signed checkpoint of the log up to the last entry returned, or of the
@@ -33,33 +47,43 @@ const MaxPeerLogPage = 1000
 // What a party may see is what a liaison of it sees on a single server:
 // events for every party or for it (never another party's notes: events
 // carry the operation as other parties see it).
-func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, limit int) (checkpoint []byte, entries []PeerLogEntry, size int64, err error) {
+func (f Federation) PeerLog(ctx context.Context, parties []string, from int64, limit int) (*PeerPage, error) {
 	m := f.m
-	if limit, err = peerLogRange(from, limit); err != nil {
-		return nil, nil, 0, err
+	limit, err := peerLogRange(from, limit)
+	if err != nil {
+		return nil, err
 	}
 	viewers := peerViewers(parties)
+	p := &PeerPage{}
 	err = m.store.View(ctx, func(tx dc.Tx) error {
 		n, err := tx.LastSeq(ctx)
 		if err != nil {
 			return err
 		}
-		size = n
+		p.Size = n
 		keys, err := tx.Keys(ctx)
 		if err != nil {
 			return err
 		}
+		active := activeKeys(keys)
+		if len(active) == 0 {
+			return fmt.Errorf("no active signing key")
+		}
+		p.Key = active[0]
 		end := n
 		if from < n {
 			end = min(n, from+int64(limit))
-			if entries, err = m.peerPage(ctx, tx, viewers, from, end); err != nil {
+			if p.Entries, err = m.peerPage(ctx, tx, viewers, from, end); err != nil {
 				return err
 			}
 		}
-		checkpoint, err = record.Checkpoint(ctx, tx, originOf(keys), end, activeKeys(keys))
+		p.Checkpoint, err = record.Checkpoint(ctx, tx, originOf(keys), end, active)
 		return err
 	})
-	return checkpoint, entries, size, err
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // peerViewers returns the actors whose view of the log is a peer's that
@@ -76,16 +100,24 @@ func peerViewers(parties []string) []dc.Actor {
 // (excluded) as a peer whose parties are viewers receives them
 // (PeerLog), read in tx.
 //
-// A withheld entry's leaf hash is the log's own, read for the page at
-// once: its bytes are never built. A copy this process remembers
-// appending (federation_copies.go) is withheld, its row never read, if
-// the log holds the leaf hash it was appended with; any other entry a
-// peer's party may see is judged by its body.
+// An entry the writer remembers committing (federation_entries.go) is
+// answered from memory. A withheld entry's leaf hash is the log's own,
+// read for the page at once: its bytes are never built. A copy this
+// process remembers appending (federation_copies.go) is withheld, its
+// row never read, if the log holds the leaf hash it was appended with;
+// any other entry a peer's party may see is judged by its body.
 func (m *Mechanism) peerPage(ctx context.Context, tx dc.Tx, viewers []dc.Actor, from, end int64) ([]PeerLogEntry, error) {
-	skip, skipLeaves, err := m.rememberedCopies(ctx, tx, from, end)
+	mem := m.writer.entries.within(from, end)
+	copies, copyLeaves, err := m.rememberedCopies(ctx, tx, from, end, mem)
 	if err != nil {
 		return nil, err
 	}
+	skip := make([]int64, 0, len(mem)+len(copies)) // the seqs whose rows are not read
+	for _, e := range mem {
+		skip = append(skip, e.index+1)
+	}
+	skip = append(skip, copies...)
+	slices.Sort(skip)
 	evs, err := tx.EventsExcept(ctx, from, end, skip)
 	if err != nil {
 		return nil, err
@@ -98,23 +130,30 @@ func (m *Mechanism) peerPage(ctx context.Context, tx dc.Tx, viewers []dc.Actor, 
 	entries := make([]PeerLogEntry, 0, end-from)
 	for i := from; i < end; i++ {
 		pe := PeerLogEntry{Index: i}
-		if len(skip) > 0 && skip[0] == i+1 {
-			pe.LeafHash = skipLeaves[0]
-			skip, skipLeaves = skip[1:], skipLeaves[1:]
-			entries = append(entries, pe)
-			continue
-		}
-		e := evs[0]
-		evs = evs[1:]
-		if e.Seq != i+1 {
-			return nil, fmt.Errorf("peer log: event %d where entry %d was", e.Seq, i)
-		}
-		if visibleToAny(e, viewers) && !isCopy(e) {
-			pe.Data = record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
-			pe.LeafHash = tlog.RecordHash(pe.Data)
-		} else {
-			withheld = append(withheld, tlog.StoredHashIndex(0, i))
-			withheldAt = append(withheldAt, len(entries))
+		switch {
+		case len(mem) > 0 && mem[0].index == i:
+			e := &mem[0]
+			mem = mem[1:]
+			pe.LeafHash = e.leaf
+			if e.record != nil && e.visibleToAny(viewers) {
+				pe.Data = e.record
+			}
+		case len(copies) > 0 && copies[0] == i+1:
+			pe.LeafHash = copyLeaves[0]
+			copies, copyLeaves = copies[1:], copyLeaves[1:]
+		default:
+			e := evs[0]
+			evs = evs[1:]
+			if e.Seq != i+1 {
+				return nil, fmt.Errorf("peer log: event %d where entry %d was", e.Seq, i)
+			}
+			if visibleToAny(e, viewers) && !isCopy(e) {
+				pe.Data = record.MarshalledEntryBytes(e) // a peer checks its leaf hash against the tree
+				pe.LeafHash = tlog.RecordHash(pe.Data)
+			} else {
+				withheld = append(withheld, tlog.StoredHashIndex(0, i))
+				withheldAt = append(withheldAt, len(entries))
+			}
 		}
 		entries = append(entries, pe)
 	}
@@ -131,18 +170,32 @@ func (m *Mechanism) peerPage(ctx context.Context, tx dc.Tx, viewers []dc.Actor, 
 }
 
 // rememberedCopies returns the event seqs of the copies this process
-// remembers appending from log index from up to end (excluded) that the
+// remembers appending from log index from up to end (excluded), but for
+// those of remembered entries (mem, in increasing index order), that the
 // log, read in tx, holds with the leaf hash they were appended with, in
 // increasing order, and those leaf hashes: the entries a peer is sent the
 // leaf hash of without their rows being read (peerPage).
-func (m *Mechanism) rememberedCopies(ctx context.Context, tx dc.Tx, from, end int64) (seqs []int64, leaves []tlog.Hash, err error) {
+func (m *Mechanism) rememberedCopies(ctx context.Context, tx dc.Tx, from, end int64, mem []loggedEntry) (seqs []int64, leaves []tlog.Hash, err error) {
 	hinted, hints := m.fed.copies.within(from, end)
 	if len(hinted) == 0 {
 		return nil, nil, nil
 	}
-	at := make([]int64, len(hinted))
+	at := make([]int64, 0, len(hinted))
+	keep := 0
 	for j, i := range hinted {
-		at[j] = tlog.StoredHashIndex(0, i)
+		for len(mem) > 0 && mem[0].index < i {
+			mem = mem[1:]
+		}
+		if len(mem) > 0 && mem[0].index == i {
+			continue // answered from what the writer remembers
+		}
+		hinted[keep], hints[keep] = i, hints[j]
+		keep++
+		at = append(at, tlog.StoredHashIndex(0, i))
+	}
+	hinted, hints = hinted[:keep], hints[:keep]
+	if len(hinted) == 0 {
+		return nil, nil, nil
 	}
 	stored, err := tx.LogHashes(ctx, at)
 	if err != nil {

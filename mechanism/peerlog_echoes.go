@@ -3,6 +3,7 @@ package mechanism
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	dc "github.com/deconflict/deconflict"
 )
@@ -25,8 +26,10 @@ import (
 // parties (so when there are none), with the log's size. A node that
 // holds a pull asks it at every commit, so it is cheap: it signs no
 // checkpoint and reads no leaf hash, reads no entry when there are limit
-// or more (a full page is sent whatever it holds), and stops at the
-// first entry that is no echo, reading the rows a few at a time.
+// or more (a full page is sent whatever it holds), judges the entries the
+// writer remembers (federation_entries.go) without reading them, and
+// stops at the first entry that is no echo, reading the rows a few at a
+// time.
 func (f Federation) PeerLogEchoes(ctx context.Context, parties []string, from int64, limit int) (size int64, echoes bool, err error) {
 	m := f.m
 	if limit, err = peerLogRange(from, limit); err != nil {
@@ -42,10 +45,22 @@ func (f Federation) PeerLogEchoes(ctx context.Context, parties []string, from in
 		if n-from >= int64(limit) {
 			return nil
 		}
-		skip, _, err := m.rememberedCopies(ctx, tx, from, n)
+		mem := m.writer.entries.within(from, n)
+		for i := range mem {
+			if !mem[i].isEcho(viewers) {
+				return nil
+			}
+		}
+		copies, _, err := m.rememberedCopies(ctx, tx, from, n, mem)
 		if err != nil {
 			return err
 		}
+		skip := make([]int64, 0, len(mem)+len(copies)) // the seqs whose rows are not read
+		for _, e := range mem {
+			skip = append(skip, e.index+1)
+		}
+		skip = append(skip, copies...)
+		slices.Sort(skip)
 		for at, chunk := from, int64(4); at < n; at, chunk = at+chunk, 2*chunk {
 			end := min(n, at+chunk)
 			var except []int64 // of skip, those from at up to end
@@ -81,4 +96,15 @@ func isEcho(e *dc.Event, viewers []dc.Actor) bool {
 		return true
 	}
 	return isCopy(e)
+}
+
+// isEcho is isEcho of the event the entry logged.
+func (e *loggedEntry) isEcho(viewers []dc.Actor) bool {
+	switch {
+	case e.typ == dc.EventOperationsReceived || e.typ == dc.EventOperationReceived:
+		return true
+	case e.record == nil: // a copy
+		return true
+	}
+	return !e.visibleToAny(viewers)
 }

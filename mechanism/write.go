@@ -178,16 +178,21 @@ func (m *Mechanism) apply(ctx context.Context, tx dc.Tx, b *batchState, a dc.Act
 		}
 	}
 	var last int64
+	federated := m.federated()
 	for i, ev := range events {
-		if err := m.appendEvent(ctx, tx, ev.event, ev.data); err != nil {
+		logged, err := m.appendLogged(ctx, tx, ev.event, ev.data)
+		if err != nil {
 			return nil, 0, 0, writeFailed(err)
+		}
+		if federated {
+			b.entries = append(b.entries, logged)
 		}
 		if i == 0 {
 			op.Rev = ev.event.Seq
 		}
 		last = ev.event.Seq
 	}
-	if ch.peer == nil && len(events) > 0 && versionEvents[events[0].event.Type] && m.federated() {
+	if ch.peer == nil && len(events) > 0 && versionEvents[events[0].event.Type] && federated {
 		// Peers will send receipts naming this entry: its leaf hash was
 		// just put in tx, which holds it without a read.
 		leaf, err := tx.LogHashes(ctx, []int64{tlog.StoredHashIndex(0, op.Rev-1)})

@@ -70,6 +70,9 @@ type writer struct {
 	// logged are the versions of this node's operations the writer
 	// logged last, on a node with peers (federation_logged.go).
 	logged *loggedVersions
+	// entries are the entries of this node's log the writer committed
+	// last, on a node with peers (federation_entries.go).
+	entries *rememberedEntries
 
 	// queue holds writes waiting for the writer; see write.
 	queueMu sync.Mutex
@@ -82,7 +85,8 @@ type writer struct {
 
 // newWriter returns a writer over store with an empty index.
 func newWriter(store dc.Store, log *slog.Logger, stats *Stats, notify func()) *writer {
-	w := &writer{store: store, log: log, stats: stats, notify: notify, views: newViewCache(0), logged: newLoggedVersions()}
+	w := &writer{store: store, log: log, stats: stats, notify: notify, views: newViewCache(0), logged: newLoggedVersions(),
+		entries: &rememberedEntries{}}
 	w.index.Store(geo.NewIndex())
 	return w
 }
@@ -102,6 +106,10 @@ type batchState struct {
 	// requests applied, in the order applied, of which the batch's end
 	// gives the node's receipts (appendNodeReceipts).
 	received []received
+	// entries are the entries the batch's changes and receipts logged,
+	// on a node with peers, for the writer to remember once the batch
+	// committed (federation_entries.go).
+	entries []loggedEntry
 }
 
 // writeRequest is one change waiting for the writer.
@@ -240,6 +248,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 		}
 		b.index.Reset()
 		b.received = b.received[:0]
+		b.entries = b.entries[:0]
 		var err error
 		if b.settings, err = tx.Settings(ctx); err != nil {
 			return err
@@ -291,6 +300,7 @@ func (w *writer) runBatch(ctx context.Context, batch []*writeRequest) {
 	}
 	if err == nil {
 		w.index.Load().Apply(&b.index)
+		w.entries.add(b.entries)
 		for _, req := range batch {
 			if req.ch != nil {
 				w.views.drop(req.ch.op.ID)

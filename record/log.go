@@ -54,28 +54,35 @@ func HashReader(ctx context.Context, tx Hashes) tlog.HashReader {
 // previous event has not been logged, and (EExists, from the store) if
 // this one already has been, so the log never has a gap or a rewrite.
 func Append(ctx context.Context, tx dc.Tx, e *dc.Event) error {
-	_, err := appendEntry(ctx, tx, e, false)
+	_, _, err := appendEntry(ctx, tx, e, false)
 	return err
+}
+
+// AppendLeaf is Append that also returns the leaf hash and the bytes of
+// the record it logged (EntryBytes), for a caller that remembers them.
+func AppendLeaf(ctx context.Context, tx dc.Tx, e *dc.Event) (tlog.Hash, []byte, error) {
+	return appendEntry(ctx, tx, e, false)
 }
 
 // AppendMarshalled is Append for an event whose Data is empty or was
 // written by json.Marshal, and so needs no check that it is JSON (its
 // UTF-8 is still checked).
 func AppendMarshalled(ctx context.Context, tx dc.Tx, e *dc.Event) error {
-	_, err := appendEntry(ctx, tx, e, true)
+	_, _, err := appendEntry(ctx, tx, e, true)
 	return err
 }
 
 // AppendMarshalledLeaf is AppendMarshalled that also returns the leaf
-// hash of the record it logged, for a caller that remembers it.
-func AppendMarshalledLeaf(ctx context.Context, tx dc.Tx, e *dc.Event) (tlog.Hash, error) {
+// hash and the bytes of the record it logged, for a caller that
+// remembers them.
+func AppendMarshalledLeaf(ctx context.Context, tx dc.Tx, e *dc.Event) (tlog.Hash, []byte, error) {
 	return appendEntry(ctx, tx, e, true)
 }
 
-// appendEntry is Append; it returns the record's leaf hash.
-func appendEntry(ctx context.Context, tx dc.Tx, e *dc.Event, marshalled bool) (tlog.Hash, error) {
+// appendEntry is Append; it returns the record's leaf hash and bytes.
+func appendEntry(ctx context.Context, tx dc.Tx, e *dc.Event, marshalled bool) (tlog.Hash, []byte, error) {
 	if e.Seq < 1 {
-		return tlog.Hash{}, fmt.Errorf("log event: sequence number %d is not 1 or more", e.Seq)
+		return tlog.Hash{}, nil, fmt.Errorf("log event: sequence number %d is not 1 or more", e.Seq)
 	}
 	index := e.Seq - 1
 	r := HashReader(ctx, tx)
@@ -94,18 +101,19 @@ func appendEntry(ctx context.Context, tx dc.Tx, e *dc.Event, marshalled bool) (t
 			return hs[:len(indexes)], nil
 		})
 	}
-	hashes, err := tlog.StoredHashes(index, entryBytes(e, marshalled), r)
+	rec := entryBytes(e, marshalled)
+	hashes, err := tlog.StoredHashes(index, rec, r)
 	if err != nil {
-		return tlog.Hash{}, fmt.Errorf("log event %d: %w", e.Seq, err)
+		return tlog.Hash{}, nil, fmt.Errorf("log event %d: %w", e.Seq, err)
 	}
 	out := make([][32]byte, len(hashes))
 	for i, h := range hashes {
 		out[i] = h
 	}
 	if err := tx.PutLogHashes(ctx, tlog.StoredHashIndex(0, index), out); err != nil {
-		return tlog.Hash{}, fmt.Errorf("log event %d: %w", e.Seq, err)
+		return tlog.Hash{}, nil, fmt.Errorf("log event %d: %w", e.Seq, err)
 	}
-	return hashes[0], nil // StoredHashes begins with the leaf's hash
+	return hashes[0], rec, nil // StoredHashes begins with the leaf's hash
 }
 
 // TreeHash returns the root hash of the log of its first n records.
