@@ -3,7 +3,7 @@
 // views.
 
 import { APIError, download, post, request } from './api.js';
-import { loadConflicts, loadEscalations, loadMessages, loadOperations, state } from './state.js';
+import { applyOperation, loadConflicts, loadEscalations, loadMessages, loadOperations, state } from './state.js';
 
 let notify = () => {};
 /** setNotifier sets the function that shows outcomes: notify(text, kind). */
@@ -80,7 +80,7 @@ export function changeState(op, newState, { rethrow = false } = {}) {
   return run(`${done} ${name}`, async () => {
     try {
       const r = await request('PUT', `/v1/operations/${op.id}`, { body: declarationOf(op, newState), headers: { 'If-Match': `"${op.version}"` } });
-      state.operations.set(op.id, r.body.operation);
+      applyOperation(r.body.operation);
       return r.body;
     } catch (err) {
       err.opID = op.id;
@@ -117,7 +117,7 @@ export function cancel(op) {
 export function declare(id, body) {
   return run(`Declared ${body.callsign || id.slice(0, 8)}`, async () => {
     const r = await request('PUT', `/v1/operations/${id}`, { body });
-    state.operations.set(id, r.body.operation);
+    applyOperation(r.body.operation);
     return r.body;
   }, { rethrow: true });
 }

@@ -4,7 +4,7 @@
 import { clearToken, get, getText, setToken, takeTokenFromURL, token } from './api.js';
 import { $, h, replace } from './dom.js';
 import { EventStream, checkpointSize } from './events.js';
-import { can, emit, loadConflicts, loadEscalations, loadMessages, loadOperations, loadParties, loadSettings, on, state } from './state.js';
+import { applyOperation, can, emit, loadConflicts, loadEscalations, loadMessages, loadOperations, loadParties, loadSettings, on, state } from './state.js';
 import { fitOperations, initMap } from './map.js';
 import { initTimeline } from './timeline.js';
 import { initOperations } from './operations.js';
@@ -188,15 +188,7 @@ function onEvent(e) {
     // The event carries the operation as the caller may see it: show it at
     // once, then reload the list to be sure.
     const op = e.operation;
-    if (op && typeof op === 'object') {
-      const cur = state.operations.get(op.id);
-      const listed = state.showEnded || op.state === 'planned' || op.state === 'active';
-      if (!cur || cur.version <= op.version) {
-        if (listed) state.operations.set(op.id, op);
-        else state.operations.delete(op.id);
-        emitSoon('operations');
-      }
-    }
+    if (op && typeof op === 'object' && applyOperation(op)) emitSoon('operations');
     refresh('operations');
     refresh('conflicts');
   } else if (kind === 'conflict') {

@@ -81,37 +81,99 @@ export function liveAt(op, t) {
   return op.volumes.some((v) => Date.parse(v.time_start.value) <= t && t < Date.parse(v.time_end.value));
 }
 
+// The reloads of each list are numbered as they start. Their answers can
+// arrive out of order; one whose reload was followed by another is
+// dropped, since the later one read a state at least as new.
+const reloads = new Map(); // topic → number of the latest reload
+
+/** reload starts a reload of topic; the function it answers reports whether it is still the latest. */
+function reload(topic) {
+  const n = (reloads.get(topic) ?? 0) + 1;
+  reloads.set(topic, n);
+  return () => reloads.get(topic) === n;
+}
+
+// The highest version of each operation the console has seen (id →
+// version), from the stream, the answers to its own changes and the lists,
+// kept after the operation leaves the list. The three race: an answer or
+// a list read before a change the console has already applied must not
+// bring back an older version, nor an operation that ended.
+const versions = new Map();
+
+/** listed reports whether the operations list holds an operation in its state. */
+const listed = (op) => state.showEnded || op.state === 'planned' || op.state === 'active';
+
+/**
+ * applyOperation applies an operation as an event or an answer carries it:
+ * it replaces the one in state.operations, or removes it when the list
+ * does not hold its state (ended, cancelled), unless a newer version was
+ * seen already. It answers whether it applied it.
+ */
+export function applyOperation(op) {
+  if ((versions.get(op.id) ?? 0) > op.version) return false;
+  versions.set(op.id, op.version);
+  if (listed(op)) state.operations.set(op.id, op);
+  else state.operations.delete(op.id);
+  return true;
+}
+
 export async function loadOperations() {
+  const latest = reload('operations');
   const states = state.showEnded ? ['planned', 'active', 'ended', 'cancelled'] : ['planned', 'active'];
   const ops = await all(`/v1/operations?${states.map((s) => `state=${s}`).join('&')}`, 'operations');
-  state.operations = new Map(ops.map((o) => [o.id, o]));
-  // An operation of an open conflict is drawn even when not listed (ended, say).
+  if (!latest()) return;
+  const next = new Map();
+  for (const o of ops) {
+    if ((versions.get(o.id) ?? 0) > o.version) {
+      // Read before a change the console applied meanwhile: that stands.
+      const cur = state.operations.get(o.id);
+      if (cur) next.set(o.id, cur);
+      continue;
+    }
+    versions.set(o.id, o.version);
+    if (listed(o)) next.set(o.id, o);
+  }
+  state.operations = next;
   emit('operations');
 }
 
 export async function loadConflicts() {
+  const latest = reload('conflicts');
   const cs = await all('/v1/conflicts', 'conflicts');
+  if (!latest()) return;
   state.conflicts = new Map(cs.map((c) => [c.id, c]));
   emit('conflicts');
 }
 
 export async function loadMessages() {
-  state.messages = await all('/v1/hotline/messages', 'messages');
+  const latest = reload('messages');
+  const ms = await all('/v1/hotline/messages', 'messages');
+  if (!latest()) return;
+  state.messages = ms;
   emit('messages');
 }
 
 export async function loadEscalations() {
-  state.escalations = (await get('/v1/escalations?status=open')).escalations ?? [];
+  const latest = reload('escalations');
+  const es = (await get('/v1/escalations?status=open')).escalations ?? [];
+  if (!latest()) return;
+  state.escalations = es;
   emit('escalations');
 }
 
 export async function loadSettings() {
-  state.settings = await get('/v1/settings');
+  const latest = reload('settings');
+  const s = await get('/v1/settings');
+  if (!latest()) return;
+  state.settings = s;
   emit('settings');
 }
 
 export async function loadParties() {
-  state.parties = ((await get('/v1/parties')).parties ?? []).sort((a, b) => a.id.localeCompare(b.id));
+  const latest = reload('parties');
+  const ps = ((await get('/v1/parties')).parties ?? []).sort((a, b) => a.id.localeCompare(b.id));
+  if (!latest()) return;
+  state.parties = ps;
   emit('parties');
 }
 
