@@ -1,7 +1,7 @@
 // The conflicts panel: every conflict the caller may see, filtered by
 // status, with acknowledgement and waiver per party.
 
-import { h, replace, fmtTime } from './dom.js';
+import { h, redraw, replace, fmtTime } from './dom.js';
 import { can, emit, on, opLabel, state } from './state.js';
 import { focusOperation, select, separationText } from './map.js';
 import { ackConflict, waiveConflict } from './actions.js';
@@ -25,7 +25,7 @@ function render() {
   const cs = [...state.conflicts.values()]
     .filter((c) => status === 'all' || c.status === status)
     .sort((a, b) => b.detected_at.localeCompare(a.detected_at));
-  replace(els.list, cs.length ? cs.map((c) => h('li', {}, conflictCard(c))) : h('li', { class: 'empty' }, `No ${status === 'all' ? '' : status + ' '}conflict.`));
+  redraw(els.list, cs.length ? cs.map((c) => h('li', {}, conflictCard(c))) : h('li', { class: 'empty' }, `No ${status === 'all' ? '' : status + ' '}conflict.`));
 }
 
 /** conflictCard shows a conflict with the buttons the caller's role allows. */
@@ -49,7 +49,7 @@ export function conflictCard(c) {
   return h('article', { class: `conflict status-${c.status}`, 'data-conflict': c.id },
     h('header', {},
       h('strong', {}, ops.map((op, i) => [i ? ' × ' : '', op
-        ? h('a', { href: '#', onclick: (e) => { e.preventDefault(); select(op.id); focusOperation(op); } }, opLabel(op))
+        ? h('a', { href: '#', onclick: (e) => { e.preventDefault(); select(op.id); focusOperation(state.operations.get(op.id) ?? op); } }, opLabel(op))
         : c.operations[i].slice(0, 8)])),
       h('span', { class: `badge ${c.status === 'open' ? 'danger' : 'quiet'}` }, c.status)),
     h('p', { class: 'separation' }, '⚠ ', separationText(c)),

@@ -32,6 +32,25 @@ export function replace(el, ...children) {
   append(el, children);
 }
 
+/**
+ * redraw replaces the children of el unless the new ones show exactly what
+ * the old ones do (the same elements, attributes and text), and answers
+ * whether it replaced them. A view redrawn on every live event keeps its
+ * nodes when nothing it shows changed: the browser clicks a button only
+ * when the one pressed is the one released, so a click that straddles an
+ * event still lands, and the keyboard focus stays put. The kept nodes keep
+ * their listeners: what those act on must be shown (an operation's
+ * version, say) or looked up when they run.
+ */
+export function redraw(el, ...children) {
+  const next = document.createDocumentFragment();
+  append(next, children);
+  const old = el.childNodes;
+  if (next.childNodes.length === old.length && [...next.childNodes].every((c, i) => c.isEqualNode(old[i]))) return false;
+  el.replaceChildren(next);
+  return true;
+}
+
 export const $ = (sel, root = document) => root.querySelector(sel);
 
 /** fmtTime formats an RFC 3339 time or Date as "25 Nov 14:05Z". */

@@ -1,7 +1,7 @@
 // The operations panel: a filtered list, and the selected operation with
 // what the caller's role may do to it.
 
-import { h, replace, fmtTime } from './dom.js';
+import { h, redraw, replace, fmtTime } from './dom.js';
 import { can, emit, hasReceipt, isMine, liveAt, loadOperations, on, opLabel, opWindow, partyColour, partyName, state } from './state.js';
 import { focusOperation, select } from './map.js';
 import { ackOperation, cancel, changeState, evidence, overrideActivation, unresolvedText } from './actions.js';
@@ -57,10 +57,10 @@ function renderList() {
     .filter((op) => !filter.liveOnly || liveAt(op, state.time))
     .sort((a, b) => opWindow(a)[0] - opWindow(b)[0]);
   if (ops.length === 0) {
-    replace(els.list, h('li', { class: 'empty' }, 'No operation matches.'));
+    redraw(els.list, h('li', { class: 'empty' }, 'No operation matches.'));
     return;
   }
-  replace(els.list, ops.map((op) => {
+  redraw(els.list, ops.map((op) => {
     const [s, e] = opWindow(op);
     const nConf = openConflictsOf(op.id).length;
     const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
@@ -69,7 +69,7 @@ function renderList() {
       h('button', {
         type: 'button', class: `row${state.selected === op.id ? ' selected' : ''}`, 'data-op': op.id,
         'aria-current': state.selected === op.id ? 'true' : null,
-        onclick: () => { select(op.id); focusOperation(op); },
+        onclick: () => { select(op.id); focusOperation(state.operations.get(op.id) ?? op); },
       },
       sw,
       h('span', { class: 'row-main' }, h('strong', {}, opLabel(op)), ' ', h('span', { class: 'muted' }, op.party)),
@@ -137,7 +137,9 @@ function renderDetail() {
   const conflicts = openConflictsOf(op.id);
   if ((conflicts.length === 0 && state.staleParties.size === 0) || op.state !== 'planned') refusals.delete(op.id);
   const refusal = refusals.get(op.id);
-  replace(els.detail,
+  // Redrawn on every event: kept when it shows the same, which includes
+  // the version the buttons act on.
+  redraw(els.detail,
     h('header', {},
       h('h2', {}, opLabel(op)),
       h('button', { type: 'button', class: 'icon', 'aria-label': 'Close', onclick: () => select(null) }, '×')),
