@@ -108,9 +108,20 @@ const listed = (op) => state.showEnded || op.state === 'planned' || op.state ===
  * it replaces the one in state.operations, or removes it when the list
  * does not hold its state (ended, cancelled), unless a newer version was
  * seen already. It answers whether it applied it.
+ *
+ * An event's operation leaves out the notes, which the record does not
+ * keep. The console keeps those it has (a reload follows every event):
+ * otherwise the detail would lose its Notes line until the reload and the
+ * buttons under it would move twice, under the user's pointer.
  */
 export function applyOperation(op) {
-  if ((versions.get(op.id) ?? 0) > op.version) return false;
+  const seen = versions.get(op.id) ?? 0;
+  if (seen > op.version) return false;
+  const cur = state.operations.get(op.id);
+  if (!('notes' in op) && cur?.notes !== undefined) {
+    if (seen === op.version) return false; // the console has this version, notes and all
+    op = { ...op, notes: cur.notes };
+  }
   versions.set(op.id, op.version);
   if (listed(op)) state.operations.set(op.id, op);
   else state.operations.delete(op.id);

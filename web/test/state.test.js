@@ -105,3 +105,17 @@ test('a list read before a change the console applied keeps the newer version', 
   assert.equal(applyOperation(op), false, 'an older version was applied');
   assert.equal(state.operations.get(op.id)?.version, 2);
 });
+
+test('an event, which leaves out the notes, does not take them from the operation', async () => {
+  const op = { ...operation('OLIVE 71', 1, 'planned'), notes: 'medevac standby' };
+  await list([op]);
+  const { notes, ...event } = again(op, 1, 'planned');
+  assert.equal(notes, 'medevac standby');
+  applyOperation(event);
+  assert.equal(state.operations.get(op.id)?.notes, 'medevac standby', 'the event of the same version dropped the notes');
+  applyOperation({ ...event, version: 2, state: 'active' });
+  assert.equal(state.operations.get(op.id)?.state, 'active');
+  assert.equal(state.operations.get(op.id)?.notes, 'medevac standby', 'the event of the next version dropped the notes');
+  applyOperation({ ...op, version: 3, state: 'active', notes: 'moved north' });
+  assert.equal(state.operations.get(op.id)?.notes, 'moved north');
+});
