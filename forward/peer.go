@@ -33,6 +33,11 @@ const (
 	handshakeTimeout = 5 * time.Second
 )
 
+// idleConnTimeout is how long a Peer keeps a connection to the writer
+// that carries nothing. A writer giving its lease up waits for its Peers
+// to close theirs (Server.Release), and longer than this.
+const idleConnTimeout = 3 * time.Second
+
 // Peer is a replica's side of the channel: the mechanism.Forwarder that
 // hands declarations to the writer.
 type Peer struct {
@@ -79,7 +84,7 @@ func NewPeer(st dc.Store, self string, secret []byte, cert tls.Certificate, hold
 			return tc, nil
 		},
 		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
+		IdleConnTimeout:     idleConnTimeout,
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -112,11 +117,15 @@ func (p *Peer) Run(ctx context.Context) {
 		cancel()
 		if err == nil {
 			p.mu.Lock()
-			if url != p.target {
-				p.log.Info("writer replica", slog.String("url", url), slog.Bool("self", url == p.self))
-			}
+			moved := url != p.target
 			p.target = url
 			p.mu.Unlock()
+			if moved {
+				p.log.Info("writer replica", slog.String("url", url), slog.Bool("self", url == p.self))
+				// The writer that was is giving its lease up, and
+				// waits for its connections to close.
+				p.client.CloseIdleConnections()
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -139,11 +148,14 @@ func (p *Peer) Active() bool {
 	return overTLS(p.target) && p.target != p.self && !p.now().Before(p.pausedTo)
 }
 
-// pause makes Active false for a while and has the writer read again.
+// pause makes Active false for a while, closes the idle connections to
+// the writer (which may be giving its lease up, and waits for them to
+// close) and has the writer read again.
 func (p *Peer) pause() {
 	p.mu.Lock()
 	p.pausedTo = p.now().Add(pauseAfterFailure)
 	p.mu.Unlock()
+	p.client.CloseIdleConnections()
 	select {
 	case p.refresh <- struct{}{}:
 	default:

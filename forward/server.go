@@ -24,6 +24,7 @@ import (
 // other replicas reach this one at: a request signed for another URL is
 // not for this replica. A request is taken once: one sent again (its
 // nonce seen, or signed before this handler was made) is refused, signed.
+// An answer given while holding reports false closes its connection.
 func Handler(m *mechanism.Mechanism, secret []byte, self string, holding func() bool, log *slog.Logger) http.Handler {
 	return handler(m, secret, self, holding, log, newNonces(time.Now()))
 }
@@ -59,6 +60,14 @@ func handler(m *mechanism.Mechanism, secret []byte, self string, holding func() 
 		}
 		answerWith := func(status int, a answer) {
 			body, _ := json.Marshal(a)
+			if !holding() {
+				// The connection closes after the answer: this replica
+				// is giving the lease up or does not hold it, and the
+				// sender, told to write here for a while, keeps no
+				// idle connection that this replica could close under
+				// a request (see Server.Release).
+				w.Header().Set("Connection", "close")
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set(SignatureHeader, sign(secret, "answer", time.Now(), "", "", reqSig, body))
 			w.WriteHeader(status)
@@ -71,10 +80,6 @@ func handler(m *mechanism.Mechanism, secret []byte, self string, holding func() 
 			return
 		}
 		if !holding() {
-			// The connection closes after the answer: the sender, told
-			// to write here for a while, then holds no idle connection
-			// that this replica could close under a request.
-			w.Header().Set("Connection", "close")
 			answerWith(http.StatusConflict, answer{Refused: notWriter})
 			return
 		}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -54,7 +52,7 @@ func replicaListenAddr(flag, listen string, postgres bool) (string, error) {
 // replica: the listener other replicas hand theirs to, the writer lease
 // and the Peer that hands this replica's over.
 type forwarding struct {
-	hs      *http.Server
+	srv     *forward.Server
 	holding atomic.Bool
 	stop    context.CancelFunc // ends the lease loop and the peer
 	wg      sync.WaitGroup
@@ -111,16 +109,7 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 		url = "https://" + ln.Addr().String()
 	}
 	f := &forwarding{}
-	f.hs = &http.Server{
-		Handler:           forward.Handler(mech, secret, url, f.holding.Load, log),
-		ReadHeaderTimeout: 10 * time.Second,
-		// A body trickled in holds no goroutine and buffer for long: a
-		// sender gives up on its hand-over after 30 seconds anyway.
-		ReadTimeout: 30 * time.Second,
-		IdleTimeout: 120 * time.Second,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	go func() { _ = f.hs.Serve(tls.NewListener(ln, forward.ServerTLS(cert))) }()
+	f.srv = forward.Serve(ln, cert, forward.Handler(mech, secret, url, f.holding.Load, log), log)
 	peer := forward.NewPeer(st, url, secret, cert, f.holding.Load, log)
 	mech.Replicas().SetForwarder(peer)
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -160,17 +149,11 @@ func startForwarding(ctx context.Context, st dc.Store, leaser dc.Leaser, mech *m
 	return f, nil
 }
 
-// releaseGrace is how long a writer that gives its lease up goes on
-// answering hand-overs, with refusals, before it closes its channel: a
-// replica refused writes its own for a while and holds no connection
-// open to it, so that closing the channel then cuts no request that was
-// being sent (which would leave that request's outcome unknown, and its
-// callers with a 503).
-const releaseGrace = 500 * time.Millisecond
-
 // release gives the writer lease up, so that the other replicas stop
 // handing declarations to this one, answers those under way, and closes
-// the channel. It may be called on a nil forwarding.
+// the channel once the others let go of their connections to it
+// (forward.Server.Release), refusing their hand-overs meanwhile. It may
+// be called on a nil forwarding.
 func (f *forwarding) release(ctx context.Context) {
 	if f == nil {
 		return
@@ -178,11 +161,7 @@ func (f *forwarding) release(ctx context.Context) {
 	f.holding.Store(false)
 	f.stop()
 	f.wg.Wait()
-	select {
-	case <-ctx.Done():
-	case <-time.After(releaseGrace):
-	}
-	_ = f.hs.Shutdown(ctx)
+	_ = f.srv.Release(ctx)
 }
 
 // close ends the lease loop and the peer and closes the listener at
@@ -194,5 +173,5 @@ func (f *forwarding) close() {
 	}
 	f.stop()
 	f.wg.Wait()
-	f.hs.Close()
+	_ = f.srv.Close()
 }
