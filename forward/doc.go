@@ -31,5 +31,7 @@
 // certificate, or it answered, signed, that it does not hold the lease),
 // and a batch whose answer is lost, or is not the writer's signed answer
 // (a redirect, which is never followed, say), is answered 503, to be
-// tried again (a PUT of the same declaration is idempotent).
+// tried again (a PUT of the same declaration is idempotent). A writer
+// giving its lease up closes no connection a hand-over may be crossing
+// (Server.Release).
 package forward
