@@ -72,8 +72,8 @@ func (r *rememberedEntries) add(entries []loggedEntry) {
 		r.entries = append(r.entries, e)
 		r.bytes += len(e.record)
 	}
-	if len(r.entries) > maxRememberedEntries || r.bytes > maxRememberedBytes {
-		half := len(r.entries) / 2
+	for len(r.entries) > maxRememberedEntries || r.bytes > maxRememberedBytes {
+		half := max(1, len(r.entries)/2)
 		for _, e := range r.entries[:half] {
 			r.bytes -= len(e.record)
 		}
