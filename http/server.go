@@ -50,9 +50,18 @@ type Server struct {
 	listSlots        chan struct{}
 	listWriteTimeout time.Duration
 
+	// checkRoute is the route of POST /v1/check, which ServeHTTP takes
+	// without the mux's lookup.
+	checkRoute http.HandlerFunc
+
 	closeOnce sync.Once
 	closing   chan struct{} // closed when the server shuts down: streams end
 }
+
+// CheckPath is the path of what-if checks (POST, contract §6).
+const CheckPath = "/v1/check"
+
+const checkPattern = "POST " + CheckPath
 
 // NewServer returns a server for the mechanism.
 func NewServer(m *mechanism.Mechanism, opts Options) *Server {
@@ -94,7 +103,7 @@ func (s *Server) routes(console http.Handler) {
 	s.handle("GET /v1/conflicts/{id}", s.getConflict)
 	s.handle("POST /v1/conflicts/{id}/ack", s.ackConflict)
 	s.handle("POST /v1/conflicts/{id}/waive", s.waiveConflict)
-	s.handle("POST /v1/check", s.check)
+	s.checkRoute = s.handle("POST /v1/check", s.check) // checkPattern
 	s.handle("GET /v1/settings", s.getSettings)
 	s.handle("PUT /v1/settings", s.putSettings)
 	s.handle("GET /v1/events", s.events)
@@ -134,8 +143,8 @@ func (s *Server) StopStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
 type actorHandler func(w http.ResponseWriter, r *http.Request, a dc.Actor)
 
 // handle registers an authenticated /v1 handler.
-func (s *Server) handle(pattern string, h actorHandler) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handle(pattern string, h actorHandler) http.HandlerFunc {
+	f := func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.authenticate(r)
 		if err != nil {
 			if dc.ErrorCode(err) == dc.EUnauthenticated && s.authFails != nil && !s.authFails.failed(r) {
@@ -154,7 +163,9 @@ func (s *Server) handle(pattern string, h actorHandler) {
 			rec.actor = a
 		}
 		h(w, r, a)
-	})
+	}
+	s.mux.HandleFunc(pattern, f)
+	return f
 }
 
 // authenticate reads the bearer token of the request.
@@ -171,7 +182,15 @@ func (s *Server) authenticate(r *http.Request) (dc.Actor, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(rec, r)
+	if r.Method == http.MethodPost && r.URL.Path == CheckPath && r.URL.RawPath == "" {
+		// The request clients repeat most, routed without the mux's
+		// lookup: for this method and this clean, unescaped path the
+		// mux takes this route.
+		r.Pattern = checkPattern
+		s.checkRoute(rec, r)
+	} else {
+		s.mux.ServeHTTP(rec, r)
+	}
 	route := r.Pattern
 	if route == "" {
 		route = "unmatched"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/deconflict/deconflict/dss"
+	dchttp "github.com/deconflict/deconflict/http"
 	"github.com/deconflict/deconflict/mechanism"
 )
 
@@ -45,9 +46,18 @@ func dssAudiences(flag, listen string) []string {
 func withDSS(ctx context.Context, f dssFlags, listen string, mech *mechanism.Mechanism, log *slog.Logger, next http.Handler) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", next)
+	// What-if checks, the request clients repeat most, go to next
+	// without the mux's lookup: the mux sends that clean path there.
+	split := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == dchttp.CheckPath && r.URL.RawPath == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	if !f.enabled() {
 		mux.HandleFunc("/dss/", http.NotFound)
-		return mux, nil
+		return split, nil
 	}
 	keys, err := dss.LoadKeys(strings.Split(*f.keys, ","))
 	if err != nil {
@@ -63,5 +73,5 @@ func withDSS(ctx context.Context, f dssFlags, listen string, mech *mechanism.Mec
 	go d.RunPurge(ctx, 10*time.Minute)
 	log.Info("serving the ASTM F3548 DSS interface", slog.String("path", "/dss/v1/"), slog.Int("keys", len(keys)),
 		slog.String("audiences", strings.Join(auds, ",")), slog.Int("operational_intents", d.Len()))
-	return mux, nil
+	return split, nil
 }
