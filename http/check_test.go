@@ -8,13 +8,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
 	"github.com/deconflict/deconflict/mechanism"
-	"github.com/deconflict/deconflict/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -110,20 +108,7 @@ func answer(hits []mechanism.EncodedHit, idsOnly bool) []byte {
 // replaced and cancelled, and the second time from memory.
 func TestCheckAnswerOverHTTP(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	m := mechanism.New(st, mechanism.Options{})
-	if err := m.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"alpha", "bravo"} {
-		if _, err := m.Access().AddParty(ctx, p, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	m := testMechanism(t, "alpha", "bravo")
 	tok, _, err := m.Access().IssueToken(ctx, dc.RoleObserver, "bravo", "")
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	dc "github.com/deconflict/deconflict"
-	"github.com/deconflict/deconflict/mechanism"
-	"github.com/deconflict/deconflict/sqlite"
 )
 
 // TestCheckRoute: what-if checks skip the mux's lookup (ServeHTTP), and
@@ -18,18 +15,7 @@ import (
 // under its route, another method or path near it is the mux's answer.
 func TestCheckRoute(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	m := mechanism.New(st, mechanism.Options{})
-	if err := m.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Access().AddParty(ctx, "alpha", ""); err != nil {
-		t.Fatal(err)
-	}
+	m := testMechanism(t, "alpha")
 	tok, _, err := m.Access().IssueToken(ctx, dc.RoleObserver, "alpha", "")
 	if err != nil {
 		t.Fatal(err)

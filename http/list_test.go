@@ -8,14 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	dc "github.com/deconflict/deconflict"
-	"github.com/deconflict/deconflict/mechanism"
-	"github.com/deconflict/deconflict/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -48,18 +45,7 @@ func bigDeclaration(start time.Time) []byte {
 // another client's list is then answered.
 func TestStalledListClientGivesItsTurnBack(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	m := mechanism.New(st, mechanism.Options{})
-	if err := m.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Access().AddParty(ctx, "alpha", "Alpha"); err != nil {
-		t.Fatal(err)
-	}
+	m := testMechanism(t, "alpha")
 	tok, _, err := m.Access().IssueToken(ctx, dc.RoleOperator, "alpha", "")
 	if err != nil {
 		t.Fatal(err)
